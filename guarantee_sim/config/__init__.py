@@ -1,0 +1,28 @@
+"""Scenario configuration: typed, frozen models loaded from YAML with line-aware errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .loader import ScenarioError, apply_overrides, load_model, model_from_dict, read_yaml
+from .schema import Scenario
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_from_dict", "read_yaml",
+           "apply_overrides"]
+
+
+def load_scenario(path: str | Path, overrides=None) -> Scenario:
+    """Load and validate a scenario YAML file, applying ``dotted.key=value`` overrides.
+
+    Raises :class:`ScenarioError` naming the file, line, key, value and what is allowed.
+
+    >>> from guarantee_sim import load_scenario
+    >>> s = load_scenario("scenarios/county_guarantee_2021.yaml",
+    ...                   overrides=["simulation.paths=10"])   # doctest: +SKIP
+    """
+    return load_model(path, Scenario, overrides=overrides)
+
+
+def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
+    """Validate an in-memory scenario (e.g. one built in a notebook)."""
+    return model_from_dict(data, Scenario, source=source)

@@ -1,0 +1,553 @@
+"""The scenario schema: typed, frozen models of everything a scenario YAML may say.
+
+Units everywhere: money in CNY, rates as decimals per year, times in months unless a key
+says ``years``. Chinese names go in ``label`` fields, never in keys.
+
+The models only describe and check; turning them into kernel arrays is the engine's job.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Months = Annotated[int, Field(ge=0, le=600)]
+
+PARTY_KINDS = ("bank", "guarantor", "reguarantor", "pool")
+FALLBACK_SINKS = ("bank", "unabsorbed")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- horizon, macro
+
+
+class Horizon(Frozen):
+    start_year: int = Field(ge=1990, le=2100, description="first calendar year simulated")
+    origination_years: int = Field(ge=1, le=30, description="years in which new loans are made")
+    runoff_months: Months = Field(
+        description="months simulated after the last origination so late loans can default, "
+        "be paid out and recover inside the results"
+    )
+
+    @property
+    def months(self) -> int:
+        return self.origination_years * 12 + self.runoff_months
+
+    @property
+    def n_years(self) -> int:
+        return math.ceil(self.months / 12)
+
+
+class Simulation(Frozen):
+    paths: int = Field(1000, ge=1, le=10_000_000)
+    seed: int = Field(20211231, ge=0, lt=2**32)
+    granularity: Literal["loan", "cohort"] = "loan"
+    block_size: int = Field(256, ge=1, le=1_000_000, description="paths per kernel call")
+    cohort_size_bands: list[Money] = Field(
+        default=[1e6, 5e6],
+        description="upper bounds (CNY) of loan-size bands that split cohorts; "
+        "used when granularity is cohort",
+    )
+
+
+class Macro(Frozen):
+    factors: list[str] = Field(default=["economy"], min_length=1)
+    correlation: Optional[list[list[float]]] = Field(
+        None, description="correlation matrix of the factors' innovations; identity if omitted"
+    )
+    persistence: float = Field(
+        0.0, ge=0.0, lt=1.0, description="AR(1) coefficient phi of each factor, year to year"
+    )
+    downturn_z: dict[int, float] = Field(
+        default_factory=dict,
+        description="calendar year -> shift of every factor towards default, in standard "
+        "deviations (positive is worse)",
+    )
+    pd_multiplier: dict[int, Annotated[float, Field(gt=0.0, le=20.0)]] = Field(
+        default_factory=dict, description="calendar year -> multiplier on every segment's PD"
+    )
+
+    @model_validator(mode="after")
+    def _check_correlation(self) -> "Macro":
+        k = len(self.factors)
+        if len(set(self.factors)) != k:
+            raise ValueError(f"factor names must be unique, got {self.factors}")
+        if self.correlation is None:
+            return self
+        c = self.correlation
+        if len(c) != k or any(len(row) != k for row in c):
+            raise ValueError(f"correlation must be a {k}x{k} matrix (one row per factor)")
+        for i in range(k):
+            if abs(c[i][i] - 1.0) > 1e-12:
+                raise ValueError("correlation must have ones on the diagonal")
+            for j in range(k):
+                if abs(c[i][j] - c[j][i]) > 1e-12 or abs(c[i][j]) > 1:
+                    raise ValueError("correlation must be symmetric with entries in [-1, 1]")
+        import numpy as np
+
+        if np.linalg.eigvalsh(np.asarray(c)).min() < -1e-10:
+            raise ValueError("correlation matrix must be positive semi-definite")
+        return self
+
+
+# --------------------------------------------------------------------------- segments
+
+
+class Grade(Frozen):
+    relative_pd: float = Field(gt=0.0, le=50.0, description="PD of the grade / segment mean PD")
+    weight: float = Field(gt=0.0, description="share of the segment's loans in this grade")
+
+
+class ProbabilityOfDefault(Frozen):
+    mean: float = Field(gt=0.0, lt=1.0, description="annual PD, averaged over grades")
+    grades: list[Grade] = Field(
+        default_factory=lambda: [Grade(relative_pd=1.0, weight=1.0)],
+        min_length=1,
+        max_length=32,
+        description="grade distribution; relative PDs are rescaled so the weighted mean is `mean`",
+    )
+
+    def grade_pds(self) -> tuple[list[float], list[float]]:
+        """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
+        total = sum(g.weight for g in self.grades)
+        weights = [g.weight / total for g in self.grades]
+        scale = self.mean / sum(w * g.relative_pd for w, g in zip(weights, self.grades))
+        return [min(g.relative_pd * scale, 0.999) for g in self.grades], weights
+
+
+class BaselSME(Frozen):
+    basel_sme: Literal[True] = True
+    sales_eur_m: float = Field(
+        5.0, gt=0.0, description="annual sales in EUR m as Basel defines them (bounded to 5-50)"
+    )
+
+
+class RecoveryProfile(Frozen):
+    lag_months: Months = Field(12, description="months from default to the first recovery")
+    spread_months: int = Field(
+        24, ge=1, le=240, description="recoveries arrive evenly over this many months"
+    )
+
+
+class LoanSize(Frozen):
+    median: float = Field(gt=0.0, description="median loan amount, CNY")
+    sigma: float = Field(0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)")
+    cap: Optional[float] = Field(
+        10e6, gt=0.0, description="largest amount, CNY (10 m for 普惠 loans); null for none"
+    )
+
+
+class Lending(Frozen):
+    count_per_year: Optional[float] = Field(None, gt=0.0, description="new loans per year")
+    amount_per_year: Optional[float] = Field(
+        None, gt=0.0, description="new lending per year, CNY"
+    )
+    growth: float = Field(0.0, gt=-1.0, le=5.0, description="yearly growth of volumes")
+
+    @model_validator(mode="after")
+    def _count_or_amount(self) -> "Lending":
+        if self.count_per_year is None and self.amount_per_year is None:
+            raise ValueError("give count_per_year, amount_per_year or both")
+        return self
+
+
+class InitialBook(Frozen):
+    outstanding_amount: Money = Field(description="balance outstanding at the start, CNY")
+    remaining_tenor_months: int = Field(
+        ge=1, le=240, description="maturities spread evenly over 1..this many months"
+    )
+
+
+class Renewal(Frozen):
+    rate: Share = Field(description="share of maturing performing loans renewed (无还本续贷)")
+    into: Optional[str] = Field(
+        None, description="segment the renewed loans belong to (default: the same segment)"
+    )
+
+
+class Segment(Frozen):
+    label: str = ""
+    tags: list[str] = Field(default_factory=list)
+    pd: ProbabilityOfDefault
+    lgd: Share = Field(description="loss given default, share of exposure at default")
+    recovery: RecoveryProfile = RecoveryProfile()
+    correlation: Union[Annotated[float, Field(ge=0.0, lt=1.0)], BaselSME] = Field(
+        0.10, description="asset correlation, or {basel_sme: true, sales_eur_m: S}"
+    )
+    loadings: Optional[dict[str, float]] = Field(
+        None, description="factor -> loading; normalised to unit variance; default first factor"
+    )
+    loan_size: LoanSize
+    tenor_months: int = Field(12, ge=1, le=120)
+    lending: Optional[Lending] = Field(
+        None, description="new lending from volumes; omit for a segment fed only by renewals"
+    )
+    initial_book: Optional[InitialBook] = None
+    renewal: Optional[Renewal] = None
+    scheme: str = Field(description="name of the scheme that shares this segment's losses")
+    guarantee_priority: int = Field(
+        0, ge=0, description="rationing order when capacity is short (lower is served first; "
+        "used only when policy.rationing is 'priority')"
+    )
+
+
+# --------------------------------------------------------------------------- parties
+
+
+class FeeBand(Frozen):
+    max_amount: Optional[float] = Field(
+        None, gt=0.0, description="upper bound of the band (CNY per borrower); null = no bound"
+    )
+    rate: Rate = Field(description="fee, share of the guaranteed amount per year")
+
+
+class LiabilityWeight(Frozen):
+    max_amount: Optional[float] = Field(None, gt=0.0, description="CNY per borrower; null = any")
+    weight: float = Field(ge=0.0, le=1.0)
+
+
+Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
+
+
+class PartyBase(Frozen):
+    label: str = ""
+    public: bool = Field(False, description="owned by government; its losses are public losses")
+
+
+class Bank(PartyBase):
+    kind: Literal["bank"]
+
+
+class Guarantor(PartyBase):
+    kind: Literal["guarantor"]
+    policy: bool = Field(True, description="政府性融资担保: bound by the policy fee cap")
+    count: int = Field(1, ge=1, le=100_000, description="identical guarantors sharing the book")
+    net_assets: Money = Field(description="net assets of ONE guarantor at the start, CNY")
+    leverage_cap: float = Field(10.0, gt=0.0, le=100.0, description="max liability / net assets")
+    liability_weights: list[LiabilityWeight] = Field(
+        default_factory=lambda: [
+            LiabilityWeight(max_amount=5e6, weight=0.75),
+            LiabilityWeight(max_amount=None, weight=1.0),
+        ],
+        description="weights of the 2018 measurement rules by loan size",
+    )
+    fee_rate: Optional[Rate] = Field(None, description="one fee for all loan sizes")
+    fee_bands: Optional[list[FeeBand]] = Field(None, description="fees by loan-size band")
+    claim_lag_months: Months = Field(2, description="months from a default to the payout")
+    operating_cost_rate: Rate = Field(
+        0.005, description="operating cost, share of guarantees outstanding per year"
+    )
+    unearned_fee_reserve: Share = Field(0.5, description="share of the year's fee income held")
+    compensation_reserve_rate: Share = Field(
+        0.01, description="added each year, share of year-end guarantee balance"
+    )
+    compensation_reserve_cap: Share = Field(
+        0.10, description="compensation reserve stops growing at this share of the balance"
+    )
+    initial_outstanding: Money = Field(
+        0.0, description="guarantees of ONE guarantor outside the modelled segments at the "
+        "start (count towards leverage, run off linearly, not loss-modelled), CNY",
+    )
+    initial_runoff_months: int = Field(12, ge=1, le=240)
+    capital_injections: dict[int, Money] = Field(
+        default_factory=dict, description="calendar year -> injection into ALL guarantors, CNY"
+    )
+    fallback: Fallback = Field("bank", description="who takes its share when it is insolvent")
+
+    @model_validator(mode="after")
+    def _one_fee(self) -> "Guarantor":
+        if (self.fee_rate is None) == (self.fee_bands is None):
+            raise ValueError("give exactly one of fee_rate and fee_bands")
+        if self.fee_bands is not None:
+            _check_bands([b.max_amount for b in self.fee_bands], "fee_bands")
+        _check_bands([w.max_amount for w in self.liability_weights], "liability_weights")
+        return self
+
+    def bands(self) -> list[FeeBand]:
+        if self.fee_bands is not None:
+            return list(self.fee_bands)
+        return [FeeBand(max_amount=None, rate=self.fee_rate)]
+
+
+class Reguarantor(PartyBase):
+    kind: Literal["reguarantor"]
+    net_assets: Money = Field(0.0, description="net assets at the start, CNY")
+    fee_rate: Rate = Field(0.005, description="fee per year on the risk it bears")
+    compensation_rate_cap: Optional[Rate] = Field(
+        0.04, description="stops sharing once this year's covered defaults exceed this share "
+        "of the covered balance; null for no cap",
+    )
+    lag_months: Months = Field(3, description="months from a default to its reimbursement")
+    fallback: Fallback = Field("guarantor", description="who takes its share above the cap")
+
+
+class Pool(PartyBase):
+    kind: Literal["pool"]
+    public: bool = True
+    initial_balance: Money
+    annual_contribution: Money = Field(0.0, description="budget top-up each origination year")
+    eligible_segments: Optional[list[str]] = Field(
+        None, description="segments it covers; default all whose scheme names it"
+    )
+    max_lending_multiple: Optional[float] = Field(
+        None, gt=0.0, description="eligible balance outstanding <= this x pool balance"
+    )
+    npl_circuit_breaker: Optional[Rate] = Field(
+        None, description="stops taking shares while eligible loans' NPL rate is above this"
+    )
+    lag_months: Months = Field(3, description="months from a default to the pool's payout")
+    fallback: Fallback = Field("bank", description="who takes its share when it cannot pay")
+
+
+Party = Annotated[Union[Bank, Guarantor, Reguarantor, Pool], Field(discriminator="kind")]
+
+
+def _check_bands(bounds: list[Optional[float]], name: str) -> None:
+    finite = [b for b in bounds if b is not None]
+    if finite != sorted(finite) or len(set(finite)) != len(finite):
+        raise ValueError(f"{name} must be in increasing order of max_amount")
+    if bounds[-1] is not None or bounds.count(None) != 1:
+        raise ValueError(f"the last of {name} must have max_amount: null (no upper bound)")
+
+
+# --------------------------------------------------------------------------- schemes, policy
+
+
+class Scheme(Frozen):
+    label: str = ""
+    coverage: Share = Field(description="share of each loan's loss the bank passes on")
+    split: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
+        default_factory=dict, description="party -> proportion of the covered part"
+    )
+
+    @model_validator(mode="after")
+    def _split_sums_to_one(self) -> "Scheme":
+        if self.coverage > 0 and abs(sum(self.split.values()) - 1.0) > 1e-9:
+            raise ValueError(
+                f"split proportions must sum to 1, got {sum(self.split.values()):.6g}"
+            )
+        return self
+
+
+class FeeCap(Frozen):
+    enabled: bool = Field(
+        True, description="the 2019 rule (国办发〔2019〕6号); switch off for earlier regimes"
+    )
+    bands: list[FeeBand] = Field(
+        default_factory=lambda: [FeeBand(max_amount=5e6, rate=0.01), FeeBand(rate=0.015)]
+    )
+
+
+class InterestSubsidy(Frozen):
+    share_of_lpr: Share = Field(description="budget pays this share of the LPR")
+    max_amount_per_firm: Money = Field(description="on at most this much of each loan, CNY")
+    tags: list[str] = Field(description="segments with any of these tags are eligible")
+
+
+class FeeSubsidy(Frozen):
+    rate: Rate = Field(description="budget pays guarantors this share of guaranteed amount/year")
+    max_fee_rate: Rate = Field(0.01, description="only on guarantees with a fee at most this")
+
+
+class Policy(Frozen):
+    lpr: Rate = Field(0.0385, description="loan prime rate, per year")
+    fee_cap: FeeCap = FeeCap()
+    interest_subsidy: Optional[InterestSubsidy] = None
+    fee_subsidy: Optional[FeeSubsidy] = None
+    rationing: Literal["pro_rata", "priority"] = "pro_rata"
+
+
+class Target(Frozen):
+    label: str = ""
+    metric: Literal["loans_count", "loans_amount", "outstanding_amount", "borrowers"]
+    tags: list[str] = Field(
+        default_factory=list, description="count segments carrying all of these tags"
+    )
+    kind: Literal["flow", "stock"] = Field(
+        description="flow: summed over the period; stock: year-end value in the last year"
+    )
+    from_year: int
+    to_year: int
+    value: float = Field(gt=0.0)
+
+    @model_validator(mode="after")
+    def _period(self) -> "Target":
+        if self.to_year < self.from_year:
+            raise ValueError("to_year must not be before from_year")
+        stock = self.metric == "outstanding_amount"
+        if stock != (self.kind == "stock"):
+            raise ValueError(f"metric {self.metric} is a {'stock' if stock else 'flow'}; "
+                             f"set kind: {'stock' if stock else 'flow'}")
+        return self
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Scenario(Frozen):
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    label: str = ""
+    description: str = ""
+    sources: list[str] = Field(default_factory=list, description="seed files and references")
+    horizon: Horizon
+    simulation: Simulation = Simulation()
+    macro: Macro = Macro()
+    segments: dict[str, Segment] = Field(min_length=1)
+    parties: dict[str, Party] = Field(min_length=1)
+    schemes: dict[str, Scheme] = Field(min_length=1)
+    policy: Policy = Policy()
+    targets: dict[str, Target] = Field(default_factory=dict)
+
+    @field_validator("segments", "parties", "schemes", "targets")
+    @classmethod
+    def _snake_case_keys(cls, value: dict) -> dict:
+        for key in value:
+            if not key.replace("_", "").isascii() or not key.replace("_", "").isalnum():
+                raise ValueError(f"key {key!r} must be snake_case ASCII (put Chinese in label)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Scenario":
+        problems = list(_reference_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # convenience views used by the engine
+    @property
+    def years(self) -> list[int]:
+        return [self.horizon.start_year + i for i in range(self.horizon.n_years)]
+
+    def party_names(self, kind: str) -> list[str]:
+        return [name for name, p in self.parties.items() if p.kind == kind]
+
+
+def _reference_problems(s: Scenario):
+    kinds = {name: p.kind for name, p in s.parties.items()}
+    banks = [n for n, k in kinds.items() if k == "bank"]
+    if banks != ["bank"]:
+        yield "parties must contain exactly one bank, named 'bank'"
+    if "unabsorbed" in kinds:
+        yield "'unabsorbed' is reserved for what no party could pay; do not name a party so"
+    years = set(s.years)
+    for field, mapping in (("macro.downturn_z", s.macro.downturn_z),
+                           ("macro.pd_multiplier", s.macro.pd_multiplier)):
+        for y in mapping:
+            if y not in years:
+                yield f"{field}: year {y} is outside the horizon {min(years)}-{max(years)}"
+    for seg_name, seg in s.segments.items():
+        if seg.scheme not in s.schemes:
+            yield f"segments.{seg_name}.scheme: unknown scheme {seg.scheme!r} " \
+                  f"(allowed: {sorted(s.schemes)})"
+        if seg.loadings is not None:
+            for f in seg.loadings:
+                if f not in s.macro.factors:
+                    yield f"segments.{seg_name}.loadings: unknown factor {f!r} " \
+                          f"(allowed: {s.macro.factors})"
+            if all(v == 0 for v in seg.loadings.values()):
+                yield f"segments.{seg_name}.loadings: at least one loading must be non-zero"
+        if seg.renewal is not None and seg.renewal.into is not None:
+            if seg.renewal.into not in s.segments:
+                yield f"segments.{seg_name}.renewal.into: unknown segment " \
+                      f"{seg.renewal.into!r} (allowed: {sorted(s.segments)})"
+        if seg.lending is None and seg.initial_book is None and not any(
+            o.renewal is not None and (o.renewal.into or n) == seg_name
+            for n, o in s.segments.items()
+        ):
+            yield f"segments.{seg_name}: no lending, initial_book or renewals feed it"
+        longest = seg.tenor_months + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
+        if s.horizon.runoff_months < longest:
+            yield (f"horizon.runoff_months: {s.horizon.runoff_months} is too short for segment "
+                   f"{seg_name!r}: its last loans need tenor + claim lags + recovery lag + "
+                   f"spread = {longest} months to default and recover inside the results")
+    for sch_name, sch in s.schemes.items():
+        for party in sch.split:
+            if party not in kinds:
+                yield f"schemes.{sch_name}.split: unknown party {party!r} (allowed: {sorted(kinds)})"
+            elif kinds[party] == "bank":
+                yield f"schemes.{sch_name}.split: the bank keeps 1 - coverage; do not list it"
+        guarantors = [p for p in sch.split if kinds.get(p) == "guarantor"]
+        if len(guarantors) > 1:
+            yield f"schemes.{sch_name}.split: at most one guarantor per scheme, got {guarantors}"
+        reg = [p for p in sch.split if kinds.get(p) == "reguarantor"]
+        if reg and not guarantors:
+            yield f"schemes.{sch_name}.split: re-guarantors {reg} need a guarantor in the scheme"
+    for name, p in s.parties.items():
+        fb = getattr(p, "fallback", None)
+        if fb is not None and fb not in kinds and fb != "unabsorbed":
+            yield f"parties.{name}.fallback: unknown party {fb!r} " \
+                  f"(allowed: {sorted(kinds) + ['unabsorbed']})"
+        if p.kind == "pool" and p.eligible_segments is not None:
+            for seg in p.eligible_segments:
+                if seg not in s.segments:
+                    yield f"parties.{name}.eligible_segments: unknown segment {seg!r} " \
+                          f"(allowed: {sorted(s.segments)})"
+        if p.kind == "guarantor":
+            yield from _fee_cap_problems(name, p, s.policy.fee_cap)
+            for y in p.capital_injections:
+                if y not in years:
+                    yield f"parties.{name}.capital_injections: year {y} outside the horizon"
+    cycle = _fallback_cycle(s)
+    if cycle:
+        yield f"party fallbacks form a cycle: {' -> '.join(cycle)}"
+    for t_name, t in s.targets.items():
+        if t.from_year not in years or t.to_year not in years:
+            yield f"targets.{t_name}: period {t.from_year}-{t.to_year} is outside the horizon"
+        if not any(set(t.tags) <= set(seg.tags) for seg in s.segments.values()):
+            yield f"targets.{t_name}.tags: no segment carries all of {t.tags}"
+
+
+def _max_lag(s: Scenario) -> int:
+    """Longest lag from a default to a party's payout (every lag counts from the default)."""
+    return max(getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
+               for p in s.parties.values())
+
+
+def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
+    """A policy guarantor's fee in a loan-size band may not exceed the lowest cap it overlaps."""
+    if not (cap.enabled and g.policy):
+        return
+    lower = 0.0
+    for band in g.bands():
+        upper = math.inf if band.max_amount is None else band.max_amount
+        cap_lower = 0.0
+        for cap_band in cap.bands:
+            cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
+            overlaps = cap_lower < upper and lower < cap_upper
+            if overlaps and band.rate > cap_band.rate + 1e-12:
+                where = "fee_rate" if g.fee_rate is not None else "fee_bands"
+                yield (f"parties.{name}.{where}: fee {band.rate:g} on guarantees up to "
+                       f"{_fmt_amount(upper)} CNY exceeds the policy fee cap {cap_band.rate:g} "
+                       f"for guarantees up to {_fmt_amount(cap_upper)} CNY (policy.fee_cap; "
+                       f"allowed: <= {cap_band.rate:g}, or set policy.fee_cap.enabled: false "
+                       f"for a scenario before 2019, or policy: false for a commercial guarantor)")
+            cap_lower = cap_upper
+        lower = upper
+
+
+def _fmt_amount(x: float) -> str:
+    return "any amount" if math.isinf(x) else f"{x:,.0f}"
+
+
+def _fallback_cycle(s: Scenario) -> list[str]:
+    for start in s.parties:
+        seen = [start]
+        node = start
+        while True:
+            p = s.parties.get(node)
+            nxt = getattr(p, "fallback", None) if p is not None else None
+            if nxt is None or nxt in FALLBACK_SINKS or nxt not in s.parties:
+                break
+            if nxt in seen:
+                return seen[seen.index(nxt):] + [nxt]
+            seen.append(nxt)
+            node = nxt
+    return []

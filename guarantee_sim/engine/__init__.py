@@ -1,0 +1,9 @@
+"""Orchestration: scenario and loan book to kernel arrays, path blocks, results Dataset."""
+
+from .analytic import basel_sme_correlation, vasicek_loss_quantile
+from .book import LoanBook, build_volume_book
+from .inputs import build_inputs
+from .simulate import simulate
+
+__all__ = ["LoanBook", "basel_sme_correlation", "build_inputs", "build_volume_book",
+           "simulate", "vasicek_loss_quantile"]

@@ -1,0 +1,315 @@
+"""Turn a validated Scenario and a LoanBook into the kernels' arrays.
+
+Everything that is the same on every path is computed here once: PD grades as normal
+quantiles, normalised factor loadings, the scheme tables by (segment, loan-size band,
+party) and the order in which the waterfall decides parties' shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ..config.schema import BaselSME, Guarantor, Scenario
+from ..kernels.layout import (
+    KIND_CODES,
+    Book,
+    Macro,
+    Parties,
+    Segments,
+    Settings,
+)
+from .analytic import basel_sme_correlation
+from .book import LoanBook, build_volume_book, group_into_cohorts
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    book: Book
+    segments: Segments
+    parties: Parties
+    macro: Macro
+    settings: Settings
+    loan_book: LoanBook
+    band_edges: np.ndarray
+    party_names: list[str]
+
+
+def band_edges(scenario: Scenario) -> np.ndarray:
+    """Upper bounds (CNY) of the loan-size bands the scheme tables and cohorts use."""
+    edges = set(scenario.simulation.cohort_size_bands)
+    for p in scenario.parties.values():
+        if isinstance(p, Guarantor):
+            edges.update(b.max_amount for b in p.bands() if b.max_amount is not None)
+            edges.update(w.max_amount for w in p.liability_weights if w.max_amount is not None)
+    return np.array(sorted(edges), dtype=np.float64)
+
+
+def _band_value(bands, upper: float) -> float:
+    """The value of the banded rule (fee bands, liability weights) for amounts up to ``upper``."""
+    for band in bands:
+        if band.max_amount is None or upper <= band.max_amount:
+            return band.rate if hasattr(band, "rate") else band.weight
+    raise AssertionError("the last band is unbounded")
+
+
+def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) -> KernelInputs:
+    """All kernel inputs for ``scenario``; ``book`` defaults to the scenario's volumes."""
+    edges = band_edges(scenario)
+    if book is None:
+        book = build_volume_book(scenario, seed)
+    if scenario.simulation.granularity == "cohort":
+        book = group_into_cohorts(book, edges)
+    segments = _segments(scenario)
+    parties, names = _parties(scenario, edges)
+    return KernelInputs(
+        book=_book(scenario, book, edges),
+        segments=segments,
+        parties=parties,
+        macro=_macro(scenario),
+        settings=_settings(scenario),
+        loan_book=book,
+        band_edges=edges,
+        party_names=names,
+    )
+
+
+def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
+    horizon = scenario.horizon
+    n_seg = len(scenario.segments)
+    n_band = len(edges) + 1
+    band = np.searchsorted(edges, book.amount, side="left").astype(np.int32)
+    subsidy = scenario.policy.interest_subsidy
+    subsidised = (np.minimum(book.amount, subsidy.max_amount_per_firm) if subsidy is not None
+                  else np.zeros(len(book)))
+    origination_months = horizon.origination_years * 12
+    new = ~book.initial
+    if np.any(np.diff(book.month[new]) < 0) or np.any(book.initial[book.n_initial:]):
+        raise ValueError("the book must list the initial book first, then months in order")
+    if np.any(book.month[new] >= origination_months):
+        raise ValueError("new lending after the origination years")
+    counts = np.bincount(book.month[new], minlength=horizon.months + 1)
+    month_start = book.n_initial + np.concatenate([[0], np.cumsum(counts)])[: horizon.months + 1]
+    new_amount = np.zeros((max(origination_months, 1), n_seg, n_band))
+    np.add.at(new_amount, (book.month[new], book.segment[new], band[new]),
+              book.amount[new] * book.n_loans[new])
+    return Book(
+        id_lo=book.id_lo, id_hi=book.id_hi, segment=book.segment, grade=book.grade,
+        month=book.month, tenor=book.tenor, n_loans=book.n_loans, amount=book.amount,
+        band=band, subsidised=subsidised.astype(np.float64),
+        n_initial=np.array([book.n_initial], dtype=np.int64),
+        month_start=month_start.astype(np.int64), new_amount=new_amount,
+    )
+
+
+def _segments(scenario: Scenario) -> Segments:
+    segs = list(scenario.segments.values())
+    names = list(scenario.segments)
+    n_grade = max(len(s.pd.grades) for s in segs)
+    factors = scenario.macro.factors
+    corr = _factor_correlation(scenario)
+    pd_inverse = np.full((len(segs), n_grade), np.nan)
+    rho = np.empty(len(segs))
+    loadings = np.zeros((len(segs), len(factors)))
+    subsidy = scenario.policy.interest_subsidy
+    for i, seg in enumerate(segs):
+        pds, _ = seg.pd.grade_pds()
+        pd_inverse[i, : len(pds)] = stats.norm.ppf(pds)
+        if isinstance(seg.correlation, BaselSME):
+            rho[i] = basel_sme_correlation(seg.pd.mean, seg.correlation.sales_eur_m)
+        else:
+            rho[i] = seg.correlation
+        raw = np.zeros(len(factors))
+        for f, value in (seg.loadings or {factors[0]: 1.0}).items():
+            raw[factors.index(f)] = value
+        loadings[i] = raw / np.sqrt(raw @ corr @ raw)
+    priority = sorted(range(len(segs)), key=lambda i: (segs[i].guarantee_priority, i))
+    rank = np.empty(len(segs), dtype=np.int32)
+    rank[priority] = np.arange(len(segs))
+    return Segments(
+        pd_inverse=pd_inverse,
+        rho=rho,
+        loadings=loadings,
+        lgd=np.array([s.lgd for s in segs]),
+        recovery_lag=np.array([s.recovery.lag_months for s in segs], dtype=np.int32),
+        recovery_spread=np.array([s.recovery.spread_months for s in segs], dtype=np.int32),
+        tenor=np.array([s.tenor_months for s in segs], dtype=np.int32),
+        renew_rate=np.array([s.renewal.rate if s.renewal else 0.0 for s in segs]),
+        renew_into=np.array([names.index(s.renewal.into) if s.renewal and s.renewal.into
+                             else i for i, s in enumerate(segs)], dtype=np.int32),
+        subsidy_eligible=np.array([1.0 if subsidy and set(subsidy.tags) & set(s.tags) else 0.0
+                                   for s in segs]),
+        priority_rank=rank,
+    )
+
+
+def _factor_correlation(scenario: Scenario) -> np.ndarray:
+    k = len(scenario.macro.factors)
+    c = scenario.macro.correlation
+    return np.eye(k) if c is None else np.asarray(c, dtype=np.float64)
+
+
+def _macro(scenario: Scenario) -> Macro:
+    corr = _factor_correlation(scenario)
+    try:
+        root = np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        # a singular matrix (perfectly correlated factors) is valid: take a lower-triangular
+        # root of its eigen-decomposition, which is what the kernel's loop expects
+        values, vectors = np.linalg.eigh(corr)
+        root = _lower_root(vectors @ np.diag(np.sqrt(np.clip(values, 0, None))))
+    years = scenario.years
+    return Macro(
+        chol=np.ascontiguousarray(root),
+        persistence=float(scenario.macro.persistence),
+        downturn_z=np.array([scenario.macro.downturn_z.get(y, 0.0) for y in years]),
+        pd_multiplier=np.array([scenario.macro.pd_multiplier.get(y, 1.0) for y in years]),
+    )
+
+
+def _lower_root(root: np.ndarray) -> np.ndarray:
+    """A lower-triangular L with L L' = root root' (QR of root')."""
+    _, r = np.linalg.qr(root.T)
+    return r.T
+
+
+def _settings(scenario: Scenario) -> Settings:
+    subsidy = scenario.policy.interest_subsidy
+    return Settings(
+        months=scenario.horizon.months,
+        origination_months=scenario.horizon.origination_years * 12,
+        n_years=scenario.horizon.n_years,
+        priority=1 if scenario.policy.rationing == "priority" else 0,
+        interest_subsidy_rate=subsidy.share_of_lpr * scenario.policy.lpr if subsidy else 0.0,
+    )
+
+
+def resolution_order(scenario: Scenario) -> list[str]:
+    """Parties in the order the waterfall decides them: every fallback target comes later.
+
+    The bank, which always pays, is last.
+    """
+    names = [n for n in scenario.parties if n != "bank"]
+    order: list[str] = []
+    remaining = list(names)
+    while remaining:
+        for name in remaining:
+            # a party is ready when no undecided party falls back to it
+            if not any(getattr(scenario.parties[o], "fallback", None) == name
+                       for o in remaining if o != name):
+                order.append(name)
+                remaining.remove(name)
+                break
+        else:  # pragma: no cover - the schema rejects cycles
+            raise ValueError("party fallbacks form a cycle")
+    return order + ["bank"]
+
+
+def _parties(scenario: Scenario, edges: np.ndarray) -> tuple[Parties, list[str]]:
+    names = list(scenario.parties)
+    index = {n: i for i, n in enumerate(names)}
+    n_party = len(names)
+    seg_names = list(scenario.segments)
+    n_seg = len(seg_names)
+    uppers = list(edges) + [np.inf]
+    n_band = len(uppers)
+    years = scenario.years
+
+    kind = np.array([KIND_CODES[p.kind] for p in scenario.parties.values()], dtype=np.int32)
+    share = np.zeros((n_seg, n_party))
+    covers = np.zeros((n_seg, n_party))
+    guaranteed = np.zeros((n_seg, n_party))
+    fee = np.zeros((n_seg, n_band, n_party))
+    cost = np.zeros((n_seg, n_band, n_party))
+    fee_subsidy = np.zeros((n_seg, n_band, n_party))
+    liability = np.zeros((n_seg, n_band, n_party))
+    subsidy = scenario.policy.fee_subsidy
+    for s, seg in enumerate(scenario.segments.values()):
+        scheme = scenario.schemes[seg.scheme]
+        share[s, index["bank"]] = 1.0 - scheme.coverage
+        if scheme.coverage == 0:
+            continue
+        guarantor = next((n for n in scheme.split if scenario.parties[n].kind == "guarantor"),
+                         None)
+        for name, proportion in scheme.split.items():
+            p = index[name]
+            share[s, p] = scheme.coverage * proportion
+            covers[s, p] = 1.0
+            party = scenario.parties[name]
+            if party.kind == "guarantor":
+                guaranteed[s, p] = scheme.coverage  # liable to the bank for the covered part
+                for b, upper in enumerate(uppers):
+                    rate = _band_value(party.bands(), upper)
+                    fee[s, b, p] = rate  # on the loan amount
+                    cost[s, b, p] += party.operating_cost_rate * scheme.coverage
+                    liability[s, b, p] = scheme.coverage * _band_value(party.liability_weights,
+                                                                       upper)
+                    if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
+                        fee_subsidy[s, b, p] = subsidy.rate
+            else:
+                guaranteed[s, p] = scheme.coverage * proportion
+                if party.kind == "reguarantor":
+                    liability[s, :, p] = scheme.coverage * proportion
+                    fee[s, :, p] = party.fee_rate * scheme.coverage * proportion
+                    payer = index[guarantor]
+                    cost[s, :, payer] += party.fee_rate * scheme.coverage * proportion
+
+    def per_party(attr, default, scale_by_count=False):
+        values = []
+        for p in scenario.parties.values():
+            v = getattr(p, attr, None)
+            v = default if v is None else v
+            if scale_by_count and p.kind == "guarantor":
+                v = v * p.count
+            values.append(v)
+        return np.array(values, dtype=np.float64)
+
+    net_assets = per_party("net_assets", 0.0, scale_by_count=True)
+    for i, p in enumerate(scenario.parties.values()):
+        if p.kind == "pool":
+            net_assets[i] = p.initial_balance
+    eligible = np.ones((n_party, n_seg))
+    for i, p in enumerate(scenario.parties.values()):
+        if p.kind == "pool":  # a pool covers the segments its schemes name, or fewer
+            listed = p.eligible_segments or seg_names
+            eligible[i] = [covers[s, i] if name in listed else 0.0
+                           for s, name in enumerate(seg_names)]
+    injection = np.zeros((len(years), n_party))
+    for i, p in enumerate(scenario.parties.values()):
+        for year, amount in getattr(p, "capital_injections", {}).items():
+            injection[years.index(year), i] = amount
+    fallback = np.array([n_party if getattr(p, "fallback", "unabsorbed") == "unabsorbed"
+                         else index[p.fallback] if p.kind != "bank" else n_party
+                         for p in scenario.parties.values()], dtype=np.int32)
+    order = np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32)
+    parties = Parties(
+        kind=kind,
+        lag=np.array([getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
+                      for p in scenario.parties.values()], dtype=np.int32),
+        fallback=fallback,
+        order=order,
+        public=np.array([1.0 if p.public else 0.0 for p in scenario.parties.values()]),
+        net_assets=net_assets,
+        leverage_cap=per_party("leverage_cap", np.inf),
+        compensation_cap=per_party("compensation_rate_cap", np.inf),
+        pool_contribution=per_party("annual_contribution", 0.0),
+        lending_multiple=per_party("max_lending_multiple", np.inf),
+        npl_breaker=per_party("npl_circuit_breaker", np.inf),
+        eligible=eligible,
+        unearned_reserve=per_party("unearned_fee_reserve", 0.0),
+        comp_reserve_rate=per_party("compensation_reserve_rate", 0.0),
+        comp_reserve_cap=per_party("compensation_reserve_cap", 0.0),
+        initial_outstanding=per_party("initial_outstanding", 0.0, scale_by_count=True),
+        initial_runoff=per_party("initial_runoff_months", 1).astype(np.int32),
+        injection=injection,
+        share=share,
+        covers=covers,
+        fee=fee,
+        cost=cost,
+        fee_subsidy=fee_subsidy,
+        liability=liability,
+        guaranteed=guaranteed,
+    )
+    return parties, names

@@ -1,0 +1,22 @@
+"""The results contract: Dataset assembly, metrics as pure functions, atomic NetCDF I/O."""
+
+from .dataset import VARIABLE_META, build_dataset
+from .io import read_results, write_netcdf
+from .metrics import (
+    depletion_probability,
+    expected_shortfall,
+    fiscal_cost_per_borrower,
+    fiscal_cost_per_lending,
+    insolvency_probability,
+    loss_summary,
+    target_attainment,
+    value_at_risk,
+    yearly_summary,
+)
+
+__all__ = [
+    "VARIABLE_META", "build_dataset", "read_results", "write_netcdf", "depletion_probability",
+    "expected_shortfall", "fiscal_cost_per_borrower", "fiscal_cost_per_lending",
+    "insolvency_probability", "loss_summary", "target_attainment", "value_at_risk",
+    "yearly_summary",
+]

@@ -1,0 +1,121 @@
+"""Risk and policy metrics as pure functions of a results Dataset.
+
+Losses are CNY over the whole run unless a function says per year. Quantiles are taken
+across paths (the Monte Carlo dimension).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+RISK_LEVELS = (0.99, 0.999)
+
+
+def value_at_risk(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
+    """Loss quantile at ``level`` across ``dim`` (higher is worse)."""
+    return values.quantile(level, dim=dim, method="linear").drop_vars("quantile")
+
+
+def expected_shortfall(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
+    """Mean of the worst ``1 - level`` share of outcomes across ``dim``.
+
+    Computed on sorted values, averaging the top ``ceil((1 - level) * n)`` paths.
+    """
+    n = values.sizes[dim]
+    k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
+    ordered = np.sort(values.transpose(..., dim).values, axis=-1)
+    worst = ordered[..., n - k:].mean(axis=-1)
+    return xr.DataArray(worst, dims=[d for d in values.transpose(..., dim).dims if d != dim],
+                        coords={c: values.coords[c] for c in values.coords
+                                if dim not in values.coords[c].dims})
+
+
+def loss_summary(ds: xr.Dataset, per_year: bool = False) -> xr.Dataset:
+    """Per party: mean loss, VaR 99% and 99.9%, expected shortfall 99% (CNY).
+
+    Over the whole run, or per year with ``per_year=True``.
+    """
+    loss = ds["loss"] if per_year else ds["loss"].sum("year")
+    out = xr.Dataset({
+        "mean": loss.mean("path"),
+        "var_99": value_at_risk(loss, 0.99),
+        "var_99_9": value_at_risk(loss, 0.999),
+        "es_99": expected_shortfall(loss, 0.99),
+    })
+    for name in out.data_vars:
+        out[name].attrs["units"] = "CNY"
+    return out
+
+
+def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
+    """Mean over paths, per year: lending, defaults, guarantor state, pools, unmet demand."""
+    parties = list(ds.party.values)
+    out = {
+        "loans_count": ds["loans_count"].sum("segment").mean("path"),
+        "loans_amount": ds["loans_amount"].sum("segment").mean("path"),
+        "defaults_count": ds["defaults_count"].sum("segment").mean("path"),
+        "credit_loss": ds["credit_loss"].sum("segment").mean("path"),
+        "unmet_demand_amount": ds["unmet_demand_amount"].sum("segment").mean("path"),
+        "fiscal_cost": ds["fiscal_cost"].mean("path"),
+    }
+    if guarantor in parties:
+        g = ds.sel(party=guarantor)
+        out["guarantor_capital"] = g["capital"].mean("path")
+        out["guarantor_leverage"] = g["leverage"].where(np.isfinite(g["leverage"])).mean("path")
+        out["guarantor_compensation_rate"] = g["compensation_rate"].mean("path")
+    pools = [p for p, k in zip(parties, ds.party_kind.values) if k == "pool"]
+    if pools:
+        out["pool_balance"] = ds["capital"].sel(party=pools).sum("party").mean("path")
+    return xr.Dataset(out)
+
+
+def target_attainment(ds: xr.Dataset) -> xr.DataArray:
+    """Achieved / target per path and target, from the targets described in the coords.
+
+    A target counts the segments carrying all its tags; a flow sums the metric over the
+    period's years, a stock takes the year-end value of its last year.
+    """
+    values = []
+    segment_tags = [set(filter(None, t.split(","))) for t in ds.segment_tags.values]
+    for t in ds.target.values:
+        spec = ds.sel(target=t)
+        tags = set(filter(None, str(spec.target_tags.values).split(",")))
+        segments = [s for s, st in zip(ds.segment.values, segment_tags) if tags <= st]
+        metric = str(spec.target_metric.values)
+        start, end = int(spec.target_from_year), int(spec.target_to_year)
+        series = ds[metric].sel(segment=segments).sum("segment")
+        if str(spec.target_kind.values) == "flow":
+            achieved = series.sel(year=slice(start, end)).sum("year")
+        else:
+            achieved = series.sel(year=end)
+        values.append(achieved / float(spec.target_value))
+    return xr.concat(values, dim=ds.target).transpose("path", "target")
+
+
+def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
+    """Per pool: share of paths on which the pool failed to take a share it was asked for."""
+    pools = ds.party.values[ds.party_kind.values == "pool"]
+    short = ds["shortfall"].sel(party=pools) > 0
+    return short.any("year").mean("path")
+
+
+def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
+    """Per guarantor: share of paths on which its year-end net assets fell to zero or below."""
+    guarantors = ds.party.values[ds.party_kind.values == "guarantor"]
+    return (ds["capital"].sel(party=guarantors) <= 0).any("year").mean("path")
+
+
+def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArray:
+    """Mean fiscal cost over the run per new borrower in segments with ``tags`` (CNY)."""
+    tags = set(tags)
+    segments = [s for s, st in zip(ds.segment.values, ds.segment_tags.values)
+                if tags <= set(str(st).split(","))]
+    borrowers = ds["borrowers"].sel(segment=segments).sum(["segment", "year"])
+    return ds["fiscal_cost"].sum("year").mean("path") / borrowers.mean("path")
+
+
+def fiscal_cost_per_lending(ds: xr.Dataset, per: float = 1e8) -> xr.DataArray:
+    """Mean fiscal cost over the run per ``per`` CNY (default 100 m) of new lending."""
+    lending = ds["loans_amount"].sum(["segment", "year"]).mean("path")
+    return ds["fiscal_cost"].sum("year").mean("path") / lending * per
