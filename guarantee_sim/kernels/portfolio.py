@@ -191,7 +191,7 @@ def _weighted_balance(balance, table, p):
     for s in range(balance.shape[0]):
         for b in range(balance.shape[1]):
             total += balance[s, b] * table[s, b, p]
-    return total
+    return max(total, 0.0)  # a run-off balance may sit a rounding error below zero
 
 
 @njit(cache=True)
@@ -202,7 +202,7 @@ def _guarantee_balance(balance, guaranteed, p):
         for b in range(balance.shape[1]):
             row += balance[s, b]
         total += row * guaranteed[s, p]
-    return total
+    return max(total, 0.0)
 
 
 @njit(cache=True)
@@ -308,6 +308,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     covered_base = np.zeros(n_party)
     admitted = np.ones(n_seg)
     tripped = np.zeros(n_party, dtype=np.bool_)
+    eligible_history = np.zeros((n_months, n_party))
     demand = np.zeros((n_party + 1, n_seg))
 
     for now in range(n_months):
@@ -340,7 +341,8 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                 pool_committed[p] -= paid
 
         # A pool's circuit breaker looks at its eligible loans' NPL rate at the start of the
-        # month: defaults of the last 12 months over (balance + those defaults).
+        # month: defaults of the last 12 months over (those defaults + the highest eligible
+        # balance in those months), so a book that runs off does not trip it by shrinking.
         for p in range(n_party):
             if party.kind[p] != POOL or party.npl_breaker[p] == np.inf:
                 continue
@@ -352,6 +354,9 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                         npl += default_amount[k, s]
                     for b in range(n_band):
                         alive += balance[s, b]
+            eligible_history[now, p] = alive
+            for k in range(max(0, now - 12), now):
+                alive = max(alive, eligible_history[k, p])
             tripped[p] = npl > 0.0 and npl > party.npl_breaker[p] * (alive + npl)
 
         if now == 0:
@@ -434,7 +439,7 @@ def _close_year(now, y, balance, party, net_assets, pool_balance, comp_reserve,
         total = 0.0
         for b in range(n_band):
             total += balance[s, b]
-        segment_out[OUTSTANDING, y, s] = total
+        segment_out[OUTSTANDING, y, s] = max(total, 0.0)
     for p in range(party.kind.shape[0]):
         kind = party.kind[p]
         guaranteed = _guarantee_balance(balance, party.guaranteed, p)

@@ -60,7 +60,7 @@ def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
         "fiscal_cost": ds["fiscal_cost"].mean("path"),
     }
     if guarantor in parties:
-        g = ds.sel(party=guarantor)
+        g = ds.sel(party=guarantor).reset_coords(drop=True)
         out["guarantor_capital"] = g["capital"].mean("path")
         out["guarantor_leverage"] = g["leverage"].where(np.isfinite(g["leverage"])).mean("path")
         out["guarantor_compensation_rate"] = g["compensation_rate"].mean("path")

@@ -1,0 +1,204 @@
+"""Command line: ``guarantee-sim run | validate | summarize``.
+
+A user's mistake (bad scenario, bad override, unreadable file) is reported as one clear
+message on stderr with exit status 2, never as a traceback; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import ScenarioError, load_scenario
+from .results import (
+    depletion_probability,
+    fiscal_cost_per_borrower,
+    fiscal_cost_per_lending,
+    insolvency_probability,
+    loss_summary,
+    read_results,
+    write_netcdf,
+    yearly_summary,
+)
+
+MILLION = 1e6
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guarantee-sim",
+        description="Simulate government credit-guarantee systems for SME lending. "
+        "Money in CNY, rates as decimals per year.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="validate a scenario, simulate it, summarise, write results")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--paths", type=int, help="Monte Carlo paths (default: the scenario's)")
+    run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override a scenario value by dotted key")
+    run.add_argument("--out", help="results file (default: results/<scenario name>.nc)")
+    validate = sub.add_parser("validate", help="only check a scenario file")
+    validate.add_argument("scenario")
+    validate.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="KEY=VALUE")
+    summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
+    summarize.add_argument("results", help="NetCDF file written by `run`")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "validate":
+            return _validate(args, console)
+        if args.command == "run":
+            return _run(args, console)
+        return _summarize(args, console)
+    except ScenarioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _validate(args, console: Console) -> int:
+    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    console.print(f"{args.scenario}: valid scenario [bold]{scenario.name}[/] "
+                  f"({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
+                  f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
+                  f"{scenario.years[-1]})")
+    return 0
+
+
+def _run(args, console: Console) -> int:
+    from .engine import simulate
+
+    overrides = list(args.overrides)
+    if args.paths is not None:
+        overrides.append(f"simulation.paths={args.paths}")
+    if args.seed is not None:
+        overrides.append(f"simulation.seed={args.seed}")
+    scenario = load_scenario(args.scenario, overrides=overrides)
+    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc"
+    if out.exists() and out.is_dir():
+        raise ScenarioError(f"--out {out} is a folder; give a file name", path=str(out))
+    paths = scenario.simulation.paths
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("paths"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"simulating {scenario.name}", total=paths)
+        ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
+    print_summary(ds, console)
+    write_netcdf(ds, out)
+    console.print(f"results written to [bold]{out}[/]")
+    return 0
+
+
+def _summarize(args, console: Console) -> int:
+    path = Path(args.results)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such results file", path=str(path))
+    try:
+        ds = read_results(path)
+    except Exception as err:  # a file that is not a results file is the user's mistake
+        raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
+    print_summary(ds, console)
+    return 0
+
+
+def _m(x) -> str:
+    x = float(x)
+    return "—" if np.isnan(x) else f"{x / MILLION:,.2f}"
+
+
+def _pct(x) -> str:
+    x = float(x)
+    return "—" if np.isnan(x) else f"{x:.2%}"
+
+
+def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
+                columns) -> None:
+    columns = [c for c in columns if c[1] in years]
+    table = Table(title=title)
+    table.add_column("year")
+    for heading, _, _ in columns:
+        table.add_column(heading, justify="right")
+    for year in ds.year.values:
+        row = years.sel(year=year)
+        table.add_row(str(year), *[fmt(row[var]) for _, var, fmt in columns])
+    console.print(table)
+
+
+def print_summary(ds: xr.Dataset, console: Console) -> None:
+    """Print the run's summary: losses by party, the years, targets and risks."""
+    console.print(f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
+                  f" — {ds.sizes['path']} paths, seed {ds.attrs.get('seed')}, "
+                  f"{ds.attrs.get('granularity', '')} granularity")
+    losses = loss_summary(ds)
+    table = Table(title="Loss over the run by party (CNY m)")
+    for col in ("party", "mean", "VaR 99%", "VaR 99.9%", "ES 99%"):
+        table.add_column(col, justify="left" if col == "party" else "right")
+    for party in ds.party.values:
+        row = losses.sel(party=party)
+        label = ds.party_label.sel(party=party).item()
+        table.add_row(f"{party} {label}", _m(row["mean"]), _m(row["var_99"]),
+                      _m(row["var_99_9"]), _m(row["es_99"]))
+    console.print(table)
+
+    years = yearly_summary(ds)
+    count = lambda v: f"{float(v):,.0f}"  # noqa: E731
+    _year_table(console, ds, years, "Lending and losses by year, mean over paths (CNY m)", [
+        ("new loans", "loans_count", count), ("lending", "loans_amount", _m),
+        ("defaults", "defaults_count", count), ("credit loss", "credit_loss", _m),
+        ("unmet demand", "unmet_demand_amount", _m)])
+    _year_table(console, ds, years, "Guarantor, pools and budget by year, mean over paths "
+                "(CNY m)", [
+        ("guarantor capital", "guarantor_capital", _m),
+        ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
+        ("comp. rate", "guarantor_compensation_rate", _pct),
+        ("pool balance", "pool_balance", _m), ("fiscal cost", "fiscal_cost", _m)])
+
+    if "target" in ds.dims:
+        table = Table(title="Targets")
+        for col in ("target", "kind", "target value", "mean attainment", "P(reached)"):
+            table.add_column(col, justify="left" if col == "target" else "right")
+        for t in ds.target.values:
+            spec = ds.sel(target=t)
+            table.add_row(f"{t} {spec.target_label.item()}",
+                          f"{spec.target_kind.item()} {spec.target_from_year.item()}-"
+                          f"{spec.target_to_year.item()}",
+                          f"{float(spec.target_value):,.0f}",
+                          f"{float(spec.target_attainment.mean()):.1%}",
+                          f"{float(spec.target_probability):.1%}")
+        console.print(table)
+
+    risks = []
+    for pool, p in depletion_probability(ds).to_series().items():
+        risks.append(f"pool {pool}: P(could not take a share) = {p:.1%}")
+    for g, p in insolvency_probability(ds).to_series().items():
+        risks.append(f"guarantor {g}: P(net assets <= 0) = {p:.1%}")
+    public = float(ds["public_loss"].sum("year").mean("path"))
+    fiscal = float(ds["fiscal_cost"].sum("year").mean("path"))
+    risks.append(f"public loss, mean over the run: {_m(public)} CNY m; "
+                 f"fiscal cost: {_m(fiscal)} CNY m")
+    per_lending = float(fiscal_cost_per_lending(ds))
+    risks.append(f"fiscal cost per 100 m CNY of new lending: {per_lending:,.0f} CNY")
+    if any("first_time" in str(t).split(",") for t in ds.segment_tags.values):
+        risks.append(f"fiscal cost per first-time borrower: "
+                     f"{float(fiscal_cost_per_borrower(ds)):,.0f} CNY")
+    for line in risks:
+        console.print(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
