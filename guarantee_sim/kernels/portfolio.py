@@ -69,7 +69,7 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
     Sequential conditional binomials, one uniform per month from the record's SPLIT stream.
     """
     remaining = count
-    words = np.empty(4, dtype=np.uint32)
+    w0 = w1 = w2 = w3 = np.uint32(0)
     for j in range(n_months):
         if remaining == 0:
             break
@@ -79,8 +79,9 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
         if j % 4 == 0:
             w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_SPLIT + (j // 4) * 256,
                                            seed, path)
-            words[0], words[1], words[2], words[3] = w0, w1, w2, w3
-        c = binomial_from_uniform(remaining, 1.0 / (n_months - j), u32_to_unit(words[j % 4]))
+        lane = j % 4
+        word = w0 if lane == 0 else w1 if lane == 1 else w2 if lane == 2 else w3
+        c = binomial_from_uniform(remaining, 1.0 / (n_months - j), u32_to_unit(word))
         default_count[first + j] += c
         remaining -= c
 
@@ -88,7 +89,7 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
 @njit(cache=True)
 def originate_record(r, now, scale, seed, path, book, seg, probability, threshold,
                      origination_months, balance, subsidy_balance, balance_change,
-                     subsidy_change, default_amount, default_count, segment_out):
+                     subsidy_change, default_amount, default_count, segment_out, scratch):
     """Originate record ``r`` this month at ``scale`` (admitted share) and draw its life.
 
     The record's loans default year by year (one Philox block per record, generation and
@@ -107,7 +108,7 @@ def originate_record(r, now, scale, seed, path, book, seg, probability, threshol
     start = now
     tenor = book.tenor[r]
     gen = 0
-    months_count = np.zeros(12, dtype=np.int64)
+    months_count = scratch  # defaults by month of the current window (cohorts)
     while True:
         end = start + tenor  # first month no longer alive: maturity
         sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
@@ -131,12 +132,18 @@ def originate_record(r, now, scale, seed, path, book, seg, probability, threshol
             gen_year = (gen << 16) | y
             w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT, seed, path)
             renew_word = w2
-            for j in range(window):
-                months_count[j] = 0
             if single:
-                if w0 < threshold[s, g, y, window - 1]:
-                    months_count[(np.uint64(w1) * np.uint64(window)) >> np.uint64(32)] = 1
+                # the common case: one raw-word comparison, no CDF, no allocation
+                if w0 >= threshold[s, g, y, window - 1]:
+                    t += window
+                    continue
+                first = (np.uint64(w1) * np.uint64(window)) >> np.uint64(32)
+                for j in range(window):
+                    months_count[j] = 0
+                months_count[first] = 1
             else:
+                for j in range(window):
+                    months_count[j] = 0
                 k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
                                           u32_to_unit(w0))
                 _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
@@ -310,6 +317,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     tripped = np.zeros(n_party, dtype=np.bool_)
     eligible_history = np.zeros((n_months, n_party))
     demand = np.zeros((n_party + 1, n_seg))
+    scratch = np.zeros(12, dtype=np.int64)
 
     for now in range(n_months):
         y = now // 12
@@ -364,7 +372,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                 originate_record(r, now, 1.0, seed, path, book, seg, probability, threshold,
                                  settings.origination_months, balance, subsidy_balance,
                                  balance_change, subsidy_change, default_amount,
-                                 default_count, segment_out)
+                                 default_count, segment_out, scratch)
 
         if now < settings.origination_months:
             admitted_shares(now, book, seg, party, settings, balance, net_assets, pool_balance,
@@ -380,7 +388,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                     originate_record(r, now, scale, seed, path, book, seg, probability,
                                      threshold, settings.origination_months, balance,
                                      subsidy_balance, balance_change, subsidy_change,
-                                     default_amount, default_count, segment_out)
+                                     default_amount, default_count, segment_out, scratch)
             for p in range(n_party):
                 if party.kind[p] == GUARANTOR and net_assets[p] > 0.0:
                     lev = (_weighted_balance(balance, party.liability, p)
