@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .processes import MAX_PROCESSING_MONTHS, Processes
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -405,6 +407,10 @@ class Scenario(Frozen):
     schemes: dict[str, Scheme] = Field(min_length=1)
     policy: Policy = Policy()
     targets: dict[str, Target] = Field(default_factory=dict)
+    lending_source: Literal["volumes", "processes"] = Field(
+        "volumes", description="volumes: segments' `lending`; processes: the SimPy "
+        "institutions decide lending for the segments in `processes.demand`")
+    processes: Optional[Processes] = None
 
     @field_validator("segments", "parties", "schemes", "targets")
     @classmethod
@@ -458,7 +464,10 @@ def _reference_problems(s: Scenario):
             if seg.renewal.into not in s.segments:
                 yield f"segments.{seg_name}.renewal.into: unknown segment " \
                       f"{seg.renewal.into!r} (allowed: {sorted(s.segments)})"
-        if seg.lending is None and seg.initial_book is None and not any(
+        fed_by_processes = (s.lending_source == "processes" and s.processes is not None
+                            and (seg_name in s.processes.demand or any(
+                                d.routes_to == seg_name for d in s.processes.demand.values())))
+        if seg.lending is None and seg.initial_book is None and not fed_by_processes and not any(
             o.renewal is not None and (o.renewal.into or n) == seg_name
             for n, o in s.segments.items()
         ):
@@ -495,6 +504,7 @@ def _reference_problems(s: Scenario):
             for y in p.capital_injections:
                 if y not in years:
                     yield f"parties.{name}.capital_injections: year {y} outside the horizon"
+    yield from _process_problems(s, kinds)
     cycle = _fallback_cycle(s)
     if cycle:
         yield f"party fallbacks form a cycle: {' -> '.join(cycle)}"
@@ -505,10 +515,39 @@ def _reference_problems(s: Scenario):
             yield f"targets.{t_name}.tags: no segment carries all of {t.tags}"
 
 
+def _process_problems(s: Scenario, kinds: dict):
+    if s.lending_source == "processes" and s.processes is None:
+        yield "lending_source is 'processes' but there is no processes section"
+    if s.processes is None:
+        return
+    pr = s.processes
+    for name, demand in pr.demand.items():
+        if name not in s.segments:
+            yield f"processes.demand.{name}: unknown segment (allowed: {sorted(s.segments)})"
+        if demand.routes_to is not None and demand.routes_to not in s.segments:
+            yield f"processes.demand.{name}.routes_to: unknown segment {demand.routes_to!r} " \
+                  f"(allowed: {sorted(s.segments)})"
+    fed = set(pr.demand) | {d.routes_to for d in pr.demand.values() if d.routes_to}
+    if s.lending_source == "processes":
+        for name in sorted(fed & set(s.segments)):
+            seg = s.segments[name]
+            for key in ("lending", "initial_book"):
+                if getattr(seg, key) is not None:
+                    yield (f"segments.{name}.{key}: the processes decide this segment's "
+                           f"lending (processes.demand); remove {key} or the demand")
+    for section in ("guarantor", "claims"):
+        proc = getattr(pr, section)
+        if proc is not None and kinds.get(proc.party) != "guarantor":
+            guarantors = [n for n, k in kinds.items() if k == "guarantor"]
+            yield f"processes.{section}.party: {proc.party!r} is not a guarantor " \
+                  f"(allowed: {guarantors})"
+
+
 def _max_lag(s: Scenario) -> int:
     """Longest lag from a default to a party's payout (every lag counts from the default)."""
+    processing = MAX_PROCESSING_MONTHS if s.processes and s.processes.claims else 0
     return max(getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
-               for p in s.parties.values())
+               for p in s.parties.values()) + processing
 
 
 def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):

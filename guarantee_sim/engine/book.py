@@ -86,23 +86,34 @@ def _rng(seed: int, segment_name: str, purpose: int, year: int) -> np.random.Gen
     return np.random.default_rng([seed, segment_hash(segment_name), purpose, year])
 
 
-def build_volume_book(scenario: Scenario, seed: int) -> LoanBook:
-    """One record per loan from the scenario's lending volumes and initial books."""
-    parts: list[dict] = []
+def build_volume_book(scenario: Scenario, seed: int, skip: set[str] = frozenset()
+                      ) -> LoanBook:
+    """One record per loan from the scenario's lending volumes and initial books.
+
+    Segments in ``skip`` (fed by the institution processes) get no volume lending.
+    """
+    parts: list[dict] = [_records(0, [], 0, [], [], [], [], False)]
     for s, (name, seg) in enumerate(scenario.segments.items()):
         if seg.initial_book is not None:
             parts.append(_initial_records(seed, s, name, seg))
     for s, (name, seg) in enumerate(scenario.segments.items()):
-        if seg.lending is None:
+        if seg.lending is None or name in skip:
             continue
         for year in range(scenario.horizon.origination_years):
             parts.append(_year_records(seed, s, name, seg, year))
-    if not parts:
-        raise ValueError("the scenario has no lending")
-    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.lexsort((np.arange(len(columns["amount"])), columns["month"], ~columns["initial"]))
-    columns = {k: v[order] for k, v in columns.items()}
-    return LoanBook(**columns)
+    return _sorted(LoanBook(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
+
+
+def _sorted(book: LoanBook) -> LoanBook:
+    """Initial book first, then new lending by origination month (stable)."""
+    order = np.lexsort((np.arange(len(book)), book.month, ~book.initial))
+    return LoanBook(**{k: getattr(book, k)[order] for k in LoanBook.__dataclass_fields__})
+
+
+def merge_books(*books: LoanBook) -> LoanBook:
+    """One book holding the records of all ``books``, in the order the kernels need."""
+    return _sorted(LoanBook(**{k: np.concatenate([getattr(b, k) for b in books])
+                               for k in LoanBook.__dataclass_fields__}))
 
 
 def _records(id_hi, id_lo, s, grade, month, tenor, amount, initial) -> dict:

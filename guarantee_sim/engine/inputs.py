@@ -8,6 +8,7 @@ party) and the order in which the waterfall decides parties' shares.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy import stats
@@ -22,7 +23,8 @@ from ..kernels.layout import (
     Settings,
 )
 from .analytic import basel_sme_correlation
-from .book import LoanBook, build_volume_book, group_into_cohorts
+from ..processes.run import PD_GRID, ProcessResults, run_processes
+from .book import LoanBook, build_volume_book, group_into_cohorts, merge_books
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,10 @@ class KernelInputs:
     parties: Parties
     macro: Macro
     settings: Settings
-    loan_book: LoanBook
+    loan_books: list  # LoanBook per replica, as the kernels see them
     band_edges: np.ndarray
     party_names: list[str]
+    process: Optional[ProcessResults] = None
 
 
 def band_edges(scenario: Scenario) -> np.ndarray:
@@ -56,27 +59,66 @@ def _band_value(bands, upper: float) -> float:
 
 
 def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) -> KernelInputs:
-    """All kernel inputs for ``scenario``; ``book`` defaults to the scenario's volumes."""
+    """All kernel inputs for ``scenario``.
+
+    Lending comes from ``book`` when given, else from the institution processes (one book
+    per replica) when ``lending_source`` is ``processes``, else from the volumes.
+    """
     edges = band_edges(scenario)
-    if book is None:
-        book = build_volume_book(scenario, seed)
+    process = None
+    if book is not None:
+        books = [book]
+    elif scenario.lending_source == "processes":
+        volumes = build_volume_book(scenario, seed, skip=process_fed_segments(scenario))
+        process = run_processes(scenario, seed, volumes)
+        books = [merge_books(volumes, replica) for replica in process.books]
+    else:
+        books = [build_volume_book(scenario, seed)]
     if scenario.simulation.granularity == "cohort":
-        book = group_into_cohorts(book, edges)
-    segments = _segments(scenario)
-    parties, names = _parties(scenario, edges)
+        books = [group_into_cohorts(b, edges) for b in books]
+    parties, names = _parties(scenario, edges, process)
     return KernelInputs(
-        book=_book(scenario, book, edges),
-        segments=segments,
+        book=_stack_books(scenario, books, edges),
+        segments=_segments(scenario, process),
         parties=parties,
         macro=_macro(scenario),
         settings=_settings(scenario),
-        loan_book=book,
+        loan_books=books,
         band_edges=edges,
         party_names=names,
+        process=process,
+    )
+
+
+def process_fed_segments(scenario: Scenario) -> set[str]:
+    """Segments whose lending the processes decide (applied for, or routed to)."""
+    if scenario.lending_source != "processes" or scenario.processes is None:
+        return set()
+    demand = scenario.processes.demand
+    return set(demand) | {d.routes_to for d in demand.values() if d.routes_to}
+
+
+def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
+    """Stack replica books into the kernels' Book; path p uses replica p mod len(books)."""
+    parts = [_book(scenario, b, edges) for b in books]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in books])]).astype(np.int64)
+
+    def cat(field):
+        return np.concatenate([getattr(p, field) for p in parts])
+
+    return Book(
+        id_lo=cat("id_lo"), id_hi=cat("id_hi"), segment=cat("segment"), grade=cat("grade"),
+        month=cat("month"), tenor=cat("tenor"), n_loans=cat("n_loans"), amount=cat("amount"),
+        band=cat("band"), subsidised=cat("subsidised"),
+        replica_start=offsets,
+        n_initial=cat("n_initial"),
+        month_start=np.stack([p.month_start + off for p, off in zip(parts, offsets)]),
+        new_amount=np.stack([p.new_amount for p in parts]),
     )
 
 
 def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
+    """One replica's records as kernel arrays (month_start relative to the replica)."""
     horizon = scenario.horizon
     n_seg = len(scenario.segments)
     n_band = len(edges) + 1
@@ -99,15 +141,24 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
         id_lo=book.id_lo, id_hi=book.id_hi, segment=book.segment, grade=book.grade,
         month=book.month, tenor=book.tenor, n_loans=book.n_loans, amount=book.amount,
         band=band, subsidised=subsidised.astype(np.float64),
+        replica_start=np.array([0, len(book)], dtype=np.int64),
         n_initial=np.array([book.n_initial], dtype=np.int64),
         month_start=month_start.astype(np.int64), new_amount=new_amount,
     )
 
 
-def _segments(scenario: Scenario) -> Segments:
+def grade_pds(scenario: Scenario) -> list[list[float]]:
+    """Annual PD of each grade of each segment (the PD grid for process-fed segments)."""
+    fed = process_fed_segments(scenario)
+    return [list(PD_GRID) if name in fed else seg.pd.grade_pds()[0]
+            for name, seg in scenario.segments.items()]
+
+
+def _segments(scenario: Scenario, process: Optional[ProcessResults]) -> Segments:
     segs = list(scenario.segments.values())
     names = list(scenario.segments)
-    n_grade = max(len(s.pd.grades) for s in segs)
+    pd_table = grade_pds(scenario)
+    n_grade = max(len(pds) for pds in pd_table)
     factors = scenario.macro.factors
     corr = _factor_correlation(scenario)
     pd_inverse = np.full((len(segs), n_grade), np.nan)
@@ -115,7 +166,7 @@ def _segments(scenario: Scenario) -> Segments:
     loadings = np.zeros((len(segs), len(factors)))
     subsidy = scenario.policy.interest_subsidy
     for i, seg in enumerate(segs):
-        pds, _ = seg.pd.grade_pds()
+        pds = pd_table[i]
         pd_inverse[i, : len(pds)] = stats.norm.ppf(pds)
         if isinstance(seg.correlation, BaselSME):
             rho[i] = basel_sme_correlation(seg.pd.mean, seg.correlation.sales_eur_m)
@@ -125,6 +176,17 @@ def _segments(scenario: Scenario) -> Segments:
         for f, value in (seg.loadings or {factors[0]: 1.0}).items():
             raw[factors.index(f)] = value
         loadings[i] = raw / np.sqrt(raw @ corr @ raw)
+    renew_into = np.array([names.index(s.renewal.into) if s.renewal and s.renewal.into else i
+                           for i, s in enumerate(segs)], dtype=np.int32)
+    # a renewed loan takes the grade of its new segment nearest its PD (log scale)
+    renew_grade = np.zeros((len(segs), n_grade), dtype=np.int32)
+    for i in range(len(segs)):
+        target = np.log(pd_table[renew_into[i]])
+        for g, pd in enumerate(pd_table[i]):
+            renew_grade[i, g] = int(np.argmin(np.abs(target - np.log(pd))))
+    renew_rate = [s.renewal.rate if s.renewal else 0.0 for s in segs]
+    if process is not None:
+        renew_rate = [process.renew_rate.get(n, r) for n, r in zip(names, renew_rate)]
     priority = sorted(range(len(segs)), key=lambda i: (segs[i].guarantee_priority, i))
     rank = np.empty(len(segs), dtype=np.int32)
     rank[priority] = np.arange(len(segs))
@@ -136,9 +198,9 @@ def _segments(scenario: Scenario) -> Segments:
         recovery_lag=np.array([s.recovery.lag_months for s in segs], dtype=np.int32),
         recovery_spread=np.array([s.recovery.spread_months for s in segs], dtype=np.int32),
         tenor=np.array([s.tenor_months for s in segs], dtype=np.int32),
-        renew_rate=np.array([s.renewal.rate if s.renewal else 0.0 for s in segs]),
-        renew_into=np.array([names.index(s.renewal.into) if s.renewal and s.renewal.into
-                             else i for i, s in enumerate(segs)], dtype=np.int32),
+        renew_rate=np.array(renew_rate, dtype=np.float64),
+        renew_into=renew_into,
+        renew_grade=renew_grade,
         subsidy_eligible=np.array([1.0 if subsidy and set(subsidy.tags) & set(s.tags) else 0.0
                                    for s in segs]),
         priority_rank=rank,
@@ -207,7 +269,27 @@ def resolution_order(scenario: Scenario) -> list[str]:
     return order + ["bank"]
 
 
-def _parties(scenario: Scenario, edges: np.ndarray) -> tuple[Parties, list[str]]:
+def _lag_weights(scenario: Scenario, process: Optional[ProcessResults]) -> np.ndarray:
+    """Share of each party's payout made L months after a default.
+
+    A party's own lag; for a guarantor whose claims the processes handle, its claim lag
+    plus the processing months the claim handlers achieve.
+    """
+    lags = [getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
+            for p in scenario.parties.values()]
+    extra = process.claim_lag if process is not None else {}
+    width = max(lags) + 1 + max((len(w) for w in extra.values()), default=0)
+    weights = np.zeros((len(lags), width))
+    for i, (name, lag) in enumerate(zip(scenario.parties, lags)):
+        if name in extra:
+            weights[i, lag: lag + len(extra[name])] = extra[name]
+        else:
+            weights[i, lag] = 1.0
+    return weights
+
+
+def _parties(scenario: Scenario, edges: np.ndarray,
+             process: Optional[ProcessResults] = None) -> tuple[Parties, list[str]]:
     names = list(scenario.parties)
     index = {n: i for i, n in enumerate(names)}
     n_party = len(names)
@@ -286,8 +368,7 @@ def _parties(scenario: Scenario, edges: np.ndarray) -> tuple[Parties, list[str]]
     order = np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32)
     parties = Parties(
         kind=kind,
-        lag=np.array([getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
-                      for p in scenario.parties.values()], dtype=np.int32),
+        lag_weights=_lag_weights(scenario, process),
         fallback=fallback,
         order=order,
         public=np.array([1.0 if p.public else 0.0 for p in scenario.parties.values()]),

@@ -46,8 +46,9 @@ PARTY_VARIABLES = (
 YEAR_VARIABLES = ("fiscal_cost",)
 (FISCAL_COST,) = range(len(YEAR_VARIABLES))
 
-# The loan book: one row per record, records of the initial book first, then new lending
-# sorted by origination month. A record stands for ``n_loans`` identical loans.
+# The loan book: one row per record. Book replicas (from the institution processes) are
+# stacked; path p uses replica p mod R. Within a replica the initial book comes first, then
+# new lending sorted by origination month. A record stands for ``n_loans`` identical loans.
 Book = namedtuple(
     "Book",
     [
@@ -61,9 +62,10 @@ Book = namedtuple(
         "amount",  # float64[R] CNY per loan
         "band",  # int32[R] loan-size band (index into the coefficient tables)
         "subsidised",  # float64[R] CNY per loan eligible for interest subsidy (before tags)
-        "n_initial",  # int64[1] number of initial-book records at the front
-        "month_start",  # int64[T+1] first record of each origination month (new lending)
-        "new_amount",  # float64[T, S, NB] new lending demanded, CNY (for rationing)
+        "replica_start",  # int64[R+1] first record of each book replica
+        "n_initial",  # int64[R] initial-book records at the front of each replica
+        "month_start",  # int64[R, T+1] first record of each origination month, per replica
+        "new_amount",  # float64[R, T, S, NB] new lending demanded, CNY (for rationing)
     ],
 )
 
@@ -80,6 +82,7 @@ Segments = namedtuple(
         "tenor",  # int32[S]
         "renew_rate",  # float64[S]
         "renew_into",  # int32[S]
+        "renew_grade",  # int32[S, G] grade a renewed loan takes in its new segment
         "subsidy_eligible",  # float64[S] 1.0 if the interest subsidy applies
         "priority_rank",  # int32[S] rank in the rationing order (0 first)
     ],
@@ -90,7 +93,7 @@ Parties = namedtuple(
     "Parties",
     [
         "kind",  # int32[P]
-        "lag",  # int32[P] months from default to this party's payout
+        "lag_weights",  # float64[P, L] share of a payout made L months after the default
         "fallback",  # int32[P] index of the party taking a refused share; P = unabsorbed
         "order",  # int32[P] order in which shares are decided (fallback targets later)
         "public",  # float64[P] 1.0 for government-owned parties

@@ -87,7 +87,7 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
 
 
 @njit(cache=True)
-def originate_record(r, now, scale, seed, path, book, seg, probability, threshold,
+def originate_record(r, is_new, now, scale, seed, path, book, seg, probability, threshold,
                      origination_months, balance, subsidy_balance, balance_change,
                      subsidy_change, default_amount, default_count, segment_out, scratch):
     """Originate record ``r`` this month at ``scale`` (admitted share) and draw its life.
@@ -103,7 +103,6 @@ def originate_record(r, now, scale, seed, path, book, seg, probability, threshol
     id_hi = book.id_hi[r]
     single = book.n_loans[r] == 1
     per_loan = book.amount[r] * scale
-    is_new = r >= book.n_initial[0]
     alive = book.n_loans[r]
     start = now
     tenor = book.tenor[r]
@@ -175,6 +174,7 @@ def originate_record(r, now, scale, seed, path, book, seg, probability, threshol
             renewed = binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
         if renewed == 0:
             return
+        g = seg.renew_grade[s, g]
         s = seg.renew_into[s]
         tenor = seg.tenor[s]
         alive = renewed
@@ -220,7 +220,7 @@ def _initial_guarantees(party, p, month):
 
 
 @njit(cache=True)
-def admitted_shares(now, book, seg, party, settings, balance, net_assets, pool_balance,
+def admitted_shares(new_amount, now, seg, party, settings, balance, net_assets, pool_balance,
                     admitted):
     """Share of this month's new lending admitted in each segment.
 
@@ -242,7 +242,7 @@ def admitted_shares(now, book, seg, party, settings, balance, net_assets, pool_b
             for s in range(n_seg):
                 d = 0.0
                 for b in range(n_band):
-                    d += book.new_amount[now, s, b] * party.liability[s, b, p]
+                    d += new_amount[s, b] * party.liability[s, b, p]
                 demand_by_seg[s] = d
         elif kind == POOL and party.lending_multiple[p] < np.inf:
             room = party.lending_multiple[p] * max(pool_balance[p], 0.0)
@@ -251,7 +251,7 @@ def admitted_shares(now, book, seg, party, settings, balance, net_assets, pool_b
                 if party.eligible[p, s] > 0.0:
                     for b in range(n_band):
                         room -= balance[s, b]
-                        d += book.new_amount[now, s, b]
+                        d += new_amount[s, b]
                 demand_by_seg[s] = d
         else:
             continue
@@ -281,9 +281,10 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     n_years = settings.n_years
     n_seg = seg.rho.shape[0]
     n_grade = seg.pd_inverse.shape[1]
-    n_band = book.new_amount.shape[2]
+    n_band = book.new_amount.shape[3]
     n_party = party.kind.shape[0]
     unabsorbed = n_party
+    replica = path % book.n_initial.shape[0]
 
     factors = np.empty((n_years, macro.chol.shape[0]))
     draw_factors(seed, path, macro.chol, macro.persistence, n_years, factors)
@@ -368,24 +369,27 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
             tripped[p] = npl > 0.0 and npl > party.npl_breaker[p] * (alive + npl)
 
         if now == 0:
-            for r in range(book.n_initial[0]):
-                originate_record(r, now, 1.0, seed, path, book, seg, probability, threshold,
+            first = book.replica_start[replica]
+            for r in range(first, first + book.n_initial[replica]):
+                originate_record(r, False, now, 1.0, seed, path, book, seg, probability,
+                                 threshold,
                                  settings.origination_months, balance, subsidy_balance,
                                  balance_change, subsidy_change, default_amount,
                                  default_count, segment_out, scratch)
 
         if now < settings.origination_months:
-            admitted_shares(now, book, seg, party, settings, balance, net_assets, pool_balance,
-                            admitted)
+            new_amount = book.new_amount[replica, now]
+            admitted_shares(new_amount, now, seg, party, settings, balance, net_assets,
+                            pool_balance, admitted)
             for s in range(n_seg):
                 refused = 0.0
                 for b in range(n_band):
-                    refused += book.new_amount[now, s, b]
+                    refused += new_amount[s, b]
                 segment_out[UNMET_DEMAND, y, s] += refused * (1.0 - admitted[s])
-            for r in range(book.month_start[now], book.month_start[now + 1]):
+            for r in range(book.month_start[replica, now], book.month_start[replica, now + 1]):
                 scale = admitted[book.segment[r]]
                 if scale > 0.0:
-                    originate_record(r, now, scale, seed, path, book, seg, probability,
+                    originate_record(r, True, now, scale, seed, path, book, seg, probability,
                                      threshold, settings.origination_months, balance,
                                      subsidy_balance, balance_change, subsidy_change,
                                      default_amount, default_count, segment_out, scratch)

@@ -13,7 +13,8 @@ does not depend on the order of loans:
 * what a party does not take goes to its fallback (a later party, the bank or
   ``unabsorbed``). Parties are decided in an order where fallback targets come later.
 
-Cash follows after each party's lag; recoveries (1 - LGD of what it paid) return evenly
+Cash follows after each party's lag (a distribution over months when the claim handlers'
+process sets it); recoveries (1 - LGD of what it paid) return evenly
 over the segment's recovery profile. ``unabsorbed`` has no cash flows.
 """
 
@@ -123,15 +124,20 @@ def allocate_losses(now, y, default_amount, seg, party, demand, net_assets, comp
             if taken <= 0.0:
                 continue
             taken_loss += taken * seg.lgd[s]
-            paid_month = now + party.lag[p]
-            _move_cash(paid_month, now, y, p, taken, PAYOUT, payout_due, kind, pool_balance,
-                       pool_committed, party_out)
             spread = seg.recovery_spread[s]
-            per_month = taken * (1.0 - seg.lgd[s]) / spread
-            first = paid_month + seg.recovery_lag[s]
-            for k in range(spread):
-                _move_cash(first + k, now, y, p, per_month, RECOVERY, recovery_due, kind,
+            for lag in range(party.lag_weights.shape[1]):
+                share = party.lag_weights[p, lag]
+                if share == 0.0:
+                    continue
+                paid = taken * share
+                paid_month = now + lag
+                _move_cash(paid_month, now, y, p, paid, PAYOUT, payout_due, kind,
                            pool_balance, pool_committed, party_out)
+                per_month = paid * (1.0 - seg.lgd[s]) / spread
+                first = paid_month + seg.recovery_lag[s]
+                for k in range(spread):
+                    _move_cash(first + k, now, y, p, per_month, RECOVERY, recovery_due, kind,
+                               pool_balance, pool_committed, party_out)
         if kind == POOL:
             pool_committed[p] += take * exposure
         elif kind == GUARANTOR:

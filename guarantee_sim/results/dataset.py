@@ -40,10 +40,22 @@ VARIABLE_META = {
     "fiscal_cost": ("CNY", "budget outlays: pool contributions, interest and fee subsidies, "
                            "capital injections"),
     "public_loss": ("CNY", "losses of government-owned parties (public: true)"),
+    # from the institution processes (mean over book replicas), per year, segment / party
+    "applications": ("1", "loan applications arriving in the year"),
+    "approvals": ("1", "applications approved (decided in any year)"),
+    "rejections": ("1", "applications declined by the bank or the guarantor"),
+    "abandoned": ("1", "applicants who gave up waiting in a queue"),
+    "decision_days_mean": ("d", "mean days from application to decision"),
+    "approved_pd_mean": ("1/year", "mean true annual PD of approved applicants"),
+    "staff_utilisation": ("1", "busy staff time / available staff time"),
     # targets
     "target_attainment": ("1", "achieved / target"),
     "target_probability": ("1", "share of paths meeting the target"),
 }
+
+
+PROCESS_VARIABLES = ("applications", "approvals", "rejections", "abandoned",
+                     "decision_days_mean", "approved_pd_mean", "staff_utilisation")
 
 
 def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
@@ -84,6 +96,13 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
     )
     ds.segment_lgd.attrs.update(units="1", long_name="loss given default")
     ds = _with_targets(ds, scenario)
+    if inputs.process is not None:
+        measures = inputs.process.measures.mean("replica")
+        for name in PROCESS_VARIABLES:
+            ds[name] = measures[name]
+        lending_source, replicas = "processes", int(inputs.process.measures.sizes["replica"])
+    else:
+        lending_source, replicas = "volumes", 1
     for name in ds.data_vars:
         _annotate(ds[name], name)
     ds.attrs.update(
@@ -94,9 +113,9 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
                                      sort_keys=False),
         seed=int(seed),
         n_paths=int(n_paths),
-        book_replicas=1,
+        book_replicas=replicas,
         granularity=scenario.simulation.granularity,
-        lending_source="volumes",
+        lending_source=lending_source,
         package_version=version,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         conventions="money in CNY; rates as decimals per year; counts in loans",

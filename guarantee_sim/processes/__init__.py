@@ -1,0 +1,9 @@
+"""The institutions' processes in SimPy: applications, screening, review, renewals, claims.
+
+Run once per book replica (not per Monte Carlo path); the approved loan book and the
+claim-lag distribution go to the kernels, the operational measures to the results.
+"""
+
+from .run import PD_GRID, ProcessResults, run_processes
+
+__all__ = ["PD_GRID", "ProcessResults", "run_processes"]

@@ -1,0 +1,74 @@
+"""Applicant attributes from counter-based streams keyed by stable applicant ids.
+
+Applicant k of segment s arriving in month m of replica r has id (hash(s), m << 20 | k);
+everything about it (arrival time, true PD, amount, score noise, patience, service
+times) comes from Philox blocks with that id as counter, so changing one applicant's
+decision, or adding applicants to another segment, leaves every other applicant's
+draws unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..kernels.rng import normal_pair, philox4x32_10, u32_to_unit
+
+PROCESS_KEY = 0x50524F43  # "PROC": a key word of its own, never a path index
+ARRIVALS, PROFILE, SERVICE = 1, 2, 3
+MAX_VISITS = 16
+
+
+@njit(cache=True)
+def applicant_draws(seed, replica, segment_hash, month, count, out):
+    """Fill ``out[k, :]`` for applicants k < count with their standard draws.
+
+    Columns: 0 arrival offset in the month (0..1), 1 standard normal for the true PD,
+    2 standard normal for the amount, 3 bank score noise, 4 guarantor score noise,
+    5 uniform for patience, then MAX_VISITS standard normals/uniforms for service times
+    (uniforms in (0, 1) used by inversion).
+    """
+    key = (np.uint32(seed), np.uint32(PROCESS_KEY + replica))
+    for k in range(count):
+        c1 = (month << 20) | k
+        w0, w1, w2, w3 = philox4x32_10(segment_hash, c1, ARRIVALS, 0, key[0], key[1])
+        out[k, 0] = u32_to_unit(w0)
+        out[k, 5] = u32_to_unit(w1)
+        a, b, c, d = philox4x32_10(segment_hash, c1, PROFILE, 0, key[0], key[1])
+        z0, z1 = normal_pair(a, b, c, d)
+        out[k, 1] = z0
+        out[k, 2] = z1
+        a, b, c, d = philox4x32_10(segment_hash, c1, PROFILE, 1, key[0], key[1])
+        z0, z1 = normal_pair(a, b, c, d)
+        out[k, 3] = z0
+        out[k, 4] = z1
+        for v in range(0, MAX_VISITS, 4):
+            a, b, c, d = philox4x32_10(segment_hash, c1, SERVICE, v, key[0], key[1])
+            out[k, 6 + v] = u32_to_unit(a)
+            out[k, 7 + v] = u32_to_unit(b)
+            out[k, 8 + v] = u32_to_unit(c)
+            out[k, 9 + v] = u32_to_unit(d)
+
+
+@njit(cache=True)
+def monthly_uniform(seed, replica, segment_hash, month, purpose):
+    """One uniform for a (segment, month) decision, e.g. the Poisson count of arrivals."""
+    w0, _, _, _ = philox4x32_10(segment_hash, (month << 20) | 0xFFFFF, ARRIVALS, purpose,
+                                np.uint32(seed), np.uint32(PROCESS_KEY + replica))
+    return u32_to_unit(w0)
+
+
+N_COLUMNS = 6 + MAX_VISITS
+
+
+def service_time(mean_days: float, cv: float, uniform: float) -> float:
+    """A service time by inversion: exponential when cv == 1, else lognormal (mean, cv)."""
+    if cv == 1.0:
+        return -mean_days * math.log1p(-uniform)
+    from scipy.special import ndtri
+
+    sigma2 = math.log1p(cv * cv)
+    mu = math.log(mean_days) - sigma2 / 2
+    return math.exp(mu + math.sqrt(sigma2) * float(ndtri(uniform)))

@@ -1,0 +1,164 @@
+"""The institutions as SimPy processes (plain generator functions), one run per book replica.
+
+Applicants arrive by segment and month; each queues for a bank loan officer for each
+visit its application needs, may give up waiting, is screened on a noisy score, may be
+offered another segment's terms (e.g. a guarantee) when declined, and goes through the
+guarantor's review where its scheme has a guarantor. Approved loans come back for
+renewal (无还本续贷) at maturity while lending continues. Claim handlers work through
+claims at the expected claim volume, which gives the claim-lag distribution.
+
+Arrivals and staff are simulated at 1/record_weight of their real size; every simulated
+applicant stands for ``record_weight`` identical ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+from scipy import stats
+
+from .queues import DAYS_PER_MONTH, MonitoredResource, serve
+
+
+@dataclass
+class Applicant:
+    """One simulated applicant (standing for ``weight`` real ones)."""
+
+    id_hi: int
+    id_lo: int
+    segment: int  # the segment it applied in
+    arrival: float  # day
+    pd: float  # true annual PD
+    amount: float  # CNY requested
+    bank_seen_pd: dict  # segment -> PD the bank sees (its noise is the applicant's own)
+    guarantor_seen_pd: float
+    patience: float | None  # days
+    service: np.ndarray  # days, one per visit (and one for review, one for renewal)
+    renewal: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happened to one applicant; the model's log."""
+
+    applicant: Applicant
+    status: str = "pending"  # approved, rejected, abandoned
+    segment: int = -1  # segment of the loan, when approved
+    decided: float = np.nan  # day of the decision
+    waits: list = field(default_factory=list)  # days waited per queue
+
+
+@dataclass
+class Rules:
+    """Per segment terms and the staff's parameters the processes need, as plain values."""
+
+    visits: int
+    days_between_visits: float
+    bank_ok: callable  # (applicant, segment) -> bool
+    guarantor_ok: callable  # (applicant, segment) -> bool
+    needs_guarantor: list  # per segment
+    routes_to: list  # per segment, -1 for none
+    tenor_days: list  # per segment
+    renews_into: list  # per segment, -1 for none
+    origination_days: float
+    review_service: callable  # applicant -> days
+    renewal_service: callable  # applicant -> days
+
+
+def application(env: simpy.Environment, applicant: Applicant, officers: MonitoredResource,
+                reviewers: MonitoredResource | None, rules: Rules, log: list):
+    """One application from arrival to decision."""
+    outcome = Outcome(applicant)
+    log.append(outcome)
+    yield env.timeout(max(applicant.arrival - env.now, 0.0))
+    for visit in range(rules.visits):
+        served, waited = yield from serve(env, officers, applicant.service[visit],
+                                          applicant.patience)
+        outcome.waits.append(waited)
+        if not served:
+            outcome.status, outcome.decided = "abandoned", env.now
+            return
+        if visit < rules.visits - 1:
+            yield env.timeout(rules.days_between_visits)
+    segment = applicant.segment
+    if not rules.bank_ok(applicant, segment) and rules.routes_to[segment] >= 0:
+        segment = rules.routes_to[segment]  # offered another product in the same meeting
+    approved = rules.bank_ok(applicant, segment)
+    if approved and rules.needs_guarantor[segment] and reviewers is not None:
+        served, waited = yield from serve(env, reviewers, rules.review_service(applicant),
+                                          applicant.patience)
+        outcome.waits.append(waited)
+        if not served:
+            outcome.status, outcome.decided = "abandoned", env.now
+            return
+        approved = rules.guarantor_ok(applicant, segment)
+    outcome.decided = env.now
+    outcome.status = "approved" if approved else "rejected"
+    outcome.segment = segment if approved else -1
+    if approved and rules.renews_into[segment] >= 0:
+        env.process(renewal(env, applicant, segment, officers, rules, log))
+
+
+def renewal(env: simpy.Environment, parent: Applicant, segment: int,
+            officers: MonitoredResource, rules: Rules, log: list):
+    """At maturity the firm asks to renew; the bank re-screens it on the renewal terms.
+
+    Whether the loan is still performing is decided per path in the kernels; here only
+    the bank's rule and the officers' time are simulated.
+    """
+    maturity = env.now + rules.tenor_days[segment]
+    if maturity >= rules.origination_days:
+        return
+    yield env.timeout(rules.tenor_days[segment])
+    into = rules.renews_into[segment]
+    applicant = Applicant(id_hi=parent.id_hi, id_lo=parent.id_lo, segment=segment,
+                          arrival=env.now, pd=parent.pd, amount=parent.amount,
+                          bank_seen_pd=parent.bank_seen_pd,
+                          guarantor_seen_pd=parent.guarantor_seen_pd, patience=None,
+                          service=parent.service, renewal=True)
+    outcome = Outcome(applicant)
+    log.append(outcome)
+    served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)
+    outcome.waits.append(waited)
+    outcome.decided = env.now
+    ok = rules.bank_ok(applicant, into)
+    outcome.status = "approved" if ok else "rejected"
+    outcome.segment = into if ok else -1
+
+
+def claim(env: simpy.Environment, arrival: float, service_days: float,
+          handlers: MonitoredResource, lags: list):
+    """One claim: queue for a handler, be processed; record the days it took."""
+    yield env.timeout(arrival - env.now)
+    _, waited = yield from serve(env, handlers, service_days, None)
+    lags.append(waited + service_days)
+
+
+def simulate_claims(monthly_claims: np.ndarray, handlers: int, mean_days: float,
+                    uniforms_arrival: np.ndarray, uniforms_service: np.ndarray,
+                    service_time) -> tuple[np.ndarray, MonitoredResource]:
+    """Processing days of claims arriving at ``monthly_claims`` (Poisson, counts per month).
+
+    ``uniforms_*`` give each claim's arrival offset in its month and service time.
+    """
+    env = simpy.Environment()
+    staff = MonitoredResource(env, handlers)
+    lags: list = []
+    k = 0
+    for month, count in enumerate(monthly_claims):
+        for _ in range(int(count)):
+            u_arrival = uniforms_arrival[k % len(uniforms_arrival)]
+            u_service = uniforms_service[k % len(uniforms_service)]
+            env.process(claim(env, (month + u_arrival) * DAYS_PER_MONTH,
+                              service_time(mean_days, u_service), staff, lags))
+            k += 1
+    env.run()
+    staff.observe()
+    return np.asarray(lags, dtype=np.float64), staff
+
+
+def poisson_count(mean: float, uniform: float) -> int:
+    """A Poisson count by inversion (monotone in the uniform: common random numbers)."""
+    return int(stats.poisson.ppf(uniform, mean)) if mean > 0 else 0

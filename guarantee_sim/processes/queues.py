@@ -1,0 +1,87 @@
+"""Staff as SimPy resources that keep time-weighted statistics of their own queues.
+
+``MonitoredResource`` integrates the number waiting and the number busy over time (by
+calendar year), so utilisation and mean queue length come from the simulated queues
+themselves, not from the applicants' logs — which is what makes Little's law a check.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import simpy
+from simpy.core import BoundClass
+from simpy.resources.resource import Request
+
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
+
+
+class MonitoredRequest(Request):
+    """A request whose cancellation (an applicant giving up) is seen by the monitor."""
+
+    def cancel(self) -> None:
+        self.resource.observe()
+        super().cancel()
+        self.resource.observe()
+
+
+class MonitoredResource(simpy.Resource):
+    """A ``simpy.Resource`` recording the areas under its queue-length and busy curves."""
+
+    request = BoundClass(MonitoredRequest)
+
+    def __init__(self, env: simpy.Environment, capacity: int):
+        super().__init__(env, capacity)
+        self._last_time = env.now
+        self._last_queue = 0
+        self._last_busy = 0
+        self.queue_area: dict[int, float] = defaultdict(float)  # by year: waiting x days
+        self.busy_area: dict[int, float] = defaultdict(float)  # by year: busy staff x days
+
+    def observe(self) -> None:
+        """Add the areas since the last change, then remember the current state."""
+        now = self._env.now
+        t = self._last_time
+        while t < now:
+            year = int(t // DAYS_PER_YEAR)
+            end = min(now, (year + 1) * DAYS_PER_YEAR)
+            self.queue_area[year] += (end - t) * self._last_queue
+            self.busy_area[year] += (end - t) * self._last_busy
+            t = end
+        self._last_time = now
+        self._last_queue = len(self.put_queue)
+        self._last_busy = len(self.users)
+
+    def _trigger_put(self, get_event):
+        self.observe()
+        super()._trigger_put(get_event)
+        self.observe()
+
+    def _trigger_get(self, put_event):
+        self.observe()
+        super()._trigger_get(put_event)
+        self.observe()
+
+    def utilisation(self, year: int) -> float:
+        """Busy staff-days / available staff-days in calendar year ``year`` (0-based)."""
+        return self.busy_area.get(year, 0.0) / (self.capacity * DAYS_PER_YEAR)
+
+
+def serve(env: simpy.Environment, staff: MonitoredResource, service_days: float,
+          patience_days: float | None):
+    """Queue for one of ``staff``, then be served. Returns (served, days waited).
+
+    An applicant with finite patience leaves the queue when it runs out.
+    """
+    with staff.request() as request:
+        start = env.now
+        if patience_days is None:
+            yield request
+        else:
+            outcome = yield request | env.timeout(patience_days)
+            if request not in outcome:
+                return False, env.now - start
+        waited = env.now - start
+        yield env.timeout(service_days)
+    return True, waited

@@ -1,0 +1,343 @@
+"""Run the institution processes once per book replica and hand the engine its inputs.
+
+Output per replica: the approved loan book (records of weight ``record_weight``), the
+operational measures (applications, approvals, rejections, abandonment, decision times,
+mean true PD of approved loans, staff utilisation), the renewal approval share and the
+claim-lag distribution the claim handlers achieve.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+import xarray as xr
+
+from ..config.processes import MAX_PROCESSING_MONTHS
+from ..config.schema import Scenario
+from ..engine.book import LoanBook, segment_hash
+from . import decisions
+from .draws import N_COLUMNS, applicant_draws, monthly_uniform
+from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
+from .queues import DAYS_PER_MONTH, MonitoredResource
+
+PROCESS_FLAG = 0x40000000  # high-word bit of process records' ids
+# PD grades of process-fed segments: one grid for all, fine enough that rounding a
+# true PD to its grade moves the portfolio's mean PD by well under 1%.
+PD_GRID = np.exp(np.linspace(np.log(0.001), np.log(0.6), 28))
+CLAIMS_STREAM = zlib.crc32(b"claims") & 0x3FFFFFFF
+
+
+@dataclass(frozen=True)
+class ProcessResults:
+    books: list  # LoanBook per replica: the records the processes approved
+    renew_rate: dict  # segment -> renewal rate used by the kernels
+    claim_lag: dict  # guarantor -> probabilities of 0..MAX_PROCESSING_MONTHS extra months
+    measures: xr.Dataset  # dims replica, year, segment / party
+
+
+def grade_of(pd: np.ndarray) -> np.ndarray:
+    """Index of the nearest PD_GRID grade on the log scale."""
+    edges = np.sqrt(PD_GRID[1:] * PD_GRID[:-1])
+    return np.searchsorted(edges, pd).astype(np.int32)
+
+
+def service_times(mean_days: float, cv: float, uniforms: np.ndarray) -> np.ndarray:
+    """Service times by inversion: exponential when cv == 1, else lognormal (mean, cv)."""
+    from scipy.special import ndtri
+
+    if cv == 1.0:
+        return -mean_days * np.log1p(-uniforms)
+    sigma2 = math.log1p(cv * cv)
+    return np.exp(math.log(mean_days) - sigma2 / 2 + math.sqrt(sigma2) * ndtri(uniforms))
+
+
+class _Terms:
+    """Per segment: what the bank keeps, the guarantor's share and fee, prices."""
+
+    def __init__(self, scenario: Scenario):
+        pr = scenario.processes
+        self.names = list(scenario.segments)
+        gname = pr.guarantor.party if pr.guarantor else None
+        self.kept, self.own_share, self.needs_guarantor = [], [], []
+        for seg in scenario.segments.values():
+            scheme = scenario.schemes[seg.scheme]
+            self.kept.append(1.0 - scheme.coverage)
+            share = scheme.coverage * scheme.split.get(gname, 0.0) if gname else 0.0
+            self.own_share.append(share)
+            self.needs_guarantor.append(share > 0.0)
+        self.guarantor = scenario.parties[gname] if gname else None
+
+    def fee(self, amount: float) -> float:
+        if self.guarantor is None:
+            return 0.0
+        for band in self.guarantor.bands():
+            if band.max_amount is None or amount <= band.max_amount:
+                return band.rate
+        raise AssertionError
+
+
+def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
+    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment."""
+    seg = scenario.segments[name]
+    demand = scenario.processes.demand[name]
+    s = terms.names.index(name)
+    price = demand.loan_rate
+    policy = scenario.policy
+    if terms.needs_guarantor[s]:
+        fee = terms.fee(seg.loan_size.median)
+        price += fee
+        if policy.fee_subsidy is not None and fee <= policy.fee_subsidy.max_fee_rate:
+            price -= min(policy.fee_subsidy.rate, fee)
+    subsidy = policy.interest_subsidy
+    if subsidy is not None and set(subsidy.tags) & set(seg.tags):
+        price -= subsidy.share_of_lpr * policy.lpr
+    return price
+
+
+def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = None
+                  ) -> ProcessResults:
+    """Simulate the institutions ``processes.replicas`` times."""
+    pr = scenario.processes
+    replicas = [_run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
+    books = [rep[0] for rep in replicas]
+    measures = xr.concat([rep[1] for rep in replicas], dim="replica")
+    shares = np.stack([rep[2] for rep in replicas])
+    asked = ~np.isnan(shares)
+    renew_share = np.where(asked.any(axis=0),
+                           np.where(asked, shares, 0).sum(axis=0) / np.maximum(asked.sum(axis=0), 1),
+                           np.nan)
+    renew_rate = {}
+    for s, (name, seg) in enumerate(scenario.segments.items()):
+        if seg.renewal is not None:
+            share = renew_share[s]
+            renew_rate[name] = seg.renewal.rate * (1.0 if np.isnan(share) else share)
+    lags: dict = {}
+    for rep in replicas:
+        for g, weights in rep[3].items():
+            lags.setdefault(g, []).append(weights)
+    claim_lag = {g: np.mean(w, axis=0) for g, w in lags.items()}
+    return ProcessResults(books=books, renew_rate=renew_rate, claim_lag=claim_lag,
+                          measures=measures)
+
+
+def _run_replica(scenario: Scenario, seed: int, replica: int, other_book):
+    pr = scenario.processes
+    weight = pr.record_weight
+    horizon = scenario.horizon
+    n_months = horizon.origination_years * 12
+    terms = _Terms(scenario)
+    names = terms.names
+    segs = list(scenario.segments.values())
+    bank = pr.bank
+    noise_bank = bank.score_noise * (1.0 - bank.credit_data_sharing)
+    noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
+
+    def scaled(staff: int) -> int:
+        return max(1, int(round(staff / weight)))
+
+    env = simpy.Environment()
+    officers = MonitoredResource(env, scaled(bank.officers))
+    reviewers = MonitoredResource(env, scaled(pr.guarantor.reviewers)) if pr.guarantor else None
+    loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
+
+    def bank_ok(a: Applicant, s: int) -> bool:
+        return bool(decisions.bank_approves(a.bank_seen_pd, segs[s].lgd, terms.kept[s],
+                                            loan_rate[a.segment], bank.funding_cost,
+                                            bank.operating_cost))
+
+    def guarantor_ok(a: Applicant, s: int) -> bool:
+        return bool(decisions.guarantor_approves(a.guarantor_seen_pd, segs[s].lgd,
+                                                 terms.own_share[s], terms.fee(a.amount),
+                                                 pr.guarantor.risk_appetite))
+
+    visits = bank.visits
+    rules = Rules(
+        visits=visits, days_between_visits=bank.days_between_visits, bank_ok=bank_ok,
+        guarantor_ok=guarantor_ok, needs_guarantor=terms.needs_guarantor,
+        routes_to=[names.index(pr.demand[n].routes_to) if n in pr.demand and
+                   pr.demand[n].routes_to else -1 for n in names],
+        tenor_days=[seg.tenor_months * DAYS_PER_MONTH for seg in segs],
+        renews_into=[(names.index(seg.renewal.into) if seg.renewal.into else s)
+                     if seg.renewal is not None else -1 for s, seg in enumerate(segs)],
+        origination_days=n_months * DAYS_PER_MONTH,
+        review_service=lambda a: a.service[visits],
+        renewal_service=lambda a: a.service[visits + 1],
+    )
+    log: list = []
+    for name, demand in pr.demand.items():
+        s = names.index(name)
+        seg = segs[s]
+        price = all_in_price(scenario, terms, name)
+        hash_ = segment_hash(name)
+        for m in range(n_months):
+            rate = decisions.application_rate(demand.applications_per_year, demand.growth,
+                                              m // 12, demand.seasonality, m % 12, price,
+                                              demand.reference_price, demand.price_elasticity)
+            count = poisson_count(rate / weight, monthly_uniform(seed, replica, hash_, m, 0))
+            if count == 0:
+                continue
+            u = np.empty((count, N_COLUMNS))
+            applicant_draws(seed, replica, hash_, m, count, u)
+            pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
+            size = seg.loan_size
+            amount = size.median * np.exp(size.sigma * u[:, 2])
+            if size.cap is not None:
+                amount = np.minimum(amount, size.cap)
+            seen_bank = decisions.observed_pd(pd, noise_bank, u[:, 3])
+            seen_guarantor = decisions.observed_pd(pd, noise_guarantor, u[:, 4])
+            patience = (-bank.patience_days * np.log1p(-u[:, 5])
+                        if bank.patience_days is not None else None)
+            service = service_times(bank.service.mean_days, bank.service.cv,
+                                    u[:, 6:6 + visits])
+            extra = (service_times(pr.guarantor.service.mean_days, pr.guarantor.service.cv,
+                                   u[:, 6 + visits]) if pr.guarantor else np.zeros(count))
+            renewal_service = service_times(bank.service.mean_days, bank.service.cv,
+                                            u[:, 7 + visits])
+            for k in range(count):
+                applicant = Applicant(
+                    id_hi=hash_ | PROCESS_FLAG, id_lo=(m << 20) | k, segment=s,
+                    arrival=(m + u[k, 0]) * DAYS_PER_MONTH, pd=float(pd[k]),
+                    amount=float(amount[k]), bank_seen_pd=float(seen_bank[k]),
+                    guarantor_seen_pd=float(seen_guarantor[k]),
+                    patience=None if patience is None else float(patience[k]),
+                    service=np.concatenate([service[k], [extra[k], renewal_service[k]]]))
+                env.process(application(env, applicant, officers, reviewers, rules, log))
+    env.run()
+    officers.observe()
+    if reviewers is not None:
+        reviewers.observe()
+
+    book = _book(scenario, log, weight, n_months)
+    measures = _measures(scenario, log, weight, officers, reviewers)
+    renew_share = _renewal_share(log, len(names))
+    lag_weights, handlers = _claims(scenario, seed, replica, book, other_book)
+    if handlers is not None and pr.claims is not None:
+        name = pr.claims.party
+        util = measures["staff_utilisation"]
+        years = util.year.values
+        extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
+        reviewer_capacity = reviewers.capacity if reviewers is not None else 0
+        combined = ((util.sel(party=name).values * reviewer_capacity
+                     + extra * handlers.capacity) / (reviewer_capacity + handlers.capacity))
+        measures["staff_utilisation"].loc[dict(party=name)] = combined
+    return book, measures, renew_share, lag_weights
+
+
+def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook:
+    approved = [o for o in log if o.status == "approved" and not o.applicant.renewal]
+    segs = list(scenario.segments.values())
+    n = len(approved)
+    month = np.array([min(int(o.decided // DAYS_PER_MONTH), n_months - 1) for o in approved],
+                     dtype=np.int32)
+    segment = np.array([o.segment for o in approved], dtype=np.int32)
+    id_lo = np.array([o.applicant.id_lo for o in approved], dtype=np.uint32)
+    id_hi = np.array([o.applicant.id_hi for o in approved], dtype=np.uint32)
+    order = np.lexsort((id_lo, id_hi, month))
+    return LoanBook(
+        id_lo=id_lo[order], id_hi=id_hi[order], segment=segment[order],
+        grade=grade_of(np.array([o.applicant.pd for o in approved]))[order],
+        month=month[order],
+        tenor=np.array([segs[s].tenor_months for s in segment], dtype=np.int32)[order],
+        n_loans=np.full(n, weight, dtype=np.int64),
+        amount=np.array([o.applicant.amount for o in approved], dtype=np.float64)[order],
+        initial=np.zeros(n, dtype=bool),
+    )
+
+
+def _renewal_share(log: list, n_seg: int) -> np.ndarray:
+    """Share of renewal applications the bank approved, by the parent loan's segment."""
+    asked = np.zeros(n_seg)
+    granted = np.zeros(n_seg)
+    for o in log:
+        if o.applicant.renewal:
+            asked[o.applicant.segment] += 1
+            granted[o.applicant.segment] += o.status == "approved"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(asked > 0, granted / np.maximum(asked, 1), np.nan)
+
+
+def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -> xr.Dataset:
+    years = scenario.years
+    names = list(scenario.segments)
+    shape = (len(years), len(names))
+    count = {k: np.zeros(shape) for k in ("applications", "approvals", "rejections",
+                                          "abandoned")}
+    days = np.zeros(shape)
+    decided = np.zeros(shape)
+    pd_sum = np.zeros(shape)
+    for o in log:
+        a = o.applicant
+        if a.renewal:
+            continue
+        y, s = int(a.arrival // (DAYS_PER_MONTH * 12)), a.segment
+        count["applications"][y, s] += weight
+        if o.status == "approved":
+            count["approvals"][y, s] += weight
+            pd_sum[y, s] += a.pd
+        elif o.status == "rejected":
+            count["rejections"][y, s] += weight
+        elif o.status == "abandoned":
+            count["abandoned"][y, s] += weight
+        if o.status in ("approved", "rejected"):
+            days[y, s] += o.decided - a.arrival
+            decided[y, s] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        decision_days = days / decided
+        approved_pd = pd_sum / (count["approvals"] / weight)
+    parties = list(scenario.parties) + ["unabsorbed"]
+    util = np.full((len(years), len(parties)), np.nan)
+    for i in range(len(years)):
+        util[i, parties.index("bank")] = officers.utilisation(i)
+        if reviewers is not None:
+            util[i, parties.index(scenario.processes.guarantor.party)] = reviewers.utilisation(i)
+    coords = {"year": years, "segment": names}
+    data = {k: (("year", "segment"), v) for k, v in count.items()}
+    data["decision_days_mean"] = (("year", "segment"), decision_days)
+    data["approved_pd_mean"] = (("year", "segment"), approved_pd)
+    data["staff_utilisation"] = (("year", "party"), util)
+    return xr.Dataset(data, coords={**coords, "party": parties})
+
+
+def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_book):
+    """Claim-lag distribution of the guarantor's handlers at the expected claim volume."""
+    pr = scenario.processes
+    if pr.claims is None:
+        return {}, None
+    gname = pr.claims.party
+    segs = list(scenario.segments.values())
+    covered = np.array([gname in scenario.schemes[s.scheme].split
+                        and scenario.schemes[s.scheme].coverage > 0 for s in segs])
+    n_months = scenario.horizon.months
+    expected = np.zeros(n_months)
+    for b, grade_pd in ((book, lambda bk: PD_GRID[bk.grade]),
+                        (other_book, lambda bk: np.array([
+                            segs[s].pd.grade_pds()[0][g] for s, g in zip(bk.segment, bk.grade)]))):
+        if b is None or len(b) == 0:
+            continue
+        mask = covered[b.segment]
+        monthly = b.n_loans[mask] * grade_pd(b)[mask] / 12.0
+        for start, tenor, rate in zip(b.month[mask], b.tenor[mask], monthly):
+            expected[start:min(start + tenor, n_months)] += rate
+    weight = pr.record_weight
+    counts = np.array([poisson_count(expected[m] / weight,
+                                     monthly_uniform(seed, replica, CLAIMS_STREAM, m, 1))
+                       for m in range(n_months)])
+    total = int(counts.sum())
+    u = np.empty((max(total, 1), N_COLUMNS))
+    applicant_draws(seed, replica, CLAIMS_STREAM, 0, max(total, 1), u)
+    handlers = max(1, int(round(pr.claims.handlers / weight)))
+
+    def service(mean, uniform):
+        return float(service_times(mean, pr.claims.service.cv, np.array([uniform]))[0])
+
+    lags, staff = simulate_claims(counts, handlers, pr.claims.service.mean_days, u[:, 0],
+                                  u[:, 6], service)
+    months = np.minimum(np.rint(lags / DAYS_PER_MONTH).astype(int), MAX_PROCESSING_MONTHS)
+    weights = np.bincount(months, minlength=MAX_PROCESSING_MONTHS + 1).astype(np.float64)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.eye(
+        MAX_PROCESSING_MONTHS + 1)[0]
+    return {gname: weights}, staff
