@@ -4,6 +4,6 @@ Run once per book replica (not per Monte Carlo path); the approved loan book and
 claim-lag distribution go to the kernels, the operational measures to the results.
 """
 
-from .run import PD_GRID, ProcessResults, run_processes
+from .run import PD_GRID, ProcessResults, ReplicaRun, run_processes, run_replica
 
-__all__ = ["PD_GRID", "ProcessResults", "run_processes"]
+__all__ = ["PD_GRID", "ProcessResults", "ReplicaRun", "run_processes", "run_replica"]

@@ -98,14 +98,27 @@ def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
     return price
 
 
+@dataclass(frozen=True)
+class ReplicaRun:
+    """Everything one run of the processes produced, including its log and its staff."""
+
+    book: LoanBook
+    measures: xr.Dataset
+    renewal_share: np.ndarray  # by segment: renewal applications approved / asked
+    claim_lag: dict
+    log: list  # Outcome per application (and renewal application)
+    officers: MonitoredResource
+    reviewers: MonitoredResource | None
+
+
 def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = None
                   ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times."""
     pr = scenario.processes
-    replicas = [_run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
-    books = [rep[0] for rep in replicas]
-    measures = xr.concat([rep[1] for rep in replicas], dim="replica")
-    shares = np.stack([rep[2] for rep in replicas])
+    replicas = [run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
+    books = [rep.book for rep in replicas]
+    measures = xr.concat([rep.measures for rep in replicas], dim="replica")
+    shares = np.stack([rep.renewal_share for rep in replicas])
     asked = ~np.isnan(shares)
     renew_share = np.where(asked.any(axis=0),
                            np.where(asked, shares, 0).sum(axis=0) / np.maximum(asked.sum(axis=0), 1),
@@ -117,14 +130,19 @@ def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = N
             renew_rate[name] = seg.renewal.rate * (1.0 if np.isnan(share) else share)
     lags: dict = {}
     for rep in replicas:
-        for g, weights in rep[3].items():
+        for g, weights in rep.claim_lag.items():
             lags.setdefault(g, []).append(weights)
     claim_lag = {g: np.mean(w, axis=0) for g, w in lags.items()}
     return ProcessResults(books=books, renew_rate=renew_rate, claim_lag=claim_lag,
                           measures=measures)
 
 
-def _run_replica(scenario: Scenario, seed: int, replica: int, other_book):
+def run_replica(scenario: Scenario, seed: int, replica: int,
+                other_book: LoanBook | None = None) -> ReplicaRun:
+    """One run of the institutions: the book replica ``replica`` and what produced it.
+
+    ``other_book`` (lending not decided by the processes) adds to the expected claims.
+    """
     pr = scenario.processes
     weight = pr.record_weight
     horizon = scenario.horizon
@@ -224,7 +242,8 @@ def _run_replica(scenario: Scenario, seed: int, replica: int, other_book):
         combined = ((util.sel(party=name).values * reviewer_capacity
                      + extra * handlers.capacity) / (reviewer_capacity + handlers.capacity))
         measures["staff_utilisation"].loc[dict(party=name)] = combined
-    return book, measures, renew_share, lag_weights
+    return ReplicaRun(book=book, measures=measures, renewal_share=renew_share,
+                      claim_lag=lag_weights, log=log, officers=officers, reviewers=reviewers)
 
 
 def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook:
