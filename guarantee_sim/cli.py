@@ -139,6 +139,35 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
     console.print(table)
 
 
+def _process_table(console: Console, ds: xr.Dataset) -> None:
+    """Institution processes over the origination years (mean over book replicas)."""
+    table = Table(title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
+                  "replicas; counts of applications)")
+    for col in ("segment", "applications", "approved", "rejected", "gave up",
+                "decision days", "approved PD"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    total = ds[["applications", "approvals", "rejections", "abandoned"]].sum("year")
+    for seg in ds.segment.values:
+        row = total.sel(segment=seg)
+        if float(row.applications) == 0:
+            continue
+        approvals = ds.approvals.sel(segment=seg)
+        days = (ds.decision_days_mean.sel(segment=seg) * (approvals + ds.rejections.sel(
+            segment=seg))).sum() / float(row.approvals + row.rejections)
+        pd = (ds.approved_pd_mean.sel(segment=seg).fillna(0) * approvals).sum() / float(
+            row.approvals)
+        table.add_row(f"{seg} {ds.segment_label.sel(segment=seg).item()}",
+                      f"{float(row.applications):,.0f}", f"{float(row.approvals):,.0f}",
+                      f"{float(row.rejections):,.0f}", f"{float(row.abandoned):,.0f}",
+                      f"{float(days):.1f}", f"{float(pd):.2%}")
+    console.print(table)
+    active = ds.applications.sum("segment") > 0
+    util = ds.staff_utilisation.where(active).mean("year", skipna=True)
+    parts = [f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values)
+             if not np.isnan(u)]
+    console.print("staff utilisation in the years with applications: " + ", ".join(parts))
+
+
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
     console.print(f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
@@ -167,6 +196,9 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
         ("comp. rate", "guarantor_compensation_rate", _pct),
         ("pool balance", "pool_balance", _m), ("fiscal cost", "fiscal_cost", _m)])
+
+    if "applications" in ds:
+        _process_table(console, ds)
 
     if "target" in ds.dims:
         table = Table(title="Targets")
