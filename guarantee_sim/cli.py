@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario")
     validate.add_argument("--set", dest="overrides", action="append", default=[],
                           metavar="KEY=VALUE")
+    compare = sub.add_parser("compare", help="run an experiment's variants with common "
+                             "random numbers and compare them")
+    compare.add_argument("experiment", help="experiment YAML file")
+    compare.add_argument("--paths", type=int, help="paths per variant")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
     summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
     summarize.add_argument("results", help="NetCDF file written by `run`")
     return parser
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args, console)
         if args.command == "run":
             return _run(args, console)
+        if args.command == "compare":
+            return _compare(args, console)
         return _summarize(args, console)
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -104,6 +112,53 @@ def _run(args, console: Console) -> int:
     return 0
 
 
+def _compare(args, console: Console) -> int:
+    from .experiments import load_experiment, run_experiment, variant_scenarios
+
+    experiment = load_experiment(args.experiment)
+    scenarios = variant_scenarios(args.experiment, experiment)  # all valid before any run
+    out = Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc"
+    paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
+        ds = run_experiment(args.experiment, paths=args.paths, seed=args.seed,
+                            progress=lambda name, n: bar.advance(tasks[name], n))
+    print_comparison(ds, console)
+    write_netcdf(ds, out)
+    console.print(f"results written to [bold]{out}[/]")
+    return 0
+
+
+def print_comparison(ds: xr.Dataset, console: Console) -> None:
+    """One row per headline number, one column per variant."""
+    from .experiments import comparison_table
+
+    table_data = comparison_table(ds)
+    names = list(table_data)
+    table = Table(title=f"{ds.attrs.get('experiment', '')}: {ds.attrs.get('question', '')} "
+                  f"({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}, money CNY m)")
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right")
+    keys = list(dict.fromkeys(k for row in table_data.values() for k in row))
+    for key in keys:
+        cells = []
+        for name in names:
+            value = table_data[name].get(key, np.nan)
+            if key.startswith("P("):
+                cells.append(_pct(value))
+            elif "borrowers" in key and "per" not in key:
+                cells.append(f"{value:,.0f}")
+            elif key.endswith("per_additional_borrower"):
+                cells.append("—" if np.isnan(value) else f"{value:,.0f} CNY")
+            else:
+                cells.append(_m(value))
+        table.add_row(key, *cells)
+    console.print(table)
+
+
 def _summarize(args, console: Console) -> int:
     path = Path(args.results)
     if not path.is_file():
@@ -112,7 +167,10 @@ def _summarize(args, console: Console) -> int:
         ds = read_results(path)
     except Exception as err:  # a file that is not a results file is the user's mistake
         raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
-    print_summary(ds, console)
+    if "scenario" in ds.dims:
+        print_comparison(ds, console)
+    else:
+        print_summary(ds, console)
     return 0
 
 

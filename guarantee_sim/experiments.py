@@ -1,0 +1,180 @@
+"""Experiments: a base scenario plus named variants (dotted-path overrides) or a grid.
+
+Every variant runs with the same seed, so paths share their random numbers (common random
+numbers): differences between variants are the policy's effect, not sampling noise. The
+results are one Dataset with a ``scenario`` dimension.
+
+Example experiment file::
+
+    name: fee_levels
+    base: ../scenarios/hangzhou_2021_2023.yaml      # relative to this file
+    counterfactual: no_scheme                        # optional: "additional" is vs this
+    variants:
+      baseline: {}
+      fee_0_5pct: {parties.guarantor.fee_rate: 0.005}
+      no_scheme: {schemes.first_time_guarantee.coverage: 0.0}
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .config import ScenarioError, load_scenario
+from .config.loader import load_model
+
+
+class Experiment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    label: str = ""
+    description: str = ""
+    question: str = Field("", description="the policy question the comparison answers")
+    base: str = Field(description="base scenario YAML, relative to the experiment file")
+    paths: Optional[int] = Field(None, ge=1, description="paths per variant (default: base's)")
+    seed: Optional[int] = Field(None, ge=0, lt=2**32)
+    overrides: dict[str, Any] = Field(default_factory=dict,
+                                      description="applied to every variant first")
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict,
+                                       description="dotted key -> values; every combination")
+    counterfactual: Optional[str] = Field(
+        None, description="variant without the scheme: additional borrowers and lending "
+        "are measured against it")
+
+    @model_validator(mode="after")
+    def _some_variants(self) -> "Experiment":
+        if not self.variants and not self.grid:
+            raise ValueError("give variants, a grid, or both")
+        names = list(self.variant_overrides())
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be unique")
+        if self.counterfactual is not None and self.counterfactual not in names:
+            raise ValueError(f"counterfactual {self.counterfactual!r} is not a variant "
+                             f"(allowed: {names})")
+        return self
+
+    def variant_overrides(self) -> dict[str, dict[str, Any]]:
+        """Every variant's overrides, named; grid points are named key=value,..."""
+        out = {name: {**self.overrides, **o} for name, o in self.variants.items()}
+        keys = list(self.grid)
+        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else ():
+            name = ",".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, values))
+            out[name] = {**self.overrides, **dict(zip(keys, values))}
+        return out
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment file (errors name the file, line and key)."""
+    return load_model(path, Experiment)
+
+
+def variant_scenarios(path: str | Path, experiment: Experiment | None = None) -> dict:
+    """Validate every variant's scenario before anything runs; name -> Scenario."""
+    path = Path(path)
+    experiment = experiment or load_experiment(path)
+    base = (path.parent / experiment.base).resolve()
+    if not base.is_file():
+        raise ScenarioError(f"{path}: key 'base': no scenario file {base}", path=str(path),
+                            key="base")
+    scenarios = {}
+    for name, overrides in experiment.variant_overrides().items():
+        try:
+            scenarios[name] = load_scenario(base, overrides=overrides)
+        except ScenarioError as err:
+            raise ScenarioError(f"{path}: variant {name!r}:\n{err}", path=str(path),
+                                key=f"variants.{name}") from None
+    return scenarios
+
+
+def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional[int] = None,
+                   progress: Optional[Callable[[str, int], None]] = None) -> xr.Dataset:
+    """Run every variant with common random numbers; one Dataset with a scenario dim."""
+    from .engine import simulate
+
+    experiment = load_experiment(path)
+    scenarios = variant_scenarios(path, experiment)
+    first = next(iter(scenarios.values()))
+    paths = paths or experiment.paths or first.simulation.paths
+    seed = first.simulation.seed if seed is None and experiment.seed is None else (
+        seed if seed is not None else experiment.seed)
+    results = []
+    for name, scenario in scenarios.items():
+        ds = simulate(scenario, paths=paths, seed=seed,
+                      progress=(lambda n, name=name: progress(name, n)) if progress else None)
+        ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
+        results.append(ds.expand_dims(scenario=[name]))
+    combined = xr.concat(results, dim="scenario", join="outer", combine_attrs="drop_conflicts",
+                         coords="different", compat="equals")
+    combined.attrs.update(
+        experiment=experiment.name, experiment_label=experiment.label,
+        question=experiment.question or experiment.description,
+        seed=int(seed), n_paths=int(paths),
+        counterfactual=experiment.counterfactual or "",
+        variant_overrides="\n".join(f"{n}: {o}" for n, o in
+                                    experiment.variant_overrides().items()),
+        conventions="money in CNY; rates as decimals per year; counts in loans",
+    )
+    if experiment.counterfactual:
+        combined = with_additionality(combined, experiment.counterfactual)
+    return combined
+
+
+def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)) -> xr.Dataset:
+    """Add borrowers, lending and fiscal cost relative to the counterfactual, path by path."""
+    tags = set(tags)
+    labels = ds.segment_tags.isel(scenario=0) if "scenario" in ds.segment_tags.dims \
+        else ds.segment_tags
+    chosen = [s for s, t in zip(ds.segment.values, labels.values) if tags <= set(str(t).split(","))]
+    borrowers = ds["borrowers"].sel(segment=chosen).sum(["segment", "year"])
+    lending = ds["loans_amount"].sum(["segment", "year"])
+    fiscal = ds["fiscal_cost"].sum("year")
+    ds["additional_borrowers"] = borrowers - borrowers.sel(scenario=counterfactual)
+    ds["additional_lending"] = lending - lending.sel(scenario=counterfactual)
+    extra_cost = (fiscal - fiscal.sel(scenario=counterfactual)).mean("path")
+    extra_borrowers = ds["additional_borrowers"].mean("path")
+    ds["fiscal_cost_per_additional_borrower"] = extra_cost / extra_borrowers.where(
+        extra_borrowers > 0)
+    ds["additional_borrowers"].attrs.update(units="1", long_name=(
+        "first-time borrowers served beyond the counterfactual, over the run"))
+    ds["additional_lending"].attrs.update(units="CNY", long_name=(
+        "new lending beyond the counterfactual, over the run"))
+    ds["fiscal_cost_per_additional_borrower"].attrs.update(units="CNY", long_name=(
+        "mean extra fiscal cost per mean additional first-time borrower"))
+    return ds
+
+
+def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
+    """Headline numbers per variant (means over paths unless named otherwise)."""
+    from .results import depletion_probability, insolvency_probability, loss_summary
+
+    table = {}
+    for name in ds.scenario.values:
+        v = ds.sel(scenario=name)
+        losses = loss_summary(v)
+        row = {f"loss_mean_{p}": float(losses["mean"].sel(party=p)) for p in v.party.values
+               if not np.isnan(float(losses["mean"].sel(party=p)))}
+        row.update({f"loss_var99_{p}": float(losses["var_99"].sel(party=p))
+                    for p in v.party.values if str(v.party_kind.sel(party=p).item()) != "unabsorbed"})
+        row["fiscal_cost"] = float(v.fiscal_cost.sum("year").mean("path"))
+        row["public_loss"] = float(v.public_loss.sum("year").mean("path"))
+        row["lending"] = float(v.loans_amount.sum(["year", "segment"]).mean("path"))
+        if "target" in v.dims:
+            for t in v.target.values:
+                row[f"P({t})"] = float(v.target_probability.sel(target=t))
+        for p, value in depletion_probability(v).to_series().items():
+            row[f"P(pool {p} short)"] = float(value)
+        for g, value in insolvency_probability(v).to_series().items():
+            row[f"P({g} insolvent)"] = float(value)
+        if "additional_borrowers" in v:
+            row["additional_borrowers"] = float(v.additional_borrowers.mean("path"))
+            row["fiscal_cost_per_additional_borrower"] = float(
+                v.fiscal_cost_per_additional_borrower)
+        table[str(name)] = row
+    return table
