@@ -162,6 +162,8 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
                if not np.isnan(float(losses["mean"].sel(party=p)))}
         row.update({f"loss_var99_{p}": float(losses["var_99"].sel(party=p))
                     for p in v.party.values if str(v.party_kind.sel(party=p).item()) != "unabsorbed"})
+        for g in v.party.values[v.party_kind.values == "guarantor"]:
+            row[f"capital_end_{g}"] = float(v.capital.sel(party=g).isel(year=-1).mean("path"))
         row["fiscal_cost"] = float(v.fiscal_cost.sum("year").mean("path"))
         row["public_loss"] = float(v.public_loss.sum("year").mean("path"))
         row["lending"] = float(v.loans_amount.sum(["year", "segment"]).mean("path"))
