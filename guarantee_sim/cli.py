@@ -7,6 +7,7 @@ message on stderr with exit status 2, never as a traceback; nothing is written t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -91,15 +92,14 @@ def _validate(args, console: Console) -> int:
 def _run(args, console: Console) -> int:
     from .engine import simulate
 
+    _check_paths_and_seed(args)
     overrides = list(args.overrides)
     if args.paths is not None:
         overrides.append(f"simulation.paths={args.paths}")
     if args.seed is not None:
         overrides.append(f"simulation.seed={args.seed}")
     scenario = load_scenario(args.scenario, overrides=overrides)
-    out = Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc"
-    if out.exists() and out.is_dir():
-        raise ScenarioError(f"--out {out} is a folder; give a file name", path=str(out))
+    out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
     paths = scenario.simulation.paths
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("paths"), TimeElapsedColumn())
@@ -112,12 +112,36 @@ def _run(args, console: Console) -> int:
     return 0
 
 
+def _check_paths_and_seed(args) -> None:
+    if args.paths is not None and args.paths < 1:
+        raise ScenarioError(f"--paths {args.paths}: simulation.paths must be greater than or "
+                            "equal to 1", path="--paths")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise ScenarioError(f"--seed {args.seed}: must be in 0 .. 4294967295", path="--seed")
+
+
+def _writable(out: Path) -> Path:
+    """Check before simulating that the results file can be written there."""
+    if out.is_dir():
+        raise ScenarioError(f"--out {out}: is a folder; give a file name", path=str(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ScenarioError(f"--out {out}: cannot create its folder {out.parent} "
+                            f"({err.strerror or err})", path=str(out)) from None
+    if not os.access(out.parent, os.W_OK):
+        raise ScenarioError(f"--out {out}: the folder {out.parent} is not writable",
+                            path=str(out))
+    return out
+
+
 def _compare(args, console: Console) -> int:
     from .experiments import load_experiment, run_experiment, variant_scenarios
 
+    _check_paths_and_seed(args)
     experiment = load_experiment(args.experiment)
     scenarios = variant_scenarios(args.experiment, experiment)  # all valid before any run
-    out = Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc"
+    out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -167,6 +191,10 @@ def _summarize(args, console: Console) -> int:
         ds = read_results(path)
     except Exception as err:  # a file that is not a results file is the user's mistake
         raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
+    missing = [v for v in ("loss", "capital", "loans_count") if v not in ds]
+    if missing or "path" not in ds.dims:
+        raise ScenarioError(f"{path}: not a guarantee_sim results file (no {missing or 'path'})",
+                            path=str(path))
     if "scenario" in ds.dims:
         print_comparison(ds, console)
     else:

@@ -212,10 +212,13 @@ def read_yaml(path):
         if exc.problem and exc.context and exc.context_mark is not None:
             text += f", {exc.context} started on line {exc.context_mark.line + 1}"
         line = mark.line + 1 if mark is not None else None
+        if "'\\t'" in text or "\t" in text:
+            text += "; YAML does not allow tabs for indentation: indent with spaces"
         raise _fail(source, f"invalid YAML: {text}", line=line) from None
     except yaml.reader.ReaderError as exc:  # e.g. a file saved as GBK, not UTF-8
+        line = raw[: exc.position].count(b"\n") + 1
         raise _fail(source, f"unreadable character at byte {exc.position}: {exc.reason} "
-                            "(save the file as UTF-8)") from None
+                            "(save the file as UTF-8)", line=line) from None
     except yaml.YAMLError as exc:
         raise _fail(source, f"invalid YAML: {exc}") from None
     if data is None:

@@ -9,9 +9,11 @@ The models only describe and check; turning them into kernel arrays is the engin
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .processes import MAX_PROCESSING_MONTHS, Processes
 
@@ -81,22 +83,26 @@ class Macro(Frozen):
     def _check_correlation(self) -> "Macro":
         k = len(self.factors)
         if len(set(self.factors)) != k:
-            raise ValueError(f"factor names must be unique, got {self.factors}")
+            fail([(("factors",), f"factor names must be unique, got {self.factors}",
+                   self.factors)])
         if self.correlation is None:
             return self
         c = self.correlation
+        at = ("correlation",)
         if len(c) != k or any(len(row) != k for row in c):
-            raise ValueError(f"correlation must be a {k}x{k} matrix (one row per factor)")
+            fail([(at, f"must be a {k}x{k} matrix (one row per factor)", c)])
         for i in range(k):
             if abs(c[i][i] - 1.0) > 1e-12:
-                raise ValueError("correlation must have ones on the diagonal")
+                fail([(at + (i, i), "the diagonal must be 1", c[i][i])])
             for j in range(k):
                 if abs(c[i][j] - c[j][i]) > 1e-12 or abs(c[i][j]) > 1:
-                    raise ValueError("correlation must be symmetric with entries in [-1, 1]")
+                    fail([(at + (i, j), "must be symmetric with entries in [-1, 1]", c[i][j])])
         import numpy as np
 
-        if np.linalg.eigvalsh(np.asarray(c)).min() < -1e-10:
-            raise ValueError("correlation matrix must be positive semi-definite")
+        smallest = float(np.linalg.eigvalsh(np.asarray(c)).min())
+        if smallest < -1e-10:
+            fail([(at, f"must be positive semi-definite (smallest eigenvalue {smallest:.3g})",
+                   c)])
         return self
 
 
@@ -157,7 +163,8 @@ class Lending(Frozen):
     @model_validator(mode="after")
     def _count_or_amount(self) -> "Lending":
         if self.count_per_year is None and self.amount_per_year is None:
-            raise ValueError("give count_per_year, amount_per_year or both")
+            fail([(("count_per_year",), "give count_per_year, amount_per_year or both",
+                   None)])
         return self
 
 
@@ -217,6 +224,18 @@ class LiabilityWeight(Frozen):
 
 
 Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def fail(problems) -> None:
+    """Raise one validation error per (location, message, value), located in the YAML.
+
+    Cross-section checks run on the whole scenario but must point at the key to fix.
+    """
+    if problems:
+        raise ValidationError.from_exception_data("Scenario", [
+            InitErrorDetails(type=PydanticCustomError("scenario", message), loc=tuple(loc),
+                             input=value) for loc, message, value in problems])
 
 
 class PartyBase(Frozen):
@@ -267,7 +286,8 @@ class Guarantor(PartyBase):
     @model_validator(mode="after")
     def _one_fee(self) -> "Guarantor":
         if (self.fee_rate is None) == (self.fee_bands is None):
-            raise ValueError("give exactly one of fee_rate and fee_bands")
+            fail([(("fee_bands" if self.fee_bands is not None else "fee_rate",),
+                   "give exactly one of fee_rate and fee_bands", self.fee_rate)])
         if self.fee_bands is not None:
             _check_bands([b.max_amount for b in self.fee_bands], "fee_bands")
         _check_bands([w.max_amount for w in self.liability_weights], "liability_weights")
@@ -314,10 +334,10 @@ Party = Annotated[Union[Bank, Guarantor, Reguarantor, Pool], Field(discriminator
 
 def _check_bands(bounds: list[Optional[float]], name: str) -> None:
     finite = [b for b in bounds if b is not None]
-    if finite != sorted(finite) or len(set(finite)) != len(finite):
-        raise ValueError(f"{name} must be in increasing order of max_amount")
-    if bounds[-1] is not None or bounds.count(None) != 1:
-        raise ValueError(f"the last of {name} must have max_amount: null (no upper bound)")
+    if (finite != sorted(finite) or len(set(finite)) != len(finite) or bounds[-1] is not None
+            or bounds.count(None) != 1):
+        fail([((name,), "bands must be in increasing order of max_amount, the last one "
+               "unbounded (max_amount: null)", bounds)])
 
 
 # --------------------------------------------------------------------------- schemes, policy
@@ -332,10 +352,9 @@ class Scheme(Frozen):
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> "Scheme":
-        if self.coverage > 0 and abs(sum(self.split.values()) - 1.0) > 1e-9:
-            raise ValueError(
-                f"split proportions must sum to 1, got {sum(self.split.values()):.6g}"
-            )
+        total = sum(self.split.values())
+        if self.coverage > 0 and abs(total - 1.0) > 1e-9:
+            fail([(("split",), f"proportions must sum to 1, got {total:.6g}", self.split)])
         return self
 
 
@@ -346,6 +365,11 @@ class FeeCap(Frozen):
     bands: list[FeeBand] = Field(
         default_factory=lambda: [FeeBand(max_amount=5e6, rate=0.01), FeeBand(rate=0.015)]
     )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "FeeCap":
+        _check_bands([b.max_amount for b in self.bands], "bands")
+        return self
 
 
 class InterestSubsidy(Frozen):
@@ -383,11 +407,13 @@ class Target(Frozen):
     @model_validator(mode="after")
     def _period(self) -> "Target":
         if self.to_year < self.from_year:
-            raise ValueError("to_year must not be before from_year")
+            fail([(("to_year",), f"must not be before from_year {self.from_year}",
+                   self.to_year)])
         stock = self.metric == "outstanding_amount"
         if stock != (self.kind == "stock"):
-            raise ValueError(f"metric {self.metric} is a {'stock' if stock else 'flow'}; "
-                             f"set kind: {'stock' if stock else 'flow'}")
+            wanted = "stock" if stock else "flow"
+            fail([(("kind",), f"metric {self.metric} is a {wanted}: set kind: {wanted}",
+                   self.kind)])
         return self
 
 
@@ -412,19 +438,17 @@ class Scenario(Frozen):
         "institutions decide lending for the segments in `processes.demand`")
     processes: Optional[Processes] = None
 
-    @field_validator("segments", "parties", "schemes", "targets")
+    @field_validator("segments", "parties", "schemes", "targets", mode="before")
     @classmethod
-    def _snake_case_keys(cls, value: dict) -> dict:
-        for key in value:
-            if not key.replace("_", "").isascii() or not key.replace("_", "").isalnum():
-                raise ValueError(f"key {key!r} must be snake_case ASCII (put Chinese in label)")
+    def _snake_case_keys(cls, value, info):
+        if isinstance(value, dict):
+            fail([((key,), f"key {key!r} must be snake_case ASCII (put Chinese in `label`)",
+                   key) for key in value if not SNAKE_CASE.match(str(key))])
         return value
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Scenario":
-        problems = list(_reference_problems(self))
-        if problems:
-            raise ValueError("; ".join(problems))
+        fail(list(_reference_problems(self)))
         return self
 
     # convenience views used by the engine
@@ -437,110 +461,140 @@ class Scenario(Frozen):
 
 
 def _reference_problems(s: Scenario):
+    """Problems that span sections, each as (location, message, offending value)."""
     kinds = {name: p.kind for name, p in s.parties.items()}
-    banks = [n for n, k in kinds.items() if k == "bank"]
-    if banks != ["bank"]:
-        yield "parties must contain exactly one bank, named 'bank'"
+    parties = sorted(kinds)
+    if "bank" not in kinds:
+        yield ("parties",), "there must be exactly one bank, named 'bank' (kind: bank)", parties
+    for name, kind in kinds.items():
+        if kind == "bank" and name != "bank":
+            yield ("parties", name), "the bank party must be named 'bank'", name
     if "unabsorbed" in kinds:
-        yield "'unabsorbed' is reserved for what no party could pay; do not name a party so"
-    years = set(s.years)
-    for field, mapping in (("macro.downturn_z", s.macro.downturn_z),
-                           ("macro.pd_multiplier", s.macro.pd_multiplier)):
+        yield (("parties", "unabsorbed"), "'unabsorbed' is reserved for what no party could "
+               "pay; choose another name", "unabsorbed")
+    years = s.years
+    span = f"{years[0]}-{years[-1]}"
+    for field, mapping in (("downturn_z", s.macro.downturn_z),
+                           ("pd_multiplier", s.macro.pd_multiplier)):
         for y in mapping:
             if y not in years:
-                yield f"{field}: year {y} is outside the horizon {min(years)}-{max(years)}"
+                yield ("macro", field, y), f"year {y} is outside the horizon {span}", y
     for seg_name, seg in s.segments.items():
+        at = ("segments", seg_name)
         if seg.scheme not in s.schemes:
-            yield f"segments.{seg_name}.scheme: unknown scheme {seg.scheme!r} " \
-                  f"(allowed: {sorted(s.schemes)})"
-        if seg.loadings is not None:
-            for f in seg.loadings:
-                if f not in s.macro.factors:
-                    yield f"segments.{seg_name}.loadings: unknown factor {f!r} " \
-                          f"(allowed: {s.macro.factors})"
-            if all(v == 0 for v in seg.loadings.values()):
-                yield f"segments.{seg_name}.loadings: at least one loading must be non-zero"
-        if seg.renewal is not None and seg.renewal.into is not None:
-            if seg.renewal.into not in s.segments:
-                yield f"segments.{seg_name}.renewal.into: unknown segment " \
-                      f"{seg.renewal.into!r} (allowed: {sorted(s.segments)})"
-        fed_by_processes = (s.lending_source == "processes" and s.processes is not None
-                            and (seg_name in s.processes.demand or any(
-                                d.routes_to == seg_name for d in s.processes.demand.values())))
-        if seg.lending is None and seg.initial_book is None and not fed_by_processes and not any(
-            o.renewal is not None and (o.renewal.into or n) == seg_name
-            for n, o in s.segments.items()
-        ):
-            yield f"segments.{seg_name}: no lending, initial_book or renewals feed it"
-        longest = seg.tenor_months + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
+            yield (at + ("scheme",), f"unknown scheme {seg.scheme!r} (allowed: "
+                   f"{sorted(s.schemes)})", seg.scheme)
+        for f in seg.loadings or {}:
+            if f not in s.macro.factors:
+                yield (at + ("loadings", f), f"unknown factor {f!r} (allowed: "
+                       f"{s.macro.factors})", f)
+        if seg.loadings is not None and all(v == 0 for v in seg.loadings.values()):
+            yield at + ("loadings",), "at least one loading must be non-zero", seg.loadings
+        if seg.renewal is not None and seg.renewal.into is not None \
+                and seg.renewal.into not in s.segments:
+            yield (at + ("renewal", "into"), f"unknown segment {seg.renewal.into!r} "
+                   f"(allowed: {sorted(s.segments)})", seg.renewal.into)
+        fed_by_processes = seg_name in _process_fed(s)
+        renewed_into = any(o.renewal is not None and (o.renewal.into or n) == seg_name
+                           for n, o in s.segments.items())
+        if seg.lending is None and seg.initial_book is None and not fed_by_processes \
+                and not renewed_into:
+            yield (at, "nothing feeds this segment: give lending, an initial_book, "
+                   "renewals into it, or processes.demand", seg_name)
+        life = max(seg.tenor_months,
+                   seg.initial_book.remaining_tenor_months if seg.initial_book else 0)
+        longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
         if s.horizon.runoff_months < longest:
-            yield (f"horizon.runoff_months: {s.horizon.runoff_months} is too short for segment "
-                   f"{seg_name!r}: its last loans need tenor + claim lags + recovery lag + "
-                   f"spread = {longest} months to default and recover inside the results")
+            yield (("horizon", "runoff_months"), f"{s.horizon.runoff_months} months is too "
+                   f"short for segment {seg_name!r}: its last loans need life + payout lag + "
+                   f"recovery lag + spread = {longest} months to default and recover inside "
+                   f"the results (allowed: >= {longest})", s.horizon.runoff_months)
     for sch_name, sch in s.schemes.items():
+        at = ("schemes", sch_name, "split")
         for party in sch.split:
             if party not in kinds:
-                yield f"schemes.{sch_name}.split: unknown party {party!r} (allowed: {sorted(kinds)})"
+                yield at + (party,), f"unknown party {party!r} (allowed: {parties})", party
             elif kinds[party] == "bank":
-                yield f"schemes.{sch_name}.split: the bank keeps 1 - coverage; do not list it"
+                yield at + (party,), "the bank keeps 1 - coverage; do not list it", party
         guarantors = [p for p in sch.split if kinds.get(p) == "guarantor"]
         if len(guarantors) > 1:
-            yield f"schemes.{sch_name}.split: at most one guarantor per scheme, got {guarantors}"
+            yield at, f"at most one guarantor per scheme, got {guarantors}", guarantors
         reg = [p for p in sch.split if kinds.get(p) == "reguarantor"]
         if reg and not guarantors:
-            yield f"schemes.{sch_name}.split: re-guarantors {reg} need a guarantor in the scheme"
+            yield at, f"re-guarantors {reg} need a guarantor in the scheme", reg
     for name, p in s.parties.items():
         fb = getattr(p, "fallback", None)
-        if fb is not None and fb not in kinds and fb != "unabsorbed":
-            yield f"parties.{name}.fallback: unknown party {fb!r} " \
-                  f"(allowed: {sorted(kinds) + ['unabsorbed']})"
+        if fb is not None and fb not in kinds and fb not in FALLBACK_SINKS:
+            yield (("parties", name, p.kind, "fallback"), f"unknown party {fb!r} (allowed: "
+                   f"{parties + ['unabsorbed']})", fb)
         if p.kind == "pool" and p.eligible_segments is not None:
-            for seg in p.eligible_segments:
+            for i, seg in enumerate(p.eligible_segments):
                 if seg not in s.segments:
-                    yield f"parties.{name}.eligible_segments: unknown segment {seg!r} " \
-                          f"(allowed: {sorted(s.segments)})"
+                    yield (("parties", name, p.kind, "eligible_segments", i), f"unknown segment "
+                           f"{seg!r} (allowed: {sorted(s.segments)})", seg)
         if p.kind == "guarantor":
             yield from _fee_cap_problems(name, p, s.policy.fee_cap)
             for y in p.capital_injections:
                 if y not in years:
-                    yield f"parties.{name}.capital_injections: year {y} outside the horizon"
+                    yield (("parties", name, p.kind, "capital_injections", y),
+                           f"year {y} is outside the horizon {span}", y)
+    subsidy = s.policy.interest_subsidy
+    all_tags = sorted({t for seg in s.segments.values() for t in seg.tags})
+    if subsidy is not None:
+        for i, tag in enumerate(subsidy.tags):
+            if tag not in all_tags:
+                yield (("policy", "interest_subsidy", "tags", i), f"no segment carries tag "
+                       f"{tag!r} (allowed: {all_tags})", tag)
     yield from _process_problems(s, kinds)
     cycle = _fallback_cycle(s)
     if cycle:
-        yield f"party fallbacks form a cycle: {' -> '.join(cycle)}"
+        first = s.parties[cycle[0]]
+        yield (("parties", cycle[0], first.kind, "fallback"), f"fallbacks form a cycle: "
+               f"{' -> '.join(cycle)}", s.parties[cycle[0]].fallback)
     for t_name, t in s.targets.items():
-        if t.from_year not in years or t.to_year not in years:
-            yield f"targets.{t_name}: period {t.from_year}-{t.to_year} is outside the horizon"
+        for field in ("from_year", "to_year"):
+            year = getattr(t, field)
+            if year not in years:
+                yield (("targets", t_name, field), f"year {year} is outside the horizon "
+                       f"{span}", year)
         if not any(set(t.tags) <= set(seg.tags) for seg in s.segments.values()):
-            yield f"targets.{t_name}.tags: no segment carries all of {t.tags}"
+            yield (("targets", t_name, "tags"), f"no segment carries all of {t.tags} "
+                   f"(tags in use: {all_tags})", t.tags)
+
+
+def _process_fed(s: Scenario) -> set:
+    if s.lending_source != "processes" or s.processes is None:
+        return set()
+    demand = s.processes.demand
+    return set(demand) | {d.routes_to for d in demand.values() if d.routes_to}
 
 
 def _process_problems(s: Scenario, kinds: dict):
     if s.lending_source == "processes" and s.processes is None:
-        yield "lending_source is 'processes' but there is no processes section"
+        yield (("lending_source",), "is 'processes' but there is no processes section",
+               s.lending_source)
     if s.processes is None:
         return
     pr = s.processes
     for name, demand in pr.demand.items():
         if name not in s.segments:
-            yield f"processes.demand.{name}: unknown segment (allowed: {sorted(s.segments)})"
+            yield (("processes", "demand", name), f"unknown segment (allowed: "
+                   f"{sorted(s.segments)})", name)
         if demand.routes_to is not None and demand.routes_to not in s.segments:
-            yield f"processes.demand.{name}.routes_to: unknown segment {demand.routes_to!r} " \
-                  f"(allowed: {sorted(s.segments)})"
-    fed = set(pr.demand) | {d.routes_to for d in pr.demand.values() if d.routes_to}
-    if s.lending_source == "processes":
-        for name in sorted(fed & set(s.segments)):
-            seg = s.segments[name]
-            for key in ("lending", "initial_book"):
-                if getattr(seg, key) is not None:
-                    yield (f"segments.{name}.{key}: the processes decide this segment's "
-                           f"lending (processes.demand); remove {key} or the demand")
+            yield (("processes", "demand", name, "routes_to"), f"unknown segment "
+                   f"{demand.routes_to!r} (allowed: {sorted(s.segments)})", demand.routes_to)
+    for name in sorted(_process_fed(s) & set(s.segments)):
+        seg = s.segments[name]
+        for key in ("lending", "initial_book"):
+            if getattr(seg, key) is not None:
+                yield (("segments", name, key), "the processes decide this segment's lending "
+                       f"(processes.demand); remove {key} or the demand", key)
     for section in ("guarantor", "claims"):
         proc = getattr(pr, section)
         if proc is not None and kinds.get(proc.party) != "guarantor":
             guarantors = [n for n, k in kinds.items() if k == "guarantor"]
-            yield f"processes.{section}.party: {proc.party!r} is not a guarantor " \
-                  f"(allowed: {guarantors})"
+            yield (("processes", section, "party"), f"{proc.party!r} is not a guarantor "
+                   f"(allowed: {guarantors})", proc.party)
 
 
 def _max_lag(s: Scenario) -> int:
@@ -555,20 +609,23 @@ def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
     if not (cap.enabled and g.policy):
         return
     lower = 0.0
-    for band in g.bands():
+    for i, band in enumerate(g.bands()):
         upper = math.inf if band.max_amount is None else band.max_amount
-        cap_lower = 0.0
+        cap_lower, binding = 0.0, None
         for cap_band in cap.bands:
             cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
-            overlaps = cap_lower < upper and lower < cap_upper
-            if overlaps and band.rate > cap_band.rate + 1e-12:
-                where = "fee_rate" if g.fee_rate is not None else "fee_bands"
-                yield (f"parties.{name}.{where}: fee {band.rate:g} on guarantees up to "
-                       f"{_fmt_amount(upper)} CNY exceeds the policy fee cap {cap_band.rate:g} "
-                       f"for guarantees up to {_fmt_amount(cap_upper)} CNY (policy.fee_cap; "
-                       f"allowed: <= {cap_band.rate:g}, or set policy.fee_cap.enabled: false "
-                       f"for a scenario before 2019, or policy: false for a commercial guarantor)")
+            if cap_lower < upper and lower < cap_upper and (
+                    binding is None or cap_band.rate < binding[0]):
+                binding = (cap_band.rate, cap_upper)
             cap_lower = cap_upper
+        if binding is not None and band.rate > binding[0] + 1e-12:
+            at = (("parties", name, g.kind, "fee_rate") if g.fee_rate is not None
+                  else ("parties", name, g.kind, "fee_bands", i, "rate"))
+            yield (at, f"fee {band.rate:g} on guarantees up to {_fmt_amount(upper)} CNY "
+                   f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
+                   f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
+                   f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "
+                   f"false, for a commercial guarantor policy: false)", band.rate)
         lower = upper
 
 

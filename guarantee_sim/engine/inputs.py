@@ -132,6 +132,10 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
         raise ValueError("the book must list the initial book first, then months in order")
     if np.any(book.month[new] >= origination_months):
         raise ValueError("new lending after the origination years")
+    # renewals keep the first loan's tenor horizon: every loan must end inside the run
+    if len(book) and np.max(book.month + book.tenor) > horizon.months:
+        raise ValueError("loans in the book mature after the last simulated month; "
+                         "lengthen horizon.runoff_months")
     counts = np.bincount(book.month[new], minlength=horizon.months + 1)
     month_start = book.n_initial + np.concatenate([[0], np.cumsum(counts)])[: horizon.months + 1]
     new_amount = np.zeros((max(origination_months, 1), n_seg, n_band))

@@ -394,11 +394,27 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                                      subsidy_balance, balance_change, subsidy_change,
                                      default_amount, default_count, segment_out, scratch)
             for p in range(n_party):
-                if party.kind[p] == GUARANTOR and net_assets[p] > 0.0:
+                # leverage right after new guarantees, in months the guarantor made any
+                if party.kind[p] != GUARANTOR or net_assets[p] <= 0.0:
+                    continue
+                granted = 0.0
+                for s in range(n_seg):
+                    for b in range(n_band):
+                        granted += new_amount[s, b] * admitted[s] * party.liability[s, b, p]
+                if granted > 0.0:
                     lev = (_weighted_balance(balance, party.liability, p)
                            + _initial_guarantees(party, p, now)) / net_assets[p]
                     party_out[MAX_ORIGINATION_LEVERAGE, y, p] = max(
                         party_out[MAX_ORIGINATION_LEVERAGE, y, p], lev)
+            # the breaker's denominator also sees loans lent this month
+            for p in range(n_party):
+                if party.kind[p] == POOL and party.npl_breaker[p] != np.inf:
+                    alive = 0.0
+                    for s in range(n_seg):
+                        if party.eligible[p, s] > 0.0:
+                            for b in range(n_band):
+                                alive += balance[s, b]
+                    eligible_history[now, p] = max(eligible_history[now, p], alive)
 
         for p in range(n_party):
             # The compensation-rate base: covered balance at the start of the year, or the

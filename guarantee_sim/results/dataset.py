@@ -94,7 +94,15 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
         party_label=("party", [p.label for p in scenario.parties.values()] + ["未吸收"]),
         party_public=("party", public.astype(np.int8)),
     )
-    ds.segment_lgd.attrs.update(units="1", long_name="loss given default")
+    coord_meta = {
+        "path": ("1", "Monte Carlo path"), "year": ("year", "calendar year"),
+        "segment": (None, "loan segment"), "party": (None, "party sharing losses"),
+        "segment_label": (None, "segment label"), "segment_tags": (None, "segment tags"),
+        "segment_lgd": ("1", "loss given default"), "party_kind": (None, "kind of party"),
+        "party_label": (None, "party label"), "party_public": ("1", "1 if government-owned"),
+    }
+    for name, (units, long_name) in coord_meta.items():
+        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds = _with_targets(ds, scenario)
     if inputs.process is not None:
         measures = inputs.process.measures.mean("replica")
@@ -137,6 +145,14 @@ def _with_targets(ds: xr.Dataset, scenario) -> xr.Dataset:
         target_to_year=("target", [t.to_year for t in targets.values()]),
         target_value=("target", [t.value for t in targets.values()]),
     )
+    for name, units, long_name in (
+            ("target", None, "plan target"), ("target_label", None, "target label"),
+            ("target_metric", None, "metric counted"), ("target_kind", None, "flow or stock"),
+            ("target_tags", None, "segment tags counted"),
+            ("target_from_year", "year", "first year of the period"),
+            ("target_to_year", "year", "last year of the period"),
+            ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)")):
+        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds["target_attainment"] = target_attainment(ds)
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
     return ds

@@ -23,6 +23,9 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(handle)
     try:
         ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's private mode is not what a user expects
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
