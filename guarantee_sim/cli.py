@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
     summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
     summarize.add_argument("results", help="NetCDF file written by `run`")
+    brief = sub.add_parser("brief", help="write a policy brief (Markdown, HTML with figures, "
+                           "CSV tables) from a results file of `run` or `compare`")
+    brief.add_argument("results", help="NetCDF file written by `run` or `compare`")
+    brief.add_argument("--lang", choices=("zh", "en"), default="zh",
+                       help="language of the brief (default: zh)")
+    brief.add_argument("--out", help="folder for the brief (default: results/<file>_brief_<lang>)")
     return parser
 
 
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, console)
         if args.command == "compare":
             return _compare(args, console)
+        if args.command == "brief":
+            return _brief(args, console)
         return _summarize(args, console)
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -199,6 +207,32 @@ def _summarize(args, console: Console) -> int:
         print_comparison(ds, console)
     else:
         print_summary(ds, console)
+    return 0
+
+
+def _brief(args, console: Console) -> int:
+    from .reporting import check_results, write_brief
+
+    path = Path(args.results)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such results file", path=str(path))
+    try:
+        ds = read_results(path)
+    except Exception as err:  # a file that is not a results file is the user's mistake
+        raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
+    try:
+        check_results(ds)
+    except ValueError as err:
+        raise ScenarioError(f"{path}: {err}", path=str(path)) from None
+    out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out} is a file; give a folder for the brief",
+                            path=str(out))
+    written = write_brief(ds, out, lang=args.lang, source=path)
+    console.print(f"brief written to [bold]{written['markdown']}[/] and "
+                  f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"
+                  f" figures, {sum(k.startswith('tables/') for k in written)} CSV tables in "
+                  f"{out})")
     return 0
 
 

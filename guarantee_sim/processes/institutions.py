@@ -37,6 +37,11 @@ class Applicant:
     patience: float | None  # days
     service: np.ndarray  # days, one per visit (and one for review, one for renewal)
     renewal: bool = False
+    priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
+
+    @property
+    def price_segment(self) -> int:
+        return self.segment if self.priced_in < 0 else self.priced_in
 
 
 @dataclass
@@ -117,7 +122,8 @@ def renewal(env: simpy.Environment, parent: Applicant, segment: int,
                           arrival=env.now, pd=parent.pd, amount=parent.amount,
                           bank_seen_pd=parent.bank_seen_pd,
                           guarantor_seen_pd=parent.guarantor_seen_pd, patience=None,
-                          service=parent.service, renewal=True)
+                          service=parent.service, renewal=True,
+                          priced_in=parent.price_segment)
     outcome = Outcome(applicant)
     log.append(outcome)
     served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)

@@ -155,7 +155,7 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
     noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
 
     def scaled(staff: int) -> int:
-        return max(1, int(round(staff / weight)))
+        return max(1, int(staff / weight + 0.5))  # half up: 3 officers at weight 2 are 2
 
     env = simpy.Environment()
     officers = MonitoredResource(env, scaled(bank.officers))
@@ -164,7 +164,7 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
 
     def bank_ok(a: Applicant, s: int) -> bool:
         return bool(decisions.bank_approves(a.bank_seen_pd, segs[s].lgd, terms.kept[s],
-                                            loan_rate[a.segment], bank.funding_cost,
+                                            loan_rate[a.price_segment], bank.funding_cost,
                                             bank.operating_cost))
 
     def guarantor_ok(a: Applicant, s: int) -> bool:
@@ -198,6 +198,10 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
             count = poisson_count(rate / weight, monthly_uniform(seed, replica, hash_, m, 0))
             if count == 0:
                 continue
+            if count >= 2**20:
+                raise ValueError(f"processes.demand.{name}: {count:,} simulated applicants in "
+                                 "one month is more than the ids hold; raise "
+                                 "processes.record_weight")
             u = np.empty((count, N_COLUMNS))
             applicant_draws(seed, replica, hash_, m, count, u)
             pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
@@ -348,7 +352,7 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     total = int(counts.sum())
     u = np.empty((max(total, 1), N_COLUMNS))
     applicant_draws(seed, replica, CLAIMS_STREAM, 0, max(total, 1), u)
-    handlers = max(1, int(round(pr.claims.handlers / weight)))
+    handlers = max(1, int(pr.claims.handlers / weight + 0.5))
 
     def service(mean, uniform):
         return float(service_times(mean, pr.claims.service.cv, np.array([uniform]))[0])

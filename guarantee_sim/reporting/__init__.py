@@ -1,0 +1,44 @@
+"""Reporting: figures (matplotlib, Agg) and policy briefs (Markdown, HTML, CSV; zh or en).
+
+Figures are functions of a results Dataset and an optional Axes that return the Axes;
+the brief is built from tables computed with :mod:`guarantee_sim.results.metrics`.
+Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
+
+>>> from guarantee_sim.results import read_results
+>>> from guarantee_sim.reporting import loss_by_party, write_brief
+>>> ds = read_results("results/county_guarantee_2021.nc")          # doctest: +SKIP
+>>> loss_by_party(ds, lang="en").figure.savefig("losses.png")         # doctest: +SKIP
+>>> write_brief(ds, "results/brief_en", lang="en")                    # doctest: +SKIP
+"""
+
+from .brief import Brief, build_brief, render_html, render_markdown, write_brief
+from .fonts import CJKFontWarning, cjk_font, resolve_lang
+from .measures import (
+    check_results,
+    exceedance_curve,
+    mean_interval,
+    probability_interval,
+    tail_allocation,
+)
+from .plots import (
+    capital_paths,
+    exceedance_curves,
+    fan_chart,
+    loss_by_party,
+    new_axes,
+    scenario_comparison,
+    target_probabilities,
+)
+from .tables import all_tables, cost_table, loss_table, risk_table, target_table, year_table
+from .text import LANGS, TEXT, money, pct, yuan
+
+__all__ = [
+    "Brief", "build_brief", "render_html", "render_markdown", "write_brief",
+    "CJKFontWarning", "cjk_font", "resolve_lang",
+    "check_results", "exceedance_curve", "mean_interval", "probability_interval",
+    "tail_allocation",
+    "capital_paths", "exceedance_curves", "fan_chart", "loss_by_party", "new_axes",
+    "scenario_comparison", "target_probabilities",
+    "all_tables", "cost_table", "loss_table", "risk_table", "target_table", "year_table",
+    "LANGS", "TEXT", "money", "pct", "yuan",
+]

@@ -1,0 +1,554 @@
+"""The policy brief: Markdown, self-contained HTML, CSV tables and PNG figures.
+
+:func:`build_brief` turns a results Dataset (a run, or a comparison with a ``scenario``
+dim) into a :class:`Brief`: a list of blocks (headings, paragraphs, lists, tables,
+figures) written once and rendered twice, by :func:`render_markdown` and
+:func:`render_html`. Every number in the text is read from the tables of
+:mod:`guarantee_sim.reporting.tables`, which compute them from the Dataset with the
+metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
+:data:`guarantee_sim.reporting.text.TEXT`. :func:`write_brief` writes it all atomically.
+
+>>> from guarantee_sim.results import read_results
+>>> from guarantee_sim.reporting import write_brief
+>>> write_brief(read_results("results/county_guarantee_2021.nc"), "results/brief", lang="en")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import plots
+from .fonts import resolve_lang
+from .measures import capital_holders, check_results, scenario_spec, variants
+from .tables import all_tables
+from .text import LIKELY_FROM, check_lang, count, money, money_table, pct, ratio, t, yuan
+
+MARKDOWN = "brief.md"
+HTML = "brief.html"
+FIGURES = "figures"
+TABLES = "tables"
+
+
+@dataclass
+class Brief:
+    """A brief ready to render: title, blocks, figures (name -> PNG bytes, caption), tables."""
+
+    lang: str
+    title: str
+    blocks: list = field(default_factory=list)
+    figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _png(ax) -> bytes:
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
+    """The brief's figures as PNG bytes with their captions (in ``lang``)."""
+    fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
+    compare = "scenario" in ds.dims
+    first = variants(ds)[0][1]
+    out = {}
+    if compare:
+        out["comparison"] = (_png(plots.scenario_comparison(ds, lang=fig_lang)),
+                             t(lang, "fig_caption_compare"))
+    out["loss_by_party"] = (_png(plots.loss_by_party(
+        ds, plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)), lang=fig_lang)),
+        t(lang, "fig_caption_loss"))
+    parties = None
+    if compare:
+        public = first.party_public.values.astype(bool)
+        parties = [p for p in plots._parties_with_loss(ds) if public[list(
+            map(str, first.party.values)).index(p)]]
+    out["exceedance"] = (_png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
+                         t(lang, "fig_caption_exceed"))
+    if "target" in first.dims:
+        out["targets"] = (_png(plots.target_probabilities(ds, lang=fig_lang)),
+                          t(lang, "fig_caption_targets"))
+    if capital_holders(first):
+        out["capital"] = (_png(plots.capital_paths(ds, lang=fig_lang)),
+                          t(lang, "fig_caption_capital"))
+    if compare:  # designs share their defaults, so compare what they change: public loss
+        out["by_year"] = (_png(plots.fan_chart(ds, "public_loss", lang=fig_lang)),
+                          t(lang, "fig_caption_fan_public"))
+    else:
+        out["by_year"] = (_png(plots.fan_chart(ds, "credit_loss", lang=fig_lang)),
+                          t(lang, "fig_caption_fan"))
+    return out
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _who(row, lang: str) -> str:
+    label = str(row.get("label", "") or "")
+    return label if lang == "zh" and label else str(row["party"])
+
+
+def _party_cell(row, lang: str) -> str:
+    label = str(row.get("label", "") or "")
+    return f"{label}（{row['party']}）" if lang == "zh" and label else str(row["party"])
+
+
+def _target_name(row, lang: str) -> str:
+    label = str(row.get("label", "") or "")
+    return label if lang == "zh" and label else str(row["target"])
+
+
+def _year(x, lang: str) -> str:
+    return str(int(x)) if np.isfinite(x) else t(lang, "none")
+
+
+def _ci(low, high, fmt, lang: str) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return t(lang, "none")
+    return f"{fmt(low, lang)} – {fmt(high, lang)}"
+
+
+def _value(x, metric: str, lang: str) -> str:
+    return money(x, lang) if metric in ("loans_amount", "outstanding_amount") else count(x, lang)
+
+
+def _design_blocks(ds, tables, lang) -> list:
+    blocks = [("h2", t(lang, "h_designs"))]
+    compare = "scenario" in ds.dims
+    spec = scenario_spec(ds)
+    if compare:
+        blocks.append(("p", t(lang, "designs_compare", n=ds.sizes["scenario"],
+                              base=spec.get("name", ds.attrs.get("scenario", "")))))
+        rows = [[r.design, r.changes or t(lang, "no_changes")]
+                for r in tables["designs"].itertuples()]
+        blocks.append(("table", [t(lang, "col_design"), t(lang, "col_changes")], rows, ""))
+        cf = str(ds.attrs.get("counterfactual", "") or "")
+        if cf:
+            blocks.append(("p", t(lang, "designs_counterfactual", name=cf)))
+    else:
+        blocks.append(("p", t(lang, "designs_single", name=spec.get("name", ""),
+                              label=spec.get("label", "") or spec.get("name", ""))))
+    schemes = tables["schemes"]
+    if len(schemes):
+        rows = [[f"{r.label}（{r.scheme}）" if lang == "zh" and r.label else r.scheme,
+                 pct(r.coverage, lang), r.split, r.segments] for r in schemes.itertuples()]
+        blocks.append(("table", [t(lang, "col_scheme"), t(lang, "col_coverage"),
+                                 t(lang, "col_split"), t(lang, "col_segments")], rows, ""))
+    return blocks
+
+
+def _key_blocks(ds, tables, lang) -> list:
+    costs, losses = tables["costs"], tables["losses"]
+    blocks = [("h2", t(lang, "h_key"))]
+    if "scenario" in ds.dims:
+        blocks.append(("figure", "comparison"))
+    items = []
+    for r in costs.itertuples():
+        fixed = r.fiscal_cost_ci_low == r.fiscal_cost_ci_high
+        items.append(t(lang, "key_fiscal_fixed" if fixed else "key_fiscal", design=r.design,
+                       mean=money(r.fiscal_cost_mean, lang),
+                       low=money(r.fiscal_cost_ci_low, lang),
+                       high=money(r.fiscal_cost_ci_high, lang),
+                       public=money(r.public_loss_mean, lang),
+                       public_low=money(r.public_loss_ci_low, lang),
+                       public_high=money(r.public_loss_ci_high, lang),
+                       public_p05=money(r.public_loss_p05, lang),
+                       public_p95=money(r.public_loss_p95, lang),
+                       lending=money(r.lending_mean, lang)))
+    for _, r in losses[losses.kind == "guarantor"].iterrows():
+        items.append(t(lang, "key_loss", design=r.design, party=_who(r, lang),
+                       mean=money(r["mean"], lang), low=money(r.mean_ci_low, lang),
+                       high=money(r.mean_ci_high, lang), var99=money(r.var_99, lang),
+                       es99=money(r.es_99, lang)))
+    blocks.append(("ul", items))
+    unit = t(lang, "unit_money_table")
+    compare = "scenario" in ds.dims
+    header = ([t(lang, "col_design")] if compare else []) + [
+        t(lang, "col_party"), f"{t(lang, 'col_mean')} ({unit})",
+        f"{t(lang, 'col_mean_ci')} ({unit})", f"{t(lang, 'col_var99')} ({unit})",
+        f"{t(lang, 'col_var999')} ({unit})", f"{t(lang, 'col_es99')} ({unit})",
+        f"{t(lang, 'col_tail')} ({unit})"]
+    rows = []
+    for _, r in losses.iterrows():
+        rows.append(([r.design] if compare else []) + [
+            _party_cell(r, lang), money_table(r["mean"], lang),
+            _ci(r.mean_ci_low, r.mean_ci_high, money_table, lang),
+            money_table(r.var_99, lang), money_table(r.var_99_9, lang),
+            money_table(r.es_99, lang), money_table(r.tail_99, lang)])
+    blocks.append(("table", header, rows, t(lang, "loss_table_caption")))
+    blocks += [("figure", "loss_by_party"), ("figure", "exceedance"), ("figure", "by_year")]
+    return blocks
+
+
+def _target_blocks(ds, tables, lang) -> list:
+    targets = tables["targets"]
+    if not len(targets):
+        return []
+    blocks = [("h2", t(lang, "h_targets"))]
+    summary = []
+    for design, group in targets.groupby("design", sort=False):
+        likely = [_target_name(r, lang) for _, r in group.iterrows()
+                  if r.probability >= LIKELY_FROM]
+        unlikely = [_target_name(r, lang) for _, r in group.iterrows()
+                    if r.probability < LIKELY_FROM]
+        sep = t(lang, "and")
+        line = t(lang, "targets_likely", p=round(LIKELY_FROM * 100),
+                 targets=sep.join(likely) or t(lang, "targets_none"))
+        line += " " + t(lang, "targets_not_likely",
+                        targets=sep.join(unlikely) or t(lang, "targets_none"))
+        summary.append(f"**{design}**: {line}" if "scenario" in ds.dims else line)
+    blocks.append(("ul", summary))
+    items = []
+    for _, r in targets.iterrows():
+        items.append(t(lang, "target_line", design=r.design, target=_target_name(r, lang),
+                       p=pct(r.probability, lang), low=pct(r.probability_ci_low, lang),
+                       high=pct(r.probability_ci_high, lang),
+                       likelihood=t(lang, r.likelihood), attainment=pct(r.attainment_mean, lang),
+                       value=_value(r.value, r.metric, lang)))
+    blocks.append(("ul", items))
+    compare = "scenario" in ds.dims
+    header = ([t(lang, "col_design")] if compare else []) + [
+        t(lang, "col_target"), t(lang, "col_target_value"), t(lang, "col_attainment"),
+        t(lang, "col_attainment_range"), t(lang, "col_probability"),
+        t(lang, "col_probability_ci"), t(lang, "col_likelihood")]
+    rows = []
+    for _, r in targets.iterrows():
+        rows.append(([r.design] if compare else []) + [
+            _target_name(r, lang), _value(r.value, r.metric, lang), pct(r.attainment_mean, lang),
+            _ci(r.attainment_p05, r.attainment_p95, pct, lang), pct(r.probability, lang),
+            _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
+            t(lang, r.likelihood)])
+    blocks.append(("table", header, rows, ""))
+    blocks.append(("figure", "targets"))
+    return blocks
+
+
+def _cost_blocks(ds, tables, lang) -> list:
+    costs = tables["costs"]
+    blocks = [("h2", t(lang, "h_costs"))]
+    items = []
+    for _, r in costs.iterrows():
+        if np.isfinite(r.fiscal_cost_per_first_time_borrower):
+            items.append(t(lang, "cost_line", design=r.design,
+                           per_borrower=yuan(r.fiscal_cost_per_first_time_borrower, lang),
+                           per_lending=yuan(r.fiscal_cost_per_100m_lending, lang)))
+        else:
+            items.append(t(lang, "cost_line_no_first_time", design=r.design,
+                           per_lending=yuan(r.fiscal_cost_per_100m_lending, lang)))
+    has_additional = "additional_borrowers_mean" in costs
+    if has_additional:
+        for _, r in costs.iterrows():
+            if r.design == r.counterfactual:
+                continue
+            if r.additional_borrowers_mean > 0:
+                items.append(t(lang, "additional_line", design=r.design,
+                               counterfactual=r.counterfactual,
+                               additional=count(r.additional_borrowers_mean, lang),
+                               low=count(r.additional_borrowers_ci_low, lang),
+                               high=count(r.additional_borrowers_ci_high, lang),
+                               lending=money(r.additional_lending_mean, lang),
+                               per_additional=yuan(r.fiscal_cost_per_additional_borrower, lang),
+                               per_100m=yuan(r.extra_fiscal_cost_per_100m_additional_lending,
+                                             lang)))
+            else:
+                items.append(t(lang, "additional_none", design=r.design,
+                               counterfactual=r.counterfactual))
+    blocks.append(("ul", items))
+    if not has_additional:
+        blocks.append(("p", t(lang, "no_counterfactual" if "scenario" in ds.dims
+                              else "no_counterfactual_single")))
+    header = [t(lang, "col_design"), t(lang, "col_fiscal"), t(lang, "col_public_loss"),
+              t(lang, "col_lending"), t(lang, "col_per_borrower"), t(lang, "col_per_100m")]
+    if has_additional:
+        header += [t(lang, "col_additional"), t(lang, "col_per_additional")]
+    rows = []
+    for _, r in costs.iterrows():
+        row = [r.design, money_table(r.fiscal_cost_mean, lang),
+               money_table(r.public_loss_mean, lang), money_table(r.lending_mean, lang),
+               count(r.fiscal_cost_per_first_time_borrower, lang),
+               count(r.fiscal_cost_per_100m_lending, lang)]
+        if has_additional:
+            row += [count(r.additional_borrowers_mean, lang),
+                    count(r.fiscal_cost_per_additional_borrower, lang)]
+        rows.append(row)
+    blocks.append(("table", header, rows, ""))
+    return blocks
+
+
+def _risk_blocks(ds, tables, lang) -> list:
+    risks, costs = tables["risks"], tables["costs"]
+    blocks = [("h2", t(lang, "h_risks"))]
+    items = []
+    for _, r in risks.iterrows():
+        common = dict(design=r.design, party=_who(r, lang), p=pct(r.probability, lang),
+                      low=pct(r.probability_ci_low, lang), high=pct(r.probability_ci_high, lang))
+        if r.risk == "pool_short":
+            when = (t(lang, "risk_pool_when", year=int(r.first_year_median))
+                    if np.isfinite(r.first_year_median) else "")
+            items.append(t(lang, "risk_pool", when=when, **common))
+        elif r.risk == "insolvency":
+            items.append(t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang),
+                           **common))
+        elif r.risk == "leverage_over_cap":
+            items.append(t(lang, "risk_leverage", peak=ratio(r.peak_mean, lang),
+                           peak99=ratio(r.peak_p99, lang), cap=ratio(r.cap, lang), **common))
+        elif r.risk == "compensation_over_cap":
+            key = "risk_compensation" if np.isfinite(r.cap) else "risk_compensation_nocap"
+            items.append(t(lang, key, peak=pct(r.peak_mean, lang), peak99=pct(r.peak_p99, lang),
+                           cap=pct(r.cap, lang), **common))
+    for _, r in costs.iterrows():
+        items.append(t(lang, "risk_unmet", design=r.design, unmet=money(r.unmet_demand_mean,
+                                                                          lang)))
+    blocks.append(("ul", items))
+    compare = "scenario" in ds.dims
+    header = ([t(lang, "col_design")] if compare else []) + [
+        t(lang, "col_party"), t(lang, "col_risk"), t(lang, "col_risk_probability"),
+        t(lang, "col_probability_ci"), t(lang, "col_first_year"), t(lang, "col_cap"),
+        t(lang, "col_peak"), t(lang, "col_peak99")]
+    rows = []
+    for _, r in risks.iterrows():
+        fmt = ratio if r.risk == "leverage_over_cap" else pct
+        rows.append(([r.design] if compare else []) + [
+            _party_cell(r, lang), t(lang, f"risk_name_{r.risk}"), pct(r.probability, lang),
+            _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
+            _year(r.first_year_median, lang), fmt(r.cap, lang),
+            fmt(r.peak_mean, lang), fmt(r.peak_p99, lang)])
+    blocks.append(("table", header, rows, ""))
+    blocks.append(("figure", "capital"))
+    return blocks
+
+
+def _assumption_blocks(ds, lang) -> list:
+    spec = scenario_spec(ds)
+    horizon = spec.get("horizon", {}) or {}
+    years = ds.year.values
+    blocks = [("h2", t(lang, "h_assumptions"))]
+    if spec.get("description"):
+        blocks.append(("p", t(lang, "description", name=spec.get("name", ""))))
+        blocks.append(("quote", " ".join(str(spec["description"]).split())))
+    blocks.append(("p", t(lang, "assume_settings", first=int(years[0]), last=int(years[-1]),
+                          origination=horizon.get("origination_years", "—"),
+                          granularity=ds.attrs.get("granularity", "—"),
+                          lending_source=ds.attrs.get("lending_source", "—"),
+                          replicas=ds.attrs.get("book_replicas", "—"))))
+    sources = spec.get("sources") or []
+    if sources:
+        blocks.append(("p", t(lang, "sources")))
+        blocks.append(("ul", [str(s) for s in sources]))
+    else:
+        blocks.append(("p", t(lang, "no_sources")))
+    return blocks
+
+
+def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
+    """The brief of ``ds`` in ``lang`` ("zh" or "en"), not yet written anywhere."""
+    check_lang(lang)
+    check_results(ds)
+    tables = all_tables(ds)
+    compare = "scenario" in ds.dims
+    spec = scenario_spec(ds)
+    if compare:
+        label = (ds.attrs.get("experiment_label") if lang == "zh" else None) \
+            or ds.attrs.get("experiment", "")
+        title = t(lang, "title_compare", label=label)
+        question = " ".join(str(ds.attrs.get("question", "")).split())
+    else:
+        label = (ds.attrs.get("scenario_label") if lang == "zh" else None) \
+            or ds.attrs.get("scenario", "")
+        title = t(lang, "title_single", label=label)
+        question = ""
+    if not question:
+        question = t(lang, "question_single",
+                     label=spec.get("label", "") or spec.get("name", "") or label)
+    paths = ds.sizes["path"]
+    blocks = [
+        ("h1", title),
+        ("p", t(lang, "generated", source=source or "—", paths=paths,
+                seed=ds.attrs.get("seed", "—"), version=ds.attrs.get("package_version", "—"),
+                created=ds.attrs.get("created", "—"))),
+        ("h2", t(lang, "h_question")),
+        ("p", question),
+    ]
+    blocks += _design_blocks(ds, tables, lang)
+    blocks += [("h2", t(lang, "h_uncertainty")), ("p", t(lang, "uncertainty", paths=paths))]
+    blocks += _key_blocks(ds, tables, lang)
+    blocks += _target_blocks(ds, tables, lang)
+    blocks += _cost_blocks(ds, tables, lang)
+    blocks += _risk_blocks(ds, tables, lang)
+    blocks += _assumption_blocks(ds, lang)
+    blocks += [("h2", t(lang, "h_tables")),
+               ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables)))]
+    figures = brief_figures(ds, lang)
+    blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
+    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=tables)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _md_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(brief: Brief) -> str:
+    """Markdown, figures linked as ``figures/<name>.png``."""
+    lines = []
+    for block in brief.blocks:
+        kind = block[0]
+        if kind == "h1":
+            lines += [f"# {block[1]}", ""]
+        elif kind == "h2":
+            lines += [f"## {block[1]}", ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "quote":
+            lines += [f"> {block[1]}", ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+        elif kind == "table":
+            _, header, rows, caption = block
+            if caption:
+                lines += [f"*{caption}*", ""]
+            lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+            lines.append("|" + "|".join("---" for _ in header) + "|")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            lines.append("")
+        elif kind == "figure":
+            caption = brief.figures[block[1]][1]
+            lines += [f"![{caption}]({FIGURES}/{block[1]}.png)", "", f"*{caption}*", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _inline_html(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(text)))
+
+
+CSS = """
+body { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.55;
+       font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
+       "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
+     border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f3f3f3; }
+caption { caption-side: top; font-style: italic; text-align: left; padding-bottom: 0.3rem; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.88rem; color: #555; }
+blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; color: #444; }
+"""
+
+
+def render_html(brief: Brief) -> str:
+    """One self-contained HTML page, figures embedded as base64 PNG."""
+    out = ["<!DOCTYPE html>", f'<html lang="{"zh-CN" if brief.lang == "zh" else "en"}">',
+           "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{html.escape(brief.title)}</title>", f"<style>{CSS}</style>", "</head>",
+           "<body>"]
+    for block in brief.blocks:
+        kind = block[0]
+        if kind in ("h1", "h2"):
+            out.append(f"<{kind}>{_inline_html(block[1])}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{_inline_html(block[1])}</p>")
+        elif kind == "quote":
+            out.append(f"<blockquote><p>{_inline_html(block[1])}</p></blockquote>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1])
+                       + "</ul>")
+        elif kind == "table":
+            _, header, rows, caption = block
+            out.append("<table>")
+            if caption:
+                out.append(f"<caption>{_inline_html(caption)}</caption>")
+            out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>"
+                                               for h in header) + "</tr></thead><tbody>")
+            for row in rows:
+                out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                           + "</tr>")
+            out.append("</tbody></table>")
+        elif kind == "figure":
+            png, caption = brief.figures[block[1]]
+            data = base64.b64encode(png).decode("ascii")
+            out.append(f'<figure><img src="data:image/png;base64,{data}" '
+                       f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                       "</figcaption></figure>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_files(brief: Brief, folder: Path) -> list[Path]:
+    """Write every file of the brief under ``folder``; their paths relative to it."""
+    (folder / FIGURES).mkdir(parents=True, exist_ok=True)
+    (folder / TABLES).mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (png, _) in brief.figures.items():
+        rel = Path(FIGURES) / f"{name}.png"
+        (folder / rel).write_bytes(png)
+        written.append(rel)
+    for name, table in brief.tables.items():
+        rel = Path(TABLES) / f"{name}.csv"
+        table.to_csv(folder / rel, index=False, encoding="utf-8")
+        written.append(rel)
+    (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
+    (folder / HTML).write_text(render_html(brief), encoding="utf-8")
+    return written + [Path(MARKDOWN), Path(HTML)]
+
+
+def write_brief(ds: xr.Dataset, out_dir: str | Path, lang: str = "zh", *,
+                source: str | Path = "") -> dict[str, Path]:
+    """Build the brief of ``ds`` and write it to the folder ``out_dir``, atomically.
+
+    Writes ``brief.md``, ``brief.html`` (self-contained), ``figures/*.png`` and
+    ``tables/*.csv``. Everything is written to a temporary folder beside ``out_dir``
+    first; a new ``out_dir`` is then renamed into place, and an existing one receives
+    each file by rename, so no reader ever sees a half-written file. Returns the written
+    paths by name (``markdown``, ``html``, ``figures/<name>.png``, ``tables/<name>.csv``).
+    """
+    check_lang(lang)
+    check_results(ds)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; give a folder for the brief")
+    brief = build_brief(ds, lang, source=Path(source).name if source else "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a brief is to be shared
+    try:
+        written = _write_files(brief, tmp)
+        try:
+            os.rename(tmp, out)  # a new (or empty) folder: one rename
+        except OSError:
+            for rel in written:
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / rel, out / rel)
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    names = {"markdown": out / MARKDOWN, "html": out / HTML}
+    names.update({rel.as_posix(): out / rel for rel in written
+                  if rel.parts[0] in (FIGURES, TABLES)})
+    return names

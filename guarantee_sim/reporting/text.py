@@ -1,0 +1,482 @@
+"""Every word the figures and the policy brief print, in Chinese and English, as data.
+
+``TEXT[lang][key]`` is a ``str.format`` template; both languages have the same keys (a
+test checks it), so the code that builds figures and briefs is written once and never
+branches on the language. Numbers are formatted by :func:`money`, :func:`pct` and
+:func:`count`, the only place that decides how a number looks in the brief.
+"""
+
+from __future__ import annotations
+
+import math
+
+LANGS = ("zh", "en")
+
+#: IPCC-style calibrated likelihood language: (lowest probability, key), highest first.
+LIKELIHOOD = (
+    (0.99, "virtually_certain"),
+    (0.90, "very_likely"),
+    (0.66, "likely"),
+    (0.33, "about_as_likely_as_not"),
+    (0.10, "unlikely"),
+    (0.01, "very_unlikely"),
+    (0.0, "exceptionally_unlikely"),
+)
+#: a target counts as "likely" in the brief's summary from this probability on
+LIKELY_FROM = 0.66
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        # ---------------------------------------------------------------- units, words
+        "money_m": "CNY {value} m",
+        "money_yuan": "CNY {value}",
+        "unit_money_m": "CNY m",
+        "unit_money_table": "CNY m",
+        "unit_yuan": "CNY",
+        "unit_ratio": "ratio",
+        "unit_share": "share",
+        "none": "—",
+        "and": ", ",
+        # ---------------------------------------------------------------- likelihood
+        "virtually_certain": "virtually certain",
+        "very_likely": "very likely",
+        "likely": "likely",
+        "about_as_likely_as_not": "about as likely as not",
+        "unlikely": "unlikely",
+        "very_unlikely": "very unlikely",
+        "exceptionally_unlikely": "exceptionally unlikely",
+        # ---------------------------------------------------------------- figures
+        "fig_paths_band": "{low:.0%}–{high:.0%} of paths",
+        "fig_median": "median",
+        "fig_year": "year",
+        "fig_fan_title": "{variable}{what}",
+        "fig_loss_title": "Loss over the run by party: mean and 99% tail",
+        "fig_loss_ylabel": "loss over the run (CNY m)",
+        "fig_loss_mean": "mean",
+        "fig_loss_tail": "99% tail",
+        "fig_exceed_title": "Exceedance: P(loss over the run > x), by party",
+        "fig_exceed_xlabel": "loss over the run, x (CNY m)",
+        "fig_exceed_ylabel": "P(loss > x)",
+        "fig_one_in_100": "1 in 100",
+        "fig_target_title": "Probability of reaching each target",
+        "fig_target_xlabel": "P(target reached), 95% CI from the paths",
+        "fig_capital_title": "Guarantor capital and pool balance",
+        "fig_capital_ylabel": "year-end net assets / balance (CNY m)",
+        "fig_insolvent": "{party}: P(insolvent) {p}",
+        "fig_depleted": "{party}: P(pool short) {p}",
+        "fig_compare_title": "Designs compared",
+        "fig_compare_loss": "Mean loss over the run (CNY m)",
+        "fig_compare_targets": "P(target reached)",
+        "fig_compare_fiscal": "Fiscal cost over the run (CNY m), 95% CI",
+        "fig_compare_risk": "Risks",
+        "fig_per_100m": "{value} per 100 m lent",
+        "fig_per_additional": "{value} per add. borrower",
+        "risk_pool_short": "{party}\nP(pool short)",
+        "risk_insolvent": "{party}\nP(insolvent)",
+        "risk_comp_over_cap": "{party}\nP(comp. rate > cap)",
+        "risk_leverage_over_cap": "{party}\nP(leverage > cap)",
+        # ---------------------------------------------------------------- variables
+        "var_capital": "Year-end net assets or balance",
+        "var_credit_loss": "Credit loss of the year's defaults",
+        "var_loss": "Net loss recognised",
+        "var_loans_amount": "New lending",
+        "var_loans_count": "New loans",
+        "var_borrowers": "New borrowers",
+        "var_outstanding_amount": "Year-end loan balance",
+        "var_fiscal_cost": "Fiscal cost",
+        "var_public_loss": "Public loss",
+        "var_leverage": "Leverage",
+        "var_compensation_rate": "Compensation rate",
+        "var_unmet_demand_amount": "Unmet demand",
+        "var_defaults_count": "Defaults",
+        # ---------------------------------------------------------------- brief
+        "title_single": "Policy brief: {label}",
+        "title_compare": "Policy brief: {label}",
+        "generated": ("Generated from {source} ({paths} Monte Carlo paths per design, seed "
+                      "{seed}, guarantee_sim {version}, results created {created})."),
+        "h_question": "The question",
+        "question_single": ("With this design — {label} — how likely is each of the plan's "
+                            "targets, what do the bank, the guarantors, the re-guarantors and "
+                            "the government lose in the mean and in the tail, when does the "
+                            "risk pool run short, and what does it cost the budget?"),
+        "h_designs": "Designs compared",
+        "designs_single": "One design is simulated: **{name}** ({label}).",
+        "designs_compare": ("{n} designs are compared on the same random numbers (common "
+                            "random numbers), so differences between them are the policy's "
+                            "effect rather than sampling noise. Base scenario: **{base}**."),
+        "designs_counterfactual": ("**{name}** is the counterfactual: additional borrowers "
+                                   "and additional lending are measured against it."),
+        "col_design": "design",
+        "col_changes": "changes to the base scenario",
+        "no_changes": "(base scenario)",
+        "col_scheme": "loss-sharing scheme",
+        "col_coverage": "coverage (bank passes on)",
+        "col_split": "split of the covered part",
+        "col_segments": "segments",
+        "h_uncertainty": "What the uncertainty covers",
+        "uncertainty": ("Every range in this brief comes from the {paths} Monte Carlo paths "
+                        "per design: credit cycles (the yearly systematic factor) and which "
+                        "loans default. '95% CI' is the confidence interval of a mean or a "
+                        "probability given that finite number of paths; '90% of paths' is "
+                        "the spread of outcomes from one path to another. The ranges do "
+                        "**not** cover parameter uncertainty: default rates, loss rates, "
+                        "correlations, demand and the policy parameters are fixed at the "
+                        "scenario's values, and would widen the ranges if they were "
+                        "uncertain."),
+        "h_key": "Key numbers",
+        "key_fiscal": ("**{design}**: the budget spends {mean} over the run (95% CI {low} to "
+                       "{high}); public parties lose {public} (90% of paths between "
+                       "{public_p05} and {public_p95}); new lending is {lending}."),
+        "key_loss": ("**{design}**: the guarantor {party} loses {mean} in the mean over the "
+                     "run (95% CI {low} to {high}); in a 1-in-100 run it loses {var99} or "
+                     "more (VaR 99%), and {es99} on average in the worst 1% (ES 99%)."),
+        "loss_table_caption": "Loss over the run by party",
+        "col_party": "party",
+        "col_mean": "mean",
+        "col_mean_ci": "95% CI of the mean",
+        "col_var99": "VaR 99%",
+        "col_var999": "VaR 99.9%",
+        "col_es99": "ES 99%",
+        "col_tail": "mean in the worst 1% of runs",
+        "fig_caption_loss": ("Loss by party: the mean over the paths, and the mean on the 1% "
+                             "of paths with the largest total loss (the 99% tail)."),
+        "fig_caption_exceed": ("Probability that a party's loss over the run exceeds x, "
+                               "read from the paths."),
+        "fig_caption_fan": "Credit loss by year: median and bands across paths.",
+        "fig_caption_fan_public": ("Losses of public parties by year, per design: median and "
+                                   "the 5%–95% range across paths."),
+        "h_targets": "Which targets are likely",
+        "targets_likely": "Likely ({p}% chance or more): {targets}.",
+        "targets_not_likely": "Not likely: {targets}.",
+        "targets_none": "none",
+        "target_line": ("**{design}** — {target}: P(reached) = {p} (95% CI {low} to {high}), "
+                        "{likelihood}; mean attainment {attainment} of the target {value}."),
+        "col_target": "target",
+        "col_target_value": "target value",
+        "col_attainment": "mean attainment",
+        "col_attainment_range": "attainment, 90% of paths",
+        "col_probability": "P(reached)",
+        "col_probability_ci": "95% CI",
+        "col_likelihood": "likelihood",
+        "fig_caption_targets": "Probability of reaching each target, with its 95% CI.",
+        "h_costs": "What it costs the budget",
+        "cost_line": ("**{design}**: {per_borrower} of fiscal cost per first-time borrower "
+                      "served, {per_lending} per 100 m CNY of new lending."),
+        "cost_line_no_first_time": ("**{design}**: {per_lending} of fiscal cost per 100 m "
+                                    "CNY of new lending (the scenario has no first-time "
+                                    "borrower segment)."),
+        "additional_line": ("**{design}**: {additional} additional first-time borrowers "
+                            "over the run compared with {counterfactual} (95% CI {low} to "
+                            "{high}), {lending} of additional lending; the extra fiscal cost "
+                            "is {per_additional} per additional first-time borrower and "
+                            "{per_100m} per 100 m CNY of additional lending."),
+        "additional_none": ("**{design}**: no additional first-time borrowers compared with "
+                            "{counterfactual}, so a cost per additional borrower is not "
+                            "defined."),
+        "key_fiscal_fixed": ("**{design}**: the budget spends {mean} over the run, the same on "
+                             "every path; public parties lose {public} (95% CI {public_low} to "
+                             "{public_high}; 90% of paths between {public_p05} and "
+                             "{public_p95}); new lending is {lending}."),
+        "no_counterfactual_single": ("A single run has no counterfactual (the same system "
+                                     "without the scheme), so additional borrowers and the "
+                                     "cost per additional borrower are not estimated: compare "
+                                     "designs with a `counterfactual` variant for them."),
+        "col_risk_probability": "probability",
+        "no_counterfactual": ("The comparison has no counterfactual design (one without the "
+                              "scheme), so additional borrowers and the cost per additional "
+                              "borrower are not estimated."),
+        "col_fiscal": "fiscal cost (CNY m)",
+        "col_public_loss": "public loss (CNY m)",
+        "col_lending": "new lending (CNY m)",
+        "col_per_borrower": "per first-time borrower (CNY)",
+        "col_per_100m": "per 100 m CNY lent (CNY)",
+        "col_additional": "additional first-time borrowers",
+        "col_per_additional": "per additional first-time borrower (CNY)",
+        "h_risks": "Risks",
+        "risk_pool": ("**{design}** — pool {party}: it could not take its share of a loss on "
+                      "{p} of paths (95% CI {low} to {high}; run dry or circuit breaker){when}."),
+        "risk_pool_when": ", first in {year} (median over those paths)",
+        "risk_insolvency": ("**{design}** — guarantor {party}: net assets fell to zero or below "
+                            "on {p} of paths (95% CI {low} to {high}); its lowest year-end net "
+                            "assets average {capital_min}."),
+        "risk_leverage": ("**{design}** — guarantor {party}: peak year-end leverage {peak} on "
+                          "average, {peak99} in the worst 1% of paths, against a cap of "
+                          "{cap}; above the cap on {p} of paths."),
+        "risk_compensation": ("**{design}** — {party}: peak yearly compensation rate {peak} "
+                              "on average, {peak99} in the worst 1% of paths, against a cap of "
+                              "{cap}; above the cap on {p} of paths."),
+        "risk_compensation_nocap": ("**{design}** — {party}: peak yearly compensation rate "
+                                    "{peak} on average, {peak99} in the worst 1% of paths "
+                                    "(no cap)."),
+        "risk_unmet": ("**{design}**: lending refused for lack of guarantee or pool capacity "
+                       "averages {unmet} over the run."),
+        "col_risk": "risk",
+        "col_cap": "cap",
+        "col_peak": "peak, mean",
+        "col_peak99": "peak, worst 1%",
+        "col_first_year": "first year (median)",
+        "risk_name_pool_short": "pool short",
+        "risk_name_insolvency": "guarantor insolvent",
+        "risk_name_leverage_over_cap": "leverage above cap",
+        "risk_name_compensation_over_cap": "compensation rate above cap",
+        "fig_caption_capital": ("Guarantor net assets and pool balance by year: median, bands "
+                                "across paths and a few single paths."),
+        "fig_caption_compare": "The designs side by side.",
+        "h_assumptions": "Assumptions and sources",
+        "assume_settings": ("Horizon {first}–{last} ({origination} years of new lending, then "
+                            "run-off); {granularity} granularity; lending from {lending_source}; "
+                            "{replicas} book replica(s). Money in CNY, rates per year."),
+        "sources": "Sources cited by the scenario:",
+        "no_sources": "The scenario cites no sources.",
+        "description": "Scenario description ({name}):",
+        "h_tables": "Tables",
+        "tables_note": "The tables behind this brief are in the tables/ folder as CSV: {files}.",
+    },
+    "zh": {
+        "money_m": "{value} 万元",
+        "money_yuan": "{value} 元",
+        "unit_money_m": "百万元",
+        "unit_money_table": "万元",
+        "unit_yuan": "元",
+        "unit_ratio": "倍",
+        "unit_share": "比例",
+        "none": "—",
+        "and": "、",
+        "virtually_certain": "几乎确定",
+        "very_likely": "很可能",
+        "likely": "可能",
+        "about_as_likely_as_not": "或许可能（约一半）",
+        "unlikely": "不太可能",
+        "very_unlikely": "很不可能",
+        "exceptionally_unlikely": "极不可能",
+        "fig_paths_band": "{low:.0%}–{high:.0%} 的路径",
+        "fig_median": "中位数",
+        "fig_year": "年份",
+        "fig_fan_title": "{variable}{what}",
+        "fig_loss_title": "各方整个模拟期损失：均值与 99% 尾部",
+        "fig_loss_ylabel": "整个模拟期损失（百万元）",
+        "fig_loss_mean": "均值",
+        "fig_loss_tail": "99% 尾部",
+        "fig_exceed_title": "超越概率：各方整个模拟期损失 > x 的概率",
+        "fig_exceed_xlabel": "整个模拟期损失 x（百万元）",
+        "fig_exceed_ylabel": "P(损失 > x)",
+        "fig_one_in_100": "百分之一",
+        "fig_target_title": "各项目标的达成概率",
+        "fig_target_xlabel": "目标达成概率（95% 置信区间）",
+        "fig_capital_title": "担保机构净资产与资金池余额",
+        "fig_capital_ylabel": "年末净资产／余额（百万元）",
+        "fig_insolvent": "{party}：资不抵债概率 {p}",
+        "fig_depleted": "{party}：资金池不足概率 {p}",
+        "fig_compare_title": "方案比较",
+        "fig_compare_loss": "整个模拟期平均损失（百万元）",
+        "fig_compare_targets": "目标达成概率",
+        "fig_compare_fiscal": "整个模拟期财政支出（百万元，95% 置信区间）",
+        "fig_compare_risk": "风险",
+        "fig_per_100m": "每亿元贷款 {value}",
+        "fig_per_additional": "每新增首贷户 {value}",
+        "risk_pool_short": "{party}\n资金池不足概率",
+        "risk_insolvent": "{party}\n资不抵债概率",
+        "risk_comp_over_cap": "{party}\n代偿率超上限概率",
+        "risk_leverage_over_cap": "{party}\n放大倍数超上限概率",
+        "var_capital": "年末净资产或余额",
+        "var_credit_loss": "当年违约的信用损失",
+        "var_loss": "确认的净损失",
+        "var_loans_amount": "新增贷款金额",
+        "var_loans_count": "新增贷款笔数",
+        "var_borrowers": "新增借款人",
+        "var_outstanding_amount": "年末贷款余额",
+        "var_fiscal_cost": "财政支出",
+        "var_public_loss": "公共部门损失",
+        "var_leverage": "放大倍数",
+        "var_compensation_rate": "代偿率",
+        "var_unmet_demand_amount": "未满足的融资需求",
+        "var_defaults_count": "违约笔数",
+        "title_single": "政策简报：{label}",
+        "title_compare": "政策简报：{label}",
+        "generated": ("根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
+                      "guarantee_sim {version}，结果生成于 {created}）。"),
+        "h_question": "问题",
+        "question_single": ("在该方案（{label}）下，规划的各项目标达成的可能性有多大？银行、担保机构、"
+                            "再担保机构和政府在平均情形和尾部情形下各损失多少？风险补偿资金池何时"
+                            "不足？财政需要付出多少？"),
+        "h_designs": "比较的方案",
+        "designs_single": "模拟一个方案：**{name}**（{label}）。",
+        "designs_compare": ("比较 {n} 个方案，各方案使用相同的随机数（共同随机数），因此方案之间的"
+                            "差异反映政策效果，而非抽样误差。基准情景：**{base}**。"),
+        "designs_counterfactual": "**{name}** 为反事实方案：新增借款人和新增贷款均相对于它计算。",
+        "col_design": "方案",
+        "col_changes": "相对基准情景的改动",
+        "no_changes": "（基准情景）",
+        "col_scheme": "分险模式",
+        "col_coverage": "分险比例（银行转出部分）",
+        "col_split": "转出部分的分担",
+        "col_segments": "适用业务",
+        "h_uncertainty": "不确定性的含义",
+        "uncertainty": ("本简报中的所有区间都来自每个方案的 {paths} 条蒙特卡洛路径，涵盖信贷周期"
+                        "（逐年的系统性因子）以及哪些贷款违约。“95% 置信区间”指在有限路径数下均值"
+                        "或概率的置信区间；“90% 的路径”指不同路径之间结果的分布范围。这些区间"
+                        "**不包括**参数不确定性：违约概率、违约损失率、相关性、需求和政策参数都固定"
+                        "为情景设定值，若这些参数本身不确定，区间会更宽。"),
+        "h_key": "关键数字",
+        "key_fiscal": ("**{design}**：整个模拟期财政支出 {mean}（95% 置信区间 {low} 至 {high}）；"
+                       "公共部门损失 {public}（90% 的路径介于 {public_p05} 与 {public_p95}）；"
+                       "新增贷款 {lending}。"),
+        "key_loss": ("**{design}**：担保机构 {party} 整个模拟期平均损失 {mean}（95% 置信区间 "
+                     "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
+                     "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"),
+        "loss_table_caption": "各方整个模拟期损失",
+        "col_party": "参与方",
+        "col_mean": "均值",
+        "col_mean_ci": "均值 95% 置信区间",
+        "col_var99": "99% 风险价值",
+        "col_var999": "99.9% 风险价值",
+        "col_es99": "99% 预期短缺",
+        "col_tail": "最差 1% 路径的平均值",
+        "fig_caption_loss": "各方损失：各路径的均值，以及总损失最大的 1% 路径上的均值（99% 尾部）。",
+        "fig_caption_exceed": "各方整个模拟期损失超过 x 的概率，由各路径得出。",
+        "fig_caption_fan": "逐年信用损失：各路径的中位数与分位区间。",
+        "fig_caption_fan_public": "各方案逐年公共部门损失：各路径的中位数及 5%–95% 区间。",
+        "h_targets": "哪些目标可能达成",
+        "targets_likely": "可能达成（概率不低于 {p}%）：{targets}。",
+        "targets_not_likely": "不太可能达成：{targets}。",
+        "targets_none": "无",
+        "target_line": ("**{design}** — {target}：达成概率 {p}（95% 置信区间 {low} 至 {high}），"
+                        "{likelihood}；平均完成目标值 {value} 的 {attainment}。"),
+        "col_target": "目标",
+        "col_target_value": "目标值",
+        "col_attainment": "平均完成度",
+        "col_attainment_range": "完成度（90% 的路径）",
+        "col_probability": "达成概率",
+        "col_probability_ci": "95% 置信区间",
+        "col_likelihood": "可能性",
+        "fig_caption_targets": "各项目标的达成概率及其 95% 置信区间。",
+        "h_costs": "财政成本",
+        "cost_line": ("**{design}**：每服务一户首贷户的财政成本为 {per_borrower}，每亿元新增贷款的"
+                      "财政成本为 {per_lending}。"),
+        "cost_line_no_first_time": ("**{design}**：每亿元新增贷款的财政成本为 {per_lending}"
+                                    "（该情景没有首贷户业务）。"),
+        "additional_line": ("**{design}**：相对于 {counterfactual}，整个模拟期新增首贷户 "
+                            "{additional} 户（95% 置信区间 {low} 至 {high}），新增贷款 {lending}；"
+                            "额外财政成本为每新增首贷户 {per_additional}，每亿元新增贷款 "
+                            "{per_100m}。"),
+        "additional_none": ("**{design}**：相对于 {counterfactual} 没有新增首贷户，因此无法计算"
+                            "每新增首贷户的成本。"),
+        "key_fiscal_fixed": ("**{design}**：整个模拟期财政支出 {mean}，各路径相同；公共部门损失 "
+                             "{public}（95% 置信区间 {public_low} 至 {public_high}；90% 的路径介于 "
+                             "{public_p05} 与 {public_p95}）；新增贷款 {lending}。"),
+        "no_counterfactual_single": ("单次模拟没有反事实方案（不含该政策的同一体系），因此不估计新增"
+                                     "借款人及每新增借款人的成本；如需估计，请比较含 `counterfactual` "
+                                     "方案的多个方案。"),
+        "col_risk_probability": "概率",
+        "no_counterfactual": "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。",
+        "col_fiscal": "财政支出（万元）",
+        "col_public_loss": "公共部门损失（万元）",
+        "col_lending": "新增贷款（万元）",
+        "col_per_borrower": "每户首贷户（元）",
+        "col_per_100m": "每亿元贷款（元）",
+        "col_additional": "新增首贷户（户）",
+        "col_per_additional": "每新增首贷户（元）",
+        "h_risks": "风险",
+        "risk_pool": ("**{design}** — 资金池 {party}：在 {p} 的路径上未能承担应分担的损失（95% "
+                      "置信区间 {low} 至 {high}；资金耗尽或触发熔断）{when}。"),
+        "risk_pool_when": "，这些路径上首次发生的年份中位数为 {year} 年",
+        "risk_insolvency": ("**{design}** — 担保机构 {party}：在 {p} 的路径上净资产降至零或以下"
+                            "（95% 置信区间 {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"),
+        "risk_leverage": ("**{design}** — 担保机构 {party}：年末放大倍数峰值平均 {peak}，最差 1% "
+                          "路径为 {peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),
+        "risk_compensation": ("**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 "
+                              "{peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),
+        "risk_compensation_nocap": ("**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% "
+                                    "路径为 {peak99}（无上限）。"),
+        "risk_unmet": "**{design}**：因担保或资金池容量不足而未能发放的贷款，整个模拟期平均 {unmet}。",
+        "col_risk": "风险",
+        "col_cap": "上限",
+        "col_peak": "峰值均值",
+        "col_peak99": "峰值（最差 1%）",
+        "col_first_year": "首次年份（中位数）",
+        "risk_name_pool_short": "资金池不足",
+        "risk_name_insolvency": "担保机构资不抵债",
+        "risk_name_leverage_over_cap": "放大倍数超上限",
+        "risk_name_compensation_over_cap": "代偿率超上限",
+        "fig_caption_capital": "担保机构净资产与资金池余额逐年变化：中位数、分位区间与若干单条路径。",
+        "fig_caption_compare": "各方案对比。",
+        "h_assumptions": "假设与来源",
+        "assume_settings": ("模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
+                            "模拟粒度 {granularity}；贷款量来源 {lending_source}；贷款簿副本 "
+                            "{replicas} 个。金额单位为人民币元，利率为年率。"),
+        "sources": "情景引用的来源：",
+        "no_sources": "情景未引用来源。",
+        "description": "情景说明（{name}）：",
+        "h_tables": "数据表",
+        "tables_note": "本简报所依据的数据表以 CSV 格式保存在 tables/ 文件夹：{files}。",
+    },
+}
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is one of :data:`LANGS`, else a ValueError naming the choices."""
+    if lang not in TEXT:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
+    return lang
+
+
+def t(lang: str, key: str, **values) -> str:
+    """The template ``key`` in ``lang``, filled with ``values``."""
+    return TEXT[check_lang(lang)][key].format(**values)
+
+
+def _bad(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def money(x, lang: str) -> str:
+    """A sum in the brief's money unit: CNY m (en) or 万元 (zh), two decimals."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    x = float(x)
+    if lang == "zh":
+        return t(lang, "money_m", value=f"{x / 1e4:,.2f}")
+    return t(lang, "money_m", value=f"{x / 1e6:,.2f}")
+
+
+def money_table(x, lang: str) -> str:
+    """A sum in a table's money column (unit in the header): CNY m (en) or 万元 (zh)."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return f"{float(x) / (1e4 if lang == 'zh' else 1e6):,.2f}"
+
+
+def yuan(x, lang: str) -> str:
+    """A small sum in whole CNY (costs per borrower, per 100 m lent)."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return t(lang, "money_yuan", value=f"{float(x):,.0f}")
+
+
+def pct(x, lang: str = "en") -> str:
+    """A probability or share as a percentage with one decimal."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return f"{float(x):.1%}"
+
+
+def count(x, lang: str = "en") -> str:
+    """A count of loans or borrowers, whole."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return f"{float(x):,.0f}"
+
+
+def ratio(x, lang: str = "en") -> str:
+    """A leverage multiple, two decimals."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return f"{float(x):.2f}×"
+
+
+def likelihood(p: float) -> str:
+    """The calibrated-language key for probability ``p``."""
+    for lowest, key in LIKELIHOOD:
+        if p >= lowest:
+            return key
+    return LIKELIHOOD[-1][1]
