@@ -49,7 +49,7 @@ from .rng import binomial_from_uniform, philox4x32_10, u32_to_unit
 from .waterfall import allocate_losses
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _leave_balance(month, now, seg, band, amount, subsidised, balance, subsidy_balance,
                    balance_change, subsidy_change):
     """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
@@ -87,99 +87,105 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
 
 
 @njit(cache=True)
-def originate_record(r, is_new, now, scale, seed, path, book, seg, probability, threshold,
-                     origination_months, balance, subsidy_balance, balance_change,
-                     subsidy_change, default_amount, default_count, segment_out, scratch):
-    """Originate record ``r`` this month at ``scale`` (admitted share) and draw its life.
+def originate_records(first, last, is_new, now, shares, seed, path, book, seg, probability,
+                      threshold, origination_months, balance, subsidy_balance, balance_change,
+                      subsidy_change, default_amount, default_count, segment_out, scratch):
+    """Originate records ``first .. last-1`` this month and draw each one's whole life.
 
-    The record's loans default year by year (one Philox block per record, generation and
+    ``shares[s]`` is the admitted share of segment s's new lending (1 for the initial book).
+    A record's loans default year by year (one Philox block per record, generation and
     calendar year); survivors at maturity renew into the renewal segment while new lending
-    is still being made. Everything the record will do is scheduled now.
+    is still being made. Everything a record will do is scheduled now. The loop over
+    records lives here, not in the caller, so the arrays cross a call boundary once a
+    month rather than once a loan.
     """
-    s = book.segment[r]
-    g = book.grade[r]
-    b = book.band[r]
-    id_lo = book.id_lo[r]
-    id_hi = book.id_hi[r]
-    single = book.n_loans[r] == 1
-    per_loan = book.amount[r] * scale
-    alive = book.n_loans[r]
-    start = now
-    tenor = book.tenor[r]
-    gen = 0
-    months_count = scratch  # defaults by month of the current window (cohorts)
-    while True:
-        end = start + tenor  # first month no longer alive: maturity
-        sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
-        if is_new or gen > 0:
-            y0 = start // 12
-            segment_out[LOANS_COUNT, y0, s] += alive * scale
-            segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
-            if gen == 0:
-                segment_out[BORROWERS, y0, s] += alive * scale
-        if start == now:
-            balance[s, b] += alive * per_loan
-            subsidy_balance[s] += alive * sub_per_loan
-        else:
-            balance_change[start, s, b] += alive * per_loan
-            subsidy_change[start, s] += alive * sub_per_loan
-        renew_word = np.uint32(0)
-        t = start
-        while t < end and alive > 0:
-            y = t // 12
-            window = min(end, 12 * (y + 1)) - t
-            gen_year = (gen << 16) | y
-            w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT, seed, path)
-            renew_word = w2
-            if single:
-                # the common case: one raw-word comparison, no CDF, no allocation
-                if w0 >= threshold[s, g, y, window - 1]:
-                    t += window
-                    continue
-                first = (np.uint64(w1) * np.uint64(window)) >> np.uint64(32)
-                for j in range(window):
-                    months_count[j] = 0
-                months_count[first] = 1
+    for r in range(first, last):
+        s = book.segment[r]
+        scale = shares[s]
+        if scale <= 0.0:
+            continue
+        g = book.grade[r]
+        b = book.band[r]
+        id_lo = book.id_lo[r]
+        id_hi = book.id_hi[r]
+        single = book.n_loans[r] == 1
+        per_loan = book.amount[r] * scale
+        alive = book.n_loans[r]
+        start = now
+        tenor = book.tenor[r]
+        gen = 0
+        while True:
+            end = start + tenor  # first month no longer alive: maturity
+            sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
+            if is_new or gen > 0:
+                y0 = start // 12
+                segment_out[LOANS_COUNT, y0, s] += alive * scale
+                segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
+                if gen == 0:
+                    segment_out[BORROWERS, y0, s] += alive * scale
+            if start == now:
+                balance[s, b] += alive * per_loan
+                subsidy_balance[s] += alive * sub_per_loan
             else:
+                balance_change[start, s, b] += alive * per_loan
+                subsidy_change[start, s] += alive * sub_per_loan
+            renew_word = np.uint32(0)
+            t = start
+            while t < end and alive > 0:
+                y = t // 12
+                window = min(end, 12 * (y + 1)) - t
+                gen_year = (gen << 16) | y
+                w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT, seed,
+                                               path)
+                renew_word = w2
+                if single:
+                    # the common case: one raw-word comparison, no CDF, no allocation
+                    if w0 >= threshold[s, g, y, window - 1]:
+                        t += window
+                        continue
+                    for j in range(window):
+                        scratch[j] = 0
+                    scratch[(np.uint64(w1) * np.uint64(window)) >> np.uint64(32)] = 1
+                else:
+                    for j in range(window):
+                        scratch[j] = 0
+                    k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
+                                              u32_to_unit(w0))
+                    _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
+                                       scratch)
                 for j in range(window):
-                    months_count[j] = 0
-                k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
-                                          u32_to_unit(w0))
-                _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
-                                   months_count)
-            for j in range(window):
-                c = months_count[j]
-                if c == 0:
-                    continue
-                d = t + j
-                amount = c * per_loan
-                default_amount[d, s] += amount
-                default_count[d, s] += c * scale
-                segment_out[DEFAULTS_COUNT, d // 12, s] += c * scale
-                segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
-                _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance, subsidy_balance,
-                               balance_change, subsidy_change)
-                alive -= c
-            t += window
-        if alive == 0:
-            return
-        _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan, balance,
-                       subsidy_balance, balance_change, subsidy_change)
-        rate = seg.renew_rate[s]
-        if end >= origination_months or rate <= 0.0:
-            return
-        if single:
-            renewed = 1 if u32_to_unit(renew_word) < rate else 0
-        else:
-            renewed = binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
-        if renewed == 0:
-            return
-        g = seg.renew_grade[s, g]
-        s = seg.renew_into[s]
-        tenor = seg.tenor[s]
-        alive = renewed
-        start = end
-        gen += 1
+                    c = scratch[j]
+                    if c == 0:
+                        continue
+                    d = t + j
+                    amount = c * per_loan
+                    default_amount[d, s] += amount
+                    default_count[d, s] += c * scale
+                    segment_out[DEFAULTS_COUNT, d // 12, s] += c * scale
+                    segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
+                    _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance,
+                                   subsidy_balance, balance_change, subsidy_change)
+                    alive -= c
+                t += window
+            if alive == 0:
+                break
+            _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan, balance,
+                           subsidy_balance, balance_change, subsidy_change)
+            rate = seg.renew_rate[s]
+            if end >= origination_months or rate <= 0.0:
+                break
+            if single:
+                renewed = 1 if u32_to_unit(renew_word) < rate else 0
+            else:
+                renewed = binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
+            if renewed == 0:
+                break
+            g = seg.renew_grade[s, g]
+            s = seg.renew_into[s]
+            tenor = seg.tenor[s]
+            alive = renewed
+            start = end
+            gen += 1
 
 
 @njit(cache=True)
@@ -315,6 +321,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     covered_defaults = np.zeros(n_party)  # this year, CNY of covered loans defaulted
     covered_base = np.zeros(n_party)
     admitted = np.ones(n_seg)
+    whole = np.ones(n_seg)  # the initial book is never rationed
     tripped = np.zeros(n_party, dtype=np.bool_)
     eligible_history = np.zeros((n_months, n_party))
     demand = np.zeros((n_party + 1, n_seg))
@@ -370,12 +377,11 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
 
         if now == 0:
             first = book.replica_start[replica]
-            for r in range(first, first + book.n_initial[replica]):
-                originate_record(r, False, now, 1.0, seed, path, book, seg, probability,
-                                 threshold,
-                                 settings.origination_months, balance, subsidy_balance,
-                                 balance_change, subsidy_change, default_amount,
-                                 default_count, segment_out, scratch)
+            originate_records(first, first + book.n_initial[replica], False, now, whole, seed,
+                              path, book, seg, probability, threshold,
+                              settings.origination_months, balance, subsidy_balance,
+                              balance_change, subsidy_change, default_amount, default_count,
+                              segment_out, scratch)
 
         if now < settings.origination_months:
             new_amount = book.new_amount[replica, now]
@@ -386,13 +392,12 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                 for b in range(n_band):
                     refused += new_amount[s, b]
                 segment_out[UNMET_DEMAND, y, s] += refused * (1.0 - admitted[s])
-            for r in range(book.month_start[replica, now], book.month_start[replica, now + 1]):
-                scale = admitted[book.segment[r]]
-                if scale > 0.0:
-                    originate_record(r, True, now, scale, seed, path, book, seg, probability,
-                                     threshold, settings.origination_months, balance,
-                                     subsidy_balance, balance_change, subsidy_change,
-                                     default_amount, default_count, segment_out, scratch)
+            originate_records(book.month_start[replica, now],
+                              book.month_start[replica, now + 1], True, now, admitted, seed,
+                              path, book, seg, probability, threshold,
+                              settings.origination_months, balance, subsidy_balance,
+                              balance_change, subsidy_change, default_amount, default_count,
+                              segment_out, scratch)
             for p in range(n_party):
                 # leverage right after new guarantees, in months the guarantor made any
                 if party.kind[p] != GUARANTOR or net_assets[p] <= 0.0:
