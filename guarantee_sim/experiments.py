@@ -18,6 +18,7 @@ Example experiment file::
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -120,6 +121,7 @@ def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional
         variant_overrides="\n".join(f"{n}: {o}" for n, o in
                                     experiment.variant_overrides().items()),
         conventions="money in CNY; rates as decimals per year; counts in loans",
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     if experiment.counterfactual:
         combined = with_additionality(combined, experiment.counterfactual)

@@ -99,8 +99,12 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
 
 
 def _who(row, lang: str) -> str:
-    label = str(row.get("label", "") or "")
-    return label if lang == "zh" and label else str(row["party"])
+    """A party in a sentence: its Chinese label (zh), else its name, with its kind unless
+    the name already says it ("guarantor", "pool gov_pool", "re-guarantor provincial")."""
+    label, name, kind = str(row.get("label", "") or ""), str(row["party"]), str(row["kind"])
+    if lang == "zh" and label:
+        return label
+    return name if name == kind else f"{t(lang, 'kind_' + kind)} {name}"
 
 
 def _party_cell(row, lang: str) -> str:
@@ -207,11 +211,13 @@ def _target_blocks(ds, tables, lang) -> list:
         unlikely = [_target_name(r, lang) for _, r in group.iterrows()
                     if r.probability < LIKELY_FROM]
         sep = t(lang, "and")
-        line = t(lang, "targets_likely", p=round(LIKELY_FROM * 100),
-                 targets=sep.join(likely) or t(lang, "targets_none"))
-        line += " " + t(lang, "targets_not_likely",
-                        targets=sep.join(unlikely) or t(lang, "targets_none"))
-        summary.append(f"**{design}**: {line}" if "scenario" in ds.dims else line)
+        line = t(lang, "targets_summary",
+                 likely=t(lang, "targets_likely", p=round(LIKELY_FROM * 100),
+                          targets=sep.join(likely) or t(lang, "targets_none")),
+                 not_likely=t(lang, "targets_not_likely",
+                              targets=sep.join(unlikely) or t(lang, "targets_none")))
+        summary.append(t(lang, "design_prefix", design=design, text=line)
+                       if "scenario" in ds.dims else line)
     blocks.append(("ul", summary))
     items = []
     for _, r in targets.iterrows():
@@ -295,8 +301,9 @@ def _risk_blocks(ds, tables, lang) -> list:
     blocks = [("h2", t(lang, "h_risks"))]
     items = []
     for _, r in risks.iterrows():
-        common = dict(design=r.design, party=_who(r, lang), p=pct(r.probability, lang),
-                      low=pct(r.probability_ci_low, lang), high=pct(r.probability_ci_high, lang))
+        common = {"design": r.design, "party": _who(r, lang), "p": pct(r.probability, lang),
+                  "low": pct(r.probability_ci_low, lang),
+                  "high": pct(r.probability_ci_high, lang)}
         if r.risk == "pool_short":
             when = (t(lang, "risk_pool_when", year=int(r.first_year_median))
                     if np.isfinite(r.first_year_median) else "")
@@ -378,8 +385,9 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     paths = ds.sizes["path"]
     blocks = [
         ("h1", title),
-        ("p", t(lang, "generated", source=source or "—", paths=paths,
-                seed=ds.attrs.get("seed", "—"), version=ds.attrs.get("package_version", "—"),
+        ("p", t(lang, "generated" if "created" in ds.attrs else "generated_undated",
+                source=source or t(lang, "source_memory"), paths=paths, seed=ds.attrs.get("seed", "—"),
+                version=ds.attrs.get("package_version", "—"),
                 created=ds.attrs.get("created", "—"))),
         ("h2", t(lang, "h_question")),
         ("p", question),

@@ -74,11 +74,12 @@ def _fontconfig_files() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     files = [line.strip().rstrip(":") for line in listing.splitlines() if line.strip()]
-    # prefer sans-serif Simplified Chinese files
-    return sorted(files, key=lambda f: ("Serif" in f, "Sans" not in f and "Hei" not in f, f))
+    # prefer regular sans-serif files
+    return sorted(files, key=lambda f: ("Serif" in f, "Sans" not in f and "Hei" not in f,
+                                        "Bold" in f, f))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cjk_font() -> str | None:
     """The family name of a font with Chinese glyphs that matplotlib can use, or None.
 

@@ -19,6 +19,8 @@ English labels (names), as ``lang="en"`` does. Money is drawn in millions of CNY
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
@@ -50,8 +52,15 @@ LINESTYLES = ("-", "--", ":", "-.")
 DESIGN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
                  "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
-__all__ = ["fan_chart", "loss_by_party", "exceedance_curves", "target_probabilities",
-           "capital_paths", "scenario_comparison", "new_axes"]
+__all__ = [
+    "capital_paths",
+    "exceedance_curves",
+    "fan_chart",
+    "loss_by_party",
+    "new_axes",
+    "scenario_comparison",
+    "target_probabilities",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -267,7 +276,10 @@ def exceedance_curves(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh
     ax.set_ylabel(t(lang, "fig_exceed_ylabel"))
     ax.set_title(t(lang, "fig_exceed_title"))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small", loc="upper right")
+    if len(designs) > 1:  # many curves: keep the legend off them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        ax.legend(fontsize="small", loc="upper right")
     return _finish(ax, lang)
 
 
@@ -299,7 +311,8 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
         for yy, pp, hh in zip(y, p, high):
             ax.annotate(pct(pp), (hh, yy), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize="small")
-    ax.set_yticks(np.arange(len(targets)), [_label(first, "target", x, lang) for x in targets])
+    ax.set_yticks(np.arange(len(targets)),
+                  [_wrap(_label(first, "target", x, lang), lang) for x in targets])
     ax.invert_yaxis()
     ax.set_xlim(0, 1.15)
     _percent_axis(ax.xaxis)
@@ -310,7 +323,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     ax.set_title(t(lang, "fig_target_title"), pad=14)
     ax.grid(axis="x", alpha=0.3)
     if len(designs) > 1:
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _finish(ax, lang)
 
 
@@ -371,40 +384,44 @@ def capital_paths(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
 
 # --------------------------------------------------------------------------- comparison
 
-#: the four panels of :func:`scenario_comparison`, in axes coordinates of the container
-PANELS = ((0.07, 0.57, 0.38, 0.33), (0.60, 0.57, 0.38, 0.33),
-          (0.07, 0.06, 0.38, 0.33), (0.66, 0.06, 0.32, 0.33))
+#: the four panels of :func:`scenario_comparison`, in axes coordinates of the container;
+#: each is a horizontal bar chart, its labels in the space to its left
+PANELS = ((0.20, 0.55, 0.29, 0.36), (0.70, 0.55, 0.29, 0.36),
+          (0.20, 0.05, 0.29, 0.36), (0.70, 0.05, 0.29, 0.36))
 
 
-def _grouped_bars(ax: Axes, groups: list[str], series: dict[str, np.ndarray], *,
-                  errors: dict | None = None, fmt=None, horizontal: bool = False) -> None:
+def _wrap(label: str, lang: str) -> str:
+    """Break a long axis label into lines (Chinese has no spaces: break by characters)."""
+    lines = textwrap.wrap(str(label), width=12 if lang == "zh" else 24,
+                          break_long_words=True) or [""]
+    for i in range(1, len(lines)):  # no line starts with closing punctuation
+        while lines[i] and lines[i][0] in "，。、；：）」』,.;:)":
+            lines[i - 1] += lines[i][0]
+            lines[i] = lines[i][1:]
+    return "\n".join(line for line in lines if line)
+
+
+def _grouped_barh(ax: Axes, groups: list[str], series: dict[str, np.ndarray], lang: str, *,
+                  errors: dict | None = None, fmt=None) -> None:
+    """Horizontal bars: one group per label (top to bottom), one bar per design in it."""
     n = max(1, len(series))
-    width = 0.8 / n
-    x = np.arange(len(groups))
+    height = 0.8 / n
+    y = np.arange(len(groups))
+    inches = ax.get_position().height * ax.figure.get_figheight()
+    roomy = inches * 72 / max(1, len(groups) * n) >= 9  # points per bar: room for a number
     for i, (name, values) in enumerate(series.items()):
-        xs = x - 0.4 + width * (i + 0.5)
+        ys = y - 0.4 + height * (i + 0.5)
         err = None if errors is None else errors[name]
-        color = DESIGN_COLORS[i % len(DESIGN_COLORS)]
-        if horizontal:
-            ax.barh(xs, values, height=width * 0.92, color=color, xerr=err, label=name)
-        else:
-            ax.bar(xs, values, width=width * 0.92, color=color, yerr=err,
-                   capsize=2 if err is not None else 0, label=name)
-        if fmt is not None:
-            for xx, vv in zip(xs, values):
+        ax.barh(ys, values, height=height * 0.92, color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
+                xerr=err, capsize=2 if err is not None else 0, label=name)
+        if fmt is not None and roomy:
+            for yy, vv in zip(ys, values):
                 if np.isfinite(vv):
-                    ax.annotate(fmt(vv), (vv, xx) if horizontal else (xx, vv),
-                                ha="left" if horizontal else "center",
-                                va="center" if horizontal else "bottom", fontsize="x-small",
-                                xytext=(2, 0) if horizontal else (0, 1),
-                                textcoords="offset points")
-    if horizontal:
-        ax.set_yticks(x, groups, fontsize="small")
-        ax.invert_yaxis()
-        ax.grid(axis="x", alpha=0.3)
-    else:
-        ax.set_xticks(x, groups, fontsize="small")
-        ax.grid(axis="y", alpha=0.3)
+                    ax.annotate(fmt(vv), (vv, yy), xytext=(2, 0), textcoords="offset points",
+                                ha="left", va="center", fontsize="x-small")
+    ax.set_yticks(y, [_wrap(g, lang) for g in groups], fontsize="small")
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh") -> Axes:
@@ -414,13 +431,13 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     probability of each target; the fiscal cost over the run with its 95% CI (annotated
     with the cost per 100 m CNY lent and, with a counterfactual, per additional
     first-time borrower); and the risks (pool short, guarantor insolvency, compensation
-    rates and leverage above their caps). Returns ``ax``.
+    rates above their caps). Returns ``ax``.
     """
     if "scenario" not in ds.dims:
         raise ValueError("scenario_comparison needs a comparison (a Dataset with a "
                          "'scenario' dim), e.g. from `guarantee-sim compare`")
     lang = resolve_lang(lang)
-    ax = ax if ax is not None else new_axes((11.0, 8.0))
+    ax = ax if ax is not None else new_axes((12.0, 9.0))
     first = _first(ds)
     designs = variants(ds)
     names = [n for n, _ in designs]
@@ -430,12 +447,16 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
                  else t(lang, "fig_compare_title"))
     loss_ax, target_ax, fiscal_ax, risk_ax = (ax.inset_axes(rect) for rect in PANELS)
 
-    parties = [p for p in _parties_with_loss(ds)]
+    def money_m(x):
+        return f"{x:,.1f}"
+
+    parties = _parties_with_loss(ds)
     series = {n: loss_summary(v)["mean"].sel(party=parties).values / MILLION
               for n, v in designs}
-    _grouped_bars(loss_ax, [_label(first, "party", p, lang) for p in parties], series)
+    _grouped_barh(loss_ax, [_label(first, "party", p, lang) for p in parties], series, lang,
+                  fmt=money_m)
+    loss_ax.margins(x=0.15)
     loss_ax.set_title(t(lang, "fig_compare_loss"), fontsize="medium")
-    loss_ax.tick_params(axis="x", labelrotation=20)
 
     if "target" in first.dims:
         targets = [str(x) for x in first.target.values]
@@ -444,35 +465,43 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
             p = v["target_probability"].sel(target=targets).values.astype(float)
             low, high = probability_interval(p, v.sizes["path"])
             series[n], errors[n] = p, np.clip(np.vstack([p - low, high - p]), 0, None)
-        _grouped_bars(target_ax, [_label(first, "target", x, lang) for x in targets], series,
-                      errors=errors)
-        target_ax.set_ylim(0, 1.1)
-        _percent_axis(target_ax.yaxis)
-        target_ax.tick_params(axis="x", labelrotation=10)
+        _grouped_barh(target_ax, [_label(first, "target", x, lang) for x in targets], series,
+                      lang, errors=errors)
+        target_ax.set_xlim(0, 1.05)
+        _percent_axis(target_ax.xaxis)
+        target_ax.axvline(LIKELY_FROM, color="grey", linestyle=":", linewidth=1)
+    else:
+        target_ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center",
+                       transform=target_ax.transAxes)
     target_ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
 
     costs = cost_table(ds).set_index("design")
     means, errs = [], []
-    for n, v in designs:
+    for _, v in designs:
         ci = mean_interval(v["fiscal_cost"].sum("year"))
         means.append(float(ci["mean"]) / MILLION)
         errs.append(float(ci["high"] - ci["mean"]) / MILLION)
-    x = np.arange(len(names))
-    fiscal_ax.bar(x, means, yerr=errs, capsize=3,
-                  color=[DESIGN_COLORS[i % len(DESIGN_COLORS)] for i in range(len(names))])
+    y = np.arange(len(names))
+    fiscal_ax.barh(y, means, xerr=errs, capsize=3, height=0.7,
+                   color=[DESIGN_COLORS[i % len(DESIGN_COLORS)] for i in range(len(names))])
     for i, n in enumerate(names):
-        lines = [t(lang, "fig_per_100m", value=yuan(costs.loc[n, "fiscal_cost_per_100m_lending"],
-                                                     lang))]
+        lines = [t(lang, "fig_per_100m",
+                   value=yuan(costs.loc[n, "fiscal_cost_per_100m_lending"], lang))]
         if "fiscal_cost_per_additional_borrower" in costs:
             value = costs.loc[n, "fiscal_cost_per_additional_borrower"]
             if np.isfinite(value):
                 lines.append(t(lang, "fig_per_additional", value=yuan(value, lang)))
-        fiscal_ax.annotate("\n".join(lines), (x[i], means[i] / 2 if means[i] > 0 else 0),
-                           ha="center", va="center", fontsize="x-small", color="white",
-                           fontweight="bold")
-    fiscal_ax.set_xticks(x, names, fontsize="small")
+        fiscal_ax.annotate("\n".join(lines), (1.0, y[i]), xycoords=("axes fraction", "data"),
+                           xytext=(-3, 0), textcoords="offset points", ha="right",
+                           va="center", fontsize="x-small",
+                           bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                                 "edgecolor": "none", "alpha": 0.8})
+    top = max([m + e for m, e in zip(means, errs)] + [1e-9])
+    fiscal_ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
+    fiscal_ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
+    fiscal_ax.set_ylim(len(names) - 0.5, -0.5)
+    fiscal_ax.grid(axis="x", alpha=0.3)
     fiscal_ax.set_title(t(lang, "fig_compare_fiscal"), fontsize="medium")
-    fiscal_ax.grid(axis="y", alpha=0.3)
 
     risk_names, series = [], {n: [] for n in names}
     caps = party_caps(first)
@@ -491,14 +520,14 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         risk_names.append(t(lang, "risk_comp_over_cap", party=_label(first, "party", p, lang)))
         for n, v in designs:
             series[n].append(float(over_cap(v["compensation_rate"].sel(party=p), cap)))
-    _grouped_bars(risk_ax, risk_names, {n: np.array(s) for n, s in series.items()}, fmt=pct,
-                  horizontal=True)
+    _grouped_barh(risk_ax, [r.replace("\n", " ") for r in risk_names],
+                  {n: np.array(s) for n, s in series.items()}, lang, fmt=pct)
     risk_ax.set_xlim(0, 1.18)
     _percent_axis(risk_ax.xaxis)
     risk_ax.tick_params(axis="y", labelsize="x-small")
     risk_ax.set_title(t(lang, "fig_compare_risk"), fontsize="medium")
 
     handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
-    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=len(names),
-              fontsize="small", frameon=False)
+    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0),
+              ncol=min(len(names), 6), fontsize="small", frameon=False)
     return _finish(ax, lang)

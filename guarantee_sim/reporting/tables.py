@@ -9,6 +9,8 @@ tables, and the tables are written as CSV beside it.
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -53,11 +55,26 @@ def _f(x) -> float:
     return float(np.asarray(x).item())
 
 
+def _over_finite(values: xr.DataArray, how: str, q: float = 0.5) -> float:
+    """Mean, median or quantile ``q`` over the paths where ``values`` is defined (NaN if none)."""
+    values = values.dropna("path")
+    if values.sizes["path"] == 0:
+        return np.nan
+    if how == "mean":
+        return _f(values.mean("path"))
+    return _f(values.quantile(q, "path"))
+
+
 def design_table(ds: xr.Dataset) -> pd.DataFrame:
     """The designs: name, the overrides that make it, whether it is the counterfactual."""
     overrides = {}
     for line in str(ds.attrs.get("variant_overrides", "")).splitlines():
         name, _, changes = line.partition(": ")
+        try:  # the experiment writes each variant's overrides as a dict literal
+            parsed = ast.literal_eval(changes)
+            changes = "; ".join(f"{k} = {v}" for k, v in parsed.items())
+        except (ValueError, SyntaxError, AttributeError):
+            pass
         overrides[name] = changes
     counterfactual = str(ds.attrs.get("counterfactual", "") or "")
     rows = []
@@ -191,51 +208,54 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, p: float, **extra) -> dict:
+    low, high = (probability_interval(p, v.sizes["path"]) if np.isfinite(p)
+                 else (np.nan, np.nan))
+    out = dict.fromkeys(RISK_COLUMNS, np.nan)
+    out.update(design=design, party=party, label=str(v.party_label.sel(party=party).item()),
+               kind=str(v.party_kind.sel(party=party).item()), risk=risk, probability=p,
+               probability_ci_low=low, probability_ci_high=high, **extra)
+    return out
+
+
 def risk_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and party: pool shortfall (:func:`~guarantee_sim.results.
     depletion_probability`), guarantor insolvency (:func:`~guarantee_sim.results.
     insolvency_probability`), leverage and compensation rates against their caps."""
     rows = []
     for name, v in variants(ds):
-        n = v.sizes["path"]
         caps = party_caps(v)
-        labels = dict(zip(map(str, v.party.values), map(str, v.party_label.values)))
-        kinds = dict(zip(map(str, v.party.values), map(str, v.party_kind.values)))
-
-        def row(party, risk, p, **extra):
-            low, high = probability_interval(p, n) if np.isfinite(p) else (np.nan, np.nan)
-            out = dict.fromkeys(RISK_COLUMNS, np.nan)
-            out.update(design=name, party=party, label=labels[party], kind=kinds[party],
-                       risk=risk, probability=p, probability_ci_low=low,
-                       probability_ci_high=high, **extra)
-            rows.append(out)
 
         short = depletion_probability(v)
         for pool in capital_holders(v, ("pool",)):
-            first = first_year((v["shortfall"].sel(party=pool) > 0))
-            row(pool, "pool_short", _f(short.sel(party=pool)),
-                first_year_median=_f(first.median("path", skipna=True)),
-                lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path")))
+            first = first_year(v["shortfall"].sel(party=pool) > 0)
+            rows.append(_risk_row(
+                v, name, pool, "pool_short", _f(short.sel(party=pool)),
+                first_year_median=_over_finite(first, "quantile", 0.5),
+                lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path"))))
         insolvent = insolvency_probability(v)
         for g in capital_holders(v, ("guarantor",)):
             capital = v["capital"].sel(party=g)
             first = first_year(capital <= 0)
-            row(g, "insolvency", _f(insolvent.sel(party=g)),
-                first_year_median=_f(first.median("path", skipna=True)),
-                lowest_mean=_f(capital.min("year").mean("path")))
+            rows.append(_risk_row(
+                v, name, g, "insolvency", _f(insolvent.sel(party=g)),
+                first_year_median=_over_finite(first, "quantile", 0.5),
+                lowest_mean=_f(capital.min("year").mean("path"))))
         for g in capital_holders(v, ("guarantor",)):
             cap = caps[g]["leverage_cap"]
             lev = leverage_peak(v, g)
-            row(g, "leverage_over_cap", _f(over_cap(v["leverage"].sel(party=g), cap)),
-                cap=np.nan if cap is None else float(cap), peak_mean=_f(lev.mean("path")),
-                peak_p99=_f(lev.quantile(0.99, "path")))
+            rows.append(_risk_row(
+                v, name, g, "leverage_over_cap", _f(over_cap(v["leverage"].sel(party=g), cap)),
+                cap=np.nan if cap is None else float(cap), peak_mean=_over_finite(lev, "mean"),
+                peak_p99=_over_finite(lev, "quantile", 0.99)))
         for p in capital_holders(v, ("guarantor", "reguarantor")):
             cap = caps[p]["compensation_rate_cap"]
             rate = v["compensation_rate"].sel(party=p)
             top = peak(rate)
-            row(p, "compensation_over_cap", _f(over_cap(rate, cap)),
-                cap=np.nan if cap is None else float(cap), peak_mean=_f(top.mean("path")),
-                peak_p99=_f(top.quantile(0.99, "path")))
+            rows.append(_risk_row(
+                v, name, p, "compensation_over_cap", _f(over_cap(rate, cap)),
+                cap=np.nan if cap is None else float(cap), peak_mean=_over_finite(top, "mean"),
+                peak_p99=_over_finite(top, "quantile", 0.99)))
     return pd.DataFrame(rows, columns=RISK_COLUMNS)
 
 

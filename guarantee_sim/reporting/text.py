@@ -92,6 +92,14 @@ TEXT: dict[str, dict[str, str]] = {
         # ---------------------------------------------------------------- brief
         "title_single": "Policy brief: {label}",
         "title_compare": "Policy brief: {label}",
+        "kind_bank": "bank",
+        "kind_guarantor": "guarantor",
+        "kind_reguarantor": "re-guarantor",
+        "kind_pool": "pool",
+        "kind_unabsorbed": "unabsorbed",
+        "source_memory": "a results Dataset",
+        "generated_undated": ("Generated from {source} ({paths} Monte Carlo paths per design, "
+                              "seed {seed}, guarantee_sim {version})."),
         "generated": ("Generated from {source} ({paths} Monte Carlo paths per design, seed "
                       "{seed}, guarantee_sim {version}, results created {created})."),
         "h_question": "The question",
@@ -127,9 +135,9 @@ TEXT: dict[str, dict[str, str]] = {
         "key_fiscal": ("**{design}**: the budget spends {mean} over the run (95% CI {low} to "
                        "{high}); public parties lose {public} (90% of paths between "
                        "{public_p05} and {public_p95}); new lending is {lending}."),
-        "key_loss": ("**{design}**: the guarantor {party} loses {mean} in the mean over the "
-                     "run (95% CI {low} to {high}); in a 1-in-100 run it loses {var99} or "
-                     "more (VaR 99%), and {es99} on average in the worst 1% (ES 99%)."),
+        "key_loss": ("**{design}** — {party}: mean loss over the run {mean} (95% CI {low} to "
+                     "{high}); in a 1-in-100 run {var99} or more (VaR 99%), and {es99} on "
+                     "average in the worst 1% of runs (ES 99%)."),
         "loss_table_caption": "Loss over the run by party",
         "col_party": "party",
         "col_mean": "mean",
@@ -149,6 +157,8 @@ TEXT: dict[str, dict[str, str]] = {
         "targets_likely": "Likely ({p}% chance or more): {targets}.",
         "targets_not_likely": "Not likely: {targets}.",
         "targets_none": "none",
+        "targets_summary": "{likely} {not_likely}",
+        "design_prefix": "**{design}**: {text}",
         "target_line": ("**{design}** — {target}: P(reached) = {p} (95% CI {low} to {high}), "
                         "{likelihood}; mean attainment {attainment} of the target {value}."),
         "col_target": "target",
@@ -193,13 +203,13 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "additional first-time borrowers",
         "col_per_additional": "per additional first-time borrower (CNY)",
         "h_risks": "Risks",
-        "risk_pool": ("**{design}** — pool {party}: it could not take its share of a loss on "
+        "risk_pool": ("**{design}** — {party}: could not take its share of a loss on "
                       "{p} of paths (95% CI {low} to {high}; run dry or circuit breaker){when}."),
         "risk_pool_when": ", first in {year} (median over those paths)",
-        "risk_insolvency": ("**{design}** — guarantor {party}: net assets fell to zero or below "
+        "risk_insolvency": ("**{design}** — {party}: net assets fell to zero or below "
                             "on {p} of paths (95% CI {low} to {high}); its lowest year-end net "
                             "assets average {capital_min}."),
-        "risk_leverage": ("**{design}** — guarantor {party}: peak year-end leverage {peak} on "
+        "risk_leverage": ("**{design}** — {party}: peak year-end leverage {peak} on "
                           "average, {peak99} in the worst 1% of paths, against a cap of "
                           "{cap}; above the cap on {p} of paths."),
         "risk_compensation": ("**{design}** — {party}: peak yearly compensation rate {peak} "
@@ -293,6 +303,14 @@ TEXT: dict[str, dict[str, str]] = {
         "var_defaults_count": "违约笔数",
         "title_single": "政策简报：{label}",
         "title_compare": "政策简报：{label}",
+        "kind_bank": "银行",
+        "kind_guarantor": "担保机构",
+        "kind_reguarantor": "再担保机构",
+        "kind_pool": "资金池",
+        "kind_unabsorbed": "未吸收",
+        "source_memory": "结果数据集",
+        "generated_undated": ("根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
+                              "guarantee_sim {version}）。"),
         "generated": ("根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
                       "guarantee_sim {version}，结果生成于 {created}）。"),
         "h_question": "问题",
@@ -321,7 +339,7 @@ TEXT: dict[str, dict[str, str]] = {
         "key_fiscal": ("**{design}**：整个模拟期财政支出 {mean}（95% 置信区间 {low} 至 {high}）；"
                        "公共部门损失 {public}（90% 的路径介于 {public_p05} 与 {public_p95}）；"
                        "新增贷款 {lending}。"),
-        "key_loss": ("**{design}**：担保机构 {party} 整个模拟期平均损失 {mean}（95% 置信区间 "
+        "key_loss": ("**{design}** — {party}：整个模拟期平均损失 {mean}（95% 置信区间 "
                      "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
                      "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"),
         "loss_table_caption": "各方整个模拟期损失",
@@ -340,6 +358,8 @@ TEXT: dict[str, dict[str, str]] = {
         "targets_likely": "可能达成（概率不低于 {p}%）：{targets}。",
         "targets_not_likely": "不太可能达成：{targets}。",
         "targets_none": "无",
+        "targets_summary": "{likely}{not_likely}",
+        "design_prefix": "**{design}**：{text}",
         "target_line": ("**{design}** — {target}：达成概率 {p}（95% 置信区间 {low} 至 {high}），"
                         "{likelihood}；平均完成目标值 {value} 的 {attainment}。"),
         "col_target": "目标",
@@ -377,12 +397,12 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "新增首贷户（户）",
         "col_per_additional": "每新增首贷户（元）",
         "h_risks": "风险",
-        "risk_pool": ("**{design}** — 资金池 {party}：在 {p} 的路径上未能承担应分担的损失（95% "
+        "risk_pool": ("**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（95% "
                       "置信区间 {low} 至 {high}；资金耗尽或触发熔断）{when}。"),
         "risk_pool_when": "，这些路径上首次发生的年份中位数为 {year} 年",
-        "risk_insolvency": ("**{design}** — 担保机构 {party}：在 {p} 的路径上净资产降至零或以下"
+        "risk_insolvency": ("**{design}** — {party}：在 {p} 的路径上净资产降至零或以下"
                             "（95% 置信区间 {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"),
-        "risk_leverage": ("**{design}** — 担保机构 {party}：年末放大倍数峰值平均 {peak}，最差 1% "
+        "risk_leverage": ("**{design}** — {party}：年末放大倍数峰值平均 {peak}，最差 1% "
                           "路径为 {peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),
         "risk_compensation": ("**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 "
                               "{peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),

@@ -1,0 +1,430 @@
+"""Reporting: figures, the policy brief (Markdown, HTML, CSV) and the explore notebook.
+
+The Datasets are small (tens of paths) runs of the shipped county scenario and of a
+comparison with a counterfactual; the brief is written through the command line
+(``guarantee-sim brief``) for a run and a comparison, in Chinese and in English, and its
+numbers are checked against the metric functions applied to the Dataset read back.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import re
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+import guarantee_sim as gs
+from guarantee_sim import reporting
+from guarantee_sim.cli import main
+from guarantee_sim.experiments import run_experiment
+from guarantee_sim.reporting import fonts, measures, text
+from guarantee_sim.results import (
+    depletion_probability,
+    expected_shortfall,
+    fiscal_cost_per_borrower,
+    fiscal_cost_per_lending,
+    insolvency_probability,
+    loss_summary,
+    read_results,
+    write_netcdf,
+    yearly_summary,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "county_guarantee_2021.yaml"
+NOTEBOOK = ROOT / "experiments" / "explore_results.ipynb"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PATHS = 40
+CASES = [("run", "zh"), ("run", "en"), ("compare", "zh"), ("compare", "en")]
+
+
+def run_main(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A results file of a run and one of a comparison with a counterfactual."""
+    folder = tmp_path_factory.mktemp("results")
+    scenario = gs.load_scenario(SCENARIO, overrides=["simulation.block_size=20"])
+    run = write_netcdf(gs.simulate(scenario, paths=PATHS, seed=3), folder / "run.nc")
+    experiment = folder / "experiment.yaml"
+    experiment.write_text(yaml.safe_dump({
+        "name": "fee_with_counterfactual",
+        "label": "担保费率与反事实",
+        "question": "What does each additional first-time borrower cost the budget?",
+        "base": str(SCENARIO),
+        "counterfactual": "no_scheme",
+        "overrides": {"simulation.block_size": 20},
+        "variants": {
+            "baseline": {},
+            "fee_0_5pct": {"parties.guarantor.fee_rate": 0.005},
+            # without the scheme: fewer first-time borrowers, no pool top-ups
+            "no_scheme": {"segments.first_time.lending.count_per_year": 60,
+                          "parties.gov_pool.annual_contribution": 0.0},
+        },
+    }, allow_unicode=True), encoding="utf-8")
+    compare = write_netcdf(run_experiment(experiment, paths=30, seed=5), folder / "compare.nc")
+    return {"run": run, "compare": compare}
+
+
+@pytest.fixture(scope="module")
+def datasets(files) -> dict:
+    return {kind: read_results(path) for kind, path in files.items()}
+
+
+@pytest.fixture(scope="module")
+def briefs(files, tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """The brief of each results file in each language, written by the command line."""
+    folder = tmp_path_factory.mktemp("briefs")
+    out = {}
+    for kind, lang in CASES:
+        target = folder / f"{kind}_{lang}"
+        rc, stdout, stderr = run_main("brief", files[kind], "--lang", lang, "--out", target)
+        assert rc == 0, stderr
+        assert "brief written" in stdout
+        out[kind, lang] = target
+    return out
+
+
+def axes() -> Axes:
+    fig = Figure(figsize=(8, 5))
+    FigureCanvasAgg(fig)
+    return fig.add_subplot()
+
+
+def csv(folder: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(folder / "tables" / f"{name}.csv", keep_default_na=True)
+
+
+def designs(ds):
+    return measures.variants(ds)
+
+
+# --------------------------------------------------------------------------- text and measures
+
+
+def test_both_languages_have_the_same_templates():
+    assert set(text.TEXT["zh"]) == set(text.TEXT["en"])
+    def fields(template):
+        return sorted(set(re.findall(r"{(\w+)", template)))
+
+    for key in text.TEXT["en"]:
+        assert fields(text.TEXT["zh"][key]) == fields(text.TEXT["en"][key]), key
+
+
+def test_likelihood_language_is_ordered():
+    assert text.likelihood(1.0) == "virtually_certain"
+    assert text.likelihood(0.7) == "likely"
+    assert text.likelihood(0.5) == "about_as_likely_as_not"
+    assert text.likelihood(0.0) == "exceptionally_unlikely"
+
+
+def test_tail_allocation_adds_up_to_expected_shortfall(datasets):
+    ds = datasets["run"]
+    total = ds["loss"].sum(["year", "party"])
+    tail = measures.tail_allocation(ds, 0.99)
+    assert np.isclose(float(tail.sum()), float(expected_shortfall(total, 0.99)), rtol=1e-12)
+
+
+def test_exceedance_curve_is_the_share_of_paths_above(datasets):
+    losses = datasets["run"]["loss"].sum("year").sel(party="guarantor")
+    curve = measures.exceedance_curve(losses)
+    x = float(curve.threshold[len(curve) // 2])
+    assert float(curve.sel(threshold=x)) == pytest.approx(float((losses > x).mean()))
+    assert np.all(np.diff(curve.values) <= 0)
+
+
+def test_probability_interval_contains_the_estimate():
+    low, high = measures.probability_interval(0.3, 100)
+    assert 0.0 < low < 0.3 < high < 1.0
+    assert measures.probability_interval(1.0, 40)[1] == 1.0
+
+
+# --------------------------------------------------------------------------- plots
+
+PLOTS = [
+    ("fan_chart", lambda ds, ax: reporting.fan_chart(ds, "capital", ax, party="guarantor")),
+    ("fan_chart_sum", lambda ds, ax: reporting.fan_chart(ds, "credit_loss", ax)),
+    ("loss_by_party", lambda ds, ax: reporting.loss_by_party(ds, ax)),
+    ("exceedance_curves", lambda ds, ax: reporting.exceedance_curves(ds, ax)),
+    ("target_probabilities", lambda ds, ax: reporting.target_probabilities(ds, ax)),
+    ("capital_paths", lambda ds, ax: reporting.capital_paths(ds, ax)),
+]
+
+
+@pytest.mark.parametrize("kind", ["run", "compare"])
+@pytest.mark.parametrize("name,draw", PLOTS, ids=[p[0] for p in PLOTS])
+def test_plot_draws_on_the_axes_it_is_given(datasets, kind, name, draw):
+    ax = axes()
+    before = len(ax.get_children())
+    assert not ax.has_data()
+    returned = draw(datasets[kind], ax)
+    assert returned is ax
+    assert ax.has_data()
+    assert len(ax.get_children()) > before
+    assert ax.get_title()
+
+
+def test_scenario_comparison_draws_its_panels_into_the_axes(datasets):
+    ax = axes()
+    returned = reporting.scenario_comparison(datasets["compare"], ax, lang="en")
+    assert returned is ax
+    assert len(ax.child_axes) == 4
+    assert all(child.has_data() for child in ax.child_axes)
+    with pytest.raises(ValueError, match="scenario"):
+        reporting.scenario_comparison(datasets["run"], axes())
+
+
+def test_plot_without_axes_writes_a_png(datasets, tmp_path):
+    ax = reporting.loss_by_party(datasets["run"], lang="en")
+    path = tmp_path / "loss.png"
+    ax.figure.savefig(path)
+    data = path.read_bytes()
+    assert len(data) > 1000 and data.startswith(PNG_MAGIC)
+
+
+def _texts(ax: Axes) -> list[str]:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def test_chinese_labels_use_a_cjk_font(datasets):
+    font = fonts.cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    ds = datasets["run"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fonts.CJKFontWarning)
+        ax = reporting.loss_by_party(ds, axes(), lang="zh")
+    labels = _texts(ax)
+    assert str(ds.party_label.sel(party="guarantor").item()) in labels
+    legend_text = ax.get_legend().get_texts()[0]
+    assert legend_text.get_fontfamily()[0] == font
+    assert ax.get_xticklabels()[0].get_fontfamily()[0] == font
+
+
+def test_without_a_cjk_font_it_warns_and_uses_english(datasets, monkeypatch):
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    ds = datasets["run"]
+    with pytest.warns(fonts.CJKFontWarning, match="fonts-noto-cjk"):
+        ax = reporting.loss_by_party(ds, axes(), lang="zh")
+    labels = _texts(ax)
+    assert "guarantor" in labels and "bank" in labels
+    assert not any(str(label) in labels for label in ds.party_label.values)
+    assert "Loss over the run" in ax.get_title()
+
+
+def test_bad_language_is_refused(datasets):
+    with pytest.raises(ValueError, match="zh, en"):
+        reporting.loss_by_party(datasets["run"], axes(), lang="fr")
+
+
+# --------------------------------------------------------------------------- the brief
+
+
+@pytest.mark.parametrize("kind,lang", CASES)
+def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
+    folder, ds = briefs[kind, lang], datasets[kind]
+    losses = csv(folder, "losses").set_index(["design", "party"])
+    targets = csv(folder, "targets").set_index(["design", "target"])
+    costs = csv(folder, "costs").set_index("design")
+    risks = csv(folder, "risks").set_index(["design", "party", "risk"])
+    years = csv(folder, "years").set_index(["design", "year"])
+
+    def close(a, b):
+        return np.isclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
+
+    assert len(costs) == len(designs(ds))
+    for name, v in designs(ds):
+        summary = loss_summary(v)
+        for party in v.party.values:
+            row = losses.loc[(name, party)]
+            for column in ("mean", "var_99", "var_99_9", "es_99"):
+                assert close(row[column], float(summary[column].sel(party=party))), column
+            run_loss = v["loss"].sum("year").sel(party=party)
+            assert row.mean_ci_low <= row["mean"] <= row.mean_ci_high
+            assert close(row["mean"], float(run_loss.mean()))
+        for target in v.target.values:
+            row = targets.loc[(name, target)]
+            assert close(row.probability, float(v.target_probability.sel(target=target)))
+            assert close(row.attainment_mean,
+                         float(v.target_attainment.sel(target=target).mean("path")))
+            assert close(row.value, float(v.target_value.sel(target=target)))
+        cost = costs.loc[name]
+        assert close(cost.fiscal_cost_mean, float(v.fiscal_cost.sum("year").mean("path")))
+        assert close(cost.public_loss_mean, float(v.public_loss.sum("year").mean("path")))
+        assert close(cost.fiscal_cost_per_100m_lending, float(fiscal_cost_per_lending(v)))
+        assert close(cost.fiscal_cost_per_first_time_borrower, float(fiscal_cost_per_borrower(v)))
+        if "additional_borrowers" in v:
+            assert close(cost.additional_borrowers_mean,
+                         float(v.additional_borrowers.mean("path")))
+            assert close(cost.fiscal_cost_per_additional_borrower,
+                         float(v.fiscal_cost_per_additional_borrower))
+        for pool, p in depletion_probability(v).to_series().items():
+            assert close(risks.loc[(name, pool, "pool_short")].probability, p)
+        for g, p in insolvency_probability(v).to_series().items():
+            assert close(risks.loc[(name, g, "insolvency")].probability, p)
+        for column, values in yearly_summary(v).reset_coords(drop=True).data_vars.items():
+            for year in v.year.values:
+                assert close(years.loc[(name, year), column], float(values.sel(year=year)))
+
+
+def test_comparison_brief_has_the_additionality_numbers(briefs, datasets):
+    costs = csv(briefs["compare", "en"], "costs").set_index("design")
+    ds = datasets["compare"]
+    assert set(costs.index) == {"baseline", "fee_0_5pct", "no_scheme"}
+    assert costs.loc["no_scheme", "additional_borrowers_mean"] == 0
+    assert costs.loc["baseline", "additional_borrowers_mean"] > 0
+    extra = (ds.fiscal_cost.sum("year") - ds.fiscal_cost.sum("year").sel(scenario="no_scheme"))
+    expected = float(extra.sel(scenario="baseline").mean("path")
+                     / ds.additional_lending.sel(scenario="baseline").mean("path") * 1e8)
+    assert np.isclose(costs.loc["baseline", "extra_fiscal_cost_per_100m_additional_lending"],
+                      expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind,lang", CASES)
+def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
+    folder, ds = briefs[kind, lang], datasets[kind]
+    md = (folder / "brief.md").read_text(encoding="utf-8")
+    page = (folder / "brief.html").read_text(encoding="utf-8")
+    page_text = html.unescape(page)
+    for name, v in designs(ds):
+        expected = [
+            text.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
+            text.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang),
+            text.pct(float(v.target_probability.isel(target=0))),
+            text.yuan(float(fiscal_cost_per_lending(v)), lang),
+            text.yuan(float(fiscal_cost_per_borrower(v)), lang),
+            text.pct(float(depletion_probability(v).sel(party="gov_pool"))),
+            text.money(float(v.fiscal_cost.sum("year").mean("path")), lang),
+        ]
+        if "additional_borrowers" in v and name != ds.attrs["counterfactual"]:
+            expected.append(text.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
+            expected.append(text.count(float(v.additional_borrowers.mean("path"))))
+        for value in expected:
+            assert value in md, (name, value)
+            assert value in page_text, (name, value)
+    spec = measures.scenario_spec(ds)
+    for source in spec["sources"]:
+        assert source in md
+    assert " ".join(spec["description"].split()) in md
+    assert text.TEXT[lang]["h_uncertainty"] in md
+    assert ("parameter uncertainty" if lang == "en" else "参数不确定性") in md
+    if kind == "compare":
+        assert ds.attrs["question"].strip() in md
+        for name in ds.scenario.values:
+            assert f"**{name}**" in md
+
+
+class _Page(HTMLParser):
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.images, self.errors = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+@pytest.mark.parametrize("kind,lang", CASES)
+def test_html_is_self_contained_with_every_figure(briefs, kind, lang):
+    folder = briefs[kind, lang]
+    parser = _Page()
+    parser.feed((folder / "brief.html").read_text(encoding="utf-8"))
+    parser.close()
+    assert not parser.errors and not parser.stack
+    pngs = sorted((folder / "figures").glob("*.png"))
+    md = (folder / "brief.md").read_text(encoding="utf-8")
+    assert len(pngs) >= 5 + (kind == "compare")
+    assert len(parser.images) == len(pngs) == md.count("](figures/")
+    prefix = "data:image/png;base64,"
+    for src in parser.images:
+        assert src.startswith(prefix)
+        assert base64.b64decode(src[len(prefix):]).startswith(PNG_MAGIC)
+    for png in pngs:
+        data = png.read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG_MAGIC)
+        assert f"](figures/{png.name})" in md
+
+
+def test_brief_languages_differ(briefs):
+    zh = (briefs["run", "zh"] / "brief.md").read_text(encoding="utf-8")
+    en = (briefs["run", "en"] / "brief.md").read_text(encoding="utf-8")
+    assert "政策简报" in zh and "万元" in zh
+    assert "Policy brief" in en and "CNY" in en and "政策简报" not in en
+
+
+def test_brief_replaces_an_existing_folder_atomically(datasets, tmp_path):
+    out = tmp_path / "brief"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    (out / "brief.md").write_text("stale")
+    written = reporting.write_brief(datasets["run"], out, lang="en")
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert written["markdown"].read_text(encoding="utf-8").startswith("# Policy brief")
+    assert [p.name for p in tmp_path.iterdir()] == ["brief"]  # no temporary folder left
+    with pytest.raises(ValueError, match="not a guarantee_sim results file"):
+        reporting.write_brief(datasets["run"][["loss"]], tmp_path / "other", lang="en")
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_brief_mistakes_exit_2(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc, _, err = run_main("brief", tmp_path / "missing.nc", "--out", out)
+    assert rc == 2 and "no such results file" in err
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    rc, _, err = run_main("brief", junk, "--out", out)
+    assert rc == 2 and "not a readable results file" in err
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": ("i", [1.0])}).to_netcdf(other, engine="h5netcdf")
+    rc, _, err = run_main("brief", other, "--out", out)
+    assert rc == 2 and "not a guarantee_sim results file" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["brief", str(files["run"]), "--lang", "fr", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'fr'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- notebook
+
+
+def test_explore_notebook_executes():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client.execute()
+    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    assert len(images) >= 3
