@@ -24,7 +24,7 @@ from .results import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
-    read_results,
+    open_results,
     write_netcdf,
     yearly_summary,
 )
@@ -191,18 +191,15 @@ def print_comparison(ds: xr.Dataset, console: Console) -> None:
     console.print(table)
 
 
-def _summarize(args, console: Console) -> int:
-    path = Path(args.results)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such results file", path=str(path))
+def _open_results(path) -> xr.Dataset:
     try:
-        ds = read_results(path)
-    except Exception as err:  # a file that is not a results file is the user's mistake
-        raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
-    missing = [v for v in ("loss", "capital", "loans_count") if v not in ds]
-    if missing or "path" not in ds.dims:
-        raise ScenarioError(f"{path}: not a guarantee_sim results file (no {missing or 'path'})",
-                            path=str(path))
+        return open_results(path)
+    except ValueError as err:
+        raise ScenarioError(str(err), path=str(path)) from None
+
+
+def _summarize(args, console: Console) -> int:
+    ds = _open_results(args.results)
     if "scenario" in ds.dims:
         print_comparison(ds, console)
     else:
@@ -211,19 +208,10 @@ def _summarize(args, console: Console) -> int:
 
 
 def _brief(args, console: Console) -> int:
-    from .reporting import check_results, write_brief
+    from .reporting import write_brief
 
     path = Path(args.results)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such results file", path=str(path))
-    try:
-        ds = read_results(path)
-    except Exception as err:  # a file that is not a results file is the user's mistake
-        raise ScenarioError(f"{path}: not a readable results file ({err})", path=str(path))
-    try:
-        check_results(ds)
-    except ValueError as err:
-        raise ScenarioError(f"{path}: {err}", path=str(path)) from None
+    ds = _open_results(path)
     out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"--out {out} is a file; give a folder for the brief",

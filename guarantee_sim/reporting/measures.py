@@ -13,24 +13,10 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from ..results.io import check_results  # noqa: F401  (re-exported for the reporting API)
+
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
-
-#: variables every results file has (DESIGN §5); a file without them is not a results file
-REQUIRED = ("loss", "capital", "fiscal_cost", "public_loss", "loans_amount", "borrowers",
-            "shortfall", "leverage", "compensation_rate")
-REQUIRED_COORDS = ("path", "year", "party", "segment", "party_kind", "party_label",
-                   "segment_label", "segment_tags")
-
-
-def check_results(ds: xr.Dataset) -> None:
-    """Raise ValueError naming what is missing if ``ds`` is not a guarantee_sim results set."""
-    missing = [v for v in REQUIRED if v not in ds.data_vars]
-    missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
-    if missing:
-        raise ValueError("not a guarantee_sim results file: it lacks "
-                         + ", ".join(missing))
-
 
 def variants(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     """(design name, Dataset of that design): each ``scenario`` of a comparison, or the run."""

@@ -1,7 +1,7 @@
 """The results contract: Dataset assembly, metrics as pure functions, atomic NetCDF I/O."""
 
 from .dataset import VARIABLE_META, build_dataset
-from .io import read_results, write_netcdf
+from .io import check_results, open_results, read_results, write_netcdf
 from .metrics import (
     depletion_probability,
     expected_shortfall,
@@ -15,7 +15,7 @@ from .metrics import (
 )
 
 __all__ = [
-    "VARIABLE_META", "build_dataset", "read_results", "write_netcdf", "depletion_probability",
+    "VARIABLE_META", "build_dataset", "check_results", "open_results", "read_results", "write_netcdf", "depletion_probability",
     "expected_shortfall", "fiscal_cost_per_borrower", "fiscal_cost_per_lending",
     "insolvency_probability", "loss_summary", "target_attainment", "value_at_risk",
     "yearly_summary",

@@ -14,6 +14,37 @@ import xarray as xr
 
 ENGINE = "h5netcdf"
 
+#: variables every results file has (DESIGN §5); a file without them is not a results file
+REQUIRED = ("loss", "capital", "fiscal_cost", "public_loss", "loans_amount", "borrowers",
+            "shortfall", "leverage", "compensation_rate")
+REQUIRED_COORDS = ("path", "year", "party", "segment", "party_kind", "party_label",
+                   "segment_label", "segment_tags")
+
+
+def check_results(ds: xr.Dataset) -> None:
+    """Raise ValueError naming what is missing if ``ds`` is not a guarantee_sim results set."""
+    missing = [v for v in REQUIRED if v not in ds.data_vars]
+    missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
+    if missing:
+        raise ValueError("not a guarantee_sim results file: it lacks "
+                         + ", ".join(missing))
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """Read a results file, raising ValueError that names the file if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such results file")
+    try:
+        ds = read_results(path)
+    except Exception as err:  # not NetCDF, or unreadable: the user's mistake, not a crash
+        raise ValueError(f"{path}: not a readable results file ({err})") from None
+    try:
+        check_results(ds)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    return ds
+
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename)."""
