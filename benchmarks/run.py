@@ -688,7 +688,7 @@ def main(argv=None) -> int:
         f = full[g]
         rows.append((f"d. full model, {g} ({f['records']:,} records)", f["rate"],
                      f"loan-path-years/s, renewals excluded; {f['paths']:,} paths"))
-        rows.append((f"   incl. renewals (estimated)", f["rate_with_renewals"],
+        rows.append(("   incl. renewals (estimated)", f["rate_with_renewals"],
                      f"+{f['renewal_loans_per_path']:,.0f} renewal loans/path"))
         if g == "cohort":
             rows.append(("   cohort records", f["record_rate"], "record-path-years/s"))

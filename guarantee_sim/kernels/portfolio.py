@@ -14,7 +14,6 @@ the thread count or on how paths are blocked. Money is in CNY, rates per year.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit, prange
@@ -35,7 +34,6 @@ from .layout import (
     LEVERAGE,
     LOANS_AMOUNT,
     LOANS_COUNT,
-    LOSS,
     MAX_ORIGINATION_LEVERAGE,
     OUTSTANDING,
     PAYOUT,
