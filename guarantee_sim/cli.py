@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
+    compare.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE", help="override a value in every variant")
     summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
     summarize.add_argument("results", help="NetCDF file written by `run`")
     brief = sub.add_parser("brief", help="write a policy brief (Markdown, HTML with figures, "
@@ -147,7 +149,7 @@ def _compare(args, console: Console) -> int:
     from .experiments import load_experiment, run_experiment, variant_scenarios
 
     _check_paths_and_seed(args)
-    experiment = load_experiment(args.experiment)
+    experiment = load_experiment(args.experiment, overrides=args.overrides)
     scenarios = variant_scenarios(args.experiment, experiment)  # all valid before any run
     out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
@@ -156,6 +158,7 @@ def _compare(args, console: Console) -> int:
     with Progress(*columns, console=console, transient=True) as bar:
         tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
         ds = run_experiment(args.experiment, paths=args.paths, seed=args.seed,
+                            overrides=args.overrides,
                             progress=lambda name, n: bar.advance(tasks[name], n))
     print_comparison(ds, console)
     write_netcdf(ds, out)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import xarray as xr
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config import ScenarioError, load_scenario
@@ -71,9 +72,22 @@ class Experiment(BaseModel):
         return out
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Load and validate an experiment file (errors name the file, line and key)."""
-    return load_model(path, Experiment)
+def load_experiment(path: str | Path, overrides=None) -> Experiment:
+    """Load and validate an experiment file (errors name the file, line and key).
+
+    ``overrides`` (``dotted.key=value``, as from ``--set``) apply to every variant's
+    scenario, after the experiment's own overrides and before the variant's.
+    """
+    experiment = load_model(path, Experiment)
+    if not overrides:
+        return experiment
+    extra = {}
+    for text in overrides:
+        key, sep, value = str(text).partition("=")
+        if not sep or not key:
+            raise ScenarioError(f"--set {text}: expected KEY=VALUE", path=str(path))
+        extra[key.strip()] = yaml.safe_load(value)
+    return experiment.model_copy(update={"overrides": {**experiment.overrides, **extra}})
 
 
 def variant_scenarios(path: str | Path, experiment: Experiment | None = None) -> dict:
@@ -95,11 +109,12 @@ def variant_scenarios(path: str | Path, experiment: Experiment | None = None) ->
 
 
 def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional[int] = None,
-                   progress: Optional[Callable[[str, int], None]] = None) -> xr.Dataset:
+                   progress: Optional[Callable[[str, int], None]] = None,
+                   overrides=None) -> xr.Dataset:
     """Run every variant with common random numbers; one Dataset with a scenario dim."""
     from .engine import simulate
 
-    experiment = load_experiment(path)
+    experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment)
     first = next(iter(scenarios.values()))
     paths = paths or experiment.paths or first.simulation.paths

@@ -181,8 +181,10 @@ def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
                     axis=1).astype(np.int64)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
-    n_loans = np.bincount(inverse, minlength=len(unique)).astype(np.int64)
-    total = np.bincount(inverse, weights=book.amount, minlength=len(unique))
+    # records may already stand for several loans (the processes' record weight)
+    n_loans = np.rint(np.bincount(inverse, weights=book.n_loans,
+                                  minlength=len(unique))).astype(np.int64)
+    total = np.bincount(inverse, weights=book.amount * book.n_loans, minlength=len(unique))
     id_hi = np.zeros(len(unique), dtype=np.uint32)
     id_hi[inverse] = book.id_hi
     initial = unique[:, 0] == 0

@@ -335,16 +335,22 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     covered = np.array([gname in scenario.schemes[s.scheme].split
                         and scenario.schemes[s.scheme].coverage > 0 for s in segs])
     n_months = scenario.horizon.months
-    expected = np.zeros(n_months)
-    for b, grade_pd in ((book, lambda bk: PD_GRID[bk.grade]),
-                        (other_book, lambda bk: np.array([
-                            segs[s].pd.grade_pds()[0][g] for s, g in zip(bk.segment, bk.grade)]))):
+    grades = max(len(s.pd.grades) for s in segs)
+    own_pd = np.zeros((len(segs), grades))  # PD of each (segment, grade) of the volume book
+    for i, seg in enumerate(segs):
+        pds = seg.pd.grade_pds()[0]
+        own_pd[i, :len(pds)] = pds
+    expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
+    for b, pd_of in ((book, lambda bk: PD_GRID[bk.grade]),
+                     (other_book, lambda bk: own_pd[bk.segment, bk.grade])):
         if b is None or len(b) == 0:
             continue
         mask = covered[b.segment]
-        monthly = b.n_loans[mask] * grade_pd(b)[mask] / 12.0
-        for start, tenor, rate in zip(b.month[mask], b.tenor[mask], monthly):
-            expected[start:min(start + tenor, n_months)] += rate
+        monthly = b.n_loans[mask] * pd_of(b)[mask] / 12.0
+        start = b.month[mask]
+        np.add.at(expected, start, monthly)
+        np.add.at(expected, np.minimum(start + b.tenor[mask], n_months), -monthly)
+    expected = np.cumsum(expected)[:n_months]
     weight = pr.record_weight
     counts = np.array([poisson_count(expected[m] / weight,
                                      monthly_uniform(seed, replica, CLAIMS_STREAM, m, 1))

@@ -88,7 +88,7 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
         if str(spec.target_kind.values) == "flow":
             achieved = series.sel(year=slice(start, end)).sum("year")
         else:
-            achieved = series.sel(year=end)
+            achieved = series.sel(year=end, drop=True)
         values.append(achieved / float(spec.target_value))
     return xr.concat(values, dim=ds.target).transpose("path", "target")
 
