@@ -114,6 +114,10 @@ def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
         n_initial=cat("n_initial"),
         month_start=np.stack([p.month_start + off for p, off in zip(parts, offsets)]),
         new_amount=np.stack([p.new_amount for p in parts]),
+        standard=cat("standard"),
+        standard_count=np.stack([p.standard_count for p in parts]),
+        standard_amount=np.stack([p.standard_amount for p in parts]),
+        standard_subsidised=np.stack([p.standard_subsidised for p in parts]),
     )
 
 
@@ -141,6 +145,16 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
     new_amount = np.zeros((max(origination_months, 1), n_seg, n_band))
     np.add.at(new_amount, (book.month[new], book.segment[new], band[new]),
               book.amount[new] * book.n_loans[new])
+    tenors = np.array([seg.tenor_months for seg in scenario.segments.values()])
+    standard = new & (book.tenor == tenors[book.segment])
+    standard_count = np.zeros((max(origination_months, 1), n_seg))
+    standard_amount = np.zeros_like(new_amount)
+    standard_subsidised = np.zeros_like(standard_count)
+    where = (book.month[standard], book.segment[standard])
+    np.add.at(standard_count, where, book.n_loans[standard])
+    np.add.at(standard_amount, where + (band[standard],),
+              book.amount[standard] * book.n_loans[standard])
+    np.add.at(standard_subsidised, where, subsidised[standard] * book.n_loans[standard])
     return Book(
         id_lo=book.id_lo, id_hi=book.id_hi, segment=book.segment, grade=book.grade,
         month=book.month, tenor=book.tenor, n_loans=book.n_loans, amount=book.amount,
@@ -148,6 +162,8 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
         replica_start=np.array([0, len(book)], dtype=np.int64),
         n_initial=np.array([book.n_initial], dtype=np.int64),
         month_start=month_start.astype(np.int64), new_amount=new_amount,
+        standard=standard, standard_count=standard_count, standard_amount=standard_amount,
+        standard_subsidised=standard_subsidised,
     )
 
 

@@ -66,6 +66,13 @@ Book = namedtuple(
         "n_initial",  # int64[R] initial-book records at the front of each replica
         "month_start",  # int64[R, T+1] first record of each origination month, per replica
         "new_amount",  # float64[R, T, S, NB] new lending demanded, CNY (for rationing)
+        # Standard records (new lending with its segment's tenor) are booked in aggregate:
+        # the kernel adds a month's lending and schedules its maturity once per segment,
+        # so a loan that neither defaults nor renews costs one Philox block and a compare.
+        "standard",  # bool[R] new lending with the segment's tenor
+        "standard_count",  # float64[R, T, S] loans
+        "standard_amount",  # float64[R, T, S, NB] CNY
+        "standard_subsidised",  # float64[R, T, S] CNY eligible for interest subsidy
     ],
 )
 

@@ -103,6 +103,24 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
         if scale <= 0.0:
             continue
         g = book.grade[r]
+        if is_new and book.standard[r] and book.n_loans[r] == 1 and (
+                now + book.tenor[r] >= origination_months or seg.renew_rate[s] <= 0.0):
+            # Fast path: a booked single loan that cannot renew only matters if it
+            # defaults. Draw its windows; the general path below redraws the same words.
+            end = now + book.tenor[r]
+            t = now
+            survives = True
+            while t < end:
+                y = t // 12
+                window = min(end, 12 * (y + 1)) - t
+                w0, _, _, _ = philox4x32_10(book.id_lo[r], book.id_hi[r], y, PURPOSE_DEFAULT,
+                                            seed, path)
+                if w0 < threshold[s, g, y, window - 1]:
+                    survives = False
+                    break
+                t += window
+            if survives:
+                continue
         b = book.band[r]
         id_lo = book.id_lo[r]
         id_hi = book.id_hi[r]
@@ -112,21 +130,24 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
         start = now
         tenor = book.tenor[r]
         gen = 0
+        # a standard record's lending and maturity were booked with its month's aggregate
+        booked = is_new and book.standard[r]
         while True:
             end = start + tenor  # first month no longer alive: maturity
             sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
-            if is_new or gen > 0:
-                y0 = start // 12
-                segment_out[LOANS_COUNT, y0, s] += alive * scale
-                segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
-                if gen == 0:
-                    segment_out[BORROWERS, y0, s] += alive * scale
-            if start == now:
-                balance[s, b] += alive * per_loan
-                subsidy_balance[s] += alive * sub_per_loan
-            else:
-                balance_change[start, s, b] += alive * per_loan
-                subsidy_change[start, s] += alive * sub_per_loan
+            if not booked:
+                if is_new or gen > 0:
+                    y0 = start // 12
+                    segment_out[LOANS_COUNT, y0, s] += alive * scale
+                    segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
+                    if gen == 0:
+                        segment_out[BORROWERS, y0, s] += alive * scale
+                if start == now:
+                    balance[s, b] += alive * per_loan
+                    subsidy_balance[s] += alive * sub_per_loan
+                else:
+                    balance_change[start, s, b] += alive * per_loan
+                    subsidy_change[start, s] += alive * sub_per_loan
             renew_word = np.uint32(0)
             t = start
             while t < end and alive > 0:
@@ -163,12 +184,17 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                     segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
                     _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance,
                                    subsidy_balance, balance_change, subsidy_change)
+                    if booked:  # it leaves at default, not with its month's maturities
+                        balance_change[end, s, b] += amount
+                        subsidy_change[end, s] += c * sub_per_loan
                     alive -= c
                 t += window
             if alive == 0:
                 break
-            _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan, balance,
-                           subsidy_balance, balance_change, subsidy_change)
+            if not booked:
+                _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan,
+                               balance, subsidy_balance, balance_change, subsidy_change)
+            booked = False
             rate = seg.renew_rate[s]
             if end >= origination_months or rate <= 0.0:
                 break
@@ -184,6 +210,29 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
             alive = renewed
             start = end
             gen += 1
+
+
+@njit(cache=True)
+def _book_standard_lending(book, replica, now, y, seg, admitted, balance, subsidy_balance,
+                           balance_change, subsidy_change, segment_out):
+    """Add this month's standard lending and schedule its maturity, segment by segment."""
+    n_seg, n_band = balance.shape
+    for s in range(n_seg):
+        share = admitted[s]
+        count = book.standard_count[replica, now, s] * share
+        if count <= 0.0:
+            continue
+        end = now + seg.tenor[s]
+        segment_out[LOANS_COUNT, y, s] += count
+        segment_out[BORROWERS, y, s] += count
+        for b in range(n_band):
+            amount = book.standard_amount[replica, now, s, b] * share
+            segment_out[LOANS_AMOUNT, y, s] += amount
+            balance[s, b] += amount
+            balance_change[end, s, b] -= amount
+        subsidised = book.standard_subsidised[replica, now, s] * share * seg.subsidy_eligible[s]
+        subsidy_balance[s] += subsidised
+        subsidy_change[end, s] -= subsidised
 
 
 @njit(cache=True)
@@ -390,6 +439,8 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                 for b in range(n_band):
                     refused += new_amount[s, b]
                 segment_out[UNMET_DEMAND, y, s] += refused * (1.0 - admitted[s])
+            _book_standard_lending(book, replica, now, y, seg, admitted, balance,
+                                   subsidy_balance, balance_change, subsidy_change, segment_out)
             originate_records(book.month_start[replica, now],
                               book.month_start[replica, now + 1], True, now, admitted, seed,
                               path, book, seg, probability, threshold,
