@@ -436,3 +436,21 @@ def test_bernoulli_threshold_frequency():
         t = np.uint32(bernoulli_threshold(p))
         frac = np.mean(words < t)
         assert abs(frac - p) < 5.0 * math.sqrt(p * (1 - p) / words.size)
+
+
+def test_batch_philox_gives_the_scalar_blocks():
+    """The vectorised cipher used by the kernels' record loop is the same function."""
+    from guarantee_sim.kernels.rng import philox4x32_10_batch
+
+    rng = np.random.default_rng(3)
+    id_lo = rng.integers(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)
+    id_hi = rng.integers(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)
+    first, n = 17, 900
+    words = [np.zeros(n, dtype=np.uint32) for _ in range(4)]
+    philox4x32_10_batch(id_lo, id_hi, first, n, 5, 2, 0xDEADBEEF, 77, *words)
+    for i in (0, 1, 450, n - 1):
+        expected = philox4x32_10(id_lo[first + i], id_hi[first + i], 5, 2, 0xDEADBEEF, 77)
+        assert tuple(int(w[i]) for w in words) == tuple(int(x) for x in expected)
+    scalar = np.array([philox4x32_10(id_lo[first + i], id_hi[first + i], 5, 2, 0xDEADBEEF,
+                                     77)[0] for i in range(n)], dtype=np.uint32)
+    np.testing.assert_array_equal(words[0], scalar)

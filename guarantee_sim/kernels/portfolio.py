@@ -43,7 +43,7 @@ from .layout import (
     SHORTFALL,
     UNMET_DEMAND,
 )
-from .rng import binomial_from_uniform, philox4x32_10, u32_to_unit
+from .rng import binomial_from_uniform, philox4x32_10, philox4x32_10_batch, u32_to_unit
 from .waterfall import allocate_losses
 
 
@@ -87,7 +87,8 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
 @njit(cache=True)
 def originate_records(first, last, is_new, now, shares, seed, path, book, seg, probability,
                       threshold, origination_months, balance, subsidy_balance, balance_change,
-                      subsidy_change, default_amount, default_count, segment_out, scratch):
+                      subsidy_change, default_amount, default_count, segment_out, scratch,
+                      words):
     """Originate records ``first .. last-1`` this month and draw each one's whole life.
 
     ``shares[s]`` is the admitted share of segment s's new lending (1 for the initial book).
@@ -97,119 +98,129 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
     records lives here, not in the caller, so the arrays cross a call boundary once a
     month rather than once a loan.
     """
-    for r in range(first, last):
-        s = book.segment[r]
-        scale = shares[s]
-        if scale <= 0.0:
-            continue
-        g = book.grade[r]
-        if is_new and book.standard[r] and book.n_loans[r] == 1 and (
-                now + book.tenor[r] >= origination_months or seg.renew_rate[s] <= 0.0):
-            # Fast path: a booked single loan that cannot renew only matters if it
-            # defaults. Draw its windows; the general path below redraws the same words.
-            end = now + book.tenor[r]
-            t = now
-            survives = True
-            while t < end:
-                y = t // 12
-                window = min(end, 12 * (y + 1)) - t
-                w0, _, _, _ = philox4x32_10(book.id_lo[r], book.id_hi[r], y, PURPOSE_DEFAULT,
-                                            seed, path)
-                if w0 < threshold[s, g, y, window - 1]:
-                    survives = False
-                    break
-                t += window
-            if survives:
+    this_year = now // 12
+    chunk = words[0].shape[0]
+    for chunk_first in range(first, last, chunk):
+        n_chunk = min(chunk, last - chunk_first)
+        # every record's first Philox block (generation 0, this year), a chunk at a time
+        philox4x32_10_batch(book.id_lo, book.id_hi, chunk_first, n_chunk, this_year,
+                            PURPOSE_DEFAULT, seed, path, words[0], words[1], words[2],
+                            words[3])
+        for r in range(chunk_first, chunk_first + n_chunk):
+            k = r - chunk_first  # words[:, k] is this record's first Philox block
+            s = book.segment[r]
+            scale = shares[s]
+            if scale <= 0.0:
                 continue
-        b = book.band[r]
-        id_lo = book.id_lo[r]
-        id_hi = book.id_hi[r]
-        single = book.n_loans[r] == 1
-        per_loan = book.amount[r] * scale
-        alive = book.n_loans[r]
-        start = now
-        tenor = book.tenor[r]
-        gen = 0
-        # a standard record's lending and maturity were booked with its month's aggregate
-        booked = is_new and book.standard[r]
-        while True:
-            end = start + tenor  # first month no longer alive: maturity
-            sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
-            if not booked:
-                if is_new or gen > 0:
-                    y0 = start // 12
-                    segment_out[LOANS_COUNT, y0, s] += alive * scale
-                    segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
-                    if gen == 0:
-                        segment_out[BORROWERS, y0, s] += alive * scale
-                if start == now:
-                    balance[s, b] += alive * per_loan
-                    subsidy_balance[s] += alive * sub_per_loan
-                else:
-                    balance_change[start, s, b] += alive * per_loan
-                    subsidy_change[start, s] += alive * sub_per_loan
-            renew_word = np.uint32(0)
-            t = start
-            while t < end and alive > 0:
-                y = t // 12
-                window = min(end, 12 * (y + 1)) - t
-                gen_year = (gen << 16) | y
-                w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT, seed,
-                                               path)
-                renew_word = w2
+            g = book.grade[r]
+            if is_new and book.standard[r] and book.n_loans[r] == 1 and (
+                    now + book.tenor[r] >= origination_months or seg.renew_rate[s] <= 0.0):
+                # Fast path: a booked single loan that cannot renew only matters if it
+                # defaults. Check its windows; the general path below uses the same words.
+                end = now + book.tenor[r]
+                t = min(end, 12 * (this_year + 1))  # the first window is this year's
+                survives = words[0, k] >= threshold[s, g, this_year, t - now - 1]
+                while survives and t < end:
+                    y = t // 12
+                    window = min(end, 12 * (y + 1)) - t
+                    w0, _, _, _ = philox4x32_10(book.id_lo[r], book.id_hi[r], y,
+                                                PURPOSE_DEFAULT, seed, path)
+                    survives = w0 >= threshold[s, g, y, window - 1]
+                    t += window
+                if survives:
+                    continue
+            b = book.band[r]
+            id_lo = book.id_lo[r]
+            id_hi = book.id_hi[r]
+            single = book.n_loans[r] == 1
+            per_loan = book.amount[r] * scale
+            alive = book.n_loans[r]
+            start = now
+            tenor = book.tenor[r]
+            gen = 0
+            # a standard record's lending and maturity were booked with its month's aggregate
+            booked = is_new and book.standard[r]
+            while True:
+                end = start + tenor  # first month no longer alive: maturity
+                sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
+                if not booked:
+                    if is_new or gen > 0:
+                        y0 = start // 12
+                        segment_out[LOANS_COUNT, y0, s] += alive * scale
+                        segment_out[LOANS_AMOUNT, y0, s] += alive * per_loan
+                        if gen == 0:
+                            segment_out[BORROWERS, y0, s] += alive * scale
+                    if start == now:
+                        balance[s, b] += alive * per_loan
+                        subsidy_balance[s] += alive * sub_per_loan
+                    else:
+                        balance_change[start, s, b] += alive * per_loan
+                        subsidy_change[start, s] += alive * sub_per_loan
+                renew_word = np.uint32(0)
+                t = start
+                while t < end and alive > 0:
+                    y = t // 12
+                    window = min(end, 12 * (y + 1)) - t
+                    gen_year = (gen << 16) | y
+                    if gen == 0 and y == this_year:
+                        w0, w1, w2 = words[0, k], words[1, k], words[2, k]
+                    else:
+                        w0, w1, w2, _ = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT,
+                                                      seed, path)
+                    renew_word = w2
+                    if single:
+                        # the common case: one raw-word comparison, no CDF, no allocation
+                        if w0 >= threshold[s, g, y, window - 1]:
+                            t += window
+                            continue
+                        for j in range(window):
+                            scratch[j] = 0
+                        scratch[(np.uint64(w1) * np.uint64(window)) >> np.uint64(32)] = 1
+                    else:
+                        for j in range(window):
+                            scratch[j] = 0
+                        k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
+                                                  u32_to_unit(w0))
+                        _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
+                                           scratch)
+                    for j in range(window):
+                        c = scratch[j]
+                        if c == 0:
+                            continue
+                        d = t + j
+                        amount = c * per_loan
+                        default_amount[d, s] += amount
+                        default_count[d, s] += c * scale
+                        segment_out[DEFAULTS_COUNT, d // 12, s] += c * scale
+                        segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
+                        _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance,
+                                       subsidy_balance, balance_change, subsidy_change)
+                        if booked:  # it leaves at default, not with its month's maturities
+                            balance_change[end, s, b] += amount
+                            subsidy_change[end, s] += c * sub_per_loan
+                        alive -= c
+                    t += window
+                if alive == 0:
+                    break
+                if not booked:
+                    _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan,
+                                   balance, subsidy_balance, balance_change, subsidy_change)
+                booked = False
+                rate = seg.renew_rate[s]
+                if end >= origination_months or rate <= 0.0:
+                    break
                 if single:
-                    # the common case: one raw-word comparison, no CDF, no allocation
-                    if w0 >= threshold[s, g, y, window - 1]:
-                        t += window
-                        continue
-                    for j in range(window):
-                        scratch[j] = 0
-                    scratch[(np.uint64(w1) * np.uint64(window)) >> np.uint64(32)] = 1
+                    renewed = 1 if u32_to_unit(renew_word) < rate else 0
                 else:
-                    for j in range(window):
-                        scratch[j] = 0
-                    k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
-                                              u32_to_unit(w0))
-                    _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
-                                       scratch)
-                for j in range(window):
-                    c = scratch[j]
-                    if c == 0:
-                        continue
-                    d = t + j
-                    amount = c * per_loan
-                    default_amount[d, s] += amount
-                    default_count[d, s] += c * scale
-                    segment_out[DEFAULTS_COUNT, d // 12, s] += c * scale
-                    segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
-                    _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance,
-                                   subsidy_balance, balance_change, subsidy_change)
-                    if booked:  # it leaves at default, not with its month's maturities
-                        balance_change[end, s, b] += amount
-                        subsidy_change[end, s] += c * sub_per_loan
-                    alive -= c
-                t += window
-            if alive == 0:
-                break
-            if not booked:
-                _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan,
-                               balance, subsidy_balance, balance_change, subsidy_change)
-            booked = False
-            rate = seg.renew_rate[s]
-            if end >= origination_months or rate <= 0.0:
-                break
-            if single:
-                renewed = 1 if u32_to_unit(renew_word) < rate else 0
-            else:
-                renewed = binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
-            if renewed == 0:
-                break
-            g = seg.renew_grade[s, g]
-            s = seg.renew_into[s]
-            tenor = seg.tenor[s]
-            alive = renewed
-            start = end
-            gen += 1
+                    renewed = binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
+                if renewed == 0:
+                    break
+                g = seg.renew_grade[s, g]
+                s = seg.renew_into[s]
+                tenor = seg.tenor[s]
+                alive = renewed
+                start = end
+                gen += 1
 
 
 @njit(cache=True)
@@ -373,6 +384,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     eligible_history = np.zeros((n_months, n_party))
     demand = np.zeros((n_party + 1, n_seg))
     scratch = np.zeros(12, dtype=np.int64)
+    words = np.empty((4, 256), dtype=np.uint32)  # first Philox blocks of a chunk of records
 
     for now in range(n_months):
         y = now // 12
@@ -428,7 +440,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                               path, book, seg, probability, threshold,
                               settings.origination_months, balance, subsidy_balance,
                               balance_change, subsidy_change, default_amount, default_count,
-                              segment_out, scratch)
+                              segment_out, scratch, words)
 
         if now < settings.origination_months:
             new_amount = book.new_amount[replica, now]
@@ -446,7 +458,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                               path, book, seg, probability, threshold,
                               settings.origination_months, balance, subsidy_balance,
                               balance_change, subsidy_change, default_amount, default_count,
-                              segment_out, scratch)
+                              segment_out, scratch, words)
             for p in range(n_party):
                 # leverage right after new guarantees, in months the guarantor made any
                 if party.kind[p] != GUARANTOR or net_assets[p] <= 0.0:

@@ -38,6 +38,7 @@ from numba import njit
 
 __all__ = [
     "philox4x32_10",
+    "philox4x32_10_batch",
     "u32_to_unit",
     "u64_to_unit",
     "norm_cdf",
@@ -111,6 +112,40 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
         kb = (kb + _PHILOX_W1) & _MASK32
         x0, x1, x2, x3 = _philox_round(x0, x1, x2, x3, ka, kb)
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
+
+
+@njit(cache=True)
+def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
+    """Philox4x32-10 of counters (id_lo[first+i], id_hi[first+i], c2, c3), i < n, at once.
+
+    The same numbers as :func:`philox4x32_10`, written into ``x0..x3[:n]`` (uint32
+    arrays), with the rounds outside and the lanes inside so the compiler vectorises
+    the 32 x 32 -> 64-bit products: about twice the scalar rate on AVX2/AVX-512.
+    """
+    c2 = np.uint32(np.uint64(c2) & _MASK32)
+    c3 = np.uint32(np.uint64(c3) & _MASK32)
+    for i in range(n):
+        x0[i] = id_lo[first + i]
+        x1[i] = id_hi[first + i]
+        x2[i] = c2
+        x3[i] = c3
+    ka = np.uint64(k0) & _MASK32
+    kb = np.uint64(k1) & _MASK32
+    for round_ in range(10):
+        if round_ > 0:
+            ka = (ka + _PHILOX_W0) & _MASK32
+            kb = (kb + _PHILOX_W1) & _MASK32
+        key_a = np.uint32(ka)
+        key_b = np.uint32(kb)
+        for i in range(n):
+            p0 = np.uint64(x0[i]) * _PHILOX_M0
+            p1 = np.uint64(x2[i]) * _PHILOX_M1
+            y0 = np.uint32(p1 >> _SHIFT32) ^ x1[i] ^ key_a
+            y2 = np.uint32(p0 >> _SHIFT32) ^ x3[i] ^ key_b
+            x1[i] = np.uint32(p1 & _MASK32)
+            x3[i] = np.uint32(p0 & _MASK32)
+            x0[i] = y0
+            x2[i] = y2
 
 
 @njit(cache=True)
