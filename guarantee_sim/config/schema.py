@@ -456,9 +456,6 @@ class Scenario(Frozen):
     def years(self) -> list[int]:
         return [self.horizon.start_year + i for i in range(self.horizon.n_years)]
 
-    def party_names(self, kind: str) -> list[str]:
-        return [name for name, p in self.parties.items() if p.kind == kind]
-
 
 def _reference_problems(s: Scenario):
     """Problems that span sections, each as (location, message, offending value)."""

@@ -9,8 +9,6 @@ draws unchanged.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -61,14 +59,3 @@ def monthly_uniform(seed, replica, segment_hash, month, purpose):
 
 
 N_COLUMNS = 6 + MAX_VISITS
-
-
-def service_time(mean_days: float, cv: float, uniform: float) -> float:
-    """A service time by inversion: exponential when cv == 1, else lognormal (mean, cv)."""
-    if cv == 1.0:
-        return -mean_days * math.log1p(-uniform)
-    from scipy.special import ndtri
-
-    sigma2 = math.log1p(cv * cv)
-    mu = math.log(mean_days) - sigma2 / 2
-    return math.exp(mu + math.sqrt(sigma2) * float(ndtri(uniform)))
