@@ -166,32 +166,36 @@ def _compare(args, console: Console) -> int:
     return 0
 
 
-def print_comparison(ds: xr.Dataset, console: Console) -> None:
-    """One row per headline number, one column per variant."""
+def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> None:
+    """One row per headline number, one column per variant (a few variants a table)."""
     from .experiments import comparison_table
 
     table_data = comparison_table(ds)
     names = list(table_data)
-    table = Table(title=f"{ds.attrs.get('experiment', '')}: {ds.attrs.get('question', '')} "
-                  f"({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}, money CNY m)")
-    table.add_column("")
-    for name in names:
-        table.add_column(name, justify="right")
     keys = list(dict.fromkeys(k for row in table_data.values() for k in row))
-    for key in keys:
-        cells = []
-        for name in names:
-            value = table_data[name].get(key, np.nan)
-            if key.startswith("P("):
-                cells.append(_pct(value))
-            elif "borrowers" in key and "per" not in key:
-                cells.append(f"{value:,.0f}")
-            elif key.endswith("per_additional_borrower"):
-                cells.append("—" if np.isnan(value) else f"{value:,.0f} CNY")
-            else:
-                cells.append(_m(value))
-        table.add_row(key, *cells)
-    console.print(table)
+    console.print(f"[bold]{ds.attrs.get('experiment', '')}[/]: {ds.attrs.get('question', '')}"
+                  f" ({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}; money in "
+                  "CNY m, means over paths unless named)")
+    for first in range(0, len(names), per_table):
+        shown = names[first:first + per_table]
+        table = Table()
+        table.add_column("", no_wrap=True)
+        for name in shown:
+            table.add_column(name, justify="right")
+        for key in keys:
+            table.add_row(key, *[_comparison_cell(key, table_data[n].get(key, np.nan))
+                                 for n in shown])
+        console.print(table)
+
+
+def _comparison_cell(key: str, value: float) -> str:
+    if key.startswith("P("):
+        return _pct(value)
+    if "borrowers" in key and "per" not in key:
+        return f"{value:,.0f}"
+    if key.endswith("per_additional_borrower"):
+        return "—" if np.isnan(value) else f"{value:,.0f} CNY"
+    return _m(value)
 
 
 def _open_results(path) -> xr.Dataset:
