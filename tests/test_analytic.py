@@ -42,3 +42,17 @@ def test_vasicek_median_closed_form():
     # at q = 0.5 the factor is 0: L = LGD * Phi(Phi^-1(PD) / sqrt(1 - rho))
     expected = 0.45 * stats.norm.cdf(stats.norm.ppf(0.02) / np.sqrt(1 - 0.12))
     assert vasicek_loss_quantile(0.5, 0.02, 0.12, 0.45) == pytest.approx(expected, rel=1e-12)
+
+
+def test_accessor_gives_the_metric_functions():
+    import xarray as xr
+
+    import guarantee_sim as gs
+    from conftest import make_scenario
+    from guarantee_sim import results
+
+    ds = gs.simulate(make_scenario(), paths=30, seed=5)
+    xr.testing.assert_identical(ds.gs.loss_summary(), results.loss_summary(ds))
+    xr.testing.assert_identical(ds.gs.insolvency_probability(),
+                                results.insolvency_probability(ds))
+    assert float(ds.gs.fiscal_cost_per_lending()) == float(results.fiscal_cost_per_lending(ds))

@@ -1,5 +1,6 @@
 """The results contract: Dataset assembly, metrics as pure functions, atomic NetCDF I/O."""
 
+from . import accessor  # noqa: F401  (registers ds.gs)
 from .dataset import VARIABLE_META, build_dataset
 from .io import check_results, open_results, read_results, write_netcdf
 from .metrics import (

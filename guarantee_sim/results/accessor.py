@@ -1,0 +1,41 @@
+"""``ds.gs``: the results metrics as methods of a results Dataset (xarray accessor).
+
+>>> ds.gs.loss_summary()                  # doctest: +SKIP
+>>> ds.gs.fiscal_cost_per_lending()       # doctest: +SKIP
+
+Each method is the function of the same name in :mod:`guarantee_sim.results.metrics`,
+applied to the Dataset; nothing is computed here that the functions do not compute.
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from . import metrics
+
+
+@xr.register_dataset_accessor("gs")
+class GuaranteeSimAccessor:
+    def __init__(self, ds: xr.Dataset):
+        self._ds = ds
+
+    def loss_summary(self, per_year: bool = False) -> xr.Dataset:
+        return metrics.loss_summary(self._ds, per_year=per_year)
+
+    def yearly_summary(self, guarantor: str = "guarantor") -> xr.Dataset:
+        return metrics.yearly_summary(self._ds, guarantor=guarantor)
+
+    def target_attainment(self) -> xr.DataArray:
+        return metrics.target_attainment(self._ds)
+
+    def depletion_probability(self) -> xr.DataArray:
+        return metrics.depletion_probability(self._ds)
+
+    def insolvency_probability(self) -> xr.DataArray:
+        return metrics.insolvency_probability(self._ds)
+
+    def fiscal_cost_per_borrower(self, tags=("first_time",)) -> xr.DataArray:
+        return metrics.fiscal_cost_per_borrower(self._ds, tags=tags)
+
+    def fiscal_cost_per_lending(self, per: float = 1e8) -> xr.DataArray:
+        return metrics.fiscal_cost_per_lending(self._ds, per=per)
