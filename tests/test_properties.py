@@ -59,7 +59,7 @@ def systems(draw):
     return d
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(systems(), st.integers(0, 2**32 - 1))
 def test_money_is_conserved_on_every_path(data, seed):
