@@ -25,6 +25,7 @@ from .results import (
     insolvency_probability,
     loss_summary,
     open_results,
+    segments_with_tags,
     write_netcdf,
     yearly_summary,
 )
@@ -340,7 +341,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
                  f"fiscal cost: {_m(fiscal)} CNY m")
     per_lending = float(fiscal_cost_per_lending(ds))
     risks.append(f"fiscal cost per 100 m CNY of new lending: {per_lending:,.0f} CNY")
-    if any("first_time" in str(t).split(",") for t in ds.segment_tags.values):
+    if segments_with_tags(ds, ["first_time"]):
         risks.append(f"fiscal cost per first-time borrower: "
                      f"{float(fiscal_cost_per_borrower(ds)):,.0f} CNY")
     for line in risks:

@@ -145,10 +145,9 @@ def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional
 
 def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)) -> xr.Dataset:
     """Add borrowers, lending and fiscal cost relative to the counterfactual, path by path."""
-    tags = set(tags)
-    labels = ds.segment_tags.isel(scenario=0) if "scenario" in ds.segment_tags.dims \
-        else ds.segment_tags
-    chosen = [s for s, t in zip(ds.segment.values, labels.values) if tags <= set(str(t).split(","))]
+    from .results.metrics import segments_with_tags
+
+    chosen = segments_with_tags(ds, tags)
     borrowers = ds["borrowers"].sel(segment=chosen).sum(["segment", "year"])
     lending = ds["loans_amount"].sum(["segment", "year"])
     fiscal = ds["fiscal_cost"].sum("year")
@@ -175,10 +174,10 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     for name in ds.scenario.values:
         v = ds.sel(scenario=name)
         losses = loss_summary(v)
-        row = {f"loss_mean_{p}": float(losses["mean"].sel(party=p)) for p in v.party.values
-               if not np.isnan(float(losses["mean"].sel(party=p)))}
-        row.update({f"loss_var99_{p}": float(losses["var_99"].sel(party=p))
-                    for p in v.party.values if str(v.party_kind.sel(party=p).item()) != "unabsorbed"})
+        means = losses["mean"].to_series()
+        row = {f"loss_mean_{p}": float(m) for p, m in means.items() if not np.isnan(m)}
+        tails = losses["var_99"].sel(party=v.party.values[v.party_kind.values != "unabsorbed"])
+        row.update({f"loss_var99_{p}": float(x) for p, x in tails.to_series().items()})
         for g in v.party.values[v.party_kind.values == "guarantor"]:
             row[f"capital_end_{g}"] = float(v.capital.sel(party=g).isel(year=-1).mean("path"))
         row["fiscal_cost"] = float(v.fiscal_cost.sum("year").mean("path"))

@@ -242,6 +242,11 @@ class PartyBase(Frozen):
     label: str = ""
     public: bool = Field(False, description="owned by government; its losses are public losses")
 
+    @property
+    def payout_lag(self) -> int:
+        """Months from a default to this party's payout (the bank writes off at once)."""
+        return getattr(self, "claim_lag_months", getattr(self, "lag_months", 0))
+
 
 class Bank(PartyBase):
     kind: Literal["bank"]
@@ -298,6 +303,14 @@ class Guarantor(PartyBase):
             return list(self.fee_bands)
         return [FeeBand(max_amount=None, rate=self.fee_rate)]
 
+    def fee_for(self, amount: float) -> float:
+        """Fee rate (per year) on a guarantee of ``amount`` CNY."""
+        return _band_of(self.bands(), amount).rate
+
+    def liability_weight_for(self, amount: float) -> float:
+        """Weight of a guarantee of ``amount`` CNY in the leverage measure (2018 rules)."""
+        return _band_of(self.liability_weights, amount).weight
+
 
 class Reguarantor(PartyBase):
     kind: Literal["reguarantor"]
@@ -330,6 +343,11 @@ class Pool(PartyBase):
 
 
 Party = Annotated[Union[Bank, Guarantor, Reguarantor, Pool], Field(discriminator="kind")]
+
+
+def _band_of(bands, amount: float):
+    """The first band whose max_amount is at least ``amount`` (the last is unbounded)."""
+    return next(b for b in bands if b.max_amount is None or amount <= b.max_amount)
 
 
 def _check_bands(bounds: list[Optional[float]], name: str) -> None:
@@ -456,6 +474,13 @@ class Scenario(Frozen):
     def years(self) -> list[int]:
         return [self.horizon.start_year + i for i in range(self.horizon.n_years)]
 
+    def process_fed_segments(self) -> set[str]:
+        """Segments whose lending the processes decide (applied for, or routed to)."""
+        if self.lending_source != "processes" or self.processes is None:
+            return set()
+        demand = self.processes.demand
+        return set(demand) | {d.routes_to for d in demand.values() if d.routes_to}
+
 
 def _reference_problems(s: Scenario):
     """Problems that span sections, each as (location, message, offending value)."""
@@ -491,7 +516,7 @@ def _reference_problems(s: Scenario):
                 and seg.renewal.into not in s.segments:
             yield (at + ("renewal", "into"), f"unknown segment {seg.renewal.into!r} "
                    f"(allowed: {sorted(s.segments)})", seg.renewal.into)
-        fed_by_processes = seg_name in _process_fed(s)
+        fed_by_processes = seg_name in s.process_fed_segments()
         renewed_into = any(o.renewal is not None and (o.renewal.into or n) == seg_name
                            for n, o in s.segments.items())
         if seg.lending is None and seg.initial_book is None and not fed_by_processes \
@@ -559,13 +584,6 @@ def _reference_problems(s: Scenario):
                    f"(tags in use: {all_tags})", t.tags)
 
 
-def _process_fed(s: Scenario) -> set:
-    if s.lending_source != "processes" or s.processes is None:
-        return set()
-    demand = s.processes.demand
-    return set(demand) | {d.routes_to for d in demand.values() if d.routes_to}
-
-
 def _process_problems(s: Scenario, kinds: dict):
     if s.lending_source == "processes" and s.processes is None:
         yield (("lending_source",), "is 'processes' but there is no processes section",
@@ -580,7 +598,7 @@ def _process_problems(s: Scenario, kinds: dict):
         if demand.routes_to is not None and demand.routes_to not in s.segments:
             yield (("processes", "demand", name, "routes_to"), f"unknown segment "
                    f"{demand.routes_to!r} (allowed: {sorted(s.segments)})", demand.routes_to)
-    for name in sorted(_process_fed(s) & set(s.segments)):
+    for name in sorted(s.process_fed_segments() & set(s.segments)):
         seg = s.segments[name]
         for key in ("lending", "initial_book"):
             if getattr(seg, key) is not None:
@@ -597,8 +615,7 @@ def _process_problems(s: Scenario, kinds: dict):
 def _max_lag(s: Scenario) -> int:
     """Longest lag from a default to a party's payout (every lag counts from the default)."""
     processing = MAX_PROCESSING_MONTHS if s.processes and s.processes.claims else 0
-    return max(getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
-               for p in s.parties.values()) + processing
+    return max(p.payout_lag for p in s.parties.values()) + processing
 
 
 def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):

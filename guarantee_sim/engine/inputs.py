@@ -50,14 +50,6 @@ def band_edges(scenario: Scenario) -> np.ndarray:
     return np.array(sorted(edges), dtype=np.float64)
 
 
-def _band_value(bands, upper: float) -> float:
-    """The value of the banded rule (fee bands, liability weights) for amounts up to ``upper``."""
-    for band in bands:
-        if band.max_amount is None or upper <= band.max_amount:
-            return band.rate if hasattr(band, "rate") else band.weight
-    raise AssertionError("the last band is unbounded")
-
-
 def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
@@ -69,7 +61,7 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
     if book is not None:
         books = [book]
     elif scenario.lending_source == "processes":
-        volumes = build_volume_book(scenario, seed, skip=process_fed_segments(scenario))
+        volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
         process = run_processes(scenario, seed, volumes)
         books = [merge_books(volumes, replica) for replica in process.books]
     else:
@@ -88,14 +80,6 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
         party_names=names,
         process=process,
     )
-
-
-def process_fed_segments(scenario: Scenario) -> set[str]:
-    """Segments whose lending the processes decide (applied for, or routed to)."""
-    if scenario.lending_source != "processes" or scenario.processes is None:
-        return set()
-    demand = scenario.processes.demand
-    return set(demand) | {d.routes_to for d in demand.values() if d.routes_to}
 
 
 def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
@@ -169,7 +153,7 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
 
 def grade_pds(scenario: Scenario) -> list[list[float]]:
     """Annual PD of each grade of each segment (the PD grid for process-fed segments)."""
-    fed = process_fed_segments(scenario)
+    fed = scenario.process_fed_segments()
     return [list(PD_GRID) if name in fed else seg.pd.grade_pds()[0]
             for name, seg in scenario.segments.items()]
 
@@ -295,8 +279,7 @@ def _lag_weights(scenario: Scenario, process: Optional[ProcessResults]) -> np.nd
     A party's own lag; for a guarantor whose claims the processes handle, its claim lag
     plus the processing months the claim handlers achieve.
     """
-    lags = [getattr(p, "claim_lag_months", getattr(p, "lag_months", 0))
-            for p in scenario.parties.values()]
+    lags = [p.payout_lag for p in scenario.parties.values()]
     extra = process.claim_lag if process is not None else {}
     width = max(lags) + 1 + max((len(w) for w in extra.values()), default=0)
     weights = np.zeros((len(lags), width))
@@ -343,11 +326,10 @@ def _parties(scenario: Scenario, edges: np.ndarray,
             if party.kind == "guarantor":
                 guaranteed[s, p] = scheme.coverage  # liable to the bank for the covered part
                 for b, upper in enumerate(uppers):
-                    rate = _band_value(party.bands(), upper)
+                    rate = party.fee_for(upper)
                     fee[s, b, p] = rate  # on the loan amount
                     cost[s, b, p] += party.operating_cost_rate * scheme.coverage
-                    liability[s, b, p] = scheme.coverage * _band_value(party.liability_weights,
-                                                                       upper)
+                    liability[s, b, p] = scheme.coverage * party.liability_weight_for(upper)
                     if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
                         fee_subsidy[s, b, p] = subsidy.rate
             else:

@@ -247,10 +247,11 @@ def _book_standard_lending(book, replica, now, y, seg, admitted, balance, subsid
 
 
 @njit(cache=True)
-def _covered_balance(balance, covers, p):
+def _balance_where(balance, mask):
+    """Balance of the segments where ``mask[s] > 0`` (those a party covers, or may take)."""
     total = 0.0
     for s in range(balance.shape[0]):
-        if covers[s, p] > 0.0:
+        if mask[s] > 0.0:
             for b in range(balance.shape[1]):
                 total += balance[s, b]
     return total
@@ -403,7 +404,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                     pool_balance[p] += party.pool_contribution[p]
                     year_out[FISCAL_COST, y] += party.pool_contribution[p]
                 covered_defaults[p] = 0.0
-                covered_base[p] = _covered_balance(balance, party.covers, p)
+                covered_base[p] = _balance_where(balance, party.covers[:, p])
                 year_fees[p] = 0.0
 
         for p in range(n_party):
@@ -422,13 +423,11 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
             if party.kind[p] != POOL or party.npl_breaker[p] == np.inf:
                 continue
             npl = 0.0
-            alive = 0.0
             for s in range(n_seg):
                 if party.eligible[p, s] > 0.0:
                     for k in range(max(0, now - 12), now):
                         npl += default_amount[k, s]
-                    for b in range(n_band):
-                        alive += balance[s, b]
+            alive = _balance_where(balance, party.eligible[p])
             eligible_history[now, p] = alive
             for k in range(max(0, now - 12), now):
                 alive = max(alive, eligible_history[k, p])
@@ -475,17 +474,13 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
             # the breaker's denominator also sees loans lent this month
             for p in range(n_party):
                 if party.kind[p] == POOL and party.npl_breaker[p] != np.inf:
-                    alive = 0.0
-                    for s in range(n_seg):
-                        if party.eligible[p, s] > 0.0:
-                            for b in range(n_band):
-                                alive += balance[s, b]
-                    eligible_history[now, p] = max(eligible_history[now, p], alive)
+                    eligible_history[now, p] = max(eligible_history[now, p],
+                                                   _balance_where(balance, party.eligible[p]))
 
         for p in range(n_party):
             # The compensation-rate base: covered balance at the start of the year, or the
             # highest balance reached since, so a book still being built is not capped at 0.
-            covered_base[p] = max(covered_base[p], _covered_balance(balance, party.covers, p))
+            covered_base[p] = max(covered_base[p], _balance_where(balance, party.covers[:, p]))
 
         for s in range(n_seg):
             segment_out[CREDIT_LOSS, y, s] += default_amount[now, s] * seg.lgd[s]

@@ -72,12 +72,7 @@ class _Terms:
         self.guarantor = scenario.parties[gname] if gname else None
 
     def fee(self, amount: float) -> float:
-        if self.guarantor is None:
-            return 0.0
-        for band in self.guarantor.bands():
-            if band.max_amount is None or amount <= band.max_amount:
-                return band.rate
-        raise AssertionError
+        return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount)
 
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:

@@ -14,6 +14,7 @@ import xarray as xr
 import yaml
 
 from ..results.io import check_results  # noqa: F401  (re-exported for the reporting API)
+from ..results.metrics import segments_with_tags
 
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
@@ -158,6 +159,4 @@ def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:
 
 def first_time_segments(ds: xr.Dataset, tags=("first_time",)) -> list[str]:
     """Segments carrying all ``tags`` (the ones additionality and cost per borrower count)."""
-    tags = set(tags)
-    return [str(s) for s, st in zip(ds.segment.values, ds.segment_tags.values)
-            if tags <= set(str(st).split(","))]
+    return segments_with_tags(ds, tags)

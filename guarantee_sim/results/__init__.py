@@ -10,14 +10,16 @@ from .metrics import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
+    segments_with_tags,
     target_attainment,
     value_at_risk,
     yearly_summary,
 )
 
 __all__ = [
-    "VARIABLE_META", "build_dataset", "check_results", "open_results", "read_results", "write_netcdf", "depletion_probability",
+    "VARIABLE_META", "build_dataset", "check_results", "depletion_probability",
     "expected_shortfall", "fiscal_cost_per_borrower", "fiscal_cost_per_lending",
-    "insolvency_probability", "loss_summary", "target_attainment", "value_at_risk",
+    "insolvency_probability", "loss_summary", "open_results", "read_results",
+    "segments_with_tags", "target_attainment", "value_at_risk", "write_netcdf",
     "yearly_summary",
 ]

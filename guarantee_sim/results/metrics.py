@@ -70,6 +70,16 @@ def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
     return xr.Dataset(out)
 
 
+def segments_with_tags(ds: xr.Dataset, tags) -> list[str]:
+    """Segments carrying all of ``tags`` (from the ``segment_tags`` coordinate)."""
+    tags = set(tags)
+    labels = ds.segment_tags
+    if "scenario" in labels.dims:  # a comparison: every design has the same segments
+        labels = labels.isel(scenario=0)
+    return [str(s) for s, st in zip(ds.segment.values, labels.values)
+            if tags <= set(filter(None, str(st).split(",")))]
+
+
 def target_attainment(ds: xr.Dataset) -> xr.DataArray:
     """Achieved / target per path and target, from the targets described in the coords.
 
@@ -77,11 +87,9 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
     period's years, a stock takes the year-end value of its last year.
     """
     values = []
-    segment_tags = [set(filter(None, t.split(","))) for t in ds.segment_tags.values]
     for t in ds.target.values:
         spec = ds.sel(target=t)
-        tags = set(filter(None, str(spec.target_tags.values).split(",")))
-        segments = [s for s, st in zip(ds.segment.values, segment_tags) if tags <= st]
+        segments = segments_with_tags(ds, filter(None, str(spec.target_tags.values).split(",")))
         metric = str(spec.target_metric.values)
         start, end = int(spec.target_from_year), int(spec.target_to_year)
         series = ds[metric].sel(segment=segments).sum("segment")
@@ -108,9 +116,7 @@ def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
 
 def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArray:
     """Mean fiscal cost over the run per new borrower in segments with ``tags`` (CNY)."""
-    tags = set(tags)
-    segments = [s for s, st in zip(ds.segment.values, ds.segment_tags.values)
-                if tags <= set(str(st).split(","))]
+    segments = segments_with_tags(ds, tags)
     borrowers = ds["borrowers"].sel(segment=segments).sum(["segment", "year"])
     return ds["fiscal_cost"].sum("year").mean("path") / borrowers.mean("path")
 
