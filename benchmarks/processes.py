@@ -37,9 +37,8 @@ class _CountingEnvironment(simpy.Environment):
 
 
 def time_replica(weight: int) -> dict:
-    import guarantee_sim.processes.institutions as institutions
-    import guarantee_sim.processes.run as run
     from guarantee_sim import load_scenario
+    from guarantee_sim.processes import institutions, run
 
     scenario = load_scenario(SCENARIO, overrides=[f"processes.record_weight={weight}"])
     run.simpy.Environment = _CountingEnvironment  # count events in every env the run makes
@@ -63,21 +62,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="also simulate every applicant")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, SimPy {simpy.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SimPy {simpy.__version__}"
+    )
     weights = [100, 10] + ([1] if args.full else [])
-    print(f"{'weight':>7} {'applications':>14} {'represented':>12} {'events':>11} "
-          f"{'seconds':>8} {'events/s':>10}")
+    print(
+        f"{'weight':>7} {'applications':>14} {'represented':>12} {'events':>11} "
+        f"{'seconds':>8} {'events/s':>10}"
+    )
     for w in weights:
         r = time_replica(w)
-        print(f"{r['weight']:>7} {r['simulated applications']:>14,} "
-              f"{r['applications represented']:>12,} {r['events']:>11,} "
-              f"{r['seconds']:>8.1f} {r['events/s']:>10,.0f}")
+        print(
+            f"{r['weight']:>7} {r['simulated applications']:>14,} "
+            f"{r['applications represented']:>12,} {r['events']:>11,} "
+            f"{r['seconds']:>8.1f} {r['events/s']:>10,.0f}"
+        )
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "guarantee_sim.cli", "run", str(SCENARIO), "--out",
-                    "/tmp/hangzhou_benchmark.nc"], check=True, stdout=subprocess.DEVNULL)
-    print(f"guarantee-sim run {SCENARIO.name} as shipped (kernels cached): "
-          f"{time.perf_counter() - start:.1f} s wall")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "guarantee_sim.cli",
+            "run",
+            str(SCENARIO),
+            "--out",
+            "/tmp/hangzhou_benchmark.nc",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(
+        f"guarantee-sim run {SCENARIO.name} as shipped (kernels cached): "
+        f"{time.perf_counter() - start:.1f} s wall"
+    )
 
 
 if __name__ == "__main__":

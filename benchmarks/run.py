@@ -165,13 +165,22 @@ def hot_scenario(block_size: int):
     data = {
         "name": "bench_hot_loop",
         "horizon": {"start_year": 2021, "origination_years": 1, "runoff_months": 13},
-        "simulation": {"paths": 1000, "seed": 20211231, "granularity": "loan",
-                       "block_size": block_size},
+        "simulation": {
+            "paths": 1000,
+            "seed": 20211231,
+            "granularity": "loan",
+            "block_size": block_size,
+        },
         "segments": {
             "sme": {
-                "pd": {"mean": 0.03, "grades": [{"relative_pd": 0.5, "weight": 0.3},
-                                                {"relative_pd": 1.0, "weight": 0.5},
-                                                {"relative_pd": 2.0, "weight": 0.2}]},
+                "pd": {
+                    "mean": 0.03,
+                    "grades": [
+                        {"relative_pd": 0.5, "weight": 0.3},
+                        {"relative_pd": 1.0, "weight": 0.5},
+                        {"relative_pd": 2.0, "weight": 0.2},
+                    ],
+                },
                 "lgd": 0.5,
                 "recovery": {"lag_months": 0, "spread_months": 1},
                 "correlation": 0.1,
@@ -198,8 +207,9 @@ def hot_book(scenario, n_loans: int, seed: int = 1) -> LoanBook:
     seg = scenario.segments["sme"]
     _, weights = seg.pd.grade_pds()
     size = seg.loan_size
-    amount = np.rint(np.minimum(size.median * np.exp(size.sigma * rng.standard_normal(n_loans)),
-                                size.cap))
+    amount = np.rint(
+        np.minimum(size.median * np.exp(size.sigma * rng.standard_normal(n_loans)), size.cap)
+    )
     return LoanBook(
         id_lo=np.arange(n_loans, dtype=np.uint32),  # month 0 << 20 | number in month
         id_hi=np.full(n_loans, segment_hash("sme"), dtype=np.uint32),
@@ -226,12 +236,17 @@ def bench_hot_loop(scenario, book, paths: int, seed: int, repeat: int) -> dict:
     draws = len(book) * paths
     k, t = min(kernel_times), min(total_times)
     return {
-        "loans": len(book), "paths": paths, "draws": draws,
+        "loans": len(book),
+        "paths": paths,
+        "draws": draws,
         "block_size": scenario.simulation.block_size,
         "threads": numba.get_num_threads(),
-        "kernel_s": k, "kernel_s_all": kernel_times, "simulate_s": t,
+        "kernel_s": k,
+        "kernel_s_all": kernel_times,
+        "simulate_s": t,
         "simulate_s_all": total_times,
-        "rate": draws / k, "rate_simulate": draws / t,
+        "rate": draws / k,
+        "rate_simulate": draws / t,
         "dataset": ds,
     }
 
@@ -311,14 +326,23 @@ def path_thresholds(inputs, seed: int, paths: np.ndarray, window: int = 12, year
     out = np.empty((len(paths), n_grade), dtype=np.uint64)
     for i, path in enumerate(paths):
         draw_factors(np.uint32(seed), int(path), macro.chol, macro.persistence, n_years, factors)
-        conditional_thresholds(factors, seg.loadings, seg.rho, seg.pd_inverse,
-                               macro.downturn_z, macro.pd_multiplier, probability, threshold)
+        conditional_thresholds(
+            factors,
+            seg.loadings,
+            seg.rho,
+            seg.pd_inverse,
+            macro.downturn_z,
+            macro.pd_multiplier,
+            probability,
+            threshold,
+        )
         out[i] = threshold[0, :, year, window - 1]
     return out
 
 
-def numpy_reference(inputs, book: LoanBook, seed: int, paths: np.ndarray, chunk_paths: int,
-                    inplace: bool = True) -> dict:
+def numpy_reference(
+    inputs, book: LoanBook, seed: int, paths: np.ndarray, chunk_paths: int, inplace: bool = True
+) -> dict:
     """Defaults, default amounts and credit losses of year 0 per path, vectorised over
     (chunk of paths x all loans): Philox words, threshold test on word 0, month of default
     from word 1, default amounts by (path, month), credit loss = sum of months x LGD."""
@@ -350,8 +374,9 @@ def numpy_reference(inputs, book: LoanBook, seed: int, paths: np.ndarray, chunk_
         hit = w0 < thr[:, grade]  # (m, loans) vs per-loan threshold of its grade
         pi, li = np.nonzero(hit)
         month = (w1[pi, li] * np.uint64(12)) >> _S32  # which of the 12 months
-        by_month = np.bincount(pi * 12 + month.astype(np.intp), weights=amount[li],
-                               minlength=m * 12).reshape(m, 12)
+        by_month = np.bincount(
+            pi * 12 + month.astype(np.intp), weights=amount[li], minlength=m * 12
+        ).reshape(m, 12)
         count[lo:hi] = np.bincount(pi, minlength=m)
         default_amount[lo:hi] = by_month.sum(axis=1)
         loss = np.zeros(m)
@@ -363,8 +388,10 @@ def numpy_reference(inputs, book: LoanBook, seed: int, paths: np.ndarray, chunk_
 
 def check_philox_numpy():
     """Random123 known answers, and agreement with the jitted cipher on random inputs."""
-    kat = [((0, 0, 0, 0, 0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-           ((0xFFFFFFFF,) * 6, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD))]
+    kat = [
+        ((0, 0, 0, 0, 0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+        ((0xFFFFFFFF,) * 6, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ]
     for args, expected in kat:
         got = tuple(int(w) for w in philox_numpy(*args))
         assert got == expected, ("NumPy Philox known answer", args, got)
@@ -375,10 +402,19 @@ def check_philox_numpy():
     got = np.array(philox_numpy(*c))
     assert np.array_equal(ref, got), "NumPy Philox disagrees with the kernel's"
     cipher = PhiloxInPlace((1, 64))
-    got = np.array(cipher(c[0][None, :], c[1][None, :], c[2][None, :], c[3][None, :], 17,
-                          np.full((1, 1), c[5, 0], dtype=np.uint64)))[:, 0, :]
-    ref = np.array([philox4x32_10(*(int(v) for v in c[:4, i]), 17, int(c[5, 0]))
-                    for i in range(64)]).T
+    got = np.array(
+        cipher(
+            c[0][None, :],
+            c[1][None, :],
+            c[2][None, :],
+            c[3][None, :],
+            17,
+            np.full((1, 1), c[5, 0], dtype=np.uint64),
+        )
+    )[:, 0, :]
+    ref = np.array(
+        [philox4x32_10(*(int(v) for v in c[:4, i]), 17, int(c[5, 0])) for i in range(64)]
+    ).T
     assert np.array_equal(ref, got), "in-place NumPy Philox disagrees with the kernel's"
 
 
@@ -393,18 +429,22 @@ def bench_numpy(inputs, book, seed, paths: np.ndarray, chunk_candidates, repeat:
             cp = max(1, elems // len(book))
             if cp > len(tune_paths) and tuning:
                 continue
-            t, _ = best_of(lambda: numpy_reference(inputs, book, seed, tune_paths, cp, inplace),
-                           1)
+            t, _ = best_of(lambda: numpy_reference(inputs, book, seed, tune_paths, cp, inplace), 1)
             tuning[cp] = len(tune_paths) * len(book) / t
         cp = max(tuning, key=tuning.get)
-        t, times = best_of(lambda: numpy_reference(inputs, book, seed, paths, cp, inplace),
-                           repeat)
+        t, times = best_of(lambda: numpy_reference(inputs, book, seed, paths, cp, inplace), repeat)
         out = numpy_reference(inputs, book, seed, paths, cp, inplace)
-        results[name] = {"chunk_paths": cp, "chunk_elements": cp * len(book),
-                         "tuning_rate_by_chunk_paths": tuning, "seconds": t,
-                         "seconds_all": times, "paths": len(paths),
-                         "draws": len(paths) * len(book),
-                         "rate": len(paths) * len(book) / t, "out": out}
+        results[name] = {
+            "chunk_paths": cp,
+            "chunk_elements": cp * len(book),
+            "tuning_rate_by_chunk_paths": tuning,
+            "seconds": t,
+            "seconds_all": times,
+            "paths": len(paths),
+            "draws": len(paths) * len(book),
+            "rate": len(paths) * len(book) / t,
+            "out": out,
+        }
     return results
 
 
@@ -414,14 +454,17 @@ def assert_same_as_kernel(ds, ref: dict, paths: np.ndarray):
         kernel = seg[name].values
         if not np.array_equal(kernel, got):
             bad = np.flatnonzero(kernel != got)
-            raise AssertionError(f"NumPy reference differs from the kernel in {name} on "
-                                 f"{len(bad)} paths, e.g. path {paths[bad[0]]}: "
-                                 f"{got[bad[0]]!r} vs {kernel[bad[0]]!r}")
+            raise AssertionError(
+                f"NumPy reference differs from the kernel in {name} on "
+                f"{len(bad)} paths, e.g. path {paths[bad[0]]}: "
+                f"{got[bad[0]]!r} vs {kernel[bad[0]]!r}"
+            )
     # the layout indices the kernel wrote them at, for the record
-    return {"checked_paths": len(paths), "variables": [SEGMENT_VARIABLES[i] for i in
-                                                       (DEFAULTS_COUNT, DEFAULT_AMOUNT,
-                                                        CREDIT_LOSS)],
-            "total_defaults": float(ref["defaults_count"].sum())}
+    return {
+        "checked_paths": len(paths),
+        "variables": [SEGMENT_VARIABLES[i] for i in (DEFAULTS_COUNT, DEFAULT_AMOUNT, CREDIT_LOSS)],
+        "total_defaults": float(ref["defaults_count"].sum()),
+    }
 
 
 # --------------------------------------------------------------------------- c. generator alone
@@ -450,11 +493,24 @@ def philox_only_batched(seed, first_path, n_paths, id_lo, id_hi, gen_year, purpo
         acc = np.uint64(0)
         for first in range(0, id_lo.shape[0], 256):
             n = min(256, id_lo.shape[0] - first)
-            philox4x32_10_batch(id_lo, id_hi, first, n, gen_year, purpose, seed, path,
-                                words[0], words[1], words[2], words[3])
+            philox4x32_10_batch(
+                id_lo,
+                id_hi,
+                first,
+                n,
+                gen_year,
+                purpose,
+                seed,
+                path,
+                words[0],
+                words[1],
+                words[2],
+                words[3],
+            )
             for k in range(n):
-                acc += ((np.uint64(words[0, k]) ^ np.uint64(words[1, k]))
-                        + (np.uint64(words[2, k]) ^ np.uint64(words[3, k])))
+                acc += (np.uint64(words[0, k]) ^ np.uint64(words[1, k])) + (
+                    np.uint64(words[2, k]) ^ np.uint64(words[3, k])
+                )
         out[i] = acc
 
 
@@ -464,8 +520,11 @@ def bench_generator(book, seed, paths: int, block_size: int, repeat: int) -> dic
     for name, kernel in (("scalar", philox_only), ("batched", philox_only_batched)):
         results[name] = _bench_generator(kernel, book, seed, paths, block_size, repeat)
     best = max(results.values(), key=lambda r: r["rate"])
-    return {**best, "scalar_rate": results["scalar"]["rate"],
-            "batched_rate": results["batched"]["rate"]}
+    return {
+        **best,
+        "scalar_rate": results["scalar"]["rate"],
+        "batched_rate": results["batched"]["rate"],
+    }
 
 
 def _bench_generator(kernel, book, seed, paths: int, block_size: int, repeat: int) -> dict:
@@ -480,13 +539,20 @@ def _bench_generator(kernel, book, seed, paths: int, block_size: int, repeat: in
 
     t, times = best_of(run, repeat)
     # spot check: the folded words of path 0 equal the NumPy cipher's
-    w = philox_numpy(book.id_lo.astype(np.uint64), book.id_hi.astype(np.uint64), 0,
-                     PURPOSE_DEFAULT, seed, 0)
+    w = philox_numpy(
+        book.id_lo.astype(np.uint64), book.id_hi.astype(np.uint64), 0, PURPOSE_DEFAULT, seed, 0
+    )
     expected = np.sum((w[0] ^ w[1]) + (w[2] ^ w[3]), dtype=np.uint64)
     assert int(out[0]) == int(expected), "generator benchmark folded the wrong words"
     draws = paths * len(book)
-    return {"paths": paths, "draws": draws, "seconds": t, "seconds_all": times,
-            "rate": draws / t, "threads": numba.get_num_threads()}
+    return {
+        "paths": paths,
+        "draws": draws,
+        "seconds": t,
+        "seconds_all": times,
+        "rate": draws / t,
+        "threads": numba.get_num_threads(),
+    }
 
 
 # --------------------------------------------------------------------------- d. full model
@@ -518,25 +584,38 @@ def bench_full_model(paths: int, granularity: str, repeat: int) -> dict:
     tenor_into = _renewal_tenor(scenario)
     renewal_years = renewals * (1.0 + (tenor_into - 1) / 12.0)
     return {
-        "granularity": granularity, "paths": paths, "block_size": scenario.simulation.block_size,
-        "records": records, "loans": n_loans, "loan_years_per_path": ly,
+        "granularity": granularity,
+        "paths": paths,
+        "block_size": scenario.simulation.block_size,
+        "records": records,
+        "loans": n_loans,
+        "loan_years_per_path": ly,
         "record_years_per_path": record_years,
-        "renewal_loans_per_path": renewals, "renewal_loan_years_per_path_est": renewal_years,
-        "kernel_s": k, "kernel_s_all": kernel_times, "simulate_s": t,
+        "renewal_loans_per_path": renewals,
+        "renewal_loan_years_per_path_est": renewal_years,
+        "kernel_s": k,
+        "kernel_s_all": kernel_times,
+        "simulate_s": t,
         "simulate_s_all": total_times,
-        "rate": ly * paths / k, "rate_with_renewals": (ly + renewal_years) * paths / k,
-        "rate_simulate": ly * paths / t, "record_rate": record_years * paths / k,
+        "rate": ly * paths / k,
+        "rate_with_renewals": (ly + renewal_years) * paths / k,
+        "rate_simulate": ly * paths / t,
+        "record_rate": record_years * paths / k,
     }
 
 
 def _one_loan_per_record(book: LoanBook) -> LoanBook:
     from dataclasses import replace
+
     return replace(book, n_loans=np.ones(len(book), dtype=np.int64))
 
 
 def _renewal_tenor(scenario) -> float:
-    tenors = [scenario.segments[s.renewal.into or name].tenor_months
-              for name, s in scenario.segments.items() if s.renewal is not None]
+    tenors = [
+        scenario.segments[s.renewal.into or name].tenor_months
+        for name, s in scenario.segments.items()
+        if s.renewal is not None
+    ]
     return float(np.mean(tenors)) if tenors else 12.0
 
 
@@ -572,17 +651,27 @@ def memory_child(paths: int, block_size: int) -> dict:
     inputs = build_inputs(scenario, seed)
     n_years, n_seg = inputs.settings.n_years, len(scenario.segments)
     n_party = len(inputs.party_names) + 1
-    outs = [np.ones((paths, len(SEGMENT_VARIABLES), n_years, n_seg)),
-            np.ones((paths, len(PARTY_VARIABLES), n_years, n_party)),
-            np.ones((paths, len(YEAR_VARIABLES), n_years))]
+    outs = [
+        np.ones((paths, len(SEGMENT_VARIABLES), n_years, n_seg)),
+        np.ones((paths, len(PARTY_VARIABLES), n_years, n_party)),
+        np.ones((paths, len(YEAR_VARIABLES), n_years)),
+    ]
     out_bytes = sum(o.nbytes for o in outs)
     gc.collect()
     exact = _reset_peak()
     base = _status_kb("VmRSS") if exact else _status_kb("VmHWM")
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
-        simulate_block(np.uint32(seed), first, inputs.book, inputs.segments, inputs.parties,
-                       inputs.macro, inputs.settings, *(o[first:last] for o in outs))
+        simulate_block(
+            np.uint32(seed),
+            first,
+            inputs.book,
+            inputs.segments,
+            inputs.parties,
+            inputs.macro,
+            inputs.settings,
+            *(o[first:last] for o in outs),
+        )
     kernel_growth = (_status_kb("VmHWM") - base) * 1024
     del outs
     gc.collect()
@@ -591,18 +680,29 @@ def memory_child(paths: int, block_size: int) -> dict:
     ds = gs.simulate(scenario, paths=paths, seed=seed, block_size=block_size)
     simulate_growth = (_status_kb("VmHWM") - base) * 1024
     dataset_bytes = int(ds.nbytes)
-    return {"paths": paths, "block_size": block_size, "peak_reset": exact,
-            "output_bytes": out_bytes, "kernel_peak_growth": kernel_growth,
-            "simulate_peak_growth": simulate_growth,
-            "simulate_growth_minus_outputs": simulate_growth - out_bytes,
-            "dataset_bytes": dataset_bytes}
+    return {
+        "paths": paths,
+        "block_size": block_size,
+        "peak_reset": exact,
+        "output_bytes": out_bytes,
+        "kernel_peak_growth": kernel_growth,
+        "simulate_peak_growth": simulate_growth,
+        "simulate_growth_minus_outputs": simulate_growth - out_bytes,
+        "dataset_bytes": dataset_bytes,
+    }
 
 
 def bench_memory(path_counts, block_size: int) -> list[dict]:
     rows = []
     for paths in path_counts:
-        cmd = [sys.executable, __file__, "--memory-child", str(paths),
-               "--block-size", str(block_size)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            str(paths),
+            "--block-size",
+            str(block_size),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if proc.returncode != 0:
             rows.append({"paths": paths, "error": proc.stderr.strip().splitlines()[-1:]})
@@ -641,10 +741,12 @@ def main(argv=None) -> int:
 
     info = machine()
     print(f"guarantee_sim benchmarks{' (quick)' if quick else ''} -- {info['date']}")
-    print(f"machine: {info['cpu']}; {info['cores']} cores ({info['cores_usable']} usable); "
-          f"NUMBA_NUM_THREADS={info['NUMBA_NUM_THREADS']} (using {info['numba_threads_used']}); "
-          f"python {info['python']}, numpy {info['numpy']}, numba {info['numba']}; "
-          f"load average at start {info['load_average_start']}")
+    print(
+        f"machine: {info['cpu']}; {info['cores']} cores ({info['cores_usable']} usable); "
+        f"NUMBA_NUM_THREADS={info['NUMBA_NUM_THREADS']} (using {info['numba_threads_used']}); "
+        f"python {info['python']}, numpy {info['numpy']}, numba {info['numba']}; "
+        f"load average at start {info['load_average_start']}"
+    )
     print(flush=True)
     check_philox_numpy()
 
@@ -664,9 +766,11 @@ def main(argv=None) -> int:
             hot1.pop("dataset")
         finally:
             numba.set_num_threads(threads)
-    print(f"a. hot loop: {n_loans:,} loans x {paths:,} paths, block {block_size}, "
-          f"{threads} threads: kernel {hot['kernel_s']:.3f} s (simulate() {hot['simulate_s']:.3f} s)",
-          flush=True)
+    print(
+        f"a. hot loop: {n_loans:,} loans x {paths:,} paths, block {block_size}, "
+        f"{threads} threads: kernel {hot['kernel_s']:.3f} s (simulate() {hot['simulate_s']:.3f} s)",
+        flush=True,
+    )
 
     # b. NumPy reference
     inputs = build_inputs(scenario, seed, book)
@@ -675,19 +779,27 @@ def main(argv=None) -> int:
     checks = {}
     for name, res in numpy_res.items():
         checks[name] = assert_same_as_kernel(ds, res.pop("out"), ref_ids)
-    print(f"b. NumPy reference: {ref_paths:,} paths; identical defaults, default amounts and "
-          f"credit losses to the kernel's on all of them "
-          f"({checks['inplace']['total_defaults']:,.0f} defaults)", flush=True)
+    print(
+        f"b. NumPy reference: {ref_paths:,} paths; identical defaults, default amounts and "
+        f"credit losses to the kernel's on all of them "
+        f"({checks['inplace']['total_defaults']:,.0f} defaults)",
+        flush=True,
+    )
 
     # c. generator alone
     gen = bench_generator(book, seed, paths, block_size, repeat)
     print(f"c. Philox alone: {gen['seconds']:.3f} s", flush=True)
 
     # d. full model
-    full = {g: bench_full_model(full_paths, g, repeat if g == "loan" else max(1, repeat - 1))
-            for g in ("loan", "cohort")}
-    print(f"d. full model: {full_paths:,} paths, loan {full['loan']['kernel_s']:.2f} s, "
-          f"cohort {full['cohort']['kernel_s']:.2f} s", flush=True)
+    full = {
+        g: bench_full_model(full_paths, g, repeat if g == "loan" else max(1, repeat - 1))
+        for g in ("loan", "cohort")
+    }
+    print(
+        f"d. full model: {full_paths:,} paths, loan {full['loan']['kernel_s']:.2f} s, "
+        f"cohort {full['cohort']['kernel_s']:.2f} s",
+        flush=True,
+    )
 
     # e. memory
     memory = bench_memory(memory_paths, block_size)
@@ -698,28 +810,52 @@ def main(argv=None) -> int:
     vs_numpy_tuned = hot["rate"] / numpy_res["inplace"]["rate"]
     vs_gen = hot["rate"] / gen["rate"]
     rows = [
-        ("a. hot loop (production kernel)", hot["rate"],
-         f"{threads} thr; kernel time inside simulate()"),
-        ("   same, whole simulate() call", hot["rate_simulate"],
-         "incl. inputs and results Dataset"),
+        (
+            "a. hot loop (production kernel)",
+            hot["rate"],
+            f"{threads} thr; kernel time inside simulate()",
+        ),
+        (
+            "   same, whole simulate() call",
+            hot["rate_simulate"],
+            "incl. inputs and results Dataset",
+        ),
     ]
     if hot1:
         rows.append(("   hot loop at 1 thread", hot1["rate"], f"{hot1['paths']:,} paths"))
     for name in ("plain", "inplace"):
         r = numpy_res[name]
-        rows.append((f"b. NumPy reference ({name})", r["rate"],
-                     f"1 thr; chunk {r['chunk_paths']} paths x {n_loans:,} loans"))
+        rows.append(
+            (
+                f"b. NumPy reference ({name})",
+                r["rate"],
+                f"1 thr; chunk {r['chunk_paths']} paths x {n_loans:,} loans",
+            )
+        )
     rows += [
-        ("c. Philox4x32-10 alone (same counters)", gen["rate"],
-         f"{gen['threads']} thr; the faster of scalar {fmt_rate(gen['scalar_rate'])} and "
-         f"batched {fmt_rate(gen['batched_rate'])}"),
+        (
+            "c. Philox4x32-10 alone (same counters)",
+            gen["rate"],
+            f"{gen['threads']} thr; the faster of scalar {fmt_rate(gen['scalar_rate'])} and "
+            f"batched {fmt_rate(gen['batched_rate'])}",
+        ),
     ]
     for g in ("loan", "cohort"):
         f = full[g]
-        rows.append((f"d. full model, {g} ({f['records']:,} records)", f["rate"],
-                     f"loan-path-years/s, renewals excluded; {f['paths']:,} paths"))
-        rows.append(("   incl. renewals (estimated)", f["rate_with_renewals"],
-                     f"+{f['renewal_loans_per_path']:,.0f} renewal loans/path"))
+        rows.append(
+            (
+                f"d. full model, {g} ({f['records']:,} records)",
+                f["rate"],
+                f"loan-path-years/s, renewals excluded; {f['paths']:,} paths",
+            )
+        )
+        rows.append(
+            (
+                "   incl. renewals (estimated)",
+                f["rate_with_renewals"],
+                f"+{f['renewal_loans_per_path']:,.0f} renewal loans/path",
+            )
+        )
         if g == "cohort":
             rows.append(("   cohort records", f["record_rate"], "record-path-years/s"))
     width = max(len(r[0]) for r in rows)
@@ -730,51 +866,82 @@ def main(argv=None) -> int:
         print(f"{label:{width}}  {fmt_rate(rate):>12}  {note}")
     print()
     print("e. working memory (county scenario, loan granularity, block 250, fresh process each):")
-    print(f"   {'paths':>6}  {'kernel peak RSS growth':>22}  {'simulate() growth - outputs':>27}  "
-          f"{'outputs':>9}")
+    print(
+        f"   {'paths':>6}  {'kernel peak RSS growth':>22}  {'simulate() growth - outputs':>27}  "
+        f"{'outputs':>9}"
+    )
     for m in memory:
         if "error" in m:
             print(f"   {m['paths']:>6}  failed: {m['error']}")
             continue
-        print(f"   {m['paths']:>6}  {m['kernel_peak_growth'] / 2**10:>19,.0f} kB  "
-              f"{m['simulate_growth_minus_outputs'] / 2**10:>24,.0f} kB  "
-              f"{m['output_bytes'] / 2**20:>6.1f} MB")
+        print(
+            f"   {m['paths']:>6}  {m['kernel_peak_growth'] / 2**10:>19,.0f} kB  "
+            f"{m['simulate_growth_minus_outputs'] / 2**10:>24,.0f} kB  "
+            f"{m['output_bytes'] / 2**20:>6.1f} MB"
+        )
     print()
     print(f"f. ratios (targets on 2 cores; this run: {threads} threads):")
     verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
-    for name, label in (("plain", "(plain, as most people write it)"),
-                        ("inplace", "(tuned, in-place ufuncs)")):
+    for name, label in (
+        ("plain", "(plain, as most people write it)"),
+        ("inplace", "(tuned, in-place ufuncs)"),
+    ):
         r = hot["rate"] / numpy_res[name]["rate"]
-        print(f"   hot loop / NumPy reference {label:32s} = {r:8.2f}x   "
-              f"target >= {TARGET_VS_NUMPY:g}x   {verdict(r >= TARGET_VS_NUMPY)}")
-    print(f"   hot loop / Philox alone{'':36s} = {vs_gen:8.3f}x   "
-          f"target >= {TARGET_VS_GENERATOR:g}x  {verdict(vs_gen >= TARGET_VS_GENERATOR)}")
-    print(f"   (Philox alone / NumPy plain = {gen['rate'] / numpy_res['plain']['rate']:.1f}x, "
-          f"/ NumPy tuned = {gen['rate'] / numpy_res['inplace']['rate']:.1f}x: "
-          "the most a kernel drawing these blocks could reach)")
+        print(
+            f"   hot loop / NumPy reference {label:32s} = {r:8.2f}x   "
+            f"target >= {TARGET_VS_NUMPY:g}x   {verdict(r >= TARGET_VS_NUMPY)}"
+        )
+    print(
+        f"   hot loop / Philox alone{'':36s} = {vs_gen:8.3f}x   "
+        f"target >= {TARGET_VS_GENERATOR:g}x  {verdict(vs_gen >= TARGET_VS_GENERATOR)}"
+    )
+    print(
+        f"   (Philox alone / NumPy plain = {gen['rate'] / numpy_res['plain']['rate']:.1f}x, "
+        f"/ NumPy tuned = {gen['rate'] / numpy_res['inplace']['rate']:.1f}x: "
+        "the most a kernel drawing these blocks could reach)"
+    )
     if hot1:
-        print(f"   per thread: hot loop at 1 thread / NumPy plain = "
-              f"{hot1['rate'] / numpy_res['plain']['rate']:.2f}x; "
-              f"2-thread / 1-thread hot loop = {hot['rate'] / hot1['rate']:.2f}x")
+        print(
+            f"   per thread: hot loop at 1 thread / NumPy plain = "
+            f"{hot1['rate'] / numpy_res['plain']['rate']:.2f}x; "
+            f"2-thread / 1-thread hot loop = {hot['rate'] / hot1['rate']:.2f}x"
+        )
     mem_ok = [m for m in memory if "error" not in m]
     if len(mem_ok) == 2:
         grow = mem_ok[1]["kernel_peak_growth"] - mem_ok[0]["kernel_peak_growth"]
-        print(f"   kernel working memory at {mem_ok[1]['paths']:,} minus at {mem_ok[0]['paths']:,} "
-              f"paths = {grow / 2**10:+,.0f} kB "
-              f"({verdict(abs(grow) < 2**20)}: independent of paths, within 1 MB)")
+        print(
+            f"   kernel working memory at {mem_ok[1]['paths']:,} minus at {mem_ok[0]['paths']:,} "
+            f"paths = {grow / 2**10:+,.0f} kB "
+            f"({verdict(abs(grow) < 2**20)}: independent of paths, within 1 MB)"
+        )
     load = os.getloadavg()
-    print(f"   load average at end {[round(x, 2) for x in load]} "
-          f"(other processes on the machine make every rate lower and noisier)")
+    print(
+        f"   load average at end {[round(x, 2) for x in load]} "
+        f"(other processes on the machine make every rate lower and noisier)"
+    )
 
     if args.json:
-        results = {"machine": info, "hot_loop": hot, "hot_loop_1_thread": hot1,
-                   "numpy_reference": numpy_res, "numpy_check": checks, "generator": gen,
-                   "full_model": full, "memory": memory,
-                   "ratios": {"hot_vs_numpy": vs_numpy, "hot_vs_numpy_tuned": vs_numpy_tuned,
-                              "hot_vs_generator": vs_gen,
-                              "targets": {"hot_vs_numpy": TARGET_VS_NUMPY,
-                                          "hot_vs_generator": TARGET_VS_GENERATOR}},
-                   "load_average_end": list(load), "quick": quick}
+        results = {
+            "machine": info,
+            "hot_loop": hot,
+            "hot_loop_1_thread": hot1,
+            "numpy_reference": numpy_res,
+            "numpy_check": checks,
+            "generator": gen,
+            "full_model": full,
+            "memory": memory,
+            "ratios": {
+                "hot_vs_numpy": vs_numpy,
+                "hot_vs_numpy_tuned": vs_numpy_tuned,
+                "hot_vs_generator": vs_gen,
+                "targets": {
+                    "hot_vs_numpy": TARGET_VS_NUMPY,
+                    "hot_vs_generator": TARGET_VS_GENERATOR,
+                },
+            },
+            "load_average_end": list(load),
+            "quick": quick,
+        }
         args.json.write_text(json.dumps(results, indent=1, default=_json_default))
         print(f"wrote {args.json}")
     return 0

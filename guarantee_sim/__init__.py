@@ -19,5 +19,11 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_from_dict", "simulate",
-           "__version__"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+    "scenario_from_dict",
+    "simulate",
+]

@@ -44,28 +44,46 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--paths", type=int, help="Monte Carlo paths (default: the scenario's)")
     run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    run.add_argument("--set", dest="overrides", action="append", default=[],
-                     metavar="KEY=VALUE", help="override a scenario value by dotted key")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario value by dotted key",
+    )
     run.add_argument("--out", help="results file (default: results/<scenario name>.nc)")
     validate = sub.add_parser("validate", help="only check a scenario file")
     validate.add_argument("scenario")
-    validate.add_argument("--set", dest="overrides", action="append", default=[],
-                          metavar="KEY=VALUE")
-    compare = sub.add_parser("compare", help="run an experiment's variants with common "
-                             "random numbers and compare them")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
+    compare = sub.add_parser(
+        "compare", help="run an experiment's variants with common random numbers and compare them"
+    )
     compare.add_argument("experiment", help="experiment YAML file")
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
-    compare.add_argument("--set", dest="overrides", action="append", default=[],
-                         metavar="KEY=VALUE", help="override a value in every variant")
+    compare.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value in every variant",
+    )
     summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
     summarize.add_argument("results", help="NetCDF file written by `run`")
-    brief = sub.add_parser("brief", help="write a policy brief (Markdown, HTML with figures, "
-                           "CSV tables) from a results file of `run` or `compare`")
+    brief = sub.add_parser(
+        "brief",
+        help="write a policy brief (Markdown, HTML with figures, "
+        "CSV tables) from a results file of `run` or `compare`",
+    )
     brief.add_argument("results", help="NetCDF file written by `run` or `compare`")
-    brief.add_argument("--lang", choices=("zh", "en"), default="zh",
-                       help="language of the brief (default: zh)")
+    brief.add_argument(
+        "--lang", choices=("zh", "en"), default="zh", help="language of the brief (default: zh)"
+    )
     brief.add_argument("--out", help="folder for the brief (default: results/<file>_brief_<lang>)")
     return parser
 
@@ -93,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _validate(args, console: Console) -> int:
     scenario = load_scenario(args.scenario, overrides=args.overrides)
-    console.print(f"{args.scenario}: valid scenario [bold]{scenario.name}[/] "
-                  f"({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
-                  f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
-                  f"{scenario.years[-1]})")
+    console.print(
+        f"{args.scenario}: valid scenario [bold]{scenario.name}[/] "
+        f"({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
+        f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
+        f"{scenario.years[-1]})"
+    )
     return 0
 
 
@@ -112,8 +132,13 @@ def _run(args, console: Console) -> int:
     scenario = load_scenario(args.scenario, overrides=overrides)
     out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
     paths = scenario.simulation.paths
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("paths"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("paths"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"simulating {scenario.name}", total=paths)
         ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
@@ -125,8 +150,10 @@ def _run(args, console: Console) -> int:
 
 def _check_paths_and_seed(args) -> None:
     if args.paths is not None and args.paths < 1:
-        raise ScenarioError(f"--paths {args.paths}: simulation.paths must be greater than or "
-                            "equal to 1", path="--paths")
+        raise ScenarioError(
+            f"--paths {args.paths}: simulation.paths must be greater than or equal to 1",
+            path="--paths",
+        )
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ScenarioError(f"--seed {args.seed}: must be in 0 .. 4294967295", path="--seed")
 
@@ -138,11 +165,12 @@ def _writable(out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ScenarioError(f"--out {out}: cannot create its folder {out.parent} "
-                            f"({err.strerror or err})", path=str(out)) from None
+        raise ScenarioError(
+            f"--out {out}: cannot create its folder {out.parent} ({err.strerror or err})",
+            path=str(out),
+        ) from None
     if not os.access(out.parent, os.W_OK):
-        raise ScenarioError(f"--out {out}: the folder {out.parent} is not writable",
-                            path=str(out))
+        raise ScenarioError(f"--out {out}: the folder {out.parent} is not writable", path=str(out))
     return out
 
 
@@ -154,13 +182,21 @@ def _compare(args, console: Console) -> int:
     scenarios = variant_scenarios(args.experiment, experiment)  # all valid before any run
     out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
-        ds = run_experiment(args.experiment, paths=args.paths, seed=args.seed,
-                            overrides=args.overrides,
-                            progress=lambda name, n: bar.advance(tasks[name], n))
+        ds = run_experiment(
+            args.experiment,
+            paths=args.paths,
+            seed=args.seed,
+            overrides=args.overrides,
+            progress=lambda name, n: bar.advance(tasks[name], n),
+        )
     print_comparison(ds, console)
     write_netcdf(ds, out)
     console.print(f"results written to [bold]{out}[/]")
@@ -174,18 +210,21 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> No
     table_data = comparison_table(ds)
     names = list(table_data)
     keys = list(dict.fromkeys(k for row in table_data.values() for k in row))
-    console.print(f"[bold]{ds.attrs.get('experiment', '')}[/]: {ds.attrs.get('question', '')}"
-                  f" ({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}; money in "
-                  "CNY m, means over paths unless named)")
+    console.print(
+        f"[bold]{ds.attrs.get('experiment', '')}[/]: {ds.attrs.get('question', '')}"
+        f" ({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}; money in "
+        "CNY m, means over paths unless named)"
+    )
     for first in range(0, len(names), per_table):
-        shown = names[first:first + per_table]
+        shown = names[first : first + per_table]
         table = Table()
         table.add_column("", no_wrap=True)
         for name in shown:
             table.add_column(name, justify="right")
         for key in keys:
-            table.add_row(key, *[_comparison_cell(key, table_data[n].get(key, np.nan))
-                                 for n in shown])
+            table.add_row(
+                key, *[_comparison_cell(key, table_data[n].get(key, np.nan)) for n in shown]
+            )
         console.print(table)
 
 
@@ -222,13 +261,14 @@ def _brief(args, console: Console) -> int:
     ds = _open_results(path)
     out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
     if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out} is a file; give a folder for the brief",
-                            path=str(out))
+        raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
     written = write_brief(ds, out, lang=args.lang, source=path)
-    console.print(f"brief written to [bold]{written['markdown']}[/] and "
-                  f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"
-                  f" figures, {sum(k.startswith('tables/') for k in written)} CSV tables in "
-                  f"{out})")
+    console.print(
+        f"brief written to [bold]{written['markdown']}[/] and "
+        f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"
+        f" figures, {sum(k.startswith('tables/') for k in written)} CSV tables in "
+        f"{out})"
+    )
     return 0
 
 
@@ -242,8 +282,7 @@ def _pct(x) -> str:
     return "—" if np.isnan(x) else f"{x:.2%}"
 
 
-def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
-                columns) -> None:
+def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str, columns) -> None:
     columns = [c for c in columns if c[1] in years]
     table = Table(title=title)
     table.add_column("year")
@@ -257,10 +296,19 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
 
 def _process_table(console: Console, ds: xr.Dataset) -> None:
     """Institution processes over the origination years (mean over book replicas)."""
-    table = Table(title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
-                  "replicas; counts of applications)")
-    for col in ("segment", "applications", "approved", "rejected", "gave up",
-                "decision days", "approved PD"):
+    table = Table(
+        title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
+        "replicas; counts of applications)"
+    )
+    for col in (
+        "segment",
+        "applications",
+        "approved",
+        "rejected",
+        "gave up",
+        "decision days",
+        "approved PD",
+    ):
         table.add_column(col, justify="left" if col == "segment" else "right")
     total = ds[["applications", "approvals", "rejections", "abandoned"]].sum("year")
     for seg in ds.segment.values:
@@ -268,27 +316,37 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
         if float(row.applications) == 0:
             continue
         approvals = ds.approvals.sel(segment=seg)
-        days = (ds.decision_days_mean.sel(segment=seg) * (approvals + ds.rejections.sel(
-            segment=seg))).sum() / float(row.approvals + row.rejections)
+        days = (
+            ds.decision_days_mean.sel(segment=seg) * (approvals + ds.rejections.sel(segment=seg))
+        ).sum() / float(row.approvals + row.rejections)
         pd = (ds.approved_pd_mean.sel(segment=seg).fillna(0) * approvals).sum() / float(
-            row.approvals)
-        table.add_row(f"{seg} {ds.segment_label.sel(segment=seg).item()}",
-                      f"{float(row.applications):,.0f}", f"{float(row.approvals):,.0f}",
-                      f"{float(row.rejections):,.0f}", f"{float(row.abandoned):,.0f}",
-                      f"{float(days):.1f}", f"{float(pd):.2%}")
+            row.approvals
+        )
+        table.add_row(
+            f"{seg} {ds.segment_label.sel(segment=seg).item()}",
+            f"{float(row.applications):,.0f}",
+            f"{float(row.approvals):,.0f}",
+            f"{float(row.rejections):,.0f}",
+            f"{float(row.abandoned):,.0f}",
+            f"{float(days):.1f}",
+            f"{float(pd):.2%}",
+        )
     console.print(table)
     active = ds.applications.sum("segment") > 0
     util = ds.staff_utilisation.where(active).mean("year", skipna=True)
-    parts = [f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values)
-             if not np.isnan(u)]
+    parts = [
+        f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values) if not np.isnan(u)
+    ]
     console.print("staff utilisation in the years with applications: " + ", ".join(parts))
 
 
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
-    console.print(f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
-                  f" — {ds.sizes['path']} paths, seed {ds.attrs.get('seed')}, "
-                  f"{ds.attrs.get('granularity', '')} granularity")
+    console.print(
+        f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
+        f" — {ds.sizes['path']} paths, seed {ds.attrs.get('seed')}, "
+        f"{ds.attrs.get('granularity', '')} granularity"
+    )
     losses = loss_summary(ds)
     table = Table(title="Loss over the run by party (CNY m)")
     for col in ("party", "mean", "VaR 99%", "VaR 99.9%", "ES 99%"):
@@ -296,22 +354,43 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     for party in ds.party.values:
         row = losses.sel(party=party)
         label = ds.party_label.sel(party=party).item()
-        table.add_row(f"{party} {label}", _m(row["mean"]), _m(row["var_99"]),
-                      _m(row["var_99_9"]), _m(row["es_99"]))
+        table.add_row(
+            f"{party} {label}",
+            _m(row["mean"]),
+            _m(row["var_99"]),
+            _m(row["var_99_9"]),
+            _m(row["es_99"]),
+        )
     console.print(table)
 
     years = yearly_summary(ds)
     count = lambda v: f"{float(v):,.0f}"  # noqa: E731
-    _year_table(console, ds, years, "Lending and losses by year, mean over paths (CNY m)", [
-        ("new loans", "loans_count", count), ("lending", "loans_amount", _m),
-        ("defaults", "defaults_count", count), ("credit loss", "credit_loss", _m),
-        ("unmet demand", "unmet_demand_amount", _m)])
-    _year_table(console, ds, years, "Guarantor, pools and budget by year, mean over paths "
-                "(CNY m)", [
-        ("guarantor capital", "guarantor_capital", _m),
-        ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
-        ("comp. rate", "guarantor_compensation_rate", _pct),
-        ("pool balance", "pool_balance", _m), ("fiscal cost", "fiscal_cost", _m)])
+    _year_table(
+        console,
+        ds,
+        years,
+        "Lending and losses by year, mean over paths (CNY m)",
+        [
+            ("new loans", "loans_count", count),
+            ("lending", "loans_amount", _m),
+            ("defaults", "defaults_count", count),
+            ("credit loss", "credit_loss", _m),
+            ("unmet demand", "unmet_demand_amount", _m),
+        ],
+    )
+    _year_table(
+        console,
+        ds,
+        years,
+        "Guarantor, pools and budget by year, mean over paths (CNY m)",
+        [
+            ("guarantor capital", "guarantor_capital", _m),
+            ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
+            ("comp. rate", "guarantor_compensation_rate", _pct),
+            ("pool balance", "pool_balance", _m),
+            ("fiscal cost", "fiscal_cost", _m),
+        ],
+    )
 
     if "applications" in ds:
         _process_table(console, ds)
@@ -322,12 +401,14 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in ds.target.values:
             spec = ds.sel(target=t)
-            table.add_row(f"{t} {spec.target_label.item()}",
-                          f"{spec.target_kind.item()} {spec.target_from_year.item()}-"
-                          f"{spec.target_to_year.item()}",
-                          f"{float(spec.target_value):,.0f}",
-                          f"{float(spec.target_attainment.mean()):.1%}",
-                          f"{float(spec.target_probability):.1%}")
+            table.add_row(
+                f"{t} {spec.target_label.item()}",
+                f"{spec.target_kind.item()} {spec.target_from_year.item()}-"
+                f"{spec.target_to_year.item()}",
+                f"{float(spec.target_value):,.0f}",
+                f"{float(spec.target_attainment.mean()):.1%}",
+                f"{float(spec.target_probability):.1%}",
+            )
         console.print(table)
 
     risks = []
@@ -337,13 +418,15 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         risks.append(f"guarantor {g}: P(net assets <= 0) = {p:.1%}")
     public = float(ds["public_loss"].sum("year").mean("path"))
     fiscal = float(ds["fiscal_cost"].sum("year").mean("path"))
-    risks.append(f"public loss, mean over the run: {_m(public)} CNY m; "
-                 f"fiscal cost: {_m(fiscal)} CNY m")
+    risks.append(
+        f"public loss, mean over the run: {_m(public)} CNY m; fiscal cost: {_m(fiscal)} CNY m"
+    )
     per_lending = float(fiscal_cost_per_lending(ds))
     risks.append(f"fiscal cost per 100 m CNY of new lending: {per_lending:,.0f} CNY")
     if segments_with_tags(ds, ["first_time"]):
-        risks.append(f"fiscal cost per first-time borrower: "
-                     f"{float(fiscal_cost_per_borrower(ds)):,.0f} CNY")
+        risks.append(
+            f"fiscal cost per first-time borrower: {float(fiscal_cost_per_borrower(ds)):,.0f} CNY"
+        )
     for line in risks:
         console.print(line)
 

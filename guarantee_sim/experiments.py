@@ -18,9 +18,10 @@ Example experiment file::
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -39,27 +40,32 @@ class Experiment(BaseModel):
     description: str = ""
     question: str = Field("", description="the policy question the comparison answers")
     base: str = Field(description="base scenario YAML, relative to the experiment file")
-    paths: Optional[int] = Field(None, ge=1, description="paths per variant (default: base's)")
-    seed: Optional[int] = Field(None, ge=0, lt=2**32)
-    overrides: dict[str, Any] = Field(default_factory=dict,
-                                      description="applied to every variant first")
+    paths: int | None = Field(None, ge=1, description="paths per variant (default: base's)")
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="applied to every variant first"
+    )
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(default_factory=dict,
-                                       description="dotted key -> values; every combination")
-    counterfactual: Optional[str] = Field(
-        None, description="variant without the scheme: additional borrowers and lending "
-        "are measured against it")
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="dotted key -> values; every combination"
+    )
+    counterfactual: str | None = Field(
+        None,
+        description="variant without the scheme: additional borrowers and lending "
+        "are measured against it",
+    )
 
     @model_validator(mode="after")
-    def _some_variants(self) -> "Experiment":
+    def _some_variants(self) -> Experiment:
         if not self.variants and not self.grid:
             raise ValueError("give variants, a grid, or both")
         names = list(self.variant_overrides())
         if len(set(names)) != len(names):
             raise ValueError("variant names must be unique")
         if self.counterfactual is not None and self.counterfactual not in names:
-            raise ValueError(f"counterfactual {self.counterfactual!r} is not a variant "
-                             f"(allowed: {names})")
+            raise ValueError(
+                f"counterfactual {self.counterfactual!r} is not a variant (allowed: {names})"
+            )
         return self
 
     def variant_overrides(self) -> dict[str, dict[str, Any]]:
@@ -96,21 +102,27 @@ def variant_scenarios(path: str | Path, experiment: Experiment | None = None) ->
     experiment = experiment or load_experiment(path)
     base = (path.parent / experiment.base).resolve()
     if not base.is_file():
-        raise ScenarioError(f"{path}: key 'base': no scenario file {base}", path=str(path),
-                            key="base")
+        raise ScenarioError(
+            f"{path}: key 'base': no scenario file {base}", path=str(path), key="base"
+        )
     scenarios = {}
     for name, overrides in experiment.variant_overrides().items():
         try:
             scenarios[name] = load_scenario(base, overrides=overrides)
         except ScenarioError as err:
-            raise ScenarioError(f"{path}: variant {name!r}:\n{err}", path=str(path),
-                                key=f"variants.{name}") from None
+            raise ScenarioError(
+                f"{path}: variant {name!r}:\n{err}", path=str(path), key=f"variants.{name}"
+            ) from None
     return scenarios
 
 
-def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional[int] = None,
-                   progress: Optional[Callable[[str, int], None]] = None,
-                   overrides=None) -> xr.Dataset:
+def run_experiment(
+    path: str | Path,
+    paths: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    overrides=None,
+) -> xr.Dataset:
     """Run every variant with common random numbers; one Dataset with a scenario dim."""
     from .engine import simulate
 
@@ -118,23 +130,37 @@ def run_experiment(path: str | Path, paths: Optional[int] = None, seed: Optional
     scenarios = variant_scenarios(path, experiment)
     first = next(iter(scenarios.values()))
     paths = paths or experiment.paths or first.simulation.paths
-    seed = first.simulation.seed if seed is None and experiment.seed is None else (
-        seed if seed is not None else experiment.seed)
+    seed = (
+        first.simulation.seed
+        if seed is None and experiment.seed is None
+        else (seed if seed is not None else experiment.seed)
+    )
     results = []
     for name, scenario in scenarios.items():
-        ds = simulate(scenario, paths=paths, seed=seed,
-                      progress=(lambda n, name=name: progress(name, n)) if progress else None)
+        ds = simulate(
+            scenario,
+            paths=paths,
+            seed=seed,
+            progress=(lambda n, name=name: progress(name, n)) if progress else None,
+        )
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         results.append(ds.expand_dims(scenario=[name]))
-    combined = xr.concat(results, dim="scenario", join="outer", combine_attrs="drop_conflicts",
-                         coords="different", compat="equals")
+    combined = xr.concat(
+        results,
+        dim="scenario",
+        join="outer",
+        combine_attrs="drop_conflicts",
+        coords="different",
+        compat="equals",
+    )
     combined.attrs.update(
-        experiment=experiment.name, experiment_label=experiment.label,
+        experiment=experiment.name,
+        experiment_label=experiment.label,
         question=experiment.question or experiment.description,
-        seed=int(seed), n_paths=int(paths),
+        seed=int(seed),
+        n_paths=int(paths),
         counterfactual=experiment.counterfactual or "",
-        variant_overrides="\n".join(f"{n}: {o}" for n, o in
-                                    experiment.variant_overrides().items()),
+        variant_overrides="\n".join(f"{n}: {o}" for n, o in experiment.variant_overrides().items()),
         conventions="money in CNY; rates as decimals per year; counts in loans",
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
@@ -156,13 +182,17 @@ def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)
     extra_cost = (fiscal - fiscal.sel(scenario=counterfactual)).mean("path")
     extra_borrowers = ds["additional_borrowers"].mean("path")
     ds["fiscal_cost_per_additional_borrower"] = extra_cost / extra_borrowers.where(
-        extra_borrowers > 0)
-    ds["additional_borrowers"].attrs.update(units="1", long_name=(
-        "first-time borrowers served beyond the counterfactual, over the run"))
-    ds["additional_lending"].attrs.update(units="CNY", long_name=(
-        "new lending beyond the counterfactual, over the run"))
-    ds["fiscal_cost_per_additional_borrower"].attrs.update(units="CNY", long_name=(
-        "mean extra fiscal cost per mean additional first-time borrower"))
+        extra_borrowers > 0
+    )
+    ds["additional_borrowers"].attrs.update(
+        units="1", long_name=("first-time borrowers served beyond the counterfactual, over the run")
+    )
+    ds["additional_lending"].attrs.update(
+        units="CNY", long_name=("new lending beyond the counterfactual, over the run")
+    )
+    ds["fiscal_cost_per_additional_borrower"].attrs.update(
+        units="CNY", long_name=("mean extra fiscal cost per mean additional first-time borrower")
+    )
     return ds
 
 
@@ -193,6 +223,7 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         if "additional_borrowers" in v:
             row["additional_borrowers"] = float(v.additional_borrowers.mean("path"))
             row["fiscal_cost_per_additional_borrower"] = float(
-                v.fiscal_cost_per_additional_borrower)
+                v.fiscal_cost_per_additional_borrower
+            )
         table[str(name)] = row
     return table

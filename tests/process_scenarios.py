@@ -12,13 +12,26 @@ from conftest import base_scenario_dict
 DAYS_PER_YEAR = 365.0
 
 
-def process_dict(*, years: int = 1, applications_per_year: float = 500.0,
-                 officers: int = 50, mean_days: float = 0.2, cv: float = 1.0,
-                 visits: int = 1, patience_days=None, score_noise: float = 0.8,
-                 coverage: float = 0.0, replicas: int = 2, record_weight: int = 1,
-                 elasticity: float = 0.0, loan_rate: float = 0.045,
-                 pd_mean: float = 0.02, pd_dispersion: float = 0.8,
-                 sigma: float = 0.0, guarantor_reviewers=None) -> dict:
+def process_dict(
+    *,
+    years: int = 1,
+    applications_per_year: float = 500.0,
+    officers: int = 50,
+    mean_days: float = 0.2,
+    cv: float = 1.0,
+    visits: int = 1,
+    patience_days=None,
+    score_noise: float = 0.8,
+    coverage: float = 0.0,
+    replicas: int = 2,
+    record_weight: int = 1,
+    elasticity: float = 0.0,
+    loan_rate: float = 0.045,
+    pd_mean: float = 0.02,
+    pd_dispersion: float = 0.8,
+    sigma: float = 0.0,
+    guarantor_reviewers=None,
+) -> dict:
     """One process-fed segment ``sme`` (first-time borrowers, no renewals).
 
     ``coverage`` is the share of each loan's loss passed to the guarantor (the bank keeps
@@ -34,8 +47,11 @@ def process_dict(*, years: int = 1, applications_per_year: float = 500.0,
     seg["pd"] = {"mean": pd_mean}
     seg["loan_size"] = {"median": 1.0e6, "sigma": sigma, "cap": 1.0e7}
     seg["scheme"] = "scheme"
-    d["schemes"] = ({"scheme": {"coverage": coverage, "split": {"guarantor": 1.0}}}
-                    if coverage > 0 else {"scheme": {"coverage": 0.0}})
+    d["schemes"] = (
+        {"scheme": {"coverage": coverage, "split": {"guarantor": 1.0}}}
+        if coverage > 0
+        else {"scheme": {"coverage": 0.0}}
+    )
     d["lending_source"] = "processes"
     d["processes"] = {
         "replicas": replicas,
@@ -64,20 +80,31 @@ def process_dict(*, years: int = 1, applications_per_year: float = 500.0,
         },
     }
     if guarantor_reviewers is not None:
-        d["processes"]["guarantor"] = {"reviewers": guarantor_reviewers,
-                                       "service": {"mean_days": 1.0}, "score_noise": 0.6,
-                                       "risk_appetite": 2.0}
+        d["processes"]["guarantor"] = {
+            "reviewers": guarantor_reviewers,
+            "service": {"mean_days": 1.0},
+            "score_noise": 0.6,
+            "risk_appetite": 2.0,
+        }
     return d
 
 
-def erlang_dict(*, servers: int, arrivals_per_day: float, mean_days: float, years: int,
-                replicas: int) -> dict:
+def erlang_dict(
+    *, servers: int, arrivals_per_day: float, mean_days: float, years: int, replicas: int
+) -> dict:
     """The bank's screening queue as an M/M/c queue.
 
     Poisson arrivals at a constant rate, one visit, exponential service (cv 1), nobody
     gives up, no guarantor review (the decision comes after the single visit, so
     approval does not affect the queue).
     """
-    return process_dict(years=years, applications_per_year=arrivals_per_day * DAYS_PER_YEAR,
-                        officers=servers, mean_days=mean_days, cv=1.0, visits=1,
-                        patience_days=None, replicas=replicas)
+    return process_dict(
+        years=years,
+        applications_per_year=arrivals_per_day * DAYS_PER_YEAR,
+        officers=servers,
+        mean_days=mean_days,
+        cv=1.0,
+        visits=1,
+        patience_days=None,
+        replicas=replicas,
+    )

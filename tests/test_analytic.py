@@ -12,8 +12,10 @@ from guarantee_sim.engine.analytic import (
 )
 
 
-@pytest.mark.parametrize("pd, sales, expected", [(0.02, 5.0, 0.124), (0.05, 5.0, 0.090),
-                                                 (0.02, 50.0, 0.164), (0.02, 1.0, 0.124)])
+@pytest.mark.parametrize(
+    "pd, sales, expected",
+    [(0.02, 5.0, 0.124), (0.05, 5.0, 0.090), (0.02, 50.0, 0.164), (0.02, 1.0, 0.124)],
+)
 def test_basel_sme_correlation_worked_values(pd, sales, expected):
     # PARAMETERS.md: ~0.124 at PD 2% for the smallest firm, ~0.090 at PD 5%; sales are
     # bounded to [5, 50] EUR m, so 1 m counts as 5 m and 50 m removes the size adjustment
@@ -46,13 +48,12 @@ def test_vasicek_median_closed_form():
 
 def test_accessor_gives_the_metric_functions():
     import xarray as xr
+    from conftest import make_scenario
 
     import guarantee_sim as gs
-    from conftest import make_scenario
     from guarantee_sim import results
 
     ds = gs.simulate(make_scenario(), paths=30, seed=5)
     xr.testing.assert_identical(ds.gs.loss_summary(), results.loss_summary(ds))
-    xr.testing.assert_identical(ds.gs.insolvency_probability(),
-                                results.insolvency_probability(ds))
+    xr.testing.assert_identical(ds.gs.insolvency_probability(), results.insolvency_probability(ds))
     assert float(ds.gs.fiscal_cost_per_lending()) == float(results.fiscal_cost_per_lending(ds))

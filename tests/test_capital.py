@@ -32,13 +32,13 @@ def lending_dict(*, years=2, count=240, net_assets=1.0e7, pd=0.03, rho=0.2, rese
     whose 10x cap allows only about 100 m of liability: the cap binds after ~8 months."""
     d = base_scenario_dict()
     d["horizon"] = {"start_year": 2021, "origination_years": years, "runoff_months": 24}
-    d["segments"]["sme"].update(pd={"mean": pd}, correlation=rho, lgd=0.6,
-                                lending={"count_per_year": count})
+    d["segments"]["sme"].update(
+        pd={"mean": pd}, correlation=rho, lgd=0.6, lending={"count_per_year": count}
+    )
     g = d["parties"]["guarantor"]
     g.update(net_assets=net_assets, leverage_cap=10.0)
     if not reserves:
-        g.update(operating_cost_rate=0.0, unearned_fee_reserve=0.0,
-                 compensation_reserve_rate=0.0)
+        g.update(operating_cost_rate=0.0, unearned_fee_reserve=0.0, compensation_reserve_rate=0.0)
     return d
 
 
@@ -71,10 +71,10 @@ def test_rationing_keeps_leverage_exactly_at_cap_known_answer():
         net += 0.01 / 12 * balance
     assert admitted[:8] == [1.0] * 8 and admitted[8] == pytest.approx(10 / 12)
     g = ds.sel(party="guarantor")
-    np.testing.assert_allclose(ds.unmet_demand_amount.sel(year=2021).sum("segment"), unmet,
-                               rtol=1e-9)
-    np.testing.assert_allclose(ds.loans_amount.sel(year=2021).sum("segment"), balance,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        ds.unmet_demand_amount.sel(year=2021).sum("segment"), unmet, rtol=1e-9
+    )
+    np.testing.assert_allclose(ds.loans_amount.sel(year=2021).sum("segment"), balance, rtol=1e-9)
     np.testing.assert_allclose(g.capital.sel(year=2021), net, rtol=1e-9)
     # the cap binds in both origination years, and is never exceeded
     lev = g.max_origination_leverage.sel(year=[2021, 2022]).values
@@ -97,7 +97,8 @@ def test_leverage_never_exceeds_cap_at_origination_when_cap_binds():
     worst = np.unravel_index(np.nanargmax(lev), lev.shape)
     assert np.nanmax(lev) <= 10.0 + 1e-9, (
         f"max_origination_leverage {np.nanmax(lev):.4f} > cap 10 on path {worst[0]}, "
-        f"year {origination[worst[1]]}")
+        f"year {origination[worst[1]]}"
+    )
 
 
 # --------------------------------------------------------------------------- capital and targets
@@ -108,9 +109,16 @@ def test_paths_with_least_capital_have_more_unmet_demand_and_lower_attainment():
     a year, PD 4%, rho 0.25). Paths in the worst decile of end-2022 guarantor capital ration
     more in 2023 and reach less of the 720 m lending target than the best decile."""
     data = lending_dict(years=3, net_assets=1.2e7, pd=0.04, rho=0.25)
-    data["targets"] = {"lending": {"metric": "loans_amount", "tags": ["guaranteed"],
-                                   "kind": "flow", "from_year": 2021, "to_year": 2023,
-                                   "value": 720e6}}
+    data["targets"] = {
+        "lending": {
+            "metric": "loans_amount",
+            "tags": ["guaranteed"],
+            "kind": "flow",
+            "from_year": 2021,
+            "to_year": 2023,
+            "value": 720e6,
+        }
+    }
     ds = sim(data, paths=80, seed=11)
     capital = ds.capital.sel(party="guarantor", year=2022).values
     order = np.argsort(capital, kind="stable")
@@ -160,11 +168,18 @@ def pool_dict(balance):
     taking half of each loss, no top-ups."""
     d = base_scenario_dict()
     d["horizon"] = {"start_year": 2021, "origination_years": 4, "runoff_months": 24}
-    d["segments"]["sme"].update(pd={"mean": 0.04}, correlation=0.2, lgd=0.7,
-                                scheme="credit_pool", tags=["credit"],
-                                lending={"count_per_year": 100})
-    d["parties"] = {"bank": {"kind": "bank"},
-                    "pool": {"kind": "pool", "initial_balance": balance, "lag_months": 3}}
+    d["segments"]["sme"].update(
+        pd={"mean": 0.04},
+        correlation=0.2,
+        lgd=0.7,
+        scheme="credit_pool",
+        tags=["credit"],
+        lending={"count_per_year": 100},
+    )
+    d["parties"] = {
+        "bank": {"kind": "bank"},
+        "pool": {"kind": "pool", "initial_balance": balance, "lag_months": 3},
+    }
     d["schemes"] = {"credit_pool": {"coverage": 0.5, "split": {"pool": 1.0}}}
     return d
 
@@ -177,7 +192,7 @@ def test_larger_pool_runs_dry_later_and_more_rarely():
     np.testing.assert_array_equal(small.defaults_count.values, large.defaults_count.values)
     p_small = float(depletion_probability(small).sel(party="pool"))
     p_large = float(depletion_probability(large).sel(party="pool"))
-    assert 0.2 < p_small and p_large < p_small - 0.2
+    assert p_small > 0.2 and p_large < p_small - 0.2
 
     def first_shortfall_year(ds):
         short = ds.shortfall.sel(party="pool").values > 0
@@ -203,8 +218,9 @@ def test_stress_year_has_more_defaults_that_year():
     stressed = copy.deepcopy(base)
     stressed["macro"] = {"downturn_z": {2022: 1.5}}
     a, b = sim(base, paths=100, seed=8), sim(stressed, paths=100, seed=8)
-    np.testing.assert_array_equal(a.defaults_count.sel(year=2021).values,
-                                  b.defaults_count.sel(year=2021).values)
+    np.testing.assert_array_equal(
+        a.defaults_count.sel(year=2021).values, b.defaults_count.sel(year=2021).values
+    )
     d_a = a.defaults_count.sel(year=2022).sum("segment").values
     d_b = b.defaults_count.sel(year=2022).sum("segment").values
     assert (d_b >= d_a).all()
@@ -221,8 +237,9 @@ def priority_dict(rationing, first_count=60, second_count=120, years=2):
     first = d["segments"]["sme"]
     first.update(lending={"count_per_year": first_count}, guarantee_priority=0)
     second = copy.deepcopy(first)
-    second.update(lending={"count_per_year": second_count}, guarantee_priority=1,
-                  tags=["guaranteed"])
+    second.update(
+        lending={"count_per_year": second_count}, guarantee_priority=1, tags=["guaranteed"]
+    )
     d["segments"] = {"second": second, "first": first}
     d["parties"]["guarantor"].update(net_assets=5.0e6, leverage_cap=10.0)
     d["policy"] = {"rationing": rationing}
@@ -235,21 +252,31 @@ def month_zero_book(n_first, n_second):
 
     n = n_first + n_second
     segment = np.array([1] * n_first + [0] * n_second, dtype=np.int32)  # 0 second, 1 first
-    return LoanBook(id_lo=np.arange(n, dtype=np.uint32), id_hi=np.full(n, 5, np.uint32),
-                    segment=segment, grade=np.zeros(n, np.int32), month=np.zeros(n, np.int32),
-                    tenor=np.full(n, 12, np.int32), n_loans=np.ones(n, np.int64),
-                    amount=np.full(n, M), initial=np.zeros(n, bool))
+    return LoanBook(
+        id_lo=np.arange(n, dtype=np.uint32),
+        id_hi=np.full(n, 5, np.uint32),
+        segment=segment,
+        grade=np.zeros(n, np.int32),
+        month=np.zeros(n, np.int32),
+        tenor=np.full(n, 12, np.int32),
+        n_loans=np.ones(n, np.int64),
+        amount=np.full(n, M),
+        initial=np.zeros(n, bool),
+    )
 
 
-@pytest.mark.parametrize("rationing, unmet_first, unmet_second", [
-    # demand in January: first 30 m (18 m of liability), second 100 m (60 m); room 50 m.
-    # priority: first in full (18 m), second 32 / 60 of its demand:
-    #   unmet first 0, unmet second 100 x (1 - 32/60) = 46.667 m
-    ("priority", 0.0, 100 * M * (1 - 32 / 60)),
-    # pro rata: both 50 / 78 of their demand:
-    #   unmet first 30 x 28/78 = 10.769 m, second 100 x 28/78 = 35.897 m
-    ("pro_rata", 30 * M * 28 / 78, 100 * M * 28 / 78),
-])
+@pytest.mark.parametrize(
+    "rationing, unmet_first, unmet_second",
+    [
+        # demand in January: first 30 m (18 m of liability), second 100 m (60 m); room 50 m.
+        # priority: first in full (18 m), second 32 / 60 of its demand:
+        #   unmet first 0, unmet second 100 x (1 - 32/60) = 46.667 m
+        ("priority", 0.0, 100 * M * (1 - 32 / 60)),
+        # pro rata: both 50 / 78 of their demand:
+        #   unmet first 30 x 28/78 = 10.769 m, second 100 x 28/78 = 35.897 m
+        ("pro_rata", 30 * M * 28 / 78, 100 * M * 28 / 78),
+    ],
+)
 def test_rationing_known_answer(rationing, unmet_first, unmet_second):
     """No defaults (PD 1e-9) and no lending after January, so leverage only falls after
     month 0 (fees raise net assets): the month-0 figures are the whole year's."""
@@ -263,7 +290,8 @@ def test_rationing_known_answer(rationing, unmet_first, unmet_second):
     np.testing.assert_allclose(lent.sel(segment="first"), 30 * M - unmet_first, rtol=1e-12)
     np.testing.assert_allclose(lent.sel(segment="second"), 100 * M - unmet_second, rtol=1e-12)
     np.testing.assert_allclose(
-        ds.max_origination_leverage.sel(party="guarantor", year=2021), 10.0, rtol=1e-12)
+        ds.max_origination_leverage.sel(party="guarantor", year=2021), 10.0, rtol=1e-12
+    )
 
 
 def test_priority_rationing_serves_the_priority_segment_first():
@@ -274,15 +302,15 @@ def test_priority_rationing_serves_the_priority_segment_first():
     pro = sim(priority_dict("pro_rata"), paths=20, seed=4)
     years = [2021, 2022]
     demand = {"first": 60 * M, "second": 120 * M}
-    r_prio = {s: prio.unmet_demand_amount.sel(year=years, segment=s) / d
-              for s, d in demand.items()}
-    r_pro = {s: pro.unmet_demand_amount.sel(year=years, segment=s) / d
-             for s, d in demand.items()}
+    r_prio = {s: prio.unmet_demand_amount.sel(year=years, segment=s) / d for s, d in demand.items()}
+    r_pro = {s: pro.unmet_demand_amount.sel(year=years, segment=s) / d for s, d in demand.items()}
     assert float(r_prio["second"].min()) > 0  # the cap binds every year on every path
     assert (r_prio["first"] <= r_prio["second"] + 1e-12).all()
     assert float(r_prio["first"].mean()) < float(r_prio["second"].mean()) - 0.1
     np.testing.assert_allclose(r_pro["first"], r_pro["second"], rtol=1e-9)
     # priority moves lending from "second" to "first"
-    lent_first = {k: float(v.loans_amount.sel(segment="first").sum()) for k, v in
-                  (("prio", prio), ("pro", pro))}
+    lent_first = {
+        k: float(v.loans_amount.sel(segment="first").sum())
+        for k, v in (("prio", prio), ("pro", pro))
+    }
     assert lent_first["prio"] > lent_first["pro"]

@@ -52,8 +52,14 @@ def run_script(*argv, cwd) -> subprocess.CompletedProcess:
     if not SCRIPT.exists():
         pytest.skip("the guarantee-sim console script is not installed")
     env = dict(os.environ, COLUMNS="100")
-    return subprocess.run([str(SCRIPT), *map(str, argv)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [str(SCRIPT), *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 def loss_table(text: str) -> str:
@@ -61,13 +67,15 @@ def loss_table(text: str) -> str:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "Loss over the run by party" in line)
     end = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("└"))
-    return "\n".join(lines[start:end + 1])
+    return "\n".join(lines[start : end + 1])
 
 
 def no_simulation(monkeypatch):
     """Make any simulation fail loudly: a mistake must be reported before simulating."""
+
     def simulate(*args, **kwargs):
         raise AssertionError("simulate() was called although the run must fail first")
+
     monkeypatch.setattr(guarantee_sim.engine, "simulate", simulate)
 
 
@@ -91,8 +99,17 @@ def test_validate_shipped_scenarios(path, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("name", ["unknown_key_nested", "duplicate_key", "fee_above_cap",
-                                  "yaml_syntax", "top_level_list", "not_utf8"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unknown_key_nested",
+        "duplicate_key",
+        "fee_above_cap",
+        "yaml_syntax",
+        "top_level_list",
+        "not_utf8",
+    ],
+)
 def test_validate_bad_file(name, capsys):
     path = INVALID / f"{name}.yaml"
     assert main(["validate", str(path)]) == 2
@@ -166,8 +183,17 @@ def test_run_fee_above_cap_writes_nothing(how, where, tmp_path, monkeypatch, cap
 
 def test_console_script_run_fee_above_cap(tmp_path):
     out = tmp_path / "r.nc"
-    proc = run_script("run", GOOD, "--paths", 20, "--set", "parties.guarantor.fee_rate=0.02",
-                      "--out", out, cwd=tmp_path)
+    proc = run_script(
+        "run",
+        GOOD,
+        "--paths",
+        20,
+        "--set",
+        "parties.guarantor.fee_rate=0.02",
+        "--out",
+        out,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "policy fee cap" in proc.stderr
     assert "--set parties.guarantor.fee_rate=0.02" in proc.stderr
@@ -218,8 +244,9 @@ def test_run_unwritable_out_fails_before_simulating(tmp_path, monkeypatch, capsy
     assert listing(tmp_path) == ["not_a_folder"]
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root can write into a read-only folder")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write into a read-only folder"
+)
 def test_run_read_only_folder_is_a_clear_error(tmp_path, capsys):
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -328,7 +355,7 @@ def test_summarize_netcdf_that_is_not_a_results_file(tmp_path, capsys):
     xr.Dataset({"a": ("x", [1.0, 2.0])}).to_netcdf(other, engine="h5netcdf")
     try:
         rc = main(["summarize", str(other)])
-    except Exception as exc:  # noqa: BLE001 - the point is that nothing escapes
+    except Exception as exc:
         pytest.fail(f"summarize raised {type(exc).__name__}: {exc}")
     assert rc == 2
     err = capsys.readouterr().err
@@ -340,14 +367,19 @@ def test_summarize_netcdf_that_is_not_a_results_file(tmp_path, capsys):
 
 def _failing_to_netcdf(exc):
     """A Dataset.to_netcdf that writes part of the file, then fails."""
+
     def to_netcdf(self, path=None, *args, **kwargs):
         Path(path).write_bytes(b"\x89HDF\r\n\x1a\n partial")
         raise exc
+
     return to_netcdf
 
 
-@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()],
-                         ids=["disk_full", "interrupted"])
+@pytest.mark.parametrize(
+    "exc",
+    [OSError(28, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk_full", "interrupted"],
+)
 def test_write_netcdf_leaves_no_partial_file(exc, tmp_path, monkeypatch):
     target = tmp_path / "r.nc"
     target.write_bytes(b"previous results")
@@ -361,8 +393,9 @@ def test_write_netcdf_leaves_no_partial_file(exc, tmp_path, monkeypatch):
 def test_run_failing_write_leaves_nothing(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "out"
     folder.mkdir()
-    monkeypatch.setattr(xr.Dataset, "to_netcdf",
-                        _failing_to_netcdf(OSError(28, "No space left on device")))
+    monkeypatch.setattr(
+        xr.Dataset, "to_netcdf", _failing_to_netcdf(OSError(28, "No space left on device"))
+    )
     assert main(["run", str(GOOD), "--paths", "20", "--out", str(folder / "r.nc")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "No space left on device" in err

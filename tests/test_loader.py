@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
-from pydantic import field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from guarantee_sim.config.loader import (
     ScenarioError,
@@ -58,7 +65,7 @@ class Segment(BaseModel):
     model_config = CFG
     label: str
     pd: PD
-    recovery: Annotated[Union[FixedRecovery, BetaRecovery], Field(discriminator="kind")] = (
+    recovery: Annotated[FixedRecovery | BetaRecovery, Field(discriminator="kind")] = (
         FixedRecovery(kind="fixed", rate=0.4)
     )
 
@@ -79,7 +86,7 @@ class Bank(BaseModel):
 class Parties(BaseModel):
     model_config = CFG
     guarantor: Guarantor
-    bank: Optional[Bank] = None
+    bank: Bank | None = None
 
 
 class Scenario(BaseModel):
@@ -343,8 +350,12 @@ def test_long_values_are_truncated(tmp_path):
 
 
 def test_model_from_dict_formats_without_lines():
-    data = {"name": "x", "horizon_years": 0, "parties": {"guarantor": {"name": "g"}},
-            "segments": {}}
+    data = {
+        "name": "x",
+        "horizon_years": 0,
+        "parties": {"guarantor": {"name": "g"}},
+        "segments": {},
+    }
     with pytest.raises(ScenarioError) as info:
         model_from_dict(data, Scenario, source="<sweep point 3>")
     msg = str(info.value)
@@ -377,8 +388,10 @@ def test_override_of_subtree_is_cited_for_errors_inside_it(tmp_path):
     problems = info.value.problems
     assert len(problems) == 2
     assert all(f"--set {override}" in p for p in problems)
-    assert any("key 'parties.bank.extra'" in p and "allowed keys here: name, capital" in p
-               for p in problems)
+    assert any(
+        "key 'parties.bank.extra'" in p and "allowed keys here: name, capital" in p
+        for p in problems
+    )
 
 
 def test_override_beneath_model_validator_error_is_mentioned(tmp_path):

@@ -43,10 +43,17 @@ def money_scenario_dict(pool_fallback: str = "unabsorbed") -> dict:
     lending = {"count_per_year": 1}  # the scenario's volumes are replaced by a custom book
 
     def segment(tags, pd, grades, lgd, rec_lag, rec_spread, rho, scheme):
-        return {"tags": tags, "pd": {"mean": pd, "grades": grades}, "lgd": lgd,
-                "recovery": {"lag_months": rec_lag, "spread_months": rec_spread},
-                "correlation": rho, "loan_size": size, "tenor_months": 18,
-                "lending": lending, "scheme": scheme}
+        return {
+            "tags": tags,
+            "pd": {"mean": pd, "grades": grades},
+            "lgd": lgd,
+            "recovery": {"lag_months": rec_lag, "spread_months": rec_spread},
+            "correlation": rho,
+            "loan_size": size,
+            "tenor_months": 18,
+            "lending": lending,
+            "scheme": scheme,
+        }
 
     return {
         "name": "money_conservation",
@@ -54,33 +61,79 @@ def money_scenario_dict(pool_fallback: str = "unabsorbed") -> dict:
         "simulation": {"paths": PATHS, "seed": SEED, "granularity": "loan", "block_size": 7},
         "macro": {"persistence": 0.4, "downturn_z": {2022: 0.5}, "pd_multiplier": {2021: 1.3}},
         "segments": {
-            "sme": segment(["guaranteed"], 0.06,
-                           [{"relative_pd": 0.5, "weight": 1}, {"relative_pd": 1.5, "weight": 1}],
-                           0.5, 2, 6, 0.15, "national"),
-            "first_time": segment(["guaranteed", "first_time"], 0.10,
-                                  [{"relative_pd": 0.6, "weight": 2},
-                                   {"relative_pd": 1.8, "weight": 1}],
-                                  0.7, 1, 4, 0.20, "anhui_4321"),
-            "credit": segment(["credit"], 0.08, [{"relative_pd": 1.0, "weight": 1}],
-                              0.8, 3, 2, 0.10, "credit_pool"),
+            "sme": segment(
+                ["guaranteed"],
+                0.06,
+                [{"relative_pd": 0.5, "weight": 1}, {"relative_pd": 1.5, "weight": 1}],
+                0.5,
+                2,
+                6,
+                0.15,
+                "national",
+            ),
+            "first_time": segment(
+                ["guaranteed", "first_time"],
+                0.10,
+                [{"relative_pd": 0.6, "weight": 2}, {"relative_pd": 1.8, "weight": 1}],
+                0.7,
+                1,
+                4,
+                0.20,
+                "anhui_4321",
+            ),
+            "credit": segment(
+                ["credit"],
+                0.08,
+                [{"relative_pd": 1.0, "weight": 1}],
+                0.8,
+                3,
+                2,
+                0.10,
+                "credit_pool",
+            ),
         },
         "parties": {
             "bank": {"kind": "bank"},
-            "guarantor": {"kind": "guarantor", "public": True, "net_assets": 1.0e9,
-                          "fee_rate": 0.01, "claim_lag_months": 2, "fallback": "bank"},
-            "provincial": {"kind": "reguarantor", "public": True, "compensation_rate_cap": 0.04,
-                           "lag_months": 3, "fallback": "guarantor"},
-            "national": {"kind": "reguarantor", "public": True, "compensation_rate_cap": 0.03,
-                         "lag_months": 1, "fallback": "bank"},
-            "gov_pool": {"kind": "pool", "initial_balance": 2.0e6,
-                         "annual_contribution": 1.0e6, "npl_circuit_breaker": 0.15,
-                         "lag_months": 2, "fallback": pool_fallback},
+            "guarantor": {
+                "kind": "guarantor",
+                "public": True,
+                "net_assets": 1.0e9,
+                "fee_rate": 0.01,
+                "claim_lag_months": 2,
+                "fallback": "bank",
+            },
+            "provincial": {
+                "kind": "reguarantor",
+                "public": True,
+                "compensation_rate_cap": 0.04,
+                "lag_months": 3,
+                "fallback": "guarantor",
+            },
+            "national": {
+                "kind": "reguarantor",
+                "public": True,
+                "compensation_rate_cap": 0.03,
+                "lag_months": 1,
+                "fallback": "bank",
+            },
+            "gov_pool": {
+                "kind": "pool",
+                "initial_balance": 2.0e6,
+                "annual_contribution": 1.0e6,
+                "npl_circuit_breaker": 0.15,
+                "lag_months": 2,
+                "fallback": pool_fallback,
+            },
         },
         "schemes": {
-            "national": {"coverage": 0.8,
-                         "split": {"guarantor": 0.5, "provincial": 0.25, "national": 0.25}},
-            "anhui_4321": {"coverage": 0.8,
-                           "split": {"guarantor": 0.5, "provincial": 0.375, "gov_pool": 0.125}},
+            "national": {
+                "coverage": 0.8,
+                "split": {"guarantor": 0.5, "provincial": 0.25, "national": 0.25},
+            },
+            "anhui_4321": {
+                "coverage": 0.8,
+                "split": {"guarantor": 0.5, "provincial": 0.375, "gov_pool": 0.125},
+            },
             "credit_pool": {"coverage": 0.3, "split": {"gov_pool": 1.0}},
         },
     }
@@ -94,19 +147,32 @@ def money_book() -> LoanBook:
         n_grades = len(money_scenario_dict()["segments"][name]["pd"]["grades"])
         for k in range(30):
             month = int(rng.integers(0, 24))
-            rows.append(dict(segment=s, month=month, tenor=int(rng.integers(3, 19)),
-                             grade=int(rng.integers(0, n_grades)),
-                             amount=float(rng.choice([0.4e6, 1.0e6, 2.5e6, 6.0e6]))
-                             * float(rng.uniform(0.8, 1.2)),
-                             id_hi=1000 + s, id_lo=(month << 20) | k))
+            rows.append(
+                dict(
+                    segment=s,
+                    month=month,
+                    tenor=int(rng.integers(3, 19)),
+                    grade=int(rng.integers(0, n_grades)),
+                    amount=float(rng.choice([0.4e6, 1.0e6, 2.5e6, 6.0e6]))
+                    * float(rng.uniform(0.8, 1.2)),
+                    id_hi=1000 + s,
+                    id_lo=(month << 20) | k,
+                )
+            )
     rows.sort(key=lambda r: (r["month"], r["segment"], r["id_lo"]))
     col = lambda key, dtype: np.array([r[key] for r in rows], dtype=dtype)  # noqa: E731
     n = len(rows)
-    return LoanBook(id_lo=col("id_lo", np.uint32), id_hi=col("id_hi", np.uint32),
-                    segment=col("segment", np.int32), grade=col("grade", np.int32),
-                    month=col("month", np.int32), tenor=col("tenor", np.int32),
-                    n_loans=np.ones(n, dtype=np.int64), amount=col("amount", np.float64),
-                    initial=np.zeros(n, dtype=bool))
+    return LoanBook(
+        id_lo=col("id_lo", np.uint32),
+        id_hi=col("id_hi", np.uint32),
+        segment=col("segment", np.int32),
+        grade=col("grade", np.int32),
+        month=col("month", np.int32),
+        tenor=col("tenor", np.int32),
+        n_loans=np.ones(n, dtype=np.int64),
+        amount=col("amount", np.float64),
+        initial=np.zeros(n, dtype=bool),
+    )
 
 
 # --------------------------------------------------------------------------- reference
@@ -154,8 +220,9 @@ def reference_defaults(data: dict, book: LoanBook, seed: int, path: int):
         grades = seg["pd"].get("grades", [{"relative_pd": 1.0, "weight": 1.0}])
         total = sum(g["weight"] for g in grades)
         mean_rel = sum(g["weight"] / total * g["relative_pd"] for g in grades)
-        grade_pd.append([min(g["relative_pd"] * seg["pd"]["mean"] / mean_rel, 0.999)
-                         for g in grades])
+        grade_pd.append(
+            [min(g["relative_pd"] * seg["pd"]["mean"] / mean_rel, 0.999) for g in grades]
+        )
 
     def threshold(s, g, y, window):
         rho = segs[s]["correlation"]
@@ -174,8 +241,9 @@ def reference_defaults(data: dict, book: LoanBook, seed: int, path: int):
         while t < end:
             y = t // 12
             window = min(end, 12 * (y + 1)) - t
-            w0, w1, _, _ = philox4x32_10(int(book.id_lo[r]), int(book.id_hi[r]), y,
-                                         PURPOSE_DEFAULT, seed, path)
+            w0, w1, _, _ = philox4x32_10(
+                int(book.id_lo[r]), int(book.id_hi[r]), y, PURPOSE_DEFAULT, seed, path
+            )
             if int(w0) < int(threshold(s, g, y, window)):
                 d = t + (int(w1) * window >> 32)
                 count[d // 12, s] += 1
@@ -259,10 +327,17 @@ def test_pool_balance_follows_its_cash(run):
     pool = data["parties"]["gov_pool"]
     origination_years = data["horizon"]["origination_years"]
     sel = ds.sel(party="gov_pool")
-    contributions = np.array([pool["annual_contribution"] if y < origination_years else 0.0
-                              for y in range(ds.sizes["year"])])
-    expected = (pool["initial_balance"] + np.cumsum(contributions)[None, :]
-                + (sel.recovery - sel.payout).cumsum("year").values)
+    contributions = np.array(
+        [
+            pool["annual_contribution"] if y < origination_years else 0.0
+            for y in range(ds.sizes["year"])
+        ]
+    )
+    expected = (
+        pool["initial_balance"]
+        + np.cumsum(contributions)[None, :]
+        + (sel.recovery - sel.payout).cumsum("year").values
+    )
     np.testing.assert_allclose(sel.capital.values, expected, rtol=RTOL, atol=1e-6)
 
 
@@ -275,8 +350,9 @@ def test_unabsorbed_is_exactly_zero_when_no_party_falls_back_to_it(book):
     assert float(ds.shortfall.sel(party="provincial").max()) > 0.0
     unabsorbed = ds.loss.sel(party="unabsorbed").values
     assert (unabsorbed == 0.0).all()
-    np.testing.assert_allclose(ds.loss.sum("party").values,
-                               ds.credit_loss.sum("segment").values, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(
+        ds.loss.sum("party").values, ds.credit_loss.sum("segment").values, rtol=RTOL, atol=0
+    )
 
 
 def test_pool_fallback_only_moves_who_pays(run, book):
@@ -287,10 +363,15 @@ def test_pool_fallback_only_moves_who_pays(run, book):
     ds_bank = gs.simulate(make_scenario(alt), paths=PATHS, seed=SEED, book=book)
     np.testing.assert_array_equal(ds_bank.credit_loss.values, ds.credit_loss.values)
     moved = ds.loss.sel(party="unabsorbed")
-    np.testing.assert_allclose(ds_bank.loss.sel(party="bank").values,
-                               (ds.loss.sel(party="bank") + moved).values, rtol=RTOL, atol=1e-6)
-    np.testing.assert_allclose(moved.values, ds.shortfall.sel(party="gov_pool").values,
-                               rtol=RTOL, atol=1e-6)
+    np.testing.assert_allclose(
+        ds_bank.loss.sel(party="bank").values,
+        (ds.loss.sel(party="bank") + moved).values,
+        rtol=RTOL,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        moved.values, ds.shortfall.sel(party="gov_pool").values, rtol=RTOL, atol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------- initial-book run-off
@@ -329,15 +410,22 @@ def test_initial_book_outliving_the_runoff_is_rejected_or_conserves_money(remain
     from guarantee_sim.config import ScenarioError
 
     d = base_scenario_dict()
-    d["segments"]["sme"]["initial_book"] = {"outstanding_amount": 60e6,
-                                             "remaining_tenor_months": remaining_tenor}
+    d["segments"]["sme"]["initial_book"] = {
+        "outstanding_amount": 60e6,
+        "remaining_tenor_months": remaining_tenor,
+    }
     try:
         make_scenario(d)
     except ScenarioError:
         return  # rejected: fine
-    proc = subprocess.run([sys.executable, "-c", _RUNOFF_CHECK, str(remaining_tenor)],
-                          cwd=Path(__file__).parent, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUNOFF_CHECK, str(remaining_tenor)],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, (
         f"scenario accepted, but simulating it failed (exit {proc.returncode}):\n"
-        f"{proc.stderr[-2000:]}")
+        f"{proc.stderr[-2000:]}"
+    )

@@ -37,8 +37,8 @@ Z = 4.0  # standard errors; a correct model fails a check with probability ~1e-4
 
 def erlang_c(servers: int, offered: float) -> float:
     """P(an arrival waits) in an M/M/c queue with ``offered`` = lambda / mu < c."""
-    top = offered ** servers / math.factorial(servers) * servers / (servers - offered)
-    return top / (sum(offered ** k / math.factorial(k) for k in range(servers)) + top)
+    top = offered**servers / math.factorial(servers) * servers / (servers - offered)
+    return top / (sum(offered**k / math.factorial(k) for k in range(servers)) + top)
 
 
 def mean_se(values) -> tuple[float, float]:
@@ -50,8 +50,12 @@ def approval_stats(rep) -> tuple[float, float, float, int]:
     """(approval rate, mean true PD of approved, its standard error, applications)."""
     first = [o for o in rep.log if not o.applicant.renewal]
     pds = np.array([o.applicant.pd for o in first if o.status == "approved"])
-    return len(pds) / len(first), float(pds.mean()), float(pds.std(ddof=1) / math.sqrt(len(pds))), \
-        len(first)
+    return (
+        len(pds) / len(first),
+        float(pds.mean()),
+        float(pds.std(ddof=1) / math.sqrt(len(pds))),
+        len(first),
+    )
 
 
 # --------------------------------------------------------------------------- queues
@@ -60,8 +64,15 @@ def approval_stats(rep) -> tuple[float, float, float, int]:
 def test_bank_screening_reproduces_erlang_c():
     """M/M/3 at rho = 0.7: mean wait in queue, P(wait) and utilisation match Erlang C."""
     servers, lam, mu, years, replicas = 3, 2.1, 1.0, 30, 8  # lam per day, mu per day
-    scenario = make_scenario(erlang_dict(servers=servers, arrivals_per_day=lam,
-                                         mean_days=1.0 / mu, years=years, replicas=replicas))
+    scenario = make_scenario(
+        erlang_dict(
+            servers=servers,
+            arrivals_per_day=lam,
+            mean_days=1.0 / mu,
+            years=years,
+            replicas=replicas,
+        )
+    )
     p_wait = erlang_c(servers, lam / mu)
     wq = p_wait / (servers * mu - lam)
     rho = lam / (servers * mu)
@@ -70,8 +81,9 @@ def test_bank_screening_reproduces_erlang_c():
     for r in range(replicas):
         rep = run_replica(scenario, 20240607, r)
         assert rep.officers.capacity == servers
-        assert all(o.status in ("approved", "rejected") and len(o.waits) == 1
-                   for o in rep.log)  # nobody gives up, one visit, no review
+        assert all(
+            o.status in ("approved", "rejected") and len(o.waits) == 1 for o in rep.log
+        )  # nobody gives up, one visit, no review
         arrival = np.array([o.applicant.arrival for o in rep.log])
         wait = np.array([o.waits[0] for o in rep.log])
         year = (arrival // DAYS_PER_YEAR).astype(int)
@@ -95,12 +107,19 @@ def test_bank_screening_reproduces_erlang_c():
 
 def _little_case(name: str) -> dict:
     if name == "mmc":
-        return erlang_dict(servers=3, arrivals_per_day=2.1, mean_days=1.0, years=2,
-                           replicas=1)
+        return erlang_dict(servers=3, arrivals_per_day=2.1, mean_days=1.0, years=2, replicas=1)
     # abandonment in both queues, three visits, guarantor review and renewal applications
-    d = process_dict(years=3, applications_per_year=1.4 * DAYS_PER_YEAR, officers=4,
-                     mean_days=0.8, visits=3, patience_days=4.0, coverage=0.8,
-                     guarantor_reviewers=1, replicas=1)
+    d = process_dict(
+        years=3,
+        applications_per_year=1.4 * DAYS_PER_YEAR,
+        officers=4,
+        mean_days=0.8,
+        visits=3,
+        patience_days=4.0,
+        coverage=0.8,
+        guarantor_reviewers=1,
+        replicas=1,
+    )
     d["segments"]["sme"]["renewal"] = {"rate": 1.0}
     return d
 
@@ -127,10 +146,12 @@ def test_littles_law_on_simulated_queues(case):
     statuses = {o.status for o in rep.log}
     if case == "abandonment":
         assert "abandoned" in statuses and any(o.applicant.renewal for o in rep.log)
-        assert any(o.status == "abandoned" and len(o.waits) > visits for o in rep.log), \
+        assert any(o.status == "abandoned" and len(o.waits) > visits for o in rep.log), (
             "nobody gave up in the reviewers' queue"
-        assert any(o.status == "abandoned" and 1 < len(o.waits) <= visits for o in rep.log), \
+        )
+        assert any(o.status == "abandoned" and 1 < len(o.waits) <= visits for o in rep.log), (
             "nobody gave up at a later visit"
+        )
     queues = [(rep.officers, officer_waits)]
     if rep.reviewers is not None:
         queues.append((rep.reviewers, reviewer_waits))
@@ -140,8 +161,12 @@ def test_littles_law_on_simulated_queues(case):
         arrival_rate = len(waits) / horizon
         mean_wait = float(np.mean(waits))
         assert time_average > 0.05
-        assert time_average == pytest.approx(arrival_rate * mean_wait, rel=1e-6), \
-            (case, time_average, arrival_rate, mean_wait)
+        assert time_average == pytest.approx(arrival_rate * mean_wait, rel=1e-6), (
+            case,
+            time_average,
+            arrival_rate,
+            mean_wait,
+        )
 
 
 # --------------------------------------------------------------------------- decisions
@@ -152,14 +177,16 @@ def test_more_coverage_approves_more_and_riskier_first_time_borrowers():
     the higher the mean true PD of what it approves (score noise fixed)."""
     rates, pds, ses = [], [], []
     for coverage in (0.0, 0.5, 0.8):
-        scenario = make_scenario(process_dict(applications_per_year=3000, coverage=coverage,
-                                              score_noise=0.8))
+        scenario = make_scenario(
+            process_dict(applications_per_year=3000, coverage=coverage, score_noise=0.8)
+        )
         rep = run_replica(scenario, 7, 0)
         rate, pd_mean, se, _ = approval_stats(rep)
         measures = rep.measures.sel(segment="sme").sum("year")
         assert float(measures.approvals / measures.applications) == pytest.approx(rate)
-        assert float(rep.measures.approved_pd_mean.sel(segment="sme").isel(year=0)) == \
-            pytest.approx(pd_mean)
+        assert float(
+            rep.measures.approved_pd_mean.sel(segment="sme").isel(year=0)
+        ) == pytest.approx(pd_mean)
         rates.append(rate)
         pds.append(pd_mean)
         ses.append(se)
@@ -169,8 +196,9 @@ def test_more_coverage_approves_more_and_riskier_first_time_borrowers():
 
 
 def _approval_rate(noise: float, loan_rate: float):
-    scenario = make_scenario(process_dict(applications_per_year=3000, score_noise=noise,
-                                          loan_rate=loan_rate))
+    scenario = make_scenario(
+        process_dict(applications_per_year=3000, score_noise=noise, loan_rate=loan_rate)
+    )
     return approval_stats(run_replica(scenario, 11, 0))
 
 
@@ -197,17 +225,28 @@ def test_sharper_score_selects_safer_loans_at_the_same_approval_rate():
 def test_more_staff_shortens_waits_and_reduces_abandonment():
     out = {}
     for officers in (2, 5):
-        scenario = make_scenario(process_dict(years=2, applications_per_year=1.6 * 365,
-                                              officers=officers, mean_days=0.5, visits=2,
-                                              patience_days=3.0))
+        scenario = make_scenario(
+            process_dict(
+                years=2,
+                applications_per_year=1.6 * 365,
+                officers=officers,
+                mean_days=0.5,
+                visits=2,
+                patience_days=3.0,
+            )
+        )
         rep = run_replica(scenario, 5, 0)
         waits = np.concatenate([o.waits for o in rep.log])
         gave_up = np.array([o.status == "abandoned" for o in rep.log])
         m = rep.measures.sum("year").sel(segment="sme")
         assert float(m.abandoned) == gave_up.sum()
-        out[officers] = (waits.mean(), waits.std(ddof=1) / math.sqrt(len(waits)),
-                         gave_up.mean(), len(gave_up),
-                         float(rep.measures.decision_days_mean.sel(segment="sme").mean()))
+        out[officers] = (
+            waits.mean(),
+            waits.std(ddof=1) / math.sqrt(len(waits)),
+            gave_up.mean(),
+            len(gave_up),
+            float(rep.measures.decision_days_mean.sel(segment="sme").mean()),
+        )
     few, many = out[2], out[5]
     assert many[0] + Z * math.hypot(few[1], many[1]) < few[0], out
     p = 0.5 * (few[2] + many[2])
@@ -224,16 +263,16 @@ def test_renewal_of_a_routed_loan_is_screened():
     credit.pop("renewal")
     d["segments"]["credit"] = credit
     d["schemes"]["bank_only"] = {"coverage": 0.0}
-    d["processes"]["demand"] = {"credit": dict(d["processes"]["demand"]["sme"],
-                                               routes_to="sme")}
+    d["processes"]["demand"] = {"credit": dict(d["processes"]["demand"]["sme"], routes_to="sme")}
     scenario = make_scenario(d)
     sme = list(scenario.segments).index("sme")
     rep = run_replica(scenario, 3, 0)
     routed = [o for o in rep.log if not o.applicant.renewal and o.segment == sme]
     renewals = [o for o in rep.log if o.applicant.renewal]
     assert routed and renewals
-    assert all(o.applicant.segment == sme and o.status in ("approved", "rejected")
-               for o in renewals)
+    assert all(
+        o.applicant.segment == sme and o.status in ("approved", "rejected") for o in renewals
+    )
     assert 0 < rep.renewal_share[sme] <= 1
 
 
@@ -250,8 +289,9 @@ def test_lower_all_in_price_raises_applications():
     subsidised = _applications(d, **{"policy.interest_subsidy": subsidy})
     cheaper = _applications(d, **{"processes.demand.sme.loan_rate": 0.035})
     inelastic = process_dict(applications_per_year=apps, elasticity=0.0)
-    assert _applications(inelastic, **{"policy.interest_subsidy": subsidy}) == \
-        _applications(inelastic)
+    assert _applications(inelastic, **{"policy.interest_subsidy": subsidy}) == _applications(
+        inelastic
+    )
     lpr = make_scenario(d).policy.lpr
     for count, price in ((subsidised, base_rate - 0.5 * lpr), (cheaper, 0.035)):
         expected = (price / base_rate) ** -elasticity
@@ -268,8 +308,15 @@ WEIGHT_REPLICAS = 16
 
 def _weighted_run(weight: int, seed: int, paths: int, monkeypatch):
     """Results and book replicas of the same scenario at record weight ``weight``."""
-    d = process_dict(applications_per_year=3000, officers=100, mean_days=0.2, coverage=0.8,
-                     replicas=WEIGHT_REPLICAS, record_weight=weight, sigma=0.3)
+    d = process_dict(
+        applications_per_year=3000,
+        officers=100,
+        mean_days=0.2,
+        coverage=0.8,
+        replicas=WEIGHT_REPLICAS,
+        record_weight=weight,
+        sigma=0.3,
+    )
     d["segments"]["sme"]["correlation"] = 0.05
     scenario = make_scenario(d)
     captured = []
@@ -294,20 +341,25 @@ def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
 
     def book_variance(books, per_record):
         # each replica is a compound-Poisson sum over records: Var = sum of squares
-        return sum(float(np.sum(per_record(b) ** 2)) for b in books) / replicas ** 2
+        return sum(float(np.sum(per_record(b) ** 2)) for b in books) / replicas**2
 
-    for name, per_record in (("count", lambda b: b.n_loans.astype(float)),
-                             ("amount", lambda b: b.n_loans * b.amount)):
-        values = [float(runs[w][1]["loans_" + name].sum(("year", "segment")).mean("path"))
-                  for w in (1, weight)]
+    for name, per_record in (
+        ("count", lambda b: b.n_loans.astype(float)),
+        ("amount", lambda b: b.n_loans * b.amount),
+    ):
+        values = [
+            float(runs[w][1]["loans_" + name].sum(("year", "segment")).mean("path"))
+            for w in (1, weight)
+        ]
         book_mean = [np.mean([per_record(b).sum() for b in runs[w][2]]) for w in (1, weight)]
         assert values == pytest.approx(book_mean, rel=1e-12)  # results = books
         se = math.sqrt(sum(book_variance(runs[w][2], per_record) for w in (1, weight)))
         assert abs(values[0] - values[1]) <= Z * se, (name, values, se)
     assert all(np.all(b.n_loans == weight) for b in runs[weight][2])
     apps = [float(runs[w][1].applications.sum()) for w in (1, weight)]
-    assert abs(apps[0] - apps[1]) <= Z * math.sqrt(sum(
-        w * a / replicas for w, a in zip((1, weight), apps))), apps  # Var = w x count / R
+    assert abs(apps[0] - apps[1]) <= Z * math.sqrt(
+        sum(w * a / replicas for w, a in zip((1, weight), apps))
+    ), apps  # Var = w x count / R
 
     def expected_loss(b):  # per record: loans x PD of its grade x LGD x amount
         return b.n_loans * PD_GRID[b.grade] * lgd * b.amount
@@ -316,8 +368,14 @@ def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
     book_var = [book_variance(runs[w][2], expected_loss) for w in (1, weight)]
     book_el = [np.mean([expected_loss(b).sum() for b in runs[w][2]]) for w in (1, weight)]
     # given the books, paths are independent; their variance within each replica
-    path_var = [sum(np.var(loss[path_replica == r], ddof=1) * np.sum(path_replica == r)
-                    for r in range(replicas)) / paths ** 2 for loss in losses]
+    path_var = [
+        sum(
+            np.var(loss[path_replica == r], ddof=1) * np.sum(path_replica == r)
+            for r in range(replicas)
+        )
+        / paths**2
+        for loss in losses
+    ]
     mean_loss = [float(loss.mean()) for loss in losses]
     se_mean = math.sqrt(sum(book_var) + sum(path_var))
     assert abs(mean_loss[0] - mean_loss[1]) <= Z * se_mean, (mean_loss, se_mean)
@@ -332,8 +390,9 @@ def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
     for _ in range(300):
         idx = np.concatenate([rng.choice(s, len(s)) for s in strata])
         diffs.append(np.quantile(losses[0][idx], 0.99) - np.quantile(losses[1][idx], 0.99))
-    se_q = math.sqrt(np.var(diffs) + sum((qq / el) ** 2 * v
-                                         for qq, el, v in zip(q, book_el, book_var)))
+    se_q = math.sqrt(
+        np.var(diffs) + sum((qq / el) ** 2 * v for qq, el, v in zip(q, book_el, book_var))
+    )
     assert abs(q[0] - q[1]) <= Z * se_q, (q, se_q)
     assert q[0] > 1.5 * mean_loss[0]  # a real tail, not the mean again
 
@@ -348,9 +407,18 @@ SEED = 31337
 @pytest.fixture(scope="module")
 def process_results():
     """A guaranteed segment with queues, a guarantor review and 3 book replicas."""
-    d = process_dict(years=2, applications_per_year=400, officers=3, mean_days=1.0,
-                     visits=2, patience_days=20.0, coverage=0.8, guarantor_reviewers=2,
-                     replicas=R, sigma=0.6)
+    d = process_dict(
+        years=2,
+        applications_per_year=400,
+        officers=3,
+        mean_days=1.0,
+        visits=2,
+        patience_days=20.0,
+        coverage=0.8,
+        guarantor_reviewers=2,
+        replicas=R,
+        sigma=0.6,
+    )
     scenario = make_scenario(d)
     ds = gs.simulate(scenario, paths=4 * R, seed=SEED)
     reps = [run_replica(scenario, SEED, r) for r in range(R)]
@@ -361,8 +429,14 @@ def test_results_carry_the_process_measures(process_results):
     scenario, ds, reps = process_results
     assert ds.attrs["book_replicas"] == R
     assert ds.attrs["lending_source"] == "processes"
-    for name in ("applications", "approvals", "rejections", "abandoned",
-                 "decision_days_mean", "approved_pd_mean"):
+    for name in (
+        "applications",
+        "approvals",
+        "rejections",
+        "abandoned",
+        "decision_days_mean",
+        "approved_pd_mean",
+    ):
         assert ds[name].dims == ("year", "segment"), name
         assert ds[name].attrs["units"] and ds[name].attrs["long_name"], name
         replica_mean = np.mean([rep.measures[name].values for rep in reps], axis=0)
@@ -374,8 +448,9 @@ def test_results_carry_the_process_measures(process_results):
     assert 0 < float(util.sel(party="bank")) < 1 and 0 < float(util.sel(party="guarantor")) < 1
     first = ds.sel(year=scenario.years[0], segment="sme")
     assert float(first.abandoned) > 0 and float(first.rejections) > 0
-    assert float(first.applications) == pytest.approx(float(
-        first.approvals + first.rejections + first.abandoned))  # all decided within the year
+    assert float(first.applications) == pytest.approx(
+        float(first.approvals + first.rejections + first.abandoned)
+    )  # all decided within the year
     assert 0 < float(first.decision_days_mean) < 60
     assert 0 < float(first.approved_pd_mean) < 0.2
 
@@ -395,23 +470,35 @@ def test_book_totals_reconcile_with_results_per_replica(process_results):
         sel = ds.sel(path=paths, segment="sme")
         assert float(sel.unmet_demand_amount.sum()) == 0.0  # nothing rationed
         np.testing.assert_array_equal(sel.loans_count.values, np.tile(count, (len(paths), 1)))
-        np.testing.assert_allclose(sel.loans_amount.values, np.tile(amount, (len(paths), 1)),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            sel.loans_amount.values, np.tile(amount, (len(paths), 1)), rtol=1e-12
+        )
         # approvals in the measures are the book's records (counted by arrival year)
         assert float(rep.measures.approvals.sum()) == book.n_loans.sum()
         books.append(count)
     assert not np.array_equal(books[0], books[1])  # the replicas differ: book noise enters
-    np.testing.assert_allclose(ds.loans_count.sum("segment").mean("path").values,
-                               np.mean(books, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        ds.loans_count.sum("segment").mean("path").values, np.mean(books, axis=0), rtol=1e-12
+    )
 
 
 def test_same_seed_same_book(process_results):
     scenario, _, reps = process_results
     again = run_replica(scenario, SEED, 1)
-    for field in ("id_lo", "id_hi", "segment", "grade", "month", "tenor", "n_loans", "amount",
-                  "initial"):
-        np.testing.assert_array_equal(getattr(again.book, field),
-                                      getattr(reps[1].book, field), err_msg=field)
+    for field in (
+        "id_lo",
+        "id_hi",
+        "segment",
+        "grade",
+        "month",
+        "tenor",
+        "n_loans",
+        "amount",
+        "initial",
+    ):
+        np.testing.assert_array_equal(
+            getattr(again.book, field), getattr(reps[1].book, field), err_msg=field
+        )
     assert again.measures.equals(reps[1].measures)
     other = run_replica(scenario, SEED + 1, 1)
     assert not np.array_equal(other.book.id_lo, again.book.id_lo)
@@ -423,9 +510,18 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     Its skipped guarantor review changes others' waits (nobody gives up here, so only
     their decision days can move), never their draws.
     """
-    d = process_dict(years=2, applications_per_year=400, officers=3, mean_days=1.0,
-                     visits=2, patience_days=None, coverage=0.8, guarantor_reviewers=1,
-                     replicas=1, sigma=0.6)
+    d = process_dict(
+        years=2,
+        applications_per_year=400,
+        officers=3,
+        mean_days=1.0,
+        visits=2,
+        patience_days=None,
+        coverage=0.8,
+        guarantor_reviewers=1,
+        replicas=1,
+        sigma=0.6,
+    )
     scenario = make_scenario(d)
     base = run_replica(scenario, SEED, 0)
     approved = [o for o in base.log if o.status == "approved" and not o.applicant.renewal]
@@ -435,16 +531,17 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
 
     def rules_rejecting_target(**kwargs):
         bank_ok = kwargs["bank_ok"]
-        kwargs["bank_ok"] = lambda a, s: False if (a.id_hi, a.id_lo) == target_id \
-            else bank_ok(a, s)
+        kwargs["bank_ok"] = lambda a, s: False if (a.id_hi, a.id_lo) == target_id else bank_ok(a, s)
         return original_rules(**kwargs)
 
     monkeypatch.setattr(process_run, "Rules", rules_rejecting_target)
     changed = run_replica(scenario, SEED, 0)
 
     def records(book):
-        return {(int(h), int(lo), float(a), int(g))
-                for h, lo, a, g in zip(book.id_hi, book.id_lo, book.amount, book.grade)}
+        return {
+            (int(h), int(lo), float(a), int(g))
+            for h, lo, a, g in zip(book.id_hi, book.id_lo, book.amount, book.grade)
+        }
 
     before, after = records(base.book), records(changed.book)
     assert (int(target.id_hi), int(target.id_lo)) in {r[:2] for r in before}
@@ -454,12 +551,19 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     assert len(changed.log) == len(base.log)
     for o in changed.log:
         a, b = o.applicant, by_id[(o.applicant.id_hi, o.applicant.id_lo)]
-        assert (a.arrival, a.pd, a.amount, a.bank_seen_pd, a.patience) == \
-            (b.arrival, b.pd, b.amount, b.bank_seen_pd, b.patience)
+        assert (a.arrival, a.pd, a.amount, a.bank_seen_pd, a.patience) == (
+            b.arrival,
+            b.pd,
+            b.amount,
+            b.bank_seen_pd,
+            b.patience,
+        )
         np.testing.assert_array_equal(a.service, b.service)
     # the months of the other records may move only through queueing
-    month_before = {(int(h), int(lo)): int(m) for h, lo, m in
-                    zip(base.book.id_hi, base.book.id_lo, base.book.month)}
+    month_before = {
+        (int(h), int(lo)): int(m)
+        for h, lo, m in zip(base.book.id_hi, base.book.id_lo, base.book.month)
+    }
     for h, lo, m in zip(changed.book.id_hi, changed.book.id_lo, changed.book.month):
         assert abs(int(m) - month_before[(int(h), int(lo))]) <= 1
-    assert DAYS_PER_MONTH == pytest.approx(365 / 12)
+    assert pytest.approx(365 / 12) == DAYS_PER_MONTH

@@ -68,21 +68,29 @@ def files(tmp_path_factory) -> dict[str, Path]:
     scenario = gs.load_scenario(SCENARIO, overrides=["simulation.block_size=20"])
     run = write_netcdf(gs.simulate(scenario, paths=PATHS, seed=3), folder / "run.nc")
     experiment = folder / "experiment.yaml"
-    experiment.write_text(yaml.safe_dump({
-        "name": "fee_with_counterfactual",
-        "label": "担保费率与反事实",
-        "question": "What does each additional first-time borrower cost the budget?",
-        "base": str(SCENARIO),
-        "counterfactual": "no_scheme",
-        "overrides": {"simulation.block_size": 20},
-        "variants": {
-            "baseline": {},
-            "fee_0_5pct": {"parties.guarantor.fee_rate": 0.005},
-            # without the scheme: fewer first-time borrowers, no pool top-ups
-            "no_scheme": {"segments.first_time.lending.count_per_year": 60,
-                          "parties.gov_pool.annual_contribution": 0.0},
-        },
-    }, allow_unicode=True), encoding="utf-8")
+    experiment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "fee_with_counterfactual",
+                "label": "担保费率与反事实",
+                "question": "What does each additional first-time borrower cost the budget?",
+                "base": str(SCENARIO),
+                "counterfactual": "no_scheme",
+                "overrides": {"simulation.block_size": 20},
+                "variants": {
+                    "baseline": {},
+                    "fee_0_5pct": {"parties.guarantor.fee_rate": 0.005},
+                    # without the scheme: fewer first-time borrowers, no pool top-ups
+                    "no_scheme": {
+                        "segments.first_time.lending.count_per_year": 60,
+                        "parties.gov_pool.annual_contribution": 0.0,
+                    },
+                },
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     compare = write_netcdf(run_experiment(experiment, paths=30, seed=5), folder / "compare.nc")
     return {"run": run, "compare": compare}
 
@@ -125,6 +133,7 @@ def designs(ds):
 
 def test_both_languages_have_the_same_templates():
     assert set(text.TEXT["zh"]) == set(text.TEXT["en"])
+
     def fields(template):
         return sorted(set(re.findall(r"{(\w+)", template)))
 
@@ -267,8 +276,9 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
         for target in v.target.values:
             row = targets.loc[(name, target)]
             assert close(row.probability, float(v.target_probability.sel(target=target)))
-            assert close(row.attainment_mean,
-                         float(v.target_attainment.sel(target=target).mean("path")))
+            assert close(
+                row.attainment_mean, float(v.target_attainment.sel(target=target).mean("path"))
+            )
             assert close(row.value, float(v.target_value.sel(target=target)))
         cost = costs.loc[name]
         assert close(cost.fiscal_cost_mean, float(v.fiscal_cost.sum("year").mean("path")))
@@ -276,10 +286,11 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
         assert close(cost.fiscal_cost_per_100m_lending, float(fiscal_cost_per_lending(v)))
         assert close(cost.fiscal_cost_per_first_time_borrower, float(fiscal_cost_per_borrower(v)))
         if "additional_borrowers" in v:
-            assert close(cost.additional_borrowers_mean,
-                         float(v.additional_borrowers.mean("path")))
-            assert close(cost.fiscal_cost_per_additional_borrower,
-                         float(v.fiscal_cost_per_additional_borrower))
+            assert close(cost.additional_borrowers_mean, float(v.additional_borrowers.mean("path")))
+            assert close(
+                cost.fiscal_cost_per_additional_borrower,
+                float(v.fiscal_cost_per_additional_borrower),
+            )
         for pool, p in depletion_probability(v).to_series().items():
             assert close(risks.loc[(name, pool, "pool_short")].probability, p)
         for g, p in insolvency_probability(v).to_series().items():
@@ -295,11 +306,15 @@ def test_comparison_brief_has_the_additionality_numbers(briefs, datasets):
     assert set(costs.index) == {"baseline", "fee_0_5pct", "no_scheme"}
     assert costs.loc["no_scheme", "additional_borrowers_mean"] == 0
     assert costs.loc["baseline", "additional_borrowers_mean"] > 0
-    extra = (ds.fiscal_cost.sum("year") - ds.fiscal_cost.sum("year").sel(scenario="no_scheme"))
-    expected = float(extra.sel(scenario="baseline").mean("path")
-                     / ds.additional_lending.sel(scenario="baseline").mean("path") * 1e8)
-    assert np.isclose(costs.loc["baseline", "extra_fiscal_cost_per_100m_additional_lending"],
-                      expected, rtol=1e-12)
+    extra = ds.fiscal_cost.sum("year") - ds.fiscal_cost.sum("year").sel(scenario="no_scheme")
+    expected = float(
+        extra.sel(scenario="baseline").mean("path")
+        / ds.additional_lending.sel(scenario="baseline").mean("path")
+        * 1e8
+    )
+    assert np.isclose(
+        costs.loc["baseline", "extra_fiscal_cost_per_100m_additional_lending"], expected, rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("kind,lang", CASES)
@@ -368,7 +383,7 @@ def test_html_is_self_contained_with_every_figure(briefs, kind, lang):
     prefix = "data:image/png;base64,"
     for src in parser.images:
         assert src.startswith(prefix)
-        assert base64.b64decode(src[len(prefix):]).startswith(PNG_MAGIC)
+        assert base64.b64decode(src[len(prefix) :]).startswith(PNG_MAGIC)
     for png in pngs:
         data = png.read_bytes()
         assert len(data) > 1000 and data.startswith(PNG_MAGIC)
@@ -422,9 +437,18 @@ def test_explore_notebook_executes():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     client.execute()
-    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    images = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "display_data" and "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 3

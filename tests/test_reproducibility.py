@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import base_scenario_dict, make_scenario
 
 import guarantee_sim as gs
-from conftest import base_scenario_dict, make_scenario
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -51,8 +51,10 @@ def rich_scenario_dict() -> dict:
         "pd_multiplier": {2021: 1.5},
     }
     sme = d["segments"]["sme"]
-    sme["pd"] = {"mean": 0.15, "grades": [{"relative_pd": 0.5, "weight": 0.5},
-                                          {"relative_pd": 1.5, "weight": 0.5}]}
+    sme["pd"] = {
+        "mean": 0.15,
+        "grades": [{"relative_pd": 0.5, "weight": 0.5}, {"relative_pd": 1.5, "weight": 0.5}],
+    }
     sme["loan_size"] = {"median": 2.0e6, "sigma": 0.9, "cap": 1.0e7}
     sme["lending"] = {"count_per_year": 14, "growth": 0.2}
     sme["renewal"] = {"rate": 0.7}
@@ -73,31 +75,55 @@ def rich_scenario_dict() -> dict:
     d["parties"] = {
         "bank": {"kind": "bank"},
         "guarantor": {
-            "kind": "guarantor", "public": True, "net_assets": 4.0e6, "leverage_cap": 5.0,
+            "kind": "guarantor",
+            "public": True,
+            "net_assets": 4.0e6,
+            "leverage_cap": 5.0,
             "fee_bands": [{"max_amount": 5.0e6, "rate": 0.01}, {"rate": 0.015}],
-            "claim_lag_months": 2, "operating_cost_rate": 0.005, "fallback": "bank",
+            "claim_lag_months": 2,
+            "operating_cost_rate": 0.005,
+            "fallback": "bank",
         },
-        "provincial": {"kind": "reguarantor", "public": True, "fee_rate": 0.004,
-                       "compensation_rate_cap": 0.04, "lag_months": 3,
-                       "fallback": "guarantor"},
-        "gov_pool": {"kind": "pool", "initial_balance": 1.0e6, "annual_contribution": 5.0e5,
-                     "max_lending_multiple": 10.0, "npl_circuit_breaker": 0.1,
-                     "lag_months": 3, "fallback": "bank"},
+        "provincial": {
+            "kind": "reguarantor",
+            "public": True,
+            "fee_rate": 0.004,
+            "compensation_rate_cap": 0.04,
+            "lag_months": 3,
+            "fallback": "guarantor",
+        },
+        "gov_pool": {
+            "kind": "pool",
+            "initial_balance": 1.0e6,
+            "annual_contribution": 5.0e5,
+            "max_lending_multiple": 10.0,
+            "npl_circuit_breaker": 0.1,
+            "lag_months": 3,
+            "fallback": "bank",
+        },
     }
     d["schemes"] = {
         "national": {"coverage": 0.8, "split": {"guarantor": 0.5, "provincial": 0.5}},
         "credit_pool": {"coverage": 0.5, "split": {"gov_pool": 1.0}},
     }
-    d["targets"] = {"borrowers": {"metric": "borrowers", "tags": ["first_time"],
-                                  "kind": "flow", "from_year": 2021, "to_year": 2022,
-                                  "value": 20}}
+    d["targets"] = {
+        "borrowers": {
+            "metric": "borrowers",
+            "tags": ["first_time"],
+            "kind": "flow",
+            "from_year": 2021,
+            "to_year": 2022,
+            "value": 20,
+        }
+    }
     return d
 
 
 def county(granularity: str = "cohort"):
     s = gs.load_scenario(COUNTY)
-    return s.model_copy(update={"simulation": s.simulation.model_copy(
-        update={"granularity": granularity})})
+    return s.model_copy(
+        update={"simulation": s.simulation.model_copy(update={"granularity": granularity})}
+    )
 
 
 def thread_cases() -> dict:
@@ -105,10 +131,16 @@ def thread_cases() -> dict:
     return {
         "base_loan": gs.simulate(
             make_scenario(**{"segments.sme.lending.count_per_year": 300}),
-            paths=48, seed=4242, block_size=20),
+            paths=48,
+            seed=4242,
+            block_size=20,
+        ),
         "rich_cohort": gs.simulate(
             make_scenario(rich_scenario_dict(), **{"simulation.granularity": "cohort"}),
-            paths=48, seed=4242, block_size=20),
+            paths=48,
+            seed=4242,
+            block_size=20,
+        ),
         "county_cohort": gs.simulate(county("cohort"), paths=32, seed=4242, block_size=13),
     }
 
@@ -116,18 +148,27 @@ def thread_cases() -> dict:
 def nojit_cases() -> dict:
     """name -> Dataset, tiny enough to run as plain Python."""
     tiny = {"segments.sme.lending.count_per_year": 12, "segments.sme.pd.mean": 0.3}
-    large_cohorts = {"segments.sme.lending.count_per_year": 24_000,
-                     "segments.sme.pd.mean": 0.3, "simulation.granularity": "cohort"}
+    large_cohorts = {
+        "segments.sme.lending.count_per_year": 24_000,
+        "segments.sme.pd.mean": 0.3,
+        "simulation.granularity": "cohort",
+    }
     return {
         "tiny_loan": gs.simulate(make_scenario(**tiny), paths=4, seed=5, block_size=3),
-        "tiny_cohort": gs.simulate(make_scenario(**tiny, **{"simulation.granularity": "cohort"}),
-                                   paths=4, seed=5, block_size=3),
+        "tiny_cohort": gs.simulate(
+            make_scenario(**tiny, **{"simulation.granularity": "cohort"}),
+            paths=4,
+            seed=5,
+            block_size=3,
+        ),
         # 2000 loans a month at PD 30%: binomials beyond the exact-inversion limit
         "large_cohort": gs.simulate(make_scenario(**large_cohorts), paths=2, seed=5),
         "rich_loan": gs.simulate(make_scenario(rich_scenario_dict()), paths=3, seed=5),
         "rich_cohort": gs.simulate(
             make_scenario(rich_scenario_dict(), **{"simulation.granularity": "cohort"}),
-            paths=3, seed=5),
+            paths=3,
+            seed=5,
+        ),
         "county_cohort": gs.simulate(county("cohort"), paths=2, seed=5),
     }
 
@@ -163,18 +204,27 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _start_child(cases: str, out: Path, *, threads: int | None = None,
-                 no_jit: bool = False) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_NUM_THREADS", "NUMBA_DISABLE_JIT")}
+def _start_child(
+    cases: str, out: Path, *, threads: int | None = None, no_jit: bool = False
+) -> subprocess.Popen:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NUMBA_NUM_THREADS", "NUMBA_DISABLE_JIT")
+    }
     if threads is not None:
         env["NUMBA_NUM_THREADS"] = str(threads)
     if no_jit:
         env["NUMBA_DISABLE_JIT"] = "1"
-    code = _CHILD.format(tests=str(TESTS), threads=threads, no_jit=no_jit, cases=cases,
-                         out=str(out))
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    code = _CHILD.format(
+        tests=str(TESTS), threads=threads, no_jit=no_jit, cases=cases, out=str(out)
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait(child: subprocess.Popen) -> None:
@@ -194,8 +244,9 @@ def test_same_seed_bit_identical_across_thread_counts(tmp_path):
     # in-process first: compiles (or loads) the kernels and fills Numba's cache for the
     # children
     _write(thread_cases(), tmp_path / "inprocess")
-    children = {n: _start_child("thread_cases", tmp_path / f"threads{n}", threads=n)
-                for n in (1, 2)}
+    children = {
+        n: _start_child("thread_cases", tmp_path / f"threads{n}", threads=n) for n in (1, 2)
+    }
     for child in children.values():
         _wait(child)
     for name in ("base_loan", "rich_cohort", "county_cohort"):
@@ -213,11 +264,13 @@ def test_kernels_give_the_same_numbers_without_the_jit(tmp_path):
         assert float(ds.defaults_count.sum()) > 0, name
         assert set(plain.data_vars) == set(ds.data_vars)
         for var in ds.data_vars:
-            np.testing.assert_allclose(plain[var].values, ds[var].values, rtol=1e-12, atol=0,
-                                       err_msg=f"{name}: {var}")
+            np.testing.assert_allclose(
+                plain[var].values, ds[var].values, rtol=1e-12, atol=0, err_msg=f"{name}: {var}"
+            )
         for var in ("defaults_count", "default_amount", "loans_count"):
-            np.testing.assert_array_equal(plain[var].values, ds[var].values,
-                                          err_msg=f"{name}: {var}")
+            np.testing.assert_array_equal(
+                plain[var].values, ds[var].values, err_msg=f"{name}: {var}"
+            )
 
 
 # --------------------------------------------------------------------------- in process
@@ -236,8 +289,7 @@ def test_block_size_does_not_change_results(granularity):
 
 @pytest.mark.parametrize("case", ["rich_loan", "county_cohort"])
 def test_paths_do_not_depend_on_the_number_of_paths(case):
-    scenario = (make_scenario(rich_scenario_dict()) if case == "rich_loan"
-                else county("cohort"))
+    scenario = make_scenario(rich_scenario_dict()) if case == "rich_loan" else county("cohort")
     few = gs.simulate(scenario, paths=50, seed=31, block_size=16)
     many = gs.simulate(scenario, paths=120, seed=31, block_size=16)
     per_path = [v for v in few.data_vars if "path" in few[v].dims]
@@ -249,14 +301,21 @@ def test_paths_do_not_depend_on_the_number_of_paths(case):
 @pytest.mark.parametrize("granularity", ["loan", "cohort"])
 def test_fee_change_keeps_every_default(granularity):
     """Common random numbers: a variant that changes only the fee has the same defaults."""
-    changes = {"segments.sme.lending.count_per_year": 240, "simulation.granularity": granularity,
-               "segments.sme.pd.mean": 0.05}
+    changes = {
+        "segments.sme.lending.count_per_year": 240,
+        "simulation.granularity": granularity,
+        "segments.sme.pd.mean": 0.05,
+    }
     base = gs.simulate(make_scenario(**changes), paths=200, seed=8)
-    cheap = gs.simulate(make_scenario(**changes, **{"parties.guarantor.fee_rate": 0.005}),
-                        paths=200, seed=8)
+    cheap = gs.simulate(
+        make_scenario(**changes, **{"parties.guarantor.fee_rate": 0.005}), paths=200, seed=8
+    )
     # the variant is real (fees halve) and nothing binds (no lending refused)
-    np.testing.assert_allclose(cheap.fee_income.sel(party="guarantor").values,
-                               0.5 * base.fee_income.sel(party="guarantor").values, rtol=1e-9)
+    np.testing.assert_allclose(
+        cheap.fee_income.sel(party="guarantor").values,
+        0.5 * base.fee_income.sel(party="guarantor").values,
+        rtol=1e-9,
+    )
     for ds in (base, cheap):
         assert float(ds.unmet_demand_amount.sum()) == 0.0
         assert float(ds.shortfall.sel(party=["guarantor", "bank"]).sum()) == 0.0
@@ -270,18 +329,29 @@ def test_fee_change_keeps_every_default(granularity):
 @pytest.mark.parametrize("position", ["after", "before"])
 def test_adding_a_segment_keeps_the_other_segments_defaults(granularity, position):
     """Stable ids: a new segment (before or after in the file) leaves sme's draws alone."""
-    changes = {"segments.sme.lending.count_per_year": 240, "simulation.granularity": granularity,
-               "segments.sme.pd.mean": 0.05}
+    changes = {
+        "segments.sme.lending.count_per_year": 240,
+        "simulation.granularity": granularity,
+        "segments.sme.pd.mean": 0.05,
+    }
     one = base_scenario_dict()
     two = base_scenario_dict()
     credit = {
-        "tags": ["credit"], "pd": {"mean": 0.04}, "lgd": 0.6, "correlation": 0.15,
+        "tags": ["credit"],
+        "pd": {"mean": 0.04},
+        "lgd": 0.6,
+        "correlation": 0.15,
         "recovery": {"lag_months": 1, "spread_months": 3},
-        "loan_size": {"median": 0.8e6, "sigma": 0.5, "cap": 1.0e7}, "tenor_months": 12,
-        "lending": {"count_per_year": 150}, "scheme": "credit_pool",
+        "loan_size": {"median": 0.8e6, "sigma": 0.5, "cap": 1.0e7},
+        "tenor_months": 12,
+        "lending": {"count_per_year": 150},
+        "scheme": "credit_pool",
     }
-    segments = ({"sme": two["segments"]["sme"], "credit": credit} if position == "after"
-                else {"credit": credit, "sme": two["segments"]["sme"]})
+    segments = (
+        {"sme": two["segments"]["sme"], "credit": credit}
+        if position == "after"
+        else {"credit": credit, "sme": two["segments"]["sme"]}
+    )
     two["segments"] = segments
     two["parties"]["gov_pool"] = {"kind": "pool", "initial_balance": 1.0e9}
     two["schemes"]["credit_pool"] = {"coverage": 0.3, "split": {"gov_pool": 1.0}}
@@ -291,8 +361,9 @@ def test_adding_a_segment_keeps_the_other_segments_defaults(granularity, positio
     assert float(b.defaults_count.sel(segment="credit").sum()) > 0
     assert float(a.defaults_count.sum()) > 0
     for var in ("defaults_count", "default_amount", "credit_loss", "loans_count"):
-        np.testing.assert_array_equal(a[var].sel(segment="sme").values,
-                                      b[var].sel(segment="sme").values, err_msg=var)
+        np.testing.assert_array_equal(
+            a[var].sel(segment="sme").values, b[var].sel(segment="sme").values, err_msg=var
+        )
 
 
 def test_different_seeds_give_different_results():
@@ -304,6 +375,8 @@ def test_different_seeds_give_different_results():
     for var in ("defaults_count", "default_amount", "credit_loss", "loss"):
         assert not np.array_equal(a[var].values, b[var].values), var
     # not merely shifted paths: the per-path default counts differ on most paths
-    differ = (a.defaults_count.sum(["year", "segment"]).values
-              != b.defaults_count.sum(["year", "segment"]).values)
+    differ = (
+        a.defaults_count.sum(["year", "segment"]).values
+        != b.defaults_count.sum(["year", "segment"]).values
+    )
     assert differ.mean() > 0.5

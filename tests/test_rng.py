@@ -122,7 +122,11 @@ def test_pure_python_path_matches_jit():
     arg = json.dumps([[list(c), list(k)] for c, k, _ in KAT])
     proc = subprocess.run(
         [sys.executable, "-c", _PURE_SCRIPT, arg],
-        env=env, cwd=str(ROOT), capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -133,14 +137,19 @@ def test_pure_python_path_matches_jit():
 
     w = philox4x32_10(7, 11, 13, 17, 123456789, 42)
     assert res["u32"] == [u32_to_unit(x) for x in w]
-    assert res["u64"] == [u64_to_unit(w[0], w[1]), u64_to_unit(0, 0),
-                          u64_to_unit(0xFFFFFFFF, 0xFFFFFFFF)]
+    assert res["u64"] == [
+        u64_to_unit(w[0], w[1]),
+        u64_to_unit(0, 0),
+        u64_to_unit(0xFFFFFFFF, 0xFFFFFFFF),
+    ]
     np.testing.assert_allclose(res["normal"], normal_pair(*w), rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(
-        res["ppf"], [norm_ppf(x) for x in (1e-300, 1e-5, 0.3, 0.9, 1 - 1e-12)], rtol=1e-15)
-    assert res["binom"] == [binomial_from_uniform(n, p, u) for n, p, u in
-                            ((20, 0.3, 0.7), (50, 0.9, 0.2), (200000, 0.05, 0.9),
-                             (0, 0.5, 0.5))]
+        res["ppf"], [norm_ppf(x) for x in (1e-300, 1e-5, 0.3, 0.9, 1 - 1e-12)], rtol=1e-15
+    )
+    assert res["binom"] == [
+        binomial_from_uniform(n, p, u)
+        for n, p, u in ((20, 0.3, 0.7), (50, 0.9, 0.2), (200000, 0.05, 0.9), (0, 0.5, 0.5))
+    ]
     assert res["bern"] == [0, 1 << 30, 0xFFFFFFFF]
 
 
@@ -154,11 +163,12 @@ def test_unit_conversions_bounds_and_grid():
     hi = u64_to_unit(0xFFFFFFFF, 0xFFFFFFFF)
     assert lo == 2.0**-53
     assert hi == 1.0 - 2.0**-53
-    assert 0.0 < lo and hi < 1.0
+    assert lo > 0.0 and hi < 1.0
     # 1 - u is exactly representable and lies on the same grid.
     assert 1.0 - hi == lo
     assert 1.0 - u64_to_unit(0x12345678, 0x9ABCDEF0) == u64_to_unit(
-        0xFFFFFFFF - 0x12345678, 0xFFFFFFFF - 0x9ABCDEF0)
+        0xFFFFFFFF - 0x12345678, 0xFFFFFFFF - 0x9ABCDEF0
+    )
     # w_hi carries the leading bits
     assert u64_to_unit(0x80000000, 0) == 0.5 + 2.0**-53
     assert u64_to_unit(0, 0x80000000) < u64_to_unit(1, 0)
@@ -254,14 +264,39 @@ def test_normal_pair_moments():
 # ---------------------------------------------------------------------------
 # Normal CDF / quantile
 # ---------------------------------------------------------------------------
-PPF_GRID = np.concatenate([
-    [1e-300, 1e-250, 1e-200, 1e-100, 1e-50, 1e-20, 1e-15, math.exp(-25.0) * 0.999,
-     math.exp(-25.0) * 1.001, 1e-10, 1e-5, 0.0749999, 0.075, 0.0750001, 0.3, 0.5,
-     0.5 + 1e-12, 0.7, 0.925, 0.9250001, 0.99, 1 - 1e-10, 1 - 1e-14, 1 - 1e-16],
-    np.logspace(-300, -1, 300),
-    np.linspace(0.001, 0.999, 997),
-    1.0 - np.logspace(-16, -1, 100),
-])
+PPF_GRID = np.concatenate(
+    [
+        [
+            1e-300,
+            1e-250,
+            1e-200,
+            1e-100,
+            1e-50,
+            1e-20,
+            1e-15,
+            math.exp(-25.0) * 0.999,
+            math.exp(-25.0) * 1.001,
+            1e-10,
+            1e-5,
+            0.0749999,
+            0.075,
+            0.0750001,
+            0.3,
+            0.5,
+            0.5 + 1e-12,
+            0.7,
+            0.925,
+            0.9250001,
+            0.99,
+            1 - 1e-10,
+            1 - 1e-14,
+            1 - 1e-16,
+        ],
+        np.logspace(-300, -1, 300),
+        np.linspace(0.001, 0.999, 997),
+        1.0 - np.logspace(-16, -1, 100),
+    ]
+)
 
 
 def test_norm_ppf_matches_ndtri():
@@ -293,15 +328,25 @@ def test_norm_cdf():
 # ---------------------------------------------------------------------------
 # Binomial by inversion
 # ---------------------------------------------------------------------------
-EXACT_CASES = [(1, 0.03), (20, 0.3), (1000, 0.02), (50, 0.9), (7, 0.5),
-               (800, 0.5), (100000, 0.004), (1000, 0.995), (3, 1e-9)]
-APPROX_CASES = [(200000, 0.05), (5000, 0.5), (10**7, 0.3), (100000, 0.98),
-                (10**9, 1e-6)]
-U_GRID = np.concatenate([
-    [2.0**-53, 1e-12, 1e-6],
-    np.linspace(0.001, 0.999, 999),
-    [1 - 1e-6, 1 - 1e-12],
-])
+EXACT_CASES = [
+    (1, 0.03),
+    (20, 0.3),
+    (1000, 0.02),
+    (50, 0.9),
+    (7, 0.5),
+    (800, 0.5),
+    (100000, 0.004),
+    (1000, 0.995),
+    (3, 1e-9),
+]
+APPROX_CASES = [(200000, 0.05), (5000, 0.5), (10**7, 0.3), (100000, 0.98), (10**9, 1e-6)]
+U_GRID = np.concatenate(
+    [
+        [2.0**-53, 1e-12, 1e-6],
+        np.linspace(0.001, 0.999, 999),
+        [1 - 1e-6, 1 - 1e-12],
+    ]
+)
 
 
 @njit
@@ -350,8 +395,9 @@ def test_binomial_approx_regime_close_to_scipy_ppf(n, p):
 
 @pytest.mark.parametrize("n,p", EXACT_CASES + APPROX_CASES)
 def test_binomial_monotone_in_u(n, p):
-    u = np.concatenate([[2.0**-53], np.sort(np.random.default_rng(3).random(3000)),
-                        [1.0 - 2.0**-53]])
+    u = np.concatenate(
+        [[2.0**-53], np.sort(np.random.default_rng(3).random(3000)), [1.0 - 2.0**-53]]
+    )
     u = u[(u > 0) & (u < 1)]
     k = _binom_vec(n, p, u)
     assert np.all(np.diff(k) >= 0)
@@ -385,7 +431,8 @@ def test_binomial_extreme_u_does_not_run_to_n():
     assert bottom <= int(stats.binom.ppf(1e-15, n, p)) + 1
     # mirrored version through the p > 0.5 symmetry
     assert binomial_from_uniform(n, 1 - p, 2.0**-53) == n - binomial_from_uniform(
-        n, 1 - (1 - p), 1.0 - 2.0**-53)
+        n, 1 - (1 - p), 1.0 - 2.0**-53
+    )
 
 
 @pytest.mark.parametrize("n,p", [(30, 0.25), (1000, 0.375), (4000, 0.25), (10**6, 0.125)])
@@ -451,6 +498,11 @@ def test_batch_philox_gives_the_scalar_blocks():
     for i in (0, 1, 450, n - 1):
         expected = philox4x32_10(id_lo[first + i], id_hi[first + i], 5, 2, 0xDEADBEEF, 77)
         assert tuple(int(w[i]) for w in words) == tuple(int(x) for x in expected)
-    scalar = np.array([philox4x32_10(id_lo[first + i], id_hi[first + i], 5, 2, 0xDEADBEEF,
-                                     77)[0] for i in range(n)], dtype=np.uint32)
+    scalar = np.array(
+        [
+            philox4x32_10(id_lo[first + i], id_hi[first + i], 5, 2, 0xDEADBEEF, 77)[0]
+            for i in range(n)
+        ],
+        dtype=np.uint32,
+    )
     np.testing.assert_array_equal(words[0], scalar)

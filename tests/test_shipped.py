@@ -75,8 +75,7 @@ def reduced_experiment(path: Path, tmp_path: Path, **extra) -> Path:
     data["paths"] = PATHS
     data["overrides"] = {**data.get("overrides", {}), **reduced_overrides(base), **extra}
     copy = tmp_path / path.name
-    copy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
-                    encoding="utf-8")
+    copy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return copy
 
 
@@ -88,8 +87,11 @@ def assert_money_conserved(ds: xr.Dataset) -> None:
 
 
 def first_time_borrowers(ds: xr.Dataset) -> xr.DataArray:
-    chosen = [s for s, t in zip(ds.segment.values, ds.segment_tags.values)
-              if "first_time" in str(t).split(",")]
+    chosen = [
+        s
+        for s, t in zip(ds.segment.values, ds.segment_tags.values)
+        if "first_time" in str(t).split(",")
+    ]
     return ds["borrowers"].sel(segment=chosen).sum(["segment", "year"])
 
 
@@ -120,8 +122,7 @@ def test_calibrated_scenario_cites_its_seed(name):
     seed = SEED_OF[name]
     assert (SEEDS / seed).is_file() or not SEEDS.is_dir(), f"no seed file {seed}"
     scenario = load_scenario(path)
-    assert any(seed in source for source in scenario.sources), \
-        f"{name}: sources do not name {seed}"
+    assert any(seed in source for source in scenario.sources), f"{name}: sources do not name {seed}"
     text = path.read_text(encoding="utf-8")
     comments = "\n".join(line for line in text.splitlines() if "#" in line)
     assert seed in comments, f"{name}: no comment names {seed}"
@@ -170,15 +171,16 @@ def test_experiment_runs_at_reduced_scale(path, experiment_results):
         assert_money_conserved(ds.sel(scenario=name))
 
 
-@pytest.mark.parametrize("path", [p for p in EXPERIMENTS if load_experiment(p).counterfactual],
-                         ids=lambda p: p.stem)
-def test_no_scheme_counterfactual_approves_fewer_first_time_borrowers(path,
-                                                                     experiment_results):
+@pytest.mark.parametrize(
+    "path", [p for p in EXPERIMENTS if load_experiment(p).counterfactual], ids=lambda p: p.stem
+)
+def test_no_scheme_counterfactual_approves_fewer_first_time_borrowers(path, experiment_results):
     ds = experiment_results[path.stem]
     cf = load_experiment(path).counterfactual
     borrowers = first_time_borrowers(ds)
-    assert float(borrowers.sel(scenario="baseline").mean()) > \
-        float(borrowers.sel(scenario=cf).mean())
+    assert float(borrowers.sel(scenario="baseline").mean()) > float(
+        borrowers.sel(scenario=cf).mean()
+    )
     assert float(ds["additional_borrowers"].sel(scenario="baseline").mean()) > 0
     assert float(ds["additional_borrowers"].sel(scenario=cf).mean()) == 0
     # the processes agree: fewer first-time applications approved without the scheme
@@ -207,9 +209,11 @@ def test_fee_variant_keeps_defaults_with_processes(tmp_path):
     capital that cannot bind. Then every path's defaults must be identical.
     """
     variants = load_experiment(FEE_COVERAGE).variant_overrides()
-    fixed_book = {**reduced_overrides(HANGZHOU_2021),
-                  "processes.guarantor.risk_appetite": 100.0,
-                  "parties.guarantor.net_assets": 1.0e13}
+    fixed_book = {
+        **reduced_overrides(HANGZHOU_2021),
+        "processes.guarantor.risk_appetite": 100.0,
+        "parties.guarantor.net_assets": 1.0e13,
+    }
     for demand in load_scenario(HANGZHOU_2021).processes.demand:
         fixed_book[f"processes.demand.{demand}.price_elasticity"] = 0.0
     runs = {}
@@ -226,9 +230,9 @@ def test_fee_variant_keeps_defaults_with_volumes():
     path = ROOT / "scenarios" / "hangzhou_2011_2015.yaml"
     ample = {**reduced_overrides(path), "parties.guarantor.net_assets": 1.0e10}
     base = simulate(load_scenario(path, overrides=ample), paths=PATHS)
-    cheaper = simulate(load_scenario(path, overrides={**ample,
-                                                      "parties.guarantor.fee_rate": 0.02}),
-                       paths=PATHS)
+    cheaper = simulate(
+        load_scenario(path, overrides={**ample, "parties.guarantor.fee_rate": 0.02}), paths=PATHS
+    )
     assert float(base["unmet_demand_amount"].sum()) == 0
     _defaults_identical(base, cheaper)
 

@@ -49,7 +49,8 @@ def expectations(path: Path) -> dict:
         elif m := re.match(r"#\s*expect-message:\s*(.+)", line):
             messages.append(m.group(1).strip())
     marked = [
-        n for n, line in enumerate(_text(path).splitlines(), start=1)
+        n
+        for n, line in enumerate(_text(path).splitlines(), start=1)
         if MARKER in line and not line.lstrip().startswith("#")
     ]
     return {
@@ -74,13 +75,32 @@ def load_error(path, overrides=None) -> ScenarioError:
 def test_the_corpus_covers_the_required_mistakes():
     names = {p.stem for p in INVALID_FILES}
     required = {
-        "unknown_key_top", "unknown_key_nested", "duplicate_key", "wrong_type",
-        "pd_out_of_range", "lgd_out_of_range", "share_out_of_range", "split_not_one",
-        "scheme_unknown_party", "segment_unknown_scheme", "unknown_factor",
-        "correlation_not_psd", "correlation_wrong_shape", "fee_above_cap",
-        "fee_rate_and_bands", "fallback_unknown", "fallback_cycle", "runoff_too_short",
-        "target_tags_unknown", "target_period_outside", "target_stock_flow", "bank_missing",
-        "party_unabsorbed", "renewal_unknown_segment", "chinese_key", "yaml_syntax",
+        "unknown_key_top",
+        "unknown_key_nested",
+        "duplicate_key",
+        "wrong_type",
+        "pd_out_of_range",
+        "lgd_out_of_range",
+        "share_out_of_range",
+        "split_not_one",
+        "scheme_unknown_party",
+        "segment_unknown_scheme",
+        "unknown_factor",
+        "correlation_not_psd",
+        "correlation_wrong_shape",
+        "fee_above_cap",
+        "fee_rate_and_bands",
+        "fallback_unknown",
+        "fallback_cycle",
+        "runoff_too_short",
+        "target_tags_unknown",
+        "target_period_outside",
+        "target_stock_flow",
+        "bank_missing",
+        "party_unabsorbed",
+        "renewal_unknown_segment",
+        "chinese_key",
+        "yaml_syntax",
         "top_level_list",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
@@ -130,7 +150,8 @@ def test_invalid_file_error_names_file_key_line_and_problem(path):
     if "Traceback" in message:
         wrong.append("message contains a traceback")
     assert not wrong, (
-        f"{path.name} ({exp['description']}):\n  - " + "\n  - ".join(wrong)
+        f"{path.name} ({exp['description']}):\n  - "
+        + "\n  - ".join(wrong)
         + f"\n--- message was:\n{message}"
     )
 
@@ -195,8 +216,9 @@ def test_fee_above_cap_is_valid_without_the_2019_cap(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert text.count("fee_cap: {enabled: true}") == 1
     off = tmp_path / "fee_above_cap_before_2019.yaml"
-    off.write_text(text.replace("fee_cap: {enabled: true}", "fee_cap: {enabled: false}"),
-                   encoding="utf-8")
+    off.write_text(
+        text.replace("fee_cap: {enabled: true}", "fee_cap: {enabled: false}"), encoding="utf-8"
+    )
     assert load_scenario(off).parties["guarantor"].fee_rate == 0.015
     # a commercial (non-policy) guarantor is not bound by the cap either
     load_scenario(path, overrides=["parties.guarantor.policy=false"])
@@ -208,13 +230,16 @@ def test_fee_above_both_caps_is_one_problem():
     assert str(err).count("exceeds the policy fee cap") == 1, str(err)
 
 
-@pytest.mark.parametrize("name, allowed", [
-    ("scheme_unknown_party", ["fund", "guarantor"]),
-    ("segment_unknown_scheme", ["guaranteed"]),
-    ("unknown_factor", ["economy"]),
-    ("fallback_unknown", ["bank", "fund", "guarantor", "unabsorbed"]),
-    ("renewal_unknown_segment", ["sme"]),
-])
+@pytest.mark.parametrize(
+    "name, allowed",
+    [
+        ("scheme_unknown_party", ["fund", "guarantor"]),
+        ("segment_unknown_scheme", ["guaranteed"]),
+        ("unknown_factor", ["economy"]),
+        ("fallback_unknown", ["bank", "fund", "guarantor", "unabsorbed"]),
+        ("renewal_unknown_segment", ["sme"]),
+    ],
+)
 def test_unknown_reference_lists_what_is_allowed(name, allowed):
     message = str(load_error(INVALID / f"{name}.yaml"))
     assert "allowed" in message
@@ -256,14 +281,17 @@ def test_missing_and_empty_files(tmp_path):
 # --------------------------------------------------------------------------- --set overrides
 
 
-@pytest.mark.parametrize("override, key, text", [
-    ("parties.guarantor.fee_rate=abc", "parties.guarantor.fee_rate", "valid number"),
-    ("parties.guarantor.fee_rate=-0.1", "parties.guarantor.fee_rate", "greater than or equal"),
-    ("segments.sme.pd.mean=1.5", "segments.sme.pd.mean", "less than 1"),
-    ("segments.sme.lgd=1.2", "segments.sme.lgd", "(got 1.2)"),
-    ("parties.guarantor.fee_rat=0.01", "parties.guarantor.fee_rat", "allowed keys here"),
-    ("horizon.origination_years=0", "horizon.origination_years", "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "override, key, text",
+    [
+        ("parties.guarantor.fee_rate=abc", "parties.guarantor.fee_rate", "valid number"),
+        ("parties.guarantor.fee_rate=-0.1", "parties.guarantor.fee_rate", "greater than or equal"),
+        ("segments.sme.pd.mean=1.5", "segments.sme.pd.mean", "less than 1"),
+        ("segments.sme.lgd=1.2", "segments.sme.lgd", "(got 1.2)"),
+        ("parties.guarantor.fee_rat=0.01", "parties.guarantor.fee_rat", "allowed keys here"),
+        ("horizon.origination_years=0", "horizon.origination_years", "greater than or equal to 1"),
+    ],
+)
 def test_bad_override_value_names_set_and_key(override, key, text):
     err = load_error(VALID_MINIMAL, [override])
     message = str(err)
@@ -287,12 +315,15 @@ def test_malformed_override_is_named():
     assert "--set segments.sme.lgd" in str(err) and "key=value" in str(err)
 
 
-@pytest.mark.parametrize("override, key, text", [
-    ("parties.guarantor.fee_rate=0.02", "parties.guarantor.fee_rate", "policy fee cap 0.01"),
-    ("schemes.guaranteed.split.fund=0.3", "schemes.guaranteed.split", "must sum to 1"),
-    ("segments.sme.scheme=other", "segments.sme.scheme", "unknown scheme 'other'"),
-    ("horizon.runoff_months=6", "horizon.runoff_months", "too short"),
-])
+@pytest.mark.parametrize(
+    "override, key, text",
+    [
+        ("parties.guarantor.fee_rate=0.02", "parties.guarantor.fee_rate", "policy fee cap 0.01"),
+        ("schemes.guaranteed.split.fund=0.3", "schemes.guaranteed.split", "must sum to 1"),
+        ("segments.sme.scheme=other", "segments.sme.scheme", "unknown scheme 'other'"),
+        ("horizon.runoff_months=6", "horizon.runoff_months", "too short"),
+    ],
+)
 def test_override_breaking_a_cross_check_names_set_and_key(override, key, text):
     """A value valid on its own but inconsistent with the rest: still name --set and key."""
     message = str(load_error(VALID_MINIMAL, [override]))
@@ -306,13 +337,21 @@ def test_override_is_validated_like_the_file(path):
     """Breaking the valid file by ``--set`` is caught the same way as in a file."""
     exp = expectations(path)
     value = {
-        "pd_out_of_range": "1.5", "lgd_out_of_range": "1.2", "share_out_of_range": "1.5",
-        "wrong_type": "twelve", "split_not_one": "{guarantor: 0.6, fund: 0.3}",
+        "pd_out_of_range": "1.5",
+        "lgd_out_of_range": "1.2",
+        "share_out_of_range": "1.5",
+        "wrong_type": "twelve",
+        "split_not_one": "{guarantor: 0.6, fund: 0.3}",
         "scheme_unknown_party": "0.0",  # adds split.fnd; the proportions still sum to 1
-        "segment_unknown_scheme": "guarnteed", "fee_above_cap": "0.015",
-        "fallback_unknown": "provincial", "fallback_cycle": "fund", "runoff_too_short": "12",
-        "target_tags_unknown": "[frist_time]", "target_period_outside": "2030",
-        "target_stock_flow": "stock", "renewal_unknown_segment": "renewals",
+        "segment_unknown_scheme": "guarnteed",
+        "fee_above_cap": "0.015",
+        "fallback_unknown": "provincial",
+        "fallback_cycle": "fund",
+        "runoff_too_short": "12",
+        "target_tags_unknown": "[frist_time]",
+        "target_period_outside": "2030",
+        "target_stock_flow": "stock",
+        "renewal_unknown_segment": "renewals",
     }.get(path.stem)
     if value is None:
         pytest.skip("not one override of a key the valid file has")

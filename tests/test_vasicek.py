@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import base_scenario_dict, make_scenario
 from scipy import stats
 
 import guarantee_sim as gs
-from conftest import base_scenario_dict, make_scenario
 from guarantee_sim.engine.analytic import vasicek_loss_cdf, vasicek_loss_quantile
 from guarantee_sim.engine.book import COHORT_FLAG, LoanBook, segment_hash
 
@@ -89,8 +89,9 @@ def order_statistic_band(sorted_x: np.ndarray, q: float, alpha: float) -> tuple[
 @pytest.fixture(scope="module")
 def one_period():
     """Year-0 loss fractions of PATHS paths (sorted) and the Dataset they came from."""
-    ds = gs.simulate(one_period_scenario(), paths=PATHS, seed=SEED, book=one_cohort_book(),
-                     block_size=PATHS)
+    ds = gs.simulate(
+        one_period_scenario(), paths=PATHS, seed=SEED, book=one_cohort_book(), block_size=PATHS
+    )
     loss = ds.credit_loss.isel(year=0, segment=0).values / EAD
     return np.sort(loss), ds
 
@@ -101,10 +102,14 @@ def test_one_period_book_is_what_the_closed_form_assumes(one_period):
     np.testing.assert_array_equal(ds.loans_amount.isel(year=0, segment=0).values, EAD)
     np.testing.assert_array_equal(ds.unmet_demand_amount.values, 0.0)
     assert float(ds.default_amount.isel(year=slice(1, None)).sum()) == 0.0
-    np.testing.assert_allclose(ds.credit_loss.isel(year=0).values,
-                               LGD * ds.default_amount.isel(year=0).values, rtol=1e-12)
-    np.testing.assert_allclose(ds.default_amount.isel(year=0).values,
-                               AMOUNT * ds.defaults_count.isel(year=0).values, rtol=1e-12)
+    np.testing.assert_allclose(
+        ds.credit_loss.isel(year=0).values, LGD * ds.default_amount.isel(year=0).values, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        ds.default_amount.isel(year=0).values,
+        AMOUNT * ds.defaults_count.isel(year=0).values,
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("q", QUANTILES)
@@ -114,7 +119,8 @@ def test_loss_quantiles_match_vasicek(one_period, q):
     expected = float(vasicek_loss_quantile(q, PD, RHO, LGD))
     assert lo <= expected <= hi, (
         f"q={q}: closed form {expected:.6f} outside the order-statistic band "
-        f"[{lo:.6f}, {hi:.6f}] (simulated {np.quantile(loss, q):.6f}, {len(loss)} paths)")
+        f"[{lo:.6f}, {hi:.6f}] (simulated {np.quantile(loss, q):.6f}, {len(loss)} paths)"
+    )
 
 
 def test_wrong_correlation_is_rejected(one_period):
@@ -126,7 +132,8 @@ def test_wrong_correlation_is_rejected(one_period):
         wrong = float(vasicek_loss_quantile(q, PD, WRONG_RHO, LGD))
         outside[q] = not lo <= wrong <= hi
     assert outside[0.99] and outside[0.999], (
-        f"the band check cannot tell rho={RHO} from rho={WRONG_RHO}: {outside}")
+        f"the band check cannot tell rho={RHO} from rho={WRONG_RHO}: {outside}"
+    )
 
 
 def test_loss_distribution_matches_vasicek_cdf(one_period):
@@ -162,8 +169,12 @@ GRANULARITY_LOANS = 2000
 
 
 def _total_credit_loss(granularity: str) -> np.ndarray:
-    scenario = make_scenario(**{"segments.sme.lending.count_per_year": GRANULARITY_LOANS,
-                                "simulation.granularity": granularity})
+    scenario = make_scenario(
+        **{
+            "segments.sme.lending.count_per_year": GRANULARITY_LOANS,
+            "simulation.granularity": granularity,
+        }
+    )
     ds = gs.simulate(scenario, paths=GRANULARITY_PATHS, seed=777, block_size=2048)
     assert float(ds.unmet_demand_amount.sum()) == 0.0
     return ds.credit_loss.sum(["year", "segment"]).values
@@ -190,4 +201,5 @@ def test_loan_and_cohort_granularity_agree():
     band_cohorts = order_statistic_band(np.sort(cohorts), 0.99, ALPHA)
     assert band_loans[0] <= band_cohorts[1] and band_cohorts[0] <= band_loans[1], (
         f"99% quantile: loans {np.quantile(loans, 0.99):.4g} band {band_loans}, "
-        f"cohorts {np.quantile(cohorts, 0.99):.4g} band {band_cohorts}")
+        f"cohorts {np.quantile(cohorts, 0.99):.4g} band {band_cohorts}"
+    )

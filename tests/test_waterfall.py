@@ -13,7 +13,6 @@ Notation in the comments: m = 1e6 CNY; "exposure" is EAD, "loss" is EAD x LGD.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from conftest import make_scenario
@@ -52,18 +51,36 @@ def book_of(records) -> LoanBook:
 
 def segment(scheme: str, *, lgd=0.5, tenor=24, rec_lag=1, rec_spread=2, two_grades=False):
     """rho = 0; PD 0.999, or grades {SAFE: PD 2e-9, BAD: PD 0.999} (mean 0.5)."""
-    pd = ({"mean": 0.5, "grades": [{"relative_pd": 1e-7, "weight": 1},
-                                   {"relative_pd": 50.0, "weight": 1}]}
-          if two_grades else {"mean": 0.999})
-    return {"tags": ["guaranteed"], "pd": pd, "lgd": lgd,
-            "recovery": {"lag_months": rec_lag, "spread_months": rec_spread},
-            "correlation": 0.0, "loan_size": {"median": M, "sigma": 0.0, "cap": 1e8},
-            "tenor_months": tenor, "lending": {"count_per_year": 1}, "scheme": scheme}
+    pd = (
+        {
+            "mean": 0.5,
+            "grades": [{"relative_pd": 1e-7, "weight": 1}, {"relative_pd": 50.0, "weight": 1}],
+        }
+        if two_grades
+        else {"mean": 0.999}
+    )
+    return {
+        "tags": ["guaranteed"],
+        "pd": pd,
+        "lgd": lgd,
+        "recovery": {"lag_months": rec_lag, "spread_months": rec_spread},
+        "correlation": 0.0,
+        "loan_size": {"median": M, "sigma": 0.0, "cap": 1e8},
+        "tenor_months": tenor,
+        "lending": {"count_per_year": 1},
+        "scheme": scheme,
+    }
 
 
 def guarantor(net_assets=1e9, fallback="bank", **extra):
-    g = {"kind": "guarantor", "public": True, "net_assets": net_assets, "fee_rate": 0.01,
-         "claim_lag_months": 2, "fallback": fallback}
+    g = {
+        "kind": "guarantor",
+        "public": True,
+        "net_assets": net_assets,
+        "fee_rate": 0.01,
+        "claim_lag_months": 2,
+        "fallback": fallback,
+    }
     g.update(extra)
     return g
 
@@ -108,13 +125,25 @@ def reguarantee_dict(provincial_cap, provincial_fallback):
         "parties": {
             "bank": {"kind": "bank"},
             "guarantor": guarantor(),
-            "provincial": {"kind": "reguarantor", "compensation_rate_cap": provincial_cap,
-                           "lag_months": 3, "fallback": provincial_fallback},
-            "national": {"kind": "reguarantor", "compensation_rate_cap": None,
-                         "lag_months": 1, "fallback": "bank"},
+            "provincial": {
+                "kind": "reguarantor",
+                "compensation_rate_cap": provincial_cap,
+                "lag_months": 3,
+                "fallback": provincial_fallback,
+            },
+            "national": {
+                "kind": "reguarantor",
+                "compensation_rate_cap": None,
+                "lag_months": 1,
+                "fallback": "bank",
+            },
         },
-        "schemes": {"national": {"coverage": 0.8, "split": {
-            "guarantor": 0.5, "provincial": 0.25, "national": 0.25}}},
+        "schemes": {
+            "national": {
+                "coverage": 0.8,
+                "split": {"guarantor": 0.5, "provincial": 0.25, "national": 0.25},
+            }
+        },
     }
 
 
@@ -339,8 +368,14 @@ def insolvency_dict(net_assets, fallback):
         "segments": {"sme": segment("guaranteed", tenor=12)},
         "parties": {
             "bank": {"kind": "bank"},
-            "guarantor": guarantor(net_assets, fallback, fee_rate=0.0, operating_cost_rate=0.0,
-                                   unearned_fee_reserve=0.0, compensation_reserve_rate=0.0),
+            "guarantor": guarantor(
+                net_assets,
+                fallback,
+                fee_rate=0.0,
+                operating_cost_rate=0.0,
+                unearned_fee_reserve=0.0,
+                compensation_reserve_rate=0.0,
+            ),
         },
         "schemes": {"guaranteed": {"coverage": 0.8, "split": {"guarantor": 1.0}}},
     }
@@ -401,8 +436,12 @@ def test_pool_falls_back_to_guarantor_then_guarantor_to_unabsorbed():
     """
     data = insolvency_dict(1.5 * M, "unabsorbed")
     data["segments"]["sme"]["recovery"] = {"lag_months": 12, "spread_months": 1}
-    data["parties"]["pool"] = {"kind": "pool", "initial_balance": 0.6 * M, "lag_months": 0,
-                               "fallback": "guarantor"}
+    data["parties"]["pool"] = {
+        "kind": "pool",
+        "initial_balance": 0.6 * M,
+        "lag_months": 0,
+        "fallback": "guarantor",
+    }
     data["schemes"]["guaranteed"]["split"] = {"guarantor": 0.5, "pool": 0.5}
     ds = run(data, book_of(INSOLVENCY_BOOK))
     assert val(ds, "defaults_count", year=2021) == 10

@@ -7,8 +7,14 @@ from pathlib import Path
 from .loader import ScenarioError, apply_overrides, load_model, model_from_dict, read_yaml
 from .schema import Scenario
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_from_dict", "read_yaml",
-           "apply_overrides"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "load_scenario",
+    "read_yaml",
+    "scenario_from_dict",
+]
 
 
 def load_scenario(path: str | Path, overrides=None) -> Scenario:

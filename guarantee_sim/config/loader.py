@@ -130,9 +130,7 @@ class _LineLoader(yaml.SafeLoader):
             ]
             line, key, _ = self.duplicates[0]
             message = problems[0] if len(problems) == 1 else _with_header(self.source, problems)
-            raise ScenarioError(
-                message, path=self.source, line=line, key=key, problems=problems
-            )
+            raise ScenarioError(message, path=self.source, line=line, key=key, problems=problems)
         return self.construct_document(node)
 
     def _index(self, node, path, active):
@@ -217,8 +215,11 @@ def read_yaml(path):
         raise _fail(source, f"invalid YAML: {text}", line=line) from None
     except yaml.reader.ReaderError as exc:  # e.g. a file saved as GBK, not UTF-8
         line = raw[: exc.position].count(b"\n") + 1
-        raise _fail(source, f"unreadable character at byte {exc.position}: {exc.reason} "
-                            "(save the file as UTF-8)", line=line) from None
+        raise _fail(
+            source,
+            f"unreadable character at byte {exc.position}: {exc.reason} (save the file as UTF-8)",
+            line=line,
+        ) from None
     except yaml.YAMLError as exc:
         raise _fail(source, f"invalid YAML: {exc}") from None
     if data is None:
@@ -249,9 +250,7 @@ def _parse_overrides(overrides, source):
         for text in overrides:
             key, sep, value = str(text).partition("=")
             if not sep or not key.strip():
-                raise _fail(
-                    source, f"malformed override '--set {text}': expected dotted.key=value"
-                )
+                raise _fail(source, f"malformed override '--set {text}': expected dotted.key=value")
             items.append((key.strip(), value, text))
     parsed = []
     for key, value, text in items:
@@ -264,8 +263,9 @@ def _parse_overrides(overrides, source):
                 value = yaml.safe_load(value)
             except yaml.YAMLError as exc:
                 problem = getattr(exc, "problem", None) or str(exc)
-                raise _fail(source, f"value is not valid YAML: {problem}", key=key,
-                            override=text) from None
+                raise _fail(
+                    source, f"value is not valid YAML: {problem}", key=key, override=text
+                ) from None
         else:
             value = copy.deepcopy(value)  # don't alias the caller's objects
         parsed.append((parts, value, text))
@@ -298,12 +298,16 @@ def _set_path(root, parts, value, text, source):
         elif isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
                 valid = f"0 to {len(node) - 1}" if node else "none, it is empty"
-                raise fail(f"'{here}' is a list of {len(node)} item(s), so '{part}' "
-                           f"is not a valid index (valid: {valid})")
+                raise fail(
+                    f"'{here}' is a list of {len(node)} item(s), so '{part}' "
+                    f"is not a valid index (valid: {valid})"
+                )
             key = int(part)
         else:
-            raise fail(f"'{here}' holds a single value ({_short_repr(node)}), "
-                       f"not a section, so it has no key '{part}'")
+            raise fail(
+                f"'{here}' holds a single value ({_short_repr(node)}), "
+                f"not a section, so it has no key '{part}'"
+            )
         keys.append(key)
         if last:
             node[key] = value
@@ -378,11 +382,12 @@ def _data_path(data, loc, model_cls, keep_missing):
         tp = _step(tp, part) if tp is not None else None
         if is_tag:
             continue
-        if isinstance(node, dict) and _hashable_in(part, node):
-            keys.append(part)
-            node = node[part]
-        elif (isinstance(node, list) and isinstance(part, int)
-              and not isinstance(part, bool) and 0 <= part < len(node)):
+        if (isinstance(node, dict) and _hashable_in(part, node)) or (
+            isinstance(node, list)
+            and isinstance(part, int)
+            and not isinstance(part, bool)
+            and 0 <= part < len(node)
+        ):
             keys.append(part)
             node = node[part]
         elif keep_missing and i == len(loc) - 1 and isinstance(part, str):

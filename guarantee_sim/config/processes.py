@@ -5,7 +5,7 @@ Time in the processes is in calendar days (a month is 365/12 days); rates per ye
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,8 +21,13 @@ class _Frozen(BaseModel):
 
 class ServiceTime(_Frozen):
     mean_days: float = Field(gt=0.0, le=365.0, description="mean time one visit takes, days")
-    cv: float = Field(1.0, gt=0.0, le=5.0, description="coefficient of variation; 1 gives an "
-                      "exponential time, other values a lognormal with that mean and cv")
+    cv: float = Field(
+        1.0,
+        gt=0.0,
+        le=5.0,
+        description="coefficient of variation; 1 gives an "
+        "exponential time, other values a lognormal with that mean and cv",
+    )
 
 
 class BankProcess(_Frozen):
@@ -30,13 +35,18 @@ class BankProcess(_Frozen):
     service: ServiceTime
     visits: int = Field(2, ge=1, le=10, description="visits an application needs (最多跑一次: 1)")
     days_between_visits: float = Field(3.0, ge=0.0, le=60.0)
-    patience_days: Optional[float] = Field(
-        30.0, gt=0.0, description="mean time an applicant waits in a queue before giving up "
-        "(exponential); null: nobody gives up")
-    score_noise: float = Field(0.8, ge=0.0, le=5.0, description="sd of the noise on the logit "
-                               "of the PD the bank sees")
-    credit_data_sharing: Share = Field(0.0, description="share of the score noise removed by "
-                                       "credit-information sharing")
+    patience_days: float | None = Field(
+        30.0,
+        gt=0.0,
+        description="mean time an applicant waits in a queue before giving up "
+        "(exponential); null: nobody gives up",
+    )
+    score_noise: float = Field(
+        0.8, ge=0.0, le=5.0, description="sd of the noise on the logit of the PD the bank sees"
+    )
+    credit_data_sharing: Share = Field(
+        0.0, description="share of the score noise removed by credit-information sharing"
+    )
     funding_cost: float = Field(0.025, ge=0.0, le=0.2, description="bank's cost of funds, /year")
     operating_cost: float = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
 
@@ -47,8 +57,12 @@ class GuarantorProcess(_Frozen):
     service: ServiceTime
     score_noise: float = Field(0.6, ge=0.0, le=5.0)
     risk_appetite: float = Field(
-        2.0, gt=0.0, le=100.0, description="approves when its expected loss on its own share "
-        "is at most this multiple of the fee (policy guarantors accept more than fees cover)")
+        2.0,
+        gt=0.0,
+        le=100.0,
+        description="approves when its expected loss on its own share "
+        "is at most this multiple of the fee (policy guarantors accept more than fees cover)",
+    )
 
 
 class ClaimsProcess(_Frozen):
@@ -58,36 +72,61 @@ class ClaimsProcess(_Frozen):
 
 
 class SegmentDemand(_Frozen):
-    applications_per_year: float = Field(gt=0.0, description="applications in the first year "
-                                         "at the reference price")
+    applications_per_year: float = Field(
+        gt=0.0, description="applications in the first year at the reference price"
+    )
     growth: float = Field(0.0, gt=-1.0, le=5.0, description="yearly growth of applications")
-    seasonality: Optional[list[Annotated[float, Field(gt=0.0)]]] = Field(
-        None, min_length=12, max_length=12, description="relative arrival rate by calendar "
-        "month (normalised to mean 1)")
+    seasonality: list[Annotated[float, Field(gt=0.0)]] | None = Field(
+        None,
+        min_length=12,
+        max_length=12,
+        description="relative arrival rate by calendar month (normalised to mean 1)",
+    )
     loan_rate: float = Field(0.045, gt=0.0, le=0.3, description="loan interest rate, /year")
-    price_elasticity: float = Field(1.0, ge=0.0, le=20.0, description="applications scale as "
-                                    "(all-in price / reference price) ** -elasticity")
-    reference_price: float = Field(gt=0.0, le=0.5, description="all-in price (rate + fee - "
-                                   "subsidies, /year) at which applications_per_year holds")
-    pd_dispersion: float = Field(0.8, ge=0.0, le=4.0, description="sd of the logit of true "
-                                 "PD across applicants (logit-normal around the segment mean)")
-    routes_to: Optional[str] = Field(None, description="segment whose terms the bank offers "
-                                     "when it declines on this segment's (e.g. a guarantee)")
+    price_elasticity: float = Field(
+        1.0,
+        ge=0.0,
+        le=20.0,
+        description="applications scale as (all-in price / reference price) ** -elasticity",
+    )
+    reference_price: float = Field(
+        gt=0.0,
+        le=0.5,
+        description="all-in price (rate + fee - "
+        "subsidies, /year) at which applications_per_year holds",
+    )
+    pd_dispersion: float = Field(
+        0.8,
+        ge=0.0,
+        le=4.0,
+        description="sd of the logit of true "
+        "PD across applicants (logit-normal around the segment mean)",
+    )
+    routes_to: str | None = Field(
+        None,
+        description="segment whose terms the bank offers "
+        "when it declines on this segment's (e.g. a guarantee)",
+    )
 
 
 class Processes(_Frozen):
     replicas: int = Field(4, ge=1, le=1000, description="book replicas; path p uses p mod R")
     record_weight: int = Field(
-        1, ge=1, le=100_000, description="each simulated applicant stands for this many "
-        "identical ones; arrivals and staff are simulated at 1/weight of their size")
+        1,
+        ge=1,
+        le=100_000,
+        description="each simulated applicant stands for this many "
+        "identical ones; arrivals and staff are simulated at 1/weight of their size",
+    )
     bank: BankProcess
-    guarantor: Optional[GuarantorProcess] = None
-    claims: Optional[ClaimsProcess] = None
-    demand: dict[str, SegmentDemand] = Field(min_length=1, description="segments whose "
-                                             "lending comes from the processes")
+    guarantor: GuarantorProcess | None = None
+    claims: ClaimsProcess | None = None
+    demand: dict[str, SegmentDemand] = Field(
+        min_length=1, description="segments whose lending comes from the processes"
+    )
 
     @model_validator(mode="after")
-    def _no_self_route(self) -> "Processes":
+    def _no_self_route(self) -> Processes:
         for name, d in self.demand.items():
             if d.routes_to == name:
                 raise ValueError(f"demand.{name}.routes_to: a segment cannot route to itself")

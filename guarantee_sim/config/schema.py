@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -64,7 +64,7 @@ class Simulation(Frozen):
 
 class Macro(Frozen):
     factors: list[str] = Field(default=["economy"], min_length=1)
-    correlation: Optional[list[list[float]]] = Field(
+    correlation: list[list[float]] | None = Field(
         None, description="correlation matrix of the factors' innovations; identity if omitted"
     )
     persistence: float = Field(
@@ -80,11 +80,10 @@ class Macro(Frozen):
     )
 
     @model_validator(mode="after")
-    def _check_correlation(self) -> "Macro":
+    def _check_correlation(self) -> Macro:
         k = len(self.factors)
         if len(set(self.factors)) != k:
-            fail([(("factors",), f"factor names must be unique, got {self.factors}",
-                   self.factors)])
+            fail([(("factors",), f"factor names must be unique, got {self.factors}", self.factors)])
         if self.correlation is None:
             return self
         c = self.correlation
@@ -101,8 +100,7 @@ class Macro(Frozen):
 
         smallest = float(np.linalg.eigvalsh(np.asarray(c)).min())
         if smallest < -1e-10:
-            fail([(at, f"must be positive semi-definite (smallest eigenvalue {smallest:.3g})",
-                   c)])
+            fail([(at, f"must be positive semi-definite (smallest eigenvalue {smallest:.3g})", c)])
         return self
 
 
@@ -148,23 +146,20 @@ class RecoveryProfile(Frozen):
 class LoanSize(Frozen):
     median: float = Field(gt=0.0, description="median loan amount, CNY")
     sigma: float = Field(0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)")
-    cap: Optional[float] = Field(
+    cap: float | None = Field(
         10e6, gt=0.0, description="largest amount, CNY (10 m for 普惠 loans); null for none"
     )
 
 
 class Lending(Frozen):
-    count_per_year: Optional[float] = Field(None, gt=0.0, description="new loans per year")
-    amount_per_year: Optional[float] = Field(
-        None, gt=0.0, description="new lending per year, CNY"
-    )
+    count_per_year: float | None = Field(None, gt=0.0, description="new loans per year")
+    amount_per_year: float | None = Field(None, gt=0.0, description="new lending per year, CNY")
     growth: float = Field(0.0, gt=-1.0, le=5.0, description="yearly growth of volumes")
 
     @model_validator(mode="after")
-    def _count_or_amount(self) -> "Lending":
+    def _count_or_amount(self) -> Lending:
         if self.count_per_year is None and self.amount_per_year is None:
-            fail([(("count_per_year",), "give count_per_year, amount_per_year or both",
-                   None)])
+            fail([(("count_per_year",), "give count_per_year, amount_per_year or both", None)])
         return self
 
 
@@ -177,7 +172,7 @@ class InitialBook(Frozen):
 
 class Renewal(Frozen):
     rate: Share = Field(description="share of maturing performing loans renewed (无还本续贷)")
-    into: Optional[str] = Field(
+    into: str | None = Field(
         None, description="segment the renewed loans belong to (default: the same segment)"
     )
 
@@ -188,23 +183,25 @@ class Segment(Frozen):
     pd: ProbabilityOfDefault
     lgd: Share = Field(description="loss given default, share of exposure at default")
     recovery: RecoveryProfile = RecoveryProfile()
-    correlation: Union[Annotated[float, Field(ge=0.0, lt=1.0)], BaselSME] = Field(
+    correlation: Annotated[float, Field(ge=0.0, lt=1.0)] | BaselSME = Field(
         0.10, description="asset correlation, or {basel_sme: true, sales_eur_m: S}"
     )
-    loadings: Optional[dict[str, float]] = Field(
+    loadings: dict[str, float] | None = Field(
         None, description="factor -> loading; normalised to unit variance; default first factor"
     )
     loan_size: LoanSize
     tenor_months: int = Field(12, ge=1, le=120)
-    lending: Optional[Lending] = Field(
+    lending: Lending | None = Field(
         None, description="new lending from volumes; omit for a segment fed only by renewals"
     )
-    initial_book: Optional[InitialBook] = None
-    renewal: Optional[Renewal] = None
+    initial_book: InitialBook | None = None
+    renewal: Renewal | None = None
     scheme: str = Field(description="name of the scheme that shares this segment's losses")
     guarantee_priority: int = Field(
-        0, ge=0, description="rationing order when capacity is short (lower is served first; "
-        "used only when policy.rationing is 'priority')"
+        0,
+        ge=0,
+        description="rationing order when capacity is short (lower is served first; "
+        "used only when policy.rationing is 'priority')",
     )
 
 
@@ -212,14 +209,14 @@ class Segment(Frozen):
 
 
 class FeeBand(Frozen):
-    max_amount: Optional[float] = Field(
+    max_amount: float | None = Field(
         None, gt=0.0, description="upper bound of the band (CNY per borrower); null = no bound"
     )
     rate: Rate = Field(description="fee, share of the guaranteed amount per year")
 
 
 class LiabilityWeight(Frozen):
-    max_amount: Optional[float] = Field(None, gt=0.0, description="CNY per borrower; null = any")
+    max_amount: float | None = Field(None, gt=0.0, description="CNY per borrower; null = any")
     weight: float = Field(ge=0.0, le=1.0)
 
 
@@ -233,9 +230,15 @@ def fail(problems) -> None:
     Cross-section checks run on the whole scenario but must point at the key to fix.
     """
     if problems:
-        raise ValidationError.from_exception_data("Scenario", [
-            InitErrorDetails(type=PydanticCustomError("scenario", message), loc=tuple(loc),
-                             input=value) for loc, message, value in problems])
+        raise ValidationError.from_exception_data(
+            "Scenario",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("scenario", message), loc=tuple(loc), input=value
+                )
+                for loc, message, value in problems
+            ],
+        )
 
 
 class PartyBase(Frozen):
@@ -265,8 +268,8 @@ class Guarantor(PartyBase):
         ],
         description="weights of the 2018 measurement rules by loan size",
     )
-    fee_rate: Optional[Rate] = Field(None, description="one fee for all loan sizes")
-    fee_bands: Optional[list[FeeBand]] = Field(None, description="fees by loan-size band")
+    fee_rate: Rate | None = Field(None, description="one fee for all loan sizes")
+    fee_bands: list[FeeBand] | None = Field(None, description="fees by loan-size band")
     claim_lag_months: Months = Field(2, description="months from a default to the payout")
     operating_cost_rate: Rate = Field(
         0.005, description="operating cost, share of guarantees outstanding per year"
@@ -279,7 +282,8 @@ class Guarantor(PartyBase):
         0.10, description="compensation reserve stops growing at this share of the balance"
     )
     initial_outstanding: Money = Field(
-        0.0, description="guarantees of ONE guarantor outside the modelled segments at the "
+        0.0,
+        description="guarantees of ONE guarantor outside the modelled segments at the "
         "start (count towards leverage, run off linearly, not loss-modelled), CNY",
     )
     initial_runoff_months: int = Field(12, ge=1, le=240)
@@ -289,10 +293,17 @@ class Guarantor(PartyBase):
     fallback: Fallback = Field("bank", description="who takes its share when it is insolvent")
 
     @model_validator(mode="after")
-    def _one_fee(self) -> "Guarantor":
+    def _one_fee(self) -> Guarantor:
         if (self.fee_rate is None) == (self.fee_bands is None):
-            fail([(("fee_bands" if self.fee_bands is not None else "fee_rate",),
-                   "give exactly one of fee_rate and fee_bands", self.fee_rate)])
+            fail(
+                [
+                    (
+                        ("fee_bands" if self.fee_bands is not None else "fee_rate",),
+                        "give exactly one of fee_rate and fee_bands",
+                        self.fee_rate,
+                    )
+                ]
+            )
         if self.fee_bands is not None:
             _check_bands([b.max_amount for b in self.fee_bands], "fee_bands")
         _check_bands([w.max_amount for w in self.liability_weights], "liability_weights")
@@ -316,8 +327,9 @@ class Reguarantor(PartyBase):
     kind: Literal["reguarantor"]
     net_assets: Money = Field(0.0, description="net assets at the start, CNY")
     fee_rate: Rate = Field(0.005, description="fee per year on the risk it bears")
-    compensation_rate_cap: Optional[Rate] = Field(
-        0.04, description="stops sharing once this year's covered defaults exceed this share "
+    compensation_rate_cap: Rate | None = Field(
+        0.04,
+        description="stops sharing once this year's covered defaults exceed this share "
         "of the covered balance; null for no cap",
     )
     lag_months: Months = Field(3, description="months from a default to its reimbursement")
@@ -329,20 +341,20 @@ class Pool(PartyBase):
     public: bool = True
     initial_balance: Money
     annual_contribution: Money = Field(0.0, description="budget top-up each origination year")
-    eligible_segments: Optional[list[str]] = Field(
+    eligible_segments: list[str] | None = Field(
         None, description="segments it covers; default all whose scheme names it"
     )
-    max_lending_multiple: Optional[float] = Field(
+    max_lending_multiple: float | None = Field(
         None, gt=0.0, description="eligible balance outstanding <= this x pool balance"
     )
-    npl_circuit_breaker: Optional[Rate] = Field(
+    npl_circuit_breaker: Rate | None = Field(
         None, description="stops taking shares while eligible loans' NPL rate is above this"
     )
     lag_months: Months = Field(3, description="months from a default to the pool's payout")
     fallback: Fallback = Field("bank", description="who takes its share when it cannot pay")
 
 
-Party = Annotated[Union[Bank, Guarantor, Reguarantor, Pool], Field(discriminator="kind")]
+Party = Annotated[Bank | Guarantor | Reguarantor | Pool, Field(discriminator="kind")]
 
 
 def _band_of(bands, amount: float):
@@ -350,12 +362,24 @@ def _band_of(bands, amount: float):
     return next(b for b in bands if b.max_amount is None or amount <= b.max_amount)
 
 
-def _check_bands(bounds: list[Optional[float]], name: str) -> None:
+def _check_bands(bounds: list[float | None], name: str) -> None:
     finite = [b for b in bounds if b is not None]
-    if (finite != sorted(finite) or len(set(finite)) != len(finite) or bounds[-1] is not None
-            or bounds.count(None) != 1):
-        fail([((name,), "bands must be in increasing order of max_amount, the last one "
-               "unbounded (max_amount: null)", bounds)])
+    if (
+        finite != sorted(finite)
+        or len(set(finite)) != len(finite)
+        or bounds[-1] is not None
+        or bounds.count(None) != 1
+    ):
+        fail(
+            [
+                (
+                    (name,),
+                    "bands must be in increasing order of max_amount, the last one "
+                    "unbounded (max_amount: null)",
+                    bounds,
+                )
+            ]
+        )
 
 
 # --------------------------------------------------------------------------- schemes, policy
@@ -369,7 +393,7 @@ class Scheme(Frozen):
     )
 
     @model_validator(mode="after")
-    def _split_sums_to_one(self) -> "Scheme":
+    def _split_sums_to_one(self) -> Scheme:
         total = sum(self.split.values())
         if self.coverage > 0 and abs(total - 1.0) > 1e-9:
             fail([(("split",), f"proportions must sum to 1, got {total:.6g}", self.split)])
@@ -385,7 +409,7 @@ class FeeCap(Frozen):
     )
 
     @model_validator(mode="after")
-    def _ordered(self) -> "FeeCap":
+    def _ordered(self) -> FeeCap:
         _check_bands([b.max_amount for b in self.bands], "bands")
         return self
 
@@ -404,8 +428,8 @@ class FeeSubsidy(Frozen):
 class Policy(Frozen):
     lpr: Rate = Field(0.0385, description="loan prime rate, per year")
     fee_cap: FeeCap = FeeCap()
-    interest_subsidy: Optional[InterestSubsidy] = None
-    fee_subsidy: Optional[FeeSubsidy] = None
+    interest_subsidy: InterestSubsidy | None = None
+    fee_subsidy: FeeSubsidy | None = None
     rationing: Literal["pro_rata", "priority"] = "pro_rata"
 
 
@@ -423,15 +447,15 @@ class Target(Frozen):
     value: float = Field(gt=0.0)
 
     @model_validator(mode="after")
-    def _period(self) -> "Target":
+    def _period(self) -> Target:
         if self.to_year < self.from_year:
-            fail([(("to_year",), f"must not be before from_year {self.from_year}",
-                   self.to_year)])
+            fail([(("to_year",), f"must not be before from_year {self.from_year}", self.to_year)])
         stock = self.metric == "outstanding_amount"
         if stock != (self.kind == "stock"):
             wanted = "stock" if stock else "flow"
-            fail([(("kind",), f"metric {self.metric} is a {wanted}: set kind: {wanted}",
-                   self.kind)])
+            fail(
+                [(("kind",), f"metric {self.metric} is a {wanted}: set kind: {wanted}", self.kind)]
+            )
         return self
 
 
@@ -452,20 +476,27 @@ class Scenario(Frozen):
     policy: Policy = Policy()
     targets: dict[str, Target] = Field(default_factory=dict)
     lending_source: Literal["volumes", "processes"] = Field(
-        "volumes", description="volumes: segments' `lending`; processes: the SimPy "
-        "institutions decide lending for the segments in `processes.demand`")
-    processes: Optional[Processes] = None
+        "volumes",
+        description="volumes: segments' `lending`; processes: the SimPy "
+        "institutions decide lending for the segments in `processes.demand`",
+    )
+    processes: Processes | None = None
 
     @field_validator("segments", "parties", "schemes", "targets", mode="before")
     @classmethod
     def _snake_case_keys(cls, value, info):
         if isinstance(value, dict):
-            fail([((key,), f"key {key!r} must be snake_case ASCII (put Chinese in `label`)",
-                   key) for key in value if not SNAKE_CASE.match(str(key))])
+            fail(
+                [
+                    ((key,), f"key {key!r} must be snake_case ASCII (put Chinese in `label`)", key)
+                    for key in value
+                    if not SNAKE_CASE.match(str(key))
+                ]
+            )
         return value
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Scenario":
+    def _cross_references(self) -> Scenario:
         fail(list(_reference_problems(self)))
         return self
 
@@ -492,45 +523,77 @@ def _reference_problems(s: Scenario):
         if kind == "bank" and name != "bank":
             yield ("parties", name), "the bank party must be named 'bank'", name
     if "unabsorbed" in kinds:
-        yield (("parties", "unabsorbed"), "'unabsorbed' is reserved for what no party could "
-               "pay; choose another name", "unabsorbed")
+        yield (
+            ("parties", "unabsorbed"),
+            "'unabsorbed' is reserved for what no party could pay; choose another name",
+            "unabsorbed",
+        )
     years = s.years
     span = f"{years[0]}-{years[-1]}"
-    for field, mapping in (("downturn_z", s.macro.downturn_z),
-                           ("pd_multiplier", s.macro.pd_multiplier)):
+    for field, mapping in (
+        ("downturn_z", s.macro.downturn_z),
+        ("pd_multiplier", s.macro.pd_multiplier),
+    ):
         for y in mapping:
             if y not in years:
                 yield ("macro", field, y), f"year {y} is outside the horizon {span}", y
     for seg_name, seg in s.segments.items():
         at = ("segments", seg_name)
         if seg.scheme not in s.schemes:
-            yield (at + ("scheme",), f"unknown scheme {seg.scheme!r} (allowed: "
-                   f"{sorted(s.schemes)})", seg.scheme)
+            yield (
+                at + ("scheme",),
+                f"unknown scheme {seg.scheme!r} (allowed: {sorted(s.schemes)})",
+                seg.scheme,
+            )
         for f in seg.loadings or {}:
             if f not in s.macro.factors:
-                yield (at + ("loadings", f), f"unknown factor {f!r} (allowed: "
-                       f"{s.macro.factors})", f)
+                yield (
+                    at + ("loadings", f),
+                    f"unknown factor {f!r} (allowed: {s.macro.factors})",
+                    f,
+                )
         if seg.loadings is not None and all(v == 0 for v in seg.loadings.values()):
             yield at + ("loadings",), "at least one loading must be non-zero", seg.loadings
-        if seg.renewal is not None and seg.renewal.into is not None \
-                and seg.renewal.into not in s.segments:
-            yield (at + ("renewal", "into"), f"unknown segment {seg.renewal.into!r} "
-                   f"(allowed: {sorted(s.segments)})", seg.renewal.into)
+        if (
+            seg.renewal is not None
+            and seg.renewal.into is not None
+            and seg.renewal.into not in s.segments
+        ):
+            yield (
+                at + ("renewal", "into"),
+                f"unknown segment {seg.renewal.into!r} (allowed: {sorted(s.segments)})",
+                seg.renewal.into,
+            )
         fed_by_processes = seg_name in s.process_fed_segments()
-        renewed_into = any(o.renewal is not None and (o.renewal.into or n) == seg_name
-                           for n, o in s.segments.items())
-        if seg.lending is None and seg.initial_book is None and not fed_by_processes \
-                and not renewed_into:
-            yield (at, "nothing feeds this segment: give lending, an initial_book, "
-                   "renewals into it, or processes.demand", seg_name)
-        life = max(seg.tenor_months,
-                   seg.initial_book.remaining_tenor_months if seg.initial_book else 0)
+        renewed_into = any(
+            o.renewal is not None and (o.renewal.into or n) == seg_name
+            for n, o in s.segments.items()
+        )
+        if (
+            seg.lending is None
+            and seg.initial_book is None
+            and not fed_by_processes
+            and not renewed_into
+        ):
+            yield (
+                at,
+                "nothing feeds this segment: give lending, an initial_book, "
+                "renewals into it, or processes.demand",
+                seg_name,
+            )
+        life = max(
+            seg.tenor_months, seg.initial_book.remaining_tenor_months if seg.initial_book else 0
+        )
         longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
         if s.horizon.runoff_months < longest:
-            yield (("horizon", "runoff_months"), f"{s.horizon.runoff_months} months is too "
-                   f"short for segment {seg_name!r}: its last loans need life + payout lag + "
-                   f"recovery lag + spread = {longest} months to default and recover inside "
-                   f"the results (allowed: >= {longest})", s.horizon.runoff_months)
+            yield (
+                ("horizon", "runoff_months"),
+                f"{s.horizon.runoff_months} months is too "
+                f"short for segment {seg_name!r}: its last loans need life + payout lag + "
+                f"recovery lag + spread = {longest} months to default and recover inside "
+                f"the results (allowed: >= {longest})",
+                s.horizon.runoff_months,
+            )
     for sch_name, sch in s.schemes.items():
         at = ("schemes", sch_name, "split")
         for party in sch.split:
@@ -547,69 +610,106 @@ def _reference_problems(s: Scenario):
     for name, p in s.parties.items():
         fb = getattr(p, "fallback", None)
         if fb is not None and fb not in kinds and fb not in FALLBACK_SINKS:
-            yield (("parties", name, p.kind, "fallback"), f"unknown party {fb!r} (allowed: "
-                   f"{parties + ['unabsorbed']})", fb)
+            yield (
+                ("parties", name, p.kind, "fallback"),
+                f"unknown party {fb!r} (allowed: {parties + ['unabsorbed']})",
+                fb,
+            )
         if p.kind == "pool" and p.eligible_segments is not None:
             for i, seg in enumerate(p.eligible_segments):
                 if seg not in s.segments:
-                    yield (("parties", name, p.kind, "eligible_segments", i), f"unknown segment "
-                           f"{seg!r} (allowed: {sorted(s.segments)})", seg)
+                    yield (
+                        ("parties", name, p.kind, "eligible_segments", i),
+                        f"unknown segment {seg!r} (allowed: {sorted(s.segments)})",
+                        seg,
+                    )
         if p.kind == "guarantor":
             yield from _fee_cap_problems(name, p, s.policy.fee_cap)
             for y in p.capital_injections:
                 if y not in years:
-                    yield (("parties", name, p.kind, "capital_injections", y),
-                           f"year {y} is outside the horizon {span}", y)
+                    yield (
+                        ("parties", name, p.kind, "capital_injections", y),
+                        f"year {y} is outside the horizon {span}",
+                        y,
+                    )
     subsidy = s.policy.interest_subsidy
     all_tags = sorted({t for seg in s.segments.values() for t in seg.tags})
     if subsidy is not None:
         for i, tag in enumerate(subsidy.tags):
             if tag not in all_tags:
-                yield (("policy", "interest_subsidy", "tags", i), f"no segment carries tag "
-                       f"{tag!r} (allowed: {all_tags})", tag)
+                yield (
+                    ("policy", "interest_subsidy", "tags", i),
+                    f"no segment carries tag {tag!r} (allowed: {all_tags})",
+                    tag,
+                )
     yield from _process_problems(s, kinds)
     cycle = _fallback_cycle(s)
     if cycle:
         first = s.parties[cycle[0]]
-        yield (("parties", cycle[0], first.kind, "fallback"), f"fallbacks form a cycle: "
-               f"{' -> '.join(cycle)}", s.parties[cycle[0]].fallback)
+        yield (
+            ("parties", cycle[0], first.kind, "fallback"),
+            f"fallbacks form a cycle: {' -> '.join(cycle)}",
+            s.parties[cycle[0]].fallback,
+        )
     for t_name, t in s.targets.items():
         for field in ("from_year", "to_year"):
             year = getattr(t, field)
             if year not in years:
-                yield (("targets", t_name, field), f"year {year} is outside the horizon "
-                       f"{span}", year)
+                yield (
+                    ("targets", t_name, field),
+                    f"year {year} is outside the horizon {span}",
+                    year,
+                )
         if not any(set(t.tags) <= set(seg.tags) for seg in s.segments.values()):
-            yield (("targets", t_name, "tags"), f"no segment carries all of {t.tags} "
-                   f"(tags in use: {all_tags})", t.tags)
+            yield (
+                ("targets", t_name, "tags"),
+                f"no segment carries all of {t.tags} (tags in use: {all_tags})",
+                t.tags,
+            )
 
 
 def _process_problems(s: Scenario, kinds: dict):
     if s.lending_source == "processes" and s.processes is None:
-        yield (("lending_source",), "is 'processes' but there is no processes section",
-               s.lending_source)
+        yield (
+            ("lending_source",),
+            "is 'processes' but there is no processes section",
+            s.lending_source,
+        )
     if s.processes is None:
         return
     pr = s.processes
     for name, demand in pr.demand.items():
         if name not in s.segments:
-            yield (("processes", "demand", name), f"unknown segment (allowed: "
-                   f"{sorted(s.segments)})", name)
+            yield (
+                ("processes", "demand", name),
+                f"unknown segment (allowed: {sorted(s.segments)})",
+                name,
+            )
         if demand.routes_to is not None and demand.routes_to not in s.segments:
-            yield (("processes", "demand", name, "routes_to"), f"unknown segment "
-                   f"{demand.routes_to!r} (allowed: {sorted(s.segments)})", demand.routes_to)
+            yield (
+                ("processes", "demand", name, "routes_to"),
+                f"unknown segment {demand.routes_to!r} (allowed: {sorted(s.segments)})",
+                demand.routes_to,
+            )
     for name in sorted(s.process_fed_segments() & set(s.segments)):
         seg = s.segments[name]
         for key in ("lending", "initial_book"):
             if getattr(seg, key) is not None:
-                yield (("segments", name, key), "the processes decide this segment's lending "
-                       f"(processes.demand); remove {key} or the demand", key)
+                yield (
+                    ("segments", name, key),
+                    "the processes decide this segment's lending "
+                    f"(processes.demand); remove {key} or the demand",
+                    key,
+                )
     for section in ("guarantor", "claims"):
         proc = getattr(pr, section)
         if proc is not None and kinds.get(proc.party) != "guarantor":
             guarantors = [n for n, k in kinds.items() if k == "guarantor"]
-            yield (("processes", section, "party"), f"{proc.party!r} is not a guarantor "
-                   f"(allowed: {guarantors})", proc.party)
+            yield (
+                ("processes", section, "party"),
+                f"{proc.party!r} is not a guarantor (allowed: {guarantors})",
+                proc.party,
+            )
 
 
 def _max_lag(s: Scenario) -> int:
@@ -628,18 +728,28 @@ def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
         cap_lower, binding = 0.0, None
         for cap_band in cap.bands:
             cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
-            if cap_lower < upper and lower < cap_upper and (
-                    binding is None or cap_band.rate < binding[0]):
+            if (
+                cap_lower < upper
+                and lower < cap_upper
+                and (binding is None or cap_band.rate < binding[0])
+            ):
                 binding = (cap_band.rate, cap_upper)
             cap_lower = cap_upper
         if binding is not None and band.rate > binding[0] + 1e-12:
-            at = (("parties", name, g.kind, "fee_rate") if g.fee_rate is not None
-                  else ("parties", name, g.kind, "fee_bands", i, "rate"))
-            yield (at, f"fee {band.rate:g} on guarantees up to {_fmt_amount(upper)} CNY "
-                   f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
-                   f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
-                   f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "
-                   f"false, for a commercial guarantor policy: false)", band.rate)
+            at = (
+                ("parties", name, g.kind, "fee_rate")
+                if g.fee_rate is not None
+                else ("parties", name, g.kind, "fee_bands", i, "rate")
+            )
+            yield (
+                at,
+                f"fee {band.rate:g} on guarantees up to {_fmt_amount(upper)} CNY "
+                f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
+                f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
+                f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "
+                f"false, for a commercial guarantor policy: false)",
+                band.rate,
+            )
         lower = upper
 
 
@@ -657,7 +767,7 @@ def _fallback_cycle(s: Scenario) -> list[str]:
             if nxt is None or nxt in FALLBACK_SINKS or nxt not in s.parties:
                 break
             if nxt in seen:
-                return seen[seen.index(nxt):] + [nxt]
+                return seen[seen.index(nxt) :] + [nxt]
             seen.append(nxt)
             node = nxt
     return []

@@ -5,5 +5,11 @@ from .book import LoanBook, build_volume_book
 from .inputs import build_inputs
 from .simulate import simulate
 
-__all__ = ["LoanBook", "basel_sme_correlation", "build_inputs", "build_volume_book",
-           "simulate", "vasicek_loss_quantile"]
+__all__ = [
+    "LoanBook",
+    "basel_sme_correlation",
+    "build_inputs",
+    "build_volume_book",
+    "simulate",
+    "vasicek_loss_quantile",
+]

@@ -47,5 +47,6 @@ def vasicek_loss_cdf(x, pd: float, rho: float, lgd: float = 1.0):
     """P(loss fraction <= x) in the same model."""
     x = np.asarray(x, dtype=np.float64) / lgd
     x = np.clip(x, 1e-300, 1 - 1e-16)
-    return stats.norm.cdf((np.sqrt(1 - rho) * stats.norm.ppf(x) - stats.norm.ppf(pd))
-                          / np.sqrt(rho))
+    return stats.norm.cdf(
+        (np.sqrt(1 - rho) * stats.norm.ppf(x) - stats.norm.ppf(pd)) / np.sqrt(rho)
+    )

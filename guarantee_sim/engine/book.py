@@ -86,8 +86,7 @@ def _rng(seed: int, segment_name: str, purpose: int, year: int) -> np.random.Gen
     return np.random.default_rng([seed, segment_hash(segment_name), purpose, year])
 
 
-def build_volume_book(scenario: Scenario, seed: int, skip: set[str] = frozenset()
-                      ) -> LoanBook:
+def build_volume_book(scenario: Scenario, seed: int, skip: set[str] = frozenset()) -> LoanBook:
     """One record per loan from the scenario's lending volumes and initial books.
 
     Segments in ``skip`` (fed by the institution processes) get no volume lending.
@@ -112,8 +111,14 @@ def _sorted(book: LoanBook) -> LoanBook:
 
 def merge_books(*books: LoanBook) -> LoanBook:
     """One book holding the records of all ``books``, in the order the kernels need."""
-    return _sorted(LoanBook(**{k: np.concatenate([getattr(b, k) for b in books])
-                               for k in LoanBook.__dataclass_fields__}))
+    return _sorted(
+        LoanBook(
+            **{
+                k: np.concatenate([getattr(b, k) for b in books])
+                for k in LoanBook.__dataclass_fields__
+            }
+        )
+    )
 
 
 def _records(id_hi, id_lo, s, grade, month, tenor, amount, initial) -> dict:
@@ -150,11 +155,12 @@ def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict
     months = np.repeat(12 * year + np.arange(12), per_month)
     number = np.concatenate([np.arange(k) for k in per_month])
     if per_month.max(initial=0) >= 2**MONTH_SHIFT:
-        raise ValueError(f"segment {name!r}: more than {2**MONTH_SHIFT} loans in a month; "
-                         "use granularity: cohort")
+        raise ValueError(
+            f"segment {name!r}: more than {2**MONTH_SHIFT} loans in a month; "
+            "use granularity: cohort"
+        )
     id_lo = (months.astype(np.int64) << MONTH_SHIFT) | number
-    return _records(segment_hash(name), id_lo, s, grades, months, seg.tenor_months, amounts,
-                    False)
+    return _records(segment_hash(name), id_lo, s, grades, months, seg.tenor_months, amounts, False)
 
 
 def _initial_records(seed: int, s: int, name: str, seg: Segment) -> dict:
@@ -177,13 +183,15 @@ def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
     default counts as conditional binomials.
     """
     band = np.searchsorted(band_edges, book.amount, side="left")
-    keys = np.stack([~book.initial, book.month, book.segment, book.grade, band, book.tenor],
-                    axis=1).astype(np.int64)
+    keys = np.stack(
+        [~book.initial, book.month, book.segment, book.grade, band, book.tenor], axis=1
+    ).astype(np.int64)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     # records may already stand for several loans (the processes' record weight)
-    n_loans = np.rint(np.bincount(inverse, weights=book.n_loans,
-                                  minlength=len(unique))).astype(np.int64)
+    n_loans = np.rint(np.bincount(inverse, weights=book.n_loans, minlength=len(unique))).astype(
+        np.int64
+    )
     total = np.bincount(inverse, weights=book.amount * book.n_loans, minlength=len(unique))
     id_hi = np.zeros(len(unique), dtype=np.uint32)
     id_hi[inverse] = book.id_hi
@@ -191,8 +199,12 @@ def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
     tenor = unique[:, 5]
     month = unique[:, 1]
     # low word: month (12 bits) | grade (5) | size band (5) | tenor (10)
-    id_lo = ((np.where(initial, 0xFFF, month) << MONTH_SHIFT) | (unique[:, 3] << 15)
-             | (unique[:, 4] << 10) | tenor)
+    id_lo = (
+        (np.where(initial, 0xFFF, month) << MONTH_SHIFT)
+        | (unique[:, 3] << 15)
+        | (unique[:, 4] << 10)
+        | tenor
+    )
     return LoanBook(
         id_lo=id_lo.astype(np.uint32),
         id_hi=id_hi | np.uint32(COHORT_FLAG),

@@ -8,7 +8,6 @@ party) and the order in which the waterfall decides parties' shares.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from scipy import stats
@@ -22,8 +21,8 @@ from ..kernels.layout import (
     Segments,
     Settings,
 )
-from .analytic import basel_sme_correlation
 from ..processes.run import PD_GRID, ProcessResults, run_processes
+from .analytic import basel_sme_correlation
 from .book import LoanBook, build_volume_book, group_into_cohorts, merge_books
 
 
@@ -37,7 +36,7 @@ class KernelInputs:
     loan_books: list  # LoanBook per replica, as the kernels see them
     band_edges: np.ndarray
     party_names: list[str]
-    process: Optional[ProcessResults] = None
+    process: ProcessResults | None = None
 
 
 def band_edges(scenario: Scenario) -> np.ndarray:
@@ -91,9 +90,16 @@ def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
         return np.concatenate([getattr(p, field) for p in parts])
 
     return Book(
-        id_lo=cat("id_lo"), id_hi=cat("id_hi"), segment=cat("segment"), grade=cat("grade"),
-        month=cat("month"), tenor=cat("tenor"), n_loans=cat("n_loans"), amount=cat("amount"),
-        band=cat("band"), subsidised=cat("subsidised"),
+        id_lo=cat("id_lo"),
+        id_hi=cat("id_hi"),
+        segment=cat("segment"),
+        grade=cat("grade"),
+        month=cat("month"),
+        tenor=cat("tenor"),
+        n_loans=cat("n_loans"),
+        amount=cat("amount"),
+        band=cat("band"),
+        subsidised=cat("subsidised"),
         replica_start=offsets,
         n_initial=cat("n_initial"),
         month_start=np.stack([p.month_start + off for p, off in zip(parts, offsets)]),
@@ -112,23 +118,31 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
     n_band = len(edges) + 1
     band = np.searchsorted(edges, book.amount, side="left").astype(np.int32)
     subsidy = scenario.policy.interest_subsidy
-    subsidised = (np.minimum(book.amount, subsidy.max_amount_per_firm) if subsidy is not None
-                  else np.zeros(len(book)))
+    subsidised = (
+        np.minimum(book.amount, subsidy.max_amount_per_firm)
+        if subsidy is not None
+        else np.zeros(len(book))
+    )
     origination_months = horizon.origination_years * 12
     new = ~book.initial
-    if np.any(np.diff(book.month[new]) < 0) or np.any(book.initial[book.n_initial:]):
+    if np.any(np.diff(book.month[new]) < 0) or np.any(book.initial[book.n_initial :]):
         raise ValueError("the book must list the initial book first, then months in order")
     if np.any(book.month[new] >= origination_months):
         raise ValueError("new lending after the origination years")
     # renewals keep the first loan's tenor horizon: every loan must end inside the run
     if len(book) and np.max(book.month + book.tenor) > horizon.months:
-        raise ValueError("loans in the book mature after the last simulated month; "
-                         "lengthen horizon.runoff_months")
+        raise ValueError(
+            "loans in the book mature after the last simulated month; "
+            "lengthen horizon.runoff_months"
+        )
     counts = np.bincount(book.month[new], minlength=horizon.months + 1)
     month_start = book.n_initial + np.concatenate([[0], np.cumsum(counts)])[: horizon.months + 1]
     new_amount = np.zeros((max(origination_months, 1), n_seg, n_band))
-    np.add.at(new_amount, (book.month[new], book.segment[new], band[new]),
-              book.amount[new] * book.n_loans[new])
+    np.add.at(
+        new_amount,
+        (book.month[new], book.segment[new], band[new]),
+        book.amount[new] * book.n_loans[new],
+    )
     tenors = np.array([seg.tenor_months for seg in scenario.segments.values()])
     standard = new & (book.tenor == tenors[book.segment])
     standard_count = np.zeros((max(origination_months, 1), n_seg))
@@ -136,17 +150,28 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
     standard_subsidised = np.zeros_like(standard_count)
     where = (book.month[standard], book.segment[standard])
     np.add.at(standard_count, where, book.n_loans[standard])
-    np.add.at(standard_amount, where + (band[standard],),
-              book.amount[standard] * book.n_loans[standard])
+    np.add.at(
+        standard_amount, where + (band[standard],), book.amount[standard] * book.n_loans[standard]
+    )
     np.add.at(standard_subsidised, where, subsidised[standard] * book.n_loans[standard])
     return Book(
-        id_lo=book.id_lo, id_hi=book.id_hi, segment=book.segment, grade=book.grade,
-        month=book.month, tenor=book.tenor, n_loans=book.n_loans, amount=book.amount,
-        band=band, subsidised=subsidised.astype(np.float64),
+        id_lo=book.id_lo,
+        id_hi=book.id_hi,
+        segment=book.segment,
+        grade=book.grade,
+        month=book.month,
+        tenor=book.tenor,
+        n_loans=book.n_loans,
+        amount=book.amount,
+        band=band,
+        subsidised=subsidised.astype(np.float64),
         replica_start=np.array([0, len(book)], dtype=np.int64),
         n_initial=np.array([book.n_initial], dtype=np.int64),
-        month_start=month_start.astype(np.int64), new_amount=new_amount,
-        standard=standard, standard_count=standard_count, standard_amount=standard_amount,
+        month_start=month_start.astype(np.int64),
+        new_amount=new_amount,
+        standard=standard,
+        standard_count=standard_count,
+        standard_amount=standard_amount,
         standard_subsidised=standard_subsidised,
     )
 
@@ -154,11 +179,13 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
 def grade_pds(scenario: Scenario) -> list[list[float]]:
     """Annual PD of each grade of each segment (the PD grid for process-fed segments)."""
     fed = scenario.process_fed_segments()
-    return [list(PD_GRID) if name in fed else seg.pd.grade_pds()[0]
-            for name, seg in scenario.segments.items()]
+    return [
+        list(PD_GRID) if name in fed else seg.pd.grade_pds()[0]
+        for name, seg in scenario.segments.items()
+    ]
 
 
-def _segments(scenario: Scenario, process: Optional[ProcessResults]) -> Segments:
+def _segments(scenario: Scenario, process: ProcessResults | None) -> Segments:
     segs = list(scenario.segments.values())
     names = list(scenario.segments)
     pd_table = grade_pds(scenario)
@@ -180,8 +207,13 @@ def _segments(scenario: Scenario, process: Optional[ProcessResults]) -> Segments
         for f, value in (seg.loadings or {factors[0]: 1.0}).items():
             raw[factors.index(f)] = value
         loadings[i] = raw / np.sqrt(raw @ corr @ raw)
-    renew_into = np.array([names.index(s.renewal.into) if s.renewal and s.renewal.into else i
-                           for i, s in enumerate(segs)], dtype=np.int32)
+    renew_into = np.array(
+        [
+            names.index(s.renewal.into) if s.renewal and s.renewal.into else i
+            for i, s in enumerate(segs)
+        ],
+        dtype=np.int32,
+    )
     # a renewed loan takes the grade of its new segment nearest its PD (log scale)
     renew_grade = np.zeros((len(segs), n_grade), dtype=np.int32)
     for i in range(len(segs)):
@@ -205,8 +237,9 @@ def _segments(scenario: Scenario, process: Optional[ProcessResults]) -> Segments
         renew_rate=np.array(renew_rate, dtype=np.float64),
         renew_into=renew_into,
         renew_grade=renew_grade,
-        subsidy_eligible=np.array([1.0 if subsidy and set(subsidy.tags) & set(s.tags) else 0.0
-                                   for s in segs]),
+        subsidy_eligible=np.array(
+            [1.0 if subsidy and set(subsidy.tags) & set(s.tags) else 0.0 for s in segs]
+        ),
         priority_rank=rank,
     )
 
@@ -263,8 +296,11 @@ def resolution_order(scenario: Scenario) -> list[str]:
     while remaining:
         for name in remaining:
             # a party is ready when no undecided party falls back to it
-            if not any(getattr(scenario.parties[o], "fallback", None) == name
-                       for o in remaining if o != name):
+            if not any(
+                getattr(scenario.parties[o], "fallback", None) == name
+                for o in remaining
+                if o != name
+            ):
                 order.append(name)
                 remaining.remove(name)
                 break
@@ -273,7 +309,7 @@ def resolution_order(scenario: Scenario) -> list[str]:
     return order + ["bank"]
 
 
-def _lag_weights(scenario: Scenario, process: Optional[ProcessResults]) -> np.ndarray:
+def _lag_weights(scenario: Scenario, process: ProcessResults | None) -> np.ndarray:
     """Share of each party's payout made L months after a default.
 
     A party's own lag; for a guarantor whose claims the processes handle, its claim lag
@@ -285,14 +321,15 @@ def _lag_weights(scenario: Scenario, process: Optional[ProcessResults]) -> np.nd
     weights = np.zeros((len(lags), width))
     for i, (name, lag) in enumerate(zip(scenario.parties, lags)):
         if name in extra:
-            weights[i, lag: lag + len(extra[name])] = extra[name]
+            weights[i, lag : lag + len(extra[name])] = extra[name]
         else:
             weights[i, lag] = 1.0
     return weights
 
 
-def _parties(scenario: Scenario, edges: np.ndarray,
-             process: Optional[ProcessResults] = None) -> tuple[Parties, list[str]]:
+def _parties(
+    scenario: Scenario, edges: np.ndarray, process: ProcessResults | None = None
+) -> tuple[Parties, list[str]]:
     names = list(scenario.parties)
     index = {n: i for i, n in enumerate(names)}
     n_party = len(names)
@@ -316,8 +353,7 @@ def _parties(scenario: Scenario, edges: np.ndarray,
         share[s, index["bank"]] = 1.0 - scheme.coverage
         if scheme.coverage == 0:
             continue
-        guarantor = next((n for n in scheme.split if scenario.parties[n].kind == "guarantor"),
-                         None)
+        guarantor = next((n for n in scheme.split if scenario.parties[n].kind == "guarantor"), None)
         for name, proportion in scheme.split.items():
             p = index[name]
             share[s, p] = scheme.coverage * proportion
@@ -358,15 +394,24 @@ def _parties(scenario: Scenario, edges: np.ndarray,
     for i, p in enumerate(scenario.parties.values()):
         if p.kind == "pool":  # a pool covers the segments its schemes name, or fewer
             listed = p.eligible_segments or seg_names
-            eligible[i] = [covers[s, i] if name in listed else 0.0
-                           for s, name in enumerate(seg_names)]
+            eligible[i] = [
+                covers[s, i] if name in listed else 0.0 for s, name in enumerate(seg_names)
+            ]
     injection = np.zeros((len(years), n_party))
     for i, p in enumerate(scenario.parties.values()):
         for year, amount in getattr(p, "capital_injections", {}).items():
             injection[years.index(year), i] = amount
-    fallback = np.array([n_party if getattr(p, "fallback", "unabsorbed") == "unabsorbed"
-                         else index[p.fallback] if p.kind != "bank" else n_party
-                         for p in scenario.parties.values()], dtype=np.int32)
+    fallback = np.array(
+        [
+            n_party
+            if getattr(p, "fallback", "unabsorbed") == "unabsorbed"
+            else index[p.fallback]
+            if p.kind != "bank"
+            else n_party
+            for p in scenario.parties.values()
+        ],
+        dtype=np.int32,
+    )
     order = np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32)
     parties = Parties(
         kind=kind,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
@@ -15,9 +15,15 @@ from .book import LoanBook
 from .inputs import build_inputs
 
 
-def simulate(scenario: Scenario, paths: Optional[int] = None, seed: Optional[int] = None, *,
-             block_size: Optional[int] = None, book: Optional[LoanBook] = None,
-             progress: Optional[Callable[[int], None]] = None) -> xr.Dataset:
+def simulate(
+    scenario: Scenario,
+    paths: int | None = None,
+    seed: int | None = None,
+    *,
+    block_size: int | None = None,
+    book: LoanBook | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
     Parameters
@@ -60,12 +66,22 @@ def simulate(scenario: Scenario, paths: Optional[int] = None, seed: Optional[int
     year_out = np.zeros((paths, len(YEAR_VARIABLES), n_years))
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
-        simulate_block(np.uint32(seed), first, inputs.book, inputs.segments, inputs.parties,
-                       inputs.macro, inputs.settings, segment_out[first:last],
-                       party_out[first:last], year_out[first:last])
+        simulate_block(
+            np.uint32(seed),
+            first,
+            inputs.book,
+            inputs.segments,
+            inputs.parties,
+            inputs.macro,
+            inputs.settings,
+            segment_out[first:last],
+            party_out[first:last],
+            year_out[first:last],
+        )
         if progress is not None:
             progress(last - first)
     from .. import __version__
 
-    return build_dataset(scenario, inputs, segment_out, party_out, year_out, seed=seed,
-                         version=__version__)
+    return build_dataset(
+        scenario, inputs, segment_out, party_out, year_out, seed=seed, version=__version__
+    )

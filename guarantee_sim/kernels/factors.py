@@ -56,8 +56,9 @@ def draw_factors(seed, path, chol, persistence, n_years, out):
 
 
 @njit(cache=True)
-def conditional_thresholds(factors, loadings, rho, pd_inverse, downturn_z, pd_multiplier,
-                           probability, threshold):
+def conditional_thresholds(
+    factors, loadings, rho, pd_inverse, downturn_z, pd_multiplier, probability, threshold
+):
     """Default probabilities and uint32 thresholds for every (segment, grade, year, months).
 
     ``probability[s, g, y, n-1]`` is the chance that a loan alive for n months of year y

@@ -23,8 +23,16 @@ SEGMENT_VARIABLES = (
     "credit_loss",
     "unmet_demand_amount",
 )
-(LOANS_COUNT, LOANS_AMOUNT, BORROWERS, OUTSTANDING, DEFAULTS_COUNT, DEFAULT_AMOUNT,
- CREDIT_LOSS, UNMET_DEMAND) = range(len(SEGMENT_VARIABLES))
+(
+    LOANS_COUNT,
+    LOANS_AMOUNT,
+    BORROWERS,
+    OUTSTANDING,
+    DEFAULTS_COUNT,
+    DEFAULT_AMOUNT,
+    CREDIT_LOSS,
+    UNMET_DEMAND,
+) = range(len(SEGMENT_VARIABLES))
 
 # Per path, year, party outputs (first axis of ``party_out``); the last party is unabsorbed.
 PARTY_VARIABLES = (
@@ -39,8 +47,18 @@ PARTY_VARIABLES = (
     "max_origination_leverage",
     "compensation_rate",
 )
-(PAYOUT, RECOVERY, LOSS, SHORTFALL, FEE_INCOME, CAPITAL, GUARANTEE_OUTSTANDING, LEVERAGE,
- MAX_ORIGINATION_LEVERAGE, COMPENSATION_RATE) = range(len(PARTY_VARIABLES))
+(
+    PAYOUT,
+    RECOVERY,
+    LOSS,
+    SHORTFALL,
+    FEE_INCOME,
+    CAPITAL,
+    GUARANTEE_OUTSTANDING,
+    LEVERAGE,
+    MAX_ORIGINATION_LEVERAGE,
+    COMPENSATION_RATE,
+) = range(len(PARTY_VARIABLES))
 
 # Per path, year outputs.
 YEAR_VARIABLES = ("fiscal_cost",)

@@ -14,7 +14,6 @@ the thread count or on how paths are blocked. Money is in CNY, rates per year.
 
 from __future__ import annotations
 
-
 import numpy as np
 from numba import njit, prange
 
@@ -48,8 +47,18 @@ from .waterfall import allocate_losses
 
 
 @njit(cache=True, inline="always")
-def _leave_balance(month, now, seg, band, amount, subsidised, balance, subsidy_balance,
-                   balance_change, subsidy_change):
+def _leave_balance(
+    month,
+    now,
+    seg,
+    band,
+    amount,
+    subsidised,
+    balance,
+    subsidy_balance,
+    balance_change,
+    subsidy_change,
+):
     """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
     if month == now:
         balance[seg, band] -= amount
@@ -60,8 +69,7 @@ def _leave_balance(month, now, seg, band, amount, subsidised, balance, subsidy_b
 
 
 @njit(cache=True)
-def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, path,
-                       default_count):
+def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, path, default_count):
     """Spread ``count`` defaults of a record over ``n_months`` months, each equally likely.
 
     Sequential conditional binomials, one uniform per month from the record's SPLIT stream.
@@ -75,8 +83,9 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
             default_count[first + j] += remaining
             break
         if j % 4 == 0:
-            w0, w1, w2, w3 = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_SPLIT + (j // 4) * 256,
-                                           seed, path)
+            w0, w1, w2, w3 = philox4x32_10(
+                id_lo, id_hi, gen_year, PURPOSE_SPLIT + (j // 4) * 256, seed, path
+            )
         lane = j % 4
         word = w0 if lane == 0 else w1 if lane == 1 else w2 if lane == 2 else w3
         c = binomial_from_uniform(remaining, 1.0 / (n_months - j), u32_to_unit(word))
@@ -85,10 +94,29 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
 
 
 @njit(cache=True)
-def originate_records(first, last, is_new, now, shares, seed, path, book, seg, probability,
-                      threshold, origination_months, balance, subsidy_balance, balance_change,
-                      subsidy_change, default_amount, default_count, segment_out, scratch,
-                      words):
+def originate_records(
+    first,
+    last,
+    is_new,
+    now,
+    shares,
+    seed,
+    path,
+    book,
+    seg,
+    probability,
+    threshold,
+    origination_months,
+    balance,
+    subsidy_balance,
+    balance_change,
+    subsidy_change,
+    default_amount,
+    default_count,
+    segment_out,
+    scratch,
+    words,
+):
     """Originate records ``first .. last-1`` this month and draw each one's whole life.
 
     ``shares[s]`` is the admitted share of segment s's new lending (1 for the initial book).
@@ -103,9 +131,20 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
     for chunk_first in range(first, last, chunk):
         n_chunk = min(chunk, last - chunk_first)
         # every record's first Philox block (generation 0, this year), a chunk at a time
-        philox4x32_10_batch(book.id_lo, book.id_hi, chunk_first, n_chunk, this_year,
-                            PURPOSE_DEFAULT, seed, path, words[0], words[1], words[2],
-                            words[3])
+        philox4x32_10_batch(
+            book.id_lo,
+            book.id_hi,
+            chunk_first,
+            n_chunk,
+            this_year,
+            PURPOSE_DEFAULT,
+            seed,
+            path,
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        )
         for r in range(chunk_first, chunk_first + n_chunk):
             k = r - chunk_first  # words[:, k] is this record's first Philox block
             s = book.segment[r]
@@ -113,8 +152,12 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
             if scale <= 0.0:
                 continue
             g = book.grade[r]
-            if is_new and book.standard[r] and book.n_loans[r] == 1 and (
-                    now + book.tenor[r] >= origination_months or seg.renew_rate[s] <= 0.0):
+            if (
+                is_new
+                and book.standard[r]
+                and book.n_loans[r] == 1
+                and (now + book.tenor[r] >= origination_months or seg.renew_rate[s] <= 0.0)
+            ):
                 # Fast path: a booked single loan that cannot renew only matters if it
                 # defaults. Check its windows; the general path below uses the same words.
                 end = now + book.tenor[r]
@@ -123,8 +166,9 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                 while survives and t < end:
                     y = t // 12
                     window = min(end, 12 * (y + 1)) - t
-                    w0, _, _, _ = philox4x32_10(book.id_lo[r], book.id_hi[r], y,
-                                                PURPOSE_DEFAULT, seed, path)
+                    w0, _, _, _ = philox4x32_10(
+                        book.id_lo[r], book.id_hi[r], y, PURPOSE_DEFAULT, seed, path
+                    )
                     survives = w0 >= threshold[s, g, y, window - 1]
                     t += window
                 if survives:
@@ -165,8 +209,9 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                     if gen == 0 and y == this_year:
                         w0, w1, w2 = words[0, k], words[1, k], words[2, k]
                     else:
-                        w0, w1, w2, _ = philox4x32_10(id_lo, id_hi, gen_year, PURPOSE_DEFAULT,
-                                                      seed, path)
+                        w0, w1, w2, _ = philox4x32_10(
+                            id_lo, id_hi, gen_year, PURPOSE_DEFAULT, seed, path
+                        )
                     renew_word = w2
                     if single:
                         # the common case: one raw-word comparison, no CDF, no allocation
@@ -179,10 +224,12 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                     else:
                         for j in range(window):
                             scratch[j] = 0
-                        k = binomial_from_uniform(alive, probability[s, g, y, window - 1],
-                                                  u32_to_unit(w0))
-                        _split_over_months(k, 0, window, id_lo, id_hi, gen_year, seed, path,
-                                           scratch)
+                        k = binomial_from_uniform(
+                            alive, probability[s, g, y, window - 1], u32_to_unit(w0)
+                        )
+                        _split_over_months(
+                            k, 0, window, id_lo, id_hi, gen_year, seed, path, scratch
+                        )
                     for j in range(window):
                         c = scratch[j]
                         if c == 0:
@@ -193,8 +240,18 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                         default_count[d, s] += c * scale
                         segment_out[DEFAULTS_COUNT, d // 12, s] += c * scale
                         segment_out[DEFAULT_AMOUNT, d // 12, s] += amount
-                        _leave_balance(d, now, s, b, amount, c * sub_per_loan, balance,
-                                       subsidy_balance, balance_change, subsidy_change)
+                        _leave_balance(
+                            d,
+                            now,
+                            s,
+                            b,
+                            amount,
+                            c * sub_per_loan,
+                            balance,
+                            subsidy_balance,
+                            balance_change,
+                            subsidy_change,
+                        )
                         if booked:  # it leaves at default, not with its month's maturities
                             balance_change[end, s, b] += amount
                             subsidy_change[end, s] += c * sub_per_loan
@@ -203,8 +260,18 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
                 if alive == 0:
                     break
                 if not booked:
-                    _leave_balance(end, now, s, b, alive * per_loan, alive * sub_per_loan,
-                                   balance, subsidy_balance, balance_change, subsidy_change)
+                    _leave_balance(
+                        end,
+                        now,
+                        s,
+                        b,
+                        alive * per_loan,
+                        alive * sub_per_loan,
+                        balance,
+                        subsidy_balance,
+                        balance_change,
+                        subsidy_change,
+                    )
                 booked = False
                 rate = seg.renew_rate[s]
                 if end >= origination_months or rate <= 0.0:
@@ -224,8 +291,19 @@ def originate_records(first, last, is_new, now, shares, seed, path, book, seg, p
 
 
 @njit(cache=True)
-def _book_standard_lending(book, replica, now, y, seg, admitted, balance, subsidy_balance,
-                           balance_change, subsidy_change, segment_out):
+def _book_standard_lending(
+    book,
+    replica,
+    now,
+    y,
+    seg,
+    admitted,
+    balance,
+    subsidy_balance,
+    balance_change,
+    subsidy_change,
+    segment_out,
+):
     """Add this month's standard lending and schedule its maturity, segment by segment."""
     n_seg, n_band = balance.shape
     for s in range(n_seg):
@@ -285,8 +363,9 @@ def _initial_guarantees(party, p, month):
 
 
 @njit(cache=True)
-def admitted_shares(new_amount, now, seg, party, settings, balance, net_assets, pool_balance,
-                    admitted):
+def admitted_shares(
+    new_amount, now, seg, party, settings, balance, net_assets, pool_balance, admitted
+):
     """Share of this month's new lending admitted in each segment.
 
     A guarantor admits new guarantees up to its leverage cap (weighted liability /
@@ -339,8 +418,7 @@ def admitted_shares(new_amount, now, seg, party, settings, balance, net_assets, 
 
 
 @njit(cache=True)
-def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, party_out,
-                  year_out):
+def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, party_out, year_out):
     """Simulate one path; outputs are year-level aggregates written into the ``*_out`` views."""
     n_months = settings.months
     n_years = settings.n_years
@@ -355,8 +433,16 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     draw_factors(seed, path, macro.chol, macro.persistence, n_years, factors)
     probability = np.empty((n_seg, n_grade, n_years, 12))
     threshold = np.empty((n_seg, n_grade, n_years, 12), dtype=np.uint32)
-    conditional_thresholds(factors, seg.loadings, seg.rho, seg.pd_inverse, macro.downturn_z,
-                           macro.pd_multiplier, probability, threshold)
+    conditional_thresholds(
+        factors,
+        seg.loadings,
+        seg.rho,
+        seg.pd_inverse,
+        macro.downturn_z,
+        macro.pd_multiplier,
+        probability,
+        threshold,
+    )
 
     balance = np.zeros((n_seg, n_band))  # loans alive this month, CNY
     subsidy_balance = np.zeros(n_seg)
@@ -435,29 +521,76 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
 
         if now == 0:
             first = book.replica_start[replica]
-            originate_records(first, first + book.n_initial[replica], False, now, whole, seed,
-                              path, book, seg, probability, threshold,
-                              settings.origination_months, balance, subsidy_balance,
-                              balance_change, subsidy_change, default_amount, default_count,
-                              segment_out, scratch, words)
+            originate_records(
+                first,
+                first + book.n_initial[replica],
+                False,
+                now,
+                whole,
+                seed,
+                path,
+                book,
+                seg,
+                probability,
+                threshold,
+                settings.origination_months,
+                balance,
+                subsidy_balance,
+                balance_change,
+                subsidy_change,
+                default_amount,
+                default_count,
+                segment_out,
+                scratch,
+                words,
+            )
 
         if now < settings.origination_months:
             new_amount = book.new_amount[replica, now]
-            admitted_shares(new_amount, now, seg, party, settings, balance, net_assets,
-                            pool_balance, admitted)
+            admitted_shares(
+                new_amount, now, seg, party, settings, balance, net_assets, pool_balance, admitted
+            )
             for s in range(n_seg):
                 refused = 0.0
                 for b in range(n_band):
                     refused += new_amount[s, b]
                 segment_out[UNMET_DEMAND, y, s] += refused * (1.0 - admitted[s])
-            _book_standard_lending(book, replica, now, y, seg, admitted, balance,
-                                   subsidy_balance, balance_change, subsidy_change, segment_out)
-            originate_records(book.month_start[replica, now],
-                              book.month_start[replica, now + 1], True, now, admitted, seed,
-                              path, book, seg, probability, threshold,
-                              settings.origination_months, balance, subsidy_balance,
-                              balance_change, subsidy_change, default_amount, default_count,
-                              segment_out, scratch, words)
+            _book_standard_lending(
+                book,
+                replica,
+                now,
+                y,
+                seg,
+                admitted,
+                balance,
+                subsidy_balance,
+                balance_change,
+                subsidy_change,
+                segment_out,
+            )
+            originate_records(
+                book.month_start[replica, now],
+                book.month_start[replica, now + 1],
+                True,
+                now,
+                admitted,
+                seed,
+                path,
+                book,
+                seg,
+                probability,
+                threshold,
+                settings.origination_months,
+                balance,
+                subsidy_balance,
+                balance_change,
+                subsidy_change,
+                default_amount,
+                default_count,
+                segment_out,
+                scratch,
+                words,
+            )
             for p in range(n_party):
                 # leverage right after new guarantees, in months the guarantor made any
                 if party.kind[p] != GUARANTOR or net_assets[p] <= 0.0:
@@ -467,15 +600,19 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                     for b in range(n_band):
                         granted += new_amount[s, b] * admitted[s] * party.liability[s, b, p]
                 if granted > 0.0:
-                    lev = (_weighted_balance(balance, party.liability, p)
-                           + _initial_guarantees(party, p, now)) / net_assets[p]
+                    lev = (
+                        _weighted_balance(balance, party.liability, p)
+                        + _initial_guarantees(party, p, now)
+                    ) / net_assets[p]
                     party_out[MAX_ORIGINATION_LEVERAGE, y, p] = max(
-                        party_out[MAX_ORIGINATION_LEVERAGE, y, p], lev)
+                        party_out[MAX_ORIGINATION_LEVERAGE, y, p], lev
+                    )
             # the breaker's denominator also sees loans lent this month
             for p in range(n_party):
                 if party.kind[p] == POOL and party.npl_breaker[p] != np.inf:
-                    eligible_history[now, p] = max(eligible_history[now, p],
-                                                   _balance_where(balance, party.eligible[p]))
+                    eligible_history[now, p] = max(
+                        eligible_history[now, p], _balance_where(balance, party.eligible[p])
+                    )
 
         for p in range(n_party):
             # The compensation-rate base: covered balance at the start of the year, or the
@@ -484,9 +621,24 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
 
         for s in range(n_seg):
             segment_out[CREDIT_LOSS, y, s] += default_amount[now, s] * seg.lgd[s]
-        allocate_losses(now, y, default_amount[now], seg, party, demand, net_assets,
-                        comp_reserve, pool_balance, pool_committed, tripped, covered_defaults,
-                        covered_base, payout_due, recovery_due, party_out)
+        allocate_losses(
+            now,
+            y,
+            default_amount[now],
+            seg,
+            party,
+            demand,
+            net_assets,
+            comp_reserve,
+            pool_balance,
+            pool_committed,
+            tripped,
+            covered_defaults,
+            covered_base,
+            payout_due,
+            recovery_due,
+            party_out,
+        )
 
         # Accrual for the month on loans alive in it.
         for p in range(n_party):
@@ -502,9 +654,21 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
             year_out[FISCAL_COST, y] += subsidy_balance[s] * settings.interest_subsidy_rate / 12.0
 
         if now % 12 == 11 or now == n_months - 1:
-            _close_year(now, y, balance, party, net_assets, pool_balance, comp_reserve,
-                        unearned_reserve, year_fees, covered_defaults, covered_base,
-                        segment_out, party_out)
+            _close_year(
+                now,
+                y,
+                balance,
+                party,
+                net_assets,
+                pool_balance,
+                comp_reserve,
+                unearned_reserve,
+                year_fees,
+                covered_defaults,
+                covered_base,
+                segment_out,
+                party_out,
+            )
 
     for yy in range(n_years):
         party_out[CAPITAL, yy, unabsorbed] = np.nan
@@ -519,9 +683,21 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
 
 
 @njit(cache=True)
-def _close_year(now, y, balance, party, net_assets, pool_balance, comp_reserve,
-                unearned_reserve, year_fees, covered_defaults, covered_base, segment_out,
-                party_out):
+def _close_year(
+    now,
+    y,
+    balance,
+    party,
+    net_assets,
+    pool_balance,
+    comp_reserve,
+    unearned_reserve,
+    year_fees,
+    covered_defaults,
+    covered_base,
+    segment_out,
+    party_out,
+):
     """Year end: set reserves, record balances, capital, leverage and compensation rates."""
     n_seg, n_band = balance.shape
     for s in range(n_seg):
@@ -539,8 +715,10 @@ def _close_year(now, y, balance, party, net_assets, pool_balance, comp_reserve,
             net_assets[p] -= target - unearned_reserve[p]
             unearned_reserve[p] = target
             # Compensation reserve: a share of the year-end balance, until it reaches a cap.
-            add = min(party.comp_reserve_rate[p] * guaranteed,
-                      max(party.comp_reserve_cap[p] * guaranteed - comp_reserve[p], 0.0))
+            add = min(
+                party.comp_reserve_rate[p] * guaranteed,
+                max(party.comp_reserve_cap[p] * guaranteed - comp_reserve[p], 0.0),
+            )
             comp_reserve[p] += add
             net_assets[p] -= add
         if kind == BANK:
@@ -569,8 +747,9 @@ def _close_year(now, y, balance, party, net_assets, pool_balance, comp_reserve,
 
 
 @njit(parallel=True, cache=True)
-def simulate_block(seed, first_path, book, seg, party, macro, settings, segment_out, party_out,
-                   year_out):
+def simulate_block(
+    seed, first_path, book, seg, party, macro, settings, segment_out, party_out, year_out
+):
     """Simulate paths ``first_path .. first_path + len(out) - 1`` in parallel.
 
     Outputs are zeroed here; each path writes only its own slice.
@@ -580,5 +759,15 @@ def simulate_block(seed, first_path, book, seg, party, macro, settings, segment_
     party_out[:] = 0.0
     year_out[:] = 0.0
     for i in prange(n):
-        simulate_path(seed, first_path + i, book, seg, party, macro, settings, segment_out[i],
-                      party_out[i], year_out[i])
+        simulate_path(
+            seed,
+            first_path + i,
+            book,
+            seg,
+            party,
+            macro,
+            settings,
+            segment_out[i],
+            party_out[i],
+            year_out[i],
+        )

@@ -27,8 +27,9 @@ from .layout import GUARANTOR, LOSS, PAYOUT, POOL, RECOVERY, REGUARANTOR, SHORTF
 
 
 @njit(cache=True)
-def _move_cash(month, now, y, p, amount, variable, due, kind, pool_balance, pool_committed,
-               party_out):
+def _move_cash(
+    month, now, y, p, amount, variable, due, kind, pool_balance, pool_committed, party_out
+):
     """Pay or receive ``amount`` at ``month``: now if due this month, else schedule it."""
     if amount == 0.0:
         return
@@ -46,8 +47,21 @@ def _move_cash(month, now, y, p, amount, variable, due, kind, pool_balance, pool
 
 
 @njit(cache=True)
-def _take_fraction(p, kind, exposure, loss, party, net_assets, comp_reserve, pool_balance,
-                   pool_committed, tripped, covered_defaults, covered_base, covered_now):
+def _take_fraction(
+    p,
+    kind,
+    exposure,
+    loss,
+    party,
+    net_assets,
+    comp_reserve,
+    pool_balance,
+    pool_committed,
+    tripped,
+    covered_defaults,
+    covered_base,
+    covered_now,
+):
     """Share (0..1) of its demanded losses the party can take this month."""
     if kind == POOL:
         if tripped[p]:
@@ -69,9 +83,24 @@ def _take_fraction(p, kind, exposure, loss, party, net_assets, comp_reserve, poo
 
 
 @njit(cache=True)
-def allocate_losses(now, y, default_amount, seg, party, demand, net_assets, comp_reserve,
-                    pool_balance, pool_committed, tripped, covered_defaults, covered_base,
-                    payout_due, recovery_due, party_out):
+def allocate_losses(
+    now,
+    y,
+    default_amount,
+    seg,
+    party,
+    demand,
+    net_assets,
+    comp_reserve,
+    pool_balance,
+    pool_committed,
+    tripped,
+    covered_defaults,
+    covered_base,
+    payout_due,
+    recovery_due,
+    party_out,
+):
     """Share this month's defaults (CNY of exposure by segment) among the parties."""
     n_seg = default_amount.shape[0]
     n_party = party.kind.shape[0]
@@ -107,9 +136,21 @@ def allocate_losses(now, y, default_amount, seg, party, demand, net_assets, comp
             exposure += demand[p, s]
             loss += demand[p, s] * seg.lgd[s]
         if exposure > 0.0:
-            take = _take_fraction(p, kind, exposure, loss, party, net_assets, comp_reserve,
-                                  pool_balance, pool_committed, tripped, covered_defaults,
-                                  covered_base, covered_now)
+            take = _take_fraction(
+                p,
+                kind,
+                exposure,
+                loss,
+                party,
+                net_assets,
+                comp_reserve,
+                pool_balance,
+                pool_committed,
+                tripped,
+                covered_defaults,
+                covered_base,
+                covered_now,
+            )
         else:
             take = 1.0
         taken_loss = 0.0
@@ -131,13 +172,35 @@ def allocate_losses(now, y, default_amount, seg, party, demand, net_assets, comp
                     continue
                 paid = taken * share
                 paid_month = now + lag
-                _move_cash(paid_month, now, y, p, paid, PAYOUT, payout_due, kind,
-                           pool_balance, pool_committed, party_out)
+                _move_cash(
+                    paid_month,
+                    now,
+                    y,
+                    p,
+                    paid,
+                    PAYOUT,
+                    payout_due,
+                    kind,
+                    pool_balance,
+                    pool_committed,
+                    party_out,
+                )
                 per_month = paid * (1.0 - seg.lgd[s]) / spread
                 first = paid_month + seg.recovery_lag[s]
                 for k in range(spread):
-                    _move_cash(first + k, now, y, p, per_month, RECOVERY, recovery_due, kind,
-                               pool_balance, pool_committed, party_out)
+                    _move_cash(
+                        first + k,
+                        now,
+                        y,
+                        p,
+                        per_month,
+                        RECOVERY,
+                        recovery_due,
+                        kind,
+                        pool_balance,
+                        pool_committed,
+                        party_out,
+                    )
         if kind == POOL:
             pool_committed[p] += take * exposure
         elif kind == GUARANTOR:

@@ -40,8 +40,14 @@ def observed_pd(pd: np.ndarray, noise_sd: float, z: np.ndarray) -> np.ndarray:
     return special.expit(special.logit(pd) + noise_sd * np.asarray(z))
 
 
-def bank_approves(pd_seen, lgd: float, kept_share: float, loan_rate: float,
-                  funding_cost: float, operating_cost: float):
+def bank_approves(
+    pd_seen,
+    lgd: float,
+    kept_share: float,
+    loan_rate: float,
+    funding_cost: float,
+    operating_cost: float,
+):
     """Lend when expected loss on the kept share + cost <= margin (all per year)."""
     return np.asarray(pd_seen) * lgd * kept_share + operating_cost <= loan_rate - funding_cost
 
@@ -51,9 +57,16 @@ def guarantor_approves(pd_seen, lgd: float, own_share: float, fee_rate, risk_app
     return np.asarray(pd_seen) * lgd * own_share <= risk_appetite * np.asarray(fee_rate)
 
 
-def application_rate(base_per_year: float, growth: float, year: int, seasonality,
-                     month_of_year: int, price: float, reference_price: float,
-                     elasticity: float) -> float:
+def application_rate(
+    base_per_year: float,
+    growth: float,
+    year: int,
+    seasonality,
+    month_of_year: int,
+    price: float,
+    reference_price: float,
+    elasticity: float,
+) -> float:
     """Expected applications in one month."""
     season = 1.0
     if seasonality is not None:

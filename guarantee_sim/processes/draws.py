@@ -53,8 +53,14 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
 @njit(cache=True)
 def monthly_uniform(seed, replica, segment_hash, month, purpose):
     """One uniform for a (segment, month) decision, e.g. the Poisson count of arrivals."""
-    w0, _, _, _ = philox4x32_10(segment_hash, (month << 20) | 0xFFFFF, ARRIVALS, purpose,
-                                np.uint32(seed), np.uint32(PROCESS_KEY + replica))
+    w0, _, _, _ = philox4x32_10(
+        segment_hash,
+        (month << 20) | 0xFFFFF,
+        ARRIVALS,
+        purpose,
+        np.uint32(seed),
+        np.uint32(PROCESS_KEY + replica),
+    )
     return u32_to_unit(w0)
 
 

@@ -72,15 +72,22 @@ class Rules:
     renewal_service: callable  # applicant -> days
 
 
-def application(env: simpy.Environment, applicant: Applicant, officers: MonitoredResource,
-                reviewers: MonitoredResource | None, rules: Rules, log: list):
+def application(
+    env: simpy.Environment,
+    applicant: Applicant,
+    officers: MonitoredResource,
+    reviewers: MonitoredResource | None,
+    rules: Rules,
+    log: list,
+):
     """One application from arrival to decision."""
     outcome = Outcome(applicant)
     log.append(outcome)
     yield env.timeout(max(applicant.arrival - env.now, 0.0))
     for visit in range(rules.visits):
-        served, waited = yield from serve(env, officers, applicant.service[visit],
-                                          applicant.patience)
+        served, waited = yield from serve(
+            env, officers, applicant.service[visit], applicant.patience
+        )
         outcome.waits.append(waited)
         if not served:
             outcome.status, outcome.decided = "abandoned", env.now
@@ -92,8 +99,9 @@ def application(env: simpy.Environment, applicant: Applicant, officers: Monitore
         segment = rules.routes_to[segment]  # offered another product in the same meeting
     approved = rules.bank_ok(applicant, segment)
     if approved and rules.needs_guarantor[segment] and reviewers is not None:
-        served, waited = yield from serve(env, reviewers, rules.review_service(applicant),
-                                          applicant.patience)
+        served, waited = yield from serve(
+            env, reviewers, rules.review_service(applicant), applicant.patience
+        )
         outcome.waits.append(waited)
         if not served:
             outcome.status, outcome.decided = "abandoned", env.now
@@ -106,8 +114,14 @@ def application(env: simpy.Environment, applicant: Applicant, officers: Monitore
         env.process(renewal(env, applicant, segment, officers, rules, log))
 
 
-def renewal(env: simpy.Environment, parent: Applicant, segment: int,
-            officers: MonitoredResource, rules: Rules, log: list):
+def renewal(
+    env: simpy.Environment,
+    parent: Applicant,
+    segment: int,
+    officers: MonitoredResource,
+    rules: Rules,
+    log: list,
+):
     """At maturity the firm asks to renew; the bank re-screens it on the renewal terms.
 
     Whether the loan is still performing is decided per path in the kernels; here only
@@ -118,12 +132,20 @@ def renewal(env: simpy.Environment, parent: Applicant, segment: int,
         return
     yield env.timeout(rules.tenor_days[segment])
     into = rules.renews_into[segment]
-    applicant = Applicant(id_hi=parent.id_hi, id_lo=parent.id_lo, segment=segment,
-                          arrival=env.now, pd=parent.pd, amount=parent.amount,
-                          bank_seen_pd=parent.bank_seen_pd,
-                          guarantor_seen_pd=parent.guarantor_seen_pd, patience=None,
-                          service=parent.service, renewal=True,
-                          priced_in=parent.price_segment)
+    applicant = Applicant(
+        id_hi=parent.id_hi,
+        id_lo=parent.id_lo,
+        segment=segment,
+        arrival=env.now,
+        pd=parent.pd,
+        amount=parent.amount,
+        bank_seen_pd=parent.bank_seen_pd,
+        guarantor_seen_pd=parent.guarantor_seen_pd,
+        patience=None,
+        service=parent.service,
+        renewal=True,
+        priced_in=parent.price_segment,
+    )
     outcome = Outcome(applicant)
     log.append(outcome)
     served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)
@@ -134,17 +156,27 @@ def renewal(env: simpy.Environment, parent: Applicant, segment: int,
     outcome.segment = into if ok else -1
 
 
-def claim(env: simpy.Environment, arrival: float, service_days: float,
-          handlers: MonitoredResource, lags: list):
+def claim(
+    env: simpy.Environment,
+    arrival: float,
+    service_days: float,
+    handlers: MonitoredResource,
+    lags: list,
+):
     """One claim: queue for a handler, be processed; record the days it took."""
     yield env.timeout(arrival - env.now)
     _, waited = yield from serve(env, handlers, service_days, None)
     lags.append(waited + service_days)
 
 
-def simulate_claims(monthly_claims: np.ndarray, handlers: int, mean_days: float,
-                    uniforms_arrival: np.ndarray, uniforms_service: np.ndarray,
-                    service_time) -> tuple[np.ndarray, MonitoredResource]:
+def simulate_claims(
+    monthly_claims: np.ndarray,
+    handlers: int,
+    mean_days: float,
+    uniforms_arrival: np.ndarray,
+    uniforms_service: np.ndarray,
+    service_time,
+) -> tuple[np.ndarray, MonitoredResource]:
     """Processing days of claims arriving at ``monthly_claims`` (Poisson, counts per month).
 
     ``uniforms_*`` give each claim's arrival offset in its month and service time.
@@ -157,8 +189,15 @@ def simulate_claims(monthly_claims: np.ndarray, handlers: int, mean_days: float,
         for _ in range(int(count)):
             u_arrival = uniforms_arrival[k % len(uniforms_arrival)]
             u_service = uniforms_service[k % len(uniforms_service)]
-            env.process(claim(env, (month + u_arrival) * DAYS_PER_MONTH,
-                              service_time(mean_days, u_service), staff, lags))
+            env.process(
+                claim(
+                    env,
+                    (month + u_arrival) * DAYS_PER_MONTH,
+                    service_time(mean_days, u_service),
+                    staff,
+                    lags,
+                )
+            )
             k += 1
     env.run()
     staff.observe()

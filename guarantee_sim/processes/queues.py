@@ -68,8 +68,12 @@ class MonitoredResource(simpy.Resource):
         return self.busy_area.get(year, 0.0) / (self.capacity * DAYS_PER_YEAR)
 
 
-def serve(env: simpy.Environment, staff: MonitoredResource, service_days: float,
-          patience_days: float | None):
+def serve(
+    env: simpy.Environment,
+    staff: MonitoredResource,
+    service_days: float,
+    patience_days: float | None,
+):
     """Queue for one of ``staff``, then be served. Returns (served, days waited).
 
     An applicant with finite patience leaves the queue when it runs out.

@@ -106,8 +106,9 @@ class ReplicaRun:
     reviewers: MonitoredResource | None
 
 
-def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = None
-                  ) -> ProcessResults:
+def run_processes(
+    scenario: Scenario, seed: int, other_book: LoanBook | None = None
+) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times."""
     pr = scenario.processes
     replicas = [run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
@@ -115,9 +116,11 @@ def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = N
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])
     asked = ~np.isnan(shares)
-    renew_share = np.where(asked.any(axis=0),
-                           np.where(asked, shares, 0).sum(axis=0) / np.maximum(asked.sum(axis=0), 1),
-                           np.nan)
+    renew_share = np.where(
+        asked.any(axis=0),
+        np.where(asked, shares, 0).sum(axis=0) / np.maximum(asked.sum(axis=0), 1),
+        np.nan,
+    )
     renew_rate = {}
     for s, (name, seg) in enumerate(scenario.segments.items()):
         if seg.renewal is not None:
@@ -128,12 +131,14 @@ def run_processes(scenario: Scenario, seed: int, other_book: LoanBook | None = N
         for g, weights in rep.claim_lag.items():
             lags.setdefault(g, []).append(weights)
     claim_lag = {g: np.mean(w, axis=0) for g, w in lags.items()}
-    return ProcessResults(books=books, renew_rate=renew_rate, claim_lag=claim_lag,
-                          measures=measures)
+    return ProcessResults(
+        books=books, renew_rate=renew_rate, claim_lag=claim_lag, measures=measures
+    )
 
 
-def run_replica(scenario: Scenario, seed: int, replica: int,
-                other_book: LoanBook | None = None) -> ReplicaRun:
+def run_replica(
+    scenario: Scenario, seed: int, replica: int, other_book: LoanBook | None = None
+) -> ReplicaRun:
     """One run of the institutions: the book replica ``replica`` and what produced it.
 
     ``other_book`` (lending not decided by the processes) adds to the expected claims.
@@ -158,24 +163,46 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
     loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
 
     def bank_ok(a: Applicant, s: int) -> bool:
-        return bool(decisions.bank_approves(a.bank_seen_pd, segs[s].lgd, terms.kept[s],
-                                            loan_rate[a.price_segment], bank.funding_cost,
-                                            bank.operating_cost))
+        return bool(
+            decisions.bank_approves(
+                a.bank_seen_pd,
+                segs[s].lgd,
+                terms.kept[s],
+                loan_rate[a.price_segment],
+                bank.funding_cost,
+                bank.operating_cost,
+            )
+        )
 
     def guarantor_ok(a: Applicant, s: int) -> bool:
-        return bool(decisions.guarantor_approves(a.guarantor_seen_pd, segs[s].lgd,
-                                                 terms.own_share[s], terms.fee(a.amount),
-                                                 pr.guarantor.risk_appetite))
+        return bool(
+            decisions.guarantor_approves(
+                a.guarantor_seen_pd,
+                segs[s].lgd,
+                terms.own_share[s],
+                terms.fee(a.amount),
+                pr.guarantor.risk_appetite,
+            )
+        )
 
     visits = bank.visits
     rules = Rules(
-        visits=visits, days_between_visits=bank.days_between_visits, bank_ok=bank_ok,
-        guarantor_ok=guarantor_ok, needs_guarantor=terms.needs_guarantor,
-        routes_to=[names.index(pr.demand[n].routes_to) if n in pr.demand and
-                   pr.demand[n].routes_to else -1 for n in names],
+        visits=visits,
+        days_between_visits=bank.days_between_visits,
+        bank_ok=bank_ok,
+        guarantor_ok=guarantor_ok,
+        needs_guarantor=terms.needs_guarantor,
+        routes_to=[
+            names.index(pr.demand[n].routes_to) if n in pr.demand and pr.demand[n].routes_to else -1
+            for n in names
+        ],
         tenor_days=[seg.tenor_months * DAYS_PER_MONTH for seg in segs],
-        renews_into=[(names.index(seg.renewal.into) if seg.renewal.into else s)
-                     if seg.renewal is not None else -1 for s, seg in enumerate(segs)],
+        renews_into=[
+            (names.index(seg.renewal.into) if seg.renewal.into else s)
+            if seg.renewal is not None
+            else -1
+            for s, seg in enumerate(segs)
+        ],
         origination_days=n_months * DAYS_PER_MONTH,
         review_service=lambda a: a.service[visits],
         renewal_service=lambda a: a.service[visits + 1],
@@ -187,16 +214,25 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
         price = all_in_price(scenario, terms, name)
         hash_ = segment_hash(name)
         for m in range(n_months):
-            rate = decisions.application_rate(demand.applications_per_year, demand.growth,
-                                              m // 12, demand.seasonality, m % 12, price,
-                                              demand.reference_price, demand.price_elasticity)
+            rate = decisions.application_rate(
+                demand.applications_per_year,
+                demand.growth,
+                m // 12,
+                demand.seasonality,
+                m % 12,
+                price,
+                demand.reference_price,
+                demand.price_elasticity,
+            )
             count = poisson_count(rate / weight, monthly_uniform(seed, replica, hash_, m, 0))
             if count == 0:
                 continue
             if count >= 2**20:
-                raise ValueError(f"processes.demand.{name}: {count:,} simulated applicants in "
-                                 "one month is more than the ids hold; raise "
-                                 "processes.record_weight")
+                raise ValueError(
+                    f"processes.demand.{name}: {count:,} simulated applicants in "
+                    "one month is more than the ids hold; raise "
+                    "processes.record_weight"
+                )
             u = np.empty((count, N_COLUMNS))
             applicant_draws(seed, replica, hash_, m, count, u)
             pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
@@ -206,22 +242,33 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
                 amount = np.minimum(amount, size.cap)
             seen_bank = decisions.observed_pd(pd, noise_bank, u[:, 3])
             seen_guarantor = decisions.observed_pd(pd, noise_guarantor, u[:, 4])
-            patience = (-bank.patience_days * np.log1p(-u[:, 5])
-                        if bank.patience_days is not None else None)
-            service = service_times(bank.service.mean_days, bank.service.cv,
-                                    u[:, 6:6 + visits])
-            extra = (service_times(pr.guarantor.service.mean_days, pr.guarantor.service.cv,
-                                   u[:, 6 + visits]) if pr.guarantor else np.zeros(count))
-            renewal_service = service_times(bank.service.mean_days, bank.service.cv,
-                                            u[:, 7 + visits])
+            patience = (
+                -bank.patience_days * np.log1p(-u[:, 5]) if bank.patience_days is not None else None
+            )
+            service = service_times(bank.service.mean_days, bank.service.cv, u[:, 6 : 6 + visits])
+            extra = (
+                service_times(
+                    pr.guarantor.service.mean_days, pr.guarantor.service.cv, u[:, 6 + visits]
+                )
+                if pr.guarantor
+                else np.zeros(count)
+            )
+            renewal_service = service_times(
+                bank.service.mean_days, bank.service.cv, u[:, 7 + visits]
+            )
             for k in range(count):
                 applicant = Applicant(
-                    id_hi=hash_ | PROCESS_FLAG, id_lo=(m << 20) | k, segment=s,
-                    arrival=(m + u[k, 0]) * DAYS_PER_MONTH, pd=float(pd[k]),
-                    amount=float(amount[k]), bank_seen_pd=float(seen_bank[k]),
+                    id_hi=hash_ | PROCESS_FLAG,
+                    id_lo=(m << 20) | k,
+                    segment=s,
+                    arrival=(m + u[k, 0]) * DAYS_PER_MONTH,
+                    pd=float(pd[k]),
+                    amount=float(amount[k]),
+                    bank_seen_pd=float(seen_bank[k]),
                     guarantor_seen_pd=float(seen_guarantor[k]),
                     patience=None if patience is None else float(patience[k]),
-                    service=np.concatenate([service[k], [extra[k], renewal_service[k]]]))
+                    service=np.concatenate([service[k], [extra[k], renewal_service[k]]]),
+                )
                 env.process(application(env, applicant, officers, reviewers, rules, log))
     env.run()
     officers.observe()
@@ -238,25 +285,36 @@ def run_replica(scenario: Scenario, seed: int, replica: int,
         years = util.year.values
         extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
         reviewer_capacity = reviewers.capacity if reviewers is not None else 0
-        combined = ((util.sel(party=name).values * reviewer_capacity
-                     + extra * handlers.capacity) / (reviewer_capacity + handlers.capacity))
+        combined = (util.sel(party=name).values * reviewer_capacity + extra * handlers.capacity) / (
+            reviewer_capacity + handlers.capacity
+        )
         measures["staff_utilisation"].loc[dict(party=name)] = combined
-    return ReplicaRun(book=book, measures=measures, renewal_share=renew_share,
-                      claim_lag=lag_weights, log=log, officers=officers, reviewers=reviewers)
+    return ReplicaRun(
+        book=book,
+        measures=measures,
+        renewal_share=renew_share,
+        claim_lag=lag_weights,
+        log=log,
+        officers=officers,
+        reviewers=reviewers,
+    )
 
 
 def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook:
     approved = [o for o in log if o.status == "approved" and not o.applicant.renewal]
     segs = list(scenario.segments.values())
     n = len(approved)
-    month = np.array([min(int(o.decided // DAYS_PER_MONTH), n_months - 1) for o in approved],
-                     dtype=np.int32)
+    month = np.array(
+        [min(int(o.decided // DAYS_PER_MONTH), n_months - 1) for o in approved], dtype=np.int32
+    )
     segment = np.array([o.segment for o in approved], dtype=np.int32)
     id_lo = np.array([o.applicant.id_lo for o in approved], dtype=np.uint32)
     id_hi = np.array([o.applicant.id_hi for o in approved], dtype=np.uint32)
     order = np.lexsort((id_lo, id_hi, month))
     return LoanBook(
-        id_lo=id_lo[order], id_hi=id_hi[order], segment=segment[order],
+        id_lo=id_lo[order],
+        id_hi=id_hi[order],
+        segment=segment[order],
         grade=grade_of(np.array([o.applicant.pd for o in approved]))[order],
         month=month[order],
         tenor=np.array([segs[s].tenor_months for s in segment], dtype=np.int32)[order],
@@ -282,8 +340,7 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
     years = scenario.years
     names = list(scenario.segments)
     shape = (len(years), len(names))
-    count = {k: np.zeros(shape) for k in ("applications", "approvals", "rejections",
-                                          "abandoned")}
+    count = {k: np.zeros(shape) for k in ("applications", "approvals", "rejections", "abandoned")}
     days = np.zeros(shape)
     decided = np.zeros(shape)
     pd_sum = np.zeros(shape)
@@ -327,17 +384,23 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
         return {}, None
     gname = pr.claims.party
     segs = list(scenario.segments.values())
-    covered = np.array([gname in scenario.schemes[s.scheme].split
-                        and scenario.schemes[s.scheme].coverage > 0 for s in segs])
+    covered = np.array(
+        [
+            gname in scenario.schemes[s.scheme].split and scenario.schemes[s.scheme].coverage > 0
+            for s in segs
+        ]
+    )
     n_months = scenario.horizon.months
     grades = max(len(s.pd.grades) for s in segs)
     own_pd = np.zeros((len(segs), grades))  # PD of each (segment, grade) of the volume book
     for i, seg in enumerate(segs):
         pds = seg.pd.grade_pds()[0]
-        own_pd[i, :len(pds)] = pds
+        own_pd[i, : len(pds)] = pds
     expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
-    for b, pd_of in ((book, lambda bk: PD_GRID[bk.grade]),
-                     (other_book, lambda bk: own_pd[bk.segment, bk.grade])):
+    for b, pd_of in (
+        (book, lambda bk: PD_GRID[bk.grade]),
+        (other_book, lambda bk: own_pd[bk.segment, bk.grade]),
+    ):
         if b is None or len(b) == 0:
             continue
         mask = covered[b.segment]
@@ -347,9 +410,12 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
         np.add.at(expected, np.minimum(start + b.tenor[mask], n_months), -monthly)
     expected = np.cumsum(expected)[:n_months]
     weight = pr.record_weight
-    counts = np.array([poisson_count(expected[m] / weight,
-                                     monthly_uniform(seed, replica, CLAIMS_STREAM, m, 1))
-                       for m in range(n_months)])
+    counts = np.array(
+        [
+            poisson_count(expected[m] / weight, monthly_uniform(seed, replica, CLAIMS_STREAM, m, 1))
+            for m in range(n_months)
+        ]
+    )
     total = int(counts.sum())
     u = np.empty((max(total, 1), N_COLUMNS))
     applicant_draws(seed, replica, CLAIMS_STREAM, 0, max(total, 1), u)
@@ -358,10 +424,10 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     def service(mean, uniform):
         return float(service_times(mean, pr.claims.service.cv, np.array([uniform]))[0])
 
-    lags, staff = simulate_claims(counts, handlers, pr.claims.service.mean_days, u[:, 0],
-                                  u[:, 6], service)
+    lags, staff = simulate_claims(
+        counts, handlers, pr.claims.service.mean_days, u[:, 0], u[:, 6], service
+    )
     months = np.minimum(np.rint(lags / DAYS_PER_MONTH).astype(int), MAX_PROCESSING_MONTHS)
     weights = np.bincount(months, minlength=MAX_PROCESSING_MONTHS + 1).astype(np.float64)
-    weights = weights / weights.sum() if weights.sum() > 0 else np.eye(
-        MAX_PROCESSING_MONTHS + 1)[0]
+    weights = weights / weights.sum() if weights.sum() > 0 else np.eye(MAX_PROCESSING_MONTHS + 1)[0]
     return {gname: weights}, staff

@@ -68,30 +68,50 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     first = variants(ds)[0][1]
     out = {}
     if compare:
-        out["comparison"] = (_png(plots.scenario_comparison(ds, lang=fig_lang)),
-                             t(lang, "fig_caption_compare"))
-    out["loss_by_party"] = (_png(plots.loss_by_party(
-        ds, plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)), lang=fig_lang)),
-        t(lang, "fig_caption_loss"))
+        out["comparison"] = (
+            _png(plots.scenario_comparison(ds, lang=fig_lang)),
+            t(lang, "fig_caption_compare"),
+        )
+    out["loss_by_party"] = (
+        _png(
+            plots.loss_by_party(
+                ds, plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)), lang=fig_lang
+            )
+        ),
+        t(lang, "fig_caption_loss"),
+    )
     parties = None
     if compare:
         public = first.party_public.values.astype(bool)
-        parties = [p for p in plots._parties_with_loss(ds) if public[list(
-            map(str, first.party.values)).index(p)]]
-    out["exceedance"] = (_png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
-                         t(lang, "fig_caption_exceed"))
+        parties = [
+            p
+            for p in plots._parties_with_loss(ds)
+            if public[list(map(str, first.party.values)).index(p)]
+        ]
+    out["exceedance"] = (
+        _png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
+        t(lang, "fig_caption_exceed"),
+    )
     if "target" in first.dims:
-        out["targets"] = (_png(plots.target_probabilities(ds, lang=fig_lang)),
-                          t(lang, "fig_caption_targets"))
+        out["targets"] = (
+            _png(plots.target_probabilities(ds, lang=fig_lang)),
+            t(lang, "fig_caption_targets"),
+        )
     if capital_holders(first):
-        out["capital"] = (_png(plots.capital_paths(ds, lang=fig_lang)),
-                          t(lang, "fig_caption_capital"))
+        out["capital"] = (
+            _png(plots.capital_paths(ds, lang=fig_lang)),
+            t(lang, "fig_caption_capital"),
+        )
     if compare:  # designs share their defaults, so compare what they change: public loss
-        out["by_year"] = (_png(plots.fan_chart(ds, "public_loss", lang=fig_lang)),
-                          t(lang, "fig_caption_fan_public"))
+        out["by_year"] = (
+            _png(plots.fan_chart(ds, "public_loss", lang=fig_lang)),
+            t(lang, "fig_caption_fan_public"),
+        )
     else:
-        out["by_year"] = (_png(plots.fan_chart(ds, "credit_loss", lang=fig_lang)),
-                          t(lang, "fig_caption_fan"))
+        out["by_year"] = (
+            _png(plots.fan_chart(ds, "credit_loss", lang=fig_lang)),
+            t(lang, "fig_caption_fan"),
+        )
     return out
 
 
@@ -136,23 +156,60 @@ def _design_blocks(ds, tables, lang) -> list:
     compare = "scenario" in ds.dims
     spec = scenario_spec(ds)
     if compare:
-        blocks.append(("p", t(lang, "designs_compare", n=ds.sizes["scenario"],
-                              base=spec.get("name", ds.attrs.get("scenario", "")))))
-        rows = [[r.design, r.changes or t(lang, "no_changes")]
-                for r in tables["designs"].itertuples()]
+        blocks.append(
+            (
+                "p",
+                t(
+                    lang,
+                    "designs_compare",
+                    n=ds.sizes["scenario"],
+                    base=spec.get("name", ds.attrs.get("scenario", "")),
+                ),
+            )
+        )
+        rows = [
+            [r.design, r.changes or t(lang, "no_changes")] for r in tables["designs"].itertuples()
+        ]
         blocks.append(("table", [t(lang, "col_design"), t(lang, "col_changes")], rows, ""))
         cf = str(ds.attrs.get("counterfactual", "") or "")
         if cf:
             blocks.append(("p", t(lang, "designs_counterfactual", name=cf)))
     else:
-        blocks.append(("p", t(lang, "designs_single", name=spec.get("name", ""),
-                              label=spec.get("label", "") or spec.get("name", ""))))
+        blocks.append(
+            (
+                "p",
+                t(
+                    lang,
+                    "designs_single",
+                    name=spec.get("name", ""),
+                    label=spec.get("label", "") or spec.get("name", ""),
+                ),
+            )
+        )
     schemes = tables["schemes"]
     if len(schemes):
-        rows = [[f"{r.label}（{r.scheme}）" if lang == "zh" and r.label else r.scheme,
-                 pct(r.coverage, lang), r.split, r.segments] for r in schemes.itertuples()]
-        blocks.append(("table", [t(lang, "col_scheme"), t(lang, "col_coverage"),
-                                 t(lang, "col_split"), t(lang, "col_segments")], rows, ""))
+        rows = [
+            [
+                f"{r.label}（{r.scheme}）" if lang == "zh" and r.label else r.scheme,
+                pct(r.coverage, lang),
+                r.split,
+                r.segments,
+            ]
+            for r in schemes.itertuples()
+        ]
+        blocks.append(
+            (
+                "table",
+                [
+                    t(lang, "col_scheme"),
+                    t(lang, "col_coverage"),
+                    t(lang, "col_split"),
+                    t(lang, "col_segments"),
+                ],
+                rows,
+                "",
+            )
+        )
     return blocks
 
 
@@ -164,36 +221,62 @@ def _key_blocks(ds, tables, lang) -> list:
     items = []
     for r in costs.itertuples():
         fixed = r.fiscal_cost_ci_low == r.fiscal_cost_ci_high
-        items.append(t(lang, "key_fiscal_fixed" if fixed else "key_fiscal", design=r.design,
-                       mean=money(r.fiscal_cost_mean, lang),
-                       low=money(r.fiscal_cost_ci_low, lang),
-                       high=money(r.fiscal_cost_ci_high, lang),
-                       public=money(r.public_loss_mean, lang),
-                       public_low=money(r.public_loss_ci_low, lang),
-                       public_high=money(r.public_loss_ci_high, lang),
-                       public_p05=money(r.public_loss_p05, lang),
-                       public_p95=money(r.public_loss_p95, lang),
-                       lending=money(r.lending_mean, lang)))
+        items.append(
+            t(
+                lang,
+                "key_fiscal_fixed" if fixed else "key_fiscal",
+                design=r.design,
+                mean=money(r.fiscal_cost_mean, lang),
+                low=money(r.fiscal_cost_ci_low, lang),
+                high=money(r.fiscal_cost_ci_high, lang),
+                public=money(r.public_loss_mean, lang),
+                public_low=money(r.public_loss_ci_low, lang),
+                public_high=money(r.public_loss_ci_high, lang),
+                public_p05=money(r.public_loss_p05, lang),
+                public_p95=money(r.public_loss_p95, lang),
+                lending=money(r.lending_mean, lang),
+            )
+        )
     for _, r in losses[losses.kind == "guarantor"].iterrows():
-        items.append(t(lang, "key_loss", design=r.design, party=_who(r, lang),
-                       mean=money(r["mean"], lang), low=money(r.mean_ci_low, lang),
-                       high=money(r.mean_ci_high, lang), var99=money(r.var_99, lang),
-                       es99=money(r.es_99, lang)))
+        items.append(
+            t(
+                lang,
+                "key_loss",
+                design=r.design,
+                party=_who(r, lang),
+                mean=money(r["mean"], lang),
+                low=money(r.mean_ci_low, lang),
+                high=money(r.mean_ci_high, lang),
+                var99=money(r.var_99, lang),
+                es99=money(r.es_99, lang),
+            )
+        )
     blocks.append(("ul", items))
     unit = t(lang, "unit_money_table")
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
-        t(lang, "col_party"), f"{t(lang, 'col_mean')} ({unit})",
-        f"{t(lang, 'col_mean_ci')} ({unit})", f"{t(lang, 'col_var99')} ({unit})",
-        f"{t(lang, 'col_var999')} ({unit})", f"{t(lang, 'col_es99')} ({unit})",
-        f"{t(lang, 'col_tail')} ({unit})"]
+        t(lang, "col_party"),
+        f"{t(lang, 'col_mean')} ({unit})",
+        f"{t(lang, 'col_mean_ci')} ({unit})",
+        f"{t(lang, 'col_var99')} ({unit})",
+        f"{t(lang, 'col_var999')} ({unit})",
+        f"{t(lang, 'col_es99')} ({unit})",
+        f"{t(lang, 'col_tail')} ({unit})",
+    ]
     rows = []
     for _, r in losses.iterrows():
-        rows.append(([r.design] if compare else []) + [
-            _party_cell(r, lang), money_table(r["mean"], lang),
-            _ci(r.mean_ci_low, r.mean_ci_high, money_table, lang),
-            money_table(r.var_99, lang), money_table(r.var_99_9, lang),
-            money_table(r.es_99, lang), money_table(r.tail_99, lang)])
+        rows.append(
+            ([r.design] if compare else [])
+            + [
+                _party_cell(r, lang),
+                money_table(r["mean"], lang),
+                _ci(r.mean_ci_low, r.mean_ci_high, money_table, lang),
+                money_table(r.var_99, lang),
+                money_table(r.var_99_9, lang),
+                money_table(r.es_99, lang),
+                money_table(r.tail_99, lang),
+            ]
+        )
     blocks.append(("table", header, rows, t(lang, "loss_table_caption")))
     blocks += [("figure", "loss_by_party"), ("figure", "exceedance"), ("figure", "by_year")]
     return blocks
@@ -206,39 +289,71 @@ def _target_blocks(ds, tables, lang) -> list:
     blocks = [("h2", t(lang, "h_targets"))]
     summary = []
     for design, group in targets.groupby("design", sort=False):
-        likely = [_target_name(r, lang) for _, r in group.iterrows()
-                  if r.probability >= LIKELY_FROM]
-        unlikely = [_target_name(r, lang) for _, r in group.iterrows()
-                    if r.probability < LIKELY_FROM]
+        likely = [
+            _target_name(r, lang) for _, r in group.iterrows() if r.probability >= LIKELY_FROM
+        ]
+        unlikely = [
+            _target_name(r, lang) for _, r in group.iterrows() if r.probability < LIKELY_FROM
+        ]
         sep = t(lang, "and")
-        line = t(lang, "targets_summary",
-                 likely=t(lang, "targets_likely", p=round(LIKELY_FROM * 100),
-                          targets=sep.join(likely) or t(lang, "targets_none")),
-                 not_likely=t(lang, "targets_not_likely",
-                              targets=sep.join(unlikely) or t(lang, "targets_none")))
-        summary.append(t(lang, "design_prefix", design=design, text=line)
-                       if "scenario" in ds.dims else line)
+        line = t(
+            lang,
+            "targets_summary",
+            likely=t(
+                lang,
+                "targets_likely",
+                p=round(LIKELY_FROM * 100),
+                targets=sep.join(likely) or t(lang, "targets_none"),
+            ),
+            not_likely=t(
+                lang, "targets_not_likely", targets=sep.join(unlikely) or t(lang, "targets_none")
+            ),
+        )
+        summary.append(
+            t(lang, "design_prefix", design=design, text=line) if "scenario" in ds.dims else line
+        )
     blocks.append(("ul", summary))
     items = []
     for _, r in targets.iterrows():
-        items.append(t(lang, "target_line", design=r.design, target=_target_name(r, lang),
-                       p=pct(r.probability, lang), low=pct(r.probability_ci_low, lang),
-                       high=pct(r.probability_ci_high, lang),
-                       likelihood=t(lang, r.likelihood), attainment=pct(r.attainment_mean, lang),
-                       value=_value(r.value, r.metric, lang)))
+        items.append(
+            t(
+                lang,
+                "target_line",
+                design=r.design,
+                target=_target_name(r, lang),
+                p=pct(r.probability, lang),
+                low=pct(r.probability_ci_low, lang),
+                high=pct(r.probability_ci_high, lang),
+                likelihood=t(lang, r.likelihood),
+                attainment=pct(r.attainment_mean, lang),
+                value=_value(r.value, r.metric, lang),
+            )
+        )
     blocks.append(("ul", items))
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
-        t(lang, "col_target"), t(lang, "col_target_value"), t(lang, "col_attainment"),
-        t(lang, "col_attainment_range"), t(lang, "col_probability"),
-        t(lang, "col_probability_ci"), t(lang, "col_likelihood")]
+        t(lang, "col_target"),
+        t(lang, "col_target_value"),
+        t(lang, "col_attainment"),
+        t(lang, "col_attainment_range"),
+        t(lang, "col_probability"),
+        t(lang, "col_probability_ci"),
+        t(lang, "col_likelihood"),
+    ]
     rows = []
     for _, r in targets.iterrows():
-        rows.append(([r.design] if compare else []) + [
-            _target_name(r, lang), _value(r.value, r.metric, lang), pct(r.attainment_mean, lang),
-            _ci(r.attainment_p05, r.attainment_p95, pct, lang), pct(r.probability, lang),
-            _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
-            t(lang, r.likelihood)])
+        rows.append(
+            ([r.design] if compare else [])
+            + [
+                _target_name(r, lang),
+                _value(r.value, r.metric, lang),
+                pct(r.attainment_mean, lang),
+                _ci(r.attainment_p05, r.attainment_p95, pct, lang),
+                pct(r.probability, lang),
+                _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
+                t(lang, r.likelihood),
+            ]
+        )
     blocks.append(("table", header, rows, ""))
     blocks.append(("figure", "targets"))
     return blocks
@@ -250,47 +365,84 @@ def _cost_blocks(ds, tables, lang) -> list:
     items = []
     for _, r in costs.iterrows():
         if np.isfinite(r.fiscal_cost_per_first_time_borrower):
-            items.append(t(lang, "cost_line", design=r.design,
-                           per_borrower=yuan(r.fiscal_cost_per_first_time_borrower, lang),
-                           per_lending=yuan(r.fiscal_cost_per_100m_lending, lang)))
+            items.append(
+                t(
+                    lang,
+                    "cost_line",
+                    design=r.design,
+                    per_borrower=yuan(r.fiscal_cost_per_first_time_borrower, lang),
+                    per_lending=yuan(r.fiscal_cost_per_100m_lending, lang),
+                )
+            )
         else:
-            items.append(t(lang, "cost_line_no_first_time", design=r.design,
-                           per_lending=yuan(r.fiscal_cost_per_100m_lending, lang)))
+            items.append(
+                t(
+                    lang,
+                    "cost_line_no_first_time",
+                    design=r.design,
+                    per_lending=yuan(r.fiscal_cost_per_100m_lending, lang),
+                )
+            )
     has_additional = "additional_borrowers_mean" in costs
     if has_additional:
         for _, r in costs.iterrows():
             if r.design == r.counterfactual:
                 continue
             if r.additional_borrowers_mean > 0:
-                items.append(t(lang, "additional_line", design=r.design,
-                               counterfactual=r.counterfactual,
-                               additional=count(r.additional_borrowers_mean, lang),
-                               low=count(r.additional_borrowers_ci_low, lang),
-                               high=count(r.additional_borrowers_ci_high, lang),
-                               lending=money(r.additional_lending_mean, lang),
-                               per_additional=yuan(r.fiscal_cost_per_additional_borrower, lang),
-                               per_100m=yuan(r.extra_fiscal_cost_per_100m_additional_lending,
-                                             lang)))
+                items.append(
+                    t(
+                        lang,
+                        "additional_line",
+                        design=r.design,
+                        counterfactual=r.counterfactual,
+                        additional=count(r.additional_borrowers_mean, lang),
+                        low=count(r.additional_borrowers_ci_low, lang),
+                        high=count(r.additional_borrowers_ci_high, lang),
+                        lending=money(r.additional_lending_mean, lang),
+                        per_additional=yuan(r.fiscal_cost_per_additional_borrower, lang),
+                        per_100m=yuan(r.extra_fiscal_cost_per_100m_additional_lending, lang),
+                    )
+                )
             else:
-                items.append(t(lang, "additional_none", design=r.design,
-                               counterfactual=r.counterfactual))
+                items.append(
+                    t(lang, "additional_none", design=r.design, counterfactual=r.counterfactual)
+                )
     blocks.append(("ul", items))
     if not has_additional:
-        blocks.append(("p", t(lang, "no_counterfactual" if "scenario" in ds.dims
-                              else "no_counterfactual_single")))
-    header = [t(lang, "col_design"), t(lang, "col_fiscal"), t(lang, "col_public_loss"),
-              t(lang, "col_lending"), t(lang, "col_per_borrower"), t(lang, "col_per_100m")]
+        blocks.append(
+            (
+                "p",
+                t(
+                    lang,
+                    "no_counterfactual" if "scenario" in ds.dims else "no_counterfactual_single",
+                ),
+            )
+        )
+    header = [
+        t(lang, "col_design"),
+        t(lang, "col_fiscal"),
+        t(lang, "col_public_loss"),
+        t(lang, "col_lending"),
+        t(lang, "col_per_borrower"),
+        t(lang, "col_per_100m"),
+    ]
     if has_additional:
         header += [t(lang, "col_additional"), t(lang, "col_per_additional")]
     rows = []
     for _, r in costs.iterrows():
-        row = [r.design, money_table(r.fiscal_cost_mean, lang),
-               money_table(r.public_loss_mean, lang), money_table(r.lending_mean, lang),
-               count(r.fiscal_cost_per_first_time_borrower, lang),
-               count(r.fiscal_cost_per_100m_lending, lang)]
+        row = [
+            r.design,
+            money_table(r.fiscal_cost_mean, lang),
+            money_table(r.public_loss_mean, lang),
+            money_table(r.lending_mean, lang),
+            count(r.fiscal_cost_per_first_time_borrower, lang),
+            count(r.fiscal_cost_per_100m_lending, lang),
+        ]
         if has_additional:
-            row += [count(r.additional_borrowers_mean, lang),
-                    count(r.fiscal_cost_per_additional_borrower, lang)]
+            row += [
+                count(r.additional_borrowers_mean, lang),
+                count(r.fiscal_cost_per_additional_borrower, lang),
+            ]
         rows.append(row)
     blocks.append(("table", header, rows, ""))
     return blocks
@@ -301,40 +453,77 @@ def _risk_blocks(ds, tables, lang) -> list:
     blocks = [("h2", t(lang, "h_risks"))]
     items = []
     for _, r in risks.iterrows():
-        common = {"design": r.design, "party": _who(r, lang), "p": pct(r.probability, lang),
-                  "low": pct(r.probability_ci_low, lang),
-                  "high": pct(r.probability_ci_high, lang)}
+        common = {
+            "design": r.design,
+            "party": _who(r, lang),
+            "p": pct(r.probability, lang),
+            "low": pct(r.probability_ci_low, lang),
+            "high": pct(r.probability_ci_high, lang),
+        }
         if r.risk == "pool_short":
-            when = (t(lang, "risk_pool_when", year=int(r.first_year_median))
-                    if np.isfinite(r.first_year_median) else "")
+            when = (
+                t(lang, "risk_pool_when", year=int(r.first_year_median))
+                if np.isfinite(r.first_year_median)
+                else ""
+            )
             items.append(t(lang, "risk_pool", when=when, **common))
         elif r.risk == "insolvency":
-            items.append(t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang),
-                           **common))
+            items.append(
+                t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang), **common)
+            )
         elif r.risk == "leverage_over_cap":
-            items.append(t(lang, "risk_leverage", peak=ratio(r.peak_mean, lang),
-                           peak99=ratio(r.peak_p99, lang), cap=ratio(r.cap, lang), **common))
+            items.append(
+                t(
+                    lang,
+                    "risk_leverage",
+                    peak=ratio(r.peak_mean, lang),
+                    peak99=ratio(r.peak_p99, lang),
+                    cap=ratio(r.cap, lang),
+                    **common,
+                )
+            )
         elif r.risk == "compensation_over_cap":
             key = "risk_compensation" if np.isfinite(r.cap) else "risk_compensation_nocap"
-            items.append(t(lang, key, peak=pct(r.peak_mean, lang), peak99=pct(r.peak_p99, lang),
-                           cap=pct(r.cap, lang), **common))
+            items.append(
+                t(
+                    lang,
+                    key,
+                    peak=pct(r.peak_mean, lang),
+                    peak99=pct(r.peak_p99, lang),
+                    cap=pct(r.cap, lang),
+                    **common,
+                )
+            )
     for _, r in costs.iterrows():
-        items.append(t(lang, "risk_unmet", design=r.design, unmet=money(r.unmet_demand_mean,
-                                                                          lang)))
+        items.append(t(lang, "risk_unmet", design=r.design, unmet=money(r.unmet_demand_mean, lang)))
     blocks.append(("ul", items))
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
-        t(lang, "col_party"), t(lang, "col_risk"), t(lang, "col_risk_probability"),
-        t(lang, "col_probability_ci"), t(lang, "col_first_year"), t(lang, "col_cap"),
-        t(lang, "col_peak"), t(lang, "col_peak99")]
+        t(lang, "col_party"),
+        t(lang, "col_risk"),
+        t(lang, "col_risk_probability"),
+        t(lang, "col_probability_ci"),
+        t(lang, "col_first_year"),
+        t(lang, "col_cap"),
+        t(lang, "col_peak"),
+        t(lang, "col_peak99"),
+    ]
     rows = []
     for _, r in risks.iterrows():
         fmt = ratio if r.risk == "leverage_over_cap" else pct
-        rows.append(([r.design] if compare else []) + [
-            _party_cell(r, lang), t(lang, f"risk_name_{r.risk}"), pct(r.probability, lang),
-            _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
-            _year(r.first_year_median, lang), fmt(r.cap, lang),
-            fmt(r.peak_mean, lang), fmt(r.peak_p99, lang)])
+        rows.append(
+            ([r.design] if compare else [])
+            + [
+                _party_cell(r, lang),
+                t(lang, f"risk_name_{r.risk}"),
+                pct(r.probability, lang),
+                _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
+                _year(r.first_year_median, lang),
+                fmt(r.cap, lang),
+                fmt(r.peak_mean, lang),
+                fmt(r.peak_p99, lang),
+            ]
+        )
     blocks.append(("table", header, rows, ""))
     blocks.append(("figure", "capital"))
     return blocks
@@ -348,11 +537,21 @@ def _assumption_blocks(ds, lang) -> list:
     if spec.get("description"):
         blocks.append(("p", t(lang, "description", name=spec.get("name", ""))))
         blocks.append(("quote", " ".join(str(spec["description"]).split())))
-    blocks.append(("p", t(lang, "assume_settings", first=int(years[0]), last=int(years[-1]),
-                          origination=horizon.get("origination_years", "—"),
-                          granularity=ds.attrs.get("granularity", "—"),
-                          lending_source=ds.attrs.get("lending_source", "—"),
-                          replicas=ds.attrs.get("book_replicas", "—"))))
+    blocks.append(
+        (
+            "p",
+            t(
+                lang,
+                "assume_settings",
+                first=int(years[0]),
+                last=int(years[-1]),
+                origination=horizon.get("origination_years", "—"),
+                granularity=ds.attrs.get("granularity", "—"),
+                lending_source=ds.attrs.get("lending_source", "—"),
+                replicas=ds.attrs.get("book_replicas", "—"),
+            ),
+        )
+    )
     sources = spec.get("sources") or []
     if sources:
         blocks.append(("p", t(lang, "sources")))
@@ -370,25 +569,36 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     compare = "scenario" in ds.dims
     spec = scenario_spec(ds)
     if compare:
-        label = (ds.attrs.get("experiment_label") if lang == "zh" else None) \
-            or ds.attrs.get("experiment", "")
+        label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
+            "experiment", ""
+        )
         title = t(lang, "title_compare", label=label)
         question = " ".join(str(ds.attrs.get("question", "")).split())
     else:
-        label = (ds.attrs.get("scenario_label") if lang == "zh" else None) \
-            or ds.attrs.get("scenario", "")
+        label = (ds.attrs.get("scenario_label") if lang == "zh" else None) or ds.attrs.get(
+            "scenario", ""
+        )
         title = t(lang, "title_single", label=label)
         question = ""
     if not question:
-        question = t(lang, "question_single",
-                     label=spec.get("label", "") or spec.get("name", "") or label)
+        question = t(
+            lang, "question_single", label=spec.get("label", "") or spec.get("name", "") or label
+        )
     paths = ds.sizes["path"]
     blocks = [
         ("h1", title),
-        ("p", t(lang, "generated" if "created" in ds.attrs else "generated_undated",
-                source=source or t(lang, "source_memory"), paths=paths, seed=ds.attrs.get("seed", "—"),
+        (
+            "p",
+            t(
+                lang,
+                "generated" if "created" in ds.attrs else "generated_undated",
+                source=source or t(lang, "source_memory"),
+                paths=paths,
+                seed=ds.attrs.get("seed", "—"),
                 version=ds.attrs.get("package_version", "—"),
-                created=ds.attrs.get("created", "—"))),
+                created=ds.attrs.get("created", "—"),
+            ),
+        ),
         ("h2", t(lang, "h_question")),
         ("p", question),
     ]
@@ -399,8 +609,10 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     blocks += _cost_blocks(ds, tables, lang)
     blocks += _risk_blocks(ds, tables, lang)
     blocks += _assumption_blocks(ds, lang)
-    blocks += [("h2", t(lang, "h_tables")),
-               ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables)))]
+    blocks += [
+        ("h2", t(lang, "h_tables")),
+        ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
+    ]
     figures = brief_figures(ds, lang)
     blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
     return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=tables)
@@ -465,11 +677,17 @@ blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; co
 
 def render_html(brief: Brief) -> str:
     """One self-contained HTML page, figures embedded as base64 PNG."""
-    out = ["<!DOCTYPE html>", f'<html lang="{"zh-CN" if brief.lang == "zh" else "en"}">',
-           "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{html.escape(brief.title)}</title>", f"<style>{CSS}</style>", "</head>",
-           "<body>"]
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if brief.lang == "zh" else "en"}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(brief.title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
     for block in brief.blocks:
         kind = block[0]
         if kind in ("h1", "h2"):
@@ -479,25 +697,30 @@ def render_html(brief: Brief) -> str:
         elif kind == "quote":
             out.append(f"<blockquote><p>{_inline_html(block[1])}</p></blockquote>")
         elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1])
-                       + "</ul>")
+            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
         elif kind == "table":
             _, header, rows, caption = block
             out.append("<table>")
             if caption:
                 out.append(f"<caption>{_inline_html(caption)}</caption>")
-            out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>"
-                                               for h in header) + "</tr></thead><tbody>")
+            out.append(
+                "<thead><tr>"
+                + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+                + "</tr></thead><tbody>"
+            )
             for row in rows:
-                out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
-                           + "</tr>")
+                out.append(
+                    "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                )
             out.append("</tbody></table>")
         elif kind == "figure":
             png, caption = brief.figures[block[1]]
             data = base64.b64encode(png).decode("ascii")
-            out.append(f'<figure><img src="data:image/png;base64,{data}" '
-                       f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-                       "</figcaption></figure>")
+            out.append(
+                f'<figure><img src="data:image/png;base64,{data}" '
+                f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                "</figcaption></figure>"
+            )
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -523,8 +746,9 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
     return written + [Path(MARKDOWN), Path(HTML)]
 
 
-def write_brief(ds: xr.Dataset, out_dir: str | Path, lang: str = "zh", *,
-                source: str | Path = "") -> dict[str, Path]:
+def write_brief(
+    ds: xr.Dataset, out_dir: str | Path, lang: str = "zh", *, source: str | Path = ""
+) -> dict[str, Path]:
     """Build the brief of ``ds`` and write it to the folder ``out_dir``, atomically.
 
     Writes ``brief.md``, ``brief.html`` (self-contained), ``figures/*.png`` and
@@ -557,6 +781,7 @@ def write_brief(ds: xr.Dataset, out_dir: str | Path, lang: str = "zh", *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     names = {"markdown": out / MARKDOWN, "html": out / HTML}
-    names.update({rel.as_posix(): out / rel for rel in written
-                  if rel.parts[0] in (FIGURES, TABLES)})
+    names.update(
+        {rel.as_posix(): out / rel for rel in written if rel.parts[0] in (FIGURES, TABLES)}
+    )
     return names

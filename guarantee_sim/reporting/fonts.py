@@ -31,15 +31,31 @@ ENV_VAR = "GUARANTEE_SIM_CJK_FONT"
 
 #: families with Simplified Chinese glyphs, preferred first
 CANDIDATES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
-    "Hiragino Sans GB", "Heiti SC", "STHeiti", "Noto Sans CJK JP", "Noto Sans CJK TC",
-    "Noto Serif CJK SC", "Source Han Serif SC", "AR PL UMing CN", "Arial Unicode MS",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "STHeiti",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Serif CJK SC",
+    "Source Han Serif SC",
+    "AR PL UMing CN",
+    "Arial Unicode MS",
 )
 
-INSTALL_HINT = ("install a CJK font, e.g. `apt-get install fonts-noto-cjk` on Debian/Ubuntu "
-                "(or Noto Sans CJK SC from https://github.com/notofonts/noto-cjk), or set "
-                f"{ENV_VAR} to a .ttf/.otf/.ttc font file")
+INSTALL_HINT = (
+    "install a CJK font, e.g. `apt-get install fonts-noto-cjk` on Debian/Ubuntu "
+    "(or Noto Sans CJK SC from https://github.com/notofonts/noto-cjk), or set "
+    f"{ENV_VAR} to a .ttf/.otf/.ttc font file"
+)
 
 
 class CJKFontWarning(UserWarning):
@@ -69,14 +85,16 @@ def _fontconfig_files() -> list[str]:
     if fc_list is None:
         return []
     try:
-        listing = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True,
-                                 text=True, timeout=20, check=False).stdout
+        listing = subprocess.run(
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     files = [line.strip().rstrip(":") for line in listing.splitlines() if line.strip()]
     # prefer regular sans-serif files
-    return sorted(files, key=lambda f: ("Serif" in f, "Sans" not in f and "Hei" not in f,
-                                        "Bold" in f, f))
+    return sorted(
+        files, key=lambda f: ("Serif" in f, "Sans" not in f and "Hei" not in f, "Bold" in f, f)
+    )
 
 
 @functools.cache
@@ -97,8 +115,12 @@ def cjk_font() -> str | None:
                 return name
         elif chosen in _known_families():
             return chosen
-        warnings.warn(f"{ENV_VAR}={chosen!r} is neither a readable font file nor an installed "
-                      "font family; looking for another CJK font", CJKFontWarning, stacklevel=2)
+        warnings.warn(
+            f"{ENV_VAR}={chosen!r} is neither a readable font file nor an installed "
+            "font family; looking for another CJK font",
+            CJKFontWarning,
+            stacklevel=2,
+        )
     known = _known_families()
     for family in CANDIDATES:
         if family in known:
@@ -122,9 +144,12 @@ def resolve_lang(lang: str) -> str:
     """
     check_lang(lang)
     if lang == "zh" and cjk_font() is None:
-        warnings.warn(f"no font with Chinese glyphs found, so figures use English labels "
-                      f"(party and segment names) instead of Chinese ones: {INSTALL_HINT}",
-                      CJKFontWarning, stacklevel=3)
+        warnings.warn(
+            f"no font with Chinese glyphs found, so figures use English labels "
+            f"(party and segment names) instead of Chinese ones: {INSTALL_HINT}",
+            CJKFontWarning,
+            stacklevel=3,
+        )
         return "en"
     return lang
 

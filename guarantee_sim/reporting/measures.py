@@ -19,6 +19,7 @@ from ..results.metrics import segments_with_tags
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
 
+
 def variants(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     """(design name, Dataset of that design): each ``scenario`` of a comparison, or the run."""
     if "scenario" in ds.dims:
@@ -48,8 +49,7 @@ def mean_interval(values: xr.DataArray, dim: str = "path") -> xr.Dataset:
     n = values.sizes[dim]
     mean = values.mean(dim)
     se = values.std(dim, ddof=1) / math.sqrt(n) if n > 1 else xr.zeros_like(mean)
-    return xr.Dataset({"mean": mean, "se": se, "low": mean - Z95 * se,
-                       "high": mean + Z95 * se})
+    return xr.Dataset({"mean": mean, "se": se, "low": mean - Z95 * se, "high": mean + Z95 * se})
 
 
 def path_quantiles(values: xr.DataArray, q=(0.05, 0.95), dim: str = "path") -> xr.DataArray:
@@ -64,7 +64,7 @@ def probability_interval(p, n: int) -> tuple:
     [0.0, 0.037]
     """
     p = np.asarray(p, dtype=float)
-    z2 = Z95 ** 2
+    z2 = Z95**2
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
     low, high = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
@@ -88,8 +88,12 @@ def exceedance_curve(losses: xr.DataArray, thresholds=None, dim: str = "path") -
     other = [d for d in losses.transpose(..., dim).dims if d != dim]
     coords = {c: losses.coords[c] for c in losses.coords if dim not in losses.coords[c].dims}
     coords["threshold"] = thresholds
-    return xr.DataArray(p, dims=other + ["threshold"], coords=coords,
-                        attrs={"units": "1", "long_name": "P(loss over the run > threshold)"})
+    return xr.DataArray(
+        p,
+        dims=other + ["threshold"],
+        coords=coords,
+        attrs={"units": "1", "long_name": "P(loss over the run > threshold)"},
+    )
 
 
 def run_loss(ds: xr.Dataset) -> xr.DataArray:
@@ -108,7 +112,7 @@ def tail_allocation(ds: xr.Dataset, level: float = 0.99) -> xr.DataArray:
     total = loss.sum("party")
     n = total.sizes["path"]
     k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
-    worst = np.argsort(total.values, kind="stable")[n - k:]
+    worst = np.argsort(total.values, kind="stable")[n - k :]
     return loss.isel(path=worst).mean("path")
 
 
@@ -152,8 +156,10 @@ def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:
     out = {}
     for name in ds.party.values:
         spec = parties.get(str(name), {}) or {}
-        out[str(name)] = {"leverage_cap": spec.get("leverage_cap"),
-                          "compensation_rate_cap": spec.get("compensation_rate_cap")}
+        out[str(name)] = {
+            "leverage_cap": spec.get("leverage_cap"),
+            "compensation_rate_cap": spec.get("compensation_rate_cap"),
+        }
     return out
 
 

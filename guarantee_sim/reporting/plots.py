@@ -49,8 +49,18 @@ from .text import LIKELY_FROM, TEXT, pct, t, yuan
 MILLION = 1e6
 BANDS = ((0.05, 0.95), (0.25, 0.75))
 LINESTYLES = ("-", "--", ":", "-.")
-DESIGN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+DESIGN_COLORS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 __all__ = [
     "capital_paths",
@@ -89,8 +99,18 @@ def _label(ds: xr.Dataset, dim: str, key, lang: str) -> str:
 
 
 def _party_colors(ds: xr.Dataset) -> dict[str, str]:
-    palette = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860",
-               "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
+    palette = (
+        "#4c72b0",
+        "#dd8452",
+        "#55a868",
+        "#c44e52",
+        "#8172b3",
+        "#937860",
+        "#da8bc3",
+        "#8c8c8c",
+        "#ccb974",
+        "#64b5cd",
+    )
     return {str(p): palette[i % len(palette)] for i, p in enumerate(ds.party.values)}
 
 
@@ -125,8 +145,15 @@ def _percent_axis(axis) -> None:
 # --------------------------------------------------------------------------- fan chart
 
 
-def fan_chart(ds: xr.Dataset, variable: str = "credit_loss", ax: Axes | None = None, *,
-              lang: str = "zh", bands=BANDS, **selection) -> Axes:
+def fan_chart(
+    ds: xr.Dataset,
+    variable: str = "credit_loss",
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    bands=BANDS,
+    **selection,
+) -> Axes:
     """Quantile bands over paths of ``variable`` by year, with the median.
 
     ``selection`` picks labels (``party="guarantor"``, ``segment="credit"``); dims left
@@ -140,8 +167,11 @@ def fan_chart(ds: xr.Dataset, variable: str = "credit_loss", ax: Axes | None = N
     if extra:
         da = da.sum(extra, min_count=1).assign_attrs(ds[variable].attrs)
     da, unit = _scaled(da, lang)
-    designs = [(s, da.sel(scenario=s)) for s in da.scenario.values] if "scenario" in da.dims \
+    designs = (
+        [(s, da.sel(scenario=s)) for s in da.scenario.values]
+        if "scenario" in da.dims
         else [(None, da)]
+    )
     years = da.year.values
     alphas = np.linspace(0.18, 0.38, len(bands))
     qs = sorted({q for band in bands for q in band} | {0.5})
@@ -150,31 +180,60 @@ def fan_chart(ds: xr.Dataset, variable: str = "credit_loss", ax: Axes | None = N
         quant = values.quantile(qs, dim="path", skipna=True)
         if name is None:
             for (low, high), alpha in zip(bands, alphas):
-                ax.fill_between(years, quant.sel(quantile=low), quant.sel(quantile=high),
-                                color=color, alpha=alpha, linewidth=0,
-                                label=t(lang, "fig_paths_band", low=low, high=high))
-            ax.plot(years, quant.sel(quantile=0.5), color=color, linewidth=2,
-                    label=t(lang, "fig_median"))
+                ax.fill_between(
+                    years,
+                    quant.sel(quantile=low),
+                    quant.sel(quantile=high),
+                    color=color,
+                    alpha=alpha,
+                    linewidth=0,
+                    label=t(lang, "fig_paths_band", low=low, high=high),
+                )
+            ax.plot(
+                years,
+                quant.sel(quantile=0.5),
+                color=color,
+                linewidth=2,
+                label=t(lang, "fig_median"),
+            )
             continue
         # a comparison: the widest band's edges as thin lines, the median bold, per design
         style = LINESTYLES[i % len(LINESTYLES)]
         low, high = bands[0]
-        ax.plot(years, quant.sel(quantile=0.5), color=color, linewidth=2, linestyle=style,
-                label=f"{name}: {t(lang, 'fig_median')}")
+        ax.plot(
+            years,
+            quant.sel(quantile=0.5),
+            color=color,
+            linewidth=2,
+            linestyle=style,
+            label=f"{name}: {t(lang, 'fig_median')}",
+        )
         for q in (low, high):
-            ax.plot(years, quant.sel(quantile=q), color=color, linewidth=0.9, linestyle=style,
-                    alpha=0.7, label=(f"{name}: {t(lang, 'fig_paths_band', low=low, high=high)}"
-                                      if q == low else None))
+            ax.plot(
+                years,
+                quant.sel(quantile=q),
+                color=color,
+                linewidth=0.9,
+                linestyle=style,
+                alpha=0.7,
+                label=(
+                    f"{name}: {t(lang, 'fig_paths_band', low=low, high=high)}" if q == low else None
+                ),
+            )
     what = ""
     if selection:
         parts = []
         for dim, key in selection.items():
             keys = key if isinstance(key, (list, tuple)) else [key]
-            parts.append("、".join(_label(ds, dim, k, lang) for k in keys) if lang == "zh"
-                         else ", ".join(map(str, keys)))
+            parts.append(
+                "、".join(_label(ds, dim, k, lang) for k in keys)
+                if lang == "zh"
+                else ", ".join(map(str, keys))
+            )
         what = ("：" if lang == "zh" else ": ") + " / ".join(parts)
-    ax.set_title(t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang),
-                   what=what))
+    ax.set_title(
+        t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang), what=what)
+    )
     ax.set_xlabel(t(lang, "fig_year"))
     ax.set_ylabel(unit)
     if str(ds[variable].attrs.get("units")) == "1/year":
@@ -195,8 +254,9 @@ def _parties_with_loss(ds: xr.Dataset) -> list[str]:
     return [str(p) for p in ds.party.values[nonzero.values]]
 
 
-def loss_by_party(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
-                  level: float = 0.99) -> Axes:
+def loss_by_party(
+    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", level: float = 0.99
+) -> Axes:
     """Stacked bars of each party's loss over the run: the mean, and the 99% tail.
 
     The tail bar is the mean on the worst 1% of paths by total loss
@@ -219,18 +279,39 @@ def loss_by_party(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
             bottom = 0.0
             for party in parties:
                 height = float(values.sel(party=party)) / MILLION
-                ax.bar(x, height, bottom=bottom, width=0.8, color=colors[party],
-                       edgecolor="white", linewidth=0.5,
-                       label=_label(first, "party", party, lang) if i == 0 and j == 0 else None)
+                ax.bar(
+                    x,
+                    height,
+                    bottom=bottom,
+                    width=0.8,
+                    color=colors[party],
+                    edgecolor="white",
+                    linewidth=0.5,
+                    label=_label(first, "party", party, lang) if i == 0 and j == 0 else None,
+                )
                 bottom += height
-            ax.annotate(f"{bottom:,.1f}", (x, bottom), ha="center", va="bottom",
-                        fontsize="small", xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"{bottom:,.1f}",
+                (x, bottom),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
             ticks.append(x)
             ticklabels.append(t(lang, kind))
         if compare:
-            ax.annotate(name, (i * 2.6 + 0.5, 0), xycoords=("data", "axes fraction"),
-                        xytext=(0, -28), textcoords="offset points", ha="center", va="top",
-                        fontweight="bold")
+            ax.annotate(
+                name,
+                (i * 2.6 + 0.5, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, -28),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontweight="bold",
+            )
     ax.set_xticks(ticks, ticklabels, fontsize="small" if compare else None)
     ax.set_ylabel(t(lang, "fig_loss_ylabel"))
     ax.set_title(t(lang, "fig_loss_title"))
@@ -240,8 +321,9 @@ def loss_by_party(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
     return _finish(ax, lang)
 
 
-def exceedance_curves(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
-                      parties=None) -> Axes:
+def exceedance_curves(
+    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", parties=None
+) -> Axes:
     """Per party, P(loss over the run > x) against x, read from the paths (log scale).
 
     ``parties`` defaults to those with any loss; a comparison draws each design with its
@@ -265,13 +347,27 @@ def exceedance_curves(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh
             label = _label(first, "party", party, lang)
             if len(designs) > 1:
                 label = f"{name}: {label}"
-            ax.step(x[keep], p[keep], where="post", color=colors[party],
-                    linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.6, label=label)
+            ax.step(
+                x[keep],
+                p[keep],
+                where="post",
+                color=colors[party],
+                linestyle=LINESTYLES[i % len(LINESTYLES)],
+                linewidth=1.6,
+                label=label,
+            )
     ax.set_yscale("log")
     ax.set_ylim(0.5 / n, 1.2)
     ax.axhline(0.01, color="grey", linestyle=":", linewidth=1)
-    ax.annotate(t(lang, "fig_one_in_100"), (0.01, 0.01), xycoords=("axes fraction", "data"),
-                ha="left", va="bottom", fontsize="small", color="grey")
+    ax.annotate(
+        t(lang, "fig_one_in_100"),
+        (0.01, 0.01),
+        xycoords=("axes fraction", "data"),
+        ha="left",
+        va="bottom",
+        fontsize="small",
+        color="grey",
+    )
     ax.set_xlabel(t(lang, "fig_exceed_xlabel"))
     ax.set_ylabel(t(lang, "fig_exceed_ylabel"))
     ax.set_title(t(lang, "fig_exceed_title"))
@@ -294,8 +390,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     first = _first(ds)
     designs = variants(ds)
     if "target" not in first.dims:
-        ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=ax.transAxes)
         return _finish(ax, lang)
     targets = [str(x) for x in first.target.values]
     height = 0.8 / len(designs)
@@ -305,20 +400,42 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
         low, high = probability_interval(p, n)
         y = np.arange(len(targets)) - 0.4 + height * (i + 0.5)
         color = DESIGN_COLORS[i % len(DESIGN_COLORS)] if len(designs) > 1 else "#4c72b0"
-        ax.barh(y, p, height=height * 0.9, color=color, alpha=0.85,
-                xerr=np.clip(np.vstack([p - low, high - p]), 0, None), ecolor="black", capsize=2,
-                label=name if len(designs) > 1 else None)
+        ax.barh(
+            y,
+            p,
+            height=height * 0.9,
+            color=color,
+            alpha=0.85,
+            xerr=np.clip(np.vstack([p - low, high - p]), 0, None),
+            ecolor="black",
+            capsize=2,
+            label=name if len(designs) > 1 else None,
+        )
         for yy, pp, hh in zip(y, p, high):
-            ax.annotate(pct(pp), (hh, yy), xytext=(3, 0), textcoords="offset points",
-                        va="center", fontsize="small")
-    ax.set_yticks(np.arange(len(targets)),
-                  [_wrap(_label(first, "target", x, lang), lang) for x in targets])
+            ax.annotate(
+                pct(pp),
+                (hh, yy),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize="small",
+            )
+    ax.set_yticks(
+        np.arange(len(targets)), [_wrap(_label(first, "target", x, lang), lang) for x in targets]
+    )
     ax.invert_yaxis()
     ax.set_xlim(0, 1.15)
     _percent_axis(ax.xaxis)
     ax.axvline(LIKELY_FROM, color="grey", linestyle=":", linewidth=1)
-    ax.annotate(t(lang, "likely"), (LIKELY_FROM, 1.0), xycoords=("data", "axes fraction"),
-                ha="center", va="bottom", fontsize="small", color="grey")
+    ax.annotate(
+        t(lang, "likely"),
+        (LIKELY_FROM, 1.0),
+        xycoords=("data", "axes fraction"),
+        ha="center",
+        va="bottom",
+        fontsize="small",
+        color="grey",
+    )
     ax.set_xlabel(t(lang, "fig_target_xlabel"))
     ax.set_title(t(lang, "fig_target_title"), pad=14)
     ax.grid(axis="x", alpha=0.3)
@@ -330,8 +447,14 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
 # --------------------------------------------------------------------------- capital
 
 
-def capital_paths(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
-                  samples: int = 12, band=(0.05, 0.95)) -> Axes:
+def capital_paths(
+    ds: xr.Dataset,
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    samples: int = 12,
+    band=(0.05, 0.95),
+) -> Axes:
     """Year-end guarantor net assets and pool balances: median, a band across paths and
     a few single paths, each labelled with its probability of insolvency
     (:func:`~guarantee_sim.results.insolvency_probability`) or of running short
@@ -354,20 +477,27 @@ def capital_paths(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
             color = colors[party]
             if len(designs) == 1:
                 for path in range(min(samples, values.sizes["path"])):
-                    ax.plot(years, values.isel(path=path), color=color, alpha=0.25,
-                            linewidth=0.6)
-            ax.fill_between(years, q.isel(quantile=0), q.isel(quantile=2), color=color,
-                            alpha=0.18 if len(designs) == 1 else 0.08, linewidth=0)
+                    ax.plot(years, values.isel(path=path), color=color, alpha=0.25, linewidth=0.6)
+            ax.fill_between(
+                years,
+                q.isel(quantile=0),
+                q.isel(quantile=2),
+                color=color,
+                alpha=0.18 if len(designs) == 1 else 0.08,
+                linewidth=0,
+            )
             who = _label(first, "party", party, lang)
             if party in insolvent.party.values:
-                label = t(lang, "fig_insolvent", party=who,
-                          p=pct(float(insolvent.sel(party=party))))
+                label = t(
+                    lang, "fig_insolvent", party=who, p=pct(float(insolvent.sel(party=party)))
+                )
             else:
                 label = t(lang, "fig_depleted", party=who, p=pct(float(short.sel(party=party))))
             if len(designs) > 1:
                 label = f"{name} — {label}"
-            ax.plot(years, q.isel(quantile=1), color=color, linestyle=style, linewidth=2,
-                    label=label)
+            ax.plot(
+                years, q.isel(quantile=1), color=color, linestyle=style, linewidth=2, label=label
+            )
     ax.axhline(0.0, color="black", linewidth=0.8)
     handles, labels = ax.get_legend_handles_labels()
     if len(designs) == 1:
@@ -386,14 +516,19 @@ def capital_paths(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh",
 
 #: the four panels of :func:`scenario_comparison`, in axes coordinates of the container;
 #: each is a horizontal bar chart, its labels in the space to its left
-PANELS = ((0.20, 0.55, 0.29, 0.36), (0.70, 0.55, 0.29, 0.36),
-          (0.20, 0.05, 0.29, 0.36), (0.70, 0.05, 0.29, 0.36))
+PANELS = (
+    (0.20, 0.55, 0.29, 0.36),
+    (0.70, 0.55, 0.29, 0.36),
+    (0.20, 0.05, 0.29, 0.36),
+    (0.70, 0.05, 0.29, 0.36),
+)
 
 
 def _wrap(label: str, lang: str) -> str:
     """Break a long axis label into lines (Chinese has no spaces: break by characters)."""
-    lines = textwrap.wrap(str(label), width=12 if lang == "zh" else 24,
-                          break_long_words=True) or [""]
+    lines = textwrap.wrap(str(label), width=12 if lang == "zh" else 24, break_long_words=True) or [
+        ""
+    ]
     for i in range(1, len(lines)):  # no line starts with closing punctuation
         while lines[i] and lines[i][0] in "，。、；：）」』,.;:)":
             lines[i - 1] += lines[i][0]
@@ -401,8 +536,15 @@ def _wrap(label: str, lang: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _grouped_barh(ax: Axes, groups: list[str], series: dict[str, np.ndarray], lang: str, *,
-                  errors: dict | None = None, fmt=None) -> None:
+def _grouped_barh(
+    ax: Axes,
+    groups: list[str],
+    series: dict[str, np.ndarray],
+    lang: str,
+    *,
+    errors: dict | None = None,
+    fmt=None,
+) -> None:
     """Horizontal bars: one group per label (top to bottom), one bar per design in it."""
     n = max(1, len(series))
     height = 0.8 / n
@@ -412,13 +554,27 @@ def _grouped_barh(ax: Axes, groups: list[str], series: dict[str, np.ndarray], la
     for i, (name, values) in enumerate(series.items()):
         ys = y - 0.4 + height * (i + 0.5)
         err = None if errors is None else errors[name]
-        ax.barh(ys, values, height=height * 0.92, color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
-                xerr=err, capsize=2 if err is not None else 0, label=name)
+        ax.barh(
+            ys,
+            values,
+            height=height * 0.92,
+            color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
+            xerr=err,
+            capsize=2 if err is not None else 0,
+            label=name,
+        )
         if fmt is not None and roomy:
             for yy, vv in zip(ys, values):
                 if np.isfinite(vv):
-                    ax.annotate(fmt(vv), (vv, yy), xytext=(2, 0), textcoords="offset points",
-                                ha="left", va="center", fontsize="x-small")
+                    ax.annotate(
+                        fmt(vv),
+                        (vv, yy),
+                        xytext=(2, 0),
+                        textcoords="offset points",
+                        ha="left",
+                        va="center",
+                        fontsize="x-small",
+                    )
     ax.set_yticks(y, [_wrap(g, lang) for g in groups], fontsize="small")
     ax.set_ylim(len(groups) - 0.5, -0.5)
     ax.grid(axis="x", alpha=0.3)
@@ -434,8 +590,10 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     rates above their caps). Returns ``ax``.
     """
     if "scenario" not in ds.dims:
-        raise ValueError("scenario_comparison needs a comparison (a Dataset with a "
-                         "'scenario' dim), e.g. from `guarantee-sim compare`")
+        raise ValueError(
+            "scenario_comparison needs a comparison (a Dataset with a "
+            "'scenario' dim), e.g. from `guarantee-sim compare`"
+        )
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes((12.0, 9.0))
     first = _first(ds)
@@ -443,18 +601,19 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     names = [n for n, _ in designs]
     ax.set_axis_off()
     title = ds.attrs.get("experiment_label") if lang == "zh" else ds.attrs.get("experiment")
-    ax.set_title(f"{t(lang, 'fig_compare_title')}: {title}" if title
-                 else t(lang, "fig_compare_title"))
+    ax.set_title(
+        f"{t(lang, 'fig_compare_title')}: {title}" if title else t(lang, "fig_compare_title")
+    )
     loss_ax, target_ax, fiscal_ax, risk_ax = (ax.inset_axes(rect) for rect in PANELS)
 
     def money_m(x):
         return f"{x:,.1f}"
 
     parties = _parties_with_loss(ds)
-    series = {n: loss_summary(v)["mean"].sel(party=parties).values / MILLION
-              for n, v in designs}
-    _grouped_barh(loss_ax, [_label(first, "party", p, lang) for p in parties], series, lang,
-                  fmt=money_m)
+    series = {n: loss_summary(v)["mean"].sel(party=parties).values / MILLION for n, v in designs}
+    _grouped_barh(
+        loss_ax, [_label(first, "party", p, lang) for p in parties], series, lang, fmt=money_m
+    )
     loss_ax.margins(x=0.15)
     loss_ax.set_title(t(lang, "fig_compare_loss"), fontsize="medium")
 
@@ -465,14 +624,20 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
             p = v["target_probability"].sel(target=targets).values.astype(float)
             low, high = probability_interval(p, v.sizes["path"])
             series[n], errors[n] = p, np.clip(np.vstack([p - low, high - p]), 0, None)
-        _grouped_barh(target_ax, [_label(first, "target", x, lang) for x in targets], series,
-                      lang, errors=errors)
+        _grouped_barh(
+            target_ax,
+            [_label(first, "target", x, lang) for x in targets],
+            series,
+            lang,
+            errors=errors,
+        )
         target_ax.set_xlim(0, 1.05)
         _percent_axis(target_ax.xaxis)
         target_ax.axvline(LIKELY_FROM, color="grey", linestyle=":", linewidth=1)
     else:
-        target_ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center",
-                       transform=target_ax.transAxes)
+        target_ax.text(
+            0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=target_ax.transAxes
+        )
     target_ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
 
     costs = cost_table(ds).set_index("design")
@@ -482,20 +647,38 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         means.append(float(ci["mean"]) / MILLION)
         errs.append(float(ci["high"] - ci["mean"]) / MILLION)
     y = np.arange(len(names))
-    fiscal_ax.barh(y, means, xerr=errs, capsize=3, height=0.7,
-                   color=[DESIGN_COLORS[i % len(DESIGN_COLORS)] for i in range(len(names))])
+    fiscal_ax.barh(
+        y,
+        means,
+        xerr=errs,
+        capsize=3,
+        height=0.7,
+        color=[DESIGN_COLORS[i % len(DESIGN_COLORS)] for i in range(len(names))],
+    )
     for i, n in enumerate(names):
-        lines = [t(lang, "fig_per_100m",
-                   value=yuan(costs.loc[n, "fiscal_cost_per_100m_lending"], lang))]
+        lines = [
+            t(lang, "fig_per_100m", value=yuan(costs.loc[n, "fiscal_cost_per_100m_lending"], lang))
+        ]
         if "fiscal_cost_per_additional_borrower" in costs:
             value = costs.loc[n, "fiscal_cost_per_additional_borrower"]
             if np.isfinite(value):
                 lines.append(t(lang, "fig_per_additional", value=yuan(value, lang)))
-        fiscal_ax.annotate("\n".join(lines), (1.0, y[i]), xycoords=("axes fraction", "data"),
-                           xytext=(-3, 0), textcoords="offset points", ha="right",
-                           va="center", fontsize="x-small",
-                           bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
-                                 "edgecolor": "none", "alpha": 0.8})
+        fiscal_ax.annotate(
+            "\n".join(lines),
+            (1.0, y[i]),
+            xycoords=("axes fraction", "data"),
+            xytext=(-3, 0),
+            textcoords="offset points",
+            ha="right",
+            va="center",
+            fontsize="x-small",
+            bbox={
+                "boxstyle": "round,pad=0.2",
+                "facecolor": "white",
+                "edgecolor": "none",
+                "alpha": 0.8,
+            },
+        )
     top = max([m + e for m, e in zip(means, errs)] + [1e-9])
     fiscal_ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
     fiscal_ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
@@ -520,14 +703,26 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         risk_names.append(t(lang, "risk_comp_over_cap", party=_label(first, "party", p, lang)))
         for n, v in designs:
             series[n].append(float(over_cap(v["compensation_rate"].sel(party=p), cap)))
-    _grouped_barh(risk_ax, [r.replace("\n", " ") for r in risk_names],
-                  {n: np.array(s) for n, s in series.items()}, lang, fmt=pct)
+    _grouped_barh(
+        risk_ax,
+        [r.replace("\n", " ") for r in risk_names],
+        {n: np.array(s) for n, s in series.items()},
+        lang,
+        fmt=pct,
+    )
     risk_ax.set_xlim(0, 1.18)
     _percent_axis(risk_ax.xaxis)
     risk_ax.tick_params(axis="y", labelsize="x-small")
     risk_ax.set_title(t(lang, "fig_compare_risk"), fontsize="medium")
 
     handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
-    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 1.0),
-              ncol=min(len(names), 6), fontsize="small", frameon=False)
+    ax.legend(
+        handles,
+        names,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(names), 6),
+        fontsize="small",
+        frameon=False,
+    )
     return _finish(ax, lang)

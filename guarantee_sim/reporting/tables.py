@@ -41,14 +41,52 @@ from .measures import (
 )
 from .text import likelihood
 
-LOSS_COLUMNS = ["design", "party", "label", "kind", "public", "mean", "mean_ci_low",
-                "mean_ci_high", "var_99", "var_99_9", "es_99", "tail_99"]
-TARGET_COLUMNS = ["design", "target", "label", "metric", "kind", "from_year", "to_year",
-                  "value", "attainment_mean", "attainment_p05", "attainment_p95", "probability",
-                  "probability_ci_low", "probability_ci_high", "likelihood"]
-RISK_COLUMNS = ["design", "party", "label", "kind", "risk", "probability", "probability_ci_low",
-                "probability_ci_high", "first_year_median", "cap", "peak_mean", "peak_p99",
-                "lowest_mean"]
+LOSS_COLUMNS = [
+    "design",
+    "party",
+    "label",
+    "kind",
+    "public",
+    "mean",
+    "mean_ci_low",
+    "mean_ci_high",
+    "var_99",
+    "var_99_9",
+    "es_99",
+    "tail_99",
+]
+TARGET_COLUMNS = [
+    "design",
+    "target",
+    "label",
+    "metric",
+    "kind",
+    "from_year",
+    "to_year",
+    "value",
+    "attainment_mean",
+    "attainment_p05",
+    "attainment_p95",
+    "probability",
+    "probability_ci_low",
+    "probability_ci_high",
+    "likelihood",
+]
+RISK_COLUMNS = [
+    "design",
+    "party",
+    "label",
+    "kind",
+    "risk",
+    "probability",
+    "probability_ci_low",
+    "probability_ci_high",
+    "first_year_median",
+    "cap",
+    "peak_mean",
+    "peak_p99",
+    "lowest_mean",
+]
 
 
 def _f(x) -> float:
@@ -80,8 +118,13 @@ def design_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     for name, _ in variants(ds):
         changes = overrides.get(name, "")
-        rows.append({"design": name, "changes": "" if changes in ("", "{}") else changes,
-                     "counterfactual": name == counterfactual})
+        rows.append(
+            {
+                "design": name,
+                "changes": "" if changes in ("", "{}") else changes,
+                "counterfactual": name == counterfactual,
+            }
+        )
     return pd.DataFrame(rows, columns=["design", "changes", "counterfactual"])
 
 
@@ -92,13 +135,17 @@ def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     for name, scheme in (spec.get("schemes", {}) or {}).items():
         split = scheme.get("split", {}) or {}
-        rows.append({
-            "scheme": name, "label": scheme.get("label", ""),
-            "coverage": float(scheme.get("coverage", np.nan)),
-            "split": ", ".join(f"{p} {float(s):.3g}" for p, s in split.items()),
-            "segments": ", ".join(s for s, seg in segments.items()
-                                  if (seg or {}).get("scheme") == name),
-        })
+        rows.append(
+            {
+                "scheme": name,
+                "label": scheme.get("label", ""),
+                "coverage": float(scheme.get("coverage", np.nan)),
+                "split": ", ".join(f"{p} {float(s):.3g}" for p, s in split.items()),
+                "segments": ", ".join(
+                    s for s, seg in segments.items() if (seg or {}).get("scheme") == name
+                ),
+            }
+        )
     return pd.DataFrame(rows, columns=["scheme", "label", "coverage", "split", "segments"])
 
 
@@ -111,17 +158,26 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
         summary = loss_summary(v)
         interval = mean_interval(run_loss(v))
         tail = tail_allocation(v, 0.99)
-        for party, kind, label, public in zip(v.party.values, v.party_kind.values,
-                                              v.party_label.values, v.party_public.values):
+        for party, kind, label, public in zip(
+            v.party.values, v.party_kind.values, v.party_label.values, v.party_public.values
+        ):
             s = summary.sel(party=party)
-            rows.append({
-                "design": name, "party": str(party), "label": str(label), "kind": str(kind),
-                "public": bool(public), "mean": _f(s["mean"]),
-                "mean_ci_low": _f(interval["low"].sel(party=party)),
-                "mean_ci_high": _f(interval["high"].sel(party=party)),
-                "var_99": _f(s["var_99"]), "var_99_9": _f(s["var_99_9"]),
-                "es_99": _f(s["es_99"]), "tail_99": _f(tail.sel(party=party)),
-            })
+            rows.append(
+                {
+                    "design": name,
+                    "party": str(party),
+                    "label": str(label),
+                    "kind": str(kind),
+                    "public": bool(public),
+                    "mean": _f(s["mean"]),
+                    "mean_ci_low": _f(interval["low"].sel(party=party)),
+                    "mean_ci_high": _f(interval["high"].sel(party=party)),
+                    "var_99": _f(s["var_99"]),
+                    "var_99_9": _f(s["var_99_9"]),
+                    "es_99": _f(s["es_99"]),
+                    "tail_99": _f(tail.sel(party=party)),
+                }
+            )
     return pd.DataFrame(rows, columns=LOSS_COLUMNS)
 
 
@@ -138,17 +194,25 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
             spec = v.sel(target=target)
             p = _f(spec["target_probability"])
             low, high = probability_interval(p, n)
-            rows.append({
-                "design": name, "target": str(target), "label": str(spec.target_label.item()),
-                "metric": str(spec.target_metric.item()), "kind": str(spec.target_kind.item()),
-                "from_year": int(spec.target_from_year), "to_year": int(spec.target_to_year),
-                "value": _f(spec.target_value),
-                "attainment_mean": _f(spec["target_attainment"].mean("path")),
-                "attainment_p05": _f(spread.sel(target=target, quantile=0.05)),
-                "attainment_p95": _f(spread.sel(target=target, quantile=0.95)),
-                "probability": p, "probability_ci_low": low, "probability_ci_high": high,
-                "likelihood": likelihood(p),
-            })
+            rows.append(
+                {
+                    "design": name,
+                    "target": str(target),
+                    "label": str(spec.target_label.item()),
+                    "metric": str(spec.target_metric.item()),
+                    "kind": str(spec.target_kind.item()),
+                    "from_year": int(spec.target_from_year),
+                    "to_year": int(spec.target_to_year),
+                    "value": _f(spec.target_value),
+                    "attainment_mean": _f(spec["target_attainment"].mean("path")),
+                    "attainment_p05": _f(spread.sel(target=target, quantile=0.05)),
+                    "attainment_p95": _f(spread.sel(target=target, quantile=0.95)),
+                    "probability": p,
+                    "probability_ci_low": low,
+                    "probability_ci_high": high,
+                    "likelihood": likelihood(p),
+                }
+            )
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
@@ -170,7 +234,8 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
         fiscal_ci, public_ci = mean_interval(fiscal), mean_interval(public)
         fiscal_q, public_q = path_quantiles(fiscal), path_quantiles(public)
         row = {
-            "design": name, "paths": int(v.sizes["path"]),
+            "design": name,
+            "paths": int(v.sizes["path"]),
             "lending_mean": _f(v["loans_amount"].sum(["segment", "year"]).mean("path")),
             "fiscal_cost_mean": _f(fiscal_ci["mean"]),
             "fiscal_cost_ci_low": _f(fiscal_ci["low"]),
@@ -182,39 +247,50 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "public_loss_ci_high": _f(public_ci["high"]),
             "public_loss_p05": _f(public_q.sel(quantile=0.05)),
             "public_loss_p95": _f(public_q.sel(quantile=0.95)),
-            "unmet_demand_mean": _f(v["unmet_demand_amount"].sum(["segment", "year"])
-                                    .mean("path")),
+            "unmet_demand_mean": _f(v["unmet_demand_amount"].sum(["segment", "year"]).mean("path")),
             "fiscal_cost_per_first_time_borrower": (
-                _f(fiscal_cost_per_borrower(v)) if first_time_segments(v) else np.nan),
+                _f(fiscal_cost_per_borrower(v)) if first_time_segments(v) else np.nan
+            ),
             "fiscal_cost_per_100m_lending": _f(fiscal_cost_per_lending(v)),
         }
         if has_additional:
             add = mean_interval(v["additional_borrowers"])
             add_lending = _f(v["additional_lending"].mean("path"))
             extra_cost = _f(extra.sel(scenario=name).mean("path"))
-            row.update({
-                "counterfactual": counterfactual,
-                "additional_borrowers_mean": _f(add["mean"]),
-                "additional_borrowers_ci_low": _f(add["low"]),
-                "additional_borrowers_ci_high": _f(add["high"]),
-                "additional_lending_mean": add_lending,
-                "extra_fiscal_cost_mean": extra_cost,
-                "fiscal_cost_per_additional_borrower": _f(
-                    v["fiscal_cost_per_additional_borrower"]),
-                "extra_fiscal_cost_per_100m_additional_lending": (
-                    extra_cost / add_lending * 1e8 if add_lending > 0 else np.nan),
-            })
+            row.update(
+                {
+                    "counterfactual": counterfactual,
+                    "additional_borrowers_mean": _f(add["mean"]),
+                    "additional_borrowers_ci_low": _f(add["low"]),
+                    "additional_borrowers_ci_high": _f(add["high"]),
+                    "additional_lending_mean": add_lending,
+                    "extra_fiscal_cost_mean": extra_cost,
+                    "fiscal_cost_per_additional_borrower": _f(
+                        v["fiscal_cost_per_additional_borrower"]
+                    ),
+                    "extra_fiscal_cost_per_100m_additional_lending": (
+                        extra_cost / add_lending * 1e8 if add_lending > 0 else np.nan
+                    ),
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, p: float, **extra) -> dict:
-    low, high = (probability_interval(p, v.sizes["path"]) if np.isfinite(p)
-                 else (np.nan, np.nan))
+    low, high = probability_interval(p, v.sizes["path"]) if np.isfinite(p) else (np.nan, np.nan)
     out = dict.fromkeys(RISK_COLUMNS, np.nan)
-    out.update(design=design, party=party, label=str(v.party_label.sel(party=party).item()),
-               kind=str(v.party_kind.sel(party=party).item()), risk=risk, probability=p,
-               probability_ci_low=low, probability_ci_high=high, **extra)
+    out.update(
+        design=design,
+        party=party,
+        label=str(v.party_label.sel(party=party).item()),
+        kind=str(v.party_kind.sel(party=party).item()),
+        risk=risk,
+        probability=p,
+        probability_ci_low=low,
+        probability_ci_high=high,
+        **extra,
+    )
     return out
 
 
@@ -229,33 +305,63 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
         short = depletion_probability(v)
         for pool in capital_holders(v, ("pool",)):
             first = first_year(v["shortfall"].sel(party=pool) > 0)
-            rows.append(_risk_row(
-                v, name, pool, "pool_short", _f(short.sel(party=pool)),
-                first_year_median=_over_finite(first, "quantile", 0.5),
-                lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path"))))
+            rows.append(
+                _risk_row(
+                    v,
+                    name,
+                    pool,
+                    "pool_short",
+                    _f(short.sel(party=pool)),
+                    first_year_median=_over_finite(first, "quantile", 0.5),
+                    lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path")),
+                )
+            )
         insolvent = insolvency_probability(v)
         for g in capital_holders(v, ("guarantor",)):
             capital = v["capital"].sel(party=g)
             first = first_year(capital <= 0)
-            rows.append(_risk_row(
-                v, name, g, "insolvency", _f(insolvent.sel(party=g)),
-                first_year_median=_over_finite(first, "quantile", 0.5),
-                lowest_mean=_f(capital.min("year").mean("path"))))
+            rows.append(
+                _risk_row(
+                    v,
+                    name,
+                    g,
+                    "insolvency",
+                    _f(insolvent.sel(party=g)),
+                    first_year_median=_over_finite(first, "quantile", 0.5),
+                    lowest_mean=_f(capital.min("year").mean("path")),
+                )
+            )
         for g in capital_holders(v, ("guarantor",)):
             cap = caps[g]["leverage_cap"]
             lev = leverage_peak(v, g)
-            rows.append(_risk_row(
-                v, name, g, "leverage_over_cap", _f(over_cap(v["leverage"].sel(party=g), cap)),
-                cap=np.nan if cap is None else float(cap), peak_mean=_over_finite(lev, "mean"),
-                peak_p99=_over_finite(lev, "quantile", 0.99)))
+            rows.append(
+                _risk_row(
+                    v,
+                    name,
+                    g,
+                    "leverage_over_cap",
+                    _f(over_cap(v["leverage"].sel(party=g), cap)),
+                    cap=np.nan if cap is None else float(cap),
+                    peak_mean=_over_finite(lev, "mean"),
+                    peak_p99=_over_finite(lev, "quantile", 0.99),
+                )
+            )
         for p in capital_holders(v, ("guarantor", "reguarantor")):
             cap = caps[p]["compensation_rate_cap"]
             rate = v["compensation_rate"].sel(party=p)
             top = peak(rate)
-            rows.append(_risk_row(
-                v, name, p, "compensation_over_cap", _f(over_cap(rate, cap)),
-                cap=np.nan if cap is None else float(cap), peak_mean=_over_finite(top, "mean"),
-                peak_p99=_over_finite(top, "quantile", 0.99)))
+            rows.append(
+                _risk_row(
+                    v,
+                    name,
+                    p,
+                    "compensation_over_cap",
+                    _f(over_cap(rate, cap)),
+                    cap=np.nan if cap is None else float(cap),
+                    peak_mean=_over_finite(top, "mean"),
+                    peak_p99=_over_finite(top, "quantile", 0.99),
+                )
+            )
     return pd.DataFrame(rows, columns=RISK_COLUMNS)
 
 
@@ -271,6 +377,12 @@ def year_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def all_tables(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
     """Every table of the brief, by the CSV file stem it is written to."""
-    return {"designs": design_table(ds), "schemes": scheme_table(ds), "losses": loss_table(ds),
-            "targets": target_table(ds), "costs": cost_table(ds), "risks": risk_table(ds),
-            "years": year_table(ds)}
+    return {
+        "designs": design_table(ds),
+        "schemes": scheme_table(ds),
+        "losses": loss_table(ds),
+        "targets": target_table(ds),
+        "costs": cost_table(ds),
+        "risks": risk_table(ds),
+        "years": year_table(ds),
+    }

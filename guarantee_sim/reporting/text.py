@@ -98,22 +98,32 @@ TEXT: dict[str, dict[str, str]] = {
         "kind_pool": "pool",
         "kind_unabsorbed": "unabsorbed",
         "source_memory": "a results Dataset",
-        "generated_undated": ("Generated from {source} ({paths} Monte Carlo paths per design, "
-                              "seed {seed}, guarantee_sim {version})."),
-        "generated": ("Generated from {source} ({paths} Monte Carlo paths per design, seed "
-                      "{seed}, guarantee_sim {version}, results created {created})."),
+        "generated_undated": (
+            "Generated from {source} ({paths} Monte Carlo paths per design, "
+            "seed {seed}, guarantee_sim {version})."
+        ),
+        "generated": (
+            "Generated from {source} ({paths} Monte Carlo paths per design, seed "
+            "{seed}, guarantee_sim {version}, results created {created})."
+        ),
         "h_question": "The question",
-        "question_single": ("With this design — {label} — how likely is each of the plan's "
-                            "targets, what do the bank, the guarantors, the re-guarantors and "
-                            "the government lose in the mean and in the tail, when does the "
-                            "risk pool run short, and what does it cost the budget?"),
+        "question_single": (
+            "With this design — {label} — how likely is each of the plan's "
+            "targets, what do the bank, the guarantors, the re-guarantors and "
+            "the government lose in the mean and in the tail, when does the "
+            "risk pool run short, and what does it cost the budget?"
+        ),
         "h_designs": "Designs compared",
         "designs_single": "One design is simulated: **{name}** ({label}).",
-        "designs_compare": ("{n} designs are compared on the same random numbers (common "
-                            "random numbers), so differences between them are the policy's "
-                            "effect rather than sampling noise. Base scenario: **{base}**."),
-        "designs_counterfactual": ("**{name}** is the counterfactual: additional borrowers "
-                                   "and additional lending are measured against it."),
+        "designs_compare": (
+            "{n} designs are compared on the same random numbers (common "
+            "random numbers), so differences between them are the policy's "
+            "effect rather than sampling noise. Base scenario: **{base}**."
+        ),
+        "designs_counterfactual": (
+            "**{name}** is the counterfactual: additional borrowers "
+            "and additional lending are measured against it."
+        ),
         "col_design": "design",
         "col_changes": "changes to the base scenario",
         "no_changes": "(base scenario)",
@@ -122,22 +132,28 @@ TEXT: dict[str, dict[str, str]] = {
         "col_split": "split of the covered part",
         "col_segments": "segments",
         "h_uncertainty": "What the uncertainty covers",
-        "uncertainty": ("Every range in this brief comes from the {paths} Monte Carlo paths "
-                        "per design: credit cycles (the yearly systematic factor) and which "
-                        "loans default. '95% CI' is the confidence interval of a mean or a "
-                        "probability given that finite number of paths; '90% of paths' is "
-                        "the spread of outcomes from one path to another. The ranges do "
-                        "**not** cover parameter uncertainty: default rates, loss rates, "
-                        "correlations, demand and the policy parameters are fixed at the "
-                        "scenario's values, and would widen the ranges if they were "
-                        "uncertain."),
+        "uncertainty": (
+            "Every range in this brief comes from the {paths} Monte Carlo paths "
+            "per design: credit cycles (the yearly systematic factor) and which "
+            "loans default. '95% CI' is the confidence interval of a mean or a "
+            "probability given that finite number of paths; '90% of paths' is "
+            "the spread of outcomes from one path to another. The ranges do "
+            "**not** cover parameter uncertainty: default rates, loss rates, "
+            "correlations, demand and the policy parameters are fixed at the "
+            "scenario's values, and would widen the ranges if they were "
+            "uncertain."
+        ),
         "h_key": "Key numbers",
-        "key_fiscal": ("**{design}**: the budget spends {mean} over the run (95% CI {low} to "
-                       "{high}); public parties lose {public} (90% of paths between "
-                       "{public_p05} and {public_p95}); new lending is {lending}."),
-        "key_loss": ("**{design}** — {party}: mean loss over the run {mean} (95% CI {low} to "
-                     "{high}); in a 1-in-100 run {var99} or more (VaR 99%), and {es99} on "
-                     "average in the worst 1% of runs (ES 99%)."),
+        "key_fiscal": (
+            "**{design}**: the budget spends {mean} over the run (95% CI {low} to "
+            "{high}); public parties lose {public} (90% of paths between "
+            "{public_p05} and {public_p95}); new lending is {lending}."
+        ),
+        "key_loss": (
+            "**{design}** — {party}: mean loss over the run {mean} (95% CI {low} to "
+            "{high}); in a 1-in-100 run {var99} or more (VaR 99%), and {es99} on "
+            "average in the worst 1% of runs (ES 99%)."
+        ),
         "loss_table_caption": "Loss over the run by party",
         "col_party": "party",
         "col_mean": "mean",
@@ -146,21 +162,28 @@ TEXT: dict[str, dict[str, str]] = {
         "col_var999": "VaR 99.9%",
         "col_es99": "ES 99%",
         "col_tail": "mean in the worst 1% of runs",
-        "fig_caption_loss": ("Loss by party: the mean over the paths, and the mean on the 1% "
-                             "of paths with the largest total loss (the 99% tail)."),
-        "fig_caption_exceed": ("Probability that a party's loss over the run exceeds x, "
-                               "read from the paths."),
+        "fig_caption_loss": (
+            "Loss by party: the mean over the paths, and the mean on the 1% "
+            "of paths with the largest total loss (the 99% tail)."
+        ),
+        "fig_caption_exceed": (
+            "Probability that a party's loss over the run exceeds x, read from the paths."
+        ),
         "fig_caption_fan": "Credit loss by year: median and bands across paths.",
-        "fig_caption_fan_public": ("Losses of public parties by year, per design: median and "
-                                   "the 5%–95% range across paths."),
+        "fig_caption_fan_public": (
+            "Losses of public parties by year, per design: median and "
+            "the 5%–95% range across paths."
+        ),
         "h_targets": "Which targets are likely",
         "targets_likely": "Likely ({p}% chance or more): {targets}.",
         "targets_not_likely": "Not likely: {targets}.",
         "targets_none": "none",
         "targets_summary": "{likely} {not_likely}",
         "design_prefix": "**{design}**: {text}",
-        "target_line": ("**{design}** — {target}: P(reached) = {p} (95% CI {low} to {high}), "
-                        "{likelihood}; mean attainment {attainment} of the target {value}."),
+        "target_line": (
+            "**{design}** — {target}: P(reached) = {p} (95% CI {low} to {high}), "
+            "{likelihood}; mean attainment {attainment} of the target {value}."
+        ),
         "col_target": "target",
         "col_target_value": "target value",
         "col_attainment": "mean attainment",
@@ -170,31 +193,45 @@ TEXT: dict[str, dict[str, str]] = {
         "col_likelihood": "likelihood",
         "fig_caption_targets": "Probability of reaching each target, with its 95% CI.",
         "h_costs": "What it costs the budget",
-        "cost_line": ("**{design}**: {per_borrower} of fiscal cost per first-time borrower "
-                      "served, {per_lending} per 100 m CNY of new lending."),
-        "cost_line_no_first_time": ("**{design}**: {per_lending} of fiscal cost per 100 m "
-                                    "CNY of new lending (the scenario has no first-time "
-                                    "borrower segment)."),
-        "additional_line": ("**{design}**: {additional} additional first-time borrowers "
-                            "over the run compared with {counterfactual} (95% CI {low} to "
-                            "{high}), {lending} of additional lending; the extra fiscal cost "
-                            "is {per_additional} per additional first-time borrower and "
-                            "{per_100m} per 100 m CNY of additional lending."),
-        "additional_none": ("**{design}**: no additional first-time borrowers compared with "
-                            "{counterfactual}, so a cost per additional borrower is not "
-                            "defined."),
-        "key_fiscal_fixed": ("**{design}**: the budget spends {mean} over the run, the same on "
-                             "every path; public parties lose {public} (95% CI {public_low} to "
-                             "{public_high}; 90% of paths between {public_p05} and "
-                             "{public_p95}); new lending is {lending}."),
-        "no_counterfactual_single": ("A single run has no counterfactual (the same system "
-                                     "without the scheme), so additional borrowers and the "
-                                     "cost per additional borrower are not estimated: compare "
-                                     "designs with a `counterfactual` variant for them."),
+        "cost_line": (
+            "**{design}**: {per_borrower} of fiscal cost per first-time borrower "
+            "served, {per_lending} per 100 m CNY of new lending."
+        ),
+        "cost_line_no_first_time": (
+            "**{design}**: {per_lending} of fiscal cost per 100 m "
+            "CNY of new lending (the scenario has no first-time "
+            "borrower segment)."
+        ),
+        "additional_line": (
+            "**{design}**: {additional} additional first-time borrowers "
+            "over the run compared with {counterfactual} (95% CI {low} to "
+            "{high}), {lending} of additional lending; the extra fiscal cost "
+            "is {per_additional} per additional first-time borrower and "
+            "{per_100m} per 100 m CNY of additional lending."
+        ),
+        "additional_none": (
+            "**{design}**: no additional first-time borrowers compared with "
+            "{counterfactual}, so a cost per additional borrower is not "
+            "defined."
+        ),
+        "key_fiscal_fixed": (
+            "**{design}**: the budget spends {mean} over the run, the same on "
+            "every path; public parties lose {public} (95% CI {public_low} to "
+            "{public_high}; 90% of paths between {public_p05} and "
+            "{public_p95}); new lending is {lending}."
+        ),
+        "no_counterfactual_single": (
+            "A single run has no counterfactual (the same system "
+            "without the scheme), so additional borrowers and the "
+            "cost per additional borrower are not estimated: compare "
+            "designs with a `counterfactual` variant for them."
+        ),
         "col_risk_probability": "probability",
-        "no_counterfactual": ("The comparison has no counterfactual design (one without the "
-                              "scheme), so additional borrowers and the cost per additional "
-                              "borrower are not estimated."),
+        "no_counterfactual": (
+            "The comparison has no counterfactual design (one without the "
+            "scheme), so additional borrowers and the cost per additional "
+            "borrower are not estimated."
+        ),
         "col_fiscal": "fiscal cost (CNY m)",
         "col_public_loss": "public loss (CNY m)",
         "col_lending": "new lending (CNY m)",
@@ -203,23 +240,35 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "additional first-time borrowers",
         "col_per_additional": "per additional first-time borrower (CNY)",
         "h_risks": "Risks",
-        "risk_pool": ("**{design}** — {party}: could not take its share of a loss on "
-                      "{p} of paths (95% CI {low} to {high}; run dry or circuit breaker){when}."),
+        "risk_pool": (
+            "**{design}** — {party}: could not take its share of a loss on "
+            "{p} of paths (95% CI {low} to {high}; run dry or circuit breaker){when}."
+        ),
         "risk_pool_when": ", first in {year} (median over those paths)",
-        "risk_insolvency": ("**{design}** — {party}: net assets fell to zero or below "
-                            "on {p} of paths (95% CI {low} to {high}); its lowest year-end net "
-                            "assets average {capital_min}."),
-        "risk_leverage": ("**{design}** — {party}: peak year-end leverage {peak} on "
-                          "average, {peak99} in the worst 1% of paths, against a cap of "
-                          "{cap}; above the cap on {p} of paths."),
-        "risk_compensation": ("**{design}** — {party}: peak yearly compensation rate {peak} "
-                              "on average, {peak99} in the worst 1% of paths, against a cap of "
-                              "{cap}; above the cap on {p} of paths."),
-        "risk_compensation_nocap": ("**{design}** — {party}: peak yearly compensation rate "
-                                    "{peak} on average, {peak99} in the worst 1% of paths "
-                                    "(no cap)."),
-        "risk_unmet": ("**{design}**: lending refused for lack of guarantee or pool capacity "
-                       "averages {unmet} over the run."),
+        "risk_insolvency": (
+            "**{design}** — {party}: net assets fell to zero or below "
+            "on {p} of paths (95% CI {low} to {high}); its lowest year-end net "
+            "assets average {capital_min}."
+        ),
+        "risk_leverage": (
+            "**{design}** — {party}: peak year-end leverage {peak} on "
+            "average, {peak99} in the worst 1% of paths, against a cap of "
+            "{cap}; above the cap on {p} of paths."
+        ),
+        "risk_compensation": (
+            "**{design}** — {party}: peak yearly compensation rate {peak} "
+            "on average, {peak99} in the worst 1% of paths, against a cap of "
+            "{cap}; above the cap on {p} of paths."
+        ),
+        "risk_compensation_nocap": (
+            "**{design}** — {party}: peak yearly compensation rate "
+            "{peak} on average, {peak99} in the worst 1% of paths "
+            "(no cap)."
+        ),
+        "risk_unmet": (
+            "**{design}**: lending refused for lack of guarantee or pool capacity "
+            "averages {unmet} over the run."
+        ),
         "col_risk": "risk",
         "col_cap": "cap",
         "col_peak": "peak, mean",
@@ -229,13 +278,17 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_name_insolvency": "guarantor insolvent",
         "risk_name_leverage_over_cap": "leverage above cap",
         "risk_name_compensation_over_cap": "compensation rate above cap",
-        "fig_caption_capital": ("Guarantor net assets and pool balance by year: median, bands "
-                                "across paths and a few single paths."),
+        "fig_caption_capital": (
+            "Guarantor net assets and pool balance by year: median, bands "
+            "across paths and a few single paths."
+        ),
         "fig_caption_compare": "The designs side by side.",
         "h_assumptions": "Assumptions and sources",
-        "assume_settings": ("Horizon {first}–{last} ({origination} years of new lending, then "
-                            "run-off); {granularity} granularity; lending from {lending_source}; "
-                            "{replicas} book replica(s). Money in CNY, rates per year."),
+        "assume_settings": (
+            "Horizon {first}–{last} ({origination} years of new lending, then "
+            "run-off); {granularity} granularity; lending from {lending_source}; "
+            "{replicas} book replica(s). Money in CNY, rates per year."
+        ),
         "sources": "Sources cited by the scenario:",
         "no_sources": "The scenario cites no sources.",
         "description": "Scenario description ({name}):",
@@ -309,18 +362,26 @@ TEXT: dict[str, dict[str, str]] = {
         "kind_pool": "资金池",
         "kind_unabsorbed": "未吸收",
         "source_memory": "结果数据集",
-        "generated_undated": ("根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
-                              "guarantee_sim {version}）。"),
-        "generated": ("根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
-                      "guarantee_sim {version}，结果生成于 {created}）。"),
+        "generated_undated": (
+            "根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
+            "guarantee_sim {version}）。"
+        ),
+        "generated": (
+            "根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
+            "guarantee_sim {version}，结果生成于 {created}）。"
+        ),
         "h_question": "问题",
-        "question_single": ("在该方案（{label}）下，规划的各项目标达成的可能性有多大？银行、担保机构、"
-                            "再担保机构和政府在平均情形和尾部情形下各损失多少？风险补偿资金池何时"
-                            "不足？财政需要付出多少？"),
+        "question_single": (
+            "在该方案（{label}）下，规划的各项目标达成的可能性有多大？银行、担保机构、"
+            "再担保机构和政府在平均情形和尾部情形下各损失多少？风险补偿资金池何时"
+            "不足？财政需要付出多少？"
+        ),
         "h_designs": "比较的方案",
         "designs_single": "模拟一个方案：**{name}**（{label}）。",
-        "designs_compare": ("比较 {n} 个方案，各方案使用相同的随机数（共同随机数），因此方案之间的"
-                            "差异反映政策效果，而非抽样误差。基准情景：**{base}**。"),
+        "designs_compare": (
+            "比较 {n} 个方案，各方案使用相同的随机数（共同随机数），因此方案之间的"
+            "差异反映政策效果，而非抽样误差。基准情景：**{base}**。"
+        ),
         "designs_counterfactual": "**{name}** 为反事实方案：新增借款人和新增贷款均相对于它计算。",
         "col_design": "方案",
         "col_changes": "相对基准情景的改动",
@@ -330,18 +391,24 @@ TEXT: dict[str, dict[str, str]] = {
         "col_split": "转出部分的分担",
         "col_segments": "适用业务",
         "h_uncertainty": "不确定性的含义",
-        "uncertainty": ("本简报中的所有区间都来自每个方案的 {paths} 条蒙特卡洛路径，涵盖信贷周期"
-                        "（逐年的系统性因子）以及哪些贷款违约。“95% 置信区间”指在有限路径数下均值"
-                        "或概率的置信区间；“90% 的路径”指不同路径之间结果的分布范围。这些区间"
-                        "**不包括**参数不确定性：违约概率、违约损失率、相关性、需求和政策参数都固定"
-                        "为情景设定值，若这些参数本身不确定，区间会更宽。"),
+        "uncertainty": (
+            "本简报中的所有区间都来自每个方案的 {paths} 条蒙特卡洛路径，涵盖信贷周期"
+            "（逐年的系统性因子）以及哪些贷款违约。“95% 置信区间”指在有限路径数下均值"
+            "或概率的置信区间；“90% 的路径”指不同路径之间结果的分布范围。这些区间"
+            "**不包括**参数不确定性：违约概率、违约损失率、相关性、需求和政策参数都固定"
+            "为情景设定值，若这些参数本身不确定，区间会更宽。"
+        ),
         "h_key": "关键数字",
-        "key_fiscal": ("**{design}**：整个模拟期财政支出 {mean}（95% 置信区间 {low} 至 {high}）；"
-                       "公共部门损失 {public}（90% 的路径介于 {public_p05} 与 {public_p95}）；"
-                       "新增贷款 {lending}。"),
-        "key_loss": ("**{design}** — {party}：整个模拟期平均损失 {mean}（95% 置信区间 "
-                     "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
-                     "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"),
+        "key_fiscal": (
+            "**{design}**：整个模拟期财政支出 {mean}（95% 置信区间 {low} 至 {high}）；"
+            "公共部门损失 {public}（90% 的路径介于 {public_p05} 与 {public_p95}）；"
+            "新增贷款 {lending}。"
+        ),
+        "key_loss": (
+            "**{design}** — {party}：整个模拟期平均损失 {mean}（95% 置信区间 "
+            "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
+            "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"
+        ),
         "loss_table_caption": "各方整个模拟期损失",
         "col_party": "参与方",
         "col_mean": "均值",
@@ -360,8 +427,10 @@ TEXT: dict[str, dict[str, str]] = {
         "targets_none": "无",
         "targets_summary": "{likely}{not_likely}",
         "design_prefix": "**{design}**：{text}",
-        "target_line": ("**{design}** — {target}：达成概率 {p}（95% 置信区间 {low} 至 {high}），"
-                        "{likelihood}；平均完成目标值 {value} 的 {attainment}。"),
+        "target_line": (
+            "**{design}** — {target}：达成概率 {p}（95% 置信区间 {low} 至 {high}），"
+            "{likelihood}；平均完成目标值 {value} 的 {attainment}。"
+        ),
         "col_target": "目标",
         "col_target_value": "目标值",
         "col_attainment": "平均完成度",
@@ -371,22 +440,32 @@ TEXT: dict[str, dict[str, str]] = {
         "col_likelihood": "可能性",
         "fig_caption_targets": "各项目标的达成概率及其 95% 置信区间。",
         "h_costs": "财政成本",
-        "cost_line": ("**{design}**：每服务一户首贷户的财政成本为 {per_borrower}，每亿元新增贷款的"
-                      "财政成本为 {per_lending}。"),
-        "cost_line_no_first_time": ("**{design}**：每亿元新增贷款的财政成本为 {per_lending}"
-                                    "（该情景没有首贷户业务）。"),
-        "additional_line": ("**{design}**：相对于 {counterfactual}，整个模拟期新增首贷户 "
-                            "{additional} 户（95% 置信区间 {low} 至 {high}），新增贷款 {lending}；"
-                            "额外财政成本为每新增首贷户 {per_additional}，每亿元新增贷款 "
-                            "{per_100m}。"),
-        "additional_none": ("**{design}**：相对于 {counterfactual} 没有新增首贷户，因此无法计算"
-                            "每新增首贷户的成本。"),
-        "key_fiscal_fixed": ("**{design}**：整个模拟期财政支出 {mean}，各路径相同；公共部门损失 "
-                             "{public}（95% 置信区间 {public_low} 至 {public_high}；90% 的路径介于 "
-                             "{public_p05} 与 {public_p95}）；新增贷款 {lending}。"),
-        "no_counterfactual_single": ("单次模拟没有反事实方案（不含该政策的同一体系），因此不估计新增"
-                                     "借款人及每新增借款人的成本；如需估计，请比较含 `counterfactual` "
-                                     "方案的多个方案。"),
+        "cost_line": (
+            "**{design}**：每服务一户首贷户的财政成本为 {per_borrower}，每亿元新增贷款的"
+            "财政成本为 {per_lending}。"
+        ),
+        "cost_line_no_first_time": (
+            "**{design}**：每亿元新增贷款的财政成本为 {per_lending}（该情景没有首贷户业务）。"
+        ),
+        "additional_line": (
+            "**{design}**：相对于 {counterfactual}，整个模拟期新增首贷户 "
+            "{additional} 户（95% 置信区间 {low} 至 {high}），新增贷款 {lending}；"
+            "额外财政成本为每新增首贷户 {per_additional}，每亿元新增贷款 "
+            "{per_100m}。"
+        ),
+        "additional_none": (
+            "**{design}**：相对于 {counterfactual} 没有新增首贷户，因此无法计算每新增首贷户的成本。"
+        ),
+        "key_fiscal_fixed": (
+            "**{design}**：整个模拟期财政支出 {mean}，各路径相同；公共部门损失 "
+            "{public}（95% 置信区间 {public_low} 至 {public_high}；90% 的路径介于 "
+            "{public_p05} 与 {public_p95}）；新增贷款 {lending}。"
+        ),
+        "no_counterfactual_single": (
+            "单次模拟没有反事实方案（不含该政策的同一体系），因此不估计新增"
+            "借款人及每新增借款人的成本；如需估计，请比较含 `counterfactual` "
+            "方案的多个方案。"
+        ),
         "col_risk_probability": "概率",
         "no_counterfactual": "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。",
         "col_fiscal": "财政支出（万元）",
@@ -397,17 +476,26 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "新增首贷户（户）",
         "col_per_additional": "每新增首贷户（元）",
         "h_risks": "风险",
-        "risk_pool": ("**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（95% "
-                      "置信区间 {low} 至 {high}；资金耗尽或触发熔断）{when}。"),
+        "risk_pool": (
+            "**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（95% "
+            "置信区间 {low} 至 {high}；资金耗尽或触发熔断）{when}。"
+        ),
         "risk_pool_when": "，这些路径上首次发生的年份中位数为 {year} 年",
-        "risk_insolvency": ("**{design}** — {party}：在 {p} 的路径上净资产降至零或以下"
-                            "（95% 置信区间 {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"),
-        "risk_leverage": ("**{design}** — {party}：年末放大倍数峰值平均 {peak}，最差 1% "
-                          "路径为 {peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),
-        "risk_compensation": ("**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 "
-                              "{peak99}，上限 {cap}；在 {p} 的路径上超过上限。"),
-        "risk_compensation_nocap": ("**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% "
-                                    "路径为 {peak99}（无上限）。"),
+        "risk_insolvency": (
+            "**{design}** — {party}：在 {p} 的路径上净资产降至零或以下"
+            "（95% 置信区间 {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"
+        ),
+        "risk_leverage": (
+            "**{design}** — {party}：年末放大倍数峰值平均 {peak}，最差 1% "
+            "路径为 {peak99}，上限 {cap}；在 {p} 的路径上超过上限。"
+        ),
+        "risk_compensation": (
+            "**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 "
+            "{peak99}，上限 {cap}；在 {p} 的路径上超过上限。"
+        ),
+        "risk_compensation_nocap": (
+            "**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 {peak99}（无上限）。"
+        ),
         "risk_unmet": "**{design}**：因担保或资金池容量不足而未能发放的贷款，整个模拟期平均 {unmet}。",
         "col_risk": "风险",
         "col_cap": "上限",
@@ -421,9 +509,11 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_caption_capital": "担保机构净资产与资金池余额逐年变化：中位数、分位区间与若干单条路径。",
         "fig_caption_compare": "各方案对比。",
         "h_assumptions": "假设与来源",
-        "assume_settings": ("模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
-                            "模拟粒度 {granularity}；贷款量来源 {lending_source}；贷款簿副本 "
-                            "{replicas} 个。金额单位为人民币元，利率为年率。"),
+        "assume_settings": (
+            "模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
+            "模拟粒度 {granularity}；贷款量来源 {lending_source}；贷款簿副本 "
+            "{replicas} 个。金额单位为人民币元，利率为年率。"
+        ),
         "sources": "情景引用的来源：",
         "no_sources": "情景未引用来源。",
         "description": "情景说明（{name}）：",
