@@ -23,8 +23,10 @@ def basel_sme_correlation(pd: float, sales_eur_m: float = 5.0) -> float:
 def basel_retail_correlation(pd: float) -> float:
     """Basel II 'other retail' correlation: 0.03 w + 0.16 (1 - w), w with k = 35.
 
-    >>> round(basel_retail_correlation(0.03), 3)
-    0.076
+    At PD 3%, w = 1 - exp(-1.05) = 0.650, so 0.03 * 0.650 + 0.16 * 0.350 = 0.0755:
+
+    >>> round(basel_retail_correlation(0.03), 4)
+    0.0755
     """
     w = (1 - np.exp(-35 * pd)) / (1 - np.exp(-35))
     return float(0.03 * w + 0.16 * (1 - w))
