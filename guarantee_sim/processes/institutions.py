@@ -13,6 +13,7 @@ applicant stands for ``record_weight`` identical ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,15 +62,15 @@ class Rules:
 
     visits: int
     days_between_visits: float
-    bank_ok: callable  # (applicant, segment) -> bool
-    guarantor_ok: callable  # (applicant, segment) -> bool
+    bank_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
+    guarantor_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
     needs_guarantor: list  # per segment
     routes_to: list  # per segment, -1 for none
     tenor_days: list  # per segment
     renews_into: list  # per segment, -1 for none
     origination_days: float
-    review_service: callable  # applicant -> days
-    renewal_service: callable  # applicant -> days
+    review_service: Callable[[Applicant], float]  # applicant -> days
+    renewal_service: Callable[[Applicant], float]  # applicant -> days
 
 
 def application(
@@ -148,7 +149,7 @@ def renewal(
     )
     outcome = Outcome(applicant)
     log.append(outcome)
-    served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)
+    _served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)
     outcome.waits.append(waited)
     outcome.decided = env.now
     ok = rules.bank_ok(applicant, into)

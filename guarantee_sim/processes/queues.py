@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 import simpy
-from simpy.core import BoundClass
 from simpy.resources.resource import Request
 
 DAYS_PER_YEAR = 365.0
@@ -19,6 +18,8 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 
 class MonitoredRequest(Request):
     """A request whose cancellation (an applicant giving up) is seen by the monitor."""
+
+    resource: MonitoredResource
 
     def cancel(self) -> None:
         self.resource.observe()
@@ -29,7 +30,9 @@ class MonitoredRequest(Request):
 class MonitoredResource(simpy.Resource):
     """A ``simpy.Resource`` recording the areas under its queue-length and busy curves."""
 
-    request = BoundClass(MonitoredRequest)
+    def request(self) -> MonitoredRequest:  # type: ignore[override]
+        """Ask for one of the staff (what ``simpy.Resource.request`` does, monitored)."""
+        return MonitoredRequest(self)
 
     def __init__(self, env: simpy.Environment, capacity: int):
         super().__init__(env, capacity)
