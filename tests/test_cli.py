@@ -145,6 +145,7 @@ def test_validate_fee_cap_switched_off_by_override(capsys):
     assert rc == 0, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_validate(tmp_path):
     good = run_script("validate", GOOD, cwd=tmp_path)
     assert good.returncode == 0, good.stderr
@@ -181,6 +182,7 @@ def test_run_fee_above_cap_writes_nothing(how, where, tmp_path, monkeypatch, cap
     assert listing(tmp_path) == (["out"] if where == "out" else [])
 
 
+@pytest.mark.slow
 def test_console_script_run_fee_above_cap(tmp_path):
     out = tmp_path / "r.nc"
     proc = run_script(
@@ -329,6 +331,7 @@ def test_summarize_prints_the_same_loss_table(results, capsys):
     assert captured.out.strip() in results["stdout"]
 
 
+@pytest.mark.slow
 def test_console_script_summarize(results):
     proc = run_script("summarize", results["out"], cwd=results["root"])
     assert proc.returncode == 0, proc.stderr

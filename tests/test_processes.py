@@ -61,6 +61,7 @@ def approval_stats(rep) -> tuple[float, float, float, int]:
 # --------------------------------------------------------------------------- queues
 
 
+@pytest.mark.slow
 def test_bank_screening_reproduces_erlang_c():
     """M/M/3 at rho = 0.7: mean wait in queue, P(wait) and utilisation match Erlang C."""
     servers, lam, mu, years, replicas = 3, 2.1, 1.0, 30, 8  # lam per day, mu per day
@@ -214,6 +215,7 @@ def _rate_for_approval(noise: float, target: float, tolerance: float):
     raise AssertionError(f"no loan rate gives approval rate {target} at noise {noise}")
 
 
+@pytest.mark.slow
 def test_sharper_score_selects_safer_loans_at_the_same_approval_rate():
     target, tolerance = 0.5, 0.004
     _, (rate_sharp, pd_sharp, se_sharp, _) = _rate_for_approval(0.3, target, tolerance)
@@ -330,6 +332,7 @@ def _weighted_run(weight: int, seed: int, paths: int, monkeypatch):
     return scenario, ds, captured[0].books
 
 
+@pytest.mark.slow
 def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
     """At weight w arrivals and staff are simulated at 1/w and each record stands for w
     loans, which default independently: expected totals, mean loss and the 99% loss

@@ -252,6 +252,7 @@ def test_bad_language_is_refused(datasets):
 
 
 @pytest.mark.parametrize("kind,lang", CASES)
+@pytest.mark.slow
 def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
     folder, ds = briefs[kind, lang], datasets[kind]
     losses = csv(folder, "losses").set_index(["design", "party"])
@@ -300,6 +301,7 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
                 assert close(years.loc[(name, year), column], float(values.sel(year=year)))
 
 
+@pytest.mark.slow
 def test_comparison_brief_has_the_additionality_numbers(briefs, datasets):
     costs = csv(briefs["compare", "en"], "costs").set_index("design")
     ds = datasets["compare"]
@@ -318,6 +320,7 @@ def test_comparison_brief_has_the_additionality_numbers(briefs, datasets):
 
 
 @pytest.mark.parametrize("kind,lang", CASES)
+@pytest.mark.slow
 def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     folder, ds = briefs[kind, lang], datasets[kind]
     md = (folder / "brief.md").read_text(encoding="utf-8")
@@ -370,6 +373,7 @@ class _Page(HTMLParser):
 
 
 @pytest.mark.parametrize("kind,lang", CASES)
+@pytest.mark.slow
 def test_html_is_self_contained_with_every_figure(briefs, kind, lang):
     folder = briefs[kind, lang]
     parser = _Page()
@@ -390,6 +394,7 @@ def test_html_is_self_contained_with_every_figure(briefs, kind, lang):
         assert f"](figures/{png.name})" in md
 
 
+@pytest.mark.slow
 def test_brief_languages_differ(briefs):
     zh = (briefs["run", "zh"] / "brief.md").read_text(encoding="utf-8")
     en = (briefs["run", "en"] / "brief.md").read_text(encoding="utf-8")
@@ -433,6 +438,7 @@ def test_cli_brief_mistakes_exit_2(files, tmp_path, capsys):
 # --------------------------------------------------------------------------- notebook
 
 
+@pytest.mark.slow
 def test_explore_notebook_executes():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -240,6 +240,7 @@ def _wait(child: subprocess.Popen) -> None:
 # --------------------------------------------------------------------------- threads, JIT
 
 
+@pytest.mark.slow
 def test_same_seed_bit_identical_across_thread_counts(tmp_path):
     # in-process first: compiles (or loads) the kernels and fills Numba's cache for the
     # children
@@ -256,6 +257,7 @@ def test_same_seed_bit_identical_across_thread_counts(tmp_path):
         xr.testing.assert_identical(reference, _read(tmp_path / "inprocess" / f"{name}.nc"))
 
 
+@pytest.mark.slow
 def test_kernels_give_the_same_numbers_without_the_jit(tmp_path):
     jitted = nojit_cases()
     _wait(_start_child("nojit_cases", tmp_path, no_jit=True))

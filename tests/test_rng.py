@@ -115,6 +115,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_pure_python_path_matches_jit():
     env = dict(os.environ)
     env["NUMBA_DISABLE_JIT"] = "1"

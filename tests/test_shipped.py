@@ -99,6 +99,7 @@ def first_time_borrowers(ds: xr.Dataset) -> xr.DataArray:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_scenario_runs_at_reduced_scale(path, tmp_path):
     out = tmp_path / f"{path.stem}.nc"
     sets = [a for k, v in reduced_overrides(path).items() for a in ("--set", f"{k}={v}")]
@@ -162,6 +163,7 @@ def experiment_results(tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_experiment_runs_at_reduced_scale(path, experiment_results):
     ds = experiment_results[path.stem]
     experiment = load_experiment(path)
@@ -174,6 +176,7 @@ def test_experiment_runs_at_reduced_scale(path, experiment_results):
 @pytest.mark.parametrize(
     "path", [p for p in EXPERIMENTS if load_experiment(p).counterfactual], ids=lambda p: p.stem
 )
+@pytest.mark.slow
 def test_no_scheme_counterfactual_approves_fewer_first_time_borrowers(path, experiment_results):
     ds = experiment_results[path.stem]
     cf = load_experiment(path).counterfactual
@@ -200,6 +203,7 @@ def _defaults_identical(base: xr.Dataset, variant: xr.Dataset) -> None:
     assert float(np.abs(base["fee_income"] - variant["fee_income"]).sum()) > 0
 
 
+@pytest.mark.slow
 def test_fee_variant_keeps_defaults_with_processes(tmp_path):
     """Hangzhou 2021-2023, variant fee_0_5pct of the fee/coverage experiment.
 

@@ -24,6 +24,8 @@ import guarantee_sim as gs
 from guarantee_sim.engine.analytic import vasicek_loss_cdf, vasicek_loss_quantile
 from guarantee_sim.engine.book import COHORT_FLAG, LoanBook, segment_hash
 
+pytestmark = pytest.mark.slow  # Monte Carlo against the closed form: ~11 s
+
 PD, LGD, RHO = 0.02, 0.45, 0.12
 N_LOANS = 10**6
 AMOUNT = 1.0e6  # CNY per loan

@@ -1,0 +1,305 @@
+"""Builders for tests: tiny results Datasets stated in a few lines (like ``xarray.testing``).
+
+A metric test states its inputs, the metric's answer is worked out by hand, and the two are
+compared; nothing has to be simulated. :func:`results_dataset` lays small explicit arrays
+out with the results contract's dims, coords and attrs (DESIGN §5), so every function of
+:mod:`guarantee_sim.results` accepts what it returns.
+
+>>> from guarantee_sim.testing import results_dataset
+>>> ds = results_dataset(
+...     years=[2021, 2022],
+...     segments={"first": ["first_time"], "other": []},
+...     parties={"bank": "bank", "guarantor": "guarantor"},
+...     loss={"guarantor": [[1.0, 2.0], [3.0, 4.0]]},  # (path, year)
+... )
+>>> dict(ds.sizes)
+{'path': 2, 'year': 2, 'segment': 2, 'party': 3}
+>>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
+[3.0, 7.0]
+
+This module imports only NumPy, xarray and the package's results layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import xarray as xr
+
+from .results import VARIABLE_META, target_attainment
+
+__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "results_dataset"]
+
+#: dims of each variable of the results contract (without ``scenario``)
+VARIABLE_DIMS = {
+    **dict.fromkeys(
+        (
+            "loans_count",
+            "loans_amount",
+            "borrowers",
+            "outstanding_amount",
+            "defaults_count",
+            "default_amount",
+            "credit_loss",
+            "unmet_demand_amount",
+        ),
+        ("path", "year", "segment"),
+    ),
+    **dict.fromkeys(
+        (
+            "payout",
+            "recovery",
+            "loss",
+            "shortfall",
+            "fee_income",
+            "capital",
+            "guarantee_outstanding",
+            "leverage",
+            "max_origination_leverage",
+            "compensation_rate",
+        ),
+        ("path", "year", "party"),
+    ),
+    "fiscal_cost": ("path", "year"),
+    "public_loss": ("path", "year"),
+    **dict.fromkeys(
+        (
+            "applications",
+            "approvals",
+            "rejections",
+            "abandoned",
+            "decision_days_mean",
+            "approved_pd_mean",
+        ),
+        ("year", "segment"),
+    ),
+    "staff_utilisation": ("year", "party"),
+}
+#: party variables that are a state, not a flow: NaN unless given (an unknown balance is
+#: never read as zero, so no test meets an insolvency it did not state)
+PARTY_STATE = (
+    "capital",
+    "guarantee_outstanding",
+    "leverage",
+    "max_origination_leverage",
+    "compensation_rate",
+)
+#: always present (DESIGN §5); process variables only when given
+CORE = tuple(n for n, dims in VARIABLE_DIMS.items() if dims[0] == "path")
+_COORD_META = {
+    "path": ("1", "Monte Carlo path"),
+    "year": ("year", "calendar year"),
+    "segment": (None, "loan segment"),
+    "party": (None, "party sharing losses"),
+    "segment_label": (None, "segment label"),
+    "segment_tags": (None, "segment tags"),
+    "segment_lgd": ("1", "loss given default"),
+    "party_kind": (None, "kind of party"),
+    "party_label": (None, "party label"),
+    "party_public": ("1", "1 if government-owned"),
+    "target": (None, "plan target"),
+    "target_label": (None, "target label"),
+    "target_metric": (None, "metric counted"),
+    "target_kind": (None, "flow or stock"),
+    "target_tags": (None, "segment tags counted"),
+    "target_from_year": ("year", "first year of the period"),
+    "target_to_year": ("year", "last year of the period"),
+    "target_value": ("CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+}
+
+
+def results_dataset(
+    *,
+    years: Iterable[int],
+    segments: Mapping[str, Iterable[str] | str],
+    parties: Mapping[str, str],
+    paths: int | None = None,
+    public: Iterable[str] | None = None,
+    lgd: Mapping[str, float] | None = None,
+    targets: Mapping[str, Mapping] | None = None,
+    name: str = "test",
+    seed: int = 0,
+    **variables,
+) -> xr.Dataset:
+    """A small results Dataset from explicit arrays.
+
+    Parameters
+    ----------
+    years : iterable of int
+        Calendar years, in order.
+    segments : mapping
+        Segment name -> its tags (a list, or a comma-separated string).
+    parties : mapping
+        Party name -> kind (``bank``, ``guarantor``, ``reguarantor``, ``pool``). The
+        implicit party ``unabsorbed`` is appended, as in every results set.
+    paths : int, optional
+        Number of paths; by default the leading length of the first per-path array given.
+    public : iterable of str, optional
+        Government-owned parties (``party_public``); by default the pools.
+    lgd : mapping, optional
+        Segment name -> LGD (the ``segment_lgd`` coord; NaN where not given).
+    targets : mapping, optional
+        Target name -> ``{metric, tags, kind, from_year, to_year, value[, label]}``, as a
+        scenario's ``targets:`` section says it. ``target_attainment`` and
+        ``target_probability`` (share of paths with attainment >= 1) are then added.
+    name, seed : optional
+        The ``scenario`` and ``seed`` attrs.
+    **variables
+        Contract variables by name (see :data:`VARIABLE_DIMS`), each either an array of
+        the variable's full shape (``(path, year, segment)`` ...), a scalar, or for
+        segment and party variables a mapping label -> array without that dim (labels
+        left out are filled as below).
+
+    Returns
+    -------
+    xarray.Dataset
+        Every variable of DESIGN §5 that the kernels produce, with ``units`` and
+        ``long_name``. What is not given: flows are 0 (``unabsorbed``'s cash flows NaN, as
+        the kernels write them), party states (:data:`PARTY_STATE`) NaN, ``public_loss``
+        the public parties' loss. Process variables are present only when given.
+
+    Examples
+    --------
+    A stock target read at the end of its period, and a guarantor's capital:
+
+    >>> ds = results_dataset(
+    ...     years=[2021, 2022, 2023],
+    ...     segments={"renewal": "renewal"},
+    ...     parties={"bank": "bank", "guarantor": "guarantor"},
+    ...     outstanding_amount=[[[10.0], [20.0], [30.0]]],  # one path
+    ...     capital={"guarantor": [[5.0, 0.0, 1.0]]},
+    ...     targets={"balance": {"metric": "outstanding_amount", "tags": ["renewal"],
+    ...                          "kind": "stock", "from_year": 2021, "to_year": 2022,
+    ...                          "value": 40.0}},
+    ... )
+    >>> float(ds.target_attainment.sel(target="balance", path=0))
+    0.5
+    >>> ds.capital.sel(party="bank").isnull().all().item()
+    True
+    >>> ds.loss.attrs["units"]
+    'CNY'
+    """
+    years = [int(y) for y in years]
+    seg_names = list(segments)
+    seg_tags = [t if isinstance(t, str) else ",".join(t) for t in segments.values()]
+    party_names = [*parties, "unabsorbed"]
+    kinds = [*parties.values(), "unabsorbed"]
+    public = {p for p, k in parties.items() if k == "pool"} if public is None else set(public)
+    unknown = set(variables) - set(VARIABLE_DIMS)
+    if unknown:
+        raise ValueError(f"not contract variables: {sorted(unknown)}")
+    labels = {"year": years, "segment": seg_names, "party": party_names}
+    n_paths = paths if paths is not None else _paths_of(variables, labels)
+    labels["path"] = list(range(n_paths))
+
+    data_vars = {}
+    for var, dims in VARIABLE_DIMS.items():
+        if var not in variables and var not in CORE:
+            continue
+        if var == "public_loss" and var not in variables:
+            continue  # derived below
+        data_vars[var] = (dims, _array(var, dims, variables.get(var), labels, kinds))
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "path": np.arange(n_paths),
+            "year": np.array(years),
+            "segment": seg_names,
+            "party": party_names,
+        },
+    )
+    if "public_loss" not in variables:
+        ds["public_loss"] = (
+            ds["loss"].sel(party=[p for p in party_names if p in public]).sum("party")
+        )
+    lgd = lgd or {}
+    ds = ds.assign_coords(
+        segment_label=("segment", seg_names),
+        segment_tags=("segment", seg_tags),
+        segment_lgd=("segment", [float(lgd.get(s, np.nan)) for s in seg_names]),
+        party_kind=("party", kinds),
+        party_label=("party", party_names),
+        party_public=("party", np.array([p in public for p in party_names], dtype=np.int8)),
+    )
+    if targets:
+        ds = _with_targets(ds, targets)
+    for var in ds.data_vars:
+        units, long_name = VARIABLE_META[var]
+        ds[var].attrs.update(units=units, long_name=long_name)
+    for coord, (units, long_name) in _COORD_META.items():
+        if coord in ds.coords:
+            ds[coord].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    ds.attrs.update(
+        title=f"guarantee_sim results: {name}",
+        scenario=name,
+        scenario_label=name,
+        scenario_yaml="",
+        seed=int(seed),
+        n_paths=int(n_paths),
+        book_replicas=1,
+        granularity="loan",
+        lending_source="volumes",
+        package_version="",
+        created="",
+        conventions="money in CNY; rates as decimals per year; counts in loans",
+    )
+    return ds
+
+
+def _paths_of(variables: dict, labels: dict) -> int:
+    for var, value in variables.items():
+        if VARIABLE_DIMS[var][0] != "path" or value is None or np.isscalar(value):
+            continue
+        first = next(iter(value.values())) if isinstance(value, Mapping) else value
+        return int(np.shape(first)[0])
+    raise ValueError("give paths= or at least one per-path array")
+
+
+def _array(var: str, dims: tuple, value, labels: dict, kinds: list) -> np.ndarray:
+    shape = tuple(len(labels[d]) for d in dims)
+    last = dims[-1]
+    if var in PARTY_STATE or var in ("decision_days_mean", "approved_pd_mean", "staff_utilisation"):
+        fill = np.full(shape, np.nan)
+    else:
+        fill = np.zeros(shape)
+        if last == "party" and var != "loss":  # unabsorbed has a loss and no cash flows
+            fill[..., kinds.index("unabsorbed")] = np.nan
+    if value is None:
+        return fill
+    if isinstance(value, Mapping):
+        for label, part in value.items():
+            if label not in labels[last]:
+                raise ValueError(f"{var}: unknown {last} {label!r} (have {labels[last]})")
+            fill[..., labels[last].index(label)] = np.broadcast_to(
+                np.asarray(part, dtype=np.float64), shape[:-1]
+            )
+        return fill
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim and array.shape != shape:
+        raise ValueError(f"{var}: shape {array.shape}, expected {shape} for dims {dims}")
+    return np.broadcast_to(array, shape).copy()
+
+
+def _with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
+    specs = list(targets.values())
+
+    def tags(t):
+        return t.get("tags", [])
+
+    ds = ds.assign_coords(
+        target=list(targets),
+        target_label=("target", [t.get("label", "") for t in specs]),
+        target_metric=("target", [t["metric"] for t in specs]),
+        target_kind=("target", [t["kind"] for t in specs]),
+        target_tags=(
+            "target",
+            [tags(t) if isinstance(tags(t), str) else ",".join(tags(t)) for t in specs],
+        ),
+        target_from_year=("target", [int(t["from_year"]) for t in specs]),
+        target_to_year=("target", [int(t["to_year"]) for t in specs]),
+        target_value=("target", [float(t["value"]) for t in specs]),
+    )
+    ds["target_attainment"] = target_attainment(ds)
+    ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
+    return ds
