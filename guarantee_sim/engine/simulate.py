@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..config.schema import Scenario
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from ..kernels.portfolio import simulate_block
@@ -80,8 +81,6 @@ def simulate(
         )
         if progress is not None:
             progress(last - first)
-    from .. import __version__
-
     return build_dataset(
         scenario, inputs, segment_out, party_out, year_out, seed=seed, version=__version__
     )
