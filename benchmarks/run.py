@@ -64,7 +64,7 @@ from guarantee_sim.kernels.layout import (  # noqa: E402
     SEGMENT_VARIABLES,
     YEAR_VARIABLES,
 )
-from guarantee_sim.kernels.rng import philox4x32_10, philox4x32_10_batch  # noqa: E402
+from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch  # noqa: E402
 
 SIMULATE_MODULE = sys.modules["guarantee_sim.engine.simulate"]  # where simulate() finds the kernel
 

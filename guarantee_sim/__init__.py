@@ -35,6 +35,7 @@ _SUBPACKAGES = (
     "engine",
     "experiments",
     "kernels",
+    "philox",
     "processes",
     "reporting",
     "results",

@@ -19,7 +19,7 @@ from conftest import make_scenario
 
 import guarantee_sim as gs
 from guarantee_sim.engine.book import LoanBook
-from guarantee_sim.kernels.rng import normal_pair, philox4x32_10
+from guarantee_sim.philox import normal_pair, philox4x32_10
 
 SEED = 20240607
 PATHS = 24

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .rng import norm_cdf, normal_pair, philox4x32_10
+from ..philox import norm_cdf, normal_pair, philox4x32_10
 
 # Counter word c3 ("purpose") values. Every draw of the model has its own purpose, so two
 # different uses of randomness can never share a counter.

@@ -42,7 +42,7 @@ from .layout import (
     SHORTFALL,
     UNMET_DEMAND,
 )
-from .rng import binomial_from_uniform, philox4x32_10, philox4x32_10_batch, u32_to_unit
+from ..philox import binomial_from_uniform, philox4x32_10, philox4x32_10_batch, u32_to_unit
 from .waterfall import allocate_losses
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..kernels.rng import normal_pair, philox4x32_10, u32_to_unit
+from ..philox import normal_pair, philox4x32_10, u32_to_unit
 
 PROCESS_KEY = 0x50524F43  # "PROC": a key word of its own, never a path index
 ARRIVALS, PROFILE, SERVICE = 1, 2, 3

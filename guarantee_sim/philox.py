@@ -1,4 +1,8 @@
-"""Counter-based random numbers for Numba kernels.
+"""Counter-based random numbers (Philox4x32-10) for the kernels and the institution processes.
+
+A leaf of the package: it imports nothing of guarantee_sim, so the kernels (Monte Carlo
+paths) and the processes (applicant draws) share one generator without depending on each
+other.
 
 All variates are pure functions of a 128-bit *counter* and a 64-bit *key*
 pushed through the Philox4x32-10 block cipher (Salmon, Moraes, Dror & Shaw,
