@@ -30,6 +30,7 @@ _EXPORTS = {
     "simulate": "engine",
 }
 _SUBPACKAGES = (
+    "book",
     "cli",
     "config",
     "engine",

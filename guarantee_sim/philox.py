@@ -21,6 +21,11 @@ Keying convention
   subset): adding or removing an entity would then silently shift the random
   numbers of every other entity and break common random numbers between
   scenarios.
+* a loan record's draws use counter ``(id_lo, id_hi, generation << GENERATION_SHIFT |
+  year, purpose)``: the record's stable id (layout in :mod:`guarantee_sim.book`, which
+  the generator never needs to know), the renewal generation (0 for the loan itself) and
+  calendar-year index, and a purpose tag. :data:`GENERATION_SHIFT` is defined here, the
+  one place the kernels (which import nothing else of the package) can read it.
 
 Each call of :func:`philox4x32_10` yields four independent 32-bit words;
 helpers below turn them into uniforms, normals, Bernoulli thresholds and
@@ -42,6 +47,7 @@ from numba import njit
 
 __all__ = [
     "BINOMIAL_EXACT_LIMIT",
+    "GENERATION_SHIFT",
     "bernoulli_threshold",
     "binomial_from_uniform",
     "norm_cdf",
@@ -62,6 +68,9 @@ _PHILOX_W0 = np.uint64(0x9E3779B9)  # golden ratio
 _PHILOX_W1 = np.uint64(0xBB67AE85)  # sqrt(3) - 1
 
 _TWO_M32 = 2.0**-32
+
+#: counter word c2 of a loan record's draws: generation << GENERATION_SHIFT | year index
+GENERATION_SHIFT = 16
 _TWO_M53 = 2.0**-53
 _SHIFT20 = np.uint64(20)
 _SHIFT12 = np.uint64(12)

@@ -8,11 +8,11 @@ import numpy as np
 import xarray as xr
 
 from .._version import __version__
+from ..book import LoanBook
 from ..config.schema import Scenario
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from ..kernels.portfolio import simulate_block
 from ..results.dataset import build_dataset
-from .book import LoanBook
 from .inputs import build_inputs
 
 

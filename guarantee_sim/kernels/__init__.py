@@ -15,6 +15,7 @@ import numba
 _PACKAGE = Path(__file__).resolve().parents[1]
 _JITTED_SOURCES = sorted(_PACKAGE.glob("kernels/*.py")) + [
     _PACKAGE / "philox.py",
+    _PACKAGE / "book.py",
     _PACKAGE / "processes" / "draws.py",
 ]
 

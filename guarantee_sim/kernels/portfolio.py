@@ -42,7 +42,13 @@ from .layout import (
     SHORTFALL,
     UNMET_DEMAND,
 )
-from ..philox import binomial_from_uniform, philox4x32_10, philox4x32_10_batch, u32_to_unit
+from ..philox import (
+    GENERATION_SHIFT,
+    binomial_from_uniform,
+    philox4x32_10,
+    philox4x32_10_batch,
+    u32_to_unit,
+)
 from .waterfall import allocate_losses
 
 
@@ -205,7 +211,7 @@ def originate_records(
                 while t < end and alive > 0:
                     y = t // 12
                     window = min(end, 12 * (y + 1)) - t
-                    gen_year = (gen << 16) | y
+                    gen_year = (gen << GENERATION_SHIFT) | y
                     if gen == 0 and y == this_year:
                         w0, w1, w2 = words[0, k], words[1, k], words[2, k]
                     else:
