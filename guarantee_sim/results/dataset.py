@@ -1,7 +1,9 @@
-"""Assemble the kernels' arrays into the public results Dataset (DESIGN §5).
+"""Assemble named arrays into the public results Dataset (DESIGN §5).
 
-Every variable carries CF-style ``units`` and ``long_name``. Money is CNY, counts are
-loans (a rationed record counts by its admitted share), rates are decimals per year.
+The engine names its arrays (``{name: (dims, array)}``); this module knows the names,
+dims and units of the results contract and nothing of how they were computed. Every
+variable carries CF-style ``units`` and ``long_name``. Money is CNY, counts are loans (a
+rationed record counts by its admitted share), rates are decimals per year.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from .metrics import target_attainment
+
+#: the implicit party that carries what a party owed but could not pay (DESIGN §4)
+UNABSORBED = "unabsorbed"
 
 VARIABLE_META = {
     # per path, year, segment
@@ -64,34 +68,34 @@ def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
     return da
 
 
-def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: int,
-                  first_path: int = 0, version: str = "") -> xr.Dataset:
-    """The results Dataset for paths ``first_path ..`` of one simulation."""
-    n_paths = segment_out.shape[0]
-    party_names = inputs.party_names + ["unabsorbed"]
+def build_dataset(scenario, arrays: dict, *, party: list[str], process_measures=None,
+                  seed: int, first_path: int = 0, version: str = "") -> xr.Dataset:
+    """The results Dataset for paths ``first_path ..`` of one simulation of ``scenario``.
+
+    ``arrays`` maps each simulated variable to ``(dims, array)``, dims among ``path``,
+    ``year``, ``segment``, ``party``; ``party`` names the party axis (the scenario's
+    parties and :data:`UNABSORBED`). ``process_measures`` are the institution processes'
+    measures by book replica (dims ``replica``, ``year``, ``segment`` / ``party``), or
+    None when lending came from volumes.
+    """
+    n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
         "path": np.arange(first_path, first_path + n_paths),
         "year": np.array(scenario.years),
         "segment": list(scenario.segments),
-        "party": party_names,
+        "party": list(party),
     }
-    data_vars = {}
-    for i, name in enumerate(SEGMENT_VARIABLES):
-        data_vars[name] = (("path", "year", "segment"), segment_out[:, i])
-    for i, name in enumerate(PARTY_VARIABLES):
-        data_vars[name] = (("path", "year", "party"), party_out[:, i])
-    for i, name in enumerate(YEAR_VARIABLES):
-        data_vars[name] = (("path", "year"), year_out[:, i])
-    ds = xr.Dataset(data_vars, coords=coords)
-    public = np.array([p.public for p in scenario.parties.values()] + [False])
+    ds = xr.Dataset(dict(arrays), coords=coords)
+    parties = [scenario.parties.get(name) for name in party]  # None for unabsorbed
+    public = np.array([bool(p is not None and p.public) for p in parties])
     ds["public_loss"] = ds["loss"].isel(party=np.flatnonzero(public)).sum("party")
 
     ds = ds.assign_coords(
         segment_label=("segment", [s.label for s in scenario.segments.values()]),
         segment_tags=("segment", [",".join(s.tags) for s in scenario.segments.values()]),
         segment_lgd=("segment", [s.lgd for s in scenario.segments.values()]),
-        party_kind=("party", [p.kind for p in scenario.parties.values()] + ["unabsorbed"]),
-        party_label=("party", [p.label for p in scenario.parties.values()] + ["未吸收"]),
+        party_kind=("party", [UNABSORBED if p is None else p.kind for p in parties]),
+        party_label=("party", ["未吸收" if p is None else p.label for p in parties]),
         party_public=("party", public.astype(np.int8)),
     )
     coord_meta = {
@@ -104,11 +108,11 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
     for name, (units, long_name) in coord_meta.items():
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds = _with_targets(ds, scenario)
-    if inputs.process is not None:
-        measures = inputs.process.measures.mean("replica")
+    if process_measures is not None:
+        measures = process_measures.mean("replica")
         for name in PROCESS_VARIABLES:
             ds[name] = measures[name]
-        lending_source, replicas = "processes", int(inputs.process.measures.sizes["replica"])
+        lending_source, replicas = "processes", int(process_measures.sizes["replica"])
     else:
         lending_source, replicas = "volumes", 1
     for name in ds.data_vars:
