@@ -17,9 +17,20 @@ from .metrics import (
 )
 
 __all__ = [
-    "VARIABLE_META", "build_dataset", "check_results", "depletion_probability",
-    "expected_shortfall", "fiscal_cost_per_borrower", "fiscal_cost_per_lending",
-    "insolvency_probability", "loss_summary", "open_results", "read_results",
-    "segments_with_tags", "target_attainment", "value_at_risk", "write_netcdf",
+    "VARIABLE_META",
+    "build_dataset",
+    "check_results",
+    "depletion_probability",
+    "expected_shortfall",
+    "fiscal_cost_per_borrower",
+    "fiscal_cost_per_lending",
+    "insolvency_probability",
+    "loss_summary",
+    "open_results",
+    "read_results",
+    "segments_with_tags",
+    "target_attainment",
+    "value_at_risk",
+    "write_netcdf",
     "yearly_summary",
 ]

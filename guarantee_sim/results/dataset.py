@@ -41,8 +41,10 @@ VARIABLE_META = {
     "max_origination_leverage": ("1", "highest leverage right after a month's new guarantees"),
     "compensation_rate": ("1/year", "covered defaults in the year / covered balance"),
     # per path, year
-    "fiscal_cost": ("CNY", "budget outlays: pool contributions, interest and fee subsidies, "
-                           "capital injections"),
+    "fiscal_cost": (
+        "CNY",
+        "budget outlays: pool contributions, interest and fee subsidies, capital injections",
+    ),
     "public_loss": ("CNY", "losses of government-owned parties (public: true)"),
     # from the institution processes (mean over book replicas), per year, segment / party
     "applications": ("1", "loan applications arriving in the year"),
@@ -58,8 +60,15 @@ VARIABLE_META = {
 }
 
 
-PROCESS_VARIABLES = ("applications", "approvals", "rejections", "abandoned",
-                     "decision_days_mean", "approved_pd_mean", "staff_utilisation")
+PROCESS_VARIABLES = (
+    "applications",
+    "approvals",
+    "rejections",
+    "abandoned",
+    "decision_days_mean",
+    "approved_pd_mean",
+    "staff_utilisation",
+)
 
 
 def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
@@ -68,8 +77,16 @@ def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
     return da
 
 
-def build_dataset(scenario, arrays: dict, *, party: list[str], process_measures=None,
-                  seed: int, first_path: int = 0, version: str = "") -> xr.Dataset:
+def build_dataset(
+    scenario,
+    arrays: dict,
+    *,
+    party: list[str],
+    process_measures=None,
+    seed: int,
+    first_path: int = 0,
+    version: str = "",
+) -> xr.Dataset:
     """The results Dataset for paths ``first_path ..`` of one simulation of ``scenario``.
 
     ``arrays`` maps each simulated variable to ``(dims, array)``, dims among ``path``,
@@ -99,11 +116,16 @@ def build_dataset(scenario, arrays: dict, *, party: list[str], process_measures=
         party_public=("party", public.astype(np.int8)),
     )
     coord_meta = {
-        "path": ("1", "Monte Carlo path"), "year": ("year", "calendar year"),
-        "segment": (None, "loan segment"), "party": (None, "party sharing losses"),
-        "segment_label": (None, "segment label"), "segment_tags": (None, "segment tags"),
-        "segment_lgd": ("1", "loss given default"), "party_kind": (None, "kind of party"),
-        "party_label": (None, "party label"), "party_public": ("1", "1 if government-owned"),
+        "path": ("1", "Monte Carlo path"),
+        "year": ("year", "calendar year"),
+        "segment": (None, "loan segment"),
+        "party": (None, "party sharing losses"),
+        "segment_label": (None, "segment label"),
+        "segment_tags": (None, "segment tags"),
+        "segment_lgd": ("1", "loss given default"),
+        "party_kind": (None, "kind of party"),
+        "party_label": (None, "party label"),
+        "party_public": ("1", "1 if government-owned"),
     }
     for name, (units, long_name) in coord_meta.items():
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
@@ -121,8 +143,9 @@ def build_dataset(scenario, arrays: dict, *, party: list[str], process_measures=
         title=f"guarantee_sim results: {scenario.name}",
         scenario=scenario.name,
         scenario_label=scenario.label,
-        scenario_yaml=yaml.safe_dump(scenario.model_dump(mode="json"), allow_unicode=True,
-                                     sort_keys=False),
+        scenario_yaml=yaml.safe_dump(
+            scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
+        ),
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=replicas,
@@ -150,12 +173,15 @@ def _with_targets(ds: xr.Dataset, scenario) -> xr.Dataset:
         target_value=("target", [t.value for t in targets.values()]),
     )
     for name, units, long_name in (
-            ("target", None, "plan target"), ("target_label", None, "target label"),
-            ("target_metric", None, "metric counted"), ("target_kind", None, "flow or stock"),
-            ("target_tags", None, "segment tags counted"),
-            ("target_from_year", "year", "first year of the period"),
-            ("target_to_year", "year", "last year of the period"),
-            ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)")):
+        ("target", None, "plan target"),
+        ("target_label", None, "target label"),
+        ("target_metric", None, "metric counted"),
+        ("target_kind", None, "flow or stock"),
+        ("target_tags", None, "segment tags counted"),
+        ("target_from_year", "year", "first year of the period"),
+        ("target_to_year", "year", "last year of the period"),
+        ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+    ):
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds["target_attainment"] = target_attainment(ds)
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")

@@ -25,10 +25,12 @@ def expected_shortfall(values: xr.DataArray, level: float, dim: str = "path") ->
     n = values.sizes[dim]
     k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
     ordered = np.sort(values.transpose(..., dim).values, axis=-1)
-    worst = ordered[..., n - k:].mean(axis=-1)
-    return xr.DataArray(worst, dims=[d for d in values.transpose(..., dim).dims if d != dim],
-                        coords={c: values.coords[c] for c in values.coords
-                                if dim not in values.coords[c].dims})
+    worst = ordered[..., n - k :].mean(axis=-1)
+    return xr.DataArray(
+        worst,
+        dims=[d for d in values.transpose(..., dim).dims if d != dim],
+        coords={c: values.coords[c] for c in values.coords if dim not in values.coords[c].dims},
+    )
 
 
 def loss_summary(ds: xr.Dataset, per_year: bool = False) -> xr.Dataset:
@@ -37,12 +39,14 @@ def loss_summary(ds: xr.Dataset, per_year: bool = False) -> xr.Dataset:
     Over the whole run, or per year with ``per_year=True``.
     """
     loss = ds["loss"] if per_year else ds["loss"].sum("year")
-    out = xr.Dataset({
-        "mean": loss.mean("path"),
-        "var_99": value_at_risk(loss, 0.99),
-        "var_99_9": value_at_risk(loss, 0.999),
-        "es_99": expected_shortfall(loss, 0.99),
-    })
+    out = xr.Dataset(
+        {
+            "mean": loss.mean("path"),
+            "var_99": value_at_risk(loss, 0.99),
+            "var_99_9": value_at_risk(loss, 0.999),
+            "es_99": expected_shortfall(loss, 0.99),
+        }
+    )
     for name in out.data_vars:
         out[name].attrs["units"] = "CNY"
     return out
@@ -76,8 +80,11 @@ def segments_with_tags(ds: xr.Dataset, tags) -> list[str]:
     labels = ds.segment_tags
     if "scenario" in labels.dims:  # a comparison: every design has the same segments
         labels = labels.isel(scenario=0)
-    return [str(s) for s, st in zip(ds.segment.values, labels.values)
-            if tags <= set(filter(None, str(st).split(",")))]
+    return [
+        str(s)
+        for s, st in zip(ds.segment.values, labels.values)
+        if tags <= set(filter(None, str(st).split(",")))
+    ]
 
 
 def target_attainment(ds: xr.Dataset) -> xr.DataArray:
