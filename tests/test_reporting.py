@@ -339,7 +339,7 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
         for value in expected:
             assert value in md, (name, value)
             assert value in page_text, (name, value)
-    spec = measures.scenario_spec(ds)
+    spec = measures.scenario_info(ds)
     for source in spec["sources"]:
         assert source in md
     assert " ".join(spec["description"].split()) in md

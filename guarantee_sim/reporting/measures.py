@@ -7,11 +7,11 @@ paths (credit cycles and defaults), never parameter uncertainty.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import xarray as xr
-import yaml
 
 from ..results.io import check_results  # noqa: F401  (re-exported for the reporting API)
 from ..results.metrics import segments_with_tags
@@ -27,15 +27,20 @@ def variants(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     return [(str(ds.attrs.get("scenario", "run")) or "run", ds)]
 
 
-def scenario_spec(ds: xr.Dataset) -> dict:
-    """The scenario as a dict, from the ``scenario_yaml`` coord or attr (first design)."""
-    if "scenario_yaml" in ds.coords:
-        text = ds.coords["scenario_yaml"]
-        text = str(text.values.flat[0])
-    else:
-        text = str(ds.attrs.get("scenario_yaml", ""))
-    spec = yaml.safe_load(text) if text else None
-    return spec if isinstance(spec, dict) else {}
+def scenario_info(ds: xr.Dataset) -> dict:
+    """The scenario's name, label, description, sources and origination years (attrs).
+
+    For a comparison these are the designs' common values (an attr the designs disagree
+    on is dropped when they are combined).
+    """
+    sources = ds.attrs.get("sources", "[]")
+    return {
+        "name": str(ds.attrs.get("scenario", "")),
+        "label": str(ds.attrs.get("scenario_label", "")),
+        "description": str(ds.attrs.get("scenario_description", "")),
+        "sources": [str(s) for s in json.loads(sources)] if sources else [],
+        "origination_years": ds.attrs.get("origination_years"),
+    }
 
 
 def mean_interval(values: xr.DataArray, dim: str = "path") -> xr.Dataset:
@@ -151,16 +156,20 @@ def over_cap(values: xr.DataArray, cap) -> xr.DataArray:
 
 
 def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:
-    """Per party: its ``leverage_cap`` and ``compensation_rate_cap`` from the scenario."""
-    parties = scenario_spec(ds).get("parties", {}) or {}
-    out = {}
-    for name in ds.party.values:
-        spec = parties.get(str(name), {}) or {}
-        out[str(name)] = {
-            "leverage_cap": spec.get("leverage_cap"),
-            "compensation_rate_cap": spec.get("compensation_rate_cap"),
-        }
-    return out
+    """Per party: its ``leverage_cap`` and ``compensation_rate_cap`` (None where none)."""
+
+    def caps(coord: str) -> list:
+        if coord not in ds.coords:
+            return [None] * ds.sizes["party"]
+        values = ds[coord].transpose("party", ...).values.reshape(ds.sizes["party"], -1)[:, 0]
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    return {
+        str(name): {"leverage_cap": lev, "compensation_rate_cap": comp}
+        for name, lev, comp in zip(
+            ds.party.values, caps("party_leverage_cap"), caps("party_compensation_rate_cap")
+        )
+    }
 
 
 def first_time_segments(ds: xr.Dataset, tags=("first_time",)) -> list[str]:

@@ -8,6 +8,7 @@ rationed record counts by its admitted share), rates are decimals per year.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import numpy as np
@@ -129,6 +130,7 @@ def build_dataset(
     }
     for name, (units, long_name) in coord_meta.items():
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    ds = _with_terms(ds, scenario, parties)
     ds = _with_targets(ds, scenario)
     if process_measures is not None:
         measures = process_measures.mean("replica")
@@ -143,6 +145,9 @@ def build_dataset(
         title=f"guarantee_sim results: {scenario.name}",
         scenario=scenario.name,
         scenario_label=scenario.label,
+        scenario_description=scenario.description,
+        sources=json.dumps(list(scenario.sources), ensure_ascii=False),
+        origination_years=int(scenario.horizon.origination_years),
         scenario_yaml=yaml.safe_dump(
             scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
         ),
@@ -155,6 +160,40 @@ def build_dataset(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         conventions="money in CNY; rates as decimals per year; counts in loans",
     )
+    return ds
+
+
+def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
+    """The policy terms reports quote: parties' caps, schemes and who uses them."""
+
+    def cap(p, attr):
+        value = None if p is None else getattr(p, attr, None)
+        return np.nan if value is None else float(value)
+
+    schemes = scenario.schemes
+    split = np.array(
+        [[s.split.get(str(p), 0.0) for p in ds.party.values] for s in schemes.values()],
+        dtype=np.float64,
+    ).reshape(len(schemes), ds.sizes["party"])
+    ds = ds.assign_coords(
+        party_leverage_cap=("party", [cap(p, "leverage_cap") for p in parties]),
+        party_compensation_rate_cap=("party", [cap(p, "compensation_rate_cap") for p in parties]),
+        scheme=list(schemes),
+        scheme_label=("scheme", [s.label for s in schemes.values()]),
+        scheme_coverage=("scheme", [float(s.coverage) for s in schemes.values()]),
+        scheme_split=(("scheme", "party"), split),
+        segment_scheme=("segment", [s.scheme for s in scenario.segments.values()]),
+    )
+    for name, units, long_name in (
+        ("party_leverage_cap", "1", "leverage cap (NaN: none)"),
+        ("party_compensation_rate_cap", "1/year", "compensation-rate cap (NaN: none)"),
+        ("scheme", None, "loss-sharing scheme"),
+        ("scheme_label", None, "scheme label"),
+        ("scheme_coverage", "1", "share of a loan's loss the bank passes on"),
+        ("scheme_split", "1", "party's proportion of the covered part of the loss"),
+        ("segment_scheme", None, "loss-sharing scheme of the segment"),
+    ):
+        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     return ds
 
 
