@@ -21,6 +21,9 @@ from ..results.metrics import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
+    mean_interval,
+    probability_interval,
+    tail_allocation,
     yearly_summary,
 )
 from .measures import (
@@ -28,14 +31,11 @@ from .measures import (
     first_time_segments,
     first_year,
     leverage_peak,
-    mean_interval,
     over_cap,
     party_caps,
     path_quantiles,
     peak,
-    probability_interval,
     run_loss,
-    tail_allocation,
     variants,
 )
 from .text import likelihood
@@ -106,7 +106,7 @@ def design_table(ds: xr.Dataset) -> pd.DataFrame:
     """The designs: name, the overrides that make it, whether it is the counterfactual."""
     overrides = {}
     if "variant_overrides" in ds.coords and "scenario" in ds["variant_overrides"].dims:
-        for name, text in zip(ds.scenario.values, ds["variant_overrides"].values):
+        for name, text in zip(ds.scenario.values, ds["variant_overrides"].values, strict=True):
             changes = json.loads(str(text))  # the experiment stores each variant's as JSON
             overrides[str(name)] = "; ".join(f"{k} = {v}" for k, v in changes.items())
     counterfactual = str(ds.attrs.get("counterfactual", "") or "")
@@ -139,11 +139,15 @@ def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
                 "label": str(scheme["scheme_label"].item()),
                 "coverage": float(scheme["scheme_coverage"]),
                 "split": ", ".join(
-                    f"{p} {float(s):.3g}" for p, s in zip(split.party.values, split.values) if s > 0
+                    f"{p} {float(s):.3g}"
+                    for p, s in zip(split.party.values, split.values, strict=True)
+                    if s > 0
                 ),
                 "segments": ", ".join(
                     str(s)
-                    for s, used in zip(first.segment.values, first["segment_scheme"].values)
+                    for s, used in zip(
+                        first.segment.values, first["segment_scheme"].values, strict=True
+                    )
                     if str(used) == str(name)
                 ),
             }
@@ -154,7 +158,7 @@ def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
 def loss_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and party: loss over the run — mean with its 95% CI, VaR 99% and 99.9%,
     ES 99% (:func:`~guarantee_sim.results.loss_summary`) and the mean on the worst 1% of
-    paths by total loss (:func:`~guarantee_sim.reporting.measures.tail_allocation`)."""
+    paths by total loss (:func:`~guarantee_sim.results.tail_allocation`)."""
     rows = []
     for name, v in variants(ds):
         summary = loss_summary(v)
