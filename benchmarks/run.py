@@ -49,6 +49,8 @@ import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 import guarantee_sim as gs  # noqa: E402
+
+gs.configure_numba_cache()  # before any kernel is imported: where compiled kernels are cached
 from guarantee_sim.book import LoanBook, pack_id, segment_hash  # noqa: E402
 from guarantee_sim.engine.inputs import build_inputs  # noqa: E402
 from guarantee_sim.kernels.factors import (  # noqa: E402

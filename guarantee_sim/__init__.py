@@ -9,7 +9,8 @@ Money is in CNY, rates are decimals per year.
 Importing the package is cheap and changes no process-wide state: the names below (and
 the subpackages, e.g. ``gs.results``) are imported on first use (PEP 562), so
 ``load_scenario`` does not pull in Numba, SciPy or xarray, and ``simulate`` compiles the
-kernels only when it is first called. The ``ds.gs`` accessor is registered when
+kernels only when it is first called (see :func:`configure_numba_cache` for where the
+compiled kernels are cached). The ``ds.gs`` accessor is registered when
 :mod:`guarantee_sim.results` is imported, which ``simulate``, ``open_results`` and
 ``read_results`` do; after opening a file with plain xarray, ``import guarantee_sim.results``.
 """
@@ -24,6 +25,7 @@ from ._version import __version__
 #: public name -> the module that defines it (imported on first access)
 _EXPORTS = {
     "Scenario": "config",
+    "configure_numba_cache": "_numba_cache",
     "ScenarioError": "config",
     "load_scenario": "config",
     "scenario_from_dict": "config",
@@ -46,12 +48,14 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "configure_numba_cache",
     "load_scenario",
     "scenario_from_dict",
     "simulate",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._numba_cache import configure_numba_cache
     from .config import Scenario, ScenarioError, load_scenario, scenario_from_dict
     from .engine import simulate
 

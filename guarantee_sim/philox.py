@@ -32,8 +32,9 @@ helpers below turn them into uniforms, normals, Bernoulli thresholds and
 binomial variates by inversion (monotone in the uniform, hence friendly to
 common random numbers).
 
-Every function is a plain ``numba.njit`` function, callable from other jitted
-code. With ``NUMBA_DISABLE_JIT=1`` they run as ordinary Python on NumPy
+Every function is a plain ``numba.njit`` function (made by :func:`jit`, the one
+decorator of the package's jitted code, with its on-disk cache), callable from other
+jitted code. With ``NUMBA_DISABLE_JIT=1`` they run as ordinary Python on NumPy
 scalars and give bit-identical results: all 32-bit arithmetic is done in
 ``np.uint64`` (products of two 32-bit values fit) and masked explicitly.
 """
@@ -43,13 +44,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ._numba_cache import jit
 
 __all__ = [
     "BINOMIAL_EXACT_LIMIT",
     "GENERATION_SHIFT",
     "bernoulli_threshold",
     "binomial_from_uniform",
+    "jit",
     "norm_cdf",
     "norm_ppf",
     "normal_pair",
@@ -82,7 +85,7 @@ _SQRT1_2 = 0.7071067811865476
 BINOMIAL_EXACT_LIMIT = 400.0
 
 
-@njit(cache=True)
+@jit()
 def _philox_round(x0, x1, x2, x3, k0, k1):
     """One Philox4x32 S-box/P-box round on uint64 words holding 32-bit values."""
     p0 = _PHILOX_M0 * x0  # < 2**64, exact in uint64
@@ -94,7 +97,7 @@ def _philox_round(x0, x1, x2, x3, k0, k1):
     return hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
 
 
-@njit(cache=True)
+@jit()
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block cipher (Random123 ``philox4x32``, 10 rounds).
 
@@ -127,7 +130,7 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
 
 
-@njit(cache=True)
+@jit()
 def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
     """Philox4x32-10 of counters (id_lo[first+i], id_hi[first+i], c2, c3), i < n, at once.
 
@@ -161,7 +164,7 @@ def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
             x2[i] = y2
 
 
-@njit(cache=True)
+@jit()
 def u32_to_unit(w):
     """Map a 32-bit word to ``(w + 0.5) * 2**-32``, strictly inside (0, 1).
 
@@ -178,7 +181,7 @@ def u32_to_unit(w):
     return (np.float64(np.uint64(w) & _MASK32) + 0.5) * _TWO_M32
 
 
-@njit(cache=True)
+@jit()
 def u64_to_unit(w_hi, w_lo):
     """Map two 32-bit words to a uniform with 53-bit resolution in (0, 1).
 
@@ -205,13 +208,13 @@ def u64_to_unit(w_hi, w_lo):
     return (2.0 * np.float64(k) + 1.0) * _TWO_M53
 
 
-@njit(cache=True)
+@jit()
 def norm_cdf(x):
     """Standard normal CDF, ``0.5 * erfc(-x / sqrt(2))`` (accurate in both tails)."""
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
-@njit(cache=True)
+@jit()
 def norm_ppf(u):
     """Standard normal quantile (Wichura 1988, AS241 ``PPND16``).
 
@@ -367,7 +370,7 @@ def norm_ppf(u):
     return -val if q < 0.0 else val
 
 
-@njit(cache=True)
+@jit()
 def normal_pair(w0, w1, w2, w3):
     """Two independent N(0, 1) variates from four 32-bit words (Box–Muller).
 
@@ -386,7 +389,7 @@ def normal_pair(w0, w1, w2, w3):
     return r * math.cos(t), r * math.sin(t)
 
 
-@njit(cache=True)
+@jit()
 def _binomial_inversion(n, p, u):
     """Exact CDF inversion for 0 < p <= 0.5 by the pmf recursion."""
     q = 1.0 - p
@@ -407,7 +410,7 @@ def _binomial_inversion(n, p, u):
     return k
 
 
-@njit(cache=True)
+@jit()
 def binomial_from_uniform(n, p, u):
     """Binomial(n, p) variate by inversion of the CDF at the uniform ``u``.
 
@@ -474,7 +477,7 @@ def binomial_from_uniform(n, p, u):
     return k
 
 
-@njit(cache=True)
+@jit()
 def bernoulli_threshold(p):
     """Threshold ``t`` with ``P(word < t) ~= p`` for a uniform 32-bit word.
 

@@ -12,17 +12,16 @@ draws unchanged.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ..book import MONTH_SHIFT, NUMBER_MASK
-from ..philox import normal_pair, philox4x32_10, u32_to_unit
+from ..philox import jit, normal_pair, philox4x32_10, u32_to_unit
 
 PROCESS_KEY = 0x50524F43  # "PROC": a key word of its own, never a path index
 ARRIVALS, PROFILE, SERVICE = 1, 2, 3
 MAX_VISITS = 16
 
 
-@njit(cache=True)
+@jit()
 def applicant_draws(seed, replica, segment_hash, month, count, out):
     """Fill ``out[k, :]`` for applicants k < count with their standard draws.
 
@@ -53,7 +52,7 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
             out[k, 9 + v] = u32_to_unit(d)
 
 
-@njit(cache=True)
+@jit()
 def monthly_uniform(seed, replica, segment_hash, month, purpose):
     """One uniform for a (segment, month) decision, e.g. the Poisson count of arrivals.
 
