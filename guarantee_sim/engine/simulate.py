@@ -81,7 +81,7 @@ def simulate(
         )
         if progress is not None:
             progress(last - first)
-    arrays = {}
+    arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for i, name in enumerate(SEGMENT_VARIABLES):
         arrays[name] = (("path", "year", "segment"), segment_out[:, i])
     for i, name in enumerate(PARTY_VARIABLES):
