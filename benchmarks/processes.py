@@ -37,7 +37,9 @@ class _CountingEnvironment(simpy.Environment):
 
 
 def time_replica(weight: int) -> dict:
-    from guarantee_sim import load_scenario
+    from guarantee_sim import configure_numba_cache, load_scenario
+
+    configure_numba_cache()  # before the processes' jitted draws are imported
     from guarantee_sim.processes import institutions, run
 
     scenario = load_scenario(SCENARIO, overrides=[f"processes.record_weight={weight}"])

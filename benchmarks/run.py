@@ -49,7 +49,9 @@ import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 import guarantee_sim as gs  # noqa: E402
-from guarantee_sim.engine.book import LoanBook, segment_hash  # noqa: E402
+
+gs.configure_numba_cache()  # before any kernel is imported: where compiled kernels are cached
+from guarantee_sim.book import LoanBook, pack_id, segment_hash  # noqa: E402
 from guarantee_sim.engine.inputs import build_inputs  # noqa: E402
 from guarantee_sim.kernels.factors import (  # noqa: E402
     PURPOSE_DEFAULT,
@@ -64,7 +66,7 @@ from guarantee_sim.kernels.layout import (  # noqa: E402
     SEGMENT_VARIABLES,
     YEAR_VARIABLES,
 )
-from guarantee_sim.kernels.rng import philox4x32_10, philox4x32_10_batch  # noqa: E402
+from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch  # noqa: E402
 
 SIMULATE_MODULE = sys.modules["guarantee_sim.engine.simulate"]  # where simulate() finds the kernel
 
@@ -210,9 +212,10 @@ def hot_book(scenario, n_loans: int, seed: int = 1) -> LoanBook:
     amount = np.rint(
         np.minimum(size.median * np.exp(size.sigma * rng.standard_normal(n_loans)), size.cap)
     )
+    id_hi, id_lo = pack_id(segment_hash("sme"), 0, np.arange(n_loans))  # month 0, loan k
     return LoanBook(
-        id_lo=np.arange(n_loans, dtype=np.uint32),  # month 0 << 20 | number in month
-        id_hi=np.full(n_loans, segment_hash("sme"), dtype=np.uint32),
+        id_lo=id_lo,
+        id_hi=id_hi,
         segment=np.zeros(n_loans, dtype=np.int32),
         grade=rng.choice(len(weights), size=n_loans, p=weights).astype(np.int32),
         month=np.zeros(n_loans, dtype=np.int32),

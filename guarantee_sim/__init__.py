@@ -5,25 +5,70 @@ Money is in CNY, rates are decimals per year.
 >>> import guarantee_sim as gs
 >>> scenario = gs.load_scenario("scenarios/county_guarantee_2021.yaml")  # doctest: +SKIP
 >>> results = gs.simulate(scenario, paths=200, seed=1)                     # doctest: +SKIP
+
+Importing the package is cheap and changes no process-wide state: the names below (and
+the subpackages, e.g. ``gs.results``) are imported on first use (PEP 562), so
+``load_scenario`` does not pull in Numba, SciPy or xarray, and ``simulate`` compiles the
+kernels only when it is first called (see :func:`configure_numba_cache` for where the
+compiled kernels are cached). The ``ds.gs`` accessor is registered when
+:mod:`guarantee_sim.results` is imported, which ``simulate``, ``open_results`` and
+``read_results`` do; after opening a file with plain xarray, ``import guarantee_sim.results``.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+from typing import TYPE_CHECKING
 
-from .config import Scenario, ScenarioError, load_scenario, scenario_from_dict
-from .engine import simulate
+from ._version import __version__
 
-try:
-    __version__ = version("guarantee-sim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+#: public name -> the module that defines it (imported on first access)
+_EXPORTS = {
+    "Scenario": "config",
+    "configure_numba_cache": "_numba_cache",
+    "ScenarioError": "config",
+    "load_scenario": "config",
+    "scenario_from_dict": "config",
+    "simulate": "engine",
+}
+_SUBPACKAGES = (
+    "book",
+    "cli",
+    "config",
+    "engine",
+    "experiments",
+    "kernels",
+    "philox",
+    "processes",
+    "reporting",
+    "results",
+)
 
 __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "configure_numba_cache",
     "load_scenario",
     "scenario_from_dict",
     "simulate",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._numba_cache import configure_numba_cache
+    from .config import Scenario, ScenarioError, load_scenario, scenario_from_dict
+    from .engine import simulate
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # the next access is a plain attribute lookup
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))

@@ -1,34 +1,29 @@
-"""Command line: ``guarantee-sim run | validate | summarize``.
+"""Command line: ``guarantee-sim run | validate | compare | summarize | brief``.
 
 A user's mistake (bad scenario, bad override, unreadable file) is reported as one clear
 message on stderr with exit status 2, never as a traceback; nothing is written then.
+
+Heavy modules (Numba, SciPy, xarray, the kernels) are imported by the commands that need
+them, so ``--help``, ``--version`` and ``validate`` start fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import xarray as xr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from ._version import __version__
 from .config import ScenarioError, load_scenario
-from .results import (
-    depletion_probability,
-    fiscal_cost_per_borrower,
-    fiscal_cost_per_lending,
-    insolvency_probability,
-    loss_summary,
-    open_results,
-    segments_with_tags,
-    write_netcdf,
-    yearly_summary,
-)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 MILLION = 1e6
 
@@ -39,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate government credit-guarantee systems for SME lending. "
         "Money in CNY, rates as decimals per year.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="validate a scenario, simulate it, summarise, write results")
     run.add_argument("scenario", help="scenario YAML file")
@@ -120,7 +116,23 @@ def _validate(args, console: Console) -> int:
     return 0
 
 
+def _configure_numba_cache() -> None:
+    """The kernels' cache location, chosen before they are imported; warnings as one line."""
+    from ._numba_cache import NumbaCacheWarning, configure_numba_cache
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NumbaCacheWarning)
+        configure_numba_cache()
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+
+
 def _run(args, console: Console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .results import write_netcdf
+
+    _configure_numba_cache()
     from .engine import simulate
 
     _check_paths_and_seed(args)
@@ -175,6 +187,11 @@ def _writable(out: Path) -> Path:
 
 
 def _compare(args, console: Console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .results import write_netcdf
+
+    _configure_numba_cache()
     from .experiments import load_experiment, run_experiment, variant_scenarios
 
     _check_paths_and_seed(args)
@@ -205,6 +222,8 @@ def _compare(args, console: Console) -> int:
 
 def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> None:
     """One row per headline number, one column per variant (a few variants a table)."""
+    from rich.table import Table
+
     from .experiments import comparison_table
 
     table_data = comparison_table(ds)
@@ -223,7 +242,7 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> No
             table.add_column(name, justify="right")
         for key in keys:
             table.add_row(
-                key, *[_comparison_cell(key, table_data[n].get(key, np.nan)) for n in shown]
+                key, *[_comparison_cell(key, table_data[n].get(key, math.nan)) for n in shown]
             )
         console.print(table)
 
@@ -234,11 +253,13 @@ def _comparison_cell(key: str, value: float) -> str:
     if "borrowers" in key and "per" not in key:
         return f"{value:,.0f}"
     if key.endswith("per_additional_borrower"):
-        return "—" if np.isnan(value) else f"{value:,.0f} CNY"
+        return "—" if math.isnan(value) else f"{value:,.0f} CNY"
     return _m(value)
 
 
 def _open_results(path) -> xr.Dataset:
+    from .results import open_results
+
     try:
         return open_results(path)
     except ValueError as err:
@@ -274,15 +295,17 @@ def _brief(args, console: Console) -> int:
 
 def _m(x) -> str:
     x = float(x)
-    return "—" if np.isnan(x) else f"{x / MILLION:,.2f}"
+    return "—" if math.isnan(x) else f"{x / MILLION:,.2f}"
 
 
 def _pct(x) -> str:
     x = float(x)
-    return "—" if np.isnan(x) else f"{x:.2%}"
+    return "—" if math.isnan(x) else f"{x:.2%}"
 
 
 def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str, columns) -> None:
+    from rich.table import Table
+
     columns = [c for c in columns if c[1] in years]
     table = Table(title=title)
     table.add_column("year")
@@ -296,6 +319,8 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
 
 def _process_table(console: Console, ds: xr.Dataset) -> None:
     """Institution processes over the origination years (mean over book replicas)."""
+    from rich.table import Table
+
     table = Table(
         title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
         "replicas; counts of applications)"
@@ -335,13 +360,25 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     active = ds.applications.sum("segment") > 0
     util = ds.staff_utilisation.where(active).mean("year", skipna=True)
     parts = [
-        f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values) if not np.isnan(u)
+        f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values) if not math.isnan(u)
     ]
     console.print("staff utilisation in the years with applications: " + ", ".join(parts))
 
 
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
+    from rich.table import Table
+
+    from .results import (
+        depletion_probability,
+        fiscal_cost_per_borrower,
+        fiscal_cost_per_lending,
+        insolvency_probability,
+        loss_summary,
+        segments_with_tags,
+        yearly_summary,
+    )
+
     console.print(
         f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
         f" — {ds.sizes['path']} paths, seed {ds.attrs.get('seed')}, "

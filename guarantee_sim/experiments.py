@@ -18,6 +18,7 @@ Example experiment file::
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -153,6 +154,17 @@ def run_experiment(
         coords="different",
         compat="equals",
     )
+    overrides = experiment.variant_overrides()
+    combined = combined.assign_coords(
+        variant_overrides=(
+            "scenario",
+            [
+                json.dumps(overrides[str(n)], ensure_ascii=False, default=str)
+                for n in combined.scenario.values
+            ],
+            {"long_name": "overrides of the base scenario, as a JSON object"},
+        )
+    )
     combined.attrs.update(
         experiment=experiment.name,
         experiment_label=experiment.label,
@@ -160,7 +172,6 @@ def run_experiment(
         seed=int(seed),
         n_paths=int(paths),
         counterfactual=experiment.counterfactual or "",
-        variant_overrides="\n".join(f"{n}: {o}" for n, o in experiment.variant_overrides().items()),
         conventions="money in CNY; rates as decimals per year; counts in loans",
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

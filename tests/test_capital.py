@@ -248,7 +248,7 @@ def priority_dict(rationing, first_count=60, second_count=120, years=2):
 
 def month_zero_book(n_first, n_second):
     """All lending in January 2021: n_first + n_second loans of 1 m, tenor 12."""
-    from guarantee_sim.engine.book import LoanBook
+    from guarantee_sim.book import LoanBook
 
     n = n_first + n_second
     segment = np.array([1] * n_first + [0] * n_second, dtype=np.int32)  # 0 second, 1 first

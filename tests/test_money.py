@@ -18,8 +18,8 @@ import pytest
 from conftest import make_scenario
 
 import guarantee_sim as gs
-from guarantee_sim.engine.book import LoanBook
-from guarantee_sim.kernels.rng import normal_pair, philox4x32_10
+from guarantee_sim.book import LoanBook, pack_id
+from guarantee_sim.philox import normal_pair, philox4x32_10
 
 SEED = 20240607
 PATHS = 24
@@ -147,6 +147,7 @@ def money_book() -> LoanBook:
         n_grades = len(money_scenario_dict()["segments"][name]["pd"]["grades"])
         for k in range(30):
             month = int(rng.integers(0, 24))
+            id_hi, id_lo = pack_id(1000 + s, month, k)
             rows.append(
                 dict(
                     segment=s,
@@ -155,8 +156,8 @@ def money_book() -> LoanBook:
                     grade=int(rng.integers(0, n_grades)),
                     amount=float(rng.choice([0.4e6, 1.0e6, 2.5e6, 6.0e6]))
                     * float(rng.uniform(0.8, 1.2)),
-                    id_hi=1000 + s,
-                    id_lo=(month << 20) | k,
+                    id_hi=int(id_hi),
+                    id_lo=int(id_lo),
                 )
             )
     rows.sort(key=lambda r: (r["month"], r["segment"], r["id_lo"]))

@@ -33,12 +33,15 @@ from guarantee_sim.experiments import run_experiment
 from guarantee_sim.reporting import fonts, measures, text
 from guarantee_sim.results import (
     depletion_probability,
+    exceedance_curve,
     expected_shortfall,
     fiscal_cost_per_borrower,
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
+    probability_interval,
     read_results,
+    tail_allocation,
     write_netcdf,
     yearly_summary,
 )
@@ -151,22 +154,22 @@ def test_likelihood_language_is_ordered():
 def test_tail_allocation_adds_up_to_expected_shortfall(datasets):
     ds = datasets["run"]
     total = ds["loss"].sum(["year", "party"])
-    tail = measures.tail_allocation(ds, 0.99)
+    tail = tail_allocation(ds, 0.99)
     assert np.isclose(float(tail.sum()), float(expected_shortfall(total, 0.99)), rtol=1e-12)
 
 
 def test_exceedance_curve_is_the_share_of_paths_above(datasets):
     losses = datasets["run"]["loss"].sum("year").sel(party="guarantor")
-    curve = measures.exceedance_curve(losses)
+    curve = exceedance_curve(losses)
     x = float(curve.threshold[len(curve) // 2])
     assert float(curve.sel(threshold=x)) == pytest.approx(float((losses > x).mean()))
     assert np.all(np.diff(curve.values) <= 0)
 
 
 def test_probability_interval_contains_the_estimate():
-    low, high = measures.probability_interval(0.3, 100)
+    low, high = probability_interval(0.3, 100)
     assert 0.0 < low < 0.3 < high < 1.0
-    assert measures.probability_interval(1.0, 40)[1] == 1.0
+    assert probability_interval(1.0, 40)[1] == 1.0
 
 
 # --------------------------------------------------------------------------- plots
@@ -342,7 +345,7 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
         for value in expected:
             assert value in md, (name, value)
             assert value in page_text, (name, value)
-    spec = measures.scenario_spec(ds)
+    spec = measures.scenario_info(ds)
     for source in spec["sources"]:
         assert source in md
     assert " ".join(spec["description"].split()) in md

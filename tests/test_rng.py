@@ -1,4 +1,4 @@
-"""Tests for guarantee_sim.kernels.rng (Philox4x32-10 and derived variates)."""
+"""Tests for guarantee_sim.philox (Philox4x32-10 and derived variates)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the package is used from the source tree
     sys.path.insert(0, str(ROOT))
 
-from guarantee_sim.kernels import rng  # noqa: E402
-from guarantee_sim.kernels.rng import (  # noqa: E402
+from guarantee_sim import philox as rng  # noqa: E402
+from guarantee_sim.philox import (  # noqa: E402
     bernoulli_threshold,
     binomial_from_uniform,
     norm_cdf,
@@ -93,7 +93,7 @@ _PURE_SCRIPT = r"""
 import json, sys, warnings
 warnings.simplefilter("error")  # any NumPy overflow warning is a failure
 import numba
-from guarantee_sim.kernels import rng
+from guarantee_sim import philox as rng
 kat = json.loads(sys.argv[1])
 out = {
     "jit": isinstance(rng.philox4x32_10, numba.core.dispatcher.Dispatcher),
@@ -488,7 +488,7 @@ def test_bernoulli_threshold_frequency():
 
 def test_batch_philox_gives_the_scalar_blocks():
     """The vectorised cipher used by the kernels' record loop is the same function."""
-    from guarantee_sim.kernels.rng import philox4x32_10_batch
+    from guarantee_sim.philox import philox4x32_10_batch
 
     rng = np.random.default_rng(3)
     id_lo = rng.integers(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)

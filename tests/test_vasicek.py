@@ -22,7 +22,7 @@ from scipy import stats
 
 import guarantee_sim as gs
 from guarantee_sim.engine.analytic import vasicek_loss_cdf, vasicek_loss_quantile
-from guarantee_sim.engine.book import COHORT_FLAG, LoanBook, segment_hash
+from guarantee_sim.book import LoanBook, cohort_number, pack_id, segment_hash
 
 pytestmark = pytest.mark.slow  # Monte Carlo against the closed form: ~11 s
 
@@ -62,9 +62,10 @@ def one_period_scenario():
 def one_cohort_book() -> LoanBook:
     """10**6 identical loans of 1 m CNY, originated in month 0 (new lending), tenor 12."""
     one = np.ones(1)
+    id_hi, id_lo = pack_id(segment_hash("sme"), [0], cohort_number(0, 0, 12), cohort=True)
     return LoanBook(
-        id_lo=np.array([12], dtype=np.uint32),
-        id_hi=np.array([segment_hash("sme") | COHORT_FLAG], dtype=np.uint32),
+        id_lo=id_lo,
+        id_hi=id_hi,
         segment=np.zeros(1, dtype=np.int32),
         grade=np.zeros(1, dtype=np.int32),
         month=np.zeros(1, dtype=np.int32),

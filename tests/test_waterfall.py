@@ -18,7 +18,7 @@ import pytest
 from conftest import make_scenario
 
 import guarantee_sim as gs
-from guarantee_sim.engine.book import LoanBook
+from guarantee_sim.book import LoanBook, pack_id
 
 M = 1.0e6
 SEED = 99
@@ -36,9 +36,10 @@ def book_of(records) -> LoanBook:
     rows.sort(key=lambda r: r[0])
     k = np.arange(len(rows))
     month = np.array([r[0] for r in rows], dtype=np.int32)
+    id_hi, id_lo = pack_id(77, month, k)
     return LoanBook(
-        id_lo=((month.astype(np.int64) << 20) | k).astype(np.uint32),
-        id_hi=np.full(len(rows), 77, dtype=np.uint32),
+        id_lo=id_lo,
+        id_hi=id_hi,
         segment=np.array([r[1] for r in rows], dtype=np.int32),
         grade=np.array([r[2] for r in rows], dtype=np.int32),
         month=month,

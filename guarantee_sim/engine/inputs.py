@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
 from ..kernels.layout import (
     KIND_CODES,
@@ -23,7 +24,7 @@ from ..kernels.layout import (
 )
 from ..processes.run import PD_GRID, ProcessResults, run_processes
 from .analytic import basel_sme_correlation
-from .book import LoanBook, build_volume_book, group_into_cohorts, merge_books
+from .volumes import build_volume_book, group_into_cohorts, merge_books
 
 
 @dataclass(frozen=True)

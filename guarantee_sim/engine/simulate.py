@@ -7,11 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
+from ..book import LoanBook
 from ..config.schema import Scenario
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from ..kernels.portfolio import simulate_block
-from ..results.dataset import build_dataset
-from .book import LoanBook
+from ..results.dataset import UNABSORBED, build_dataset
 from .inputs import build_inputs
 
 
@@ -80,8 +81,18 @@ def simulate(
         )
         if progress is not None:
             progress(last - first)
-    from .. import __version__
-
+    arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    for i, name in enumerate(SEGMENT_VARIABLES):
+        arrays[name] = (("path", "year", "segment"), segment_out[:, i])
+    for i, name in enumerate(PARTY_VARIABLES):
+        arrays[name] = (("path", "year", "party"), party_out[:, i])
+    for i, name in enumerate(YEAR_VARIABLES):
+        arrays[name] = (("path", "year"), year_out[:, i])
     return build_dataset(
-        scenario, inputs, segment_out, party_out, year_out, seed=seed, version=__version__
+        scenario,
+        arrays,
+        party=[*inputs.party_names, UNABSORBED],  # the kernels' last party
+        process_measures=None if inputs.process is None else inputs.process.measures,
+        seed=seed,
+        version=__version__,
     )

@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from .rng import norm_cdf, normal_pair, philox4x32_10
+from ..philox import jit, norm_cdf, normal_pair, philox4x32_10
 
 # Counter word c3 ("purpose") values. Every draw of the model has its own purpose, so two
 # different uses of randomness can never share a counter.
@@ -25,7 +24,7 @@ PURPOSE_SPLIT = 3
 FACTOR_STREAM_ID = 0xFFFFFFFF  # record ids never take this value
 
 
-@njit(cache=True)
+@jit()
 def draw_factors(seed, path, chol, persistence, n_years, out):
     """Correlated AR(1) factor values ``out[year, factor]`` for one path.
 
@@ -55,7 +54,7 @@ def draw_factors(seed, path, chol, persistence, n_years, out):
                 out[y, i] = persistence * out[y - 1, i] + scale * innovation[i]
 
 
-@njit(cache=True)
+@jit()
 def conditional_thresholds(
     factors, loadings, rho, pd_inverse, downturn_z, pd_multiplier, probability, threshold
 ):

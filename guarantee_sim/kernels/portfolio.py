@@ -15,8 +15,16 @@ the thread count or on how paths are blocked. Money is in CNY, rates per year.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ..philox import (
+    GENERATION_SHIFT,
+    binomial_from_uniform,
+    jit,
+    philox4x32_10,
+    philox4x32_10_batch,
+    u32_to_unit,
+)
 from .factors import PURPOSE_DEFAULT, PURPOSE_SPLIT, conditional_thresholds, draw_factors
 from .layout import (
     BANK,
@@ -42,11 +50,10 @@ from .layout import (
     SHORTFALL,
     UNMET_DEMAND,
 )
-from .rng import binomial_from_uniform, philox4x32_10, philox4x32_10_batch, u32_to_unit
 from .waterfall import allocate_losses
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def _leave_balance(
     month,
     now,
@@ -68,7 +75,7 @@ def _leave_balance(
         subsidy_change[month, seg] -= subsidised
 
 
-@njit(cache=True)
+@jit()
 def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, path, default_count):
     """Spread ``count`` defaults of a record over ``n_months`` months, each equally likely.
 
@@ -93,7 +100,7 @@ def _split_over_months(count, first, n_months, id_lo, id_hi, gen_year, seed, pat
         remaining -= c
 
 
-@njit(cache=True)
+@jit()
 def originate_records(
     first,
     last,
@@ -205,7 +212,7 @@ def originate_records(
                 while t < end and alive > 0:
                     y = t // 12
                     window = min(end, 12 * (y + 1)) - t
-                    gen_year = (gen << 16) | y
+                    gen_year = (gen << GENERATION_SHIFT) | y
                     if gen == 0 and y == this_year:
                         w0, w1, w2 = words[0, k], words[1, k], words[2, k]
                     else:
@@ -290,7 +297,7 @@ def originate_records(
                 gen += 1
 
 
-@njit(cache=True)
+@jit()
 def _book_standard_lending(
     book,
     replica,
@@ -324,7 +331,7 @@ def _book_standard_lending(
         subsidy_change[end, s] -= subsidised
 
 
-@njit(cache=True)
+@jit()
 def _balance_where(balance, mask):
     """Balance of the segments where ``mask[s] > 0`` (those a party covers, or may take)."""
     total = 0.0
@@ -335,7 +342,7 @@ def _balance_where(balance, mask):
     return total
 
 
-@njit(cache=True)
+@jit()
 def _weighted_balance(balance, table, p):
     total = 0.0
     for s in range(balance.shape[0]):
@@ -344,7 +351,7 @@ def _weighted_balance(balance, table, p):
     return max(total, 0.0)  # a run-off balance may sit a rounding error below zero
 
 
-@njit(cache=True)
+@jit()
 def _guarantee_balance(balance, guaranteed, p):
     total = 0.0
     for s in range(balance.shape[0]):
@@ -355,14 +362,14 @@ def _guarantee_balance(balance, guaranteed, p):
     return max(total, 0.0)
 
 
-@njit(cache=True)
+@jit()
 def _initial_guarantees(party, p, month):
     """Off-model guarantees at the start, running off linearly."""
     left = 1.0 - month / party.initial_runoff[p]
     return party.initial_outstanding[p] * max(left, 0.0)
 
 
-@njit(cache=True)
+@jit()
 def admitted_shares(
     new_amount, now, seg, party, settings, balance, net_assets, pool_balance, admitted
 ):
@@ -417,7 +424,7 @@ def admitted_shares(
                         admitted[s] = min(admitted[s], share)
 
 
-@njit(cache=True)
+@jit()
 def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, party_out, year_out):
     """Simulate one path; outputs are year-level aggregates written into the ``*_out`` views."""
     n_months = settings.months
@@ -682,7 +689,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
         party_out[RECOVERY, yy, unabsorbed] = np.nan
 
 
-@njit(cache=True)
+@jit()
 def _close_year(
     now,
     y,
@@ -746,7 +753,7 @@ def _close_year(
         party_out[COMPENSATION_RATE, y, p] = covered_defaults[p] / base if base > 0 else np.nan
 
 
-@njit(parallel=True, cache=True)
+@jit(parallel=True)
 def simulate_block(
     seed, first_path, book, seg, party, macro, settings, segment_out, party_out, year_out
 ):

@@ -21,12 +21,12 @@ over the segment's recovery profile. ``unabsorbed`` has no cash flows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..philox import jit
 from .layout import GUARANTOR, LOSS, PAYOUT, POOL, RECOVERY, REGUARANTOR, SHORTFALL
 
 
-@njit(cache=True)
+@jit()
 def _move_cash(
     month, now, y, p, amount, variable, due, kind, pool_balance, pool_committed, party_out
 ):
@@ -46,7 +46,7 @@ def _move_cash(
             pool_balance[p] += amount
 
 
-@njit(cache=True)
+@jit()
 def _take_fraction(
     p,
     kind,
@@ -82,7 +82,7 @@ def _take_fraction(
     return 1.0  # the bank always takes what reaches it
 
 
-@njit(cache=True)
+@jit()
 def allocate_losses(
     now,
     y,

@@ -1,8 +1,10 @@
 """Applicant attributes from counter-based streams keyed by stable applicant ids.
 
-Applicant k of segment s arriving in month m of replica r has id (hash(s), m << 20 | k);
-everything about it (arrival time, true PD, amount, score noise, patience, service
-times) comes from Philox blocks with that id as counter, so changing one applicant's
+Applicant k of segment s arriving in month m of replica r has the stable id of loan k of
+month m, with the process flag (:func:`guarantee_sim.book.pack_id`); everything about it
+(arrival time, true PD, amount, score noise, patience, service times) comes from Philox
+blocks with counter (segment hash, id_lo, purpose, index) under a key of the processes'
+own (seed, PROCESS_KEY + r), so changing one applicant's
 decision, or adding applicants to another segment, leaves every other applicant's
 draws unchanged.
 """
@@ -10,16 +12,16 @@ draws unchanged.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ..kernels.rng import normal_pair, philox4x32_10, u32_to_unit
+from ..book import MONTH_SHIFT, NUMBER_MASK
+from ..philox import jit, normal_pair, philox4x32_10, u32_to_unit
 
 PROCESS_KEY = 0x50524F43  # "PROC": a key word of its own, never a path index
 ARRIVALS, PROFILE, SERVICE = 1, 2, 3
 MAX_VISITS = 16
 
 
-@njit(cache=True)
+@jit()
 def applicant_draws(seed, replica, segment_hash, month, count, out):
     """Fill ``out[k, :]`` for applicants k < count with their standard draws.
 
@@ -30,7 +32,7 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
     """
     key = (np.uint32(seed), np.uint32(PROCESS_KEY + replica))
     for k in range(count):
-        c1 = (month << 20) | k
+        c1 = (month << MONTH_SHIFT) | k  # the applicant's id_lo
         w0, w1, w2, w3 = philox4x32_10(segment_hash, c1, ARRIVALS, 0, key[0], key[1])
         out[k, 0] = u32_to_unit(w0)
         out[k, 5] = u32_to_unit(w1)
@@ -50,12 +52,16 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
             out[k, 9 + v] = u32_to_unit(d)
 
 
-@njit(cache=True)
+@jit()
 def monthly_uniform(seed, replica, segment_hash, month, purpose):
-    """One uniform for a (segment, month) decision, e.g. the Poisson count of arrivals."""
+    """One uniform for a (segment, month) decision, e.g. the Poisson count of arrivals.
+
+    Its counter is the id_lo of number NUMBER_MASK, which no applicant has (fewer than
+    NUMBER_LIMIT arrive in a month).
+    """
     w0, _, _, _ = philox4x32_10(
         segment_hash,
-        (month << 20) | 0xFFFFF,
+        (month << MONTH_SHIFT) | NUMBER_MASK,
         ARRIVALS,
         purpose,
         np.uint32(seed),

@@ -16,15 +16,14 @@ import numpy as np
 import simpy
 import xarray as xr
 
+from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
 from ..config.processes import MAX_PROCESSING_MONTHS
 from ..config.schema import Scenario
-from ..engine.book import LoanBook, segment_hash
 from . import decisions
 from .draws import N_COLUMNS, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
 from .queues import DAYS_PER_MONTH, MonitoredResource
 
-PROCESS_FLAG = 0x40000000  # high-word bit of process records' ids
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
 # true PD to its grade moves the portfolio's mean PD by well under 1%.
 PD_GRID = np.exp(np.linspace(np.log(0.001), np.log(0.6), 28))
@@ -227,12 +226,13 @@ def run_replica(
             count = poisson_count(rate / weight, monthly_uniform(seed, replica, hash_, m, 0))
             if count == 0:
                 continue
-            if count >= 2**20:
+            if count >= NUMBER_LIMIT:
                 raise ValueError(
                     f"processes.demand.{name}: {count:,} simulated applicants in "
                     "one month is more than the ids hold; raise "
                     "processes.record_weight"
                 )
+            id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
             u = np.empty((count, N_COLUMNS))
             applicant_draws(seed, replica, hash_, m, count, u)
             pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
@@ -258,8 +258,8 @@ def run_replica(
             )
             for k in range(count):
                 applicant = Applicant(
-                    id_hi=hash_ | PROCESS_FLAG,
-                    id_lo=(m << 20) | k,
+                    id_hi=int(id_hi[k]),
+                    id_lo=int(id_lo[k]),
                     segment=s,
                     arrival=(m + u[k, 0]) * DAYS_PER_MONTH,
                     pd=float(pd[k]),

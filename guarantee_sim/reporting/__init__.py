@@ -13,13 +13,7 @@ Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
 
 from .brief import Brief, build_brief, render_html, render_markdown, write_brief
 from .fonts import CJKFontWarning, cjk_font, resolve_lang
-from .measures import (
-    check_results,
-    exceedance_curve,
-    mean_interval,
-    probability_interval,
-    tail_allocation,
-)
+from .measures import check_results
 from .plots import (
     capital_paths,
     exceedance_curves,
@@ -43,22 +37,18 @@ __all__ = [
     "check_results",
     "cjk_font",
     "cost_table",
-    "exceedance_curve",
     "exceedance_curves",
     "fan_chart",
     "loss_by_party",
     "loss_table",
-    "mean_interval",
     "money",
     "new_axes",
     "pct",
-    "probability_interval",
     "render_html",
     "render_markdown",
     "resolve_lang",
     "risk_table",
     "scenario_comparison",
-    "tail_allocation",
     "target_probabilities",
     "target_table",
     "write_brief",

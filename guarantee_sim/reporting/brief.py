@@ -31,7 +31,7 @@ import xarray as xr
 
 from . import plots
 from .fonts import resolve_lang
-from .measures import capital_holders, check_results, scenario_spec, variants
+from .measures import capital_holders, check_results, scenario_info, variants
 from .tables import all_tables
 from .text import LIKELY_FROM, check_lang, count, money, money_table, pct, ratio, t, yuan
 
@@ -154,7 +154,7 @@ def _value(x, metric: str, lang: str) -> str:
 def _design_blocks(ds, tables, lang) -> list:
     blocks = [("h2", t(lang, "h_designs"))]
     compare = "scenario" in ds.dims
-    spec = scenario_spec(ds)
+    spec = scenario_info(ds)
     if compare:
         blocks.append(
             (
@@ -530,8 +530,7 @@ def _risk_blocks(ds, tables, lang) -> list:
 
 
 def _assumption_blocks(ds, lang) -> list:
-    spec = scenario_spec(ds)
-    horizon = spec.get("horizon", {}) or {}
+    spec = scenario_info(ds)
     years = ds.year.values
     blocks = [("h2", t(lang, "h_assumptions"))]
     if spec.get("description"):
@@ -545,14 +544,14 @@ def _assumption_blocks(ds, lang) -> list:
                 "assume_settings",
                 first=int(years[0]),
                 last=int(years[-1]),
-                origination=horizon.get("origination_years", "—"),
+                origination=spec["origination_years"] or "—",
                 granularity=ds.attrs.get("granularity", "—"),
                 lending_source=ds.attrs.get("lending_source", "—"),
                 replicas=ds.attrs.get("book_replicas", "—"),
             ),
         )
     )
-    sources = spec.get("sources") or []
+    sources = spec["sources"]
     if sources:
         blocks.append(("p", t(lang, "sources")))
         blocks.append(("ul", [str(s) for s in sources]))
@@ -567,7 +566,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     check_results(ds)
     tables = all_tables(ds)
     compare = "scenario" in ds.dims
-    spec = scenario_spec(ds)
+    spec = scenario_info(ds)
     if compare:
         label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
             "experiment", ""

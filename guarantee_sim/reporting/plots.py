@@ -30,19 +30,17 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from ..results.metrics import depletion_probability, insolvency_probability, loss_summary
-from .fonts import font_families, resolve_lang
-from .measures import (
-    capital_holders,
+from ..results.metrics import (
+    depletion_probability,
     exceedance_curve,
+    insolvency_probability,
+    loss_summary,
     mean_interval,
-    over_cap,
-    party_caps,
     probability_interval,
-    run_loss,
     tail_allocation,
-    variants,
 )
+from .fonts import font_families, resolve_lang
+from .measures import capital_holders, over_cap, party_caps, run_loss, variants
 from .tables import cost_table
 from .text import LIKELY_FROM, TEXT, pct, t, yuan
 
@@ -260,7 +258,7 @@ def loss_by_party(
     """Stacked bars of each party's loss over the run: the mean, and the 99% tail.
 
     The tail bar is the mean on the worst 1% of paths by total loss
-    (:func:`~guarantee_sim.reporting.measures.tail_allocation`): its stack adds up to the
+    (:func:`~guarantee_sim.results.tail_allocation`): its stack adds up to the
     expected shortfall of the total. A comparison draws a pair of bars per design.
     """
     lang = resolve_lang(lang)

@@ -9,7 +9,7 @@ tables, and the tables are written as CSV beside it.
 
 from __future__ import annotations
 
-import ast
+import json
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from ..results.metrics import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
+    mean_interval,
+    probability_interval,
+    tail_allocation,
     yearly_summary,
 )
 from .measures import (
@@ -28,15 +31,11 @@ from .measures import (
     first_time_segments,
     first_year,
     leverage_peak,
-    mean_interval,
     over_cap,
     party_caps,
     path_quantiles,
     peak,
-    probability_interval,
     run_loss,
-    scenario_spec,
-    tail_allocation,
     variants,
 )
 from .text import likelihood
@@ -106,14 +105,10 @@ def _over_finite(values: xr.DataArray, how: str, q: float = 0.5) -> float:
 def design_table(ds: xr.Dataset) -> pd.DataFrame:
     """The designs: name, the overrides that make it, whether it is the counterfactual."""
     overrides = {}
-    for line in str(ds.attrs.get("variant_overrides", "")).splitlines():
-        name, _, changes = line.partition(": ")
-        try:  # the experiment writes each variant's overrides as a dict literal
-            parsed = ast.literal_eval(changes)
-            changes = "; ".join(f"{k} = {v}" for k, v in parsed.items())
-        except (ValueError, SyntaxError, AttributeError):
-            pass
-        overrides[name] = changes
+    if "variant_overrides" in ds.coords and "scenario" in ds["variant_overrides"].dims:
+        for name, text in zip(ds.scenario.values, ds["variant_overrides"].values, strict=True):
+            changes = json.loads(str(text))  # the experiment stores each variant's as JSON
+            overrides[str(name)] = "; ".join(f"{k} = {v}" for k, v in changes.items())
     counterfactual = str(ds.attrs.get("counterfactual", "") or "")
     rows = []
     for name, _ in variants(ds):
@@ -130,29 +125,40 @@ def design_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
     """The loss-sharing schemes of the (first) design's scenario and the segments using them."""
-    spec = scenario_spec(ds)
-    segments = spec.get("segments", {}) or {}
+    columns = ["scheme", "label", "coverage", "split", "segments"]
+    if "scheme" not in ds.dims:
+        return pd.DataFrame([], columns=columns)
+    first = ds.isel(scenario=0) if "scenario" in ds.dims else ds
     rows = []
-    for name, scheme in (spec.get("schemes", {}) or {}).items():
-        split = scheme.get("split", {}) or {}
+    for name in first.scheme.values:
+        scheme = first.sel(scheme=name)
+        split = scheme["scheme_split"]
         rows.append(
             {
-                "scheme": name,
-                "label": scheme.get("label", ""),
-                "coverage": float(scheme.get("coverage", np.nan)),
-                "split": ", ".join(f"{p} {float(s):.3g}" for p, s in split.items()),
+                "scheme": str(name),
+                "label": str(scheme["scheme_label"].item()),
+                "coverage": float(scheme["scheme_coverage"]),
+                "split": ", ".join(
+                    f"{p} {float(s):.3g}"
+                    for p, s in zip(split.party.values, split.values, strict=True)
+                    if s > 0
+                ),
                 "segments": ", ".join(
-                    s for s, seg in segments.items() if (seg or {}).get("scheme") == name
+                    str(s)
+                    for s, used in zip(
+                        first.segment.values, first["segment_scheme"].values, strict=True
+                    )
+                    if str(used) == str(name)
                 ),
             }
         )
-    return pd.DataFrame(rows, columns=["scheme", "label", "coverage", "split", "segments"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def loss_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and party: loss over the run — mean with its 95% CI, VaR 99% and 99.9%,
     ES 99% (:func:`~guarantee_sim.results.loss_summary`) and the mean on the worst 1% of
-    paths by total loss (:func:`~guarantee_sim.reporting.measures.tail_allocation`)."""
+    paths by total loss (:func:`~guarantee_sim.results.tail_allocation`)."""
     rows = []
     for name, v in variants(ds):
         summary = loss_summary(v)

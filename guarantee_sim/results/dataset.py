@@ -1,19 +1,24 @@
-"""Assemble the kernels' arrays into the public results Dataset (DESIGN §5).
+"""Assemble named arrays into the public results Dataset (DESIGN §5).
 
-Every variable carries CF-style ``units`` and ``long_name``. Money is CNY, counts are
-loans (a rationed record counts by its admitted share), rates are decimals per year.
+The engine names its arrays (``{name: (dims, array)}``); this module knows the names,
+dims and units of the results contract and nothing of how they were computed. Every
+variable carries CF-style ``units`` and ``long_name``. Money is CNY, counts are loans (a
+rationed record counts by its admitted share), rates are decimals per year.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import numpy as np
 import xarray as xr
 import yaml
 
-from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from .metrics import target_attainment
+
+#: the implicit party that carries what a party owed but could not pay (DESIGN §4)
+UNABSORBED = "unabsorbed"
 
 VARIABLE_META = {
     # per path, year, segment
@@ -37,8 +42,10 @@ VARIABLE_META = {
     "max_origination_leverage": ("1", "highest leverage right after a month's new guarantees"),
     "compensation_rate": ("1/year", "covered defaults in the year / covered balance"),
     # per path, year
-    "fiscal_cost": ("CNY", "budget outlays: pool contributions, interest and fee subsidies, "
-                           "capital injections"),
+    "fiscal_cost": (
+        "CNY",
+        "budget outlays: pool contributions, interest and fee subsidies, capital injections",
+    ),
     "public_loss": ("CNY", "losses of government-owned parties (public: true)"),
     # from the institution processes (mean over book replicas), per year, segment / party
     "applications": ("1", "loan applications arriving in the year"),
@@ -54,8 +61,15 @@ VARIABLE_META = {
 }
 
 
-PROCESS_VARIABLES = ("applications", "approvals", "rejections", "abandoned",
-                     "decision_days_mean", "approved_pd_mean", "staff_utilisation")
+PROCESS_VARIABLES = (
+    "applications",
+    "approvals",
+    "rejections",
+    "abandoned",
+    "decision_days_mean",
+    "approved_pd_mean",
+    "staff_utilisation",
+)
 
 
 def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
@@ -64,51 +78,65 @@ def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
     return da
 
 
-def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: int,
-                  first_path: int = 0, version: str = "") -> xr.Dataset:
-    """The results Dataset for paths ``first_path ..`` of one simulation."""
-    n_paths = segment_out.shape[0]
-    party_names = inputs.party_names + ["unabsorbed"]
+def build_dataset(
+    scenario,
+    arrays: dict,
+    *,
+    party: list[str],
+    process_measures=None,
+    seed: int,
+    first_path: int = 0,
+    version: str = "",
+) -> xr.Dataset:
+    """The results Dataset for paths ``first_path ..`` of one simulation of ``scenario``.
+
+    ``arrays`` maps each simulated variable to ``(dims, array)``, dims among ``path``,
+    ``year``, ``segment``, ``party``; ``party`` names the party axis (the scenario's
+    parties and :data:`UNABSORBED`). ``process_measures`` are the institution processes'
+    measures by book replica (dims ``replica``, ``year``, ``segment`` / ``party``), or
+    None when lending came from volumes.
+    """
+    n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
         "path": np.arange(first_path, first_path + n_paths),
         "year": np.array(scenario.years),
         "segment": list(scenario.segments),
-        "party": party_names,
+        "party": list(party),
     }
-    data_vars = {}
-    for i, name in enumerate(SEGMENT_VARIABLES):
-        data_vars[name] = (("path", "year", "segment"), segment_out[:, i])
-    for i, name in enumerate(PARTY_VARIABLES):
-        data_vars[name] = (("path", "year", "party"), party_out[:, i])
-    for i, name in enumerate(YEAR_VARIABLES):
-        data_vars[name] = (("path", "year"), year_out[:, i])
-    ds = xr.Dataset(data_vars, coords=coords)
-    public = np.array([p.public for p in scenario.parties.values()] + [False])
+    ds = xr.Dataset(dict(arrays), coords=coords)
+    parties = [scenario.parties.get(name) for name in party]  # None for unabsorbed
+    public = np.array([bool(p is not None and p.public) for p in parties])
     ds["public_loss"] = ds["loss"].isel(party=np.flatnonzero(public)).sum("party")
 
     ds = ds.assign_coords(
         segment_label=("segment", [s.label for s in scenario.segments.values()]),
         segment_tags=("segment", [",".join(s.tags) for s in scenario.segments.values()]),
         segment_lgd=("segment", [s.lgd for s in scenario.segments.values()]),
-        party_kind=("party", [p.kind for p in scenario.parties.values()] + ["unabsorbed"]),
-        party_label=("party", [p.label for p in scenario.parties.values()] + ["未吸收"]),
+        party_kind=("party", [UNABSORBED if p is None else p.kind for p in parties]),
+        party_label=("party", ["未吸收" if p is None else p.label for p in parties]),
         party_public=("party", public.astype(np.int8)),
     )
     coord_meta = {
-        "path": ("1", "Monte Carlo path"), "year": ("year", "calendar year"),
-        "segment": (None, "loan segment"), "party": (None, "party sharing losses"),
-        "segment_label": (None, "segment label"), "segment_tags": (None, "segment tags"),
-        "segment_lgd": ("1", "loss given default"), "party_kind": (None, "kind of party"),
-        "party_label": (None, "party label"), "party_public": ("1", "1 if government-owned"),
+        "path": ("1", "Monte Carlo path"),
+        "year": ("year", "calendar year"),
+        "segment": (None, "loan segment"),
+        "party": (None, "party sharing losses"),
+        "segment_label": (None, "segment label"),
+        "segment_tags": (None, "segment tags"),
+        "segment_lgd": ("1", "loss given default"),
+        "party_kind": (None, "kind of party"),
+        "party_label": (None, "party label"),
+        "party_public": ("1", "1 if government-owned"),
     }
     for name, (units, long_name) in coord_meta.items():
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    ds = _with_terms(ds, scenario, parties)
     ds = _with_targets(ds, scenario)
-    if inputs.process is not None:
-        measures = inputs.process.measures.mean("replica")
+    if process_measures is not None:
+        measures = process_measures.mean("replica")
         for name in PROCESS_VARIABLES:
             ds[name] = measures[name]
-        lending_source, replicas = "processes", int(inputs.process.measures.sizes["replica"])
+        lending_source, replicas = "processes", int(process_measures.sizes["replica"])
     else:
         lending_source, replicas = "volumes", 1
     for name in ds.data_vars:
@@ -117,8 +145,12 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
         title=f"guarantee_sim results: {scenario.name}",
         scenario=scenario.name,
         scenario_label=scenario.label,
-        scenario_yaml=yaml.safe_dump(scenario.model_dump(mode="json"), allow_unicode=True,
-                                     sort_keys=False),
+        scenario_description=scenario.description,
+        sources=json.dumps(list(scenario.sources), ensure_ascii=False),
+        origination_years=int(scenario.horizon.origination_years),
+        scenario_yaml=yaml.safe_dump(
+            scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
+        ),
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=replicas,
@@ -128,6 +160,40 @@ def build_dataset(scenario, inputs, segment_out, party_out, year_out, *, seed: i
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         conventions="money in CNY; rates as decimals per year; counts in loans",
     )
+    return ds
+
+
+def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
+    """The policy terms reports quote: parties' caps, schemes and who uses them."""
+
+    def cap(p, attr):
+        value = None if p is None else getattr(p, attr, None)
+        return np.nan if value is None else float(value)
+
+    schemes = scenario.schemes
+    split = np.array(
+        [[s.split.get(str(p), 0.0) for p in ds.party.values] for s in schemes.values()],
+        dtype=np.float64,
+    ).reshape(len(schemes), ds.sizes["party"])
+    ds = ds.assign_coords(
+        party_leverage_cap=("party", [cap(p, "leverage_cap") for p in parties]),
+        party_compensation_rate_cap=("party", [cap(p, "compensation_rate_cap") for p in parties]),
+        scheme=list(schemes),
+        scheme_label=("scheme", [s.label for s in schemes.values()]),
+        scheme_coverage=("scheme", [float(s.coverage) for s in schemes.values()]),
+        scheme_split=(("scheme", "party"), split),
+        segment_scheme=("segment", [s.scheme for s in scenario.segments.values()]),
+    )
+    for name, units, long_name in (
+        ("party_leverage_cap", "1", "leverage cap (NaN: none)"),
+        ("party_compensation_rate_cap", "1/year", "compensation-rate cap (NaN: none)"),
+        ("scheme", None, "loss-sharing scheme"),
+        ("scheme_label", None, "scheme label"),
+        ("scheme_coverage", "1", "share of a loan's loss the bank passes on"),
+        ("scheme_split", "1", "party's proportion of the covered part of the loss"),
+        ("segment_scheme", None, "loss-sharing scheme of the segment"),
+    ):
+        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     return ds
 
 
@@ -146,12 +212,15 @@ def _with_targets(ds: xr.Dataset, scenario) -> xr.Dataset:
         target_value=("target", [t.value for t in targets.values()]),
     )
     for name, units, long_name in (
-            ("target", None, "plan target"), ("target_label", None, "target label"),
-            ("target_metric", None, "metric counted"), ("target_kind", None, "flow or stock"),
-            ("target_tags", None, "segment tags counted"),
-            ("target_from_year", "year", "first year of the period"),
-            ("target_to_year", "year", "last year of the period"),
-            ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)")):
+        ("target", None, "plan target"),
+        ("target_label", None, "target label"),
+        ("target_metric", None, "metric counted"),
+        ("target_kind", None, "flow or stock"),
+        ("target_tags", None, "segment tags counted"),
+        ("target_from_year", "year", "first year of the period"),
+        ("target_to_year", "year", "last year of the period"),
+        ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+    ):
         ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds["target_attainment"] = target_attainment(ds)
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")

@@ -15,10 +15,27 @@ import xarray as xr
 ENGINE = "h5netcdf"
 
 #: variables every results file has (DESIGN §5); a file without them is not a results file
-REQUIRED = ("loss", "capital", "fiscal_cost", "public_loss", "loans_amount", "borrowers",
-            "shortfall", "leverage", "compensation_rate")
-REQUIRED_COORDS = ("path", "year", "party", "segment", "party_kind", "party_label",
-                   "segment_label", "segment_tags")
+REQUIRED = (
+    "loss",
+    "capital",
+    "fiscal_cost",
+    "public_loss",
+    "loans_amount",
+    "borrowers",
+    "shortfall",
+    "leverage",
+    "compensation_rate",
+)
+REQUIRED_COORDS = (
+    "path",
+    "year",
+    "party",
+    "segment",
+    "party_kind",
+    "party_label",
+    "segment_label",
+    "segment_tags",
+)
 
 
 def check_results(ds: xr.Dataset) -> None:
@@ -26,8 +43,7 @@ def check_results(ds: xr.Dataset) -> None:
     missing = [v for v in REQUIRED if v not in ds.data_vars]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
     if missing:
-        raise ValueError("not a guarantee_sim results file: it lacks "
-                         + ", ".join(missing))
+        raise ValueError("not a guarantee_sim results file: it lacks " + ", ".join(missing))
 
 
 def open_results(path: str | Path) -> xr.Dataset:

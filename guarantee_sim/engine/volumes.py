@@ -1,57 +1,27 @@
-"""The loan book: records of identical loans with stable ids, built from a scenario's volumes.
+"""Loan books built from a scenario's lending volumes, merged, or grouped into cohorts.
 
 Lending comes from the scenario's volumes here; the institution processes (SimPy) can
-hand the engine any other ``LoanBook`` with the same columns instead.
-
-Record ids are stable: the high word is a hash of the segment name, the low word packs
-the origination month and the loan's number within that month (or, for cohorts, its
-grade and size band). Adding a segment or a month of lending therefore never changes the
-ids, and so the random draws, of other records.
+hand the engine any other :class:`~guarantee_sim.book.LoanBook` with the same columns
+instead. Record ids follow the stable layout of :mod:`guarantee_sim.book`, so adding a
+segment or a month of lending never changes the ids, and so the random draws, of other
+records.
 """
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats
 
+from ..book import (
+    INITIAL_MONTH,
+    NUMBER_LIMIT,
+    LoanBook,
+    cohort_number,
+    pack_id,
+    segment_hash,
+    unpack_id,
+)
 from ..config.schema import LoanSize, Scenario, Segment
-
-MONTH_SHIFT = 20  # low word: month << 20 | number within month (< 2**20 loans a month)
-COHORT_FLAG = 0x80000000
-
-
-@dataclass(frozen=True)
-class LoanBook:
-    """Loans as records, initial book first, then new lending sorted by origination month.
-
-    All arrays have one entry per record. Money in CNY (per loan), months counted from
-    January of the start year.
-    """
-
-    id_lo: np.ndarray
-    id_hi: np.ndarray
-    segment: np.ndarray
-    grade: np.ndarray
-    month: np.ndarray
-    tenor: np.ndarray
-    n_loans: np.ndarray
-    amount: np.ndarray
-    initial: np.ndarray  # bool: part of the book at the start, not new lending
-
-    def __len__(self) -> int:
-        return len(self.amount)
-
-    @property
-    def n_initial(self) -> int:
-        return int(self.initial.sum())
-
-
-def segment_hash(name: str) -> int:
-    """Stable 31-bit hash of a segment name (the high word of its record ids)."""
-    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
 
 
 def capped_lognormal_mean(size: LoanSize) -> float:
@@ -154,13 +124,12 @@ def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict
     grades = _draw_grades(rng, seg, n)
     months = np.repeat(12 * year + np.arange(12), per_month)
     number = np.concatenate([np.arange(k) for k in per_month])
-    if per_month.max(initial=0) >= 2**MONTH_SHIFT:
+    if per_month.max(initial=0) >= NUMBER_LIMIT:
         raise ValueError(
-            f"segment {name!r}: more than {2**MONTH_SHIFT} loans in a month; "
-            "use granularity: cohort"
+            f"segment {name!r}: more than {NUMBER_LIMIT} loans in a month; use granularity: cohort"
         )
-    id_lo = (months.astype(np.int64) << MONTH_SHIFT) | number
-    return _records(segment_hash(name), id_lo, s, grades, months, seg.tenor_months, amounts, False)
+    id_hi, id_lo = pack_id(segment_hash(name), months, number)
+    return _records(id_hi, id_lo, s, grades, months, seg.tenor_months, amounts, False)
 
 
 def _initial_records(seed: int, s: int, name: str, seg: Segment) -> dict:
@@ -171,9 +140,9 @@ def _initial_records(seed: int, s: int, name: str, seg: Segment) -> dict:
     amounts *= book.outstanding_amount / amounts.sum()
     grades = _draw_grades(rng, seg, n)
     tenor = 1 + np.arange(n) % book.remaining_tenor_months  # maturities spread evenly
-    # initial records live in "month" 0 but carry the top bit of the month field in their id
-    id_lo = (np.int64(0xFFF) << MONTH_SHIFT) | np.arange(n)
-    return _records(segment_hash(name), id_lo, s, grades, np.zeros(n), tenor, amounts, True)
+    # initial records live in month 0 but carry INITIAL_MONTH in their id
+    id_hi, id_lo = pack_id(segment_hash(name), INITIAL_MONTH, np.arange(n))
+    return _records(id_hi, id_lo, s, grades, np.zeros(n), tenor, amounts, True)
 
 
 def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
@@ -193,21 +162,22 @@ def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
         np.int64
     )
     total = np.bincount(inverse, weights=book.amount * book.n_loans, minlength=len(unique))
-    id_hi = np.zeros(len(unique), dtype=np.uint32)
-    id_hi[inverse] = book.id_hi
+    member_hi = np.zeros(len(unique), dtype=np.uint32)
+    member_hi[inverse] = book.id_hi  # a member's segment hash and process flag
+    member = unpack_id(member_hi, 0)
     initial = unique[:, 0] == 0
     tenor = unique[:, 5]
     month = unique[:, 1]
-    # low word: month (12 bits) | grade (5) | size band (5) | tenor (10)
-    id_lo = (
-        (np.where(initial, 0xFFF, month) << MONTH_SHIFT)
-        | (unique[:, 3] << 15)
-        | (unique[:, 4] << 10)
-        | tenor
+    id_hi, id_lo = pack_id(
+        member.segment_hash,
+        np.where(initial, INITIAL_MONTH, month),
+        cohort_number(unique[:, 3], unique[:, 4], tenor),
+        process=member.process,
+        cohort=True,
     )
     return LoanBook(
-        id_lo=id_lo.astype(np.uint32),
-        id_hi=id_hi | np.uint32(COHORT_FLAG),
+        id_lo=id_lo,
+        id_hi=id_hi,
         segment=unique[:, 2].astype(np.int32),
         grade=unique[:, 3].astype(np.int32),
         month=month.astype(np.int32),

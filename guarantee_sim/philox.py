@@ -1,4 +1,8 @@
-"""Counter-based random numbers for Numba kernels.
+"""Counter-based random numbers (Philox4x32-10) for the kernels and the institution processes.
+
+A leaf of the package: it imports nothing of guarantee_sim, so the kernels (Monte Carlo
+paths) and the processes (applicant draws) share one generator without depending on each
+other.
 
 All variates are pure functions of a 128-bit *counter* and a 64-bit *key*
 pushed through the Philox4x32-10 block cipher (Salmon, Moraes, Dror & Shaw,
@@ -17,14 +21,20 @@ Keying convention
   subset): adding or removing an entity would then silently shift the random
   numbers of every other entity and break common random numbers between
   scenarios.
+* a loan record's draws use counter ``(id_lo, id_hi, generation << GENERATION_SHIFT |
+  year, purpose)``: the record's stable id (layout in :mod:`guarantee_sim.book`, which
+  the generator never needs to know), the renewal generation (0 for the loan itself) and
+  calendar-year index, and a purpose tag. :data:`GENERATION_SHIFT` is defined here, the
+  one place the kernels (which import nothing else of the package) can read it.
 
 Each call of :func:`philox4x32_10` yields four independent 32-bit words;
 helpers below turn them into uniforms, normals, Bernoulli thresholds and
 binomial variates by inversion (monotone in the uniform, hence friendly to
 common random numbers).
 
-Every function is a plain ``numba.njit`` function, callable from other jitted
-code. With ``NUMBA_DISABLE_JIT=1`` they run as ordinary Python on NumPy
+Every function is a plain ``numba.njit`` function (made by :func:`jit`, the one
+decorator of the package's jitted code, with its on-disk cache), callable from other
+jitted code. With ``NUMBA_DISABLE_JIT=1`` they run as ordinary Python on NumPy
 scalars and give bit-identical results: all 32-bit arithmetic is done in
 ``np.uint64`` (products of two 32-bit values fit) and masked explicitly.
 """
@@ -34,12 +44,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ._numba_cache import jit
 
 __all__ = [
     "BINOMIAL_EXACT_LIMIT",
+    "GENERATION_SHIFT",
     "bernoulli_threshold",
     "binomial_from_uniform",
+    "jit",
     "norm_cdf",
     "norm_ppf",
     "normal_pair",
@@ -58,6 +71,9 @@ _PHILOX_W0 = np.uint64(0x9E3779B9)  # golden ratio
 _PHILOX_W1 = np.uint64(0xBB67AE85)  # sqrt(3) - 1
 
 _TWO_M32 = 2.0**-32
+
+#: counter word c2 of a loan record's draws: generation << GENERATION_SHIFT | year index
+GENERATION_SHIFT = 16
 _TWO_M53 = 2.0**-53
 _SHIFT20 = np.uint64(20)
 _SHIFT12 = np.uint64(12)
@@ -69,7 +85,7 @@ _SQRT1_2 = 0.7071067811865476
 BINOMIAL_EXACT_LIMIT = 400.0
 
 
-@njit(cache=True)
+@jit()
 def _philox_round(x0, x1, x2, x3, k0, k1):
     """One Philox4x32 S-box/P-box round on uint64 words holding 32-bit values."""
     p0 = _PHILOX_M0 * x0  # < 2**64, exact in uint64
@@ -81,7 +97,7 @@ def _philox_round(x0, x1, x2, x3, k0, k1):
     return hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
 
 
-@njit(cache=True)
+@jit()
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block cipher (Random123 ``philox4x32``, 10 rounds).
 
@@ -114,7 +130,7 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
 
 
-@njit(cache=True)
+@jit()
 def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
     """Philox4x32-10 of counters (id_lo[first+i], id_hi[first+i], c2, c3), i < n, at once.
 
@@ -148,7 +164,7 @@ def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
             x2[i] = y2
 
 
-@njit(cache=True)
+@jit()
 def u32_to_unit(w):
     """Map a 32-bit word to ``(w + 0.5) * 2**-32``, strictly inside (0, 1).
 
@@ -165,7 +181,7 @@ def u32_to_unit(w):
     return (np.float64(np.uint64(w) & _MASK32) + 0.5) * _TWO_M32
 
 
-@njit(cache=True)
+@jit()
 def u64_to_unit(w_hi, w_lo):
     """Map two 32-bit words to a uniform with 53-bit resolution in (0, 1).
 
@@ -192,13 +208,13 @@ def u64_to_unit(w_hi, w_lo):
     return (2.0 * np.float64(k) + 1.0) * _TWO_M53
 
 
-@njit(cache=True)
+@jit()
 def norm_cdf(x):
     """Standard normal CDF, ``0.5 * erfc(-x / sqrt(2))`` (accurate in both tails)."""
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
-@njit(cache=True)
+@jit()
 def norm_ppf(u):
     """Standard normal quantile (Wichura 1988, AS241 ``PPND16``).
 
@@ -354,7 +370,7 @@ def norm_ppf(u):
     return -val if q < 0.0 else val
 
 
-@njit(cache=True)
+@jit()
 def normal_pair(w0, w1, w2, w3):
     """Two independent N(0, 1) variates from four 32-bit words (Box–Muller).
 
@@ -373,7 +389,7 @@ def normal_pair(w0, w1, w2, w3):
     return r * math.cos(t), r * math.sin(t)
 
 
-@njit(cache=True)
+@jit()
 def _binomial_inversion(n, p, u):
     """Exact CDF inversion for 0 < p <= 0.5 by the pmf recursion."""
     q = 1.0 - p
@@ -394,7 +410,7 @@ def _binomial_inversion(n, p, u):
     return k
 
 
-@njit(cache=True)
+@jit()
 def binomial_from_uniform(n, p, u):
     """Binomial(n, p) variate by inversion of the CDF at the uniform ``u``.
 
@@ -461,7 +477,7 @@ def binomial_from_uniform(n, p, u):
     return k
 
 
-@njit(cache=True)
+@jit()
 def bernoulli_threshold(p):
     """Threshold ``t`` with ``P(word < t) ~= p`` for a uniform 32-bit word.
 

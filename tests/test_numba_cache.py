@@ -1,0 +1,159 @@
+"""The kernels' on-disk cache: keyed by our sources, no process-wide side effects.
+
+Each check runs in a fresh interpreter, since the cache location is decided once per
+process and Numba reads its configuration at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from guarantee_sim import _numba_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, **env_changes) -> dict:
+    """Run ``script`` in a fresh interpreter; it prints one JSON line, returned here."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(env_changes)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+UNRELATED = """
+import json, sys, tempfile, pathlib
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "other_lib.py").write_text(
+    "from numba import njit\\n@njit(cache=True)\\ndef twice(x):\\n    return 2 * x\\n"
+)
+sys.path.insert(0, str(folder))
+import guarantee_sim
+out = {"numba_after_root_import": "numba" in sys.modules}
+import numba
+from numba.core import caching
+before = (numba.config.CACHE_DIR, list(caching.CompileResultCacheImpl._locator_classes))
+import guarantee_sim.kernels.portfolio as portfolio
+import guarantee_sim.processes.draws
+import other_lib
+after = (numba.config.CACHE_DIR, list(caching.CompileResultCacheImpl._locator_classes))
+out["numba_config_unchanged"] = before == after
+out["ours"] = portfolio.simulate_block._cache.cache_path
+out["theirs"] = other_lib.twice._cache.cache_path
+out["chosen"] = str(guarantee_sim.configure_numba_cache())
+print(json.dumps(out))
+"""
+
+
+def test_importing_the_package_changes_no_numba_state():
+    out = run(UNRELATED)
+    assert out["numba_after_root_import"] is False
+    assert out["numba_config_unchanged"]
+    assert out["ours"].startswith(out["chosen"])
+    assert f"numba-{_numba_cache.source_hash()}" in out["chosen"]
+    assert not out["theirs"].startswith(out["chosen"])  # another library keeps Numba's place
+
+
+COMPILE = """
+import json, warnings
+import numpy as np
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    from guarantee_sim import configure_numba_cache, philox
+    value = float(philox.u32_to_unit(np.uint32(7)))
+print(json.dumps({
+    "value": value,
+    "cache": type(philox.u32_to_unit._cache).__name__,
+    "hits": sum(philox.u32_to_unit.stats.cache_hits.values()),
+    "location": str(configure_numba_cache()),
+    "warnings": [str(w.message) for w in caught],
+}))
+"""
+
+
+def test_a_users_numba_cache_dir_is_respected_and_reused(tmp_path):
+    first = run(COMPILE, NUMBA_CACHE_DIR=str(tmp_path))
+    expected = tmp_path / "guarantee_sim" / f"numba-{_numba_cache.source_hash()}"
+    assert first["location"] == str(expected) and first["warnings"] == []
+    assert list(expected.rglob("philox.u32_to_unit-*.nbi"))
+    second = run(COMPILE, NUMBA_CACHE_DIR=str(tmp_path))
+    assert second["hits"] == 1 and second["value"] == first["value"]
+
+
+def test_no_writable_location_warns_once_and_runs_uncached(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")  # nothing can be made below it, even by root
+    out = run(COMPILE, NUMBA_CACHE_DIR=str(blocker / "cache"))
+    assert out["location"] == "None"
+    assert out["cache"] == "NullCache"
+    assert out["value"] == 7 * 2.0**-32 + 2.0**-33
+    assert len(out["warnings"]) == 1  # one warning however many functions are compiled
+    message = out["warnings"][0]
+    assert "no writable Numba cache location" in message and "\n" not in message
+
+
+def test_the_hash_covers_every_jitted_source(tmp_path, monkeypatch):
+    for pattern in _numba_cache.JITTED_SOURCES:
+        for path in _numba_cache.PACKAGE.glob(pattern):
+            target = tmp_path / path.relative_to(_numba_cache.PACKAGE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    monkeypatch.setattr(_numba_cache, "PACKAGE", tmp_path)
+    original = _numba_cache.source_hash()
+    assert original == _numba_cache.source_hash()
+    for name in ("book.py", "philox.py", "kernels/waterfall.py", "processes/draws.py"):
+        path = tmp_path / name
+        text = path.read_text()
+        path.write_text(text + "\n# edited\n")
+        assert _numba_cache.source_hash() != original, name
+        path.write_text(text)
+
+
+def test_every_jitted_module_is_hashed():
+    """A module that uses the jit decorator must be in JITTED_SOURCES."""
+    hashed = {
+        p for pattern in _numba_cache.JITTED_SOURCES for p in _numba_cache.PACKAGE.glob(pattern)
+    }
+    jitted = {
+        p
+        for p in _numba_cache.PACKAGE.rglob("*.py")
+        if "@jit(" in p.read_text(encoding="utf-8") and p.name != "_numba_cache.py"
+    }
+    assert jitted <= hashed
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_explicit_cache_dir_must_come_first(tmp_path, when):
+    script = f"""
+import json
+from guarantee_sim import configure_numba_cache
+if {when == "after"!r}:
+    import guarantee_sim.philox
+try:
+    location = str(configure_numba_cache({str(tmp_path)!r}))
+except RuntimeError as err:
+    location = "error: " + str(err)
+print(json.dumps({{"location": location}}))
+"""
+    out = run(script)
+    if when == "before":
+        assert out["location"] == str(tmp_path / f"numba-{_numba_cache.source_hash()}")
+    else:
+        assert out["location"].startswith("error: the Numba cache is already")
