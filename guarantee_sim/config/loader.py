@@ -472,7 +472,8 @@ def apply_overrides(data, overrides):
 
 
 def _short_repr(value):
-    text = repr(value)
+    # a value that knows its YAML form (the value grammar's objects) is shown in it
+    text = repr(value.to_data() if hasattr(value, "to_data") else value)
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
