@@ -397,15 +397,24 @@ def _existing_key(mapping, part):
     return part
 
 
-def _set_path(root, override, source):
-    """Apply ``override`` inside ``root`` (in place); return the key path it set."""
+def _set_path(root, override, source, model_cls=None):
+    """Apply ``override`` inside ``root`` (in place); return the key paths it set.
+
+    A section the file leaves out (or sets to null) is started when ``model_cls`` has it
+    as a field, so ``--set policy.lpr=0.03`` works without a ``policy:`` section; a
+    missing entry of a mapping (a party, a segment) is a typo and an error. The paths
+    returned are the sections started, then the key set.
+    """
     parts = override.key.split(".")
-    node, keys = root, []
+    node, keys, tp, started = root, [], model_cls, []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         here = _dotted(keys) or "the top level"
         if isinstance(node, dict):
             key = _existing_key(node, part)
+            if not last and node.get(key) is None and _is_section(tp, node, key):
+                node[key] = {}
+                started.append((*keys, key))
             if not last and key not in node:
                 # A new key is fine only at the end: validation judges it later.
                 allowed = ", ".join(map(str, node)) or "none (it is empty)"
@@ -429,15 +438,33 @@ def _set_path(root, override, source):
         if last:
             node[key] = copy.deepcopy(override.value)  # don't alias the caller's objects
         else:
+            tp = _step(_member(tp, node), key)
             node = node[key]
-    return tuple(keys)
+    return [*started, tuple(keys)]
 
 
-def _apply_overrides(data, overrides, source=None):
+def _member(tp, node):
+    """The model ``node`` is, given its declared type ``tp``: a union member by ``kind``."""
+    tp = _strip(tp) if tp is not None else None
+    if tp is not None and _is_union(tp) and isinstance(node, dict):
+        models = [m for m in map(_strip, get_args(tp)) if _is_model(m)]
+        return next((m for m in models if node.get("kind") in _literals(m)), None)
+    return tp
+
+
+def _is_section(tp, node, key):
+    model = _member(tp, node)
+    field = _is_model(model) and model.model_fields.get(key)
+    return bool(field) and _is_model(_strip(field.annotation))
+
+
+def _apply_overrides(data, overrides, source=None, model_cls=None):
     new = copy.deepcopy(data)
     overridden = {}  # key path -> Override, so errors can cite it
     for o in parse_overrides(overrides, source):
-        overridden[_set_path(new, o, source)] = o
+        *started, path = _set_path(new, o, source, model_cls)
+        overridden.update(dict.fromkeys(started, o))  # errors in a section it started
+        overridden[path] = o
     return new, overridden
 
 
@@ -682,5 +709,5 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
     ------
     ScenarioError
     """
-    data, overridden = _apply_overrides(data, overrides, source)
+    data, overridden = _apply_overrides(data, overrides, source, model_cls)
     return _validate(data, model_cls, source, lines or {}, overridden, context)

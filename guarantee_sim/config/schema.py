@@ -4,6 +4,48 @@ Units everywhere: money in CNY, rates as decimals per year, times in months unle
 says ``years``. Chinese names go in ``label`` fields, never in keys.
 
 The models only describe and check; turning them into kernel arrays is the engine's job.
+
+Numbers follow one grammar (``values.py``): a plain number, a per-year mapping
+``{2021: 0.01, 2022: 0.008}``, a distribution ``{dist: lognormal, median: ..., sd: ...,
+min: ..., max: ...}``, or any of these with its source ``{value: 0.035, source: "PARAM:
+annual PD, first-time borrower"}``. Every number that describes the economy may carry its
+source (not the horizon, the simulation settings, target years or priorities); the engine
+uses the number. Policy levers may vary by year but are never uncertain; behavioural and
+credit parameters may be uncertain. The keys that take more than a number (annotated
+``Yearly[...]`` or ``Uncertain[...]``; ``tests/test_values.py`` checks this table)::
+
+    segments.<name>.pd.mean                          uncertain
+    segments.<name>.lgd                              uncertain
+    segments.<name>.correlation                      uncertain
+    segments.<name>.lending.count_per_year           uncertain
+    segments.<name>.lending.amount_per_year          uncertain
+    segments.<name>.lending.growth                   uncertain
+    processes.bank.score_noise                       uncertain
+    processes.guarantor.score_noise                  uncertain
+    processes.demand.<name>.applications_per_year    uncertain
+    processes.demand.<name>.growth                   uncertain
+    processes.demand.<name>.price_elasticity         uncertain
+    processes.demand.<name>.pd_dispersion            uncertain
+    parties.<guarantor>.fee_rate                     per year
+    parties.<guarantor>.fee_bands[].rate             per year
+    parties.<guarantor>.leverage_cap                 per year
+    parties.<reguarantor>.fee_rate                   per year
+    parties.<reguarantor>.compensation_rate_cap      per year
+    parties.<pool>.annual_contribution               per year
+    parties.<pool>.max_lending_multiple              per year
+    parties.<pool>.npl_circuit_breaker               per year
+    schemes.<name>.coverage                          per year
+    policy.lpr                                       per year
+    policy.fee_cap.bands[].rate                      per year
+    policy.interest_subsidy.share_of_lpr             per year
+    policy.interest_subsidy.max_amount_per_firm      per year
+    policy.fee_subsidy.rate                          per year
+    policy.fee_subsidy.max_fee_rate                  per year
+
+Per-year values and distributions are parsed and checked (years inside the horizon,
+values inside the key's bounds) but the engine does not simulate them yet: a scenario that
+uses one is refused with a message naming the issue that will (:data:`NOT_SIMULATED`).
+A sourced plain number is simulated now.
 """
 
 from __future__ import annotations

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
@@ -54,6 +55,7 @@ __all__ = [
     "Yearly",
     "iter_shapes",
     "source_of",
+    "value_keys",
 ]
 
 #: the parameters each distribution family needs (every family also takes min and max)
@@ -300,7 +302,15 @@ def _parse(raw: Any, number, grammar: _Grammar, bounds: dict, loc: tuple, proble
         return None
     if grammar.per_year:
         return _per_year(raw, number, loc, problems)
-    problems.add(loc, f"expected a number (allowed: {grammar.allowed()})", raw)
+    if raw and all(_year(k) is not None for k in raw):
+        problems.add(
+            loc,
+            "a per-year mapping is not allowed for this key: only policy levers vary by year "
+            f"(allowed: {grammar.allowed()})",
+            raw,
+        )
+    else:
+        problems.add(loc, f"expected a number (allowed: {grammar.allowed()})", raw)
     return None
 
 
@@ -443,6 +453,63 @@ def _and(words) -> str:
 
 
 # --------------------------------------------------------------------------- annotations
+
+
+def value_keys(model_cls: type[BaseModel]) -> dict[str, str]:
+    """Every key of ``model_cls`` that takes more than a number: pattern -> shape.
+
+    Patterns name mapping entries ``<name>`` (or ``<kind>`` for a party), list items
+    ``[]``: ``{"parties.<guarantor>.fee_rate": "per year", "segments.<name>.lgd":
+    "uncertain", ...}``.
+    """
+    out: dict[str, str] = {}
+    _collect(model_cls, "", (), out)
+    return out
+
+
+def _collect(tp: Any, prefix: str, metadata: tuple, out: dict[str, str]) -> None:
+    grammar = next((m for m in (*metadata, *_metadata(tp)) if isinstance(m, _Grammar)), None)
+    if grammar is not None:
+        if grammar.per_year or grammar.uncertain:
+            out[prefix] = "per year" if grammar.per_year else "uncertain"
+        return
+    tp = _bare(tp)
+    args = get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            _collect(field.annotation, path, tuple(field.metadata), out)
+    elif get_origin(tp) in (Union, types.UnionType):
+        for member in args:
+            _collect(member, prefix, (), out)
+    elif get_origin(tp) is dict:
+        value = _bare(args[1])
+        members = get_args(value) if get_origin(value) in (Union, types.UnionType) else [value]
+        for member in members:
+            kinds = _kinds(_bare(member))
+            label = f"<{kinds[0]}>" if len(kinds) == 1 else "<name>"
+            _collect(member, f"{prefix}.{label}", (), out)
+    elif get_origin(tp) is list:
+        _collect(args[0], f"{prefix}[]", (), out)
+
+
+def _metadata(tp: Any) -> tuple:
+    return get_args(tp)[1:] if get_origin(tp) is Annotated else ()
+
+
+def _bare(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _kinds(model: Any) -> tuple:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or "kind" not in (
+        model.model_fields
+    ):
+        return ()
+    return get_args(model.model_fields["kind"].annotation)
+
 
 T = TypeVar("T")
 
