@@ -182,7 +182,7 @@ def read_yaml(path):
             f"the top level must be a mapping of 'key: value' settings, not a {kind}",
             line=1,
         )
-    lines: dict[tuple, int] = {}
+    lines = {}  # key path -> line
     try:
         return _plain(tree, (), lines, frozenset()), lines
     except _Unsupported as exc:
