@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from .config import ScenarioError, load_scenario
-from .config.loader import load_model
+from .config import Override, ScenarioError, load_scenario, parse_overrides, read_yaml
+from .config.loader import model_from_dict
 
 
 class Experiment(BaseModel):
@@ -55,12 +54,16 @@ class Experiment(BaseModel):
         description="variant without the scheme: additional borrowers and lending "
         "are measured against it",
     )
+    # where each override was written, for messages (set by load_experiment)
+    _source: str = PrivateAttr("<experiment>")
+    _lines: dict = PrivateAttr(default_factory=dict)
+    _set: dict = PrivateAttr(default_factory=dict)  # dotted key -> Override from --set
 
     @model_validator(mode="after")
     def _some_variants(self) -> Experiment:
         if not self.variants and not self.grid:
             raise ValueError("give variants, a grid, or both")
-        names = list(self.variant_overrides())
+        names = list(self.variants) + list(self._grid_points())
         if len(set(names)) != len(names):
             raise ValueError("variant names must be unique")
         if self.counterfactual is not None and self.counterfactual not in names:
@@ -69,14 +72,42 @@ class Experiment(BaseModel):
             )
         return self
 
+    def _grid_points(self) -> dict[str, list[tuple[tuple, str, Any]]]:
+        """Grid point name (key=value,...) -> [(place in the file, dotted key, value)]."""
+        keys = list(self.grid)
+        points = {}
+        for combo in itertools.product(*(enumerate(self.grid[k]) for k in keys)) if keys else ():
+            name = ",".join(
+                f"{k.split('.')[-1]}={v}" for k, (_, v) in zip(keys, combo, strict=True)
+            )
+            points[name] = [(("grid", k, i), k, v) for k, (i, v) in zip(keys, combo, strict=True)]
+        return points
+
+    def located_overrides(self) -> dict[str, list[Override]]:
+        """Every variant's overrides, each citing where it was written (file and line or
+        ``--set``): the experiment's ``overrides`` first, then the variant's own."""
+        common = {k: self._override(("overrides", k), k, v) for k, v in self.overrides.items()}
+        changes = {
+            name: [(("variants", name, k), k, v) for k, v in o.items()]
+            for name, o in self.variants.items()
+        }
+        changes.update(self._grid_points())
+        return {
+            name: list({**common, **{k: self._override(at, k, v) for at, k, v in own}}.values())
+            for name, own in changes.items()
+        }
+
+    def _override(self, at: tuple, key: str, value: Any) -> Override:
+        if at[0] == "overrides" and key in self._set:
+            return self._set[key]
+        return Override(key, value, f"{key}={value}", path=self._source, line=self._lines.get(at))
+
     def variant_overrides(self) -> dict[str, dict[str, Any]]:
         """Every variant's overrides, named; grid points are named key=value,..."""
-        out = {name: {**self.overrides, **o} for name, o in self.variants.items()}
-        keys = list(self.grid)
-        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else ():
-            name = ",".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, values))
-            out[name] = {**self.overrides, **dict(zip(keys, values))}
-        return out
+        return {
+            name: {o.key: o.value for o in located}
+            for name, located in self.located_overrides().items()
+        }
 
 
 def load_experiment(path: str | Path, overrides=None) -> Experiment:
@@ -85,16 +116,15 @@ def load_experiment(path: str | Path, overrides=None) -> Experiment:
     ``overrides`` (``dotted.key=value``, as from ``--set``) apply to every variant's
     scenario, after the experiment's own overrides and before the variant's.
     """
-    experiment = load_model(path, Experiment)
-    if not overrides:
-        return experiment
-    extra = {}
-    for text in overrides:
-        key, sep, value = str(text).partition("=")
-        if not sep or not key:
-            raise ScenarioError(f"--set {text}: expected KEY=VALUE", path=str(path))
-        extra[key.strip()] = yaml.safe_load(value)
-    return experiment.model_copy(update={"overrides": {**experiment.overrides, **extra}})
+    source = str(path)
+    data, lines = read_yaml(path)
+    experiment = model_from_dict(data, Experiment, source=source, lines=lines)
+    extra = {o.key: o for o in parse_overrides(overrides, source)}
+    if extra:
+        values = {**experiment.overrides, **{k: o.value for k, o in extra.items()}}
+        experiment = experiment.model_copy(update={"overrides": values})
+    experiment._source, experiment._lines, experiment._set = source, lines, extra
+    return experiment
 
 
 def variant_scenarios(path: str | Path, experiment: Experiment | None = None) -> dict:
@@ -107,7 +137,7 @@ def variant_scenarios(path: str | Path, experiment: Experiment | None = None) ->
             f"{path}: key 'base': no scenario file {base}", path=str(path), key="base"
         )
     scenarios = {}
-    for name, overrides in experiment.variant_overrides().items():
+    for name, overrides in experiment.located_overrides().items():
         try:
             scenarios[name] = load_scenario(base, overrides=overrides)
         except ScenarioError as err:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -55,16 +54,11 @@ def base_scenario_dict() -> dict:
 def make_scenario(data: dict | None = None, **changes):
     """Validate ``data`` (default: the base dict) after applying dotted-key ``changes``.
 
-    ``make_scenario(**{"parties.guarantor.fee_rate": 0.005})``
+    ``make_scenario(**{"parties.guarantor.fee_rate": 0.005})``; the changes go through the
+    same override parser as ``--set`` (a text value is read as YAML).
     """
-    data = copy.deepcopy(data if data is not None else base_scenario_dict())
-    for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return scenario_from_dict(data, source="<test>")
+    data = data if data is not None else base_scenario_dict()
+    return scenario_from_dict(data, source="<test>", overrides=changes)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
@@ -65,8 +66,8 @@ class Segment(BaseModel):
     model_config = CFG
     label: str
     pd: PD
-    recovery: Annotated[FixedRecovery | BetaRecovery, Field(discriminator="kind")] = (
-        FixedRecovery(kind="fixed", rate=0.4)
+    recovery: Annotated[FixedRecovery | BetaRecovery, Field(discriminator="kind")] = FixedRecovery(
+        kind="fixed", rate=0.4
     )
 
 
@@ -474,3 +475,131 @@ def test_format_location():
     assert format_location("f.yaml", 3, "a.b") == "f.yaml, line 3, key 'a.b'"
     assert format_location("f.yaml", 3, "a.b", override="a.b=1") == "f.yaml, --set a.b=1, key 'a.b'"
     assert format_location("f.yaml") == "f.yaml"
+
+
+# ------------------------------------------------------------------ YAML 1.2 (ruamel)
+
+
+def test_yaml_1_2_scalars_are_plain_python_values(tmp_path):
+    text = """\
+    yes_: yes
+    exp: 1e8
+    dotted: 1.0e9
+    octal_like: 010
+    octal: 0o10
+    underscores: 1_000
+    hexadecimal: 0x10
+    sexagesimal: 1:20
+    nothing: ~
+    tagged: !!str 12
+    literal: |
+      two
+    folded: >
+      one
+    """
+    data, _ = read_yaml(write(tmp_path, text))
+    assert data == {
+        "yes_": "yes",  # YAML 1.1 (PyYAML) read True
+        "exp": 1e8,  # YAML 1.1 read the text '1e8'
+        "dotted": 1e9,  # YAML 1.1 read the text '1.0e9'
+        "octal_like": 10,  # YAML 1.1 read 8
+        "octal": 8,
+        "underscores": 1000,
+        "hexadecimal": 16,
+        "sexagesimal": "1:20",  # YAML 1.1 read 80
+        "nothing": None,
+        "tagged": "12",
+        "literal": "two\n",
+        "folded": "one\n",
+    }
+    for value in data.values():  # no ruamel subclasses leak into the models
+        assert type(value) in (str, int, float, type(None))
+
+
+def test_foreign_tags_are_refused_with_line_and_key(tmp_path):
+    text = "a:\n  b: 1\n  c: !python/object:os.system ls\n"
+    with pytest.raises(ScenarioError) as info:
+        read_yaml(write(tmp_path, text))
+    assert info.value.line == 3 and info.value.key == "a.c"
+    assert "unsupported YAML tag" in str(info.value)
+    with pytest.raises(ScenarioError, match="unsupported YAML tag !custom"):
+        read_yaml(write(tmp_path, "a: !custom {b: 1}\n"))
+
+
+def test_anchors_aliases_and_merge_keys_keep_lines(tmp_path):
+    text = """\
+    base: &base
+      fee_rate: 0.01
+      lag: 2
+    copy: *base
+    merged:
+      <<: *base
+      lag: 3
+    """
+    data, lines = read_yaml(write(tmp_path, text))
+    assert data["copy"] == {"fee_rate": 0.01, "lag": 2}
+    assert data["merged"] == {"lag": 3, "fee_rate": 0.01}
+    assert data["copy"] is not data["base"]  # plain copies, safe to change by overrides
+    assert lines[("copy", "fee_rate")] == 2  # where the anchored mapping says it
+    assert lines[("merged", "lag")] == 7
+    assert lines[("merged", "fee_rate")] == 5  # merged in: the line of its mapping
+
+
+def test_every_duplicate_key_is_reported_in_file_order(tmp_path):
+    text = """\
+    a:
+      x: 1
+      y: {p: 1, q: 2, p: 3}
+      x: 2
+    b: [ {k: 1, k: 2} ]
+    """
+    with pytest.raises(ScenarioError) as info:
+        read_yaml(write(tmp_path, text))
+    assert info.value.problems == [
+        f"{tmp_path / 'scenario.yaml'}, line 3, key 'a.y.p': duplicate key (first given on line 3)",
+        f"{tmp_path / 'scenario.yaml'}, line 4, key 'a.x': duplicate key (first given on line 2)",
+        f"{tmp_path / 'scenario.yaml'}, line 5, key 'b.0.k': duplicate key (first given on line 5)",
+    ]
+    assert str(info.value).startswith("invalid scenario")
+
+
+def test_comment_only_file_is_empty(tmp_path):
+    with pytest.raises(ScenarioError, match="file is empty"):
+        read_yaml(write(tmp_path, "# nothing here\n"))
+
+
+# ------------------------------------------------- shipped files: YAML 1.1 -> 1.2 changes nothing
+
+
+ROOT = Path(__file__).parents[1]
+SHIPPED_SCENARIOS = sorted(ROOT.glob("tests/invalid/_*.yaml")) + sorted(
+    ROOT.glob("scenarios/*.yaml")
+)
+SHIPPED_EXPERIMENTS = sorted(ROOT.glob("experiments/*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_SCENARIOS, ids=lambda p: p.name)
+def test_shipped_scenario_is_the_same_model_as_read_by_yaml_1_1(path):
+    """Reading the files as YAML 1.2 (ruamel) instead of 1.1 (PyYAML) changes no scenario."""
+    import yaml
+
+    from guarantee_sim.config import load_scenario, scenario_from_dict
+
+    as_1_1 = scenario_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert load_scenario(path).model_dump() == as_1_1.model_dump()
+
+
+@pytest.mark.parametrize("path", SHIPPED_EXPERIMENTS, ids=lambda p: p.name)
+def test_shipped_experiment_variants_are_the_same_models_as_read_by_yaml_1_1(path):
+    import yaml
+
+    from guarantee_sim.config import load_scenario
+    from guarantee_sim.experiments import variant_scenarios
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    base = path.parent / data["base"]
+    variants = variant_scenarios(path)
+    assert list(variants) == list(data["variants"])
+    for name, changes in data["variants"].items():
+        as_1_1 = load_scenario(base, overrides={**data.get("overrides", {}), **changes})
+        assert variants[name].model_dump() == as_1_1.model_dump(), name

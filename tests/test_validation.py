@@ -102,6 +102,26 @@ def test_the_corpus_covers_the_required_mistakes():
         "chinese_key",
         "yaml_syntax",
         "top_level_list",
+        # the value grammar (config/values.py)
+        "value_per_year_not_simulated",
+        "value_distribution_not_simulated",
+        "value_distribution_not_allowed",
+        "value_per_year_not_allowed",
+        "value_not_a_number",
+        "value_year_not_a_year",
+        "value_year_outside_horizon",
+        "value_per_year_out_of_range",
+        "value_distribution_unknown",
+        "value_distribution_missing_parameter",
+        "value_distribution_unknown_parameter",
+        "value_distribution_min_not_below_max",
+        "value_distribution_unbounded",
+        "value_distribution_outside_bounds",
+        "value_distribution_bad_parameter",
+        "value_source_missing",
+        "value_source_empty",
+        "value_source_unknown_key",
+        "value_sourced_out_of_range",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
 

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .loader import ScenarioError, apply_overrides, load_model, model_from_dict, read_yaml
+from .loader import (
+    Override,
+    ScenarioError,
+    apply_overrides,
+    load_model,
+    model_from_dict,
+    parse_overrides,
+    read_yaml,
+)
 from .schema import Scenario
 
 __all__ = [
+    "Override",
     "Scenario",
     "ScenarioError",
     "apply_overrides",
     "load_scenario",
+    "parse_overrides",
     "read_yaml",
     "scenario_from_dict",
 ]
@@ -29,6 +39,10 @@ def load_scenario(path: str | Path, overrides=None) -> Scenario:
     return load_model(path, Scenario, overrides=overrides)
 
 
-def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
-    """Validate an in-memory scenario (e.g. one built in a notebook)."""
-    return model_from_dict(data, Scenario, source=source)
+def scenario_from_dict(data: dict, source: str = "<dict>", overrides=None) -> Scenario:
+    """Validate an in-memory scenario (e.g. one built in a notebook), after ``overrides``.
+
+    ``overrides`` are read like ``--set`` (see :func:`parse_overrides`); ``data`` is not
+    modified.
+    """
+    return model_from_dict(data, Scenario, source=source, overrides=overrides)

@@ -1,9 +1,14 @@
-"""Turn a YAML file plus ``--set`` overrides into a validated pydantic model.
+"""Turn a YAML file plus overrides into a validated pydantic model.
 
 The machinery here is generic over the model class. Its job is to make every
 mistake in a scenario or experiment file point at something a policy analyst
 can fix: the file, the line, the dotted key, the offending value and, for
 unknown keys, the keys that would have been accepted.
+
+Files are read as YAML 1.2 by ruamel.yaml (its round-trip loader knows where every key
+and item is and refuses duplicate keys). Overrides (``--set dotted.key=value``, an
+experiment's variants, ``make_scenario`` in the tests) all go through
+:func:`parse_overrides`, and their values are read as YAML exactly like a file's.
 
 Typical use::
 
@@ -16,18 +21,28 @@ from __future__ import annotations
 import copy
 import types
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, CommentedSet, TaggedScalar
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 __all__ = [
+    "Override",
     "ScenarioError",
     "apply_overrides",
     "format_location",
     "load_model",
     "model_from_dict",
+    "parse_override",
+    "parse_overrides",
     "read_yaml",
 ]
 
@@ -101,69 +116,16 @@ def _fail(path, text, line=None, key=None, override=None):
 # --------------------------------------------------------------------------- YAML
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every key/item and rejects duplicate keys.
+class _Unsupported(Exception):
+    """YAML that parses but has no plain value (a custom tag, a recursive alias)."""
 
-    PyYAML silently keeps the last of two equal keys, which hides typos and
-    copy-paste mistakes, so duplicates are collected and reported instead.
-    """
+    def __init__(self, reason, keys):
+        super().__init__(reason)
+        self.reason, self.keys = reason, keys
 
-    def __init__(self, stream, source):
-        super().__init__(stream)
-        self.source = source
-        self.lines = {}
-        self.duplicates = []  # (line, dotted key, first line)
 
-    def get_single_data(self):
-        # Index the composed node tree first: only nodes know their lines and
-        # only a top-down walk knows the key path leading to them.
-        node = self.get_single_node()
-        if node is None:
-            return None
-        self._index(node, (), frozenset())
-        if self.duplicates:
-            self.duplicates.sort()  # the walk is top-down; report in file order
-            problems = [
-                f"{format_location(self.source, line, key)}: duplicate key "
-                f"(first given on line {first})"
-                for line, key, first in self.duplicates
-            ]
-            line, key, _ = self.duplicates[0]
-            message = problems[0] if len(problems) == 1 else _with_header(self.source, problems)
-            raise ScenarioError(message, path=self.source, line=line, key=key, problems=problems)
-        return self.construct_document(node)
-
-    def _index(self, node, path, active):
-        if id(node) in active:  # a recursive alias; constructing it will cope
-            return
-        active = active | {id(node)}
-        if isinstance(node, yaml.MappingNode):
-            first_seen = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # '<<' entries may legitimately repeat merged keys
-                key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                try:
-                    if key in first_seen:
-                        self.duplicates.append((line, _dotted(path + (key,)), first_seen[key]))
-                    else:
-                        first_seen[key] = line
-                except TypeError:  # unhashable key: the constructor reports it
-                    pass
-            self.flatten_mapping(node)  # resolve '<<' so merged keys get lines too
-            for key_node, value_node in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    child = path + (key,)
-                    self.lines[child] = key_node.start_mark.line + 1
-                except TypeError:
-                    continue
-                self._index(value_node, child, active)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self.lines[path + (i,)] = item.start_mark.line + 1
-                self._index(item, path + (i,), active)
+def _yaml() -> YAML:
+    return YAML(typ="rt", pure=True)  # YAML 1.2, positions kept, duplicate keys refused
 
 
 def read_yaml(path):
@@ -172,12 +134,12 @@ def read_yaml(path):
     Parameters
     ----------
     path : str or os.PathLike
-        The YAML file (UTF-8; Chinese text in values is fine).
+        The YAML file (UTF-8; Chinese text in values is fine), read as YAML 1.2.
 
     Returns
     -------
     data : dict
-        The parsed top-level mapping.
+        The parsed top-level mapping, as plain dicts, lists, str, int, float, bool.
     lines : dict of tuple to int
         1-based line for each key path, e.g. ``("parties", "guarantor",
         "fee_rate") -> 42``; list items use their index, e.g.
@@ -186,8 +148,8 @@ def read_yaml(path):
     Raises
     ------
     ScenarioError
-        Missing/unreadable file, YAML syntax error, duplicate key, or a top
-        level that is not a mapping.
+        Missing/unreadable file, YAML syntax error, duplicate key, a tag other than
+        YAML's own, or a top level that is not a mapping.
     """
     source = str(path)
     try:
@@ -197,79 +159,235 @@ def read_yaml(path):
     except OSError as exc:
         raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
     try:
-        loader = _LineLoader(raw, source)  # decoding starts here already
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        text = exc.problem or exc.context or "syntax error"
-        if mark is not None:
-            text += f" (column {mark.column + 1})"
-        if exc.problem and exc.context and exc.context_mark is not None:
-            text += f", {exc.context} started on line {exc.context_mark.line + 1}"
-        line = mark.line + 1 if mark is not None else None
-        if "'\\t'" in text or "\t" in text:
-            text += "; YAML does not allow tabs for indentation: indent with spaces"
-        raise _fail(source, f"invalid YAML: {text}", line=line) from None
-    except yaml.reader.ReaderError as exc:  # e.g. a file saved as GBK, not UTF-8
+        tree = _yaml().load(raw)
+    except DuplicateKeyError as exc:
+        raise _duplicate_keys(raw, source, exc) from None
+    except ReaderError as exc:  # e.g. a file saved as GBK, not UTF-8
         line = raw[: exc.position].count(b"\n") + 1
         raise _fail(
             source,
             f"unreadable character at byte {exc.position}: {exc.reason} (save the file as UTF-8)",
             line=line,
         ) from None
-    except yaml.YAMLError as exc:
+    except MarkedYAMLError as exc:
+        raise _syntax_error(source, exc) from None
+    except YAMLError as exc:
         raise _fail(source, f"invalid YAML: {exc}") from None
-    if data is None:
+    if tree is None:
         raise _fail(source, "file is empty; expected a mapping of 'key: value' settings")
-    if not isinstance(data, dict):
+    if not isinstance(tree, CommentedMap):
+        kind = "list" if isinstance(tree, CommentedSeq) else type(tree).__name__
         raise _fail(
             source,
-            f"the top level must be a mapping of 'key: value' settings, "
-            f"not a {type(data).__name__}",
+            f"the top level must be a mapping of 'key: value' settings, not a {kind}",
             line=1,
         )
-    return data, loader.lines
+    lines = {}  # key path -> line
+    try:
+        return _plain(tree, (), lines, frozenset()), lines
+    except _Unsupported as exc:
+        raise _fail(source, exc.reason, lines.get(exc.keys), _dotted(exc.keys)) from None
+
+
+def _plain(node, keys, lines, active):
+    """ruamel's round-trip objects as plain Python values; their lines go into ``lines``."""
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        tag = node.tag.value
+        if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
+            raise _Unsupported(f"unsupported YAML tag {tag}", keys)
+        if id(node) in active:
+            raise _Unsupported("an alias refers to itself", keys)
+        active = active | {id(node)}
+        if isinstance(node, CommentedSeq):
+            return [_child(node, i, i, keys, lines, active) for i in range(len(node))]
+        mapping = {}
+        for raw_key in node:
+            key = _scalar(raw_key, keys)
+            mapping[key] = _child(node, raw_key, key, keys, lines, active)
+        return mapping
+    if isinstance(node, CommentedSet):
+        return set(node)
+    return _scalar(node, keys)
+
+
+def _child(node, raw_key, key, keys, lines, active):
+    """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
+    try:
+        position = node.lc.item(raw_key) if isinstance(node, CommentedSeq) else node.lc.key(raw_key)
+        lines[(*keys, key)] = position[0] + 1
+    except KeyError:  # a key merged in by '<<': the line of its mapping
+        lines[(*keys, key)] = lines.get(keys, 1)
+    return _plain(node[raw_key], (*keys, key), lines, active)
+
+
+def _scalar(value, keys):
+    if isinstance(value, (bool, ScalarBoolean)):
+        return bool(value)
+    if isinstance(value, int):  # ScalarInt, HexInt, ...
+        return int(value)
+    if isinstance(value, float):  # ScalarFloat
+        return float(value)
+    if isinstance(value, str):  # LiteralScalarString, FoldedScalarString, ...
+        return str(value)
+    if isinstance(value, TaggedScalar):
+        if value.tag.value == "tag:yaml.org,2002:str":
+            return str(value.value)
+        raise _Unsupported(f"unsupported YAML tag {value.tag.value}", keys)
+    return value  # None, dates, bytes, tuples (complex keys): validation judges them
+
+
+def _syntax_error(source, exc):
+    mark = exc.problem_mark or exc.context_mark
+    text = exc.problem or exc.context or "syntax error"
+    if mark is not None:
+        text += f" (column {mark.column + 1})"
+    if exc.problem and exc.context and exc.context_mark is not None:
+        text += f", {exc.context} started on line {exc.context_mark.line + 1}"
+    if "'\\t'" in text or "\t" in text:
+        text += "; YAML does not allow tabs for indentation: indent with spaces"
+    line = mark.line + 1 if mark is not None else None
+    return _fail(source, f"invalid YAML: {text}", line=line)
+
+
+def _duplicate_keys(raw, source, exc):
+    """Every duplicate key of the file, each with the line it was first given on.
+
+    ruamel stops at the first duplicate and does not say where the key first was, so
+    the file's node tree (which keeps duplicates) is searched instead.
+    """
+    found = []
+
+    def walk(node, keys, active):
+        if id(node) in active:
+            return
+        active = active | {id(node)}
+        if isinstance(node, MappingNode):
+            first = {}
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, ScalarNode) else None
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<' entries may legitimately repeat merged keys
+                line = key_node.start_mark.line + 1
+                if name in first:
+                    found.append((line, _dotted((*keys, name)), first[name]))
+                elif name is not None:
+                    first[name] = line
+                walk(value_node, (*keys, name), active)
+        elif isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*keys, i), active)
+
+    walk(_yaml().compose(raw), (), frozenset())
+    if not found:  # equal values written differently (1 and 1.0): ruamel's own words
+        line = exc.problem_mark.line + 1
+        return _fail(source, f"duplicate key: {exc.problem}", line=line)
+    found.sort()
+    problems = [
+        f"{format_location(source, line, key)}: duplicate key (first given on line {first})"
+        for line, key, first in found
+    ]
+    line, key, _ = found[0]
+    message = problems[0] if len(problems) == 1 else _with_header(source, problems)
+    return ScenarioError(message, path=source, line=line, key=key, problems=problems)
 
 
 # ---------------------------------------------------------------------- overrides
 
 
-def _parse_overrides(overrides, source):
-    """Normalise overrides to ``[(key parts, value, "key=value" text)]``."""
+@dataclass(frozen=True)
+class Override:
+    """One change ``dotted.key: value`` to a configuration, and where it was written.
+
+    With ``path`` (and ``line``) it was written in that file, e.g. an experiment's
+    ``variants``; without, it is a ``--set`` and messages cite its ``text``.
+    """
+
+    key: str
+    value: Any
+    text: str
+    path: str | None = None
+    line: int | None = None
+
+    def cite(self) -> str:
+        """How a message names this override: ``--set a.b=1`` or ``x.yaml, line 4``."""
+        return f"--set {self.text}" if self.path is None else format_location(self.path, self.line)
+
+    def location(self, source, key) -> str:
+        """``<source>, --set a.b=1, key 'a.b'`` or ``x.yaml, line 4, key 'a.b'``."""
+        if self.path is None:
+            return format_location(source, key=key, override=self.text)
+        return format_location(self.path, self.line, key)
+
+    def error(self, source, reason, key=None) -> ScenarioError:
+        key = key or self.key
+        return ScenarioError(
+            f"{self.location(source, key)}: {reason}",
+            path=self.path or source or "<overrides>",
+            line=self.line,
+            key=key,
+        )
+
+
+def parse_override(text, source=None) -> Override:
+    """Read ``--set`` text ``dotted.key=value``; the value is YAML, read as in a file.
+
+    ``source`` (the file being overridden) only names where the mistake is.
+
+    >>> parse_override("policy.lpr=0.0345").value
+    0.0345
+    >>> parse_override("parties.guarantor.fee_rate={2021: 0.01, 2022: 0.008}").value
+    {2021: 0.01, 2022: 0.008}
+    """
+    key, sep, value = str(text).partition("=")
+    if not sep or not key.strip():
+        raise _fail(source, f"malformed override '--set {text}': expected dotted.key=value")
+    return Override(key.strip(), _yaml_value(value, key.strip(), str(text), source), str(text))
+
+
+def _yaml_value(text, key, override_text, source):
+    try:
+        return _plain(_yaml().load(text), (), {}, frozenset())
+    except (YAMLError, _Unsupported) as exc:
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        raise _fail(
+            source, f"value is not valid YAML: {problem}", key=key, override=override_text
+        ) from None
+
+
+def parse_overrides(overrides, source=None) -> list[Override]:
+    """Every override as an :class:`Override`, checked for well-formed keys.
+
+    Parameters
+    ----------
+    overrides : None, str, Override, list of str or Override, or dict
+        ``--set`` texts ``"a.b=0.5"``, Overrides, or ``{"a.b": value}``; text values of a
+        dict are read as YAML too ("0.5" -> 0.5, "[1, 2]" -> [1, 2], "abc" -> "abc").
+    source : str, optional
+        The file being overridden, for messages.
+
+    Returns
+    -------
+    list of Override
+    """
     if not overrides:
         return []
+    if isinstance(overrides, (str, Override)):  # a lone override, not a list of them
+        overrides = [overrides]
     if isinstance(overrides, Mapping):
-        items = [(str(k), v, f"{k}={v}") for k, v in overrides.items()]
+        items = [
+            Override(
+                str(k).strip(),
+                _yaml_value(v, str(k), f"{k}={v}", source) if isinstance(v, str) else v,
+                f"{k}={v}",
+            )
+            for k, v in overrides.items()
+        ]
     else:
-        if isinstance(overrides, str):  # a lone "--set" string, not a list of them
-            overrides = [overrides]
-        items = []
-        for text in overrides:
-            key, sep, value = str(text).partition("=")
-            if not sep or not key.strip():
-                raise _fail(source, f"malformed override '--set {text}': expected dotted.key=value")
-            items.append((key.strip(), value, text))
-    parsed = []
-    for key, value, text in items:
-        parts = key.split(".")
-        if not all(parts):
-            raise _fail(source, f"malformed key '{key}' in override", override=text)
-        if isinstance(value, str):
-            # Same typing rules as the file itself: "0.5" -> 0.5, "[1,2]" -> list.
-            try:
-                value = yaml.safe_load(value)
-            except yaml.YAMLError as exc:
-                problem = getattr(exc, "problem", None) or str(exc)
-                raise _fail(
-                    source, f"value is not valid YAML: {problem}", key=key, override=text
-                ) from None
-        else:
-            value = copy.deepcopy(value)  # don't alias the caller's objects
-        parsed.append((parts, value, text))
-    return parsed
+        items = [o if isinstance(o, Override) else parse_override(o, source) for o in overrides]
+    for o in items:
+        if not all(o.key.split(".")):
+            raise o.error(source, f"malformed key '{o.key}' in override")
+    return items
 
 
 def _existing_key(mapping, part):
@@ -279,48 +397,74 @@ def _existing_key(mapping, part):
     return part
 
 
-def _set_path(root, parts, value, text, source):
-    """Set ``value`` at ``parts`` inside ``root`` (in place); return the key path."""
+def _set_path(root, override, source, model_cls=None):
+    """Apply ``override`` inside ``root`` (in place); return the key paths it set.
 
-    def fail(reason):
-        return _fail(source, reason, key=".".join(parts), override=text)
-
-    node, keys = root, []
+    A section the file leaves out (or sets to null) is started when ``model_cls`` has it
+    as a field, so ``--set policy.lpr=0.03`` works without a ``policy:`` section; a
+    missing entry of a mapping (a party, a segment) is a typo and an error. The paths
+    returned are the sections started, then the key set.
+    """
+    parts = override.key.split(".")
+    node, keys, tp, started = root, [], model_cls, []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         here = _dotted(keys) or "the top level"
         if isinstance(node, dict):
             key = _existing_key(node, part)
+            if not last and node.get(key) is None and _is_section(tp, node, key):
+                node[key] = {}
+                started.append((*keys, key))
             if not last and key not in node:
                 # A new key is fine only at the end: validation judges it later.
                 allowed = ", ".join(map(str, node)) or "none (it is empty)"
-                raise fail(f"no key '{part}' under {here}; keys there: {allowed}")
+                raise override.error(source, f"no key '{part}' under {here}; keys there: {allowed}")
         elif isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
                 valid = f"0 to {len(node) - 1}" if node else "none, it is empty"
-                raise fail(
+                raise override.error(
+                    source,
                     f"'{here}' is a list of {len(node)} item(s), so '{part}' "
-                    f"is not a valid index (valid: {valid})"
+                    f"is not a valid index (valid: {valid})",
                 )
             key = int(part)
         else:
-            raise fail(
+            raise override.error(
+                source,
                 f"'{here}' holds a single value ({_short_repr(node)}), "
-                f"not a section, so it has no key '{part}'"
+                f"not a section, so it has no key '{part}'",
             )
         keys.append(key)
         if last:
-            node[key] = value
+            node[key] = copy.deepcopy(override.value)  # don't alias the caller's objects
         else:
+            tp = _step(_member(tp, node), key)
             node = node[key]
-    return tuple(keys)
+    return [*started, tuple(keys)]
 
 
-def _apply_overrides(data, overrides, source=None):
+def _member(tp, node):
+    """The model ``node`` is, given its declared type ``tp``: a union member by ``kind``."""
+    tp = _strip(tp) if tp is not None else None
+    if tp is not None and _is_union(tp) and isinstance(node, dict):
+        models = [m for m in map(_strip, get_args(tp)) if _is_model(m)]
+        return next((m for m in models if node.get("kind") in _literals(m)), None)
+    return tp
+
+
+def _is_section(tp, node, key):
+    model = _member(tp, node)
+    field = _is_model(model) and model.model_fields.get(key)
+    return bool(field) and _is_model(_strip(field.annotation))
+
+
+def _apply_overrides(data, overrides, source=None, model_cls=None):
     new = copy.deepcopy(data)
-    overridden = {}  # key path -> override text, so errors can cite the --set
-    for parts, value, text in _parse_overrides(overrides, source):
-        overridden[_set_path(new, parts, value, text, source)] = text
+    overridden = {}  # key path -> Override, so errors can cite it
+    for o in parse_overrides(overrides, source):
+        *started, path = _set_path(new, o, source, model_cls)
+        overridden.update(dict.fromkeys(started, o))  # errors in a section it started
+        overridden[path] = o
     return new, overridden
 
 
@@ -331,11 +475,9 @@ def apply_overrides(data, overrides):
     ----------
     data : dict
         Nested configuration; never modified.
-    overrides : list of str or dict or None
-        ``["a.b=0.5", ...]`` as given to ``--set``, or ``{"a.b": value}``.
-        String values are parsed with ``yaml.safe_load`` ("0.5" -> 0.5,
-        "true" -> True, "[1,2]" -> [1, 2], "abc" -> "abc"). Integer parts
-        index lists (``segments.a.pd.grades.0.weight``).
+    overrides : list of str or Override, or dict, or None
+        See :func:`parse_overrides`. Integer parts index lists
+        (``segments.a.pd.grades.0.weight``).
 
     Returns
     -------
@@ -345,8 +487,8 @@ def apply_overrides(data, overrides):
     Raises
     ------
     ScenarioError
-        Malformed override (no ``=``), or a path through a missing or
-        non-mapping intermediate; the message names the override and the keys
+        Malformed override (no ``=``, a value that is not YAML), or a path through a
+        missing or non-mapping intermediate; the message names the override and the keys
         available at that level.
     """
     new, _ = _apply_overrides(data, overrides)
@@ -357,7 +499,8 @@ def apply_overrides(data, overrides):
 
 
 def _short_repr(value):
-    text = repr(value)
+    # a value that knows its YAML form (the value grammar's objects) is shown in it
+    text = repr(value.to_data() if hasattr(value, "to_data") else value)
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
@@ -367,52 +510,93 @@ def _with_header(source, problems):
     return "\n".join([head] + [f"  - {p}" for p in problems])
 
 
-def _data_path(data, loc, model_cls, keep_missing):
-    """Map a pydantic ``loc`` onto keys that exist in ``data``.
+def _data_path(data, loc, keep_missing):
+    """Map a pydantic ``loc`` onto the keys it names in ``data``.
 
-    Unions put a tag or member name into ``loc`` that is not a key in the
-    file. Walking the model's types alongside tells where those are (a tag
-    may even equal a real key, e.g. ``kind: beta`` next to ``beta: 3.0``);
-    where the type is unknown, parts missing from the data are skipped. A
-    missing field is kept as the last part: it is what the analyst must add.
+    A union puts a tag into ``loc`` that is no key in the file: the ``kind`` of a
+    discriminated union (the parties), or a member's name. A part equal to the node's
+    ``kind`` is taken for the tag first (it may equal a real key too, e.g. ``kind: beta``
+    next to ``beta: 3.0``); other parts missing from the data are skipped, except a
+    missing field at the end: it is what the analyst must add.
     """
-    node, tp, keys = data, model_cls, []
+    node, keys, tag_possible = data, [], True
     for i, part in enumerate(loc):
-        is_tag = tp is not None and _is_union(_strip(tp))
-        tp = _step(tp, part) if tp is not None else None
-        if is_tag:
-            continue
-        if (isinstance(node, dict) and _hashable_in(part, node)) or (
-            isinstance(node, list)
-            and isinstance(part, int)
-            and not isinstance(part, bool)
-            and 0 <= part < len(node)
-        ):
+        if tag_possible and isinstance(node, dict) and node.get("kind") == part:
+            tag_possible = False  # the next part is a key of this same node
+        elif _has(node, part):
             keys.append(part)
-            node = node[part]
+            node, tag_possible = node[part], True
         elif keep_missing and i == len(loc) - 1 and isinstance(part, str):
             keys.append(part)
     return tuple(keys)
 
 
-def _hashable_in(key, mapping):
-    try:
-        return key in mapping
-    except TypeError:
-        return False
+def _has(node, part):
+    if isinstance(node, dict):
+        try:
+            return part in node
+        except TypeError:
+            return False
+    return (
+        isinstance(node, list)
+        and isinstance(part, int)
+        and not isinstance(part, bool)
+        and 0 <= part < len(node)
+    )
 
 
 def _locate(keys, lines, overridden):
-    """Return ``(line, override text, overrides below)`` for an error at ``keys``."""
+    """Return ``(line, override, overrides below)`` for an error at ``keys``."""
     # An override on the key or any ancestor replaced what the file says there.
     for n in range(len(keys), -1, -1):
         if keys[:n] in overridden:
             return None, overridden[keys[:n]], []
-    below = [t for p, t in overridden.items() if len(p) > len(keys) and p[: len(keys)] == keys]
+    below = [o for p, o in overridden.items() if len(p) > len(keys) and p[: len(keys)] == keys]
     for n in range(len(keys), 0, -1):
         if keys[:n] in lines:  # nearest ancestor for missing fields / model validators
             return lines[keys[:n]], None, below
     return None, None, below
+
+
+def _allowed_keys(model_cls, loc):
+    """The keys the model at ``loc`` accepts, found by walking the annotations."""
+    tp = model_cls
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    tp = _strip(tp)
+    return [f.alias or n for n, f in tp.model_fields.items()] if _is_model(tp) else []
+
+
+def _step(tp, part):  # noqa: PLR0911
+    """The type one ``loc`` part below ``tp``, or None when unknown."""
+    tp = _strip(tp)
+    origin, args = get_origin(tp), get_args(tp)
+    if _is_model(tp):
+        field = next((f for n, f in tp.model_fields.items() if part in (n, f.alias)), None)
+        return field.annotation if field is not None else None
+    if _is_union(tp):  # ``part`` is the tag pydantic added: a member's name or Literal kind
+        for member in map(_strip, args):
+            if _is_model(member) and (part == member.__name__ or part in _literals(member)):
+                return member
+        return None
+    if not isinstance(origin, type) or not args:
+        return None
+    if issubclass(origin, Mapping):
+        return args[-1]
+    if issubclass(origin, (Sequence, set, frozenset)):
+        return args[0]
+    return None
+
+
+def _literals(model):
+    return [
+        value
+        for field in model.model_fields.values()
+        if get_origin(_strip(field.annotation)) is Literal
+        for value in get_args(_strip(field.annotation))
+    ]
 
 
 def _is_union(tp):
@@ -423,14 +607,10 @@ def _is_union(tp):
 def _strip(tp):
     """Drop ``Annotated`` and ``Optional`` wrappers around a type."""
     while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
+        if get_origin(tp) is Annotated:
             tp = get_args(tp)[0]
-        elif _is_union(tp):
-            members = [a for a in get_args(tp) if a is not type(None)]
-            if len(members) != 1:
-                return tp
-            tp = members[0]
+        elif _is_union(tp) and len([a for a in get_args(tp) if a is not type(None)]) == 1:
+            tp = next(a for a in get_args(tp) if a is not type(None))
         else:
             return tp
 
@@ -439,72 +619,15 @@ def _is_model(tp):
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def _field(model, name):
-    return next((f for n, f in model.model_fields.items() if name in (n, f.alias)), None)
-
-
-def _union_member(tp, part):
-    """Pick the union member a ``loc`` part names: its class name or a Literal tag."""
-    models = [m for m in map(_strip, get_args(tp)) if _is_model(m)]
-    for model in models:
-        tags = [
-            value
-            for field in model.model_fields.values()
-            if get_origin(_strip(field.annotation)) is Literal
-            for value in get_args(_strip(field.annotation))
-        ]
-        if part == model.__name__ or part in tags:
-            return model
-    return None
-
-
-def _step(tp, part):
-    """Return the type one ``loc`` part below ``tp``, or None when unknown."""
-    tp = _strip(tp)
-    origin, args = get_origin(tp), get_args(tp)
-    if _is_model(tp):
-        field = _field(tp, part)
-        return field.annotation if field is not None else None
-    if _is_union(tp):  # several members: ``part`` is the tag pydantic added
-        return _union_member(tp, part)
-    if not isinstance(origin, type) or not args:
-        return None
-    if issubclass(origin, Mapping):
-        return args[-1]
-    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        return args[part] if isinstance(part, int) and 0 <= part < len(args) else None
-    if issubclass(origin, (Sequence, set, frozenset)):
-        return args[0]
-    return None
-
-
-def _model_at(model_cls, loc):
-    """Walk ``loc`` through the model's annotations; return the model there or None."""
-    tp = model_cls
-    for part in loc:
-        tp = _step(tp, part)
-        if tp is None:
-            return None
-    tp = _strip(tp)
-    return tp if _is_model(tp) else None
-
-
-def _allowed_keys(model_cls, loc):
-    model = _model_at(model_cls, loc)
-    if model is None:
-        return []
-    return [f.alias or n for n, f in model.model_fields.items()]
-
-
 def _describe(err, data, model_cls, source, lines, overridden):
     """One analyst-readable line for one pydantic error; returns (text, line, key)."""
     missing = err["type"] == "missing"
-    keys = _data_path(data, err["loc"], model_cls, keep_missing=missing)
+    keys = _data_path(data, err["loc"], keep_missing=missing)
     line, override, below = _locate(keys, lines, overridden)
     key = _dotted(keys)
-    where = format_location(source, line, key, override)
+    where = override.location(source, key) if override else format_location(source, line, key)
     if below:  # the file's line is not the whole story for a model-level check
-        where += " (after " + ", ".join(f"--set {t}" for t in below) + ")"
+        where += " (after " + ", ".join(o.cite() for o in below) + ")"
     msg = err["msg"].removeprefix("Value error, ")
     if not missing:  # for 'missing' the input is the parent mapping: noise
         msg += f" (got {_short_repr(err['input'])})"
@@ -539,8 +662,8 @@ def load_model(path, model_cls, overrides=None, context=None):
         The YAML scenario or experiment file.
     model_cls : type of pydantic.BaseModel
         The model to validate against (normally frozen, ``extra="forbid"``).
-    overrides : list of str or dict, optional
-        See :func:`apply_overrides`.
+    overrides : list of str or Override, or dict, optional
+        See :func:`parse_overrides`.
     context : dict, optional
         Passed to ``model_validate`` for context-aware validators.
 
@@ -553,28 +676,30 @@ def load_model(path, model_cls, overrides=None, context=None):
     ------
     ScenarioError
         Any problem in the file, the overrides or validation. For validation
-        every problem is listed, each with file, line (or the ``--set`` that
+        every problem is listed, each with file, line (or the override that
         supplied the value), dotted key, message and offending value.
     """
-    source = str(path)
     data, lines = read_yaml(path)
-    data, overridden = _apply_overrides(data, overrides, source=source)
-    return _validate(data, model_cls, source, lines, overridden, context)
+    return model_from_dict(data, model_cls, str(path), context, lines=lines, overrides=overrides)
 
 
-def model_from_dict(data, model_cls, source="<dict>", context=None):
-    """Validate an in-memory mapping with the same error messages (no line numbers).
+def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=None, overrides=None):
+    """Validate an in-memory mapping with the same error messages.
 
     Parameters
     ----------
     data : dict
-        The configuration.
+        The configuration; never modified.
     model_cls : type of pydantic.BaseModel
         The model to validate against.
     source : str, optional
         Name used in messages in place of a file name.
     context : dict, optional
         Passed to ``model_validate``.
+    lines : dict, optional
+        Lines of the keys, as from :func:`read_yaml`; without them messages give none.
+    overrides : optional
+        Applied first; see :func:`parse_overrides`.
 
     Returns
     -------
@@ -584,4 +709,5 @@ def model_from_dict(data, model_cls, source="<dict>", context=None):
     ------
     ScenarioError
     """
-    return _validate(data, model_cls, source, {}, {}, context)
+    data, overridden = _apply_overrides(data, overrides, source, model_cls)
+    return _validate(data, model_cls, source, lines or {}, overridden, context)

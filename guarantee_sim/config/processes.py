@@ -9,7 +9,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .values import Number, Uncertain
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Noise = Annotated[float, Field(ge=0.0, le=5.0)]
 
 #: claims take at most this many months of processing on top of the claim lag
 MAX_PROCESSING_MONTHS = 6
@@ -20,8 +23,10 @@ class _Frozen(BaseModel):
 
 
 class ServiceTime(_Frozen):
-    mean_days: float = Field(gt=0.0, le=365.0, description="mean time one visit takes, days")
-    cv: float = Field(
+    mean_days: Number[float] = Field(
+        gt=0.0, le=365.0, description="mean time one visit takes, days"
+    )
+    cv: Number[float] = Field(
         1.0,
         gt=0.0,
         le=5.0,
@@ -31,32 +36,38 @@ class ServiceTime(_Frozen):
 
 
 class BankProcess(_Frozen):
-    officers: int = Field(ge=1, le=1_000_000, description="loan officers screening applications")
+    officers: Number[int] = Field(
+        ge=1, le=1_000_000, description="loan officers screening applications"
+    )
     service: ServiceTime
-    visits: int = Field(2, ge=1, le=10, description="visits an application needs (最多跑一次: 1)")
-    days_between_visits: float = Field(3.0, ge=0.0, le=60.0)
-    patience_days: float | None = Field(
+    visits: Number[int] = Field(
+        2, ge=1, le=10, description="visits an application needs (最多跑一次: 1)"
+    )
+    days_between_visits: Number[float] = Field(3.0, ge=0.0, le=60.0)
+    patience_days: Number[float] | None = Field(
         30.0,
         gt=0.0,
         description="mean time an applicant waits in a queue before giving up "
         "(exponential); null: nobody gives up",
     )
-    score_noise: float = Field(
-        0.8, ge=0.0, le=5.0, description="sd of the noise on the logit of the PD the bank sees"
+    score_noise: Uncertain[Noise] = Field(
+        0.8, description="sd of the noise on the logit of the PD the bank sees"
     )
-    credit_data_sharing: Share = Field(
+    credit_data_sharing: Number[Share] = Field(
         0.0, description="share of the score noise removed by credit-information sharing"
     )
-    funding_cost: float = Field(0.025, ge=0.0, le=0.2, description="bank's cost of funds, /year")
-    operating_cost: float = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
+    funding_cost: Number[float] = Field(
+        0.025, ge=0.0, le=0.2, description="bank's cost of funds, /year"
+    )
+    operating_cost: Number[float] = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
 
 
 class GuarantorProcess(_Frozen):
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
-    reviewers: int = Field(ge=1, le=1_000_000)
+    reviewers: Number[int] = Field(ge=1, le=1_000_000)
     service: ServiceTime
-    score_noise: float = Field(0.6, ge=0.0, le=5.0)
-    risk_appetite: float = Field(
+    score_noise: Uncertain[Noise] = Field(0.6)
+    risk_appetite: Number[float] = Field(
         2.0,
         gt=0.0,
         le=100.0,
@@ -67,38 +78,36 @@ class GuarantorProcess(_Frozen):
 
 class ClaimsProcess(_Frozen):
     party: str = Field("guarantor", description="the guarantor whose claims are handled")
-    handlers: int = Field(ge=1, le=100_000)
+    handlers: Number[int] = Field(ge=1, le=100_000)
     service: ServiceTime
 
 
 class SegmentDemand(_Frozen):
-    applications_per_year: float = Field(
-        gt=0.0, description="applications in the first year at the reference price"
+    applications_per_year: Uncertain[Annotated[float, Field(gt=0.0)]] = Field(
+        description="applications in the first year at the reference price"
     )
-    growth: float = Field(0.0, gt=-1.0, le=5.0, description="yearly growth of applications")
-    seasonality: list[Annotated[float, Field(gt=0.0)]] | None = Field(
+    growth: Uncertain[Annotated[float, Field(gt=-1.0, le=5.0)]] = Field(
+        0.0, description="yearly growth of applications"
+    )
+    seasonality: list[Number[Annotated[float, Field(gt=0.0)]]] | None = Field(
         None,
         min_length=12,
         max_length=12,
         description="relative arrival rate by calendar month (normalised to mean 1)",
     )
-    loan_rate: float = Field(0.045, gt=0.0, le=0.3, description="loan interest rate, /year")
-    price_elasticity: float = Field(
+    loan_rate: Number[float] = Field(0.045, gt=0.0, le=0.3, description="loan interest rate, /year")
+    price_elasticity: Uncertain[Annotated[float, Field(ge=0.0, le=20.0)]] = Field(
         1.0,
-        ge=0.0,
-        le=20.0,
         description="applications scale as (all-in price / reference price) ** -elasticity",
     )
-    reference_price: float = Field(
+    reference_price: Number[float] = Field(
         gt=0.0,
         le=0.5,
         description="all-in price (rate + fee - "
         "subsidies, /year) at which applications_per_year holds",
     )
-    pd_dispersion: float = Field(
+    pd_dispersion: Uncertain[Annotated[float, Field(ge=0.0, le=4.0)]] = Field(
         0.8,
-        ge=0.0,
-        le=4.0,
         description="sd of the logit of true "
         "PD across applicants (logit-normal around the segment mean)",
     )

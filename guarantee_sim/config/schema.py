@@ -4,6 +4,48 @@ Units everywhere: money in CNY, rates as decimals per year, times in months unle
 says ``years``. Chinese names go in ``label`` fields, never in keys.
 
 The models only describe and check; turning them into kernel arrays is the engine's job.
+
+Numbers follow one grammar (``values.py``): a plain number, a per-year mapping
+``{2021: 0.01, 2022: 0.008}``, a distribution ``{dist: lognormal, median: ..., sd: ...,
+min: ..., max: ...}``, or any of these with its source ``{value: 0.035, source: "PARAM:
+annual PD, first-time borrower"}``. Every number that describes the economy may carry its
+source (not the horizon, the simulation settings, target years or priorities); the engine
+uses the number. Policy levers may vary by year but are never uncertain; behavioural and
+credit parameters may be uncertain. The keys that take more than a number (annotated
+``Yearly[...]`` or ``Uncertain[...]``; ``tests/test_values.py`` checks this table)::
+
+    segments.<name>.pd.mean                          uncertain
+    segments.<name>.lgd                              uncertain
+    segments.<name>.correlation                      uncertain
+    segments.<name>.lending.count_per_year           uncertain
+    segments.<name>.lending.amount_per_year          uncertain
+    segments.<name>.lending.growth                   uncertain
+    processes.bank.score_noise                       uncertain
+    processes.guarantor.score_noise                  uncertain
+    processes.demand.<name>.applications_per_year    uncertain
+    processes.demand.<name>.growth                   uncertain
+    processes.demand.<name>.price_elasticity         uncertain
+    processes.demand.<name>.pd_dispersion            uncertain
+    parties.<guarantor>.fee_rate                     per year
+    parties.<guarantor>.fee_bands[].rate             per year
+    parties.<guarantor>.leverage_cap                 per year
+    parties.<reguarantor>.fee_rate                   per year
+    parties.<reguarantor>.compensation_rate_cap      per year
+    parties.<pool>.annual_contribution               per year
+    parties.<pool>.max_lending_multiple              per year
+    parties.<pool>.npl_circuit_breaker               per year
+    schemes.<name>.coverage                          per year
+    policy.lpr                                       per year
+    policy.fee_cap.bands[].rate                      per year
+    policy.interest_subsidy.share_of_lpr             per year
+    policy.interest_subsidy.max_amount_per_firm      per year
+    policy.fee_subsidy.rate                          per year
+    policy.fee_subsidy.max_fee_rate                  per year
+
+Per-year values and distributions are parsed and checked (years inside the horizon,
+values inside the key's bounds) but the engine does not simulate them yet: a scenario that
+uses one is refused with a message naming the issue that will (:data:`NOT_SIMULATED`).
+A sourced plain number is simulated now.
 """
 
 from __future__ import annotations
@@ -12,15 +54,38 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .processes import MAX_PROCESSING_MONTHS, Processes
+from .values import (
+    Distribution,
+    Number,
+    PerYear,
+    Sourced,
+    Uncertain,
+    Yearly,
+    iter_shapes,
+    source_of,
+)
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Months = Annotated[int, Field(ge=0, le=600)]
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Growth = Annotated[float, Field(gt=-1.0, le=5.0)]
+Correlation = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 PARTY_KINDS = ("bank", "guarantor", "reguarantor", "pool")
 FALLBACK_SINKS = ("bank", "unabsorbed")
@@ -64,18 +129,18 @@ class Simulation(Frozen):
 
 class Macro(Frozen):
     factors: list[str] = Field(default=["economy"], min_length=1)
-    correlation: list[list[float]] | None = Field(
+    correlation: list[list[Number[float]]] | None = Field(
         None, description="correlation matrix of the factors' innovations; identity if omitted"
     )
-    persistence: float = Field(
+    persistence: Number[float] = Field(
         0.0, ge=0.0, lt=1.0, description="AR(1) coefficient phi of each factor, year to year"
     )
-    downturn_z: dict[int, float] = Field(
+    downturn_z: dict[int, Number[float]] = Field(
         default_factory=dict,
         description="calendar year -> shift of every factor towards default, in standard "
         "deviations (positive is worse)",
     )
-    pd_multiplier: dict[int, Annotated[float, Field(gt=0.0, le=20.0)]] = Field(
+    pd_multiplier: dict[int, Number[Annotated[float, Field(gt=0.0, le=20.0)]]] = Field(
         default_factory=dict, description="calendar year -> multiplier on every segment's PD"
     )
 
@@ -108,12 +173,14 @@ class Macro(Frozen):
 
 
 class Grade(Frozen):
-    relative_pd: float = Field(gt=0.0, le=50.0, description="PD of the grade / segment mean PD")
-    weight: float = Field(gt=0.0, description="share of the segment's loans in this grade")
+    relative_pd: Number[float] = Field(
+        gt=0.0, le=50.0, description="PD of the grade / segment mean PD"
+    )
+    weight: Number[float] = Field(gt=0.0, description="share of the segment's loans in this grade")
 
 
 class ProbabilityOfDefault(Frozen):
-    mean: float = Field(gt=0.0, lt=1.0, description="annual PD, averaged over grades")
+    mean: Uncertain[Probability] = Field(description="annual PD, averaged over grades")
     grades: list[Grade] = Field(
         default_factory=lambda: [Grade(relative_pd=1.0, weight=1.0)],
         min_length=1,
@@ -131,30 +198,40 @@ class ProbabilityOfDefault(Frozen):
 
 class BaselSME(Frozen):
     basel_sme: Literal[True] = True
-    sales_eur_m: float = Field(
+    sales_eur_m: Number[float] = Field(
         5.0, gt=0.0, description="annual sales in EUR m as Basel defines them (bounded to 5-50)"
     )
 
 
+def _correlation_form(value) -> str:
+    """A segment's correlation is a number (of any shape) or ``{basel_sme: true, ...}``."""
+    basel = isinstance(value, BaselSME) or (isinstance(value, dict) and "basel_sme" in value)
+    return "BaselSME" if basel else "number"
+
+
 class RecoveryProfile(Frozen):
-    lag_months: Months = Field(12, description="months from default to the first recovery")
-    spread_months: int = Field(
+    lag_months: Number[Months] = Field(12, description="months from default to the first recovery")
+    spread_months: Number[int] = Field(
         24, ge=1, le=240, description="recoveries arrive evenly over this many months"
     )
 
 
 class LoanSize(Frozen):
-    median: float = Field(gt=0.0, description="median loan amount, CNY")
-    sigma: float = Field(0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)")
-    cap: float | None = Field(
+    median: Number[float] = Field(gt=0.0, description="median loan amount, CNY")
+    sigma: Number[float] = Field(
+        0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)"
+    )
+    cap: Number[float] | None = Field(
         10e6, gt=0.0, description="largest amount, CNY (10 m for 普惠 loans); null for none"
     )
 
 
 class Lending(Frozen):
-    count_per_year: float | None = Field(None, gt=0.0, description="new loans per year")
-    amount_per_year: float | None = Field(None, gt=0.0, description="new lending per year, CNY")
-    growth: float = Field(0.0, gt=-1.0, le=5.0, description="yearly growth of volumes")
+    count_per_year: Uncertain[Positive] | None = Field(None, description="new loans per year")
+    amount_per_year: Uncertain[Positive] | None = Field(
+        None, description="new lending per year, CNY"
+    )
+    growth: Uncertain[Growth] = Field(0.0, description="yearly growth of volumes")
 
     @model_validator(mode="after")
     def _count_or_amount(self) -> Lending:
@@ -164,14 +241,16 @@ class Lending(Frozen):
 
 
 class InitialBook(Frozen):
-    outstanding_amount: Money = Field(description="balance outstanding at the start, CNY")
-    remaining_tenor_months: int = Field(
+    outstanding_amount: Number[Money] = Field(description="balance outstanding at the start, CNY")
+    remaining_tenor_months: Number[int] = Field(
         ge=1, le=240, description="maturities spread evenly over 1..this many months"
     )
 
 
 class Renewal(Frozen):
-    rate: Share = Field(description="share of maturing performing loans renewed (无还本续贷)")
+    rate: Number[Share] = Field(
+        description="share of maturing performing loans renewed (无还本续贷)"
+    )
     into: str | None = Field(
         None, description="segment the renewed loans belong to (default: the same segment)"
     )
@@ -181,16 +260,17 @@ class Segment(Frozen):
     label: str = ""
     tags: list[str] = Field(default_factory=list)
     pd: ProbabilityOfDefault
-    lgd: Share = Field(description="loss given default, share of exposure at default")
+    lgd: Uncertain[Share] = Field(description="loss given default, share of exposure at default")
     recovery: RecoveryProfile = RecoveryProfile()
-    correlation: Annotated[float, Field(ge=0.0, lt=1.0)] | BaselSME = Field(
-        0.10, description="asset correlation, or {basel_sme: true, sales_eur_m: S}"
-    )
-    loadings: dict[str, float] | None = Field(
+    correlation: Annotated[
+        Annotated[Uncertain[Correlation], Tag("number")] | Annotated[BaselSME, Tag("BaselSME")],
+        Discriminator(_correlation_form),
+    ] = Field(0.10, description="asset correlation, or {basel_sme: true, sales_eur_m: S}")
+    loadings: dict[str, Number[float]] | None = Field(
         None, description="factor -> loading; normalised to unit variance; default first factor"
     )
     loan_size: LoanSize
-    tenor_months: int = Field(12, ge=1, le=120)
+    tenor_months: Number[int] = Field(12, ge=1, le=120)
     lending: Lending | None = Field(
         None, description="new lending from volumes; omit for a segment fed only by renewals"
     )
@@ -209,15 +289,17 @@ class Segment(Frozen):
 
 
 class FeeBand(Frozen):
-    max_amount: float | None = Field(
+    max_amount: Number[float] | None = Field(
         None, gt=0.0, description="upper bound of the band (CNY per borrower); null = no bound"
     )
-    rate: Rate = Field(description="fee, share of the guaranteed amount per year")
+    rate: Yearly[Rate] = Field(description="fee, share of the guaranteed amount per year")
 
 
 class LiabilityWeight(Frozen):
-    max_amount: float | None = Field(None, gt=0.0, description="CNY per borrower; null = any")
-    weight: float = Field(ge=0.0, le=1.0)
+    max_amount: Number[float] | None = Field(
+        None, gt=0.0, description="CNY per borrower; null = any"
+    )
+    weight: Number[Share]
 
 
 Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
@@ -258,9 +340,13 @@ class Bank(PartyBase):
 class Guarantor(PartyBase):
     kind: Literal["guarantor"]
     policy: bool = Field(True, description="政府性融资担保: bound by the policy fee cap")
-    count: int = Field(1, ge=1, le=100_000, description="identical guarantors sharing the book")
-    net_assets: Money = Field(description="net assets of ONE guarantor at the start, CNY")
-    leverage_cap: float = Field(10.0, gt=0.0, le=100.0, description="max liability / net assets")
+    count: Number[int] = Field(
+        1, ge=1, le=100_000, description="identical guarantors sharing the book"
+    )
+    net_assets: Number[Money] = Field(description="net assets of ONE guarantor at the start, CNY")
+    leverage_cap: Yearly[float] = Field(
+        10.0, gt=0.0, le=100.0, description="max liability / net assets"
+    )
     liability_weights: list[LiabilityWeight] = Field(
         default_factory=lambda: [
             LiabilityWeight(max_amount=5e6, weight=0.75),
@@ -268,26 +354,28 @@ class Guarantor(PartyBase):
         ],
         description="weights of the 2018 measurement rules by loan size",
     )
-    fee_rate: Rate | None = Field(None, description="one fee for all loan sizes")
+    fee_rate: Yearly[Rate] | None = Field(None, description="one fee for all loan sizes")
     fee_bands: list[FeeBand] | None = Field(None, description="fees by loan-size band")
-    claim_lag_months: Months = Field(2, description="months from a default to the payout")
-    operating_cost_rate: Rate = Field(
+    claim_lag_months: Number[Months] = Field(2, description="months from a default to the payout")
+    operating_cost_rate: Number[Rate] = Field(
         0.005, description="operating cost, share of guarantees outstanding per year"
     )
-    unearned_fee_reserve: Share = Field(0.5, description="share of the year's fee income held")
-    compensation_reserve_rate: Share = Field(
+    unearned_fee_reserve: Number[Share] = Field(
+        0.5, description="share of the year's fee income held"
+    )
+    compensation_reserve_rate: Number[Share] = Field(
         0.01, description="added each year, share of year-end guarantee balance"
     )
-    compensation_reserve_cap: Share = Field(
+    compensation_reserve_cap: Number[Share] = Field(
         0.10, description="compensation reserve stops growing at this share of the balance"
     )
-    initial_outstanding: Money = Field(
+    initial_outstanding: Number[Money] = Field(
         0.0,
         description="guarantees of ONE guarantor outside the modelled segments at the "
         "start (count towards leverage, run off linearly, not loss-modelled), CNY",
     )
-    initial_runoff_months: int = Field(12, ge=1, le=240)
-    capital_injections: dict[int, Money] = Field(
+    initial_runoff_months: Number[int] = Field(12, ge=1, le=240)
+    capital_injections: dict[int, Number[Money]] = Field(
         default_factory=dict, description="calendar year -> injection into ALL guarantors, CNY"
     )
     fallback: Fallback = Field("bank", description="who takes its share when it is insolvent")
@@ -325,32 +413,34 @@ class Guarantor(PartyBase):
 
 class Reguarantor(PartyBase):
     kind: Literal["reguarantor"]
-    net_assets: Money = Field(0.0, description="net assets at the start, CNY")
-    fee_rate: Rate = Field(0.005, description="fee per year on the risk it bears")
-    compensation_rate_cap: Rate | None = Field(
+    net_assets: Number[Money] = Field(0.0, description="net assets at the start, CNY")
+    fee_rate: Yearly[Rate] = Field(0.005, description="fee per year on the risk it bears")
+    compensation_rate_cap: Yearly[Rate] | None = Field(
         0.04,
         description="stops sharing once this year's covered defaults exceed this share "
         "of the covered balance; null for no cap",
     )
-    lag_months: Months = Field(3, description="months from a default to its reimbursement")
+    lag_months: Number[Months] = Field(3, description="months from a default to its reimbursement")
     fallback: Fallback = Field("guarantor", description="who takes its share above the cap")
 
 
 class Pool(PartyBase):
     kind: Literal["pool"]
     public: bool = True
-    initial_balance: Money
-    annual_contribution: Money = Field(0.0, description="budget top-up each origination year")
+    initial_balance: Number[Money]
+    annual_contribution: Yearly[Money] = Field(
+        0.0, description="budget top-up each origination year"
+    )
     eligible_segments: list[str] | None = Field(
         None, description="segments it covers; default all whose scheme names it"
     )
-    max_lending_multiple: float | None = Field(
+    max_lending_multiple: Yearly[float] | None = Field(
         None, gt=0.0, description="eligible balance outstanding <= this x pool balance"
     )
-    npl_circuit_breaker: Rate | None = Field(
+    npl_circuit_breaker: Yearly[Rate] | None = Field(
         None, description="stops taking shares while eligible loans' NPL rate is above this"
     )
-    lag_months: Months = Field(3, description="months from a default to the pool's payout")
+    lag_months: Number[Months] = Field(3, description="months from a default to the pool's payout")
     fallback: Fallback = Field("bank", description="who takes its share when it cannot pay")
 
 
@@ -387,15 +477,16 @@ def _check_bands(bounds: list[float | None], name: str) -> None:
 
 class Scheme(Frozen):
     label: str = ""
-    coverage: Share = Field(description="share of each loan's loss the bank passes on")
-    split: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
+    coverage: Yearly[Share] = Field(description="share of each loan's loss the bank passes on")
+    split: dict[str, Number[Annotated[float, Field(ge=0.0)]]] = Field(
         default_factory=dict, description="party -> proportion of the covered part"
     )
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> Scheme:
         total = sum(self.split.values())
-        if self.coverage > 0 and abs(total - 1.0) > 1e-9:
+        coverage = _number(self.coverage)
+        if (coverage is None or coverage > 0) and abs(total - 1.0) > 1e-9:
             fail([(("split",), f"proportions must sum to 1, got {total:.6g}", self.split)])
         return self
 
@@ -415,18 +506,22 @@ class FeeCap(Frozen):
 
 
 class InterestSubsidy(Frozen):
-    share_of_lpr: Share = Field(description="budget pays this share of the LPR")
-    max_amount_per_firm: Money = Field(description="on at most this much of each loan, CNY")
+    share_of_lpr: Yearly[Share] = Field(description="budget pays this share of the LPR")
+    max_amount_per_firm: Yearly[Money] = Field(description="on at most this much of each loan, CNY")
     tags: list[str] = Field(description="segments with any of these tags are eligible")
 
 
 class FeeSubsidy(Frozen):
-    rate: Rate = Field(description="budget pays guarantors this share of guaranteed amount/year")
-    max_fee_rate: Rate = Field(0.01, description="only on guarantees with a fee at most this")
+    rate: Yearly[Rate] = Field(
+        description="budget pays guarantors this share of guaranteed amount/year"
+    )
+    max_fee_rate: Yearly[Rate] = Field(
+        0.01, description="only on guarantees with a fee at most this"
+    )
 
 
 class Policy(Frozen):
-    lpr: Rate = Field(0.0385, description="loan prime rate, per year")
+    lpr: Yearly[Rate] = Field(0.0385, description="loan prime rate, per year")
     fee_cap: FeeCap = FeeCap()
     interest_subsidy: InterestSubsidy | None = None
     fee_subsidy: FeeSubsidy | None = None
@@ -444,7 +539,7 @@ class Target(Frozen):
     )
     from_year: int
     to_year: int
-    value: float = Field(gt=0.0)
+    value: Number[float] = Field(gt=0.0)
 
     @model_validator(mode="after")
     def _period(self) -> Target:
@@ -497,8 +592,16 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
-        fail(list(_reference_problems(self)))
+        fail([*_reference_problems(self), *_value_problems(self)])
         return self
+
+    def value_sources(self) -> dict[str, str]:
+        """Dotted key -> source, for every value given as ``{value: ..., source: ...}``."""
+        return {
+            ".".join(map(str, loc)): source
+            for loc, value in iter_shapes(self)
+            if (source := source_of(value)) is not None
+        }
 
     # convenience views used by the engine
     @property
@@ -712,6 +815,36 @@ def _process_problems(s: Scenario, kinds: dict):
             )
 
 
+#: shapes the schema accepts but the engine does not simulate yet, and the issue that will
+NOT_SIMULATED = {
+    PerYear: "a per-year value is recognised for this key but not simulated yet (issue "
+    "'Right mechanics and true public cost'); give one number",
+    Distribution: "a distribution is recognised for this key but not simulated yet (issue "
+    "'Uncertainty that reaches the targets'); give one number",
+}
+
+
+def _value_problems(s: Scenario):
+    """Per-year values name years of the horizon; shapes not simulated yet are refused."""
+    years = s.years
+    for loc, value in iter_shapes(s):
+        sourced = isinstance(value, Sourced)
+        inner = value.value if sourced else value
+        if isinstance(inner, PerYear):
+            at = (*loc, "value") if sourced else loc
+            for year in inner.years:
+                if year not in years:
+                    span = f"{years[0]}-{years[-1]}"
+                    yield (*at, year), f"year {year} is outside the horizon {span}", year
+        if type(inner) in NOT_SIMULATED:
+            yield loc, NOT_SIMULATED[type(inner)], value.to_data()
+
+
+def _number(value):
+    """A number (plain or sourced) as it is; None for a per-year value or a distribution."""
+    return None if isinstance(value, (PerYear, Distribution, Sourced)) else value
+
+
 def _max_lag(s: Scenario) -> int:
     """Longest lag from a default to a party's payout (every lag counts from the default)."""
     processing = MAX_PROCESSING_MONTHS if s.processes and s.processes.claims else 0
@@ -728,14 +861,17 @@ def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
         cap_lower, binding = 0.0, None
         for cap_band in cap.bands:
             cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
+            rate = _number(cap_band.rate)  # per-year caps: judged when they are simulated
             if (
-                cap_lower < upper
+                rate is not None
+                and cap_lower < upper
                 and lower < cap_upper
-                and (binding is None or cap_band.rate < binding[0])
+                and (binding is None or rate < binding[0])
             ):
-                binding = (cap_band.rate, cap_upper)
+                binding = (rate, cap_upper)
             cap_lower = cap_upper
-        if binding is not None and band.rate > binding[0] + 1e-12:
+        fee = _number(band.rate)
+        if binding is not None and fee is not None and fee > binding[0] + 1e-12:
             at = (
                 ("parties", name, g.kind, "fee_rate")
                 if g.fee_rate is not None
