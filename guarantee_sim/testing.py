@@ -13,7 +13,7 @@ out with the results contract's dims, coords and attrs (DESIGN §5), so every fu
 ...     loss={"guarantor": [[1.0, 2.0], [3.0, 4.0]]},  # (path, year)
 ... )
 >>> dict(ds.sizes)
-{'path': 2, 'year': 2, 'segment': 2, 'party': 3}
+{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'scheme': 1}
 >>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
 [3.0, 7.0]
 
@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import xarray as xr
 
-from .results import VARIABLE_META, target_attainment
+from .results import target_attainment
+from .results.dataset import annotate
 
 __all__ = ["PARTY_STATE", "VARIABLE_DIMS", "results_dataset"]
 
@@ -87,26 +88,6 @@ PARTY_STATE = (
 )
 #: always present (DESIGN §5); process variables only when given
 CORE = tuple(n for n, dims in VARIABLE_DIMS.items() if dims[0] == "path")
-_COORD_META = {
-    "path": ("1", "Monte Carlo path"),
-    "year": ("year", "calendar year"),
-    "segment": (None, "loan segment"),
-    "party": (None, "party sharing losses"),
-    "segment_label": (None, "segment label"),
-    "segment_tags": (None, "segment tags"),
-    "segment_lgd": ("1", "loss given default"),
-    "party_kind": (None, "kind of party"),
-    "party_label": (None, "party label"),
-    "party_public": ("1", "1 if government-owned"),
-    "target": (None, "plan target"),
-    "target_label": (None, "target label"),
-    "target_metric": (None, "metric counted"),
-    "target_kind": (None, "flow or stock"),
-    "target_tags": (None, "segment tags counted"),
-    "target_from_year": ("year", "first year of the period"),
-    "target_to_year": ("year", "last year of the period"),
-    "target_value": ("CNY or 1", "target value (CNY for amounts, 1 for counts)"),
-}
 
 
 def results_dataset(
@@ -118,6 +99,9 @@ def results_dataset(
     public: Iterable[str] | None = None,
     lgd: Mapping[str, float] | None = None,
     targets: Mapping[str, Mapping] | None = None,
+    schemes: Mapping[str, Mapping] | None = None,
+    segment_scheme: Mapping[str, str] | None = None,
+    caps: Mapping[str, Mapping[str, float]] | None = None,
     name: str = "test",
     seed: int = 0,
     **variables,
@@ -143,6 +127,14 @@ def results_dataset(
         Target name -> ``{metric, tags, kind, from_year, to_year, value[, label]}``, as a
         scenario's ``targets:`` section says it. ``target_attainment`` and
         ``target_probability`` (share of paths with attainment >= 1) are then added.
+    schemes : mapping, optional
+        Scheme name -> ``{coverage, split: {party: proportion}[, label]}`` (the
+        ``scheme_*`` coords); by default one scheme ``own_risk`` in which the bank keeps
+        the whole loss (coverage 0).
+    segment_scheme : mapping, optional
+        Segment name -> its scheme (``segment_scheme``); by default the first scheme.
+    caps : mapping, optional
+        Party name -> ``{leverage_cap, compensation_rate_cap}`` (NaN where not given).
     name, seed : optional
         The ``scenario`` and ``seed`` attrs.
     **variables
@@ -224,16 +216,16 @@ def results_dataset(
     )
     if targets:
         ds = _with_targets(ds, targets)
-    for var in ds.data_vars:
-        units, long_name = VARIABLE_META[var]
-        ds[var].attrs.update(units=units, long_name=long_name)
-    for coord, (units, long_name) in _COORD_META.items():
-        if coord in ds.coords:
-            ds[coord].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    schemes = schemes or {"own_risk": {"coverage": 0.0, "split": {}}}
+    ds = _with_terms(ds, schemes, segment_scheme or {}, caps or {})
+    annotate(ds)
     ds.attrs.update(
         title=f"guarantee_sim results: {name}",
         scenario=name,
         scenario_label=name,
+        scenario_description="",
+        sources="[]",
+        origination_years=len(years),
         scenario_yaml="",
         seed=int(seed),
         n_paths=int(n_paths),
@@ -303,3 +295,32 @@ def _with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
     ds["target_attainment"] = target_attainment(ds)
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
     return ds
+
+
+def _with_terms(
+    ds: xr.Dataset,
+    schemes: Mapping[str, Mapping],
+    segment_scheme: Mapping[str, str],
+    caps: Mapping[str, Mapping[str, float]],
+) -> xr.Dataset:
+    parties = [str(p) for p in ds.party.values]
+
+    def cap(party: str, key: str) -> float:
+        return float(caps.get(party, {}).get(key, np.nan))
+
+    split = np.array(
+        [[float(s["split"].get(p, 0.0)) for p in parties] for s in schemes.values()],
+        dtype=np.float64,
+    ).reshape(len(schemes), len(parties))
+    return ds.assign_coords(
+        party_leverage_cap=("party", [cap(p, "leverage_cap") for p in parties]),
+        party_compensation_rate_cap=("party", [cap(p, "compensation_rate_cap") for p in parties]),
+        scheme=list(schemes),
+        scheme_label=("scheme", [s.get("label", name) for name, s in schemes.items()]),
+        scheme_coverage=("scheme", [float(s["coverage"]) for s in schemes.values()]),
+        scheme_split=(("scheme", "party"), split),
+        segment_scheme=(
+            "segment",
+            [segment_scheme.get(str(s), next(iter(schemes))) for s in ds.segment.values],
+        ),
+    )

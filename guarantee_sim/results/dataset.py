@@ -72,10 +72,44 @@ PROCESS_VARIABLES = (
 )
 
 
-def _annotate(da: xr.DataArray, name: str) -> xr.DataArray:
-    units, long_name = VARIABLE_META[name]
-    da.attrs.update(units=units, long_name=long_name)
-    return da
+#: coordinate -> (units or None, long_name)
+COORD_META = {
+    "path": ("1", "Monte Carlo path"),
+    "year": ("year", "calendar year"),
+    "segment": (None, "loan segment"),
+    "party": (None, "party sharing losses"),
+    "segment_label": (None, "segment label"),
+    "segment_tags": (None, "segment tags"),
+    "segment_lgd": ("1", "loss given default"),
+    "party_kind": (None, "kind of party"),
+    "party_label": (None, "party label"),
+    "party_public": ("1", "1 if government-owned"),
+    "party_leverage_cap": ("1", "leverage cap (NaN: none)"),
+    "party_compensation_rate_cap": ("1/year", "compensation-rate cap (NaN: none)"),
+    "scheme": (None, "loss-sharing scheme"),
+    "scheme_label": (None, "scheme label"),
+    "scheme_coverage": ("1", "share of a loan's loss the bank passes on"),
+    "scheme_split": ("1", "party's proportion of the covered part of the loss"),
+    "segment_scheme": (None, "loss-sharing scheme of the segment"),
+    "target": (None, "plan target"),
+    "target_label": (None, "target label"),
+    "target_metric": (None, "metric counted"),
+    "target_kind": (None, "flow or stock"),
+    "target_tags": (None, "segment tags counted"),
+    "target_from_year": ("year", "first year of the period"),
+    "target_to_year": ("year", "last year of the period"),
+    "target_value": ("CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+}
+
+
+def annotate(ds: xr.Dataset) -> None:
+    """Set ``units`` and ``long_name`` on every data variable and known coordinate."""
+    for name in ds.data_vars:
+        units, long_name = VARIABLE_META[name]
+        ds[name].attrs.update(units=units, long_name=long_name)
+    for name, (units, long_name) in COORD_META.items():
+        if name in ds.coords:
+            ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
 
 
 def build_dataset(
@@ -116,20 +150,6 @@ def build_dataset(
         party_label=("party", ["未吸收" if p is None else p.label for p in parties]),
         party_public=("party", public.astype(np.int8)),
     )
-    coord_meta = {
-        "path": ("1", "Monte Carlo path"),
-        "year": ("year", "calendar year"),
-        "segment": (None, "loan segment"),
-        "party": (None, "party sharing losses"),
-        "segment_label": (None, "segment label"),
-        "segment_tags": (None, "segment tags"),
-        "segment_lgd": ("1", "loss given default"),
-        "party_kind": (None, "kind of party"),
-        "party_label": (None, "party label"),
-        "party_public": ("1", "1 if government-owned"),
-    }
-    for name, (units, long_name) in coord_meta.items():
-        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds = _with_terms(ds, scenario, parties)
     ds = _with_targets(ds, scenario)
     if process_measures is not None:
@@ -139,8 +159,7 @@ def build_dataset(
         lending_source, replicas = "processes", int(process_measures.sizes["replica"])
     else:
         lending_source, replicas = "volumes", 1
-    for name in ds.data_vars:
-        _annotate(ds[name], name)
+    annotate(ds)
     ds.attrs.update(
         title=f"guarantee_sim results: {scenario.name}",
         scenario=scenario.name,
@@ -184,16 +203,6 @@ def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
         scheme_split=(("scheme", "party"), split),
         segment_scheme=("segment", [s.scheme for s in scenario.segments.values()]),
     )
-    for name, units, long_name in (
-        ("party_leverage_cap", "1", "leverage cap (NaN: none)"),
-        ("party_compensation_rate_cap", "1/year", "compensation-rate cap (NaN: none)"),
-        ("scheme", None, "loss-sharing scheme"),
-        ("scheme_label", None, "scheme label"),
-        ("scheme_coverage", "1", "share of a loan's loss the bank passes on"),
-        ("scheme_split", "1", "party's proportion of the covered part of the loss"),
-        ("segment_scheme", None, "loss-sharing scheme of the segment"),
-    ):
-        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     return ds
 
 
@@ -211,17 +220,6 @@ def _with_targets(ds: xr.Dataset, scenario) -> xr.Dataset:
         target_to_year=("target", [t.to_year for t in targets.values()]),
         target_value=("target", [t.value for t in targets.values()]),
     )
-    for name, units, long_name in (
-        ("target", None, "plan target"),
-        ("target_label", None, "target label"),
-        ("target_metric", None, "metric counted"),
-        ("target_kind", None, "flow or stock"),
-        ("target_tags", None, "segment tags counted"),
-        ("target_from_year", "year", "first year of the period"),
-        ("target_to_year", "year", "last year of the period"),
-        ("target_value", "CNY or 1", "target value (CNY for amounts, 1 for counts)"),
-    ):
-        ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
     ds["target_attainment"] = target_attainment(ds)
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
     return ds
