@@ -51,7 +51,7 @@ from numba import njit, prange  # noqa: E402
 import guarantee_sim as gs  # noqa: E402
 
 gs.configure_numba_cache()  # before any kernel is imported: where compiled kernels are cached
-from guarantee_sim.book import LoanBook, pack_id, segment_hash  # noqa: E402
+from guarantee_sim.book import LoanBook  # noqa: E402
 from guarantee_sim.engine.inputs import build_inputs  # noqa: E402
 from guarantee_sim.kernels.factors import (  # noqa: E402
     PURPOSE_DEFAULT,
@@ -212,17 +212,14 @@ def hot_book(scenario, n_loans: int, seed: int = 1) -> LoanBook:
     amount = np.rint(
         np.minimum(size.median * np.exp(size.sigma * rng.standard_normal(n_loans)), size.cap)
     )
-    id_hi, id_lo = pack_id(segment_hash("sme"), 0, np.arange(n_loans))  # month 0, loan k
-    return LoanBook(
-        id_lo=id_lo,
-        id_hi=id_hi,
-        segment=np.zeros(n_loans, dtype=np.int32),
-        grade=rng.choice(len(weights), size=n_loans, p=weights).astype(np.int32),
-        month=np.zeros(n_loans, dtype=np.int32),
-        tenor=np.full(n_loans, 12, dtype=np.int32),
-        n_loans=np.ones(n_loans, dtype=np.int64),
-        amount=np.maximum(amount, 1.0),
-        initial=np.zeros(n_loans, dtype=bool),
+    grade = rng.choice(len(weights), size=n_loans, p=weights)
+    # ids: segment "sme", month 0, loan k
+    return LoanBook.from_records(
+        (
+            {"segment": 0, "month": 0, "tenor": 12, "grade": g, "amount": a}
+            for g, a in zip(grade, np.maximum(amount, 1.0), strict=True)
+        ),
+        segments=["sme"],
     )
 
 

@@ -250,18 +250,10 @@ def month_zero_book(n_first, n_second):
     """All lending in January 2021: n_first + n_second loans of 1 m, tenor 12."""
     from guarantee_sim.book import LoanBook
 
-    n = n_first + n_second
-    segment = np.array([1] * n_first + [0] * n_second, dtype=np.int32)  # 0 second, 1 first
-    return LoanBook(
-        id_lo=np.arange(n, dtype=np.uint32),
-        id_hi=np.full(n, 5, np.uint32),
-        segment=segment,
-        grade=np.zeros(n, np.int32),
-        month=np.zeros(n, np.int32),
-        tenor=np.full(n, 12, np.int32),
-        n_loans=np.ones(n, np.int64),
-        amount=np.full(n, M),
-        initial=np.zeros(n, bool),
+    segments = [1] * n_first + [0] * n_second  # 0 second, 1 first
+    return LoanBook.from_records(
+        {"segment": seg, "month": 0, "tenor": 12, "amount": M, "id_hi": 5, "id_lo": k}
+        for k, seg in enumerate(segments)
     )
 
 

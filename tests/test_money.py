@@ -161,19 +161,7 @@ def money_book() -> LoanBook:
                 )
             )
     rows.sort(key=lambda r: (r["month"], r["segment"], r["id_lo"]))
-    col = lambda key, dtype: np.array([r[key] for r in rows], dtype=dtype)  # noqa: E731
-    n = len(rows)
-    return LoanBook(
-        id_lo=col("id_lo", np.uint32),
-        id_hi=col("id_hi", np.uint32),
-        segment=col("segment", np.int32),
-        grade=col("grade", np.int32),
-        month=col("month", np.int32),
-        tenor=col("tenor", np.int32),
-        n_loans=np.ones(n, dtype=np.int64),
-        amount=col("amount", np.float64),
-        initial=np.zeros(n, dtype=bool),
-    )
+    return LoanBook.from_records(rows)
 
 
 # --------------------------------------------------------------------------- reference

@@ -21,8 +21,8 @@ from conftest import base_scenario_dict, make_scenario
 from scipy import stats
 
 import guarantee_sim as gs
-from guarantee_sim.engine.analytic import vasicek_loss_cdf, vasicek_loss_quantile
 from guarantee_sim.book import LoanBook, cohort_number, pack_id, segment_hash
+from guarantee_sim.engine.analytic import vasicek_loss_cdf, vasicek_loss_quantile
 
 pytestmark = pytest.mark.slow  # Monte Carlo against the closed form: ~11 s
 
@@ -61,18 +61,12 @@ def one_period_scenario():
 
 def one_cohort_book() -> LoanBook:
     """10**6 identical loans of 1 m CNY, originated in month 0 (new lending), tenor 12."""
-    one = np.ones(1)
-    id_hi, id_lo = pack_id(segment_hash("sme"), [0], cohort_number(0, 0, 12), cohort=True)
-    return LoanBook(
-        id_lo=id_lo,
-        id_hi=id_hi,
-        segment=np.zeros(1, dtype=np.int32),
-        grade=np.zeros(1, dtype=np.int32),
-        month=np.zeros(1, dtype=np.int32),
-        tenor=np.full(1, 12, dtype=np.int32),
-        n_loans=np.array([N_LOANS], dtype=np.int64),
-        amount=AMOUNT * one,
-        initial=np.zeros(1, dtype=bool),
+    id_hi, id_lo = pack_id(segment_hash("sme"), 0, cohort_number(0, 0, 12), cohort=True)
+    return LoanBook.from_records(
+        [
+            {"segment": 0, "month": 0, "tenor": 12, "amount": AMOUNT, "n_loans": N_LOANS}
+            | {"id_hi": id_hi, "id_lo": id_lo}
+        ]
     )
 
 

@@ -34,19 +34,10 @@ def book_of(records) -> LoanBook:
         for _ in range(n):
             rows.append((month, segment, grade, tenor, amount))
     rows.sort(key=lambda r: r[0])
-    k = np.arange(len(rows))
-    month = np.array([r[0] for r in rows], dtype=np.int32)
-    id_hi, id_lo = pack_id(77, month, k)
-    return LoanBook(
-        id_lo=id_lo,
-        id_hi=id_hi,
-        segment=np.array([r[1] for r in rows], dtype=np.int32),
-        grade=np.array([r[2] for r in rows], dtype=np.int32),
-        month=month,
-        tenor=np.array([r[3] for r in rows], dtype=np.int32),
-        n_loans=np.ones(len(rows), dtype=np.int64),
-        amount=np.array([r[4] for r in rows], dtype=np.float64),
-        initial=np.zeros(len(rows), dtype=bool),
+    id_hi, id_lo = pack_id(77, [r[0] for r in rows], np.arange(len(rows)))
+    return LoanBook.from_records(
+        {"month": m, "segment": seg, "grade": g, "tenor": t, "amount": a, "id_hi": hi, "id_lo": lo}
+        for (m, seg, g, t, a), hi, lo in zip(rows, id_hi, id_lo, strict=True)
     )
 
 
