@@ -225,6 +225,7 @@ def results_dataset(
         scenario_label=name,
         scenario_description="",
         sources="[]",
+        value_sources="{}",
         origination_years=len(years),
         scenario_yaml="",
         seed=int(seed),

@@ -8,6 +8,7 @@ and shapes refused because the engine does not simulate them yet.
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import re
 from typing import Annotated
@@ -336,6 +337,15 @@ def test_sourced_numbers_simulate_exactly_like_plain_ones():
     with_sources = gs.simulate(make_scenario(**sourced), paths=16, seed=3)
     for name in plain.data_vars:
         np.testing.assert_array_equal(plain[name].values, with_sources[name].values, name)
+    # the results say where each sourced number came from
+    assert json.loads(with_sources.attrs["value_sources"]) == {
+        "segments.sme.lgd": "a",
+        "segments.sme.pd.mean": "b",
+        "parties.guarantor.fee_rate": "c",
+        "parties.guarantor.claim_lag_months": "d",
+        "schemes.guaranteed.coverage": "e",
+    }
+    assert json.loads(plain.attrs["value_sources"]) == {}
 
 
 @pytest.mark.parametrize(

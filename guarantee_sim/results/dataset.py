@@ -166,6 +166,7 @@ def build_dataset(
         scenario_label=scenario.label,
         scenario_description=scenario.description,
         sources=json.dumps(list(scenario.sources), ensure_ascii=False),
+        value_sources=json.dumps(scenario.value_sources(), ensure_ascii=False),
         origination_years=int(scenario.horizon.origination_years),
         scenario_yaml=yaml.safe_dump(
             scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
