@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from .types import Frozen, Share
 from .values import Number, Uncertain
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Noise = Annotated[float, Field(ge=0.0, le=5.0)]
 
 #: claims take at most this many months of processing on top of the claim lag
 MAX_PROCESSING_MONTHS = 6
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServiceTime(_Frozen):
+class ServiceTime(Frozen):
     mean_days: Number[float] = Field(
         gt=0.0, le=365.0, description="mean time one visit takes, days"
     )
@@ -35,7 +31,7 @@ class ServiceTime(_Frozen):
     )
 
 
-class BankProcess(_Frozen):
+class BankProcess(Frozen):
     officers: Number[int] = Field(
         ge=1, le=1_000_000, description="loan officers screening applications"
     )
@@ -62,7 +58,7 @@ class BankProcess(_Frozen):
     operating_cost: Number[float] = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
 
 
-class GuarantorProcess(_Frozen):
+class GuarantorProcess(Frozen):
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
     reviewers: Number[int] = Field(ge=1, le=1_000_000)
     service: ServiceTime
@@ -76,13 +72,13 @@ class GuarantorProcess(_Frozen):
     )
 
 
-class ClaimsProcess(_Frozen):
+class ClaimsProcess(Frozen):
     party: str = Field("guarantor", description="the guarantor whose claims are handled")
     handlers: Number[int] = Field(ge=1, le=100_000)
     service: ServiceTime
 
 
-class SegmentDemand(_Frozen):
+class SegmentDemand(Frozen):
     applications_per_year: Uncertain[Annotated[float, Field(gt=0.0)]] = Field(
         description="applications in the first year at the reference price"
     )
@@ -118,7 +114,7 @@ class SegmentDemand(_Frozen):
     )
 
 
-class Processes(_Frozen):
+class Processes(Frozen):
     replicas: int = Field(4, ge=1, le=1000, description="book replicas; path p uses p mod R")
     record_weight: int = Field(
         1,

@@ -55,8 +55,6 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -67,6 +65,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .processes import MAX_PROCESSING_MONTHS, Processes
+from .types import Frozen, Share
 from .values import (
     Distribution,
     Number,
@@ -78,7 +77,6 @@ from .values import (
     source_of,
 )
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Months = Annotated[int, Field(ge=0, le=600)]
@@ -87,12 +85,7 @@ Positive = Annotated[float, Field(gt=0.0)]
 Growth = Annotated[float, Field(gt=-1.0, le=5.0)]
 Correlation = Annotated[float, Field(ge=0.0, lt=1.0)]
 
-PARTY_KINDS = ("bank", "guarantor", "reguarantor", "pool")
 FALLBACK_SINKS = ("bank", "unabsorbed")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------- horizon, macro
