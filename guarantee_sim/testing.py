@@ -17,7 +17,17 @@ out with the results contract's dims, coords and attrs (DESIGN §5), so every fu
 >>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
 [3.0, 7.0]
 
-This module imports only NumPy, xarray and the package's results layer.
+Loan books for the engine are built the same way, one mapping per record, with
+:meth:`LoanBook.from_records <guarantee_sim.book.LoanBook.from_records>` (re-exported here):
+
+>>> from guarantee_sim.testing import LoanBook
+>>> book = LoanBook.from_records(
+...     [{"segment": 0, "month": m, "tenor": 12, "amount": 1e6} for m in (0, 0, 1)],
+...     segments=["sme"])
+>>> book.month.tolist(), len(book)
+([0, 0, 1], 3)
+
+This module imports only NumPy, xarray and the package's leaves ``results`` and ``book``.
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import xarray as xr
 
+from .book import LoanBook
 from .results import target_attainment
 from .results.dataset import annotate
 
-__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "results_dataset"]
+__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset"]
 
 #: dims of each variable of the results contract (without ``scenario``)
 VARIABLE_DIMS = {
