@@ -355,7 +355,9 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     active = ds.applications.sum("segment") > 0
     util = ds.staff_utilisation.where(active).mean("year", skipna=True)
     parts = [
-        f"{p}: {float(u):.0%}" for p, u in zip(ds.party.values, util.values) if not math.isnan(u)
+        f"{p}: {float(u):.0%}"
+        for p, u in zip(ds.party.values, util.values, strict=True)
+        if not math.isnan(u)
     ]
     console.print("staff utilisation in the years with applications: " + ", ".join(parts))
 

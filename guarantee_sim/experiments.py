@@ -17,6 +17,7 @@ Example experiment file::
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable
@@ -161,18 +162,15 @@ def run_experiment(
     scenarios = variant_scenarios(path, experiment)
     first = next(iter(scenarios.values()))
     paths = paths or experiment.paths or first.simulation.paths
-    seed = (
-        first.simulation.seed
-        if seed is None and experiment.seed is None
-        else (seed if seed is not None else experiment.seed)
-    )
+    if seed is None:  # the command line's, else the experiment's, else the base scenario's
+        seed = experiment.seed if experiment.seed is not None else first.simulation.seed
     results = []
     for name, scenario in scenarios.items():
         ds = simulate(
             scenario,
             paths=paths,
             seed=seed,
-            progress=(lambda n, name=name: progress(name, n)) if progress else None,
+            progress=functools.partial(progress, name) if progress else None,
         )
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         results.append(ds.expand_dims(scenario=[name]))

@@ -170,9 +170,9 @@ def test_read_yaml_records_key_and_list_item_lines(tmp_path):
     assert lines[("parties", "guarantor", "fee_rate")] == line_of(VALID, "fee_rate")
     assert lines[("segments",)] == line_of(VALID, "segments:")
     grades = ("segments", "first_time", "pd", "grades")
-    assert lines[grades + (0,)] == line_of(VALID, "weight: 0.6")
-    assert lines[grades + (1,)] == line_of(VALID, "weight: 0.4")
-    assert lines[grades + (1, "pd")] == line_of(VALID, "pd: 0.009")
+    assert lines[(*grades, 0)] == line_of(VALID, "weight: 0.6")
+    assert lines[(*grades, 1)] == line_of(VALID, "weight: 0.4")
+    assert lines[(*grades, 1, "pd")] == line_of(VALID, "pd: 0.009")
 
 
 def test_overrides_apply_before_validation(tmp_path):

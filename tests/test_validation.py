@@ -141,12 +141,8 @@ def test_valid_files_validate(path):
     assert isinstance(scenario, guarantee_sim.Scenario)
 
 
-@pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.stem)
-def test_invalid_file_error_names_file_key_line_and_problem(path):
-    """File, dotted key, line and the expected text: all checked, all failures listed."""
-    exp = expectations(path)
-    err = load_error(path)
-    message = str(err)
+def _where_problems(err, message: str, path, exp: dict) -> list[str]:
+    """What the message or the error's attributes get wrong about file, key and line."""
     wrong = []
     if str(path) not in message:
         wrong.append(f"message does not name the file {path}")
@@ -162,6 +158,16 @@ def test_invalid_file_error_names_file_key_line_and_problem(path):
             wrong.append(f"message does not give the offending line {exp['line']}")
         if err.line != exp["line"]:
             wrong.append(f"ScenarioError.line is {err.line!r}, expected {exp['line']}")
+    return wrong
+
+
+@pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.stem)
+def test_invalid_file_error_names_file_key_line_and_problem(path):
+    """File, dotted key, line and the expected text: all checked, all failures listed."""
+    exp = expectations(path)
+    err = load_error(path)
+    message = str(err)
+    wrong = _where_problems(err, message, path, exp)
     for text in exp["messages"]:
         if text not in message:
             wrong.append(f"message does not contain {text!r}")

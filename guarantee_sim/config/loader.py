@@ -212,12 +212,13 @@ def _plain(node, keys, lines, active):
 
 def _child(node, raw_key, key, keys, lines, active):
     """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
+    at = (*keys, key)
     try:
         position = node.lc.item(raw_key) if isinstance(node, CommentedSeq) else node.lc.key(raw_key)
-        lines[(*keys, key)] = position[0] + 1
+        lines[at] = position[0] + 1
     except KeyError:  # a key merged in by '<<': the line of its mapping
-        lines[(*keys, key)] = lines.get(keys, 1)
-    return _plain(node[raw_key], (*keys, key), lines, active)
+        lines[at] = lines.get(keys, 1)
+    return _plain(node[raw_key], at, lines, active)
 
 
 def _scalar(value, keys):

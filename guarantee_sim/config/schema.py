@@ -150,10 +150,10 @@ class Macro(Frozen):
             fail([(at, f"must be a {k}x{k} matrix (one row per factor)", c)])
         for i in range(k):
             if abs(c[i][i] - 1.0) > 1e-12:
-                fail([(at + (i, i), "the diagonal must be 1", c[i][i])])
+                fail([((*at, i, i), "the diagonal must be 1", c[i][i])])
             for j in range(k):
                 if abs(c[i][j] - c[j][i]) > 1e-12 or abs(c[i][j]) > 1:
-                    fail([(at + (i, j), "must be symmetric with entries in [-1, 1]", c[i][j])])
+                    fail([((*at, i, j), "must be symmetric with entries in [-1, 1]", c[i][j])])
         import numpy as np
 
         smallest = float(np.linalg.eigvalsh(np.asarray(c)).min())
@@ -185,7 +185,9 @@ class ProbabilityOfDefault(Frozen):
         """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
         total = sum(g.weight for g in self.grades)
         weights = [g.weight / total for g in self.grades]
-        scale = self.mean / sum(w * g.relative_pd for w, g in zip(weights, self.grades))
+        scale = self.mean / sum(
+            w * g.relative_pd for w, g in zip(weights, self.grades, strict=True)
+        )
         return [min(g.relative_pd * scale, 0.999) for g in self.grades], weights
 
 
@@ -610,11 +612,39 @@ class Scenario(Frozen):
 
 
 def _reference_problems(s: Scenario):
-    """Problems that span sections, each as (location, message, offending value)."""
+    """Problems that span sections, each as (location, message, offending value).
+
+    The checks run in the order of the file's sections, so the first problem reported is the
+    first one a reader meets.
+    """
     kinds = {name: p.kind for name, p in s.parties.items()}
-    parties = sorted(kinds)
+    yield from _party_name_problems(kinds)
+    yield from _macro_year_problems(s)
+    for seg_name, seg in s.segments.items():
+        yield from _segment_problems(s, seg_name, seg)
+    yield from _scheme_problems(s, kinds)
+    yield from _party_problems(s, kinds)
+    yield from _subsidy_problems(s)
+    yield from _process_problems(s, kinds)
+    yield from _fallback_cycle_problems(s)
+    yield from _target_problems(s)
+
+
+def _horizon_span(s: Scenario) -> str:
+    return f"{s.years[0]}-{s.years[-1]}"
+
+
+def _segment_tags(s: Scenario) -> list[str]:
+    return sorted({t for seg in s.segments.values() for t in seg.tags})
+
+
+def _party_name_problems(kinds: dict):
     if "bank" not in kinds:
-        yield ("parties",), "there must be exactly one bank, named 'bank' (kind: bank)", parties
+        yield (
+            ("parties",),
+            "there must be exactly one bank, named 'bank' (kind: bank)",
+            sorted(kinds),
+        )
     for name, kind in kinds.items():
         if kind == "bank" and name != "bank":
             yield ("parties", name), "the bank party must be named 'bank'", name
@@ -624,142 +654,152 @@ def _reference_problems(s: Scenario):
             "'unabsorbed' is reserved for what no party could pay; choose another name",
             "unabsorbed",
         )
-    years = s.years
-    span = f"{years[0]}-{years[-1]}"
+
+
+def _macro_year_problems(s: Scenario):
     for field, mapping in (
         ("downturn_z", s.macro.downturn_z),
         ("pd_multiplier", s.macro.pd_multiplier),
     ):
         for y in mapping:
-            if y not in years:
-                yield ("macro", field, y), f"year {y} is outside the horizon {span}", y
-    for seg_name, seg in s.segments.items():
-        at = ("segments", seg_name)
-        if seg.scheme not in s.schemes:
-            yield (
-                at + ("scheme",),
-                f"unknown scheme {seg.scheme!r} (allowed: {sorted(s.schemes)})",
-                seg.scheme,
-            )
-        for f in seg.loadings or {}:
-            if f not in s.macro.factors:
-                yield (
-                    at + ("loadings", f),
-                    f"unknown factor {f!r} (allowed: {s.macro.factors})",
-                    f,
-                )
-        if seg.loadings is not None and all(v == 0 for v in seg.loadings.values()):
-            yield at + ("loadings",), "at least one loading must be non-zero", seg.loadings
-        if (
-            seg.renewal is not None
-            and seg.renewal.into is not None
-            and seg.renewal.into not in s.segments
-        ):
-            yield (
-                at + ("renewal", "into"),
-                f"unknown segment {seg.renewal.into!r} (allowed: {sorted(s.segments)})",
-                seg.renewal.into,
-            )
-        fed_by_processes = seg_name in s.process_fed_segments()
-        renewed_into = any(
-            o.renewal is not None and (o.renewal.into or n) == seg_name
-            for n, o in s.segments.items()
+            if y not in s.years:
+                yield ("macro", field, y), f"year {y} is outside the horizon {_horizon_span(s)}", y
+
+
+def _segment_problems(s: Scenario, seg_name: str, seg: Segment):
+    at: tuple[str, ...] = ("segments", seg_name)
+    if seg.scheme not in s.schemes:
+        yield (
+            (*at, "scheme"),
+            f"unknown scheme {seg.scheme!r} (allowed: {sorted(s.schemes)})",
+            seg.scheme,
         )
-        if (
-            seg.lending is None
-            and seg.initial_book is None
-            and not fed_by_processes
-            and not renewed_into
-        ):
+    for f in seg.loadings or {}:
+        if f not in s.macro.factors:
             yield (
-                at,
-                "nothing feeds this segment: give lending, an initial_book, "
-                "renewals into it, or processes.demand",
-                seg_name,
+                (*at, "loadings", f),
+                f"unknown factor {f!r} (allowed: {s.macro.factors})",
+                f,
             )
-        life = max(
-            seg.tenor_months, seg.initial_book.remaining_tenor_months if seg.initial_book else 0
+    if seg.loadings is not None and all(v == 0 for v in seg.loadings.values()):
+        yield (*at, "loadings"), "at least one loading must be non-zero", seg.loadings
+    into = seg.renewal.into if seg.renewal is not None else None
+    if into is not None and into not in s.segments:
+        yield (
+            (*at, "renewal", "into"),
+            f"unknown segment {into!r} (allowed: {sorted(s.segments)})",
+            into,
         )
-        longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
-        if s.horizon.runoff_months < longest:
-            yield (
-                ("horizon", "runoff_months"),
-                f"{s.horizon.runoff_months} months is too "
-                f"short for segment {seg_name!r}: its last loans need life + payout lag + "
-                f"recovery lag + spread = {longest} months to default and recover inside "
-                f"the results (allowed: >= {longest})",
-                s.horizon.runoff_months,
-            )
+    fed_by_processes = seg_name in s.process_fed_segments()
+    renewed_into = any(
+        o.renewal is not None and (o.renewal.into or n) == seg_name for n, o in s.segments.items()
+    )
+    fed = (
+        seg.lending is not None or seg.initial_book is not None or fed_by_processes or renewed_into
+    )
+    if not fed:
+        yield (
+            at,
+            "nothing feeds this segment: give lending, an initial_book, "
+            "renewals into it, or processes.demand",
+            seg_name,
+        )
+    life = max(seg.tenor_months, seg.initial_book.remaining_tenor_months if seg.initial_book else 0)
+    longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
+    if s.horizon.runoff_months < longest:
+        yield (
+            ("horizon", "runoff_months"),
+            f"{s.horizon.runoff_months} months is too "
+            f"short for segment {seg_name!r}: its last loans need life + payout lag + "
+            f"recovery lag + spread = {longest} months to default and recover inside "
+            f"the results (allowed: >= {longest})",
+            s.horizon.runoff_months,
+        )
+
+
+def _scheme_problems(s: Scenario, kinds: dict):
     for sch_name, sch in s.schemes.items():
         at = ("schemes", sch_name, "split")
         for party in sch.split:
             if party not in kinds:
-                yield at + (party,), f"unknown party {party!r} (allowed: {parties})", party
+                yield (*at, party), f"unknown party {party!r} (allowed: {sorted(kinds)})", party
             elif kinds[party] == "bank":
-                yield at + (party,), "the bank keeps 1 - coverage; do not list it", party
+                yield (*at, party), "the bank keeps 1 - coverage; do not list it", party
         guarantors = [p for p in sch.split if kinds.get(p) == "guarantor"]
         if len(guarantors) > 1:
             yield at, f"at most one guarantor per scheme, got {guarantors}", guarantors
         reg = [p for p in sch.split if kinds.get(p) == "reguarantor"]
         if reg and not guarantors:
             yield at, f"re-guarantors {reg} need a guarantor in the scheme", reg
+
+
+def _party_problems(s: Scenario, kinds: dict):
     for name, p in s.parties.items():
         fb = getattr(p, "fallback", None)
         if fb is not None and fb not in kinds and fb not in FALLBACK_SINKS:
             yield (
                 ("parties", name, p.kind, "fallback"),
-                f"unknown party {fb!r} (allowed: {parties + ['unabsorbed']})",
+                f"unknown party {fb!r} (allowed: {[*sorted(kinds), 'unabsorbed']})",
                 fb,
             )
         if p.kind == "pool" and p.eligible_segments is not None:
-            for i, seg in enumerate(p.eligible_segments):
-                if seg not in s.segments:
+            for i, eligible in enumerate(p.eligible_segments):
+                if eligible not in s.segments:
                     yield (
                         ("parties", name, p.kind, "eligible_segments", i),
-                        f"unknown segment {seg!r} (allowed: {sorted(s.segments)})",
-                        seg,
+                        f"unknown segment {eligible!r} (allowed: {sorted(s.segments)})",
+                        eligible,
                     )
         if p.kind == "guarantor":
             yield from _fee_cap_problems(name, p, s.policy.fee_cap)
             for y in p.capital_injections:
-                if y not in years:
+                if y not in s.years:
                     yield (
                         ("parties", name, p.kind, "capital_injections", y),
-                        f"year {y} is outside the horizon {span}",
+                        f"year {y} is outside the horizon {_horizon_span(s)}",
                         y,
                     )
+
+
+def _subsidy_problems(s: Scenario):
     subsidy = s.policy.interest_subsidy
-    all_tags = sorted({t for seg in s.segments.values() for t in seg.tags})
-    if subsidy is not None:
-        for i, tag in enumerate(subsidy.tags):
-            if tag not in all_tags:
-                yield (
-                    ("policy", "interest_subsidy", "tags", i),
-                    f"no segment carries tag {tag!r} (allowed: {all_tags})",
-                    tag,
-                )
-    yield from _process_problems(s, kinds)
+    if subsidy is None:
+        return
+    all_tags = _segment_tags(s)
+    for i, tag in enumerate(subsidy.tags):
+        if tag not in all_tags:
+            yield (
+                ("policy", "interest_subsidy", "tags", i),
+                f"no segment carries tag {tag!r} (allowed: {all_tags})",
+                tag,
+            )
+
+
+def _fallback_cycle_problems(s: Scenario):
     cycle = _fallback_cycle(s)
     if cycle:
         first = s.parties[cycle[0]]
         yield (
             ("parties", cycle[0], first.kind, "fallback"),
             f"fallbacks form a cycle: {' -> '.join(cycle)}",
-            s.parties[cycle[0]].fallback,
+            getattr(first, "fallback", None),
         )
+
+
+def _target_problems(s: Scenario):
     for t_name, t in s.targets.items():
         for field in ("from_year", "to_year"):
             year = getattr(t, field)
-            if year not in years:
+            if year not in s.years:
                 yield (
                     ("targets", t_name, field),
-                    f"year {year} is outside the horizon {span}",
+                    f"year {year} is outside the horizon {_horizon_span(s)}",
                     year,
                 )
         if not any(set(t.tags) <= set(seg.tags) for seg in s.segments.values()):
             yield (
                 ("targets", t_name, "tags"),
-                f"no segment carries all of {t.tags} (tags in use: {all_tags})",
+                f"no segment carries all of {t.tags} (tags in use: {_segment_tags(s)})",
                 t.tags,
             )
 
@@ -896,7 +936,7 @@ def _fallback_cycle(s: Scenario) -> list[str]:
             if nxt is None or nxt in FALLBACK_SINKS or nxt not in s.parties:
                 break
             if nxt in seen:
-                return seen[seen.index(nxt) :] + [nxt]
+                return [*seen[seen.index(nxt) :], nxt]
             seen.append(nxt)
             node = nxt
     return []
