@@ -62,6 +62,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter that compiles a kernel
 def test_importing_the_package_changes_no_numba_state():
     out = run(UNRELATED)
     assert out["numba_after_root_import"] is False
@@ -88,6 +89,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a fresh interpreter that compiles a kernel
 def test_a_users_numba_cache_dir_is_respected_and_reused(tmp_path):
     first = run(COMPILE, NUMBA_CACHE_DIR=str(tmp_path))
     expected = tmp_path / "guarantee_sim" / f"numba-{_numba_cache.source_hash()}"
@@ -97,6 +99,7 @@ def test_a_users_numba_cache_dir_is_respected_and_reused(tmp_path):
     assert second["hits"] == 1 and second["value"] == first["value"]
 
 
+@pytest.mark.slow  # a fresh interpreter that compiles a kernel
 def test_no_writable_location_warns_once_and_runs_uncached(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")  # nothing can be made below it, even by root
