@@ -193,7 +193,7 @@ def results_dataset(
     if unknown:
         raise ValueError(f"not contract variables: {sorted(unknown)}")
     labels = {"year": years, "segment": seg_names, "party": party_names}
-    n_paths = paths if paths is not None else _paths_of(variables, labels)
+    n_paths = paths if paths is not None else _paths_of(variables)
     labels["path"] = list(range(n_paths))
 
     data_vars = {}
@@ -251,7 +251,7 @@ def results_dataset(
     return ds
 
 
-def _paths_of(variables: dict, labels: dict) -> int:
+def _paths_of(variables: dict) -> int:
     for var, value in variables.items():
         if VARIABLE_DIMS[var][0] != "path" or value is None or np.isscalar(value):
             continue

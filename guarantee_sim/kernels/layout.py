@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 # Party kinds, as integers for the kernels.
-BANK, GUARANTOR, REGUARANTOR, POOL, UNABSORBED = 0, 1, 2, 3, 4
+BANK, GUARANTOR, REGUARANTOR, POOL = 0, 1, 2, 3
 KIND_CODES = {"bank": BANK, "guarantor": GUARANTOR, "reguarantor": REGUARANTOR, "pool": POOL}
 
 # Per path, year, segment outputs (first axis of ``segment_out``).

@@ -112,7 +112,7 @@ def _party_colors(ds: xr.Dataset) -> dict[str, str]:
     return {str(p): palette[i % len(palette)] for i, p in enumerate(ds.party.values)}
 
 
-def _finish(ax: Axes, lang: str) -> Axes:
+def _finish(ax: Axes) -> Axes:
     """Give every text of ``ax`` (and its inset axes) a font family with Chinese glyphs."""
     families = font_families()
     for a in [ax, *ax.child_axes]:
@@ -239,7 +239,7 @@ def fan_chart(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
-    return _finish(ax, lang)
+    return _finish(ax)
 
 
 # --------------------------------------------------------------------------- losses
@@ -316,7 +316,7 @@ def loss_by_party(
     ax.margins(y=0.12)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _finish(ax, lang)
+    return _finish(ax)
 
 
 def exceedance_curves(
@@ -374,7 +374,7 @@ def exceedance_curves(
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     else:
         ax.legend(fontsize="small", loc="upper right")
-    return _finish(ax, lang)
+    return _finish(ax)
 
 
 # --------------------------------------------------------------------------- targets
@@ -389,7 +389,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     designs = variants(ds)
     if "target" not in first.dims:
         ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=ax.transAxes)
-        return _finish(ax, lang)
+        return _finish(ax)
     targets = [str(x) for x in first.target.values]
     height = 0.8 / len(designs)
     for i, (name, v) in enumerate(designs):
@@ -439,7 +439,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     ax.grid(axis="x", alpha=0.3)
     if len(designs) > 1:
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _finish(ax, lang)
+    return _finish(ax)
 
 
 # --------------------------------------------------------------------------- capital
@@ -507,7 +507,7 @@ def capital_paths(
     ax.set_title(t(lang, "fig_capital_title"))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    return _finish(ax, lang)
+    return _finish(ax)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -723,4 +723,4 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         fontsize="small",
         frameon=False,
     )
-    return _finish(ax, lang)
+    return _finish(ax)

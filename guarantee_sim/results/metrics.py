@@ -11,7 +11,6 @@ import math
 import numpy as np
 import xarray as xr
 
-RISK_LEVELS = (0.99, 0.999)
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
 
