@@ -204,7 +204,7 @@ def _defaults_identical(base: xr.Dataset, variant: xr.Dataset) -> None:
 
 
 @pytest.mark.slow
-def test_fee_variant_keeps_defaults_with_processes(tmp_path):
+def test_fee_variant_keeps_defaults_with_processes():
     """Hangzhou 2021-2023, variant fee_0_5pct of the fee/coverage experiment.
 
     With lending from the processes a fee also moves the book (demand responds to the
