@@ -8,8 +8,6 @@ kernels are compiled or cached).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -21,6 +19,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from helpers import run_main
 
 import guarantee_sim
 import guarantee_sim.engine
@@ -38,14 +37,6 @@ if not SCRIPT.exists():  # pytest run by an interpreter outside the venv
     SCRIPT = Path(shutil.which("guarantee-sim") or SCRIPT)
 PATHS = 20
 SEED = 7  # the seed in _valid_minimal.yaml
-
-
-def run_main(*argv) -> tuple[int, str, str]:
-    """``main(argv)`` with stdout/stderr captured (usable from module-scoped fixtures)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def run_script(*argv, cwd) -> subprocess.CompletedProcess:

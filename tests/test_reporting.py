@@ -9,9 +9,7 @@ numbers are checked against the metric functions applied to the Dataset read bac
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
-import io
 import re
 import warnings
 from html.parser import HTMLParser
@@ -22,6 +20,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from helpers import run_main
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -52,13 +51,6 @@ NOTEBOOK = ROOT / "experiments" / "explore_results.ipynb"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PATHS = 40
 CASES = [("run", "zh"), ("run", "en"), ("compare", "zh"), ("compare", "en")]
-
-
-def run_main(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -20,17 +20,15 @@ experiment's variant ``after`` is exactly ``scenarios/guangdong_2012_after.yaml`
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from helpers import run_main
 
 from guarantee_sim import load_scenario, simulate
-from guarantee_sim.cli import main
 from guarantee_sim.config import read_yaml
 from guarantee_sim.experiments import load_experiment, run_experiment, variant_scenarios
 
@@ -58,13 +56,6 @@ def reduced_overrides(scenario_path: Path) -> dict:
     """The documented reduced-scale override for this scenario file."""
     data, _ = read_yaml(scenario_path)
     return {**REDUCED, **(REDUCED_PROCESSES if "processes" in data else {})}
-
-
-def run_main(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def reduced_experiment(path: Path, tmp_path: Path, **extra) -> Path:
