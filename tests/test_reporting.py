@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 import warnings
 from html.parser import HTMLParser
@@ -26,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import guarantee_sim as gs
+import guarantee_sim.reporting.brief as brief_module
 from guarantee_sim import reporting
 from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
@@ -409,6 +411,28 @@ def test_brief_replaces_an_existing_folder_atomically(datasets, tmp_path):
     with pytest.raises(ValueError, match="not a guarantee_sim results file"):
         reporting.write_brief(datasets["run"][["loss"]], tmp_path / "other", lang="en")
     assert not (tmp_path / "other").exists()
+
+
+def test_brief_folder_has_a_shared_mode_and_a_failure_leaves_nothing(
+    datasets, tmp_path, monkeypatch
+):
+    """mkdtemp's private 0700 must not stick to the brief's folder; a brief that fails
+    while being written leaves no temporary folder behind."""
+    umask = os.umask(0o027)
+    try:
+        written = reporting.write_brief(datasets["run"], tmp_path / "brief", lang="en")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "brief").stat().st_mode & 0o777 == 0o750
+    assert written["html"].stat().st_mode & 0o777 == 0o640
+
+    def render_html(brief):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(brief_module, "render_html", render_html)
+    with pytest.raises(OSError, match="No space left"):
+        reporting.write_brief(datasets["run"], tmp_path / "other", lang="en")
+    assert [p.name for p in tmp_path.iterdir()] == ["brief"]
 
 
 def test_cli_brief_mistakes_exit_2(files, tmp_path, capsys):

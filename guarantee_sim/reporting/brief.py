@@ -20,8 +20,6 @@ import html
 import io
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.io import temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, check_results, scenario_info, variants
@@ -762,12 +761,7 @@ def write_brief(
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; give a folder for the brief")
     brief = build_brief(ds, lang, source=Path(source).name if source else "")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a brief is to be shared
-    try:
+    with temporary_beside(out, folder=True) as tmp:
         written = _write_files(brief, tmp)
         try:
             os.rename(tmp, out)  # a new (or empty) folder: one rename
@@ -775,10 +769,6 @@ def write_brief(
             for rel in written:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / rel, out / rel)
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     names = {"markdown": out / MARKDOWN, "html": out / HTML}
     names.update(
         {rel.as_posix(): out / rel for rel in written if rel.parts[0] in (FIGURES, TABLES)}

@@ -7,7 +7,10 @@ failed or interrupted run never leaves a half-written results file.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
@@ -62,21 +65,41 @@ def open_results(path: str | Path) -> xr.Dataset:
     return ds
 
 
+@contextmanager
+def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
+    """A new temporary file (or folder) beside ``path``, for writing and renaming into place.
+
+    ``tempfile`` makes it private (0o600, 0o700); results and briefs are to be shared, so it
+    gets the mode a plain create would give (0o666, or 0o777 for a folder, less the umask).
+    Whatever is still there on leaving (the caller failed, or moved only part of it) is
+    removed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix, suffix = f".{path.name}.", ".tmp"
+    if folder:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
+    else:
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+        os.close(handle)
+        tmp = Path(name)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~umask)
+        yield tmp
+    finally:
+        if folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with temporary_beside(path) as tmp:
         ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's private mode is not what a user expects
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
