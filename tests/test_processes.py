@@ -361,7 +361,7 @@ def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
     assert all(np.all(b.n_loans == weight) for b in runs[weight][2])
     apps = [float(runs[w][1].applications.sum()) for w in (1, weight)]
     assert abs(apps[0] - apps[1]) <= Z * math.sqrt(
-        sum(w * a / replicas for w, a in zip((1, weight), apps))
+        sum(w * a / replicas for w, a in zip((1, weight), apps, strict=True))
     ), apps  # Var = w x count / R
 
     def expected_loss(b):  # per record: loans x PD of its grade x LGD x amount
@@ -394,7 +394,8 @@ def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
         idx = np.concatenate([rng.choice(s, len(s)) for s in strata])
         diffs.append(np.quantile(losses[0][idx], 0.99) - np.quantile(losses[1][idx], 0.99))
     se_q = math.sqrt(
-        np.var(diffs) + sum((qq / el) ** 2 * v for qq, el, v in zip(q, book_el, book_var))
+        np.var(diffs)
+        + sum((qq / el) ** 2 * v for qq, el, v in zip(q, book_el, book_var, strict=True))
     )
     assert abs(q[0] - q[1]) <= Z * se_q, (q, se_q)
     assert q[0] > 1.5 * mean_loss[0]  # a real tail, not the mean again
@@ -543,7 +544,7 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     def records(book):
         return {
             (int(h), int(lo), float(a), int(g))
-            for h, lo, a, g in zip(book.id_hi, book.id_lo, book.amount, book.grade)
+            for h, lo, a, g in zip(book.id_hi, book.id_lo, book.amount, book.grade, strict=True)
         }
 
     before, after = records(base.book), records(changed.book)
@@ -565,8 +566,8 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     # the months of the other records may move only through queueing
     month_before = {
         (int(h), int(lo)): int(m)
-        for h, lo, m in zip(base.book.id_hi, base.book.id_lo, base.book.month)
+        for h, lo, m in zip(base.book.id_hi, base.book.id_lo, base.book.month, strict=True)
     }
-    for h, lo, m in zip(changed.book.id_hi, changed.book.id_lo, changed.book.month):
+    for h, lo, m in zip(changed.book.id_hi, changed.book.id_lo, changed.book.month, strict=True):
         assert abs(int(m) - month_before[(int(h), int(lo))]) <= 1
     assert pytest.approx(365 / 12) == DAYS_PER_MONTH

@@ -132,7 +132,7 @@ def test_pure_python_path_matches_jit():
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["jit"] is False  # really ran as plain Python
-    for (_, _, expected), got in zip(KAT, res["kat"]):
+    for (_, _, expected), got in zip(KAT, res["kat"], strict=True):
         assert tuple(got[:4]) == expected
         assert got[4] == "uint32"
 
@@ -440,7 +440,7 @@ def test_binomial_extreme_u_does_not_run_to_n():
 def test_binomial_symmetry(n, p):
     # dyadic p and u on the u64 grid: 1 - p and 1 - u are exact
     w = _get_words()[:500]
-    u = np.array([u64_to_unit(a, b) for a, b in zip(w[:, 0], w[:, 1])])
+    u = np.array([u64_to_unit(a, b) for a, b in zip(w[:, 0], w[:, 1], strict=True)])
     np.testing.assert_array_equal(_binom_vec(n, 1.0 - p, u), n - _binom_vec(n, p, 1.0 - u))
 
 

@@ -80,7 +80,7 @@ def assert_money_conserved(ds: xr.Dataset) -> None:
 def first_time_borrowers(ds: xr.Dataset) -> xr.DataArray:
     chosen = [
         s
-        for s, t in zip(ds.segment.values, ds.segment_tags.values)
+        for s, t in zip(ds.segment.values, ds.segment_tags.values, strict=True)
         if "first_time" in str(t).split(",")
     ]
     return ds["borrowers"].sel(segment=chosen).sum(["segment", "year"])

@@ -103,7 +103,9 @@ def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
         subsidised=cat("subsidised"),
         replica_start=offsets,
         n_initial=cat("n_initial"),
-        month_start=np.stack([p.month_start + off for p, off in zip(parts, offsets)]),
+        month_start=np.stack(
+            [p.month_start + off for p, off in zip(parts, offsets[:-1], strict=True)]
+        ),
         new_amount=np.stack([p.new_amount for p in parts]),
         standard=cat("standard"),
         standard_count=np.stack([p.standard_count for p in parts]),
@@ -223,7 +225,7 @@ def _segments(scenario: Scenario, process: ProcessResults | None) -> Segments:
             renew_grade[i, g] = int(np.argmin(np.abs(target - np.log(pd))))
     renew_rate = [s.renewal.rate if s.renewal else 0.0 for s in segs]
     if process is not None:
-        renew_rate = [process.renew_rate.get(n, r) for n, r in zip(names, renew_rate)]
+        renew_rate = [process.renew_rate.get(n, r) for n, r in zip(names, renew_rate, strict=True)]
     priority = sorted(range(len(segs)), key=lambda i: (segs[i].guarantee_priority, i))
     rank = np.empty(len(segs), dtype=np.int32)
     rank[priority] = np.arange(len(segs))
@@ -320,7 +322,7 @@ def _lag_weights(scenario: Scenario, process: ProcessResults | None) -> np.ndarr
     extra = process.claim_lag if process is not None else {}
     width = max(lags) + 1 + max((len(w) for w in extra.values()), default=0)
     weights = np.zeros((len(lags), width))
-    for i, (name, lag) in enumerate(zip(scenario.parties, lags)):
+    for i, (name, lag) in enumerate(zip(scenario.parties, lags, strict=True)):
         if name in extra:
             weights[i, lag : lag + len(extra[name])] = extra[name]
         else:

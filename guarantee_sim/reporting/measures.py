@@ -58,7 +58,11 @@ def first_year(mask: xr.DataArray) -> xr.DataArray:
 
 def capital_holders(ds: xr.Dataset, kinds=("guarantor", "pool")) -> list[str]:
     """Parties of the given kinds, in the Dataset's order."""
-    return [str(p) for p, k in zip(ds.party.values, ds.party_kind.values) if str(k) in kinds]
+    return [
+        str(p)
+        for p, k in zip(ds.party.values, ds.party_kind.values, strict=True)
+        if str(k) in kinds
+    ]
 
 
 def peak(values: xr.DataArray) -> xr.DataArray:

@@ -177,7 +177,7 @@ def fan_chart(
         color = DESIGN_COLORS[i % len(DESIGN_COLORS)]
         quant = values.quantile(qs, dim="path", skipna=True)
         if name is None:
-            for (low, high), alpha in zip(bands, alphas):
+            for (low, high), alpha in zip(bands, alphas, strict=True):
                 ax.fill_between(
                     years,
                     quant.sel(quantile=low),
@@ -409,7 +409,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
             capsize=2,
             label=name if len(designs) > 1 else None,
         )
-        for yy, pp, hh in zip(y, p, high):
+        for yy, pp, hh in zip(y, p, high, strict=True):
             ax.annotate(
                 pct(pp),
                 (hh, yy),
@@ -562,7 +562,7 @@ def _grouped_barh(
             label=name,
         )
         if fmt is not None and roomy:
-            for yy, vv in zip(ys, values):
+            for yy, vv in zip(ys, values, strict=True):
                 if np.isfinite(vv):
                     ax.annotate(
                         fmt(vv),
@@ -677,7 +677,7 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
                 "alpha": 0.8,
             },
         )
-    top = max([m + e for m, e in zip(means, errs)] + [1e-9])
+    top = max([m + e for m, e in zip(means, errs, strict=True)] + [1e-9])
     fiscal_ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
     fiscal_ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
     fiscal_ax.set_ylim(len(names) - 0.5, -0.5)

@@ -165,7 +165,11 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
         interval = mean_interval(run_loss(v))
         tail = tail_allocation(v, 0.99)
         for party, kind, label, public in zip(
-            v.party.values, v.party_kind.values, v.party_label.values, v.party_public.values
+            v.party.values,
+            v.party_kind.values,
+            v.party_label.values,
+            v.party_public.values,
+            strict=True,
         ):
             s = summary.sel(party=party)
             rows.append(

@@ -71,7 +71,7 @@ def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
         out["guarantor_capital"] = g["capital"].mean("path")
         out["guarantor_leverage"] = g["leverage"].where(np.isfinite(g["leverage"])).mean("path")
         out["guarantor_compensation_rate"] = g["compensation_rate"].mean("path")
-    pools = [p for p, k in zip(parties, ds.party_kind.values) if k == "pool"]
+    pools = [p for p, k in zip(parties, ds.party_kind.values, strict=True) if k == "pool"]
     if pools:
         out["pool_balance"] = ds["capital"].sel(party=pools).sum("party").mean("path")
     return xr.Dataset(out)
@@ -85,7 +85,7 @@ def segments_with_tags(ds: xr.Dataset, tags) -> list[str]:
         labels = labels.isel(scenario=0)
     return [
         str(s)
-        for s, st in zip(ds.segment.values, labels.values)
+        for s, st in zip(ds.segment.values, labels.values, strict=True)
         if tags <= set(filter(None, str(st).split(",")))
     ]
 
