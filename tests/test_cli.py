@@ -49,6 +49,7 @@ def run_script(*argv, cwd) -> subprocess.CompletedProcess:
         text=True,
         cwd=cwd,
         env=env,
+        check=False,
         timeout=300,
     )
 

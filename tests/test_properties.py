@@ -60,7 +60,7 @@ def systems(draw):
         "npl_circuit_breaker": draw(st.sampled_from([None, 0.05])),
         "max_lending_multiple": draw(st.sampled_from([None, 20.0])),
         "lag_months": 2,
-        "fallback": draw(st.sampled_from(["guarantor"] + FALLBACKS)),
+        "fallback": draw(st.sampled_from(["guarantor", *FALLBACKS])),
     }
     d["schemes"] = {
         "guaranteed": {

@@ -97,8 +97,8 @@ def test_scenario_runs_at_reduced_scale(path, tmp_path):
     rc, stdout, stderr = run_main("run", path, *sets, "--out", out)
     assert rc == 0, stderr
     assert "results written to" in stdout
-    with xr.open_dataset(out) as ds:
-        ds = ds.load()
+    with xr.open_dataset(out) as opened:
+        ds = opened.load()
     assert ds.sizes["path"] == PATHS
     assert float(ds["loans_amount"].sum()) > 0
     assert_money_conserved(ds)

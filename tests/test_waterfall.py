@@ -85,10 +85,7 @@ def val(ds, var, party=None, year=None, path=0):
     da = ds[var].isel(path=path)
     if party is not None:
         da = da.sel(party=party)
-    if year is not None:
-        da = da.sel(year=year)
-    else:
-        da = da.sum("year")
+    da = da.sel(year=year) if year is not None else da.sum("year")
     return float(da.sum())
 
 

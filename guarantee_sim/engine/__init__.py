@@ -1,7 +1,7 @@
 """Orchestration: scenario and loan book to kernel arrays, path blocks, results Dataset."""
 
-from .analytic import basel_sme_correlation, vasicek_loss_quantile
 from ..book import LoanBook
+from .analytic import basel_sme_correlation, vasicek_loss_quantile
 from .inputs import build_inputs
 from .simulate import simulate
 from .volumes import build_volume_book

@@ -154,7 +154,7 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
     where = (book.month[standard], book.segment[standard])
     np.add.at(standard_count, where, book.n_loans[standard])
     np.add.at(
-        standard_amount, where + (band[standard],), book.amount[standard] * book.n_loans[standard]
+        standard_amount, (*where, band[standard]), book.amount[standard] * book.n_loans[standard]
     )
     np.add.at(standard_subsidised, where, subsidised[standard] * book.n_loans[standard])
     return Book(
@@ -309,7 +309,7 @@ def resolution_order(scenario: Scenario) -> list[str]:
                 break
         else:  # pragma: no cover - the schema rejects cycles
             raise ValueError("party fallbacks form a cycle")
-    return order + ["bank"]
+    return [*order, "bank"]
 
 
 def _lag_weights(scenario: Scenario, process: ProcessResults | None) -> np.ndarray:
@@ -338,7 +338,7 @@ def _parties(
     n_party = len(names)
     seg_names = list(scenario.segments)
     n_seg = len(seg_names)
-    uppers = list(edges) + [np.inf]
+    uppers = [*edges, np.inf]
     n_band = len(uppers)
     years = scenario.years
 

@@ -93,17 +93,17 @@ def merge_books(*books: LoanBook) -> LoanBook:
 
 def _records(id_hi, id_lo, s, grade, month, tenor, amount, initial) -> dict:
     n = len(amount)
-    return dict(
-        id_lo=np.asarray(id_lo, dtype=np.uint32),
-        id_hi=np.full(n, id_hi, dtype=np.uint32),
-        segment=np.full(n, s, dtype=np.int32),
-        grade=np.asarray(grade, dtype=np.int32),
-        month=np.asarray(month, dtype=np.int32),
-        tenor=np.broadcast_to(np.asarray(tenor, dtype=np.int32), (n,)).copy(),
-        n_loans=np.ones(n, dtype=np.int64),
-        amount=np.asarray(amount, dtype=np.float64),
-        initial=np.full(n, initial, dtype=bool),
-    )
+    return {
+        "id_lo": np.asarray(id_lo, dtype=np.uint32),
+        "id_hi": np.full(n, id_hi, dtype=np.uint32),
+        "segment": np.full(n, s, dtype=np.int32),
+        "grade": np.asarray(grade, dtype=np.int32),
+        "month": np.asarray(month, dtype=np.int32),
+        "tenor": np.broadcast_to(np.asarray(tenor, dtype=np.int32), (n,)).copy(),
+        "n_loans": np.ones(n, dtype=np.int64),
+        "amount": np.asarray(amount, dtype=np.float64),
+        "initial": np.full(n, initial, dtype=bool),
+    }
 
 
 def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict:
@@ -134,7 +134,7 @@ def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict
 
 def _initial_records(seed: int, s: int, name: str, seg: Segment) -> dict:
     book = seg.initial_book
-    n = max(1, int(round(book.outstanding_amount / capped_lognormal_mean(seg.loan_size))))
+    n = max(1, round(book.outstanding_amount / capped_lognormal_mean(seg.loan_size)))
     rng = _rng(seed, name, 0, 0)
     amounts = _draw_amounts(rng, seg.loan_size, n)
     amounts *= book.outstanding_amount / amounts.sum()

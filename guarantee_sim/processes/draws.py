@@ -33,7 +33,7 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
     key = (np.uint32(seed), np.uint32(PROCESS_KEY + replica))
     for k in range(count):
         c1 = (month << MONTH_SHIFT) | k  # the applicant's id_lo
-        w0, w1, w2, w3 = philox4x32_10(segment_hash, c1, ARRIVALS, 0, key[0], key[1])
+        w0, w1, _, _ = philox4x32_10(segment_hash, c1, ARRIVALS, 0, key[0], key[1])
         out[k, 0] = u32_to_unit(w0)
         out[k, 5] = u32_to_unit(w1)
         a, b, c, d = philox4x32_10(segment_hash, c1, PROFILE, 0, key[0], key[1])

@@ -288,7 +288,7 @@ def run_replica(
         combined = (util.sel(party=name).values * reviewer_capacity + extra * handlers.capacity) / (
             reviewer_capacity + handlers.capacity
         )
-        measures["staff_utilisation"].loc[dict(party=name)] = combined
+        measures["staff_utilisation"].loc[{"party": name}] = combined
     return ReplicaRun(
         book=book,
         measures=measures,
@@ -363,7 +363,7 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
     with np.errstate(invalid="ignore", divide="ignore"):
         decision_days = days / decided
         approved_pd = pd_sum / (count["approvals"] / weight)
-    parties = list(scenario.parties) + ["unabsorbed"]
+    parties = [*scenario.parties, "unabsorbed"]
     util = np.full((len(years), len(parties)), np.nan)
     for i in range(len(years)):
         util[i, parties.index("bank")] = officers.utilisation(i)

@@ -741,7 +741,7 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         written.append(rel)
     (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
     (folder / HTML).write_text(render_html(brief), encoding="utf-8")
-    return written + [Path(MARKDOWN), Path(HTML)]
+    return [*written, Path(MARKDOWN), Path(HTML)]
 
 
 def write_brief(

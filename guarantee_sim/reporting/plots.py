@@ -677,7 +677,7 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
                 "alpha": 0.8,
             },
         )
-    top = max([m + e for m, e in zip(means, errs, strict=True)] + [1e-9])
+    top = max([*(m + e for m, e in zip(means, errs, strict=True)), 1e-9])
     fiscal_ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
     fiscal_ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
     fiscal_ax.set_ylim(len(names) - 0.5, -0.5)
