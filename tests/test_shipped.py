@@ -232,7 +232,7 @@ def test_fee_variant_keeps_defaults_with_volumes():
     _defaults_identical(base, cheaper)
 
 
-# --------------------------------------------------------------------------- cohorts of weighted records
+# ------------------------------------------------------------- cohorts of weighted records
 
 
 def test_cohorts_keep_process_record_weights():

@@ -417,7 +417,9 @@ TEXT: dict[str, dict[str, str]] = {
         "col_var999": "99.9% 风险价值",
         "col_es99": "99% 预期短缺",
         "col_tail": "最差 1% 路径的平均值",
-        "fig_caption_loss": "各方损失：各路径的均值，以及总损失最大的 1% 路径上的均值（99% 尾部）。",
+        "fig_caption_loss": (
+            "各方损失：各路径的均值，以及总损失最大的 1% 路径上的均值（99% 尾部）。"
+        ),
         "fig_caption_exceed": "各方整个模拟期损失超过 x 的概率，由各路径得出。",
         "fig_caption_fan": "逐年信用损失：各路径的中位数与分位区间。",
         "fig_caption_fan_public": "各方案逐年公共部门损失：各路径的中位数及 5%–95% 区间。",
@@ -467,7 +469,9 @@ TEXT: dict[str, dict[str, str]] = {
             "方案的多个方案。"
         ),
         "col_risk_probability": "概率",
-        "no_counterfactual": "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。",
+        "no_counterfactual": (
+            "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。"
+        ),
         "col_fiscal": "财政支出（万元）",
         "col_public_loss": "公共部门损失（万元）",
         "col_lending": "新增贷款（万元）",
@@ -496,7 +500,9 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_compensation_nocap": (
             "**{design}** — {party}：年度代偿率峰值平均 {peak}，最差 1% 路径为 {peak99}（无上限）。"
         ),
-        "risk_unmet": "**{design}**：因担保或资金池容量不足而未能发放的贷款，整个模拟期平均 {unmet}。",
+        "risk_unmet": (
+            "**{design}**：因担保或资金池容量不足而未能发放的贷款，整个模拟期平均 {unmet}。"
+        ),
         "col_risk": "风险",
         "col_cap": "上限",
         "col_peak": "峰值均值",
@@ -506,7 +512,9 @@ TEXT: dict[str, dict[str, str]] = {
         "risk_name_insolvency": "担保机构资不抵债",
         "risk_name_leverage_over_cap": "放大倍数超上限",
         "risk_name_compensation_over_cap": "代偿率超上限",
-        "fig_caption_capital": "担保机构净资产与资金池余额逐年变化：中位数、分位区间与若干单条路径。",
+        "fig_caption_capital": (
+            "担保机构净资产与资金池余额逐年变化：中位数、分位区间与若干单条路径。"
+        ),
         "fig_caption_compare": "各方案对比。",
         "h_assumptions": "假设与来源",
         "assume_settings": (
