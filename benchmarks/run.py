@@ -38,6 +38,7 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -430,10 +431,10 @@ def bench_numpy(inputs, book, seed, paths: np.ndarray, chunk_candidates, repeat:
             cp = max(1, elems // len(book))
             if cp > len(tune_paths) and tuning:
                 continue
-            t, _ = best_of(lambda: numpy_reference(inputs, book, seed, tune_paths, cp, inplace), 1)
+            t, _ = best_of(partial(numpy_reference, inputs, book, seed, tune_paths, cp, inplace), 1)
             tuning[cp] = len(tune_paths) * len(book) / t
         cp = max(tuning, key=tuning.get)
-        t, times = best_of(lambda: numpy_reference(inputs, book, seed, paths, cp, inplace), repeat)
+        t, times = best_of(partial(numpy_reference, inputs, book, seed, paths, cp, inplace), repeat)
         out = numpy_reference(inputs, book, seed, paths, cp, inplace)
         results[name] = {
             "chunk_paths": cp,
@@ -717,7 +718,7 @@ def bench_memory(path_counts, block_size: int) -> list[dict]:
 # --------------------------------------------------------------------------- report
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     parser.add_argument("--json", type=Path, help="also write all numbers to this file")
@@ -726,23 +727,27 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, help="timed repetitions, best kept (3; quick 2)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--block-size", type=int, default=250, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.memory_child:
-        print(json.dumps(memory_child(args.memory_child, args.block_size)))
-        return 0
 
+def _sizes(args: argparse.Namespace) -> dict:
+    """Loans, paths and repetitions of each measure, from the options (``--quick``: small)."""
     quick = args.quick
-    n_loans = args.loans or (5_000 if quick else 20_000)
     paths = args.paths or (400 if quick else 2_000)
-    repeat = args.repeat or (2 if quick else 3)
-    ref_paths = min(paths, 100 if quick else 400)
-    full_paths = 200 if quick else 2_000
-    memory_paths = (250, 2_000) if quick else (1_000, 8_000)
-    block_size = 250
-    seed = 20211231
+    return {
+        "quick": quick,
+        "n_loans": args.loans or (5_000 if quick else 20_000),
+        "paths": paths,
+        "repeat": args.repeat or (2 if quick else 3),
+        "ref_paths": min(paths, 100 if quick else 400),
+        "full_paths": 200 if quick else 2_000,
+        "memory_paths": (250, 2_000) if quick else (1_000, 8_000),
+        "block_size": 250,
+        "seed": 20211231,
+    }
 
-    info = machine()
+
+def _print_machine(info: dict, quick: bool) -> None:
     print(f"guarantee_sim benchmarks{' (quick)' if quick else ''} -- {info['date']}")
     print(
         f"machine: {info['cpu']}; {info['cores']} cores ({info['cores_usable']} usable); "
@@ -751,8 +756,17 @@ def main(argv=None) -> int:
         f"load average at start {info['load_average_start']}"
     )
     print(flush=True)
-    check_philox_numpy()
 
+
+def _measure(sz: dict, info: dict) -> dict:
+    """Measures a. to e., printing a line as each is done."""
+    n_loans, paths, repeat, block_size, seed = (
+        sz["n_loans"],
+        sz["paths"],
+        sz["repeat"],
+        sz["block_size"],
+        sz["seed"],
+    )
     # a. hot loop
     scenario = hot_scenario(block_size)
     book = hot_book(scenario, n_loans)
@@ -777,13 +791,13 @@ def main(argv=None) -> int:
 
     # b. NumPy reference
     inputs = build_inputs(scenario, seed, book)
-    ref_ids = np.arange(ref_paths, dtype=np.int64)
+    ref_ids = np.arange(sz["ref_paths"], dtype=np.int64)
     numpy_res = bench_numpy(inputs, book, seed, ref_ids, (2**14, 2**16, 2**18, 2**20), repeat)
     checks = {}
     for name, res in numpy_res.items():
         checks[name] = assert_same_as_kernel(ds, res.pop("out"), ref_ids)
     print(
-        f"b. NumPy reference: {ref_paths:,} paths; identical defaults, default amounts and "
+        f"b. NumPy reference: {sz['ref_paths']:,} paths; identical defaults, default amounts and "
         f"credit losses to the kernel's on all of them "
         f"({checks['inplace']['total_defaults']:,.0f} defaults)",
         flush=True,
@@ -794,6 +808,7 @@ def main(argv=None) -> int:
     print(f"c. Philox alone: {gen['seconds']:.3f} s", flush=True)
 
     # d. full model
+    full_paths = sz["full_paths"]
     full = {
         g: bench_full_model(full_paths, g, repeat if g == "loan" else max(1, repeat - 1))
         for g in ("loan", "cohort")
@@ -805,18 +820,28 @@ def main(argv=None) -> int:
     )
 
     # e. memory
-    memory = bench_memory(memory_paths, block_size)
+    memory = bench_memory(sz["memory_paths"], block_size)
     print("e. memory: done", flush=True)
+    return {
+        "hot": hot,
+        "hot1": hot1,
+        "threads": threads,
+        "numpy": numpy_res,
+        "checks": checks,
+        "gen": gen,
+        "full": full,
+        "memory": memory,
+    }
 
-    # f. table
-    vs_numpy = hot["rate"] / numpy_res["plain"]["rate"]
-    vs_numpy_tuned = hot["rate"] / numpy_res["inplace"]["rate"]
-    vs_gen = hot["rate"] / gen["rate"]
+
+def _rate_rows(m: dict, n_loans: int) -> list[tuple[str, float, str]]:
+    """The rows of the rates table: (measure, rate, notes)."""
+    hot, hot1, gen, full = m["hot"], m["hot1"], m["gen"], m["full"]
     rows = [
         (
             "a. hot loop (production kernel)",
             hot["rate"],
-            f"{threads} thr; kernel time inside simulate()",
+            f"{m['threads']} thr; kernel time inside simulate()",
         ),
         (
             "   same, whole simulate() call",
@@ -827,7 +852,7 @@ def main(argv=None) -> int:
     if hot1:
         rows.append(("   hot loop at 1 thread", hot1["rate"], f"{hot1['paths']:,} paths"))
     for name in ("plain", "inplace"):
-        r = numpy_res[name]
+        r = m["numpy"][name]
         rows.append(
             (
                 f"b. NumPy reference ({name})",
@@ -861,12 +886,19 @@ def main(argv=None) -> int:
         )
         if g == "cohort":
             rows.append(("   cohort records", f["record_rate"], "record-path-years/s"))
+    return rows
+
+
+def _print_rates(rows: list[tuple[str, float, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     print()
     print(f"{'measure':{width}}  {'rate':>12}  notes")
     print(f"{'-' * width}  {'-' * 12}  {'-' * 40}")
     for label, rate, note in rows:
         print(f"{label:{width}}  {fmt_rate(rate):>12}  {note}")
+
+
+def _print_memory(memory: list[dict]) -> None:
     print()
     print("e. working memory (county scenario, loan granularity, block 250, fresh process each):")
     print(
@@ -882,9 +914,18 @@ def main(argv=None) -> int:
             f"{m['simulate_growth_minus_outputs'] / 2**10:>24,.0f} kB  "
             f"{m['output_bytes'] / 2**20:>6.1f} MB"
         )
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _print_ratios(m: dict) -> tuple[float, ...]:
+    """f.: the ratios against their targets; returns the load average at the end."""
+    hot, hot1, gen, numpy_res = m["hot"], m["hot1"], m["gen"], m["numpy"]
+    vs_gen = hot["rate"] / gen["rate"]
     print()
-    print(f"f. ratios (targets on 2 cores; this run: {threads} threads):")
-    verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
+    print(f"f. ratios (targets on 2 cores; this run: {m['threads']} threads):")
     for name, label in (
         ("plain", "(plain, as most people write it)"),
         ("inplace", "(tuned, in-place ufuncs)"),
@@ -892,11 +933,11 @@ def main(argv=None) -> int:
         r = hot["rate"] / numpy_res[name]["rate"]
         print(
             f"   hot loop / NumPy reference {label:32s} = {r:8.2f}x   "
-            f"target >= {TARGET_VS_NUMPY:g}x   {verdict(r >= TARGET_VS_NUMPY)}"
+            f"target >= {TARGET_VS_NUMPY:g}x   {_verdict(r >= TARGET_VS_NUMPY)}"
         )
     print(
         f"   hot loop / Philox alone{'':36s} = {vs_gen:8.3f}x   "
-        f"target >= {TARGET_VS_GENERATOR:g}x  {verdict(vs_gen >= TARGET_VS_GENERATOR)}"
+        f"target >= {TARGET_VS_GENERATOR:g}x  {_verdict(vs_gen >= TARGET_VS_GENERATOR)}"
     )
     print(
         f"   (Philox alone / NumPy plain = {gen['rate'] / numpy_res['plain']['rate']:.1f}x, "
@@ -909,42 +950,63 @@ def main(argv=None) -> int:
             f"{hot1['rate'] / numpy_res['plain']['rate']:.2f}x; "
             f"2-thread / 1-thread hot loop = {hot['rate'] / hot1['rate']:.2f}x"
         )
-    mem_ok = [m for m in memory if "error" not in m]
+    mem_ok = [x for x in m["memory"] if "error" not in x]
     if len(mem_ok) == 2:
         grow = mem_ok[1]["kernel_peak_growth"] - mem_ok[0]["kernel_peak_growth"]
         print(
             f"   kernel working memory at {mem_ok[1]['paths']:,} minus at {mem_ok[0]['paths']:,} "
             f"paths = {grow / 2**10:+,.0f} kB "
-            f"({verdict(abs(grow) < 2**20)}: independent of paths, within 1 MB)"
+            f"({_verdict(abs(grow) < 2**20)}: independent of paths, within 1 MB)"
         )
     load = os.getloadavg()
     print(
         f"   load average at end {[round(x, 2) for x in load]} "
         f"(other processes on the machine make every rate lower and noisier)"
     )
+    return load
 
-    if args.json:
-        results = {
-            "machine": info,
-            "hot_loop": hot,
-            "hot_loop_1_thread": hot1,
-            "numpy_reference": numpy_res,
-            "numpy_check": checks,
-            "generator": gen,
-            "full_model": full,
-            "memory": memory,
-            "ratios": {
-                "hot_vs_numpy": vs_numpy,
-                "hot_vs_numpy_tuned": vs_numpy_tuned,
-                "hot_vs_generator": vs_gen,
-                "targets": {
-                    "hot_vs_numpy": TARGET_VS_NUMPY,
-                    "hot_vs_generator": TARGET_VS_GENERATOR,
-                },
+
+def _results(info: dict, m: dict, load: tuple[float, ...], quick: bool) -> dict:
+    """Every number of the run, for ``--json``."""
+    hot, numpy_res = m["hot"], m["numpy"]
+    return {
+        "machine": info,
+        "hot_loop": hot,
+        "hot_loop_1_thread": m["hot1"],
+        "numpy_reference": numpy_res,
+        "numpy_check": m["checks"],
+        "generator": m["gen"],
+        "full_model": m["full"],
+        "memory": m["memory"],
+        "ratios": {
+            "hot_vs_numpy": hot["rate"] / numpy_res["plain"]["rate"],
+            "hot_vs_numpy_tuned": hot["rate"] / numpy_res["inplace"]["rate"],
+            "hot_vs_generator": hot["rate"] / m["gen"]["rate"],
+            "targets": {
+                "hot_vs_numpy": TARGET_VS_NUMPY,
+                "hot_vs_generator": TARGET_VS_GENERATOR,
             },
-            "load_average_end": list(load),
-            "quick": quick,
-        }
+        },
+        "load_average_end": list(load),
+        "quick": quick,
+    }
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.block_size)))
+        return 0
+    sizes = _sizes(args)
+    info = machine()
+    _print_machine(info, sizes["quick"])
+    check_philox_numpy()
+    measured = _measure(sizes, info)
+    _print_rates(_rate_rows(measured, sizes["n_loans"]))
+    _print_memory(measured["memory"])
+    load = _print_ratios(measured)
+    if args.json:
+        results = _results(info, measured, load, sizes["quick"])
         args.json.write_text(json.dumps(results, indent=1, default=_json_default))
         print(f"wrote {args.json}")
     return 0
