@@ -335,22 +335,45 @@ def _parties(
 ) -> tuple[Parties, list[str]]:
     names = list(scenario.parties)
     index = {n: i for i, n in enumerate(names)}
-    n_party = len(names)
-    seg_names = list(scenario.segments)
-    n_seg = len(seg_names)
-    uppers = [*edges, np.inf]
-    n_band = len(uppers)
-    years = scenario.years
+    terms = _scheme_terms(scenario, index, [*edges, np.inf])
+    parties = Parties(
+        kind=np.array([KIND_CODES[p.kind] for p in scenario.parties.values()], dtype=np.int32),
+        lag_weights=_lag_weights(scenario, process),
+        fallback=_fallbacks(scenario, index),
+        order=np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32),
+        public=np.array([1.0 if p.public else 0.0 for p in scenario.parties.values()]),
+        net_assets=_net_assets(scenario),
+        leverage_cap=_per_party(scenario, "leverage_cap", np.inf),
+        compensation_cap=_per_party(scenario, "compensation_rate_cap", np.inf),
+        pool_contribution=_per_party(scenario, "annual_contribution", 0.0),
+        lending_multiple=_per_party(scenario, "max_lending_multiple", np.inf),
+        npl_breaker=_per_party(scenario, "npl_circuit_breaker", np.inf),
+        eligible=_eligible(scenario, terms["covers"]),
+        unearned_reserve=_per_party(scenario, "unearned_fee_reserve", 0.0),
+        comp_reserve_rate=_per_party(scenario, "compensation_reserve_rate", 0.0),
+        comp_reserve_cap=_per_party(scenario, "compensation_reserve_cap", 0.0),
+        initial_outstanding=_per_party(scenario, "initial_outstanding", 0.0, scale_by_count=True),
+        initial_runoff=_per_party(scenario, "initial_runoff_months", 1).astype(np.int32),
+        injection=_injections(scenario),
+        **terms,
+    )
+    return parties, names
 
-    kind = np.array([KIND_CODES[p.kind] for p in scenario.parties.values()], dtype=np.int32)
-    share = np.zeros((n_seg, n_party))
-    covers = np.zeros((n_seg, n_party))
-    guaranteed = np.zeros((n_seg, n_party))
-    fee = np.zeros((n_seg, n_band, n_party))
-    cost = np.zeros((n_seg, n_band, n_party))
-    fee_subsidy = np.zeros((n_seg, n_band, n_party))
-    liability = np.zeros((n_seg, n_band, n_party))
-    subsidy = scenario.policy.fee_subsidy
+
+def _scheme_terms(
+    scenario: Scenario, index: dict[str, int], uppers: list[float]
+) -> dict[str, np.ndarray]:
+    """What each scheme makes of each party, per segment (and loan-size band).
+
+    ``share`` of a loan's loss, whether it ``covers`` the segment, the share it
+    ``guaranteed``, and per band its ``fee``, ``cost``, ``fee_subsidy`` and ``liability``
+    weight. A re-guarantor's fee is a cost of its scheme's guarantor.
+    """
+    n_seg, n_band, n_party = len(scenario.segments), len(uppers), len(index)
+    terms = {name: np.zeros((n_seg, n_party)) for name in ("share", "covers", "guaranteed")}
+    for name in ("fee", "cost", "fee_subsidy", "liability"):
+        terms[name] = np.zeros((n_seg, n_band, n_party))
+    share, covers, guaranteed = terms["share"], terms["covers"], terms["guaranteed"]
     for s, seg in enumerate(scenario.segments.values()):
         scheme = scenario.schemes[seg.scheme]
         share[s, index["bank"]] = 1.0 - scheme.coverage
@@ -364,47 +387,93 @@ def _parties(
             party = scenario.parties[name]
             if party.kind == "guarantor":
                 guaranteed[s, p] = scheme.coverage  # liable to the bank for the covered part
-                for b, upper in enumerate(uppers):
-                    rate = party.fee_for(upper)
-                    fee[s, b, p] = rate  # on the loan amount
-                    cost[s, b, p] += party.operating_cost_rate * scheme.coverage
-                    liability[s, b, p] = scheme.coverage * party.liability_weight_for(upper)
-                    if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
-                        fee_subsidy[s, b, p] = subsidy.rate
-            else:
-                guaranteed[s, p] = scheme.coverage * proportion
-                if party.kind == "reguarantor":
-                    liability[s, :, p] = scheme.coverage * proportion
-                    fee[s, :, p] = party.fee_rate * scheme.coverage * proportion
-                    payer = index[guarantor]
-                    cost[s, :, payer] += party.fee_rate * scheme.coverage * proportion
+                _guarantor_bands(terms, s, p, party, scheme.coverage, uppers, scenario)
+                continue
+            guaranteed[s, p] = scheme.coverage * proportion
+            if party.kind == "reguarantor":
+                # the schema: a scheme with a re-guarantor has a guarantor, which pays its fee
+                assert guarantor is not None
+                terms["liability"][s, :, p] = scheme.coverage * proportion
+                terms["fee"][s, :, p] = party.fee_rate * scheme.coverage * proportion
+                terms["cost"][s, :, index[guarantor]] += (
+                    party.fee_rate * scheme.coverage * proportion
+                )
+    return terms
 
-    def per_party(attr, default, scale_by_count=False):
-        values = []
-        for p in scenario.parties.values():
-            v = getattr(p, attr, None)
-            v = default if v is None else v
-            if scale_by_count and p.kind == "guarantor":
-                v = v * p.count
-            values.append(v)
-        return np.array(values, dtype=np.float64)
 
-    net_assets = per_party("net_assets", 0.0, scale_by_count=True)
+def _guarantor_bands(
+    terms: dict[str, np.ndarray],
+    s: int,
+    p: int,
+    party: Guarantor,
+    coverage: float,
+    uppers: list[float],
+    scenario: Scenario,
+) -> None:
+    """A guarantor's fee, cost, fee subsidy and liability weight in each loan-size band."""
+    subsidy = scenario.policy.fee_subsidy
+    for b, upper in enumerate(uppers):
+        rate = party.fee_for(upper)
+        terms["fee"][s, b, p] = rate  # on the loan amount
+        terms["cost"][s, b, p] += party.operating_cost_rate * coverage
+        terms["liability"][s, b, p] = coverage * party.liability_weight_for(upper)
+        if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
+            terms["fee_subsidy"][s, b, p] = subsidy.rate
+
+
+def _per_party(
+    scenario: Scenario, attr: str, default: float, scale_by_count: bool = False
+) -> np.ndarray:
+    """Each party's ``attr`` (``default`` for a party without one); per guarantor times
+    their count with ``scale_by_count``."""
+    values = []
+    for p in scenario.parties.values():
+        v = getattr(p, attr, None)
+        v = default if v is None else v
+        if scale_by_count and p.kind == "guarantor":
+            v = v * p.count
+        values.append(v)
+    return np.array(values, dtype=np.float64)
+
+
+def _net_assets(scenario: Scenario) -> np.ndarray:
+    """Net assets at the start: all guarantors of a party together, a pool's balance."""
+    net_assets = _per_party(scenario, "net_assets", 0.0, scale_by_count=True)
     for i, p in enumerate(scenario.parties.values()):
         if p.kind == "pool":
             net_assets[i] = p.initial_balance
-    eligible = np.ones((n_party, n_seg))
+    return net_assets
+
+
+def _eligible(scenario: Scenario, covers: np.ndarray) -> np.ndarray:
+    """Per party and segment, 1 where it may take a share: a pool covers the segments its
+    schemes name, or fewer; every other party all."""
+    seg_names = list(scenario.segments)
+    eligible = np.ones((len(scenario.parties), len(seg_names)))
     for i, p in enumerate(scenario.parties.values()):
-        if p.kind == "pool":  # a pool covers the segments its schemes name, or fewer
+        if p.kind == "pool":
             listed = p.eligible_segments or seg_names
             eligible[i] = [
                 covers[s, i] if name in listed else 0.0 for s, name in enumerate(seg_names)
             ]
-    injection = np.zeros((len(years), n_party))
+    return eligible
+
+
+def _injections(scenario: Scenario) -> np.ndarray:
+    """Capital injected into each party, per year of the horizon."""
+    years = scenario.years
+    injection = np.zeros((len(years), len(scenario.parties)))
     for i, p in enumerate(scenario.parties.values()):
         for year, amount in getattr(p, "capital_injections", {}).items():
             injection[years.index(year), i] = amount
-    fallback = np.array(
+    return injection
+
+
+def _fallbacks(scenario: Scenario, index: dict[str, int]) -> np.ndarray:
+    """Index of the party that takes each party's refused share; ``n_party`` (the last,
+    unabsorbed) for the bank and for parties whose fallback is ``unabsorbed``."""
+    n_party = len(index)
+    return np.array(
         [
             n_party
             if getattr(p, "fallback", "unabsorbed") == "unabsorbed"
@@ -415,32 +484,3 @@ def _parties(
         ],
         dtype=np.int32,
     )
-    order = np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32)
-    parties = Parties(
-        kind=kind,
-        lag_weights=_lag_weights(scenario, process),
-        fallback=fallback,
-        order=order,
-        public=np.array([1.0 if p.public else 0.0 for p in scenario.parties.values()]),
-        net_assets=net_assets,
-        leverage_cap=per_party("leverage_cap", np.inf),
-        compensation_cap=per_party("compensation_rate_cap", np.inf),
-        pool_contribution=per_party("annual_contribution", 0.0),
-        lending_multiple=per_party("max_lending_multiple", np.inf),
-        npl_breaker=per_party("npl_circuit_breaker", np.inf),
-        eligible=eligible,
-        unearned_reserve=per_party("unearned_fee_reserve", 0.0),
-        comp_reserve_rate=per_party("compensation_reserve_rate", 0.0),
-        comp_reserve_cap=per_party("compensation_reserve_cap", 0.0),
-        initial_outstanding=per_party("initial_outstanding", 0.0, scale_by_count=True),
-        initial_runoff=per_party("initial_runoff_months", 1).astype(np.int32),
-        injection=injection,
-        share=share,
-        covers=covers,
-        fee=fee,
-        cost=cost,
-        fee_subsidy=fee_subsidy,
-        liability=liability,
-        guaranteed=guaranteed,
-    )
-    return parties, names
