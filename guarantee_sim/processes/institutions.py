@@ -33,7 +33,7 @@ class Applicant:
     arrival: float  # day
     pd: float  # true annual PD
     amount: float  # CNY requested
-    bank_seen_pd: dict  # segment -> PD the bank sees (its noise is the applicant's own)
+    bank_seen_pd: float  # PD the bank sees (its noise is the applicant's own)
     guarantor_seen_pd: float
     patience: float | None  # days
     service: np.ndarray  # days, one per visit (and one for review, one for renewal)

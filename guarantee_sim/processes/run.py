@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,8 @@ import simpy
 import xarray as xr
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
-from ..config.processes import MAX_PROCESSING_MONTHS
-from ..config.schema import Scenario
+from ..config.processes import MAX_PROCESSING_MONTHS, Processes
+from ..config.schema import Guarantor, Scenario
 from . import decisions
 from .draws import N_COLUMNS, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
@@ -36,6 +37,13 @@ class ProcessResults:
     renew_rate: dict  # segment -> renewal rate used by the kernels
     claim_lag: dict  # guarantor -> probabilities of 0..MAX_PROCESSING_MONTHS extra months
     measures: xr.Dataset  # dims replica, year, segment / party
+
+
+def _processes_of(scenario: Scenario) -> Processes:
+    """The scenario's processes section; only scenarios that have one run the processes."""
+    if scenario.processes is None:
+        raise ValueError(f"scenario {scenario.name!r} has no processes section")
+    return scenario.processes
 
 
 def grade_of(pd: np.ndarray) -> np.ndarray:
@@ -58,17 +66,23 @@ class _Terms:
     """Per segment: what the bank keeps, the guarantor's share and fee, prices."""
 
     def __init__(self, scenario: Scenario):
-        pr = scenario.processes
+        pr = _processes_of(scenario)
         self.names = list(scenario.segments)
         gname = pr.guarantor.party if pr.guarantor else None
-        self.kept, self.own_share, self.needs_guarantor = [], [], []
+        self.kept: list[float] = []
+        self.own_share: list[float] = []
+        self.needs_guarantor: list[bool] = []
         for seg in scenario.segments.values():
             scheme = scenario.schemes[seg.scheme]
             self.kept.append(1.0 - scheme.coverage)
             share = scheme.coverage * scheme.split.get(gname, 0.0) if gname else 0.0
             self.own_share.append(share)
             self.needs_guarantor.append(share > 0.0)
-        self.guarantor = scenario.parties[gname] if gname else None
+        self.guarantor: Guarantor | None = None
+        if gname:
+            party = scenario.parties[gname]
+            assert party.kind == "guarantor"  # the schema: the reviewers work for a guarantor
+            self.guarantor = party
 
     def fee(self, amount: float) -> float:
         return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount)
@@ -77,7 +91,7 @@ class _Terms:
 def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
     """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment."""
     seg = scenario.segments[name]
-    demand = scenario.processes.demand[name]
+    demand = _processes_of(scenario).demand[name]
     s = terms.names.index(name)
     price = demand.loan_rate
     policy = scenario.policy
@@ -109,7 +123,7 @@ def run_processes(
     scenario: Scenario, seed: int, other_book: LoanBook | None = None
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times."""
-    pr = scenario.processes
+    pr = _processes_of(scenario)
     replicas = [run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
@@ -142,23 +156,49 @@ def run_replica(
 
     ``other_book`` (lending not decided by the processes) adds to the expected claims.
     """
-    pr = scenario.processes
+    pr = _processes_of(scenario)
     weight = pr.record_weight
-    horizon = scenario.horizon
-    n_months = horizon.origination_years * 12
+    n_months = scenario.horizon.origination_years * 12
     terms = _Terms(scenario)
-    names = terms.names
-    segs = list(scenario.segments.values())
-    bank = pr.bank
-    noise_bank = bank.score_noise * (1.0 - bank.credit_data_sharing)
-    noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
 
     def scaled(staff: int) -> int:
         return max(1, int(staff / weight + 0.5))  # half up: 3 officers at weight 2 are 2
 
     env = simpy.Environment()
-    officers = MonitoredResource(env, scaled(bank.officers))
+    officers = MonitoredResource(env, scaled(pr.bank.officers))
     reviewers = MonitoredResource(env, scaled(pr.guarantor.reviewers)) if pr.guarantor else None
+    rules = _rules(scenario, terms, n_months)
+    log: list = []
+    for applicant in _applicants(scenario, seed, replica, terms, n_months):
+        env.process(application(env, applicant, officers, reviewers, rules, log))
+    env.run()
+    officers.observe()
+    if reviewers is not None:
+        reviewers.observe()
+
+    book = _book(scenario, log, weight, n_months)
+    measures = _measures(scenario, log, weight, officers, reviewers)
+    lag_weights, handlers = _claims(scenario, seed, replica, book, other_book)
+    if handlers is not None and pr.claims is not None:
+        _add_claim_handlers(measures, pr.claims.party, handlers, reviewers, scenario)
+    return ReplicaRun(
+        book=book,
+        measures=measures,
+        renewal_share=_renewal_share(log, len(terms.names)),
+        claim_lag=lag_weights,
+        log=log,
+        officers=officers,
+        reviewers=reviewers,
+    )
+
+
+def _rules(scenario: Scenario, terms: _Terms, n_months: int) -> Rules:
+    """The bank's and the guarantor's decision rules and the terms of each segment."""
+    pr = _processes_of(scenario)
+    names = terms.names
+    segs = list(scenario.segments.values())
+    bank = pr.bank
+    guarantor = pr.guarantor
     loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
 
     def bank_ok(a: Applicant, s: int) -> bool:
@@ -174,27 +214,26 @@ def run_replica(
         )
 
     def guarantor_ok(a: Applicant, s: int) -> bool:
+        assert guarantor is not None  # only segments whose scheme has the reviewers' guarantor
         return bool(
             decisions.guarantor_approves(
                 a.guarantor_seen_pd,
                 segs[s].lgd,
                 terms.own_share[s],
                 terms.fee(a.amount),
-                pr.guarantor.risk_appetite,
+                guarantor.risk_appetite,
             )
         )
 
     visits = bank.visits
-    rules = Rules(
+    routes_to = [pr.demand[n].routes_to if n in pr.demand else None for n in names]
+    return Rules(
         visits=visits,
         days_between_visits=bank.days_between_visits,
         bank_ok=bank_ok,
         guarantor_ok=guarantor_ok,
         needs_guarantor=terms.needs_guarantor,
-        routes_to=[
-            names.index(pr.demand[n].routes_to) if n in pr.demand and pr.demand[n].routes_to else -1
-            for n in names
-        ],
+        routes_to=[names.index(r) if r else -1 for r in routes_to],
         tenor_days=[seg.tenor_months * DAYS_PER_MONTH for seg in segs],
         renews_into=[
             (names.index(seg.renewal.into) if seg.renewal.into else s)
@@ -206,10 +245,16 @@ def run_replica(
         review_service=lambda a: a.service[visits],
         renewal_service=lambda a: a.service[visits + 1],
     )
-    log: list = []
+
+
+def _applicants(
+    scenario: Scenario, seed: int, replica: int, terms: _Terms, n_months: int
+) -> Iterator[Applicant]:
+    """The applicants of each process-fed segment, month by month: how many arrive (demand
+    at the segment's all-in price), then each one's draws."""
+    pr = _processes_of(scenario)
     for name, demand in pr.demand.items():
-        s = names.index(name)
-        seg = segs[s]
+        s = terms.names.index(name)
         price = all_in_price(scenario, terms, name)
         hash_ = segment_hash(name)
         for m in range(n_months):
@@ -223,7 +268,9 @@ def run_replica(
                 demand.reference_price,
                 demand.price_elasticity,
             )
-            count = poisson_count(rate / weight, monthly_uniform(seed, replica, hash_, m, 0))
+            count = poisson_count(
+                rate / pr.record_weight, monthly_uniform(seed, replica, hash_, m, 0)
+            )
             if count == 0:
                 continue
             if count >= NUMBER_LIMIT:
@@ -232,72 +279,71 @@ def run_replica(
                     "one month is more than the ids hold; raise "
                     "processes.record_weight"
                 )
-            id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
-            u = np.empty((count, N_COLUMNS))
-            applicant_draws(seed, replica, hash_, m, count, u)
-            pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
-            size = seg.loan_size
-            amount = size.median * np.exp(size.sigma * u[:, 2])
-            if size.cap is not None:
-                amount = np.minimum(amount, size.cap)
-            seen_bank = decisions.observed_pd(pd, noise_bank, u[:, 3])
-            seen_guarantor = decisions.observed_pd(pd, noise_guarantor, u[:, 4])
-            patience = (
-                -bank.patience_days * np.log1p(-u[:, 5]) if bank.patience_days is not None else None
-            )
-            service = service_times(bank.service.mean_days, bank.service.cv, u[:, 6 : 6 + visits])
-            extra = (
-                service_times(
-                    pr.guarantor.service.mean_days, pr.guarantor.service.cv, u[:, 6 + visits]
-                )
-                if pr.guarantor
-                else np.zeros(count)
-            )
-            renewal_service = service_times(
-                bank.service.mean_days, bank.service.cv, u[:, 7 + visits]
-            )
-            for k in range(count):
-                applicant = Applicant(
-                    id_hi=int(id_hi[k]),
-                    id_lo=int(id_lo[k]),
-                    segment=s,
-                    arrival=(m + u[k, 0]) * DAYS_PER_MONTH,
-                    pd=float(pd[k]),
-                    amount=float(amount[k]),
-                    bank_seen_pd=float(seen_bank[k]),
-                    guarantor_seen_pd=float(seen_guarantor[k]),
-                    patience=None if patience is None else float(patience[k]),
-                    service=np.concatenate([service[k], [extra[k], renewal_service[k]]]),
-                )
-                env.process(application(env, applicant, officers, reviewers, rules, log))
-    env.run()
-    officers.observe()
-    if reviewers is not None:
-        reviewers.observe()
+            yield from _month_applicants(scenario, seed, replica, name, s, m, count)
 
-    book = _book(scenario, log, weight, n_months)
-    measures = _measures(scenario, log, weight, officers, reviewers)
-    renew_share = _renewal_share(log, len(names))
-    lag_weights, handlers = _claims(scenario, seed, replica, book, other_book)
-    if handlers is not None and pr.claims is not None:
-        name = pr.claims.party
-        util = measures["staff_utilisation"]
-        years = util.year.values
-        extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
-        reviewer_capacity = reviewers.capacity if reviewers is not None else 0
-        combined = (util.sel(party=name).values * reviewer_capacity + extra * handlers.capacity) / (
-            reviewer_capacity + handlers.capacity
-        )
-        measures["staff_utilisation"].loc[{"party": name}] = combined
-    return ReplicaRun(
-        book=book,
-        measures=measures,
-        renewal_share=renew_share,
-        claim_lag=lag_weights,
-        log=log,
-        officers=officers,
-        reviewers=reviewers,
+
+def _month_applicants(
+    scenario: Scenario, seed: int, replica: int, name: str, s: int, m: int, count: int
+) -> Iterator[Applicant]:
+    """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``: true PD,
+    amount, the PDs the bank and the guarantor see, patience and service times."""
+    pr = _processes_of(scenario)
+    bank = pr.bank
+    visits = bank.visits
+    seg = scenario.segments[name]
+    demand = pr.demand[name]
+    noise_bank = bank.score_noise * (1.0 - bank.credit_data_sharing)
+    noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
+    hash_ = segment_hash(name)
+    id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
+    u = np.empty((count, N_COLUMNS))
+    applicant_draws(seed, replica, hash_, m, count, u)
+    pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
+    size = seg.loan_size
+    amount = size.median * np.exp(size.sigma * u[:, 2])
+    if size.cap is not None:
+        amount = np.minimum(amount, size.cap)
+    seen_bank = decisions.observed_pd(pd, noise_bank, u[:, 3])
+    seen_guarantor = decisions.observed_pd(pd, noise_guarantor, u[:, 4])
+    patience = -bank.patience_days * np.log1p(-u[:, 5]) if bank.patience_days is not None else None
+    service = service_times(bank.service.mean_days, bank.service.cv, u[:, 6 : 6 + visits])
+    extra = (
+        service_times(pr.guarantor.service.mean_days, pr.guarantor.service.cv, u[:, 6 + visits])
+        if pr.guarantor
+        else np.zeros(count)
     )
+    renewal_service = service_times(bank.service.mean_days, bank.service.cv, u[:, 7 + visits])
+    for k in range(count):
+        yield Applicant(
+            id_hi=int(id_hi[k]),
+            id_lo=int(id_lo[k]),
+            segment=s,
+            arrival=(m + u[k, 0]) * DAYS_PER_MONTH,
+            pd=float(pd[k]),
+            amount=float(amount[k]),
+            bank_seen_pd=float(seen_bank[k]),
+            guarantor_seen_pd=float(seen_guarantor[k]),
+            patience=None if patience is None else float(patience[k]),
+            service=np.concatenate([service[k], [extra[k], renewal_service[k]]]),
+        )
+
+
+def _add_claim_handlers(
+    measures: xr.Dataset,
+    party: str,
+    handlers: MonitoredResource,
+    reviewers: MonitoredResource | None,
+    scenario: Scenario,
+) -> None:
+    """Fold the claim handlers into the guarantor's staff utilisation (capacity-weighted)."""
+    util = measures["staff_utilisation"]
+    years = util.year.values
+    extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
+    reviewer_capacity = reviewers.capacity if reviewers is not None else 0
+    combined = (util.sel(party=party).values * reviewer_capacity + extra * handlers.capacity) / (
+        reviewer_capacity + handlers.capacity
+    )
+    measures["staff_utilisation"].loc[{"party": party}] = combined
 
 
 def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook:
@@ -368,7 +414,9 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
     for i in range(len(years)):
         util[i, parties.index("bank")] = officers.utilisation(i)
         if reviewers is not None:
-            util[i, parties.index(scenario.processes.guarantor.party)] = reviewers.utilisation(i)
+            guarantor = _processes_of(scenario).guarantor
+            assert guarantor is not None  # reviewers work for the processes' guarantor
+            util[i, parties.index(guarantor.party)] = reviewers.utilisation(i)
     coords = {"year": years, "segment": names}
     data = {k: (("year", "segment"), v) for k, v in count.items()}
     data["decision_days_mean"] = (("year", "segment"), decision_days)
@@ -379,10 +427,11 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
 
 def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_book):
     """Claim-lag distribution of the guarantor's handlers at the expected claim volume."""
-    pr = scenario.processes
-    if pr.claims is None:
+    pr = _processes_of(scenario)
+    claims = pr.claims
+    if claims is None:
         return {}, None
-    gname = pr.claims.party
+    gname = claims.party
     segs = list(scenario.segments.values())
     covered = np.array(
         [
@@ -419,13 +468,13 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     total = int(counts.sum())
     u = np.empty((max(total, 1), N_COLUMNS))
     applicant_draws(seed, replica, CLAIMS_STREAM, 0, max(total, 1), u)
-    handlers = max(1, int(pr.claims.handlers / weight + 0.5))
+    handlers = max(1, int(claims.handlers / weight + 0.5))
 
     def service(mean, uniform):
-        return float(service_times(mean, pr.claims.service.cv, np.array([uniform]))[0])
+        return float(service_times(mean, claims.service.cv, np.array([uniform]))[0])
 
     lags, staff = simulate_claims(
-        counts, handlers, pr.claims.service.mean_days, u[:, 0], u[:, 6], service
+        counts, handlers, claims.service.mean_days, u[:, 0], u[:, 6], service
     )
     months = np.minimum(np.rint(lags / DAYS_PER_MONTH).astype(int), MAX_PROCESSING_MONTHS)
     weights = np.bincount(months, minlength=MAX_PROCESSING_MONTHS + 1).astype(np.float64)
