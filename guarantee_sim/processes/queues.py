@@ -30,7 +30,7 @@ class MonitoredRequest(Request):
 class MonitoredResource(simpy.Resource):
     """A ``simpy.Resource`` recording the areas under its queue-length and busy curves."""
 
-    def request(self) -> MonitoredRequest:  # type: ignore[override]
+    def request(self) -> MonitoredRequest:
         """Ask for one of the staff (what ``simpy.Resource.request`` does, monitored)."""
         return MonitoredRequest(self)
 
