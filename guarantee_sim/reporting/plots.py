@@ -594,7 +594,6 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         )
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes((12.0, 9.0))
-    first = _first(ds)
     designs = variants(ds)
     names = [n for n, _ in designs]
     ax.set_axis_off()
@@ -603,18 +602,40 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         f"{t(lang, 'fig_compare_title')}: {title}" if title else t(lang, "fig_compare_title")
     )
     loss_ax, target_ax, fiscal_ax, risk_ax = (ax.inset_axes(rect) for rect in PANELS)
+    _compare_loss(loss_ax, ds, designs, lang)
+    _compare_targets(target_ax, ds, designs, lang)
+    _compare_fiscal(fiscal_ax, ds, designs, lang)
+    _compare_risks(risk_ax, ds, designs, lang)
+    handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
+    ax.legend(
+        handles,
+        names,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(names), 6),
+        fontsize="small",
+        frameon=False,
+    )
+    return _finish(ax)
+
+
+def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+    """Comparison panel: mean loss over the run by party, per design (millions of CNY)."""
 
     def money_m(x):
         return f"{x:,.1f}"
 
+    first = _first(ds)
     parties = _parties_with_loss(ds)
     series = {n: loss_summary(v)["mean"].sel(party=parties).values / MILLION for n, v in designs}
-    _grouped_barh(
-        loss_ax, [_label(first, "party", p, lang) for p in parties], series, lang, fmt=money_m
-    )
-    loss_ax.margins(x=0.15)
-    loss_ax.set_title(t(lang, "fig_compare_loss"), fontsize="medium")
+    _grouped_barh(ax, [_label(first, "party", p, lang) for p in parties], series, lang, fmt=money_m)
+    ax.margins(x=0.15)
+    ax.set_title(t(lang, "fig_compare_loss"), fontsize="medium")
 
+
+def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+    """Comparison panel: the probability of each target with its 95% CI, per design."""
+    first = _first(ds)
     if "target" in first.dims:
         targets = [str(x) for x in first.target.values]
         series, errors = {}, {}
@@ -623,21 +644,24 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
             low, high = probability_interval(p, v.sizes["path"])
             series[n], errors[n] = p, np.clip(np.vstack([p - low, high - p]), 0, None)
         _grouped_barh(
-            target_ax,
+            ax,
             [_label(first, "target", x, lang) for x in targets],
             series,
             lang,
             errors=errors,
         )
-        target_ax.set_xlim(0, 1.05)
-        _percent_axis(target_ax.xaxis)
-        target_ax.axvline(LIKELY_FROM, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1.05)
+        _percent_axis(ax.xaxis)
+        ax.axvline(LIKELY_FROM, color="grey", linestyle=":", linewidth=1)
     else:
-        target_ax.text(
-            0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=target_ax.transAxes
-        )
-    target_ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
+        ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
 
+
+def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+    """Comparison panel: fiscal cost over the run with its 95% CI, annotated with the cost
+    per 100 m CNY lent and (with a counterfactual) per additional first-time borrower."""
+    names = [n for n, _ in designs]
     costs = cost_table(ds).set_index("design")
     means, errs = [], []
     for _, v in designs:
@@ -645,7 +669,7 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         means.append(float(ci["mean"]) / MILLION)
         errs.append(float(ci["high"] - ci["mean"]) / MILLION)
     y = np.arange(len(names))
-    fiscal_ax.barh(
+    ax.barh(
         y,
         means,
         xerr=errs,
@@ -661,7 +685,7 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
             value = costs.loc[n, "fiscal_cost_per_additional_borrower"]
             if np.isfinite(value):
                 lines.append(t(lang, "fig_per_additional", value=yuan(value, lang)))
-        fiscal_ax.annotate(
+        ax.annotate(
             "\n".join(lines),
             (1.0, y[i]),
             xycoords=("axes fraction", "data"),
@@ -678,13 +702,19 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
             },
         )
     top = max([*(m + e for m, e in zip(means, errs, strict=True)), 1e-9])
-    fiscal_ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
-    fiscal_ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
-    fiscal_ax.set_ylim(len(names) - 0.5, -0.5)
-    fiscal_ax.grid(axis="x", alpha=0.3)
-    fiscal_ax.set_title(t(lang, "fig_compare_fiscal"), fontsize="medium")
+    ax.set_xlim(0, top * 2.0)  # the right half holds the annotations
+    ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(t(lang, "fig_compare_fiscal"), fontsize="medium")
 
-    risk_names, series = [], {n: [] for n in names}
+
+def _compare_risks(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+    """Comparison panel: probabilities of a pool running short, a guarantor's insolvency
+    and a re-guarantor's compensation rate above its cap, per design."""
+    first = _first(ds)
+    risk_names: list[str] = []
+    series: dict[str, list[float]] = {n: [] for n, _ in designs}
     caps = party_caps(first)
     for pool in capital_holders(first, ("pool",)):
         risk_names.append(t(lang, "risk_pool_short", party=_label(first, "party", pool, lang)))
@@ -702,25 +732,13 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
         for n, v in designs:
             series[n].append(float(over_cap(v["compensation_rate"].sel(party=p), cap)))
     _grouped_barh(
-        risk_ax,
+        ax,
         [r.replace("\n", " ") for r in risk_names],
         {n: np.array(s) for n, s in series.items()},
         lang,
         fmt=pct,
     )
-    risk_ax.set_xlim(0, 1.18)
-    _percent_axis(risk_ax.xaxis)
-    risk_ax.tick_params(axis="y", labelsize="x-small")
-    risk_ax.set_title(t(lang, "fig_compare_risk"), fontsize="medium")
-
-    handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
-    ax.legend(
-        handles,
-        names,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 1.0),
-        ncol=min(len(names), 6),
-        fontsize="small",
-        frameon=False,
-    )
-    return _finish(ax)
+    ax.set_xlim(0, 1.18)
+    _percent_axis(ax.xaxis)
+    ax.tick_params(axis="y", labelsize="x-small")
+    ax.set_title(t(lang, "fig_compare_risk"), fontsize="medium")
