@@ -47,7 +47,7 @@ def _move_cash(
 
 
 @jit()
-def _take_fraction(
+def _take_fraction(  # noqa: PLR0911 (a jitted branch table, one return per case)
     p,
     kind,
     exposure,
@@ -83,7 +83,7 @@ def _take_fraction(
 
 
 @jit()
-def allocate_losses(
+def allocate_losses(  # noqa: C901, PLR0912, PLR0915 (a jitted loop nest: split it in a kernel change, not in a lint pass)
     now,
     y,
     default_amount,
