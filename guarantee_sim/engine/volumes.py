@@ -9,6 +9,8 @@ records.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from scipy import stats
 
@@ -21,7 +23,7 @@ from ..book import (
     segment_hash,
     unpack_id,
 )
-from ..config.schema import LoanSize, Scenario, Segment
+from ..config.schema import InitialBook, Lending, LoanSize, Scenario, Segment
 
 
 def capped_lognormal_mean(size: LoanSize) -> float:
@@ -56,7 +58,9 @@ def _rng(seed: int, segment_name: str, purpose: int, year: int) -> np.random.Gen
     return np.random.default_rng([seed, segment_hash(segment_name), purpose, year])
 
 
-def build_volume_book(scenario: Scenario, seed: int, skip: set[str] = frozenset()) -> LoanBook:
+def build_volume_book(
+    scenario: Scenario, seed: int, skip: Collection[str] = frozenset()
+) -> LoanBook:
     """One record per loan from the scenario's lending volumes and initial books.
 
     Segments in ``skip`` (fed by the institution processes) get no volume lending.
@@ -64,12 +68,12 @@ def build_volume_book(scenario: Scenario, seed: int, skip: set[str] = frozenset(
     parts: list[dict] = [_records(0, [], 0, [], [], [], [], False)]
     for s, (name, seg) in enumerate(scenario.segments.items()):
         if seg.initial_book is not None:
-            parts.append(_initial_records(seed, s, name, seg))
+            parts.append(_initial_records(seed, s, name, seg, seg.initial_book))
     for s, (name, seg) in enumerate(scenario.segments.items()):
         if seg.lending is None or name in skip:
             continue
         for year in range(scenario.horizon.origination_years):
-            parts.append(_year_records(seed, s, name, seg, year))
+            parts.append(_year_records(seed, s, name, seg, seg.lending, year))
     return _sorted(LoanBook(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
 
 
@@ -106,13 +110,14 @@ def _records(id_hi, id_lo, s, grade, month, tenor, amount, initial) -> dict:
     }
 
 
-def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict:
-    lending = seg.lending
+def _year_records(seed: int, s: int, name: str, seg: Segment, lending: Lending, year: int) -> dict:
+    """The loans segment ``seg`` (index ``s``) makes in origination year ``year``."""
     growth = (1.0 + lending.growth) ** year
     mean_size = capped_lognormal_mean(seg.loan_size)
     if lending.count_per_year is not None:
         count = lending.count_per_year * growth
     else:
+        assert lending.amount_per_year is not None  # the schema: one of the two at least
         count = lending.amount_per_year * growth / mean_size
     per_month = _spread_over_months(count, 12)
     n = int(per_month.sum())
@@ -132,8 +137,8 @@ def _year_records(seed: int, s: int, name: str, seg: Segment, year: int) -> dict
     return _records(id_hi, id_lo, s, grades, months, seg.tenor_months, amounts, False)
 
 
-def _initial_records(seed: int, s: int, name: str, seg: Segment) -> dict:
-    book = seg.initial_book
+def _initial_records(seed: int, s: int, name: str, seg: Segment, book: InitialBook) -> dict:
+    """The loans of segment ``seg`` outstanding at the start."""
     n = max(1, round(book.outstanding_amount / capped_lognormal_mean(seg.loan_size)))
     rng = _rng(seed, name, 0, 0)
     amounts = _draw_amounts(rng, seg.loan_size, n)
