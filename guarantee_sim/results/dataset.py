@@ -73,7 +73,7 @@ PROCESS_VARIABLES = (
 
 
 #: coordinate -> (units or None, long_name)
-COORD_META = {
+COORD_META: dict[str, tuple[str | None, str]] = {
     "path": ("1", "Monte Carlo path"),
     "year": ("year", "calendar year"),
     "segment": (None, "loan segment"),
@@ -104,12 +104,14 @@ COORD_META = {
 
 def annotate(ds: xr.Dataset) -> None:
     """Set ``units`` and ``long_name`` on every data variable and known coordinate."""
-    for name in ds.data_vars:
-        units, long_name = VARIABLE_META[name]
-        ds[name].attrs.update(units=units, long_name=long_name)
-    for name, (units, long_name) in COORD_META.items():
-        if name in ds.coords:
-            ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    for var in ds.data_vars:
+        units, long_name = VARIABLE_META[str(var)]
+        ds[var].attrs.update(units=units, long_name=long_name)
+    for coord, (coord_units, coord_long_name) in COORD_META.items():
+        if coord in ds.coords:
+            ds[coord].attrs.update(
+                {"long_name": coord_long_name, **({"units": coord_units} if coord_units else {})}
+            )
 
 
 def build_dataset(

@@ -12,10 +12,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
 import xarray as xr
 
-ENGINE = "h5netcdf"
+ENGINE: Final = "h5netcdf"
 
 #: variables every results file has (DESIGN §5); a file without them is not a results file
 REQUIRED = (
