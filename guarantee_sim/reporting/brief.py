@@ -22,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ MARKDOWN = "brief.md"
 HTML = "brief.html"
 FIGURES = "figures"
 TABLES = "tables"
+#: one block of a brief, its kind first: ("h1" | "h2" | "p" | "quote", text), ("ul", items),
+#: ("table", header, rows, caption) or ("figure", name)
+Block = tuple[Any, ...]
 
 
 @dataclass
@@ -46,7 +50,7 @@ class Brief:
 
     lang: str
     title: str
-    blocks: list = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -150,8 +154,8 @@ def _value(x, metric: str, lang: str) -> str:
     return money(x, lang) if metric in ("loans_amount", "outstanding_amount") else count(x, lang)
 
 
-def _design_blocks(ds, tables, lang) -> list:
-    blocks = [("h2", t(lang, "h_designs"))]
+def _design_blocks(ds, tables, lang) -> list[Block]:
+    blocks: list[Block] = [("h2", t(lang, "h_designs"))]
     compare = "scenario" in ds.dims
     spec = scenario_info(ds)
     if compare:
@@ -212,9 +216,9 @@ def _design_blocks(ds, tables, lang) -> list:
     return blocks
 
 
-def _key_blocks(ds, tables, lang) -> list:
+def _key_blocks(ds, tables, lang) -> list[Block]:
     costs, losses = tables["costs"], tables["losses"]
-    blocks = [("h2", t(lang, "h_key"))]
+    blocks: list[Block] = [("h2", t(lang, "h_key"))]
     if "scenario" in ds.dims:
         blocks.append(("figure", "comparison"))
     items = []
@@ -281,11 +285,11 @@ def _key_blocks(ds, tables, lang) -> list:
     return blocks
 
 
-def _target_blocks(ds, tables, lang) -> list:
+def _target_blocks(ds, tables, lang) -> list[Block]:
     targets = tables["targets"]
     if not len(targets):
         return []
-    blocks = [("h2", t(lang, "h_targets"))]
+    blocks: list[Block] = [("h2", t(lang, "h_targets"))]
     summary = []
     for design, group in targets.groupby("design", sort=False):
         likely = [
@@ -358,9 +362,9 @@ def _target_blocks(ds, tables, lang) -> list:
     return blocks
 
 
-def _cost_blocks(ds, tables, lang) -> list:
+def _cost_blocks(ds, tables, lang) -> list[Block]:
     costs = tables["costs"]
-    blocks = [("h2", t(lang, "h_costs"))]
+    blocks: list[Block] = [("h2", t(lang, "h_costs"))]
     items = []
     for _, r in costs.iterrows():
         if np.isfinite(r.fiscal_cost_per_first_time_borrower):
@@ -447,9 +451,9 @@ def _cost_blocks(ds, tables, lang) -> list:
     return blocks
 
 
-def _risk_blocks(ds, tables, lang) -> list:
+def _risk_blocks(ds, tables, lang) -> list[Block]:
     risks, costs = tables["risks"], tables["costs"]
-    blocks = [("h2", t(lang, "h_risks"))]
+    blocks: list[Block] = [("h2", t(lang, "h_risks"))]
     items = []
     for _, r in risks.iterrows():
         common = {
@@ -528,10 +532,10 @@ def _risk_blocks(ds, tables, lang) -> list:
     return blocks
 
 
-def _assumption_blocks(ds, lang) -> list:
+def _assumption_blocks(ds, lang) -> list[Block]:
     spec = scenario_info(ds)
     years = ds.year.values
-    blocks = [("h2", t(lang, "h_assumptions"))]
+    blocks: list[Block] = [("h2", t(lang, "h_assumptions"))]
     if spec.get("description"):
         blocks.append(("p", t(lang, "description", name=spec.get("name", ""))))
         blocks.append(("quote", " ".join(str(spec["description"]).split())))
@@ -583,7 +587,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
             lang, "question_single", label=spec.get("label", "") or spec.get("name", "") or label
         )
     paths = ds.sizes["path"]
-    blocks = [
+    blocks: list[Block] = [
         ("h1", title),
         (
             "p",

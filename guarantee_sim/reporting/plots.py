@@ -248,7 +248,7 @@ def fan_chart(
 def _parties_with_loss(ds: xr.Dataset) -> list[str]:
     loss = ds["loss"]
     dims = [d for d in loss.dims if d != "party"]
-    nonzero = (np.abs(loss) > 0).any(dims)
+    nonzero = (abs(loss) > 0).any(dims)
     return [str(p) for p in ds.party.values[nonzero.values]]
 
 
@@ -547,7 +547,8 @@ def _grouped_barh(
     n = max(1, len(series))
     height = 0.8 / n
     y = np.arange(len(groups))
-    inches = ax.get_position().height * ax.figure.get_figheight()
+    root = ax.figure.figure  # the Figure itself, also for axes in a SubFigure
+    inches = ax.get_position().height * root.get_figheight()
     roomy = inches * 72 / max(1, len(groups) * n) >= 9  # points per bar: room for a number
     for i, (name, values) in enumerate(series.items()):
         ys = y - 0.4 + height * (i + 0.5)

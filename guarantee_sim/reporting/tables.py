@@ -289,7 +289,7 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, p: float, **extra) -> dict:
     low, high = probability_interval(p, v.sizes["path"]) if np.isfinite(p) else (np.nan, np.nan)
-    out = dict.fromkeys(RISK_COLUMNS, np.nan)
+    out: dict[str, object] = dict.fromkeys(RISK_COLUMNS, np.nan)
     out.update(
         design=design,
         party=party,
