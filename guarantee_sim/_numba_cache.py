@@ -94,8 +94,9 @@ def configure_numba_cache(cache_dir: str | os.PathLike | None = None) -> Path | 
     the location chosen first; asking for a different ``cache_dir`` then is an error.
 
     >>> from guarantee_sim import configure_numba_cache
-    >>> configure_numba_cache()            # doctest: +SKIP
-    PosixPath('.../guarantee_sim/__pycache__/numba-1a2b3c4d5e6f7a8b')
+    >>> location = configure_numba_cache()  # e.g. .../guarantee_sim/__pycache__/numba-1a2b3c4d
+    >>> location is None or location.name.startswith("numba-")
+    True
     """
     chosen = _state["location"]
     if chosen is not _UNSET:

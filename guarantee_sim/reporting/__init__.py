@@ -4,11 +4,18 @@ Figures are functions of a results Dataset and an optional Axes that return the 
 the brief is built from tables computed with :mod:`guarantee_sim.results.metrics`.
 Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
 
->>> from guarantee_sim.results import read_results
+>>> import tempfile
+>>> import guarantee_sim as gs
 >>> from guarantee_sim.reporting import loss_by_party, write_brief
->>> ds = read_results("results/county_guarantee_2021.nc")          # doctest: +SKIP
->>> loss_by_party(ds, lang="en").figure.savefig("losses.png")         # doctest: +SKIP
->>> write_brief(ds, "results/brief_en", lang="en")                    # doctest: +SKIP
+>>> ds = gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=20, seed=1)
+>>> ax = loss_by_party(ds, lang="en")
+>>> ax.get_title()
+'Loss over the run by party: mean and 99% tail'
+>>> with tempfile.TemporaryDirectory() as folder:
+...     ax.figure.savefig(f"{folder}/losses.png")
+...     written = write_brief(ds, f"{folder}/brief_en", lang="en")
+>>> sorted(written)[:3]
+['figures/by_year.png', 'figures/capital.png', 'figures/exceedance.png']
 """
 
 from .brief import Brief, build_brief, render_html, render_markdown, write_brief

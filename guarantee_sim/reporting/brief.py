@@ -8,9 +8,14 @@ figures) written once and rendered twice, by :func:`render_markdown` and
 metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
 :data:`guarantee_sim.reporting.text.TEXT`. :func:`write_brief` writes it all atomically.
 
->>> from guarantee_sim.results import read_results
->>> from guarantee_sim.reporting import write_brief
->>> write_brief(read_results("results/county_guarantee_2021.nc"), "results/brief", lang="en")  # doctest: +SKIP
+>>> import guarantee_sim as gs
+>>> from guarantee_sim.reporting import build_brief, render_markdown
+>>> ds = gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=20, seed=1)
+>>> brief = build_brief(ds, "en")
+>>> sorted(brief.figures)
+['by_year', 'capital', 'exceedance', 'loss_by_party', 'targets']
+>>> render_markdown(brief).splitlines()[0]
+'# Policy brief: county_guarantee_2021'
 """
 
 from __future__ import annotations

@@ -10,11 +10,15 @@ backend, no global state; in a notebook pass ``plt.subplots()``'s Axes to see it
 (:func:`~guarantee_sim.reporting.fonts.cjk_font`); without such a font it warns and uses
 English labels (names), as ``lang="en"`` does. Money is drawn in millions of CNY.
 
+>>> import tempfile
 >>> import guarantee_sim as gs
 >>> from guarantee_sim.reporting import fan_chart
->>> ds = gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=50)  # doctest: +SKIP
->>> ax = fan_chart(ds, "capital", party="guarantor", lang="en")                           # doctest: +SKIP
->>> ax.figure.savefig("capital.png")                                                      # doctest: +SKIP
+>>> ds = gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=20, seed=1)
+>>> ax = fan_chart(ds, "capital", party="guarantor", lang="en")
+>>> ax.get_title(), ax.get_ylabel()
+('Year-end net assets or balance: guarantor', 'CNY m')
+>>> with tempfile.TemporaryDirectory() as folder:
+...     ax.figure.savefig(f"{folder}/capital.png")
 """
 
 from __future__ import annotations

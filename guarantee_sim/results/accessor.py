@@ -1,10 +1,22 @@
 """``ds.gs``: the results metrics as methods of a results Dataset (xarray accessor).
 
->>> ds.gs.loss_summary()                  # doctest: +SKIP
->>> ds.gs.fiscal_cost_per_lending()       # doctest: +SKIP
-
 Each method is the function of the same name in :mod:`guarantee_sim.results.metrics`,
 applied to the Dataset; nothing is computed here that the functions do not compute.
+Importing :mod:`guarantee_sim.results` registers it.
+
+>>> from guarantee_sim.testing import results_dataset
+>>> ds = results_dataset(
+...     years=[2021],
+...     segments={"sme": ["first_time"]},
+...     parties={"bank": "bank", "guarantor": "guarantor"},
+...     loss={"guarantor": [[1.0e6], [3.0e6]]},  # two paths, one year (CNY)
+...     loans_amount=[[[200.0e6]], [[200.0e6]]],
+...     fiscal_cost=[[0.5e6], [1.5e6]],
+... )
+>>> float(ds.gs.loss_summary()["mean"].sel(party="guarantor"))
+2000000.0
+>>> float(ds.gs.fiscal_cost_per_lending())  # CNY per 100 m CNY of lending
+500000.0
 """
 
 from __future__ import annotations
