@@ -41,25 +41,19 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+import numba
 import numpy as np
+from numba import njit, prange
 
-ROOT = Path(__file__).resolve().parents[1]
-COUNTY = ROOT / "scenarios" / "county_guarantee_2021.yaml"
-
-import numba  # noqa: E402
-from numba import njit, prange  # noqa: E402
-
-import guarantee_sim as gs  # noqa: E402
-
-gs.configure_numba_cache()  # before any kernel is imported: where compiled kernels are cached
-from guarantee_sim.book import LoanBook  # noqa: E402
-from guarantee_sim.engine.inputs import build_inputs  # noqa: E402
-from guarantee_sim.kernels.factors import (  # noqa: E402
+import guarantee_sim as gs
+from guarantee_sim.book import LoanBook
+from guarantee_sim.engine.inputs import build_inputs
+from guarantee_sim.kernels.factors import (
     PURPOSE_DEFAULT,
     conditional_thresholds,
     draw_factors,
 )
-from guarantee_sim.kernels.layout import (  # noqa: E402
+from guarantee_sim.kernels.layout import (
     CREDIT_LOSS,
     DEFAULT_AMOUNT,
     DEFAULTS_COUNT,
@@ -67,8 +61,10 @@ from guarantee_sim.kernels.layout import (  # noqa: E402
     SEGMENT_VARIABLES,
     YEAR_VARIABLES,
 )
-from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch  # noqa: E402
+from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch
 
+ROOT = Path(__file__).resolve().parents[1]
+COUNTY = ROOT / "scenarios" / "county_guarantee_2021.yaml"
 SIMULATE_MODULE = sys.modules["guarantee_sim.engine.simulate"]  # where simulate() finds the kernel
 
 TARGET_VS_NUMPY = 10.0

@@ -15,12 +15,8 @@ import pytest
 from numba import njit
 from scipy import special, stats
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the package is used from the source tree
-    sys.path.insert(0, str(ROOT))
-
-from guarantee_sim import philox as rng  # noqa: E402
-from guarantee_sim.philox import (  # noqa: E402
+from guarantee_sim import philox as rng
+from guarantee_sim.philox import (
     bernoulli_threshold,
     binomial_from_uniform,
     norm_cdf,
@@ -30,6 +26,8 @@ from guarantee_sim.philox import (  # noqa: E402
     u32_to_unit,
     u64_to_unit,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ---------------------------------------------------------------------------
 # Known-answer vectors, format of Random123's examples/kat_vectors:
