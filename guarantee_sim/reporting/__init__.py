@@ -18,9 +18,9 @@ Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
 ['figures/by_year.png', 'figures/capital.png', 'figures/exceedance.png']
 """
 
+from ..results.io import check_results
 from .brief import Brief, build_brief, render_html, render_markdown, write_brief
 from .fonts import CJKFontWarning, cjk_font, resolve_lang
-from .measures import check_results
 from .plots import (
     capital_paths,
     exceedance_curves,

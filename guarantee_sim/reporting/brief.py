@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..results.io import temporary_beside
+from ..results.io import check_results, temporary_beside
 from . import plots
 from .fonts import resolve_lang
-from .measures import capital_holders, check_results, scenario_info, variants
+from .measures import capital_holders, scenario_info, variants
 from .tables import all_tables
 from .text import LIKELY_FROM, check_lang, count, money, money_table, pct, ratio, t, yuan
 

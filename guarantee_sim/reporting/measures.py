@@ -13,7 +13,6 @@ import json
 import numpy as np
 import xarray as xr
 
-from ..results.io import check_results  # noqa: F401  (re-exported for the reporting API)
 from ..results.metrics import segments_with_tags
 
 
