@@ -100,7 +100,8 @@ class LoanBook:
         ...     segments=["sme"])
         >>> book.month.tolist(), book.n_loans.tolist(), len(book)
         ([0, 2], [5, 1], 2)
-        >>> int(unpack_id(book.id_hi, book.id_lo).month[1]), int(book.id_hi[0]) == segment_hash("sme")
+        >>> ids = unpack_id(book.id_hi, book.id_lo)
+        >>> int(ids.month[1]), int(book.id_hi[0]) == segment_hash("sme")
         (2, True)
         """
         rows = [dict(r) for r in records]
