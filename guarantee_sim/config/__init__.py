@@ -34,7 +34,9 @@ def load_scenario(path: str | Path, overrides=None) -> Scenario:
 
     >>> from guarantee_sim import load_scenario
     >>> s = load_scenario("scenarios/county_guarantee_2021.yaml",
-    ...                   overrides=["simulation.paths=10"])   # doctest: +SKIP
+    ...                   overrides=["simulation.paths=10"])
+    >>> s.name, s.simulation.paths
+    ('county_guarantee_2021', 10)
     """
     return load_model(path, Scenario, overrides=overrides)
 
