@@ -19,10 +19,11 @@ Typical use::
 from __future__ import annotations
 
 import copy
+import os
+import stat
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -47,6 +48,15 @@ __all__ = [
 ]
 
 _REPR_LIMIT = 80  # longest "got ..." value we print; whole sub-trees are noise
+
+#: largest scenario or experiment file read, in bytes. The largest shipped file is 19 KB;
+#: the pure-Python YAML parser that keeps lines reads about 40 KB a second at worst, so a
+#: file at the limit still reads in seconds (a 50 MB file took minutes).
+MAX_FILE_BYTES = 256 * 1024
+#: most values (mappings, lists, scalars) a file may expand to. The largest shipped
+#: scenario has 314; aliases (``*name``) repeat a part of the file, and nested aliases
+#: ("billion laughs") would otherwise expand to billions of values.
+MAX_VALUES = 100_000
 
 
 class ScenarioError(Exception):
@@ -117,11 +127,33 @@ def _fail(path, text, line=None, key=None, override=None):
 
 
 class _Unsupported(Exception):
-    """YAML that parses but has no plain value (a custom tag, a recursive alias)."""
+    """YAML that parses but has no plain value (a custom tag, a recursive alias, too many
+    values, two keys naming one entry)."""
 
-    def __init__(self, reason, keys):
+    def __init__(self, reason, keys, line=None, first_line=None):
         super().__init__(reason)
-        self.reason, self.keys = reason, keys
+        self.reason, self.keys, self.line = reason, keys, line
+        self.first_line = first_line  # of the entry a duplicate key repeats
+
+
+class _Budget:
+    """Counts the values built from a file, so aliases cannot expand it without bound."""
+
+    def __init__(self) -> None:
+        self.values = 0
+        self.seen: set[int] = set()  # ids of the mappings and lists built so far
+        self.alias = None  # key path of the outermost alias being expanded
+
+    def spend(self, keys) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            where = self.alias if self.alias is not None else keys
+            raise _Unsupported(
+                f"the file expands to more than {MAX_VALUES:,} values (YAML aliases '*name' "
+                "repeat a part of the file, here nested so that they multiply); a scenario "
+                "has a few hundred: write the values out or use fewer aliases",
+                where,
+            )
 
 
 def _yaml() -> YAML:
@@ -152,12 +184,7 @@ def read_yaml(path):
         YAML's own, or a top level that is not a mapping.
     """
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()  # bytes: let YAML decode UTF-8 whatever the locale
-    except FileNotFoundError:
-        raise _fail(source, "file not found") from None
-    except OSError as exc:
-        raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    raw = _read_regular_file(path, source)  # bytes: let YAML decode UTF-8 whatever the locale
     try:
         tree = _yaml().load(raw)
     except DuplicateKeyError as exc:
@@ -184,13 +211,58 @@ def read_yaml(path):
         )
     lines = {}  # key path -> line
     try:
-        return _plain(tree, (), lines, frozenset()), lines
+        return _plain(tree, (), lines, frozenset(), _Budget()), lines
     except _Unsupported as exc:
-        raise _fail(source, exc.reason, lines.get(exc.keys), _dotted(exc.keys)) from None
+        line = exc.line if exc.line is not None else lines.get(exc.keys)
+        reason = exc.reason
+        if exc.first_line is not None:
+            reason += f" (first given on line {exc.first_line})"
+        raise _fail(source, reason, line, _dotted(exc.keys)) from None
 
 
-def _plain(node, keys, lines, active):
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_regular_file(path, source) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    Opened without blocking (a FIFO would wait for a writer for ever) and checked on the
+    open file, so a device such as /dev/zero or /dev/urandom is never read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise _fail(source, "file not found") from None
+    except OSError as exc:
+        raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+        raise _fail(source, f"is {kind}, not a regular file: give a YAML file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(
+            source,
+            f"file is larger than {MAX_FILE_BYTES // 1024} KB, the most a scenario or "
+            "experiment file may have (the largest shipped one has 19 KB)",
+        )
+    return raw
+
+
+def _plain(node, keys, lines, active, budget):
     """ruamel's round-trip objects as plain Python values; their lines go into ``lines``."""
+    budget.spend(keys)
     if isinstance(node, (CommentedMap, CommentedSeq)):
         tag = node.tag.value
         if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
@@ -198,27 +270,58 @@ def _plain(node, keys, lines, active):
         if id(node) in active:
             raise _Unsupported("an alias refers to itself", keys)
         active = active | {id(node)}
+        budget.seen.add(id(node))
         if isinstance(node, CommentedSeq):
-            return [_child(node, i, i, keys, lines, active) for i in range(len(node))]
+            return [_child(node, i, i, keys, lines, active, budget) for i in range(len(node))]
         mapping = {}
         for raw_key in node:
             key = _scalar(raw_key, keys)
-            mapping[key] = _child(node, raw_key, key, keys, lines, active)
+            first = _same_entry(mapping, key)
+            if first is not None:
+                raise _Unsupported(
+                    f"duplicate key: {key!r} and {first!r} name the same entry; write it once",
+                    (*keys, key),
+                    _key_line(node, raw_key, lines.get(keys)),
+                    first_line=lines.get((*keys, first)),
+                )
+            mapping[key] = _child(node, raw_key, key, keys, lines, active, budget)
         return mapping
     if isinstance(node, CommentedSet):
         return set(node)
     return _scalar(node, keys)
 
 
-def _child(node, raw_key, key, keys, lines, active):
-    """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
-    at = (*keys, key)
+def _same_entry(mapping, key):
+    """The key of ``mapping`` that ``key`` differs from only in type (2022 and '2022')."""
+    text = str(key)
+    return next((k for k in mapping if str(k) == text and k != key), None)
+
+
+def _key_line(node, raw_key, default):
     try:
         position = node.lc.item(raw_key) if isinstance(node, CommentedSeq) else node.lc.key(raw_key)
-        lines[at] = position[0] + 1
     except KeyError:  # a key merged in by '<<': the line of its mapping
-        lines[at] = lines.get(keys, 1)
-    return _plain(node[raw_key], at, lines, active)
+        return default if default is not None else 1
+    return position[0] + 1
+
+
+def _child(node, raw_key, key, keys, lines, active, budget):
+    """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
+    at = (*keys, key)
+    value = node[raw_key]
+    alias = id(value) in budget.seen  # a mapping or list met before: an alias of it
+    if alias and isinstance(node, CommentedSeq):
+        lines[at] = lines.get(keys, 1)  # ruamel gives the anchor's line, not the alias's
+    else:
+        lines[at] = _key_line(node, raw_key, lines.get(keys))
+    outermost = alias and budget.alias is None  # remember the outermost alias's place
+    if outermost:
+        budget.alias = at
+    try:
+        return _plain(value, at, lines, active, budget)
+    finally:
+        if outermost:
+            budget.alias = None
 
 
 def _scalar(value, keys):
@@ -257,11 +360,12 @@ def _duplicate_keys(raw, source, exc):
     the file's node tree (which keeps duplicates) is searched instead.
     """
     found = []
+    seen = set()  # each node once: an alias repeats a node, not its duplicates
 
-    def walk(node, keys, active):
-        if id(node) in active:
+    def walk(node, keys):
+        if id(node) in seen:
             return
-        active = active | {id(node)}
+        seen.add(id(node))
         if isinstance(node, MappingNode):
             first = {}
             for key_node, value_node in node.value:
@@ -273,12 +377,12 @@ def _duplicate_keys(raw, source, exc):
                     found.append((line, _dotted((*keys, name)), first[name]))
                 elif name is not None:
                     first[name] = line
-                walk(value_node, (*keys, name), active)
+                walk(value_node, (*keys, name))
         elif isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                walk(item, (*keys, i), active)
+                walk(item, (*keys, i))
 
-    walk(_yaml().compose(raw), (), frozenset())
+    walk(_yaml().compose(raw), ())
     if not found:  # equal values written differently (1 and 1.0): ruamel's own words
         line = exc.problem_mark.line + 1
         return _fail(source, f"duplicate key: {exc.problem}", line=line)
@@ -347,9 +451,11 @@ def parse_override(text, source=None) -> Override:
 
 def _yaml_value(text, key, override_text, source):
     try:
-        return _plain(_yaml().load(text), (), {}, frozenset())
-    except (YAMLError, _Unsupported) as exc:
-        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        return _plain(_yaml().load(text), (), {}, frozenset(), _Budget())
+    except _Unsupported as exc:
+        raise _fail(source, exc.reason, key=key, override=override_text) from None
+    except YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
         raise _fail(
             source, f"value is not valid YAML: {problem}", key=key, override=override_text
         ) from None
@@ -711,4 +817,34 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
     ScenarioError
     """
     data, overridden = _apply_overrides(data, overrides, source, model_cls)
+    _refuse_same_entries(data, (), source, lines or {}, overridden)
     return _validate(data, model_cls, source, lines or {}, overridden, context)
+
+
+def _refuse_same_entries(node, keys, source, lines, overridden):
+    """Two keys of one mapping that differ only in type (2022 and '2022') are an error.
+
+    Validation would turn both into one entry and silently keep one value. A file is
+    checked as it is read; this catches mappings built in Python and override values.
+    """
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _refuse_same_entries(item, (*keys, i), source, lines, overridden)
+    if not isinstance(node, dict):
+        return
+    seen = {}
+    for key, value in node.items():
+        first = _same_entry(seen, key)
+        if first is not None:
+            at = (*keys, key)
+            line, override, _ = _locate(at, lines, overridden)
+            where = override.location(source, _dotted(at)) if override else None
+            where = where or format_location(source, line, _dotted(at))
+            raise ScenarioError(
+                f"{where}: duplicate key: {key!r} and {first!r} name the same entry; write it once",
+                path=source,
+                line=line,
+                key=_dotted(at),
+            )
+        seen[key] = None
+        _refuse_same_entries(value, (*keys, key), source, lines, overridden)
