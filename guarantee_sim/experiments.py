@@ -27,15 +27,14 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from .config import Override, ScenarioError, load_scenario, parse_overrides, read_yaml
 from .config.loader import model_from_dict
+from .config.types import Frozen
 
 
-class Experiment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Experiment(Frozen):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     label: str = ""
     description: str = ""

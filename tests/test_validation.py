@@ -122,6 +122,16 @@ def test_the_corpus_covers_the_required_mistakes():
         "value_source_empty",
         "value_source_unknown_key",
         "value_sourced_out_of_range",
+        # inputs that must be refused (issue 13)
+        "duplicate_key_typed",
+        "yaml_alias_bomb",
+        "number_nan",
+        "number_inf",
+        "number_inf_for_no_cap",
+        "bool_as_number",
+        "bool_as_integer",
+        "bool_in_sourced_value",
+        "yaml11_sexagesimal",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
 

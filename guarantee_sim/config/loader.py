@@ -35,6 +35,8 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from .types import MAX_MONEY
+
 __all__ = [
     "Override",
     "ScenarioError",
@@ -726,6 +728,51 @@ def _is_model(tp):
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
+_LIMITS = {
+    "greater_than": "greater than",
+    "greater_than_equal": "greater than or equal to",
+    "less_than": "less than",
+    "less_than_equal": "less than or equal to",
+}
+
+
+def _message(err, model_cls) -> str:
+    """Pydantic's message, said for a YAML writer: what is allowed, with readable numbers."""
+    kind = err["type"]
+    if kind == "finite_number":
+        msg = "must be a finite number: .inf and .nan are not allowed"
+        if "null" in _description(model_cls, err["loc"]):
+            msg += "; for none (no cap, no limit) write null"
+        return msg
+    if kind in _LIMITS:
+        limit = next(iter(err.get("ctx", {}).values()), None)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            msg = f"Input should be {_LIMITS[kind]} {_number_text(limit)}"
+            if kind.startswith("less") and limit == MAX_MONEY:
+                msg += " (no amount in a scenario may exceed 1e+15 CNY, about 8x China's GDP)"
+            return msg
+    return err["msg"].removeprefix("Value error, ")
+
+
+def _number_text(x) -> str:
+    """1e+15 rather than 1000000000000000; 1 for 1.0; 0.999 and 4294967296 as they are."""
+    if abs(x) >= 1e15:
+        return f"{x:g}"
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _description(model_cls, loc) -> str:
+    """The description of the field at ``loc`` (empty when there is none)."""
+    tp = model_cls
+    for part in loc[:-1]:
+        tp = _step(tp, part)
+    tp = _member(tp, None)
+    if not (loc and _is_model(tp)):
+        return ""
+    field = next((f for n, f in tp.model_fields.items() if loc[-1] in (n, f.alias)), None)
+    return (field.description or "") if field is not None else ""
+
+
 def _describe(err, data, model_cls, source, lines, overridden):
     """One analyst-readable line for one pydantic error; returns (text, line, key)."""
     missing = err["type"] == "missing"
@@ -735,7 +782,7 @@ def _describe(err, data, model_cls, source, lines, overridden):
     where = override.location(source, key) if override else format_location(source, line, key)
     if below:  # the file's line is not the whole story for a model-level check
         where += " (after " + ", ".join(o.cite() for o in below) + ")"
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = _message(err, model_cls)
     if not missing:  # for 'missing' the input is the parent mapping: noise
         msg += f" (got {_short_repr(err['input'])})"
     if err["type"] == "extra_forbidden":

@@ -65,7 +65,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .processes import MAX_PROCESSING_MONTHS, Processes
-from .types import Frozen, Share
+from .types import MAX_MONEY, Frozen, Money, Share
 from .values import (
     Distribution,
     Number,
@@ -78,7 +78,6 @@ from .values import (
 )
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Months = Annotated[int, Field(ge=0, le=600)]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -212,12 +211,15 @@ class RecoveryProfile(Frozen):
 
 
 class LoanSize(Frozen):
-    median: Number[float] = Field(gt=0.0, description="median loan amount, CNY")
+    median: Number[float] = Field(gt=0.0, le=MAX_MONEY, description="median loan amount, CNY")
     sigma: Number[float] = Field(
         0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)"
     )
     cap: Number[float] | None = Field(
-        10e6, gt=0.0, description="largest amount, CNY (10 m for 普惠 loans); null for none"
+        10e6,
+        gt=0.0,
+        le=MAX_MONEY,
+        description="largest amount, CNY (10 m for 普惠 loans); null for none",
     )
 
 
@@ -430,10 +432,14 @@ class Pool(PartyBase):
         None, description="segments it covers; default all whose scheme names it"
     )
     max_lending_multiple: Yearly[float] | None = Field(
-        None, gt=0.0, description="eligible balance outstanding <= this x pool balance"
+        None,
+        gt=0.0,
+        description="eligible balance outstanding <= this x pool balance; null for no limit",
     )
     npl_circuit_breaker: Yearly[Rate] | None = Field(
-        None, description="stops taking shares while eligible loans' NPL rate is above this"
+        None,
+        description="stops taking shares while eligible loans' NPL rate is above this; "
+        "null for none",
     )
     lag_months: Number[Months] = Field(3, description="months from a default to the pool's payout")
     fallback: Fallback = Field("bank", description="who takes its share when it cannot pay")
