@@ -132,6 +132,19 @@ def test_the_corpus_covers_the_required_mistakes():
         "bool_as_integer",
         "bool_in_sourced_value",
         "yaml11_sexagesimal",
+        # what the engine could not simulate (config/limits.py)
+        "limit_loans_per_month",
+        "limit_loans_after_growth",
+        "limit_loans_from_amount",
+        "limit_loan_from_amount_and_count",
+        "limit_initial_book",
+        "limit_applicants",
+        "limit_cohort_bands",
+        "grade_weights_overflow",
+        "pd_mean_lowered_by_grade_cap",
+        "process_pd_too_small",
+        "patience_too_long",
+        "seasonality_overflow",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
 

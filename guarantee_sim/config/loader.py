@@ -750,6 +750,8 @@ def _message(err, model_cls) -> str:
             msg = f"Input should be {_LIMITS[kind]} {_number_text(limit)}"
             if kind.startswith("less") and limit == MAX_MONEY:
                 msg += " (no amount in a scenario may exceed 1e+15 CNY, about 8x China's GDP)"
+            elif kind.startswith("less") and "null" in _description(model_cls, err["loc"]):
+                msg += "; for none (no cap, no limit) write null"
             return msg
     return err["msg"].removeprefix("Value error, ")
 

@@ -58,14 +58,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .limits import MAX_GRADE_PD, limit_problems
 from .processes import MAX_PROCESSING_MONTHS, Processes
-from .types import MAX_MONEY, Frozen, Money, Share
+from .types import MAX_MONEY, Frozen, Money, Share, fail
 from .values import (
     Distribution,
     Number,
@@ -180,14 +179,55 @@ class ProbabilityOfDefault(Frozen):
         description="grade distribution; relative PDs are rescaled so the weighted mean is `mean`",
     )
 
-    def grade_pds(self) -> tuple[list[float], list[float]]:
-        """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
+    @model_validator(mode="after")
+    def _grades_keep_the_mean(self) -> ProbabilityOfDefault:
+        """Grade weights are relative (their sum must be a number), and no grade's PD may
+        reach the cap: a capped grade would silently lower the mean PD (0.9 became 0.72)."""
+        if not math.isfinite(sum(g.weight for g in self.grades)):
+            fail(
+                [
+                    (
+                        ("grades",),
+                        "grade weights are relative shares: their sum must be a finite number "
+                        "(write them as shares or counts of a sensible size)",
+                        [g.weight for g in self.grades],
+                    )
+                ]
+            )
+        if not isinstance(self.mean, float):  # a per-year value or a distribution
+            return self
+        pds, weights = self._grade_pds()
+        if max(pds) > MAX_GRADE_PD:
+            capped = sum(w * min(pd, MAX_GRADE_PD) for w, pd in zip(weights, pds, strict=True))
+            riskiest = max(range(len(pds)), key=pds.__getitem__)
+            fail(
+                [
+                    (
+                        ("mean",),
+                        f"with these grades the riskiest grade's PD would be "
+                        f"{pds[riskiest]:.4g} (grade {riskiest}: relative_pd "
+                        f"{self.grades[riskiest].relative_pd:g}); grade PDs are capped at "
+                        f"{MAX_GRADE_PD}, which would make the mean PD {capped:.4g}, not "
+                        f"{self.mean:.4g} (allowed: a mean or relative_pd that keeps every "
+                        f"grade's PD at most {MAX_GRADE_PD})",
+                        self.mean,
+                    )
+                ]
+            )
+        return self
+
+    def _grade_pds(self) -> tuple[list[float], list[float]]:
         total = sum(g.weight for g in self.grades)
         weights = [g.weight / total for g in self.grades]
         scale = self.mean / sum(
             w * g.relative_pd for w, g in zip(weights, self.grades, strict=True)
         )
-        return [min(g.relative_pd * scale, 0.999) for g in self.grades], weights
+        return [g.relative_pd * scale for g in self.grades], weights
+
+    def grade_pds(self) -> tuple[list[float], list[float]]:
+        """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
+        pds, weights = self._grade_pds()
+        return [min(pd, MAX_GRADE_PD) for pd in pds], weights
 
 
 class BaselSME(Frozen):
@@ -301,23 +341,6 @@ class LiabilityWeight(Frozen):
 
 Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def fail(problems) -> None:
-    """Raise one validation error per (location, message, value), located in the YAML.
-
-    Cross-section checks run on the whole scenario but must point at the key to fix.
-    """
-    if problems:
-        raise ValidationError.from_exception_data(
-            "Scenario",
-            [
-                InitErrorDetails(
-                    type=PydanticCustomError("scenario", message), loc=tuple(loc), input=value
-                )
-                for loc, message, value in problems
-            ],
-        )
 
 
 class PartyBase(Frozen):
@@ -593,7 +616,9 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
-        fail([*_reference_problems(self), *_value_problems(self)])
+        problems = [*_reference_problems(self), *_value_problems(self)]
+        # what the engine could not simulate, once the scenario is consistent
+        fail(problems or list(limit_problems(self)))
         return self
 
     def value_sources(self) -> dict[str, str]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 #: the largest amount of money (CNY) any key may hold: about 8x China's 2023 GDP (126
 #: trillion CNY). Results sum amounts over months, segments, parties and paths; larger
@@ -66,6 +66,23 @@ class Frozen(BaseModel):
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
     ) -> CoreSchema:
         return _refusing_bools(handler(source))
+
+
+def fail(problems) -> None:
+    """Raise one validation error per (location, message, value), located in the YAML.
+
+    Cross-section checks run on the whole scenario but must point at the key to fix.
+    """
+    if problems:
+        raise ValidationError.from_exception_data(
+            "Scenario",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("scenario", message), loc=tuple(loc), input=value
+                )
+                for loc, message, value in problems
+            ],
+        )
 
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
