@@ -19,9 +19,12 @@ Typical use::
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import stat
+import sys
 import types
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -40,6 +43,7 @@ from .types import MAX_MONEY
 __all__ = [
     "Override",
     "ScenarioError",
+    "ScenarioWarning",
     "apply_overrides",
     "format_location",
     "load_model",
@@ -187,6 +191,15 @@ def read_yaml(path):
     """
     source = str(path)
     raw = _read_regular_file(path, source)  # bytes: let YAML decode UTF-8 whatever the locale
+    data, lines = _parse(raw, source)
+    return copy.deepcopy(data), dict(lines)  # the caller's own copy of a cached result
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(raw: bytes, source: str):
+    """The plain data and lines of a file's bytes: cached, because an experiment validates
+    its base scenario once per variant and the line-keeping parser is slow (0.25 s for the
+    largest shipped scenario)."""
     try:
         tree = _yaml().load(raw)
     except DuplicateKeyError as exc:
@@ -211,15 +224,15 @@ def read_yaml(path):
             f"the top level must be a mapping of 'key: value' settings, not a {kind}",
             line=1,
         )
-    lines = {}  # key path -> line
+    lines: dict[tuple, int] = {}  # key path -> line
     try:
         return _plain(tree, (), lines, frozenset(), _Budget()), lines
     except _Unsupported as exc:
-        line = exc.line if exc.line is not None else lines.get(exc.keys)
+        where = exc.line if exc.line is not None else lines.get(exc.keys)
         reason = exc.reason
         if exc.first_line is not None:
             reason += f" (first given on line {exc.first_line})"
-        raise _fail(source, reason, line, _dotted(exc.keys)) from None
+        raise _fail(source, reason, where, _dotted(exc.keys)) from None
 
 
 _FILE_KINDS = (
@@ -778,14 +791,16 @@ def _description(model_cls, loc) -> str:
 def _describe(err, data, model_cls, source, lines, overridden):
     """One analyst-readable line for one pydantic error; returns (text, line, key)."""
     missing = err["type"] == "missing"
-    keys = _data_path(data, err["loc"], keep_missing=missing)
+    # a cross-section check (fail()) may name a key the file lacks: the one to add
+    keys = _data_path(data, err["loc"], keep_missing=missing or err["type"] == "scenario")
     line, override, below = _locate(keys, lines, overridden)
     key = _dotted(keys)
     where = override.location(source, key) if override else format_location(source, line, key)
     if below:  # the file's line is not the whole story for a model-level check
         where += " (after " + ", ".join(o.cite() for o in below) + ")"
     msg = _message(err, model_cls)
-    if not missing:  # for 'missing' the input is the parent mapping: noise
+    # for 'missing' the input is the parent mapping: noise; a check's None: no value at all
+    if not (missing or (err["type"] == "scenario" and err["input"] is None)):
         msg += f" (got {_short_repr(err['input'])})"
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(model_cls, err["loc"][:-1])
@@ -809,7 +824,78 @@ def _validate(data, model_cls, source, lines, overridden, context):
     ) from None
 
 
-def load_model(path, model_cls, overrides=None, context=None):
+class ScenarioWarning(UserWarning):
+    """A value the model can compute but an analyst almost surely did not mean.
+
+    ``str(warning)`` is the full message, ready to print. Issued with :func:`warnings.warn`
+    by :func:`load_model` when given ``checks`` (``strict=True`` raises them as a
+    :class:`ScenarioError` instead).
+
+    Attributes
+    ----------
+    path, line, key
+        Where the value is, as for :class:`ScenarioError`.
+    value : float
+        The implausible value.
+    source : str
+        Where the plausible range comes from (a row of PARAMETERS.md).
+    """
+
+    def __init__(self, message, *, path, line=None, key=None, value=None, source=""):
+        super().__init__(message)
+        self.path = str(path)
+        self.line = line
+        self.key = key
+        self.value = value
+        self.source = source
+
+
+def _located_warnings(model, checks, source, lines, overridden) -> list[ScenarioWarning]:
+    """``checks(model)``'s (location, message, value, source) as located warnings, by line."""
+    found = []
+    for loc, message, value, origin in checks(model):
+        keys = tuple(loc)
+        line, override, _ = _locate(keys, lines, overridden)
+        key = _dotted(keys)
+        where = override.location(source, key) if override else format_location(source, line, key)
+        text = f"{where}: {message} (bound from {origin})"
+        found.append(
+            ScenarioWarning(text, path=source, line=line, key=key, value=value, source=origin)
+        )
+    found.sort(key=lambda w: (w.line is None, w.line or 0))
+    return found
+
+
+def _checked(model, checks, strict, source, lines, overridden):
+    """Issue (or with ``strict``, raise) the warnings ``checks`` finds in a valid ``model``."""
+    if checks is None:
+        return model
+    found = _located_warnings(model, checks, source, lines, overridden)
+    if strict and found:
+        problems = [f"{w} [an error with --strict]" for w in found]
+        raise ScenarioError(
+            _with_header(source, problems),
+            path=source,
+            line=found[0].line,
+            key=found[0].key,
+            problems=problems,
+        )
+    for warning in found:
+        warnings.warn(warning, stacklevel=_caller_level())
+    return model
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside the package (a notebook, a script)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        "guarantee_sim."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def load_model(path, model_cls, overrides=None, context=None, *, checks=None, strict=False):
     """Load a YAML file, apply overrides and validate it as ``model_cls``.
 
     Parameters
@@ -822,6 +908,11 @@ def load_model(path, model_cls, overrides=None, context=None):
         See :func:`parse_overrides`.
     context : dict, optional
         Passed to ``model_validate`` for context-aware validators.
+    checks : callable, optional
+        ``checks(model)`` yields ``(location, message, value, source)`` for values that are
+        valid but implausible; each becomes a :class:`ScenarioWarning`.
+    strict : bool, optional
+        Raise what ``checks`` finds as a :class:`ScenarioError` instead of warning.
 
     Returns
     -------
@@ -836,10 +927,29 @@ def load_model(path, model_cls, overrides=None, context=None):
         supplied the value), dotted key, message and offending value.
     """
     data, lines = read_yaml(path)
-    return model_from_dict(data, model_cls, str(path), context, lines=lines, overrides=overrides)
+    return model_from_dict(
+        data,
+        model_cls,
+        str(path),
+        context,
+        lines=lines,
+        overrides=overrides,
+        checks=checks,
+        strict=strict,
+    )
 
 
-def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=None, overrides=None):
+def model_from_dict(
+    data,
+    model_cls,
+    source="<dict>",
+    context=None,
+    *,
+    lines=None,
+    overrides=None,
+    checks=None,
+    strict=False,
+):
     """Validate an in-memory mapping with the same error messages.
 
     Parameters
@@ -856,6 +966,8 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
         Lines of the keys, as from :func:`read_yaml`; without them messages give none.
     overrides : optional
         Applied first; see :func:`parse_overrides`.
+    checks, strict : optional
+        See :func:`load_model`.
 
     Returns
     -------
@@ -867,7 +979,8 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
     """
     data, overridden = _apply_overrides(data, overrides, source, model_cls)
     _refuse_same_entries(data, (), source, lines or {}, overridden)
-    return _validate(data, model_cls, source, lines or {}, overridden, context)
+    model = _validate(data, model_cls, source, lines or {}, overridden, context)
+    return _checked(model, checks, strict, source, lines or {}, overridden)
 
 
 def _refuse_same_entries(node, keys, source, lines, overridden):
