@@ -149,16 +149,20 @@ def test_the_band_edges_are_the_engines():
         assert sorted(limits.band_edges(s)) == list(band_edges(s)), path.name
 
 
+HUGE_WEIGHTS = "[{relative_pd: 1, weight: 1e308}, {relative_pd: 2, weight: 1e308}]"
+
+
 @pytest.mark.parametrize(
     "override, key",
     [
         ("segments.sme.lending.count_per_year=1e30", "segments.sme.lending.count_per_year"),
-        ("segments.sme.pd.grades=[{relative_pd: 1, weight: 1e308}, {relative_pd: 2, weight: 1e308}]",  # noqa: E501
-         "segments.sme.pd.grades"),
-        ("segments.sme.initial_book={outstanding_amount: 1e15, remaining_tenor_months: 12}",
-         "segments.sme.initial_book.outstanding_amount"),
+        (f"segments.sme.pd.grades={HUGE_WEIGHTS}", "segments.sme.pd.grades"),
+        (
+            "segments.sme.initial_book={outstanding_amount: 1e15, remaining_tenor_months: 12}",
+            "segments.sme.initial_book.outstanding_amount",
+        ),
     ],
-)  # fmt: skip
+)
 def test_what_failed_in_run_is_refused_by_validate(override, key):
     """Inputs that passed validate and failed in run ('negative dimensions are not allowed',
     'Probabilities contain NaN', 'Maximum allowed dimension exceeded')."""

@@ -64,7 +64,7 @@ from pydantic import (
 
 from .limits import MAX_GRADE_PD, limit_problems
 from .processes import MAX_PROCESSING_MONTHS, Processes
-from .types import MAX_MONEY, Frozen, Money, Share, fail
+from .types import MAX_MONEY, Frozen, Money, Share, fail, unlike
 from .values import (
     Distribution,
     Number,
@@ -511,7 +511,7 @@ class Scheme(Frozen):
         total = sum(self.split.values())
         coverage = _number(self.coverage)
         if (coverage is None or coverage > 0) and abs(total - 1.0) > 1e-9:
-            fail([(("split",), f"proportions must sum to 1, got {total:.6g}", self.split)])
+            fail([(("split",), f"proportions must sum to 1, got {unlike(total, 1.0)}", self.split)])
         return self
 
 
@@ -943,7 +943,7 @@ def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
             )
             yield (
                 at,
-                f"fee {band.rate:g} on guarantees up to {_fmt_amount(upper)} CNY "
+                f"fee {unlike(band.rate, binding[0])} on guarantees up to {_fmt_amount(upper)} CNY "
                 f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
                 f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
                 f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "

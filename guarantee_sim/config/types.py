@@ -85,5 +85,17 @@ def fail(problems) -> None:
         )
 
 
+def unlike(x: float, other: float) -> str:
+    """``x`` with as few digits as show it is not ``other``: the sum 1.0000001 is not "1".
+
+    >>> unlike(1.0000001, 1.0), unlike(0.6, 1.0), unlike(0.010000000001, 0.01)
+    ('1.0000001', '0.6', '0.010000000001')
+    """
+    for digits in range(6, 18):
+        if f"{x:.{digits}g}" != f"{other:.{digits}g}":
+            return f"{x:.{digits}g}"
+    return repr(x)
+
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
