@@ -162,6 +162,25 @@ def _validate_experiment(args, console: Console) -> int:
     return 0
 
 
+def _refuse_kind(path: str, *, experiment: bool) -> None:
+    """``run`` given an experiment file, or ``compare`` a scenario file: say which to use."""
+    from .experiments import SCENARIO_KEYS, is_experiment
+
+    data = read_yaml(path)[0]
+    if experiment and is_experiment(data):
+        raise ScenarioError(
+            f"{path}: is an experiment file (a base scenario and variants); run it with "
+            f"`guarantee-sim compare {path}`",
+            path=path,
+        )
+    if not experiment and not is_experiment(data) and SCENARIO_KEYS & set(data):
+        raise ScenarioError(
+            f"{path}: is a scenario file, not an experiment; run it with "
+            f"`guarantee-sim run {path}`",
+            path=path,
+        )
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -193,6 +212,7 @@ def _run(args, console: Console) -> int:
         overrides.append(f"simulation.paths={args.paths}")
     if args.seed is not None:
         overrides.append(f"simulation.seed={args.seed}")
+    _refuse_kind(args.scenario, experiment=True)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
     out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
@@ -248,6 +268,7 @@ def _compare(args, console: Console) -> int:
     from .experiments import load_experiment, run_experiment, variant_scenarios
 
     _check_paths_and_seed(args)
+    _refuse_kind(args.experiment, experiment=False)
     experiment = load_experiment(args.experiment, overrides=args.overrides)
     with _printing_warnings():  # all valid before any run
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)

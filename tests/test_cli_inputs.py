@@ -181,3 +181,12 @@ def test_brief_checks_its_folder_before_any_work(tmp_path):
         locked.mkdir(mode=0o555)
         rc, _, err = run_main("brief", missing_results, "--out", locked / "brief")
         assert not clean_refusal(rc, err) and "is not writable" in err
+
+
+def test_run_and_compare_say_which_command_a_file_needs(monkeypatch):
+    no_simulation(monkeypatch)
+    experiment = HERE.parent / "experiments" / "county_fee_and_coverage.yaml"
+    rc, _, err = run_main("run", experiment)
+    assert not clean_refusal(rc, err) and f"guarantee-sim compare {experiment}" in err
+    rc, _, err = run_main("compare", GOOD)
+    assert not clean_refusal(rc, err) and f"guarantee-sim run {GOOD}" in err
