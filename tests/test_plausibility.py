@@ -54,8 +54,8 @@ def load_warnings(path, overrides=None) -> list[ScenarioWarning]:
 
 def test_the_corpus_covers_the_issue_examples():
     names = {p.stem for p in ABSURD}
-    # issue 13: PD 0.9999 (now an error: the grade cap), net assets 0 or 1e30 (1e30 is above
-    # the money bound: an error), a 1 CNY loan, correlation 0.99999, fee 0 with coverage 1
+    # issue 13: PD 0.9999 (0.9 here), net assets 0 or 1e30 (1e30 is above the money bound:
+    # an error), a 1 CNY loan, correlation 0.99999, fee 0 with coverage 1
     assert {
         "pd_mean_high",
         "net_assets_zero",
@@ -63,6 +63,7 @@ def test_the_corpus_covers_the_issue_examples():
         "loan_of_one_cny",
         "correlation_near_one",
         "fee_zero_full_coverage",
+        "pd_mean_lowered_by_grade_cap",  # a mean PD of 0.9 silently became 0.72
     } <= names
 
 

@@ -141,7 +141,6 @@ def test_the_corpus_covers_the_required_mistakes():
         "limit_applicants",
         "limit_cohort_bands",
         "grade_weights_overflow",
-        "pd_mean_lowered_by_grade_cap",
         "process_pd_too_small",
         "patience_too_long",
         "seasonality_overflow",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .limits import capped_lognormal_mean, monthly_counts
+from .limits import MAX_GRADE_PD, capped_lognormal_mean, monthly_counts
 from .values import Distribution, PerYear, Sourced
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,8 +142,31 @@ def implausible_values(s: Scenario) -> Iterator[Warning_]:
         for bound in BOUNDS:
             if _matches(bound.key, loc, kinds):
                 yield from _outside(bound, loc, value)
+    yield from _capped_grades(s)
     yield from _fee_free_risk(s)
     yield from _no_loans(s)
+
+
+def _capped_grades(s: Scenario) -> Iterator[Warning_]:
+    """Grade PDs above the cap: the engine's mean PD is then lower than the one written."""
+    fed = s.process_fed_segments()  # their grades are the processes' own PD grid
+    for name, seg in s.segments.items():
+        pd = seg.pd
+        if name in fed or not isinstance(pd.mean, float):
+            continue
+        capped = pd.capped_mean()
+        if capped is None:
+            continue
+        pds, _ = pd._grade_pds()
+        riskiest = max(range(len(pds)), key=pds.__getitem__)
+        yield (
+            ("segments", name, "pd", "mean"),
+            f"the riskiest grade's PD would be {pds[riskiest]:.4g} (grade {riskiest}, "
+            f"relative_pd {pd.grades[riskiest].relative_pd:g}); grade PDs are capped at "
+            f"{MAX_GRADE_PD}, so the mean PD simulated is {capped:.4g}, not {pd.mean:.4g}",
+            pd.mean,
+            "the engine: a grade's annual PD is at most 0.999 (ProbabilityOfDefault.grade_pds)",
+        )
 
 
 def _numbers(value: Any, loc: tuple) -> Iterator[tuple[tuple, Any]]:

@@ -180,9 +180,11 @@ class ProbabilityOfDefault(Frozen):
     )
 
     @model_validator(mode="after")
-    def _grades_keep_the_mean(self) -> ProbabilityOfDefault:
-        """Grade weights are relative (their sum must be a number), and no grade's PD may
-        reach the cap: a capped grade would silently lower the mean PD (0.9 became 0.72)."""
+    def _weights_sum(self) -> ProbabilityOfDefault:
+        """Grade weights are relative: their sum must be a number (1e308 twice is not).
+
+        A grade PD above the cap is a warning (``plausibility``): the cap lowers the mean.
+        """
         if not math.isfinite(sum(g.weight for g in self.grades)):
             fail(
                 [
@@ -194,27 +196,14 @@ class ProbabilityOfDefault(Frozen):
                     )
                 ]
             )
-        if not isinstance(self.mean, float):  # a per-year value or a distribution
-            return self
-        pds, weights = self._grade_pds()
-        if max(pds) > MAX_GRADE_PD:
-            capped = sum(w * min(pd, MAX_GRADE_PD) for w, pd in zip(weights, pds, strict=True))
-            riskiest = max(range(len(pds)), key=pds.__getitem__)
-            fail(
-                [
-                    (
-                        ("mean",),
-                        f"with these grades the riskiest grade's PD would be "
-                        f"{pds[riskiest]:.4g} (grade {riskiest}: relative_pd "
-                        f"{self.grades[riskiest].relative_pd:g}); grade PDs are capped at "
-                        f"{MAX_GRADE_PD}, which would make the mean PD {capped:.4g}, not "
-                        f"{self.mean:.4g} (allowed: a mean or relative_pd that keeps every "
-                        f"grade's PD at most {MAX_GRADE_PD})",
-                        self.mean,
-                    )
-                ]
-            )
         return self
+
+    def capped_mean(self) -> float | None:
+        """The mean PD the engine simulates when the grade cap binds (None when it does not)."""
+        pds, weights = self._grade_pds()
+        if max(pds) <= MAX_GRADE_PD:
+            return None
+        return sum(w * min(pd, MAX_GRADE_PD) for w, pd in zip(weights, pds, strict=True))
 
     def _grade_pds(self) -> tuple[list[float], list[float]]:
         total = sum(g.weight for g in self.grades)
