@@ -10,17 +10,19 @@ them, so ``--help``, ``--version`` and ``validate`` start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from ._version import __version__
-from .config import ScenarioError, load_scenario
+from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -47,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         "(e.g. --set parties.guarantor.fee_rate=0.005); repeatable; in compare, applies to "
         "every variant",
     )
+    overrides.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat implausible values (the warnings: a PD of 0.9, a guarantor without net "
+        "assets) as errors",
+    )
     run = sub.add_parser(
         "run",
         parents=[overrides],
@@ -56,8 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--paths", type=int, help="Monte Carlo paths (default: the scenario's)")
     run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     run.add_argument("--out", help="results file (default: results/<scenario name>.nc)")
-    validate = sub.add_parser("validate", parents=[overrides], help="only check a scenario file")
-    validate.add_argument("scenario")
+    validate = sub.add_parser(
+        "validate",
+        parents=[overrides],
+        help="only check a scenario file, or an experiment file and every variant of it "
+        "(nothing runs)",
+    )
+    validate.add_argument("scenario", help="scenario or experiment YAML file")
     compare = sub.add_parser(
         "compare",
         parents=[overrides],
@@ -100,15 +113,78 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+@contextlib.contextmanager
+def _printing_warnings() -> Iterator[None]:
+    """Print the implausible values found inside the block, each once, as ``warning:`` lines
+    on stderr (an experiment validates the same base file once per variant)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScenarioWarning)
+        try:
+            yield
+        finally:
+            shown = set()
+            for w in caught:
+                if not issubclass(w.category, ScenarioWarning):  # not ours: as Python would
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+                elif str(w.message) not in shown:
+                    shown.add(str(w.message))
+                    print(f"warning: {w.message}", file=sys.stderr)
+
+
 def _validate(args, console: Console) -> int:
-    scenario = load_scenario(args.scenario, overrides=args.overrides)
+    from .experiments import is_experiment
+
+    if is_experiment(read_yaml(args.scenario)[0]):
+        return _validate_experiment(args, console)
+    with _printing_warnings():
+        scenario = load_scenario(args.scenario, overrides=args.overrides, strict=args.strict)
     console.print(
-        f"{args.scenario}: valid scenario [bold]{scenario.name}[/] "
+        f"{_escape(args.scenario)}: valid scenario [bold]{_escape(scenario.name)}[/] "
         f"({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
         f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
         f"{scenario.years[-1]})"
     )
     return 0
+
+
+def _validate_experiment(args, console: Console) -> int:
+    """Validate an experiment and every variant's scenario, without running any."""
+    from .experiments import load_experiment, variant_scenarios
+
+    experiment = load_experiment(args.scenario, overrides=args.overrides)
+    with _printing_warnings():
+        scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
+    names = ", ".join(scenarios)
+    console.print(
+        f"{_escape(args.scenario)}: valid experiment [bold]{_escape(experiment.name)}[/] "
+        f"({len(scenarios)} variants of {_escape(experiment.base)}: {_escape(names)})"
+    )
+    return 0
+
+
+def _refuse_kind(path: str, *, experiment: bool) -> None:
+    """``run`` given an experiment file, or ``compare`` a scenario file: say which to use."""
+    from .experiments import SCENARIO_KEYS, is_experiment
+
+    data = read_yaml(path)[0]
+    if experiment and is_experiment(data):
+        raise ScenarioError(
+            f"{path}: is an experiment file (a base scenario and variants); run it with "
+            f"`guarantee-sim compare {path}`",
+            path=path,
+        )
+    if not experiment and not is_experiment(data) and SCENARIO_KEYS & set(data):
+        raise ScenarioError(
+            f"{path}: is a scenario file, not an experiment; run it with "
+            f"`guarantee-sim run {path}`",
+            path=path,
+        )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _configure_numba_cache() -> None:
@@ -136,7 +212,9 @@ def _run(args, console: Console) -> int:
         overrides.append(f"simulation.paths={args.paths}")
     if args.seed is not None:
         overrides.append(f"simulation.seed={args.seed}")
-    scenario = load_scenario(args.scenario, overrides=overrides)
+    _refuse_kind(args.scenario, experiment=True)
+    with _printing_warnings():
+        scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
     out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
     paths = scenario.simulation.paths
     columns = (
@@ -190,8 +268,10 @@ def _compare(args, console: Console) -> int:
     from .experiments import load_experiment, run_experiment, variant_scenarios
 
     _check_paths_and_seed(args)
+    _refuse_kind(args.experiment, experiment=False)
     experiment = load_experiment(args.experiment, overrides=args.overrides)
-    scenarios = variant_scenarios(args.experiment, experiment)  # all valid before any run
+    with _printing_warnings():  # all valid before any run
+        scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
     out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (
@@ -200,7 +280,8 @@ def _compare(args, console: Console) -> int:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScenarioWarning)  # printed above
         tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
         ds = run_experiment(
             args.experiment,
@@ -208,6 +289,7 @@ def _compare(args, console: Console) -> int:
             seed=args.seed,
             overrides=args.overrides,
             progress=lambda name, n: bar.advance(tasks[name], n),
+            strict=args.strict,
         )
     print_comparison(ds, console)
     write_netcdf(ds, out)
@@ -252,13 +334,31 @@ def _comparison_cell(key: str, value: float) -> str:
     return _m(value)
 
 
+#: dimensions a results file needs entries along, and what they count
+_DIMENSIONS = {
+    "scenario": "variants",
+    "path": "paths",
+    "year": "years",
+    "segment": "segments",
+    "party": "parties",
+}
+
+
 def _open_results(path) -> xr.Dataset:
     from .results import open_results
 
     try:
-        return open_results(path)
+        ds = open_results(path)
     except ValueError as err:
         raise ScenarioError(str(err), path=str(path)) from None
+    empty = [dim for dim in _DIMENSIONS if ds.sizes.get(dim) == 0]
+    if empty:
+        raise ScenarioError(
+            f"{path}: the results have 0 {_DIMENSIONS[empty[0]]}: there is nothing to summarise; "
+            "write them again with `guarantee-sim run` (--paths at least 1)",
+            path=str(path),
+        )
+    return ds
 
 
 def _summarize(args, console: Console) -> int:
@@ -274,10 +374,9 @@ def _brief(args, console: Console) -> int:
     from .reporting import write_brief
 
     path = Path(args.results)
-    ds = _open_results(path)
     out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
+    _writable_folder(out)  # before the work of the brief
+    ds = _open_results(path)
     written = write_brief(ds, out, lang=args.lang, source=path)
     console.print(
         f"brief written to [bold]{written['markdown']}[/] and "
@@ -286,6 +385,24 @@ def _brief(args, console: Console) -> int:
         f"{out})"
     )
     return 0
+
+
+def _writable_folder(out: Path) -> None:
+    """Check that the brief's folder ``out`` can be written, without creating it."""
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ScenarioError(
+            f"--out {out}: {existing} is a file, so the folder cannot be made", path=str(out)
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ScenarioError(
+            f"--out {out}: the folder {existing} is not writable; give another --out",
+            path=str(out),
+        )
 
 
 def _m(x) -> str:

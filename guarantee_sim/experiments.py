@@ -23,19 +23,22 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from .config import Override, ScenarioError, load_scenario, parse_overrides, read_yaml
-from .config.loader import model_from_dict
+from .config.loader import format_location, model_from_dict
+from .config.types import Frozen, fail
+
+if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that run
+    import xarray as xr
+
+#: top-level keys only a scenario has; a file with ``base`` and none of them is an experiment
+SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
 
 
-class Experiment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Experiment(Frozen):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     label: str = ""
     description: str = ""
@@ -61,28 +64,71 @@ class Experiment(BaseModel):
     _set: dict = PrivateAttr(default_factory=dict)  # dotted key -> Override from --set
 
     @model_validator(mode="after")
-    def _some_variants(self) -> Experiment:
+    def _variants_named_once(self) -> Experiment:
+        """Some variants; each name once (a grid point named like a variant, or two grid
+        values written alike, would silently replace one); a counterfactual among them."""
         if not self.variants and not self.grid:
-            raise ValueError("give variants, a grid, or both")
-        names = list(self.variants) + list(self._grid_points())
-        if len(set(names)) != len(names):
-            raise ValueError("variant names must be unique")
+            fail([(("variants",), "give variants, a grid, or both", None)])
+        fail(
+            [
+                (("grid", key), "a grid key needs at least one value", values)
+                for key, values in self.grid.items()
+                if not values
+            ]
+        )
+        problems = []
+        seen: dict[str, tuple] = {}  # grid point name -> its places in the file
+        for name, places in self._grid_points(all_points=True):
+            if name in seen:
+                at = next((p for p, q in zip(places, seen[name], strict=True) if p != q), places[0])
+                problems.append(
+                    (at, f"makes the grid point {name!r} a second time (two values of a grid "
+                     "key are written alike): give each value once", name)
+                )  # fmt: skip
+            seen.setdefault(name, places)
+        for name in self.variants:
+            if name in seen:
+                problems.append(
+                    (("variants", name), f"the grid has a point of the same name {name!r}, "
+                     "which would replace this variant: rename it", name)
+                )  # fmt: skip
+        names = [*self.variants, *seen]
         if self.counterfactual is not None and self.counterfactual not in names:
-            raise ValueError(
-                f"counterfactual {self.counterfactual!r} is not a variant (allowed: {names})"
-            )
+            problems.append(
+                (("counterfactual",), f"{self.counterfactual!r} is not a variant (allowed: "
+                 f"{names})", self.counterfactual)
+            )  # fmt: skip
+        fail(problems)
         return self
 
-    def _grid_points(self) -> dict[str, list[tuple[tuple, str, Any]]]:
-        """Grid point name (key=value,...) -> [(place in the file, dotted key, value)]."""
+    def _grid_points(self, all_points: bool = False):
+        """Grid point name (key=value,...) and its places in the file (``grid``, key,
+        index), each combination in order; with ``all_points`` also repeated names."""
         keys = list(self.grid)
-        points = {}
+        named = set()
         for combo in itertools.product(*(enumerate(self.grid[k]) for k in keys)) if keys else ():
             name = ",".join(
                 f"{k.split('.')[-1]}={v}" for k, (_, v) in zip(keys, combo, strict=True)
             )
-            points[name] = [(("grid", k, i), k, v) for k, (i, v) in zip(keys, combo, strict=True)]
-        return points
+            if all_points or name not in named:
+                named.add(name)
+                yield name, tuple(("grid", k, i) for k, (i, _) in zip(keys, combo, strict=True))
+
+    def _grid_changes(self) -> dict[str, list[tuple[tuple, str, Any]]]:
+        """Grid point name -> [(place in the file, dotted key, value)]."""
+        return {
+            name: [(at, at[1], self.grid[at[1]][at[2]]) for at in places]
+            for name, places in self._grid_points()
+        }
+
+    def place(self, name: str) -> tuple[tuple, int | None]:
+        """Where variant ``name`` is written: its key path and line (a grid point: its
+        first grid value)."""
+        if name in self.variants:
+            at: tuple = ("variants", name)
+        else:
+            at = next((p[0] for n, p in self._grid_points() if n == name), ("grid",))
+        return at, self._lines.get(at)
 
     def located_overrides(self) -> dict[str, list[Override]]:
         """Every variant's overrides, each citing where it was written (file and line or
@@ -92,7 +138,7 @@ class Experiment(BaseModel):
             name: [(("variants", name, k), k, v) for k, v in o.items()]
             for name, o in self.variants.items()
         }
-        changes.update(self._grid_points())
+        changes.update(self._grid_changes())
         return {
             name: list({**common, **{k: self._override(at, k, v) for at, k, v in own}}.values())
             for name, own in changes.items()
@@ -128,24 +174,64 @@ def load_experiment(path: str | Path, overrides=None) -> Experiment:
     return experiment
 
 
-def variant_scenarios(path: str | Path, experiment: Experiment | None = None) -> dict:
-    """Validate every variant's scenario before anything runs; name -> Scenario."""
+def is_experiment(data: dict) -> bool:
+    """Whether a file's top-level mapping is an experiment (a ``base`` and no scenario keys)."""
+    return "base" in data and not SCENARIO_KEYS & set(data)
+
+
+def variant_scenarios(
+    path: str | Path, experiment: Experiment | None = None, *, strict: bool = False
+) -> dict:
+    """Validate every variant's scenario before anything runs; name -> Scenario.
+
+    Implausible values warn (:class:`~guarantee_sim.config.ScenarioWarning`), or with
+    ``strict`` are errors, as for :func:`~guarantee_sim.config.load_scenario`.
+    """
     path = Path(path)
     experiment = experiment or load_experiment(path)
-    base = (path.parent / experiment.base).resolve()
-    if not base.is_file():
-        raise ScenarioError(
-            f"{path}: key 'base': no scenario file {base}", path=str(path), key="base"
-        )
+    base = _base_scenario(path, experiment)
     scenarios = {}
     for name, overrides in experiment.located_overrides().items():
         try:
-            scenarios[name] = load_scenario(base, overrides=overrides)
+            scenarios[name] = load_scenario(base, overrides=overrides, strict=strict)
         except ScenarioError as err:
+            at, line = experiment.place(name)
+            key = ".".join(map(str, at))
+            where = format_location(path, line, key)
             raise ScenarioError(
-                f"{path}: variant {name!r}:\n{err}", path=str(path), key=f"variants.{name}"
+                f"{where}: variant {name!r} is not a valid scenario:\n{err}",
+                path=str(path),
+                line=line,
+                key=key,
+                problems=[f"{where}: variant {name!r}: {p}" for p in err.problems],
             ) from None
     return scenarios
+
+
+def _base_scenario(path: Path, experiment: Experiment) -> Path:
+    """The base scenario file, checked to be one (the key and line of ``base`` if not)."""
+    base = (path.parent / experiment.base).resolve()
+    line = experiment._lines.get(("base",))
+    where = format_location(path, line, "base")
+    if not base.is_file():
+        what = "a folder" if base.is_dir() else "no file"
+        raise ScenarioError(
+            f"{where}: {experiment.base!r} is {what} (looked for {base}); give the base "
+            "scenario's YAML file, relative to the experiment file",
+            path=str(path),
+            line=line,
+            key="base",
+        )
+    data, _ = read_yaml(base)
+    if is_experiment(data):
+        raise ScenarioError(
+            f"{where}: {experiment.base!r} is an experiment file, not a scenario; give the "
+            "scenario the variants change",
+            path=str(path),
+            line=line,
+            key="base",
+        )
+    return base
 
 
 def run_experiment(
@@ -154,12 +240,19 @@ def run_experiment(
     seed: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     overrides=None,
+    *,
+    strict: bool = False,
 ) -> xr.Dataset:
-    """Run every variant with common random numbers; one Dataset with a scenario dim."""
+    """Run every variant with common random numbers; one Dataset with a scenario dim.
+
+    Every variant is validated before any runs; ``strict`` makes implausible values errors.
+    """
+    import xarray as xr
+
     from .engine import simulate
 
     experiment = load_experiment(path, overrides)
-    scenarios = variant_scenarios(path, experiment)
+    scenarios = variant_scenarios(path, experiment, strict=strict)
     first = next(iter(scenarios.values()))
     paths = paths or experiment.paths or first.simulation.paths
     if seed is None:  # the command line's, else the experiment's, else the base scenario's
@@ -237,6 +330,8 @@ def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)
 
 def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Headline numbers per variant (means over paths unless named otherwise)."""
+    import numpy as np
+
     from .results import depletion_probability, insolvency_probability, loss_summary
 
     table = {}

@@ -126,12 +126,13 @@ def test_process_books_carry_the_process_flag():
 
 def test_no_other_module_spells_out_the_layout():
     """The shifts and flags are written once (book.py; the counter's generation shift in
-    philox.py); builders and the jitted draws use the names."""
+    philox.py); builders and the jitted draws use the names. config/limits.py restates the
+    limits validation checks (config may not import book); tests/test_limits.py ties them."""
     spelled = re.compile(r"<<\s*(20|16|15|10)\b|0x[48]0000000|0xFFFFF\b|0xFFF\b|2\s*\*\*\s*20")
     offenders = [
         f"{path.relative_to(PACKAGE)}:{i}: {line.strip()}"
         for path in sorted(PACKAGE.rglob("*.py"))
-        if path.name not in ("book.py", "philox.py")
+        if path.name not in ("book.py", "philox.py", "limits.py")
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if spelled.search(line)
     ]

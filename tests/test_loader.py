@@ -254,6 +254,115 @@ def test_file_not_in_utf8_is_a_scenario_error(tmp_path):
     assert "gbk.yaml" in str(info.value)
 
 
+# ------------------------------------------------------ files that are not YAML files
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(ScenarioError, match="is a folder, not a regular file") as info:
+        read_yaml(tmp_path)
+    assert info.value.path == str(tmp_path)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_device_is_refused_without_reading_it(device):
+    """/dev/zero and /dev/urandom never end: reading them filled the memory."""
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    with pytest.raises(ScenarioError, match="is a device, not a regular file"):
+        read_yaml(device)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    """Opening a FIFO for reading blocks until someone writes: validate hung for ever."""
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(_error_of(read_yaml, fifo)))
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # unblock the reader so the test run can end, then fail
+        with open(fifo, "wb"):
+            pass
+        worker.join(10)
+        pytest.fail("read_yaml blocked on a FIFO")
+    assert "is a named pipe (FIFO), not a regular file" in outcome[0]
+
+
+def _error_of(function, *args) -> str:
+    try:
+        function(*args)
+    except ScenarioError as err:
+        return str(err)
+    return "no error"
+
+
+def test_a_file_above_the_size_limit_is_refused_before_parsing(tmp_path):
+    from guarantee_sim.config.loader import MAX_FILE_BYTES
+
+    path = tmp_path / "big.yaml"
+    path.write_text("name: x\nsources:\n" + "  - padding padding padding\n" * 20_000)
+    assert path.stat().st_size > MAX_FILE_BYTES
+    with pytest.raises(ScenarioError, match="larger than 256 KB") as info:
+        read_yaml(path)
+    assert info.value.path == str(path)
+    # a file just under the limit is read
+    small = tmp_path / "small.yaml"
+    small.write_text("name: x\nsources:\n" + "  - p\n" * ((MAX_FILE_BYTES - 40) // 6))
+    assert small.stat().st_size <= MAX_FILE_BYTES
+    assert read_yaml(small)[0]["name"] == "x"
+
+
+def test_nested_aliases_stop_at_the_value_limit(tmp_path):
+    import time
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]")
+    path = write(tmp_path, "\n".join(levels) + "\n")
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError, match="expands to more than 100,000 values") as info:
+        read_yaml(path)
+    assert time.perf_counter() - start < 10
+    assert info.value.key == "e.7" and info.value.line == 5  # the alias that crossed it
+
+
+def test_aliases_repeated_in_a_list_point_at_the_list(tmp_path):
+    path = write(tmp_path, "base: &b {x: 1}\nitems:\n  - *b\n  - *b\n")
+    data, lines = read_yaml(path)
+    assert data["items"] == [{"x": 1}, {"x": 1}]
+    assert lines[("items", 0)] == 2  # the list; ruamel gives the anchor's line 1
+
+
+def test_duplicate_keys_through_aliases_are_reported_once(tmp_path):
+    text = "a: &a {x: 1, x: 2}\nb: [*a, *a, *a]\n"
+    with pytest.raises(ScenarioError) as info:
+        read_yaml(write(tmp_path, text))
+    assert len(info.value.problems) == 1 and info.value.key == "a.x"
+
+
+def test_keys_that_differ_only_in_type_are_duplicates(tmp_path):
+    """{2022: 1.0, '2022': 2.0} became one entry of a year mapping, one value lost."""
+    text = "a:\n  2022: 1.0\n  '2022': 2.0\n"
+    with pytest.raises(ScenarioError) as info:
+        read_yaml(write(tmp_path, text))
+    err = info.value
+    assert (err.line, err.key) == (3, "a.2022")
+    assert "'2022' and 2022 name the same entry" in str(err)
+    assert "first given on line 2" in str(err)
+
+
+def test_keys_that_differ_only_in_type_in_python_data_are_duplicates():
+    data = {"name": "x", "parties": {"guarantor": {}, 7: {}, "7": {}}}
+    with pytest.raises(ScenarioError, match="name the same entry") as info:
+        model_from_dict(data, Scenario)
+    assert info.value.key == "parties.7"
+
+
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", ""])
 def test_top_level_must_be_mapping(tmp_path, text):
     path = write(tmp_path, text)

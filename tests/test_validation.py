@@ -122,6 +122,31 @@ def test_the_corpus_covers_the_required_mistakes():
         "value_source_empty",
         "value_source_unknown_key",
         "value_sourced_out_of_range",
+        # inputs that must be refused (issue 13)
+        "duplicate_key_typed",
+        "yaml_alias_bomb",
+        "number_nan",
+        "number_inf",
+        "number_inf_for_no_cap",
+        "bool_as_number",
+        "bool_as_integer",
+        "bool_in_sourced_value",
+        "yaml11_sexagesimal",
+        # what the engine could not simulate (config/limits.py)
+        "limit_loans_per_month",
+        "limit_loans_after_growth",
+        "limit_loans_from_amount",
+        "limit_loan_from_amount_and_count",
+        "limit_initial_book",
+        "limit_applicants",
+        "limit_cohort_bands",
+        "grade_weights_overflow",
+        "process_pd_too_small",
+        "patience_too_long",
+        "seasonality_overflow",
+        # messages with enough digits
+        "split_almost_one",
+        "fee_just_above_cap",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
 

@@ -7,18 +7,21 @@ from pathlib import Path
 from .loader import (
     Override,
     ScenarioError,
+    ScenarioWarning,
     apply_overrides,
     load_model,
     model_from_dict,
     parse_overrides,
     read_yaml,
 )
+from .plausibility import implausible_values
 from .schema import Scenario
 
 __all__ = [
     "Override",
     "Scenario",
     "ScenarioError",
+    "ScenarioWarning",
     "apply_overrides",
     "load_scenario",
     "parse_overrides",
@@ -27,10 +30,13 @@ __all__ = [
 ]
 
 
-def load_scenario(path: str | Path, overrides=None) -> Scenario:
+def load_scenario(path: str | Path, overrides=None, *, strict: bool = False) -> Scenario:
     """Load and validate a scenario YAML file, applying ``dotted.key=value`` overrides.
 
     Raises :class:`ScenarioError` naming the file, line, key, value and what is allowed.
+    Values that are valid but implausible (a PD of 0.9999, a guarantor without net assets;
+    see :mod:`guarantee_sim.config.plausibility`) are issued as :class:`ScenarioWarning`
+    (Python's ``warnings``), or with ``strict=True`` raised as errors.
 
     >>> from guarantee_sim import load_scenario
     >>> s = load_scenario("scenarios/county_guarantee_2021.yaml",
@@ -38,13 +44,23 @@ def load_scenario(path: str | Path, overrides=None) -> Scenario:
     >>> s.name, s.simulation.paths
     ('county_guarantee_2021', 10)
     """
-    return load_model(path, Scenario, overrides=overrides)
+    return load_model(path, Scenario, overrides=overrides, checks=implausible_values, strict=strict)
 
 
-def scenario_from_dict(data: dict, source: str = "<dict>", overrides=None) -> Scenario:
+def scenario_from_dict(
+    data: dict, source: str = "<dict>", overrides=None, *, strict: bool = False
+) -> Scenario:
     """Validate an in-memory scenario (e.g. one built in a notebook), after ``overrides``.
 
     ``overrides`` are read like ``--set`` (see :func:`parse_overrides`); ``data`` is not
-    modified.
+    modified. Implausible values warn, or with ``strict=True`` are errors (as
+    :func:`load_scenario`).
     """
-    return model_from_dict(data, Scenario, source=source, overrides=overrides)
+    return model_from_dict(
+        data,
+        Scenario,
+        source=source,
+        overrides=overrides,
+        checks=implausible_values,
+        strict=strict,
+    )

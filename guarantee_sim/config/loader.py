@@ -19,10 +19,14 @@ Typical use::
 from __future__ import annotations
 
 import copy
+import functools
+import os
+import stat
+import sys
 import types
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -34,9 +38,12 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from .types import MAX_MONEY
+
 __all__ = [
     "Override",
     "ScenarioError",
+    "ScenarioWarning",
     "apply_overrides",
     "format_location",
     "load_model",
@@ -47,6 +54,15 @@ __all__ = [
 ]
 
 _REPR_LIMIT = 80  # longest "got ..." value we print; whole sub-trees are noise
+
+#: largest scenario or experiment file read, in bytes. The largest shipped file is 19 KB;
+#: the pure-Python YAML parser that keeps lines reads about 40 KB a second at worst, so a
+#: file at the limit still reads in seconds (a 50 MB file took minutes).
+MAX_FILE_BYTES = 256 * 1024
+#: most values (mappings, lists, scalars) a file may expand to. The largest shipped
+#: scenario has 314; aliases (``*name``) repeat a part of the file, and nested aliases
+#: ("billion laughs") would otherwise expand to billions of values.
+MAX_VALUES = 100_000
 
 
 class ScenarioError(Exception):
@@ -117,11 +133,33 @@ def _fail(path, text, line=None, key=None, override=None):
 
 
 class _Unsupported(Exception):
-    """YAML that parses but has no plain value (a custom tag, a recursive alias)."""
+    """YAML that parses but has no plain value (a custom tag, a recursive alias, too many
+    values, two keys naming one entry)."""
 
-    def __init__(self, reason, keys):
+    def __init__(self, reason, keys, line=None, first_line=None):
         super().__init__(reason)
-        self.reason, self.keys = reason, keys
+        self.reason, self.keys, self.line = reason, keys, line
+        self.first_line = first_line  # of the entry a duplicate key repeats
+
+
+class _Budget:
+    """Counts the values built from a file, so aliases cannot expand it without bound."""
+
+    def __init__(self) -> None:
+        self.values = 0
+        self.seen: set[int] = set()  # ids of the mappings and lists built so far
+        self.alias = None  # key path of the outermost alias being expanded
+
+    def spend(self, keys) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            where = self.alias if self.alias is not None else keys
+            raise _Unsupported(
+                f"the file expands to more than {MAX_VALUES:,} values (YAML aliases '*name' "
+                "repeat a part of the file, here nested so that they multiply); a scenario "
+                "has a few hundred: write the values out or use fewer aliases",
+                where,
+            )
 
 
 def _yaml() -> YAML:
@@ -152,12 +190,16 @@ def read_yaml(path):
         YAML's own, or a top level that is not a mapping.
     """
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()  # bytes: let YAML decode UTF-8 whatever the locale
-    except FileNotFoundError:
-        raise _fail(source, "file not found") from None
-    except OSError as exc:
-        raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    raw = _read_regular_file(path, source)  # bytes: let YAML decode UTF-8 whatever the locale
+    data, lines = _parse(raw, source)
+    return copy.deepcopy(data), dict(lines)  # the caller's own copy of a cached result
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(raw: bytes, source: str):
+    """The plain data and lines of a file's bytes: cached, because an experiment validates
+    its base scenario once per variant and the line-keeping parser is slow (0.25 s for the
+    largest shipped scenario)."""
     try:
         tree = _yaml().load(raw)
     except DuplicateKeyError as exc:
@@ -182,15 +224,60 @@ def read_yaml(path):
             f"the top level must be a mapping of 'key: value' settings, not a {kind}",
             line=1,
         )
-    lines = {}  # key path -> line
+    lines: dict[tuple, int] = {}  # key path -> line
     try:
-        return _plain(tree, (), lines, frozenset()), lines
+        return _plain(tree, (), lines, frozenset(), _Budget()), lines
     except _Unsupported as exc:
-        raise _fail(source, exc.reason, lines.get(exc.keys), _dotted(exc.keys)) from None
+        where = exc.line if exc.line is not None else lines.get(exc.keys)
+        reason = exc.reason
+        if exc.first_line is not None:
+            reason += f" (first given on line {exc.first_line})"
+        raise _fail(source, reason, where, _dotted(exc.keys)) from None
 
 
-def _plain(node, keys, lines, active):
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_regular_file(path, source) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    Opened without blocking (a FIFO would wait for a writer for ever) and checked on the
+    open file, so a device such as /dev/zero or /dev/urandom is never read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise _fail(source, "file not found") from None
+    except OSError as exc:
+        raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+        raise _fail(source, f"is {kind}, not a regular file: give a YAML file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _fail(source, f"cannot read file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(
+            source,
+            f"file is larger than {MAX_FILE_BYTES // 1024} KB, the most a scenario or "
+            "experiment file may have (the largest shipped one has 19 KB)",
+        )
+    return raw
+
+
+def _plain(node, keys, lines, active, budget):
     """ruamel's round-trip objects as plain Python values; their lines go into ``lines``."""
+    budget.spend(keys)
     if isinstance(node, (CommentedMap, CommentedSeq)):
         tag = node.tag.value
         if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
@@ -198,27 +285,58 @@ def _plain(node, keys, lines, active):
         if id(node) in active:
             raise _Unsupported("an alias refers to itself", keys)
         active = active | {id(node)}
+        budget.seen.add(id(node))
         if isinstance(node, CommentedSeq):
-            return [_child(node, i, i, keys, lines, active) for i in range(len(node))]
+            return [_child(node, i, i, keys, lines, active, budget) for i in range(len(node))]
         mapping = {}
         for raw_key in node:
             key = _scalar(raw_key, keys)
-            mapping[key] = _child(node, raw_key, key, keys, lines, active)
+            first = _same_entry(mapping, key)
+            if first is not None:
+                raise _Unsupported(
+                    f"duplicate key: {key!r} and {first!r} name the same entry; write it once",
+                    (*keys, key),
+                    _key_line(node, raw_key, lines.get(keys)),
+                    first_line=lines.get((*keys, first)),
+                )
+            mapping[key] = _child(node, raw_key, key, keys, lines, active, budget)
         return mapping
     if isinstance(node, CommentedSet):
         return set(node)
     return _scalar(node, keys)
 
 
-def _child(node, raw_key, key, keys, lines, active):
-    """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
-    at = (*keys, key)
+def _same_entry(mapping, key):
+    """The key of ``mapping`` that ``key`` differs from only in type (2022 and '2022')."""
+    text = str(key)
+    return next((k for k in mapping if str(k) == text and k != key), None)
+
+
+def _key_line(node, raw_key, default):
     try:
         position = node.lc.item(raw_key) if isinstance(node, CommentedSeq) else node.lc.key(raw_key)
-        lines[at] = position[0] + 1
     except KeyError:  # a key merged in by '<<': the line of its mapping
-        lines[at] = lines.get(keys, 1)
-    return _plain(node[raw_key], at, lines, active)
+        return default if default is not None else 1
+    return position[0] + 1
+
+
+def _child(node, raw_key, key, keys, lines, active, budget):
+    """The plain value of ``node[raw_key]``; records its line under ``keys + (key,)``."""
+    at = (*keys, key)
+    value = node[raw_key]
+    alias = id(value) in budget.seen  # a mapping or list met before: an alias of it
+    if alias and isinstance(node, CommentedSeq):
+        lines[at] = lines.get(keys, 1)  # ruamel gives the anchor's line, not the alias's
+    else:
+        lines[at] = _key_line(node, raw_key, lines.get(keys))
+    outermost = alias and budget.alias is None  # remember the outermost alias's place
+    if outermost:
+        budget.alias = at
+    try:
+        return _plain(value, at, lines, active, budget)
+    finally:
+        if outermost:
+            budget.alias = None
 
 
 def _scalar(value, keys):
@@ -257,11 +375,12 @@ def _duplicate_keys(raw, source, exc):
     the file's node tree (which keeps duplicates) is searched instead.
     """
     found = []
+    seen = set()  # each node once: an alias repeats a node, not its duplicates
 
-    def walk(node, keys, active):
-        if id(node) in active:
+    def walk(node, keys):
+        if id(node) in seen:
             return
-        active = active | {id(node)}
+        seen.add(id(node))
         if isinstance(node, MappingNode):
             first = {}
             for key_node, value_node in node.value:
@@ -273,12 +392,12 @@ def _duplicate_keys(raw, source, exc):
                     found.append((line, _dotted((*keys, name)), first[name]))
                 elif name is not None:
                     first[name] = line
-                walk(value_node, (*keys, name), active)
+                walk(value_node, (*keys, name))
         elif isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                walk(item, (*keys, i), active)
+                walk(item, (*keys, i))
 
-    walk(_yaml().compose(raw), (), frozenset())
+    walk(_yaml().compose(raw), ())
     if not found:  # equal values written differently (1 and 1.0): ruamel's own words
         line = exc.problem_mark.line + 1
         return _fail(source, f"duplicate key: {exc.problem}", line=line)
@@ -347,9 +466,11 @@ def parse_override(text, source=None) -> Override:
 
 def _yaml_value(text, key, override_text, source):
     try:
-        return _plain(_yaml().load(text), (), {}, frozenset())
-    except (YAMLError, _Unsupported) as exc:
-        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        return _plain(_yaml().load(text), (), {}, frozenset(), _Budget())
+    except _Unsupported as exc:
+        raise _fail(source, exc.reason, key=key, override=override_text) from None
+    except YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
         raise _fail(
             source, f"value is not valid YAML: {problem}", key=key, override=override_text
         ) from None
@@ -620,17 +741,66 @@ def _is_model(tp):
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
+_LIMITS = {
+    "greater_than": "greater than",
+    "greater_than_equal": "greater than or equal to",
+    "less_than": "less than",
+    "less_than_equal": "less than or equal to",
+}
+
+
+def _message(err, model_cls) -> str:
+    """Pydantic's message, said for a YAML writer: what is allowed, with readable numbers."""
+    kind = err["type"]
+    if kind == "finite_number":
+        msg = "must be a finite number: .inf and .nan are not allowed"
+        if "null" in _description(model_cls, err["loc"]):
+            msg += "; for none (no cap, no limit) write null"
+        return msg
+    if kind in _LIMITS:
+        limit = next(iter(err.get("ctx", {}).values()), None)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            msg = f"Input should be {_LIMITS[kind]} {_number_text(limit)}"
+            if kind.startswith("less") and limit == MAX_MONEY:
+                msg += " (no amount in a scenario may exceed 1e+15 CNY, about 8x China's GDP)"
+            elif kind.startswith("less") and "null" in _description(model_cls, err["loc"]):
+                msg += "; for none (no cap, no limit) write null"
+            return msg
+    return err["msg"].removeprefix("Value error, ")
+
+
+def _number_text(x) -> str:
+    """1e+15 rather than 1000000000000000; 1 for 1.0; 0.999 and 4294967296 as they are."""
+    if abs(x) >= 1e15:
+        return f"{x:g}"
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _description(model_cls, loc) -> str:
+    """The description of the field at ``loc`` (empty when there is none)."""
+    tp = model_cls
+    for part in loc[:-1]:
+        tp = _step(tp, part)
+    tp = _member(tp, None)
+    if not (loc and _is_model(tp)):
+        return ""
+    field = next((f for n, f in tp.model_fields.items() if loc[-1] in (n, f.alias)), None)
+    return (field.description or "") if field is not None else ""
+
+
 def _describe(err, data, model_cls, source, lines, overridden):
     """One analyst-readable line for one pydantic error; returns (text, line, key)."""
     missing = err["type"] == "missing"
-    keys = _data_path(data, err["loc"], keep_missing=missing)
+    # a cross-section check (fail()) may name a key the file lacks: the one to add
+    keys = _data_path(data, err["loc"], keep_missing=missing or err["type"] == "scenario")
     line, override, below = _locate(keys, lines, overridden)
     key = _dotted(keys)
     where = override.location(source, key) if override else format_location(source, line, key)
     if below:  # the file's line is not the whole story for a model-level check
         where += " (after " + ", ".join(o.cite() for o in below) + ")"
-    msg = err["msg"].removeprefix("Value error, ")
-    if not missing:  # for 'missing' the input is the parent mapping: noise
+    msg = _message(err, model_cls)
+    # for 'missing' the input is the parent mapping: noise; a check's None: no value at all
+    if not (missing or (err["type"] == "scenario" and err["input"] is None)):
         msg += f" (got {_short_repr(err['input'])})"
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(model_cls, err["loc"][:-1])
@@ -654,7 +824,78 @@ def _validate(data, model_cls, source, lines, overridden, context):
     ) from None
 
 
-def load_model(path, model_cls, overrides=None, context=None):
+class ScenarioWarning(UserWarning):
+    """A value the model can compute but an analyst almost surely did not mean.
+
+    ``str(warning)`` is the full message, ready to print. Issued with :func:`warnings.warn`
+    by :func:`load_model` when given ``checks`` (``strict=True`` raises them as a
+    :class:`ScenarioError` instead).
+
+    Attributes
+    ----------
+    path, line, key
+        Where the value is, as for :class:`ScenarioError`.
+    value : float
+        The implausible value.
+    source : str
+        Where the plausible range comes from (a row of PARAMETERS.md).
+    """
+
+    def __init__(self, message, *, path, line=None, key=None, value=None, source=""):
+        super().__init__(message)
+        self.path = str(path)
+        self.line = line
+        self.key = key
+        self.value = value
+        self.source = source
+
+
+def _located_warnings(model, checks, source, lines, overridden) -> list[ScenarioWarning]:
+    """``checks(model)``'s (location, message, value, source) as located warnings, by line."""
+    found = []
+    for loc, message, value, origin in checks(model):
+        keys = tuple(loc)
+        line, override, _ = _locate(keys, lines, overridden)
+        key = _dotted(keys)
+        where = override.location(source, key) if override else format_location(source, line, key)
+        text = f"{where}: {message} (bound from {origin})"
+        found.append(
+            ScenarioWarning(text, path=source, line=line, key=key, value=value, source=origin)
+        )
+    found.sort(key=lambda w: (w.line is None, w.line or 0))
+    return found
+
+
+def _checked(model, checks, strict, source, lines, overridden):
+    """Issue (or with ``strict``, raise) the warnings ``checks`` finds in a valid ``model``."""
+    if checks is None:
+        return model
+    found = _located_warnings(model, checks, source, lines, overridden)
+    if strict and found:
+        problems = [f"{w} [an error with --strict]" for w in found]
+        raise ScenarioError(
+            _with_header(source, problems),
+            path=source,
+            line=found[0].line,
+            key=found[0].key,
+            problems=problems,
+        )
+    for warning in found:
+        warnings.warn(warning, stacklevel=_caller_level())
+    return model
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first caller outside the package (a notebook, a script)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        "guarantee_sim."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def load_model(path, model_cls, overrides=None, context=None, *, checks=None, strict=False):
     """Load a YAML file, apply overrides and validate it as ``model_cls``.
 
     Parameters
@@ -667,6 +908,11 @@ def load_model(path, model_cls, overrides=None, context=None):
         See :func:`parse_overrides`.
     context : dict, optional
         Passed to ``model_validate`` for context-aware validators.
+    checks : callable, optional
+        ``checks(model)`` yields ``(location, message, value, source)`` for values that are
+        valid but implausible; each becomes a :class:`ScenarioWarning`.
+    strict : bool, optional
+        Raise what ``checks`` finds as a :class:`ScenarioError` instead of warning.
 
     Returns
     -------
@@ -681,10 +927,29 @@ def load_model(path, model_cls, overrides=None, context=None):
         supplied the value), dotted key, message and offending value.
     """
     data, lines = read_yaml(path)
-    return model_from_dict(data, model_cls, str(path), context, lines=lines, overrides=overrides)
+    return model_from_dict(
+        data,
+        model_cls,
+        str(path),
+        context,
+        lines=lines,
+        overrides=overrides,
+        checks=checks,
+        strict=strict,
+    )
 
 
-def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=None, overrides=None):
+def model_from_dict(
+    data,
+    model_cls,
+    source="<dict>",
+    context=None,
+    *,
+    lines=None,
+    overrides=None,
+    checks=None,
+    strict=False,
+):
     """Validate an in-memory mapping with the same error messages.
 
     Parameters
@@ -701,6 +966,8 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
         Lines of the keys, as from :func:`read_yaml`; without them messages give none.
     overrides : optional
         Applied first; see :func:`parse_overrides`.
+    checks, strict : optional
+        See :func:`load_model`.
 
     Returns
     -------
@@ -711,4 +978,35 @@ def model_from_dict(data, model_cls, source="<dict>", context=None, *, lines=Non
     ScenarioError
     """
     data, overridden = _apply_overrides(data, overrides, source, model_cls)
-    return _validate(data, model_cls, source, lines or {}, overridden, context)
+    _refuse_same_entries(data, (), source, lines or {}, overridden)
+    model = _validate(data, model_cls, source, lines or {}, overridden, context)
+    return _checked(model, checks, strict, source, lines or {}, overridden)
+
+
+def _refuse_same_entries(node, keys, source, lines, overridden):
+    """Two keys of one mapping that differ only in type (2022 and '2022') are an error.
+
+    Validation would turn both into one entry and silently keep one value. A file is
+    checked as it is read; this catches mappings built in Python and override values.
+    """
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _refuse_same_entries(item, (*keys, i), source, lines, overridden)
+    if not isinstance(node, dict):
+        return
+    seen = {}
+    for key, value in node.items():
+        first = _same_entry(seen, key)
+        if first is not None:
+            at = (*keys, key)
+            line, override, _ = _locate(at, lines, overridden)
+            where = override.location(source, _dotted(at)) if override else None
+            where = where or format_location(source, line, _dotted(at))
+            raise ScenarioError(
+                f"{where}: duplicate key: {key!r} and {first!r} name the same entry; write it once",
+                path=source,
+                line=line,
+                key=_dotted(at),
+            )
+        seen[key] = None
+        _refuse_same_entries(value, (*keys, key), source, lines, overridden)

@@ -5,17 +5,22 @@ Time in the processes is in calendar days (a month is 365/12 days); rates per ye
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from .types import Frozen, Share
+from .types import Frozen, Share, fail
 from .values import Number, Uncertain
 
 Noise = Annotated[float, Field(ge=0.0, le=5.0)]
 
 #: claims take at most this many months of processing on top of the claim lag
 MAX_PROCESSING_MONTHS = 6
+#: longest mean patience, days (10 years). The simulation runs until the last applicant's
+#: patience would have run out, and its staff records are kept year by year, so a patience of
+#: 1e30 days never ended; for applicants who never give up, write null.
+MAX_PATIENCE_DAYS = 3650.0
 
 
 class ServiceTime(Frozen):
@@ -43,6 +48,7 @@ class BankProcess(Frozen):
     patience_days: Number[float] | None = Field(
         30.0,
         gt=0.0,
+        le=MAX_PATIENCE_DAYS,
         description="mean time an applicant waits in a queue before giving up "
         "(exponential); null: nobody gives up",
     )
@@ -112,6 +118,13 @@ class SegmentDemand(Frozen):
         description="segment whose terms the bank offers "
         "when it declines on this segment's (e.g. a guarantee)",
     )
+
+    @model_validator(mode="after")
+    def _seasonality_sums(self) -> SegmentDemand:
+        if self.seasonality is not None and not math.isfinite(sum(self.seasonality)):
+            message = "rates are relative (normalised to mean 1): their sum must be a finite number"
+            fail([(("seasonality",), message, self.seasonality)])
+        return self
 
 
 class Processes(Frozen):

@@ -58,14 +58,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .limits import MAX_GRADE_PD, limit_problems
 from .processes import MAX_PROCESSING_MONTHS, Processes
-from .types import Frozen, Share
+from .types import MAX_MONEY, Frozen, Money, Share, fail, unlike
 from .values import (
     Distribution,
     Number,
@@ -78,7 +77,6 @@ from .values import (
 )
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Months = Annotated[int, Field(ge=0, le=600)]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -181,14 +179,44 @@ class ProbabilityOfDefault(Frozen):
         description="grade distribution; relative PDs are rescaled so the weighted mean is `mean`",
     )
 
-    def grade_pds(self) -> tuple[list[float], list[float]]:
-        """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
+    @model_validator(mode="after")
+    def _weights_sum(self) -> ProbabilityOfDefault:
+        """Grade weights are relative: their sum must be a number (1e308 twice is not).
+
+        A grade PD above the cap is a warning (``plausibility``): the cap lowers the mean.
+        """
+        if not math.isfinite(sum(g.weight for g in self.grades)):
+            fail(
+                [
+                    (
+                        ("grades",),
+                        "grade weights are relative shares: their sum must be a finite number "
+                        "(write them as shares or counts of a sensible size)",
+                        [g.weight for g in self.grades],
+                    )
+                ]
+            )
+        return self
+
+    def capped_mean(self) -> float | None:
+        """The mean PD the engine simulates when the grade cap binds (None when it does not)."""
+        pds, weights = self._grade_pds()
+        if max(pds) <= MAX_GRADE_PD:
+            return None
+        return sum(w * min(pd, MAX_GRADE_PD) for w, pd in zip(weights, pds, strict=True))
+
+    def _grade_pds(self) -> tuple[list[float], list[float]]:
         total = sum(g.weight for g in self.grades)
         weights = [g.weight / total for g in self.grades]
         scale = self.mean / sum(
             w * g.relative_pd for w, g in zip(weights, self.grades, strict=True)
         )
-        return [min(g.relative_pd * scale, 0.999) for g in self.grades], weights
+        return [g.relative_pd * scale for g in self.grades], weights
+
+    def grade_pds(self) -> tuple[list[float], list[float]]:
+        """Annual PD and share of each grade, with the weighted mean equal to ``mean``."""
+        pds, weights = self._grade_pds()
+        return [min(pd, MAX_GRADE_PD) for pd in pds], weights
 
 
 class BaselSME(Frozen):
@@ -212,12 +240,15 @@ class RecoveryProfile(Frozen):
 
 
 class LoanSize(Frozen):
-    median: Number[float] = Field(gt=0.0, description="median loan amount, CNY")
+    median: Number[float] = Field(gt=0.0, le=MAX_MONEY, description="median loan amount, CNY")
     sigma: Number[float] = Field(
         0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)"
     )
     cap: Number[float] | None = Field(
-        10e6, gt=0.0, description="largest amount, CNY (10 m for 普惠 loans); null for none"
+        10e6,
+        gt=0.0,
+        le=MAX_MONEY,
+        description="largest amount, CNY (10 m for 普惠 loans); null for none",
     )
 
 
@@ -299,23 +330,6 @@ class LiabilityWeight(Frozen):
 
 Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def fail(problems) -> None:
-    """Raise one validation error per (location, message, value), located in the YAML.
-
-    Cross-section checks run on the whole scenario but must point at the key to fix.
-    """
-    if problems:
-        raise ValidationError.from_exception_data(
-            "Scenario",
-            [
-                InitErrorDetails(
-                    type=PydanticCustomError("scenario", message), loc=tuple(loc), input=value
-                )
-                for loc, message, value in problems
-            ],
-        )
 
 
 class PartyBase(Frozen):
@@ -430,10 +444,14 @@ class Pool(PartyBase):
         None, description="segments it covers; default all whose scheme names it"
     )
     max_lending_multiple: Yearly[float] | None = Field(
-        None, gt=0.0, description="eligible balance outstanding <= this x pool balance"
+        None,
+        gt=0.0,
+        description="eligible balance outstanding <= this x pool balance; null for no limit",
     )
     npl_circuit_breaker: Yearly[Rate] | None = Field(
-        None, description="stops taking shares while eligible loans' NPL rate is above this"
+        None,
+        description="stops taking shares while eligible loans' NPL rate is above this; "
+        "null for none",
     )
     lag_months: Number[Months] = Field(3, description="months from a default to the pool's payout")
     fallback: Fallback = Field("bank", description="who takes its share when it cannot pay")
@@ -482,7 +500,7 @@ class Scheme(Frozen):
         total = sum(self.split.values())
         coverage = _number(self.coverage)
         if (coverage is None or coverage > 0) and abs(total - 1.0) > 1e-9:
-            fail([(("split",), f"proportions must sum to 1, got {total:.6g}", self.split)])
+            fail([(("split",), f"proportions must sum to 1, got {unlike(total, 1.0)}", self.split)])
         return self
 
 
@@ -587,7 +605,9 @@ class Scenario(Frozen):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
-        fail([*_reference_problems(self), *_value_problems(self)])
+        problems = [*_reference_problems(self), *_value_problems(self)]
+        # what the engine could not simulate, once the scenario is consistent
+        fail(problems or list(limit_problems(self)))
         return self
 
     def value_sources(self) -> dict[str, str]:
@@ -912,7 +932,7 @@ def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
             )
             yield (
                 at,
-                f"fee {band.rate:g} on guarantees up to {_fmt_amount(upper)} CNY "
+                f"fee {unlike(band.rate, binding[0])} on guarantees up to {_fmt_amount(upper)} CNY "
                 f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
                 f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
                 f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "

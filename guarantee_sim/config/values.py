@@ -40,8 +40,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
+
+from .types import refuse_bool
 
 __all__ = [
     "FAMILIES",
@@ -69,7 +71,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 _CENTRES = ("mean", "median", "mode")  # values of the key itself: the key's bounds apply
 _SHAPES = ("sd", "alpha", "beta")  # positive numbers
 _LOWEST = {"lognormal": 0.0}  # lower end of a family's support where it is not -inf
-_POSITIVE = TypeAdapter(Annotated[float, Field(gt=0.0, allow_inf_nan=False)])
+_POSITIVE = TypeAdapter(
+    Annotated[float, BeforeValidator(refuse_bool), Field(gt=0.0, allow_inf_nan=False)]
+)
 
 
 # --------------------------------------------------------------------------- the objects

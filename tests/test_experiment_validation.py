@@ -1,0 +1,74 @@
+"""Every mistake in an experiment file names the file, the line and the dotted key.
+
+The invalid experiments live in ``tests/invalid_experiments/``, with the header of the
+scenario corpus (``tests/test_validation.py``): ``# INVALID:``, ``# expect-key:``,
+``# expect-message:`` and the marker ``# <- error`` on the offending line. Experiment-level
+errors used to name neither key nor line (and echo the whole experiment); a variant named
+like a grid point replaced it silently, and a grid key without values ended in a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_validation import _where_problems, expectations
+
+from guarantee_sim.config import ScenarioError
+from guarantee_sim.experiments import is_experiment, load_experiment, variant_scenarios
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "invalid_experiments"
+INVALID = sorted(p for p in CORPUS.glob("*.yaml") if not p.name.startswith("_"))
+SHIPPED = sorted((HERE.parent / "experiments").glob("*.yaml"))
+
+
+def experiment_error(path: Path) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        variant_scenarios(path, load_experiment(path))
+    return info.value
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_experiment_names_file_key_line_and_problem(path):
+    exp = expectations(path)
+    err = experiment_error(path)
+    message = str(err)
+    wrong = _where_problems(err, message, path, exp)
+    wrong += [f"message does not contain {t!r}" for t in exp["messages"] if t not in message]
+    if "{'name':" in message:
+        wrong.append("message echoes the whole experiment as the offending value")
+    assert not wrong, f"{path.name}:\n  - " + "\n  - ".join(wrong) + f"\n--- message:\n{message}"
+
+
+@pytest.mark.parametrize("path", [*SHIPPED, CORPUS / "_valid.yaml"], ids=lambda p: p.name)
+def test_shipped_experiments_validate(path):
+    assert variant_scenarios(path, load_experiment(path))
+
+
+def test_the_corpus_covers_the_experiment_level_errors():
+    names = {p.stem for p in INVALID}
+    assert {
+        "no_variants",
+        "variant_named_like_grid_point",
+        "grid_value_twice",
+        "grid_without_values",
+        "counterfactual_unknown",
+        "base_missing",
+        "base_is_an_experiment",
+        "variant_invalid",
+        "variant_unknown_key",
+        "grid_value_invalid",
+    } <= names
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"name": "x", "base": "s.yaml", "variants": {}}, True),
+        ({"name": "x", "base": "s.yaml", "horizon": {}, "segments": {}}, False),
+        ({"name": "x", "horizon": {}}, False),
+    ],
+)
+def test_an_experiment_is_told_from_a_scenario(data, expected):
+    assert is_experiment(data) is expected
