@@ -9,7 +9,9 @@ waterfall, (5) fees, costs and subsidies accrue, (6) at year end reserves are se
 year's state is recorded.
 
 A path is computed by one thread, always in the same order, so results do not depend on
-the thread count or on how paths are blocked. Money is in CNY, rates per year.
+the thread count or on how paths are blocked. Money is in CNY, rates per year. The
+kernels leave 0 where a kind of party has no such variable (the bank's capital,
+unabsorbed's cash flows); the results assembly sets NaN there.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ from .layout import (
     POOL,
     RECOVERY,
     REGUARANTOR,
-    SHORTFALL,
     UNMET_DEMAND,
 )
 from .waterfall import allocate_losses
@@ -433,7 +434,6 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
     n_grade = seg.pd_inverse.shape[1]
     n_band = book.new_amount.shape[3]
     n_party = party.kind.shape[0]
-    unabsorbed = n_party
     replica = path % book.n_initial.shape[0]
 
     factors = np.empty((n_years, macro.chol.shape[0]))
@@ -677,17 +677,6 @@ def simulate_path(seed, path, book, seg, party, macro, settings, segment_out, pa
                 party_out,
             )
 
-    for yy in range(n_years):
-        party_out[CAPITAL, yy, unabsorbed] = np.nan
-        party_out[GUARANTEE_OUTSTANDING, yy, unabsorbed] = np.nan
-        party_out[LEVERAGE, yy, unabsorbed] = np.nan
-        party_out[MAX_ORIGINATION_LEVERAGE, yy, unabsorbed] = np.nan
-        party_out[COMPENSATION_RATE, yy, unabsorbed] = np.nan
-        party_out[FEE_INCOME, yy, unabsorbed] = np.nan
-        party_out[SHORTFALL, yy, unabsorbed] = np.nan
-        party_out[PAYOUT, yy, unabsorbed] = np.nan
-        party_out[RECOVERY, yy, unabsorbed] = np.nan
-
 
 @jit()
 def _close_year(
@@ -728,26 +717,16 @@ def _close_year(
             )
             comp_reserve[p] += add
             net_assets[p] -= add
-        if kind == BANK:
-            party_out[CAPITAL, y, p] = np.nan
-            party_out[GUARANTEE_OUTSTANDING, y, p] = np.nan
-            party_out[LEVERAGE, y, p] = np.nan
-            party_out[MAX_ORIGINATION_LEVERAGE, y, p] = np.nan
-            party_out[COMPENSATION_RATE, y, p] = np.nan
+        if kind == BANK:  # no capital: NaN in the results assembly
             continue
         party_out[GUARANTEE_OUTSTANDING, y, p] = guaranteed
-        if kind == POOL:
+        if kind == POOL:  # no leverage: NaN in the results assembly
             party_out[CAPITAL, y, p] = pool_balance[p]
-            party_out[LEVERAGE, y, p] = np.nan
-            party_out[MAX_ORIGINATION_LEVERAGE, y, p] = np.nan
-            party_out[COMPENSATION_RATE, y, p] = np.nan
             continue
         party_out[CAPITAL, y, p] = net_assets[p]
         liability = _weighted_balance(balance, party.liability, p)
         if kind == GUARANTOR:
             liability += _initial_guarantees(party, p, now + 1)
-        else:
-            party_out[MAX_ORIGINATION_LEVERAGE, y, p] = np.nan
         party_out[LEVERAGE, y, p] = liability / net_assets[p] if net_assets[p] > 0 else np.inf
         base = covered_base[p]
         party_out[COMPENSATION_RATE, y, p] = covered_defaults[p] / base if base > 0 else np.nan
