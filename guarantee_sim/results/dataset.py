@@ -142,11 +142,11 @@ def build_dataset(
 
     ``arrays`` maps each simulated variable to ``(dims, array)``, dims among ``path``,
     ``year``, ``segment``, ``party``; ``party`` names the party axis (the scenario's
-    parties and :data:`UNABSORBED`). A party variable is NaN for the kinds of party that
-    do not have it (:data:`PARTY_VARIABLE_KINDS`), whatever ``arrays`` hold there (they are
-    not modified). ``process_measures`` are the institution processes' measures by book
-    replica (dims ``replica``, ``year``, ``segment`` / ``party``), or None when lending
-    came from volumes.
+    parties and :data:`UNABSORBED`). The arrays become the Dataset's data without a copy,
+    and NaN is written into them for the kinds of party that do not have a variable
+    (:data:`PARTY_VARIABLE_KINDS`), whatever they held there. ``process_measures`` are
+    the institution processes' measures by book replica (dims ``replica``, ``year``,
+    ``segment`` / ``party``), or None when lending came from volumes.
     """
     n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
@@ -206,7 +206,8 @@ def build_dataset(
 
 
 def _nan_where_absent(name: str, dims, array: np.ndarray, kinds: list[str]) -> np.ndarray:
-    """``array`` with NaN for the parties whose kind does not have variable ``name``."""
+    """``array``, NaN for the parties whose kind does not have variable ``name`` (written in
+    place: the results of a large run are not copied; a read-only array is)."""
     has = PARTY_VARIABLE_KINDS.get(name)
     if has is None or "party" not in dims:
         return array
@@ -215,7 +216,8 @@ def _nan_where_absent(name: str, dims, array: np.ndarray, kinds: list[str]) -> n
         return array
     where: list = [slice(None)] * array.ndim
     where[list(dims).index("party")] = absent
-    array = array.copy()
+    if not array.flags.writeable:
+        array = array.copy()
     array[tuple(where)] = np.nan
     return array
 
