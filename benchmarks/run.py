@@ -60,6 +60,7 @@ from guarantee_sim.kernels.layout import (
     PARTY_VARIABLES,
     SEGMENT_VARIABLES,
     YEAR_VARIABLES,
+    Outputs,
 )
 from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch
 
@@ -668,7 +669,7 @@ def memory_child(paths: int, block_size: int) -> dict:
             inputs.parties,
             inputs.macro,
             inputs.settings,
-            *(o[first:last] for o in outs),
+            Outputs(*(o[first:last] for o in outs)),
         )
     kernel_growth = (_status_kb("VmHWM") - base) * 1024
     del outs

@@ -159,7 +159,7 @@ def results_dataset(
     xarray.Dataset
         Every variable of DESIGN §5 that the kernels produce, with ``units`` and
         ``long_name``. What is not given: flows are 0 (``unabsorbed``'s cash flows NaN, as
-        the kernels write them), party states (:data:`PARTY_STATE`) NaN, ``public_loss``
+        in every results set), party states (:data:`PARTY_STATE`) NaN, ``public_loss``
         the public parties' loss. Process variables are present only when given.
 
     Examples

@@ -383,7 +383,8 @@ def test_builder_lays_out_what_simulate_returns():
     np.testing.assert_array_equal(built.party_kind, real.party_kind)
     np.testing.assert_array_equal(built.party_public, real.party_public)
     assert set(built.attrs) == set(real.attrs)
-    # NaN where the kernels write NaN: the bank's and unabsorbed's states, unabsorbed's cash
+    # NaN where the results assembly sets it: the bank's and unabsorbed's states, unabsorbed's
+    # cash flows
     for var in ("capital", "leverage", "payout", "fee_income"):
         np.testing.assert_array_equal(
             np.isnan(built[var].sel(party="unabsorbed")),
@@ -391,3 +392,43 @@ def test_builder_lays_out_what_simulate_returns():
         )
     assert bool(built.capital.sel(party="bank").isnull().all())
     assert bool(real.capital.sel(party="bank").isnull().all())
+
+
+def test_assembly_sets_nan_for_parties_without_a_variable():
+    """The results assembly, not the kernels, puts NaN where a kind of party has no such
+    variable (DESIGN §5), whatever the arrays hold there, without copying them."""
+    from conftest import make_scenario
+
+    from guarantee_sim.kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
+    from guarantee_sim.results import build_dataset
+    from guarantee_sim.results.dataset import PARTY_VARIABLE_KINDS
+
+    scenario = make_scenario(
+        **{
+            "parties.pool": {"kind": "pool", "initial_balance": 1e6},
+            "parties.provincial": {"kind": "reguarantor", "net_assets": 1e9},
+        }
+    )
+    party = [*scenario.parties, "unabsorbed"]
+    n_year, n_seg = len(scenario.years), len(scenario.segments)
+    arrays = {
+        name: (("path", "year", "party"), np.ones((2, n_year, len(party))))
+        for name in PARTY_VARIABLES
+    }
+    arrays |= {
+        name: (("path", "year", "segment"), np.ones((2, n_year, n_seg)))
+        for name in SEGMENT_VARIABLES
+    }
+    arrays |= {name: (("path", "year"), np.ones((2, n_year))) for name in YEAR_VARIABLES}
+    ds = build_dataset(scenario, arrays, party=party, seed=0)
+    assert set(PARTY_VARIABLE_KINDS) < set(PARTY_VARIABLES)
+    kinds = list(ds.party_kind.values)
+    assert kinds == ["bank", "guarantor", "pool", "reguarantor", "unabsorbed"]
+    for name in PARTY_VARIABLES:
+        has = PARTY_VARIABLE_KINDS.get(name, kinds)
+        for p, kind in zip(party, kinds, strict=True):
+            values = ds[name].sel(party=p).values
+            expected = np.ones_like(values) if kind in has else np.full_like(values, np.nan)
+            np.testing.assert_array_equal(values, expected, err_msg=f"{name} {p}")
+        assert np.shares_memory(ds[name].values, arrays[name][1]), name  # no copy
+    assert not ds.loss.isnull().any()  # unabsorbed has a loss

@@ -10,7 +10,7 @@ import xarray as xr
 from .._version import __version__
 from ..book import LoanBook
 from ..config.schema import Scenario
-from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
+from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block
 from ..results.dataset import UNABSORBED, build_dataset
 from .inputs import build_inputs
@@ -65,9 +65,11 @@ def simulate(
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)
     n_party = len(inputs.party_names) + 1
-    segment_out = np.zeros((paths, len(SEGMENT_VARIABLES), n_years, n_seg))
-    party_out = np.zeros((paths, len(PARTY_VARIABLES), n_years, n_party))
-    year_out = np.zeros((paths, len(YEAR_VARIABLES), n_years))
+    out = Outputs(
+        segment=np.zeros((paths, len(SEGMENT_VARIABLES), n_years, n_seg)),
+        party=np.zeros((paths, len(PARTY_VARIABLES), n_years, n_party)),
+        year=np.zeros((paths, len(YEAR_VARIABLES), n_years)),
+    )
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
         simulate_block(
@@ -78,19 +80,17 @@ def simulate(
             inputs.parties,
             inputs.macro,
             inputs.settings,
-            segment_out[first:last],
-            party_out[first:last],
-            year_out[first:last],
+            Outputs(out.segment[first:last], out.party[first:last], out.year[first:last]),
         )
         if progress is not None:
             progress(last - first)
     arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for i, name in enumerate(SEGMENT_VARIABLES):
-        arrays[name] = (("path", "year", "segment"), segment_out[:, i])
+        arrays[name] = (("path", "year", "segment"), out.segment[:, i])
     for i, name in enumerate(PARTY_VARIABLES):
-        arrays[name] = (("path", "year", "party"), party_out[:, i])
+        arrays[name] = (("path", "year", "party"), out.party[:, i])
     for i, name in enumerate(YEAR_VARIABLES):
-        arrays[name] = (("path", "year"), year_out[:, i])
+        arrays[name] = (("path", "year"), out.year[:, i])
     return build_dataset(
         scenario,
         arrays,

@@ -2,6 +2,29 @@
 
 The kernels take a handful of named tuples of NumPy arrays (Numba compiles them as typed
 tuples) and write into output arrays whose first axis indexes the variables below.
+
+Bundles, by who makes them and how long they live:
+
+* the same on every path, built once by the engine (``engine/inputs.py``): :data:`Book`
+  (the loan records), :data:`Segments`, :data:`Parties` (terms and scheme tables),
+  :data:`Macro`, :data:`Settings`;
+* the results, allocated by the engine: :data:`Outputs` (a leading path axis for a block;
+  one path's slice inside :func:`~guarantee_sim.kernels.portfolio.simulate_path`);
+* one path's own, made when the path starts and dropped when it ends, so nothing carries
+  from one path to the next: :data:`Draws` (its key and the thresholds its factors
+  imply), :data:`Ledger` (loan balances and everything scheduled for a later month),
+  :data:`PartyState` (the parties' accounts) and :data:`Scratch` (working arrays reused
+  every month, no meaning between steps).
+
+Units: money in CNY, time in months (month 0 is January of the first year, year
+``y = month // 12``), rates as decimals per year. Shapes: R records, K book replicas,
+S segments, G PD grades, NB loan-size bands, P parties (the waterfall's ``unabsorbed`` is
+index P of the party axes that have P + 1 entries), F factors, T = ``Settings.months``
+months, Y years, V variables.
+
+A kernel takes a few of these bundles, not their arrays one by one. Functions that only
+read and write the arrays they are given are compiled with :data:`NO_REFCOUNT`, so passing
+a bundle costs no more than passing a scalar, even per record.
 """
 
 from __future__ import annotations
@@ -12,7 +35,7 @@ from collections import namedtuple
 BANK, GUARANTOR, REGUARANTOR, POOL = 0, 1, 2, 3
 KIND_CODES = {"bank": BANK, "guarantor": GUARANTOR, "reguarantor": REGUARANTOR, "pool": POOL}
 
-# Per path, year, segment outputs (first axis of ``segment_out``).
+# Per path, year, segment outputs (first axis of ``Outputs.segment``).
 SEGMENT_VARIABLES = (
     "loans_count",
     "loans_amount",
@@ -34,7 +57,7 @@ SEGMENT_VARIABLES = (
     UNMET_DEMAND,
 ) = range(len(SEGMENT_VARIABLES))
 
-# Per path, year, party outputs (first axis of ``party_out``); the last party is unabsorbed.
+# Per path, year, party outputs (first axis of ``Outputs.party``); the last party is unabsorbed.
 PARTY_VARIABLES = (
     "payout",
     "recovery",
@@ -60,37 +83,38 @@ PARTY_VARIABLES = (
     COMPENSATION_RATE,
 ) = range(len(PARTY_VARIABLES))
 
-# Per path, year outputs.
+# Per path, year outputs (first axis of ``Outputs.year``).
 YEAR_VARIABLES = ("fiscal_cost",)
 (FISCAL_COST,) = range(len(YEAR_VARIABLES))
 
 # The loan book: one row per record. Book replicas (from the institution processes) are
-# stacked; path p uses replica p mod R. Within a replica the initial book comes first, then
+# stacked; path p uses replica p mod K. Within a replica the initial book comes first, then
 # new lending sorted by origination month. A record stands for ``n_loans`` identical loans.
+# (R records over all replicas, K replicas, O = max(origination months, 1).)
 Book = namedtuple(
     "Book",
     [
-        "id_lo",  # uint32[R] stable record id, low word
-        "id_hi",  # uint32[R] stable record id, high word
-        "segment",  # int32[R]
-        "grade",  # int32[R]
+        "id_lo",  # uint32[R] stable record id, low word (Philox counter word 0)
+        "id_hi",  # uint32[R] stable record id, high word (counter word 1)
+        "segment",  # int32[R] segment index
+        "grade",  # int32[R] PD grade index within the segment
         "month",  # int32[R] origination month (0 for the initial book)
         "tenor",  # int32[R] months to maturity from `month`
-        "n_loans",  # int64[R]
+        "n_loans",  # int64[R] identical loans the record stands for
         "amount",  # float64[R] CNY per loan
         "band",  # int32[R] loan-size band (index into the coefficient tables)
         "subsidised",  # float64[R] CNY per loan eligible for interest subsidy (before tags)
-        "replica_start",  # int64[R+1] first record of each book replica
-        "n_initial",  # int64[R] initial-book records at the front of each replica
-        "month_start",  # int64[R, T+1] first record of each origination month, per replica
-        "new_amount",  # float64[R, T, S, NB] new lending demanded, CNY (for rationing)
+        "replica_start",  # int64[K+1] first record of each book replica
+        "n_initial",  # int64[K] initial-book records at the front of each replica
+        "month_start",  # int64[K, T+1] first record of each origination month, per replica
+        "new_amount",  # float64[K, O, S, NB] new lending demanded, CNY (for rationing)
         # Standard records (new lending with its segment's tenor) are booked in aggregate:
         # the kernel adds a month's lending and schedules its maturity once per segment,
         # so a loan that neither defaults nor renews costs one Philox block and a compare.
         "standard",  # bool[R] new lending with the segment's tenor
-        "standard_count",  # float64[R, T, S] loans
-        "standard_amount",  # float64[R, T, S, NB] CNY
-        "standard_subsidised",  # float64[R, T, S] CNY eligible for interest subsidy
+        "standard_count",  # float64[K, O, S] loans
+        "standard_amount",  # float64[K, O, S, NB] CNY
+        "standard_subsidised",  # float64[K, O, S] CNY eligible for interest subsidy
     ],
 )
 
@@ -101,40 +125,42 @@ Segments = namedtuple(
         "pd_inverse",  # float64[S, G] Phi^-1(annual PD); NaN for unused grades
         "rho",  # float64[S] asset correlation
         "loadings",  # float64[S, F] normalised so each segment factor is N(0, 1)
-        "lgd",  # float64[S]
+        "lgd",  # float64[S] loss given default, share of the exposure
         "recovery_lag",  # int32[S] months from payout to first recovery
         "recovery_spread",  # int32[S] months over which recoveries arrive
-        "tenor",  # int32[S]
-        "renew_rate",  # float64[S]
-        "renew_into",  # int32[S]
+        "tenor",  # int32[S] months, of new loans and of renewals into the segment
+        "renew_rate",  # float64[S] share of loans performing at maturity that renew
+        "renew_into",  # int32[S] segment a renewed loan joins
         "renew_grade",  # int32[S, G] grade a renewed loan takes in its new segment
         "subsidy_eligible",  # float64[S] 1.0 if the interest subsidy applies
         "priority_rank",  # int32[S] rank in the rationing order (0 first)
     ],
 )
 
-# Per-party parameters and the scheme tables (S segments, NB bands, P parties).
+# Per-party parameters and the scheme tables (S segments, NB bands, P parties). Rates are
+# decimals per year, "per CNY of loan" tables multiply a balance in CNY.
 Parties = namedtuple(
     "Parties",
     [
-        "kind",  # int32[P]
+        "kind",  # int32[P] BANK, GUARANTOR, REGUARANTOR or POOL
         "lag_weights",  # float64[P, L] share of a payout made L months after the default
         "fallback",  # int32[P] index of the party taking a refused share; P = unabsorbed
         "order",  # int32[P] order in which shares are decided (fallback targets later)
         "public",  # float64[P] 1.0 for government-owned parties
-        "net_assets",  # float64[P] initial net assets (all `count` guarantors), CNY
-        "leverage_cap",  # float64[P] inf where none
-        "compensation_cap",  # float64[P] inf where none
-        "pool_contribution",  # float64[P] per origination year, CNY
-        "lending_multiple",  # float64[P] inf where none
-        "npl_breaker",  # float64[P] inf where none
+        "net_assets",  # float64[P] CNY, initial net assets (all `count` guarantors) or
+        # a pool's initial balance
+        "leverage_cap",  # float64[P] weighted liability / net assets; inf where none
+        "compensation_cap",  # float64[P] covered defaults / covered balance per year; inf
+        "pool_contribution",  # float64[P] CNY per origination year
+        "lending_multiple",  # float64[P] eligible balance / pool balance; inf where none
+        "npl_breaker",  # float64[P] NPL rate that trips a pool's breaker; inf where none
         "eligible",  # float64[P, S] 1.0 where the party may take the segment's share
-        "unearned_reserve",  # float64[P]
-        "comp_reserve_rate",  # float64[P]
-        "comp_reserve_cap",  # float64[P]
-        "initial_outstanding",  # float64[P] off-model guarantees, CNY
-        "initial_runoff",  # int32[P] months
-        "injection",  # float64[Y, P] CNY
+        "unearned_reserve",  # float64[P] share of the year's fee income held back
+        "comp_reserve_rate",  # float64[P] share of the year-end guarantees added a year
+        "comp_reserve_cap",  # float64[P] reserve cap, share of the year-end guarantees
+        "initial_outstanding",  # float64[P] off-model guarantees at the start, CNY
+        "initial_runoff",  # int32[P] months over which they run off linearly
+        "injection",  # float64[Y, P] CNY of capital injected at the start of year y
         "share",  # float64[S, P] share of a loan's loss (bank: 1 - coverage)
         "covers",  # float64[S, P] 1.0 where the party's scheme covers the segment
         "fee",  # float64[S, NB, P] fee income per CNY of loan per year
@@ -149,19 +175,105 @@ Macro = namedtuple(
     "Macro",
     [
         "chol",  # float64[F, F] Cholesky factor of the innovation correlation
-        "persistence",  # float64 scalar AR(1) phi (as array of shape ())
-        "downturn_z",  # float64[Y]
-        "pd_multiplier",  # float64[Y]
+        "persistence",  # float64 scalar AR(1) phi of the yearly factors
+        "downturn_z",  # float64[Y] shift of year y's factors, in standard deviations
+        "pd_multiplier",  # float64[Y] multiplier of year y's conditional PDs
     ],
 )
 
 Settings = namedtuple(
     "Settings",
     [
-        "months",  # total months simulated, T
-        "origination_months",  # months with new lending and renewals
-        "n_years",  # Y
-        "priority",  # 1 to ration by priority order, 0 pro rata
-        "interest_subsidy_rate",  # share of LPR x LPR, per year
+        "months",  # int, total months simulated, T
+        "origination_months",  # int, months with new lending and renewals
+        "n_years",  # int, Y = ceil(T / 12)
+        "priority",  # int, 1 to ration by priority order, 0 pro rata
+        "interest_subsidy_rate",  # float, per year on the subsidised balance (share x LPR)
     ],
 )
+
+# The results, allocated by the engine: indexed [path, variable, ...] for a block of paths
+# and [variable, ...] for one path. A party variable that a kind of party does not have
+# (the bank's capital, unabsorbed's cash flows) is left at 0 here; the results assembly
+# sets it to NaN (``results/dataset.py``).
+Outputs = namedtuple(
+    "Outputs",
+    [
+        "segment",  # float64[V, Y, S] SEGMENT_VARIABLES by year and segment
+        "party",  # float64[V, Y, P+1] PARTY_VARIABLES by year and party (last: unabsorbed)
+        "year",  # float64[V, Y] YEAR_VARIABLES by year
+    ],
+)
+
+# One path's random draws: the Philox key and the default thresholds its factors imply.
+Draws = namedtuple(
+    "Draws",
+    [
+        "seed",  # uint32 scalar: key word 0, the run's seed
+        "path",  # int64 scalar: key word 1, the path index
+        "factors",  # float64[Y, F] systematic factor values (each N(0, 1))
+        "probability",  # float64[S, G, Y, 12] P(default within n+1 months of year y | factors)
+        "threshold",  # uint32[S, G, Y, 12] the same as a bound for a raw 32-bit word
+    ],
+)
+
+# One path's loans: balances now and every change already scheduled for a later month.
+# A record's whole life is drawn when it is originated, so its defaults and maturity are
+# written here at once; the month loop then only applies what falls due.
+Ledger = namedtuple(
+    "Ledger",
+    [
+        "balance",  # float64[S, NB] CNY of loans alive this month
+        "subsidy_balance",  # float64[S] CNY of alive loans eligible for interest subsidy
+        "balance_change",  # float64[T+1, S, NB] CNY joining (+) or leaving (-) at month t
+        "subsidy_change",  # float64[T+1, S] the same for the subsidised balance
+        "default_amount",  # float64[T, S] CNY of exposure defaulting in month t
+        "default_count",  # float64[T, S] loans defaulting in month t (by admitted share)
+        "payout_due",  # float64[T, P] CNY each party pays in month t (scheduled payouts)
+        "recovery_due",  # float64[T, P] CNY each party recovers in month t
+    ],
+)
+
+# One path's parties: their accounts and this year's counters, by party.
+PartyState = namedtuple(
+    "PartyState",
+    [
+        "net_assets",  # float64[P] CNY, guarantors and re-guarantors (0 for pools)
+        "pool_balance",  # float64[P] CNY, pools (0 for others)
+        "pool_committed",  # float64[P] CNY of shares a pool took and has not yet paid
+        "comp_reserve",  # float64[P] CNY, a guarantor's compensation reserve
+        "unearned_reserve",  # float64[P] CNY, a guarantor's unearned-fee reserve
+        "year_fees",  # float64[P] CNY of fee income so far this year
+        "covered_defaults",  # float64[P] CNY of covered loans defaulted so far this year
+        "covered_base",  # float64[P] CNY, covered balance at year start or highest since
+        "tripped",  # bool[P] a pool's circuit breaker is tripped this month
+        "eligible_history",  # float64[T, P] CNY, a pool's highest eligible balance in month t
+    ],
+)
+
+# One path's working arrays, reused every month; nothing in them carries meaning from one
+# step to the next (each step sets what it reads).
+Scratch = namedtuple(
+    "Scratch",
+    [
+        "admitted",  # float64[S] share of this month's new lending admitted, by segment
+        "whole",  # float64[S] ones: the initial book is never rationed
+        "capacity_use",  # float64[S] CNY of a party's capacity each segment's demand uses
+        "asked",  # float64[P+1, S] CNY of defaulted exposure whose loss party p is asked to take
+        "covered_now",  # float64[P] CNY of this month's defaults in segments p covers
+        "month_defaults",  # int64[12] loans of a record defaulting in each month of a window
+        "words",  # uint32[4, 256] first Philox blocks of a chunk of records
+        "pending",  # int64[256] records of the chunk that take the general path
+    ],
+)
+
+# JIT flags of every kernel that only reads and writes the arrays it is given (it allocates
+# none and returns none): no reference counting. Numba otherwise increments and decrements
+# an atomic count on every array of every bundle argument at each call (its pruning of
+# these pairs fails in functions with calls or several exits), and the counts of the book's
+# arrays are shared by the threads. With bundles passed per record, that made the hot loop
+# 4-10x slower; without the counting a call costs what a call with scalars costs. The
+# arrays stay alive because the caller that allocated them (simulate_path, the engine)
+# holds them. ``_nrt`` is Numba's (private, long-standing) switch; this is the one place it
+# is named.
+NO_REFCOUNT = {"_nrt": False}

@@ -16,6 +16,17 @@ does not depend on the order of loans:
 Cash follows after each party's lag (a distribution over months when the claim handlers'
 process sets it); recoveries (1 - LGD of what it paid) return evenly
 over the segment's recovery profile. ``unabsorbed`` has no cash flows.
+
+:func:`allocate_losses`, once a month:
+
+1. :func:`_ask_shares`: each party is asked its share of each segment's defaulted exposure
+   (``Scratch.asked``), and the exposure in segments each party covers is summed;
+2. parties in ``Parties.order``, each by :func:`_decide_party`: a segment it may not take
+   goes to its fallback, it takes the fraction it can (:func:`_take_fraction`) and passes
+   the rest on, its payouts and recoveries are scheduled (:func:`_schedule_cash`), and
+   its loss is charged (a guarantor's to its compensation reserve first);
+3. what reached ``unabsorbed`` is its loss; the covered defaults count towards the year's
+   compensation rates.
 """
 
 from __future__ import annotations
@@ -23,13 +34,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..philox import jit
-from .layout import GUARANTOR, LOSS, PAYOUT, POOL, RECOVERY, REGUARANTOR, SHORTFALL
+from .layout import (
+    GUARANTOR,
+    LOSS,
+    NO_REFCOUNT,
+    PAYOUT,
+    POOL,
+    RECOVERY,
+    REGUARANTOR,
+    SHORTFALL,
+)
 
 
-@jit()
-def _move_cash(
-    month, now, y, p, amount, variable, due, kind, pool_balance, pool_committed, party_out
-):
+@jit(**NO_REFCOUNT)
+def _move_cash(month, now, y, p, amount, variable, due, kind, state, out):
     """Pay or receive ``amount`` at ``month``: now if due this month, else schedule it."""
     if amount == 0.0:
         return
@@ -37,183 +55,151 @@ def _move_cash(
         if month < due.shape[0]:
             due[month, p] += amount
         return
-    party_out[variable, y, p] += amount
+    out.party[variable, y, p] += amount
     if kind == POOL:
         if variable == PAYOUT:
-            pool_balance[p] -= amount
-            pool_committed[p] -= amount
+            state.pool_balance[p] -= amount
+            state.pool_committed[p] -= amount
         else:
-            pool_balance[p] += amount
+            state.pool_balance[p] += amount
 
 
-@jit()
-def _take_fraction(  # noqa: PLR0911 (a jitted branch table, one return per case)
-    p,
-    kind,
-    exposure,
-    loss,
-    party,
-    net_assets,
-    comp_reserve,
-    pool_balance,
-    pool_committed,
-    tripped,
-    covered_defaults,
-    covered_base,
-    covered_now,
-):
-    """Share (0..1) of its demanded losses the party can take this month."""
+@jit(**NO_REFCOUNT)
+def _take_fraction(p, kind, exposure, loss, party, state, scratch):
+    """Share (0..1) of its asked losses the party can take this month."""
     if kind == POOL:
-        if tripped[p]:
-            return 0.0
-        available = pool_balance[p] - pool_committed[p]
-        return min(max(available / exposure, 0.0), 1.0)
+        return _pool_fraction(p, exposure, state)
     if kind == REGUARANTOR:
-        cap = party.compensation_cap[p]
-        if cap == np.inf or covered_now[p] <= 0.0:
-            return 1.0
-        room = cap * covered_base[p] - covered_defaults[p]
-        return min(max(room / covered_now[p], 0.0), 1.0)
+        return _reguarantor_fraction(p, party, state, scratch)
     if kind == GUARANTOR:
-        capacity = net_assets[p] + comp_reserve[p]
-        if loss <= 0.0:
-            return 1.0 if capacity > 0.0 else 0.0
-        return min(max(capacity / loss, 0.0), 1.0)
+        return _guarantor_fraction(p, loss, state)
     return 1.0  # the bank always takes what reaches it
 
 
-@jit()
-def allocate_losses(  # noqa: C901, PLR0912, PLR0915 (a jitted loop nest: split it in a kernel change, not in a lint pass)
-    now,
-    y,
-    default_amount,
-    seg,
-    party,
-    demand,
-    net_assets,
-    comp_reserve,
-    pool_balance,
-    pool_committed,
-    tripped,
-    covered_defaults,
-    covered_base,
-    payout_due,
-    recovery_due,
-    party_out,
-):
-    """Share this month's defaults (CNY of exposure by segment) among the parties."""
-    n_seg = default_amount.shape[0]
+@jit(**NO_REFCOUNT)
+def _pool_fraction(p, exposure, state):
+    """Nothing while the breaker is tripped, else up to the uncommitted balance."""
+    if state.tripped[p]:
+        return 0.0
+    available = state.pool_balance[p] - state.pool_committed[p]
+    return min(max(available / exposure, 0.0), 1.0)
+
+
+@jit(**NO_REFCOUNT)
+def _reguarantor_fraction(p, party, state, scratch):
+    """Up to the compensation-rate cap on this year's covered defaults."""
+    cap = party.compensation_cap[p]
+    covered_now = scratch.covered_now
+    if cap == np.inf or covered_now[p] <= 0.0:
+        return 1.0
+    room = cap * state.covered_base[p] - state.covered_defaults[p]
+    return min(max(room / covered_now[p], 0.0), 1.0)
+
+
+@jit(**NO_REFCOUNT)
+def _guarantor_fraction(p, loss, state):
+    """Up to the loss-absorbing capital (net assets + compensation reserve)."""
+    capacity = state.net_assets[p] + state.comp_reserve[p]
+    if loss <= 0.0:
+        return 1.0 if capacity > 0.0 else 0.0
+    return min(max(capacity / loss, 0.0), 1.0)
+
+
+@jit(**NO_REFCOUNT)
+def allocate_losses(now, y, seg, party, ledger, state, scratch, out):
+    """Share this month's defaults (``ledger.default_amount[now]``, CNY of exposure by
+    segment) among the parties; the steps are in the module docstring."""
+    if not _ask_shares(ledger.default_amount[now], party, scratch):
+        return
     n_party = party.kind.shape[0]
-    unabsorbed = n_party
-    demand[:] = 0.0
-    covered_now = np.zeros(n_party)
+    for i in range(n_party):
+        _decide_party(party.order[i], now, y, seg, party, ledger, state, scratch, out)
+    asked = scratch.asked
+    for s in range(asked.shape[1]):
+        out.party[LOSS, y, n_party] += asked[n_party, s] * seg.lgd[s]  # unabsorbed
+    for p in range(n_party):
+        state.covered_defaults[p] += scratch.covered_now[p]
+
+
+@jit(**NO_REFCOUNT)
+def _ask_shares(default_amount, party, scratch):
+    """Each party's share of each segment's defaulted exposure; False if nothing defaulted."""
+    asked = scratch.asked
+    covered_now = scratch.covered_now
+    asked[:] = 0.0
+    covered_now[:] = 0.0
     any_default = False
-    for s in range(n_seg):
+    for s in range(default_amount.shape[0]):
         exposure = default_amount[s]
         if exposure <= 0.0:
             continue
         any_default = True
-        for p in range(n_party):
-            demand[p, s] = party.share[s, p] * exposure
+        for p in range(party.kind.shape[0]):
+            asked[p, s] = party.share[s, p] * exposure
             if party.covers[s, p] > 0.0:
                 covered_now[p] += exposure
-    if not any_default:
-        return
+    return any_default
 
-    for i in range(n_party):
-        p = party.order[i]
-        kind = party.kind[p]
-        fallback = party.fallback[p]
-        exposure = 0.0
-        loss = 0.0
-        refused = 0.0
-        for s in range(n_seg):
-            if demand[p, s] > 0.0 and party.eligible[p, s] == 0.0:
-                # a segment the party does not cover: its share goes straight on
-                refused += demand[p, s] * seg.lgd[s]
-                demand[fallback, s] += demand[p, s]
-                demand[p, s] = 0.0
-            exposure += demand[p, s]
-            loss += demand[p, s] * seg.lgd[s]
-        if exposure > 0.0:
-            take = _take_fraction(
-                p,
-                kind,
-                exposure,
-                loss,
-                party,
-                net_assets,
-                comp_reserve,
-                pool_balance,
-                pool_committed,
-                tripped,
-                covered_defaults,
-                covered_base,
-                covered_now,
+
+@jit(**NO_REFCOUNT)
+def _decide_party(p, now, y, seg, party, ledger, state, scratch, out):
+    """Party ``p`` takes what it can of what it is asked; the rest goes to its fallback."""
+    kind = party.kind[p]
+    fallback = party.fallback[p]
+    asked = scratch.asked
+    exposure = 0.0
+    loss = 0.0
+    refused = 0.0
+    for s in range(asked.shape[1]):
+        if asked[p, s] > 0.0 and party.eligible[p, s] == 0.0:
+            # a segment the party does not cover: its share goes straight on
+            refused += asked[p, s] * seg.lgd[s]
+            asked[fallback, s] += asked[p, s]
+            asked[p, s] = 0.0
+        exposure += asked[p, s]
+        loss += asked[p, s] * seg.lgd[s]
+    take = _take_fraction(p, kind, exposure, loss, party, state, scratch) if exposure > 0.0 else 1.0
+    taken_loss = 0.0
+    for s in range(asked.shape[1]):
+        exposure_asked = asked[p, s]
+        if exposure_asked <= 0.0:
+            continue
+        taken = take * exposure_asked
+        if taken < exposure_asked:
+            asked[fallback, s] += exposure_asked - taken
+            refused += (exposure_asked - taken) * seg.lgd[s]
+        if taken <= 0.0:
+            continue
+        taken_loss += taken * seg.lgd[s]
+        _schedule_cash(p, kind, s, taken, now, y, seg, party, ledger, state, out)
+    if kind == POOL:
+        state.pool_committed[p] += take * exposure
+    elif kind == GUARANTOR:
+        # losses are charged to the compensation reserve first, then to net assets
+        from_reserve = min(state.comp_reserve[p], taken_loss)
+        state.comp_reserve[p] -= from_reserve
+        state.net_assets[p] -= taken_loss - from_reserve
+    elif kind == REGUARANTOR:
+        state.net_assets[p] -= taken_loss
+    out.party[LOSS, y, p] += taken_loss
+    out.party[SHORTFALL, y, p] += refused
+
+
+@jit(**NO_REFCOUNT)
+def _schedule_cash(p, kind, s, taken, now, y, seg, party, ledger, state, out):
+    """Party ``p``'s payouts on ``taken`` CNY of exposure after its lags, and the recoveries
+    (1 - LGD of each payout) spread over the segment's recovery profile."""
+    spread = seg.recovery_spread[s]
+    for lag in range(party.lag_weights.shape[1]):
+        share = party.lag_weights[p, lag]
+        if share == 0.0:
+            continue
+        paid = taken * share
+        paid_month = now + lag
+        _move_cash(paid_month, now, y, p, paid, PAYOUT, ledger.payout_due, kind, state, out)
+        per_month = paid * (1.0 - seg.lgd[s]) / spread
+        first = paid_month + seg.recovery_lag[s]
+        for m in range(spread):
+            _move_cash(
+                first + m, now, y, p, per_month, RECOVERY, ledger.recovery_due, kind, state, out
             )
-        else:
-            take = 1.0
-        taken_loss = 0.0
-        for s in range(n_seg):
-            asked = demand[p, s]
-            if asked <= 0.0:
-                continue
-            taken = take * asked
-            if taken < asked:
-                demand[fallback, s] += asked - taken
-                refused += (asked - taken) * seg.lgd[s]
-            if taken <= 0.0:
-                continue
-            taken_loss += taken * seg.lgd[s]
-            spread = seg.recovery_spread[s]
-            for lag in range(party.lag_weights.shape[1]):
-                share = party.lag_weights[p, lag]
-                if share == 0.0:
-                    continue
-                paid = taken * share
-                paid_month = now + lag
-                _move_cash(
-                    paid_month,
-                    now,
-                    y,
-                    p,
-                    paid,
-                    PAYOUT,
-                    payout_due,
-                    kind,
-                    pool_balance,
-                    pool_committed,
-                    party_out,
-                )
-                per_month = paid * (1.0 - seg.lgd[s]) / spread
-                first = paid_month + seg.recovery_lag[s]
-                for k in range(spread):
-                    _move_cash(
-                        first + k,
-                        now,
-                        y,
-                        p,
-                        per_month,
-                        RECOVERY,
-                        recovery_due,
-                        kind,
-                        pool_balance,
-                        pool_committed,
-                        party_out,
-                    )
-        if kind == POOL:
-            pool_committed[p] += take * exposure
-        elif kind == GUARANTOR:
-            # losses are charged to the compensation reserve first, then to net assets
-            from_reserve = min(comp_reserve[p], taken_loss)
-            comp_reserve[p] -= from_reserve
-            net_assets[p] -= taken_loss - from_reserve
-        elif kind == REGUARANTOR:
-            net_assets[p] -= taken_loss
-        party_out[LOSS, y, p] += taken_loss
-        party_out[SHORTFALL, y, p] += refused
-
-    for s in range(n_seg):
-        party_out[LOSS, y, unabsorbed] += demand[unabsorbed, s] * seg.lgd[s]
-    for p in range(n_party):
-        covered_defaults[p] += covered_now[p]

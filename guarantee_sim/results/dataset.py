@@ -61,6 +61,22 @@ VARIABLE_META = {
 }
 
 
+#: party variables that only some kinds of party have, and the kinds that have them; the
+#: others get NaN (DESIGN §4 and §5: ``unabsorbed`` has a loss and no cash flows, the bank
+#: no capital, a pool no leverage, only guarantors a leverage at origination)
+PARTY_VARIABLE_KINDS = {
+    "payout": ("bank", "guarantor", "reguarantor", "pool"),
+    "recovery": ("bank", "guarantor", "reguarantor", "pool"),
+    "shortfall": ("bank", "guarantor", "reguarantor", "pool"),
+    "fee_income": ("bank", "guarantor", "reguarantor", "pool"),
+    "capital": ("guarantor", "reguarantor", "pool"),
+    "guarantee_outstanding": ("guarantor", "reguarantor", "pool"),
+    "leverage": ("guarantor", "reguarantor"),
+    "max_origination_leverage": ("guarantor",),
+    "compensation_rate": ("guarantor", "reguarantor"),
+}
+
+
 PROCESS_VARIABLES = (
     "applications",
     "approvals",
@@ -128,9 +144,11 @@ def build_dataset(
 
     ``arrays`` maps each simulated variable to ``(dims, array)``, dims among ``path``,
     ``year``, ``segment``, ``party``; ``party`` names the party axis (the scenario's
-    parties and :data:`UNABSORBED`). ``process_measures`` are the institution processes'
-    measures by book replica (dims ``replica``, ``year``, ``segment`` / ``party``), or
-    None when lending came from volumes.
+    parties and :data:`UNABSORBED`). The arrays become the Dataset's data without a copy,
+    and NaN is written into them for the kinds of party that do not have a variable
+    (:data:`PARTY_VARIABLE_KINDS`), whatever they held there. ``process_measures`` are
+    the institution processes' measures by book replica (dims ``replica``, ``year``,
+    ``segment`` / ``party``), or None when lending came from volumes.
     """
     n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
@@ -139,8 +157,12 @@ def build_dataset(
         "segment": list(scenario.segments),
         "party": list(party),
     }
-    ds = xr.Dataset(dict(arrays), coords=coords)
     parties = [scenario.parties.get(name) for name in party]  # None for unabsorbed
+    kinds = [UNABSORBED if p is None else p.kind for p in parties]
+    variables = {
+        name: (dims, _nan_where_absent(name, dims, a, kinds)) for name, (dims, a) in arrays.items()
+    }
+    ds = xr.Dataset(variables, coords=coords)
     public = np.array([bool(p is not None and p.public) for p in parties])
     ds["public_loss"] = ds["loss"].isel(party=np.flatnonzero(public)).sum("party")
 
@@ -148,7 +170,7 @@ def build_dataset(
         segment_label=("segment", [s.label for s in scenario.segments.values()]),
         segment_tags=("segment", [",".join(s.tags) for s in scenario.segments.values()]),
         segment_lgd=("segment", [s.lgd for s in scenario.segments.values()]),
-        party_kind=("party", [UNABSORBED if p is None else p.kind for p in parties]),
+        party_kind=("party", kinds),
         party_label=("party", ["未吸收" if p is None else p.label for p in parties]),
         party_public=("party", public.astype(np.int8)),
     )
@@ -183,6 +205,23 @@ def build_dataset(
         conventions="money in CNY; rates as decimals per year; counts in loans",
     )
     return ds
+
+
+def _nan_where_absent(name: str, dims, array: np.ndarray, kinds: list[str]) -> np.ndarray:
+    """``array``, NaN for the parties whose kind does not have variable ``name`` (written in
+    place: the results of a large run are not copied; a read-only array is)."""
+    has = PARTY_VARIABLE_KINDS.get(name)
+    if has is None or "party" not in dims:
+        return array
+    absent = np.array([kind not in has for kind in kinds])
+    if not absent.any():
+        return array
+    where: list = [slice(None)] * array.ndim
+    where[list(dims).index("party")] = absent
+    if not array.flags.writeable:
+        array = array.copy()
+    array[tuple(where)] = np.nan
+    return array
 
 
 def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:

@@ -1,0 +1,387 @@
+"""New loans: a month's lending booked, and each record's whole life drawn when it starts.
+
+:func:`originate_records` takes the records of one origination month (or the initial
+book) a chunk at a time:
+
+1. the chunk's first Philox blocks (generation 0, this year) in one batch;
+2. :func:`_screen`: a segment admitted at share 0 lends nothing; a booked single loan that
+   cannot renew takes the fast path, one raw-word compare per window, and needs nothing
+   more unless it defaults; the other records are pending, in order;
+3. each pending record goes through :func:`_originate_record`, generation by generation
+   (the loan, then each renewal): its lending joins the ledger
+   (:func:`_book_generation`), its defaults are drawn window by window and booked
+   (:func:`_default_windows`), survivors leave at maturity, and some renew
+   (:func:`_renewed`) while new lending is still being made.
+
+Counters come from the record's stable id, the renewal generation and the calendar year
+(and a purpose tag), never from its position, so a record's draws do not depend on the
+rest of the book. :func:`book_standard_lending` adds a month's standard lending in
+aggregate, so a loan that neither defaults nor renews costs one Philox block and a compare.
+Money is in CNY, time in months.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..philox import (
+    GENERATION_SHIFT,
+    binomial_from_uniform,
+    jit,
+    philox4x32_10,
+    philox4x32_10_batch,
+    u32_to_unit,
+)
+from .factors import PURPOSE_DEFAULT, PURPOSE_SPLIT
+from .layout import (
+    BORROWERS,
+    DEFAULT_AMOUNT,
+    DEFAULTS_COUNT,
+    LOANS_AMOUNT,
+    LOANS_COUNT,
+    NO_REFCOUNT,
+)
+
+# One generation of a record (the loan itself, or a renewal) while its life is drawn.
+Generation = namedtuple(
+    "Generation",
+    [
+        "id_lo",  # uint32 the record's stable id, low word
+        "id_hi",  # uint32 high word
+        "column",  # int64 the record's column in Scratch.words (its first Philox block)
+        "gen",  # int64 renewal generation (0: the loan itself)
+        "start",  # int64 month the generation starts
+        "end",  # int64 month it matures (the first month it is no longer alive)
+        "segment",  # int32
+        "grade",  # int32
+        "band",  # int32 loan-size band
+        "single",  # bool the record is one loan (a raw-word compare decides its default)
+        "scale",  # float64 admitted share of the record
+        "per_loan",  # float64 CNY per loan, by admitted share
+        "sub_per_loan",  # float64 CNY per loan eligible for interest subsidy
+        "booked",  # bool lending and maturity already booked with the month's aggregate
+    ],
+)
+
+
+@jit(**NO_REFCOUNT)
+def _join_balance(month, now, seg, band, amount, subsidised, ledger):
+    """Schedule ``amount`` to join the balance at ``month`` (now if it is this month)."""
+    if month == now:
+        ledger.balance[seg, band] += amount
+        ledger.subsidy_balance[seg] += subsidised
+    else:
+        ledger.balance_change[month, seg, band] += amount
+        ledger.subsidy_change[month, seg] += subsidised
+
+
+@jit(**NO_REFCOUNT)
+def _leave_balance(month, now, seg, band, amount, subsidised, ledger):
+    """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
+    if month == now:
+        ledger.balance[seg, band] -= amount
+        ledger.subsidy_balance[seg] -= subsidised
+    else:
+        ledger.balance_change[month, seg, band] -= amount
+        ledger.subsidy_change[month, seg] -= subsidised
+
+
+@jit(**NO_REFCOUNT)
+def _split_over_months(count, n_months, id_lo, id_hi, gen_year, draws, month_defaults):
+    """Spread ``count`` defaults of a record over ``n_months`` months, each equally likely.
+
+    Sequential conditional binomials, one uniform per month from the record's SPLIT stream.
+    """
+    remaining = count
+    w0 = w1 = w2 = w3 = np.uint32(0)
+    for j in range(n_months):
+        if remaining == 0:
+            break
+        if j == n_months - 1:
+            month_defaults[j] += remaining
+            break
+        if j % 4 == 0:
+            w0, w1, w2, w3 = philox4x32_10(
+                id_lo, id_hi, gen_year, PURPOSE_SPLIT + (j // 4) * 256, draws.seed, draws.path
+            )
+        lane = j % 4
+        word = w0 if lane == 0 else w1 if lane == 1 else w2 if lane == 2 else w3
+        c = binomial_from_uniform(remaining, 1.0 / (n_months - j), u32_to_unit(word))
+        month_defaults[j] += c
+        remaining -= c
+
+
+@jit(**NO_REFCOUNT)
+def originate_records(
+    first, last, is_new, now, shares, book, seg, settings, draws, ledger, scratch, out
+):
+    """Originate records ``first .. last-1`` this month and draw each one's whole life.
+
+    ``shares[s]`` is the admitted share of segment s's new lending (1 for the initial book,
+    ``is_new`` False). Steps in the module docstring.
+    """
+    words = scratch.words
+    chunk = words[0].shape[0]
+    for chunk_first in range(first, last, chunk):
+        n_chunk = min(chunk, last - chunk_first)
+        # every record's first Philox block (generation 0, this year), a chunk at a time
+        philox4x32_10_batch(
+            book.id_lo,
+            book.id_hi,
+            chunk_first,
+            n_chunk,
+            now // 12,
+            PURPOSE_DEFAULT,
+            draws.seed,
+            draws.path,
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        )
+        n_pending = _screen(
+            chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch
+        )
+        for i in range(n_pending):
+            r = scratch.pending[i]
+            column = r - chunk_first  # words[:, column] is this record's first Philox block
+            scale = shares[book.segment[r]]
+            _originate_record(
+                r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
+            )
+
+
+@jit(**NO_REFCOUNT)
+def _screen(chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch):
+    """The chunk's records that need the general path, in order, into ``scratch.pending``.
+
+    A segment admitted at share 0 lends nothing. Fast path: a booked single loan that cannot
+    renew only matters if it defaults, so it is checked window by window against raw words
+    (the first window's from ``scratch.words``); if it defaults, the general path draws the
+    same words. Returns the number of pending records.
+    """
+    this_year = now // 12
+    words = scratch.words
+    n_pending = 0
+    for r in range(chunk_first, chunk_first + n_chunk):
+        s = book.segment[r]
+        if shares[s] <= 0.0:
+            continue
+        end = now + book.tenor[r]
+        if (
+            is_new
+            and book.standard[r]
+            and book.n_loans[r] == 1
+            and (end >= settings.origination_months or seg.renew_rate[s] <= 0.0)
+        ):
+            g = book.grade[r]
+            t = min(end, 12 * (this_year + 1))  # the first window is this year's
+            survives = words[0, r - chunk_first] >= draws.threshold[s, g, this_year, t - now - 1]
+            while survives and t < end:
+                y = t // 12
+                window = min(end, 12 * (y + 1)) - t
+                w0, _, _, _ = philox4x32_10(
+                    book.id_lo[r], book.id_hi[r], y, PURPOSE_DEFAULT, draws.seed, draws.path
+                )
+                survives = w0 >= draws.threshold[s, g, y, window - 1]
+                t += window
+            if survives:
+                continue
+        scratch.pending[n_pending] = r
+        n_pending += 1
+    return n_pending
+
+
+@jit(**NO_REFCOUNT)
+def _originate_record(
+    r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
+):
+    """Record ``r``'s whole life at admitted share ``scale``, generation by generation."""
+    s = book.segment[r]
+    g = book.grade[r]
+    per_loan = book.amount[r] * scale
+    alive = book.n_loans[r]
+    start = now
+    tenor = book.tenor[r]
+    gen = 0
+    # a standard record's lending and maturity were booked with its month's aggregate
+    booked = is_new and book.standard[r]
+    while True:
+        life = Generation(
+            book.id_lo[r],
+            book.id_hi[r],
+            column,
+            gen,
+            start,
+            start + tenor,
+            s,
+            g,
+            book.band[r],
+            book.n_loans[r] == 1,
+            scale,
+            per_loan,
+            book.subsidised[r] * scale * seg.subsidy_eligible[s],
+            booked,
+        )
+        if not booked:
+            _book_generation(life, alive, is_new, now, ledger, out)
+        alive, renew_word = _default_windows(life, alive, now, draws, ledger, scratch, out)
+        if alive == 0:
+            break
+        if not booked:
+            _leave_balance(
+                life.end,
+                now,
+                s,
+                life.band,
+                alive * per_loan,
+                alive * life.sub_per_loan,
+                ledger,
+            )
+        booked = False
+        renewed = _renewed(life, alive, renew_word, seg, settings)
+        if renewed == 0:
+            break
+        g = seg.renew_grade[s, g]
+        s = seg.renew_into[s]
+        tenor = seg.tenor[s]
+        alive = renewed
+        start = life.end
+        gen += 1
+
+
+@jit(**NO_REFCOUNT)
+def _book_generation(life, alive, is_new, now, ledger, out):
+    """A generation's lending: counted in its start year, joining the balance at its start."""
+    s = life.segment
+    if is_new or life.gen > 0:
+        y0 = life.start // 12
+        out.segment[LOANS_COUNT, y0, s] += alive * life.scale
+        out.segment[LOANS_AMOUNT, y0, s] += alive * life.per_loan
+        if life.gen == 0:
+            out.segment[BORROWERS, y0, s] += alive * life.scale
+    _join_balance(
+        life.start,
+        now,
+        s,
+        life.band,
+        alive * life.per_loan,
+        alive * life.sub_per_loan,
+        ledger,
+    )
+
+
+@jit(**NO_REFCOUNT)
+def _default_windows(life, alive, now, draws, ledger, scratch, out):
+    """Draw and book a generation's defaults, one Philox block per calendar-year window.
+
+    Returns the loans still alive at maturity and the last window's renewal word.
+    """
+    renew_word = np.uint32(0)
+    t = life.start
+    while t < life.end and alive > 0:
+        y = t // 12
+        window = min(life.end, 12 * (y + 1)) - t
+        gen_year = (life.gen << GENERATION_SHIFT) | y
+        if life.gen == 0 and y == now // 12:
+            words = scratch.words
+            w0, w1, w2 = words[0, life.column], words[1, life.column], words[2, life.column]
+        else:
+            w0, w1, w2, _ = philox4x32_10(
+                life.id_lo, life.id_hi, gen_year, PURPOSE_DEFAULT, draws.seed, draws.path
+            )
+        renew_word = w2
+        if _window_defaults(life, alive, y, window, gen_year, w0, w1, draws, scratch):
+            alive -= _book_defaults(life, t, window, now, ledger, scratch, out)
+        t += window
+    return alive, renew_word
+
+
+@jit(**NO_REFCOUNT)
+def _window_defaults(life, alive, y, window, gen_year, w0, w1, draws, scratch):
+    """Defaults of the ``alive`` loans in each month of a window, into month_defaults.
+
+    A single loan: one raw-word compare, no CDF, no allocation (False if it survives); its
+    month from the second word. Several loans: a binomial count split over the months.
+    """
+    s = life.segment
+    g = life.grade
+    month_defaults = scratch.month_defaults
+    if life.single:
+        # the common case: one raw-word comparison, no CDF, no allocation
+        if w0 >= draws.threshold[s, g, y, window - 1]:
+            return False
+        for j in range(window):
+            month_defaults[j] = 0
+        month_defaults[(np.uint64(w1) * np.uint64(window)) >> np.uint64(32)] = 1
+        return True
+    for j in range(window):
+        month_defaults[j] = 0
+    n_defaults = binomial_from_uniform(
+        alive, draws.probability[s, g, y, window - 1], u32_to_unit(w0)
+    )
+    _split_over_months(n_defaults, window, life.id_lo, life.id_hi, gen_year, draws, month_defaults)
+    return True
+
+
+@jit(**NO_REFCOUNT)
+def _book_defaults(life, t, window, now, ledger, scratch, out):
+    """Book the window's defaults (from month ``t``): counts, amounts, leaving the balance.
+
+    Returns the number of loans that defaulted.
+    """
+    s = life.segment
+    b = life.band
+    defaulted = 0
+    for j in range(window):
+        c = scratch.month_defaults[j]
+        if c == 0:
+            continue
+        d = t + j
+        amount = c * life.per_loan
+        ledger.default_amount[d, s] += amount
+        ledger.default_count[d, s] += c * life.scale
+        out.segment[DEFAULTS_COUNT, d // 12, s] += c * life.scale
+        out.segment[DEFAULT_AMOUNT, d // 12, s] += amount
+        _leave_balance(d, now, s, b, amount, c * life.sub_per_loan, ledger)
+        if life.booked:  # it leaves at default, not with its month's maturities
+            ledger.balance_change[life.end, s, b] += amount
+            ledger.subsidy_change[life.end, s] += c * life.sub_per_loan
+        defaulted += c
+    return defaulted
+
+
+@jit(**NO_REFCOUNT)
+def _renewed(life, alive, renew_word, seg, settings):
+    """How many of the ``alive`` loans renew at maturity (0 once new lending has stopped)."""
+    rate = seg.renew_rate[life.segment]
+    if life.end >= settings.origination_months or rate <= 0.0:
+        return 0
+    if life.single:
+        return 1 if u32_to_unit(renew_word) < rate else 0
+    return binomial_from_uniform(alive, rate, u32_to_unit(renew_word))
+
+
+@jit(**NO_REFCOUNT)
+def book_standard_lending(book, replica, now, seg, admitted, ledger, out):
+    """Add this month's standard lending and schedule its maturity, segment by segment."""
+    y = now // 12
+    n_seg, n_band = ledger.balance.shape
+    for s in range(n_seg):
+        share = admitted[s]
+        count = book.standard_count[replica, now, s] * share
+        if count <= 0.0:
+            continue
+        end = now + seg.tenor[s]
+        out.segment[LOANS_COUNT, y, s] += count
+        out.segment[BORROWERS, y, s] += count
+        for b in range(n_band):
+            amount = book.standard_amount[replica, now, s, b] * share
+            out.segment[LOANS_AMOUNT, y, s] += amount
+            ledger.balance[s, b] += amount
+            ledger.balance_change[end, s, b] -= amount
+        subsidised = book.standard_subsidised[replica, now, s] * share * seg.subsidy_eligible[s]
+        ledger.subsidy_balance[s] += subsidised
+        ledger.subsidy_change[end, s] -= subsidised
