@@ -105,6 +105,8 @@ def machine() -> dict:
         "numpy": np.__version__,
         "numba": numba.__version__,
         "guarantee_sim": gs.__version__,
+        # the kernels' imports above already chose the folder; asking again names it
+        "numba_cache": str(gs.configure_numba_cache() or "none (compiled in this process)"),
         "load_average_start": [round(x, 2) for x in load],
     }
 
@@ -752,6 +754,7 @@ def _print_machine(info: dict, quick: bool) -> None:
         f"python {info['python']}, numpy {info['numpy']}, numba {info['numba']}; "
         f"load average at start {info['load_average_start']}"
     )
+    print(f"numba cache: {info['numba_cache']}")
     print(flush=True)
 
 

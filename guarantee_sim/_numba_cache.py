@@ -26,8 +26,10 @@ stable since Numba 0.5x. A user's ``NUMBA_CACHE_LOCATOR_CLASSES`` takes preceden
    ``$XDG_CACHE_HOME`` (default ``~/.cache``) ``/guarantee_sim/numba-<hash>``;
 3. if no location is writable it warns once, in one line, and the kernels run uncached
    (compiled again in each process);
-4. it runs before any jitted function is made: the command line, the benchmarks and Dask
-   workers call it first; if nobody has, the first :func:`jit` decoration calls it.
+4. it runs before any jitted function is made: the command line calls it first (so a
+   warning comes before any work); otherwise the first :func:`jit` decoration calls it, which
+   is how the benchmarks, notebooks and Dask workers (which import the kernels) get it.
+   Called again, it returns the folder already chosen (the benchmarks print it).
 
 What notebook users get: ``gs.simulate`` imports the kernels, whose decorators call
 :func:`configure_numba_cache`, so a notebook uses the same cache as the command line and its
