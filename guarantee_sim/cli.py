@@ -13,7 +13,9 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,22 +97,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: raised where the program was, so that every ``finally``
+    on the way out (temporary files) runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (SIGTERM would
+    otherwise end the process at once, leaving its temporary files)."""
+    if threading.current_thread() is not threading.main_thread():  # main() in a thread
+        yield
+        return
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signums}
+    for signum in signums:
+        signal.signal(signum, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+#: the files and folders this invocation has written, for the message on an interrupt
+_written: list[Path] = []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
-    try:
-        if args.command == "validate":
-            return _validate(args, console)
-        if args.command == "run":
-            return _run(args, console)
-        if args.command == "compare":
-            return _compare(args, console)
-        if args.command == "brief":
-            return _brief(args, console)
-        return _summarize(args, console)
-    except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _written.clear()
+    with _stopping_on_signals():
+        try:
+            command = {
+                "validate": _validate,
+                "run": _run,
+                "compare": _compare,
+                "brief": _brief,
+                "summarize": _summarize,
+            }[args.command]
+            return command(args, console)
+        except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM, in any phase
+            signum = getattr(err, "signum", signal.SIGINT)
+            kept = ", ".join(map(str, _written)) + " written" if _written else "nothing written"
+            print(f"interrupted ({signal.Signals(signum).name}): {kept}", file=sys.stderr)
+            return 128 + signum
 
 
 @contextlib.contextmanager
@@ -229,6 +272,7 @@ def _run(args, console: Console) -> int:
         ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
     print_summary(ds, console)
     write_netcdf(ds, out)
+    _written.append(out)
     console.print(f"results written to [bold]{out}[/]")
     return 0
 
@@ -293,6 +337,7 @@ def _compare(args, console: Console) -> int:
         )
     print_comparison(ds, console)
     write_netcdf(ds, out)
+    _written.append(out)
     console.print(f"results written to [bold]{out}[/]")
     return 0
 
@@ -378,6 +423,7 @@ def _brief(args, console: Console) -> int:
     _writable_folder(out)  # before the work of the brief
     ds = _open_results(path)
     written = write_brief(ds, out, lang=args.lang, source=path)
+    _written.append(out)
     console.print(
         f"brief written to [bold]{written['markdown']}[/] and "
         f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +68,59 @@ def open_results(path: str | Path) -> xr.Dataset:
     return ds
 
 
+#: the signals an interactive user or a scheduler stops a run with
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Deferred:
+    """The stop signals that arrived inside :func:`deferred_signals`, delivered on demand."""
+
+    def __init__(self, previous: dict[int, object]) -> None:
+        self.previous = previous
+        self.pending: list[int] = []
+
+    def record(self, signum: int, frame: object) -> None:
+        self.pending.append(signum)
+
+    def raise_pending(self) -> None:
+        """Deliver a signal that arrived so far to the handler it was meant for (which
+        raises, for SIGINT ``KeyboardInterrupt``); nothing if none arrived."""
+        if not self.pending:
+            return
+        signum = self.pending[0]
+        self.pending.clear()
+        handler = self.previous.get(signum)
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:  # what the signal would have done: end the process
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[_Deferred]:
+    """Hold SIGINT and SIGTERM back inside the block, and deliver them when it ends.
+
+    For a write that must not be cut by an exception raised at an arbitrary point (h5py
+    can swallow one raised inside its C callbacks, and the run would then exit 0 after
+    an interrupt): the block calls ``raise_pending()`` where stopping is safe, e.g. before
+    renaming a finished file into place. Outside the main thread, where signals cannot be
+    handled, it holds nothing back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield _Deferred({})
+        return
+    deferred = _Deferred({s: signal.getsignal(s) for s in STOP_SIGNALS})
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, deferred.record)
+    try:
+        yield deferred
+    finally:
+        for number, handler in deferred.previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        deferred.raise_pending()
+
+
 @contextmanager
 def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
     """A new temporary file (or folder) beside ``path``, for writing and renaming into place.
@@ -89,17 +144,23 @@ def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
         os.chmod(tmp, (0o777 if folder else 0o666) & ~umask)
         yield tmp
     finally:
-        if folder:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        with deferred_signals():  # a second Ctrl-C does not leave the file behind
+            if folder:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    SIGINT and SIGTERM arriving during the write are held back until it ends, then
+    delivered before the rename: an interrupted write leaves the previous file as it was.
+    """
     path = Path(path)
-    with temporary_beside(path) as tmp:
+    with temporary_beside(path) as tmp, deferred_signals() as signals:
         ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        signals.raise_pending()  # interrupted while writing: keep the previous file
         os.replace(tmp, path)
     return path
 

@@ -1,0 +1,188 @@
+"""Faults and interruption: SIGINT/SIGTERM in every phase, nothing half-written left behind.
+
+A subprocess test signals ``guarantee-sim run`` while it simulates (it waits for the
+scenario's warning line on stderr, printed after validation, so a cold Numba cache only
+makes the simulation phase start later); in-process tests send the signal to the test's own
+process at a chosen moment (during the write, during the brief, during a comparison),
+through monkeypatched library functions, not hooks in the program.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from helpers import run_main
+
+from guarantee_sim.results.io import deferred_signals
+
+HERE = Path(__file__).resolve().parent
+GOOD = HERE / "invalid" / "_valid_minimal.yaml"
+EXPERIMENT = HERE / "invalid_experiments" / "_valid.yaml"
+SCRIPT = Path(sys.executable).with_name("guarantee-sim")
+if not SCRIPT.exists():  # pytest run by an interpreter outside the venv
+    SCRIPT = Path(shutil.which("guarantee-sim") or SCRIPT)
+#: a value validation warns about, so that a line on stderr marks the end of validation
+WARN = "parties.guarantor.net_assets=1e14"
+PREVIOUS = b"previous results"
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _assert_interrupted(rc: int, err: str, signum: int, kept: str = "nothing written"):
+    assert rc == 128 + signum
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"interrupted ({signal.Signals(signum).name}): {kept}"]
+
+
+# --------------------------------------------------------------------------- subprocess
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_signalled_while_simulating(signum, tmp_path):
+    if not SCRIPT.exists():
+        pytest.skip("the guarantee-sim console script is not installed")
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    argv = [str(SCRIPT), "run", str(GOOD), "--paths", "200000", "--set", WARN, "--out", str(out)]
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, COLUMNS="100"),
+    ) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # validated; now importing, compiling or simulating
+        assert first.startswith("warning: "), first
+        time.sleep(1.0)
+        assert proc.poll() is None, "the run ended before the signal"
+        proc.send_signal(signum)
+        try:
+            stdout, rest = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    _assert_interrupted(proc.returncode, rest, signum)
+    assert "Traceback" not in stdout
+    assert listing(tmp_path) == ["r.nc"]  # no temporary file
+    assert out.read_bytes() == PREVIOUS
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def _signalling_to_netcdf(signum):
+    """A Dataset.to_netcdf that gets ``signum`` half way through and, as h5py may in its C
+    callbacks, swallows an exception raised there, then finishes the file."""
+    original = xr.Dataset.to_netcdf
+
+    def to_netcdf(self, path=None, *args, **kwargs):
+        Path(path).write_bytes(b"\x89HDF\r\n\x1a\n partial")
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)  # delivered here if it were not held back
+        except BaseException:
+            pass
+        return original(self, path, *args, **kwargs)
+
+    return to_netcdf
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_signalled_while_writing(signum, tmp_path, monkeypatch):
+    """An interrupt mid-write is never swallowed: exit 130/143, the previous file intact."""
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", _signalling_to_netcdf(signum))
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_interrupted(rc, err, signum)
+    assert listing(tmp_path) == ["r.nc"]
+    assert out.read_bytes() == PREVIOUS
+
+
+def test_handlers_restored_after_main(tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    rc, _, _ = run_main("validate", GOOD)
+    assert rc == 0
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_compare_interrupted(tmp_path, monkeypatch):
+    import guarantee_sim.experiments
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+        raise AssertionError("the signal was not delivered")
+
+    monkeypatch.setattr(guarantee_sim.experiments, "run_experiment", interrupted)
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 10, "--out", tmp_path / "c.nc")
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def results_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("results") / "run.nc"
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", path)
+    assert rc == 0, err
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_brief_signalled_while_writing(signum, results_file, tmp_path, monkeypatch):
+    from guarantee_sim.reporting import brief
+
+    original = brief._write_files
+
+    def write_files(*args, **kwargs):
+        written = original(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+        time.sleep(0.05)
+        return written
+
+    monkeypatch.setattr(brief, "_write_files", write_files)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "b")
+    _assert_interrupted(rc, err, signum)
+    assert listing(tmp_path) == []  # neither the brief nor its temporary folder
+
+
+def test_interrupt_after_the_write_names_the_file(results_file, tmp_path, monkeypatch):
+    """Interrupted after the results were written: exit 130, and the message says so."""
+    from guarantee_sim import cli
+
+    original = cli.Console.print
+
+    def interrupted_print(self, *args, **kwargs):
+        if args and str(args[0]).startswith("results written"):
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    out = tmp_path / "r.nc"
+    monkeypatch.setattr(cli.Console, "print", interrupted_print)
+    monkeypatch.setattr(cli, "print_summary", lambda ds, console: None)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_interrupted(rc, err, signal.SIGINT, kept=f"{out} written")
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def test_deferred_signals_hold_back_until_asked():
+    with pytest.raises(KeyboardInterrupt), deferred_signals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # not raised here
+        reached = True
+        signals.raise_pending()
+        reached = False
+    assert reached
