@@ -21,6 +21,7 @@ import pytest
 import xarray as xr
 from helpers import run_main
 
+from guarantee_sim.results import write_netcdf
 from guarantee_sim.results.io import deferred_signals
 
 HERE = Path(__file__).resolve().parent
@@ -186,3 +187,97 @@ def test_deferred_signals_hold_back_until_asked():
         signals.raise_pending()
         reached = False
     assert reached
+
+
+# --------------------------------------------------------------------------- stale temporaries
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporary_file_named_with_the_pid(tmp_path, monkeypatch):
+    seen = []
+    original = xr.Dataset.to_netcdf
+
+    def to_netcdf(self, path=None, *args, **kwargs):
+        seen.append(Path(path).name)
+        return original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", to_netcdf)
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
+    assert seen and seen[0].startswith(f".r.nc.{os.getpid()}.") and seen[0].endswith(".tmp")
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def test_stale_temporaries_of_dead_writers_removed(tmp_path):
+    dead, live = _dead_pid(), os.getpid()
+    stale_file = tmp_path / f".r.nc.{dead}.abc123_x.tmp"
+    stale_file.write_bytes(b"partial")
+    stale_folder = tmp_path / f".r.nc.{dead}.qwerty.tmp"  # as a brief's, a folder
+    (stale_folder / "figures").mkdir(parents=True)
+    (stale_folder / "figures" / "a.png").write_bytes(b"png")
+    kept = [
+        tmp_path / f".r.nc.{live}.abc123_x.tmp",  # a live (concurrent) writer's
+        tmp_path / f".other.nc.{dead}.abc123_x.tmp",  # another file's
+        tmp_path / ".r.nc.abc123_x.tmp",  # no pid: not ours to judge
+        tmp_path / "r.nc.notes",
+    ]
+    for path in kept:
+        path.write_bytes(b"keep")
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
+    assert not stale_file.exists() and not stale_folder.exists()
+    assert all(path.read_bytes() == b"keep" for path in kept)
+    assert listing(tmp_path) == sorted(["r.nc", *(p.name for p in kept)])
+
+
+def test_stale_brief_folder_removed(results_file, tmp_path):
+    dead = _dead_pid()
+    stale = tmp_path / f".b.{dead}.abcdefgh.tmp"
+    (stale / "tables").mkdir(parents=True)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "b")
+    assert rc == 0, err
+    assert listing(tmp_path) == ["b"]
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+import xarray as xr
+from guarantee_sim.results import write_netcdf
+
+def to_netcdf(self, path=None, *args, **kwargs):
+    Path(path).write_bytes(b"partial")
+    print("writing", flush=True)
+    time.sleep(600)
+
+xr.Dataset.to_netcdf = to_netcdf
+write_netcdf(xr.Dataset({"a": ("x", [1.0])}), sys.argv[1])
+"""
+
+
+def test_sigkill_mid_write_cleaned_by_the_next_write(tmp_path):
+    """SIGKILL cannot be handled: the temporary file stays, named with the dead writer's
+    pid, and the next write of the same file removes it."""
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(out)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "writing"
+        proc.kill()
+        proc.wait(timeout=30)
+    assert listing(tmp_path) == sorted(["r.nc", f".r.nc.{proc.pid}.{_random(tmp_path)}.tmp"])
+    assert out.read_bytes() == PREVIOUS
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), out)
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def _random(folder: Path) -> str:
+    """The random part of the one temporary file in ``folder``."""
+    (name,) = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    return name.split(".")[-2]

@@ -6,7 +6,9 @@ failed or interrupted run never leaves a half-written results file.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -121,9 +123,57 @@ def deferred_signals() -> Iterator[_Deferred]:
         deferred.raise_pending()
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: it cannot be told
+    apart from a live writer)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files and folders of ``path`` whose writer is dead.
+
+    Only names :func:`temporary_beside` gives for this very ``path``
+    (``.NAME.<pid>.<random>.tmp``) are considered, and one whose process still runs (a
+    concurrent writer, this process included) is left alone. What cannot be removed is left
+    too. Returns what was removed.
+    """
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.\w+\.tmp")
+    removed: list[Path] = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate.name)
+        if match is None:
+            continue
+        pid = int(match[1])
+        if pid <= 0 or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+    return removed
+
+
 @contextmanager
 def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
     """A new temporary file (or folder) beside ``path``, for writing and renaming into place.
+
+    It is named ``.NAME.<pid>.<random>.tmp``, with the writer's process id, so that a later
+    writer of the same ``path`` can remove those a killed process left
+    (:func:`remove_stale_temporaries`).
 
     ``tempfile`` makes it private (0o600, 0o700); results and briefs are to be shared, so it
     gets the mode a plain create would give (0o666, or 0o777 for a folder, less the umask).
@@ -131,7 +181,8 @@ def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
     removed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix, suffix = f".{path.name}.", ".tmp"
+    remove_stale_temporaries(path)
+    prefix, suffix = f".{path.name}.{os.getpid()}.", ".tmp"
     if folder:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=path.parent))
     else:
