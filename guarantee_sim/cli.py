@@ -14,6 +14,7 @@ import contextlib
 import math
 import os
 import signal
+import stat
 import sys
 import threading
 import warnings
@@ -258,7 +259,7 @@ def _run(args, console: Console) -> int:
     _refuse_kind(args.scenario, experiment=True)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
-    out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
+    out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     paths = scenario.simulation.paths
     columns = (
         TextColumn("{task.description}"),
@@ -287,10 +288,43 @@ def _check_paths_and_seed(args) -> None:
         raise ScenarioError(f"--seed {args.seed}: must be in 0 .. 4294967295", path="--seed")
 
 
+def _out(value: str | None, default: Path) -> Path:
+    """The ``--out`` given, or ``default`` when none is; an empty one is a mistake."""
+    if value is None:
+        return default
+    if not value.strip():
+        raise ScenarioError(f"--out {value!r}: is empty; give a name", path="--out")
+    return Path(value)
+
+
+def _special(path: Path) -> str | None:
+    """What ``path`` is if it exists and is neither a regular file nor a folder (a device,
+    a FIFO, a socket, a broken link); None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else None
+    except OSError:
+        return None  # unreadable: the checks of the folder say why
+    kinds = {
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), None)
+
+
 def _writable(out: Path) -> Path:
-    """Check before simulating that the results file can be written there."""
+    """Check before simulating that the results file can be written there: a new name or a
+    regular file (never a device, a FIFO or a folder, which the write would replace)."""
     if out.is_dir():
         raise ScenarioError(f"--out {out}: is a folder; give a file name", path=str(out))
+    kind = _special(out)
+    if kind:
+        raise ScenarioError(
+            f"--out {out}: is {kind}, not a regular file; give a file name", path=str(out)
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -316,7 +350,7 @@ def _compare(args, console: Console) -> int:
     experiment = load_experiment(args.experiment, overrides=args.overrides)
     with _printing_warnings():  # all valid before any run
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
-    out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
+    out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (
         TextColumn("{task.description}"),
@@ -419,7 +453,7 @@ def _brief(args, console: Console) -> int:
     from .reporting import write_brief
 
     path = Path(args.results)
-    out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
+    out = _out(args.out, Path("results") / f"{path.stem}_brief_{args.lang}")
     _writable_folder(out)  # before the work of the brief
     ds = _open_results(path)
     written = write_brief(ds, out, lang=args.lang, source=path)
@@ -435,6 +469,9 @@ def _brief(args, console: Console) -> int:
 
 def _writable_folder(out: Path) -> None:
     """Check that the brief's folder ``out`` can be written, without creating it."""
+    kind = _special(out)
+    if kind:
+        raise ScenarioError(f"--out {out}: is {kind}; give a folder for the brief", path=str(out))
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
     existing = out

@@ -281,3 +281,81 @@ def _random(folder: Path) -> str:
     """The random part of the one temporary file in ``folder``."""
     (name,) = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
     return name.split(".")[-2]
+
+
+# --------------------------------------------------------------------------- --out
+
+
+def _special_out(kind: str, folder: Path) -> Path:
+    if kind == "dev_null":
+        return Path(os.devnull)
+    path = folder / kind
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "broken_link":
+        path.symlink_to(folder / "nowhere")
+    elif kind == "link_to_dev_null":
+        path.symlink_to(os.devnull)
+    return path
+
+
+SPECIAL = ["dev_null", "fifo", "folder", "broken_link", "link_to_dev_null"]
+
+
+def _no_simulation(monkeypatch):
+    import guarantee_sim.engine
+    import guarantee_sim.experiments
+
+    def fail(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", fail)
+    monkeypatch.setattr(guarantee_sim.experiments, "run_experiment", fail)
+
+
+def _assert_refused(rc: int, err: str, *words: str) -> None:
+    assert rc == 2
+    assert err.startswith("error: --out ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_run_refuses_out_that_is_not_a_regular_file(kind, tmp_path, monkeypatch):
+    if kind == "dev_null" and not Path(os.devnull).is_char_device():
+        pytest.skip("no character device /dev/null")
+    out = _special_out(kind, tmp_path)
+    before = listing(tmp_path)
+    _no_simulation(monkeypatch)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_refused(rc, err, str(out))
+    assert listing(tmp_path) == before
+    if kind == "fifo":
+        assert out.is_fifo()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_null"])
+def test_compare_and_brief_refuse_special_out(kind, results_file, tmp_path, monkeypatch):
+    out = _special_out(kind, tmp_path)
+    _no_simulation(monkeypatch)
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 10, "--out", out)
+    _assert_refused(rc, err, str(out), "not a regular file")
+    rc, _, err = run_main("brief", results_file, "--out", out)
+    _assert_refused(rc, err, str(out))
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+def test_empty_out_is_an_error(empty, results_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _no_simulation(monkeypatch)
+    for argv in (
+        ("run", GOOD, "--paths", 20),
+        ("compare", EXPERIMENT, "--paths", 10),
+        ("brief", results_file),
+    ):
+        rc, _, err = run_main(*argv, "--out", empty)
+        _assert_refused(rc, err, "is empty")
+    assert listing(tmp_path) == []
