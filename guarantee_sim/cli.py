@@ -325,15 +325,16 @@ def _writable(out: Path) -> Path:
         raise ScenarioError(
             f"--out {out}: is {kind}, not a regular file; give a file name", path=str(out)
         )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+    existing = out.parent  # missing folders are made only when the results are written
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
         raise ScenarioError(
-            f"--out {out}: cannot create its folder {out.parent} ({err.strerror or err})",
+            f"--out {out}: cannot create its folder {out.parent} ({existing} is a file)",
             path=str(out),
-        ) from None
-    if not os.access(out.parent, os.W_OK):
-        raise ScenarioError(f"--out {out}: the folder {out.parent} is not writable", path=str(out))
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ScenarioError(f"--out {out}: the folder {existing} is not writable", path=str(out))
     return out
 
 

@@ -359,3 +359,47 @@ def test_empty_out_is_an_error(empty, results_file, tmp_path, monkeypatch):
         rc, _, err = run_main(*argv, "--out", empty)
         _assert_refused(rc, err, "is empty")
     assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- folders of --out
+
+
+def test_run_failing_after_validation_leaves_no_folder(tmp_path, monkeypatch):
+    import guarantee_sim.engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", interrupted)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", tmp_path / "new" / "sub" / "r.nc")
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
+
+
+def test_run_failing_write_removes_the_folders_it_made(tmp_path, monkeypatch):
+    def disk_full(self, path=None, *args, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", disk_full)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", tmp_path / "new" / "sub" / "r.nc")
+    assert rc == 2 and err.startswith("error: ") and "No space left" in err
+    assert listing(tmp_path) == []
+
+
+def test_brief_failing_write_removes_the_folders_it_made(results_file, tmp_path, monkeypatch):
+    from guarantee_sim.reporting import brief
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(brief, "_write_files", disk_full)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "a" / "b")
+    assert rc == 2 and "No space left" in err
+    assert listing(tmp_path) == []
+
+
+def test_written_results_keep_the_folders_made_for_them(tmp_path):
+    out = tmp_path / "new" / "sub" / "r.nc"
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), out)
+    assert listing(out.parent) == ["r.nc"]

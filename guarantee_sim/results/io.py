@@ -178,9 +178,47 @@ def temporary_beside(path: Path, *, folder: bool = False) -> Iterator[Path]:
     ``tempfile`` makes it private (0o600, 0o700); results and briefs are to be shared, so it
     gets the mode a plain create would give (0o666, or 0o777 for a folder, less the umask).
     Whatever is still there on leaving (the caller failed, or moved only part of it) is
-    removed.
+    removed. Missing folders above ``path`` are made here, when writing, and removed again
+    if the caller fails.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folders(path.parent)
+    try:
+        with _temporary(path, folder=folder) as tmp:
+            yield tmp
+    except BaseException:  # nothing written: the folders made for it go too
+        for made in reversed(created):
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; those it made, outermost first (none left
+    behind if one cannot be made)."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    missing.reverse()
+    made: list[Path] = []
+    try:
+        for each in missing:
+            try:
+                each.mkdir()
+            except FileExistsError:  # made by a concurrent writer: not ours to remove
+                continue
+            made.append(each)
+    except BaseException:
+        for each in reversed(made):
+            each.rmdir()
+        raise
+    return made
+
+
+@contextmanager
+def _temporary(path: Path, *, folder: bool) -> Iterator[Path]:
     remove_stale_temporaries(path)
     prefix, suffix = f".{path.name}.{os.getpid()}.", ".tmp"
     if folder:
