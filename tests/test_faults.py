@@ -1,10 +1,12 @@
 """Faults and interruption: SIGINT/SIGTERM in every phase, nothing half-written left behind.
 
-A subprocess test signals ``guarantee-sim run`` while it simulates (it waits for the
-scenario's warning line on stderr, printed after validation, so a cold Numba cache only
-makes the simulation phase start later); in-process tests send the signal to the test's own
-process at a chosen moment (during the write, during the brief, during a comparison),
-through monkeypatched library functions, not hooks in the program.
+Subprocess tests signal ``guarantee-sim run`` and ``compare`` while they simulate (they
+wait for the scenario's warning line on stderr, printed after validation, so a cold Numba
+cache only makes the simulation phase start later) and SIGKILL a writer mid-write;
+in-process tests send the signal to the test's own process at a chosen moment (during the
+write, during the brief, during a comparison), through monkeypatched library functions,
+not hooks in the program. Also: stale temporary files, ``--out`` that is not a regular
+file, and the folders ``--out`` needs made only when writing.
 """
 
 from __future__ import annotations
@@ -49,13 +51,19 @@ def _assert_interrupted(rc: int, err: str, signum: int, kept: str = "nothing wri
 # --------------------------------------------------------------------------- subprocess
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_run_signalled_while_simulating(signum, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [("run", signal.SIGINT), ("run", signal.SIGTERM), ("compare", signal.SIGINT)],
+    ids=["run-SIGINT", "run-SIGTERM", "compare-SIGINT"],
+)
+def test_signalled_while_simulating(command, signum, tmp_path):
     if not SCRIPT.exists():
         pytest.skip("the guarantee-sim console script is not installed")
     out = tmp_path / "r.nc"
     out.write_bytes(PREVIOUS)
-    argv = [str(SCRIPT), "run", str(GOOD), "--paths", "200000", "--set", WARN, "--out", str(out)]
+    source = GOOD if command == "run" else EXPERIMENT
+    argv = [str(SCRIPT), command, str(source), "--paths", "200000", "--set", WARN]
+    argv += ["--out", str(out)]
     with subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
