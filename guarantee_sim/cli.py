@@ -13,7 +13,10 @@ import argparse
 import contextlib
 import math
 import os
+import signal
+import stat
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,22 +98,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: raised where the program was, so that every ``finally``
+    on the way out (temporary files) runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (SIGTERM would
+    otherwise end the process at once, leaving its temporary files)."""
+    if threading.current_thread() is not threading.main_thread():  # main() in a thread
+        yield
+        return
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signums}
+    for signum in signums:
+        signal.signal(signum, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+#: the files and folders this invocation has written, for the message on an interrupt
+_written: list[Path] = []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
-    try:
-        if args.command == "validate":
-            return _validate(args, console)
-        if args.command == "run":
-            return _run(args, console)
-        if args.command == "compare":
-            return _compare(args, console)
-        if args.command == "brief":
-            return _brief(args, console)
-        return _summarize(args, console)
-    except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _written.clear()
+    with _stopping_on_signals():
+        try:
+            command = {
+                "validate": _validate,
+                "run": _run,
+                "compare": _compare,
+                "brief": _brief,
+                "summarize": _summarize,
+            }[args.command]
+            return command(args, console)
+        except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM, in any phase
+            signum = getattr(err, "signum", signal.SIGINT)
+            kept = ", ".join(map(str, _written)) + " written" if _written else "nothing written"
+            print(f"interrupted ({signal.Signals(signum).name}): {kept}", file=sys.stderr)
+            return 128 + signum
 
 
 @contextlib.contextmanager
@@ -215,7 +259,7 @@ def _run(args, console: Console) -> int:
     _refuse_kind(args.scenario, experiment=True)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
-    out = _writable(Path(args.out) if args.out else Path("results") / f"{scenario.name}.nc")
+    out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     paths = scenario.simulation.paths
     columns = (
         TextColumn("{task.description}"),
@@ -229,6 +273,7 @@ def _run(args, console: Console) -> int:
         ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
     print_summary(ds, console)
     write_netcdf(ds, out)
+    _written.append(out)
     console.print(f"results written to [bold]{out}[/]")
     return 0
 
@@ -243,19 +288,53 @@ def _check_paths_and_seed(args) -> None:
         raise ScenarioError(f"--seed {args.seed}: must be in 0 .. 4294967295", path="--seed")
 
 
+def _out(value: str | None, default: Path) -> Path:
+    """The ``--out`` given, or ``default`` when none is; an empty one is a mistake."""
+    if value is None:
+        return default
+    if not value.strip():
+        raise ScenarioError(f"--out {value!r}: is empty; give a name", path="--out")
+    return Path(value)
+
+
+def _special(path: Path) -> str | None:
+    """What ``path`` is if it exists and is neither a regular file nor a folder (a device,
+    a FIFO, a socket, a broken link); None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else None
+    except OSError:
+        return None  # unreadable: the checks of the folder say why
+    kinds = {
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), None)
+
+
 def _writable(out: Path) -> Path:
-    """Check before simulating that the results file can be written there."""
+    """Check before simulating that the results file can be written there: a new name or a
+    regular file (never a device, a FIFO or a folder, which the write would replace)."""
     if out.is_dir():
         raise ScenarioError(f"--out {out}: is a folder; give a file name", path=str(out))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
+    kind = _special(out)
+    if kind:
         raise ScenarioError(
-            f"--out {out}: cannot create its folder {out.parent} ({err.strerror or err})",
+            f"--out {out}: is {kind}, not a regular file; give a file name", path=str(out)
+        )
+    existing = out.parent  # missing folders are made only when the results are written
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ScenarioError(
+            f"--out {out}: cannot create its folder {out.parent} ({existing} is a file)",
             path=str(out),
-        ) from None
-    if not os.access(out.parent, os.W_OK):
-        raise ScenarioError(f"--out {out}: the folder {out.parent} is not writable", path=str(out))
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ScenarioError(f"--out {out}: the folder {existing} is not writable", path=str(out))
     return out
 
 
@@ -272,7 +351,7 @@ def _compare(args, console: Console) -> int:
     experiment = load_experiment(args.experiment, overrides=args.overrides)
     with _printing_warnings():  # all valid before any run
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
-    out = _writable(Path(args.out) if args.out else Path("results") / f"{experiment.name}.nc")
+    out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (
         TextColumn("{task.description}"),
@@ -293,6 +372,7 @@ def _compare(args, console: Console) -> int:
         )
     print_comparison(ds, console)
     write_netcdf(ds, out)
+    _written.append(out)
     console.print(f"results written to [bold]{out}[/]")
     return 0
 
@@ -374,10 +454,11 @@ def _brief(args, console: Console) -> int:
     from .reporting import write_brief
 
     path = Path(args.results)
-    out = Path(args.out) if args.out else Path("results") / f"{path.stem}_brief_{args.lang}"
+    out = _out(args.out, Path("results") / f"{path.stem}_brief_{args.lang}")
     _writable_folder(out)  # before the work of the brief
     ds = _open_results(path)
     written = write_brief(ds, out, lang=args.lang, source=path)
+    _written.append(out)
     console.print(
         f"brief written to [bold]{written['markdown']}[/] and "
         f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"
@@ -389,6 +470,9 @@ def _brief(args, console: Console) -> int:
 
 def _writable_folder(out: Path) -> None:
     """Check that the brief's folder ``out`` can be written, without creating it."""
+    kind = _special(out)
+    if kind:
+        raise ScenarioError(f"--out {out}: is {kind}; give a folder for the brief", path=str(out))
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
     existing = out

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..results.io import check_results, temporary_beside
+from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
@@ -770,8 +770,9 @@ def write_brief(
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; give a folder for the brief")
     brief = build_brief(ds, lang, source=Path(source).name if source else "")
-    with temporary_beside(out, folder=True) as tmp:
+    with temporary_beside(out, folder=True) as tmp, deferred_signals() as signals:
         written = _write_files(brief, tmp)
+        signals.raise_pending()  # interrupted while writing: the folder as it was
         try:
             os.rename(tmp, out)  # a new (or empty) folder: one rename
         except OSError:

@@ -1,0 +1,413 @@
+"""Faults and interruption: SIGINT/SIGTERM in every phase, nothing half-written left behind.
+
+Subprocess tests signal ``guarantee-sim run`` and ``compare`` while they simulate (they
+wait for the scenario's warning line on stderr, printed after validation, so a cold Numba
+cache only makes the simulation phase start later) and SIGKILL a writer mid-write;
+in-process tests send the signal to the test's own process at a chosen moment (during the
+write, during the brief, during a comparison), through monkeypatched library functions,
+not hooks in the program. Also: stale temporary files, ``--out`` that is not a regular
+file, and the folders ``--out`` needs made only when writing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from helpers import run_main
+
+from guarantee_sim.results import write_netcdf
+from guarantee_sim.results.io import deferred_signals
+
+HERE = Path(__file__).resolve().parent
+GOOD = HERE / "invalid" / "_valid_minimal.yaml"
+EXPERIMENT = HERE / "invalid_experiments" / "_valid.yaml"
+SCRIPT = Path(sys.executable).with_name("guarantee-sim")
+if not SCRIPT.exists():  # pytest run by an interpreter outside the venv
+    SCRIPT = Path(shutil.which("guarantee-sim") or SCRIPT)
+#: a value validation warns about, so that a line on stderr marks the end of validation
+WARN = "parties.guarantor.net_assets=1e14"
+PREVIOUS = b"previous results"
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _assert_interrupted(rc: int, err: str, signum: int, kept: str = "nothing written"):
+    assert rc == 128 + signum
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"interrupted ({signal.Signals(signum).name}): {kept}"]
+
+
+# --------------------------------------------------------------------------- subprocess
+
+
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [("run", signal.SIGINT), ("run", signal.SIGTERM), ("compare", signal.SIGINT)],
+    ids=["run-SIGINT", "run-SIGTERM", "compare-SIGINT"],
+)
+def test_signalled_while_simulating(command, signum, tmp_path):
+    if not SCRIPT.exists():
+        pytest.skip("the guarantee-sim console script is not installed")
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    source = GOOD if command == "run" else EXPERIMENT
+    argv = [str(SCRIPT), command, str(source), "--paths", "200000", "--set", WARN]
+    argv += ["--out", str(out)]
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, COLUMNS="100"),
+    ) as proc:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # validated; now importing, compiling or simulating
+        assert first.startswith("warning: "), first
+        time.sleep(1.0)
+        assert proc.poll() is None, "the run ended before the signal"
+        proc.send_signal(signum)
+        try:
+            stdout, rest = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    _assert_interrupted(proc.returncode, rest, signum)
+    assert "Traceback" not in stdout
+    assert listing(tmp_path) == ["r.nc"]  # no temporary file
+    assert out.read_bytes() == PREVIOUS
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def _signalling_to_netcdf(signum):
+    """A Dataset.to_netcdf that gets ``signum`` half way through and, as h5py may in its C
+    callbacks, swallows an exception raised there, then finishes the file."""
+    original = xr.Dataset.to_netcdf
+
+    def to_netcdf(self, path=None, *args, **kwargs):
+        Path(path).write_bytes(b"\x89HDF\r\n\x1a\n partial")
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)  # delivered here if it were not held back
+        except BaseException:
+            pass
+        return original(self, path, *args, **kwargs)
+
+    return to_netcdf
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_signalled_while_writing(signum, tmp_path, monkeypatch):
+    """An interrupt mid-write is never swallowed: exit 130/143, the previous file intact."""
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", _signalling_to_netcdf(signum))
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_interrupted(rc, err, signum)
+    assert listing(tmp_path) == ["r.nc"]
+    assert out.read_bytes() == PREVIOUS
+
+
+def test_handlers_restored_after_main(tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    rc, _, _ = run_main("validate", GOOD)
+    assert rc == 0
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_compare_interrupted(tmp_path, monkeypatch):
+    import guarantee_sim.experiments
+
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+        raise AssertionError("the signal was not delivered")
+
+    monkeypatch.setattr(guarantee_sim.experiments, "run_experiment", interrupted)
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 10, "--out", tmp_path / "c.nc")
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def results_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("results") / "run.nc"
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", path)
+    assert rc == 0, err
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_brief_signalled_while_writing(signum, results_file, tmp_path, monkeypatch):
+    from guarantee_sim.reporting import brief
+
+    original = brief._write_files
+
+    def write_files(*args, **kwargs):
+        written = original(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+        time.sleep(0.05)
+        return written
+
+    monkeypatch.setattr(brief, "_write_files", write_files)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "b")
+    _assert_interrupted(rc, err, signum)
+    assert listing(tmp_path) == []  # neither the brief nor its temporary folder
+
+
+def test_interrupt_after_the_write_names_the_file(results_file, tmp_path, monkeypatch):
+    """Interrupted after the results were written: exit 130, and the message says so."""
+    from guarantee_sim import cli
+
+    original = cli.Console.print
+
+    def interrupted_print(self, *args, **kwargs):
+        if args and str(args[0]).startswith("results written"):
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    out = tmp_path / "r.nc"
+    monkeypatch.setattr(cli.Console, "print", interrupted_print)
+    monkeypatch.setattr(cli, "print_summary", lambda ds, console: None)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_interrupted(rc, err, signal.SIGINT, kept=f"{out} written")
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def test_deferred_signals_hold_back_until_asked():
+    with pytest.raises(KeyboardInterrupt), deferred_signals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # not raised here
+        reached = True
+        signals.raise_pending()
+        reached = False
+    assert reached
+
+
+# --------------------------------------------------------------------------- stale temporaries
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporary_file_named_with_the_pid(tmp_path, monkeypatch):
+    seen = []
+    original = xr.Dataset.to_netcdf
+
+    def to_netcdf(self, path=None, *args, **kwargs):
+        seen.append(Path(path).name)
+        return original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", to_netcdf)
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
+    assert seen and seen[0].startswith(f".r.nc.{os.getpid()}.") and seen[0].endswith(".tmp")
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def test_stale_temporaries_of_dead_writers_removed(tmp_path):
+    dead, live = _dead_pid(), os.getpid()
+    stale_file = tmp_path / f".r.nc.{dead}.abc123_x.tmp"
+    stale_file.write_bytes(b"partial")
+    stale_folder = tmp_path / f".r.nc.{dead}.qwerty.tmp"  # as a brief's, a folder
+    (stale_folder / "figures").mkdir(parents=True)
+    (stale_folder / "figures" / "a.png").write_bytes(b"png")
+    kept = [
+        tmp_path / f".r.nc.{live}.abc123_x.tmp",  # a live (concurrent) writer's
+        tmp_path / f".other.nc.{dead}.abc123_x.tmp",  # another file's
+        tmp_path / ".r.nc.abc123_x.tmp",  # no pid: not ours to judge
+        tmp_path / "r.nc.notes",
+    ]
+    for path in kept:
+        path.write_bytes(b"keep")
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
+    assert not stale_file.exists() and not stale_folder.exists()
+    assert all(path.read_bytes() == b"keep" for path in kept)
+    assert listing(tmp_path) == sorted(["r.nc", *(p.name for p in kept)])
+
+
+def test_stale_brief_folder_removed(results_file, tmp_path):
+    dead = _dead_pid()
+    stale = tmp_path / f".b.{dead}.abcdefgh.tmp"
+    (stale / "tables").mkdir(parents=True)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "b")
+    assert rc == 0, err
+    assert listing(tmp_path) == ["b"]
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+import xarray as xr
+from guarantee_sim.results import write_netcdf
+
+def to_netcdf(self, path=None, *args, **kwargs):
+    Path(path).write_bytes(b"partial")
+    print("writing", flush=True)
+    time.sleep(600)
+
+xr.Dataset.to_netcdf = to_netcdf
+write_netcdf(xr.Dataset({"a": ("x", [1.0])}), sys.argv[1])
+"""
+
+
+def test_sigkill_mid_write_cleaned_by_the_next_write(tmp_path):
+    """SIGKILL cannot be handled: the temporary file stays, named with the dead writer's
+    pid, and the next write of the same file removes it."""
+    out = tmp_path / "r.nc"
+    out.write_bytes(PREVIOUS)
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(out)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "writing"
+        proc.kill()
+        proc.wait(timeout=30)
+    assert listing(tmp_path) == sorted(["r.nc", f".r.nc.{proc.pid}.{_random(tmp_path)}.tmp"])
+    assert out.read_bytes() == PREVIOUS
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), out)
+    assert listing(tmp_path) == ["r.nc"]
+
+
+def _random(folder: Path) -> str:
+    """The random part of the one temporary file in ``folder``."""
+    (name,) = [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    return name.split(".")[-2]
+
+
+# --------------------------------------------------------------------------- --out
+
+
+def _special_out(kind: str, folder: Path) -> Path:
+    if kind == "dev_null":
+        return Path(os.devnull)
+    path = folder / kind
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "broken_link":
+        path.symlink_to(folder / "nowhere")
+    elif kind == "link_to_dev_null":
+        path.symlink_to(os.devnull)
+    return path
+
+
+SPECIAL = ["dev_null", "fifo", "folder", "broken_link", "link_to_dev_null"]
+
+
+def _no_simulation(monkeypatch):
+    import guarantee_sim.engine
+    import guarantee_sim.experiments
+
+    def fail(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", fail)
+    monkeypatch.setattr(guarantee_sim.experiments, "run_experiment", fail)
+
+
+def _assert_refused(rc: int, err: str, *words: str) -> None:
+    assert rc == 2
+    assert err.startswith("error: --out ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_run_refuses_out_that_is_not_a_regular_file(kind, tmp_path, monkeypatch):
+    if kind == "dev_null" and not Path(os.devnull).is_char_device():
+        pytest.skip("no character device /dev/null")
+    out = _special_out(kind, tmp_path)
+    before = listing(tmp_path)
+    _no_simulation(monkeypatch)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", out)
+    _assert_refused(rc, err, str(out))
+    assert listing(tmp_path) == before
+    if kind == "fifo":
+        assert out.is_fifo()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_null"])
+def test_compare_and_brief_refuse_special_out(kind, results_file, tmp_path, monkeypatch):
+    out = _special_out(kind, tmp_path)
+    _no_simulation(monkeypatch)
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 10, "--out", out)
+    _assert_refused(rc, err, str(out), "not a regular file")
+    rc, _, err = run_main("brief", results_file, "--out", out)
+    _assert_refused(rc, err, str(out))
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+def test_empty_out_is_an_error(empty, results_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _no_simulation(monkeypatch)
+    for argv in (
+        ("run", GOOD, "--paths", 20),
+        ("compare", EXPERIMENT, "--paths", 10),
+        ("brief", results_file),
+    ):
+        rc, _, err = run_main(*argv, "--out", empty)
+        _assert_refused(rc, err, "is empty")
+    assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- folders of --out
+
+
+def test_run_failing_after_validation_leaves_no_folder(tmp_path, monkeypatch):
+    import guarantee_sim.engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", interrupted)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", tmp_path / "new" / "sub" / "r.nc")
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
+
+
+def test_run_failing_write_removes_the_folders_it_made(tmp_path, monkeypatch):
+    def disk_full(self, path=None, *args, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", disk_full)
+    rc, _, err = run_main("run", GOOD, "--paths", 20, "--out", tmp_path / "new" / "sub" / "r.nc")
+    assert rc == 2 and err.startswith("error: ") and "No space left" in err
+    assert listing(tmp_path) == []
+
+
+def test_brief_failing_write_removes_the_folders_it_made(results_file, tmp_path, monkeypatch):
+    from guarantee_sim.reporting import brief
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(brief, "_write_files", disk_full)
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", tmp_path / "a" / "b")
+    assert rc == 2 and "No space left" in err
+    assert listing(tmp_path) == []
+
+
+def test_written_results_keep_the_folders_made_for_them(tmp_path):
+    out = tmp_path / "new" / "sub" / "r.nc"
+    write_netcdf(xr.Dataset({"a": ("x", [1.0])}), out)
+    assert listing(out.parent) == ["r.nc"]
