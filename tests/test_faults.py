@@ -56,6 +56,7 @@ def _assert_interrupted(rc: int, err: str, signum: int, kept: str = "nothing wri
     [("run", signal.SIGINT), ("run", signal.SIGTERM), ("compare", signal.SIGINT)],
     ids=["run-SIGINT", "run-SIGTERM", "compare-SIGINT"],
 )
+@pytest.mark.slow  # a console script in a subprocess, signalled while it simulates
 def test_signalled_while_simulating(command, signum, tmp_path):
     if not SCRIPT.exists():
         pytest.skip("the guarantee-sim console script is not installed")
