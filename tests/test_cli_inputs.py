@@ -155,6 +155,7 @@ def test_validate_refuses_a_fifo_without_blocking(tmp_path):
     assert not clean_refusal(rc, err) and "named pipe" in err
 
 
+@pytest.mark.slow  # writes a brief with its figures
 def test_summarize_and_brief_refuse_results_without_paths(tmp_path):
     """0 paths gave an xarray error naming no file."""
     import guarantee_sim as gs

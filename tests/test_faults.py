@@ -151,6 +151,7 @@ def results_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # writes a brief with its figures
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_brief_signalled_while_writing(signum, results_file, tmp_path, monkeypatch):
     from guarantee_sim.reporting import brief
@@ -243,6 +244,7 @@ def test_stale_temporaries_of_dead_writers_removed(tmp_path):
     assert listing(tmp_path) == sorted(["r.nc", *(p.name for p in kept)])
 
 
+@pytest.mark.slow  # writes a brief with its figures
 def test_stale_brief_folder_removed(results_file, tmp_path):
     dead = _dead_pid()
     stale = tmp_path / f".b.{dead}.abcdefgh.tmp"
@@ -396,6 +398,7 @@ def test_run_failing_write_removes_the_folders_it_made(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.slow  # writes a brief with its figures
 def test_brief_failing_write_removes_the_folders_it_made(results_file, tmp_path, monkeypatch):
     from guarantee_sim.reporting import brief
 

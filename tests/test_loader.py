@@ -301,6 +301,7 @@ def _error_of(function, *args) -> str:
     return "no error"
 
 
+@pytest.mark.slow  # reads a file just under the 256 KB limit
 def test_a_file_above_the_size_limit_is_refused_before_parsing(tmp_path):
     from guarantee_sim.config.loader import MAX_FILE_BYTES
 

@@ -399,6 +399,7 @@ def test_brief_languages_differ(briefs):
     assert "Policy brief" in en and "CNY" in en and "政策简报" not in en
 
 
+@pytest.mark.slow  # writes a brief with its figures
 def test_brief_replaces_an_existing_folder_atomically(datasets, tmp_path):
     out = tmp_path / "brief"
     out.mkdir()
@@ -413,6 +414,7 @@ def test_brief_replaces_an_existing_folder_atomically(datasets, tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.slow  # writes a brief with its figures
 def test_brief_folder_has_a_shared_mode_and_a_failure_leaves_nothing(
     datasets, tmp_path, monkeypatch
 ):

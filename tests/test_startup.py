@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# each test starts a fresh interpreter (about half a second)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numba", "scipy.stats", "xarray", "simpy", "matplotlib", "guarantee_sim.kernels")
 
