@@ -6,36 +6,14 @@ process and Numba reads its configuration at import.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import fresh_python
 
 from guarantee_sim import _numba_cache
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(script: str, **env_changes) -> dict:
-    """Run ``script`` in a fresh interpreter; it prints one JSON line, returned here."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(env_changes)
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+run = fresh_python  # each check in a fresh interpreter
 
 
 UNRELATED = """

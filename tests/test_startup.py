@@ -3,18 +3,12 @@ import neither Numba, SciPy's stats nor xarray (checked in fresh interpreters)."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from helpers import fresh_python
 
 # each test starts a fresh interpreter (about half a second)
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numba", "scipy.stats", "xarray", "simpy", "matplotlib", "guarantee_sim.kernels")
 
 SCRIPT = """
@@ -37,19 +31,7 @@ print(json.dumps({{"code": code, "stdout": out.getvalue(), "modules": sorted(sys
 
 
 def run(argv) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(argv=argv)],
-        env=env,
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return fresh_python(SCRIPT.format(argv=argv), timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -96,15 +78,4 @@ def test_the_accessor_comes_with_the_results_package():
         "import guarantee_sim.results\n"
         "print(json.dumps([before, root, hasattr(xr.Dataset(), 'gs')]))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == [False, False, True]
+    assert fresh_python(script, timeout=120) == [False, False, True]

@@ -73,13 +73,12 @@ BOUNDS: tuple[Bound, ...] = (
         f"{P}, seed 000: 78 Hangzhou guarantors had 2.967 bn CNY of registered capital, a mean "
         "of 38.04 m; with net assets near 0 the leverage cap stops every guarantee",
     ),
-    Bound(
-        "parties.<guarantor>.fee_rate", None, 0.05, "guarantee fee a year",
-        f"{P}: guarantee fee 0.5-1% (policy cap 1-1.5%); 2-3% before 2019; Korea up to 3%",
-    ),
-    Bound(
-        "parties.<guarantor>.fee_bands.*.rate", None, 0.05, "guarantee fee a year",
-        f"{P}: guarantee fee 0.5-1% (policy cap 1-1.5%); 2-3% before 2019; Korea up to 3%",
+    *(
+        Bound(
+            key, None, 0.05, "guarantee fee a year",
+            f"{P}: guarantee fee 0.5-1% (policy cap 1-1.5%); 2-3% before 2019; Korea up to 3%",
+        )
+        for key in ("parties.<guarantor>.fee_rate", "parties.<guarantor>.fee_bands.*.rate")
     ),
     Bound(
         "parties.<reguarantor>.fee_rate", None, 0.05, "re-guarantee fee a year",
