@@ -630,7 +630,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     if "applications" in ds:
         _process_table(console, ds)
 
-    if "target" in ds.dims:
+    if ds.sizes.get("target"):
         table = Table(title="Targets")
         for col in ("target", "kind", "target value", "mean attainment", "P(reached)"):
             table.add_column(col, justify="left" if col == "target" else "right")

@@ -347,7 +347,7 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         row["fiscal_cost"] = float(v.fiscal_cost.sum("year").mean("path"))
         row["public_loss"] = float(v.public_loss.sum("year").mean("path"))
         row["lending"] = float(v.loans_amount.sum(["year", "segment"]).mean("path"))
-        if "target" in v.dims:
+        if v.sizes.get("target"):
             for t in v.target.values:
                 row[f"P({t})"] = float(v.target_probability.sel(target=t))
         for p, value in depletion_probability(v).to_series().items():

@@ -13,7 +13,7 @@ out with the results contract's dims, coords and attrs (DESIGN §5), so every fu
 ...     loss={"guarantor": [[1.0, 2.0], [3.0, 4.0]]},  # (path, year)
 ... )
 >>> dict(ds.sizes)
-{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'scheme': 1}
+{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'target': 0, 'scheme': 1}
 >>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
 [3.0, 7.0]
 
@@ -38,8 +38,7 @@ import numpy as np
 import xarray as xr
 
 from .book import LoanBook
-from .results import target_attainment
-from .results.dataset import annotate
+from .results.dataset import annotate, with_targets
 
 __all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset"]
 
@@ -225,8 +224,7 @@ def results_dataset(
         party_label=("party", party_names),
         party_public=("party", np.array([p in public for p in party_names], dtype=np.int8)),
     )
-    if targets:
-        ds = _with_targets(ds, targets)
+    ds = with_targets(ds, targets or {})
     schemes = schemes or {"own_risk": {"coverage": 0.0, "split": {}}}
     ds = _with_terms(ds, schemes, segment_scheme or {}, caps or {})
     annotate(ds)
@@ -283,30 +281,6 @@ def _array(var: str, dims: tuple, value, labels: dict, kinds: list) -> np.ndarra
     if array.ndim and array.shape != shape:
         raise ValueError(f"{var}: shape {array.shape}, expected {shape} for dims {dims}")
     return np.broadcast_to(array, shape).copy()
-
-
-def _with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
-    specs = list(targets.values())
-
-    def tags(t):
-        return t.get("tags", [])
-
-    ds = ds.assign_coords(
-        target=list(targets),
-        target_label=("target", [t.get("label", "") for t in specs]),
-        target_metric=("target", [t["metric"] for t in specs]),
-        target_kind=("target", [t["kind"] for t in specs]),
-        target_tags=(
-            "target",
-            [tags(t) if isinstance(tags(t), str) else ",".join(tags(t)) for t in specs],
-        ),
-        target_from_year=("target", [int(t["from_year"]) for t in specs]),
-        target_to_year=("target", [int(t["to_year"]) for t in specs]),
-        target_value=("target", [float(t["value"]) for t in specs]),
-    )
-    ds["target_attainment"] = target_attainment(ds)
-    ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
-    return ds
 
 
 def _with_terms(

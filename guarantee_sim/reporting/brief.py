@@ -100,7 +100,7 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
         _png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
         t(lang, "fig_caption_exceed"),
     )
-    if "target" in first.dims:
+    if first.sizes.get("target"):
         out["targets"] = (
             _png(plots.target_probabilities(ds, lang=fig_lang)),
             t(lang, "fig_caption_targets"),

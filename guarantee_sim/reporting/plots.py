@@ -391,7 +391,7 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     ax = ax if ax is not None else new_axes()
     first = _first(ds)
     designs = variants(ds)
-    if "target" not in first.dims:
+    if not first.sizes.get("target"):
         ax.text(0.5, 0.5, TEXT[lang]["none"], ha="center", va="center", transform=ax.transAxes)
         return _finish(ax)
     targets = [str(x) for x in first.target.values]
@@ -641,7 +641,7 @@ def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
 def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
     """Comparison panel: the probability of each target with its 95% CI, per design."""
     first = _first(ds)
-    if "target" in first.dims:
+    if first.sizes.get("target"):
         targets = [str(x) for x in first.target.values]
         series, errors = {}, {}
         for n, v in designs:

@@ -196,7 +196,7 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
     reaching it (``target_probability``) with its Wilson 95% interval over the paths."""
     rows = []
     for name, v in variants(ds):
-        if "target" not in v.dims:
+        if not v.sizes.get("target"):
             continue
         n = v.sizes["path"]
         spread = path_quantiles(v["target_attainment"])

@@ -9,6 +9,7 @@ rationed record counts by its admitted share), rates are decimals per year.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import numpy as np
@@ -175,7 +176,7 @@ def build_dataset(
         party_public=("party", public.astype(np.int8)),
     )
     ds = _with_terms(ds, scenario, parties)
-    ds = _with_targets(ds, scenario)
+    ds = with_targets(ds, {n: t.model_dump() for n, t in scenario.targets.items()})
     if process_measures is not None:
         measures = process_measures.mean("replica")
         for name in PROCESS_VARIABLES:
@@ -248,20 +249,35 @@ def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
     return ds
 
 
-def _with_targets(ds: xr.Dataset, scenario) -> xr.Dataset:
-    targets = scenario.targets
-    if not targets:
-        return ds
+def with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
+    """``ds`` with the plan's targets described in coordinates and their attainment.
+
+    ``targets`` maps each target's name to its ``metric``, ``kind``, ``tags`` (a list or a
+    comma-separated string), ``from_year``, ``to_year``, ``value`` and optional ``label``, as
+    a scenario's ``targets:`` section says them. Without targets the contract stays: an
+    empty ``target`` dimension, typed coordinates and zero-length variables.
+    """
+    specs = list(targets.values())
+
+    def column(key, dtype, convert=lambda v: v):
+        return ("target", np.array([convert(t[key]) for t in specs], dtype=dtype))
+
+    def joined(tags):
+        return tags if isinstance(tags, str) else ",".join(tags)
+
     ds = ds.assign_coords(
-        target=list(targets),
-        target_label=("target", [t.label for t in targets.values()]),
-        target_metric=("target", [t.metric for t in targets.values()]),
-        target_kind=("target", [t.kind for t in targets.values()]),
-        target_tags=("target", [",".join(t.tags) for t in targets.values()]),
-        target_from_year=("target", [t.from_year for t in targets.values()]),
-        target_to_year=("target", [t.to_year for t in targets.values()]),
-        target_value=("target", [t.value for t in targets.values()]),
+        target=np.array(list(targets), dtype=object),
+        target_label=("target", np.array([t.get("label", "") for t in specs], dtype=object)),
+        target_metric=column("metric", object),
+        target_kind=column("kind", object),
+        target_tags=("target", np.array([joined(t.get("tags", [])) for t in specs], dtype=object)),
+        target_from_year=column("from_year", np.int64, int),
+        target_to_year=column("to_year", np.int64, int),
+        target_value=column("value", np.float64, float),
     )
-    ds["target_attainment"] = target_attainment(ds)
+    if specs:
+        ds["target_attainment"] = target_attainment(ds)
+    else:
+        ds["target_attainment"] = (("path", "target"), np.empty((ds.sizes["path"], 0)))
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
     return ds
