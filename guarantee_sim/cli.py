@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
 from ._version import __version__
 from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
@@ -135,7 +136,9 @@ _written: list[Path] = []
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    # user strings (labels, names, paths) are printed as they are: no Rich markup or emoji
+    # codes are read from anything, so `[/red]` in a label is text, never a crash or a link
+    console = Console(markup=False, emoji=False)
     _written.clear()
     with _stopping_on_signals():
         try:
@@ -183,10 +186,13 @@ def _validate(args, console: Console) -> int:
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=args.overrides, strict=args.strict)
     console.print(
-        f"{_escape(args.scenario)}: valid scenario [bold]{_escape(scenario.name)}[/] "
-        f"({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
-        f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
-        f"{scenario.years[-1]})"
+        Text.assemble(
+            f"{args.scenario}: valid scenario ",
+            (scenario.name, "bold"),
+            f" ({len(scenario.segments)} segments, {len(scenario.parties)} parties, "
+            f"{len(scenario.targets)} targets, years {scenario.years[0]}-"
+            f"{scenario.years[-1]})",
+        )
     )
     return 0
 
@@ -200,8 +206,11 @@ def _validate_experiment(args, console: Console) -> int:
         scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
     names = ", ".join(scenarios)
     console.print(
-        f"{_escape(args.scenario)}: valid experiment [bold]{_escape(experiment.name)}[/] "
-        f"({len(scenarios)} variants of {_escape(experiment.base)}: {_escape(names)})"
+        Text.assemble(
+            f"{args.scenario}: valid experiment ",
+            (experiment.name, "bold"),
+            f" ({len(scenarios)} variants of {experiment.base}: {names})",
+        )
     )
     return 0
 
@@ -223,12 +232,6 @@ def _refuse_kind(path: str, *, experiment: bool) -> None:
             f"`guarantee-sim run {path}`",
             path=path,
         )
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(str(text))
 
 
 def _configure_numba_cache() -> None:
@@ -262,7 +265,7 @@ def _run(args, console: Console) -> int:
     out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     paths = scenario.simulation.paths
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("paths"),
@@ -274,7 +277,7 @@ def _run(args, console: Console) -> int:
     print_summary(ds, console)
     write_netcdf(ds, out)
     _written.append(out)
-    console.print(f"results written to [bold]{out}[/]")
+    console.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
 
 
@@ -354,7 +357,7 @@ def _compare(args, console: Console) -> int:
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -373,7 +376,7 @@ def _compare(args, console: Console) -> int:
     print_comparison(ds, console)
     write_netcdf(ds, out)
     _written.append(out)
-    console.print(f"results written to [bold]{out}[/]")
+    console.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
 
 
@@ -387,9 +390,11 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> No
     names = list(table_data)
     keys = list(dict.fromkeys(k for row in table_data.values() for k in row))
     console.print(
-        f"[bold]{ds.attrs.get('experiment', '')}[/]: {ds.attrs.get('question', '')}"
-        f" ({ds.sizes['path']} paths each, seed {ds.attrs.get('seed')}; money in "
-        "CNY m, means over paths unless named)"
+        Text.assemble(
+            (str(ds.attrs.get("experiment", "")), "bold"),
+            f": {ds.attrs.get('question', '')} ({ds.sizes['path']} paths each, seed "
+            f"{ds.attrs.get('seed')}; money in CNY m, means over paths unless named)",
+        )
     )
     for first in range(0, len(names), per_table):
         shown = names[first : first + per_table]
@@ -426,11 +431,16 @@ _DIMENSIONS = {
 
 def _open_results(path) -> xr.Dataset:
     from .results import open_results
+    from .results.io import ResultsWarning
 
-    try:
-        ds = open_results(path)
-    except ValueError as err:
-        raise ScenarioError(str(err), path=str(path)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResultsWarning)
+        try:
+            ds = open_results(path)
+        except ValueError as err:
+            raise ScenarioError(str(err), path=str(path)) from None
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     empty = [dim for dim in _DIMENSIONS if ds.sizes.get(dim) == 0]
     if empty:
         raise ScenarioError(
@@ -460,10 +470,14 @@ def _brief(args, console: Console) -> int:
     written = write_brief(ds, out, lang=args.lang, source=path)
     _written.append(out)
     console.print(
-        f"brief written to [bold]{written['markdown']}[/] and "
-        f"[bold]{written['html']}[/] ({sum(k.startswith('figures/') for k in written)}"
-        f" figures, {sum(k.startswith('tables/') for k in written)} CSV tables in "
-        f"{out})"
+        Text.assemble(
+            "brief written to ",
+            (str(written["markdown"]), "bold"),
+            " and ",
+            (str(written["html"]), "bold"),
+            f" ({sum(k.startswith('figures/') for k in written)} figures, "
+            f"{sum(k.startswith('tables/') for k in written)} CSV tables in {out})",
+        )
     )
     return 0
 
@@ -578,9 +592,11 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     )
 
     console.print(
-        f"[bold]{ds.attrs.get('scenario', '')}[/] {ds.attrs.get('scenario_label', '')}"
-        f" — {ds.sizes['path']} paths, seed {ds.attrs.get('seed')}, "
-        f"{ds.attrs.get('granularity', '')} granularity"
+        Text.assemble(
+            (str(ds.attrs.get("scenario", "")), "bold"),
+            f" {ds.attrs.get('scenario_label', '')} — {ds.sizes['path']} paths, seed "
+            f"{ds.attrs.get('seed')}, {ds.attrs.get('granularity', '')} granularity",
+        )
     )
     losses = loss_summary(ds)
     table = Table(title="Loss over the run by party (CNY m)")

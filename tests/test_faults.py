@@ -98,10 +98,12 @@ def _signalling_to_netcdf(signum):
     callbacks, swallows an exception raised there, then finishes the file."""
     original = xr.Dataset.to_netcdf
 
+    cli_process = os.getpid()  # the write runs in a child: the signal goes to the CLI
+
     def to_netcdf(self, path=None, *args, **kwargs):
         Path(path).write_bytes(b"\x89HDF\r\n\x1a\n partial")
         try:
-            os.kill(os.getpid(), signum)
+            os.kill(cli_process, signum)
             time.sleep(0.05)  # delivered here if it were not held back
         except BaseException:
             pass
@@ -210,16 +212,19 @@ def _dead_pid() -> int:
 
 
 def test_temporary_file_named_with_the_pid(tmp_path, monkeypatch):
-    seen = []
+    """Named with the pid of the process that owns the write (the file itself is written
+    by a child, which the owner waits for)."""
     original = xr.Dataset.to_netcdf
+    seen = tmp_path.parent / f"{tmp_path.name}.seen"  # the child writes what it was given
 
     def to_netcdf(self, path=None, *args, **kwargs):
-        seen.append(Path(path).name)
+        seen.write_text(Path(path).name)
         return original(self, path, *args, **kwargs)
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", to_netcdf)
     write_netcdf(xr.Dataset({"a": ("x", [1.0])}), tmp_path / "r.nc")
-    assert seen and seen[0].startswith(f".r.nc.{os.getpid()}.") and seen[0].endswith(".tmp")
+    name = seen.read_text()
+    assert name.startswith(f".r.nc.{os.getpid()}.") and name.endswith(".tmp")
     assert listing(tmp_path) == ["r.nc"]
 
 

@@ -1,26 +1,45 @@
-"""Atomic NetCDF writing and reading of results Datasets.
+"""Atomic, checksummed NetCDF writing and verified, lazy reading of results Datasets.
 
 A run writes to a temporary file beside the target and renames it into place, so a
-failed or interrupted run never leaves a half-written results file.
+failed or interrupted run never leaves a half-written results file. Every numeric
+variable is stored deflated and with an HDF5 Fletcher-32 checksum per chunk (chunks of
+:data:`PATHS_PER_CHUNK` paths): :func:`open_results` reads every chunk once to verify it
+before handing back a lazily loaded Dataset, so a flipped byte is a clean error naming the
+variable, not garbage in a summary. A file written before checksums opens with a warning.
 """
 
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
+import h5py
 import xarray as xr
 
 ENGINE: Final = "h5netcdf"
+
+#: paths per stored chunk: one chunk of a (path, year, party) variable of 1,000 paths
+#: is about 50 kB, small enough to verify and decompress cheaply, large enough to compress
+PATHS_PER_CHUNK: Final = 1024
+#: HDF5 filters on every numeric variable: deflate (with byte shuffling) and a checksum
+FILTERS: Final = {"zlib": True, "complevel": 4, "shuffle": True, "fletcher32": True}
+
+
+class ResultsWarning(UserWarning):
+    """A results file that opens but cannot be fully trusted (no checksums)."""
+
 
 #: variables every results file has (DESIGN §5); a file without them is not a results file
 REQUIRED = (
@@ -55,19 +74,92 @@ def check_results(ds: xr.Dataset) -> None:
 
 
 def open_results(path: str | Path) -> xr.Dataset:
-    """Read a results file, raising ValueError that names the file if it is not one."""
+    """Open a results file lazily after verifying its checksums.
+
+    Raises ValueError naming the file if it is not a results file, and naming the variable
+    if its data are corrupt. Variables are read from disk when first used (and then kept).
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such results file")
     try:
-        ds = read_results(path)
+        check_loadable(path)
+        verify_checksums(path)
+        ds = xr.open_dataset(path, engine=ENGINE)
+    except ValueError:
+        raise
     except Exception as err:  # not NetCDF, or unreadable: the user's mistake, not a crash
         raise ValueError(f"{path}: not a readable results file ({err})") from None
     try:
         check_results(ds)
     except ValueError as err:
+        ds.close()
         raise ValueError(f"{path}: {err}") from None
     return ds
+
+
+def check_loadable(path: str | Path) -> None:
+    """Refuse a file whose data, loaded, would take more than half the available memory.
+
+    The sizes stored variables declare are read from the file's metadata, before any data:
+    a small file can hide gigabytes of compressed zeros.
+    """
+    with h5py.File(path, "r") as f:
+        declared = sum(d.size * d.dtype.itemsize for _, d in _datasets(f))
+    available = available_memory()
+    if available is not None and declared > available / 2:
+        raise ValueError(
+            f"{path}: its data take {declared / 1e9:,.1f} GB when loaded, more than half of "
+            f"the {available / 1e9:,.1f} GB of memory available; this is not a results file "
+            "guarantee_sim wrote for this machine (summarise it where there is more memory)"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory available now (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def verify_checksums(path: str | Path) -> None:
+    """Read every chunk of every stored variable once, so HDF5 checks each checksum.
+
+    Raises ValueError naming the variable whose data fail their check; warns
+    (:class:`ResultsWarning`) when the file has no checksums at all (written before they
+    were added), since then corruption cannot be detected. Memory: one chunk at a time.
+    """
+    checked = 0
+    with h5py.File(path, "r") as f:
+        for name, dataset in _datasets(f):
+            if not dataset.fletcher32:
+                continue
+            checked += 1
+            try:
+                for chunk in dataset.iter_chunks():
+                    dataset[chunk]
+            except OSError:
+                raise ValueError(
+                    f"{path}: the stored data of {name!r} fail their checksum: the file is "
+                    "corrupt (damaged on disk or in a copy); write it again with "
+                    "guarantee-sim run or compare"
+                ) from None
+    if checked == 0:
+        warnings.warn(
+            f"{path}: this results file has no checksums (written by an earlier "
+            "guarantee_sim); damage to it cannot be detected. Write it again to add them.",
+            ResultsWarning,
+            stacklevel=2,
+        )
+
+
+def _datasets(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.Dataset]]:
+    for key, item in group.items():
+        if isinstance(item, h5py.Dataset):
+            yield prefix + key, item
+        elif isinstance(item, h5py.Group):
+            yield from _datasets(item, f"{prefix}{key}/")
 
 
 #: the signals an interactive user or a scheduler stops a run with
@@ -248,13 +340,115 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """
     path = Path(path)
     with temporary_beside(path) as tmp, deferred_signals() as signals:
-        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        check_free_space(tmp, estimated_file_size(ds))
+        failure = _write_isolated(ds, tmp)
+        if failure is not None:
+            raise OSError(f"{path}: writing the results failed ({failure}); nothing written")
         signals.raise_pending()  # interrupted while writing: keep the previous file
         os.replace(tmp, path)
     return path
 
 
+def _write_isolated(ds: xr.Dataset, tmp: Path) -> str | None:
+    """Write ``ds`` to ``tmp`` in a forked child process; what went wrong, or None.
+
+    HDF5 does not survive a disk that fills up during a write: h5py raises in its object
+    destructors and then crashes the interpreter (reproduced with a file-size limit). In a
+    child, the crash ends the child only, and this process reports it and removes the
+    temporary file. Fork shares the Dataset's memory, so nothing is copied; where fork is
+    not available the write runs here, behind the free-space check.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return _write(ds, tmp)
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_write_in_child, args=(ds, tmp, send), daemon=True)
+    child.start()
+    send.close()
+    child.join()
+    try:
+        message = receive.recv() if receive.poll() else None
+    except EOFError:  # the child died before it could say why
+        message = None
+    if child.exitcode == 0:
+        return message
+    if message is None and child.exitcode is not None and child.exitcode < 0:
+        message = (
+            f"the writing process died of {signal.Signals(-child.exitcode).name}; HDF5 "
+            "crashes like this when the disk fills up during a write: check the free space"
+        )
+    return message or f"the writing process exited with {child.exitcode}"
+
+
+def _write_in_child(ds: xr.Dataset, tmp: Path, send) -> None:
+    """The child's whole job: write, and send back None or what failed."""
+    for signum in STOP_SIGNALS:  # the parent decides what an interruption means
+        signal.signal(signum, signal.SIG_IGN)
+    # h5py prints a traceback per object it fails to close after a failed write; the
+    # failure itself goes back through ``send``
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        failure = _write(ds, tmp)
+    except BaseException as err:  # the child's top level: whatever it is, the parent says it
+        failure = f"{type(err).__name__}: {err}"
+    send.send(failure)
+    send.close()
+    if failure is not None:
+        sys.exit(1)
+
+
+def _write(ds: xr.Dataset, tmp: Path) -> str | None:
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False, encoding=storage_encoding(ds))
+    except (OSError, RuntimeError, ValueError) as err:  # h5py and netCDF's ways of failing
+        return str(err)
+    return None
+
+
+#: room kept free beyond the estimate (HDF5 metadata, the file system's own needs)
+FREE_SPACE_MARGIN: Final = 16 * 2**20
+
+
+def estimated_file_size(ds: xr.Dataset) -> int:
+    """An upper bound of the file's size: its data uncompressed (deflate only shrinks it;
+    the default run's file is about a third of this)."""
+    return int(ds.nbytes)
+
+
+def check_free_space(target: Path, needed: int) -> None:
+    """Refuse to start a write that would fill the disk.
+
+    HDF5 does not survive a full disk in the middle of a write (h5py has crashed the
+    interpreter there), so the space is checked first, against an upper bound of the
+    file's size; a write that still fails is reported by :func:`write_netcdf`.
+    """
+    free = shutil.disk_usage(target.parent).free
+    if free < needed + FREE_SPACE_MARGIN:
+        raise OSError(
+            f"{target.parent}: not enough free space to write the results: about "
+            f"{(needed + FREE_SPACE_MARGIN) / 1e6:,.0f} MB needed (uncompressed, an upper "
+            f"bound), {free / 1e6:,.0f} MB free; free some space or write elsewhere (--out)"
+        )
+
+
+def storage_encoding(ds: xr.Dataset) -> dict[str, dict]:
+    """Deflate and a checksum per chunk for every non-empty numeric variable (strings and
+    empty arrays are stored plain: HDF5 cannot filter them)."""
+    encoding = {}
+    for name, variable in ds.variables.items():
+        if variable.dtype.kind not in "fiub" or variable.ndim == 0 or variable.size == 0:
+            continue
+        chunks = tuple(
+            min(size, PATHS_PER_CHUNK) if dim == "path" else size
+            for dim, size in variable.sizes.items()
+        )
+        encoding[str(name)] = {**FILTERS, "chunksizes": chunks}
+    return encoding
+
+
 def read_results(path: str | Path) -> xr.Dataset:
-    """Open a results file written by :func:`write_netcdf` (loaded into memory)."""
+    """A results file written by :func:`write_netcdf`, verified and loaded into memory."""
+    verify_checksums(path)
     with xr.open_dataset(path, engine=ENGINE) as ds:
         return ds.load()
