@@ -67,6 +67,10 @@ def open_results(path: str | Path) -> xr.Dataset:
         check_results(ds)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
+    if (
+        "replica" not in ds.coords and "book_replicas" in ds.attrs
+    ):  # written before the coordinate existed
+        ds = ds.assign_coords(replica=("path", ds.path.values % int(ds.attrs["book_replicas"])))
     return ds
 
 
