@@ -14,11 +14,15 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import make_scenario
+from process_scenarios import process_dict
 from scipy import stats
 from scipy.special import ndtri
 
+import guarantee_sim as gs
 from guarantee_sim.cli import print_summary
 from guarantee_sim.reporting import build_brief, render_markdown
+from guarantee_sim.reporting.tables import target_table
 from guarantee_sim.results import (
     MIN_CLUSTERS,
     cluster_labels,
@@ -277,3 +281,27 @@ def test_cli_summary_names_the_method_and_says_approximate(capsys):
     out = " ".join(capsys.readouterr().out.split())  # the caption wraps
     assert "approximate 95% CI" in out
     assert "cluster-robust over 4 book replicas" in out
+
+
+def test_engine_run_labels_each_path_with_its_book_replica():
+    """A tiny process-fed run with 3 replicas, in blocks of 4 paths: the ``replica``
+    coordinate is path mod 3, and the target interval is clustered over the 3 replicas
+    and approximate."""
+    d = process_dict(applications_per_year=200, replicas=3)
+    d["targets"] = {
+        "first": {
+            "metric": "borrowers",
+            "tags": ["first_time"],
+            "kind": "flow",
+            "from_year": 2021,
+            "to_year": 2021,
+            "value": 100.0,
+        }
+    }
+    ds = gs.simulate(make_scenario(d), paths=10, seed=3, block_size=4)
+    assert ds.attrs["book_replicas"] == 3
+    assert ds.replica.values.tolist() == [p % 3 for p in range(10)]
+    assert ds.replica.attrs["long_name"]
+    row = target_table(ds).iloc[0]
+    assert row.probability_ci_approximate
+    assert "cluster-robust over 3 book replicas" in row.probability_ci_method

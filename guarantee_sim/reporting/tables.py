@@ -294,7 +294,13 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "fiscal_cost_per_100m_lending": _f(fiscal_cost_per_lending(v)),
         }
         if has_additional:
-            add = difference_interval(v["additional_borrowers"])  # already paired by path
+            # already paired path by path; a path's cluster joins its books in both designs
+            both = [
+                x.replica.values
+                for x in (v, ds.sel(scenario=counterfactual))
+                if "replica" in x.coords
+            ]
+            add = difference_interval(v["additional_borrowers"], clusters=both or None)
             add_lending = _f(v["additional_lending"].mean("path"))
             extra_cost = _f(extra.sel(scenario=name).mean("path"))
             row.update(
