@@ -577,16 +577,22 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     console.print("staff utilisation in the years with applications: " + ", ".join(parts))
 
 
+def _ci_name(interval: xr.Dataset) -> str:
+    """'95% CI', or 'approximate 95% CI' below the minimum number of book replicas."""
+    return "approximate 95% CI" if interval.attrs["approximate"] else "95% CI"
+
+
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
     from rich.table import Table
 
     from .results import (
-        depletion_probability,
+        depleted_paths,
         fiscal_cost_per_borrower,
         fiscal_cost_per_lending,
-        insolvency_probability,
+        insolvent_paths,
         loss_summary,
+        probability_interval,
         segments_with_tags,
         yearly_summary,
     )
@@ -647,11 +653,14 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         _process_table(console, ds)
 
     if ds.sizes.get("target"):
-        table = Table(title="Targets")
-        for col in ("target", "kind", "target value", "mean attainment", "P(reached)"):
+        reached = probability_interval(ds.target_attainment >= 1.0)
+        ci = _ci_name(reached)
+        table = Table(title="Targets", caption=f"{ci}: {reached.attrs['method']}")
+        for col in ("target", "kind", "target value", "mean attainment", "P(reached)", "95% CI"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in ds.target.values:
             spec = ds.sel(target=t)
+            low, high = (float(reached[x].sel(target=t)) for x in ("low", "high"))
             table.add_row(
                 f"{t} {spec.target_label.item()}",
                 f"{spec.target_kind.item()} {spec.target_from_year.item()}-"
@@ -659,14 +668,22 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
                 f"{float(spec.target_value):,.0f}",
                 f"{float(spec.target_attainment.mean()):.1%}",
                 f"{float(spec.target_probability):.1%}",
+                f"{low:.1%}–{high:.1%}",
             )
         console.print(table)
 
     risks = []
-    for pool, p in depletion_probability(ds).to_series().items():
-        risks.append(f"pool {pool}: P(could not take a share) = {p:.1%}")
-    for g, p in insolvency_probability(ds).to_series().items():
-        risks.append(f"guarantor {g}: P(net assets <= 0) = {p:.1%}")
+    for hits, what in (
+        (depleted_paths(ds), "pool {}: P(could not take a share)"),
+        (insolvent_paths(ds), "guarantor {}: P(net assets <= 0)"),
+    ):
+        shares = probability_interval(hits)
+        for party in shares.party.values:
+            r = shares.sel(party=party)
+            risks.append(
+                f"{what.format(party)} = {float(r.p):.1%} ({_ci_name(shares)} "
+                f"{float(r.low):.1%}–{float(r.high):.1%})"
+            )
     public = float(ds["public_loss"].sum("year").mean("path"))
     fiscal = float(ds["fiscal_cost"].sum("year").mean("path"))
     risks.append(

@@ -40,7 +40,7 @@ import xarray as xr
 from .book import LoanBook
 from .results.dataset import annotate, with_targets
 
-__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset"]
+__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset", "with_replicas"]
 
 #: dims of each variable of the results contract (without ``scenario``)
 VARIABLE_DIMS = {
@@ -223,6 +223,7 @@ def results_dataset(
         party_kind=("party", kinds),
         party_label=("party", party_names),
         party_public=("party", np.array([p in public for p in party_names], dtype=np.int8)),
+        replica=("path", np.zeros(n_paths, dtype=np.int64)),  # one book: see with_replicas
     )
     ds = with_targets(ds, targets or {})
     schemes = schemes or {"own_risk": {"coverage": 0.0, "split": {}}}
@@ -246,6 +247,20 @@ def results_dataset(
         created="",
         conventions="money in CNY; rates as decimals per year; counts in loans",
     )
+    return ds
+
+
+def with_replicas(ds: xr.Dataset, replicas: int) -> xr.Dataset:
+    """``ds`` as if its lending came from ``replicas`` book replicas (path p uses p mod R).
+
+    >>> ds = with_replicas(results_dataset(years=[2021], segments={"sme": []},
+    ...                                    parties={"bank": "bank"}, paths=6), 4)
+    >>> ds.replica.values.tolist(), ds.attrs["book_replicas"]
+    ([0, 1, 2, 3, 0, 1], 4)
+    """
+    ds = ds.assign_coords(replica=("path", ds.path.values % int(replicas)))
+    annotate(ds)
+    ds.attrs.update(book_replicas=int(replicas), lending_source="processes")
     return ds
 
 

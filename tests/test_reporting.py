@@ -40,9 +40,9 @@ from guarantee_sim.results import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
-    probability_interval,
     read_results,
     tail_allocation,
+    wilson_interval,
     write_netcdf,
     yearly_summary,
 )
@@ -160,10 +160,10 @@ def test_exceedance_curve_is_the_share_of_paths_above(datasets):
     assert np.all(np.diff(curve.values) <= 0)
 
 
-def test_probability_interval_contains_the_estimate():
-    low, high = probability_interval(0.3, 100)
+def test_wilson_interval_contains_the_estimate():
+    low, high = wilson_interval(0.3, 100)
     assert 0.0 < low < 0.3 < high < 1.0
-    assert probability_interval(1.0, 40)[1] == 1.0
+    assert wilson_interval(1.0, 40)[1] == 1.0
 
 
 # --------------------------------------------------------------------------- plots

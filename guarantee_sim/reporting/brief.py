@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
@@ -155,6 +156,38 @@ def _ci(low, high, fmt, lang: str) -> str:
     return f"{fmt(low, lang)} – {fmt(high, lang)}"
 
 
+def _ci_name(approximate, lang: str) -> str:
+    """'95% CI', or 'approximate 95% CI' below the minimum number of book replicas."""
+    return t(lang, "ci_approx" if bool(approximate) else "ci")
+
+
+def _approx(frame: pd.DataFrame, column: str, lang: str) -> str:
+    """A column header's ' (approximate)' when any interval in ``column`` is approximate."""
+    return t(lang, "approx_suffix") if column in frame and frame[column].any() else ""
+
+
+def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
+    """What the intervals cover, and how they treat paths that share a book replica."""
+    labels, kind = cluster_labels(variants(ds)[0][1]["fiscal_cost"])
+    replicas = len(np.unique(labels))
+    clusters = (
+        t(lang, "uncertainty_one_book", paths=paths)
+        if kind == "path"
+        else t(
+            lang,
+            "uncertainty_clusters",
+            replicas=replicas,
+            df=replicas - 1,
+            minimum=MIN_CLUSTERS,
+        )
+    )
+    return [
+        ("h2", t(lang, "h_uncertainty")),
+        ("p", t(lang, "uncertainty", paths=paths)),
+        ("p", clusters),
+    ]
+
+
 def _value(x, metric: str, lang: str) -> str:
     return money(x, lang) if metric in ("loans_amount", "outstanding_amount") else count(x, lang)
 
@@ -233,6 +266,7 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
             t(
                 lang,
                 "key_fiscal_fixed" if fixed else "key_fiscal",
+                ci=_ci_name(r.ci_approximate, lang),
                 design=r.design,
                 mean=money(r.fiscal_cost_mean, lang),
                 low=money(r.fiscal_cost_ci_low, lang),
@@ -250,6 +284,7 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
             t(
                 lang,
                 "key_loss",
+                ci=_ci_name(r.mean_ci_approximate, lang),
                 design=r.design,
                 party=_who(r, lang),
                 mean=money(r["mean"], lang),
@@ -265,7 +300,7 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
     header = ([t(lang, "col_design")] if compare else []) + [
         t(lang, "col_party"),
         f"{t(lang, 'col_mean')} ({unit})",
-        f"{t(lang, 'col_mean_ci')} ({unit})",
+        f"{t(lang, 'col_mean_ci')}{_approx(losses, 'mean_ci_approximate', lang)} ({unit})",
         f"{t(lang, 'col_var99')} ({unit})",
         f"{t(lang, 'col_var999')} ({unit})",
         f"{t(lang, 'col_es99')} ({unit})",
@@ -327,6 +362,7 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
             t(
                 lang,
                 "target_line",
+                ci=_ci_name(r.probability_ci_approximate, lang),
                 design=r.design,
                 target=_target_name(r, lang),
                 p=pct(r.probability, lang),
@@ -345,7 +381,7 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
         t(lang, "col_attainment"),
         t(lang, "col_attainment_range"),
         t(lang, "col_probability"),
-        t(lang, "col_probability_ci"),
+        t(lang, "col_probability_ci") + _approx(targets, "probability_ci_approximate", lang),
         t(lang, "col_likelihood"),
     ]
     rows = []
@@ -401,6 +437,7 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                     t(
                         lang,
                         "additional_line",
+                        ci=_ci_name(r.additional_borrowers_ci_approximate, lang),
                         design=r.design,
                         counterfactual=r.counterfactual,
                         additional=count(r.additional_borrowers_mean, lang),
@@ -467,6 +504,7 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
             "p": pct(r.probability, lang),
             "low": pct(r.probability_ci_low, lang),
             "high": pct(r.probability_ci_high, lang),
+            "ci": _ci_name(r.probability_ci_approximate, lang),
         }
         if r.risk == "pool_short":
             when = (
@@ -510,7 +548,7 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
         t(lang, "col_party"),
         t(lang, "col_risk"),
         t(lang, "col_risk_probability"),
-        t(lang, "col_probability_ci"),
+        t(lang, "col_probability_ci") + _approx(risks, "probability_ci_approximate", lang),
         t(lang, "col_first_year"),
         t(lang, "col_cap"),
         t(lang, "col_peak"),
@@ -610,7 +648,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("p", question),
     ]
     blocks += _design_blocks(ds, tables, lang)
-    blocks += [("h2", t(lang, "h_uncertainty")), ("p", t(lang, "uncertainty", paths=paths))]
+    blocks += _uncertainty_blocks(ds, lang, paths)
     blocks += _key_blocks(ds, tables, lang)
     blocks += _target_blocks(ds, tables, lang)
     blocks += _cost_blocks(ds, tables, lang)

@@ -80,11 +80,17 @@ def leverage_peak(ds: xr.Dataset, party: str) -> xr.DataArray:
     return peak(g["leverage"].where(g["capital"] > 0))
 
 
+def over_cap_paths(values: xr.DataArray, cap) -> xr.DataArray | None:
+    """Per path: True if ``values`` exceed ``cap`` in some year (None without a cap)."""
+    return None if cap is None else (values > float(cap)).any("year")
+
+
 def over_cap(values: xr.DataArray, cap) -> xr.DataArray:
     """Share of paths on which ``values`` exceed ``cap`` in some year (NaN without a cap)."""
-    if cap is None:
+    hits = over_cap_paths(values, cap)
+    if hits is None:
         return xr.full_like(values.isel(year=0).mean("path"), np.nan, dtype=float)
-    return (values > float(cap)).any("year").mean("path")
+    return hits.mean("path")
 
 
 def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:

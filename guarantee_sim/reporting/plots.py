@@ -34,13 +34,12 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from ..results.intervals import mean_interval, probability_interval
 from ..results.metrics import (
     depletion_probability,
     exceedance_curve,
     insolvency_probability,
     loss_summary,
-    mean_interval,
-    probability_interval,
     tail_allocation,
 )
 from .fonts import font_families, resolve_lang
@@ -385,8 +384,9 @@ def exceedance_curves(
 
 
 def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh") -> Axes:
-    """Horizontal bars of P(target reached) per target, with Wilson 95% intervals over
-    the paths; the dotted line marks where a target counts as likely."""
+    """Horizontal bars of P(target reached) per target, with 95% intervals clustered by
+    book replica (:func:`~guarantee_sim.results.probability_interval`); the dotted line
+    marks where a target counts as likely."""
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes()
     first = _first(ds)
@@ -397,9 +397,9 @@ def target_probabilities(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = 
     targets = [str(x) for x in first.target.values]
     height = 0.8 / len(designs)
     for i, (name, v) in enumerate(designs):
-        n = v.sizes["path"]
         p = v["target_probability"].sel(target=targets).values.astype(float)
-        low, high = probability_interval(p, n)
+        ci = probability_interval(v["target_attainment"].sel(target=targets) >= 1.0)
+        low, high = ci["low"].values, ci["high"].values
         y = np.arange(len(targets)) - 0.4 + height * (i + 0.5)
         color = DESIGN_COLORS[i % len(DESIGN_COLORS)] if len(designs) > 1 else "#4c72b0"
         ax.barh(
@@ -646,7 +646,8 @@ def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None
         series, errors = {}, {}
         for n, v in designs:
             p = v["target_probability"].sel(target=targets).values.astype(float)
-            low, high = probability_interval(p, v.sizes["path"])
+            ci = probability_interval(v["target_attainment"].sel(target=targets) >= 1.0)
+            low, high = ci["low"].values, ci["high"].values
             series[n], errors[n] = p, np.clip(np.vstack([p - low, high - p]), 0, None)
         _grouped_barh(
             ax,

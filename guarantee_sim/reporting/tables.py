@@ -15,14 +15,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..results.metrics import (
-    depletion_probability,
-    fiscal_cost_per_borrower,
-    fiscal_cost_per_lending,
-    insolvency_probability,
-    loss_summary,
+from ..results.intervals import (
+    difference_interval,
     mean_interval,
     probability_interval,
+    tail_interval,
+)
+from ..results.metrics import (
+    depleted_paths,
+    fiscal_cost_per_borrower,
+    fiscal_cost_per_lending,
+    insolvent_paths,
+    loss_summary,
     tail_allocation,
     yearly_summary,
 )
@@ -31,7 +35,7 @@ from .measures import (
     first_time_segments,
     first_year,
     leverage_peak,
-    over_cap,
+    over_cap_paths,
     party_caps,
     path_quantiles,
     peak,
@@ -49,9 +53,16 @@ LOSS_COLUMNS = [
     "mean",
     "mean_ci_low",
     "mean_ci_high",
+    "mean_ci_method",
+    "mean_ci_approximate",
     "var_99",
+    "var_99_ci_low",
+    "var_99_ci_high",
     "var_99_9",
     "es_99",
+    "es_99_ci_low",
+    "es_99_ci_high",
+    "tail_ci_method",
     "tail_99",
 ]
 TARGET_COLUMNS = [
@@ -69,6 +80,8 @@ TARGET_COLUMNS = [
     "probability",
     "probability_ci_low",
     "probability_ci_high",
+    "probability_ci_method",
+    "probability_ci_approximate",
     "likelihood",
 ]
 RISK_COLUMNS = [
@@ -80,6 +93,8 @@ RISK_COLUMNS = [
     "probability",
     "probability_ci_low",
     "probability_ci_high",
+    "probability_ci_method",
+    "probability_ci_approximate",
     "first_year_median",
     "cap",
     "peak_mean",
@@ -157,12 +172,15 @@ def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def loss_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and party: loss over the run — mean with its 95% CI, VaR 99% and 99.9%,
-    ES 99% (:func:`~guarantee_sim.results.loss_summary`) and the mean on the worst 1% of
-    paths by total loss (:func:`~guarantee_sim.results.tail_allocation`)."""
+    ES 99% (:func:`~guarantee_sim.results.loss_summary`; VaR 99% and ES 99% with cluster
+    bootstrap 95% CIs) and the mean on the worst 1% of paths by total loss
+    (:func:`~guarantee_sim.results.tail_allocation`)."""
     rows = []
     for name, v in variants(ds):
         summary = loss_summary(v)
         interval = mean_interval(run_loss(v))
+        var_ci = tail_interval(run_loss(v), 0.99, "var")
+        es_ci = tail_interval(run_loss(v), 0.99, "es")
         tail = tail_allocation(v, 0.99)
         for party, kind, label, public in zip(
             v.party.values,
@@ -182,9 +200,16 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
                     "mean": _f(s["mean"]),
                     "mean_ci_low": _f(interval["low"].sel(party=party)),
                     "mean_ci_high": _f(interval["high"].sel(party=party)),
+                    "mean_ci_method": interval.attrs["method"],
+                    "mean_ci_approximate": interval.attrs["approximate"],
                     "var_99": _f(s["var_99"]),
+                    "var_99_ci_low": _f(var_ci["low"].sel(party=party)),
+                    "var_99_ci_high": _f(var_ci["high"].sel(party=party)),
                     "var_99_9": _f(s["var_99_9"]),
                     "es_99": _f(s["es_99"]),
+                    "es_99_ci_low": _f(es_ci["low"].sel(party=party)),
+                    "es_99_ci_high": _f(es_ci["high"].sel(party=party)),
+                    "tail_ci_method": f"{var_ci.attrs['method']}; {es_ci.attrs['method']}",
                     "tail_99": _f(tail.sel(party=party)),
                 }
             )
@@ -193,17 +218,18 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def target_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and target: attainment (mean, 5% and 95% of paths) and the probability of
-    reaching it (``target_probability``) with its Wilson 95% interval over the paths."""
+    reaching it (``target_probability``) with its 95% interval, clustered by book replica
+    (:func:`~guarantee_sim.results.probability_interval`)."""
     rows = []
     for name, v in variants(ds):
         if not v.sizes.get("target"):
             continue
-        n = v.sizes["path"]
         spread = path_quantiles(v["target_attainment"])
+        intervals = probability_interval(v["target_attainment"] >= 1.0)
         for target in v.target.values:
             spec = v.sel(target=target)
             p = _f(spec["target_probability"])
-            low, high = probability_interval(p, n)
+            ci = intervals.sel(target=target)
             rows.append(
                 {
                     "design": name,
@@ -218,8 +244,10 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
                     "attainment_p05": _f(spread.sel(target=target, quantile=0.05)),
                     "attainment_p95": _f(spread.sel(target=target, quantile=0.95)),
                     "probability": p,
-                    "probability_ci_low": low,
-                    "probability_ci_high": high,
+                    "probability_ci_low": _f(ci["low"]),
+                    "probability_ci_high": _f(ci["high"]),
+                    "probability_ci_method": intervals.attrs["method"],
+                    "probability_ci_approximate": intervals.attrs["approximate"],
                     "likelihood": likelihood(p),
                 }
             )
@@ -250,6 +278,8 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "fiscal_cost_mean": _f(fiscal_ci["mean"]),
             "fiscal_cost_ci_low": _f(fiscal_ci["low"]),
             "fiscal_cost_ci_high": _f(fiscal_ci["high"]),
+            "ci_method": fiscal_ci.attrs["method"],
+            "ci_approximate": fiscal_ci.attrs["approximate"],
             "fiscal_cost_p05": _f(fiscal_q.sel(quantile=0.05)),
             "fiscal_cost_p95": _f(fiscal_q.sel(quantile=0.95)),
             "public_loss_mean": _f(public_ci["mean"]),
@@ -264,7 +294,13 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "fiscal_cost_per_100m_lending": _f(fiscal_cost_per_lending(v)),
         }
         if has_additional:
-            add = mean_interval(v["additional_borrowers"])
+            # already paired path by path; a path's cluster joins its books in both designs
+            both = [
+                x.replica.values
+                for x in (v, ds.sel(scenario=counterfactual))
+                if "replica" in x.coords
+            ]
+            add = difference_interval(v["additional_borrowers"], clusters=both or None)
             add_lending = _f(v["additional_lending"].mean("path"))
             extra_cost = _f(extra.sel(scenario=name).mean("path"))
             row.update(
@@ -273,6 +309,8 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
                     "additional_borrowers_mean": _f(add["mean"]),
                     "additional_borrowers_ci_low": _f(add["low"]),
                     "additional_borrowers_ci_high": _f(add["high"]),
+                    "additional_borrowers_ci_method": add.attrs["method"],
+                    "additional_borrowers_ci_approximate": add.attrs["approximate"],
                     "additional_lending_mean": add_lending,
                     "extra_fiscal_cost_mean": extra_cost,
                     "fiscal_cost_per_additional_borrower": _f(
@@ -287,8 +325,15 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, p: float, **extra) -> dict:
-    low, high = probability_interval(p, v.sizes["path"]) if np.isfinite(p) else (np.nan, np.nan)
+def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, hits, **extra) -> dict:
+    """A row of the risk table; ``hits`` says per path whether the risk occurred (None: the
+    risk is not defined, e.g. no cap)."""
+    if hits is None:
+        p, low, high, method, approximate = np.nan, np.nan, np.nan, "", False
+    else:
+        ci = probability_interval(hits)
+        p, low, high = _f(ci["p"]), _f(ci["low"]), _f(ci["high"])
+        method, approximate = ci.attrs["method"], ci.attrs["approximate"]
     out: dict[str, object] = dict.fromkeys(RISK_COLUMNS, np.nan)
     out.update(
         design=design,
@@ -299,6 +344,8 @@ def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, p: float, **ext
         probability=p,
         probability_ci_low=low,
         probability_ci_high=high,
+        probability_ci_method=method,
+        probability_ci_approximate=approximate,
         **extra,
     )
     return out
@@ -312,7 +359,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
     for name, v in variants(ds):
         caps = party_caps(v)
 
-        short = depletion_probability(v)
+        short = depleted_paths(v)
         for pool in capital_holders(v, ("pool",)):
             first = first_year(v["shortfall"].sel(party=pool) > 0)
             rows.append(
@@ -321,12 +368,12 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     name,
                     pool,
                     "pool_short",
-                    _f(short.sel(party=pool)),
+                    short.sel(party=pool),
                     first_year_median=_over_finite(first, "quantile", 0.5),
                     lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path")),
                 )
             )
-        insolvent = insolvency_probability(v)
+        insolvent = insolvent_paths(v)
         for g in capital_holders(v, ("guarantor",)):
             capital = v["capital"].sel(party=g)
             first = first_year(capital <= 0)
@@ -336,7 +383,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     name,
                     g,
                     "insolvency",
-                    _f(insolvent.sel(party=g)),
+                    insolvent.sel(party=g),
                     first_year_median=_over_finite(first, "quantile", 0.5),
                     lowest_mean=_f(capital.min("year").mean("path")),
                 )
@@ -350,7 +397,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     name,
                     g,
                     "leverage_over_cap",
-                    _f(over_cap(v["leverage"].sel(party=g), cap)),
+                    over_cap_paths(v["leverage"].sel(party=g), cap),
                     cap=np.nan if cap is None else float(cap),
                     peak_mean=_over_finite(lev, "mean"),
                     peak_p99=_over_finite(lev, "quantile", 0.99),
@@ -366,7 +413,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     name,
                     p,
                     "compensation_over_cap",
-                    _f(over_cap(rate, cap)),
+                    over_cap_paths(rate, cap),
                     cap=np.nan if cap is None else float(cap),
                     peak_mean=_over_finite(top, "mean"),
                     peak_p99=_over_finite(top, "quantile", 0.99),

@@ -143,14 +143,34 @@ TEXT: dict[str, dict[str, str]] = {
             "scenario's values, and would widen the ranges if they were "
             "uncertain."
         ),
+        "uncertainty_clusters": (
+            "Paths that lend from the same book replica are not independent (path p "
+            "uses replica p mod {replicas}), so every 95% CI treats the {replicas} "
+            "replicas as clusters: means use a cluster-robust (CR1) standard error "
+            "with Student's t on {df} degrees of freedom, probabilities a Wilson "
+            "interval on the effective number of paths, VaR and ES a bootstrap that "
+            "resamples whole replicas (in the CSV tables), and differences between "
+            "designs are paired path by path (the designs share their random "
+            "numbers). With fewer than {minimum} replicas these intervals are "
+            "**approximate**, and are labelled so."
+        ),
+        "uncertainty_one_book": (
+            "All paths lend from one loan book, so they are independent given that "
+            "book and every 95% CI is the ordinary one over {paths} paths (Student's t "
+            "for means, Wilson for probabilities, paired path by path for "
+            "differences between designs)."
+        ),
+        "ci": "95% CI",
+        "ci_approx": "approximate 95% CI",
+        "approx_suffix": " (approximate)",
         "h_key": "Key numbers",
         "key_fiscal": (
-            "**{design}**: the budget spends {mean} over the run (95% CI {low} to "
+            "**{design}**: the budget spends {mean} over the run ({ci} {low} to "
             "{high}); public parties lose {public} (90% of paths between "
             "{public_p05} and {public_p95}); new lending is {lending}."
         ),
         "key_loss": (
-            "**{design}** — {party}: mean loss over the run {mean} (95% CI {low} to "
+            "**{design}** — {party}: mean loss over the run {mean} ({ci} {low} to "
             "{high}); in a 1-in-100 run {var99} or more (VaR 99%), and {es99} on "
             "average in the worst 1% of runs (ES 99%)."
         ),
@@ -181,7 +201,7 @@ TEXT: dict[str, dict[str, str]] = {
         "targets_summary": "{likely} {not_likely}",
         "design_prefix": "**{design}**: {text}",
         "target_line": (
-            "**{design}** — {target}: P(reached) = {p} (95% CI {low} to {high}), "
+            "**{design}** — {target}: P(reached) = {p} ({ci} {low} to {high}), "
             "{likelihood}; mean attainment {attainment} of the target {value}."
         ),
         "col_target": "target",
@@ -204,7 +224,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "additional_line": (
             "**{design}**: {additional} additional first-time borrowers "
-            "over the run compared with {counterfactual} (95% CI {low} to "
+            "over the run compared with {counterfactual} ({ci} {low} to "
             "{high}), {lending} of additional lending; the extra fiscal cost "
             "is {per_additional} per additional first-time borrower and "
             "{per_100m} per 100 m CNY of additional lending."
@@ -216,7 +236,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "key_fiscal_fixed": (
             "**{design}**: the budget spends {mean} over the run, the same on "
-            "every path; public parties lose {public} (95% CI {public_low} to "
+            "every path; public parties lose {public} ({ci} {public_low} to "
             "{public_high}; 90% of paths between {public_p05} and "
             "{public_p95}); new lending is {lending}."
         ),
@@ -242,12 +262,12 @@ TEXT: dict[str, dict[str, str]] = {
         "h_risks": "Risks",
         "risk_pool": (
             "**{design}** — {party}: could not take its share of a loss on "
-            "{p} of paths (95% CI {low} to {high}; run dry or circuit breaker){when}."
+            "{p} of paths ({ci} {low} to {high}; run dry or circuit breaker){when}."
         ),
         "risk_pool_when": ", first in {year} (median over those paths)",
         "risk_insolvency": (
             "**{design}** — {party}: net assets fell to zero or below "
-            "on {p} of paths (95% CI {low} to {high}); its lowest year-end net "
+            "on {p} of paths ({ci} {low} to {high}); its lowest year-end net "
             "assets average {capital_min}."
         ),
         "risk_leverage": (
@@ -398,14 +418,30 @@ TEXT: dict[str, dict[str, str]] = {
             "**不包括**参数不确定性：违约概率、违约损失率、相关性、需求和政策参数都固定"
             "为情景设定值，若这些参数本身不确定，区间会更宽。"
         ),
+        "uncertainty_clusters": (
+            "使用同一账簿副本的路径并不独立（路径 p 使用副本 p mod {replicas}），因此"
+            "所有 95% 置信区间都把 {replicas} 个副本当作聚类：均值采用聚类稳健（CR1）"
+            "标准误和自由度为 {df} 的 t 分布，概率采用基于有效路径数的 Wilson 区间，"
+            "风险价值与预期短缺采用按整个副本重抽样的自助法（见 CSV 表），方案之间的"
+            "差异按路径配对计算（各方案使用相同的随机数）。副本少于 {minimum} 个时，"
+            "这些区间是**近似**的，并如此标注。"
+        ),
+        "uncertainty_one_book": (
+            "所有路径使用同一个贷款账簿，因此在该账簿给定的条件下路径相互独立，95% 置信"
+            "区间按 {paths} 条独立路径计算（均值用 t 分布，概率用 Wilson 区间，方案之间"
+            "的差异按路径配对）。"
+        ),
+        "ci": "95% 置信区间",
+        "ci_approx": "近似 95% 置信区间",
+        "approx_suffix": "（近似）",
         "h_key": "关键数字",
         "key_fiscal": (
-            "**{design}**：整个模拟期财政支出 {mean}（95% 置信区间 {low} 至 {high}）；"
+            "**{design}**：整个模拟期财政支出 {mean}（{ci} {low} 至 {high}）；"
             "公共部门损失 {public}（90% 的路径介于 {public_p05} 与 {public_p95}）；"
             "新增贷款 {lending}。"
         ),
         "key_loss": (
-            "**{design}** — {party}：整个模拟期平均损失 {mean}（95% 置信区间 "
+            "**{design}** — {party}：整个模拟期平均损失 {mean}（{ci} "
             "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
             "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"
         ),
@@ -430,7 +466,7 @@ TEXT: dict[str, dict[str, str]] = {
         "targets_summary": "{likely}{not_likely}",
         "design_prefix": "**{design}**：{text}",
         "target_line": (
-            "**{design}** — {target}：达成概率 {p}（95% 置信区间 {low} 至 {high}），"
+            "**{design}** — {target}：达成概率 {p}（{ci} {low} 至 {high}），"
             "{likelihood}；平均完成目标值 {value} 的 {attainment}。"
         ),
         "col_target": "目标",
@@ -451,7 +487,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "additional_line": (
             "**{design}**：相对于 {counterfactual}，整个模拟期新增首贷户 "
-            "{additional} 户（95% 置信区间 {low} 至 {high}），新增贷款 {lending}；"
+            "{additional} 户（{ci} {low} 至 {high}），新增贷款 {lending}；"
             "额外财政成本为每新增首贷户 {per_additional}，每亿元新增贷款 "
             "{per_100m}。"
         ),
@@ -460,7 +496,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "key_fiscal_fixed": (
             "**{design}**：整个模拟期财政支出 {mean}，各路径相同；公共部门损失 "
-            "{public}（95% 置信区间 {public_low} 至 {public_high}；90% 的路径介于 "
+            "{public}（{ci} {public_low} 至 {public_high}；90% 的路径介于 "
             "{public_p05} 与 {public_p95}）；新增贷款 {lending}。"
         ),
         "no_counterfactual_single": (
@@ -481,13 +517,13 @@ TEXT: dict[str, dict[str, str]] = {
         "col_per_additional": "每新增首贷户（元）",
         "h_risks": "风险",
         "risk_pool": (
-            "**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（95% "
-            "置信区间 {low} 至 {high}；资金耗尽或触发熔断）{when}。"
+            "**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（{ci} "
+            "{low} 至 {high}；资金耗尽或触发熔断）{when}。"
         ),
         "risk_pool_when": "，这些路径上首次发生的年份中位数为 {year} 年",
         "risk_insolvency": (
             "**{design}** — {party}：在 {p} 的路径上净资产降至零或以下"
-            "（95% 置信区间 {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"
+            "（{ci} {low} 至 {high}）；年末净资产最低值平均为 {capital_min}。"
         ),
         "risk_leverage": (
             "**{design}** — {party}：年末放大倍数峰值平均 {peak}，最差 1% "

@@ -92,6 +92,7 @@ PROCESS_VARIABLES = (
 #: coordinate -> (units or None, long_name)
 COORD_META: dict[str, tuple[str | None, str]] = {
     "path": ("1", "Monte Carlo path"),
+    "replica": ("1", "book replica the path lends from (path mod book_replicas)"),
     "year": ("year", "calendar year"),
     "segment": (None, "loan segment"),
     "party": (None, "party sharing losses"),
@@ -184,6 +185,8 @@ def build_dataset(
         lending_source, replicas = "processes", int(process_measures.sizes["replica"])
     else:
         lending_source, replicas = "volumes", 1
+    # paths on one replica share its book: intervals cluster by it (results.intervals)
+    ds = ds.assign_coords(replica=("path", ds.path.values % replicas))
     annotate(ds)
     ds.attrs.update(
         title=f"guarantee_sim results: {scenario.name}",

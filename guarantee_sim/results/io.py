@@ -95,6 +95,10 @@ def open_results(path: str | Path) -> xr.Dataset:
     except ValueError as err:
         ds.close()
         raise ValueError(f"{path}: {err}") from None
+    if (
+        "replica" not in ds.coords and "book_replicas" in ds.attrs
+    ):  # written before the coordinate existed
+        ds = ds.assign_coords(replica=("path", ds.path.values % int(ds.attrs["book_replicas"])))
     return ds
 
 

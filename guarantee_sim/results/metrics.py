@@ -6,13 +6,8 @@ across paths (the Monte Carlo dimension).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import xarray as xr
-
-#: two-sided 95% normal quantile
-Z95 = 1.959963984540054
 
 
 def value_at_risk(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
@@ -111,17 +106,26 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
     return xr.concat(values, dim=ds.target).transpose("path", "target")
 
 
+def depleted_paths(ds: xr.Dataset) -> xr.DataArray:
+    """Per pool and path: True if the pool failed to take a share it was asked for."""
+    pools = ds.party.values[ds.party_kind.values == "pool"]
+    return (ds["shortfall"].sel(party=pools) > 0).any("year")
+
+
 def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per pool: share of paths on which the pool failed to take a share it was asked for."""
-    pools = ds.party.values[ds.party_kind.values == "pool"]
-    short = ds["shortfall"].sel(party=pools) > 0
-    return short.any("year").mean("path")
+    return depleted_paths(ds).mean("path")
+
+
+def insolvent_paths(ds: xr.Dataset) -> xr.DataArray:
+    """Per guarantor and path: True if its year-end net assets fell to zero or below."""
+    guarantors = ds.party.values[ds.party_kind.values == "guarantor"]
+    return (ds["capital"].sel(party=guarantors) <= 0).any("year")
 
 
 def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per guarantor: share of paths on which its year-end net assets fell to zero or below."""
-    guarantors = ds.party.values[ds.party_kind.values == "guarantor"]
-    return (ds["capital"].sel(party=guarantors) <= 0).any("year").mean("path")
+    return insolvent_paths(ds).mean("path")
 
 
 def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArray:
@@ -137,38 +141,7 @@ def fiscal_cost_per_lending(ds: xr.Dataset, per: float = 1e8) -> xr.DataArray:
     return ds["fiscal_cost"].sum("year").mean("path") / lending * per
 
 
-# Monte Carlo intervals and tails. The uncertainty they report is Monte Carlo uncertainty
-# over paths (credit cycles and defaults), never parameter uncertainty.
-
-
-def mean_interval(values: xr.DataArray, dim: str = "path") -> xr.Dataset:
-    """Mean over ``dim`` with its standard error and 95% confidence interval.
-
-    >>> import xarray as xr
-    >>> r = mean_interval(xr.DataArray([1.0, 2.0, 3.0, 4.0], dims="path"))
-    >>> float(r["mean"]), round(float(r["low"]), 3)
-    (2.5, 1.235)
-    """
-    n = values.sizes[dim]
-    mean = values.mean(dim)
-    se = values.std(dim, ddof=1) / math.sqrt(n) if n > 1 else xr.zeros_like(mean)
-    return xr.Dataset({"mean": mean, "se": se, "low": mean - Z95 * se, "high": mean + Z95 * se})
-
-
-def probability_interval(p, n: int) -> tuple:
-    """Wilson 95% interval for a share ``p`` of ``n`` paths (works at 0 and 1).
-
-    >>> [round(x, 4) for x in probability_interval(0.0, 100)]
-    [0.0, 0.037]
-    """
-    p = np.asarray(p, dtype=float)
-    z2 = Z95**2
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    low, high = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-    if low.ndim == 0:
-        return float(low), float(high)
-    return low, high
+# Monte Carlo tails. Intervals are in .intervals (clustered by book replica).
 
 
 def exceedance_curve(losses: xr.DataArray, thresholds=None, dim: str = "path") -> xr.DataArray:
