@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.cost import first_year
 from ..results.metrics import (
     depletion_probability,
     fiscal_cost_per_borrower,
@@ -29,7 +30,6 @@ from ..results.metrics import (
 from .measures import (
     capital_holders,
     first_time_segments,
-    first_year,
     leverage_peak,
     over_cap,
     party_caps,
