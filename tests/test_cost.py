@@ -85,6 +85,27 @@ def test_the_rate_is_the_results_attr_unless_given():
         public_cost_pv(ds)
 
 
+def test_a_comparison_keeps_each_designs_rate_in_a_coord():
+    """run_experiment stores each design's rate in a ``discount_rate`` coord (the attr is
+    dropped when the designs differ); one design selected, the coord is its rate."""
+    from guarantee_sim.results import discount_rate
+
+    one = with_flows(base(), public_cost=[[110.0, 0.0]])
+    two = one.copy()
+    two.attrs["discount_rate"] = 0.0
+    both = xr.concat(
+        [d.assign_coords(discount_rate=d.attrs["discount_rate"]) for d in (one, two)],
+        dim=xr.DataArray(["a", "b"], dims="scenario", name="scenario"),
+        coords="different",
+        compat="equals",
+        combine_attrs="drop_conflicts",
+    )
+    assert "discount_rate" not in both.attrs
+    assert discount_rate(both.sel(scenario="b")) == 0.0
+    pv = public_cost_pv(both.sel(scenario="a"))["public_cost"]
+    assert float(pv.item()) == pytest.approx(100.0)
+
+
 # --------------------------------------------------------------------------- public cost
 
 
@@ -286,3 +307,117 @@ def test_discount_rate_is_a_policy_key_stored_in_the_results():
 
     ds = gs.simulate(make_scenario(**{"policy.discount_rate": 0.031}), paths=2, seed=1)
     assert ds.attrs["discount_rate"] == 0.031
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def full_system() -> xr.Dataset:
+    """:func:`public_system` with every variable the reports read: guaranteed lending PV
+    2,000 a path, pg's break-even book as in :func:`one_guarantor`'s path 0, exhaustion."""
+    ds = public_system()
+    lending = np.broadcast_to(np.array([1100.0, 1331.0])[None, :, None], (2, 2, 1)).copy()
+    ds["loans_amount"] = (("path", "year", "segment"), lending)
+    ds = ds.assign_coords(scheme_coverage=("scheme", [0.8]), scheme_label=("scheme", ["cover"]))
+    zero = {"pg": 0.0, "priv": 0.0}
+    ds = with_flows(
+        ds,
+        fiscal_cost=[[110.0, 0.0], [0.0, 0.0]],
+        public_operating_cost=[[1.1, 1.331], [1.1, 1.331]],
+        operating_cost={"pg": [11.0, 13.31], "priv": 0.0},
+        reguarantee_fees={"pg": [0.0, 13.31], "priv": 0.0},
+        fee_subsidy={"pg": [22.0, 0.0], "priv": 0.0},
+        capital_exhausted={"pg": [[0, 1], [0, 0]], "priv": 0.0},
+        leverage_cap_binding={"pg": [[1, 1], [0, 0]], "priv": 0.0},
+        capital_injection=zero,
+    )
+    ds["payout"].loc[{"party": "pg"}] = [[110.0, 0.0], [110.0, 0.0]]
+    ds["recovery"].loc[{"party": "pg"}] = [[0.0, 26.62], [0.0, 26.62]]
+    return ds
+
+
+def test_tables_carry_the_metrics_by_hand():
+    from guarantee_sim.reporting.tables import (
+        break_even_table,
+        exhaustion_table,
+        missing_cost_variables,
+        public_cost_table,
+    )
+
+    ds = full_system()
+    assert missing_cost_variables(ds) == []
+    cost = public_cost_table(ds).iloc[0]
+    assert cost["public_cost_pv_mean"] == pytest.approx(35.0)
+    assert cost["fiscal_cost_pv_mean"] == pytest.approx(50.0)
+    assert cost["public_operating_cost_pv_mean"] == pytest.approx(2.0)
+    assert cost["subsidy_rate"] == pytest.approx(1.75)
+    assert cost["zero_subsidy_fee"] == pytest.approx(0.0275)
+    assert cost["public_guarantor_fee"] == pytest.approx(0.01)
+    fees = break_even_table(ds).set_index("party")
+    assert fees.loc["pg", "break_even"] == pytest.approx(0.045)  # the same book on both paths
+    assert fees.loc["pg", "fee_charged"] == pytest.approx(0.01)
+    assert bool(fees.loc["pg", "public"]) and not bool(fees.loc["priv", "public"])
+    exhaustion = exhaustion_table(ds).set_index(["party", "event"])
+    assert exhaustion.loc[("pg", "capital_exhausted"), "share_2022"] == 0.5
+    assert exhaustion.loc[("pg", "leverage_cap_binding"), "share_2021"] == 0.5
+    assert exhaustion.loc[("priv", "capital_exhausted"), "never"] == 1.0
+
+
+def test_summary_section_prints_the_numbers_and_names_what_older_results_lack():
+    from rich.console import Console
+
+    from guarantee_sim.cli import print_summary
+
+    console = Console(record=True, width=200)
+    print_summary(full_system(), console)
+    out = console.export_text()
+    assert "Public cost and break-even" in out
+    assert "subsidy rate: 1.750 CNY per 100 CNY guaranteed" in out
+    assert "zero-subsidy fee of the public guarantors (pg): 2.750% a year" in out
+    assert "4.500%" in out  # pg's break-even fee
+    assert "lack" not in out
+
+    console = Console(record=True, width=200)
+    print_summary(base(), console)  # results written before public_cost existed
+    out = console.export_text()
+    assert "these results lack public_cost" in out and "discount_rate" not in out
+    assert "Break-even" not in out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_brief_section_in_both_languages(lang):
+    """The section's blocks, rendered (the whole brief is built in test_reporting)."""
+    from guarantee_sim.reporting.brief import Brief, _public_cost_blocks, render_markdown
+    from guarantee_sim.reporting.tables import all_tables
+
+    def section(ds):
+        return render_markdown(Brief(lang, "", _public_cost_blocks(ds, all_tables(ds), lang)))
+
+    text = section(full_system())
+    heading = {"zh": "## 公共成本与保本费率", "en": "## Public cost and break-even fees"}[lang]
+    assert text.startswith(heading)
+    expected = {
+        "en": [
+            "CNY 1.75 per CNY 100 guaranteed",  # subsidy rate
+            "would charge 2.75% a year",  # zero-subsidy fee
+            "charges 1.00%; the fee that pays for its simulated book",
+            "is 4.50% in expectation",  # pg's break-even fee
+            "2022 on 50.0% of paths; never on 50.0% of paths",
+            "stay above zero on every path",  # priv
+            "at 21.00% a year",
+        ],
+        "zh": [
+            "每百元担保贷款 1.75 元",
+            "每年 2.75%",
+            "实际费率 1.00%",
+            "保本费率期望为 4.50%",
+            "2022 年（50.0% 的路径）；50.0% 的路径上从未发生",
+            "净资产均保持为正",
+            "按每年 21.00% 的贴现率",
+        ],
+    }[lang]
+    for phrase in expected:
+        assert phrase in text, phrase
+    old = section(base())  # results written before the public cost existed
+    assert "public_cost" in old and "fee_base" in old
+    assert "1.75" not in old

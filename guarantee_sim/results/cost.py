@@ -281,22 +281,25 @@ def zero_subsidy_fee(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
     the public guarantors), with a delta-method interval (:func:`ratio_of_means`).
     Approvals, demand and subsidies are held as simulated (a fee that changes demand is
     another question). Returns ``fee``, ``fee_low``, ``fee_high`` (per year) and the
-    public guarantors' current fee ``actual``; NaN with the reason in ``attrs["note"]``
-    when there is no public guarantor or it guarantees nothing.
+    public guarantors' current fee ``actual``; NaN with the reason in ``attrs["note"]`` (and
+    a code in ``attrs["reason"]``: ``no_public``, ``no_fee_base``) when there is no public
+    guarantor or they guarantee nothing.
     """
     _require(ds, ["public_cost", "fee_income", "fee_base"], "the zero-subsidy fee")
     rate = discount_rate(ds) if rate is None else float(rate)
     public = _guarantors(ds, public_only=True)
     nan = xr.DataArray(np.nan)
     out = xr.Dataset({"fee": nan, "fee_low": nan, "fee_high": nan, "actual": nan})
-    out.attrs.update(discount_rate=rate, public_guarantors=",".join(public), note="")
+    out.attrs.update(discount_rate=rate, public_guarantors=",".join(public), note="", reason="")
     if not public:
-        out.attrs["note"] = "no public guarantor: no public fee to set"
+        out.attrs.update(note="no public guarantor: no public fee to set", reason="no_public")
         return out
     g = ds[["fee_income", "fee_base"]].sel(party=public).fillna(0.0).sum("party")
     income, base = present_value(g["fee_income"], rate), present_value(g["fee_base"], rate)
     if not float(base.mean("path")) > 0:
-        out.attrs["note"] = "the public guarantors guarantee nothing: no fee base"
+        out.attrs.update(
+            note="the public guarantors guarantee nothing: no fee base", reason="no_fee_base"
+        )
         return out
     fee = ratio_of_means(present_value(ds["public_cost"], rate) + income, base)
     out["fee"], out["fee_low"], out["fee_high"] = fee["mean"], fee["low"], fee["high"]
