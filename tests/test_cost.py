@@ -421,3 +421,25 @@ def test_brief_section_in_both_languages(lang):
     old = section(base())  # results written before the public cost existed
     assert "public_cost" in old and "fee_base" in old
     assert "1.75" not in old
+
+
+def test_a_comparison_of_discount_rates_reports_each_designs():
+    from guarantee_sim.reporting.brief import Brief, _public_cost_blocks, render_markdown
+    from guarantee_sim.reporting.tables import all_tables, public_cost_table
+
+    one = full_system()
+    two = one.copy()
+    two.attrs["discount_rate"] = 0.0
+    both = xr.concat(
+        [d.assign_coords(discount_rate=d.attrs["discount_rate"]) for d in (one, two)],
+        dim=xr.DataArray(["a", "b"], dims="scenario", name="scenario"),
+        coords="different",
+        compat="equals",
+        combine_attrs="drop_conflicts",
+    )
+    cost = public_cost_table(both).set_index("design")
+    assert cost.loc["a", "public_cost_pv_mean"] == pytest.approx(35.0)
+    # undiscounted: (11 + 13.31 + 33 + 26.62) / 2
+    assert cost.loc["b", "public_cost_pv_mean"] == pytest.approx(41.965)
+    text = render_markdown(Brief("en", "", _public_cost_blocks(both, all_tables(both), "en")))
+    assert "at 21.00% (a), 0.00% (b) a year" in text

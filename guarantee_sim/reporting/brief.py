@@ -484,11 +484,15 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
         blocks.append(("p", t(lang, "cost_missing", missing=", ".join(missing))))
     has_pv = "public_cost_pv_mean" in cost and cost["public_cost_pv_mean"].notna().any()
     if has_pv:
-        rate = cost["discount_rate"].dropna().iloc[0]
-        blocks.append(
-            ("p", t(lang, "discount_explain", rate=fee(rate, lang), year=int(ds.year[0])))
-        )
-    items = _public_cost_items(cost, lang) if has_pv else []
+        rates = cost.dropna(subset=["discount_rate"])
+        rate = fee(rates["discount_rate"].iloc[0], lang)
+        if rates["discount_rate"].nunique() > 1:  # a comparison of discount rates
+            rate = t(lang, "and").join(
+                f"{fee(r.discount_rate, lang)} ({r.design})" for r in rates.itertuples()
+            )
+        blocks.append(("p", t(lang, "discount_explain", rate=rate, year=int(ds.year[0]))))
+    labels = dict(zip(ds.party.values, ds.party_label.values, strict=True))
+    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang) if has_pv else []
     items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
     items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
     if items:
@@ -500,7 +504,9 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
-def _public_cost_items(cost: pd.DataFrame, lang: str) -> list[str]:
+def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]:
+    """Public cost, subsidy rate and zero-subsidy fee per design (``labels``: party names
+    to write as their labels)."""
     items = []
     for r in cost.to_dict("records"):
         if not np.isfinite(r.get("public_cost_pv_mean", np.nan)):
@@ -529,7 +535,9 @@ def _public_cost_items(cost: pd.DataFrame, lang: str) -> list[str]:
                     lang,
                     "zero_subsidy_line",
                     design=r["design"],
-                    parties=t(lang, "and").join(str(r["public_guarantors"]).split(",")),
+                    parties=t(lang, "and").join(
+                        str(labels.get(p, p)) for p in str(r["public_guarantors"]).split(",")
+                    ),
                     fee=fee(r["zero_subsidy_fee"], lang),
                     low=fee(r["zero_subsidy_fee_ci_low"], lang),
                     high=fee(r["zero_subsidy_fee_ci_high"], lang),
