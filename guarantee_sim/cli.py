@@ -722,6 +722,8 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
             f"(95% CI {float(cost['subsidy_rate_ci_low']):.3f} to "
             f"{float(cost['subsidy_rate_ci_high']):.3f}; PV of guaranteed lending "
             f"{_m(cost['guaranteed_lending_pv_mean'])} CNY m)"
+            if math.isfinite(cost["subsidy_rate"])
+            else "subsidy rate: none (no lending is guaranteed: no segment's scheme has coverage)"
         )
         if "zero_subsidy_fee" in cost:
             note = str(cost["zero_subsidy_note"] or "")

@@ -443,3 +443,30 @@ def test_a_comparison_of_discount_rates_reports_each_designs():
     assert cost.loc["b", "public_cost_pv_mean"] == pytest.approx(41.965)
     text = render_markdown(Brief("en", "", _public_cost_blocks(both, all_tables(both), "en")))
     assert "at 21.00% (a), 0.00% (b) a year" in text
+
+
+def test_a_system_without_guarantors_or_guaranteed_lending_is_reported_not_crashed():
+    from rich.console import Console
+
+    from guarantee_sim.cli import _public_cost_section
+    from guarantee_sim.reporting.brief import Brief, _public_cost_blocks, render_markdown
+    from guarantee_sim.reporting.tables import all_tables
+
+    ds = results_dataset(
+        years=[2021, 2022], segments={"s": []}, parties={"bank": "bank", "pool": "pool"}, paths=3
+    )
+    ds = with_flows(
+        ds,
+        public_cost=[110.0, 0.0],
+        public_operating_cost=0.0,
+        **dict.fromkeys(PARTY_FLOWS, {}),
+    )
+    tables = all_tables(ds)
+    assert tables["public_cost"].iloc[0]["public_cost_pv_mean"] == pytest.approx(100.0)
+    assert len(tables["break_even"]) == 0 and len(tables["exhaustion"]) == 0
+    text = render_markdown(Brief("en", "", _public_cost_blocks(ds, tables, "en")))
+    assert "no subsidy rate" in text and "no public guarantor, so no zero-subsidy fee" in text
+    console = Console(record=True, width=200)
+    _public_cost_section(console, ds)
+    out = console.export_text()
+    assert "subsidy rate: none" in out and "no public guarantor" in out and "nan" not in out

@@ -511,6 +511,17 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
     for r in cost.to_dict("records"):
         if not np.isfinite(r.get("public_cost_pv_mean", np.nan)):
             continue
+        subsidy = (
+            t(
+                lang,
+                "subsidy_line",
+                subsidy=_two(r["subsidy_rate"], lang),
+                subsidy_low=_two(r["subsidy_rate_ci_low"], lang),
+                subsidy_high=_two(r["subsidy_rate_ci_high"], lang),
+            )
+            if np.isfinite(r["subsidy_rate"])
+            else t(lang, "subsidy_none")
+        )
         items.append(
             t(
                 lang,
@@ -521,10 +532,8 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
                 high=money(r["public_cost_pv_ci_high"], lang),
                 fiscal=money(r["fiscal_cost_pv_mean"], lang),
                 operating=money(r["public_operating_cost_pv_mean"], lang),
-                subsidy=_two(r["subsidy_rate"], lang),
-                subsidy_low=_two(r["subsidy_rate_ci_low"], lang),
-                subsidy_high=_two(r["subsidy_rate_ci_high"], lang),
             )
+            + subsidy
         )
         reason = r.get("zero_subsidy_reason")  # absent or NaN: not computed (older results)
         if isinstance(reason, str) and reason:

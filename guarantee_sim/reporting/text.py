@@ -310,9 +310,12 @@ TEXT: dict[str, dict[str, str]] = {
         "public_cost_line": (
             "**{design}**: public cost {public} in present value (95% CI {low} to {high}) "
             "against a fiscal cost of {fiscal}; public operating costs {operating} besides. "
+        ),
+        "subsidy_line": (
             "Subsidy rate: CNY {subsidy} per CNY 100 guaranteed (95% CI {subsidy_low} to "
             "{subsidy_high})."
         ),
+        "subsidy_none": "No lending is guaranteed, so there is no subsidy rate.",
         "zero_subsidy_line": (
             "**{design}**: for the expected public cost to be zero the public guarantors "
             "({parties}) would charge {fee} a year (95% CI {low} to {high}); they charge "
@@ -612,9 +615,12 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "public_cost_line": (
             "**{design}**：公共成本现值 {public}（95% 置信区间 {low} 至 {high}），财政支出"
-            "现值 {fiscal}；另有公共部门运营成本现值 {operating}。补贴率为每百元担保贷款 "
-            "{subsidy} 元（95% 置信区间 {subsidy_low} 至 {subsidy_high}）。"
+            "现值 {fiscal}；另有公共部门运营成本现值 {operating}。"
         ),
+        "subsidy_line": (
+            "补贴率为每百元担保贷款 {subsidy} 元（95% 置信区间 {subsidy_low} 至 {subsidy_high}）。"
+        ),
+        "subsidy_none": "没有担保贷款，因此没有补贴率。",
         "zero_subsidy_line": (
             "**{design}**：政府性担保机构（{parties}）的担保费率需达到每年 {fee}（95% 置信"
             "区间 {low} 至 {high}），公共成本的期望值才为零；目前费率为 {actual}。此处审批、"

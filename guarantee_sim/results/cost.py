@@ -224,6 +224,13 @@ def _guarantors(ds: xr.Dataset, public_only: bool = False) -> list[str]:
 
 def _quantiles(values: xr.DataArray) -> xr.DataArray:
     """Quantiles across paths of the defined values (NaN for a party with none, silently)."""
+    if values.size == 0:  # no guarantor: an empty table, not an error
+        other = [d for d in values.dims if d != "path"]
+        return xr.DataArray(
+            np.empty([values.sizes[d] for d in other] + [len(QUANTILES)]),
+            dims=[*other, "quantile"],
+            coords={**{d: values[d] for d in other}, "quantile": list(QUANTILES)},
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: a guarantor without a book
         return values.quantile(list(QUANTILES), dim="path", skipna=True)
