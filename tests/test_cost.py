@@ -459,7 +459,7 @@ def test_a_system_without_guarantors_or_guaranteed_lending_is_reported_not_crash
         ds,
         public_cost=[110.0, 0.0],
         public_operating_cost=0.0,
-        **dict.fromkeys(PARTY_FLOWS, {}),
+        **{key: {} for key in PARTY_FLOWS},
     )
     tables = all_tables(ds)
     assert tables["public_cost"].iloc[0]["public_cost_pv_mean"] == pytest.approx(100.0)
