@@ -304,8 +304,8 @@ TEXT: dict[str, dict[str, str]] = {
             "(policy.discount_rate, about the 10-year government bond yield) to the start of "
             "{year}, as if they moved in the middle of their year. The subsidy rate is the "
             "PV of public cost per 100 CNY of PV of guaranteed lending: new loans, renewals "
-            "included, in the segments whose scheme passes part of the loss on, discounted "
-            "the same way."
+            "included, in the segments whose scheme passes part of the loss on (to a "
+            "guarantor, re-guarantor or pool), discounted the same way."
         ),
         "public_cost_line": (
             "**{design}**: public cost {public} in present value (95% CI {low} to {high}) "
@@ -610,8 +610,8 @@ TEXT: dict[str, dict[str, str]] = {
         "discount_explain": (
             "现值按每年 {rate} 的贴现率（policy.discount_rate，约为 10 年期国债收益率）将各年"
             "现金流折现到 {year} 年初，并假定每年的现金流发生在年中。补贴率为公共成本现值与"
-            "担保贷款现值之比（每百元担保贷款）；担保贷款指分险模式转出部分损失的业务中的"
-            "新增贷款（含续贷），按同样方式折现。"
+            "担保贷款现值之比（每百元担保贷款）；担保贷款指分险模式将部分损失转由担保机构、"
+            "再担保机构或风险补偿资金池承担的业务中的新增贷款（含续贷），按同样方式折现。"
         ),
         "public_cost_line": (
             "**{design}**：公共成本现值 {public}（95% 置信区间 {low} 至 {high}），财政支出"

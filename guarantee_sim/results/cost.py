@@ -145,7 +145,9 @@ def ratio_of_means(numerator: xr.DataArray, denominator: xr.DataArray, dim: str 
 
 
 def guaranteed_segments(ds: xr.Dataset) -> list[str]:
-    """Segments whose loss-sharing scheme has coverage > 0 (in some year, if it varies)."""
+    """Segments whose loss-sharing scheme has coverage > 0 (in some year, if it varies): the
+    bank passes part of the loss on to a guarantor, re-guarantor or pool, so credit loans
+    covered by a risk-compensation pool count as guaranteed."""
     coverage = ds["scheme_coverage"]
     other = [d for d in coverage.dims if d != "scheme"]
     covered = (coverage.max(other) if other else coverage) > 0
