@@ -697,6 +697,111 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         )
     for line in risks:
         console.print(line)
+    _public_cost_section(console, ds)
+
+
+def _fee(x) -> str:
+    x = float(x)
+    return "—" if math.isnan(x) else f"{x:.3%}"
+
+
+def _first_year(x) -> str:
+    x = float(x)
+    return "—" if math.isnan(x) else "never" if math.isinf(x) else str(int(x))
+
+
+def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
+    """Public cost and break-even: present values, subsidy rate, break-even and zero-subsidy
+    fees, years to capital exhaustion (what the results lack is named, not guessed)."""
+    from rich.table import Table
+
+    from .reporting.tables import (
+        break_even_table,
+        exhaustion_table,
+        missing_cost_variables,
+        public_cost_table,
+    )
+
+    console.print("[bold]Public cost and break-even[/]")
+    missing = missing_cost_variables(ds)
+    if missing:
+        console.print(
+            "these results lack " + ", ".join(missing) + " (written by an older guarantee_sim?): "
+            "what needs them is left out; run the scenario again for all of it"
+        )
+    cost = public_cost_table(ds).iloc[0]
+    if not math.isnan(cost.get("public_cost_pv_mean", math.nan)):
+        rate = cost["discount_rate"]
+        table = Table(
+            title=f"Present values at {_pct(rate)} a year, to the start of {int(ds.year[0])} "
+            "(mid-year), CNY m"
+        )
+        for col in ("", "mean", "95% CI", "5%-95% of paths"):
+            table.add_column(col, justify="left" if not col else "right")
+        for label, var in (
+            ("public cost (net cash to private parties)", "public_cost"),
+            ("fiscal cost (budget outlays)", "fiscal_cost"),
+            ("public operating cost (not in the subsidy rate)", "public_operating_cost"),
+        ):
+            table.add_row(
+                label,
+                _m(cost[f"{var}_pv_mean"]),
+                f"{_m(cost[f'{var}_pv_ci_low'])} to {_m(cost[f'{var}_pv_ci_high'])}",
+                f"{_m(cost[f'{var}_pv_p05'])} to {_m(cost[f'{var}_pv_p95'])}",
+            )
+        console.print(table)
+        console.print(
+            f"subsidy rate: {float(cost['subsidy_rate']):.3f} CNY per 100 CNY guaranteed "
+            f"(95% CI {float(cost['subsidy_rate_ci_low']):.3f} to "
+            f"{float(cost['subsidy_rate_ci_high']):.3f}; PV of guaranteed lending "
+            f"{_m(cost['guaranteed_lending_pv_mean'])} CNY m)"
+            if math.isfinite(cost["subsidy_rate"])
+            else "subsidy rate: none (no lending is guaranteed: no segment's scheme has coverage)"
+        )
+        if "zero_subsidy_fee" in cost:
+            note = str(cost["zero_subsidy_note"] or "")
+            console.print(
+                f"zero-subsidy fee of the public guarantors: {note}"
+                if note
+                else f"zero-subsidy fee of the public guarantors ({cost['public_guarantors']}): "
+                f"{_fee(cost['zero_subsidy_fee'])} a year (95% CI "
+                f"{_fee(cost['zero_subsidy_fee_ci_low'])} to "
+                f"{_fee(cost['zero_subsidy_fee_ci_high'])}); they charge "
+                f"{_fee(cost['public_guarantor_fee'])} (approvals, demand and subsidies as "
+                "simulated)"
+            )
+    fees = break_even_table(ds)
+    if len(fees):
+        table = Table(title="Break-even fee per guarantor (a year, book as simulated)")
+        for col in ("guarantor", "charged", "break-even", "95% CI", "paths 5%", "median", "95%"):
+            table.add_column(col, justify="left" if col == "guarantor" else "right")
+        for r in fees.itertuples():
+            table.add_row(
+                f"{r.party} {r.label}",
+                _fee(r.fee_charged),
+                _fee(r.break_even),
+                f"{_fee(r.break_even_ci_low)} to {_fee(r.break_even_ci_high)}",
+                _fee(r.break_even_p05),
+                _fee(r.break_even_median),
+                _fee(r.break_even_p95),
+            )
+        console.print(table)
+    exhaustion = exhaustion_table(ds)
+    if len(exhaustion):
+        years = [str(int(y)) for y in ds.year.values]
+        table = Table(title="First year of capital exhaustion / leverage cap binding (paths)")
+        for col in ("guarantor", "event", *years, "never", "median year"):
+            table.add_column(col, justify="left" if col in ("guarantor", "event") else "right")
+        events = {"capital_exhausted": "net assets <= 0", "leverage_cap_binding": "cap binds"}
+        for r in exhaustion.to_dict("records"):
+            table.add_row(
+                f"{r['party']} {r['label']}",
+                events[r["event"]],
+                *[_pct(r[f"share_{y}"]) for y in years],
+                _pct(r["never"]),
+                _first_year(r["first_year_median"]),
+            )
+        console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -266,6 +266,8 @@ def run_experiment(
             progress=functools.partial(progress, name) if progress else None,
         )
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
+        # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
+        ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
         results.append(ds.expand_dims(scenario=[name]))
     combined = xr.concat(
         results,

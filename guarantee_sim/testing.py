@@ -146,7 +146,8 @@ def results_dataset(
     caps : mapping, optional
         Party name -> ``{leverage_cap, compensation_rate_cap}`` (NaN where not given).
     name, seed : optional
-        The ``scenario`` and ``seed`` attrs.
+        The ``scenario`` and ``seed`` attrs (``discount_rate`` is the schema's default,
+        0.026; set ``ds.attrs["discount_rate"]`` for another).
     **variables
         Contract variables by name (see :data:`VARIABLE_DIMS`), each either an array of
         the variable's full shape (``(path, year, segment)`` ...), a scalar, or for
@@ -237,6 +238,7 @@ def results_dataset(
         sources="[]",
         value_sources="{}",
         origination_years=len(years),
+        discount_rate=0.026,
         scenario_yaml="",
         seed=int(seed),
         n_paths=int(n_paths),

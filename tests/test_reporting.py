@@ -40,6 +40,7 @@ from guarantee_sim.results import (
     fiscal_cost_per_lending,
     insolvency_probability,
     loss_summary,
+    public_cost_pv,
     read_results,
     tail_allocation,
     wilson_interval,
@@ -293,6 +294,11 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
             assert close(risks.loc[(name, pool, "pool_short")].probability, p)
         for g, p in insolvency_probability(v).to_series().items():
             assert close(risks.loc[(name, g, "insolvency")].probability, p)
+        if "public_cost" in v:  # the public-cost table is public_cost_pv's numbers
+            pv = public_cost_pv(v)
+            row = csv(folder, "public_cost").set_index("design").loc[name]
+            assert close(row.public_cost_pv_mean, float(pv.public_cost.mean("path")))
+            assert close(row.subsidy_rate, float(pv.subsidy_rate))
         for column, values in yearly_summary(v).reset_coords(drop=True).data_vars.items():
             for year in v.year.values:
                 assert close(years.loc[(name, year), column], float(values.sel(year=year)))
@@ -344,6 +350,7 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
         assert source in md
     assert " ".join(spec["description"].split()) in md
     assert text.TEXT[lang]["h_uncertainty"] in md
+    assert text.TEXT[lang]["h_public_cost"] in md  # the section, or what the results lack
     assert ("parameter uncertainty" if lang == "en" else "参数不确定性") in md
     if kind == "compare":
         assert ds.attrs["question"].strip() in md

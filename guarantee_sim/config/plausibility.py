@@ -121,6 +121,11 @@ BOUNDS: tuple[Bound, ...] = (
         f"{P}: loan rate 4.5% (3.8-6%), above the LPR",
     ),
     Bound(
+        "policy.discount_rate", None, 0.08, "discount rate for present values",
+        f"{P}: discount rate for present values, the 10-year government bond yield, 1.5-3.5%; "
+        "8% is over twice the top",
+    ),
+    Bound(
         "macro.pd_multiplier.*", None, 6.0, "multiplier on every PD",
         f"{P}: downturn multiplier on PD 2x (1.5-3x); 6x is twice the top",
     ),

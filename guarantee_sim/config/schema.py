@@ -539,6 +539,14 @@ class Policy(Frozen):
     interest_subsidy: InterestSubsidy | None = None
     fee_subsidy: FeeSubsidy | None = None
     rationing: Literal["pro_rata", "priority"] = "pro_rata"
+    discount_rate: Number[Rate] = Field(
+        0.026,
+        description="rate per year at which yearly flows are discounted to the start of the "
+        "first year (mid-year convention) for present values of public cost, fiscal cost and "
+        "break-even fees; default: the 10-year government bond yield, about 2.6% at end-2023 "
+        "(PARAMETERS.md, 'discount rate for present values (public cost)': ChinaBond curve, "
+        "plausible 1.5-3.5%)",
+    )
 
 
 class Target(Frozen):

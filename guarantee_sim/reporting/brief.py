@@ -38,8 +38,8 @@ from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
-from .tables import all_tables
-from .text import LIKELY_FROM, check_lang, count, money, money_table, pct, ratio, t, yuan
+from .tables import all_tables, missing_cost_variables
+from .text import LIKELY_FROM, check_lang, count, fee, money, money_table, pct, ratio, t, yuan
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -493,6 +493,197 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
+def _first_years(r: dict, years, lang: str) -> str:
+    """'2021 on 5.0% of paths, 2023 on 1.2% of paths' (years with any path), or 'in no year'."""
+    items = [
+        t(lang, "by_year_item", year=int(y), p=pct(r[f"share_{int(y)}"], lang))
+        for y in years
+        if r.get(f"share_{int(y)}", 0.0) > 0
+    ]
+    return t(lang, "and").join(items) if items else t(lang, "by_year_none")
+
+
+def _median_year(x, lang: str) -> str:
+    return t(lang, "never") if np.isinf(x) else _year(x, lang)
+
+
+def _public_cost_blocks(ds, tables, lang) -> list[Block]:
+    """Public cost against fiscal cost, subsidy rate, break-even and zero-subsidy fees, years
+    to capital exhaustion; what older results lack is said, not guessed."""
+    cost, fees, exhaustion = tables["public_cost"], tables["break_even"], tables["exhaustion"]
+    blocks: list[Block] = [
+        ("h2", t(lang, "h_public_cost")),
+        ("p", t(lang, "public_cost_explain")),
+        ("p", t(lang, "fiscal_cost_explain")),
+    ]
+    missing = missing_cost_variables(ds)
+    if missing:
+        blocks.append(("p", t(lang, "cost_missing", missing=", ".join(missing))))
+    has_pv = "public_cost_pv_mean" in cost and cost["public_cost_pv_mean"].notna().any()
+    if has_pv:
+        rates = cost.dropna(subset=["discount_rate"])
+        rate = fee(rates["discount_rate"].iloc[0], lang)
+        if rates["discount_rate"].nunique() > 1:  # a comparison of discount rates
+            rate = t(lang, "and").join(
+                f"{fee(r.discount_rate, lang)} ({r.design})" for r in rates.itertuples()
+            )
+        blocks.append(("p", t(lang, "discount_explain", rate=rate, year=int(ds.year[0]))))
+    labels = dict(zip(ds.party.values, ds.party_label.values, strict=True))
+    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang) if has_pv else []
+    items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
+    items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
+    if items:
+        blocks.append(("ul", items))
+    if has_pv:
+        blocks.append(_public_cost_table(cost, lang))
+    if len(fees):
+        blocks.append(_break_even_table(fees, exhaustion, "scenario" in ds.dims, lang))
+    return blocks
+
+
+def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]:
+    """Public cost, subsidy rate and zero-subsidy fee per design (``labels``: party names
+    to write as their labels)."""
+    items = []
+    for r in cost.to_dict("records"):
+        if not np.isfinite(r.get("public_cost_pv_mean", np.nan)):
+            continue
+        subsidy = (
+            t(
+                lang,
+                "subsidy_line",
+                subsidy=_two(r["subsidy_rate"], lang),
+                subsidy_low=_two(r["subsidy_rate_ci_low"], lang),
+                subsidy_high=_two(r["subsidy_rate_ci_high"], lang),
+            )
+            if np.isfinite(r["subsidy_rate"])
+            else t(lang, "subsidy_none")
+        )
+        items.append(
+            t(
+                lang,
+                "public_cost_line",
+                design=r["design"],
+                public=money(r["public_cost_pv_mean"], lang),
+                low=money(r["public_cost_pv_ci_low"], lang),
+                high=money(r["public_cost_pv_ci_high"], lang),
+                fiscal=money(r["fiscal_cost_pv_mean"], lang),
+                operating=money(r["public_operating_cost_pv_mean"], lang),
+            )
+            + subsidy
+        )
+        reason = r.get("zero_subsidy_reason")  # absent or NaN: not computed (older results)
+        if isinstance(reason, str) and reason:
+            items.append(t(lang, f"zero_none_{reason}", design=r["design"]))
+        elif isinstance(reason, str):  # computed: no reason to give
+            items.append(
+                t(
+                    lang,
+                    "zero_subsidy_line",
+                    design=r["design"],
+                    parties=t(lang, "and").join(
+                        str(labels.get(p, p)) for p in str(r["public_guarantors"]).split(",")
+                    ),
+                    fee=fee(r["zero_subsidy_fee"], lang),
+                    low=fee(r["zero_subsidy_fee_ci_low"], lang),
+                    high=fee(r["zero_subsidy_fee_ci_high"], lang),
+                    actual=fee(r["public_guarantor_fee"], lang),
+                )
+            )
+    return items
+
+
+def _break_even_item(r, lang: str) -> str:
+    return t(
+        lang,
+        "break_even_line",
+        design=r.design,
+        party=_who(r, lang),
+        charged=fee(r.fee_charged, lang),
+        fee=fee(r.break_even, lang),
+        low=fee(r.break_even_ci_low, lang),
+        high=fee(r.break_even_ci_high, lang),
+        p05=fee(r.break_even_p05, lang),
+        p95=fee(r.break_even_p95, lang),
+    )
+
+
+def _exhaustion_item(r: dict, years, lang: str) -> str:
+    key = "exhaustion" if r["event"] == "capital_exhausted" else "cap"
+    who = _who({"party": r["party"], "label": r["label"], "kind": "guarantor"}, lang)
+    if r["never"] == 1.0:
+        return t(lang, f"{key}_never", design=r["design"], party=who)
+    return t(
+        lang,
+        f"{key}_line",
+        design=r["design"],
+        party=who,
+        by_year=_first_years(r, years, lang),
+        never=pct(r["never"], lang),
+    )
+
+
+def _two(x, lang: str) -> str:
+    return t(lang, "none") if not np.isfinite(x) else f"{float(x):,.2f}"
+
+
+def _public_cost_table(cost: pd.DataFrame, lang: str) -> Block:
+    unit = t(lang, "unit_money_table")
+    header = [
+        t(lang, "col_design"),
+        f"{t(lang, 'col_public_cost_pv')} ({unit})",
+        f"{t(lang, 'col_mean_ci')} ({unit})",
+        f"{t(lang, 'col_fiscal_cost_pv')} ({unit})",
+        t(lang, "col_subsidy_rate"),
+        t(lang, "col_zero_fee"),
+    ]
+    rows = [
+        [
+            r["design"],
+            money_table(r["public_cost_pv_mean"], lang),
+            _ci(r["public_cost_pv_ci_low"], r["public_cost_pv_ci_high"], money_table, lang),
+            money_table(r["fiscal_cost_pv_mean"], lang),
+            _two(r["subsidy_rate"], lang),
+            fee(r.get("zero_subsidy_fee", np.nan), lang),
+        ]
+        for r in cost.to_dict("records")
+    ]
+    return ("table", header, rows, "")
+
+
+def _break_even_table(fees: pd.DataFrame, exhaustion: pd.DataFrame, compare, lang) -> Block:
+    medians = {
+        (r["design"], r["party"], r["event"]): r["first_year_median"]
+        for r in exhaustion.to_dict("records")
+    }
+    header = ([t(lang, "col_design")] if compare else []) + [
+        t(lang, "col_party"),
+        t(lang, "col_fee_charged"),
+        t(lang, "col_break_even"),
+        t(lang, "col_probability_ci"),
+        t(lang, "col_break_even_range"),
+        t(lang, "col_exhausted_median"),
+        t(lang, "col_cap_median"),
+    ]
+    rows = []
+    for _, r in fees.iterrows():
+        exhausted = medians.get((r.design, r.party, "capital_exhausted"), np.nan)
+        binding = medians.get((r.design, r.party, "leverage_cap_binding"), np.nan)
+        rows.append(
+            ([r.design] if compare else [])
+            + [
+                _party_cell(r, lang),
+                fee(r.fee_charged, lang),
+                fee(r.break_even, lang),
+                _ci(r.break_even_ci_low, r.break_even_ci_high, fee, lang),
+                _ci(r.break_even_p05, r.break_even_p95, fee, lang),
+                _median_year(exhausted, lang),
+                _median_year(binding, lang),
+            ]
+        )
+    return ("table", header, rows, "")
+
+
 def _risk_blocks(ds, tables, lang) -> list[Block]:
     risks, costs = tables["risks"], tables["costs"]
     blocks: list[Block] = [("h2", t(lang, "h_risks"))]
@@ -652,6 +843,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     blocks += _key_blocks(ds, tables, lang)
     blocks += _target_blocks(ds, tables, lang)
     blocks += _cost_blocks(ds, tables, lang)
+    blocks += _public_cost_blocks(ds, tables, lang)
     blocks += _risk_blocks(ds, tables, lang)
     blocks += _assumption_blocks(ds, lang)
     blocks += [

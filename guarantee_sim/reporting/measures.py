@@ -49,12 +49,6 @@ def run_loss(ds: xr.Dataset) -> xr.DataArray:
     return ds["loss"].sum("year")
 
 
-def first_year(mask: xr.DataArray) -> xr.DataArray:
-    """Per path, the first year where ``mask`` holds (NaN where it never does)."""
-    years = mask.year.astype(float)
-    return years.where(mask).min("year")
-
-
 def capital_holders(ds: xr.Dataset, kinds=("guarantor", "pool")) -> list[str]:
     """Parties of the given kinds, in the Dataset's order."""
     return [

@@ -15,6 +15,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.cost import (
+    MissingResults,
+    break_even_fee,
+    discount_rate,
+    first_year,
+    public_cost_pv,
+    years_to_exhaustion,
+    zero_subsidy_fee,
+)
 from ..results.intervals import (
     difference_interval,
     mean_interval,
@@ -33,7 +42,6 @@ from ..results.metrics import (
 from .measures import (
     capital_holders,
     first_time_segments,
-    first_year,
     leverage_peak,
     over_cap_paths,
     party_caps,
@@ -432,6 +440,179 @@ def year_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+# --------------------------------------------------------------------------- public cost
+
+#: what the public-cost section reads beyond the core contract (results written before
+#: it lack them): the kernel outputs, and the discount rate attr
+COST_VARIABLES = (
+    "public_cost",
+    "public_operating_cost",
+    "fee_base",
+    "fee_subsidy",
+    "operating_cost",
+    "reguarantee_fees",
+    "capital_exhausted",
+    "leverage_cap_binding",
+)
+EXHAUSTION_EVENTS = ("capital_exhausted", "leverage_cap_binding")
+
+
+def missing_cost_variables(ds: xr.Dataset) -> list[str]:
+    """What the public-cost section needs and ``ds`` lacks (empty for current results)."""
+    missing = [v for v in COST_VARIABLES if v not in ds.variables]
+    try:
+        for _, v in variants(ds):
+            discount_rate(v)
+    except MissingResults:
+        missing.append("discount_rate (attr)")
+    return missing
+
+
+def public_cost_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per design: present values of public cost, fiscal cost and public operating cost
+    (mean, 95% CI, 5% and 95% of paths; :func:`~guarantee_sim.results.public_cost_pv`),
+    the subsidy rate per 100 CNY guaranteed and the zero-subsidy fee of the public
+    guarantors (:func:`~guarantee_sim.results.zero_subsidy_fee`) with their 95% CIs; a
+    design whose results lack them has NaN and says what is missing in ``missing``."""
+    rows = []
+    for name, v in variants(ds):
+        row: dict[str, object] = {"design": name, "paths": int(v.sizes["path"]), "missing": ""}
+        try:
+            pv = public_cost_pv(v)
+        except MissingResults as err:
+            row["missing"] = ", ".join(err.missing)
+            rows.append(row)
+            continue
+        row["discount_rate"] = pv.attrs["discount_rate"]
+        for var in ("public_cost", "fiscal_cost", "public_operating_cost"):
+            interval, spread = mean_interval(pv[var]), path_quantiles(pv[var])
+            row |= {
+                f"{var}_pv_mean": _f(interval["mean"]),
+                f"{var}_pv_ci_low": _f(interval["low"]),
+                f"{var}_pv_ci_high": _f(interval["high"]),
+                f"{var}_pv_p05": _f(spread.sel(quantile=0.05)),
+                f"{var}_pv_p95": _f(spread.sel(quantile=0.95)),
+            }
+        row |= {
+            "guaranteed_lending_pv_mean": _f(pv["guaranteed_lending"].mean("path")),
+            "subsidy_rate": _f(pv["subsidy_rate"]),
+            "subsidy_rate_ci_low": _f(pv["subsidy_rate_low"]),
+            "subsidy_rate_ci_high": _f(pv["subsidy_rate_high"]),
+        }
+        try:
+            zero = zero_subsidy_fee(v)
+        except MissingResults as err:
+            row["missing"] = ", ".join(err.missing)
+        else:
+            row |= {
+                "zero_subsidy_fee": _f(zero["fee"]),
+                "zero_subsidy_fee_ci_low": _f(zero["fee_low"]),
+                "zero_subsidy_fee_ci_high": _f(zero["fee_high"]),
+                "public_guarantor_fee": _f(zero["actual"]),
+                "public_guarantors": zero.attrs["public_guarantors"],
+                "zero_subsidy_note": zero.attrs["note"],
+                "zero_subsidy_reason": zero.attrs["reason"],
+            }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+BREAK_EVEN_COLUMNS = [
+    "design",
+    "party",
+    "label",
+    "kind",
+    "public",
+    "fee_charged",
+    "break_even",
+    "break_even_ci_low",
+    "break_even_ci_high",
+    "break_even_p05",
+    "break_even_p25",
+    "break_even_median",
+    "break_even_p75",
+    "break_even_p95",
+    "paths_with_fee_base",
+]
+
+
+def break_even_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per design and guarantor: the fee it charged, the break-even fee in expectation with
+    its 95% CI, and the per-path break-even fee's quantiles
+    (:func:`~guarantee_sim.results.break_even_fee`); no rows for results that lack them."""
+    rows = []
+    for name, v in variants(ds):
+        try:
+            be = break_even_fee(v)
+        except MissingResults:
+            continue
+        for party in be.party.values:
+            g, q = be.sel(party=party), be["per_path_quantile"].sel(party=party)
+            rows.append(
+                {
+                    "design": name,
+                    "party": str(party),
+                    "label": str(v.party_label.sel(party=party).item()),
+                    "kind": "guarantor",
+                    "public": bool(v.party_public.sel(party=party)),
+                    "fee_charged": _f(g["actual"]),
+                    "break_even": _f(g["expected"]),
+                    "break_even_ci_low": _f(g["expected_low"]),
+                    "break_even_ci_high": _f(g["expected_high"]),
+                    **{
+                        f"break_even_{key}": _f(q.sel(quantile=level))
+                        for key, level in (
+                            ("p05", 0.05),
+                            ("p25", 0.25),
+                            ("median", 0.5),
+                            ("p75", 0.75),
+                            ("p95", 0.95),
+                        )
+                    },
+                    "paths_with_fee_base": int(g["paths_with_fee_base"]),
+                }
+            )
+    return pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
+
+
+def exhaustion_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per design, guarantor and event (``capital_exhausted``: net assets at or below zero;
+    ``leverage_cap_binding``: the cap rationed new guarantees): the share of paths by the
+    first year it happens (``share_<year>``), the share on which it ``never`` does, and
+    quantiles of the first year (``inf``: never), from
+    :func:`~guarantee_sim.results.years_to_exhaustion`."""
+    rows = []
+    for name, v in variants(ds):
+        events = {}
+        for event in EXHAUSTION_EVENTS:
+            try:
+                events[event] = years_to_exhaustion(v, event)
+            except MissingResults:
+                continue
+        for party in (str(p) for p in v.party.values):
+            for event, out in events.items():
+                if party not in out.party:
+                    continue
+                e, q = out.sel(party=party), out["first_year_quantile"].sel(party=party)
+                rows.append(
+                    {
+                        "design": name,
+                        "party": str(party),
+                        "label": str(v.party_label.sel(party=party).item()),
+                        "event": event,
+                        "never": _f(e["never"]),
+                        "first_year_p05": _f(q.sel(quantile=0.05)),
+                        "first_year_median": _f(q.sel(quantile=0.5)),
+                        "first_year_p95": _f(q.sel(quantile=0.95)),
+                        **{
+                            f"share_{int(y)}": _f(e["share"].sel(year=y))
+                            for y in e["share"].year.values
+                        },
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def all_tables(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
     """Every table of the brief, by the CSV file stem it is written to."""
     return {
@@ -441,5 +622,8 @@ def all_tables(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
         "targets": target_table(ds),
         "costs": cost_table(ds),
         "risks": risk_table(ds),
+        "public_cost": public_cost_table(ds),
+        "break_even": break_even_table(ds),
+        "exhaustion": exhaustion_table(ds),
         "years": year_table(ds),
     }

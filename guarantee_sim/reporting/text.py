@@ -303,6 +303,85 @@ TEXT: dict[str, dict[str, str]] = {
             "across paths and a few single paths."
         ),
         "fig_caption_compare": "The designs side by side.",
+        # ---------------------------------------------------------------- public cost
+        "h_public_cost": "Public cost and break-even fees",
+        "public_cost_explain": (
+            "**Public cost** is what the public sector as a whole pays private parties, net: "
+            "payouts to banks, subsidies and injections into private guarantors, minus the "
+            "fees, re-guarantee fees and recoveries it receives. It counts the losses of "
+            "government-owned guarantors and re-guarantors, cancels transfers between public "
+            "parties, and leaves operating costs out (as the US Federal Credit Reform Act "
+            "does), shown separately."
+        ),
+        "fiscal_cost_explain": (
+            "**Fiscal cost** is the cash the budget pays out: pool contributions, interest "
+            "and fee subsidies, capital injections. It misses the losses a government-owned "
+            "guarantor pays from its own capital, and counts a transfer to a public "
+            "guarantor as a cost although the money stays in the public sector."
+        ),
+        "discount_explain": (
+            "Present values (PV) discount each year's flows at {rate} a year "
+            "(policy.discount_rate, about the 10-year government bond yield) to the start of "
+            "{year}, as if they moved in the middle of their year. The subsidy rate is the "
+            "PV of public cost per 100 CNY of PV of guaranteed lending: new loans, renewals "
+            "included, in the segments whose scheme passes part of the loss on (to a "
+            "guarantor, re-guarantor or pool), discounted the same way."
+        ),
+        "public_cost_line": (
+            "**{design}**: public cost {public} in present value (95% CI {low} to {high}) "
+            "against a fiscal cost of {fiscal}; public operating costs {operating} besides. "
+        ),
+        "subsidy_line": (
+            "Subsidy rate: CNY {subsidy} per CNY 100 guaranteed (95% CI {subsidy_low} to "
+            "{subsidy_high})."
+        ),
+        "subsidy_none": "No lending is guaranteed, so there is no subsidy rate.",
+        "zero_subsidy_line": (
+            "**{design}**: for the expected public cost to be zero the public guarantors "
+            "({parties}) would charge {fee} a year (95% CI {low} to {high}); they charge "
+            "{actual}. Approvals, demand and subsidies are held as simulated (how demand "
+            "answers the fee is a later question)."
+        ),
+        "zero_none_no_public": "**{design}**: no public guarantor, so no zero-subsidy fee.",
+        "zero_none_no_fee_base": (
+            "**{design}**: the public guarantors guarantee nothing, so no zero-subsidy fee."
+        ),
+        "break_even_line": (
+            "**{design}** — {party}: charges {charged}; the fee that pays for its simulated "
+            "book (payouts net of recoveries, operating cost and re-guarantee fees, less fee "
+            "subsidies) is {fee} in expectation (95% CI {low} to {high}), between {p05} and "
+            "{p95} on 90% of paths."
+        ),
+        "exhaustion_line": (
+            "**{design}** — {party}: first year its net assets reach zero: {by_year}; never "
+            "on {never} of paths."
+        ),
+        "cap_line": (
+            "**{design}** — {party}: first year its leverage cap rations new guarantees: "
+            "{by_year}; never on {never} of paths."
+        ),
+        "exhaustion_never": (
+            "**{design}** — {party}: its net assets stay above zero on every path."
+        ),
+        "cap_never": "**{design}** — {party}: its leverage cap never rations new guarantees.",
+        "by_year_item": "{year} on {p} of paths",
+        "by_year_none": "in no year",
+        "cost_missing": (
+            "These results lack {missing} (written by an older guarantee_sim?); what needs "
+            "them is left out. Run the scenario again for the whole section."
+        ),
+        "col_public_cost_pv": "public cost, PV",
+        "col_fiscal_cost_pv": "fiscal cost, PV",
+        "col_subsidy_rate": "subsidy rate (CNY per 100 guaranteed)",
+        "col_zero_fee": "zero-subsidy fee",
+        "col_fee_charged": "fee charged",
+        "col_break_even": "break-even fee",
+        "col_break_even_range": "break-even, 90% of paths",
+        "col_never": "never",
+        "col_exhausted_median": "net assets reach zero, median year",
+        "col_cap_median": "cap binds, median year",
+        "never": "never",
+        # ---------------------------------------------------------------- assumptions
         "h_assumptions": "Assumptions and sources",
         "assume_settings": (
             "Horizon {first}–{last} ({origination} years of new lending, then "
@@ -552,6 +631,70 @@ TEXT: dict[str, dict[str, str]] = {
             "担保机构净资产与资金池余额逐年变化：中位数、分位区间与若干单条路径。"
         ),
         "fig_caption_compare": "各方案对比。",
+        "h_public_cost": "公共成本与保本费率",
+        "public_cost_explain": (
+            "**公共成本**是整个公共部门向私人部门支付的净现金：向银行的代偿、补贴以及向民营"
+            "担保机构的注资，减去收到的担保费、再担保费和追偿回收。它计入政府性担保机构和"
+            "再担保机构的损失，公共部门内部的转移相互抵消；行政和运营成本不计入（与美国"
+            "《联邦信贷改革法》的做法一致），另行列示。"
+        ),
+        "fiscal_cost_explain": (
+            "**财政支出**是预算实际拨付的现金：风险补偿资金池出资、贴息和担保费补贴、资本金"
+            "注入。它不包括政府性担保机构以自有资本承担的损失，却把注入政府性担保机构的资金"
+            "计为成本，尽管这笔钱仍留在公共部门内部。"
+        ),
+        "discount_explain": (
+            "现值按每年 {rate} 的贴现率（policy.discount_rate，约为 10 年期国债收益率）将各年"
+            "现金流折现到 {year} 年初，并假定每年的现金流发生在年中。补贴率为公共成本现值与"
+            "担保贷款现值之比（每百元担保贷款）；担保贷款指分险模式将部分损失转由担保机构、"
+            "再担保机构或风险补偿资金池承担的业务中的新增贷款（含续贷），按同样方式折现。"
+        ),
+        "public_cost_line": (
+            "**{design}**：公共成本现值 {public}（95% 置信区间 {low} 至 {high}），财政支出"
+            "现值 {fiscal}；另有公共部门运营成本现值 {operating}。"
+        ),
+        "subsidy_line": (
+            "补贴率为每百元担保贷款 {subsidy} 元（95% 置信区间 {subsidy_low} 至 {subsidy_high}）。"
+        ),
+        "subsidy_none": "没有担保贷款，因此没有补贴率。",
+        "zero_subsidy_line": (
+            "**{design}**：政府性担保机构（{parties}）的担保费率需达到每年 {fee}（95% 置信"
+            "区间 {low} 至 {high}），公共成本的期望值才为零；目前费率为 {actual}。此处审批、"
+            "需求和补贴均保持模拟结果不变（需求随费率变化的情形留待后续分析）。"
+        ),
+        "zero_none_no_public": "**{design}**：没有政府性担保机构，因此没有零补贴费率。",
+        "zero_none_no_fee_base": "**{design}**：政府性担保机构没有担保业务，因此没有零补贴费率。",
+        "break_even_line": (
+            "**{design}** — {party}：实际费率 {charged}；覆盖其模拟业务（扣除追偿后的代偿、"
+            "运营成本和再担保费，减去担保费补贴）所需的保本费率期望为 {fee}（95% 置信区间 "
+            "{low} 至 {high}），90% 的路径介于 {p05} 与 {p95}。"
+        ),
+        "exhaustion_line": (
+            "**{design}** — {party}：净资产首次降至零的年份：{by_year}；{never} 的路径上从未发生。"
+        ),
+        "cap_line": (
+            "**{design}** — {party}：放大倍数上限首次限制新增担保的年份：{by_year}；"
+            "{never} 的路径上从未发生。"
+        ),
+        "exhaustion_never": "**{design}** — {party}：在所有路径上净资产均保持为正。",
+        "cap_never": "**{design}** — {party}：放大倍数上限在所有路径上均未限制新增担保。",
+        "by_year_item": "{year} 年（{p} 的路径）",
+        "by_year_none": "无",
+        "cost_missing": (
+            "这些结果缺少 {missing}（可能由旧版 guarantee_sim 生成），依赖它们的内容从略；"
+            "请重新运行情景以得到本节全部内容。"
+        ),
+        "col_public_cost_pv": "公共成本现值",
+        "col_fiscal_cost_pv": "财政支出现值",
+        "col_subsidy_rate": "补贴率（每百元担保贷款，元）",
+        "col_zero_fee": "零补贴费率",
+        "col_fee_charged": "实际费率",
+        "col_break_even": "保本费率",
+        "col_break_even_range": "保本费率（90% 的路径）",
+        "col_never": "从未发生",
+        "col_exhausted_median": "净资产降至零，年份中位数",
+        "col_cap_median": "上限约束，年份中位数",
+        "never": "从未",
         "h_assumptions": "假设与来源",
         "assume_settings": (
             "模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
@@ -612,6 +755,13 @@ def pct(x, lang: str = "en") -> str:
     if _bad(x):
         return TEXT[lang]["none"]
     return f"{float(x):.1%}"
+
+
+def fee(x, lang: str = "en") -> str:
+    """A fee or interest rate a year as a percentage with two decimals (0.45%)."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return f"{float(x):.2%}"
 
 
 def count(x, lang: str = "en") -> str:

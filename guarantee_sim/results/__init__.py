@@ -1,6 +1,16 @@
 """The results contract: Dataset assembly, metrics as pure functions, atomic NetCDF I/O."""
 
 from . import accessor  # noqa: F401  (registers ds.gs)
+from .cost import (
+    MissingResults,
+    break_even_fee,
+    discount_rate,
+    present_value,
+    public_cost_pv,
+    ratio_of_means,
+    years_to_exhaustion,
+    zero_subsidy_fee,
+)
 from .dataset import VARIABLE_META, build_dataset
 from .intervals import (
     MIN_CLUSTERS,
@@ -32,12 +42,15 @@ from .metrics import (
 __all__ = [
     "MIN_CLUSTERS",
     "VARIABLE_META",
+    "MissingResults",
+    "break_even_fee",
     "build_dataset",
     "check_results",
     "cluster_labels",
     "depleted_paths",
     "depletion_probability",
     "difference_interval",
+    "discount_rate",
     "exceedance_curve",
     "expected_shortfall",
     "fiscal_cost_per_borrower",
@@ -47,7 +60,10 @@ __all__ = [
     "loss_summary",
     "mean_interval",
     "open_results",
+    "present_value",
     "probability_interval",
+    "public_cost_pv",
+    "ratio_of_means",
     "read_results",
     "segments_with_tags",
     "tail_allocation",
@@ -57,4 +73,6 @@ __all__ = [
     "wilson_interval",
     "write_netcdf",
     "yearly_summary",
+    "years_to_exhaustion",
+    "zero_subsidy_fee",
 ]

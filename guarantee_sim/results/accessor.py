@@ -1,6 +1,7 @@
 """``ds.gs``: the results metrics as methods of a results Dataset (xarray accessor).
 
-Each method is the function of the same name in :mod:`guarantee_sim.results.metrics`,
+Each method is the function of the same name in :mod:`guarantee_sim.results.metrics` or
+:mod:`guarantee_sim.results.cost`,
 applied to the Dataset; nothing is computed here that the functions do not compute.
 Importing :mod:`guarantee_sim.results` registers it.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from . import metrics
+from . import cost, metrics
 
 
 @xr.register_dataset_accessor("gs")
@@ -51,3 +52,20 @@ class GuaranteeSimAccessor:
 
     def fiscal_cost_per_lending(self, per: float = 1e8) -> xr.DataArray:
         return metrics.fiscal_cost_per_lending(self._ds, per=per)
+
+    def present_value(self, variable: str, rate: float | None = None) -> xr.DataArray:
+        """PV of the yearly variable ``variable`` at ``rate`` (default: the results')."""
+        rate = cost.discount_rate(self._ds) if rate is None else rate
+        return cost.present_value(self._ds[variable], rate)
+
+    def public_cost_pv(self, rate: float | None = None) -> xr.Dataset:
+        return cost.public_cost_pv(self._ds, rate=rate)
+
+    def break_even_fee(self, rate: float | None = None) -> xr.Dataset:
+        return cost.break_even_fee(self._ds, rate=rate)
+
+    def zero_subsidy_fee(self, rate: float | None = None) -> xr.Dataset:
+        return cost.zero_subsidy_fee(self._ds, rate=rate)
+
+    def years_to_exhaustion(self, variable: str = "capital_exhausted") -> xr.Dataset:
+        return cost.years_to_exhaustion(self._ds, variable=variable)

@@ -196,6 +196,7 @@ def build_dataset(
         sources=json.dumps(list(scenario.sources), ensure_ascii=False),
         value_sources=json.dumps(scenario.value_sources(), ensure_ascii=False),
         origination_years=int(scenario.horizon.origination_years),
+        discount_rate=float(scenario.policy.discount_rate),
         scenario_yaml=yaml.safe_dump(
             scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
         ),
