@@ -4,6 +4,7 @@ from . import accessor  # noqa: F401  (registers ds.gs)
 from .dataset import VARIABLE_META, build_dataset
 from .io import check_results, open_results, read_results, write_netcdf
 from .metrics import (
+    breaker_probability,
     depletion_probability,
     exceedance_curve,
     expected_shortfall,
@@ -22,6 +23,7 @@ from .metrics import (
 
 __all__ = [
     "VARIABLE_META",
+    "breaker_probability",
     "build_dataset",
     "check_results",
     "depletion_probability",

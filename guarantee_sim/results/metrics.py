@@ -112,10 +112,23 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
 
 
 def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
-    """Per pool: share of paths on which the pool failed to take a share it was asked for."""
+    """Per pool: share of paths on which its balance could not pay a share it was asked
+    for while its circuit breaker was not tripped (``pool_depleted`` in any year).
+
+    A tripped breaker is a different event: :func:`breaker_probability`.
+    """
+    return _pool_event_probability(ds, "pool_depleted")
+
+
+def breaker_probability(ds: xr.Dataset) -> xr.DataArray:
+    """Per pool: share of paths on which its NPL circuit breaker tripped in any year
+    (``pool_breaker_tripped``); 0 for a pool without a breaker."""
+    return _pool_event_probability(ds, "pool_breaker_tripped")
+
+
+def _pool_event_probability(ds: xr.Dataset, flag: str) -> xr.DataArray:
     pools = ds.party.values[ds.party_kind.values == "pool"]
-    short = ds["shortfall"].sel(party=pools) > 0
-    return short.any("year").mean("path")
+    return (ds[flag].sel(party=pools) > 0).any("year").mean("path")
 
 
 def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
