@@ -568,6 +568,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     from rich.table import Table
 
     from .results import (
+        breaker_probability,
         depletion_probability,
         fiscal_cost_per_borrower,
         fiscal_cost_per_lending,
@@ -599,6 +600,12 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     console.print(table)
 
     years = yearly_summary(ds)
+    # one balance column per pool (the summary's pool_balance adds them all up)
+    pools = [
+        str(p) for p, k in zip(ds.party.values, ds.party_kind.values, strict=True) if k == "pool"
+    ]
+    for pool in pools:
+        years[f"pool_balance:{pool}"] = ds["capital"].sel(party=pool, drop=True).mean("path")
     count = lambda v: f"{float(v):,.0f}"  # noqa: E731
     _year_table(
         console,
@@ -622,7 +629,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
             ("guarantor capital", "guarantor_capital", _m),
             ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
             ("comp. rate", "guarantor_compensation_rate", _pct),
-            ("pool balance", "pool_balance", _m),
+            *[(f"pool {pool} balance", f"pool_balance:{pool}", _m) for pool in pools],
             ("fiscal cost", "fiscal_cost", _m),
         ],
     )
@@ -647,8 +654,12 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         console.print(table)
 
     risks = []
+    breaker = breaker_probability(ds)
     for pool, p in depletion_probability(ds).to_series().items():
-        risks.append(f"pool {pool}: P(could not take a share) = {p:.1%}")
+        risks.append(
+            f"pool {pool}: P(depleted: its balance could not pay a share) = {p:.1%}; "
+            f"P(circuit breaker tripped) = {float(breaker.sel(party=pool)):.1%}"
+        )
     for g, p in insolvency_probability(ds).to_series().items():
         risks.append(f"guarantor {g}: P(net assets <= 0) = {p:.1%}")
     public = float(ds["public_loss"].sum("year").mean("path"))

@@ -182,9 +182,7 @@ def test_a_fee_subsidy_lowers_the_price_only_when_paid_to_the_borrower():
     to_guarantor = load_scenario(path)
     to_borrower = load_scenario(path, overrides=["policy.fee_subsidy.paid_to=borrower"])
     without = load_scenario(path, overrides=["policy.fee_subsidy=null"])
-    guaranteed = [
-        n for n in to_guarantor.processes.demand if limits.all_in_price(without, n) > 0.0
-    ]
+    guaranteed = [n for n in to_guarantor.processes.demand if limits.all_in_price(without, n) > 0.0]
     for name in guaranteed:
         base = limits.all_in_price(without, name)
         assert limits.all_in_price(to_guarantor, name) == base

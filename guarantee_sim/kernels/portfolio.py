@@ -471,7 +471,7 @@ def _accrue(y, party, settings, ledger, state, out):
             out.party[FEE_BASE, y, p] += _balance_where(balance, party.covers[:, p]) / 12.0
         elif kind == REGUARANTOR:
             out.party[FEE_BASE, y, p] += _guarantee_balance(balance, party.guaranteed, p) / 12.0
-        if kind == GUARANTOR or kind == REGUARANTOR:
+        if kind in (GUARANTOR, REGUARANTOR):
             if to_guarantor:
                 out.party[FEE_SUBSIDY, y, p] += subsidy
                 state.net_assets[p] += fee - cost + subsidy
@@ -512,7 +512,7 @@ def _mark_exhausted(y, party, state, out):
     """Flag a guarantor or re-guarantor whose net assets are at or below zero this month end."""
     for p in range(party.kind.shape[0]):
         kind = party.kind[p]
-        if (kind == GUARANTOR or kind == REGUARANTOR) and state.net_assets[p] <= 0.0:
+        if (kind in (GUARANTOR, REGUARANTOR)) and state.net_assets[p] <= 0.0:
             out.party[CAPITAL_EXHAUSTED, y, p] = 1.0
 
 
