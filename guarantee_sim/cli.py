@@ -587,6 +587,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     from rich.table import Table
 
     from .results import (
+        breaker_paths,
         depleted_paths,
         fiscal_cost_per_borrower,
         fiscal_cost_per_lending,
@@ -621,6 +622,12 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     console.print(table)
 
     years = yearly_summary(ds)
+    # one balance column per pool (the summary's pool_balance adds them all up)
+    pools = [
+        str(p) for p, k in zip(ds.party.values, ds.party_kind.values, strict=True) if k == "pool"
+    ]
+    for pool in pools:
+        years[f"pool_balance:{pool}"] = ds["capital"].sel(party=pool, drop=True).mean("path")
     count = lambda v: f"{float(v):,.0f}"  # noqa: E731
     _year_table(
         console,
@@ -644,7 +651,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
             ("guarantor capital", "guarantor_capital", _m),
             ("leverage", "guarantor_leverage", lambda v: f"{float(v):.2f}"),
             ("comp. rate", "guarantor_compensation_rate", _pct),
-            ("pool balance", "pool_balance", _m),
+            *[(f"pool {pool} balance", f"pool_balance:{pool}", _m) for pool in pools],
             ("fiscal cost", "fiscal_cost", _m),
         ],
     )
@@ -674,7 +681,8 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
 
     risks = []
     for hits, what in (
-        (depleted_paths(ds), "pool {}: P(could not take a share)"),
+        (depleted_paths(ds), "pool {}: P(depleted: its balance could not pay a share)"),
+        (breaker_paths(ds), "pool {}: P(circuit breaker tripped)"),
         (insolvent_paths(ds), "guarantor {}: P(net assets <= 0)"),
     ):
         shares = probability_interval(hits)

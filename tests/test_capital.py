@@ -81,6 +81,9 @@ def test_rationing_keeps_leverage_exactly_at_cap_known_answer():
     assert (lev <= 10.0 + 1e-9).all()
     np.testing.assert_allclose(lev, 10.0, rtol=1e-9)
     assert (ds.unmet_demand_amount.sel(year=[2021, 2022]).sum("segment") > 0).all()
+    # flagged in the years it rationed (both origination years), not in the run-off years
+    np.testing.assert_array_equal(g.leverage_cap_binding.values, [[1.0, 1.0, 0.0, 0.0]] * 3)
+    assert (g.capital_exhausted == 0.0).all()
 
 
 def test_leverage_never_exceeds_cap_at_origination_when_cap_binds():

@@ -17,7 +17,8 @@ follows:
 * a capital injection lands at the start of its year (and is a fiscal cost that year);
 * at each year end: the unearned-fee reserve is re-set to its share of the year's fee
   income; the compensation reserve grows by rate x the year-end guarantee balance, but
-  not past cap x that balance (it is never released).
+  not past cap x that balance, and what stands above cap x a smaller balance is released
+  into net assets (差额提取).
 """
 
 from __future__ import annotations
@@ -153,16 +154,15 @@ def hand_computed() -> dict:
 
     guaranteed = {y: COVERAGE * year_end[y] for y in YEARS}  # 96 m, 144 m, 0, 0
     # Compensation reserve: + 1% of the year-end guarantee balance, up to 1.5% of it.
-    #   2021: min(0.96 m, 1.44 m - 0)        = 0.96 m -> 0.96 m
-    #   2022: min(1.44 m, 2.16 m - 0.96 m)   = 1.20 m -> 2.16 m  (the cap binds)
-    #   2023, 2024: balance 0, nothing added, nothing released -> 2.16 m
+    #   2021: min(0.96 m + 0.96 m, 1.44 m)   = 0.96 m
+    #   2022: min(0.96 m + 1.44 m, 2.16 m)   = 2.16 m  (the cap binds)
+    #   2023, 2024: balance 0, so the cap is 0: all 2.16 m is released in 2023 -> 0
     reserve, comp_reserve = 0.0, {}
     for y in YEARS:
-        reserve += min(
-            RESERVE_RATE * guaranteed[y], max(RESERVE_CAP * guaranteed[y] - reserve, 0.0)
-        )
+        reserve = min(reserve + RESERVE_RATE * guaranteed[y], RESERVE_CAP * guaranteed[y])
         comp_reserve[y] = reserve
     assert comp_reserve[2022] == pytest.approx(2.16 * M, rel=1e-12)
+    assert comp_reserve[2023] == 0.0
     assert comp_reserve[2022] < (RESERVE_RATE * (96 + 144)) * M  # the cap binds in 2022
     # Unearned-fee reserve: half of the year's fee income, re-set each year (released in
     # 2024, when there is no fee income).

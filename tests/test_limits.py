@@ -85,7 +85,11 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
     from guarantee_sim.processes.decisions import application_rate
     from guarantee_sim.processes.run import _Terms, all_in_price
 
-    variants = [[], ["policy.fee_subsidy=null", "policy.interest_subsidy=null"]]
+    variants = [
+        [],
+        ["policy.fee_subsidy=null", "policy.interest_subsidy=null"],
+        ["policy.fee_subsidy.paid_to=borrower"],
+    ]
     for overrides in variants:
         try:
             s = load_scenario(path, overrides=overrides)
@@ -169,3 +173,21 @@ def test_what_failed_in_run_is_refused_by_validate(override, key):
     with pytest.raises(ScenarioError) as info:
         load_scenario(MINIMAL, overrides=[override])
     assert info.value.key == key
+
+
+def test_a_fee_subsidy_lowers_the_price_only_when_paid_to_the_borrower():
+    """Paid to the guarantor (the default) the borrower pays the stated fee; paid to the
+    borrower the price falls by the subsidy (0.4% on the city's fee of at most 1%)."""
+    path = ROOT / "scenarios" / "hangzhou_2021_2023.yaml"
+    to_guarantor = load_scenario(path)
+    to_borrower = load_scenario(path, overrides=["policy.fee_subsidy.paid_to=borrower"])
+    without = load_scenario(path, overrides=["policy.fee_subsidy=null"])
+    guaranteed = [n for n in to_guarantor.processes.demand if limits.all_in_price(without, n) > 0.0]
+    for name in guaranteed:
+        base = limits.all_in_price(without, name)
+        assert limits.all_in_price(to_guarantor, name) == base
+        fee_part = base - limits.all_in_price(to_borrower, name)
+        assert fee_part in (0.0, pytest.approx(0.004)), name
+    assert any(
+        limits.all_in_price(to_borrower, n) < limits.all_in_price(without, n) for n in guaranteed
+    )

@@ -27,6 +27,7 @@ import xarray as xr
 
 import guarantee_sim.testing
 from guarantee_sim.results import (
+    breaker_probability,
     depletion_probability,
     expected_shortfall,
     fiscal_cost_per_borrower,
@@ -287,24 +288,30 @@ def test_fiscal_cost_per_100m_of_lending():
 # --------------------------------------------------------------------------- depletion, insolvency
 
 
-def test_depletion_probability_counts_paths_where_a_pool_fell_short():
-    """Four paths, three years, two pools. pool_a is short on path 1 (2021) and path 3
-    (2023, a tiny amount): 2 of 4. pool_b never: 0. The guarantor's shortfall on every
-    path is not a pool's."""
+def test_depletion_and_breaker_probabilities_count_their_own_event():
+    """Four paths, three years, two pools. pool_a is depleted on path 1 (2021) and path 3
+    (2023): 2 of 4; its breaker trips on paths 0 and 1 (1 of them both) and on path 2 in
+    two years: 3 of 4. pool_b: neither, though it fell short on every path (a shortfall
+    alone, e.g. by a breaker or an ineligible segment, is not depletion). The guarantor's
+    flags are not a pool's."""
     ds = results_dataset(
         years=YEARS,
         segments={"sme": []},
         parties={"bank": "bank", "guarantor": "guarantor", "pool_a": "pool", "pool_b": "pool"},
-        shortfall={
-            "pool_a": [[0, 0, 0], [5 * M, 0, 0], [0, 0, 0], [0, 0, 0.01]],
-            "guarantor": [[1 * M, 1 * M, 1 * M]] * 4,
-        },
-        capital={"pool_a": 0.0, "pool_b": 0.0},  # an empty balance alone is not a shortfall
+        pool_depleted={"pool_a": [[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]]},
+        pool_breaker_tripped={"pool_a": [[0, 1, 0], [1, 1, 1], [1, 1, 0], [0, 0, 0]]},
+        shortfall={"pool_b": [[1 * M, 0, 0]] * 4, "guarantor": [[1 * M, 1 * M, 1 * M]] * 4},
+        capital={"pool_a": 0.0, "pool_b": 0.0},  # an empty balance alone is not depletion
     )
     p = depletion_probability(ds)
     assert list(p.party.values) == ["pool_a", "pool_b"]
     assert float(p.sel(party="pool_a")) == 0.5
     assert float(p.sel(party="pool_b")) == 0.0
+    b = breaker_probability(ds)
+    assert list(b.party.values) == ["pool_a", "pool_b"]
+    assert float(b.sel(party="pool_a")) == 0.75
+    assert float(b.sel(party="pool_b")) == 0.0
+    assert float(ds.gs.breaker_probability().sel(party="pool_a")) == 0.75
 
 
 def test_insolvency_probability_counts_paths_with_capital_at_or_below_zero():

@@ -419,3 +419,51 @@ def test_initial_book_outliving_the_runoff_is_rejected_or_conserves_money(remain
         f"scenario accepted, but simulating it failed (exit {proc.returncode}):\n"
         f"{proc.stderr[-2000:]}"
     )
+
+
+@pytest.mark.parametrize("paid_to", ["guarantor", "borrower"])
+def test_capital_moves_by_exactly_its_cash_flows_with_every_subsidy(book, paid_to):
+    """With the reserves off, every change in a guarantor's or re-guarantor's net assets
+    is a flow the results report: fees + the fee subsidy (only when paid to the guarantor)
+    + capital injections - operating cost - re-guarantee fees - losses. Re-guarantee fees
+    paid equal those received, and the budget's outlays are exactly the subsidy on the
+    guarantor's fee base, the injection and the pool's contributions, under either
+    convention (the subsidy is counted once)."""
+    data = money_scenario_dict()
+    g = data["parties"]["guarantor"]
+    g.update(
+        unearned_fee_reserve=0.0,
+        compensation_reserve_rate=0.0,
+        operating_cost_rate=0.003,
+        capital_injections={2022: 7.0e6},
+    )
+    data["parties"]["provincial"]["net_assets"] = 5.0e7
+    data["policy"] = {"fee_subsidy": {"rate": 0.004, "max_fee_rate": 0.01, "paid_to": paid_to}}
+    paths = 6
+    ds = gs.simulate(make_scenario(data), paths=paths, seed=SEED, book=book)
+    assert float(ds.loss.sel(party="guarantor").sum()) > 0.0
+    for party, start in [("guarantor", g["net_assets"]), ("provincial", 5.0e7)]:
+        sel = ds.sel(party=party)
+        before = np.concatenate([np.full((paths, 1), start), sel.capital.values[:, :-1]], axis=1)
+        flows = sel.fee_income - sel.loss + sel.capital_injection
+        if party == "guarantor":
+            flows = flows - sel.operating_cost - sel.reguarantee_fees + sel.fee_subsidy
+        np.testing.assert_allclose(
+            sel.capital.values - before, flows.values, rtol=RTOL, atol=1e-3, err_msg=party
+        )
+    paid = ds.reguarantee_fees.sel(party="guarantor")
+    received = ds.fee_income.sel(party=["provincial", "national"]).sum("party")
+    np.testing.assert_allclose(paid.values, received.values, rtol=RTOL, atol=1e-6)
+    subsidy = 0.004 * ds.fee_base.sel(party="guarantor")
+    got = ds.fee_subsidy.sel(party="guarantor")
+    expected = subsidy if paid_to == "guarantor" else 0 * subsidy
+    np.testing.assert_allclose(got.values, expected.values, rtol=RTOL, atol=1e-6)
+    pool = data["parties"]["gov_pool"]["annual_contribution"]
+    budget = subsidy + ds.capital_injection.sel(party="guarantor")
+    budget = budget + xr_contributions(ds, pool, data["horizon"]["origination_years"])
+    np.testing.assert_allclose(ds.fiscal_cost.values, budget.values, rtol=RTOL, atol=1e-6)
+
+
+def xr_contributions(ds, amount: float, origination_years: int):
+    """The pool's budget contribution by year (each origination year)."""
+    return (ds.year - ds.year[0] < origination_years) * amount

@@ -33,6 +33,7 @@ from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
 from guarantee_sim.reporting import fonts, measures, text
 from guarantee_sim.results import (
+    breaker_probability,
     depletion_probability,
     exceedance_curve,
     expected_shortfall,
@@ -249,6 +250,19 @@ def test_bad_language_is_refused(datasets):
 # --------------------------------------------------------------------------- the brief
 
 
+def check_pool_risks(risks, name, v):
+    """Each pool's two events, each its own row (the brief's ``risks`` table)."""
+
+    def close(a, b):
+        return np.isclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
+
+    for pool, p in depletion_probability(v).to_series().items():
+        assert close(risks.loc[(name, pool, "pool_depleted")].probability, p)
+    for pool, p in breaker_probability(v).to_series().items():
+        if p > 0:  # a breaker that never trips gets no row
+            assert close(risks.loc[(name, pool, "pool_breaker")].probability, p)
+
+
 @pytest.mark.parametrize("kind,lang", CASES)
 @pytest.mark.slow
 def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
@@ -290,8 +304,7 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
                 cost.fiscal_cost_per_additional_borrower,
                 float(v.fiscal_cost_per_additional_borrower),
             )
-        for pool, p in depletion_probability(v).to_series().items():
-            assert close(risks.loc[(name, pool, "pool_short")].probability, p)
+        check_pool_risks(risks, name, v)
         for g, p in insolvency_probability(v).to_series().items():
             assert close(risks.loc[(name, g, "insolvency")].probability, p)
         if "public_cost" in v:  # the public-cost table is public_cost_pv's numbers

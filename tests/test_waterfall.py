@@ -175,6 +175,46 @@ def test_reguarantor_cap_binds_and_refused_share_goes_to_fallback(fallback):
     close(val(ds, "loss", year=2022), 2.5 * M)
 
 
+def test_reguarantor_cap_on_payouts_over_released_decides_otherwise():
+    """The regulator's basis (监管口径): compensations this year / covered guarantees
+    released this year, both at the provincial's share 0.8 x 0.25 = 0.2 of each loan.
+
+    Nothing matures in 2022 (the 75 m SAFE loan runs to January 2023): the only releases
+    are the defaults themselves. In the first month with defaults d, released = 0.2 d and
+    the provincial is asked 0.2 d, so it takes 0.04 x 0.2 d / 0.2 d = 4% of it; every
+    later month again adds 0.04 x 0.2 d of room for 0.2 d asked: it takes 4% of its share
+    of every 2022 default. Loss 0.04 x 0.5 m = 0.02 m, shortfall 0.48 m (to the
+    guarantor), and its compensation rate is exactly the cap, 0.04. On the default basis
+    the same cap lets it take 64% (0.32 m): the two bases decide differently.
+    """
+    data = reguarantee_dict(0.04, "guarantor")
+    data["parties"]["provincial"]["compensation_rate_basis"] = "payouts_over_released"
+    ds = run(data, book_of(REGUARANTEE_BOOK))
+    assert val(ds, "defaults_count", year=2022) == 5
+    close(val(ds, "loss", "provincial"), 0.02 * M)
+    close(val(ds, "shortfall", "provincial", 2022), 0.48 * M)
+    close(val(ds, "loss", "guarantor"), 1.0 * M + 0.48 * M)
+    close(val(ds, "payout", "provincial"), 0.04 * M)
+    close(val(ds, "compensation_rate", "provincial", 2022), 0.04, scale=1)
+    # national (no cap, default basis) is untouched
+    close(val(ds, "loss", "national"), 0.5 * M)
+
+
+def test_compensation_rate_on_payouts_over_released_counts_maturities():
+    """No cap: the rate is reported on the party's basis. 2022: it compensates all it is
+    asked, 0.2 x 5 m, against 0.2 x 5 m released: rate 1. 2023: nothing defaults and the
+    75 m loan matures (0.2 x 75 m released, nothing compensated): rate 0. 2021: nothing
+    released, no rate (NaN)."""
+    data = reguarantee_dict(None, "guarantor")
+    data["parties"]["provincial"]["compensation_rate_basis"] = "payouts_over_released"
+    ds = run(data, book_of(REGUARANTEE_BOOK))
+    close(val(ds, "compensation_rate", "provincial", 2022), 1.0, scale=1)
+    close(val(ds, "compensation_rate", "provincial", 2023), 0.0, scale=1)
+    rate_2021 = ds.compensation_rate.sel(party="provincial", year=2021).isel(path=0)
+    assert np.isnan(float(rate_2021))
+    close(val(ds, "compensation_rate", "national", 2022), 5 / 80, scale=1)
+
+
 def test_reguarantor_without_cap_takes_its_full_share():
     """Control: no cap -> provincial takes 0.2 x 2.5 m = 0.5 m, nothing falls back."""
     ds = run(reguarantee_dict(None, "guarantor"), book_of(REGUARANTEE_BOOK))
@@ -236,6 +276,12 @@ def test_pool_runs_empty_pays_exactly_its_balance_rest_to_fallback():
     close(val(ds, "capital", "pool", 2021), 0.0)
     close(val(ds, "recovery", "pool", 2022), 0.5 * M)
     close(val(ds, "capital", "pool", 2022), 0.5 * M)
+    # its balance fell short with no breaker: depleted in 2021, never tripped
+    assert val(ds, "pool_depleted", "pool", 2021) == 1.0
+    assert val(ds, "pool_depleted", "pool", 2022) == 0.0  # not asked again
+    assert val(ds, "pool_breaker_tripped", "pool") == 0.0
+    assert float(gs.results.depletion_probability(ds).sel(party="pool")) == 1.0
+    assert float(gs.results.breaker_probability(ds).sel(party="pool")) == 0.0
 
 
 def test_pool_with_enough_balance_takes_its_full_share():
@@ -247,6 +293,7 @@ def test_pool_with_enough_balance_takes_its_full_share():
     close(val(ds, "loss", "bank"), 1.25 * M)
     assert val(ds, "shortfall", "pool") == 0.0
     close(val(ds, "capital", "pool", 2021), 7.5 * M)
+    assert val(ds, "pool_depleted", "pool") == 0.0
 
 
 def test_pool_committed_but_unpaid_shares_count_against_its_balance():
@@ -305,6 +352,12 @@ def test_circuit_breaker_trips_after_bad_period_and_pool_takes_nothing_after():
     assert val(ds, "loss", "unabsorbed") == 0.0
     # the pool still had 100 m - 0.5 k_A m: it was the breaker, not the balance
     assert val(ds, "capital", "pool", 2021) > 50 * M
+    assert val(ds, "pool_breaker_tripped", "pool", 2021) == 0.0
+    assert val(ds, "pool_breaker_tripped", "pool", 2022) == 1.0
+    assert val(ds, "pool_depleted", "pool") == 0.0
+    # the metrics keep the two events apart
+    assert float(gs.results.breaker_probability(ds).sel(party="pool")) == 1.0
+    assert float(gs.results.depletion_probability(ds).sel(party="pool")) == 0.0
 
 
 def test_without_breaker_pool_takes_its_share_in_the_following_year():
@@ -388,6 +441,9 @@ def test_insolvent_guarantor_shortfall_is_unabsorbed():
     close(val(ds, "recovery", "guarantor"), 1.0 * M)
     close(val(ds, "capital", "guarantor", 2021), 0.0)
     close(val(ds, "loss", year=2021), 5.0 * M)
+    # net assets reached zero in 2021 and stayed there
+    assert val(ds, "capital_exhausted", "guarantor", 2021) == 1.0
+    assert val(ds, "capital_exhausted", "guarantor", 2024) == 1.0
 
 
 def test_solvent_guarantor_leaves_nothing_unabsorbed():
@@ -398,6 +454,7 @@ def test_solvent_guarantor_leaves_nothing_unabsorbed():
     assert val(ds, "shortfall", "guarantor") == 0.0
     assert val(ds, "loss", "unabsorbed") == 0.0
     close(val(ds, "capital", "guarantor", 2021), 1e9 - 4.0 * M, scale=1e9)
+    assert val(ds, "capital_exhausted", "guarantor") == 0.0
 
 
 def test_insolvent_guarantor_falling_back_to_bank():

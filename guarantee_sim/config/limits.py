@@ -185,8 +185,13 @@ def all_in_price(s: Scenario, name: str) -> float:
     if share > 0.0 and guarantor is not None and guarantor.kind == "guarantor":
         fee = guarantor.fee_for(seg.loan_size.median)
         price += fee
-        if policy.fee_subsidy is not None and fee <= policy.fee_subsidy.max_fee_rate:
-            price -= min(policy.fee_subsidy.rate, fee)
+        fee_subsidy = policy.fee_subsidy  # lowers the price only when paid to the borrower
+        if (
+            fee_subsidy is not None
+            and fee_subsidy.paid_to == "borrower"
+            and fee <= fee_subsidy.max_fee_rate
+        ):
+            price -= min(fee_subsidy.rate, fee)
     subsidy = policy.interest_subsidy
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
         price -= subsidy.share_of_lpr * policy.lpr

@@ -426,8 +426,17 @@ class Reguarantor(PartyBase):
     fee_rate: Yearly[Rate] = Field(0.005, description="fee per year on the risk it bears")
     compensation_rate_cap: Yearly[Rate] | None = Field(
         0.04,
-        description="stops sharing once this year's covered defaults exceed this share "
-        "of the covered balance; null for no cap",
+        description="stops sharing once this year's compensation rate (on "
+        "compensation_rate_basis) reaches this; null for no cap",
+    )
+    compensation_rate_basis: Literal["defaults_over_balance", "payouts_over_released"] = Field(
+        "defaults_over_balance",
+        description="defaults_over_balance: covered defaults this year / covered balance at "
+        "the start of the year or the highest since (100% of each loan); "
+        "payouts_over_released (监管口径 代偿率): the exposure it compensates this year / "
+        "covered guarantees released this year (matured, renewed into a new contract or "
+        "defaulted), both at its own share (coverage x proportion of each loan); the "
+        "selected basis drives the cap and is what compensation_rate reports",
     )
     lag_months: Number[Months] = Field(3, description="months from a default to its reimbursement")
     fallback: Fallback = Field("guarantor", description="who takes its share above the cap")
@@ -526,10 +535,16 @@ class InterestSubsidy(Frozen):
 
 class FeeSubsidy(Frozen):
     rate: Yearly[Rate] = Field(
-        description="budget pays guarantors this share of guaranteed amount/year"
+        description="budget pays this share of the guaranteed loan amount per year"
     )
     max_fee_rate: Yearly[Rate] = Field(
         0.01, description="only on guarantees with a fee at most this"
+    )
+    paid_to: Literal["guarantor", "borrower"] = Field(
+        "guarantor",
+        description="guarantor (降费奖补): borrowers pay the stated fee, the guarantor "
+        "earns fee + subsidy; borrower: the borrowers' all-in price falls by the subsidy, "
+        "the guarantor earns the fee only",
     )
 
 
@@ -769,6 +784,19 @@ def _party_problems(s: Scenario, kinds: dict):
                 ("parties", name, p.kind, "fallback"),
                 f"unknown party {fb!r} (allowed: {[*sorted(kinds), 'unabsorbed']})",
                 fb,
+            )
+        if p.kind == "bank" and p.public:
+            yield (
+                ("parties", name, p.kind, "public"),
+                "the bank is the private lender: public cost counts what the public sector "
+                "pays it (allowed: false)",
+                True,
+            )
+        if p.kind == "pool" and not p.public:
+            yield (
+                ("parties", name, p.kind, "public"),
+                "a risk-compensation pool is budget money and always public (allowed: true)",
+                False,
             )
         if p.kind == "pool" and p.eligible_segments is not None:
             for i, eligible in enumerate(p.eligible_segments):

@@ -15,7 +15,9 @@ from scipy import stats
 from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
 from ..kernels.layout import (
+    DEFAULTS_OVER_BALANCE,
     KIND_CODES,
+    PAYOUTS_OVER_RELEASED,
     Book,
     Macro,
     Parties,
@@ -285,7 +287,14 @@ def _settings(scenario: Scenario) -> Settings:
         n_years=scenario.horizon.n_years,
         priority=1 if scenario.policy.rationing == "priority" else 0,
         interest_subsidy_rate=subsidy.share_of_lpr * scenario.policy.lpr if subsidy else 0.0,
+        subsidy_to_guarantor=_subsidy_to_guarantor(scenario),
     )
+
+
+def _subsidy_to_guarantor(scenario: Scenario) -> int:
+    """1 when fee subsidies are paid to the guarantors (or there are none), 0 to borrowers."""
+    fee_subsidy = scenario.policy.fee_subsidy
+    return 0 if fee_subsidy is not None and fee_subsidy.paid_to == "borrower" else 1
 
 
 def resolution_order(scenario: Scenario) -> list[str]:
@@ -345,6 +354,15 @@ def _parties(
         net_assets=_net_assets(scenario),
         leverage_cap=_per_party(scenario, "leverage_cap", np.inf),
         compensation_cap=_per_party(scenario, "compensation_rate_cap", np.inf),
+        compensation_basis=np.array(
+            [
+                PAYOUTS_OVER_RELEASED
+                if getattr(p, "compensation_rate_basis", "") == "payouts_over_released"
+                else DEFAULTS_OVER_BALANCE
+                for p in scenario.parties.values()
+            ],
+            dtype=np.int32,
+        ),
         pool_contribution=_per_party(scenario, "annual_contribution", 0.0),
         lending_multiple=_per_party(scenario, "max_lending_multiple", np.inf),
         npl_breaker=_per_party(scenario, "npl_circuit_breaker", np.inf),
@@ -367,11 +385,12 @@ def _scheme_terms(
 
     ``share`` of a loan's loss, whether it ``covers`` the segment, the share it
     ``guaranteed``, and per band its ``fee``, ``cost``, ``fee_subsidy`` and ``liability``
-    weight. A re-guarantor's fee is a cost of its scheme's guarantor.
+    weight. A re-guarantor's fee is a cost of its scheme's guarantor (also kept apart in
+    ``reguarantee_fee``).
     """
     n_seg, n_band, n_party = len(scenario.segments), len(uppers), len(index)
     terms = {name: np.zeros((n_seg, n_party)) for name in ("share", "covers", "guaranteed")}
-    for name in ("fee", "cost", "fee_subsidy", "liability"):
+    for name in ("fee", "cost", "reguarantee_fee", "fee_subsidy", "liability"):
         terms[name] = np.zeros((n_seg, n_band, n_party))
     share, covers, guaranteed = terms["share"], terms["covers"], terms["guaranteed"]
     for s, seg in enumerate(scenario.segments.values()):
@@ -395,9 +414,9 @@ def _scheme_terms(
                 assert guarantor is not None
                 terms["liability"][s, :, p] = scheme.coverage * proportion
                 terms["fee"][s, :, p] = party.fee_rate * scheme.coverage * proportion
-                terms["cost"][s, :, index[guarantor]] += (
-                    party.fee_rate * scheme.coverage * proportion
-                )
+                fee = party.fee_rate * scheme.coverage * proportion
+                terms["cost"][s, :, index[guarantor]] += fee
+                terms["reguarantee_fee"][s, :, index[guarantor]] += fee
     return terms
 
 
@@ -418,7 +437,9 @@ def _guarantor_bands(
         terms["cost"][s, b, p] += party.operating_cost_rate * coverage
         terms["liability"][s, b, p] = coverage * party.liability_weight_for(upper)
         if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
-            terms["fee_subsidy"][s, b, p] = subsidy.rate
+            # paid to the borrowers it lowers their fee, never below zero (as their price)
+            to_borrower = subsidy.paid_to == "borrower"
+            terms["fee_subsidy"][s, b, p] = min(subsidy.rate, rate) if to_borrower else subsidy.rate
 
 
 def _per_party(

@@ -69,6 +69,15 @@ PARTY_VARIABLES = (
     "leverage",
     "max_origination_leverage",
     "compensation_rate",
+    "pool_depleted",
+    "pool_breaker_tripped",
+    "fee_subsidy",
+    "operating_cost",
+    "reguarantee_fees",
+    "fee_base",
+    "capital_exhausted",
+    "leverage_cap_binding",
+    "capital_injection",
 )
 (
     PAYOUT,
@@ -81,11 +90,25 @@ PARTY_VARIABLES = (
     LEVERAGE,
     MAX_ORIGINATION_LEVERAGE,
     COMPENSATION_RATE,
+    POOL_DEPLETED,
+    POOL_BREAKER_TRIPPED,
+    FEE_SUBSIDY,
+    OPERATING_COST,
+    REGUARANTEE_FEES,
+    FEE_BASE,
+    CAPITAL_EXHAUSTED,
+    LEVERAGE_CAP_BINDING,
+    CAPITAL_INJECTION,
 ) = range(len(PARTY_VARIABLES))
 
 # Per path, year outputs (first axis of ``Outputs.year``).
-YEAR_VARIABLES = ("fiscal_cost",)
-(FISCAL_COST,) = range(len(YEAR_VARIABLES))
+YEAR_VARIABLES = ("fiscal_cost", "public_cost", "public_operating_cost")
+(FISCAL_COST, PUBLIC_COST, PUBLIC_OPERATING_COST) = range(len(YEAR_VARIABLES))
+
+# How a re-guarantor's compensation rate is measured (``Parties.compensation_basis``):
+# covered defaults this year / covered balance at the start of the year or highest since,
+# or the regulator's: its compensations this year / covered guarantees released this year.
+DEFAULTS_OVER_BALANCE, PAYOUTS_OVER_RELEASED = 0, 1
 
 # The loan book: one row per record. Book replicas (from the institution processes) are
 # stacked; path p uses replica p mod K. Within a replica the initial book comes first, then
@@ -150,7 +173,8 @@ Parties = namedtuple(
         "net_assets",  # float64[P] CNY, initial net assets (all `count` guarantors) or
         # a pool's initial balance
         "leverage_cap",  # float64[P] weighted liability / net assets; inf where none
-        "compensation_cap",  # float64[P] covered defaults / covered balance per year; inf
+        "compensation_cap",  # float64[P] cap on the compensation rate per year; inf for none
+        "compensation_basis",  # int32[P] DEFAULTS_OVER_BALANCE or PAYOUTS_OVER_RELEASED
         "pool_contribution",  # float64[P] CNY per origination year
         "lending_multiple",  # float64[P] eligible balance / pool balance; inf where none
         "npl_breaker",  # float64[P] NPL rate that trips a pool's breaker; inf where none
@@ -165,7 +189,9 @@ Parties = namedtuple(
         "covers",  # float64[S, P] 1.0 where the party's scheme covers the segment
         "fee",  # float64[S, NB, P] fee income per CNY of loan per year
         "cost",  # float64[S, NB, P] fees paid and operating cost per CNY of loan per year
-        "fee_subsidy",  # float64[S, NB, P] budget subsidy received per CNY of loan per year
+        "reguarantee_fee",  # float64[S, NB, P] the part of `cost` paid as re-guarantee fees
+        "fee_subsidy",  # float64[S, NB, P] budget fee subsidy on the party's guarantees per
+        # CNY of loan per year (paid to the guarantor or to its borrowers: Settings)
         "liability",  # float64[S, NB, P] weighted liability per CNY of loan (leverage)
         "guaranteed",  # float64[S, P] unweighted covered exposure per CNY of loan
     ],
@@ -189,6 +215,8 @@ Settings = namedtuple(
         "n_years",  # int, Y = ceil(T / 12)
         "priority",  # int, 1 to ration by priority order, 0 pro rata
         "interest_subsidy_rate",  # float, per year on the subsidised balance (share x LPR)
+        "subsidy_to_guarantor",  # int, 1: fee subsidies are the guarantor's income; 0: the
+        # borrowers' (their price falls, the guarantor earns the fee only)
     ],
 )
 
@@ -229,6 +257,8 @@ Ledger = namedtuple(
         "subsidy_change",  # float64[T+1, S] the same for the subsidised balance
         "default_amount",  # float64[T, S] CNY of exposure defaulting in month t
         "default_count",  # float64[T, S] loans defaulting in month t (by admitted share)
+        "released",  # float64[T+1, S] CNY of loans leaving the balance (maturing, renewed
+        # into a new contract, or defaulting) at month t
         "payout_due",  # float64[T, P] CNY each party pays in month t (scheduled payouts)
         "recovery_due",  # float64[T, P] CNY each party recovers in month t
     ],
@@ -246,6 +276,9 @@ PartyState = namedtuple(
         "year_fees",  # float64[P] CNY of fee income so far this year
         "covered_defaults",  # float64[P] CNY of covered loans defaulted so far this year
         "covered_base",  # float64[P] CNY, covered balance at year start or highest since
+        "compensated",  # float64[P] CNY of exposure a re-guarantor took so far this year
+        "covered_released",  # float64[P] CNY of covered guarantees released so far this
+        # year, at the party's guaranteed share
         "tripped",  # bool[P] a pool's circuit breaker is tripped this month
         "eligible_history",  # float64[T, P] CNY, a pool's highest eligible balance in month t
     ],

@@ -80,6 +80,7 @@ def _join_balance(month, now, seg, band, amount, subsidised, ledger):
 @jit(**NO_REFCOUNT)
 def _leave_balance(month, now, seg, band, amount, subsidised, ledger):
     """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
+    ledger.released[month, seg] += amount
     if month == now:
         ledger.balance[seg, band] -= amount
         ledger.subsidy_balance[seg] -= subsidised
@@ -349,6 +350,7 @@ def _book_defaults(life, t, window, now, ledger, scratch, out):
         if life.booked:  # it leaves at default, not with its month's maturities
             ledger.balance_change[life.end, s, b] += amount
             ledger.subsidy_change[life.end, s] += c * life.sub_per_loan
+            ledger.released[life.end, s] -= amount
         defaulted += c
     return defaulted
 
@@ -382,6 +384,7 @@ def book_standard_lending(book, replica, now, seg, admitted, ledger, out):
             out.segment[LOANS_AMOUNT, y, s] += amount
             ledger.balance[s, b] += amount
             ledger.balance_change[end, s, b] -= amount
+            ledger.released[end, s] += amount
         subsidised = book.standard_subsidised[replica, now, s] * share * seg.subsidy_eligible[s]
         ledger.subsidy_balance[s] += subsidised
         ledger.subsidy_change[end, s] -= subsidised

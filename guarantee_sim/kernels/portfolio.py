@@ -9,18 +9,23 @@ thresholds they imply, an empty ledger, the parties' opening accounts), then eac
 2. :func:`_open_year` (January): capital injections, pool contributions, the year's
    counters reset;
 3. :func:`_move_due_cash`: payouts and recoveries scheduled for this month move;
-4. :func:`_check_breakers`: whether each pool's circuit breaker is tripped;
+4. :func:`_check_breakers`: whether each pool's circuit breaker is tripped (and so
+   whether it tripped in the year);
 5. month 0: the initial book is originated (``origination.originate_records``);
 6. :func:`_lend` (origination months): new lending is rationed by guarantor leverage and
    pool lending caps (:func:`admitted_shares`), what is refused is unmet demand, and what
    is admitted is originated, each record's whole life (defaults, renewals) drawn at once
    from its own counter-based stream;
-7. :func:`_track_covered_base`: the base of the re-guarantors' compensation rates;
+7. :func:`_track_covered_base`: the bases of the re-guarantors' compensation rates (the
+   covered balance; the covered guarantees released so far this year);
 8. :func:`_record_credit_loss` and ``waterfall.allocate_losses``: this month's defaults
    are shared out by the waterfall;
 9. :func:`_accrue`: fees, costs and subsidies accrue on loans alive in the month;
-10. :func:`_close_year` (December and the last month): reserves are set and the year's
-    state is recorded.
+10. :func:`_close_year` (December and the last month): reserves are set, the year's
+    state is recorded and the public sector's net cash flow is consolidated
+    (:func:`_public_cash`);
+11. :func:`_mark_exhausted`: whether each party's net assets are at or below zero at the
+    month's end.
 
 A path is computed by one thread, always in the same order, so results do not depend on
 the thread count or on how paths are blocked (:func:`simulate_block`). Money is in CNY,
@@ -40,19 +45,30 @@ from .factors import conditional_thresholds, draw_factors
 from .layout import (
     BANK,
     CAPITAL,
+    CAPITAL_EXHAUSTED,
+    CAPITAL_INJECTION,
     COMPENSATION_RATE,
     CREDIT_LOSS,
+    DEFAULTS_OVER_BALANCE,
+    FEE_BASE,
     FEE_INCOME,
+    FEE_SUBSIDY,
     FISCAL_COST,
     GUARANTEE_OUTSTANDING,
     GUARANTOR,
     LEVERAGE,
+    LEVERAGE_CAP_BINDING,
     MAX_ORIGINATION_LEVERAGE,
     NO_REFCOUNT,
+    OPERATING_COST,
     OUTSTANDING,
     PAYOUT,
     POOL,
+    POOL_BREAKER_TRIPPED,
+    PUBLIC_COST,
+    PUBLIC_OPERATING_COST,
     RECOVERY,
+    REGUARANTEE_FEES,
     REGUARANTOR,
     UNMET_DEMAND,
     Draws,
@@ -102,7 +118,7 @@ def simulate_path(seed, path, book, seg, party, macro, settings, out):
         if now % 12 == 0:
             _open_year(now, y, party, settings, ledger, state, out)
         _move_due_cash(now, y, party, ledger, state, out)
-        _check_breakers(now, party, ledger, state)
+        _check_breakers(now, y, party, ledger, state, out)
         if now == 0:
             first = book.replica_start[replica]
             last = first + book.n_initial[replica]
@@ -112,12 +128,14 @@ def simulate_path(seed, path, book, seg, party, macro, settings, out):
             )
         if now < settings.origination_months:
             _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratch, out)
-        _track_covered_base(party, ledger, state)
+        _track_covered_base(now, party, ledger, state)
         _record_credit_loss(now, y, seg, ledger, out)
         allocate_losses(now, y, seg, party, ledger, state, scratch, out)
         _accrue(y, party, settings, ledger, state, out)
         if now % 12 == 11 or now == n_months - 1:
             _close_year(now, y, party, ledger, state, out)
+            _public_cash(y, party, out)
+        _mark_exhausted(y, party, state, out)
 
 
 @jit()
@@ -152,6 +170,7 @@ def start_path(seed, path, book, seg, party, macro, settings):
         np.zeros((n_months + 1, n_seg)),
         np.zeros((n_months, n_seg)),
         np.zeros((n_months, n_seg)),
+        np.zeros((n_months + 1, n_seg)),
         np.zeros((n_months, n_party)),
         np.zeros((n_months, n_party)),
     )
@@ -165,6 +184,8 @@ def start_path(seed, path, book, seg, party, macro, settings):
     state = PartyState(
         net_assets,
         pool_balance,
+        np.zeros(n_party),
+        np.zeros(n_party),
         np.zeros(n_party),
         np.zeros(n_party),
         np.zeros(n_party),
@@ -200,16 +221,25 @@ def _apply_scheduled_changes(now, ledger):
 
 @jit(**NO_REFCOUNT)
 def _open_year(now, y, party, settings, ledger, state, out):
-    """January: capital injections and pool contributions; the year's counters restart."""
+    """January: capital injections and pool contributions; the year's counters restart.
+
+    Both are budget outlays (fiscal cost); a public cost only when the party is private
+    (a pool is public: its contribution stays inside the public sector).
+    """
     for p in range(party.kind.shape[0]):
         injection = party.injection[y, p]
         if injection != 0.0:
             state.net_assets[p] += injection
+            out.party[CAPITAL_INJECTION, y, p] += injection
             out.year[FISCAL_COST, y] += injection
+            if party.public[p] == 0.0:
+                out.year[PUBLIC_COST, y] += injection
         if party.kind[p] == POOL and now < settings.origination_months:
             state.pool_balance[p] += party.pool_contribution[p]
             out.year[FISCAL_COST, y] += party.pool_contribution[p]
         state.covered_defaults[p] = 0.0
+        state.compensated[p] = 0.0
+        state.covered_released[p] = 0.0
         state.covered_base[p] = _balance_where(ledger.balance, party.covers[:, p])
         state.year_fees[p] = 0.0
 
@@ -228,8 +258,9 @@ def _move_due_cash(now, y, party, ledger, state, out):
 
 
 @jit(**NO_REFCOUNT)
-def _check_breakers(now, party, ledger, state):
-    """Whether each pool's circuit breaker is tripped at the start of the month.
+def _check_breakers(now, y, party, ledger, state, out):
+    """Whether each pool's circuit breaker is tripped at the start of the month (and so,
+    in ``pool_breaker_tripped``, whether it was in any month of the year).
 
     It looks at its eligible loans' NPL rate: defaults of the last 12 months over (those
     defaults + the highest eligible balance in those months), so a book that runs off does
@@ -248,6 +279,8 @@ def _check_breakers(now, party, ledger, state):
         for m in range(max(0, now - 12), now):
             alive = max(alive, state.eligible_history[m, p])
         state.tripped[p] = npl > 0.0 and npl > party.npl_breaker[p] * (alive + npl)
+        if state.tripped[p]:
+            out.party[POOL_BREAKER_TRIPPED, y, p] = 1.0
 
 
 @jit(**NO_REFCOUNT)
@@ -256,7 +289,7 @@ def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratc
     y = now // 12
     new_amount = book.new_amount[replica, now]  # CNY demanded, by segment and band
     admitted = scratch.admitted
-    admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratch)
+    admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratch, out)
     for s in range(admitted.shape[0]):
         refused = 0.0
         for b in range(new_amount.shape[1]):
@@ -309,12 +342,13 @@ def _record_origination_leverage(new_amount, now, admitted, party, ledger, state
 
 
 @jit(**NO_REFCOUNT)
-def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratch):
+def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratch, out):
     """Share of this month's new lending admitted in each segment, into ``scratch.admitted``.
 
     A guarantor admits new guarantees up to its leverage cap (weighted liability /
     net assets), a pool up to its lending multiple; pro rata across segments, or in the
     scenario's priority order. A segment gets the smallest share any of its parties allows.
+    A guarantor whose cap rationed anything is flagged in ``leverage_cap_binding``.
     """
     admitted = scratch.admitted
     use = scratch.capacity_use
@@ -328,6 +362,8 @@ def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratc
             room = _pool_room(new_amount, p, party, ledger, state, use)
         else:
             continue
+        if kind == GUARANTOR and use.sum() > max(room, 0.0):
+            out.party[LEVERAGE_CAP_BINDING, now // 12, p] = 1.0
         _ration(max(room, 0.0), use, seg, settings, admitted)
 
 
@@ -383,13 +419,19 @@ def _ration(room, use, seg, settings, admitted):
 
 
 @jit(**NO_REFCOUNT)
-def _track_covered_base(party, ledger, state):
-    """The compensation-rate base: covered balance at the start of the year, or the highest
-    balance reached since, so a book still being built is not capped at 0."""
+def _track_covered_base(now, party, ledger, state):
+    """The compensation-rate bases. Defaults over balance: covered balance at the start of
+    the year, or the highest balance reached since, so a book still being built is not
+    capped at 0. Payouts over released: covered guarantees released so far this year (loans
+    that matured, renewed or defaulted, this month's included), at the party's guaranteed
+    share."""
+    released = ledger.released[now]
     for p in range(party.kind.shape[0]):
         state.covered_base[p] = max(
             state.covered_base[p], _balance_where(ledger.balance, party.covers[:, p])
         )
+        for s in range(released.shape[0]):
+            state.covered_released[p] += released[s] * party.guaranteed[s, p]
 
 
 @jit(**NO_REFCOUNT)
@@ -401,21 +443,77 @@ def _record_credit_loss(now, y, seg, ledger, out):
 
 @jit(**NO_REFCOUNT)
 def _accrue(y, party, settings, ledger, state, out):
-    """Fees, costs and subsidies for the month on loans alive in it."""
+    """Fees, costs and subsidies for the month on loans alive in it.
+
+    A fee subsidy is a budget outlay either way; it is the guarantor's income only when
+    paid to the guarantor (when paid to the borrowers it lowered their price instead, in
+    the processes). Budget cash to private parties and borrowers is a public cost; public
+    guarantors' operating costs are counted apart.
+    """
     balance = ledger.balance
     for p in range(party.kind.shape[0]):
+        kind = party.kind[p]
         fee = _weighted_balance(balance, party.fee, p) / 12.0
         cost = _weighted_balance(balance, party.cost, p) / 12.0
+        reguarantee = _weighted_balance(balance, party.reguarantee_fee, p) / 12.0
         subsidy = _weighted_balance(balance, party.fee_subsidy, p) / 12.0
         out.party[FEE_INCOME, y, p] += fee
+        out.party[OPERATING_COST, y, p] += cost - reguarantee
+        out.party[REGUARANTEE_FEES, y, p] += reguarantee
         state.year_fees[p] += fee
         out.year[FISCAL_COST, y] += subsidy
-        if party.kind[p] == GUARANTOR or party.kind[p] == REGUARANTOR:
-            state.net_assets[p] += fee - cost + subsidy
+        to_guarantor = settings.subsidy_to_guarantor == 1
+        if not (to_guarantor and party.public[p] == 1.0):
+            out.year[PUBLIC_COST, y] += subsidy
+        if party.public[p] == 1.0:
+            out.year[PUBLIC_OPERATING_COST, y] += cost - reguarantee
+        if kind == GUARANTOR:
+            out.party[FEE_BASE, y, p] += _balance_where(balance, party.covers[:, p]) / 12.0
+        elif kind == REGUARANTOR:
+            out.party[FEE_BASE, y, p] += _guarantee_balance(balance, party.guaranteed, p) / 12.0
+        if kind in (GUARANTOR, REGUARANTOR):
+            if to_guarantor:
+                out.party[FEE_SUBSIDY, y, p] += subsidy
+                state.net_assets[p] += fee - cost + subsidy
+            else:
+                state.net_assets[p] += fee - cost
     for s in range(ledger.subsidy_balance.shape[0]):
-        out.year[FISCAL_COST, y] += (
-            ledger.subsidy_balance[s] * settings.interest_subsidy_rate / 12.0
+        interest = ledger.subsidy_balance[s] * settings.interest_subsidy_rate / 12.0
+        out.year[FISCAL_COST, y] += interest
+        out.year[PUBLIC_COST, y] += interest
+
+
+@jit(**NO_REFCOUNT)
+def _public_cash(y, party, out):
+    """The year's public cost, completed: the public parties' cash with private parties.
+
+    Budget outlays to private parties and borrowers were added as they were paid
+    (:func:`_open_year`, :func:`_accrue`). Here each public party adds what it paid out
+    (payouts for defaults, re-guarantee fees) and takes off what it received from outside
+    the budget (recoveries, guarantee and re-guarantee fees). Summing over every public
+    party makes the transfers between two public parties cancel (a public guarantor's
+    re-guarantee fee to a public re-guarantor is + for one and - for the other). The bank
+    is private (the schema refuses a public bank): every share of a loan's loss is, in the
+    end, paid to it.
+    """
+    for p in range(party.kind.shape[0]):
+        if party.public[p] == 0.0:
+            continue
+        out.year[PUBLIC_COST, y] += (
+            out.party[PAYOUT, y, p]
+            - out.party[RECOVERY, y, p]
+            + out.party[REGUARANTEE_FEES, y, p]
+            - out.party[FEE_INCOME, y, p]
         )
+
+
+@jit(**NO_REFCOUNT)
+def _mark_exhausted(y, party, state, out):
+    """Flag a guarantor or re-guarantor whose net assets are at or below zero this month end."""
+    for p in range(party.kind.shape[0]):
+        kind = party.kind[p]
+        if (kind in (GUARANTOR, REGUARANTOR)) and state.net_assets[p] <= 0.0:
+            out.party[CAPITAL_EXHAUSTED, y, p] = 1.0
 
 
 @jit(**NO_REFCOUNT)
@@ -450,9 +548,16 @@ def _close_year(now, y, party, ledger, state, out):
         if kind == GUARANTOR:
             liability += _initial_guarantees(party, p, now + 1)
         out.party[LEVERAGE, y, p] = liability / net_assets if net_assets > 0 else np.inf
-        base = state.covered_base[p]
-        rate = state.covered_defaults[p] / base if base > 0 else np.nan
+        if party.compensation_basis[p] == DEFAULTS_OVER_BALANCE:
+            rate = _ratio(state.covered_defaults[p], state.covered_base[p])
+        else:
+            rate = _ratio(state.compensated[p], state.covered_released[p])
         out.party[COMPENSATION_RATE, y, p] = rate
+
+
+@jit(**NO_REFCOUNT)
+def _ratio(numerator, base):
+    return numerator / base if base > 0 else np.nan
 
 
 @jit(**NO_REFCOUNT)
@@ -462,11 +567,11 @@ def _set_reserves(p, guaranteed, party, state):
     target = party.unearned_reserve[p] * state.year_fees[p]
     state.net_assets[p] -= target - state.unearned_reserve[p]
     state.unearned_reserve[p] = target
-    # Compensation reserve: a share of the year-end balance, until it reaches a cap.
-    add = min(
-        party.comp_reserve_rate[p] * guaranteed,
-        max(party.comp_reserve_cap[p] * guaranteed - state.comp_reserve[p], 0.0),
-    )
+    # Compensation reserve: a share of the year-end balance, until it reaches a cap; what
+    # stands above the cap of a smaller balance is released (差额提取: the reserve is kept
+    # at most at the cap, so a book that runs off returns it to net assets).
+    cap = party.comp_reserve_cap[p] * guaranteed
+    add = min(party.comp_reserve_rate[p] * guaranteed, cap - state.comp_reserve[p])
     state.comp_reserve[p] += add
     state.net_assets[p] -= add
 

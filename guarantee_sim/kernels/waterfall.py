@@ -5,9 +5,13 @@ month's defaults is decided at once on the state of that moment, pro rata, so th
 does not depend on the order of loans:
 
 * a pool takes nothing while its circuit breaker is tripped, and at most its uncommitted
-  balance (balance - shares taken but not yet paid);
-* a re-guarantor takes nothing above its annual compensation-rate cap (covered defaults
-  this year / covered balance); the month that crosses the cap is shared pro rata;
+  balance (balance - shares taken but not yet paid); a pool that is asked while its
+  breaker is not tripped and cannot pay all of it is *depleted* that year
+  (``pool_depleted``), a different event from the breaker (``pool_breaker_tripped``);
+* a re-guarantor takes nothing above its annual compensation-rate cap, on its basis:
+  covered defaults this year / covered balance (``defaults_over_balance``), or its
+  compensations this year / covered guarantees released this year
+  (``payouts_over_released``); the month that crosses the cap is shared pro rata;
 * a guarantor takes losses up to its loss-absorbing capital (net assets + compensation
   reserve) and nothing once insolvent;
 * what a party does not take goes to its fallback (a later party, the bank or
@@ -35,11 +39,13 @@ import numpy as np
 
 from ..philox import jit
 from .layout import (
+    DEFAULTS_OVER_BALANCE,
     GUARANTOR,
     LOSS,
     NO_REFCOUNT,
     PAYOUT,
     POOL,
+    POOL_DEPLETED,
     RECOVERY,
     REGUARANTOR,
     SHORTFALL,
@@ -70,7 +76,7 @@ def _take_fraction(p, kind, exposure, loss, party, state, scratch):
     if kind == POOL:
         return _pool_fraction(p, exposure, state)
     if kind == REGUARANTOR:
-        return _reguarantor_fraction(p, party, state, scratch)
+        return _reguarantor_fraction(p, exposure, party, state, scratch)
     if kind == GUARANTOR:
         return _guarantor_fraction(p, loss, state)
     return 1.0  # the bank always takes what reaches it
@@ -86,14 +92,25 @@ def _pool_fraction(p, exposure, state):
 
 
 @jit(**NO_REFCOUNT)
-def _reguarantor_fraction(p, party, state, scratch):
-    """Up to the compensation-rate cap on this year's covered defaults."""
+def _reguarantor_fraction(p, exposure, party, state, scratch):
+    """Up to the compensation-rate cap, on the party's basis and the year so far.
+
+    Defaults over balance: this month's covered defaults count against cap x covered
+    balance. Payouts over released: the exposure it is asked to compensate counts against
+    cap x covered guarantees released this year (this month's defaults included).
+    """
     cap = party.compensation_cap[p]
-    covered_now = scratch.covered_now
-    if cap == np.inf or covered_now[p] <= 0.0:
+    if cap == np.inf:
         return 1.0
-    room = cap * state.covered_base[p] - state.covered_defaults[p]
-    return min(max(room / covered_now[p], 0.0), 1.0)
+    if party.compensation_basis[p] == DEFAULTS_OVER_BALANCE:
+        asked = scratch.covered_now[p]
+        room = cap * state.covered_base[p] - state.covered_defaults[p]
+    else:
+        asked = exposure
+        room = cap * state.covered_released[p] - state.compensated[p]
+    if asked <= 0.0:
+        return 1.0
+    return min(max(room / asked, 0.0), 1.0)
 
 
 @jit(**NO_REFCOUNT)
@@ -174,6 +191,8 @@ def _decide_party(p, now, y, seg, party, ledger, state, scratch, out):
         _schedule_cash(p, kind, s, taken, now, y, seg, party, ledger, state, out)
     if kind == POOL:
         state.pool_committed[p] += take * exposure
+        if take < 1.0 and not state.tripped[p]:
+            out.party[POOL_DEPLETED, y, p] = 1.0  # its balance, not its breaker, fell short
     elif kind == GUARANTOR:
         # losses are charged to the compensation reserve first, then to net assets
         from_reserve = min(state.comp_reserve[p], taken_loss)
@@ -181,6 +200,7 @@ def _decide_party(p, now, y, seg, party, ledger, state, scratch, out):
         state.net_assets[p] -= taken_loss - from_reserve
     elif kind == REGUARANTOR:
         state.net_assets[p] -= taken_loss
+        state.compensated[p] += take * exposure
     out.party[LOSS, y, p] += taken_loss
     out.party[SHORTFALL, y, p] += refused
 

@@ -89,7 +89,11 @@ class _Terms:
 
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
-    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment."""
+    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment.
+
+    A fee subsidy lowers the price only when it is paid to the borrower; paid to the
+    guarantor (the default) it is the guarantor's income and the borrower pays the fee.
+    """
     seg = scenario.segments[name]
     demand = _processes_of(scenario).demand[name]
     s = terms.names.index(name)
@@ -98,8 +102,13 @@ def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
     if terms.needs_guarantor[s]:
         fee = terms.fee(seg.loan_size.median)
         price += fee
-        if policy.fee_subsidy is not None and fee <= policy.fee_subsidy.max_fee_rate:
-            price -= min(policy.fee_subsidy.rate, fee)
+        fee_subsidy = policy.fee_subsidy
+        if (
+            fee_subsidy is not None
+            and fee_subsidy.paid_to == "borrower"
+            and fee <= fee_subsidy.max_fee_rate
+        ):
+            price -= min(fee_subsidy.rate, fee)
     subsidy = policy.interest_subsidy
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
         price -= subsidy.share_of_lpr * policy.lpr

@@ -697,13 +697,13 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
             "high": pct(r.probability_ci_high, lang),
             "ci": _ci_name(r.probability_ci_approximate, lang),
         }
-        if r.risk == "pool_short":
+        if r.risk in ("pool_depleted", "pool_breaker"):
             when = (
                 t(lang, "risk_pool_when", year=int(r.first_year_median))
                 if np.isfinite(r.first_year_median)
                 else ""
             )
-            items.append(t(lang, "risk_pool", when=when, **common))
+            items.append(t(lang, f"risk_{r.risk}", when=when, **common))
         elif r.risk == "insolvency":
             items.append(
                 t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang), **common)

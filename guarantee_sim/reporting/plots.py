@@ -36,6 +36,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..results.intervals import mean_interval, probability_interval
 from ..results.metrics import (
+    breaker_probability,
     depletion_probability,
     exceedance_curve,
     insolvency_probability,
@@ -460,7 +461,8 @@ def capital_paths(
     """Year-end guarantor net assets and pool balances: median, a band across paths and
     a few single paths, each labelled with its probability of insolvency
     (:func:`~guarantee_sim.results.insolvency_probability`) or of running short
-    (:func:`~guarantee_sim.results.depletion_probability`). A comparison draws medians
+    (:func:`~guarantee_sim.results.depletion_probability`: its balance could not pay; the
+    circuit breaker is its own risk). A comparison draws medians
     and bands per design, with its own line style."""
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes()
@@ -716,16 +718,22 @@ def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
 
 
 def _compare_risks(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
-    """Comparison panel: probabilities of a pool running short, a guarantor's insolvency
+    """Comparison panel: probabilities of a pool's depletion and of its breaker tripping,
+    a guarantor's insolvency
     and a re-guarantor's compensation rate above its cap, per design."""
     first = _first(ds)
     risk_names: list[str] = []
     series: dict[str, list[float]] = {n: [] for n, _ in designs}
     caps = party_caps(first)
     for pool in capital_holders(first, ("pool",)):
-        risk_names.append(t(lang, "risk_pool_short", party=_label(first, "party", pool, lang)))
+        who = _label(first, "party", pool, lang)
+        risk_names.append(t(lang, "bar_pool_depleted", party=who))
         for n, v in designs:
             series[n].append(float(depletion_probability(v).sel(party=pool)))
+        if any(float(breaker_probability(v).sel(party=pool)) > 0 for _, v in designs):
+            risk_names.append(t(lang, "bar_pool_breaker", party=who))
+            for n, v in designs:
+                series[n].append(float(breaker_probability(v).sel(party=pool)))
     for g in capital_holders(first, ("guarantor",)):
         risk_names.append(t(lang, "risk_insolvent", party=_label(first, "party", g, lang)))
         for n, v in designs:

@@ -31,6 +31,7 @@ from ..results.intervals import (
     tail_interval,
 )
 from ..results.metrics import (
+    breaker_paths,
     depleted_paths,
     fiscal_cost_per_borrower,
     fiscal_cost_per_lending,
@@ -360,27 +361,40 @@ def _risk_row(v: xr.Dataset, design: str, party: str, risk: str, hits, **extra) 
 
 
 def risk_table(ds: xr.Dataset) -> pd.DataFrame:
-    """Per design and party: pool shortfall (:func:`~guarantee_sim.results.
-    depletion_probability`), guarantor insolvency (:func:`~guarantee_sim.results.
+    """Per design and party: pool depletion (:func:`~guarantee_sim.results.
+    depletion_probability`) and, where it trips, its circuit breaker (:func:`~guarantee_sim.
+    results.breaker_probability`), guarantor insolvency (:func:`~guarantee_sim.results.
     insolvency_probability`), leverage and compensation rates against their caps."""
     rows = []
     for name, v in variants(ds):
         caps = party_caps(v)
 
-        short = depleted_paths(v)
+        depleted, tripped = depleted_paths(v), breaker_paths(v)
         for pool in capital_holders(v, ("pool",)):
-            first = first_year(v["shortfall"].sel(party=pool) > 0)
+            first = first_year(v["pool_depleted"].sel(party=pool) > 0)
             rows.append(
                 _risk_row(
                     v,
                     name,
                     pool,
-                    "pool_short",
-                    short.sel(party=pool),
+                    "pool_depleted",
+                    depleted.sel(party=pool),
                     first_year_median=_over_finite(first, "quantile", 0.5),
                     lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path")),
                 )
             )
+            if bool(tripped.sel(party=pool).any()):  # a pool without a breaker never trips
+                first = first_year(v["pool_breaker_tripped"].sel(party=pool) > 0)
+                rows.append(
+                    _risk_row(
+                        v,
+                        name,
+                        pool,
+                        "pool_breaker",
+                        tripped.sel(party=pool),
+                        first_year_median=_over_finite(first, "quantile", 0.5),
+                    )
+                )
         insolvent = insolvent_paths(v)
         for g in capital_holders(v, ("guarantor",)):
             capital = v["capital"].sel(party=g)

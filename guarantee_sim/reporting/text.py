@@ -63,7 +63,7 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_capital_title": "Guarantor capital and pool balance",
         "fig_capital_ylabel": "year-end net assets / balance (CNY m)",
         "fig_insolvent": "{party}: P(insolvent) {p}",
-        "fig_depleted": "{party}: P(pool short) {p}",
+        "fig_depleted": "{party}: P(pool depleted) {p}",
         "fig_compare_title": "Designs compared",
         "fig_compare_loss": "Mean loss over the run (CNY m)",
         "fig_compare_targets": "P(target reached)",
@@ -71,7 +71,8 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_compare_risk": "Risks",
         "fig_per_100m": "{value} per 100 m lent",
         "fig_per_additional": "{value} per add. borrower",
-        "risk_pool_short": "{party}\nP(pool short)",
+        "bar_pool_depleted": "{party}\nP(pool depleted)",
+        "bar_pool_breaker": "{party}\nP(breaker tripped)",
         "risk_insolvent": "{party}\nP(insolvent)",
         "risk_comp_over_cap": "{party}\nP(comp. rate > cap)",
         "risk_leverage_over_cap": "{party}\nP(leverage > cap)",
@@ -260,9 +261,13 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "additional first-time borrowers",
         "col_per_additional": "per additional first-time borrower (CNY)",
         "h_risks": "Risks",
-        "risk_pool": (
-            "**{design}** — {party}: could not take its share of a loss on "
-            "{p} of paths ({ci} {low} to {high}; run dry or circuit breaker){when}."
+        "risk_pool_depleted": (
+            "**{design}** — {party}: depleted (its balance could not pay a share it was "
+            "asked for) on {p} of paths ({ci} {low} to {high}){when}."
+        ),
+        "risk_pool_breaker": (
+            "**{design}** — {party}: its NPL circuit breaker tripped (it took no share "
+            "while tripped) on {p} of paths ({ci} {low} to {high}){when}."
         ),
         "risk_pool_when": ", first in {year} (median over those paths)",
         "risk_insolvency": (
@@ -294,7 +299,8 @@ TEXT: dict[str, dict[str, str]] = {
         "col_peak": "peak, mean",
         "col_peak99": "peak, worst 1%",
         "col_first_year": "first year (median)",
-        "risk_name_pool_short": "pool short",
+        "risk_name_pool_depleted": "pool depleted",
+        "risk_name_pool_breaker": "pool circuit breaker tripped",
         "risk_name_insolvency": "guarantor insolvent",
         "risk_name_leverage_over_cap": "leverage above cap",
         "risk_name_compensation_over_cap": "compensation rate above cap",
@@ -428,7 +434,7 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_capital_title": "担保机构净资产与资金池余额",
         "fig_capital_ylabel": "年末净资产／余额（百万元）",
         "fig_insolvent": "{party}：资不抵债概率 {p}",
-        "fig_depleted": "{party}：资金池不足概率 {p}",
+        "fig_depleted": "{party}：资金池耗尽概率 {p}",
         "fig_compare_title": "方案比较",
         "fig_compare_loss": "整个模拟期平均损失（百万元）",
         "fig_compare_targets": "目标达成概率",
@@ -436,7 +442,8 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_compare_risk": "风险",
         "fig_per_100m": "每亿元贷款 {value}",
         "fig_per_additional": "每新增首贷户 {value}",
-        "risk_pool_short": "{party}\n资金池不足概率",
+        "bar_pool_depleted": "{party}\n资金池耗尽概率",
+        "bar_pool_breaker": "{party}\n熔断触发概率",
         "risk_insolvent": "{party}\n资不抵债概率",
         "risk_comp_over_cap": "{party}\n代偿率超上限概率",
         "risk_leverage_over_cap": "{party}\n放大倍数超上限概率",
@@ -595,9 +602,13 @@ TEXT: dict[str, dict[str, str]] = {
         "col_additional": "新增首贷户（户）",
         "col_per_additional": "每新增首贷户（元）",
         "h_risks": "风险",
-        "risk_pool": (
-            "**{design}** — {party}：在 {p} 的路径上未能承担应分担的损失（{ci} "
-            "{low} 至 {high}；资金耗尽或触发熔断）{when}。"
+        "risk_pool_depleted": (
+            "**{design}** — {party}：在 {p} 的路径上资金耗尽，余额不足以承担应分担的损失"
+            "（{ci} {low} 至 {high}）{when}。"
+        ),
+        "risk_pool_breaker": (
+            "**{design}** — {party}：在 {p} 的路径上不良率触发熔断，熔断期间不再分担损失"
+            "（{ci} {low} 至 {high}）{when}。"
         ),
         "risk_pool_when": "，这些路径上首次发生的年份中位数为 {year} 年",
         "risk_insolvency": (
@@ -623,7 +634,8 @@ TEXT: dict[str, dict[str, str]] = {
         "col_peak": "峰值均值",
         "col_peak99": "峰值（最差 1%）",
         "col_first_year": "首次年份（中位数）",
-        "risk_name_pool_short": "资金池不足",
+        "risk_name_pool_depleted": "资金池耗尽",
+        "risk_name_pool_breaker": "资金池熔断",
         "risk_name_insolvency": "担保机构资不抵债",
         "risk_name_leverage_over_cap": "放大倍数超上限",
         "risk_name_compensation_over_cap": "代偿率超上限",

@@ -23,6 +23,8 @@ from .intervals import (
 )
 from .io import check_results, open_results, read_results, write_netcdf
 from .metrics import (
+    breaker_paths,
+    breaker_probability,
     depleted_paths,
     depletion_probability,
     exceedance_curve,
@@ -44,6 +46,8 @@ __all__ = [
     "VARIABLE_META",
     "MissingResults",
     "break_even_fee",
+    "breaker_paths",
+    "breaker_probability",
     "build_dataset",
     "check_results",
     "cluster_labels",

@@ -44,6 +44,9 @@ class GuaranteeSimAccessor:
     def depletion_probability(self) -> xr.DataArray:
         return metrics.depletion_probability(self._ds)
 
+    def breaker_probability(self) -> xr.DataArray:
+        return metrics.breaker_probability(self._ds)
+
     def insolvency_probability(self) -> xr.DataArray:
         return metrics.insolvency_probability(self._ds)
 

@@ -41,13 +41,41 @@ VARIABLE_META = {
     "guarantee_outstanding": ("CNY", "year-end covered exposure the party is liable for"),
     "leverage": ("1", "year-end weighted guarantee liability / net assets"),
     "max_origination_leverage": ("1", "highest leverage right after a month's new guarantees"),
-    "compensation_rate": ("1/year", "covered defaults in the year / covered balance"),
+    "compensation_rate": (
+        "1/year",
+        "compensation rate on the party's basis: covered defaults in the year / covered "
+        "balance, or compensations in the year / covered guarantees released in the year",
+    ),
+    "pool_depleted": (
+        "1",
+        "1 if the pool was asked for a share while its breaker was not tripped and its "
+        "uncommitted balance could not pay all of it",
+    ),
+    "pool_breaker_tripped": ("1", "1 if the pool's NPL circuit breaker was tripped in any month"),
+    "fee_subsidy": ("CNY", "fee subsidy the guarantor received from the budget"),
+    "operating_cost": ("CNY", "the guarantor's operating cost"),
+    "reguarantee_fees": ("CNY", "re-guarantee fees the guarantor paid"),
+    "fee_base": (
+        "CNY year",
+        "balance the party's fee is charged on, summed over the year's months / 12 "
+        "(guarantors: covered loans; re-guarantors: their share of them)",
+    ),
+    "capital_exhausted": ("1", "1 if net assets were at or below zero at any month end"),
+    "leverage_cap_binding": ("1", "1 if the leverage cap rationed any new guarantee"),
+    "capital_injection": ("CNY", "capital injected into the party by the budget"),
     # per path, year
     "fiscal_cost": (
         "CNY",
         "budget outlays: pool contributions, interest and fee subsidies, capital injections",
     ),
     "public_loss": ("CNY", "losses of government-owned parties (public: true)"),
+    "public_cost": (
+        "CNY",
+        "consolidated public sector's net cash flow to private parties (payouts less "
+        "recoveries of public parties, subsidies, injections into private parties, "
+        "re-guarantee fees across the boundary, less fees received); operating costs excluded",
+    ),
+    "public_operating_cost": ("CNY", "operating costs of public guarantors"),
     # from the institution processes (mean over book replicas), per year, segment / party
     "applications": ("1", "loan applications arriving in the year"),
     "approvals": ("1", "applications approved (decided in any year)"),
@@ -75,6 +103,15 @@ PARTY_VARIABLE_KINDS = {
     "leverage": ("guarantor", "reguarantor"),
     "max_origination_leverage": ("guarantor",),
     "compensation_rate": ("guarantor", "reguarantor"),
+    "pool_depleted": ("pool",),
+    "pool_breaker_tripped": ("pool",),
+    "fee_subsidy": ("guarantor",),
+    "operating_cost": ("guarantor",),
+    "reguarantee_fees": ("guarantor",),
+    "fee_base": ("guarantor", "reguarantor"),
+    "capital_exhausted": ("guarantor", "reguarantor"),
+    "leverage_cap_binding": ("guarantor",),
+    "capital_injection": ("guarantor", "reguarantor"),
 }
 
 

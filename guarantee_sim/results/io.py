@@ -411,7 +411,7 @@ def _write(ds: xr.Dataset, tmp: Path) -> str | None:
 
 
 #: room kept free beyond the estimate (HDF5 metadata, the file system's own needs)
-FREE_SPACE_MARGIN: Final = 16 * 2**20
+FREE_SPACE_MARGIN: Final = 16_000_000
 
 
 def estimated_file_size(ds: xr.Dataset) -> int:

@@ -107,14 +107,34 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
 
 
 def depleted_paths(ds: xr.Dataset) -> xr.DataArray:
-    """Per pool and path: True if the pool failed to take a share it was asked for."""
-    pools = ds.party.values[ds.party_kind.values == "pool"]
-    return (ds["shortfall"].sel(party=pools) > 0).any("year")
+    """Per pool and path: True if in some year its balance could not pay a share it was
+    asked for while its breaker was not tripped (``pool_depleted``)."""
+    return _pool_event(ds, "pool_depleted")
 
 
 def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
-    """Per pool: share of paths on which the pool failed to take a share it was asked for."""
+    """Per pool: share of paths on which its balance could not pay a share it was asked
+    for while its circuit breaker was not tripped (``pool_depleted`` in any year).
+
+    A tripped breaker is a different event: :func:`breaker_probability`.
+    """
     return depleted_paths(ds).mean("path")
+
+
+def breaker_paths(ds: xr.Dataset) -> xr.DataArray:
+    """Per pool and path: True if its NPL circuit breaker tripped in any year."""
+    return _pool_event(ds, "pool_breaker_tripped")
+
+
+def breaker_probability(ds: xr.Dataset) -> xr.DataArray:
+    """Per pool: share of paths on which its NPL circuit breaker tripped in any year
+    (``pool_breaker_tripped``); 0 for a pool without a breaker."""
+    return breaker_paths(ds).mean("path")
+
+
+def _pool_event(ds: xr.Dataset, flag: str) -> xr.DataArray:
+    pools = ds.party.values[ds.party_kind.values == "pool"]
+    return (ds[flag].sel(party=pools) > 0).any("year")
 
 
 def insolvent_paths(ds: xr.Dataset) -> xr.DataArray:

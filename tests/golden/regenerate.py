@@ -98,6 +98,7 @@ def _by2(da: xr.DataArray, outer: str, inner: str) -> dict:
 def summarise(ds: xr.Dataset) -> dict:
     """The numbers a golden file pins, as nested dicts of floats (NaN and inf allowed)."""
     from guarantee_sim.results import (
+        breaker_probability,
         depletion_probability,
         fiscal_cost_per_borrower,
         fiscal_cost_per_lending,
@@ -138,6 +139,7 @@ def summarise(ds: xr.Dataset) -> dict:
     out["fiscal"] = fiscal
     out["probabilities"] = {
         "pool_depletion": _by(depletion_probability(ds), "party"),
+        "pool_breaker": _by(breaker_probability(ds), "party"),
         "guarantor_insolvency": _by(insolvency_probability(ds), "party"),
     }
     run_total = ds.sum("year")
