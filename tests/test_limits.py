@@ -93,8 +93,8 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
             continue
         terms = _Terms(s)
         for name, d in s.processes.demand.items():
-            price = all_in_price(s, terms, name)
-            assert limits.all_in_price(s, name) == price, name
+            price = all_in_price(s, terms, name, 0)
+            assert limits.all_in_price(s, name, s.horizon.start_year) == price, name
             for month in (0, 5, 12 * s.horizon.origination_years - 1):
                 rate = application_rate(
                     d.applications_per_year, d.growth, month // 12, d.seasonality, month % 12,

@@ -56,7 +56,8 @@ Generation = namedtuple(
         "end",  # int64 month it matures (the first month it is no longer alive)
         "segment",  # int32
         "grade",  # int32
-        "band",  # int32 loan-size band
+        "band",  # int64 term class x loan-size band (the tables' band axis)
+        "term",  # int64 contract class (its terms: the origination year's, or the renewal's)
         "single",  # bool the record is one loan (a raw-word compare decides its default)
         "scale",  # float64 admitted share of the record
         "per_loan",  # float64 CNY per loan, by admitted share
@@ -208,6 +209,9 @@ def _originate_record(
     gen = 0
     # a standard record's lending and maturity were booked with its month's aggregate
     booked = is_new and book.standard[r]
+    n_size = settings.n_size_bands
+    band = np.int64(book.band[r])
+    sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
     while True:
         life = Generation(
             book.id_lo[r],
@@ -218,11 +222,12 @@ def _originate_record(
             start + tenor,
             s,
             g,
-            book.band[r],
+            band,
+            band // n_size,
             book.n_loans[r] == 1,
             scale,
             per_loan,
-            book.subsidised[r] * scale * seg.subsidy_eligible[s],
+            sub_per_loan,
             booked,
         )
         if not booked:
@@ -250,6 +255,11 @@ def _originate_record(
         alive = renewed
         start = life.end
         gen += 1
+        # a renewal is a new contract: the terms of its renewal year
+        year = start // 12
+        band = settings.term_class[year] * n_size + book.band[r] % n_size
+        sub_per_loan = min(book.amount[r], settings.subsidy_cap[year]) * scale
+        sub_per_loan *= seg.subsidy_eligible[s]
 
 
 @jit(**NO_REFCOUNT)
@@ -341,7 +351,7 @@ def _book_defaults(life, t, window, now, ledger, scratch, out):
             continue
         d = t + j
         amount = c * life.per_loan
-        ledger.default_amount[d, s] += amount
+        ledger.default_amount[d, s, life.term] += amount
         ledger.default_count[d, s] += c * life.scale
         out.segment[DEFAULTS_COUNT, d // 12, s] += c * life.scale
         out.segment[DEFAULT_AMOUNT, d // 12, s] += amount

@@ -127,6 +127,7 @@ def start_path(seed, path, book, seg, party, macro, settings):
     n_years = settings.n_years
     n_seg, n_grade = seg.pd_inverse.shape
     n_band = book.new_amount.shape[3]
+    n_class = party.share.shape[1]
     n_party = party.kind.shape[0]
 
     factors = np.empty((n_years, macro.chol.shape[0]))
@@ -150,7 +151,7 @@ def start_path(seed, path, book, seg, party, macro, settings):
         np.zeros(n_seg),
         np.zeros((n_months + 1, n_seg, n_band)),
         np.zeros((n_months + 1, n_seg)),
-        np.zeros((n_months, n_seg)),
+        np.zeros((n_months, n_seg, n_class)),
         np.zeros((n_months, n_seg)),
         np.zeros((n_months, n_party)),
         np.zeros((n_months, n_party)),
@@ -207,8 +208,8 @@ def _open_year(now, y, party, settings, ledger, state, out):
             state.net_assets[p] += injection
             out.year[FISCAL_COST, y] += injection
         if party.kind[p] == POOL and now < settings.origination_months:
-            state.pool_balance[p] += party.pool_contribution[p]
-            out.year[FISCAL_COST, y] += party.pool_contribution[p]
+            state.pool_balance[p] += party.pool_contribution[y, p]
+            out.year[FISCAL_COST, y] += party.pool_contribution[y, p]
         state.covered_defaults[p] = 0.0
         state.covered_base[p] = _balance_where(ledger.balance, party.covers[:, p])
         state.year_fees[p] = 0.0
@@ -235,19 +236,21 @@ def _check_breakers(now, party, ledger, state):
     defaults + the highest eligible balance in those months), so a book that runs off does
     not trip it by shrinking.
     """
+    y = now // 12
     for p in range(party.kind.shape[0]):
-        if party.kind[p] != POOL or party.npl_breaker[p] == np.inf:
+        if party.kind[p] != POOL or party.npl_breaker[y, p] == np.inf:
             continue
         npl = 0.0
         for s in range(ledger.balance.shape[0]):
             if party.eligible[p, s] > 0.0:
                 for m in range(max(0, now - 12), now):
-                    npl += ledger.default_amount[m, s]
+                    for c in range(ledger.default_amount.shape[2]):
+                        npl += ledger.default_amount[m, s, c]
         alive = _balance_where(ledger.balance, party.eligible[p])
         state.eligible_history[now, p] = alive
         for m in range(max(0, now - 12), now):
             alive = max(alive, state.eligible_history[m, p])
-        state.tripped[p] = npl > 0.0 and npl > party.npl_breaker[p] * (alive + npl)
+        state.tripped[p] = npl > 0.0 and npl > party.npl_breaker[y, p] * (alive + npl)
 
 
 @jit(**NO_REFCOUNT)
@@ -280,7 +283,7 @@ def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratc
     _record_origination_leverage(new_amount, now, admitted, party, ledger, state, out)
     # the breaker's denominator also sees loans lent this month
     for p in range(party.kind.shape[0]):
-        if party.kind[p] == POOL and party.npl_breaker[p] != np.inf:
+        if party.kind[p] == POOL and party.npl_breaker[y, p] != np.inf:
             state.eligible_history[now, p] = max(
                 state.eligible_history[now, p], _balance_where(ledger.balance, party.eligible[p])
             )
@@ -318,14 +321,15 @@ def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratc
     """
     admitted = scratch.admitted
     use = scratch.capacity_use
+    y = now // 12
     for s in range(admitted.shape[0]):
         admitted[s] = 1.0
     for p in range(party.kind.shape[0]):
         kind = party.kind[p]
-        if kind == GUARANTOR and party.leverage_cap[p] < np.inf:
+        if kind == GUARANTOR and party.leverage_cap[y, p] < np.inf:
             room = _guarantor_room(new_amount, now, p, party, ledger, state, use)
-        elif kind == POOL and party.lending_multiple[p] < np.inf:
-            room = _pool_room(new_amount, p, party, ledger, state, use)
+        elif kind == POOL and party.lending_multiple[y, p] < np.inf:
+            room = _pool_room(new_amount, now, p, party, ledger, state, use)
         else:
             continue
         _ration(max(room, 0.0), use, seg, settings, admitted)
@@ -335,7 +339,7 @@ def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratc
 def _guarantor_room(new_amount, now, p, party, ledger, state, use):
     """Weighted liability guarantor ``p`` may still add; ``use[s]``: what segment s asks."""
     n_seg, n_band = new_amount.shape
-    room = party.leverage_cap[p] * max(state.net_assets[p], 0.0)
+    room = party.leverage_cap[now // 12, p] * max(state.net_assets[p], 0.0)
     room -= _weighted_balance(ledger.balance, party.liability, p)
     room -= _initial_guarantees(party, p, now)
     for s in range(n_seg):
@@ -347,10 +351,10 @@ def _guarantor_room(new_amount, now, p, party, ledger, state, use):
 
 
 @jit(**NO_REFCOUNT)
-def _pool_room(new_amount, p, party, ledger, state, use):
+def _pool_room(new_amount, now, p, party, ledger, state, use):
     """Eligible lending pool ``p`` may still back; ``use[s]``: what segment s asks."""
     n_seg, n_band = new_amount.shape
-    room = party.lending_multiple[p] * max(state.pool_balance[p], 0.0)
+    room = party.lending_multiple[now // 12, p] * max(state.pool_balance[p], 0.0)
     for s in range(n_seg):
         d = 0.0
         if party.eligible[p, s] > 0.0:
@@ -396,7 +400,10 @@ def _track_covered_base(party, ledger, state):
 def _record_credit_loss(now, y, seg, ledger, out):
     """Credit loss (exposure x LGD) of this month's defaults, by segment."""
     for s in range(seg.lgd.shape[0]):
-        out.segment[CREDIT_LOSS, y, s] += ledger.default_amount[now, s] * seg.lgd[s]
+        exposure = 0.0
+        for c in range(ledger.default_amount.shape[2]):
+            exposure += ledger.default_amount[now, s, c]
+        out.segment[CREDIT_LOSS, y, s] += exposure * seg.lgd[s]
 
 
 @jit(**NO_REFCOUNT)
@@ -406,7 +413,7 @@ def _accrue(y, party, settings, ledger, state, out):
     for p in range(party.kind.shape[0]):
         fee = _weighted_balance(balance, party.fee, p) / 12.0
         cost = _weighted_balance(balance, party.cost, p) / 12.0
-        subsidy = _weighted_balance(balance, party.fee_subsidy, p) / 12.0
+        subsidy = _weighted_balance(balance, party.fee_subsidy[y], p) / 12.0
         out.party[FEE_INCOME, y, p] += fee
         state.year_fees[p] += fee
         out.year[FISCAL_COST, y] += subsidy
@@ -414,7 +421,7 @@ def _accrue(y, party, settings, ledger, state, out):
             state.net_assets[p] += fee - cost + subsidy
     for s in range(ledger.subsidy_balance.shape[0]):
         out.year[FISCAL_COST, y] += (
-            ledger.subsidy_balance[s] * settings.interest_subsidy_rate / 12.0
+            ledger.subsidy_balance[s] * settings.interest_subsidy_rate[y] / 12.0
         )
 
 
@@ -494,13 +501,17 @@ def _weighted_balance(balance, table, p):
 
 @jit(**NO_REFCOUNT)
 def _guarantee_balance(balance, guaranteed, p):
-    """Covered exposure party ``p`` is liable for (``guaranteed[s, p]`` per CNY of loan)."""
+    """Covered exposure party ``p`` is liable for (``guaranteed[s, c, p]`` per CNY of loan
+    of contract class c, whose bands are ``balance[s, c * NS : (c + 1) * NS]``)."""
+    n_class = guaranteed.shape[1]
+    n_size = balance.shape[1] // n_class
     total = 0.0
     for s in range(balance.shape[0]):
-        row = 0.0
-        for b in range(balance.shape[1]):
-            row += balance[s, b]
-        total += row * guaranteed[s, p]
+        for c in range(n_class):
+            row = 0.0
+            for b in range(c * n_size, (c + 1) * n_size):
+                row += balance[s, b]
+            total += row * guaranteed[s, c, p]
     return max(total, 0.0)
 
 
