@@ -85,7 +85,12 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
     from guarantee_sim.processes.decisions import application_rate
     from guarantee_sim.processes.run import _Terms, all_in_price
 
-    variants = [[], ["policy.fee_subsidy=null", "policy.interest_subsidy=null"]]
+    start = load_scenario(path).horizon.start_year
+    variants = [
+        [],
+        ["policy.fee_subsidy=null", "policy.interest_subsidy=null"],
+        [f"policy.lpr={{{start}: 0.04, {start + 1}: 0.03}}"],  # a lower LPR from year 2
+    ]
     for overrides in variants:
         try:
             s = load_scenario(path, overrides=overrides)
@@ -93,9 +98,11 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
             continue
         terms = _Terms(s)
         for name, d in s.processes.demand.items():
-            price = all_in_price(s, terms, name, 0)
-            assert limits.all_in_price(s, name, s.horizon.start_year) == price, name
+            for k, year in enumerate(s.origination_years):
+                price = all_in_price(s, terms, name, k)
+                assert limits.all_in_price(s, name, year) == price, name
             for month in (0, 5, 12 * s.horizon.origination_years - 1):
+                price = all_in_price(s, terms, name, month // 12)
                 rate = application_rate(
                     d.applications_per_year, d.growth, month // 12, d.seasonality, month % 12,
                     price, d.reference_price, d.price_elasticity,
