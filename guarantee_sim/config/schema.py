@@ -514,13 +514,11 @@ class Scheme(Frozen):
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> Scheme:
         """In every year a value changes, the proportions sum to 1 where coverage is > 0."""
-        years = sorted(
-            {y for v in (self.coverage, *self.split.values()) for y in _years_of(v)}
-        ) or [None]
-        for year in years:
+        changes = sorted({y for v in (self.coverage, *self.split.values()) for y in _years_of(v)})
+        for year in changes or [0]:  # no per-year value: any year
             total = sum(in_year(v, year) for v in self.split.values())
             if in_year(self.coverage, year) > 0 and abs(total - 1.0) > 1e-9:
-                where = "" if year is None else f" in {year}"
+                where = f" in {year}" if changes else ""
                 fail(
                     [
                         (
