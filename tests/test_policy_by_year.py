@@ -135,6 +135,36 @@ def test_the_interest_subsidy_follows_the_lpr_of_each_calendar_year():
     np.testing.assert_allclose(changed.fiscal_cost.values[:, 1:], base_cost[:, 1:] / 2, rtol=RTOL)
 
 
+@pytest.mark.parametrize("renewal", [0.0, 1.0])
+def test_the_subsidised_amount_per_loan_is_a_contract_term(renewal):
+    """``max_amount_per_firm`` 0.5 m on loans (of 1 m) written from 2022: their subsidy
+    halves, 2021 contracts keep theirs (a renewal in 2022 is a 2022 contract)."""
+    data = two_years()
+    data["segments"]["sme"]["renewal"] = {"rate": renewal}
+    subsidy = {"share_of_lpr": 0.5, "max_amount_per_firm": 1.0e7, "tags": ["first_time"]}
+    data["policy"] = {"lpr": 0.04, "interest_subsidy": subsidy}
+    base = run(data).fiscal_cost
+    subsidy["max_amount_per_firm"] = {2021: 1.0e7, 2022: 0.0}
+    only_2021 = run(data).fiscal_cost
+    subsidy["max_amount_per_firm"] = {2021: 1.0e7, 2022: 0.5e6}
+    changed = run(data).fiscal_cost
+    assert float((base - only_2021).sel(year=2023).min()) > 0.0
+    np.testing.assert_allclose(changed, only_2021 + 0.5 * (base - only_2021), rtol=1e-12)
+    if renewal:  # every survivor renews in 2022: nothing of 2021 terms is left in 2023
+        assert float(only_2021.sel(year=2023).max()) == 0.0
+
+
+def test_a_leverage_cap_applies_by_calendar_year():
+    """A cap that leaves almost no room from 2022 (0.1 m of liability) refuses nearly all
+    2022 lending and none of 2021's (the same demand each year)."""
+    ds = run(two_years(**{"parties.guarantor.leverage_cap": {2021: 10.0, 2022: 1e-4}}))
+    unmet = ds.unmet_demand_amount.sel(segment="sme")
+    lent = ds.loans_amount.sel(segment="sme")
+    assert float(unmet.sel(year=2021).max()) == 0.0
+    np.testing.assert_allclose(unmet.sel(year=2022) + lent.sel(year=2022), lent.sel(year=2021))
+    assert float(lent.sel(year=2022).max()) < 0.01 * float(lent.sel(year=2021).min())
+
+
 def test_the_fee_cap_switching_on_mid_horizon():
     """A 2% fee is fine before the cap's from_year and refused from it, naming the key, the
     year and the allowed value."""
