@@ -85,10 +85,12 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
     from guarantee_sim.processes.decisions import application_rate
     from guarantee_sim.processes.run import _Terms, all_in_price
 
+    start = load_scenario(path).horizon.start_year
     variants = [
         [],
         ["policy.fee_subsidy=null", "policy.interest_subsidy=null"],
         ["policy.fee_subsidy.paid_to=borrower"],
+        [f"policy.lpr={{{start}: 0.04, {start + 1}: 0.03}}"],  # a lower LPR from year 2
     ]
     for overrides in variants:
         try:
@@ -97,9 +99,11 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
             continue
         terms = _Terms(s)
         for name, d in s.processes.demand.items():
-            price = all_in_price(s, terms, name)
-            assert limits.all_in_price(s, name) == price, name
+            for k, year in enumerate(s.origination_years):
+                price = all_in_price(s, terms, name, k)
+                assert limits.all_in_price(s, name, year) == price, name
             for month in (0, 5, 12 * s.horizon.origination_years - 1):
+                price = all_in_price(s, terms, name, month // 12)
                 rate = application_rate(
                     d.applications_per_year, d.growth, month // 12, d.seasonality, month % 12,
                     price, d.reference_price, d.price_elasticity,
@@ -182,12 +186,15 @@ def test_a_fee_subsidy_lowers_the_price_only_when_paid_to_the_borrower():
     to_guarantor = load_scenario(path)
     to_borrower = load_scenario(path, overrides=["policy.fee_subsidy.paid_to=borrower"])
     without = load_scenario(path, overrides=["policy.fee_subsidy=null"])
-    guaranteed = [n for n in to_guarantor.processes.demand if limits.all_in_price(without, n) > 0.0]
+    year = to_guarantor.horizon.start_year
+
+    def price(scenario, name):
+        return limits.all_in_price(scenario, name, year)
+
+    guaranteed = [n for n in to_guarantor.processes.demand if price(without, n) > 0.0]
     for name in guaranteed:
-        base = limits.all_in_price(without, name)
-        assert limits.all_in_price(to_guarantor, name) == base
-        fee_part = base - limits.all_in_price(to_borrower, name)
+        base = price(without, name)
+        assert price(to_guarantor, name) == base
+        fee_part = base - price(to_borrower, name)
         assert fee_part in (0.0, pytest.approx(0.004)), name
-    assert any(
-        limits.all_in_price(to_borrower, n) < limits.all_in_price(without, n) for n in guaranteed
-    )
+    assert any(price(to_borrower, n) < price(without, n) for n in guaranteed)

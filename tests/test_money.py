@@ -330,6 +330,56 @@ def test_pool_balance_follows_its_cash(run):
     np.testing.assert_allclose(sel.capital.values, expected, rtol=RTOL, atol=1e-6)
 
 
+def per_year_scenario_dict() -> dict:
+    """The money scenario with its terms changed in 2022: coverage and split (contract
+    terms, by the loan's origination year), fee, caps, breaker and pool contribution."""
+    data = money_scenario_dict()
+    parties, schemes = data["parties"], data["schemes"]
+    parties["guarantor"]["fee_rate"] = {2021: 0.01, 2022: 0.006}
+    parties["provincial"]["compensation_rate_cap"] = {2021: 0.04, 2022: 0.02}
+    parties["gov_pool"]["annual_contribution"] = {2021: 1.0e6, 2022: 0.5e6}
+    parties["gov_pool"]["npl_circuit_breaker"] = {2021: 0.15, 2022: 0.10}
+    schemes["national"]["coverage"] = {2021: 0.8, 2022: 0.6}
+    schemes["anhui_4321"]["split"] = {
+        "guarantor": {2021: 0.5, 2022: 0.3},
+        "provincial": {2021: 0.375, 2022: 0.5},
+        "gov_pool": {2021: 0.125, 2022: 0.2},
+    }
+    return data
+
+
+def test_money_is_conserved_with_terms_that_change_by_year(run, reference, book):
+    """Per-year terms move who pays, never how much: the parties' losses still add up to
+    the credit loss of the independent recomputation, each party's net cash to its losses,
+    and the pool's balance to its cash with the year's contribution."""
+    data = per_year_scenario_dict()
+    ds = gs.simulate(make_scenario(data), paths=PATHS, seed=SEED, book=book)
+    _, constant = run
+    _, _, loss = reference
+    np.testing.assert_allclose(ds.credit_loss.values, loss, rtol=RTOL, atol=0)
+    by_party = ds.loss.sum("party").values
+    np.testing.assert_allclose(by_party, loss.sum(axis=2), rtol=RTOL, atol=0)
+    for party in [p for p in ds.party.values if p != "unabsorbed"]:
+        sel = ds.sel(party=party)
+        net_cash = (sel.payout - sel.recovery).sum("year").values
+        np.testing.assert_allclose(
+            net_cash, sel.loss.sum("year").values, rtol=RTOL, atol=1e-6, err_msg=party
+        )
+    pool = ds.sel(party="gov_pool")
+    contributions = np.array([1.0e6, 0.5e6] + [0.0] * (ds.sizes["year"] - 2))
+    expected = (
+        data["parties"]["gov_pool"]["initial_balance"]
+        + np.cumsum(contributions)[None, :]
+        + (pool.recovery - pool.payout).cumsum("year").values
+    )
+    np.testing.assert_allclose(pool.capital.values, expected, rtol=RTOL, atol=1e-6)
+    # not vacuous: the shares moved (2021's losses are shared as before)
+    moved = np.abs(ds.loss - constant.loss).sum("path")
+    assert float(moved.sel(year=2021).max()) < 1e-6 * float(constant.loss.sum())
+    for party in ["guarantor", "provincial", "gov_pool"]:
+        assert float(moved.sel(party=party).sum()) > 0.0, party
+
+
 def test_unabsorbed_is_exactly_zero_when_no_party_falls_back_to_it(book):
     data = money_scenario_dict(pool_fallback="bank")
     assert all(p.get("fallback", "bank") != "unabsorbed" for p in data["parties"].values())

@@ -103,7 +103,9 @@ def test_the_corpus_covers_the_required_mistakes():
         "yaml_syntax",
         "top_level_list",
         # the value grammar (config/values.py)
-        "value_per_year_not_simulated",
+        "value_per_year_first_year_missing",
+        "split_per_year_not_one",
+        "fee_cap_switches_on",
         "value_distribution_not_simulated",
         "value_distribution_not_allowed",
         "value_per_year_not_allowed",

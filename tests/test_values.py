@@ -32,6 +32,7 @@ from guarantee_sim.config.values import (
     SourcedInt,
     Uncertain,
     Yearly,
+    in_year,
     iter_shapes,
     source_of,
     value_keys,
@@ -351,8 +352,6 @@ def test_sourced_numbers_simulate_exactly_like_plain_ones():
 @pytest.mark.parametrize(
     "key, value, fragment",
     [
-        ("parties.guarantor.fee_rate", {2021: 0.01}, "Right mechanics and true public cost"),
-        ("policy.lpr", {"value": {2021: 0.0385}, "source": "x"}, "Right mechanics"),
         (
             "segments.sme.lgd",
             {"dist": "uniform", "min": 0.4, "max": 0.6},
@@ -366,6 +365,32 @@ def test_shapes_the_engine_does_not_simulate_are_refused(key, value, fragment):
     err = info.value
     assert err.key == key
     assert "recognised for this key but not simulated yet" in str(err) and fragment in str(err)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("parties.guarantor.fee_rate", {2021: 0.01}),
+        ("policy.lpr", {"value": {2021: 0.0385, 2022: 0.0365}, "source": "x"}),
+    ],
+)
+def test_per_year_values_are_simulated(key, value):
+    s = make_scenario(**{key: value, "horizon.origination_years": 2})
+    assert s.as_of(2022).policy.lpr == (0.0365 if key == "policy.lpr" else 0.0385)
+
+
+def test_a_per_year_value_holds_until_the_next_year_given():
+    v = PerYear.of({2021: 0.01, 2023: 0.008})
+    assert [v.in_year(y) for y in (2021, 2022, 2023, 2024)] == [0.01, 0.01, 0.008, 0.008]
+    assert in_year(Sourced(v, "doc"), 2022) == 0.01
+    assert in_year(0.5, 2022) == 0.5
+
+
+def test_per_year_values_must_start_at_the_first_year():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{"policy.lpr": {2022: 0.0365}, "horizon.origination_years": 2})
+    assert info.value.key == "policy.lpr.2022"
+    assert "must start at the horizon's first year 2021" in str(info.value)
 
 
 def test_per_year_years_must_be_in_the_horizon():

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .types import MAX_MONEY
+from .values import in_year
 
 if TYPE_CHECKING:  # pragma: no cover
     from .schema import LoanSize, Scenario, Segment
@@ -167,8 +168,9 @@ def _initial_book_problems(name: str, seg: Segment) -> Iterator[Problem]:
         )
 
 
-def all_in_price(s: Scenario, name: str) -> float:
-    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a demand segment.
+def all_in_price(s: Scenario, name: str, year: int) -> float:
+    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a demand segment
+    applying in ``year`` (that year's terms and policy).
 
     The price at which the processes' applications respond (``processes.run.all_in_price``;
     ``tests/test_limits.py`` checks they agree).
@@ -179,22 +181,23 @@ def all_in_price(s: Scenario, name: str) -> float:
     price = demand.loan_rate
     gname = s.processes.guarantor.party if s.processes.guarantor else None
     scheme = s.schemes[seg.scheme]
-    share = scheme.coverage * scheme.split.get(gname, 0.0) if gname else 0.0
+    coverage, split = scheme.at(year)
+    share = coverage * split.get(gname, 0.0) if gname else 0.0
     policy = s.policy
     guarantor = s.parties.get(gname) if gname else None
     if share > 0.0 and guarantor is not None and guarantor.kind == "guarantor":
-        fee = guarantor.fee_for(seg.loan_size.median)
+        fee = guarantor.fee_for(seg.loan_size.median, year)
         price += fee
         fee_subsidy = policy.fee_subsidy  # lowers the price only when paid to the borrower
         if (
             fee_subsidy is not None
             and fee_subsidy.paid_to == "borrower"
-            and fee <= fee_subsidy.max_fee_rate
+            and fee <= in_year(fee_subsidy.max_fee_rate, year)
         ):
-            price -= min(fee_subsidy.rate, fee)
+            price -= min(in_year(fee_subsidy.rate, year), fee)
     subsidy = policy.interest_subsidy
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
-        price -= subsidy.share_of_lpr * policy.lpr
+        price -= in_year(subsidy.share_of_lpr, year) * in_year(policy.lpr, year)
     return price
 
 
@@ -208,7 +211,9 @@ def expected_applicants(s: Scenario, name: str, month: int) -> float:
     season = 1.0
     if d.seasonality is not None:
         season = d.seasonality[month % 12] / (sum(d.seasonality) / 12.0)
-    response = (max(all_in_price(s, name), 1e-6) / d.reference_price) ** (-d.price_elasticity)
+    year = s.origination_years[min(month // 12, s.horizon.origination_years - 1)]
+    price = all_in_price(s, name, year)
+    response = (max(price, 1e-6) / d.reference_price) ** (-d.price_elasticity)
     try:
         growth = (1.0 + d.growth) ** (month // 12)
     except OverflowError:  # pragma: no cover - growth <= 5 over <= 30 years stays finite

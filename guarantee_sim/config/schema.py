@@ -35,6 +35,7 @@ credit parameters may be uncertain. The keys that take more than a number (annot
     parties.<pool>.max_lending_multiple              per year
     parties.<pool>.npl_circuit_breaker               per year
     schemes.<name>.coverage                          per year
+    schemes.<name>.split.<name>                      per year
     policy.lpr                                       per year
     policy.fee_cap.bands[].rate                      per year
     policy.interest_subsidy.share_of_lpr             per year
@@ -42,10 +43,24 @@ credit parameters may be uncertain. The keys that take more than a number (annot
     policy.fee_subsidy.rate                          per year
     policy.fee_subsidy.max_fee_rate                  per year
 
-Per-year values and distributions are parsed and checked (years inside the horizon,
-values inside the key's bounds) but the engine does not simulate them yet: a scenario that
-uses one is refused with a message naming the issue that will (:data:`NOT_SIMULATED`).
-A sourced plain number is simulated now.
+A per-year value gives the value from each year it lists until the next one listed, so
+``{2021: 0.01, 2022: 0.008}`` is a fee cut from 2022 kept to the end; its first year must
+be the horizon's first year and every year inside the horizon. When a year's value applies:
+
+* contract terms (a guarantor's or re-guarantor's fee, a scheme's coverage and split, an
+  interest subsidy's ``max_amount_per_firm``) are fixed when a guarantee is written, so
+  they follow the loan's origination year for its whole life; a renewal is a new contract
+  and takes the terms of its renewal year; the initial book (written before the horizon)
+  takes the first year's;
+* everything else (LPR and the interest subsidy's ``share_of_lpr``, the fee subsidy,
+  pool contributions, leverage and compensation-rate caps, lending multiples, circuit
+  breakers) applies by calendar year, to every loan alive in it;
+* the policy fee cap applies to guarantees written in a year: from
+  ``policy.fee_cap.from_year`` on (every year when it is null), at that year's rates.
+
+Distributions are parsed and checked (values inside the key's bounds) but the engine does
+not simulate them yet: a scenario that uses one is refused with a message naming the issue
+that will (:data:`NOT_SIMULATED`). A sourced plain number is simulated now.
 """
 
 from __future__ import annotations
@@ -72,6 +87,7 @@ from .values import (
     Sourced,
     Uncertain,
     Yearly,
+    in_year,
     iter_shapes,
     source_of,
 )
@@ -411,9 +427,9 @@ class Guarantor(PartyBase):
             return list(self.fee_bands)
         return [FeeBand(max_amount=None, rate=self.fee_rate)]
 
-    def fee_for(self, amount: float) -> float:
-        """Fee rate (per year) on a guarantee of ``amount`` CNY."""
-        return _band_of(self.bands(), amount).rate
+    def fee_for(self, amount: float, year: int) -> float:
+        """Fee rate (per year) on a guarantee of ``amount`` CNY written in ``year``."""
+        return in_year(_band_of(self.bands(), amount).rate, year)
 
     def liability_weight_for(self, amount: float) -> float:
         """Weight of a guarantee of ``amount`` CNY in the leverage measure (2018 rules)."""
@@ -500,22 +516,44 @@ def _check_bands(bounds: list[float | None], name: str) -> None:
 class Scheme(Frozen):
     label: str = ""
     coverage: Yearly[Share] = Field(description="share of each loan's loss the bank passes on")
-    split: dict[str, Number[Annotated[float, Field(ge=0.0)]]] = Field(
+    split: dict[str, Yearly[Annotated[float, Field(ge=0.0)]]] = Field(
         default_factory=dict, description="party -> proportion of the covered part"
     )
 
     @model_validator(mode="after")
     def _split_sums_to_one(self) -> Scheme:
-        total = sum(self.split.values())
-        coverage = _number(self.coverage)
-        if (coverage is None or coverage > 0) and abs(total - 1.0) > 1e-9:
-            fail([(("split",), f"proportions must sum to 1, got {unlike(total, 1.0)}", self.split)])
+        """In every year a value changes, the proportions sum to 1 where coverage is > 0."""
+        changes = sorted({y for v in (self.coverage, *self.split.values()) for y in _years_of(v)})
+        for year in changes or [0]:  # no per-year value: any year
+            total = sum(in_year(v, year) for v in self.split.values())
+            if in_year(self.coverage, year) > 0 and abs(total - 1.0) > 1e-9:
+                where = f" in {year}" if changes else ""
+                fail(
+                    [
+                        (
+                            ("split",),
+                            f"proportions must sum to 1{where}, got {unlike(total, 1.0)}",
+                            self.split,
+                        )
+                    ]
+                )
         return self
+
+    def at(self, year: int) -> tuple[float, dict[str, float]]:
+        """Coverage and split of guarantees written in ``year``."""
+        return in_year(self.coverage, year), {n: in_year(v, year) for n, v in self.split.items()}
 
 
 class FeeCap(Frozen):
     enabled: bool = Field(
         True, description="the 2019 rule (国办发〔2019〕6号); switch off for earlier regimes"
+    )
+    from_year: int | None = Field(
+        None,
+        ge=1990,
+        le=2100,
+        description="first year whose new guarantees it caps (e.g. 2019, or a year inside "
+        "the horizon for the cap switching on mid-horizon); null: every year",
     )
     bands: list[FeeBand] = Field(
         default_factory=lambda: [FeeBand(max_amount=5e6, rate=0.01), FeeBand(rate=0.015)]
@@ -525,6 +563,10 @@ class FeeCap(Frozen):
     def _ordered(self) -> FeeCap:
         _check_bands([b.max_amount for b in self.bands], "bands")
         return self
+
+    def applies_in(self, year: int) -> bool:
+        """Whether it caps the fees of guarantees written in ``year``."""
+        return self.enabled and (self.from_year is None or year >= self.from_year)
 
 
 class InterestSubsidy(Frozen):
@@ -645,6 +687,16 @@ class Scenario(Frozen):
     @property
     def years(self) -> list[int]:
         return [self.horizon.start_year + i for i in range(self.horizon.n_years)]
+
+    @property
+    def origination_years(self) -> list[int]:
+        """Years in which guarantees are written: the contract years."""
+        return self.years[: self.horizon.origination_years]
+
+    def as_of(self, year: int) -> Scenario:
+        """This scenario with every per-year value replaced by its value in ``year``
+        (for views that quote one number per key, e.g. the first year's terms)."""
+        return _resolve(self, year)
 
     def process_fed_segments(self) -> set[str]:
         """Segments whose lending the processes decide (applied for, or routed to)."""
@@ -807,7 +859,7 @@ def _party_problems(s: Scenario, kinds: dict):
                         eligible,
                     )
         if p.kind == "guarantor":
-            yield from _fee_cap_problems(name, p, s.policy.fee_cap)
+            yield from _fee_cap_problems(name, p, s)
             for y in p.capital_injections:
                 if y not in s.years:
                     yield (
@@ -906,32 +958,57 @@ def _process_problems(s: Scenario, kinds: dict):
 
 #: shapes the schema accepts but the engine does not simulate yet, and the issue that will
 NOT_SIMULATED = {
-    PerYear: "a per-year value is recognised for this key but not simulated yet (issue "
-    "'Right mechanics and true public cost'); give one number",
     Distribution: "a distribution is recognised for this key but not simulated yet (issue "
     "'Uncertainty that reaches the targets'); give one number",
 }
 
 
 def _value_problems(s: Scenario):
-    """Per-year values name years of the horizon; shapes not simulated yet are refused."""
+    """Per-year values name years of the horizon, starting with its first; shapes not
+    simulated yet are refused."""
     years = s.years
     for loc, value in iter_shapes(s):
         sourced = isinstance(value, Sourced)
         inner = value.value if sourced else value
         if isinstance(inner, PerYear):
             at = (*loc, "value") if sourced else loc
+            span = f"{years[0]}-{years[-1]}"
             for year in inner.years:
                 if year not in years:
-                    span = f"{years[0]}-{years[-1]}"
                     yield (*at, year), f"year {year} is outside the horizon {span}", year
+            first = inner.years[0]
+            if first > years[0] and first in years:
+                yield (
+                    (*at, first),
+                    f"a per-year value must start at the horizon's first year {years[0]} "
+                    "(each year's value holds until the next year given; allowed: add "
+                    f"{years[0]}: <value>)",
+                    inner.to_data(),
+                )
         if type(inner) in NOT_SIMULATED:
             yield loc, NOT_SIMULATED[type(inner)], value.to_data()
 
 
-def _number(value):
-    """A number (plain or sourced) as it is; None for a per-year value or a distribution."""
-    return None if isinstance(value, (PerYear, Distribution, Sourced)) else value
+def _years_of(value) -> list[int]:
+    """The years a per-year value (plain or sourced) lists; none for a number."""
+    inner = value.value if isinstance(value, Sourced) else value
+    return inner.years if isinstance(inner, PerYear) else []
+
+
+def _resolve(value, year: int):
+    """``value`` with every per-year value inside it replaced by its value in ``year``."""
+    if isinstance(value, (PerYear, Sourced)) and not isinstance(
+        getattr(value, "value", None), Distribution
+    ):
+        return in_year(value, year)
+    if isinstance(value, Frozen):
+        update = {n: _resolve(getattr(value, n), year) for n in type(value).model_fields}
+        return value.model_copy(update=update)
+    if isinstance(value, dict):
+        return {k: _resolve(v, year) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, year) for v in value]
+    return value
 
 
 def _max_lag(s: Scenario) -> int:
@@ -940,42 +1017,57 @@ def _max_lag(s: Scenario) -> int:
     return max(p.payout_lag for p in s.parties.values()) + processing
 
 
-def _fee_cap_problems(name: str, g: Guarantor, cap: FeeCap):
-    """A policy guarantor's fee in a loan-size band may not exceed the lowest cap it overlaps."""
-    if not (cap.enabled and g.policy):
+def _fee_cap_problems(name: str, g: Guarantor, s: Scenario):
+    """A policy guarantor's fee in a loan-size band may not exceed the lowest cap it overlaps,
+    in each year whose new guarantees the cap applies to (the fee and the cap of that year).
+
+    One problem per band: the first year it exceeds the cap.
+    """
+    cap = s.policy.fee_cap
+    if not g.policy:
         return
+    years = [y for y in s.origination_years if cap.applies_in(y)]
     lower = 0.0
     for i, band in enumerate(g.bands()):
         upper = math.inf if band.max_amount is None else band.max_amount
-        cap_lower, binding = 0.0, None
-        for cap_band in cap.bands:
-            cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
-            rate = _number(cap_band.rate)  # per-year caps: judged when they are simulated
-            if (
-                rate is not None
-                and cap_lower < upper
-                and lower < cap_upper
-                and (binding is None or rate < binding[0])
-            ):
-                binding = (rate, cap_upper)
-            cap_lower = cap_upper
-        fee = _number(band.rate)
-        if binding is not None and fee is not None and fee > binding[0] + 1e-12:
-            at = (
+        for year in years:
+            binding = _binding_cap(cap, lower, upper, year)
+            fee = in_year(band.rate, year)
+            if binding is None or fee <= binding[0] + 1e-12:
+                continue
+            at: tuple = (
                 ("parties", name, g.kind, "fee_rate")
                 if g.fee_rate is not None
                 else ("parties", name, g.kind, "fee_bands", i, "rate")
             )
+            given = [y for y in _years_of(band.rate) if y <= year]
+            if given:  # a per-year fee: point at the entry in force that year
+                at = (*at, *(("value",) if isinstance(band.rate, Sourced) else ()), given[-1])
+            since = "" if cap.from_year is None else f" in force from {cap.from_year}"
             yield (
                 at,
-                f"fee {unlike(band.rate, binding[0])} on guarantees up to {_fmt_amount(upper)} CNY "
-                f"exceeds the policy fee cap {binding[0]:g} for guarantees up to "
-                f"{_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; allowed: <= "
-                f"{binding[0]:g}; for a scenario before 2019 set policy.fee_cap.enabled: "
-                f"false, for a commercial guarantor policy: false)",
-                band.rate,
+                f"fee {unlike(fee, binding[0])} on guarantees written in {year} up to "
+                f"{_fmt_amount(upper)} CNY exceeds the policy fee cap {binding[0]:g}{since} "
+                f"for guarantees up to {_fmt_amount(binding[1])} CNY (国办发〔2019〕6号; "
+                f"allowed in {year}: <= {binding[0]:g}; for a scenario before 2019 set "
+                "policy.fee_cap.enabled: false or policy.fee_cap.from_year, for a "
+                "commercial guarantor policy: false)",
+                band.rate if not given else fee,
             )
+            break
         lower = upper
+
+
+def _binding_cap(cap: FeeCap, lower: float, upper: float, year: int):
+    """(rate, upper bound) of the lowest cap band in ``year`` overlapping (lower, upper]."""
+    cap_lower, binding = 0.0, None
+    for cap_band in cap.bands:
+        cap_upper = math.inf if cap_band.max_amount is None else cap_band.max_amount
+        rate = in_year(cap_band.rate, year)
+        if cap_lower < upper and lower < cap_upper and (binding is None or rate < binding[0]):
+            binding = (rate, cap_upper)
+        cap_lower = cap_upper
+    return binding
 
 
 def _fmt_amount(x: float) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "SourcedInt",
     "Uncertain",
     "Yearly",
+    "in_year",
     "iter_shapes",
     "source_of",
     "value_keys",
@@ -102,6 +103,20 @@ class PerYear:
 
     def to_data(self) -> dict[int, float]:
         return dict(self.values)
+
+    def in_year(self, year: int) -> float:
+        """The value in force in ``year``: the entry of the latest year given at or before it
+        (a year before the first entry takes the first; the schema makes the first entry the
+        horizon's first year).
+
+        >>> PerYear.of({2021: 0.01, 2023: 0.008}).in_year(2022)
+        0.01
+        """
+        value = self.values[0][1]
+        for given, v in self.values:
+            if given <= year:
+                value = v
+        return value
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,19 @@ class SourcedInt(int):
 
 
 _OBJECTS = (PerYear, Distribution, Sourced, SourcedFloat, SourcedInt)
+
+
+def in_year(value: Any, year: int) -> Any:
+    """The number ``value`` stands for in ``year``: a per-year value's entry in force then
+    (:meth:`PerYear.in_year`, also inside a source); any other value as it is.
+
+    >>> in_year(Sourced(PerYear.of({2021: 0.01, 2022: 0.008}), "doc"), 2023)
+    0.008
+    >>> in_year(0.5, 2023)
+    0.5
+    """
+    inner = value.value if isinstance(value, Sourced) else value
+    return inner.in_year(year) if isinstance(inner, PerYear) else value
 
 
 def source_of(value: Any) -> str | None:
@@ -492,7 +520,7 @@ def _collect(tp: Any, prefix: str, metadata: tuple, out: dict[str, str]) -> None
         for member in members:
             kinds = _kinds(_bare(member))
             label = f"<{kinds[0]}>" if len(kinds) == 1 else "<name>"
-            _collect(member, f"{prefix}.{label}", (), out)
+            _collect(member, f"{prefix}.{label}", _metadata(args[1]), out)
     elif get_origin(tp) is list:
         _collect(args[0], f"{prefix}[]", (), out)
 

@@ -1,8 +1,15 @@
 """Turn a validated Scenario and a LoanBook into the kernels' arrays.
 
 Everything that is the same on every path is computed here once: PD grades as normal
-quantiles, normalised factor loadings, the scheme tables by (segment, loan-size band,
-party) and the order in which the waterfall decides parties' shares.
+quantiles, normalised factor loadings, the scheme tables by (segment, term class, party)
+and the order in which the waterfall decides parties' shares.
+
+Policy that changes by year (``config/schema.py``): contract terms (fee, coverage, split)
+follow a loan's origination year. Origination years with the same terms form one *contract
+class*; the tables' loan-size band axis is the term-class axis ``class * NB + band``, so a
+balance carries its terms and the kernels' loops over (segment, band) are unchanged. With
+no per-year contract term there is one class and the tables are the loan-size bands.
+Calendar-year policy (LPR, subsidies, pool contributions, caps) is an array by year.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from scipy import stats
 
 from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
+from ..config.values import in_year
 from ..kernels.layout import (
     DEFAULTS_OVER_BALANCE,
     KIND_CODES,
@@ -59,6 +67,7 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
     per replica) when ``lending_source`` is ``processes``, else from the volumes.
     """
     edges = band_edges(scenario)
+    classes = contract_classes(scenario, edges)
     process = None
     if book is not None:
         books = [book]
@@ -70,13 +79,13 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
         books = [build_volume_book(scenario, seed)]
     if scenario.simulation.granularity == "cohort":
         books = [group_into_cohorts(b, edges) for b in books]
-    parties, names = _parties(scenario, edges, process)
+    parties, names = _parties(scenario, classes, process)
     return KernelInputs(
-        book=_stack_books(scenario, books, edges),
+        book=_stack_books(scenario, books, edges, classes.of_year),
         segments=_segments(scenario, process),
         parties=parties,
         macro=_macro(scenario),
-        settings=_settings(scenario),
+        settings=_settings(scenario, classes.of_year, len(edges) + 1),
         loan_books=books,
         band_edges=edges,
         party_names=names,
@@ -84,9 +93,11 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
     )
 
 
-def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
+def _stack_books(
+    scenario: Scenario, books: list, edges: np.ndarray, class_of_year: np.ndarray
+) -> Book:
     """Stack replica books into the kernels' Book; path p uses replica p mod len(books)."""
-    parts = [_book(scenario, b, edges) for b in books]
+    parts = [_book(scenario, b, edges, class_of_year) for b in books]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in books])]).astype(np.int64)
 
     def cat(field):
@@ -116,18 +127,20 @@ def _stack_books(scenario: Scenario, books: list, edges: np.ndarray) -> Book:
     )
 
 
-def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray) -> Book:
-    """One replica's records as kernel arrays (month_start relative to the replica)."""
+def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray, class_of_year) -> Book:
+    """One replica's records as kernel arrays (month_start relative to the replica).
+
+    A record's ``band`` is its term class (the contract class of its origination year, the
+    first year's for the initial book) times NB plus its loan-size band.
+    """
     horizon = scenario.horizon
     n_seg = len(scenario.segments)
-    n_band = len(edges) + 1
-    band = np.searchsorted(edges, book.amount, side="left").astype(np.int32)
-    subsidy = scenario.policy.interest_subsidy
-    subsidised = (
-        np.minimum(book.amount, subsidy.max_amount_per_firm)
-        if subsidy is not None
-        else np.zeros(len(book))
-    )
+    n_size = len(edges) + 1
+    n_band = n_size * (int(class_of_year.max()) + 1)
+    contract_year = np.minimum(book.month // 12, horizon.origination_years - 1)
+    size = np.searchsorted(edges, book.amount, side="left")
+    band = (size + n_size * class_of_year[contract_year]).astype(np.int32)
+    subsidised = np.minimum(book.amount, _subsidy_caps(scenario)[contract_year])
     origination_months = horizon.origination_years * 12
     new = ~book.initial
     if np.any(np.diff(book.month[new]) < 0) or np.any(book.initial[book.n_initial :]):
@@ -279,15 +292,36 @@ def _lower_root(root: np.ndarray) -> np.ndarray:
     return r.T
 
 
-def _settings(scenario: Scenario) -> Settings:
-    subsidy = scenario.policy.interest_subsidy
+def _settings(scenario: Scenario, class_of_year: np.ndarray, n_size: int) -> Settings:
+    policy = scenario.policy
+    subsidy = policy.interest_subsidy
+    rate = [
+        in_year(subsidy.share_of_lpr, y) * in_year(policy.lpr, y) if subsidy else 0.0
+        for y in scenario.years
+    ]
     return Settings(
         months=scenario.horizon.months,
         origination_months=scenario.horizon.origination_years * 12,
         n_years=scenario.horizon.n_years,
         priority=1 if scenario.policy.rationing == "priority" else 0,
-        interest_subsidy_rate=subsidy.share_of_lpr * scenario.policy.lpr if subsidy else 0.0,
+        interest_subsidy_rate=np.array(rate, dtype=np.float64),
         subsidy_to_guarantor=_subsidy_to_guarantor(scenario),
+        n_size_bands=n_size,
+        term_class=class_of_year.astype(np.int32),
+        subsidy_cap=_subsidy_caps(scenario),
+    )
+
+
+def _subsidy_caps(scenario: Scenario) -> np.ndarray:
+    """CNY of a loan eligible for the interest subsidy, by its contract (origination) year
+    (0 without a subsidy)."""
+    subsidy = scenario.policy.interest_subsidy
+    return np.array(
+        [
+            in_year(subsidy.max_amount_per_firm, y) if subsidy is not None else 0.0
+            for y in scenario.origination_years
+        ],
+        dtype=np.float64,
     )
 
 
@@ -340,11 +374,12 @@ def _lag_weights(scenario: Scenario, process: ProcessResults | None) -> np.ndarr
 
 
 def _parties(
-    scenario: Scenario, edges: np.ndarray, process: ProcessResults | None = None
+    scenario: Scenario, classes: ContractClasses, process: ProcessResults | None = None
 ) -> tuple[Parties, list[str]]:
     names = list(scenario.parties)
     index = {n: i for i, n in enumerate(names)}
-    terms = _scheme_terms(scenario, index, [*edges, np.inf])
+    terms = _stack_classes(classes.terms)
+    terms["fee_subsidy"] = _fee_subsidy(scenario, classes.terms, terms.pop("subsidised_fee"))
     parties = Parties(
         kind=np.array([KIND_CODES[p.kind] for p in scenario.parties.values()], dtype=np.int32),
         lag_weights=_lag_weights(scenario, process),
@@ -352,8 +387,8 @@ def _parties(
         order=np.array([index[n] for n in resolution_order(scenario)], dtype=np.int32),
         public=np.array([1.0 if p.public else 0.0 for p in scenario.parties.values()]),
         net_assets=_net_assets(scenario),
-        leverage_cap=_per_party(scenario, "leverage_cap", np.inf),
-        compensation_cap=_per_party(scenario, "compensation_rate_cap", np.inf),
+        leverage_cap=_by_year(scenario, "leverage_cap", np.inf),
+        compensation_cap=_by_year(scenario, "compensation_rate_cap", np.inf),
         compensation_basis=np.array(
             [
                 PAYOUTS_OVER_RELEASED
@@ -363,9 +398,9 @@ def _parties(
             ],
             dtype=np.int32,
         ),
-        pool_contribution=_per_party(scenario, "annual_contribution", 0.0),
-        lending_multiple=_per_party(scenario, "max_lending_multiple", np.inf),
-        npl_breaker=_per_party(scenario, "npl_circuit_breaker", np.inf),
+        pool_contribution=_by_year(scenario, "annual_contribution", 0.0),
+        lending_multiple=_by_year(scenario, "max_lending_multiple", np.inf),
+        npl_breaker=_by_year(scenario, "npl_circuit_breaker", np.inf),
         eligible=_eligible(scenario, terms["covers"]),
         unearned_reserve=_per_party(scenario, "unearned_fee_reserve", 0.0),
         comp_reserve_rate=_per_party(scenario, "compensation_reserve_rate", 0.0),
@@ -378,20 +413,87 @@ def _parties(
     return parties, names
 
 
+@dataclass(frozen=True)
+class ContractClasses:
+    """Origination years grouped by their contract terms (fee, coverage, split).
+
+    ``of_year[k]``: the class of the k-th origination year; ``terms[c]``: the scheme tables
+    of class c (:func:`_scheme_terms` of its first year).
+    """
+
+    of_year: np.ndarray
+    terms: list[dict[str, np.ndarray]]
+
+
+def contract_classes(scenario: Scenario, edges: np.ndarray) -> ContractClasses:
+    """Group the origination years into contract classes: years whose terms are equal share
+    one, so a scenario without per-year contract terms has one class."""
+    index = {n: i for i, n in enumerate(scenario.parties)}
+    uppers = [*edges, np.inf]
+    terms: list[dict[str, np.ndarray]] = []
+    of_year = []
+    for year in scenario.origination_years:
+        these = _scheme_terms(scenario, index, uppers, year)
+        same = (
+            c
+            for c, other in enumerate(terms)
+            if all(np.array_equal(these[k], other[k], equal_nan=True) for k in these)
+        )
+        c = next(same, len(terms))
+        if c == len(terms):
+            terms.append(these)
+        of_year.append(c)
+    return ContractClasses(np.array(of_year, dtype=np.int64), terms)
+
+
+def _stack_classes(terms: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The classes' tables side by side: per-band tables [S, C*NB, P] (index c*NB + b),
+    ``share`` and ``guaranteed`` [S, C, P]; ``covers`` [S, P] where any class covers."""
+    out = {k: np.concatenate([t[k] for t in terms], axis=1) for k in terms[0]}
+    for k in ("share", "guaranteed"):
+        out[k] = np.stack([t[k] for t in terms], axis=1)
+    out["covers"] = np.max([t["covers"] for t in terms], axis=0)
+    return out
+
+
+def _fee_subsidy(
+    scenario: Scenario, terms: list[dict[str, np.ndarray]], subsidised_fee: np.ndarray
+) -> np.ndarray:
+    """Budget subsidy per CNY of loan per year [Y, S, C*NB, P]: the calendar year's rate on
+    guarantees (of any contract class) whose fee is at most that year's ``max_fee_rate``;
+    paid to the borrowers, at most their fee."""
+    subsidy = scenario.policy.fee_subsidy
+    out = np.zeros((len(scenario.years), *subsidised_fee.shape))
+    if subsidy is None:
+        return out
+    for y, year in enumerate(scenario.years):
+        eligible = subsidised_fee <= in_year(subsidy.max_fee_rate, year) + 1e-12
+        rate = in_year(subsidy.rate, year)
+        if subsidy.paid_to == "borrower":  # it lowers their fee, never below zero (their price)
+            out[y][eligible] = np.minimum(rate, subsidised_fee[eligible])
+        else:
+            out[y][eligible] = rate
+    return out
+
+
 def _scheme_terms(
-    scenario: Scenario, index: dict[str, int], uppers: list[float]
+    scenario: Scenario, index: dict[str, int], uppers: list[float], year: int
 ) -> dict[str, np.ndarray]:
-    """What each scheme makes of each party, per segment (and loan-size band).
+    """What each scheme makes of each party on guarantees written in ``year``, per segment
+    (and loan-size band).
 
     ``share`` of a loan's loss, whether it ``covers`` the segment, the share it
-    ``guaranteed``, and per band its ``fee``, ``cost``, ``fee_subsidy`` and ``liability``
-    weight. A re-guarantor's fee is a cost of its scheme's guarantor (also kept apart in
+    ``guaranteed``, and per band its ``fee``, ``cost`` and ``liability`` weight, and the
+    guarantor's fee where a fee subsidy could apply (``subsidised_fee``, NaN elsewhere).
+    A re-guarantor's fee is a cost of its scheme's guarantor (also kept apart in
     ``reguarantee_fee``).
     """
+    scenario = scenario.as_of(year)
     n_seg, n_band, n_party = len(scenario.segments), len(uppers), len(index)
     terms = {name: np.zeros((n_seg, n_party)) for name in ("share", "covers", "guaranteed")}
-    for name in ("fee", "cost", "reguarantee_fee", "fee_subsidy", "liability"):
+    for name in ("fee", "cost", "reguarantee_fee", "liability"):
         terms[name] = np.zeros((n_seg, n_band, n_party))
+    terms["subsidised_fee"] = np.full((n_seg, n_band, n_party), np.nan)
     share, covers, guaranteed = terms["share"], terms["covers"], terms["guaranteed"]
     for s, seg in enumerate(scenario.segments.values()):
         scheme = scenario.schemes[seg.scheme]
@@ -406,7 +508,7 @@ def _scheme_terms(
             party = scenario.parties[name]
             if party.kind == "guarantor":
                 guaranteed[s, p] = scheme.coverage  # liable to the bank for the covered part
-                _guarantor_bands(terms, s, p, party, scheme.coverage, uppers, scenario)
+                _guarantor_bands(terms, s, p, party, scheme.coverage, uppers, year)
                 continue
             guaranteed[s, p] = scheme.coverage * proportion
             if party.kind == "reguarantor":
@@ -427,19 +529,15 @@ def _guarantor_bands(
     party: Guarantor,
     coverage: float,
     uppers: list[float],
-    scenario: Scenario,
+    year: int,
 ) -> None:
-    """A guarantor's fee, cost, fee subsidy and liability weight in each loan-size band."""
-    subsidy = scenario.policy.fee_subsidy
+    """A guarantor's fee, cost, liability weight and subsidised fee in each loan-size band."""
     for b, upper in enumerate(uppers):
-        rate = party.fee_for(upper)
+        rate = party.fee_for(upper, year)
         terms["fee"][s, b, p] = rate  # on the loan amount
         terms["cost"][s, b, p] += party.operating_cost_rate * coverage
         terms["liability"][s, b, p] = coverage * party.liability_weight_for(upper)
-        if subsidy is not None and rate <= subsidy.max_fee_rate + 1e-12:
-            # paid to the borrowers it lowers their fee, never below zero (as their price)
-            to_borrower = subsidy.paid_to == "borrower"
-            terms["fee_subsidy"][s, b, p] = min(subsidy.rate, rate) if to_borrower else subsidy.rate
+        terms["subsidised_fee"][s, b, p] = rate
 
 
 def _per_party(
@@ -455,6 +553,20 @@ def _per_party(
             v = v * p.count
         values.append(v)
     return np.array(values, dtype=np.float64)
+
+
+def _by_year(scenario: Scenario, attr: str, default: float) -> np.ndarray:
+    """Each party's ``attr`` in each calendar year [Y, P] (``default`` where it has none)."""
+    return np.array(
+        [
+            [
+                default if (v := getattr(p, attr, None)) is None else in_year(v, year)
+                for p in scenario.parties.values()
+            ]
+            for year in scenario.years
+        ],
+        dtype=np.float64,
+    )
 
 
 def _net_assets(scenario: Scenario) -> np.ndarray:

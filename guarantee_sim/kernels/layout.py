@@ -22,6 +22,11 @@ S segments, G PD grades, NB loan-size bands, P parties (the waterfall's ``unabso
 index P of the party axes that have P + 1 entries), F factors, T = ``Settings.months``
 months, Y years, V variables.
 
+The "band" axis of the per-CNY tables and the balances is the *term-class* axis: index
+``c * NS + b`` for contract class c (origination years with the same contract terms: fee,
+coverage, split; ``engine/inputs.py``) and loan-size band b of NS. NB = C * NS; with no
+per-year contract term C = 1 and it is the loan-size band.
+
 A kernel takes a few of these bundles, not their arrays one by one. Functions that only
 read and write the arrays they are given are compiled with :data:`NO_REFCOUNT`, so passing
 a bundle costs no more than passing a scalar, even per record.
@@ -125,7 +130,7 @@ Book = namedtuple(
         "tenor",  # int32[R] months to maturity from `month`
         "n_loans",  # int64[R] identical loans the record stands for
         "amount",  # float64[R] CNY per loan
-        "band",  # int32[R] loan-size band (index into the coefficient tables)
+        "band",  # int32[R] term class x loan-size band (index into the coefficient tables)
         "subsidised",  # float64[R] CNY per loan eligible for interest subsidy (before tags)
         "replica_start",  # int64[K+1] first record of each book replica
         "n_initial",  # int64[K] initial-book records at the front of each replica
@@ -160,8 +165,9 @@ Segments = namedtuple(
     ],
 )
 
-# Per-party parameters and the scheme tables (S segments, NB bands, P parties). Rates are
-# decimals per year, "per CNY of loan" tables multiply a balance in CNY.
+# Per-party parameters and the scheme tables (S segments, NB term-class bands, C contract
+# classes, P parties). Rates are decimals per year, "per CNY of loan" tables multiply a
+# balance in CNY. Contract terms are by class; caps and contributions by calendar year.
 Parties = namedtuple(
     "Parties",
     [
@@ -172,12 +178,12 @@ Parties = namedtuple(
         "public",  # float64[P] 1.0 for government-owned parties
         "net_assets",  # float64[P] CNY, initial net assets (all `count` guarantors) or
         # a pool's initial balance
-        "leverage_cap",  # float64[P] weighted liability / net assets; inf where none
-        "compensation_cap",  # float64[P] cap on the compensation rate per year; inf for none
+        "leverage_cap",  # float64[Y, P] weighted liability / net assets; inf where none
+        "compensation_cap",  # float64[Y, P] cap on the compensation rate in year y; inf for none
         "compensation_basis",  # int32[P] DEFAULTS_OVER_BALANCE or PAYOUTS_OVER_RELEASED
-        "pool_contribution",  # float64[P] CNY per origination year
-        "lending_multiple",  # float64[P] eligible balance / pool balance; inf where none
-        "npl_breaker",  # float64[P] NPL rate that trips a pool's breaker; inf where none
+        "pool_contribution",  # float64[Y, P] CNY in year y (paid in origination years)
+        "lending_multiple",  # float64[Y, P] eligible balance / pool balance; inf where none
+        "npl_breaker",  # float64[Y, P] NPL rate that trips a pool's breaker; inf where none
         "eligible",  # float64[P, S] 1.0 where the party may take the segment's share
         "unearned_reserve",  # float64[P] share of the year's fee income held back
         "comp_reserve_rate",  # float64[P] share of the year-end guarantees added a year
@@ -185,15 +191,16 @@ Parties = namedtuple(
         "initial_outstanding",  # float64[P] off-model guarantees at the start, CNY
         "initial_runoff",  # int32[P] months over which they run off linearly
         "injection",  # float64[Y, P] CNY of capital injected at the start of year y
-        "share",  # float64[S, P] share of a loan's loss (bank: 1 - coverage)
-        "covers",  # float64[S, P] 1.0 where the party's scheme covers the segment
+        "share",  # float64[S, C, P] share of a loan's loss (bank: 1 - coverage)
+        "covers",  # float64[S, P] 1.0 where the party's scheme covers the segment (in any
+        # contract class)
         "fee",  # float64[S, NB, P] fee income per CNY of loan per year
         "cost",  # float64[S, NB, P] fees paid and operating cost per CNY of loan per year
         "reguarantee_fee",  # float64[S, NB, P] the part of `cost` paid as re-guarantee fees
-        "fee_subsidy",  # float64[S, NB, P] budget fee subsidy on the party's guarantees per
-        # CNY of loan per year (paid to the guarantor or to its borrowers: Settings)
+        "fee_subsidy",  # float64[Y, S, NB, P] budget fee subsidy on the party's guarantees per
+        # CNY of loan in calendar year y (paid to the guarantor or to its borrowers: Settings)
         "liability",  # float64[S, NB, P] weighted liability per CNY of loan (leverage)
-        "guaranteed",  # float64[S, P] unweighted covered exposure per CNY of loan
+        "guaranteed",  # float64[S, C, P] unweighted covered exposure per CNY of loan
     ],
 )
 
@@ -214,9 +221,13 @@ Settings = namedtuple(
         "origination_months",  # int, months with new lending and renewals
         "n_years",  # int, Y = ceil(T / 12)
         "priority",  # int, 1 to ration by priority order, 0 pro rata
-        "interest_subsidy_rate",  # float, per year on the subsidised balance (share x LPR)
+        "interest_subsidy_rate",  # float64[Y] per year on the subsidised balance (share x LPR)
         "subsidy_to_guarantor",  # int, 1: fee subsidies are the guarantor's income; 0: the
         # borrowers' (their price falls, the guarantor earns the fee only)
+        "n_size_bands",  # int, NS loan-size bands per contract class
+        "term_class",  # int32[O/12] contract class of each origination year
+        "subsidy_cap",  # float64[O/12] CNY of a loan written in the year eligible for the
+        # interest subsidy (0 without one)
     ],
 )
 
@@ -255,10 +266,11 @@ Ledger = namedtuple(
         "subsidy_balance",  # float64[S] CNY of alive loans eligible for interest subsidy
         "balance_change",  # float64[T+1, S, NB] CNY joining (+) or leaving (-) at month t
         "subsidy_change",  # float64[T+1, S] the same for the subsidised balance
-        "default_amount",  # float64[T, S] CNY of exposure defaulting in month t
+        "default_amount",  # float64[T, S, C] CNY of exposure defaulting in month t, by
+        # contract class (the waterfall shares it on the class's terms)
         "default_count",  # float64[T, S] loans defaulting in month t (by admitted share)
-        "released",  # float64[T+1, S] CNY of loans leaving the balance (maturing, renewed
-        # into a new contract, or defaulting) at month t
+        "released",  # float64[T+1, S, NB] CNY of loans leaving the balance (maturing,
+        # renewed into a new contract, or defaulting) at month t, by term-class band
         "payout_due",  # float64[T, P] CNY each party pays in month t (scheduled payouts)
         "recovery_due",  # float64[T, P] CNY each party recovers in month t
     ],

@@ -56,7 +56,8 @@ Generation = namedtuple(
         "end",  # int64 month it matures (the first month it is no longer alive)
         "segment",  # int32
         "grade",  # int32
-        "band",  # int32 loan-size band
+        "band",  # int64 term class x loan-size band (the tables' band axis)
+        "term",  # int64 contract class (its terms: the origination year's, or the renewal's)
         "single",  # bool the record is one loan (a raw-word compare decides its default)
         "scale",  # float64 admitted share of the record
         "per_loan",  # float64 CNY per loan, by admitted share
@@ -80,7 +81,7 @@ def _join_balance(month, now, seg, band, amount, subsidised, ledger):
 @jit(**NO_REFCOUNT)
 def _leave_balance(month, now, seg, band, amount, subsidised, ledger):
     """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
-    ledger.released[month, seg] += amount
+    ledger.released[month, seg, band] += amount
     if month == now:
         ledger.balance[seg, band] -= amount
         ledger.subsidy_balance[seg] -= subsidised
@@ -209,6 +210,9 @@ def _originate_record(
     gen = 0
     # a standard record's lending and maturity were booked with its month's aggregate
     booked = is_new and book.standard[r]
+    n_size = settings.n_size_bands
+    band = np.int64(book.band[r])
+    sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
     while True:
         life = Generation(
             book.id_lo[r],
@@ -219,11 +223,12 @@ def _originate_record(
             start + tenor,
             s,
             g,
-            book.band[r],
+            band,
+            band // n_size,
             book.n_loans[r] == 1,
             scale,
             per_loan,
-            book.subsidised[r] * scale * seg.subsidy_eligible[s],
+            sub_per_loan,
             booked,
         )
         if not booked:
@@ -251,6 +256,11 @@ def _originate_record(
         alive = renewed
         start = life.end
         gen += 1
+        # a renewal is a new contract: the terms of its renewal year
+        year = start // 12
+        band = settings.term_class[year] * n_size + book.band[r] % n_size
+        sub_per_loan = min(book.amount[r], settings.subsidy_cap[year]) * scale
+        sub_per_loan *= seg.subsidy_eligible[s]
 
 
 @jit(**NO_REFCOUNT)
@@ -342,7 +352,7 @@ def _book_defaults(life, t, window, now, ledger, scratch, out):
             continue
         d = t + j
         amount = c * life.per_loan
-        ledger.default_amount[d, s] += amount
+        ledger.default_amount[d, s, life.term] += amount
         ledger.default_count[d, s] += c * life.scale
         out.segment[DEFAULTS_COUNT, d // 12, s] += c * life.scale
         out.segment[DEFAULT_AMOUNT, d // 12, s] += amount
@@ -350,7 +360,7 @@ def _book_defaults(life, t, window, now, ledger, scratch, out):
         if life.booked:  # it leaves at default, not with its month's maturities
             ledger.balance_change[life.end, s, b] += amount
             ledger.subsidy_change[life.end, s] += c * life.sub_per_loan
-            ledger.released[life.end, s] -= amount
+            ledger.released[life.end, s, b] -= amount
         defaulted += c
     return defaulted
 
@@ -384,7 +394,7 @@ def book_standard_lending(book, replica, now, seg, admitted, ledger, out):
             out.segment[LOANS_AMOUNT, y, s] += amount
             ledger.balance[s, b] += amount
             ledger.balance_change[end, s, b] -= amount
-            ledger.released[end, s] += amount
+            ledger.released[end, s, b] += amount
         subsidised = book.standard_subsidised[replica, now, s] * share * seg.subsidy_eligible[s]
         ledger.subsidy_balance[s] += subsidised
         ledger.subsidy_change[end, s] -= subsidised

@@ -145,6 +145,7 @@ def start_path(seed, path, book, seg, party, macro, settings):
     n_years = settings.n_years
     n_seg, n_grade = seg.pd_inverse.shape
     n_band = book.new_amount.shape[3]
+    n_class = party.share.shape[1]
     n_party = party.kind.shape[0]
 
     factors = np.empty((n_years, macro.chol.shape[0]))
@@ -168,9 +169,9 @@ def start_path(seed, path, book, seg, party, macro, settings):
         np.zeros(n_seg),
         np.zeros((n_months + 1, n_seg, n_band)),
         np.zeros((n_months + 1, n_seg)),
+        np.zeros((n_months, n_seg, n_class)),
         np.zeros((n_months, n_seg)),
-        np.zeros((n_months, n_seg)),
-        np.zeros((n_months + 1, n_seg)),
+        np.zeros((n_months + 1, n_seg, n_band)),
         np.zeros((n_months, n_party)),
         np.zeros((n_months, n_party)),
     )
@@ -235,8 +236,8 @@ def _open_year(now, y, party, settings, ledger, state, out):
             if party.public[p] == 0.0:
                 out.year[PUBLIC_COST, y] += injection
         if party.kind[p] == POOL and now < settings.origination_months:
-            state.pool_balance[p] += party.pool_contribution[p]
-            out.year[FISCAL_COST, y] += party.pool_contribution[p]
+            state.pool_balance[p] += party.pool_contribution[y, p]
+            out.year[FISCAL_COST, y] += party.pool_contribution[y, p]
         state.covered_defaults[p] = 0.0
         state.compensated[p] = 0.0
         state.covered_released[p] = 0.0
@@ -266,19 +267,21 @@ def _check_breakers(now, y, party, ledger, state, out):
     defaults + the highest eligible balance in those months), so a book that runs off does
     not trip it by shrinking.
     """
+    y = now // 12
     for p in range(party.kind.shape[0]):
-        if party.kind[p] != POOL or party.npl_breaker[p] == np.inf:
+        if party.kind[p] != POOL or party.npl_breaker[y, p] == np.inf:
             continue
         npl = 0.0
         for s in range(ledger.balance.shape[0]):
             if party.eligible[p, s] > 0.0:
                 for m in range(max(0, now - 12), now):
-                    npl += ledger.default_amount[m, s]
+                    for c in range(ledger.default_amount.shape[2]):
+                        npl += ledger.default_amount[m, s, c]
         alive = _balance_where(ledger.balance, party.eligible[p])
         state.eligible_history[now, p] = alive
         for m in range(max(0, now - 12), now):
             alive = max(alive, state.eligible_history[m, p])
-        state.tripped[p] = npl > 0.0 and npl > party.npl_breaker[p] * (alive + npl)
+        state.tripped[p] = npl > 0.0 and npl > party.npl_breaker[y, p] * (alive + npl)
         if state.tripped[p]:
             out.party[POOL_BREAKER_TRIPPED, y, p] = 1.0
 
@@ -313,7 +316,7 @@ def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratc
     _record_origination_leverage(new_amount, now, admitted, party, ledger, state, out)
     # the breaker's denominator also sees loans lent this month
     for p in range(party.kind.shape[0]):
-        if party.kind[p] == POOL and party.npl_breaker[p] != np.inf:
+        if party.kind[p] == POOL and party.npl_breaker[y, p] != np.inf:
             state.eligible_history[now, p] = max(
                 state.eligible_history[now, p], _balance_where(ledger.balance, party.eligible[p])
             )
@@ -352,14 +355,15 @@ def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratc
     """
     admitted = scratch.admitted
     use = scratch.capacity_use
+    y = now // 12
     for s in range(admitted.shape[0]):
         admitted[s] = 1.0
     for p in range(party.kind.shape[0]):
         kind = party.kind[p]
-        if kind == GUARANTOR and party.leverage_cap[p] < np.inf:
+        if kind == GUARANTOR and party.leverage_cap[y, p] < np.inf:
             room = _guarantor_room(new_amount, now, p, party, ledger, state, use)
-        elif kind == POOL and party.lending_multiple[p] < np.inf:
-            room = _pool_room(new_amount, p, party, ledger, state, use)
+        elif kind == POOL and party.lending_multiple[y, p] < np.inf:
+            room = _pool_room(new_amount, now, p, party, ledger, state, use)
         else:
             continue
         if kind == GUARANTOR and use.sum() > max(room, 0.0):
@@ -371,7 +375,7 @@ def admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratc
 def _guarantor_room(new_amount, now, p, party, ledger, state, use):
     """Weighted liability guarantor ``p`` may still add; ``use[s]``: what segment s asks."""
     n_seg, n_band = new_amount.shape
-    room = party.leverage_cap[p] * max(state.net_assets[p], 0.0)
+    room = party.leverage_cap[now // 12, p] * max(state.net_assets[p], 0.0)
     room -= _weighted_balance(ledger.balance, party.liability, p)
     room -= _initial_guarantees(party, p, now)
     for s in range(n_seg):
@@ -383,10 +387,10 @@ def _guarantor_room(new_amount, now, p, party, ledger, state, use):
 
 
 @jit(**NO_REFCOUNT)
-def _pool_room(new_amount, p, party, ledger, state, use):
+def _pool_room(new_amount, now, p, party, ledger, state, use):
     """Eligible lending pool ``p`` may still back; ``use[s]``: what segment s asks."""
     n_seg, n_band = new_amount.shape
-    room = party.lending_multiple[p] * max(state.pool_balance[p], 0.0)
+    room = party.lending_multiple[now // 12, p] * max(state.pool_balance[p], 0.0)
     for s in range(n_seg):
         d = 0.0
         if party.eligible[p, s] > 0.0:
@@ -425,20 +429,22 @@ def _track_covered_base(now, party, ledger, state):
     capped at 0. Payouts over released: covered guarantees released so far this year (loans
     that matured, renewed or defaulted, this month's included), at the party's guaranteed
     share."""
-    released = ledger.released[now]
     for p in range(party.kind.shape[0]):
         state.covered_base[p] = max(
             state.covered_base[p], _balance_where(ledger.balance, party.covers[:, p])
         )
-        for s in range(released.shape[0]):
-            state.covered_released[p] += released[s] * party.guaranteed[s, p]
+        # at the guaranteed share of each contract class
+        state.covered_released[p] += _guarantee_balance(ledger.released[now], party.guaranteed, p)
 
 
 @jit(**NO_REFCOUNT)
 def _record_credit_loss(now, y, seg, ledger, out):
     """Credit loss (exposure x LGD) of this month's defaults, by segment."""
     for s in range(seg.lgd.shape[0]):
-        out.segment[CREDIT_LOSS, y, s] += ledger.default_amount[now, s] * seg.lgd[s]
+        exposure = 0.0
+        for c in range(ledger.default_amount.shape[2]):
+            exposure += ledger.default_amount[now, s, c]
+        out.segment[CREDIT_LOSS, y, s] += exposure * seg.lgd[s]
 
 
 @jit(**NO_REFCOUNT)
@@ -456,7 +462,7 @@ def _accrue(y, party, settings, ledger, state, out):
         fee = _weighted_balance(balance, party.fee, p) / 12.0
         cost = _weighted_balance(balance, party.cost, p) / 12.0
         reguarantee = _weighted_balance(balance, party.reguarantee_fee, p) / 12.0
-        subsidy = _weighted_balance(balance, party.fee_subsidy, p) / 12.0
+        subsidy = _weighted_balance(balance, party.fee_subsidy[y], p) / 12.0
         out.party[FEE_INCOME, y, p] += fee
         out.party[OPERATING_COST, y, p] += cost - reguarantee
         out.party[REGUARANTEE_FEES, y, p] += reguarantee
@@ -478,7 +484,7 @@ def _accrue(y, party, settings, ledger, state, out):
             else:
                 state.net_assets[p] += fee - cost
     for s in range(ledger.subsidy_balance.shape[0]):
-        interest = ledger.subsidy_balance[s] * settings.interest_subsidy_rate / 12.0
+        interest = ledger.subsidy_balance[s] * settings.interest_subsidy_rate[y] / 12.0
         out.year[FISCAL_COST, y] += interest
         out.year[PUBLIC_COST, y] += interest
 
@@ -599,13 +605,17 @@ def _weighted_balance(balance, table, p):
 
 @jit(**NO_REFCOUNT)
 def _guarantee_balance(balance, guaranteed, p):
-    """Covered exposure party ``p`` is liable for (``guaranteed[s, p]`` per CNY of loan)."""
+    """Covered exposure party ``p`` is liable for (``guaranteed[s, c, p]`` per CNY of loan
+    of contract class c, whose bands are ``balance[s, c * NS : (c + 1) * NS]``)."""
+    n_class = guaranteed.shape[1]
+    n_size = balance.shape[1] // n_class
     total = 0.0
     for s in range(balance.shape[0]):
-        row = 0.0
-        for b in range(balance.shape[1]):
-            row += balance[s, b]
-        total += row * guaranteed[s, p]
+        for c in range(n_class):
+            row = 0.0
+            for b in range(c * n_size, (c + 1) * n_size):
+                row += balance[s, b]
+            total += row * guaranteed[s, c, p]
     return max(total, 0.0)
 
 

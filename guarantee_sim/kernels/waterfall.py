@@ -24,7 +24,8 @@ over the segment's recovery profile. ``unabsorbed`` has no cash flows.
 :func:`allocate_losses`, once a month:
 
 1. :func:`_ask_shares`: each party is asked its share of each segment's defaulted exposure
-   (``Scratch.asked``), and the exposure in segments each party covers is summed;
+   (``Scratch.asked``), each loan on the terms of its contract class (coverage and split
+   of the year it was written), and the exposure in segments each party covers is summed;
 2. parties in ``Parties.order``, each by :func:`_decide_party`: a segment it may not take
    goes to its fallback, it takes the fraction it can (:func:`_take_fraction`) and passes
    the rest on, its payouts and recoveries are scheduled (:func:`_schedule_cash`), and
@@ -71,12 +72,12 @@ def _move_cash(month, now, y, p, amount, variable, due, kind, state, out):
 
 
 @jit(**NO_REFCOUNT)
-def _take_fraction(p, kind, exposure, loss, party, state, scratch):
-    """Share (0..1) of its asked losses the party can take this month."""
+def _take_fraction(p, y, kind, exposure, loss, party, state, scratch):
+    """Share (0..1) of its asked losses the party can take this month (year ``y``)."""
     if kind == POOL:
         return _pool_fraction(p, exposure, state)
     if kind == REGUARANTOR:
-        return _reguarantor_fraction(p, exposure, party, state, scratch)
+        return _reguarantor_fraction(p, y, exposure, party, state, scratch)
     if kind == GUARANTOR:
         return _guarantor_fraction(p, loss, state)
     return 1.0  # the bank always takes what reaches it
@@ -92,14 +93,15 @@ def _pool_fraction(p, exposure, state):
 
 
 @jit(**NO_REFCOUNT)
-def _reguarantor_fraction(p, exposure, party, state, scratch):
-    """Up to the compensation-rate cap, on the party's basis and the year so far.
+def _reguarantor_fraction(p, y, exposure, party, state, scratch):
+    """Up to the compensation-rate cap (year ``y``'s), on the party's basis and the year so
+    far.
 
     Defaults over balance: this month's covered defaults count against cap x covered
     balance. Payouts over released: the exposure it is asked to compensate counts against
     cap x covered guarantees released this year (this month's defaults included).
     """
-    cap = party.compensation_cap[p]
+    cap = party.compensation_cap[y, p]
     if cap == np.inf:
         return 1.0
     if party.compensation_basis[p] == DEFAULTS_OVER_BALANCE:
@@ -140,19 +142,26 @@ def allocate_losses(now, y, seg, party, ledger, state, scratch, out):
 
 @jit(**NO_REFCOUNT)
 def _ask_shares(default_amount, party, scratch):
-    """Each party's share of each segment's defaulted exposure; False if nothing defaulted."""
+    """Each party's share of each segment's defaulted exposure (``default_amount[s, c]``, by
+    contract class: each on its class's terms); False if nothing defaulted."""
     asked = scratch.asked
     covered_now = scratch.covered_now
     asked[:] = 0.0
     covered_now[:] = 0.0
     any_default = False
+    n_class = default_amount.shape[1]
     for s in range(default_amount.shape[0]):
-        exposure = default_amount[s]
+        exposure = 0.0
+        for c in range(n_class):
+            exposure += default_amount[s, c]
         if exposure <= 0.0:
             continue
         any_default = True
         for p in range(party.kind.shape[0]):
-            asked[p, s] = party.share[s, p] * exposure
+            share = 0.0
+            for c in range(n_class):
+                share += party.share[s, c, p] * default_amount[s, c]
+            asked[p, s] = share
             if party.covers[s, p] > 0.0:
                 covered_now[p] += exposure
     return any_default
@@ -175,7 +184,9 @@ def _decide_party(p, now, y, seg, party, ledger, state, scratch, out):
             asked[p, s] = 0.0
         exposure += asked[p, s]
         loss += asked[p, s] * seg.lgd[s]
-    take = _take_fraction(p, kind, exposure, loss, party, state, scratch) if exposure > 0.0 else 1.0
+    take = (
+        _take_fraction(p, y, kind, exposure, loss, party, state, scratch) if exposure > 0.0 else 1.0
+    )
     taken_loss = 0.0
     for s in range(asked.shape[1]):
         exposure_asked = asked[p, s]

@@ -20,6 +20,7 @@ import xarray as xr
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
 from ..config.processes import MAX_PROCESSING_MONTHS, Processes
 from ..config.schema import Guarantor, Scenario
+from ..config.values import in_year
 from . import decisions
 from .draws import N_COLUMNS, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
@@ -63,33 +64,45 @@ def service_times(mean_days: float, cv: float, uniforms: np.ndarray) -> np.ndarr
 
 
 class _Terms:
-    """Per segment: what the bank keeps, the guarantor's share and fee, prices."""
+    """Per origination year k and segment s: what the bank keeps (``kept[k][s]``), the
+    guarantor's share and fee: the contract terms of a loan applied for in that year."""
 
     def __init__(self, scenario: Scenario):
         pr = _processes_of(scenario)
         self.names = list(scenario.segments)
+        self.years = scenario.origination_years
         gname = pr.guarantor.party if pr.guarantor else None
-        self.kept: list[float] = []
-        self.own_share: list[float] = []
-        self.needs_guarantor: list[bool] = []
-        for seg in scenario.segments.values():
-            scheme = scenario.schemes[seg.scheme]
-            self.kept.append(1.0 - scheme.coverage)
-            share = scheme.coverage * scheme.split.get(gname, 0.0) if gname else 0.0
-            self.own_share.append(share)
-            self.needs_guarantor.append(share > 0.0)
+        self.kept: list[list[float]] = []
+        self.own_share: list[list[float]] = []
+        for year in self.years:
+            kept, own = [], []
+            for seg in scenario.segments.values():
+                coverage, split = scenario.schemes[seg.scheme].at(year)
+                kept.append(1.0 - coverage)
+                own.append(coverage * split.get(gname, 0.0) if gname else 0.0)
+            self.kept.append(kept)
+            self.own_share.append(own)
+        # the guarantor reviews a segment's applications if it shares its loans in any year
+        self.needs_guarantor = [
+            any(own[s] > 0.0 for own in self.own_share) for s in range(len(self.names))
+        ]
         self.guarantor: Guarantor | None = None
         if gname:
             party = scenario.parties[gname]
             assert party.kind == "guarantor"  # the schema: the reviewers work for a guarantor
             self.guarantor = party
 
-    def fee(self, amount: float) -> float:
-        return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount)
+    def year_of(self, day: float) -> int:
+        """Index k of the origination year of an application arriving on ``day``."""
+        return min(int(day // (DAYS_PER_MONTH * 12)), len(self.years) - 1)
+
+    def fee(self, amount: float, k: int) -> float:
+        return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount, self.years[k])
 
 
-def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
-    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment.
+def all_in_price(scenario: Scenario, terms: _Terms, name: str, k: int) -> float:
+    """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment
+    applying in origination year ``k`` (that year's terms and policy).
 
     A fee subsidy lowers the price only when it is paid to the borrower; paid to the
     guarantor (the default) it is the guarantor's income and the borrower pays the fee.
@@ -97,21 +110,22 @@ def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
     seg = scenario.segments[name]
     demand = _processes_of(scenario).demand[name]
     s = terms.names.index(name)
+    year = terms.years[k]
     price = demand.loan_rate
     policy = scenario.policy
-    if terms.needs_guarantor[s]:
-        fee = terms.fee(seg.loan_size.median)
+    if terms.own_share[k][s] > 0.0:
+        fee = terms.fee(seg.loan_size.median, k)
         price += fee
         fee_subsidy = policy.fee_subsidy
         if (
             fee_subsidy is not None
             and fee_subsidy.paid_to == "borrower"
-            and fee <= fee_subsidy.max_fee_rate
+            and fee <= in_year(fee_subsidy.max_fee_rate, year)
         ):
-            price -= min(fee_subsidy.rate, fee)
+            price -= min(in_year(fee_subsidy.rate, year), fee)
     subsidy = policy.interest_subsidy
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
-        price -= subsidy.share_of_lpr * policy.lpr
+        price -= in_year(subsidy.share_of_lpr, year) * in_year(policy.lpr, year)
     return price
 
 
@@ -215,7 +229,7 @@ def _rules(scenario: Scenario, terms: _Terms, n_months: int) -> Rules:
             decisions.bank_approves(
                 a.bank_seen_pd,
                 segs[s].lgd,
-                terms.kept[s],
+                terms.kept[terms.year_of(a.arrival)][s],
                 loan_rate[a.price_segment],
                 bank.funding_cost,
                 bank.operating_cost,
@@ -228,8 +242,8 @@ def _rules(scenario: Scenario, terms: _Terms, n_months: int) -> Rules:
             decisions.guarantor_approves(
                 a.guarantor_seen_pd,
                 segs[s].lgd,
-                terms.own_share[s],
-                terms.fee(a.amount),
+                terms.own_share[terms.year_of(a.arrival)][s],
+                terms.fee(a.amount, terms.year_of(a.arrival)),
                 guarantor.risk_appetite,
             )
         )
@@ -264,9 +278,10 @@ def _applicants(
     pr = _processes_of(scenario)
     for name, demand in pr.demand.items():
         s = terms.names.index(name)
-        price = all_in_price(scenario, terms, name)
+        prices = [all_in_price(scenario, terms, name, k) for k in range(len(terms.years))]
         hash_ = segment_hash(name)
         for m in range(n_months):
+            price = prices[m // 12]
             rate = decisions.application_rate(
                 demand.applications_per_year,
                 demand.growth,
@@ -444,7 +459,8 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     segs = list(scenario.segments.values())
     covered = np.array(
         [
-            gname in scenario.schemes[s.scheme].split and scenario.schemes[s.scheme].coverage > 0
+            gname in scenario.schemes[s.scheme].split
+            and any(scenario.schemes[s.scheme].at(y)[0] > 0 for y in scenario.origination_years)
             for s in segs
         ]
     )

@@ -139,12 +139,18 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "party_kind": (None, "kind of party"),
     "party_label": (None, "party label"),
     "party_public": ("1", "1 if government-owned"),
-    "party_leverage_cap": ("1", "leverage cap (NaN: none)"),
-    "party_compensation_rate_cap": ("1/year", "compensation-rate cap (NaN: none)"),
+    "party_leverage_cap": ("1", "leverage cap in the first year (NaN: none)"),
+    "party_compensation_rate_cap": (
+        "1/year",
+        "compensation-rate cap in the first year (NaN: none)",
+    ),
     "scheme": (None, "loss-sharing scheme"),
     "scheme_label": (None, "scheme label"),
-    "scheme_coverage": ("1", "share of a loan's loss the bank passes on"),
-    "scheme_split": ("1", "party's proportion of the covered part of the loss"),
+    "scheme_coverage": ("1", "share of a loan's loss the bank passes on (first year's terms)"),
+    "scheme_split": (
+        "1",
+        "party's proportion of the covered part of the loss (first year's terms)",
+    ),
     "segment_scheme": (None, "loss-sharing scheme of the segment"),
     "target": (None, "plan target"),
     "target_label": (None, "target label"),
@@ -267,7 +273,13 @@ def _nan_where_absent(name: str, dims, array: np.ndarray, kinds: list[str]) -> n
 
 
 def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
-    """The policy terms reports quote: parties' caps, schemes and who uses them."""
+    """The policy terms reports quote: parties' caps, schemes and who uses them; where a
+    term changes by year, its value in the first year."""
+    scenario = scenario.as_of(scenario.years[0])
+    parties = [
+        None if p is None else scenario.parties[n]
+        for n, p in zip(ds.party.values, parties, strict=True)
+    ]
 
     def cap(p, attr):
         value = None if p is None else getattr(p, attr, None)
