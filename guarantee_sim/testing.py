@@ -86,6 +86,7 @@ VARIABLE_DIMS = {
         ),
         ("year", "segment"),
     ),
+    "booked_approvals": ("year", "applied_segment", "segment"),
     "staff_utilisation": ("year", "party"),
 }
 #: party variables that are a state, not a flow: NaN unless given (an unknown balance is
@@ -192,7 +193,8 @@ def results_dataset(
     unknown = set(variables) - set(VARIABLE_DIMS)
     if unknown:
         raise ValueError(f"not contract variables: {sorted(unknown)}")
-    labels = {"year": years, "segment": seg_names, "party": party_names}
+    labels = {"year": years, "segment": seg_names, "applied_segment": seg_names}
+    labels["party"] = party_names
     n_paths = paths if paths is not None else _paths_of(variables)
     labels["path"] = list(range(n_paths))
 
@@ -210,6 +212,7 @@ def results_dataset(
             "year": np.array(years),
             "segment": seg_names,
             "party": party_names,
+            **({"applied_segment": seg_names} if "booked_approvals" in data_vars else {}),
         },
     )
     if "public_loss" not in variables:
