@@ -117,7 +117,7 @@ class OfficeQueues:
     @property
     def capacity(self) -> int:
         """Simulated headcount (the real one / record weight)."""
-        return sum(o.capacity for o in self.offices)
+        return sum(int(o.capacity) for o in self.offices)
 
     def observe(self) -> None:
         for office in self.offices:

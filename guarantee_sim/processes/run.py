@@ -440,7 +440,7 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
             assert guarantor is not None  # reviewers work for the processes' guarantor
             util[i, parties.index(guarantor.party)] = reviewers.utilisation(i)
     coords = {"year": years, "segment": names, "applied_segment": names}
-    data = {k: (("year", "segment"), v) for k, v in count.items()}
+    data: dict[str, tuple] = {k: (("year", "segment"), v) for k, v in count.items()}
     data["booked_approvals"] = (("year", "applied_segment", "segment"), booked)
     data["decision_days_mean"] = (("year", "segment"), decision_days)
     data["approved_pd_mean"] = (("year", "segment"), approved_pd)
@@ -527,17 +527,17 @@ def expected_claims(
     ):
         if b is None or len(b) == 0:
             continue
-        n, pd, seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
+        n, pd, in_seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
         start, end = b.month, np.minimum(b.month + b.tenor, n_months)
         while len(n):  # one generation: the loans, then their renewals
-            mask = covered[seg]
+            mask = covered[in_seg]
             monthly = n[mask] * pd[mask] / 12.0
             np.add.at(expected, start[mask], monthly)
             np.add.at(expected, end[mask], -monthly)
-            n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[seg]
+            n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
             go = (n > 0) & (end < origination_months)
-            n, pd, seg, start = n[go], pd[go], renew_into[seg[go]], end[go]
-            end = np.minimum(start + tenor[seg], n_months)
+            n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
+            end = np.minimum(start + tenor[in_seg], n_months)
     return np.cumsum(expected)[:n_months]
 
 
