@@ -239,6 +239,7 @@ def test_fee_variant_keeps_defaults_with_volumes():
 # ------------------------------------------------------------- cohorts of weighted records
 
 
+@pytest.mark.slow  # the default scenario's processes at their shipped weight (~6 s)
 def test_cohorts_keep_process_record_weights():
     """Loans approved by the processes all reach the kernels (no rationing here)."""
     overrides = {**reduced_overrides(HANGZHOU_2021), "parties.guarantor.net_assets": 1.0e13}
