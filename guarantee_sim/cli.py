@@ -524,19 +524,11 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
-        "replicas; applications by segment applied to, loans by segment booked in)"
+        title=f"Institution processes ({ds.attrs.get('book_replicas')} book replicas)",
+        caption="applied .. days: applications by the segment applied to (days to a "
+        "decision); booked, PD: approved loans by the segment booked in, their mean PD",
     )
-    for col in (
-        "segment",
-        "applications",
-        "approved",
-        "rejected",
-        "gave up",
-        "decision days",
-        "booked",
-        "approved PD",
-    ):
+    for col in ("segment", "applied", "approved", "rejected", "gave up", "days", "booked", "PD"):
         table.add_column(col, justify="left" if col == "segment" else "right")
     total = ds[["applications", "approvals", "rejections", "abandoned"]].sum("year")
     booked = (
