@@ -1,10 +1,11 @@
 """Speed of the SimPy institution processes: events per second, and a Hangzhou-size run.
 
-    python benchmarks/processes.py                 # record weights 100 and 10 (a few minutes)
+    python benchmarks/processes.py                 # record weights 20 and 10 (a few minutes)
     python benchmarks/processes.py --full          # also weight 1: every applicant simulated
 
 For each record weight w it runs one book replica of scenarios/hangzhou_2021_2023.yaml
-(applications arrive at 1/w of their real number, staff are 1/w of their real number)
+(applications arrive at 1/w of their real number, offices are 1/w of their real number,
+each at its full staff)
 and reports simulated applications, SimPy events processed, wall time and events per
 second. It then times a whole `guarantee-sim run` of the scenario as shipped. Numbers
 are measured, never asserted; write them into benchmarks/README.md.
@@ -68,7 +69,7 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, SimPy {simpy.__version__}"
     )
-    weights = [100, 10] + ([1] if args.full else [])
+    weights = [20, 10] + ([1] if args.full else [])
     print(
         f"{'weight':>7} {'applications':>14} {'represented':>12} {'events':>11} "
         f"{'seconds':>8} {'events/s':>10}"

@@ -528,34 +528,41 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
 
 
 def _process_table(console: Console, ds: xr.Dataset) -> None:
-    """Institution processes over the origination years (mean over book replicas)."""
+    """Institution processes over the origination years (mean over book replicas).
+
+    Applications and their outcomes count by the segment applied to; "booked" counts the
+    approved loans by the segment they are booked in (a declined credit application
+    offered a guarantee is booked in the guarantee's segment), and "approved PD" is the
+    mean true PD of those booked loans.
+    """
     from rich.table import Table
 
     table = Table(
-        title=f"Institution processes ({ds.attrs.get('book_replicas')} book "
-        "replicas; counts of applications)"
+        title=f"Institution processes ({ds.attrs.get('book_replicas')} book replicas)",
+        caption="applied .. days: applications by the segment applied to (days to a "
+        "decision); booked, PD: approved loans by the segment booked in, their mean PD",
     )
-    for col in (
-        "segment",
-        "applications",
-        "approved",
-        "rejected",
-        "gave up",
-        "decision days",
-        "approved PD",
-    ):
+    for col in ("segment", "applied", "approved", "rejected", "gave up", "days", "booked", "PD"):
         table.add_column(col, justify="left" if col == "segment" else "right")
     total = ds[["applications", "approvals", "rejections", "abandoned"]].sum("year")
+    booked = (
+        ds.booked_approvals.sum("applied_segment")
+        if "booked_approvals" in ds  # results written before it was recorded
+        else ds.approvals
+    )
     for seg in ds.segment.values:
         row = total.sel(segment=seg)
-        if float(row.applications) == 0:
+        booked_here = booked.sel(segment=seg)
+        n_booked = float(booked_here.sum())
+        if float(row.applications) == 0 and n_booked == 0:
             continue
-        approvals = ds.approvals.sel(segment=seg)
+        decided = float(row.approvals + row.rejections)
         days = (
-            ds.decision_days_mean.sel(segment=seg) * (approvals + ds.rejections.sel(segment=seg))
-        ).sum() / float(row.approvals + row.rejections)
-        pd = (ds.approved_pd_mean.sel(segment=seg).fillna(0) * approvals).sum() / float(
-            row.approvals
+            ds.decision_days_mean.sel(segment=seg).fillna(0)
+            * (ds.approvals.sel(segment=seg) + ds.rejections.sel(segment=seg))
+        ).sum() / max(decided, 1.0)
+        pd = (ds.approved_pd_mean.sel(segment=seg).fillna(0) * booked_here).sum() / max(
+            n_booked, 1.0
         )
         table.add_row(
             f"{seg} {ds.segment_label.sel(segment=seg).item()}",
@@ -563,8 +570,9 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
             f"{float(row.approvals):,.0f}",
             f"{float(row.rejections):,.0f}",
             f"{float(row.abandoned):,.0f}",
-            f"{float(days):.1f}",
-            f"{float(pd):.2%}",
+            f"{float(days):.1f}" if decided > 0 else "-",
+            f"{n_booked:,.0f}",
+            f"{float(pd):.2%}" if n_booked > 0 else "-",
         )
     console.print(table)
     active = ds.applications.sum("segment") > 0

@@ -96,6 +96,7 @@ VARIABLE_DIMS = {
         ),
         ("year", "segment"),
     ),
+    "booked_approvals": ("year", "applied_segment", "segment"),
     "staff_utilisation": ("year", "party"),
 }
 #: party variables that are a state, not a flow: NaN unless given (an unknown balance is
@@ -203,7 +204,8 @@ def results_dataset(
     unknown = set(variables) - set(VARIABLE_DIMS)
     if unknown:
         raise ValueError(f"not contract variables: {sorted(unknown)}")
-    labels = {"year": years, "segment": seg_names, "party": party_names}
+    labels = {"year": years, "segment": seg_names, "applied_segment": seg_names}
+    labels["party"] = party_names
     n_paths = paths if paths is not None else _paths_of(variables)
     labels["path"] = list(range(n_paths))
 
@@ -221,6 +223,7 @@ def results_dataset(
             "year": np.array(years),
             "segment": seg_names,
             "party": party_names,
+            **({"applied_segment": seg_names} if "booked_approvals" in data_vars else {}),
         },
     )
     if "public_loss" not in variables:

@@ -17,6 +17,7 @@ def process_dict(
     years: int = 1,
     applications_per_year: float = 500.0,
     officers: int = 50,
+    offices: int = 1,
     mean_days: float = 0.2,
     cv: float = 1.0,
     visits: int = 1,
@@ -31,13 +32,16 @@ def process_dict(
     pd_dispersion: float = 0.8,
     sigma: float = 0.0,
     guarantor_reviewers=None,
+    reviewer_offices: int = 1,
 ) -> dict:
     """One process-fed segment ``sme`` (first-time borrowers, no renewals).
 
     ``coverage`` is the share of each loan's loss passed to the guarantor (the bank keeps
     ``1 - coverage``); without ``guarantor_reviewers`` the processes have no guarantor
     review, so coverage acts only through the bank's approval rule and the price does not
-    include a fee. Constant arrival rate (growth 0, no seasonality).
+    include a fee. Constant arrival rate (growth 0, no seasonality). ``officers`` and
+    ``guarantor_reviewers`` are the staff of each of ``offices`` / ``reviewer_offices``
+    offices (one office: one pooled queue).
     """
     d = copy.deepcopy(base_scenario_dict())
     d["name"] = "test_processes"
@@ -57,7 +61,8 @@ def process_dict(
         "replicas": replicas,
         "record_weight": record_weight,
         "bank": {
-            "officers": officers,
+            "offices": offices,
+            "staff_per_office": officers,
             "service": {"mean_days": mean_days, "cv": cv},
             "visits": visits,
             "days_between_visits": 3.0,
@@ -81,7 +86,8 @@ def process_dict(
     }
     if guarantor_reviewers is not None:
         d["processes"]["guarantor"] = {
-            "reviewers": guarantor_reviewers,
+            "offices": reviewer_offices,
+            "staff_per_office": guarantor_reviewers,
             "service": {"mean_days": 1.0},
             "score_noise": 0.6,
             "risk_appetite": 2.0,

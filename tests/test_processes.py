@@ -7,8 +7,13 @@
   more approvals of riskier applicants (adverse selection); a sharper score → safer
   approved loans at the same approval rate; more staff → shorter waits, less abandonment;
   a lower all-in price → more applications.
+* Offices: at weight w the simulated offices (offices / w, each at full staff) keep the
+  waits of weight 1 and of Erlang C; utilisation is over the real headcount; offices
+  reserved for a segment serve only it.
 * Record weights: a book at weight w has the same expected totals and credit-loss
   distribution as the same book at weight 1.
+* Measures: approvals by the segment applied to and the segment booked in, the approved
+  PD by booked segment (a hand-made log); the claim volume includes renewed loans.
 * The books reach the kernels as they are: totals reconcile with the results, path p
   uses replica p mod R, the same seed gives the same book, and changing one applicant's
   decision leaves every other record's id and draws unchanged.
@@ -29,7 +34,9 @@ from process_scenarios import DAYS_PER_YEAR, erlang_dict, process_dict
 import guarantee_sim as gs
 import guarantee_sim.engine.inputs as engine_inputs
 import guarantee_sim.processes.run as process_run
+from guarantee_sim.book import LoanBook
 from guarantee_sim.processes import PD_GRID, run_processes, run_replica
+from guarantee_sim.processes.institutions import Applicant, Outcome
 from guarantee_sim.processes.queues import DAYS_PER_MONTH
 
 Z = 4.0  # standard errors; a correct model fails a check with probability ~1e-4
@@ -104,6 +111,158 @@ def test_bank_screening_reproduces_erlang_c():
         assert abs(est - value) <= Z * se, (name, est, value, se)
     # long enough for a tight check: Z x SE is ~10% of Wq and ~1.5% of the utilisation
     assert report["wq"][2] < 0.035 * wq and report["util"][2] < 0.005 * rho, report
+
+
+def _monthly_wait_batches(rep, first_month: int = 1) -> list[float]:
+    """Mean wait of each month's arrivals (batch means), after a warm-up month."""
+    arrival = np.array([o.applicant.arrival for o in rep.log])
+    wait = np.array([o.waits[0] for o in rep.log])
+    month = (arrival // DAYS_PER_MONTH).astype(int)
+    return [float(wait[month == m].mean()) for m in range(first_month, month.max() + 1)]
+
+
+@pytest.mark.slow
+def test_offices_keep_their_waits_at_any_weight_and_match_erlang_c():
+    """8 offices of 40 at utilisation 0.85: weight 1 (8 offices) and weight 8 (one office
+    at its full arrival rate) give the same mean wait, and both give Erlang C's.
+
+    The old scaling (staff c/w in one pool) made these 8 x 40 staff at weight 8 one queue
+    of 40 fed at 1/8 of the city's rate: the same here only by luck of the numbers, so the
+    weight-8 run is also checked against its own Erlang C value.
+    """
+    offices, servers, rho, mean_days = 8, 40, 0.85, 1.0
+    per_office = rho * servers / mean_days  # arrivals per day at one office
+    p_wait = erlang_c(servers, per_office * mean_days)
+    wq = p_wait / (servers / mean_days - per_office)
+    batches = {}
+    for weight, years in ((1, 1), (8, 4)):
+        d = erlang_dict(
+            servers=servers,
+            arrivals_per_day=offices * per_office,
+            mean_days=mean_days,
+            years=years,
+            replicas=1,
+        )
+        d["processes"]["record_weight"] = weight
+        d["processes"]["bank"]["offices"] = offices
+        rep = run_replica(make_scenario(d), 20261127, 0)
+        assert len(rep.officers.offices) == offices // weight
+        assert rep.officers.capacity == offices * servers // weight
+        batches[weight] = mean_se(_monthly_wait_batches(rep))
+    (w1, se1), (w8, se8) = batches[1], batches[8]
+    assert abs(w1 - w8) <= Z * math.hypot(se1, se8), (batches, wq)
+    for est, se in batches.values():
+        assert abs(est - wq) <= Z * se, (batches, wq)
+    assert se1 < 0.1 * wq and se8 < 0.1 * wq, (batches, wq)  # tight enough to mean something
+
+
+def test_utilisation_is_over_the_real_headcount():
+    """4 offices of 3 at weight 2 (2 simulated offices of 3): the recorded utilisation is the
+    offered load over the 12 real staff."""
+    offices, staff, weight, mean_days, rho = 4, 3, 2, 0.5, 0.6
+    arrivals_per_day = rho * offices * staff / mean_days
+    d = erlang_dict(
+        servers=staff,
+        arrivals_per_day=arrivals_per_day,
+        mean_days=mean_days,
+        years=1,
+        replicas=1,
+    )
+    d["processes"]["record_weight"] = weight
+    d["processes"]["bank"]["offices"] = offices
+    scenario = make_scenario(d)
+    rep = run_replica(scenario, 11, 0)
+    assert rep.officers.capacity == offices * staff // weight
+    util = float(rep.measures.staff_utilisation.sel(party="bank").isel(year=0))
+    n = len(rep.log)  # simulated arrivals; busy time is a compound-Poisson sum of services
+    se = math.sqrt(n * 2 * mean_days**2) / (offices * staff / weight * DAYS_PER_YEAR)
+    assert abs(util - rho) <= Z * se, (util, rho, se)
+
+
+def test_offices_reserved_for_a_segment_serve_only_it():
+    d = process_dict(applications_per_year=2000, officers=2, offices=4, mean_days=0.5)
+    d["processes"]["bank"]["assignment"] = "by_segment"
+    d["processes"]["bank"]["segment_offices"] = {"sme": 1}
+    rep = run_replica(make_scenario(d), 5, 0)
+    busy = [sum(o.busy_area.values()) for o in rep.officers.offices]
+    assert busy[0] > 0 and busy[1:] == [0.0, 0.0, 0.0], busy
+    d["processes"]["bank"]["assignment"] = "random"
+    d["processes"]["bank"].pop("segment_offices")
+    rep = run_replica(make_scenario(d), 5, 0)
+    assert all(sum(o.busy_area.values()) > 0 for o in rep.officers.offices)
+
+
+class _IdleStaff:
+    def utilisation(self, year: int) -> float:
+        return 0.0
+
+
+def test_approvals_are_recorded_by_applied_and_booked_segment():
+    """A hand-made log at weight 2: credit applications approved on credit terms, routed
+    to a guarantee, rejected; a direct guarantee application. The approved PD of each
+    segment is that of the loans booked in it."""
+    d = process_dict(coverage=0.8)
+    credit = dict(d["segments"]["sme"], scheme="bank_only", tags=["credit"])
+    d["segments"]["credit"] = credit
+    d["schemes"]["bank_only"] = {"coverage": 0.0}
+    d["processes"]["demand"]["credit"] = dict(d["processes"]["demand"]["sme"], routes_to="sme")
+    scenario = make_scenario(d)
+    sme, cr = list(scenario.segments).index("sme"), list(scenario.segments).index("credit")
+
+    def outcome(applied: int, booked: int, pd: float, status: str = "approved") -> Outcome:
+        applicant = Applicant(0, 0, applied, 10.0, pd, 1e6, pd, pd, None, np.zeros(3))
+        return Outcome(applicant, status=status, segment=booked, decided=11.0)
+
+    log = [
+        outcome(cr, cr, 0.01),
+        outcome(cr, sme, 0.05),
+        outcome(cr, sme, 0.07),
+        outcome(cr, -1, 0.20, status="rejected"),
+        outcome(sme, sme, 0.03),
+    ]
+    m = process_run._measures(scenario, log, 2, _IdleStaff(), None).isel(year=0)
+    assert float(m.approvals.sel(segment="credit")) == 6  # by the segment applied to
+    assert float(m.approvals.sel(segment="sme")) == 2
+    booked = m.booked_approvals
+    assert float(booked.sel(applied_segment="credit", segment="credit")) == 2
+    assert float(booked.sel(applied_segment="credit", segment="sme")) == 4
+    assert float(booked.sel(applied_segment="sme", segment="sme")) == 2
+    assert float(booked.sel(applied_segment="sme", segment="credit")) == 0
+    np.testing.assert_array_equal(
+        booked.sum("segment").values, m.approvals.sel(segment=booked.applied_segment).values
+    )
+    assert float(m.approved_pd_mean.sel(segment="credit")) == pytest.approx(0.01)
+    assert float(m.approved_pd_mean.sel(segment="sme")) == pytest.approx(0.05)  # .05 .07 .03
+
+
+def test_expected_claims_include_renewed_loans():
+    """100 guaranteed loans of PD 0.12 (a grid grade), 12 months, renewing at rate 0.5 while
+    lending continues (3 years): each generation's survivors renew, by hand."""
+    d = process_dict(years=3, coverage=0.8, guarantor_reviewers=1)
+    d["segments"]["sme"]["renewal"] = {"rate": 0.5}
+    d["horizon"]["runoff_months"] = 24
+    scenario = make_scenario(d)
+    grade = int(np.argmin(np.abs(PD_GRID - 0.12)))
+    pd = float(PD_GRID[grade])
+    book = LoanBook(
+        id_lo=np.zeros(1, dtype=np.uint32),
+        id_hi=np.zeros(1, dtype=np.uint32),
+        segment=np.zeros(1, dtype=np.int32),
+        grade=np.array([grade], dtype=np.int32),
+        month=np.zeros(1, dtype=np.int32),
+        tenor=np.array([12], dtype=np.int32),
+        n_loans=np.array([100], dtype=np.int64),
+        amount=np.array([1e6]),
+        initial=np.zeros(1, dtype=bool),
+    )
+    approved_share = np.array([0.8])  # the bank approved 80% of renewal applications
+    expected = process_run.expected_claims(scenario, "guarantor", book, None, approved_share)
+    alive = [100.0]
+    for _ in range(2):  # renewals at months 12 and 24; none at 36, when lending has stopped
+        alive.append(alive[-1] * (1 - pd) * 0.5 * 0.8)
+    by_hand = np.concatenate([np.full(12, n * pd / 12) for n in alive])
+    np.testing.assert_allclose(expected[:36], by_hand, rtol=1e-12)
+    np.testing.assert_allclose(expected[36:], 0.0, atol=1e-12)
 
 
 def _little_case(name: str) -> dict:
@@ -312,7 +471,8 @@ def _weighted_run(weight: int, seed: int, paths: int, monkeypatch):
     """Results and book replicas of the same scenario at record weight ``weight``."""
     d = process_dict(
         applications_per_year=3000,
-        officers=100,
+        officers=10,
+        offices=10,
         mean_days=0.2,
         coverage=0.8,
         replicas=WEIGHT_REPLICAS,
@@ -334,7 +494,7 @@ def _weighted_run(weight: int, seed: int, paths: int, monkeypatch):
 
 @pytest.mark.slow
 def test_record_weight_preserves_totals_and_loss_distribution(monkeypatch):
-    """At weight w arrivals and staff are simulated at 1/w and each record stands for w
+    """At weight w arrivals and offices are simulated at 1/w and each record stands for w
     loans, which default independently: expected totals, mean loss and the 99% loss
     quantile match weight 1 within the run's sampling error."""
     seed, paths, weight, lgd = 4242, 4000, 10, 0.5
@@ -445,6 +605,11 @@ def test_results_carry_the_process_measures(process_results):
         assert ds[name].attrs["units"] and ds[name].attrs["long_name"], name
         replica_mean = np.mean([rep.measures[name].values for rep in reps], axis=0)
         np.testing.assert_allclose(ds[name].values, replica_mean, rtol=1e-12, err_msg=name)
+    assert ds.booked_approvals.dims == ("year", "applied_segment", "segment")
+    assert ds.booked_approvals.attrs["units"] and ds.booked_approvals.attrs["long_name"]
+    np.testing.assert_allclose(
+        ds.booked_approvals.sum("segment").values, ds.approvals.values, rtol=1e-12
+    )
     assert ds.staff_utilisation.dims == ("year", "party")
     assert ds.staff_utilisation.attrs["units"] == "1"
     assert ds.staff_utilisation.attrs["long_name"]

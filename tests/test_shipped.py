@@ -2,14 +2,15 @@
 
 Reduced scale is the documented override (README, "Shipped scenarios and experiments"):
 
-    --set simulation.paths=20 --set processes.record_weight=1000 --set processes.replicas=1
+    --set simulation.paths=20 --set processes.replicas=1
 
-(the ``processes.*`` keys only for scenarios with a ``processes`` section). Scenarios run
+(the ``processes.*`` key only for scenarios with a ``processes`` section). Scenarios run
 through the command line exactly so; an experiment gets the same keys under its
 ``overrides:`` (applied to every variant) in a temporary copy, because ``guarantee-sim
-compare`` has no ``--set``. At this scale the processes simulate one applicant per 1,000
-real ones, so volumes are noisy but every code path runs; the whole file takes well under
-a minute once the Numba kernels are compiled or cached.
+compare`` has no ``--set``. The processes keep each scenario's shipped record weight,
+already the coarsest its offices allow (a weight must divide every office count), and
+run one book replica; the whole file takes a few minutes once the Numba kernels are
+compiled or cached.
 
 Also checked here: each calibrated scenario cites its seed document; the money of every
 run is conserved; the no-scheme counterfactual of the Hangzhou 2021-2023 experiments
@@ -20,6 +21,7 @@ experiment's variant ``after`` is exactly ``scenarios/guangdong_2012_after.yaml`
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,7 @@ HANGZHOU_2021 = ROOT / "scenarios" / "hangzhou_2021_2023.yaml"
 FEE_COVERAGE = ROOT / "experiments" / "hangzhou_2021_2023_fee_coverage.yaml"
 PATHS = 20
 REDUCED = {"simulation.paths": PATHS}
-REDUCED_PROCESSES = {"processes.record_weight": 1000, "processes.replicas": 1}
+REDUCED_PROCESSES = {"processes.replicas": 1}
 #: seed documents of the calibrated scenarios (the county example is not a calibration)
 SEED_OF = {
     "hangzhou_2011_2015.yaml": "000_12ab950163121e34.txt",
@@ -129,7 +131,9 @@ def test_default_hangzhou_scenario_is_modest():
     assert scenario.simulation.paths <= 2000
     assert scenario.simulation.granularity == "cohort"
     assert scenario.lending_source == "processes"
-    assert scenario.processes.record_weight >= 50
+    pr = scenario.processes
+    offices = [pr.bank.offices, pr.guarantor.offices, pr.claims.offices]
+    assert pr.record_weight == math.gcd(*offices)  # as coarse as the offices allow
     applications = sum(d.applications_per_year for d in scenario.processes.demand.values())
     assert applications >= 100_000  # the full city, not a scaled-down one
 
@@ -235,6 +239,7 @@ def test_fee_variant_keeps_defaults_with_volumes():
 # ------------------------------------------------------------- cohorts of weighted records
 
 
+@pytest.mark.slow  # the default scenario's processes at their shipped weight (~6 s)
 def test_cohorts_keep_process_record_weights():
     """Loans approved by the processes all reach the kernels (no rationing here)."""
     overrides = {**reduced_overrides(HANGZHOU_2021), "parties.guarantor.net_assets": 1.0e13}

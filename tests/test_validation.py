@@ -146,6 +146,10 @@ def test_the_corpus_covers_the_required_mistakes():
         "process_pd_too_small",
         "patience_too_long",
         "seasonality_overflow",
+        # staff in offices (issue 8, part C)
+        "record_weight_splits_offices",
+        "staff_old_key",
+        "segment_offices_unknown",
         # messages with enough digits
         "split_almost_one",
         "fee_just_above_cap",

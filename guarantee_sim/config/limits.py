@@ -239,7 +239,8 @@ def _demand_problems(s: Scenario, name: str) -> Iterator[Problem]:
             f"at the all-in price, / record_weight {weight}); the ids hold fewer than "
             f"{NUMBER_LIMIT:,} a month, and a Poisson draw needs {POISSON_SAFETY:g}x room "
             f"(allowed: below {NUMBER_LIMIT / POISSON_SAFETY:,.0f} expected; raise "
-            "processes.record_weight or lower the demand)",
+            "processes.record_weight, which must divide every office count, or lower the "
+            "demand)",
             getattr(s.processes.demand[name], key),
         )
         break

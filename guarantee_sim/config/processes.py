@@ -6,7 +6,7 @@ Time in the processes is in calendar days (a month is 365/12 days); rates per ye
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,6 +23,82 @@ MAX_PROCESSING_MONTHS = 6
 MAX_PATIENCE_DAYS = 3650.0
 
 
+#: the single-number staff keys that ``offices`` and ``staff_per_office`` replaced
+OLD_STAFF_KEYS = {"bank": "officers", "guarantor": "reviewers", "claims": "handlers"}
+
+
+class Offices(Frozen):
+    """Staff sitting in offices; each office is its own queue (M/M/c, c = staff_per_office).
+
+    ``assignment`` says which office an arrival joins: ``random`` (uniformly among all
+    offices) or ``by_segment`` (the segments in ``segment_offices`` have that many offices
+    of their own, in the order written; every other segment joins the remaining offices
+    uniformly at random). A bank assigns by the segment applied to, the guarantor's
+    reviewers by the segment the loan would be booked in.
+    """
+
+    offices: Number[int] = Field(
+        ge=1, le=100_000, description="offices (branches); each is its own queue"
+    )
+    staff_per_office: Number[int] = Field(
+        ge=1, le=10_000, description="staff serving one office's queue"
+    )
+    assignment: Literal["random", "by_segment"] = Field(
+        "random",
+        description="random: each arrival joins an office drawn uniformly; by_segment: "
+        "the segments in segment_offices have offices of their own, the others share "
+        "the remaining offices",
+    )
+    segment_offices: dict[str, Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        description="by_segment: offices reserved for each listed segment's arrivals; "
+        "fewer in all than `offices`, the rest serving every other segment",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_staff_key(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in OLD_STAFF_KEYS.values():
+                if key in data:
+                    n = data[key]
+                    message = (
+                        f"`{key}` was replaced by `offices` and `staff_per_office` (each office "
+                        f"is its own queue): {key}: {n} as one pooled queue is offices: 1, "
+                        f"staff_per_office: {n}; in k branches it is offices: k, "
+                        f"staff_per_office: {n}/k"
+                    )
+                    fail([((key,), message, data[key])])
+        return data
+
+    @model_validator(mode="after")
+    def _assignment(self) -> Offices:
+        by_segment = self.assignment == "by_segment"
+        if by_segment and not self.segment_offices:
+            fail([(("segment_offices",), "by_segment needs segment_offices", None)])
+        if not by_segment and self.segment_offices is not None:
+            message = "only with assignment: by_segment (or remove segment_offices)"
+            fail([(("segment_offices",), message, self.segment_offices)])
+        if self.segment_offices and sum(self.segment_offices.values()) >= self.offices:
+            total = sum(self.segment_offices.values())
+            message = (
+                f"reserves {total} of {self.offices} offices; at most {self.offices - 1}, "
+                "so that the other segments have an office"
+            )
+            fail([(("segment_offices",), message, self.segment_offices)])
+        return self
+
+    @property
+    def staff(self) -> int:
+        """Real headcount."""
+        return self.offices * self.staff_per_office
+
+    def blocks(self) -> list[int]:
+        """Offices per assignment block: each listed segment's, then the shared rest."""
+        reserved = list((self.segment_offices or {}).values())
+        return [*reserved, self.offices - sum(reserved)]
+
+
 class ServiceTime(Frozen):
     mean_days: Number[float] = Field(
         gt=0.0, le=365.0, description="mean time one visit takes, days"
@@ -36,10 +112,9 @@ class ServiceTime(Frozen):
     )
 
 
-class BankProcess(Frozen):
-    officers: Number[int] = Field(
-        ge=1, le=1_000_000, description="loan officers screening applications"
-    )
+class BankProcess(Offices):
+    """Loan officers (in branches) screening applications."""
+
     service: ServiceTime
     visits: Number[int] = Field(
         2, ge=1, le=10, description="visits an application needs (最多跑一次: 1)"
@@ -64,9 +139,10 @@ class BankProcess(Frozen):
     operating_cost: Number[float] = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
 
 
-class GuarantorProcess(Frozen):
+class GuarantorProcess(Offices):
+    """The guarantor's reviewers (in offices) doing due diligence."""
+
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
-    reviewers: Number[int] = Field(ge=1, le=1_000_000)
     service: ServiceTime
     score_noise: Uncertain[Noise] = Field(0.6)
     risk_appetite: Number[float] = Field(
@@ -78,10 +154,25 @@ class GuarantorProcess(Frozen):
     )
 
 
-class ClaimsProcess(Frozen):
+class ClaimsProcess(Offices):
+    """The guarantor's claim handlers (in offices); claims join an office at random."""
+
     party: str = Field("guarantor", description="the guarantor whose claims are handled")
-    handlers: Number[int] = Field(ge=1, le=100_000)
     service: ServiceTime
+
+    @model_validator(mode="after")
+    def _random_only(self) -> ClaimsProcess:
+        if self.assignment != "random":
+            fail(
+                [
+                    (
+                        ("assignment",),
+                        "claims join an office at random (allowed: random)",
+                        self.assignment,
+                    )
+                ]
+            )
+        return self
 
 
 class SegmentDemand(Frozen):
@@ -134,7 +225,8 @@ class Processes(Frozen):
         ge=1,
         le=100_000,
         description="each simulated applicant stands for this many "
-        "identical ones; arrivals and staff are simulated at 1/weight of their size",
+        "identical ones; arrivals and offices are simulated at 1/weight of their number, "
+        "each office at its full staff, so the weight must divide every office count",
     )
     bank: BankProcess
     guarantor: GuarantorProcess | None = None
@@ -149,3 +241,28 @@ class Processes(Frozen):
             if d.routes_to == name:
                 raise ValueError(f"demand.{name}.routes_to: a segment cannot route to itself")
         return self
+
+    @model_validator(mode="after")
+    def _weight_divides_offices(self) -> Processes:
+        """A weight that splits an office would change its queue: refuse it."""
+        counts = {
+            f"{name}.{key}": n
+            for name in ("bank", "guarantor", "claims")
+            if (staff := getattr(self, name)) is not None
+            for key, n in (("offices", staff.offices), *_reserved(staff))
+        }
+        w = self.record_weight
+        if any(n % w for n in counts.values()):
+            common = math.gcd(*counts.values())
+            allowed = [d for d in range(1, common + 1) if common % d == 0]
+            listed = ", ".join(f"{k} {n}" for k, n in counts.items())
+            message = (
+                f"must divide every office count ({listed}), so that each simulated office "
+                f"has its full staff and arrivals (allowed: {allowed})"
+            )
+            fail([(("record_weight",), message, w)])
+        return self
+
+
+def _reserved(staff: Offices) -> list[tuple[str, int]]:
+    return [(f"segment_offices.{s}", n) for s, n in (staff.segment_offices or {}).items()]

@@ -945,6 +945,7 @@ def _process_problems(s: Scenario, kinds: dict):
                     f"(processes.demand); remove {key} or the demand",
                     key,
                 )
+    yield from _office_problems(s)
     for section in ("guarantor", "claims"):
         proc = getattr(pr, section)
         if proc is not None and kinds.get(proc.party) != "guarantor":
@@ -954,6 +955,20 @@ def _process_problems(s: Scenario, kinds: dict):
                 f"{proc.party!r} is not a guarantor (allowed: {guarantors})",
                 proc.party,
             )
+
+
+def _office_problems(s: Scenario):
+    """Offices reserved for a segment name a segment of the scenario."""
+    assert s.processes is not None
+    for section in ("bank", "guarantor"):
+        staff = getattr(s.processes, section)
+        for name in (staff.segment_offices or {}) if staff is not None else {}:
+            if name not in s.segments:
+                yield (
+                    ("processes", section, "segment_offices", name),
+                    f"unknown segment (allowed: {sorted(s.segments)})",
+                    name,
+                )
 
 
 #: shapes the schema accepts but the engine does not simulate yet, and the issue that will

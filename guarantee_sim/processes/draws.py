@@ -28,7 +28,9 @@ def applicant_draws(seed, replica, segment_hash, month, count, out):
     Columns: 0 arrival offset in the month (0..1), 1 standard normal for the true PD,
     2 standard normal for the amount, 3 bank score noise, 4 guarantor score noise,
     5 uniform for patience, then MAX_VISITS standard normals/uniforms for service times
-    (uniforms in (0, 1) used by inversion).
+    (uniforms in (0, 1) used by inversion). A bank needs at most 10 visits, so the last two
+    columns, never a service time, are the uniforms choosing the applicant's bank office
+    (:data:`BANK_OFFICE`) and review office (:data:`REVIEW_OFFICE`).
     """
     key = (np.uint32(seed), np.uint32(PROCESS_KEY + replica))
     for k in range(count):
@@ -71,3 +73,4 @@ def monthly_uniform(seed, replica, segment_hash, month, purpose):
 
 
 N_COLUMNS = 6 + MAX_VISITS
+BANK_OFFICE, REVIEW_OFFICE = N_COLUMNS - 2, N_COLUMNS - 1

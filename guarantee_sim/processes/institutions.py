@@ -4,11 +4,14 @@ Applicants arrive by segment and month; each queues for a bank loan officer for 
 visit its application needs, may give up waiting, is screened on a noisy score, may be
 offered another segment's terms (e.g. a guarantee) when declined, and goes through the
 guarantor's review where its scheme has a guarantor. Approved loans come back for
-renewal (无还本续贷) at maturity while lending continues. Claim handlers work through
-claims at the expected claim volume, which gives the claim-lag distribution.
+renewal (无还本续贷) at maturity while lending continues, at the branch that made the
+loan. Claim handlers work through claims at the expected claim volume, which gives the
+claim-lag distribution.
 
-Arrivals and staff are simulated at 1/record_weight of their real size; every simulated
-applicant stands for ``record_weight`` identical ones.
+Staff sit in offices, each its own queue. Arrivals and offices are simulated at
+1/record_weight of their real number, each office at its full staff, so every simulated
+office sees its real arrival rate; every simulated applicant stands for ``record_weight``
+identical ones.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import simpy
 from scipy import stats
 
-from .queues import DAYS_PER_MONTH, MonitoredResource, serve
+from .queues import DAYS_PER_MONTH, MonitoredResource, OfficeQueues, serve
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Applicant:
     service: np.ndarray  # days, one per visit (and one for review, one for renewal)
     renewal: bool = False
     priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
+    bank_office: float = 0.0  # uniform choosing its bank office
+    review_office: float = 0.0  # uniform choosing its guarantor review office
 
     @property
     def price_segment(self) -> int:
@@ -76,19 +81,23 @@ class Rules:
 def application(
     env: simpy.Environment,
     applicant: Applicant,
-    officers: MonitoredResource,
-    reviewers: MonitoredResource | None,
+    officers: OfficeQueues,
+    reviewers: OfficeQueues | None,
     rules: Rules,
     log: list,
 ):
-    """One application from arrival to decision."""
+    """One application from arrival to decision.
+
+    The applicant is screened at the bank office of the segment it applies to; a loan
+    needing a guarantee is reviewed at the guarantor's office of the segment it would be
+    booked in.
+    """
     outcome = Outcome(applicant)
     log.append(outcome)
     yield env.timeout(max(applicant.arrival - env.now, 0.0))
+    branch = officers.pick(applicant.segment, applicant.bank_office)
     for visit in range(rules.visits):
-        served, waited = yield from serve(
-            env, officers, applicant.service[visit], applicant.patience
-        )
+        served, waited = yield from serve(env, branch, applicant.service[visit], applicant.patience)
         outcome.waits.append(waited)
         if not served:
             outcome.status, outcome.decided = "abandoned", env.now
@@ -101,7 +110,10 @@ def application(
     approved = rules.bank_ok(applicant, segment)
     if approved and rules.needs_guarantor[segment] and reviewers is not None:
         served, waited = yield from serve(
-            env, reviewers, rules.review_service(applicant), applicant.patience
+            env,
+            reviewers.pick(segment, applicant.review_office),
+            rules.review_service(applicant),
+            applicant.patience,
         )
         outcome.waits.append(waited)
         if not served:
@@ -112,18 +124,19 @@ def application(
     outcome.status = "approved" if approved else "rejected"
     outcome.segment = segment if approved else -1
     if approved and rules.renews_into[segment] >= 0:
-        env.process(renewal(env, applicant, segment, officers, rules, log))
+        env.process(renewal(env, applicant, segment, branch, rules, log))
 
 
 def renewal(
     env: simpy.Environment,
     parent: Applicant,
     segment: int,
-    officers: MonitoredResource,
+    branch: MonitoredResource,
     rules: Rules,
     log: list,
 ):
-    """At maturity the firm asks to renew; the bank re-screens it on the renewal terms.
+    """At maturity the firm asks to renew at ``branch``, the bank office that made the
+    loan; the bank re-screens it on the renewal terms.
 
     Whether the loan is still performing is decided per path in the kernels; here only
     the bank's rule and the officers' time are simulated.
@@ -146,10 +159,12 @@ def renewal(
         service=parent.service,
         renewal=True,
         priced_in=parent.price_segment,
+        bank_office=parent.bank_office,
+        review_office=parent.review_office,
     )
     outcome = Outcome(applicant)
     log.append(outcome)
-    _served, waited = yield from serve(env, officers, rules.renewal_service(applicant), None)
+    _served, waited = yield from serve(env, branch, rules.renewal_service(applicant), None)
     outcome.waits.append(waited)
     outcome.decided = env.now
     ok = rules.bank_ok(applicant, into)
@@ -172,30 +187,33 @@ def claim(
 
 def simulate_claims(
     monthly_claims: np.ndarray,
-    handlers: int,
+    offices: int,
+    staff_per_office: int,
     mean_days: float,
-    uniforms_arrival: np.ndarray,
-    uniforms_service: np.ndarray,
+    uniforms: tuple[np.ndarray, np.ndarray, np.ndarray],
     service_time,
-) -> tuple[np.ndarray, MonitoredResource]:
+) -> tuple[np.ndarray, OfficeQueues]:
     """Processing days of claims arriving at ``monthly_claims`` (Poisson, counts per month).
 
-    ``uniforms_*`` give each claim's arrival offset in its month and service time.
+    ``uniforms`` give each claim's arrival offset in its month, its service time and
+    its office (one of ``offices`` simulated offices, each of ``staff_per_office``).
     """
+    uniforms_arrival, uniforms_service, uniforms_office = uniforms
     env = simpy.Environment()
-    staff = MonitoredResource(env, handlers)
+    staff = OfficeQueues(env, [offices], staff_per_office, lambda segment: 0)
     lags: list = []
     k = 0
     for month, count in enumerate(monthly_claims):
         for _ in range(int(count)):
             u_arrival = uniforms_arrival[k % len(uniforms_arrival)]
             u_service = uniforms_service[k % len(uniforms_service)]
+            u_office = uniforms_office[k % len(uniforms_office)]
             env.process(
                 claim(
                     env,
                     (month + u_arrival) * DAYS_PER_MONTH,
                     service_time(mean_days, u_service),
-                    staff,
+                    staff.pick(0, u_office),
                     lags,
                 )
             )

@@ -92,3 +92,47 @@ def serve(
         waited = env.now - start
         yield env.timeout(service_days)
     return True, waited
+
+
+class OfficeQueues:
+    """An institution's simulated offices, each its own ``MonitoredResource`` of full staff.
+
+    ``blocks`` gives the simulated offices of each assignment block (the segments with
+    offices of their own, then the shared rest); ``block_of`` maps a segment to its block.
+    An arrival joins office ``floor(u * n)`` of its block's ``n``, so arrivals spread
+    uniformly and a block of n offices gets 1/n of its arrivals each.
+    """
+
+    def __init__(self, env: simpy.Environment, blocks: list[int], staff: int, block_of):
+        self.blocks = blocks
+        self.block_of = block_of
+        self.first = [sum(blocks[:b]) for b in range(len(blocks))]
+        self.offices = [MonitoredResource(env, staff) for _ in range(sum(blocks))]
+
+    def pick(self, segment: int, uniform: float) -> MonitoredResource:
+        """The office an arrival of ``segment`` with office uniform ``uniform`` joins."""
+        b = self.block_of(segment)
+        return self.offices[self.first[b] + min(int(uniform * self.blocks[b]), self.blocks[b] - 1)]
+
+    @property
+    def capacity(self) -> int:
+        """Simulated headcount (the real one / record weight)."""
+        return sum(int(o.capacity) for o in self.offices)
+
+    def observe(self) -> None:
+        for office in self.offices:
+            office.observe()
+
+    def utilisation(self, year: int) -> float:
+        """Busy staff-days / available staff-days over all offices in year ``year``."""
+        busy = sum(o.busy_area.get(year, 0.0) for o in self.offices)
+        return busy / (self.capacity * DAYS_PER_YEAR)
+
+    @property
+    def queue_area(self) -> dict[int, float]:
+        """By year: applicants waiting x days, summed over the offices."""
+        total: dict[int, float] = defaultdict(float)
+        for office in self.offices:
+            for year, area in office.queue_area.items():
+                total[year] += area
+        return total

@@ -1,9 +1,10 @@
 """Run the institution processes once per book replica and hand the engine its inputs.
 
 Output per replica: the approved loan book (records of weight ``record_weight``), the
-operational measures (applications, approvals, rejections, abandonment, decision times,
-mean true PD of approved loans, staff utilisation), the renewal approval share and the
-claim-lag distribution the claim handlers achieve.
+operational measures (applications, approvals by the segment applied to and the segment
+booked in, rejections, abandonment, decision times, mean true PD of approved loans by
+booked segment, staff utilisation over the real headcount), the renewal approval share and
+the claim-lag distribution the claim handlers achieve.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import simpy
 import xarray as xr
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
-from ..config.processes import MAX_PROCESSING_MONTHS, Processes
+from ..config.processes import MAX_PROCESSING_MONTHS, Offices, Processes
 from ..config.schema import Guarantor, Scenario
 from ..config.values import in_year
 from . import decisions
-from .draws import N_COLUMNS, applicant_draws, monthly_uniform
+from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
-from .queues import DAYS_PER_MONTH, MonitoredResource
+from .queues import DAYS_PER_MONTH, OfficeQueues
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
 # true PD to its grade moves the portfolio's mean PD by well under 1%.
@@ -138,8 +139,8 @@ class ReplicaRun:
     renewal_share: np.ndarray  # by segment: renewal applications approved / asked
     claim_lag: dict
     log: list  # Outcome per application (and renewal application)
-    officers: MonitoredResource
-    reviewers: MonitoredResource | None
+    officers: OfficeQueues
+    reviewers: OfficeQueues | None
 
 
 def run_processes(
@@ -184,12 +185,9 @@ def run_replica(
     n_months = scenario.horizon.origination_years * 12
     terms = _Terms(scenario)
 
-    def scaled(staff: int) -> int:
-        return max(1, int(staff / weight + 0.5))  # half up: 3 officers at weight 2 are 2
-
     env = simpy.Environment()
-    officers = MonitoredResource(env, scaled(pr.bank.officers))
-    reviewers = MonitoredResource(env, scaled(pr.guarantor.reviewers)) if pr.guarantor else None
+    officers = _offices(env, pr.bank, weight, terms.names)
+    reviewers = _offices(env, pr.guarantor, weight, terms.names) if pr.guarantor else None
     rules = _rules(scenario, terms, n_months)
     log: list = []
     for applicant in _applicants(scenario, seed, replica, terms, n_months):
@@ -201,17 +199,32 @@ def run_replica(
 
     book = _book(scenario, log, weight, n_months)
     measures = _measures(scenario, log, weight, officers, reviewers)
-    lag_weights, handlers = _claims(scenario, seed, replica, book, other_book)
+    renewal_share = _renewal_share(log, len(terms.names))
+    lag_weights, handlers = _claims(scenario, seed, replica, book, other_book, renewal_share)
     if handlers is not None and pr.claims is not None:
         _add_claim_handlers(measures, pr.claims.party, handlers, reviewers, scenario)
     return ReplicaRun(
         book=book,
         measures=measures,
-        renewal_share=_renewal_share(log, len(terms.names)),
+        renewal_share=renewal_share,
         claim_lag=lag_weights,
         log=log,
         officers=officers,
         reviewers=reviewers,
+    )
+
+
+def _offices(env: simpy.Environment, staff: Offices, weight: int, names: list) -> OfficeQueues:
+    """``staff``'s offices at 1/``weight`` of their number, each at full staff (the schema
+    checks that the weight divides every office count)."""
+    reserved = list(staff.segment_offices or {})
+    rest = len(reserved)
+    block = [reserved.index(n) if n in reserved else rest for n in names]
+    return OfficeQueues(
+        env,
+        [n // weight for n in staff.blocks()],
+        staff.staff_per_office,
+        block.__getitem__,
     )
 
 
@@ -349,17 +362,21 @@ def _month_applicants(
             guarantor_seen_pd=float(seen_guarantor[k]),
             patience=None if patience is None else float(patience[k]),
             service=np.concatenate([service[k], [extra[k], renewal_service[k]]]),
+            bank_office=float(u[k, BANK_OFFICE]),
+            review_office=float(u[k, REVIEW_OFFICE]),
         )
 
 
 def _add_claim_handlers(
     measures: xr.Dataset,
     party: str,
-    handlers: MonitoredResource,
-    reviewers: MonitoredResource | None,
+    handlers: OfficeQueues,
+    reviewers: OfficeQueues | None,
     scenario: Scenario,
 ) -> None:
-    """Fold the claim handlers into the guarantor's staff utilisation (capacity-weighted)."""
+    """Fold the claim handlers into the guarantor's staff utilisation (headcount-weighted:
+    every simulated office has its full staff, so simulated headcounts are the real ones
+    over the record weight)."""
     util = measures["staff_utilisation"]
     years = util.year.values
     extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
@@ -407,13 +424,17 @@ def _renewal_share(log: list, n_seg: int) -> np.ndarray:
 
 
 def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -> xr.Dataset:
+    """Counts by arrival year and the segment applied to; approvals also by the segment the
+    loan is booked in (a declined credit application offered a guarantee is booked in the
+    guarantee's segment), and the approved loans' mean PD by booked segment."""
     years = scenario.years
     names = list(scenario.segments)
     shape = (len(years), len(names))
     count = {k: np.zeros(shape) for k in ("applications", "approvals", "rejections", "abandoned")}
+    booked = np.zeros((len(years), len(names), len(names)))  # year, applied, booked
     days = np.zeros(shape)
     decided = np.zeros(shape)
-    pd_sum = np.zeros(shape)
+    pd_sum = np.zeros(shape)  # by booked segment
     for o in log:
         a = o.applicant
         if a.renewal:
@@ -422,7 +443,8 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
         count["applications"][y, s] += weight
         if o.status == "approved":
             count["approvals"][y, s] += weight
-            pd_sum[y, s] += a.pd
+            booked[y, s, o.segment] += weight
+            pd_sum[y, o.segment] += a.pd
         elif o.status == "rejected":
             count["rejections"][y, s] += weight
         elif o.status == "abandoned":
@@ -432,7 +454,7 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
             decided[y, s] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         decision_days = days / decided
-        approved_pd = pd_sum / (count["approvals"] / weight)
+        approved_pd = pd_sum / (booked.sum(axis=1) / weight)
     parties = [*scenario.parties, "unabsorbed"]
     util = np.full((len(years), len(parties)), np.nan)
     for i in range(len(years)):
@@ -441,48 +463,32 @@ def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -
             guarantor = _processes_of(scenario).guarantor
             assert guarantor is not None  # reviewers work for the processes' guarantor
             util[i, parties.index(guarantor.party)] = reviewers.utilisation(i)
-    coords = {"year": years, "segment": names}
-    data = {k: (("year", "segment"), v) for k, v in count.items()}
+    coords = {"year": years, "segment": names, "applied_segment": names}
+    data: dict[str, tuple] = {k: (("year", "segment"), v) for k, v in count.items()}
+    data["booked_approvals"] = (("year", "applied_segment", "segment"), booked)
     data["decision_days_mean"] = (("year", "segment"), decision_days)
     data["approved_pd_mean"] = (("year", "segment"), approved_pd)
     data["staff_utilisation"] = (("year", "party"), util)
     return xr.Dataset(data, coords={**coords, "party": parties})
 
 
-def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_book):
-    """Claim-lag distribution of the guarantor's handlers at the expected claim volume."""
+def _claims(
+    scenario: Scenario,
+    seed: int,
+    replica: int,
+    book: LoanBook,
+    other_book,
+    renewal_share: np.ndarray,
+):
+    """Claim-lag distribution of the guarantor's handlers at the expected claim volume
+    (:func:`expected_claims`), Poisson month by month."""
     pr = _processes_of(scenario)
     claims = pr.claims
     if claims is None:
         return {}, None
     gname = claims.party
-    segs = list(scenario.segments.values())
-    covered = np.array(
-        [
-            gname in scenario.schemes[s.scheme].split
-            and any(scenario.schemes[s.scheme].at(y)[0] > 0 for y in scenario.origination_years)
-            for s in segs
-        ]
-    )
     n_months = scenario.horizon.months
-    grades = max(len(s.pd.grades) for s in segs)
-    own_pd = np.zeros((len(segs), grades))  # PD of each (segment, grade) of the volume book
-    for i, seg in enumerate(segs):
-        pds = seg.pd.grade_pds()[0]
-        own_pd[i, : len(pds)] = pds
-    expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
-    for b, pd_of in (
-        (book, lambda bk: PD_GRID[bk.grade]),
-        (other_book, lambda bk: own_pd[bk.segment, bk.grade]),
-    ):
-        if b is None or len(b) == 0:
-            continue
-        mask = covered[b.segment]
-        monthly = b.n_loans[mask] * pd_of(b)[mask] / 12.0
-        start = b.month[mask]
-        np.add.at(expected, start, monthly)
-        np.add.at(expected, np.minimum(start + b.tenor[mask], n_months), -monthly)
-    expected = np.cumsum(expected)[:n_months]
+    expected = expected_claims(scenario, gname, book, other_book, renewal_share)
     weight = pr.record_weight
     counts = np.array(
         [
@@ -493,15 +499,82 @@ def _claims(scenario: Scenario, seed: int, replica: int, book: LoanBook, other_b
     total = int(counts.sum())
     u = np.empty((max(total, 1), N_COLUMNS))
     applicant_draws(seed, replica, CLAIMS_STREAM, 0, max(total, 1), u)
-    handlers = max(1, int(claims.handlers / weight + 0.5))
 
     def service(mean, uniform):
         return float(service_times(mean, claims.service.cv, np.array([uniform]))[0])
 
     lags, staff = simulate_claims(
-        counts, handlers, claims.service.mean_days, u[:, 0], u[:, 6], service
+        counts,
+        claims.offices // weight,
+        claims.staff_per_office,
+        claims.service.mean_days,
+        (u[:, 0], u[:, 6], u[:, BANK_OFFICE]),
+        service,
     )
     months = np.minimum(np.rint(lags / DAYS_PER_MONTH).astype(int), MAX_PROCESSING_MONTHS)
     weights = np.bincount(months, minlength=MAX_PROCESSING_MONTHS + 1).astype(np.float64)
     weights = weights / weights.sum() if weights.sum() > 0 else np.eye(MAX_PROCESSING_MONTHS + 1)[0]
     return {gname: weights}, staff
+
+
+def expected_claims(
+    scenario: Scenario, party: str, book: LoanBook, other_book, renewal_share: np.ndarray
+) -> np.ndarray:
+    """Expected defaults a month of loans whose scheme gives ``party`` a share (real loans).
+
+    Every guaranteed default the kernels will draw counts, renewed loans included: the
+    loans performing at maturity renew at the segment's renewal rate (times the share of
+    renewal applications this replica's bank approved, ``renewal_share``) while lending
+    continues, into the renewal segment, keeping their PD. A loan defaults at its annual
+    PD / 12 a month over its life (the volume is what matters, not its exact timing).
+    """
+    segs = list(scenario.segments.values())
+    covered = np.array(
+        [
+            party in scenario.schemes[s.scheme].split
+            and any(scenario.schemes[s.scheme].at(y)[0] > 0 for y in scenario.origination_years)
+            for s in segs
+        ]
+    )
+    n_months = scenario.horizon.months
+    grades = max(len(s.pd.grades) for s in segs)
+    own_pd = np.zeros((len(segs), grades))  # PD of each (segment, grade) of the volume book
+    for i, seg in enumerate(segs):
+        pds = seg.pd.grade_pds()[0]
+        own_pd[i, : len(pds)] = pds
+    renew_rate, renew_into = _renewal_terms(scenario, renewal_share)
+    tenor = np.array([s.tenor_months for s in segs])
+    origination_months = scenario.horizon.origination_years * 12
+    expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
+    for b, pd_of in (
+        (book, lambda bk: PD_GRID[bk.grade]),
+        (other_book, lambda bk: own_pd[bk.segment, bk.grade]),
+    ):
+        if b is None or len(b) == 0:
+            continue
+        n, pd, in_seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
+        start, end = b.month, np.minimum(b.month + b.tenor, n_months)
+        while len(n):  # one generation: the loans, then their renewals
+            mask = covered[in_seg]
+            monthly = n[mask] * pd[mask] / 12.0
+            np.add.at(expected, start[mask], monthly)
+            np.add.at(expected, end[mask], -monthly)
+            n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
+            go = (n > 0) & (end < origination_months)
+            n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
+            end = np.minimum(start + tenor[in_seg], n_months)
+    return np.cumsum(expected)[:n_months]
+
+
+def _renewal_terms(scenario: Scenario, renewal_share: np.ndarray):
+    """Per segment: the share of loans performing at maturity that renew, and into which
+    segment (what the kernels get: the scenario's rate times the bank's approval share)."""
+    names = list(scenario.segments)
+    rate = np.zeros(len(names))
+    into = np.arange(len(names))
+    for s, seg in enumerate(scenario.segments.values()):
+        if seg.renewal is not None:
+            share = renewal_share[s]
+            rate[s] = seg.renewal.rate * (1.0 if np.isnan(share) else share)
+            into[s] = names.index(seg.renewal.into) if seg.renewal.into else s
+    return rate, into

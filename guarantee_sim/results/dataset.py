@@ -76,14 +76,22 @@ VARIABLE_META = {
         "re-guarantee fees across the boundary, less fees received); operating costs excluded",
     ),
     "public_operating_cost": ("CNY", "operating costs of public guarantors"),
-    # from the institution processes (mean over book replicas), per year, segment / party
+    # from the institution processes (mean over book replicas), per year, segment / party;
+    # counted by arrival year and the segment applied to, unless said otherwise
     "applications": ("1", "loan applications arriving in the year"),
-    "approvals": ("1", "applications approved (decided in any year)"),
+    "approvals": ("1", "applications approved, in any segment (decided in any year)"),
+    "booked_approvals": (
+        "1",
+        "applications to applied_segment approved with the loan booked in segment",
+    ),
     "rejections": ("1", "applications declined by the bank or the guarantor"),
     "abandoned": ("1", "applicants who gave up waiting in a queue"),
     "decision_days_mean": ("d", "mean days from application to decision"),
-    "approved_pd_mean": ("1/year", "mean true annual PD of approved applicants"),
-    "staff_utilisation": ("1", "busy staff time / available staff time"),
+    "approved_pd_mean": (
+        "1/year",
+        "mean true annual PD of approved applicants, by the segment booked in",
+    ),
+    "staff_utilisation": ("1", "busy staff time / available staff time (real headcount)"),
     # targets
     "target_attainment": ("1", "achieved / target"),
     "target_probability": ("1", "share of paths meeting the target"),
@@ -118,6 +126,7 @@ PARTY_VARIABLE_KINDS = {
 PROCESS_VARIABLES = (
     "applications",
     "approvals",
+    "booked_approvals",
     "rejections",
     "abandoned",
     "decision_days_mean",
@@ -132,6 +141,7 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "replica": ("1", "book replica the path lends from (path mod book_replicas)"),
     "year": ("year", "calendar year"),
     "segment": (None, "loan segment"),
+    "applied_segment": (None, "loan segment applied to"),
     "party": (None, "party sharing losses"),
     "segment_label": (None, "segment label"),
     "segment_tags": (None, "segment tags"),
