@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 import xarray as xr
+from scipy import special
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
 from ..config.processes import MAX_PROCESSING_MONTHS, Processes
@@ -63,7 +64,13 @@ def service_times(mean_days: float, cv: float, uniforms: np.ndarray) -> np.ndarr
 
 
 class _Terms:
-    """Per segment: what the bank keeps, the guarantor's share and fee, prices."""
+    """Per segment: what the bank keeps, what the guarantor keeps, earns and pays, prices.
+
+    The guarantor's terms are per CNY guaranteed per year, as in the kernels' accounts
+    (``engine/inputs.py``): the fee and the fee subsidy are charged on the loan amount,
+    so per CNY guaranteed they are divided by the coverage; its cost is its operating cost
+    plus the re-guarantee fees it pays on the re-guarantors' shares.
+    """
 
     def __init__(self, scenario: Scenario):
         pr = _processes_of(scenario)
@@ -72,20 +79,44 @@ class _Terms:
         self.kept: list[float] = []
         self.own_share: list[float] = []
         self.needs_guarantor: list[bool] = []
-        for seg in scenario.segments.values():
-            scheme = scenario.schemes[seg.scheme]
-            self.kept.append(1.0 - scheme.coverage)
-            share = scheme.coverage * scheme.split.get(gname, 0.0) if gname else 0.0
-            self.own_share.append(share)
-            self.needs_guarantor.append(share > 0.0)
+        self.coverage: list[float] = []
+        self.guarantor_kept: list[float] = []  # of the guaranteed loss, after re-guarantee/pools
+        self.guarantor_cost: list[float] = []  # per CNY guaranteed per year
         self.guarantor: Guarantor | None = None
         if gname:
             party = scenario.parties[gname]
             assert party.kind == "guarantor"  # the schema: the reviewers work for a guarantor
             self.guarantor = party
+        for seg in scenario.segments.values():
+            scheme = scenario.schemes[seg.scheme]
+            self.kept.append(1.0 - scheme.coverage)
+            kept = scheme.split.get(gname, 0.0) if gname else 0.0
+            self.own_share.append(scheme.coverage * kept)
+            self.needs_guarantor.append(scheme.coverage * kept > 0.0)
+            self.coverage.append(scheme.coverage)
+            self.guarantor_kept.append(kept)
+            reguarantee = sum(
+                scenario.parties[name].fee_rate * proportion
+                for name, proportion in scheme.split.items()
+                if scenario.parties[name].kind == "reguarantor"
+            )
+            operating = self.guarantor.operating_cost_rate if self.guarantor else 0.0
+            self.guarantor_cost.append(operating + reguarantee)
+        subsidy = scenario.policy.fee_subsidy
+        # "pools" adds fee_subsidy.paid_to (guarantor | borrower); before it, guarantors
+        # are paid, as the kernels account for it
+        paid_to = getattr(subsidy, "paid_to", "guarantor") if subsidy is not None else None
+        self.subsidy_to_guarantor = subsidy if paid_to == "guarantor" else None
 
     def fee(self, amount: float) -> float:
         return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount)
+
+    def guarantor_income(self, amount: float, s: int) -> tuple[float, float]:
+        """(fee, fee subsidy paid to the guarantor) per CNY guaranteed per year."""
+        fee = self.fee(amount)
+        subsidy = self.subsidy_to_guarantor
+        paid = subsidy.rate if subsidy is not None and fee <= subsidy.max_fee_rate + 1e-12 else 0.0
+        return fee / self.coverage[s], paid / self.coverage[s]
 
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
@@ -104,6 +135,12 @@ def all_in_price(scenario: Scenario, terms: _Terms, name: str) -> float:
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
         price -= subsidy.share_of_lpr * policy.lpr
     return price
+
+
+def bank_noise(scenario: Scenario) -> float:
+    """The sd of the bank's score noise: credit-information sharing removes a share of it."""
+    bank = _processes_of(scenario).bank
+    return float(bank.score_noise) * (1.0 - bank.credit_data_sharing)
 
 
 @dataclass(frozen=True)
@@ -193,35 +230,69 @@ def run_replica(
 
 
 def _rules(scenario: Scenario, terms: _Terms, n_months: int) -> Rules:
-    """The bank's and the guarantor's decision rules and the terms of each segment."""
+    """The bank's and the guarantor's decision rules and the terms of each segment.
+
+    Both act on their posterior mean PD (``decisions`` module doc): the bank's prior is
+    the population of the segment the applicant applied in (its price segment), the
+    guarantor's that population given what the bank decided on the way to it.
+    """
     pr = _processes_of(scenario)
     names = terms.names
     segs = list(scenario.segments.values())
     bank = pr.bank
     guarantor = pr.guarantor
     loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
+    prior = {
+        names.index(n): (decisions.logit_location(segs[names.index(n)].pd.mean, d.pd_dispersion),
+                         float(d.pd_dispersion))
+        for n, d in pr.demand.items()
+    }  # fmt: skip
+    noise_bank = bank_noise(scenario)
+    noise_guarantor = float(guarantor.score_noise) if guarantor is not None else 0.0
+
+    def bank_pd(a: Applicant) -> float:
+        table = decisions.posterior_table(*prior[a.price_segment], noise_bank)
+        return float(table(special.logit(a.bank_seen_pd)))
+
+    def break_even(applied: int, s: int) -> float:
+        return decisions.bank_break_even_pd(
+            segs[s].lgd, terms.kept[s], loan_rate[applied], bank.funding_cost, bank.operating_cost
+        )
 
     def bank_ok(a: Applicant, s: int) -> bool:
-        return bool(
-            decisions.bank_approves(
-                a.bank_seen_pd,
-                segs[s].lgd,
-                terms.kept[s],
-                loan_rate[a.price_segment],
-                bank.funding_cost,
-                bank.operating_cost,
+        return bool(break_even(a.price_segment, s) >= bank_pd(a))
+
+    windows: dict[tuple[int, int], decisions.Window] = {}
+
+    def window(applied: int, s: int) -> decisions.Window:
+        """The bank's decision on an applicant who applied in ``applied`` and reaches the
+        guarantor on segment ``s``'s terms: approved on them, declined first if routed."""
+        if (applied, s) not in windows:
+            table = decisions.posterior_table(*prior[applied], noise_bank)
+            hi = decisions.bank_score_threshold(table, break_even(applied, s))
+            lo = (
+                decisions.bank_score_threshold(table, break_even(applied, applied))
+                if applied != s
+                else -math.inf
             )
-        )
+            windows[applied, s] = decisions.Window(lo, hi, noise_bank)
+        return windows[applied, s]
 
     def guarantor_ok(a: Applicant, s: int) -> bool:
         assert guarantor is not None  # only segments whose scheme has the reviewers' guarantor
+        table = decisions.posterior_table(
+            *prior[a.price_segment], noise_guarantor, window(a.price_segment, s)
+        )
+        fee, subsidy = terms.guarantor_income(a.amount, s)
         return bool(
             decisions.guarantor_approves(
-                a.guarantor_seen_pd,
+                float(table(special.logit(a.guarantor_seen_pd))),
                 segs[s].lgd,
-                terms.own_share[s],
-                terms.fee(a.amount),
-                guarantor.risk_appetite,
+                terms.guarantor_kept[s],
+                fee,
+                subsidy,
+                guarantor.mandate_loss_rate,
+                terms.guarantor_cost[s],
             )
         )
 
@@ -292,7 +363,7 @@ def _month_applicants(
     visits = bank.visits
     seg = scenario.segments[name]
     demand = pr.demand[name]
-    noise_bank = bank.score_noise * (1.0 - bank.credit_data_sharing)
+    noise_bank = bank_noise(scenario)
     noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
     hash_ = segment_hash(name)
     id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
