@@ -144,6 +144,8 @@ def test_the_corpus_covers_the_required_mistakes():
         "process_pd_too_small",
         "patience_too_long",
         "seasonality_overflow",
+        # keys that were replaced
+        "risk_appetite_retired",
         # messages with enough digits
         "split_almost_one",
         "fee_just_above_cap",
