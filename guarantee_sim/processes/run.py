@@ -20,7 +20,7 @@ from scipy import special
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
 from ..config.processes import MAX_PROCESSING_MONTHS, Processes
-from ..config.schema import Guarantor, Scenario
+from ..config.schema import Guarantor, Reguarantor, Scenario
 from . import decisions
 from .draws import N_COLUMNS, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
@@ -95,11 +95,11 @@ class _Terms:
             self.needs_guarantor.append(scheme.coverage * kept > 0.0)
             self.coverage.append(scheme.coverage)
             self.guarantor_kept.append(kept)
-            reguarantee = sum(
-                scenario.parties[name].fee_rate * proportion
-                for name, proportion in scheme.split.items()
-                if scenario.parties[name].kind == "reguarantor"
-            )
+            reguarantee = 0.0  # the fees it pays its re-guarantors, per CNY guaranteed
+            for name, proportion in scheme.split.items():
+                party = scenario.parties[name]
+                if isinstance(party, Reguarantor):
+                    reguarantee += party.fee_rate * proportion
             operating = self.guarantor.operating_cost_rate if self.guarantor else 0.0
             self.guarantor_cost.append(operating + reguarantee)
         subsidy = scenario.policy.fee_subsidy
