@@ -9,6 +9,9 @@
 * The guarantor's rule: a lower fee offset by an equal subsidy paid to the guarantor leaves
   every decision unchanged; more re-guarantee cover (a lower kept share) approves more;
   a higher mandate approves more, at a higher mean true PD.
+* The processes wire them up as derived: the guarantor's prior is the bank's decision on
+  the way to it (routed: declined on credit terms, then approved), and its kept share,
+  income (a subsidy only when paid to it) and costs are those of the scheme (known answer).
 """
 
 from __future__ import annotations
@@ -264,3 +267,32 @@ def test_guarantor_prior_is_the_bank_decision_that_reached_it(monkeypatch):
             assert bank_posterior(applied, w.lo) == pytest.approx(
                 threshold_pd(applied, applied), abs=1e-9
             )
+
+
+def test_guarantor_terms_known_answer():
+    """Hangzhou 2021-2023, 20/20/20/40 (coverage 0.8; guarantor 0.5, two re-guarantors 0.25
+    at 0.3% each): per CNY guaranteed a year it keeps 50% of the loss, earns the fee 0.8%
+    and the subsidy 0.4% (both on the loan amount: / 0.8), pays 0.5% operating cost and
+    2 x 0.25 x 0.3% re-guarantee fees. A subsidy paid to the borrower is not its income
+    (``fee_subsidy.paid_to``, read as "guarantor" where the key does not exist)."""
+    from types import SimpleNamespace
+
+    from guarantee_sim import load_scenario
+    from guarantee_sim.processes.run import _Terms
+
+    scenario = load_scenario("scenarios/hangzhou_2021_2023.yaml")
+    s = list(scenario.segments).index("first_time_guaranteed")
+    terms = _Terms(scenario)
+    assert terms.guarantor_kept[s] == 0.5
+    assert terms.guarantor_cost[s] == pytest.approx(0.005 + 2 * 0.25 * 0.003, abs=1e-15)
+    assert terms.guarantor_income(1e6, s) == pytest.approx((0.01, 0.005), abs=1e-15)
+    for paid_to, subsidy in (("guarantor", 0.005), ("borrower", 0.0)):
+        policy = scenario.policy.model_copy(
+            update={"fee_subsidy": SimpleNamespace(rate=0.004, max_fee_rate=0.01, paid_to=paid_to)}
+        )
+        other = _Terms(scenario.model_copy(update={"policy": policy}))
+        assert other.guarantor_income(1e6, s) == pytest.approx((0.01, subsidy), abs=1e-15)
+    capped = SimpleNamespace(rate=0.004, max_fee_rate=0.005)  # the fee 0.8% is above it
+    policy = scenario.policy.model_copy(update={"fee_subsidy": capped})
+    other = _Terms(scenario.model_copy(update={"policy": policy}))
+    assert other.guarantor_income(1e6, s) == pytest.approx((0.01, 0.0), abs=1e-15)
