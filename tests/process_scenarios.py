@@ -90,7 +90,7 @@ def process_dict(
             "staff_per_office": guarantor_reviewers,
             "service": {"mean_days": 1.0},
             "score_noise": 0.6,
-            "risk_appetite": 2.0,
+            "mandate_loss_rate": 0.01,
         }
     return d
 

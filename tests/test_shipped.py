@@ -210,7 +210,7 @@ def test_fee_variant_keeps_defaults_with_processes():
     variants = load_experiment(FEE_COVERAGE).variant_overrides()
     fixed_book = {
         **reduced_overrides(HANGZHOU_2021),
-        "processes.guarantor.risk_appetite": 100.0,
+        "processes.guarantor.mandate_loss_rate": 0.5,  # above any PD x LGD x kept share
         "parties.guarantor.net_assets": 1.0e13,
     }
     for demand in load_scenario(HANGZHOU_2021).processes.demand:

@@ -117,6 +117,13 @@ BOUNDS: tuple[Bound, ...] = (
         f"{P}: loan rate 4.5% (3.8-6%); below 1% demand explodes at the all-in price",
     ),
     Bound(
+        "processes.guarantor.mandate_loss_rate", None, 0.04,
+        "expected loss a guarantor's mandate tolerates a year, share of the amount guaranteed",
+        f"{P}: the National Fund stops sharing above a 4% compensation rate a year (5% in "
+        "the 2024 plan); a guarantor told to expect losses beyond that on top of its fees "
+        "would lose its re-guarantee",
+    ),
+    Bound(
         "policy.lpr", None, 0.15, "loan prime rate",
         f"{P}: loan rate 4.5% (3.8-6%), above the LPR",
     ),

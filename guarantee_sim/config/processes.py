@@ -145,13 +145,36 @@ class GuarantorProcess(Offices):
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
     service: ServiceTime
     score_noise: Uncertain[Noise] = Field(0.6)
-    risk_appetite: Number[float] = Field(
-        2.0,
-        gt=0.0,
-        le=100.0,
-        description="approves when its expected loss on its own share "
-        "is at most this multiple of the fee (policy guarantors accept more than fees cover)",
+    mandate_loss_rate: Number[float] = Field(
+        0.01,
+        ge=0.0,
+        le=0.5,
+        description="expected loss a year, as a share of the amount guaranteed, that its "
+        "policy mandate tolerates beyond its fees and subsidies net of its costs: it "
+        "guarantees when PD x LGD x its kept share <= fee + fee subsidy paid to it + this - "
+        "operating cost and re-guarantee fees (per CNY guaranteed a year); 0 for a "
+        "commercial guarantor whose income must cover expected loss and cost. Default "
+        "ASSUMPTION: 1%, a quarter of the National Fund's 4% compensation-rate cap",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data):
+        if isinstance(data, dict) and "risk_appetite" in data:
+            fail(
+                [
+                    (
+                        ("risk_appetite",),
+                        "risk_appetite (expected loss <= appetite x fee) is replaced by "
+                        "mandate_loss_rate: the expected loss a year, as a share of the amount "
+                        "guaranteed, the guarantor tolerates beyond its fee and subsidy net of "
+                        "its costs (e.g. 0.01 for a policy guarantor, 0.0 for a commercial "
+                        "one; see CHANGELOG)",
+                        data["risk_appetite"],
+                    )
+                ]
+            )
+        return data
 
 
 class ClaimsProcess(Offices):

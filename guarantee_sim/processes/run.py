@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 import xarray as xr
+from scipy import special
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
 from ..config.processes import MAX_PROCESSING_MONTHS, Offices, Processes
-from ..config.schema import Guarantor, Scenario
+from ..config.schema import Guarantor, Reguarantor, Scenario
 from ..config.values import in_year
 from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
@@ -65,33 +66,60 @@ def service_times(mean_days: float, cv: float, uniforms: np.ndarray) -> np.ndarr
 
 
 class _Terms:
-    """Per origination year k and segment s: what the bank keeps (``kept[k][s]``), the
-    guarantor's share and fee: the contract terms of a loan applied for in that year."""
+    """Per origination year k and segment s, the contract terms of a loan applied for in
+    that year: what the bank keeps (``kept[k][s]``), what the guarantor keeps, earns and
+    pays.
+
+    The guarantor's terms are per CNY guaranteed per year, as in the kernels' accounts
+    (``engine/inputs.py``): the fee and the fee subsidy are charged on the loan amount,
+    so per CNY guaranteed they are divided by the coverage; its cost is its operating cost
+    plus the re-guarantee fees it pays on the re-guarantors' shares.
+    """
 
     def __init__(self, scenario: Scenario):
         pr = _processes_of(scenario)
         self.names = list(scenario.segments)
         self.years = scenario.origination_years
         gname = pr.guarantor.party if pr.guarantor else None
-        self.kept: list[list[float]] = []
-        self.own_share: list[list[float]] = []
-        for year in self.years:
-            kept, own = [], []
-            for seg in scenario.segments.values():
-                coverage, split = scenario.schemes[seg.scheme].at(year)
-                kept.append(1.0 - coverage)
-                own.append(coverage * split.get(gname, 0.0) if gname else 0.0)
-            self.kept.append(kept)
-            self.own_share.append(own)
-        # the guarantor reviews a segment's applications if it shares its loans in any year
-        self.needs_guarantor = [
-            any(own[s] > 0.0 for own in self.own_share) for s in range(len(self.names))
-        ]
         self.guarantor: Guarantor | None = None
         if gname:
             party = scenario.parties[gname]
             assert party.kind == "guarantor"  # the schema: the reviewers work for a guarantor
             self.guarantor = party
+        self.kept: list[list[float]] = []
+        self.own_share: list[list[float]] = []
+        self.coverage: list[list[float]] = []
+        self.guarantor_kept: list[list[float]] = []  # of the guaranteed loss, after re-guarantee
+        self.guarantor_cost: list[list[float]] = []  # per CNY guaranteed per year
+        operating = self.guarantor.operating_cost_rate if self.guarantor else 0.0
+        for year in self.years:
+            kept, own_share, coverages, guarantor_kept, cost = [], [], [], [], []
+            for seg in scenario.segments.values():
+                coverage, split = scenario.schemes[seg.scheme].at(year)
+                own = split.get(gname, 0.0) if gname else 0.0
+                reguarantee = 0.0  # the fees it pays its re-guarantors, per CNY guaranteed
+                for name, proportion in split.items():
+                    party = scenario.parties[name]
+                    if isinstance(party, Reguarantor):
+                        reguarantee += in_year(party.fee_rate, year) * proportion
+                kept.append(1.0 - coverage)
+                own_share.append(coverage * own)
+                coverages.append(coverage)
+                guarantor_kept.append(own)
+                cost.append(operating + reguarantee)
+            self.kept.append(kept)
+            self.own_share.append(own_share)
+            self.coverage.append(coverages)
+            self.guarantor_kept.append(guarantor_kept)
+            self.guarantor_cost.append(cost)
+        # the guarantor reviews a segment's applications if it shares its loans in any year
+        self.needs_guarantor = [
+            any(own[s] > 0.0 for own in self.own_share) for s in range(len(self.names))
+        ]
+        subsidy = scenario.policy.fee_subsidy
+        self.subsidy_to_guarantor = (
+            subsidy if subsidy is not None and subsidy.paid_to == "guarantor" else None
+        )
 
     def year_of(self, day: float) -> int:
         """Index k of the origination year of an application arriving on ``day``."""
@@ -99,6 +127,19 @@ class _Terms:
 
     def fee(self, amount: float, k: int) -> float:
         return 0.0 if self.guarantor is None else self.guarantor.fee_for(amount, self.years[k])
+
+    def guarantor_income(self, amount: float, s: int, k: int) -> tuple[float, float]:
+        """(fee, fee subsidy paid to the guarantor) per CNY guaranteed per year, on a
+        guarantee written in origination year ``k``."""
+        fee = self.fee(amount, k)
+        subsidy, year = self.subsidy_to_guarantor, self.years[k]
+        paid = (
+            in_year(subsidy.rate, year)
+            if subsidy is not None and fee <= in_year(subsidy.max_fee_rate, year) + 1e-12
+            else 0.0
+        )
+        coverage = self.coverage[k][s]
+        return (fee / coverage, paid / coverage) if coverage > 0 else (0.0, 0.0)
 
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str, k: int) -> float:
@@ -128,6 +169,12 @@ def all_in_price(scenario: Scenario, terms: _Terms, name: str, k: int) -> float:
     if subsidy is not None and set(subsidy.tags) & set(seg.tags):
         price -= in_year(subsidy.share_of_lpr, year) * in_year(policy.lpr, year)
     return price
+
+
+def bank_noise(scenario: Scenario) -> float:
+    """The sd of the bank's score noise: credit-information sharing removes a share of it."""
+    bank = _processes_of(scenario).bank
+    return float(bank.score_noise) * (1.0 - bank.credit_data_sharing)
 
 
 @dataclass(frozen=True)
@@ -229,35 +276,75 @@ def _offices(env: simpy.Environment, staff: Offices, weight: int, names: list) -
 
 
 def _rules(scenario: Scenario, terms: _Terms, n_months: int) -> Rules:
-    """The bank's and the guarantor's decision rules and the terms of each segment."""
+    """The bank's and the guarantor's decision rules and the terms of each segment.
+
+    Both act on their posterior mean PD (``decisions`` module doc): the bank's prior is
+    the population of the segment the applicant applied in (its price segment), the
+    guarantor's that population given what the bank decided on the way to it.
+    """
     pr = _processes_of(scenario)
     names = terms.names
     segs = list(scenario.segments.values())
     bank = pr.bank
     guarantor = pr.guarantor
     loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
+    prior = {
+        names.index(n): (decisions.logit_location(segs[names.index(n)].pd.mean, d.pd_dispersion),
+                         float(d.pd_dispersion))
+        for n, d in pr.demand.items()
+    }  # fmt: skip
+    noise_bank = bank_noise(scenario)
+    noise_guarantor = float(guarantor.score_noise) if guarantor is not None else 0.0
+
+    def bank_pd(a: Applicant) -> float:
+        table = decisions.posterior_table(*prior[a.price_segment], noise_bank)
+        return float(table(special.logit(a.bank_seen_pd)))
+
+    def break_even(applied: int, s: int, k: int) -> float:
+        return decisions.bank_break_even_pd(
+            segs[s].lgd,
+            terms.kept[k][s],
+            loan_rate[applied],
+            bank.funding_cost,
+            bank.operating_cost,
+        )
 
     def bank_ok(a: Applicant, s: int) -> bool:
-        return bool(
-            decisions.bank_approves(
-                a.bank_seen_pd,
-                segs[s].lgd,
-                terms.kept[terms.year_of(a.arrival)][s],
-                loan_rate[a.price_segment],
-                bank.funding_cost,
-                bank.operating_cost,
+        return bool(break_even(a.price_segment, s, terms.year_of(a.arrival)) >= bank_pd(a))
+
+    windows: dict[tuple[int, int, int], decisions.Window] = {}
+
+    def window(applied: int, s: int, k: int) -> decisions.Window:
+        """The bank's decision on an applicant who applied in ``applied`` in origination
+        year ``k`` and reaches the guarantor on segment ``s``'s terms: approved on them,
+        declined first if routed."""
+        if (applied, s, k) not in windows:
+            table = decisions.posterior_table(*prior[applied], noise_bank)
+            hi = decisions.bank_score_threshold(table, break_even(applied, s, k))
+            lo = (
+                decisions.bank_score_threshold(table, break_even(applied, applied, k))
+                if applied != s
+                else -math.inf
             )
-        )
+            windows[applied, s, k] = decisions.Window(lo, hi, noise_bank)
+        return windows[applied, s, k]
 
     def guarantor_ok(a: Applicant, s: int) -> bool:
         assert guarantor is not None  # only segments whose scheme has the reviewers' guarantor
+        k = terms.year_of(a.arrival)
+        table = decisions.posterior_table(
+            *prior[a.price_segment], noise_guarantor, window(a.price_segment, s, k)
+        )
+        fee, subsidy = terms.guarantor_income(a.amount, s, k)
         return bool(
             decisions.guarantor_approves(
-                a.guarantor_seen_pd,
+                float(table(special.logit(a.guarantor_seen_pd))),
                 segs[s].lgd,
-                terms.own_share[terms.year_of(a.arrival)][s],
-                terms.fee(a.amount, terms.year_of(a.arrival)),
-                guarantor.risk_appetite,
+                terms.guarantor_kept[k][s],
+                fee,
+                subsidy,
+                guarantor.mandate_loss_rate,
+                terms.guarantor_cost[k][s],
             )
         )
 
@@ -329,7 +416,7 @@ def _month_applicants(
     visits = bank.visits
     seg = scenario.segments[name]
     demand = pr.demand[name]
-    noise_bank = bank.score_noise * (1.0 - bank.credit_data_sharing)
+    noise_bank = bank_noise(scenario)
     noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
     hash_ = segment_hash(name)
     id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
