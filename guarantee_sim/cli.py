@@ -738,7 +738,7 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
         public_cost_table,
     )
 
-    console.print("[bold]Public cost and break-even[/]")
+    console.print(Text("Public cost and break-even", style="bold"))
     missing = missing_cost_variables(ds)
     if missing:
         console.print(
@@ -804,12 +804,20 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
         console.print(table)
     exhaustion = exhaustion_table(ds)
     if len(exhaustion):
-        years = [str(int(y)) for y in ds.year.values]
-        table = Table(title="First year of capital exhaustion / leverage cap binding (paths)")
+        records = exhaustion.to_dict("records")
+        # only the years in which it first happens on some path: eight columns of 0% do not
+        # fit a terminal and say nothing the "never" column does not
+        years = [
+            str(int(y)) for y in ds.year.values if any(r[f"share_{int(y)}"] > 0 for r in records)
+        ]
+        table = Table(
+            title="First year of capital exhaustion / leverage cap binding (share of paths)",
+            caption="years in which neither happens on any path are left out",
+        )
         for col in ("guarantor", "event", *years, "never", "median year"):
             table.add_column(col, justify="left" if col in ("guarantor", "event") else "right")
         events = {"capital_exhausted": "net assets <= 0", "leverage_cap_binding": "cap binds"}
-        for r in exhaustion.to_dict("records"):
+        for r in records:
             table.add_row(
                 f"{r['party']} {r['label']}",
                 events[r["event"]],
