@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from .config import Override, ScenarioError, load_scenario, parse_overrides, read_yaml
+from .config import Override, Scenario, ScenarioError, load_scenario, parse_overrides, read_yaml
 from .config.loader import format_location, model_from_dict
 from .config.types import Frozen, fail
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that
 
 #: top-level keys only a scenario has; a file with ``base`` and none of them is an experiment
 SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
+#: what a base file's name must end with: a scenario is a YAML file
+BASE_SUFFIXES = (".yaml", ".yml")
 
 
 class Experiment(Frozen):
@@ -209,29 +211,57 @@ def variant_scenarios(
 
 
 def _base_scenario(path: Path, experiment: Experiment) -> Path:
-    """The base scenario file, checked to be one (the key and line of ``base`` if not)."""
+    """The base scenario file, checked to be one (the key and line of ``base`` if not).
+
+    Only a ``.yaml``/``.yml`` file is read, and a file that is not a scenario is refused by
+    the names of its top-level keys alone: its values are never echoed (``base`` may point
+    at any file the user can read, such as a configuration holding a token).
+    """
     base = (path.parent / experiment.base).resolve()
     line = experiment._lines.get(("base",))
     where = format_location(path, line, "base")
+
+    def refuse(reason: str) -> ScenarioError:
+        return ScenarioError(f"{where}: {reason}", path=str(path), line=line, key="base")
+
     if not base.is_file():
         what = "a folder" if base.is_dir() else "no file"
-        raise ScenarioError(
-            f"{where}: {experiment.base!r} is {what} (looked for {base}); give the base "
-            "scenario's YAML file, relative to the experiment file",
-            path=str(path),
-            line=line,
-            key="base",
+        raise refuse(
+            f"{experiment.base!r} is {what} (looked for {base}); give the base scenario's "
+            "YAML file, relative to the experiment file"
+        )
+    if base.suffix.lower() not in BASE_SUFFIXES:
+        raise refuse(
+            f"{experiment.base!r} is not a YAML file: a base scenario is a file named "
+            f"{' or '.join('*' + s for s in BASE_SUFFIXES)}, relative to the experiment file"
         )
     data, _ = read_yaml(base)
     if is_experiment(data):
-        raise ScenarioError(
-            f"{where}: {experiment.base!r} is an experiment file, not a scenario; give the "
-            "scenario the variants change",
-            path=str(path),
-            line=line,
-            key="base",
+        raise refuse(
+            f"{experiment.base!r} is an experiment file, not a scenario; give the scenario "
+            "the variants change"
         )
+    problem = _not_a_scenario(data)
+    if problem:
+        raise refuse(f"{experiment.base!r} is not a scenario file: {problem}")
     return base
+
+
+def _not_a_scenario(data: dict) -> str:
+    """Why a file's top-level keys are not a scenario's, or ''; names keys, never values."""
+    fields = Scenario.model_fields
+    allowed = {f.alias or name for name, f in fields.items()}
+    required = [f.alias or name for name, f in fields.items() if f.is_required()]
+    missing = [k for k in required if k not in data]
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if not missing and not unknown:
+        return ""
+    said = []
+    if missing:
+        said.append(f"it lacks {', '.join(missing)}, which every scenario has")
+    if unknown:
+        said.append(f"it has top-level keys no scenario has ({', '.join(unknown)})")
+    return "; ".join(said) + " (its values are not shown)"
 
 
 def run_experiment(
