@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,11 @@ if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that
 SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
 #: what a base file's name must end with: a scenario is a YAML file
 BASE_SUFFIXES = (".yaml", ".yml")
+#: most variants (named variants plus grid points) an experiment may have: enough for a
+#: sensitivity design of four keys at ten values; each is validated before any runs (about
+#: 6 ms a variant on the county scenario, so a minute at the limit; a grid of 10^6 points
+#: was validated for hours) and each is a run of all its paths
+MAX_VARIANTS = 10_000
 
 
 class Experiment(Frozen):
@@ -71,6 +77,20 @@ class Experiment(Frozen):
         values written alike, would silently replace one); a counterfactual among them."""
         if not self.variants and not self.grid:
             fail([(("variants",), "give variants, a grid, or both", None)])
+        points = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
+        if len(self.variants) + points > MAX_VARIANTS:
+            sizes = " x ".join(str(len(v)) for v in self.grid.values()) or "0"
+            fail(
+                [
+                    (
+                        ("grid",) if self.grid else ("variants",),
+                        f"{len(self.variants):,} variants and {points:,} grid points ({sizes}) "
+                        f"are more than the {MAX_VARIANTS:,} an experiment may have (each is "
+                        "validated, then run with all its paths): use fewer values",
+                        None,
+                    )
+                ]
+            )
         fail(
             [
                 (("grid", key), "a grid key needs at least one value", values)
