@@ -85,6 +85,6 @@ def estimate_memory(scenario: Scenario, paths: int, variants: int = 1) -> Memory
         + len(YEAR_VARIABLES)
         + len(scenario.targets) / years  # target_attainment: one per path and target
     )
-    per_path = int(round(per_year * years * _FLOAT))
+    per_path = round(per_year * years * _FLOAT)
     needed = int(PEAK_FACTOR * per_path * paths * variants)
     return MemoryEstimate(needed, available_memory(), paths, variants, per_path)

@@ -359,7 +359,7 @@ def test_nesting_up_to_the_depth_limit_is_read(tmp_path):
 
 
 def test_deeply_nested_override_value_names_the_override():
-    with pytest.raises(ScenarioError, match="--set a.b=.*nested more than 64 levels") as info:
+    with pytest.raises(ScenarioError, match=r"--set a\.b=.*nested more than 64 levels") as info:
         apply_overrides({"a": {"b": 1}}, ["a.b=" + "[" * 600 + "]" * 600])
     assert info.value.key == "a.b"
 

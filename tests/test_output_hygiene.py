@@ -125,7 +125,7 @@ def test_a_brief_of_hostile_labels_has_no_html_and_no_formula(tmp_path):
                 "value": 5,
                 "label": "@SUM(A1)",
             }
-        },  # fmt: skip
+        },
         loss={"guarantor": rng.gamma(2, 1e6, size=(30, 2)) - 3e6},  # a net gain: negative
     )
     ds = ds.assign_coords(party_label=("party", [SCRIPT, FORMULA, "unabsorbed"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import run_main
 
-import guarantee_sim.resources as resources
+from guarantee_sim import resources
 from guarantee_sim.config import load_scenario
 from guarantee_sim.kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 

@@ -486,7 +486,7 @@ def _yaml_value(text, key, override_text, source):
         return _plain(_yaml().load(text), (), {}, frozenset(), _Budget())
     except _Unsupported as exc:
         raise _fail(source, exc.reason, key=key, override=override_text) from None
-    except MaxDepthExceededError as exc:
+    except MaxDepthExceededError:
         raise _fail(source, _too_deep(), key=key, override=override_text) from None
     except YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
