@@ -552,7 +552,11 @@ class Target(Frozen):
     )
     from_year: int
     to_year: int
-    value: Number[float] = Field(gt=0.0)
+    value: Number[float] = Field(
+        gt=0.0,
+        le=MAX_MONEY,
+        description="loans, borrowers or CNY to reach; at most 1e15 (no plan's is near it)",
+    )
 
     @model_validator(mode="after")
     def _period(self) -> Target:
