@@ -19,7 +19,7 @@ delete                    a required key of a model removed                     
 rename                    a key of a model renamed (``key_x``)                     invalid
 wrong_type                a number replaced by text, a list or a mapping           invalid
 not_a_number              a number replaced by .nan, .inf, -.inf, true or false     invalid
-huge                      a number replaced by 1e300                               invalid
+huge                      a number replaced by 1e300 (absurd: field has no bound)  invalid
 negative                  a number whose field is >= 0 (or > 0) made -1             invalid
 duplicate_key             a top-level key written twice                            invalid
 alias_bomb                nested aliases expanding to 10^9 values                  invalid
@@ -99,14 +99,28 @@ def field_at(data: dict, keys: tuple) -> Any:
     return next((f for n, f in model.model_fields.items() if keys[-1] in (n, f.alias)), None)
 
 
-def lower_bound(field) -> float | None:
-    """The field's ``ge``/``gt`` bound, if it has one on the number itself."""
+def bound(field, names: tuple[str, ...]) -> float | None:
+    """The field's bound of one of ``names`` (``ge``, ``gt``, ``le``, ``lt``), if declared."""
     for meta in getattr(field, "metadata", ()):
-        for name in ("ge", "gt"):
-            bound = getattr(meta, name, None)
-            if isinstance(bound, (int, float)):
-                return float(bound)
+        for name in names:
+            value = getattr(meta, name, None)
+            if isinstance(value, (int, float)):
+                return float(value)
     return None
+
+
+def lower_bound(field) -> float | None:
+    return bound(field, ("ge", "gt"))
+
+
+def huge_label(data: dict, keys: tuple) -> str:
+    """1e300 is invalid where the field declares an upper bound, or the value is inside a
+    per-year mapping or list (judged by its field); a field without one (relative weights,
+    Basel's sales, a multiple whose 'no limit' is null) may compute it: absurd."""
+    field = field_at(data, keys)
+    if field is not None and bound(field, ("le", "lt")) is None:
+        return "absurd"
+    return "invalid"
 
 
 def is_number_field(field) -> bool:
@@ -185,10 +199,11 @@ def value_mutations(data: dict, rng: random.Random, scenario: bool) -> Iterator[
     for kind, values in (
         ("wrong_type", ["abc", [1, 2], {"a": 1}]),
         ("not_a_number", [float("nan"), float("inf"), float("-inf"), True, False]),
-        ("huge", [1e300]),
     ):
         keys = rng.choice(spots)
         yield kind, "invalid", replaced(data, keys, rng.choice(values))
+    keys = rng.choice(spots)
+    yield "huge", huge_label(data, keys) if scenario else "invalid", replaced(data, keys, 1e300)
     if scenario:
         bounded = []
         for keys in spots:
