@@ -7,16 +7,17 @@ estimate is those arrays for the scenario's sizes times :data:`PEAK_FACTOR`. ``-
 10000000`` (the schema's maximum) died with a ``MemoryError`` traceback after allocating;
 now ``validate``, ``run`` and ``compare`` refuse it first, with the estimate.
 
-Only the kernels' layout is imported (no Numba), so ``validate`` stays quick.
+Only the kernels' layout is imported (namedtuples and names: no Numba, no xarray), so
+``validate`` stays quick.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .config import Scenario
 from .kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
-from .results.io import available_memory
 
 __all__ = ["PEAK_FACTOR", "WARN_SHARE", "MemoryEstimate", "estimate_memory"]
 
@@ -63,6 +64,15 @@ class MemoryEstimate:
             most = int(self.available / (PEAK_FACTOR * self.per_path * self.variants))
             return f"{text}, more than the {have}: use at most about {most:,} paths here"
         return f"{text}, more than {WARN_SHARE:.0%} of the {have}"
+
+
+def available_memory() -> int | None:
+    """Bytes of physical memory available now (None where the system does not say); as
+    ``results.io.available_memory``, which ``validate`` may not import (it loads xarray)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _gb(n: float) -> str:
