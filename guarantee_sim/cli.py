@@ -185,6 +185,7 @@ def _validate(args, console: Console) -> int:
         return _validate_experiment(args, console)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=args.overrides, strict=args.strict)
+    _check_memory(scenario, scenario.simulation.paths, "simulation.paths")
     console.print(
         Text.assemble(
             f"{args.scenario}: valid scenario ",
@@ -204,6 +205,7 @@ def _validate_experiment(args, console: Console) -> int:
     experiment = load_experiment(args.scenario, overrides=args.overrides)
     with _printing_warnings():
         scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
+    _check_experiment_memory(experiment, scenarios, None)
     names = ", ".join(scenarios)
     console.print(
         Text.assemble(
@@ -262,8 +264,9 @@ def _run(args, console: Console) -> int:
     _refuse_kind(args.scenario, experiment=True)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
-    out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     paths = scenario.simulation.paths
+    _check_memory(scenario, paths, "--paths" if args.paths is not None else "simulation.paths")
+    out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     columns = (
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -279,6 +282,30 @@ def _run(args, console: Console) -> int:
     _written.append(out)
     console.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
+
+
+def _check_memory(scenario, paths: int, key: str, variants: int = 1) -> None:
+    """Refuse a run whose outputs cannot fit in memory (exit 2, before any work); warn when
+    they would take most of it. ``key`` names the option or key that set ``paths``."""
+    from .resources import estimate_memory
+
+    estimate = estimate_memory(scenario, paths, variants)
+    if estimate.refused:
+        raise ScenarioError(f"{estimate.message(key)}", path=key, key=key)
+    if estimate.warned:
+        print(f"warning: {estimate.message(key)}", file=sys.stderr)
+
+
+def _check_experiment_memory(experiment, scenarios: dict, paths: int | None) -> None:
+    """:func:`_check_memory` for every variant at once (a comparison holds them all)."""
+    first = next(iter(scenarios.values()))
+    if paths is not None:
+        key = "--paths"
+    elif experiment.paths is not None:
+        key, paths = f"{experiment._source}: paths", experiment.paths
+    else:
+        key, paths = f"{experiment.base}: simulation.paths", first.simulation.paths
+    _check_memory(first, paths, key, variants=len(scenarios))
 
 
 def _check_paths_and_seed(args) -> None:
@@ -354,6 +381,7 @@ def _compare(args, console: Console) -> int:
     experiment = load_experiment(args.experiment, overrides=args.overrides)
     with _printing_warnings():  # all valid before any run
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
+    _check_experiment_memory(experiment, scenarios, args.paths)
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from .config import Override, ScenarioError, load_scenario, parse_overrides, read_yaml
+from .config import Override, Scenario, ScenarioError, load_scenario, parse_overrides, read_yaml
 from .config.loader import format_location, model_from_dict
 from .config.types import Frozen, fail
 
@@ -36,6 +37,13 @@ if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that
 
 #: top-level keys only a scenario has; a file with ``base`` and none of them is an experiment
 SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
+#: what a base file's name must end with: a scenario is a YAML file
+BASE_SUFFIXES = (".yaml", ".yml")
+#: most variants (named variants plus grid points) an experiment may have: enough for a
+#: sensitivity design of four keys at ten values; each is validated before any runs (about
+#: 6 ms a variant on the county scenario, so a minute at the limit; a grid of 10^6 points
+#: was validated for hours) and each is a run of all its paths
+MAX_VARIANTS = 10_000
 
 
 class Experiment(Frozen):
@@ -69,6 +77,20 @@ class Experiment(Frozen):
         values written alike, would silently replace one); a counterfactual among them."""
         if not self.variants and not self.grid:
             fail([(("variants",), "give variants, a grid, or both", None)])
+        points = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
+        if len(self.variants) + points > MAX_VARIANTS:
+            sizes = " x ".join(str(len(v)) for v in self.grid.values()) or "0"
+            fail(
+                [
+                    (
+                        ("grid",) if self.grid else ("variants",),
+                        f"{len(self.variants):,} variants and {points:,} grid points ({sizes}) "
+                        f"are more than the {MAX_VARIANTS:,} an experiment may have (each is "
+                        "validated, then run with all its paths): use fewer values",
+                        None,
+                    )
+                ]
+            )
         fail(
             [
                 (("grid", key), "a grid key needs at least one value", values)
@@ -209,29 +231,57 @@ def variant_scenarios(
 
 
 def _base_scenario(path: Path, experiment: Experiment) -> Path:
-    """The base scenario file, checked to be one (the key and line of ``base`` if not)."""
+    """The base scenario file, checked to be one (the key and line of ``base`` if not).
+
+    Only a ``.yaml``/``.yml`` file is read, and a file that is not a scenario is refused by
+    the names of its top-level keys alone: its values are never echoed (``base`` may point
+    at any file the user can read, such as a configuration holding a token).
+    """
     base = (path.parent / experiment.base).resolve()
     line = experiment._lines.get(("base",))
     where = format_location(path, line, "base")
+
+    def refuse(reason: str) -> ScenarioError:
+        return ScenarioError(f"{where}: {reason}", path=str(path), line=line, key="base")
+
     if not base.is_file():
         what = "a folder" if base.is_dir() else "no file"
-        raise ScenarioError(
-            f"{where}: {experiment.base!r} is {what} (looked for {base}); give the base "
-            "scenario's YAML file, relative to the experiment file",
-            path=str(path),
-            line=line,
-            key="base",
+        raise refuse(
+            f"{experiment.base!r} is {what} (looked for {base}); give the base scenario's "
+            "YAML file, relative to the experiment file"
+        )
+    if base.suffix.lower() not in BASE_SUFFIXES:
+        raise refuse(
+            f"{experiment.base!r} is not a YAML file: a base scenario is a file named "
+            f"{' or '.join('*' + s for s in BASE_SUFFIXES)}, relative to the experiment file"
         )
     data, _ = read_yaml(base)
     if is_experiment(data):
-        raise ScenarioError(
-            f"{where}: {experiment.base!r} is an experiment file, not a scenario; give the "
-            "scenario the variants change",
-            path=str(path),
-            line=line,
-            key="base",
+        raise refuse(
+            f"{experiment.base!r} is an experiment file, not a scenario; give the scenario "
+            "the variants change"
         )
+    problem = _not_a_scenario(data)
+    if problem:
+        raise refuse(f"{experiment.base!r} is not a scenario file: {problem}")
     return base
+
+
+def _not_a_scenario(data: dict) -> str:
+    """Why a file's top-level keys are not a scenario's, or ''; names keys, never values."""
+    fields = Scenario.model_fields
+    allowed = {f.alias or name for name, f in fields.items()}
+    required = [f.alias or name for name, f in fields.items() if f.is_required()]
+    missing = [k for k in required if k not in data]
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if not missing and not unknown:
+        return ""
+    said = []
+    if missing:
+        said.append(f"it lacks {', '.join(missing)}, which every scenario has")
+    if unknown:
+        said.append(f"it has top-level keys no scenario has ({', '.join(unknown)})")
+    return "; ".join(said) + " (its values are not shown)"
 
 
 def run_experiment(

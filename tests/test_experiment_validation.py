@@ -56,6 +56,8 @@ def test_the_corpus_covers_the_experiment_level_errors():
         "counterfactual_unknown",
         "base_missing",
         "base_is_an_experiment",
+        "base_not_a_scenario",
+        "base_not_yaml",
         "variant_invalid",
         "variant_unknown_key",
         "grid_value_invalid",
@@ -72,3 +74,16 @@ def test_the_corpus_covers_the_experiment_level_errors():
 )
 def test_an_experiment_is_told_from_a_scenario(data, expected):
     assert is_experiment(data) is expected
+
+
+def test_a_base_that_is_not_a_scenario_is_named_by_its_keys_not_its_values(tmp_path):
+    """A base pointing at a settings file printed its token in 'Extra inputs (got ...)'."""
+    err = experiment_error(CORPUS / "base_not_a_scenario.yaml")
+    assert "do-not-echo" not in str(err) and "api_token" in str(err)
+    # a scenario with one top-level key too many is refused the same way: names only
+    scenario = (HERE / "invalid" / "_valid_minimal.yaml").read_text(encoding="utf-8")
+    (tmp_path / "base.yml").write_text(scenario + "password: hunter2\n", encoding="utf-8")
+    (tmp_path / "e.yaml").write_text("name: e\nbase: base.yml\nvariants: {a: {}}\n")
+    err = experiment_error(tmp_path / "e.yaml")
+    assert "top-level keys no scenario has (password)" in str(err)
+    assert "hunter2" not in str(err)

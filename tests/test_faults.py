@@ -420,3 +420,68 @@ def test_written_results_keep_the_folders_made_for_them(tmp_path):
     out = tmp_path / "new" / "sub" / "r.nc"
     write_netcdf(xr.Dataset({"a": ("x", [1.0])}), out)
     assert listing(out.parent) == ["r.nc"]
+
+
+# SIGKILL of compare and brief while they write: the writer dies as if killed from outside
+# at that moment (compare's file is written by a forked child, which kills its parent)
+_KILLED_COMMAND = """
+import os, signal, sys
+from pathlib import Path
+import xarray as xr
+from guarantee_sim.cli import main
+from guarantee_sim.reporting import brief
+
+def to_netcdf(self, path=None, *args, **kwargs):  # in the forked child that writes
+    Path(path).write_bytes(b"partial")
+    os.kill(os.getppid(), signal.SIGKILL)
+    os._exit(1)
+
+def write_files(the_brief, folder):
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    (folder / "tables" / "losses.csv").write_text("partial")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+xr.Dataset.to_netcdf = to_netcdf
+brief._write_files = write_files
+main(sys.argv[1:])
+"""
+
+
+def _killed(*argv) -> int:
+    """Run the command in a subprocess that is SIGKILLed while writing; its pid."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_COMMAND, *map(str, argv)],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        _, err = proc.communicate(timeout=600)
+    assert proc.returncode == -signal.SIGKILL, err
+    return proc.pid
+
+
+@pytest.mark.slow  # a comparison in a subprocess, then one in this process
+def test_compare_killed_mid_write_keeps_the_previous_file_and_the_next_cleans(tmp_path):
+    out = tmp_path / "c.nc"
+    out.write_bytes(PREVIOUS)
+    pid = _killed("compare", EXPERIMENT, "--paths", 5, "--out", out)
+    assert listing(tmp_path) == sorted(["c.nc", f".c.nc.{pid}.{_random(tmp_path)}.tmp"])
+    assert out.read_bytes() == PREVIOUS
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 5, "--out", out)
+    assert rc == 0, err
+    assert listing(tmp_path) == ["c.nc"] and out.read_bytes() != PREVIOUS
+
+
+@pytest.mark.slow  # writes a brief with its figures
+def test_brief_killed_mid_write_keeps_the_previous_brief_and_the_next_cleans(
+    results_file, tmp_path
+):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "brief.md").write_bytes(PREVIOUS)
+    pid = _killed("brief", results_file, "--lang", "en", "--out", out)
+    (stale,) = [p.name for p in tmp_path.iterdir() if p.name != "b"]
+    assert stale.startswith(f".b.{pid}.") and stale.endswith(".tmp")
+    assert listing(out) == ["brief.md"] and (out / "brief.md").read_bytes() == PREVIOUS
+    rc, _, err = run_main("brief", results_file, "--lang", "en", "--out", out)
+    assert rc == 0, err
+    assert listing(tmp_path) == ["b"] and (out / "brief.md").read_bytes() != PREVIOUS

@@ -332,6 +332,38 @@ def test_nested_aliases_stop_at_the_value_limit(tmp_path):
     assert info.value.key == "e.7" and info.value.line == 5  # the alias that crossed it
 
 
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_deep_nesting_is_refused_at_its_line_not_a_recursion_error(tmp_path, style):
+    levels = 600  # exhausted Python's stack inside the YAML parser (RecursionError)
+    if style == "flow":
+        text = "name: x\na: " + "[" * levels + "]" * levels + "\n"
+    else:  # one space of indentation a level keeps the file under the size limit
+        text = "name: x\na:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, levels))
+    with pytest.raises(ScenarioError, match="nested more than 64 levels deep") as info:
+        read_yaml(write(tmp_path, text))
+    expected_line = 2 if style == "flow" else 65  # k63, the first key at level 65
+    assert info.value.line == expected_line and info.value.path.endswith("scenario.yaml")
+
+
+def test_nesting_up_to_the_depth_limit_is_read(tmp_path):
+    from guarantee_sim.config.loader import MAX_DEPTH
+
+    # the top-level mapping is level 1; 'a: [[...[1]...]]' puts the 1 at level brackets + 2
+    def nested(brackets):
+        return write(tmp_path, "a: " + "[" * brackets + "1" + "]" * brackets + "\n")
+
+    data, _ = read_yaml(nested(MAX_DEPTH - 2))
+    assert str(data["a"]).count("[") == MAX_DEPTH - 2
+    with pytest.raises(ScenarioError, match=f"more than {MAX_DEPTH} levels"):
+        read_yaml(nested(MAX_DEPTH - 1))
+
+
+def test_deeply_nested_override_value_names_the_override():
+    with pytest.raises(ScenarioError, match=r"--set a\.b=.*nested more than 64 levels") as info:
+        apply_overrides({"a": {"b": 1}}, ["a.b=" + "[" * 600 + "]" * 600])
+    assert info.value.key == "a.b"
+
+
 def test_aliases_repeated_in_a_list_point_at_the_list(tmp_path):
     path = write(tmp_path, "base: &b {x: 1}\nitems:\n  - *b\n  - *b\n")
     data, lines = read_yaml(path)

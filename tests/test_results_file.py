@@ -166,3 +166,49 @@ def test_a_disk_filling_up_during_the_write_is_one_error(tmp_path):
     assert result["error"] is not None and "writing the results failed" in result["error"]
     assert result["left"] == ["r.nc"]  # the previous results, and no temporary file
     assert read_results(target).sizes["path"] == 10
+
+
+def small_results(paths: int = 4):
+    return results_dataset(
+        years=[2021],
+        segments={"sme": ["first_time"]},
+        parties={"bank": "bank", "guarantor": "guarantor"},
+        paths=paths,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [("sources", "[unclosed"), ("sources", '{"a": 1}'), ("value_sources", "[1, 2]")],
+)
+def test_stored_json_that_is_not_what_was_written_is_a_clean_error(tmp_path, name, text):
+    ds = small_results()
+    ds.attrs[name] = text
+    path = write_netcdf(ds, tmp_path / "r.nc")
+    for command in (("summarize", path), ("brief", path, "--out", tmp_path / "brief")):
+        rc, _, err = run_main(*command)
+        assert rc == 2 and "Traceback" not in err, err
+        assert err.startswith(f"error: {path}: ") and f"its '{name}' is not the JSON" in err
+    assert not (tmp_path / "brief").exists()
+
+
+def test_a_comparison_with_malformed_variant_overrides_is_refused():
+    from guarantee_sim.results import check_results
+
+    ds = xr.concat([small_results(), small_results()], dim="scenario")
+    ds = ds.assign_coords(scenario=["a", "b"], variant_overrides=("scenario", ["{}", "x=1"]))
+    with pytest.raises(ValueError, match="'variant_overrides' is not the JSON dict"):
+        check_results(ds)
+    check_results(ds.assign_coords(variant_overrides=("scenario", ["{}", '{"x": 1}'])))
+
+
+@pytest.mark.slow  # writes a brief
+def test_stored_scenario_yaml_is_never_parsed(tmp_path):
+    """A tag that would run code, in YAML that does not even parse: brief does not read it."""
+    ds = small_results()
+    marker = tmp_path / "ran"
+    ds.attrs["scenario_yaml"] = f"!!python/object/apply:os.system ['touch {marker}']\n: [x\n"
+    path = write_netcdf(ds, tmp_path / "r.nc")
+    rc, _, err = run_main("brief", path, "--out", tmp_path / "brief")
+    assert rc == 0, err
+    assert (tmp_path / "brief" / "brief.md").is_file() and not marker.exists()

@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, CommentedSet, TaggedScalar
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -63,6 +64,10 @@ MAX_FILE_BYTES = 256 * 1024
 #: scenario has 314; aliases (``*name``) repeat a part of the file, and nested aliases
 #: ("billion laughs") would otherwise expand to billions of values.
 MAX_VALUES = 100_000
+#: deepest nesting of mappings and lists in a file (the top-level mapping is 1, a value in
+#: it 2). The deepest shipped file has 7; the YAML parser recurses once per level, so 600
+#: levels exhausted Python's stack before any check could name the place.
+MAX_DEPTH = 64
 
 
 class ScenarioError(Exception):
@@ -163,7 +168,16 @@ class _Budget:
 
 
 def _yaml() -> YAML:
-    return YAML(typ="rt", pure=True)  # YAML 1.2, positions kept, duplicate keys refused
+    yaml = YAML(typ="rt", pure=True)  # YAML 1.2, positions kept, duplicate keys refused
+    yaml.max_depth = MAX_DEPTH  # checked as each node is built, before the stack runs out
+    return yaml
+
+
+def _too_deep() -> str:
+    return (
+        f"values nested more than {MAX_DEPTH} levels deep (mappings or lists inside one "
+        "another); a scenario nests at most 7: remove the extra brackets or indentation"
+    )
 
 
 def read_yaml(path):
@@ -204,6 +218,9 @@ def _parse(raw: bytes, source: str):
         tree = _yaml().load(raw)
     except DuplicateKeyError as exc:
         raise _duplicate_keys(raw, source, exc) from None
+    except MaxDepthExceededError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise _fail(source, _too_deep(), line=line) from None
     except ReaderError as exc:  # e.g. a file saved as GBK, not UTF-8
         line = raw[: exc.position].count(b"\n") + 1
         raise _fail(
@@ -469,6 +486,8 @@ def _yaml_value(text, key, override_text, source):
         return _plain(_yaml().load(text), (), {}, frozenset(), _Budget())
     except _Unsupported as exc:
         raise _fail(source, exc.reason, key=key, override=override_text) from None
+    except MaxDepthExceededError:
+        raise _fail(source, _too_deep(), key=key, override=override_text) from None
     except YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
         raise _fail(

@@ -238,7 +238,10 @@ class ProbabilityOfDefault(Frozen):
 class BaselSME(Frozen):
     basel_sme: Literal[True] = True
     sales_eur_m: Number[float] = Field(
-        5.0, gt=0.0, description="annual sales in EUR m as Basel defines them (bounded to 5-50)"
+        5.0,
+        gt=0.0,
+        le=1e6,  # EUR 1 trillion, more than any firm's sales; Basel reads anything above 50 as 50
+        description="annual sales in EUR m as Basel defines them (bounded to 5-50)",
     )
 
 
@@ -332,14 +335,17 @@ class Segment(Frozen):
 
 class FeeBand(Frozen):
     max_amount: Number[float] | None = Field(
-        None, gt=0.0, description="upper bound of the band (CNY per borrower); null = no bound"
+        None,
+        gt=0.0,
+        le=MAX_MONEY,
+        description="upper bound of the band (CNY per borrower); null = no bound",
     )
     rate: Yearly[Rate] = Field(description="fee, share of the guaranteed amount per year")
 
 
 class LiabilityWeight(Frozen):
     max_amount: Number[float] | None = Field(
-        None, gt=0.0, description="CNY per borrower; null = any"
+        None, gt=0.0, le=MAX_MONEY, description="CNY per borrower; null = any"
     )
     weight: Number[Share]
 
@@ -617,7 +623,11 @@ class Target(Frozen):
     )
     from_year: int
     to_year: int
-    value: Number[float] = Field(gt=0.0)
+    value: Number[float] = Field(
+        gt=0.0,
+        le=MAX_MONEY,
+        description="loans, borrowers or CNY to reach; at most 1e15 (no plan's is near it)",
+    )
 
     @model_validator(mode="after")
     def _period(self) -> Target:

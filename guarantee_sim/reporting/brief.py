@@ -858,35 +858,49 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
 # --------------------------------------------------------------------------- rendering
 
 
+#: what Markdown would read as HTML (a '<' that starts a tag, a comment or an autolink, as in
+#: a label '<script>'), and every '[' (a label '![x](http://...)' would fetch the image; no
+#: link or image starts without one). Written as character references, which Markdown
+#: shows as the characters and never reads as syntax; '<= 1%' stays as it is.
+_MD_SYNTAX = re.compile(r"<(?=[A-Za-z/!?])|\[")
+_MD_REFERENCES = {"<": "&lt;", "[": "&#91;"}
+
+
+def _md(text) -> str:
+    """Text, with labels and descriptions in it, as Markdown that shows it literally."""
+    return _MD_SYNTAX.sub(lambda m: _MD_REFERENCES[m.group()], str(text))
+
+
 def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(brief: Brief) -> str:
-    """Markdown, figures linked as ``figures/<name>.png``."""
+    """Markdown, figures linked as ``figures/<name>.png``; no HTML, links or images come from
+    the text (labels, descriptions and sources are the user's)."""
     lines = []
     for block in brief.blocks:
         kind = block[0]
         if kind == "h1":
-            lines += [f"# {block[1]}", ""]
+            lines += [f"# {_md(block[1])}", ""]
         elif kind == "h2":
-            lines += [f"## {block[1]}", ""]
+            lines += [f"## {_md(block[1])}", ""]
         elif kind == "p":
-            lines += [block[1], ""]
+            lines += [_md(block[1]), ""]
         elif kind == "quote":
-            lines += [f"> {block[1]}", ""]
+            lines += [f"> {_md(block[1])}", ""]
         elif kind == "ul":
-            lines += [f"- {item}" for item in block[1]] + [""]
+            lines += [f"- {_md(item)}" for item in block[1]] + [""]
         elif kind == "table":
             _, header, rows, caption = block
             if caption:
-                lines += [f"*{caption}*", ""]
+                lines += [f"*{_md(caption)}*", ""]
             lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
             lines.append("|" + "|".join("---" for _ in header) + "|")
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             lines.append("")
         elif kind == "figure":
-            caption = brief.figures[block[1]][1]
+            caption = _md(brief.figures[block[1]][1])
             lines += [f"![{caption}]({FIGURES}/{block[1]}.png)", "", f"*{caption}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -964,6 +978,39 @@ def render_html(brief: Brief) -> str:
 
 # --------------------------------------------------------------------------- writing
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text cell a spreadsheet would run as a formula made text.
+
+    A label such as ``=HYPERLINK(...)`` gets a leading ``'``, which makes a spreadsheet
+    take the cell as text (OWASP's advice). Numbers are data: a number column is untouched,
+    and so is a text cell that is a plain number such as ``-0.5``.
+
+    >>> table = pd.DataFrame({"label": ["=1+1", "-0.5", "a"], "x": [-1.0, 2.0, 3.0]})
+    >>> csv_safe(table).to_dict("list")
+    {'label': ["'=1+1", '-0.5', 'a'], 'x': [-1.0, 2.0, 3.0]}
+    """
+    return table.apply(
+        lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(_cell_safe)
+    )
+
+
+def _cell_safe(cell):
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _is_number(cell):
+        return "'" + cell
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
 
 def _write_files(brief: Brief, folder: Path) -> list[Path]:
     """Write every file of the brief under ``folder``; their paths relative to it."""
@@ -976,7 +1023,7 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         written.append(rel)
     for name, table in brief.tables.items():
         rel = Path(TABLES) / f"{name}.csv"
-        table.to_csv(folder / rel, index=False, encoding="utf-8")
+        csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8")
         written.append(rel)
     (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
     (folder / HTML).write_text(render_html(brief), encoding="utf-8")

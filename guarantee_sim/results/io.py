@@ -11,6 +11,7 @@ variable, not garbage in a summary. A file written before checksums opens with a
 from __future__ import annotations
 
 import glob
+import json
 import multiprocessing
 import os
 import re
@@ -65,12 +66,40 @@ REQUIRED_COORDS = (
 )
 
 
+#: stored texts that reports decode as JSON (attrs, or a coordinate per scenario), and what
+#: each must decode to. The scenario's YAML (attr ``scenario_yaml``) is kept for the reader
+#: and never parsed back: nothing in a results file is read as YAML.
+JSON_TEXTS: Final = {"sources": list, "value_sources": dict, "variant_overrides": dict}
+
+
 def check_results(ds: xr.Dataset) -> None:
-    """Raise ValueError naming what is missing if ``ds`` is not a guarantee_sim results set."""
+    """Raise ValueError naming what is missing or malformed if ``ds`` is not a guarantee_sim
+    results set (a required variable or coordinate, or a stored JSON text)."""
     missing = [v for v in REQUIRED if v not in ds.data_vars]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
     if missing:
         raise ValueError("not a guarantee_sim results file: it lacks " + ", ".join(missing))
+    for name, kind in JSON_TEXTS.items():
+        texts = [ds.attrs[name]] if name in ds.attrs else []
+        if name in ds.coords:
+            texts = [str(t) for t in ds[name].values.ravel()]
+        for text in texts:
+            if not _decodes_to(text, kind):
+                raise ValueError(
+                    f"not a guarantee_sim results file: its '{name}' is not the JSON "
+                    f"{kind.__name__} it should be (got {str(text)[:60]!r}); "
+                    "write the results again with guarantee-sim"
+                )
+
+
+def _decodes_to(text, kind: type) -> bool:
+    """Whether ``text`` is (empty or) JSON text decoding to an instance of ``kind``."""
+    if isinstance(text, str) and text == "":
+        return True  # written as empty when there is nothing: the reports read it so
+    try:
+        return isinstance(json.loads(text), kind)
+    except (TypeError, ValueError):  # not text, or not JSON
+        return False
 
 
 def open_results(path: str | Path) -> xr.Dataset:

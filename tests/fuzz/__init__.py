@@ -1,0 +1,1 @@
+"""The fuzz corpus of bad inputs (issue 13): generate.py builds it, run_corpus.py runs it."""

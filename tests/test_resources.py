@@ -1,0 +1,63 @@
+"""A run that cannot fit in memory is refused before any work, with the estimate.
+
+``--paths 10000000`` allocated for a while and died with a MemoryError traceback. The
+estimate is the results contract's per-path arrays (kernels/layout.py) for the scenario's
+sizes, times a stated peak factor; the machine's available memory is replaced here so the
+tests do not depend on the machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_main
+
+from guarantee_sim import resources
+from guarantee_sim.config import load_scenario
+from guarantee_sim.kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = ROOT / "tests/invalid/_valid_minimal.yaml"
+EXPERIMENT = ROOT / "tests/invalid_experiments/_valid.yaml"
+
+
+def test_the_estimate_counts_the_contracts_arrays_for_the_scenarios_sizes():
+    scenario = load_scenario(MINIMAL)  # 3 years, 1 segment, 3 parties (+ unabsorbed), 1 target
+    assert (len(SEGMENT_VARIABLES), len(PARTY_VARIABLES), len(YEAR_VARIABLES)) == (8, 10, 1)
+    estimate = resources.estimate_memory(scenario, paths=1000, variants=2)
+    per_path = 8 * (3 * (8 * 1 + 10 * 4 + 1) + 1)
+    assert estimate.per_path == per_path
+    assert estimate.needed == resources.PEAK_FACTOR * per_path * 1000 * 2
+
+
+@pytest.fixture
+def machine_with(monkeypatch):
+    def set_available(nbytes):
+        monkeypatch.setattr(resources, "available_memory", lambda: nbytes)
+
+    return set_available
+
+
+def test_run_validate_and_compare_refuse_what_cannot_fit(machine_with, tmp_path):
+    machine_with(10**9)  # 1 GB: 10^7 paths of the minimal scenario need 23.7 GB
+    out = tmp_path / "r.nc"
+    rc, _, err = run_main("run", MINIMAL, "--paths", 10_000_000, "--out", out)
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith("error: --paths = 10,000,000: the run needs about 23.7 GB")
+    assert "more than the 1.0 GB available: use at most about 422,297 paths" in err
+    assert not out.exists()
+    rc, _, err = run_main("validate", MINIMAL, "--set", "simulation.paths=10000000")
+    assert rc == 2 and err.startswith("error: simulation.paths = 10,000,000: ")
+    rc, _, err = run_main("compare", EXPERIMENT, "--paths", 10_000_000, "--out", out)
+    assert rc == 2 and "variants x 10,000,000 paths" in err and not out.exists()
+
+
+def test_a_run_taking_most_of_the_memory_is_warned_about(machine_with):
+    machine_with(10**9)
+    rc, out, err = run_main("validate", MINIMAL, "--set", "simulation.paths=300000")  # 0.7 GB
+    assert rc == 0 and "valid scenario" in out
+    assert err.startswith("warning: simulation.paths = 300,000: the run needs about 0.7 GB")
+    assert "more than 50% of the 1.0 GB available" in err
+    rc, _, err = run_main("validate", MINIMAL)  # 20 paths: nothing said
+    assert rc == 0 and err == ""
