@@ -185,7 +185,7 @@ def _validate(args, console: Console) -> int:
         return _validate_experiment(args, console)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=args.overrides, strict=args.strict)
-    _check_memory(scenario, scenario.simulation.paths, "simulation.paths")
+    _check_resources(scenario, scenario.simulation.paths, "simulation.paths")
     console.print(
         Text.assemble(
             f"{args.scenario}: valid scenario ",
@@ -205,7 +205,7 @@ def _validate_experiment(args, console: Console) -> int:
     experiment = load_experiment(args.scenario, overrides=args.overrides)
     with _printing_warnings():
         scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
-    _check_experiment_memory(experiment, scenarios, None)
+    _check_experiment_resources(experiment, scenarios, None)
     names = ", ".join(scenarios)
     console.print(
         Text.assemble(
@@ -265,7 +265,7 @@ def _run(args, console: Console) -> int:
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
     paths = scenario.simulation.paths
-    _check_memory(scenario, paths, "--paths" if args.paths is not None else "simulation.paths")
+    _check_resources(scenario, paths, "--paths" if args.paths is not None else "simulation.paths")
     out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     columns = (
         TextColumn("{task.description}", markup=False),
@@ -284,20 +284,24 @@ def _run(args, console: Console) -> int:
     return 0
 
 
-def _check_memory(scenario, paths: int, key: str, variants: int = 1) -> None:
+def _check_resources(scenario, paths: int, key: str, variants: int = 1) -> None:
     """Refuse a run whose outputs cannot fit in memory (exit 2, before any work); warn when
-    they would take most of it. ``key`` names the option or key that set ``paths``."""
-    from .resources import estimate_memory
+    they would take most of it, or when the run would take long. ``key`` names the option
+    or key that set ``paths``."""
+    from .resources import estimate_memory, estimate_time
 
-    estimate = estimate_memory(scenario, paths, variants)
-    if estimate.refused:
-        raise ScenarioError(f"{estimate.message(key)}", path=key, key=key)
-    if estimate.warned:
-        print(f"warning: {estimate.message(key)}", file=sys.stderr)
+    memory = estimate_memory(scenario, paths, variants)
+    if memory.refused:
+        raise ScenarioError(f"{memory.message(key)}", path=key, key=key)
+    if memory.warned:
+        print(f"warning: {memory.message(key)}", file=sys.stderr)
+    time = estimate_time(scenario, paths, variants)
+    if time.warned:
+        print(f"warning: {time.message(key)}", file=sys.stderr)
 
 
-def _check_experiment_memory(experiment, scenarios: dict, paths: int | None) -> None:
-    """:func:`_check_memory` for every variant at once (a comparison holds them all)."""
+def _check_experiment_resources(experiment, scenarios: dict, paths: int | None) -> None:
+    """:func:`_check_resources` for every variant at once (a comparison holds them all)."""
     first = next(iter(scenarios.values()))
     if paths is not None:
         key = "--paths"
@@ -305,7 +309,7 @@ def _check_experiment_memory(experiment, scenarios: dict, paths: int | None) -> 
         key, paths = f"{experiment._source}: paths", experiment.paths
     else:
         key, paths = f"{experiment.base}: simulation.paths", first.simulation.paths
-    _check_memory(first, paths, key, variants=len(scenarios))
+    _check_resources(first, paths, key, variants=len(scenarios))
 
 
 def _check_paths_and_seed(args) -> None:
@@ -381,7 +385,7 @@ def _compare(args, console: Console) -> int:
     experiment = load_experiment(args.experiment, overrides=args.overrides)
     with _printing_warnings():  # all valid before any run
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
-    _check_experiment_memory(experiment, scenarios, args.paths)
+    _check_experiment_resources(experiment, scenarios, args.paths)
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
     paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
     columns = (

@@ -19,6 +19,7 @@ from guarantee_sim.kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEA
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "tests/invalid/_valid_minimal.yaml"
+PROCESSES = ROOT / "tests/invalid/_valid_processes.yaml"
 EXPERIMENT = ROOT / "tests/invalid_experiments/_valid.yaml"
 
 
@@ -61,3 +62,35 @@ def test_a_run_taking_most_of_the_memory_is_warned_about(machine_with):
     assert "more than 50% of the 1.0 GB available" in err
     rc, _, err = run_main("validate", MINIMAL)  # 20 paths: nothing said
     assert rc == 0 and err == ""
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_the_time_estimate_counts_the_scenarios_work():
+    """Kernels: paths x loan-years / the measured rate; processes: once per replica, the
+    simulated applications (real ones / record weight) x the measured cost of one."""
+    scenario = load_scenario(MINIMAL)  # 30 loans a year, tenor 12, one origination year
+    assert resources.loan_years(scenario) == 30 * 2  # two calendar-year windows each
+    one, ten = (resources.estimate_time(scenario, paths=n) for n in (1000, 10_000))
+    assert one.kernels == pytest.approx(1000 * 60 / resources.LOAN_YEARS_PER_SECOND["loan"])
+    assert ten.kernels == pytest.approx(10 * one.kernels) and one.processes == 0.0
+    # three origination years of a 12-month tenor: a loan made in year 1 may renew twice
+    three = load_scenario(MINIMAL, overrides=["horizon.origination_years=3"])
+    assert resources.loan_years(three) == pytest.approx(30 * 3 * 2 * (1 + 0.5 + 0.25))
+
+    fed = load_scenario(PROCESSES)
+    coarse = load_scenario(PROCESSES, overrides=["processes.replicas=2"])
+    a, b = resources.estimate_time(fed, 10), resources.estimate_time(coarse, 10)
+    assert a.processes > 0 and b.processes == pytest.approx(2 * a.processes)
+    assert a.kernels == pytest.approx(b.kernels)  # the paths' work does not depend on replicas
+
+
+def test_a_long_run_is_warned_about_by_validate_and_run(monkeypatch, tmp_path):
+    monkeypatch.setattr(resources, "WARN_SECONDS", 0.0)
+    rc, out, err = run_main("validate", MINIMAL)
+    assert rc == 0 and "valid scenario" in out
+    assert err.startswith("warning: simulation.paths = 20: the run will take about 0 s")
+    assert "kernels" in err and "order of magnitude" in err
+    rc, _, err = run_main("run", MINIMAL, "--paths", 5, "--out", tmp_path / "r.nc")
+    assert rc == 0 and "warning: --paths = 5: the run will take about" in err
