@@ -179,9 +179,9 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "parameter_units": (None, "units of the parameter's values"),
     "parameter_group": (None, "group sharing the parameter's draw ('' for none)"),
     "parameter_centre": (
-        None,
-        "the distribution's centre: what the lenders see; a drawn PD level / centre "
-        "multiplies the segment's conditional PDs",
+        "1",
+        "the distribution's centre (units: parameter_units), what the lenders see; a drawn "
+        "PD level / centre multiplies the segment's conditional PDs",
     ),
 }
 
@@ -374,10 +374,11 @@ def with_parameters(
     """``ds`` with ``parameter_value`` (path, parameter): each path's draw of each uncertain
     parameter (``values[path, parameter]``), named by its dotted key. Without uncertain
     parameters the contract stays: an empty ``parameter`` dimension."""
+    # text as str, not object: an empty object array would come back from a file as numbers
     ds = ds.assign_coords(
-        parameter=np.array(keys, dtype=object),
-        parameter_units=("parameter", np.array(units, dtype=object)),
-        parameter_group=("parameter", np.array(groups, dtype=object)),
+        parameter=np.array(keys, dtype=str),
+        parameter_units=("parameter", np.array(units, dtype=str)),
+        parameter_group=("parameter", np.array(groups, dtype=str)),
         parameter_centre=("parameter", np.array(centres, dtype=np.float64)),
     )
     ds["parameter_value"] = (("path", "parameter"), values.reshape(ds.sizes["path"], len(keys)))
