@@ -245,3 +245,14 @@ def test_distributions_on_keys_not_drawn_are_still_refused():
             **{"segments.sme.recovery.lag_months": {"dist": "uniform", "min": 6, "max": 18}}
         )
     assert info.value.key == "segments.sme.recovery.lag_months"
+
+
+def test_the_draws_survive_the_results_file(tmp_path):
+    from guarantee_sim.results.io import read_results, write_netcdf
+
+    ds = gs.simulate(make_scenario(**UNCERTAIN), paths=6, seed=5)
+    back = read_results(write_netcdf(ds, tmp_path / "r.nc"))
+    np.testing.assert_array_equal(back.parameter_value.values, ds.parameter_value.values)
+    assert list(back.parameter.values) == [PD, LGD, RHO]
+    assert list(back.parameter_units.values) == ["1/year", "1", "1"]
+    assert back.parameter_value.attrs["units"] == "1"
