@@ -14,7 +14,12 @@ A segment's PD level, LGD and asset correlation may be given as a distribution
   year): drawn value / the distribution's centre (:attr:`Distribution.centre`). The
   lenders (institution processes) and every other use of the key see the centre: they do
   not know the path's PD level;
-* LGD and correlation replace the segment's value on the path.
+* LGD and correlation replace the segment's value on the path (a ``basel_sme``
+  correlation is computed from the PD centre and stays fixed).
+
+The centre of a lognormal is its median, so a PD level drawn from one has a mean above the
+centre (``exp(sd**2 / 2)`` before truncation: +4.6% at sd 0.3): the mean loss rises with
+the spread. Give a normal (centre = mean) to keep the mean PD.
 
 A normal or lognormal with ``sd: 0`` draws its centre exactly (``mean + 0 * z``, ``median *
 exp(0 * z)``), so the run is bit for bit the fixed-value run.
