@@ -334,6 +334,7 @@ def path_thresholds(inputs, seed: int, paths: np.ndarray, window: int = 12, year
             seg.pd_inverse,
             macro.downturn_z,
             macro.pd_multiplier,
+            np.ones(n_seg),  # the PD level: no uncertain parameters here
             probability,
             threshold,
         )
@@ -644,6 +645,7 @@ def memory_child(paths: int, block_size: int) -> dict:
     """Run in a fresh process: peak RSS growth of (1) the kernel calls alone, with the
     output arrays allocated and touched beforehand, (2) a whole simulate() call, less the
     size of its three output arrays."""
+    from guarantee_sim.engine.parameters import path_parameters
     from guarantee_sim.kernels.portfolio import simulate_block
 
     scenario = gs.load_scenario(COUNTY)
@@ -671,6 +673,7 @@ def memory_child(paths: int, block_size: int) -> dict:
             inputs.parties,
             inputs.macro,
             inputs.settings,
+            path_parameters([], np.empty((last - first, 0)), inputs.segments),
             Outputs(*(o[first:last] for o in outs)),
         )
     kernel_growth = (_status_kb("VmHWM") - base) * 1024

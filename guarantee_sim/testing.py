@@ -13,7 +13,7 @@ out with the results contract's dims, coords and attrs (DESIGN §5), so every fu
 ...     loss={"guarantor": [[1.0, 2.0], [3.0, 4.0]]},  # (path, year)
 ... )
 >>> dict(ds.sizes)
-{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'target': 0, 'scheme': 1}
+{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'target': 0, 'parameter': 0, 'scheme': 1}
 >>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
 [3.0, 7.0]
 
@@ -38,7 +38,7 @@ import numpy as np
 import xarray as xr
 
 from .book import LoanBook
-from .results.dataset import annotate, with_targets
+from .results.dataset import annotate, with_parameters, with_targets
 
 __all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset", "with_replicas"]
 
@@ -241,6 +241,8 @@ def results_dataset(
         replica=("path", np.zeros(n_paths, dtype=np.int64)),  # one book: see with_replicas
     )
     ds = with_targets(ds, targets or {})
+    # no uncertain parameters: the contract's empty parameter dimension
+    ds = with_parameters(ds, np.empty((n_paths, 0)), keys=[], units=[], groups=[], centres=[])
     schemes = schemes or {"own_risk": {"coverage": 0.0, "split": {}}}
     ds = _with_terms(ds, schemes, segment_scheme or {}, caps or {})
     annotate(ds)

@@ -504,3 +504,23 @@ def test_batch_philox_gives_the_scalar_blocks():
         dtype=np.uint32,
     )
     np.testing.assert_array_equal(words[0], scalar)
+
+
+def test_parameter_uniforms_are_counter_based_per_path_and_stream():
+    """The uncertain parameters' uniforms (kernels/parameters.py): each (path, stream) is
+    the Philox block of its own counter, whatever the first path of the block or the other
+    streams asked for; in (0, 1) and roughly uniform."""
+    from guarantee_sim.kernels.factors import PURPOSE_PARAMETER
+    from guarantee_sim.kernels.parameters import PARAMETER_STREAM_ID, parameter_uniforms
+
+    streams = np.array([7, 123456, 2**31 - 1], dtype=np.uint32)
+    whole = np.empty((40, 3))
+    parameter_uniforms(np.uint32(5), 0, streams, whole)
+    part = np.empty((10, 1))
+    parameter_uniforms(np.uint32(5), 25, streams[1:2], part)
+    np.testing.assert_array_equal(part[:, 0], whole[25:35, 1])
+    w0, w1, _, _ = rng.philox4x32_10(7, PARAMETER_STREAM_ID, 0, PURPOSE_PARAMETER, 5, 3)
+    assert whole[3, 0] == rng.u64_to_unit(w0, w1)
+    assert ((whole > 0) & (whole < 1)).all()
+    assert abs(whole.mean() - 0.5) < 0.1
+    assert len(np.unique(whole)) == whole.size

@@ -181,7 +181,7 @@ def test_grammar_objects_built_in_python_are_checked_like_data():
         (
             {"free": {"dist": "normal", "mean": 0, "sd": -1}},
             ("free", "sd"),
-            "greater than 0",
+            "greater than or equal to 0",
         ),
         (
             {"pd": {"dist": "uniform", "min": 0.5, "max": 0.5}},
@@ -353,8 +353,8 @@ def test_sourced_numbers_simulate_exactly_like_plain_ones():
     "key, value, fragment",
     [
         (
-            "segments.sme.lgd",
-            {"dist": "uniform", "min": 0.4, "max": 0.6},
+            "segments.sme.lending.growth",
+            {"dist": "uniform", "min": 0.0, "max": 0.2},
             "Uncertainty that reaches the targets",
         ),
     ],

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .types import MAX_MONEY
-from .values import in_year
+from .values import central, in_year
 
 if TYPE_CHECKING:  # pragma: no cover
     from .schema import LoanSize, Scenario, Segment
@@ -244,7 +244,8 @@ def _demand_problems(s: Scenario, name: str) -> Iterator[Problem]:
             getattr(s.processes.demand[name], key),
         )
         break
-    mean = s.segments[name].pd.mean if name in s.segments else None
+    # the processes draw around the centre of an uncertain mean
+    mean = central(s.segments[name].pd.mean) if name in s.segments else None
     if mean is not None and not PROCESS_PD_MARGIN <= mean <= 1 - PROCESS_PD_MARGIN:
         yield (
             ("segments", name, "pd", "mean"),

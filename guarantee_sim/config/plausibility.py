@@ -216,12 +216,15 @@ def support(value: Any) -> list[tuple[tuple, float]]:
     """The values ``value`` can take, as (location below the key, value) pairs to check.
 
     A number is itself; a per-year value each year's; a distribution its ``min`` and ``max``,
-    or where one is open the end of its family's range (a lognormal's is 0 and infinity).
+    or where one is open the end of its family's range (a lognormal's is 0 and infinity);
+    a normal or lognormal with ``sd`` 0 only its centre.
     """
     if isinstance(value, Sourced):
         return [(("value", *at), x) for at, x in support(value.value)]
     if isinstance(value, PerYear):
         return [((year,), x) for year, x in value.values]
+    if isinstance(value, Distribution) and value.sd == 0.0:
+        return [((), value.centre)]  # a point mass: the fixed value
     if isinstance(value, Distribution):
         lowest = (
             value.min if value.min is not None else 0.0 if value.kind == "lognormal" else -math.inf

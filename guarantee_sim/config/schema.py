@@ -58,9 +58,13 @@ be the horizon's first year and every year inside the horizon. When a year's val
 * the policy fee cap applies to guarantees written in a year: from
   ``policy.fee_cap.from_year`` on (every year when it is null), at that year's rates.
 
-Distributions are parsed and checked (values inside the key's bounds) but the engine does
-not simulate them yet: a scenario that uses one is refused with a message naming the issue
-that will (:data:`NOT_SIMULATED`). A sourced plain number is simulated now.
+Distributions are parsed and checked (values inside the key's bounds). The engine draws
+the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD
+and asset correlation; ``engine/parameters.py``, DESIGN §4); a distribution on any other
+key is refused with a message naming the issue that will simulate it
+(:data:`NOT_SIMULATED`). The institution processes (the lenders) and every non-random use
+of such a key see its centre (:attr:`~.values.Distribution.centre`): the lenders do not
+know the path's state of the world. A sourced plain number is simulated now.
 """
 
 from __future__ import annotations
@@ -988,6 +992,22 @@ NOT_SIMULATED = {
 }
 
 
+#: keys whose distributions the engine draws per path (``location`` patterns, ``*`` a segment)
+SIMULATED_DISTRIBUTIONS = (
+    ("segments", "*", "pd", "mean"),
+    ("segments", "*", "lgd"),
+    ("segments", "*", "correlation"),
+)
+
+
+def is_simulated_distribution(loc: tuple) -> bool:
+    """Whether a distribution at ``loc`` (a key's location) is drawn by the engine."""
+    return any(
+        len(loc) == len(p) and all(w in ("*", k) for w, k in zip(p, loc, strict=True))
+        for p in SIMULATED_DISTRIBUTIONS
+    )
+
+
 def _value_problems(s: Scenario):
     """Per-year values name years of the horizon, starting with its first; shapes not
     simulated yet are refused."""
@@ -1010,7 +1030,9 @@ def _value_problems(s: Scenario):
                     f"{years[0]}: <value>)",
                     inner.to_data(),
                 )
-        if type(inner) in NOT_SIMULATED:
+        if type(inner) in NOT_SIMULATED and not (
+            isinstance(inner, Distribution) and is_simulated_distribution(loc)
+        ):
             yield loc, NOT_SIMULATED[type(inner)], value.to_data()
 
 

@@ -26,6 +26,13 @@ Distributions (``sd`` of a lognormal is the standard deviation of the logarithm)
     triangular  min, mode, max
     beta        alpha, beta, min, max   (a beta(alpha, beta) scaled to [min, max])
 
+A normal or lognormal with ``sd: 0`` is its mean or median, exactly: the same run as the
+fixed value (a check that the uncertainty is wired in). ``group: NAME`` (snake_case) in a
+distribution makes every key with that group share one uniform draw per path, so their
+values move together (each through its own distribution): e.g. the PD levels of all
+segments. :attr:`Distribution.centre` is the value the lenders and every non-random use
+of the key see (mean, median, mode; a uniform's midpoint, a beta's mean).
+
 On a key with bounds (a PD in (0, 1), an LGD in [0, 1], a rate >= 0) a distribution must
 stay inside them: ``min``/``max`` are then required unless the family already respects
 the bound (a lognormal is positive).
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -55,6 +63,7 @@ __all__ = [
     "SourcedInt",
     "Uncertain",
     "Yearly",
+    "central",
     "in_year",
     "iter_shapes",
     "source_of",
@@ -70,10 +79,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "beta": ("alpha", "beta", "min", "max"),
 }
 _CENTRES = ("mean", "median", "mode")  # values of the key itself: the key's bounds apply
-_SHAPES = ("sd", "alpha", "beta")  # positive numbers
+_SHAPES = ("alpha", "beta")  # positive numbers; sd may be 0 (the fixed value)
+_GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _LOWEST = {"lognormal": 0.0}  # lower end of a family's support where it is not -inf
 _POSITIVE = TypeAdapter(
     Annotated[float, BeforeValidator(refuse_bool), Field(gt=0.0, allow_inf_nan=False)]
+)
+_NON_NEGATIVE = TypeAdapter(
+    Annotated[float, BeforeValidator(refuse_bool), Field(ge=0.0, allow_inf_nan=False)]
 )
 
 
@@ -132,11 +145,30 @@ class Distribution:
     beta: float | None = None
     min: float | None = None
     max: float | None = None
+    group: str | None = None  # keys of one group share one uniform draw per path
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"dist": self.kind}
         data.update((f.name, getattr(self, f.name)) for f in fields(self)[1:])
         return {k: v for k, v in data.items() if v is not None}
+
+    @property
+    def centre(self) -> float:
+        """The central value: a normal's mean, a lognormal's median, a triangular's mode,
+        a uniform's midpoint, a beta's mean (as given: truncation does not move it).
+
+        >>> Distribution("lognormal", median=0.03, sd=0.4).centre
+        0.03
+        >>> Distribution("beta", alpha=1, beta=3, min=0.0, max=0.8).centre
+        0.2
+        """
+        if self.kind == "uniform":
+            return (self.min + self.max) / 2  # type: ignore[operator]
+        if self.kind == "beta":
+            a, b, lo, hi = self.alpha, self.beta, self.min, self.max
+            return lo + (hi - lo) * a / (a + b)  # type: ignore[operator]
+        centre = {"normal": self.mean, "lognormal": self.median, "triangular": self.mode}
+        return centre[self.kind]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -209,6 +241,18 @@ def in_year(value: Any, year: int) -> Any:
     """
     inner = value.value if isinstance(value, Sourced) else value
     return inner.in_year(year) if isinstance(inner, PerYear) else value
+
+
+def central(value: Any) -> Any:
+    """The number a value stands for where it is not drawn: a distribution's centre (also
+    inside a source); any other value as it is.
+
+    >>> central(Sourced(Distribution("normal", mean=0.4, sd=0.1), "doc"))
+    SourcedFloat(0.4, source='doc')
+    """
+    if isinstance(value, Sourced) and isinstance(value.value, Distribution):
+        return SourcedFloat(value.value.centre, value.source)
+    return value.centre if isinstance(value, Distribution) else value
 
 
 def source_of(value: Any) -> str | None:
@@ -409,7 +453,7 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
         problems.add((*loc, "dist"), f"unknown distribution (allowed: {', '.join(FAMILIES)})", kind)
         return None
     needs = FAMILIES[kind]
-    allowed = ("dist", *needs, *(k for k in ("min", "max") if k not in needs))
+    allowed = ("dist", *needs, *(k for k in ("min", "max") if k not in needs), "group")
     for key in raw:
         if key not in allowed:
             problems.add(
@@ -424,11 +468,21 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
             f"a {kind} distribution needs {_and(needs)} (missing: {', '.join(missing)})",
             raw,
         )
-    params = {}
-    for key in allowed[1:]:
+    params: dict[str, Any] = {}
+    for key in allowed[1:-1]:
         if key in raw:
-            check = _positive if key in _SHAPES else number
+            check = _positive if key in _SHAPES else _non_negative if key == "sd" else number
             params[key] = problems.check((*loc, key), check, raw[key])
+    if "group" in raw:
+        group = raw["group"]
+        if isinstance(group, str) and _GROUP.match(group):
+            params["group"] = group
+        else:
+            problems.add(
+                (*loc, "group"),
+                "a group is a snake_case name (lower-case letters, digits, _), e.g. pd_level",
+                group,
+            )
     if len(problems.details) > n_before:
         return None
     dist = Distribution(kind, **params)
@@ -441,6 +495,10 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
 
 def _positive(value: Any) -> float:
     return _POSITIVE.validate_python(value)
+
+
+def _non_negative(value: Any) -> float:
+    return _NON_NEGATIVE.validate_python(value)
 
 
 def _order_problems(d: Distribution) -> Iterator[tuple[str, str]]:

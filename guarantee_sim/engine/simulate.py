@@ -12,8 +12,9 @@ from ..book import LoanBook
 from ..config.schema import Scenario
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block
-from ..results.dataset import UNABSORBED, build_dataset
+from ..results.dataset import UNABSORBED, build_dataset, scenario_yaml, with_parameters
 from .inputs import build_inputs
+from .parameters import central_scenario, draw_values, path_parameters, uncertain_parameters
 
 
 def simulate(
@@ -50,7 +51,7 @@ def simulate(
     >>> s = gs.load_scenario("scenarios/county_guarantee_2021.yaml")
     >>> ds = gs.simulate(s, paths=20, seed=7)
     >>> dict(ds.sizes)
-    {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3}
+    {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'parameter': 0}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
     51.5
@@ -61,6 +62,9 @@ def simulate(
     block_size = sim.block_size if block_size is None else int(block_size)
     if paths < 1 or block_size < 1 or not 0 <= seed < 2**32:
         raise ValueError("paths and block_size must be >= 1 and seed in [0, 2**32)")
+    uncertain = uncertain_parameters(scenario)
+    given = scenario
+    scenario = central_scenario(scenario)  # what the lenders and the fixed inputs see
     inputs = build_inputs(scenario, seed, book)
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)
@@ -70,8 +74,10 @@ def simulate(
         party=np.zeros((paths, len(PARTY_VARIABLES), n_years, n_party)),
         year=np.zeros((paths, len(YEAR_VARIABLES), n_years)),
     )
+    drawn = np.empty((paths, len(uncertain)))
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
+        drawn[first:last] = draw_values(uncertain, seed, first, last - first)
         simulate_block(
             np.uint32(seed),
             first,
@@ -80,6 +86,7 @@ def simulate(
             inputs.parties,
             inputs.macro,
             inputs.settings,
+            path_parameters(uncertain, drawn[first:last], inputs.segments),
             Outputs(out.segment[first:last], out.party[first:last], out.year[first:last]),
         )
         if progress is not None:
@@ -91,11 +98,20 @@ def simulate(
         arrays[name] = (("path", "year", "party"), out.party[:, i])
     for i, name in enumerate(YEAR_VARIABLES):
         arrays[name] = (("path", "year"), out.year[:, i])
-    return build_dataset(
+    ds = build_dataset(
         scenario,
         arrays,
         party=[*inputs.party_names, UNABSORBED],  # the kernels' last party
         process_measures=None if inputs.process is None else inputs.process.measures,
         seed=seed,
         version=__version__,
+    )
+    ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
+    return with_parameters(
+        ds,
+        drawn,
+        keys=[p.key for p in uncertain],
+        units=[p.units for p in uncertain],
+        groups=[p.group for p in uncertain],
+        centres=[p.distribution.centre for p in uncertain],
     )

@@ -19,7 +19,8 @@ from ..philox import jit, norm_cdf, normal_pair, philox4x32_10
 # different uses of randomness can never share a counter.
 PURPOSE_FACTOR = 1
 PURPOSE_DEFAULT = 2
-PURPOSE_SPLIT = 3
+PURPOSE_SPLIT = 3  # also 3 + 256 k for a record's later split blocks
+PURPOSE_PARAMETER = 4  # the uncertain parameters' uniforms (``parameters.py``)
 
 FACTOR_STREAM_ID = 0xFFFFFFFF  # record ids never take this value
 
@@ -56,14 +57,16 @@ def draw_factors(seed, path, chol, persistence, n_years, out):
 
 @jit()
 def conditional_thresholds(
-    factors, loadings, rho, pd_inverse, downturn_z, pd_multiplier, probability, threshold
+    factors, loadings, rho, pd_inverse, downturn_z, pd_multiplier, pd_scale, probability, threshold
 ):
     """Default probabilities and uint32 thresholds for every (segment, grade, year, months).
 
     ``probability[s, g, y, n-1]`` is the chance that a loan alive for n months of year y
     defaults in them, given the year's factors; ``threshold`` is the same as a 32-bit
     word bound, so the inner loop compares raw random words and never calls a CDF.
-    ``pd_inverse[s, g]`` is ``Phi^-1(pd)``, NaN for unused grades.
+    ``pd_inverse[s, g]`` is ``Phi^-1(pd)``, NaN for unused grades. The conditional annual
+    PD is multiplied by the year's ``pd_multiplier[y]`` and the path's PD level
+    ``pd_scale[s]`` (an uncertain parameter; 1.0 leaves it exactly as it is).
     """
     n_seg, n_grade = pd_inverse.shape
     n_years = factors.shape[0]
@@ -82,7 +85,7 @@ def conditional_thresholds(
                         threshold[s, g, y, n] = 0
                     continue
                 annual = norm_cdf((pd_inverse[s, g] - sqrt_rho * x) / sqrt_idio)
-                annual = min(annual * pd_multiplier[y], 0.999999)
+                annual = min(annual * pd_multiplier[y] * pd_scale[s], 0.999999)
                 survival = 1.0 - annual
                 for n in range(12):
                     q = 1.0 - survival ** ((n + 1) / 12.0)

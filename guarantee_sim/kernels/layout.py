@@ -8,6 +8,9 @@ Bundles, by who makes them and how long they live:
 * the same on every path, built once by the engine (``engine/inputs.py``): :data:`Book`
   (the loan records), :data:`Segments`, :data:`Parties` (terms and scheme tables),
   :data:`Macro`, :data:`Settings`;
+* drawn per path by the engine (``engine/parameters.py``), a row per path of a block:
+  :data:`PathParameters` (uncertain PD level, LGD, correlation; a path's ``Segments``
+  takes its row);
 * the results, allocated by the engine: :data:`Outputs` (a leading path axis for a block;
   one path's slice inside :func:`~guarantee_sim.kernels.portfolio.simulate_path`);
 * one path's own, made when the path starts and dropped when it ends, so nothing carries
@@ -241,6 +244,18 @@ Outputs = namedtuple(
         "segment",  # float64[V, Y, S] SEGMENT_VARIABLES by year and segment
         "party",  # float64[V, Y, P+1] PARTY_VARIABLES by year and party (last: unabsorbed)
         "year",  # float64[V, Y] YEAR_VARIABLES by year
+    ],
+)
+
+# Uncertain parameters (``engine/parameters.py``), one row per path of a block: each path
+# draws its state of the world before its first month. Where nothing is uncertain the rows
+# hold the fixed values (pd_scale 1, Segments' rho and lgd), so the run is unchanged.
+PathParameters = namedtuple(
+    "PathParameters",
+    [
+        "pd_scale",  # float64[N, S] multiplier of the segment's conditional PDs
+        "rho",  # float64[N, S] asset correlation (replaces Segments.rho on the path)
+        "lgd",  # float64[N, S] loss given default (replaces Segments.lgd on the path)
     ],
 )
 

@@ -1,8 +1,9 @@
 """One Monte Carlo path of the whole system, month by month, and the block driver.
 
 :func:`simulate_path` is the steps below, each a named function taking a few bundles
-(``layout.py``). It starts the path (:func:`start_path`: the year factors and the default
-thresholds they imply, an empty ledger, the parties' opening accounts), then each month:
+(``layout.py``). It starts the path (:func:`path_segments`: the segments with the path's
+drawn parameters; :func:`start_path`: the year factors and the default thresholds they
+imply, an empty ledger, the parties' opening accounts), then each month:
 
 1. :func:`_apply_scheduled_changes`: loans that matured or defaulted earlier leave the
    balance, loans starting now join it;
@@ -75,18 +76,20 @@ from .layout import (
     Ledger,
     Outputs,
     PartyState,
+    PathParameters,
     Scratch,
+    Segments,
 )
 from .origination import book_standard_lending, originate_records
 from .waterfall import allocate_losses
 
 
 @jit(parallel=True)
-def simulate_block(seed, first_path, book, seg, party, macro, settings, out):
+def simulate_block(seed, first_path, book, seg, party, macro, settings, params, out):
     """Simulate paths ``first_path .. first_path + len(out.segment) - 1`` in parallel.
 
-    ``out`` holds the block's outputs (a leading path axis); they are zeroed here and each
-    path writes only its own slice.
+    ``params`` (PathParameters) and ``out`` hold the block's rows (a leading path axis);
+    the outputs are zeroed here and each path writes only its own slice.
     """
     n = out.segment.shape[0]
     out.segment[:] = 0.0
@@ -101,16 +104,21 @@ def simulate_block(seed, first_path, book, seg, party, macro, settings, out):
             party,
             macro,
             settings,
+            PathParameters(params.pd_scale[i], params.rho[i], params.lgd[i]),
             Outputs(out.segment[i], out.party[i], out.year[i]),
         )
 
 
 @jit()
-def simulate_path(seed, path, book, seg, party, macro, settings, out):
+def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, out):
     """Simulate one path into ``out`` (its year-level Outputs); the steps are in the module
-    docstring."""
+    docstring. ``params`` is the path's row of PathParameters: its correlation and LGD
+    replace the segments' fixed ones, its PD level scales the default thresholds."""
     replica = path % book.n_initial.shape[0]
-    draws, ledger, state, scratch = start_path(seed, path, book, seg, party, macro, settings)
+    seg = path_segments(fixed_seg, params)
+    draws, ledger, state, scratch = start_path(
+        seed, path, book, seg, party, macro, settings, params.pd_scale
+    )
     n_months = settings.months
     for now in range(n_months):
         y = now // 12
@@ -139,7 +147,26 @@ def simulate_path(seed, path, book, seg, party, macro, settings, out):
 
 
 @jit()
-def start_path(seed, path, book, seg, party, macro, settings):
+def path_segments(seg, params):
+    """The segments as one path sees them: its drawn correlation and LGD."""
+    return Segments(
+        seg.pd_inverse,
+        params.rho,
+        seg.loadings,
+        params.lgd,
+        seg.recovery_lag,
+        seg.recovery_spread,
+        seg.tenor,
+        seg.renew_rate,
+        seg.renew_into,
+        seg.renew_grade,
+        seg.subsidy_eligible,
+        seg.priority_rank,
+    )
+
+
+@jit()
+def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     """The path's draws, an empty ledger, the parties' opening accounts and scratch arrays."""
     n_months = settings.months
     n_years = settings.n_years
@@ -159,6 +186,7 @@ def start_path(seed, path, book, seg, party, macro, settings):
         seg.pd_inverse,
         macro.downturn_z,
         macro.pd_multiplier,
+        pd_scale,
         probability,
         threshold,
     )

@@ -92,6 +92,11 @@ VARIABLE_META = {
         "mean true annual PD of approved applicants, by the segment booked in",
     ),
     "staff_utilisation": ("1", "busy staff time / available staff time (real headcount)"),
+    # uncertain parameters (drawn per path)
+    "parameter_value": (
+        "1",
+        "the path's drawn value of each uncertain parameter (its units: parameter_units)",
+    ),
     # targets
     "target_attainment": ("1", "achieved / target"),
     "target_probability": ("1", "share of paths meeting the target"),
@@ -170,6 +175,14 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "target_from_year": ("year", "first year of the period"),
     "target_to_year": ("year", "last year of the period"),
     "target_value": ("CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+    "parameter": (None, "uncertain parameter (dotted scenario key)"),
+    "parameter_units": (None, "units of the parameter's values"),
+    "parameter_group": (None, "group sharing the parameter's draw ('' for none)"),
+    "parameter_centre": (
+        "1",
+        "the distribution's centre (units: parameter_units), what the lenders see; a drawn "
+        "PD level / centre multiplies the segment's conditional PDs",
+    ),
 }
 
 
@@ -183,6 +196,11 @@ def annotate(ds: xr.Dataset) -> None:
             ds[coord].attrs.update(
                 {"long_name": coord_long_name, **({"units": coord_units} if coord_units else {})}
             )
+
+
+def scenario_yaml(scenario) -> str:
+    """The scenario as the results store it (attribute ``scenario_yaml``)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
 
 
 def build_dataset(
@@ -250,9 +268,7 @@ def build_dataset(
         value_sources=json.dumps(scenario.value_sources(), ensure_ascii=False),
         origination_years=int(scenario.horizon.origination_years),
         discount_rate=float(scenario.policy.discount_rate),
-        scenario_yaml=yaml.safe_dump(
-            scenario.model_dump(mode="json"), allow_unicode=True, sort_keys=False
-        ),
+        scenario_yaml=scenario_yaml(scenario),
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=replicas,
@@ -343,4 +359,28 @@ def with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
     else:
         ds["target_attainment"] = (("path", "target"), np.empty((ds.sizes["path"], 0)))
     ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
+    return ds
+
+
+def with_parameters(
+    ds: xr.Dataset,
+    values: np.ndarray,
+    *,
+    keys: list[str],
+    units: list[str],
+    groups: list[str],
+    centres: list[float],
+) -> xr.Dataset:
+    """``ds`` with ``parameter_value`` (path, parameter): each path's draw of each uncertain
+    parameter (``values[path, parameter]``), named by its dotted key. Without uncertain
+    parameters the contract stays: an empty ``parameter`` dimension."""
+    # text as str, not object: an empty object array would come back from a file as numbers
+    ds = ds.assign_coords(
+        parameter=np.array(keys, dtype=str),
+        parameter_units=("parameter", np.array(units, dtype=str)),
+        parameter_group=("parameter", np.array(groups, dtype=str)),
+        parameter_centre=("parameter", np.array(centres, dtype=np.float64)),
+    )
+    ds["parameter_value"] = (("path", "parameter"), values.reshape(ds.sizes["path"], len(keys)))
+    annotate(ds)
     return ds

@@ -1,0 +1,146 @@
+"""Uncertain parameters: the state of the world each path draws (issue 9, part A).
+
+A segment's PD level, LGD and asset correlation may be given as a distribution
+(``config/values.py``). Each path draws them once, before its first month:
+
+* the draw of a parameter is the inverse CDF of one uniform from a counter-based Philox
+  stream keyed by ``(seed, path)`` with counter ``(hash, PARAMETER_STREAM_ID, 0,
+  PURPOSE_PARAMETER)``, where ``hash`` is the :func:`~guarantee_sim.book.segment_hash` of the
+  parameter's dotted key, or of ``group:NAME`` when its distribution names a group (keys
+  of one group share the uniform). So the draws depend only on the seed, the path and the
+  names: not on the block size, the threads, the other parameters or the policy (common
+  random numbers across variants);
+* the PD level is a *multiplier* on the segment's conditional PDs (every grade, every
+  year): drawn value / the distribution's centre (:attr:`Distribution.centre`). The
+  lenders (institution processes) and every other use of the key see the centre: they do
+  not know the path's PD level;
+* LGD and correlation replace the segment's value on the path (a ``basel_sme``
+  correlation is computed from the PD centre and stays fixed).
+
+The centre of a lognormal is its median, so a PD level drawn from one has a mean above the
+centre (``exp(sd**2 / 2)`` before truncation: +4.6% at sd 0.3): the mean loss rises with
+the spread. Give a normal (centre = mean) to keep the mean PD.
+
+A normal or lognormal with ``sd: 0`` draws its centre exactly (``mean + 0 * z``, ``median *
+exp(0 * z)``), so the run is bit for bit the fixed-value run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from ..book import segment_hash
+from ..config.schema import Scenario
+from ..config.values import Distribution, Sourced, central
+from ..kernels.layout import PathParameters, Segments
+from ..kernels.parameters import parameter_uniforms
+
+#: what each simulated key is on a segment: (field of PathParameters, units)
+_KINDS = {
+    ("pd", "mean"): ("pd_scale", "1/year"),
+    ("lgd",): ("lgd", "1"),
+    ("correlation",): ("rho", "1"),
+}
+
+
+@dataclass(frozen=True)
+class UncertainParameter:
+    key: str  # dotted key, e.g. "segments.sme.pd.mean"
+    segment: int  # index of its segment
+    field: str  # the PathParameters field it sets
+    units: str
+    distribution: Distribution
+
+    @property
+    def group(self) -> str:
+        return self.distribution.group or ""
+
+    @property
+    def stream(self) -> int:
+        """The stable id of its uniform: the hash of its group, else of its key."""
+        name = f"group:{self.group}" if self.group else self.key
+        return segment_hash(name)
+
+
+def uncertain_parameters(scenario: Scenario) -> list[UncertainParameter]:
+    """The scenario's drawn parameters, by segment then key (the ``parameter`` axis)."""
+    out = []
+    for i, (name, seg) in enumerate(scenario.segments.items()):
+        for path, (field, units) in _KINDS.items():
+            value: object = seg
+            for attr in path:
+                value = getattr(value, attr)
+            inner = value.value if isinstance(value, Sourced) else value
+            if isinstance(inner, Distribution):
+                key = ".".join(("segments", name, *path))
+                out.append(UncertainParameter(key, i, field, units, inner))
+    return out
+
+
+def central_scenario(scenario: Scenario) -> Scenario:
+    """``scenario`` with every drawn distribution replaced by its centre (what the
+    lenders, the volumes and the results' fixed coordinates see)."""
+    segments = {}
+    for name, seg in scenario.segments.items():
+        pd = seg.pd.model_copy(update={"mean": central(seg.pd.mean)})
+        update = {"pd": pd, "lgd": central(seg.lgd), "correlation": central(seg.correlation)}
+        segments[name] = seg.model_copy(update=update)
+    return scenario.model_copy(update={"segments": segments})
+
+
+def draw_values(params: list[UncertainParameter], seed: int, first: int, n: int) -> np.ndarray:
+    """Drawn values ``[n paths, len(params)]`` of paths ``first .. first + n - 1``."""
+    streams = np.array(sorted({p.stream for p in params}), dtype=np.uint32)
+    uniforms = np.empty((n, len(streams)))
+    parameter_uniforms(np.uint32(seed), first, streams, uniforms)
+    values = np.empty((n, len(params)))
+    for j, p in enumerate(params):
+        u = uniforms[:, int(np.searchsorted(streams, p.stream))]
+        values[:, j] = inverse_cdf(p.distribution, u)
+    return values
+
+
+def path_parameters(
+    params: list[UncertainParameter], values: np.ndarray, segments: Segments
+) -> PathParameters:
+    """The kernels' per-path bundle: the fixed values, overwritten where drawn."""
+    n = values.shape[0]
+    bundle = PathParameters(
+        pd_scale=np.ones((n, len(segments.rho))),
+        rho=np.repeat(segments.rho[None, :], n, axis=0),
+        lgd=np.repeat(segments.lgd[None, :], n, axis=0),
+    )
+    for j, p in enumerate(params):
+        drawn = values[:, j]
+        if p.field == "pd_scale":
+            drawn = drawn / p.distribution.centre
+        getattr(bundle, p.field)[:, p.segment] = drawn
+    return bundle
+
+
+def inverse_cdf(d: Distribution, u: np.ndarray) -> np.ndarray:
+    """The values of ``d`` at uniforms ``u`` (increasing in u), truncated to [min, max]."""
+    lo = -np.inf if d.min is None else d.min
+    hi = np.inf if d.max is None else d.max
+    if d.kind in ("normal", "lognormal"):
+        centre = d.centre
+        sd = float(d.sd)  # type: ignore[arg-type]
+        if sd == 0.0:
+            return np.full(u.shape, centre)
+        log = d.kind == "lognormal"
+        to_z = np.log if log else (lambda x: x)
+        z_lo = (to_z(lo) - to_z(centre)) / sd if lo > (0.0 if log else -np.inf) else -np.inf
+        z_hi = (to_z(hi) - to_z(centre)) / sd
+        p_lo, p_hi = special.ndtr(z_lo), special.ndtr(z_hi)
+        z = special.ndtri(p_lo + u * (p_hi - p_lo))
+        x = centre * np.exp(sd * z) if log else centre + sd * z
+    elif d.kind == "uniform":
+        x = lo + u * (hi - lo)
+    elif d.kind == "triangular":
+        x = stats.triang.ppf(u, (d.mode - lo) / (hi - lo), loc=lo, scale=hi - lo)  # type: ignore[operator]
+    else:  # beta scaled to [min, max]
+        x = lo + (hi - lo) * special.betaincinv(d.alpha, d.beta, u)
+    return np.clip(x, lo, hi)

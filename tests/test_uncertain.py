@@ -1,0 +1,258 @@
+"""Uncertain parameters drawn per path (issue 9, part A): a segment's PD level, LGD and
+correlation as distributions (``engine/parameters.py``).
+
+The draws are counter-based (seed, path, name), so they must not depend on the block size
+and must be shared by variants that differ in a policy lever; a distribution with sd 0 must
+be the fixed-value run bit for bit; a group must share one uniform; the draws must follow
+their stated distribution; and a higher drawn PD level must mean higher credit losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_scenario
+from scipy import stats
+from test_reproducibility import COUNTY, rich_scenario_dict
+
+import guarantee_sim as gs
+from guarantee_sim.config.loader import ScenarioError
+from guarantee_sim.config.values import Distribution
+from guarantee_sim.engine.inputs import build_inputs
+from guarantee_sim.engine.parameters import (
+    UncertainParameter,
+    central_scenario,
+    draw_values,
+    path_parameters,
+    uncertain_parameters,
+)
+
+PD = "segments.sme.pd.mean"
+LGD = "segments.sme.lgd"
+RHO = "segments.sme.correlation"
+UNCERTAIN = {
+    PD: {"dist": "lognormal", "median": 0.02, "sd": 0.5, "max": 0.2},
+    LGD: {"dist": "uniform", "min": 0.3, "max": 0.7},
+    RHO: {"dist": "triangular", "min": 0.05, "mode": 0.1, "max": 0.25},
+}
+
+
+def _assert_same(a, b, skip=()):
+    assert set(a.data_vars) == set(b.data_vars)
+    for name in a.data_vars:
+        if name not in skip:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+def test_results_list_the_draws_by_key_with_units():
+    ds = gs.simulate(make_scenario(**UNCERTAIN), paths=30, seed=5)
+    pv = ds.parameter_value
+    assert pv.dims == ("path", "parameter")
+    assert list(ds.parameter.values) == [PD, LGD, RHO]
+    assert list(ds.parameter_units.values) == ["1/year", "1", "1"]
+    np.testing.assert_array_equal(ds.parameter_centre.values, [0.02, 0.5, 0.1])
+    assert pv.attrs["units"] == "1" and pv.attrs["long_name"]
+    assert not np.isnan(pv.values).any()
+    assert (pv.sel(parameter=LGD) >= 0.3).all() and (pv.sel(parameter=LGD) <= 0.7).all()
+    assert pv.sel(parameter=PD).std() > 0  # paths differ
+    # the scenario stored with the results keeps its distributions
+    assert "lognormal" in ds.attrs["scenario_yaml"]
+
+
+def test_without_uncertain_parameters_the_dimension_is_empty():
+    ds = gs.simulate(make_scenario(), paths=4, seed=5)
+    assert ds.sizes["parameter"] == 0
+    assert ds.parameter_value.shape == (4, 0)
+
+
+def test_a_degenerate_distribution_is_the_fixed_value_run_bit_for_bit():
+    """sd 0 draws the centre exactly: every segment's PD level and LGD of the county
+    scenario as distributions with sd 0 give the shipped run, every variable equal."""
+    fixed = gs.load_scenario(COUNTY)
+    changes = {}
+    for name, seg in fixed.segments.items():
+        changes[f"segments.{name}.pd.mean"] = {
+            "dist": "lognormal",
+            "median": float(seg.pd.mean),
+            "sd": 0,
+            "max": 0.5,
+            "group": "pd_level",
+        }
+        changes[f"segments.{name}.lgd"] = {
+            "dist": "normal",
+            "mean": float(seg.lgd),
+            "sd": 0,
+            "min": 0,
+            "max": 1,
+        }
+    degenerate = gs.load_scenario(COUNTY, overrides=changes)
+    a = gs.simulate(fixed, paths=12, seed=11)
+    b = gs.simulate(degenerate, paths=12, seed=11)
+    _assert_same(a, b, skip=("parameter_value",))
+    assert b.sizes["parameter"] == 2 * len(fixed.segments)
+    assert (b.parameter_value.values == b.parameter_centre.values).all()
+
+
+def test_a_degenerate_distribution_gives_the_kernels_exactly_the_fixed_values():
+    """The bundle the kernels get: PD level exactly 1, LGD and correlation the fixed ones
+    (a multiplier off by 1e-6 changes too few defaults to show in a short run)."""
+    s = make_scenario(
+        **{
+            PD: {"dist": "lognormal", "median": 0.02, "sd": 0, "max": 0.5},
+            LGD: {"dist": "normal", "mean": 0.5, "sd": 0, "min": 0, "max": 1},
+            RHO: {"dist": "normal", "mean": 0.1, "sd": 0, "min": 0, "max": 0.9},
+        }
+    )
+    params = uncertain_parameters(s)
+    fixed = build_inputs(make_scenario(), seed=1).segments
+    rows = path_parameters(params, draw_values(params, 1, 0, 7), fixed)
+    assert (rows.pd_scale == 1.0).all()
+    assert (rows.lgd == fixed.lgd).all() and (rows.rho == fixed.rho).all()
+    assert build_inputs(central_scenario(s), seed=1).segments.pd_inverse.tolist() == (
+        fixed.pd_inverse.tolist()
+    )
+
+
+def test_draws_and_results_do_not_depend_on_the_block_size():
+    d = rich_scenario_dict()
+    changes = {
+        **UNCERTAIN,
+        PD: {"dist": "normal", "mean": 0.15, "sd": 0.05, "min": 0.01, "max": 0.4},
+        "segments.credit.lgd": {"dist": "beta", "alpha": 4, "beta": 3, "min": 0.2, "max": 0.9},
+    }
+    scenario = make_scenario(d, **changes)
+    one = gs.simulate(scenario, paths=10, seed=99, block_size=1)
+    three = gs.simulate(scenario, paths=10, seed=99, block_size=3)
+    ten = gs.simulate(scenario, paths=10, seed=99, block_size=10)
+    _assert_same(one, three)
+    _assert_same(one, ten)
+    # and a path's draws do not depend on how many paths run
+    fewer = gs.simulate(scenario, paths=4, seed=99, block_size=3)
+    np.testing.assert_array_equal(fewer.parameter_value.values, one.parameter_value.values[:4])
+
+
+def test_variants_share_the_draws_common_random_numbers():
+    base = gs.simulate(make_scenario(**UNCERTAIN), paths=40, seed=8)
+    cut = gs.simulate(
+        make_scenario(**UNCERTAIN, **{"parties.guarantor.fee_rate": 0.005}), paths=40, seed=8
+    )
+    np.testing.assert_array_equal(base.parameter_value.values, cut.parameter_value.values)
+    # the fee moves the guarantor's income, not the credit losses of the same state
+    np.testing.assert_array_equal(base.credit_loss.values, cut.credit_loss.values)
+    assert not np.array_equal(base.fee_income.values, cut.fee_income.values)
+
+
+def test_a_group_shares_one_uniform_draw():
+    lgd = {"dist": "uniform", "min": 0.3, "max": 0.7}
+    rho = {"dist": "uniform", "min": 0.05, "max": 0.25}
+    grouped = gs.simulate(
+        make_scenario(**{LGD: {**lgd, "group": "state"}, RHO: {**rho, "group": "state"}}),
+        paths=50,
+        seed=2,
+    ).parameter_value
+    u_lgd = (grouped.sel(parameter=LGD).values - 0.3) / 0.4
+    u_rho = (grouped.sel(parameter=RHO).values - 0.05) / 0.2
+    np.testing.assert_allclose(u_lgd, u_rho, rtol=0, atol=1e-12)
+    assert list(grouped.parameter_group.values) == ["state", "state"]
+    alone = gs.simulate(make_scenario(**{LGD: lgd, RHO: rho}), paths=50, seed=2).parameter_value
+    assert abs(stats.spearmanr(alone.values[:, 0], alone.values[:, 1]).statistic) < 0.5
+    # the group's stream is its name's: the same uniforms as another key of that group
+    np.testing.assert_array_equal(
+        grouped.sel(parameter=LGD).values,
+        gs.simulate(make_scenario(**{LGD: {**lgd, "group": "state"}}), paths=50, seed=2)
+        .parameter_value.sel(parameter=LGD)
+        .values,
+    )
+
+
+def test_a_group_name_is_snake_case():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{LGD: {"dist": "uniform", "min": 0.3, "max": 0.7, "group": "PD Level"}})
+    assert "snake_case" in str(info.value) and info.value.key == f"{LGD}.group"
+
+
+def _truncated(dist, lo, hi):
+    """CDF of ``dist`` truncated to [lo, hi]."""
+    a, b = dist.cdf(lo), dist.cdf(hi)
+    return lambda x: (dist.cdf(x) - a) / (b - a)
+
+
+@pytest.mark.parametrize(
+    "d, cdf",
+    [
+        (
+            Distribution("lognormal", median=0.02, sd=0.5, max=0.05),
+            _truncated(stats.lognorm(0.5, scale=0.02), 0.0, 0.05),
+        ),
+        (
+            Distribution("normal", mean=0.5, sd=0.2, min=0.3, max=0.9),
+            _truncated(stats.norm(0.5, 0.2), 0.3, 0.9),
+        ),
+        (Distribution("uniform", min=0.3, max=0.7), stats.uniform(0.3, 0.4).cdf),
+        (
+            Distribution("triangular", min=0.05, mode=0.1, max=0.25),
+            stats.triang(0.25, loc=0.05, scale=0.2).cdf,
+        ),
+        (
+            Distribution("beta", alpha=4, beta=3, min=0.2, max=0.9),
+            stats.beta(4, 3, loc=0.2, scale=0.7).cdf,
+        ),
+    ],
+    ids=["lognormal", "normal", "uniform", "triangular", "beta"],
+)
+def test_the_draws_follow_the_stated_distribution(d, cdf):
+    """Kolmogorov-Smirnov on 2,000 paths' draws (fixed seed)."""
+    p = UncertainParameter("segments.sme.lgd", 0, "lgd", "1", d)
+    values = draw_values([p], seed=20211231, first=0, n=2000)[:, 0]
+    assert stats.kstest(values, cdf).pvalue > 0.01
+    # ... and a wrong distribution is told apart (the test can fail)
+    assert stats.kstest(values * 1.1, cdf).pvalue < 0.01
+
+
+def test_a_higher_drawn_pd_level_means_higher_credit_losses():
+    """Common random numbers: the same paths with only the PD level uncertain; the rank
+    correlation of the drawn PD level with the path's credit loss is clearly positive, and
+    the mean loss scales with the mean multiplier."""
+    fixed = make_scenario(**{"segments.sme.lending.count_per_year": 400})
+    uncertain = make_scenario(**{"segments.sme.lending.count_per_year": 400, PD: UNCERTAIN[PD]})
+    a = gs.simulate(fixed, paths=300, seed=6)
+    b = gs.simulate(uncertain, paths=300, seed=6)
+    level = b.parameter_value.sel(parameter=PD).values
+    loss_b = b.credit_loss.sum(("year", "segment")).values
+    loss_a = a.credit_loss.sum(("year", "segment")).values
+    assert stats.spearmanr(level, loss_b).statistic > 0.3
+    # paths drawn above the centre lose more than the same paths at the centre, and below less
+    above, below = level > 0.02 * 1.3, level < 0.02 / 1.3
+    assert (loss_b[above] >= loss_a[above]).all() and (loss_b[below] <= loss_a[below]).all()
+    assert loss_b[above].sum() > loss_a[above].sum() and loss_b[below].sum() < loss_a[below].sum()
+
+
+def test_a_higher_drawn_lgd_means_higher_credit_losses_on_the_same_defaults():
+    ds = gs.simulate(make_scenario(**{LGD: UNCERTAIN[LGD]}), paths=60, seed=6)
+    fixed = gs.simulate(make_scenario(), paths=60, seed=6)  # LGD 0.5, the same defaults
+    np.testing.assert_array_equal(ds.default_amount.values, fixed.default_amount.values)
+    lgd = ds.parameter_value.sel(parameter=LGD)
+    np.testing.assert_allclose(
+        ds.credit_loss.sum(("year", "segment")),
+        fixed.default_amount.sum(("year", "segment")) * lgd,
+        rtol=1e-12,
+    )
+
+
+def test_distributions_on_keys_not_drawn_are_still_refused():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(
+            **{"segments.sme.recovery.lag_months": {"dist": "uniform", "min": 6, "max": 18}}
+        )
+    assert info.value.key == "segments.sme.recovery.lag_months"
+
+
+def test_the_draws_survive_the_results_file(tmp_path):
+    from guarantee_sim.results.io import read_results, write_netcdf
+
+    ds = gs.simulate(make_scenario(**UNCERTAIN), paths=6, seed=5)
+    back = read_results(write_netcdf(ds, tmp_path / "r.nc"))
+    np.testing.assert_array_equal(back.parameter_value.values, ds.parameter_value.values)
+    assert list(back.parameter.values) == [PD, LGD, RHO]
+    assert list(back.parameter_units.values) == ["1/year", "1", "1"]
+    assert back.parameter_value.attrs["units"] == "1"
