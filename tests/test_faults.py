@@ -190,6 +190,16 @@ def test_interrupt_after_the_write_names_the_file(results_file, tmp_path, monkey
 
 
 def test_deferred_signals_hold_back_until_asked():
+    # Python's own SIGINT handler, whatever this process inherited: a shell starts
+    # background jobs with SIGINT ignored, and then there is nothing to deliver to
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _deferred_then_delivered()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _deferred_then_delivered():
     with pytest.raises(KeyboardInterrupt), deferred_signals() as signals:
         # to this thread, delivered before it returns (a signal to the process may reach
         # another thread, e.g. Numba's, and come late on a busy machine)
