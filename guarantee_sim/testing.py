@@ -27,7 +27,8 @@ Loan books for the engine are built the same way, one mapping per record, with
 >>> book.month.tolist(), len(book)
 ([0, 0, 1], 3)
 
-This module imports only NumPy, xarray and the package's leaves ``results`` and ``book``.
+This module imports only NumPy, xarray, the package's leaves ``results`` and ``book``,
+and the kernels' variable names (``kernels.layout``: names and namedtuples, no Numba).
 """
 
 from __future__ import annotations
@@ -38,53 +39,17 @@ import numpy as np
 import xarray as xr
 
 from .book import LoanBook
+from .kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
 from .results.dataset import annotate, with_parameters, with_targets
 
 __all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset", "with_replicas"]
 
 #: dims of each variable of the results contract (without ``scenario``)
 VARIABLE_DIMS = {
-    **dict.fromkeys(
-        (
-            "loans_count",
-            "loans_amount",
-            "borrowers",
-            "outstanding_amount",
-            "defaults_count",
-            "default_amount",
-            "credit_loss",
-            "unmet_demand_amount",
-        ),
-        ("path", "year", "segment"),
-    ),
-    **dict.fromkeys(
-        (
-            "payout",
-            "recovery",
-            "loss",
-            "shortfall",
-            "fee_income",
-            "capital",
-            "guarantee_outstanding",
-            "leverage",
-            "max_origination_leverage",
-            "compensation_rate",
-            "pool_depleted",
-            "pool_breaker_tripped",
-            "fee_subsidy",
-            "operating_cost",
-            "reguarantee_fees",
-            "fee_base",
-            "capital_exhausted",
-            "leverage_cap_binding",
-            "capital_injection",
-        ),
-        ("path", "year", "party"),
-    ),
-    "fiscal_cost": ("path", "year"),
+    **dict.fromkeys(SEGMENT_VARIABLES, ("path", "year", "segment")),
+    **dict.fromkeys(PARTY_VARIABLES, ("path", "year", "party")),
+    **dict.fromkeys(YEAR_VARIABLES, ("path", "year")),
     "public_loss": ("path", "year"),
-    "public_cost": ("path", "year"),
-    "public_operating_cost": ("path", "year"),
     **dict.fromkeys(
         (
             "applications",

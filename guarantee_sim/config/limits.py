@@ -172,8 +172,8 @@ def all_in_price(s: Scenario, name: str, year: int) -> float:
     """Loan rate + guarantee fee - interest and fee subsidies, per year, for a demand segment
     applying in ``year`` (that year's terms and policy).
 
-    The price at which the processes' applications respond (``processes.run.all_in_price``;
-    ``tests/test_limits.py`` checks they agree).
+    The price at which the processes' applications respond (``processes.run.all_in_price``
+    calls this one).
     """
     assert s.processes is not None
     seg = s.segments[name]

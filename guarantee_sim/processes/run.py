@@ -20,6 +20,7 @@ import xarray as xr
 from scipy import special
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
+from ..config import limits
 from ..config.processes import MAX_PROCESSING_MONTHS, Offices, Processes
 from ..config.schema import Guarantor, Reguarantor, Scenario
 from ..config.values import in_year
@@ -144,31 +145,13 @@ class _Terms:
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str, k: int) -> float:
     """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment
-    applying in origination year ``k`` (that year's terms and policy).
+    applying in origination year ``k`` (that year's terms and policy): the price
+    ``config.limits.all_in_price`` defines, which validation checks the demand against.
 
     A fee subsidy lowers the price only when it is paid to the borrower; paid to the
     guarantor (the default) it is the guarantor's income and the borrower pays the fee.
     """
-    seg = scenario.segments[name]
-    demand = _processes_of(scenario).demand[name]
-    s = terms.names.index(name)
-    year = terms.years[k]
-    price = demand.loan_rate
-    policy = scenario.policy
-    if terms.own_share[k][s] > 0.0:
-        fee = terms.fee(seg.loan_size.median, k)
-        price += fee
-        fee_subsidy = policy.fee_subsidy
-        if (
-            fee_subsidy is not None
-            and fee_subsidy.paid_to == "borrower"
-            and fee <= in_year(fee_subsidy.max_fee_rate, year)
-        ):
-            price -= min(in_year(fee_subsidy.rate, year), fee)
-    subsidy = policy.interest_subsidy
-    if subsidy is not None and set(subsidy.tags) & set(seg.tags):
-        price -= in_year(subsidy.share_of_lpr, year) * in_year(policy.lpr, year)
-    return price
+    return limits.all_in_price(scenario, name, terms.years[k])
 
 
 def bank_noise(scenario: Scenario) -> float:
