@@ -108,8 +108,22 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+#: the stop signals received during this invocation: an exception raised by the handler
+#: can be swallowed where it lands (Numba's compiler calls back into Python through ctypes,
+#: which prints and ignores it), so the signal is also kept here and checked again
+_received: list[int] = []
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def _raise_if_signalled() -> None:
+    """Stop here if a signal arrived whose exception was swallowed on the way (called
+    before anything is written, and once more when the command ends)."""
+    if _received:
+        raise Interrupted(_received[0])
 
 
 @contextlib.contextmanager
@@ -140,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     # codes are read from anything, so `[/red]` in a label is text, never a crash or a link
     console = Console(markup=False, emoji=False)
     _written.clear()
+    _received.clear()
     with _stopping_on_signals():
         try:
             command = {
@@ -149,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                 "brief": _brief,
                 "summarize": _summarize,
             }[args.command]
-            return command(args, console)
+            status = command(args, console)
+            _raise_if_signalled()
+            return status
         except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -278,6 +295,7 @@ def _run(args, console: Console) -> int:
         task = bar.add_task(f"simulating {scenario.name}", total=paths)
         ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
     print_summary(ds, console)
+    _raise_if_signalled()
     write_netcdf(ds, out)
     _written.append(out)
     console.print(Text.assemble("results written to ", (str(out), "bold")))
@@ -406,6 +424,7 @@ def _compare(args, console: Console) -> int:
             strict=args.strict,
         )
     print_comparison(ds, console)
+    _raise_if_signalled()
     write_netcdf(ds, out)
     _written.append(out)
     console.print(Text.assemble("results written to ", (str(out), "bold")))
@@ -499,6 +518,7 @@ def _brief(args, console: Console) -> int:
     out = _out(args.out, Path("results") / f"{path.stem}_brief_{args.lang}")
     _writable_folder(out)  # before the work of the brief
     ds = _open_results(path)
+    _raise_if_signalled()
     written = write_brief(ds, out, lang=args.lang, source=path)
     _written.append(out)
     console.print(

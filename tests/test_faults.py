@@ -11,6 +11,7 @@ file, and the folders ``--out`` needs made only when writing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -122,6 +123,34 @@ def test_run_signalled_while_writing(signum, tmp_path, monkeypatch):
     _assert_interrupted(rc, err, signum)
     assert listing(tmp_path) == ["r.nc"]
     assert out.read_bytes() == PREVIOUS
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_interrupt_swallowed_while_simulating_still_stops(command, tmp_path, monkeypatch):
+    """Numba's compiler calls back into Python through ctypes, which prints and ignores an
+    exception raised there: a Ctrl-C landing in it must still stop the run before the
+    write (exit 130, nothing written), not let it finish with exit 0."""
+    import guarantee_sim.engine
+    import guarantee_sim.experiments
+
+    def swallowing(original):
+        def wrapper(*args, **kwargs):
+            with contextlib.suppress(BaseException):  # as a ctypes callback would
+                signal.raise_signal(signal.SIGINT)  # to this thread: delivered here
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    module, name = (
+        (guarantee_sim.engine, "simulate")
+        if command == "run"
+        else (guarantee_sim.experiments, "run_experiment")
+    )
+    monkeypatch.setattr(module, name, swallowing(getattr(module, name)))
+    source = GOOD if command == "run" else EXPERIMENT
+    rc, _, err = run_main(command, source, "--paths", 10, "--out", tmp_path / "r.nc")
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
 
 
 def test_handlers_restored_after_main(tmp_path):
