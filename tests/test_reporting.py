@@ -31,7 +31,7 @@ import guarantee_sim.reporting.brief as brief_module
 from guarantee_sim import reporting
 from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
-from guarantee_sim.reporting import fonts, measures, text
+from guarantee_sim.reporting import fonts, measures, tables, text
 from guarantee_sim.results import (
     breaker_probability,
     depletion_probability,
@@ -145,6 +145,54 @@ def test_likelihood_language_is_ordered():
     assert text.likelihood(0.7) == "likely"
     assert text.likelihood(0.5) == "about_as_likely_as_not"
     assert text.likelihood(0.0) == "exceptionally_unlikely"
+
+
+def test_likelihood_words_follow_the_interval_not_the_point():
+    # one band for the whole interval: one word; across bands: the span; no interval: point
+    assert text.likelihood_words(0.8, 0.7, 0.85, "en") == "likely"
+    assert text.likelihood_words(0.8, 0.5, 0.95, "en") == "about as likely as not to very likely"
+    assert text.likelihood_words(0.8, 0.5, 0.95, "zh") == "或许可能（约一半）至很可能"
+    assert text.likelihood_words(0.8, float("nan"), float("nan"), "en") == "likely"
+
+
+def _target_rows(*intervals):
+    rows = [
+        {
+            "design": "d",
+            "target": f"t{i}",
+            "label": f"target {i}",
+            "metric": "borrowers",
+            "kind": "flow",
+            "from_year": 2021,
+            "to_year": 2023,
+            "value": 1.0,
+            "attainment_mean": 1.0,
+            "attainment_p05": 0.9,
+            "attainment_p95": 1.1,
+            "probability": p,
+            "probability_ci_low": low,
+            "probability_ci_high": high,
+            "probability_ci_method": "wilson",
+            "probability_ci_approximate": False,
+            "likelihood": text.likelihood(p),
+        }
+        for i, (p, low, high) in enumerate(intervals)
+    ]
+    return pd.DataFrame(rows, columns=tables.TARGET_COLUMNS)
+
+
+def test_brief_calls_a_target_likely_only_when_its_whole_interval_is():
+    """P = 70% with an interval of 40-90% is not "likely": the run cannot tell it from 66%."""
+    targets = _target_rows((0.9, 0.85, 0.95), (0.7, 0.4, 0.9), (0.2, 0.1, 0.3))
+    blocks = brief_module._target_blocks(xr.Dataset(), {"targets": targets}, "en")
+    summary = next(b for b in blocks if b[0] == "ul")[1][0]
+    likely, rest = summary.split("Not likely:")
+    not_likely, undecided = rest.split("Cannot be told apart")
+    assert "t0" in likely and "t1" not in likely
+    assert "t2" in not_likely and "t1" not in not_likely
+    assert "t1" in undecided
+    lines = next(b for b in blocks[2:] if b[0] == "ul")[1]
+    assert "about as likely as not to very likely" in lines[1]
 
 
 def test_tail_allocation_adds_up_to_expected_shortfall(datasets):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,7 +40,19 @@ from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
 from .tables import all_tables, missing_cost_variables
-from .text import LIKELY_FROM, check_lang, count, fee, money, money_table, pct, ratio, t, yuan
+from .text import (
+    LIKELY_FROM,
+    check_lang,
+    count,
+    fee,
+    likelihood_words,
+    money,
+    money_table,
+    pct,
+    ratio,
+    t,
+    yuan,
+)
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -325,6 +338,22 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
+def _lower(row) -> float:
+    """The lower end of a target probability's interval (the point without one)."""
+    low = row.probability_ci_low
+    return row.probability if math.isnan(low) else low
+
+
+def _upper(row) -> float:
+    """The upper end of a target probability's interval (the point without one)."""
+    high = row.probability_ci_high
+    return row.probability if math.isnan(high) else high
+
+
+def _likelihood(row, lang: str) -> str:
+    return likelihood_words(row.probability, row.probability_ci_low, row.probability_ci_high, lang)
+
+
 def _target_blocks(ds, tables, lang) -> list[Block]:
     targets = tables["targets"]
     if not len(targets):
@@ -332,11 +361,14 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
     blocks: list[Block] = [("h2", t(lang, "h_targets"))]
     summary = []
     for design, group in targets.groupby("design", sort=False):
-        likely = [
-            _target_name(r, lang) for _, r in group.iterrows() if r.probability >= LIKELY_FROM
-        ]
-        unlikely = [
-            _target_name(r, lang) for _, r in group.iterrows() if r.probability < LIKELY_FROM
+        # by the interval, not the point: a target whose interval spans the threshold is
+        # neither likely nor unlikely at this run's precision
+        likely = [_target_name(r, lang) for _, r in group.iterrows() if _lower(r) >= LIKELY_FROM]
+        unlikely = [_target_name(r, lang) for _, r in group.iterrows() if _upper(r) < LIKELY_FROM]
+        undecided = [
+            _target_name(r, lang)
+            for _, r in group.iterrows()
+            if _lower(r) < LIKELY_FROM <= _upper(r)
         ]
         sep = t(lang, "and")
         line = t(
@@ -351,6 +383,14 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
             not_likely=t(
                 lang, "targets_not_likely", targets=sep.join(unlikely) or t(lang, "targets_none")
             ),
+            undecided=t(
+                lang,
+                "targets_undecided",
+                p=round(LIKELY_FROM * 100),
+                targets=sep.join(undecided),
+            )
+            if undecided
+            else "",
         )
         summary.append(
             t(lang, "design_prefix", design=design, text=line) if "scenario" in ds.dims else line
@@ -368,7 +408,7 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
                 p=pct(r.probability, lang),
                 low=pct(r.probability_ci_low, lang),
                 high=pct(r.probability_ci_high, lang),
-                likelihood=t(lang, r.likelihood),
+                likelihood=_likelihood(r, lang),
                 attainment=pct(r.attainment_mean, lang),
                 value=_value(r.value, r.metric, lang),
             )
@@ -395,7 +435,7 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
                 _ci(r.attainment_p05, r.attainment_p95, pct, lang),
                 pct(r.probability, lang),
                 _ci(r.probability_ci_low, r.probability_ci_high, pct, lang),
-                t(lang, r.likelihood),
+                _likelihood(r, lang),
             ]
         )
     blocks.append(("table", header, rows, ""))

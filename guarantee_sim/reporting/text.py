@@ -22,7 +22,8 @@ LIKELIHOOD = (
     (0.01, "very_unlikely"),
     (0.0, "exceptionally_unlikely"),
 )
-#: a target counts as "likely" in the brief's summary from this probability on
+#: a target counts as "likely" in the brief's summary when its whole interval is from this
+#: probability on, "not likely" when its whole interval is below it, "undecided" otherwise
 LIKELY_FROM = 0.66
 
 TEXT: dict[str, dict[str, str]] = {
@@ -198,8 +199,13 @@ TEXT: dict[str, dict[str, str]] = {
         "h_targets": "Which targets are likely",
         "targets_likely": "Likely ({p}% chance or more): {targets}.",
         "targets_not_likely": "Not likely: {targets}.",
+        "targets_undecided": (
+            " Cannot be told apart from {p}% at this run's precision (the interval spans it; "
+            "more paths or book replicas would tell): {targets}."
+        ),
+        "likelihood_span": "{low} to {high}",
         "targets_none": "none",
-        "targets_summary": "{likely} {not_likely}",
+        "targets_summary": "{likely} {not_likely}{undecided}",
         "design_prefix": "**{design}**: {text}",
         "target_line": (
             "**{design}** — {target}: P(reached) = {p} ({ci} {low} to {high}), "
@@ -548,8 +554,13 @@ TEXT: dict[str, dict[str, str]] = {
         "h_targets": "哪些目标可能达成",
         "targets_likely": "可能达成（概率不低于 {p}%）：{targets}。",
         "targets_not_likely": "不太可能达成：{targets}。",
+        "targets_undecided": (
+            "以本次运行的精度尚无法判断是否达到 {p}%（区间跨越该值；增加路径或贷款簿重复样本"
+            "可以判断）：{targets}。"
+        ),
+        "likelihood_span": "{low}至{high}",
         "targets_none": "无",
-        "targets_summary": "{likely}{not_likely}",
+        "targets_summary": "{likely}{not_likely}{undecided}",
         "design_prefix": "**{design}**：{text}",
         "target_line": (
             "**{design}** — {target}：达成概率 {p}（{ci} {low} 至 {high}），"
@@ -796,3 +807,20 @@ def likelihood(p: float) -> str:
         if p >= lowest:
             return key
     return LIKELIHOOD[-1][1]
+
+
+def likelihood_words(p: float, low: float, high: float, lang: str) -> str:
+    """The calibrated words for a probability estimated with the interval ``low``-``high``:
+    one word when the whole interval falls in one band, else the span of the bands it
+    covers ("likely to very likely"), so that no word claims more precision than the run
+    has. Without an interval (NaN), the word of ``p``.
+
+    >>> likelihood_words(0.8, 0.7, 0.85, "en"), likelihood_words(0.8, 0.6, 0.95, "en")
+    ('likely', 'about as likely as not to very likely')
+    """
+    if _bad(low) or _bad(high):
+        return TEXT[lang][likelihood(p)]
+    words = [TEXT[lang][likelihood(float(low))], TEXT[lang][likelihood(float(high))]]
+    if words[0] == words[1]:
+        return words[0]
+    return TEXT[lang]["likelihood_span"].format(low=words[0], high=words[1])
