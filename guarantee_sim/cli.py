@@ -321,12 +321,7 @@ def _check_resources(scenario, paths: int, key: str, variants: int = 1) -> None:
 def _check_experiment_resources(experiment, scenarios: dict, paths: int | None) -> None:
     """:func:`_check_resources` for every variant at once (a comparison holds them all)."""
     first = next(iter(scenarios.values()))
-    if paths is not None:
-        key = "--paths"
-    elif experiment.paths is not None:
-        key, paths = f"{experiment._source}: paths", experiment.paths
-    else:
-        key, paths = f"{experiment.base}: simulation.paths", first.simulation.paths
+    paths, key, _ = experiment.run_size(first, paths)
     _check_resources(first, paths, key, variants=len(scenarios))
 
 
@@ -405,7 +400,7 @@ def _compare(args, console: Console) -> int:
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
     _check_experiment_resources(experiment, scenarios, args.paths)
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
-    paths = args.paths or experiment.paths or next(iter(scenarios.values())).simulation.paths
+    paths, _, _ = experiment.run_size(next(iter(scenarios.values())), args.paths)
     columns = (
         TextColumn("{task.description}", markup=False),
         BarColumn(),

@@ -44,6 +44,8 @@ BASE_SUFFIXES = (".yaml", ".yml")
 #: 6 ms a variant on the county scenario, so a minute at the limit; a grid of 10^6 points
 #: was validated for hours) and each is a run of all its paths
 MAX_VARIANTS = 10_000
+#: keys that set the run's size and randomness, never a design's policy
+RUN_SETTINGS = ("simulation.",)
 
 
 class Experiment(Frozen):
@@ -172,11 +174,41 @@ class Experiment(Frozen):
         return Override(key, value, f"{key}={value}", path=self._source, line=self._lines.get(at))
 
     def variant_overrides(self) -> dict[str, dict[str, Any]]:
-        """Every variant's overrides, named; grid points are named key=value,..."""
+        """Every variant's policy changes, named; grid points are named key=value,...
+
+        The run's size and randomness (``simulation.*``: paths, seed, granularity, blocks)
+        are applied to every variant but are not policy: they are left out here, so a
+        comparison never lists ``simulation.paths = 20`` as what makes a design.
+        """
         return {
-            name: {o.key: o.value for o in located}
+            name: {o.key: o.value for o in located if not o.key.startswith(RUN_SETTINGS)}
             for name, located in self.located_overrides().items()
         }
+
+    def run_size(
+        self, first: Scenario, paths: int | None = None, seed: int | None = None
+    ) -> tuple[int, str, int]:
+        """The paths per variant, the setting they come from, and the seed.
+
+        The command line wins: ``--paths`` / ``--seed``, then ``--set simulation.paths=``
+        / ``--set simulation.seed=``; then the experiment's ``paths:`` / ``seed:``; then
+        the base scenario's (after the experiment's ``overrides``). ``first`` is any
+        variant's validated scenario (they share these settings).
+        """
+        if paths is not None:
+            where = "--paths"
+        elif "simulation.paths" in self._set:
+            paths, where = first.simulation.paths, "--set simulation.paths"
+        elif self.paths is not None:
+            paths, where = self.paths, f"{self._source}: paths"
+        else:
+            paths, where = first.simulation.paths, f"{self.base}: simulation.paths"
+        if seed is None:
+            if "simulation.seed" not in self._set and self.seed is not None:
+                seed = self.seed
+            else:
+                seed = first.simulation.seed
+        return paths, where, seed
 
 
 def load_experiment(path: str | Path, overrides=None) -> Experiment:
@@ -303,10 +335,7 @@ def run_experiment(
 
     experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment, strict=strict)
-    first = next(iter(scenarios.values()))
-    paths = paths or experiment.paths or first.simulation.paths
-    if seed is None:  # the command line's, else the experiment's, else the base scenario's
-        seed = experiment.seed if experiment.seed is not None else first.simulation.seed
+    paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     results = []
     for name, scenario in scenarios.items():
         ds = simulate(

@@ -169,6 +169,24 @@ def test_set_on_an_experiment_applies_before_the_variants_and_is_cited(tmp_path)
         variant_scenarios(path, bad)
 
 
+def test_the_command_lines_run_size_wins_and_is_not_a_policy_change(tmp_path):
+    """``compare --set simulation.paths=20`` on an experiment with ``paths: 500`` runs 20
+    paths (it ran 500), and no design lists ``simulation.paths`` as what makes it."""
+    path = experiment(tmp_path, "ok: {}\nown: {segments.sme.lgd: 0.3}\n")
+    path.write_text(path.read_text() + "paths: 500\nseed: 11\n")
+    plain = load_experiment(path)
+    first = next(iter(variant_scenarios(path, plain).values()))
+    assert plain.run_size(first) == (500, f"{path}: paths", 11)
+    assert plain.run_size(first, paths=30, seed=5) == (30, "--paths", 5)
+    small = load_experiment(path, overrides=["simulation.paths=20", "simulation.seed=3"])
+    first = next(iter(variant_scenarios(path, small).values()))
+    assert small.run_size(first) == (20, "--set simulation.paths", 3)
+    assert small.variant_overrides() == {
+        "ok": {"segments.sme.lgd": 0.4},
+        "own": {"segments.sme.lgd": 0.3},
+    }
+
+
 def test_grid_points_cite_their_value(tmp_path):
     path = write(
         tmp_path,
