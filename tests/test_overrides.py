@@ -99,6 +99,18 @@ def test_malformed_overrides_are_scenario_errors(overrides, fragment):
     assert str(GOOD) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("written", "decimal"),
+    [("0.8%", "0.008"), ("12 %", "0.12"), ("2%", "0.02"), ("0.05%", "0.0005")],
+)
+def test_a_percent_where_a_rate_goes_says_to_write_the_decimal(written, decimal):
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{"parties.guarantor.fee_rate": written})
+    message = str(info.value)
+    assert "key 'parties.guarantor.fee_rate'" in message
+    assert f"write {decimal} for {written.replace(' ', '')}" in message
+
+
 def test_a_section_the_file_leaves_out_can_be_set():
     """The compact scenario has no fee_subsidy: --set starts it (it is a field of the
     schema); a misspelt section or party is still refused."""

@@ -21,12 +21,14 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 import stat
 import sys
 import types
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -768,9 +770,25 @@ _LIMITS = {
 }
 
 
+#: a percent written where a number is expected: "0.8%", " 12 % "
+_PERCENT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*%\s*")
+
+
+def _percent_hint(value) -> str | None:
+    """For ``"0.8%"``: what to write instead (rates are decimals a year: 0.008)."""
+    match = _PERCENT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    decimal = Decimal(match.group(1)).scaleb(-2).normalize()
+    return f"a rate or share is a decimal, not a percent: write {decimal:f} for {match.group(1)}%"
+
+
 def _message(err, model_cls) -> str:
     """Pydantic's message, said for a YAML writer: what is allowed, with readable numbers."""
     kind = err["type"]
+    hint = _percent_hint(err.get("input"))
+    if hint and kind.endswith("_parsing"):  # "0.8%" where a number goes
+        return hint
     if kind == "finite_number":
         msg = "must be a finite number: .inf and .nan are not allowed"
         if "null" in _description(model_cls, err["loc"]):
