@@ -312,6 +312,10 @@ def test_depletion_and_breaker_probabilities_count_their_own_event():
     assert float(b.sel(party="pool_a")) == 0.75
     assert float(b.sel(party="pool_b")) == 0.0
     assert float(ds.gs.breaker_probability().sel(party="pool_a")) == 0.75
+    # named for what they are, a share of paths (it came back as `shortfall`, in CNY)
+    for probability in (p, b, insolvency_probability(ds)):
+        assert probability.name.endswith("_probability")
+        assert probability.attrs["units"] == "1" and probability.attrs["long_name"]
 
 
 def test_insolvency_probability_counts_paths_with_capital_at_or_below_zero():
@@ -362,6 +366,46 @@ def test_yearly_summary_means_over_paths():
     np.testing.assert_allclose(ys["guarantor_leverage"], [4.0, 4.0], rtol=REL)
     np.testing.assert_allclose(ys["pool_balance"], [6.0, 4.0], rtol=REL)  # (7+1+3+1)/2 ..
     np.testing.assert_allclose(ys["fiscal_cost"], [2.0, 4.0], rtol=REL)
+    assert ys["guarantor_capital"].attrs["units"] == "CNY"
+
+
+def test_yearly_summary_finds_the_guarantor_whatever_it_is_called():
+    ds = results_dataset(
+        years=[2021],
+        segments={"a": []},
+        parties={"bank": "bank", "city_fund": "guarantor"},
+        capital={"city_fund": [[100.0], [300.0]]},
+    )
+    ys = yearly_summary(ds)
+    assert ys.attrs["guarantor"] == "city_fund"
+    np.testing.assert_allclose(ys["guarantor_capital"], [200.0], rtol=REL)
+
+
+def test_the_accessor_offers_every_metric():
+    """Each function of the metrics and cost modules that takes a results Dataset is a
+    method of ``ds.gs`` (VaR and ES were missing), and VaR/ES keep the units."""
+    import inspect
+
+    from guarantee_sim.results import accessor, cost, metrics
+
+    methods = set(dir(accessor.GuaranteeSimAccessor))
+    for module in (metrics, cost):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or function.__module__ != module.__name__:
+                continue
+            first = next(iter(inspect.signature(function).parameters))
+            if first in ("ds", "values", "losses"):
+                assert name in methods, f"ds.gs.{name} is missing"
+    ds = results_dataset(
+        years=[2021],
+        segments={"a": []},
+        parties={"bank": "bank", "guarantor": "guarantor"},
+        loss={"guarantor": [[1.0], [3.0], [2.0], [5.0]]},
+    )
+    es = ds.gs.expected_shortfall("loss", 0.75)
+    assert float(es.sel(party="guarantor")) == 5.0 and es.attrs["units"] == "CNY"
+    var = ds.gs.value_at_risk("loss", 0.5)
+    assert float(var.sel(party="guarantor")) == 2.5 and var.attrs["units"] == "CNY"
 
 
 # --------------------------------------------------------------------------- the builder

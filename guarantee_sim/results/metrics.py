@@ -10,9 +10,26 @@ import numpy as np
 import xarray as xr
 
 
+def _named(values: xr.DataArray, name: str, units: str, long_name: str) -> xr.DataArray:
+    """``values`` named for what it is, with its units and description (a derived metric
+    must not keep the name and units of the variable it came from)."""
+    return values.rename(name).assign_attrs(units=units, long_name=long_name)
+
+
+def _described(values: xr.DataArray) -> str:
+    return str(values.attrs.get("long_name") or values.name or "values")
+
+
 def value_at_risk(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
-    """Loss quantile at ``level`` across ``dim`` (higher is worse)."""
-    return values.quantile(level, dim=dim, method="linear").drop_vars("quantile")
+    """Loss quantile at ``level`` across ``dim`` (higher is worse), in the units of
+    ``values``."""
+    out = values.quantile(level, dim=dim, method="linear").drop_vars("quantile")
+    return _named(
+        out,
+        f"var_{level * 100:g}".replace(".", "_"),
+        str(values.attrs.get("units", "")),
+        f"value at risk {level:.1%} across {dim}s of {_described(values)}",
+    )
 
 
 def expected_shortfall(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
@@ -28,6 +45,11 @@ def expected_shortfall(values: xr.DataArray, level: float, dim: str = "path") ->
         worst,
         dims=[d for d in values.transpose(..., dim).dims if d != dim],
         coords={c: values.coords[c] for c in values.coords if dim not in values.coords[c].dims},
+        name=f"es_{level * 100:g}".replace(".", "_"),
+        attrs={
+            "units": str(values.attrs.get("units", "")),
+            "long_name": f"expected shortfall {level:.1%} across {dim}s of {_described(values)}",
+        },
     )
 
 
@@ -47,12 +69,23 @@ def loss_summary(ds: xr.Dataset, per_year: bool = False) -> xr.Dataset:
     )
     for name in out.data_vars:
         out[name].attrs["units"] = "CNY"
+    out["mean"].attrs["long_name"] = "mean loss over the paths"
     return out
 
 
-def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
-    """Mean over paths, per year: lending, defaults, guarantor state, pools, unmet demand."""
+def yearly_summary(ds: xr.Dataset, guarantor: str | None = None) -> xr.Dataset:
+    """Mean over paths, per year: lending, defaults, guarantor state, pools, unmet demand.
+
+    ``guarantor`` names the party whose capital, leverage and compensation rate are shown
+    (default: the first party of kind ``guarantor``, whatever it is called; none if the
+    scenario has none). ``pool_balance`` adds up every pool's balance.
+    """
     parties = list(ds.party.values)
+    if guarantor is None:
+        kinds = ds.party_kind.values
+        guarantor = next(
+            (str(p) for p, k in zip(parties, kinds, strict=True) if k == "guarantor"), ""
+        )
     out = {
         "loans_count": ds["loans_count"].sum("segment").mean("path"),
         "loans_amount": ds["loans_amount"].sum("segment").mean("path"),
@@ -69,7 +102,15 @@ def yearly_summary(ds: xr.Dataset, guarantor: str = "guarantor") -> xr.Dataset:
     pools = [p for p, k in zip(parties, ds.party_kind.values, strict=True) if k == "pool"]
     if pools:
         out["pool_balance"] = ds["capital"].sel(party=pools).sum("party").mean("path")
-    return xr.Dataset(out)
+    for name, values in out.items():  # keep the units and say what each is
+        source = name.removeprefix("guarantor_") if name.startswith("guarantor_") else name
+        source = "capital" if name == "pool_balance" else source
+        if source in ds:
+            values.attrs = {
+                "units": ds[source].attrs.get("units", ""),
+                "long_name": "mean over paths: " + str(ds[source].attrs.get("long_name", name)),
+            }
+    return xr.Dataset(out, attrs={"guarantor": guarantor})
 
 
 def segments_with_tags(ds: xr.Dataset, tags) -> list[str]:
@@ -109,7 +150,12 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
 def depleted_paths(ds: xr.Dataset) -> xr.DataArray:
     """Per pool and path: True if in some year its balance could not pay a share it was
     asked for while its breaker was not tripped (``pool_depleted``)."""
-    return _pool_event(ds, "pool_depleted")
+    return _named(
+        _pool_event(ds, "pool_depleted"),
+        "depleted",
+        "1",
+        "1 if the pool's balance could not pay a share in any year (breaker off)",
+    )
 
 
 def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
@@ -118,18 +164,33 @@ def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
 
     A tripped breaker is a different event: :func:`breaker_probability`.
     """
-    return depleted_paths(ds).mean("path")
+    return _named(
+        depleted_paths(ds).mean("path"),
+        "depletion_probability",
+        "1",
+        "share of paths on which the pool's balance could not pay a share (breaker off)",
+    )
 
 
 def breaker_paths(ds: xr.Dataset) -> xr.DataArray:
     """Per pool and path: True if its NPL circuit breaker tripped in any year."""
-    return _pool_event(ds, "pool_breaker_tripped")
+    return _named(
+        _pool_event(ds, "pool_breaker_tripped"),
+        "breaker_tripped",
+        "1",
+        "1 if the pool's NPL circuit breaker tripped in any year",
+    )
 
 
 def breaker_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per pool: share of paths on which its NPL circuit breaker tripped in any year
     (``pool_breaker_tripped``); 0 for a pool without a breaker."""
-    return breaker_paths(ds).mean("path")
+    return _named(
+        breaker_paths(ds).mean("path"),
+        "breaker_probability",
+        "1",
+        "share of paths on which the pool's NPL circuit breaker tripped",
+    )
 
 
 def _pool_event(ds: xr.Dataset, flag: str) -> xr.DataArray:
@@ -140,25 +201,45 @@ def _pool_event(ds: xr.Dataset, flag: str) -> xr.DataArray:
 def insolvent_paths(ds: xr.Dataset) -> xr.DataArray:
     """Per guarantor and path: True if its year-end net assets fell to zero or below."""
     guarantors = ds.party.values[ds.party_kind.values == "guarantor"]
-    return (ds["capital"].sel(party=guarantors) <= 0).any("year")
+    return _named(
+        (ds["capital"].sel(party=guarantors) <= 0).any("year"),
+        "insolvent",
+        "1",
+        "1 if the guarantor's year-end net assets fell to zero or below in any year",
+    )
 
 
 def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per guarantor: share of paths on which its year-end net assets fell to zero or below."""
-    return insolvent_paths(ds).mean("path")
+    return _named(
+        insolvent_paths(ds).mean("path"),
+        "insolvency_probability",
+        "1",
+        "share of paths on which the guarantor's year-end net assets fell to zero or below",
+    )
 
 
 def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArray:
     """Mean fiscal cost over the run per new borrower in segments with ``tags`` (CNY)."""
     segments = segments_with_tags(ds, tags)
     borrowers = ds["borrowers"].sel(segment=segments).sum(["segment", "year"])
-    return ds["fiscal_cost"].sum("year").mean("path") / borrowers.mean("path")
+    return _named(
+        ds["fiscal_cost"].sum("year").mean("path") / borrowers.mean("path"),
+        "fiscal_cost_per_borrower",
+        "CNY",
+        f"mean fiscal cost over the run per new borrower in segments tagged {', '.join(tags)}",
+    )
 
 
 def fiscal_cost_per_lending(ds: xr.Dataset, per: float = 1e8) -> xr.DataArray:
     """Mean fiscal cost over the run per ``per`` CNY (default 100 m) of new lending."""
     lending = ds["loans_amount"].sum(["segment", "year"]).mean("path")
-    return ds["fiscal_cost"].sum("year").mean("path") / lending * per
+    return _named(
+        ds["fiscal_cost"].sum("year").mean("path") / lending * per,
+        "fiscal_cost_per_lending",
+        "CNY",
+        f"mean fiscal cost over the run per {per:g} CNY of new lending",
+    )
 
 
 # Monte Carlo tails. Intervals are in .intervals (clustered by book replica).
@@ -199,4 +280,9 @@ def tail_allocation(ds: xr.Dataset, level: float = 0.99) -> xr.DataArray:
     n = total.sizes["path"]
     k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
     worst = np.argsort(total.values, kind="stable")[n - k :]
-    return loss.isel(path=worst).mean("path")
+    return _named(
+        loss.isel(path=worst).mean("path"),
+        "tail_allocation",
+        "CNY",
+        f"mean loss over the run by party on the worst {1 - level:.1%} of paths by total loss",
+    )
