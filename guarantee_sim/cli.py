@@ -426,8 +426,9 @@ def _compare(args, console: Console) -> int:
     return 0
 
 
-def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> None:
-    """One row per headline number, one column per variant (a few variants a table)."""
+def print_comparison(ds: xr.Dataset, console: Console, per_table: int | None = None) -> None:
+    """One row per headline number, one column per variant: as many variants a table as
+    the terminal's width holds (80 columns when piped), or ``per_table``."""
     from rich.table import Table
 
     from .experiments import comparison_table
@@ -442,6 +443,10 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> No
             f"{ds.attrs.get('seed')}; money in CNY m, means over paths unless named)",
         )
     )
+    if per_table is None:
+        label = max((len(k) for k in keys), default=0) + 4  # the row labels, with borders
+        widest = max([len(n) for n in names] + [12]) + 3  # a design's column
+        per_table = max(1, (console.width - label) // widest)
     for first in range(0, len(names), per_table):
         shown = names[first : first + per_table]
         table = Table()
@@ -452,7 +457,7 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int = 3) -> No
             table.add_row(
                 key, *[_comparison_cell(key, table_data[n].get(key, math.nan)) for n in shown]
             )
-        console.print(table)
+        _print_table(console, table)
 
 
 def _comparison_cell(key: str, value: float) -> str:
@@ -560,6 +565,34 @@ def _pct(x) -> str:
     return "—" if math.isnan(x) else f"{x:.2%}"
 
 
+#: the least width a label column keeps when a table must shrink to the terminal
+LABEL_MIN_WIDTH = 10
+
+
+def _print_table(console: Console, table) -> None:
+    """Print ``table`` so that no number is ever cut ("150,000,0…" was printed at 80
+    columns): the right-aligned (number) columns get a fixed width, their widest cell when
+    the table fits the terminal that way (80 columns when piped), else their widest number
+    (a run without spaces that holds a digit, e.g. ``82.0%–100.0%``) so their cells wrap
+    between words; only the label columns shrink, wrap or shorten. Rich alone shrinks every
+    column alike and cuts numbers."""
+    numbers = [c for c in table.columns if c.justify == "right"]
+    natural, least = [], []
+    for column in numbers:
+        cells = [str(c) for c in column._cells]  # rich keeps each column's cells
+        lines = [line for cell in cells for line in cell.splitlines()]
+        words = [w for line in lines for w in line.split() if any(ch.isdigit() for ch in w)]
+        heading = [len(w) for w in str(column.header).split()]
+        natural.append(max([len(line) for line in lines] + heading + [1]))
+        least.append(max([len(w) for w in words] + [1]))
+    labels = len(table.columns) - len(numbers)
+    overhead = 3 * len(table.columns) + 1  # padding and borders
+    fits = sum(natural) + labels * LABEL_MIN_WIDTH + overhead <= console.width
+    for column, width in zip(numbers, natural if fits else least, strict=True):
+        column.width = width
+    console.print(table)
+
+
 def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str, columns) -> None:
     from rich.table import Table
 
@@ -571,7 +604,7 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
     for year in ds.year.values:
         row = years.sel(year=year)
         table.add_row(str(year), *[fmt(row[var]) for _, var, fmt in columns])
-    console.print(table)
+    _print_table(console, table)
 
 
 def _process_table(console: Console, ds: xr.Dataset) -> None:
@@ -621,7 +654,7 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
             f"{n_booked:,.0f}",
             f"{float(pd):.2%}" if n_booked > 0 else "-",
         )
-    console.print(table)
+    _print_table(console, table)
     active = ds.applications.sum("segment") > 0
     util = ds.staff_utilisation.where(active).mean("year", skipna=True)
     parts = [
@@ -674,7 +707,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
             _m(row["var_99_9"]),
             _m(row["es_99"]),
         )
-    console.print(table)
+    _print_table(console, table)
 
     years = yearly_summary(ds)
     # one balance column per pool (the summary's pool_balance adds them all up)
@@ -718,21 +751,21 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         reached = probability_interval(ds.target_attainment >= 1.0)
         ci = _ci_name(reached)
         table = Table(title="Targets", caption=f"{ci}: {reached.attrs['method']}")
-        for col in ("target", "kind", "target value", "mean attainment", "P(reached)", "95% CI"):
+        # two-line headings: a heading sets its column's least width (rich does not wrap it)
+        for col in ("target", "target\nvalue", "mean\nattained", "P\n(reached)", "95% CI"):
             table.add_column(col, justify="left" if col == "target" else "right")
         for t in ds.target.values:
             spec = ds.sel(target=t)
             low, high = (float(reached[x].sel(target=t)) for x in ("low", "high"))
             table.add_row(
-                f"{t} {spec.target_label.item()}",
-                f"{spec.target_kind.item()} {spec.target_from_year.item()}-"
-                f"{spec.target_to_year.item()}",
+                f"{t} ({spec.target_kind.item()} {spec.target_from_year.item()}-"
+                f"{spec.target_to_year.item()}) {spec.target_label.item()}",
                 f"{float(spec.target_value):,.0f}",
                 f"{float(spec.target_attainment.mean()):.1%}",
                 f"{float(spec.target_probability):.1%}",
                 f"{low:.1%}–{high:.1%}",
             )
-        console.print(table)
+        _print_table(console, table)
 
     risks = []
     for hits, what in (
@@ -812,7 +845,7 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
                 f"{_m(cost[f'{var}_pv_ci_low'])} to {_m(cost[f'{var}_pv_ci_high'])}",
                 f"{_m(cost[f'{var}_pv_p05'])} to {_m(cost[f'{var}_pv_p95'])}",
             )
-        console.print(table)
+        _print_table(console, table)
         console.print(
             f"subsidy rate: {float(cost['subsidy_rate']):.3f} CNY per 100 CNY guaranteed "
             f"(95% CI {float(cost['subsidy_rate_ci_low']):.3f} to "
@@ -848,7 +881,7 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
                 _fee(r.break_even_median),
                 _fee(r.break_even_p95),
             )
-        console.print(table)
+        _print_table(console, table)
     exhaustion = exhaustion_table(ds)
     if len(exhaustion):
         records = exhaustion.to_dict("records")
@@ -872,7 +905,7 @@ def _public_cost_section(console: Console, ds: xr.Dataset) -> None:
                 _pct(r["never"]),
                 _first_year(r["first_year_median"]),
             )
-        console.print(table)
+        _print_table(console, table)
 
 
 if __name__ == "__main__":  # pragma: no cover

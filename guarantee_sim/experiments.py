@@ -413,7 +413,12 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     """Headline numbers per variant (means over paths unless named otherwise)."""
     import numpy as np
 
-    from .results import depletion_probability, insolvency_probability, loss_summary
+    from .results import (
+        breaker_probability,
+        depletion_probability,
+        insolvency_probability,
+        loss_summary,
+    )
 
     table = {}
     for name in ds.scenario.values:
@@ -432,7 +437,9 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
             for t in v.target.values:
                 row[f"P({t})"] = float(v.target_probability.sel(target=t))
         for p, value in depletion_probability(v).to_series().items():
-            row[f"P(pool {p} short)"] = float(value)
+            row[f"P(pool {p} depleted)"] = float(value)
+        for p, value in breaker_probability(v).to_series().items():
+            row[f"P(pool {p} breaker tripped)"] = float(value)
         for g, value in insolvency_probability(v).to_series().items():
             row[f"P({g} insolvent)"] = float(value)
         if "additional_borrowers" in v:

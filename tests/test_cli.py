@@ -8,6 +8,7 @@ kernels are compiled or cached).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import pytest
 import xarray as xr
 import yaml
 from helpers import run_main
+from rich.console import Console
 
 import guarantee_sim
 import guarantee_sim.engine
@@ -397,3 +399,59 @@ def test_run_failing_write_leaves_nothing(tmp_path, monkeypatch, capsys):
     assert err.startswith("error: ") and "No space left on device" in err
     assert "Traceback" not in err
     assert listing(folder) == []
+
+
+# --------------------------------------------------------------------------- tables that fit
+
+
+def _printed(width: int, draw) -> list[str]:
+    buffer = io.StringIO()
+    draw(Console(file=buffer, width=width, markup=False, emoji=False))
+    return buffer.getvalue().splitlines()
+
+
+def _cropped(lines: list[str]) -> list[str]:
+    """Table lines whose right border is missing: rich cut the table at the width."""
+    body = [line.rstrip() for line in lines if line.startswith(("┏", "┃", "┡", "│", "└"))]
+    return [line for line in body if not line.endswith(("┓", "┃", "┩", "│", "┘"))]
+
+
+def test_numbers_are_never_cut_at_80_columns():
+    """Long labels and long numbers at 80 columns: the labels wrap or shorten, every
+    number is printed whole (it printed "150,000,0…") and no table is cropped."""
+    from rich.table import Table
+
+    from guarantee_sim.cli import _print_table
+
+    numbers = ["150,000,000,000", "82.0%–100.0%", "1,204.38 to 1,224.73", "400,000,000,000"]
+
+    def draw(console):
+        table = Table(title="wide")
+        table.add_column("label")
+        for heading in ("value", "range", "interval", "another value"):
+            table.add_column(heading, justify="right")
+        table.add_row("a label far too long to fit " * 3, *numbers)
+        _print_table(console, table)
+
+    lines = _printed(80, draw)
+    text = "\n".join(lines)
+    assert not _cropped(lines)
+    for number in numbers:  # whole, or wrapped only between words
+        assert all(word in text for word in number.split()), number
+
+
+def test_comparison_uses_the_width_for_designs(monkeypatch):
+    import guarantee_sim.experiments
+    from guarantee_sim.cli import print_comparison
+
+    designs = {f"design_{i}": {"lending": 1.5e12, "P(target)": 0.5} for i in range(6)}
+    monkeypatch.setattr(guarantee_sim.experiments, "comparison_table", lambda ds: designs)
+    ds = xr.Dataset(coords={"path": [0, 1]}, attrs={"experiment": "e", "question": "q"})
+
+    def tables(width):
+        lines = _printed(width, lambda console: print_comparison(ds, console))
+        assert not _cropped(lines)
+        assert "1,500,000.00" in "\n".join(lines)
+        return sum(line.startswith("┏") for line in lines)
+
+    assert tables(80) > tables(200) == 1
