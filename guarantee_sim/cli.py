@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import signal
@@ -59,9 +60,30 @@ def _parser() -> argparse.ArgumentParser:
         help="treat implausible values (the warnings: a PD of 0.9, a guarantor without net "
         "assets) as errors",
     )
+    output = argparse.ArgumentParser(add_help=False)  # how run/compare/summarize print
+    output.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table: the summary for a person (default); json: every table of the brief as "
+        "{name: [rows]} for scripts; csv: one table (--table) as CSV. With json or csv, "
+        "progress and other lines go to stderr, so stdout holds only the data",
+    )
+    output.add_argument(
+        "--table",
+        choices=TABLES,
+        help="the table for --format csv (or only this one in json)",
+    )
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print nothing but warnings and errors (no progress, no summary)",
+    )
     run = sub.add_parser(
         "run",
-        parents=[overrides],
+        parents=[overrides, output, quiet],
         help="validate a scenario, simulate it, summarise, write results",
     )
     run.add_argument("scenario", help="scenario YAML file")
@@ -77,14 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario", help="scenario or experiment YAML file")
     compare = sub.add_parser(
         "compare",
-        parents=[overrides],
+        parents=[overrides, output, quiet],
         help="run an experiment's variants with common random numbers and compare them",
     )
     compare.add_argument("experiment", help="experiment YAML file")
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
-    summarize = sub.add_parser("summarize", help="reprint the summary of a results file")
+    summarize = sub.add_parser(
+        "summarize", parents=[output], help="reprint the summary of a results file"
+    )
     summarize.add_argument("results", help="NetCDF file written by `run`")
     brief = sub.add_parser(
         "brief",
@@ -291,14 +315,17 @@ def _run(args, console: Console) -> int:
         TextColumn("paths"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
+    _check_output_options(args)
+    chatter = _chatter(args, console)
+    with Progress(*columns, console=chatter, transient=True, disable=args.quiet) as bar:
         task = bar.add_task(f"simulating {scenario.name}", total=paths)
         ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
-    print_summary(ds, console)
     _raise_if_signalled()
     write_netcdf(ds, out)
     _written.append(out)
-    console.print(Text.assemble("results written to ", (str(out), "bold")))
+    if not args.quiet:
+        _print_results(ds, args, console)
+        chatter.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
 
 
@@ -407,7 +434,10 @@ def _compare(args, console: Console) -> int:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar, warnings.catch_warnings():
+    _check_output_options(args)
+    chatter = _chatter(args, console)
+    progress = Progress(*columns, console=chatter, transient=True, disable=args.quiet)
+    with progress as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", ScenarioWarning)  # printed above
         tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
         ds = run_experiment(
@@ -418,11 +448,12 @@ def _compare(args, console: Console) -> int:
             progress=lambda name, n: bar.advance(tasks[name], n),
             strict=args.strict,
         )
-    print_comparison(ds, console)
     _raise_if_signalled()
     write_netcdf(ds, out)
     _written.append(out)
-    console.print(Text.assemble("results written to ", (str(out), "bold")))
+    if not args.quiet:
+        _print_results(ds, args, console)
+        chatter.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
 
 
@@ -503,12 +534,66 @@ def _open_results(path) -> xr.Dataset:
 
 
 def _summarize(args, console: Console) -> int:
-    ds = _open_results(args.results)
-    if "scenario" in ds.dims:
-        print_comparison(ds, console)
-    else:
-        print_summary(ds, console)
+    _check_output_options(args)
+    _print_results(_open_results(args.results), args, console)
     return 0
+
+
+#: the tables ``--format json|csv`` prints: the brief's (reporting.tables.all_tables)
+TABLES = (
+    "designs",
+    "schemes",
+    "losses",
+    "targets",
+    "costs",
+    "risks",
+    "public_cost",
+    "break_even",
+    "exhaustion",
+    "years",
+)
+
+
+def _check_output_options(args) -> None:
+    """``--format csv`` prints one table: it needs ``--table`` (checked before any work)."""
+    if args.format == "csv" and args.table is None:
+        raise ScenarioError(
+            "--format csv prints one table: name it with --table (one of "
+            + ", ".join(TABLES)
+            + "), or use --format json for all of them",
+            path="--table",
+        )
+
+
+def _chatter(args, console: Console) -> Console:
+    """Where progress and 'written to' lines go: stdout for a person, stderr when stdout
+    carries data (--format json or csv)."""
+    if args.format == "table":
+        return console
+    return Console(stderr=True, markup=False, emoji=False)
+
+
+def _print_results(ds: xr.Dataset, args, console: Console) -> None:
+    """The summary of a run or a comparison, as ``--format`` asks."""
+    if args.format == "table":
+        if "scenario" in ds.dims:
+            print_comparison(ds, console)
+        else:
+            print_summary(ds, console)
+        return
+    from .reporting.tables import all_tables
+
+    tables = all_tables(ds)
+    if args.table is not None:
+        tables = {args.table: tables[args.table]}
+    if args.format == "csv":
+        sys.stdout.write(tables[args.table].to_csv(index=False, lineterminator="\n"))
+        return
+    records = {
+        name: json.loads(frame.to_json(orient="records", force_ascii=False))
+        for name, frame in tables.items()
+    }
+    sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
 
 
 def _brief(args, console: Console) -> int:

@@ -9,6 +9,7 @@ kernels are compiled or cached).
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -455,3 +457,47 @@ def test_comparison_uses_the_width_for_designs(monkeypatch):
         return sum(line.startswith("┏") for line in lines)
 
     assert tables(80) > tables(200) == 1
+
+
+# --------------------------------------------------------------------------- for scripts
+
+
+def test_summarize_json_holds_every_table_of_the_brief(results, capsys):
+    from guarantee_sim.cli import TABLES
+    from guarantee_sim.reporting.tables import all_tables
+
+    assert main(["summarize", str(results["out"]), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)  # stdout is the data and nothing else
+    with xr.open_dataset(results["out"]) as ds:
+        expected = all_tables(ds)
+    assert list(data) == list(TABLES) == list(expected)
+    assert len(data["targets"]) == len(expected["targets"])
+    assert data["losses"][0]["mean"] == pytest.approx(float(expected["losses"]["mean"][0]))
+
+
+def test_run_csv_prints_one_table_and_only_data_on_stdout(tmp_path):
+    out = tmp_path / "r.nc"
+    rc, stdout, stderr = run_main(
+        "run", GOOD, "--paths", PATHS, "--out", out, "--format", "csv", "--table", "losses"
+    )
+    assert rc == 0, stderr
+    table = pd.read_csv(io.StringIO(stdout))
+    assert "unabsorbed" in set(table["party"]) and {"mean", "var_99"} <= set(table.columns)
+    assert f"results written to {out}" in stderr.replace("\n", "")
+
+
+def test_csv_without_a_table_is_refused_before_any_work(tmp_path):
+    rc, stdout, stderr = run_main(
+        "run", GOOD, "--paths", PATHS, "--out", tmp_path / "r.nc", "--format", "csv"
+    )
+    assert rc == 2 and stdout == ""
+    assert "--format csv prints one table: name it with --table" in stderr
+    assert listing(tmp_path) == []
+
+
+def test_quiet_run_prints_nothing_and_writes(tmp_path):
+    out = tmp_path / "r.nc"
+    rc, stdout, stderr = run_main("run", GOOD, "--paths", PATHS, "--out", out, "--quiet")
+    assert (rc, stdout, stderr) == (0, "", "")
+    assert out.is_file()
