@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     summarize = sub.add_parser(
         "summarize", parents=[output], help="reprint the summary of a results file"
     )
+    schema = sub.add_parser(
+        "schema",
+        help="print the scenario reference: every key with its type, unit, default, range and "
+        "meaning (Markdown), or with --json the JSON Schema editors validate scenarios with",
+    )
+    schema.add_argument("--json", action="store_true", help="print the JSON Schema")
     summarize.add_argument("results", help="NetCDF file written by `run`")
     brief = sub.add_parser(
         "brief",
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 "compare": _compare,
                 "brief": _brief,
                 "summarize": _summarize,
+                "schema": _schema,
             }[args.command]
             status = command(args, console)
             _raise_if_signalled()
@@ -531,6 +538,13 @@ def _open_results(path) -> xr.Dataset:
             path=str(path),
         )
     return ds
+
+
+def _schema(args, console: Console) -> int:
+    from .config import reference
+
+    sys.stdout.write(reference.json_text() if args.json else reference.markdown())
+    return 0
 
 
 def _summarize(args, console: Console) -> int:

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from .types import Frozen, Share, fail
 from .values import Number, Uncertain
 
-Noise = Annotated[float, Field(ge=0.0, le=5.0)]
+Noise = Annotated[float, Field(ge=0.0, le=5.0, json_schema_extra={"unit": "1"})]
 
 #: claims take at most this many months of processing on top of the claim lag
 MAX_PROCESSING_MONTHS = 6
@@ -38,10 +38,16 @@ class Offices(Frozen):
     """
 
     offices: Number[int] = Field(
-        ge=1, le=100_000, description="offices (branches); each is its own queue"
+        ge=1,
+        le=100_000,
+        description="offices (branches); each is its own queue",
+        json_schema_extra={"unit": "1"},
     )
     staff_per_office: Number[int] = Field(
-        ge=1, le=10_000, description="staff serving one office's queue"
+        ge=1,
+        le=10_000,
+        description="staff serving one office's queue",
+        json_schema_extra={"unit": "1"},
     )
     assignment: Literal["random", "by_segment"] = Field(
         "random",
@@ -53,6 +59,7 @@ class Offices(Frozen):
         None,
         description="by_segment: offices reserved for each listed segment's arrivals; "
         "fewer in all than `offices`, the rest serving every other segment",
+        json_schema_extra={"unit": "1"},
     )
 
     @model_validator(mode="before")
@@ -101,7 +108,10 @@ class Offices(Frozen):
 
 class ServiceTime(Frozen):
     mean_days: Number[float] = Field(
-        gt=0.0, le=365.0, description="mean time one visit takes, days"
+        gt=0.0,
+        le=365.0,
+        description="mean time one visit takes, days",
+        json_schema_extra={"unit": "day"},
     )
     cv: Number[float] = Field(
         1.0,
@@ -109,6 +119,7 @@ class ServiceTime(Frozen):
         le=5.0,
         description="coefficient of variation; 1 gives an "
         "exponential time, other values a lognormal with that mean and cv",
+        json_schema_extra={"unit": "1"},
     )
 
 
@@ -117,15 +128,26 @@ class BankProcess(Offices):
 
     service: ServiceTime
     visits: Number[int] = Field(
-        2, ge=1, le=10, description="visits an application needs (最多跑一次: 1)"
+        2,
+        ge=1,
+        le=10,
+        description="visits an application needs (最多跑一次: 1)",
+        json_schema_extra={"unit": "1"},
     )
-    days_between_visits: Number[float] = Field(3.0, ge=0.0, le=60.0)
+    days_between_visits: Number[float] = Field(
+        3.0,
+        ge=0.0,
+        le=60.0,
+        description="days between an applicant's visits",
+        json_schema_extra={"unit": "day"},
+    )
     patience_days: Number[float] | None = Field(
         30.0,
         gt=0.0,
         le=MAX_PATIENCE_DAYS,
         description="mean time an applicant waits in a queue before giving up "
         "(exponential); null: nobody gives up",
+        json_schema_extra={"unit": "day"},
     )
     score_noise: Uncertain[Noise] = Field(
         0.8, description="sd of the noise on the logit of the PD the bank sees"
@@ -134,9 +156,19 @@ class BankProcess(Offices):
         0.0, description="share of the score noise removed by credit-information sharing"
     )
     funding_cost: Number[float] = Field(
-        0.025, ge=0.0, le=0.2, description="bank's cost of funds, /year"
+        0.025,
+        ge=0.0,
+        le=0.2,
+        description="bank's cost of funds, /year",
+        json_schema_extra={"unit": "1/year"},
     )
-    operating_cost: Number[float] = Field(0.01, ge=0.0, le=0.2, description="cost of a loan, /year")
+    operating_cost: Number[float] = Field(
+        0.01,
+        ge=0.0,
+        le=0.2,
+        description="cost of a loan, /year",
+        json_schema_extra={"unit": "1/year"},
+    )
 
 
 class GuarantorProcess(Offices):
@@ -144,7 +176,9 @@ class GuarantorProcess(Offices):
 
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
     service: ServiceTime
-    score_noise: Uncertain[Noise] = Field(0.6)
+    score_noise: Uncertain[Noise] = Field(
+        0.6, description="sd of the noise on the logit of the PD the guarantor sees"
+    )
     mandate_loss_rate: Number[float] = Field(
         0.01,
         ge=0.0,
@@ -155,6 +189,7 @@ class GuarantorProcess(Offices):
         "operating cost and re-guarantee fees (per CNY guaranteed a year); 0 for a "
         "commercial guarantor whose income must cover expected loss and cost. Default "
         "ASSUMPTION: 1%, a quarter of the National Fund's 4% compensation-rate cap",
+        json_schema_extra={"unit": "1/year"},
     )
 
     @model_validator(mode="before")
@@ -200,32 +235,43 @@ class ClaimsProcess(Offices):
 
 class SegmentDemand(Frozen):
     applications_per_year: Uncertain[Annotated[float, Field(gt=0.0)]] = Field(
-        description="applications in the first year at the reference price"
+        description="applications in the first year at the reference price",
+        json_schema_extra={"unit": "1/year"},
     )
     growth: Uncertain[Annotated[float, Field(gt=-1.0, le=5.0)]] = Field(
-        0.0, description="yearly growth of applications"
+        0.0, description="yearly growth of applications", json_schema_extra={"unit": "1/year"}
     )
     seasonality: list[Number[Annotated[float, Field(gt=0.0)]]] | None = Field(
         None,
         min_length=12,
         max_length=12,
         description="relative arrival rate by calendar month (normalised to mean 1)",
+        json_schema_extra={"unit": "1"},
     )
-    loan_rate: Number[float] = Field(0.045, gt=0.0, le=0.3, description="loan interest rate, /year")
+    loan_rate: Number[float] = Field(
+        0.045,
+        gt=0.0,
+        le=0.3,
+        description="loan interest rate, /year",
+        json_schema_extra={"unit": "1/year"},
+    )
     price_elasticity: Uncertain[Annotated[float, Field(ge=0.0, le=20.0)]] = Field(
         1.0,
         description="applications scale as (all-in price / reference price) ** -elasticity",
+        json_schema_extra={"unit": "1"},
     )
     reference_price: Number[float] = Field(
         gt=0.0,
         le=0.5,
         description="all-in price (rate + fee - "
         "subsidies, /year) at which applications_per_year holds",
+        json_schema_extra={"unit": "1/year"},
     )
     pd_dispersion: Uncertain[Annotated[float, Field(ge=0.0, le=4.0)]] = Field(
         0.8,
         description="sd of the logit of true "
         "PD across applicants (logit-normal around the segment mean)",
+        json_schema_extra={"unit": "1"},
     )
     routes_to: str | None = Field(
         None,
@@ -242,7 +288,13 @@ class SegmentDemand(Frozen):
 
 
 class Processes(Frozen):
-    replicas: int = Field(4, ge=1, le=1000, description="book replicas; path p uses p mod R")
+    replicas: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="book replicas; path p uses p mod R",
+        json_schema_extra={"unit": "1"},
+    )
     record_weight: int = Field(
         1,
         ge=1,
@@ -250,6 +302,7 @@ class Processes(Frozen):
         description="each simulated applicant stands for this many "
         "identical ones; arrivals and offices are simulated at 1/weight of their number, "
         "each office at its full staff, so the weight must divide every office count",
+        json_schema_extra={"unit": "1"},
     )
     bank: BankProcess
     guarantor: GuarantorProcess | None = None

@@ -96,12 +96,12 @@ from .values import (
     source_of,
 )
 
-Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-Months = Annotated[int, Field(ge=0, le=600)]
-Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, json_schema_extra={"unit": "1/year"})]
+Months = Annotated[int, Field(ge=0, le=600, json_schema_extra={"unit": "month"})]
+Probability = Annotated[float, Field(gt=0.0, lt=1.0, json_schema_extra={"unit": "1/year"})]
 Positive = Annotated[float, Field(gt=0.0)]
-Growth = Annotated[float, Field(gt=-1.0, le=5.0)]
-Correlation = Annotated[float, Field(ge=0.0, lt=1.0)]
+Growth = Annotated[float, Field(gt=-1.0, le=5.0, json_schema_extra={"unit": "1/year"})]
+Correlation = Annotated[float, Field(ge=0.0, lt=1.0, json_schema_extra={"unit": "1"})]
 
 FALLBACK_SINKS = ("bank", "unabsorbed")
 
@@ -110,8 +110,18 @@ FALLBACK_SINKS = ("bank", "unabsorbed")
 
 
 class Horizon(Frozen):
-    start_year: int = Field(ge=1990, le=2100, description="first calendar year simulated")
-    origination_years: int = Field(ge=1, le=30, description="years in which new loans are made")
+    start_year: int = Field(
+        ge=1990,
+        le=2100,
+        description="first calendar year simulated",
+        json_schema_extra={"unit": "year"},
+    )
+    origination_years: int = Field(
+        ge=1,
+        le=30,
+        description="years in which new loans are made",
+        json_schema_extra={"unit": "year"},
+    )
     runoff_months: Months = Field(
         description="months simulated after the last origination so late loans can default, "
         "be paid out and recover inside the results"
@@ -127,10 +137,28 @@ class Horizon(Frozen):
 
 
 class Simulation(Frozen):
-    paths: int = Field(1000, ge=1, le=10_000_000)
-    seed: int = Field(20211231, ge=0, lt=2**32)
-    granularity: Literal["loan", "cohort"] = "loan"
-    block_size: int = Field(256, ge=1, le=1_000_000, description="paths per kernel call")
+    paths: int = Field(
+        1000, ge=1, le=10_000_000, description="Monte Carlo paths", json_schema_extra={"unit": "1"}
+    )
+    seed: int = Field(
+        20211231,
+        ge=0,
+        lt=2**32,
+        description="random seed: the same seed gives the same results",
+        json_schema_extra={"unit": "1"},
+    )
+    granularity: Literal["loan", "cohort"] = Field(
+        "loan",
+        description="loan: one record per loan (or per record_weight loans); cohort: loans "
+        "alike in segment, month, grade and size band grouped, defaults drawn per cohort",
+    )
+    block_size: int = Field(
+        256,
+        ge=1,
+        le=1_000_000,
+        description="paths per kernel call",
+        json_schema_extra={"unit": "1"},
+    )
     cohort_size_bands: list[Money] = Field(
         default=[1e6, 5e6],
         description="upper bounds (CNY) of loan-size bands that split cohorts; "
@@ -139,20 +167,31 @@ class Simulation(Frozen):
 
 
 class Macro(Frozen):
-    factors: list[str] = Field(default=["economy"], min_length=1)
+    factors: list[str] = Field(
+        default=["economy"], min_length=1, description="names of the systematic factors"
+    )
     correlation: list[list[Number[float]]] | None = Field(
-        None, description="correlation matrix of the factors' innovations; identity if omitted"
+        None,
+        description="correlation matrix of the factors' innovations; identity if omitted",
+        json_schema_extra={"unit": "1"},
     )
     persistence: Number[float] = Field(
-        0.0, ge=0.0, lt=1.0, description="AR(1) coefficient phi of each factor, year to year"
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="AR(1) coefficient phi of each factor, year to year",
+        json_schema_extra={"unit": "1"},
     )
     downturn_z: dict[int, Number[float]] = Field(
         default_factory=dict,
         description="calendar year -> shift of every factor towards default, in standard "
         "deviations (positive is worse)",
+        json_schema_extra={"unit": "1"},
     )
     pd_multiplier: dict[int, Number[Annotated[float, Field(gt=0.0, le=20.0)]]] = Field(
-        default_factory=dict, description="calendar year -> multiplier on every segment's PD"
+        default_factory=dict,
+        description="calendar year -> multiplier on every segment's PD",
+        json_schema_extra={"unit": "1"},
     )
 
     @model_validator(mode="after")
@@ -185,9 +224,16 @@ class Macro(Frozen):
 
 class Grade(Frozen):
     relative_pd: Number[float] = Field(
-        gt=0.0, le=50.0, description="PD of the grade / segment mean PD"
+        gt=0.0,
+        le=50.0,
+        description="PD of the grade / segment mean PD",
+        json_schema_extra={"unit": "1"},
     )
-    weight: Number[float] = Field(gt=0.0, description="share of the segment's loans in this grade")
+    weight: Number[float] = Field(
+        gt=0.0,
+        description="share of the segment's loans in this grade (weights are normalised)",
+        json_schema_extra={"unit": "1"},
+    )
 
 
 class ProbabilityOfDefault(Frozen):
@@ -240,12 +286,15 @@ class ProbabilityOfDefault(Frozen):
 
 
 class BaselSME(Frozen):
-    basel_sme: Literal[True] = True
+    basel_sme: Literal[True] = Field(
+        True, description="the Basel SME correlation formula from the segment's PD and sales"
+    )
     sales_eur_m: Number[float] = Field(
         5.0,
         gt=0.0,
         le=1e6,  # EUR 1 trillion, more than any firm's sales; Basel reads anything above 50 as 50
         description="annual sales in EUR m as Basel defines them (bounded to 5-50)",
+        json_schema_extra={"unit": "EUR m"},
     )
 
 
@@ -258,27 +307,43 @@ def _correlation_form(value) -> str:
 class RecoveryProfile(Frozen):
     lag_months: Number[Months] = Field(12, description="months from default to the first recovery")
     spread_months: Number[int] = Field(
-        24, ge=1, le=240, description="recoveries arrive evenly over this many months"
+        24,
+        ge=1,
+        le=240,
+        description="recoveries arrive evenly over this many months",
+        json_schema_extra={"unit": "month"},
     )
 
 
 class LoanSize(Frozen):
-    median: Number[float] = Field(gt=0.0, le=MAX_MONEY, description="median loan amount, CNY")
+    median: Number[float] = Field(
+        gt=0.0,
+        le=MAX_MONEY,
+        description="median loan amount, CNY",
+        json_schema_extra={"unit": "CNY"},
+    )
     sigma: Number[float] = Field(
-        0.8, ge=0.0, le=3.0, description="lognormal shape (sd of log amount)"
+        0.8,
+        ge=0.0,
+        le=3.0,
+        description="lognormal shape (sd of log amount)",
+        json_schema_extra={"unit": "1"},
     )
     cap: Number[float] | None = Field(
         10e6,
         gt=0.0,
         le=MAX_MONEY,
         description="largest amount, CNY (10 m for 普惠 loans); null for none",
+        json_schema_extra={"unit": "CNY"},
     )
 
 
 class Lending(Frozen):
-    count_per_year: Uncertain[Positive] | None = Field(None, description="new loans per year")
+    count_per_year: Uncertain[Positive] | None = Field(
+        None, description="new loans per year", json_schema_extra={"unit": "1/year"}
+    )
     amount_per_year: Uncertain[Positive] | None = Field(
-        None, description="new lending per year, CNY"
+        None, description="new lending per year, CNY", json_schema_extra={"unit": "CNY/year"}
     )
     growth: Uncertain[Growth] = Field(0.0, description="yearly growth of volumes")
 
@@ -292,7 +357,10 @@ class Lending(Frozen):
 class InitialBook(Frozen):
     outstanding_amount: Number[Money] = Field(description="balance outstanding at the start, CNY")
     remaining_tenor_months: Number[int] = Field(
-        ge=1, le=240, description="maturities spread evenly over 1..this many months"
+        ge=1,
+        le=240,
+        description="maturities spread evenly over 1..this many months",
+        json_schema_extra={"unit": "month"},
     )
 
 
@@ -306,8 +374,10 @@ class Renewal(Frozen):
 
 
 class Segment(Frozen):
-    label: str = ""
-    tags: list[str] = Field(default_factory=list)
+    label: str = Field("", description="name shown in tables, figures and briefs (zh or en)")
+    tags: list[str] = Field(
+        default_factory=list, description="tags targets and subsidies select segments by"
+    )
     pd: ProbabilityOfDefault
     lgd: Uncertain[Share] = Field(description="loss given default, share of exposure at default")
     recovery: RecoveryProfile = RecoveryProfile()
@@ -316,10 +386,14 @@ class Segment(Frozen):
         Discriminator(_correlation_form),
     ] = Field(0.10, description="asset correlation, or {basel_sme: true, sales_eur_m: S}")
     loadings: dict[str, Number[float]] | None = Field(
-        None, description="factor -> loading; normalised to unit variance; default first factor"
+        None,
+        description="factor -> loading; normalised to unit variance; default first factor",
+        json_schema_extra={"unit": "1"},
     )
     loan_size: LoanSize
-    tenor_months: Number[int] = Field(12, ge=1, le=120)
+    tenor_months: Number[int] = Field(
+        12, ge=1, le=120, description="loan term", json_schema_extra={"unit": "month"}
+    )
     lending: Lending | None = Field(
         None, description="new lending from volumes; omit for a segment fed only by renewals"
     )
@@ -331,6 +405,7 @@ class Segment(Frozen):
         ge=0,
         description="rationing order when capacity is short (lower is served first; "
         "used only when policy.rationing is 'priority')",
+        json_schema_extra={"unit": "1"},
     )
 
 
@@ -343,15 +418,20 @@ class FeeBand(Frozen):
         gt=0.0,
         le=MAX_MONEY,
         description="upper bound of the band (CNY per borrower); null = no bound",
+        json_schema_extra={"unit": "CNY"},
     )
     rate: Yearly[Rate] = Field(description="fee, share of the guaranteed amount per year")
 
 
 class LiabilityWeight(Frozen):
     max_amount: Number[float] | None = Field(
-        None, gt=0.0, le=MAX_MONEY, description="CNY per borrower; null = any"
+        None,
+        gt=0.0,
+        le=MAX_MONEY,
+        description="upper bound of the band (CNY per borrower); null = any",
+        json_schema_extra={"unit": "CNY"},
     )
-    weight: Number[Share]
+    weight: Number[Share] = Field(description="weight of the guarantees in this band")
 
 
 Fallback = str  # a party name, "bank" or "unabsorbed"; checked against the parties
@@ -359,7 +439,7 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class PartyBase(Frozen):
-    label: str = ""
+    label: str = Field("", description="name shown in tables, figures and briefs (zh or en)")
     public: bool = Field(False, description="owned by government; its losses are public losses")
 
     @property
@@ -369,18 +449,26 @@ class PartyBase(Frozen):
 
 
 class Bank(PartyBase):
-    kind: Literal["bank"]
+    kind: Literal["bank"] = Field(description="a lender: keeps what it does not pass on")
 
 
 class Guarantor(PartyBase):
-    kind: Literal["guarantor"]
+    kind: Literal["guarantor"] = Field(description="a guarantee company (融资担保机构)")
     policy: bool = Field(True, description="政府性融资担保: bound by the policy fee cap")
     count: Number[int] = Field(
-        1, ge=1, le=100_000, description="identical guarantors sharing the book"
+        1,
+        ge=1,
+        le=100_000,
+        description="identical guarantors sharing the book",
+        json_schema_extra={"unit": "1"},
     )
     net_assets: Number[Money] = Field(description="net assets of ONE guarantor at the start, CNY")
     leverage_cap: Yearly[float] = Field(
-        10.0, gt=0.0, le=100.0, description="max liability / net assets"
+        10.0,
+        gt=0.0,
+        le=100.0,
+        description="max liability / net assets",
+        json_schema_extra={"unit": "1"},
     )
     liability_weights: list[LiabilityWeight] = Field(
         default_factory=lambda: [
@@ -409,7 +497,13 @@ class Guarantor(PartyBase):
         description="guarantees of ONE guarantor outside the modelled segments at the "
         "start (count towards leverage, run off linearly, not loss-modelled), CNY",
     )
-    initial_runoff_months: Number[int] = Field(12, ge=1, le=240)
+    initial_runoff_months: Number[int] = Field(
+        12,
+        ge=1,
+        le=240,
+        description="the initial guarantees run off linearly over this many months",
+        json_schema_extra={"unit": "month"},
+    )
     capital_injections: dict[int, Number[Money]] = Field(
         default_factory=dict, description="calendar year -> injection into ALL guarantors, CNY"
     )
@@ -447,7 +541,9 @@ class Guarantor(PartyBase):
 
 
 class Reguarantor(PartyBase):
-    kind: Literal["reguarantor"]
+    kind: Literal["reguarantor"] = Field(
+        description="a re-guarantor (provincial group, National Financing Guarantee Fund)"
+    )
     net_assets: Number[Money] = Field(0.0, description="net assets at the start, CNY")
     fee_rate: Yearly[Rate] = Field(0.005, description="fee per year on the risk it bears")
     compensation_rate_cap: Yearly[Rate] | None = Field(
@@ -469,9 +565,9 @@ class Reguarantor(PartyBase):
 
 
 class Pool(PartyBase):
-    kind: Literal["pool"]
-    public: bool = True
-    initial_balance: Number[Money]
+    kind: Literal["pool"] = Field(description="a government risk-compensation pool")
+    public: bool = Field(True, description="owned by government (a pool is, by default)")
+    initial_balance: Number[Money] = Field(description="balance at the start, CNY")
     annual_contribution: Yearly[Money] = Field(
         0.0, description="budget top-up each origination year"
     )
@@ -482,6 +578,7 @@ class Pool(PartyBase):
         None,
         gt=0.0,
         description="eligible balance outstanding <= this x pool balance; null for no limit",
+        json_schema_extra={"unit": "1"},
     )
     npl_circuit_breaker: Yearly[Rate] | None = Field(
         None,
@@ -524,10 +621,12 @@ def _check_bands(bounds: list[float | None], name: str) -> None:
 
 
 class Scheme(Frozen):
-    label: str = ""
+    label: str = Field("", description="name shown in tables, figures and briefs (zh or en)")
     coverage: Yearly[Share] = Field(description="share of each loan's loss the bank passes on")
     split: dict[str, Yearly[Annotated[float, Field(ge=0.0)]]] = Field(
-        default_factory=dict, description="party -> proportion of the covered part"
+        default_factory=dict,
+        description="party -> proportion of the covered part",
+        json_schema_extra={"unit": "1"},
     )
 
     @model_validator(mode="after")
@@ -564,6 +663,7 @@ class FeeCap(Frozen):
         le=2100,
         description="first year whose new guarantees it caps (e.g. 2019, or a year inside "
         "the horizon for the cap switching on mid-horizon); null: every year",
+        json_schema_extra={"unit": "year"},
     )
     bands: list[FeeBand] = Field(
         default_factory=lambda: [FeeBand(max_amount=5e6, rate=0.01), FeeBand(rate=0.015)]
@@ -605,7 +705,11 @@ class Policy(Frozen):
     fee_cap: FeeCap = FeeCap()
     interest_subsidy: InterestSubsidy | None = None
     fee_subsidy: FeeSubsidy | None = None
-    rationing: Literal["pro_rata", "priority"] = "pro_rata"
+    rationing: Literal["pro_rata", "priority"] = Field(
+        "pro_rata",
+        description="when guarantee capacity is short: pro_rata cuts every segment alike; "
+        "priority serves segments by guarantee_priority",
+    )
     discount_rate: Number[Rate] = Field(
         0.026,
         description="rate per year at which yearly flows are discounted to the start of the "
@@ -617,20 +721,28 @@ class Policy(Frozen):
 
 
 class Target(Frozen):
-    label: str = ""
-    metric: Literal["loans_count", "loans_amount", "outstanding_amount", "borrowers"]
+    label: str = Field("", description="the plan's wording of the target (zh or en)")
+    metric: Literal["loans_count", "loans_amount", "outstanding_amount", "borrowers"] = Field(
+        description="what is counted: loans, their amount (CNY), the balance outstanding "
+        "(CNY) or new borrowers"
+    )
     tags: list[str] = Field(
         default_factory=list, description="count segments carrying all of these tags"
     )
     kind: Literal["flow", "stock"] = Field(
         description="flow: summed over the period; stock: year-end value in the last year"
     )
-    from_year: int
-    to_year: int
+    from_year: int = Field(
+        description="first year of the target's period", json_schema_extra={"unit": "year"}
+    )
+    to_year: int = Field(
+        description="last year of the target's period", json_schema_extra={"unit": "year"}
+    )
     value: Number[float] = Field(
         gt=0.0,
         le=MAX_MONEY,
         description="loans, borrowers or CNY to reach; at most 1e15 (no plan's is near it)",
+        json_schema_extra={"unit": "1 or CNY (as metric)"},
     )
 
     @model_validator(mode="after")
@@ -650,9 +762,11 @@ class Target(Frozen):
 
 
 class Scenario(Frozen):
-    name: str = Field(pattern=r"^[a-z0-9_\-]+$")
-    label: str = ""
-    description: str = ""
+    name: str = Field(
+        pattern=r"^[a-z0-9_\-]+$", description="short id: results/<name>.nc, tables, briefs"
+    )
+    label: str = Field("", description="title of the scenario in tables and briefs (zh or en)")
+    description: str = Field("", description="what the scenario represents, for the brief")
     sources: list[str] = Field(default_factory=list, description="seed files and references")
     horizon: Horizon
     simulation: Simulation = Simulation()

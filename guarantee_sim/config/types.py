@@ -97,5 +97,5 @@ def unlike(x: float, other: float) -> str:
     return repr(x)
 
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, json_schema_extra={"unit": "1"})]
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY, json_schema_extra={"unit": "CNY"})]

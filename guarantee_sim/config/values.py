@@ -324,6 +324,48 @@ class _Grammar:
             serialization=core_schema.wrap_serializer_function_ser_schema(_serialize),
         )
 
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler) -> dict:
+        """The JSON Schema of every shape the key takes (editors validate and complete a
+        scenario with it): the number, its per-year mapping or distribution, each
+        optionally as ``{value: ..., source: <text>}``."""
+        number = handler(schema)
+        shapes = [number]
+        if self.per_year:
+            shapes.append(
+                {
+                    "type": "object",
+                    "description": "per year: {2021: value, 2022: value}; a year's value "
+                    "holds until the next",
+                    "patternProperties": {"^[0-9]{4}$": number},
+                    "additionalProperties": False,
+                }
+            )
+        if self.uncertain:
+            parameters = sorted({p for ps in FAMILIES.values() for p in ps})
+            shapes.append(
+                {
+                    "type": "object",
+                    "description": "a distribution: "
+                    + "; ".join(f"{family}: {', '.join(ps)}" for family, ps in FAMILIES.items())
+                    + " (normal and lognormal also min, max); group: shares the draw",
+                    "properties": {
+                        "dist": {"enum": list(FAMILIES)},
+                        **{p: {"type": "number"} for p in parameters},
+                        "group": {"type": "string", "pattern": _GROUP.pattern},
+                    },
+                    "required": ["dist"],
+                    "additionalProperties": False,
+                }
+            )
+        sourced = {
+            "type": "object",
+            "description": "the value with its source",
+            "properties": {"value": {"anyOf": shapes}, "source": {"type": "string"}},
+            "required": ["value"],
+            "additionalProperties": False,
+        }
+        return {"anyOf": [*shapes, sourced]}
+
     def allowed(self) -> str:
         if self.per_year:
             other = "a per-year mapping {2021: ..., 2022: ...}"
