@@ -793,7 +793,16 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         )
     )
     losses = loss_summary(ds)
-    table = Table(title="Loss over the run by party (CNY m)")
+    from .reporting.tables import MIN_TAIL_PATHS, tail_shown
+
+    paths = ds.sizes["path"]
+    shown = {level: tail_shown(paths, level) for level in (0.99, 0.999)}
+    table = Table(
+        title="Loss over the run by party (CNY m)",
+        caption=None
+        if all(shown.values())
+        else f"—: fewer than {MIN_TAIL_PATHS} of the {paths:,} paths beyond the quantile",
+    )
     for col in ("party", "mean", "VaR 99%", "VaR 99.9%", "ES 99%"):
         table.add_column(col, justify="left" if col == "party" else "right")
     for party in ds.party.values:
@@ -802,9 +811,9 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         table.add_row(
             f"{party} {label}",
             _m(row["mean"]),
-            _m(row["var_99"]),
-            _m(row["var_99_9"]),
-            _m(row["es_99"]),
+            _m(row["var_99"]) if shown[0.99] else "—",
+            _m(row["var_99_9"]) if shown[0.999] else "—",
+            _m(row["es_99"]) if shown[0.99] else "—",
         )
     _print_table(console, table)
 

@@ -329,8 +329,16 @@ def test_brief_tables_equal_the_metrics(briefs, datasets, kind, lang):
         summary = loss_summary(v)
         for party in v.party.values:
             row = losses.loc[(name, party)]
-            for column in ("mean", "var_99", "var_99_9", "es_99"):
-                assert close(row[column], float(summary[column].sel(party=party))), column
+            for column, level in (
+                ("mean", 0),
+                ("var_99", 0.99),
+                ("var_99_9", 0.999),
+                ("es_99", 0.99),
+            ):
+                # a tail from fewer than 10 paths beyond its quantile is not printed
+                shown = tables.tail_shown(v.sizes["path"], level)
+                expected = float(summary[column].sel(party=party)) if shown else np.nan
+                assert close(row[column], expected), column
             run_loss = v["loss"].sum("year").sel(party=party)
             assert row.mean_ci_low <= row["mean"] <= row.mean_ci_high
             assert close(row["mean"], float(run_loss.mean()))
@@ -393,7 +401,6 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     for name, v in designs(ds):
         expected = [
             text.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
-            text.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang),
             text.pct(float(v.target_probability.isel(target=0))),
             text.yuan(float(fiscal_cost_per_lending(v)), lang),
             text.yuan(float(fiscal_cost_per_borrower(v)), lang),
@@ -403,6 +410,11 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
         if "additional_borrowers" in v and name != ds.attrs["counterfactual"]:
             expected.append(text.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
             expected.append(text.count(float(v.additional_borrowers.mean("path"))))
+        var_99 = text.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang)
+        if tables.tail_shown(v.sizes["path"], 0.99):
+            expected.append(var_99)
+        else:  # too few paths beyond the 99% quantile: not printed anywhere
+            assert var_99 not in md and var_99 not in page_text
         for value in expected:
             assert value in md, (name, value)
             assert value in page_text, (name, value)
@@ -547,3 +559,37 @@ def test_explore_notebook_executes():
         if o.output_type == "display_data" and "image/png" in o.get("data", {})
     ]
     assert len(images) >= 3
+
+
+# --------------------------------------------------------------------------- honest words
+
+
+def test_a_small_run_is_marked_preliminary_and_prints_no_tail_figure(datasets):
+    """Below 1,000 paths a brief opens with a "preliminary" banner, and a 99% tail figure
+    from fewer than 10 paths beyond the quantile is not printed (20 paths printed VaR 99.9%)."""
+    ds = datasets["run"]
+    assert ds.sizes["path"] < 1000
+    brief = brief_module.build_brief(ds, "en")
+    assert brief.blocks[2][0] == "quote" and "Preliminary" in brief.blocks[2][1]
+    losses = brief.tables["losses"]
+    assert losses[["var_99", "var_99_9", "es_99", "tail_99"]].isna().all().all()
+    assert losses["mean"].notna().all()
+    zh = brief_module.build_brief(ds, "zh")
+    assert "初步结果" in zh.blocks[2][1]
+    assert not any("百年一遇" in str(b) for b in zh.blocks)
+
+
+def test_tail_figures_need_ten_paths_beyond_their_quantile():
+    assert tables.tail_shown(1000, 0.99) and not tables.tail_shown(999, 0.99)
+    assert tables.tail_shown(10_000, 0.999) and not tables.tail_shown(9_999, 0.999)
+
+
+def test_a_large_enough_run_has_no_banner_and_keeps_its_tails(datasets, monkeypatch):
+    """The same run with the thresholds lowered to its size: no banner, the 99% tail shown
+    (0.4 paths beyond it at 40 paths), the 99.9% one still not."""
+    monkeypatch.setattr(brief_module, "PRELIMINARY_PATHS", PATHS)
+    monkeypatch.setattr(tables, "MIN_TAIL_PATHS", PATHS * 0.01)
+    brief = brief_module.build_brief(datasets["run"], "en")
+    assert not any(b[0] == "quote" and "Preliminary" in b[1] for b in brief.blocks)
+    losses = brief.tables["losses"]
+    assert losses["var_99"].notna().all() and losses["var_99_9"].isna().all()

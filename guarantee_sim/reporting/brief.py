@@ -39,7 +39,7 @@ from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
-from .tables import all_tables, missing_cost_variables
+from .tables import MIN_TAIL_PATHS, all_tables, missing_cost_variables
 from .text import (
     LIKELY_FROM,
     check_lang,
@@ -179,6 +179,32 @@ def _approx(frame: pd.DataFrame, column: str, lang: str) -> str:
     return t(lang, "approx_suffix") if column in frame and frame[column].any() else ""
 
 
+#: below these a run's figures are "preliminary": fewer paths than a 99% tail needs (10
+#: paths beyond it), or, for lending from the institution processes, fewer book replicas
+#: than give the replica-to-replica spread three degrees of freedom
+PRELIMINARY_PATHS = 1000
+PRELIMINARY_REPLICAS = 4
+
+
+def _preliminary_blocks(ds, lang: str, paths: int) -> list[Block]:
+    """A visible banner when the run is too small for its figures to be relied on."""
+    processes = ds.attrs.get("lending_source") == "processes"
+    replicas = int(ds.attrs.get("book_replicas", 1) or 1)
+    if paths >= PRELIMINARY_PATHS and not (processes and replicas < PRELIMINARY_REPLICAS):
+        return []
+    text = t(
+        lang,
+        "preliminary",
+        paths=paths,
+        replicas=t(lang, "preliminary_replicas", replicas=replicas) if processes else "",
+        min_paths=PRELIMINARY_PATHS,
+        min_replicas=t(lang, "preliminary_min_replicas", minimum=PRELIMINARY_REPLICAS)
+        if processes
+        else "",
+    )
+    return [("quote", text)]
+
+
 def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
     """What the intervals cover, and how they treat paths that share a book replica."""
     labels, kind = cluster_labels(variants(ds)[0][1]["fiscal_cost"])
@@ -296,7 +322,7 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
         items.append(
             t(
                 lang,
-                "key_loss",
+                "key_loss" if not math.isnan(r.var_99) else "key_loss_no_tail",
                 ci=_ci_name(r.mean_ci_approximate, lang),
                 design=r.design,
                 party=_who(r, lang),
@@ -334,6 +360,20 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
             ]
         )
     blocks.append(("table", header, rows, t(lang, "loss_table_caption")))
+    paths = ds.sizes["path"]
+    blocks.append(
+        (
+            "p",
+            t(
+                lang,
+                "loss_table_note",
+                minimum=MIN_TAIL_PATHS,
+                paths=paths,
+                need_99=round(MIN_TAIL_PATHS / 0.01),
+                need_999=round(MIN_TAIL_PATHS / 0.001),
+            ),
+        )
+    )
     blocks += [("figure", "loss_by_party"), ("figure", "exceedance"), ("figure", "by_year")]
     return blocks
 
@@ -875,6 +915,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
                 created=ds.attrs.get("created", "—"),
             ),
         ),
+        *_preliminary_blocks(ds, lang, paths),
         ("h2", t(lang, "h_question")),
         ("p", question),
     ]

@@ -179,12 +179,31 @@ def scheme_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+#: a tail figure at quantile q is shown only with at least this many paths beyond it
+#: (n (1 - q) >= 10): from fewer it is one or two paths' loss, not a quantile
+MIN_TAIL_PATHS = 10
+
+
+def tail_shown(paths: int, level: float) -> bool:
+    """Whether a tail figure at ``level`` rests on at least :data:`MIN_TAIL_PATHS` paths
+    beyond it (1,000 paths for 99%, 10,000 for 99.9%).
+
+    >>> tail_shown(1000, 0.99), tail_shown(1000, 0.999), tail_shown(20, 0.99)
+    (True, False, False)
+    """
+    return paths * (1.0 - level) >= MIN_TAIL_PATHS - 1e-9
+
+
 def loss_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and party: loss over the run — mean with its 95% CI, VaR 99% and 99.9%,
     ES 99% (:func:`~guarantee_sim.results.loss_summary`; VaR 99% and ES 99% with cluster
     bootstrap 95% CIs) and the mean on the worst 1% of paths by total loss
-    (:func:`~guarantee_sim.results.tail_allocation`)."""
+    (:func:`~guarantee_sim.results.tail_allocation`). A tail figure from fewer than
+    :data:`MIN_TAIL_PATHS` paths beyond its quantile is NaN (not shown)."""
     rows = []
+    paths = ds.sizes["path"]
+    hide_99 = not tail_shown(paths, 0.99)
+    hide_999 = not tail_shown(paths, 0.999)
     for name, v in variants(ds):
         summary = loss_summary(v)
         interval = mean_interval(run_loss(v))
@@ -222,7 +241,22 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
                     "tail_99": _f(tail.sel(party=party)),
                 }
             )
+            if hide_99:
+                rows[-1].update(dict.fromkeys(_TAIL_99, np.nan))
+            if hide_999:
+                rows[-1]["var_99_9"] = np.nan
     return pd.DataFrame(rows, columns=LOSS_COLUMNS)
+
+
+_TAIL_99 = (
+    "var_99",
+    "var_99_ci_low",
+    "var_99_ci_high",
+    "es_99",
+    "es_99_ci_low",
+    "es_99_ci_high",
+    "tail_99",
+)
 
 
 def target_table(ds: xr.Dataset) -> pd.DataFrame:

@@ -176,6 +176,10 @@ TEXT: dict[str, dict[str, str]] = {
             "{high}); in a 1-in-100 run {var99} or more (VaR 99%), and {es99} on "
             "average in the worst 1% of runs (ES 99%)."
         ),
+        "key_loss_no_tail": (
+            "**{design}** — {party}: mean loss over the run {mean} ({ci} {low} to "
+            "{high}); this run has too few paths for its tail (VaR, ES)."
+        ),
         "loss_table_caption": "Loss over the run by party",
         "col_party": "party",
         "col_mean": "mean",
@@ -183,7 +187,22 @@ TEXT: dict[str, dict[str, str]] = {
         "col_var99": "VaR 99%",
         "col_var999": "VaR 99.9%",
         "col_es99": "ES 99%",
-        "col_tail": "mean in the worst 1% of runs",
+        "col_tail": "its loss on the worst 1% of paths by total loss",
+        "loss_table_note": (
+            "ES 99% is the party's own mean loss on its own worst 1% of paths; the last "
+            "column is its mean loss on the 1% of paths where the loss of all parties together "
+            "is largest (these add up across parties to the total's ES 99%), so it shows who "
+            "carries a system-wide bad outcome. — : fewer than {minimum} paths beyond the "
+            "quantile ({paths} paths: VaR 99% and ES 99% need {need_99:,}, VaR 99.9% "
+            "{need_999:,}), so no figure is shown."
+        ),
+        "preliminary": (
+            "**Preliminary.** This run has {paths:,} paths{replicas}; below {min_paths:,} "
+            "paths{min_replicas} its figures can move materially in a larger run. Use it to "
+            "check a design, not to decide on one."
+        ),
+        "preliminary_replicas": " and {replicas} book replicas",
+        "preliminary_min_replicas": " or {minimum} book replicas",
         "fig_caption_loss": (
             "Loss by party: the mean over the paths, and the mean on the 1% "
             "of paths with the largest total loss (the 99% tail)."
@@ -534,8 +553,12 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "key_loss": (
             "**{design}** — {party}：整个模拟期平均损失 {mean}（{ci} "
-            "{low} 至 {high}）；百年一遇的情形下损失不低于 {var99}（99% 风险价值），"
-            "最差 1% 情形的平均损失为 {es99}（99% 预期短缺）。"
+            "{low} 至 {high}）；在最差的 1% 模拟路径中（指整个模拟期，而非某一年），"
+            "损失不低于 {var99}（99% 风险价值），这些路径上的平均损失为 {es99}（99% 预期短缺）。"
+        ),
+        "key_loss_no_tail": (
+            "**{design}** — {party}：整个模拟期平均损失 {mean}（{ci} {low} 至 {high}）；"
+            "本次运行路径太少，不足以给出尾部风险（风险价值、预期短缺）。"
         ),
         "loss_table_caption": "各方整个模拟期损失",
         "col_party": "参与方",
@@ -544,7 +567,19 @@ TEXT: dict[str, dict[str, str]] = {
         "col_var99": "99% 风险价值",
         "col_var999": "99.9% 风险价值",
         "col_es99": "99% 预期短缺",
-        "col_tail": "最差 1% 路径的平均值",
+        "col_tail": "总损失最大的 1% 路径上的本方损失",
+        "loss_table_note": (
+            "99% 预期短缺是该方自身最差 1% 路径上的平均损失；最后一列是全体参与方合计损失最大的"
+            " 1% 路径上该方的平均损失（各方相加等于合计损失的 99% 预期短缺），表示系统性坏情形"
+            "由谁承担。— ：分位数之外的路径少于 {minimum} 条（本次 {paths} 条路径：99% 风险价值和"
+            "预期短缺需要 {need_99:,} 条，99.9% 风险价值需要 {need_999:,} 条），因此不列数值。"
+        ),
+        "preliminary": (
+            "**初步结果。** 本次运行只有 {paths:,} 条路径{replicas}；少于 {min_paths:,} 条路径"
+            "{min_replicas}时，结果在更大规模的运行中可能明显变化。可用于检查方案，不宜据此决策。"
+        ),
+        "preliminary_replicas": "、{replicas} 个贷款簿重复样本",
+        "preliminary_min_replicas": "或 {minimum} 个贷款簿重复样本",
         "fig_caption_loss": (
             "各方损失：各路径的均值，以及总损失最大的 1% 路径上的均值（99% 尾部）。"
         ),
