@@ -34,7 +34,12 @@ from ..kernels.layout import (
 )
 from ..processes.run import PD_GRID, ProcessResults, run_processes
 from .analytic import basel_sme_correlation
-from .volumes import build_volume_book, group_into_cohorts, merge_books
+from .volumes import (
+    build_volume_book,
+    group_into_cohorts,
+    group_replicas_into_cohorts,
+    merge_books,
+)
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,13 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
         process = run_processes(scenario, seed, volumes)
-        books = [merge_books(volumes, replica) for replica in process.books]
+        if scenario.simulation.granularity == "cohort":  # the volume book grouped once
+            books = group_replicas_into_cohorts(volumes, process.books, edges)
+        else:
+            books = [merge_books(volumes, replica) for replica in process.books]
     else:
         books = [build_volume_book(scenario, seed)]
-    if scenario.simulation.granularity == "cohort":
+    if scenario.simulation.granularity == "cohort" and process is None:
         books = [group_into_cohorts(b, edges) for b in books]
     parties, names = _parties(scenario, classes, process)
     return KernelInputs(

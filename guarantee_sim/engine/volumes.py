@@ -15,9 +15,13 @@ import numpy as np
 from scipy import stats
 
 from ..book import (
+    BAND_BITS,
+    GRADE_BITS,
     INITIAL_MONTH,
     NUMBER_LIMIT,
+    TENOR_BITS,
     LoanBook,
+    cohort_fields,
     cohort_number,
     pack_id,
     segment_hash,
@@ -150,18 +154,45 @@ def _initial_records(seed: int, s: int, name: str, seg: Segment, book: InitialBo
     return _records(id_hi, id_lo, s, grades, np.zeros(n), tenor, amounts, True)
 
 
+# Bit widths of the cohort key's fields, most significant first: initial-or-new (1), month,
+# segment, grade, size band, tenor. Month, grade, band and tenor have the widths of the
+# stable ids (a cohort's id holds them), so a book the ids accept always fits; 49 bits.
+_KEY_FIELDS = (
+    ("new lending flag", 1),
+    ("month", 12),
+    ("segment", 16),
+    ("cohort grade", GRADE_BITS),
+    ("cohort size band", BAND_BITS),
+    ("cohort tenor", TENOR_BITS),
+)
+
+
+def _cohort_key(new, month, segment, grade, band, tenor) -> np.ndarray:
+    """One int64 per record whose order is the lexicographic order of its fields."""
+    key = np.zeros(np.shape(month), dtype=np.int64)
+    fields = (new, month, segment, grade, band, tenor)
+    for (what, bits), field in zip(_KEY_FIELDS, fields, strict=True):
+        values = np.asarray(field, dtype=np.int64)
+        if values.size and (values.min() < 0 or values.max() >= 1 << bits):
+            raise ValueError(
+                f"cohorts: {what} out of range 0..{(1 << bits) - 1} "
+                f"(got {int(values.min())}..{int(values.max())})"
+            )
+        key = (key << bits) | values
+    return key
+
+
 def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
     """Merge loans of the same segment, grade, size band, month and tenor into one record.
 
     A cohort record carries the number of loans and their mean amount; the kernels draw its
-    default counts as conditional binomials.
+    default counts as conditional binomials. Cohorts come initial book first, then by
+    month, segment, grade, size band and tenor.
     """
     band = np.searchsorted(band_edges, book.amount, side="left")
-    keys = np.stack(
-        [~book.initial, book.month, book.segment, book.grade, band, book.tenor], axis=1
-    ).astype(np.int64)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    keys = _cohort_key(~book.initial, book.month, book.segment, book.grade, band, book.tenor)
+    # one 1-D sort of packed keys: ~30x faster than np.unique(axis=0) over a 6-column table
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     # records may already stand for several loans (the processes' record weight)
     n_loans = np.rint(np.bincount(inverse, weights=book.n_loans, minlength=len(unique))).astype(
         np.int64
@@ -170,24 +201,63 @@ def group_into_cohorts(book: LoanBook, band_edges: np.ndarray) -> LoanBook:
     member_hi = np.zeros(len(unique), dtype=np.uint32)
     member_hi[inverse] = book.id_hi  # a member's segment hash and process flag
     member = unpack_id(member_hi, 0)
-    initial = unique[:, 0] == 0
-    tenor = unique[:, 5]
-    month = unique[:, 1]
+    initial = book.initial[first]
+    month = book.month[first].astype(np.int64)
+    grade = book.grade[first].astype(np.int64)
+    tenor = book.tenor[first].astype(np.int64)
     id_hi, id_lo = pack_id(
         member.segment_hash,
         np.where(initial, INITIAL_MONTH, month),
-        cohort_number(unique[:, 3], unique[:, 4], tenor),
+        cohort_number(grade, band[first], tenor),
         process=member.process,
         cohort=True,
     )
     return LoanBook(
         id_lo=id_lo,
         id_hi=id_hi,
-        segment=unique[:, 2].astype(np.int32),
-        grade=unique[:, 3].astype(np.int32),
+        segment=book.segment[first].astype(np.int32),
+        grade=grade.astype(np.int32),
         month=month.astype(np.int32),
         tenor=tenor.astype(np.int32),
         n_loans=n_loans,
         amount=total / n_loans,
-        initial=initial,
+        initial=initial.astype(bool),
     )
+
+
+def group_replicas_into_cohorts(
+    shared: LoanBook, replicas: list[LoanBook], band_edges: np.ndarray
+) -> list[LoanBook]:
+    """``group_into_cohorts(merge_books(shared, r))`` for each replica book ``r``, grouping
+    the ``shared`` book (the volume-fed lending every replica has) once.
+
+    When no cohort has members in both books (process-fed segments lend only through the
+    processes, and their initial book is never new lending), the cohorts of the merged book
+    are those of each book, interleaved in cohort order, with the same sums (a cohort's
+    members keep their order). Otherwise the merged book is grouped as a whole.
+    """
+    common = group_into_cohorts(shared, band_edges)
+    common_key = _key_of_cohorts(common)
+    grouped = []
+    for replica in replicas:
+        own = group_into_cohorts(replica, band_edges)
+        key = np.concatenate([common_key, _key_of_cohorts(own)])
+        order = np.argsort(key, kind="stable")
+        if np.any(key[order[1:]] == key[order[:-1]]):  # a cohort in both books
+            grouped.append(group_into_cohorts(merge_books(shared, replica), band_edges))
+            continue
+        grouped.append(
+            LoanBook(
+                **{
+                    k: np.concatenate([getattr(common, k), getattr(own, k)])[order]
+                    for k in LoanBook.__dataclass_fields__
+                }
+            )
+        )
+    return grouped
+
+
+def _key_of_cohorts(cohorts: LoanBook) -> np.ndarray:
+    """The cohort key of each record of a grouped book (size band read from its id)."""
+    grade, band, tenor = cohort_fields(unpack_id(cohorts.id_hi, cohorts.id_lo).number)
+    return _cohort_key(~cohorts.initial, cohorts.month, cohorts.segment, grade, band, tenor)

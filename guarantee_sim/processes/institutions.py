@@ -26,7 +26,7 @@ from scipy import stats
 from .queues import DAYS_PER_MONTH, MonitoredResource, OfficeQueues, serve
 
 
-@dataclass
+@dataclass(slots=True)
 class Applicant:
     """One simulated applicant (standing for ``weight`` real ones)."""
 
@@ -44,13 +44,14 @@ class Applicant:
     priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
     bank_office: float = 0.0  # uniform choosing its bank office
     review_office: float = 0.0  # uniform choosing its guarantor review office
+    bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
 
     @property
     def price_segment(self) -> int:
         return self.segment if self.priced_in < 0 else self.priced_in
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What happened to one applicant; the model's log."""
 
@@ -161,6 +162,7 @@ def renewal(
         priced_in=parent.price_segment,
         bank_office=parent.bank_office,
         review_office=parent.review_office,
+        bank_pd=parent.bank_pd,
     )
     outcome = Outcome(applicant)
     log.append(outcome)
