@@ -30,6 +30,7 @@ from guarantee_sim.engine.parameters import (
 PD = "segments.sme.pd.mean"
 LGD = "segments.sme.lgd"
 RHO = "segments.sme.correlation"
+LAG = "segments.sme.recovery.lag_months"  # fixed: 1 month; runoff allows up to 7
 UNCERTAIN = {
     PD: {"dist": "lognormal", "median": 0.02, "sd": 0.5, "max": 0.2},
     LGD: {"dist": "uniform", "min": 0.3, "max": 0.7},
@@ -241,10 +242,77 @@ def test_a_higher_drawn_lgd_means_higher_credit_losses_on_the_same_defaults():
 
 def test_distributions_on_keys_not_drawn_are_still_refused():
     with pytest.raises(ScenarioError) as info:
-        make_scenario(
-            **{"segments.sme.recovery.lag_months": {"dist": "uniform", "min": 6, "max": 18}}
-        )
-    assert info.value.key == "segments.sme.recovery.lag_months"
+        make_scenario(**{"segments.sme.tenor_months": {"dist": "uniform", "min": 6, "max": 18}})
+    assert info.value.key == "segments.sme.tenor_months"
+
+
+# --------------------------------------------------------------------------- recovery lag
+
+
+def _recovery_month(ds):
+    """Per path: the recovery-weighted mean year of all parties' recoveries."""
+    rec = ds.recovery.sum("party")
+    return (rec * np.arange(ds.sizes["year"])).sum("year") / rec.sum("year")
+
+
+def test_a_drawn_recovery_lag_is_a_whole_number_of_months_inside_its_range():
+    ds = gs.simulate(make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}}), 400, 3)
+    lag = ds.parameter_value.sel(parameter=LAG).values
+    assert ds.parameter_units.sel(parameter=LAG) == "month"
+    np.testing.assert_array_equal(lag, np.floor(lag))  # whole months
+    assert lag.min() == 0 and lag.max() == 7
+    # rounding to the nearest month (halves up): 0 and 7 take half a month of the range each
+    counts = np.bincount(lag.astype(int), minlength=8) / len(lag)
+    np.testing.assert_allclose(counts, [0.5 / 7, *[1 / 7] * 6, 0.5 / 7], atol=0.05)
+
+
+def test_a_longer_drawn_recovery_lag_moves_recoveries_later_on_the_same_defaults():
+    """Common random numbers: with the lag drawn per path (fixed: 1 month) the defaults and
+    payouts are those of the fixed run; each path's recoveries are the same amounts, moved
+    by its drawn lag - 1 months, so their mean year is later where the drawn lag is longer
+    and earlier where it is shorter."""
+    fixed = gs.simulate(make_scenario(), paths=80, seed=4)
+    drawn = gs.simulate(
+        make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}}), paths=80, seed=4
+    )
+    np.testing.assert_array_equal(drawn.payout.values, fixed.payout.values)
+    np.testing.assert_allclose(
+        drawn.recovery.sum("year").values, fixed.recovery.sum("year").values, rtol=1e-12
+    )
+    lag = drawn.parameter_value.sel(parameter=LAG).values
+    shift = (_recovery_month(drawn) - _recovery_month(fixed)).values
+    has = ~np.isnan(shift)  # paths without defaults recover nothing
+    assert (shift[has & (lag > 1)] >= 0).all() and (shift[has & (lag < 1)] <= 0).all()
+    assert (shift[has & (lag == 1)] == 0).all()
+    assert shift[has & (lag >= 5)].mean() > 0.1  # four months later or more shows
+    assert stats.spearmanr(lag[has], shift[has]).statistic > 0.5
+
+
+def test_a_degenerate_recovery_lag_is_the_fixed_run_bit_for_bit():
+    fixed = gs.simulate(make_scenario(), paths=30, seed=9)
+    degenerate = make_scenario(**{LAG: {"dist": "normal", "mean": 1, "sd": 0, "min": 0, "max": 7}})
+    ds = gs.simulate(degenerate, paths=30, seed=9)
+    _assert_same(fixed, ds, skip=("parameter_value",))
+    assert (ds.parameter_value.values == 1.0).all()
+    params = uncertain_parameters(degenerate)
+    rows = path_parameters(
+        params, draw_values(params, 9, 0, 5), build_inputs(make_scenario(), seed=9).segments
+    )
+    assert rows.recovery_lag.dtype == np.int32 and (rows.recovery_lag == 1).all()
+
+
+def test_the_run_off_check_takes_a_drawn_lag_at_its_maximum():
+    """Life 12 + claim lag 2 + spread 3 leave 7 months of a 24-month run-off for the lag."""
+    make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}})
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{LAG: {"dist": "triangular", "min": 0, "mode": 1, "max": 8}})
+    assert info.value.key == "horizon.runoff_months" and ">= 25" in str(info.value)
+
+
+def test_a_recovery_lag_distribution_is_in_whole_months():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 6.5}})
+    assert info.value.key == f"{LAG}.max"
 
 
 def test_the_draws_survive_the_results_file(tmp_path):

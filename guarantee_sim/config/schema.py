@@ -17,6 +17,7 @@ credit parameters may be uncertain. The keys that take more than a number (annot
     segments.<name>.pd.mean                          uncertain
     segments.<name>.lgd                              uncertain
     segments.<name>.correlation                      uncertain
+    segments.<name>.recovery.lag_months              uncertain
     segments.<name>.lending.count_per_year           uncertain
     segments.<name>.lending.amount_per_year          uncertain
     segments.<name>.lending.growth                   uncertain
@@ -59,8 +60,9 @@ be the horizon's first year and every year inside the horizon. When a year's val
   ``policy.fee_cap.from_year`` on (every year when it is null), at that year's rates.
 
 Distributions are parsed and checked (values inside the key's bounds). The engine draws
-the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD
-and asset correlation; ``engine/parameters.py``, DESIGN §4); a distribution on any other
+the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD,
+asset correlation and recovery lag, the lag rounded to whole months;
+``engine/parameters.py``, DESIGN §4); a distribution on any other
 key is refused with a message naming the issue that will simulate it
 (:data:`NOT_SIMULATED`). The institution processes (the lenders) and every non-random use
 of such a key see its centre (:attr:`~.values.Distribution.centre`): the lenders do not
@@ -256,7 +258,11 @@ def _correlation_form(value) -> str:
 
 
 class RecoveryProfile(Frozen):
-    lag_months: Number[Months] = Field(12, description="months from default to the first recovery")
+    lag_months: Uncertain[Months] = Field(
+        12,
+        description="months from the payout to the first recovery; a distribution is drawn "
+        "per path and rounded to the nearest month (halves up)",
+    )
     spread_months: Number[int] = Field(
         24, ge=1, le=240, description="recoveries arrive evenly over this many months"
     )
@@ -814,7 +820,8 @@ def _segment_problems(s: Scenario, seg_name: str, seg: Segment):
             seg_name,
         )
     life = max(seg.tenor_months, seg.initial_book.remaining_tenor_months if seg.initial_book else 0)
-    longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
+    # a drawn recovery lag counts at the top of its support: every path must recover inside
+    longest = life + _max_lag(s) + _longest(seg.recovery.lag_months) + seg.recovery.spread_months
     if s.horizon.runoff_months < longest:
         yield (
             ("horizon", "runoff_months"),
@@ -997,6 +1004,7 @@ SIMULATED_DISTRIBUTIONS = (
     ("segments", "*", "pd", "mean"),
     ("segments", "*", "lgd"),
     ("segments", "*", "correlation"),
+    ("segments", "*", "recovery", "lag_months"),
 )
 
 
@@ -1056,6 +1064,16 @@ def _resolve(value, year: int):
     if isinstance(value, list):
         return [_resolve(v, year) for v in value]
     return value
+
+
+def _longest(value) -> int:
+    """The largest number of months a lag may take: a distribution's ``max`` (a bounded key's
+    distribution always has one; draws are clipped to it, then rounded to whole months)."""
+    inner = value.value if isinstance(value, Sourced) else value
+    if isinstance(inner, Distribution):
+        assert inner.max is not None  # values.py: a key bounded above needs max
+        return int(inner.max)
+    return int(value)
 
 
 def _max_lag(s: Scenario) -> int:

@@ -15,7 +15,13 @@ A segment's PD level, LGD and asset correlation may be given as a distribution
   lenders (institution processes) and every other use of the key see the centre: they do
   not know the path's PD level;
 * LGD and correlation replace the segment's value on the path (a ``basel_sme``
-  correlation is computed from the PD centre and stays fixed).
+  correlation is computed from the PD centre and stays fixed);
+* the recovery lag (``recovery.lag_months``, whole months) replaces the segment's: the
+  draw, clipped to the distribution's [min, max], is rounded to the nearest month, halves
+  up (``floor(x + 0.5)``), and that whole number is the path's lag and its
+  ``parameter_value``. ``min`` and ``max`` are whole months (the key is an integer), so
+  the lag stays inside them and the schema's run-off check, made at ``max``, holds on
+  every path. The fixed uses of the key see the centre rounded the same way.
 
 The centre of a lognormal is its median, so a PD level drawn from one has a mean above the
 centre (``exp(sd**2 / 2)`` before truncation: +4.6% at sd 0.3): the mean loss rises with
@@ -34,7 +40,7 @@ from scipy import special, stats
 
 from ..book import segment_hash
 from ..config.schema import Scenario
-from ..config.values import Distribution, Sourced, central
+from ..config.values import Distribution, Sourced, SourcedInt, central, source_of
 from ..kernels.layout import PathParameters, Segments
 from ..kernels.parameters import parameter_uniforms
 
@@ -43,7 +49,10 @@ _KINDS = {
     ("pd", "mean"): ("pd_scale", "1/year"),
     ("lgd",): ("lgd", "1"),
     ("correlation",): ("rho", "1"),
+    ("recovery", "lag_months"): ("recovery_lag", "month"),
 }
+#: fields drawn as whole numbers: the draw rounded to the nearest integer, halves up
+_WHOLE = {"recovery_lag"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,17 @@ def central_scenario(scenario: Scenario) -> Scenario:
     segments = {}
     for name, seg in scenario.segments.items():
         pd = seg.pd.model_copy(update={"mean": central(seg.pd.mean)})
-        update = {"pd": pd, "lgd": central(seg.lgd), "correlation": central(seg.correlation)}
+        lag = seg.recovery.lag_months
+        if central(lag) is not lag:  # a distribution: its centre in whole months
+            whole = round_half_up(central(lag))
+            lag = SourcedInt(whole, source) if (source := source_of(lag)) else whole
+        recovery = seg.recovery.model_copy(update={"lag_months": lag})
+        update = {
+            "pd": pd,
+            "lgd": central(seg.lgd),
+            "correlation": central(seg.correlation),
+            "recovery": recovery,
+        }
         segments[name] = seg.model_copy(update=update)
     return scenario.model_copy(update={"segments": segments})
 
@@ -99,8 +118,18 @@ def draw_values(params: list[UncertainParameter], seed: int, first: int, n: int)
     values = np.empty((n, len(params)))
     for j, p in enumerate(params):
         u = uniforms[:, int(np.searchsorted(streams, p.stream))]
-        values[:, j] = inverse_cdf(p.distribution, u)
+        x = inverse_cdf(p.distribution, u)
+        values[:, j] = np.floor(x + 0.5) if p.field in _WHOLE else x
     return values
+
+
+def round_half_up(x: float) -> int:
+    """The whole number nearest ``x``, halves up, as the draws of a whole-number key are.
+
+    >>> round_half_up(12.5), round_half_up(12.0), round_half_up(11.49)
+    (13, 12, 11)
+    """
+    return int(np.floor(x + 0.5))
 
 
 def path_parameters(
@@ -112,6 +141,7 @@ def path_parameters(
         pd_scale=np.ones((n, len(segments.rho))),
         rho=np.repeat(segments.rho[None, :], n, axis=0),
         lgd=np.repeat(segments.lgd[None, :], n, axis=0),
+        recovery_lag=np.repeat(segments.recovery_lag[None, :], n, axis=0),
     )
     for j, p in enumerate(params):
         drawn = values[:, j]
