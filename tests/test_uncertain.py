@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_scenario
+from conftest import base_scenario_dict, make_scenario
 from scipy import stats
 from test_reproducibility import COUNTY, rich_scenario_dict
 
@@ -226,6 +226,44 @@ def test_a_higher_drawn_pd_level_means_higher_credit_losses():
     above, below = level > 0.02 * 1.3, level < 0.02 / 1.3
     assert (loss_b[above] >= loss_a[above]).all() and (loss_b[below] <= loss_a[below]).all()
     assert loss_b[above].sum() > loss_a[above].sum() and loss_b[below].sum() < loss_a[below].sum()
+
+
+def test_paths_that_drew_a_higher_pd_level_lose_more_and_renew_less():
+    """The issue's conditioning check, in one run: split the paths by their drawn PD
+    multiplier (``parameter_value`` / centre); the upper third has higher mean losses and a
+    lower renewal balance than the lower third (fewer loans performing at maturity renew),
+    and the rank correlations say the same."""
+    d = base_scenario_dict()
+    d["segments"]["sme"]["lending"] = {"count_per_year": 600}
+    d["segments"]["sme"]["renewal"] = {"rate": 0.9, "into": "renewed"}
+    d["segments"]["renewed"] = {
+        **d["segments"]["sme"],
+        "tags": ["renewal"],
+        "lending": None,
+        "renewal": None,
+    }
+    d["horizon"]["origination_years"] = 3
+    pd = {
+        "dist": "lognormal",
+        "median": 0.05,
+        "sd": 0.5,
+        "min": 0.005,
+        "max": 0.5,
+        "group": "pd_level",
+    }
+    s = make_scenario(d, **{PD: pd, "segments.renewed.pd.mean": {**pd}})
+    ds = gs.simulate(s, paths=300, seed=17)
+    multiplier = (ds.parameter_value / ds.parameter_centre).sel(parameter=PD).values
+    loss = ds.credit_loss.sum(("year", "segment")).values
+    renewed = ds.loans_amount.sel(segment="renewed").sum("year").values
+    low, high = (
+        multiplier < np.quantile(multiplier, 1 / 3),
+        multiplier > np.quantile(multiplier, 2 / 3),
+    )
+    assert loss[high].mean() > 1.5 * loss[low].mean()
+    assert renewed[high].mean() < renewed[low].mean()
+    assert stats.spearmanr(multiplier, loss).statistic > 0.5
+    assert stats.spearmanr(multiplier, renewed).statistic < -0.5
 
 
 def test_a_higher_drawn_lgd_means_higher_credit_losses_on_the_same_defaults():

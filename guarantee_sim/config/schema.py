@@ -23,6 +23,7 @@ credit parameters may be uncertain. The keys that take more than a number (annot
     segments.<name>.lending.growth                   uncertain
     processes.bank.score_noise                       uncertain
     processes.guarantor.score_noise                  uncertain
+    processes.guarantor.mandate_loss_rate            uncertain
     processes.demand.<name>.applications_per_year    uncertain
     processes.demand.<name>.growth                   uncertain
     processes.demand.<name>.price_elasticity         uncertain
@@ -61,12 +62,13 @@ be the horizon's first year and every year inside the horizon. When a year's val
 
 Distributions are parsed and checked (values inside the key's bounds). The engine draws
 the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD,
-asset correlation and recovery lag, the lag rounded to whole months;
-``engine/parameters.py``, DESIGN §4); a distribution on any other
-key is refused with a message naming the issue that will simulate it
-(:data:`NOT_SIMULATED`). The institution processes (the lenders) and every non-random use
-of such a key see its centre (:attr:`~.values.Distribution.centre`): the lenders do not
-know the path's state of the world. A sourced plain number is simulated now.
+asset correlation and recovery lag, the lag rounded to whole months) and the lenders'
+decision parameters once per book replica (:data:`DECISION_DISTRIBUTIONS`: score noise and
+the guarantor's mandate, which that replica's lenders act on); ``engine/parameters.py``,
+DESIGN §4. A distribution on any other key is refused with a message naming the issue that
+will simulate it (:data:`NOT_SIMULATED`). The institution processes (the lenders) and every
+non-random use of a per-path key see its centre (:attr:`~.values.Distribution.centre`): the
+lenders do not know the path's state of the world. A sourced plain number is simulated now.
 """
 
 from __future__ import annotations
@@ -999,12 +1001,21 @@ NOT_SIMULATED = {
 }
 
 
-#: keys whose distributions the engine draws per path (``location`` patterns, ``*`` a segment)
+#: the lenders' decision parameters: drawn once per book replica, not per path
+DECISION_DISTRIBUTIONS = (
+    ("processes", "bank", "score_noise"),
+    ("processes", "guarantor", "score_noise"),
+    ("processes", "guarantor", "mandate_loss_rate"),
+)
+
+#: keys whose distributions the engine draws (``location`` patterns, ``*`` a segment): per
+#: path, and the decision parameters per book replica
 SIMULATED_DISTRIBUTIONS = (
     ("segments", "*", "pd", "mean"),
     ("segments", "*", "lgd"),
     ("segments", "*", "correlation"),
     ("segments", "*", "recovery", "lag_months"),
+    *DECISION_DISTRIBUTIONS,
 )
 
 

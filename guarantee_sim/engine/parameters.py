@@ -29,6 +29,16 @@ the spread. Give a normal (centre = mean) to keep the mean PD.
 
 A normal or lognormal with ``sd: 0`` draws its centre exactly (``mean + 0 * z``, ``median *
 exp(0 * z)``), so the run is bit for bit the fixed-value run.
+
+The lenders' decision parameters (``config.schema.DECISION_DISTRIBUTIONS``: the bank's and
+the guarantor's score noise, the guarantor's ``mandate_loss_rate``) are drawn once per
+*book replica*, not per path: the processes run once per replica, and that replica's
+lenders act on its draws (they know their own scores' noise and mandate; the analyst does
+not). The uniform of replica ``r`` comes from ``processes.draws.replica_parameter_uniforms``
+(key ``(seed, PROCESS_KEY + r)``, a purpose of its own), through the same inverse CDF; a
+path carries its replica's values in ``parameter_value``. Their spread reaches the results
+through as many draws as there are replicas, so the intervals need enough replicas
+(``config.plausibility`` warns below ``MIN_REPLICAS``).
 """
 
 from __future__ import annotations
@@ -39,10 +49,11 @@ import numpy as np
 from scipy import special, stats
 
 from ..book import segment_hash
-from ..config.schema import Scenario
+from ..config.schema import DECISION_DISTRIBUTIONS, Scenario
 from ..config.values import Distribution, Sourced, SourcedInt, central, source_of
 from ..kernels.layout import PathParameters, Segments
 from ..kernels.parameters import parameter_uniforms
+from ..processes.draws import replica_parameter_uniforms
 
 #: what each simulated key is on a segment: (field of PathParameters, units)
 _KINDS = {
@@ -53,15 +64,18 @@ _KINDS = {
 }
 #: fields drawn as whole numbers: the draw rounded to the nearest integer, halves up
 _WHOLE = {"recovery_lag"}
+#: units of the decision parameters (score noise: sd on the logit scale)
+_DECISION_UNITS = {"score_noise": "1", "mandate_loss_rate": "1/year"}
 
 
 @dataclass(frozen=True)
 class UncertainParameter:
     key: str  # dotted key, e.g. "segments.sme.pd.mean"
     segment: int  # index of its segment
-    field: str  # the PathParameters field it sets
+    field: str  # the PathParameters field it sets ('' for a decision parameter)
     units: str
     distribution: Distribution
+    per: str = "path"  # drawn per "path", or per book "replica" (decision parameters)
 
     @property
     def group(self) -> str:
@@ -89,9 +103,63 @@ def uncertain_parameters(scenario: Scenario) -> list[UncertainParameter]:
     return out
 
 
+def decision_parameters(scenario: Scenario) -> list[UncertainParameter]:
+    """The lenders' decision parameters given as distributions, drawn per book replica
+    (empty when the processes do not lend)."""
+    if scenario.processes is None or scenario.lending_source != "processes":
+        return []
+    out = []
+    for loc in DECISION_DISTRIBUTIONS:
+        value = _get(scenario, loc)
+        inner = value.value if isinstance(value, Sourced) else value
+        if isinstance(inner, Distribution):
+            units = _DECISION_UNITS[loc[-1]]
+            out.append(UncertainParameter(".".join(loc), -1, "", units, inner, per="replica"))
+    return out
+
+
+def draw_replica_values(params: list[UncertainParameter], seed: int, replicas: int) -> np.ndarray:
+    """Drawn values ``[replicas, len(params)]`` of the decision parameters."""
+    streams = np.array(sorted({p.stream for p in params}), dtype=np.uint32)
+    uniforms = np.empty((replicas, len(streams)))
+    replica_parameter_uniforms(np.uint32(seed), replicas, streams, uniforms)
+    values = np.empty((replicas, len(params)))
+    for j, p in enumerate(params):
+        u = uniforms[:, int(np.searchsorted(streams, p.stream))]
+        values[:, j] = inverse_cdf(p.distribution, u)
+    return values
+
+
+def replica_scenarios(
+    scenario: Scenario, params: list[UncertainParameter], values: np.ndarray
+) -> list[Scenario]:
+    """``scenario`` once per replica, each decision parameter set to the replica's draw."""
+    out = []
+    for row in values:
+        s = scenario
+        for p, x in zip(params, row, strict=True):
+            s = _set(s, tuple(p.key.split(".")), float(x))
+        out.append(s)
+    return out
+
+
+def _get(model, loc: tuple):
+    for name in loc:
+        model = getattr(model, name, None) if model is not None else None
+    return model
+
+
+def _set(model, loc: tuple, value):
+    """``model`` with the value at ``loc`` (attribute names) replaced, by copies."""
+    if len(loc) == 1:
+        return model.model_copy(update={loc[0]: value})
+    return model.model_copy(update={loc[0]: _set(getattr(model, loc[0]), loc[1:], value)})
+
+
 def central_scenario(scenario: Scenario) -> Scenario:
     """``scenario`` with every drawn distribution replaced by its centre (what the
-    lenders, the volumes and the results' fixed coordinates see)."""
+    lenders, the volumes and the results' fixed coordinates see; the processes get each
+    replica's decision parameters from :func:`replica_scenarios`)."""
     segments = {}
     for name, seg in scenario.segments.items():
         pd = seg.pd.model_copy(update={"mean": central(seg.pd.mean)})
@@ -107,7 +175,12 @@ def central_scenario(scenario: Scenario) -> Scenario:
             "recovery": recovery,
         }
         segments[name] = seg.model_copy(update=update)
-    return scenario.model_copy(update={"segments": segments})
+    scenario = scenario.model_copy(update={"segments": segments})
+    for loc in DECISION_DISTRIBUTIONS:
+        value = _get(scenario, loc)
+        if value is not None and central(value) is not value:
+            scenario = _set(scenario, loc, central(value))
+    return scenario
 
 
 def draw_values(params: list[UncertainParameter], seed: int, first: int, n: int) -> np.ndarray:
