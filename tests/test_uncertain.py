@@ -362,3 +362,26 @@ def test_the_draws_survive_the_results_file(tmp_path):
     assert list(back.parameter.values) == [PD, LGD, RHO]
     assert list(back.parameter_units.values) == ["1/year", "1", "1"]
     assert back.parameter_value.attrs["units"] == "1"
+
+
+def test_the_default_scenarios_ranges_keep_the_mean_at_the_shipped_value():
+    """The shipped ranges (``scenarios/hangzhou_2021_2023.yaml``) are drawn around the number
+    the plan was calibrated at: over 20,000 paths each parameter's mean is its centre (what
+    the lenders see) within 1% (a month for the lag, which is rounded), and each group shares
+    one draw per path."""
+    from conftest import SCENARIOS
+
+    s = gs.load_scenario(SCENARIOS / "hangzhou_2021_2023.yaml")
+    params = uncertain_parameters(s)
+    assert {p.group for p in params} == {"pd_level", "lgd_level", "correlation", "recovery_lag"}
+    values = draw_values(params, s.simulation.seed, 0, 20_000)
+    for j, p in enumerate(params):
+        tolerance = 0.05 if p.field == "recovery_lag" else 0.01
+        assert values[:, j].mean() == pytest.approx(p.distribution.centre, rel=tolerance), p.key
+    by_group = {}
+    for j, p in enumerate(params):
+        by_group.setdefault(p.group, []).append(values[:, j])
+    for group, columns in by_group.items():
+        ranks = [stats.rankdata(c) for c in columns if np.ptp(c) > 0]
+        for r in ranks[1:]:
+            assert stats.spearmanr(ranks[0], r).statistic > 0.99, group
