@@ -224,11 +224,14 @@ def test_guarantor_prior_is_the_bank_decision_that_reached_it(monkeypatch):
     who applied for a guarantee directly (-inf, c_guaranteed]; at each threshold the bank's
     posterior PD is its break-even PD on those terms."""
     from guarantee_sim import load_scenario
+    from guarantee_sim.engine.parameters import central_scenario
     from guarantee_sim.processes import run as process_run
 
-    scenario = load_scenario(
-        "scenarios/hangzhou_2021_2023.yaml",
-        overrides=["processes.record_weight=20", "processes.replicas=1"],
+    scenario = central_scenario(  # what the lenders see: the centres of the drawn parameters
+        load_scenario(
+            "scenarios/hangzhou_2021_2023.yaml",
+            overrides=["processes.record_weight=20", "processes.replicas=1"],
+        )
     )
     bank, guarantor = scenario.processes.bank, scenario.processes.guarantor
     asked = []

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import xarray as xr
 from conftest import base_scenario_dict, make_scenario
 
 import guarantee_sim as gs
+from guarantee_sim.config import ScenarioWarning
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -142,7 +144,34 @@ def thread_cases() -> dict:
             block_size=20,
         ),
         "county_cohort": gs.simulate(county("cohort"), paths=32, seed=4242, block_size=13),
+        "drawn_parameters": gs.simulate(drawn_parameters(), paths=24, seed=4242, block_size=7),
     }
+
+
+def drawn_parameters():
+    """Process-fed lending whose lenders' decision parameters are drawn per book replica and
+    whose PD level and recovery lag are drawn per path (issue 9 A)."""
+    from process_scenarios import process_dict
+
+    d = process_dict(coverage=0.8, guarantor_reviewers=20, replicas=3)
+    d["processes"]["guarantor"]["mandate_loss_rate"] = {"dist": "uniform", "min": 0, "max": 0.04}
+    d["processes"]["bank"]["score_noise"] = {
+        "dist": "lognormal",
+        "median": 0.8,
+        "sd": 0.4,
+        "max": 3,
+    }
+    d["segments"]["sme"]["pd"]["mean"] = {
+        "dist": "lognormal",
+        "median": 0.02,
+        "sd": 0.3,
+        "max": 0.2,
+    }
+    d["segments"]["sme"]["recovery"]["lag_months"] = {"dist": "uniform", "min": 0, "max": 6}
+    d["simulation"]["block_size"] = 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScenarioWarning)  # 3 replicas: too few, on purpose
+        return make_scenario(d)
 
 
 def nojit_cases() -> dict:
@@ -250,7 +279,7 @@ def test_same_seed_bit_identical_across_thread_counts(tmp_path):
     }
     for child in children.values():
         _wait(child)
-    for name in ("base_loan", "rich_cohort", "county_cohort"):
+    for name in ("base_loan", "rich_cohort", "county_cohort", "drawn_parameters"):
         reference = _read(tmp_path / "threads1" / f"{name}.nc")
         assert float(reference.defaults_count.sum()) > 0
         xr.testing.assert_identical(reference, _read(tmp_path / "threads2" / f"{name}.nc"))

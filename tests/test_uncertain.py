@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_scenario
+from conftest import base_scenario_dict, make_scenario
 from scipy import stats
 from test_reproducibility import COUNTY, rich_scenario_dict
 
@@ -30,6 +30,7 @@ from guarantee_sim.engine.parameters import (
 PD = "segments.sme.pd.mean"
 LGD = "segments.sme.lgd"
 RHO = "segments.sme.correlation"
+LAG = "segments.sme.recovery.lag_months"  # fixed: 1 month; runoff allows up to 7
 UNCERTAIN = {
     PD: {"dist": "lognormal", "median": 0.02, "sd": 0.5, "max": 0.2},
     LGD: {"dist": "uniform", "min": 0.3, "max": 0.7},
@@ -227,6 +228,44 @@ def test_a_higher_drawn_pd_level_means_higher_credit_losses():
     assert loss_b[above].sum() > loss_a[above].sum() and loss_b[below].sum() < loss_a[below].sum()
 
 
+def test_paths_that_drew_a_higher_pd_level_lose_more_and_renew_less():
+    """The issue's conditioning check, in one run: split the paths by their drawn PD
+    multiplier (``parameter_value`` / centre); the upper third has higher mean losses and a
+    lower renewal balance than the lower third (fewer loans performing at maturity renew),
+    and the rank correlations say the same."""
+    d = base_scenario_dict()
+    d["segments"]["sme"]["lending"] = {"count_per_year": 600}
+    d["segments"]["sme"]["renewal"] = {"rate": 0.9, "into": "renewed"}
+    d["segments"]["renewed"] = {
+        **d["segments"]["sme"],
+        "tags": ["renewal"],
+        "lending": None,
+        "renewal": None,
+    }
+    d["horizon"]["origination_years"] = 3
+    pd = {
+        "dist": "lognormal",
+        "median": 0.05,
+        "sd": 0.5,
+        "min": 0.005,
+        "max": 0.5,
+        "group": "pd_level",
+    }
+    s = make_scenario(d, **{PD: pd, "segments.renewed.pd.mean": {**pd}})
+    ds = gs.simulate(s, paths=300, seed=17)
+    multiplier = (ds.parameter_value / ds.parameter_centre).sel(parameter=PD).values
+    loss = ds.credit_loss.sum(("year", "segment")).values
+    renewed = ds.loans_amount.sel(segment="renewed").sum("year").values
+    low, high = (
+        multiplier < np.quantile(multiplier, 1 / 3),
+        multiplier > np.quantile(multiplier, 2 / 3),
+    )
+    assert loss[high].mean() > 1.5 * loss[low].mean()
+    assert renewed[high].mean() < renewed[low].mean()
+    assert stats.spearmanr(multiplier, loss).statistic > 0.5
+    assert stats.spearmanr(multiplier, renewed).statistic < -0.5
+
+
 def test_a_higher_drawn_lgd_means_higher_credit_losses_on_the_same_defaults():
     ds = gs.simulate(make_scenario(**{LGD: UNCERTAIN[LGD]}), paths=60, seed=6)
     fixed = gs.simulate(make_scenario(), paths=60, seed=6)  # LGD 0.5, the same defaults
@@ -241,10 +280,77 @@ def test_a_higher_drawn_lgd_means_higher_credit_losses_on_the_same_defaults():
 
 def test_distributions_on_keys_not_drawn_are_still_refused():
     with pytest.raises(ScenarioError) as info:
-        make_scenario(
-            **{"segments.sme.recovery.lag_months": {"dist": "uniform", "min": 6, "max": 18}}
-        )
-    assert info.value.key == "segments.sme.recovery.lag_months"
+        make_scenario(**{"segments.sme.tenor_months": {"dist": "uniform", "min": 6, "max": 18}})
+    assert info.value.key == "segments.sme.tenor_months"
+
+
+# --------------------------------------------------------------------------- recovery lag
+
+
+def _recovery_month(ds):
+    """Per path: the recovery-weighted mean year of all parties' recoveries."""
+    rec = ds.recovery.sum("party")
+    return (rec * np.arange(ds.sizes["year"])).sum("year") / rec.sum("year")
+
+
+def test_a_drawn_recovery_lag_is_a_whole_number_of_months_inside_its_range():
+    ds = gs.simulate(make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}}), 400, 3)
+    lag = ds.parameter_value.sel(parameter=LAG).values
+    assert ds.parameter_units.sel(parameter=LAG) == "month"
+    np.testing.assert_array_equal(lag, np.floor(lag))  # whole months
+    assert lag.min() == 0 and lag.max() == 7
+    # rounding to the nearest month (halves up): 0 and 7 take half a month of the range each
+    counts = np.bincount(lag.astype(int), minlength=8) / len(lag)
+    np.testing.assert_allclose(counts, [0.5 / 7, *[1 / 7] * 6, 0.5 / 7], atol=0.05)
+
+
+def test_a_longer_drawn_recovery_lag_moves_recoveries_later_on_the_same_defaults():
+    """Common random numbers: with the lag drawn per path (fixed: 1 month) the defaults and
+    payouts are those of the fixed run; each path's recoveries are the same amounts, moved
+    by its drawn lag - 1 months, so their mean year is later where the drawn lag is longer
+    and earlier where it is shorter."""
+    fixed = gs.simulate(make_scenario(), paths=80, seed=4)
+    drawn = gs.simulate(
+        make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}}), paths=80, seed=4
+    )
+    np.testing.assert_array_equal(drawn.payout.values, fixed.payout.values)
+    np.testing.assert_allclose(
+        drawn.recovery.sum("year").values, fixed.recovery.sum("year").values, rtol=1e-12
+    )
+    lag = drawn.parameter_value.sel(parameter=LAG).values
+    shift = (_recovery_month(drawn) - _recovery_month(fixed)).values
+    has = ~np.isnan(shift)  # paths without defaults recover nothing
+    assert (shift[has & (lag > 1)] >= 0).all() and (shift[has & (lag < 1)] <= 0).all()
+    assert (shift[has & (lag == 1)] == 0).all()
+    assert shift[has & (lag >= 5)].mean() > 0.1  # four months later or more shows
+    assert stats.spearmanr(lag[has], shift[has]).statistic > 0.5
+
+
+def test_a_degenerate_recovery_lag_is_the_fixed_run_bit_for_bit():
+    fixed = gs.simulate(make_scenario(), paths=30, seed=9)
+    degenerate = make_scenario(**{LAG: {"dist": "normal", "mean": 1, "sd": 0, "min": 0, "max": 7}})
+    ds = gs.simulate(degenerate, paths=30, seed=9)
+    _assert_same(fixed, ds, skip=("parameter_value",))
+    assert (ds.parameter_value.values == 1.0).all()
+    params = uncertain_parameters(degenerate)
+    rows = path_parameters(
+        params, draw_values(params, 9, 0, 5), build_inputs(make_scenario(), seed=9).segments
+    )
+    assert rows.recovery_lag.dtype == np.int32 and (rows.recovery_lag == 1).all()
+
+
+def test_the_run_off_check_takes_a_drawn_lag_at_its_maximum():
+    """Life 12 + claim lag 2 + spread 3 leave 7 months of a 24-month run-off for the lag."""
+    make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 7}})
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{LAG: {"dist": "triangular", "min": 0, "mode": 1, "max": 8}})
+    assert info.value.key == "horizon.runoff_months" and ">= 25" in str(info.value)
+
+
+def test_a_recovery_lag_distribution_is_in_whole_months():
+    with pytest.raises(ScenarioError) as info:
+        make_scenario(**{LAG: {"dist": "uniform", "min": 0, "max": 6.5}})
+    assert info.value.key == f"{LAG}.max"
 
 
 def test_the_draws_survive_the_results_file(tmp_path):
@@ -256,3 +362,26 @@ def test_the_draws_survive_the_results_file(tmp_path):
     assert list(back.parameter.values) == [PD, LGD, RHO]
     assert list(back.parameter_units.values) == ["1/year", "1", "1"]
     assert back.parameter_value.attrs["units"] == "1"
+
+
+def test_the_default_scenarios_ranges_keep_the_mean_at_the_shipped_value():
+    """The shipped ranges (``scenarios/hangzhou_2021_2023.yaml``) are drawn around the number
+    the plan was calibrated at: over 20,000 paths each parameter's mean is its centre (what
+    the lenders see) within 1% (a month for the lag, which is rounded), and each group shares
+    one draw per path."""
+    from conftest import SCENARIOS
+
+    s = gs.load_scenario(SCENARIOS / "hangzhou_2021_2023.yaml")
+    params = uncertain_parameters(s)
+    assert {p.group for p in params} == {"pd_level", "lgd_level", "correlation", "recovery_lag"}
+    values = draw_values(params, s.simulation.seed, 0, 20_000)
+    for j, p in enumerate(params):
+        tolerance = 0.05 if p.field == "recovery_lag" else 0.01
+        assert values[:, j].mean() == pytest.approx(p.distribution.centre, rel=tolerance), p.key
+    by_group = {}
+    for j, p in enumerate(params):
+        by_group.setdefault(p.group, []).append(values[:, j])
+    for group, columns in by_group.items():
+        ranks = [stats.rankdata(c) for c in columns if np.ptp(c) > 0]
+        for r in ranks[1:]:
+            assert stats.spearmanr(ranks[0], r).statistic > 0.99, group

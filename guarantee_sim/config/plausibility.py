@@ -22,12 +22,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .limits import MAX_GRADE_PD, capped_lognormal_mean, monthly_counts
+from .schema import DECISION_DISTRIBUTIONS
 from .values import Distribution, PerYear, Sourced
 
 if TYPE_CHECKING:  # pragma: no cover
     from .schema import Scenario
 
-__all__ = ["BOUNDS", "Bound", "implausible_values"]
+__all__ = ["BOUNDS", "MIN_REPLICAS", "Bound", "implausible_values"]
+
+#: book replicas below which the intervals are approximate: ``results.intervals.MIN_CLUSTERS``
+#: (config may not import results; ``tests/test_uncertain.py`` checks they are equal)
+MIN_REPLICAS = 20
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ def implausible_values(s: Scenario) -> Iterator[Warning_]:
     yield from _capped_grades(s)
     yield from _fee_free_risk(s)
     yield from _no_loans(s)
+    yield from _few_decision_draws(s)
 
 
 def _capped_grades(s: Scenario) -> Iterator[Warning_]:
@@ -275,6 +281,34 @@ def _fee_free_risk(s: Scenario) -> Iterator[Warning_]:
                     f"{P}: guarantee fee 0.8% (0.5-1%); bank share >= 20% (coverage <= 0.8)",
                 )
                 break
+
+
+def _few_decision_draws(s: Scenario) -> Iterator[Warning_]:
+    """Uncertain decision parameters drawn by too few book replicas: their spread enters the
+    results through one draw per replica, so fewer than the intervals' minimum of replicas
+    represent it poorly."""
+    if s.processes is None or s.lending_source != "processes":
+        return
+    keys = [".".join(loc) for loc in DECISION_DISTRIBUTIONS if _is_distribution(s, loc)]
+    replicas = s.processes.replicas
+    if keys and replicas < MIN_REPLICAS:
+        yield (
+            ("processes", "replicas"),
+            f"{replicas} book replicas draw the lenders' decision parameters ({', '.join(keys)}) "
+            f"only {replicas} times: their spread is represented by too few draws (the "
+            f"intervals need at least {MIN_REPLICAS} replicas and are labelled approximate "
+            f"below; allowed: processes.replicas >= {MIN_REPLICAS}, or give them one number)",
+            replicas,
+            "results.intervals.MIN_CLUSTERS: clusters (book replicas) below which an interval "
+            "is approximate",
+        )
+
+
+def _is_distribution(model: Any, loc: tuple) -> bool:
+    for name in loc:
+        model = getattr(model, name, None)
+    inner = model.value if isinstance(model, Sourced) else model
+    return isinstance(inner, Distribution)
 
 
 def _no_loans(s: Scenario) -> Iterator[Warning_]:

@@ -150,7 +150,9 @@ class BankProcess(Offices):
         json_schema_extra={"unit": "day"},
     )
     score_noise: Uncertain[Noise] = Field(
-        0.8, description="sd of the noise on the logit of the PD the bank sees"
+        0.8,
+        description="sd of the noise on the logit of the PD the bank sees; a distribution "
+        "is drawn once per book replica",
     )
     credit_data_sharing: Number[Share] = Field(
         0.0, description="share of the score noise removed by credit-information sharing"
@@ -177,9 +179,11 @@ class GuarantorProcess(Offices):
     party: str = Field("guarantor", description="the guarantor these reviewers work for")
     service: ServiceTime
     score_noise: Uncertain[Noise] = Field(
-        0.6, description="sd of the noise on the logit of the PD the guarantor sees"
+        0.6,
+        description="sd of the noise on the logit of the PD the guarantor sees; a "
+        "distribution is drawn once per book replica",
     )
-    mandate_loss_rate: Number[float] = Field(
+    mandate_loss_rate: Uncertain[float] = Field(
         0.01,
         ge=0.0,
         le=0.5,
@@ -187,8 +191,9 @@ class GuarantorProcess(Offices):
         "policy mandate tolerates beyond its fees and subsidies net of its costs: it "
         "guarantees when PD x LGD x its kept share <= fee + fee subsidy paid to it + this - "
         "operating cost and re-guarantee fees (per CNY guaranteed a year); 0 for a "
-        "commercial guarantor whose income must cover expected loss and cost. Default "
-        "ASSUMPTION: 1%, a quarter of the National Fund's 4% compensation-rate cap",
+        "commercial guarantor whose income must cover expected loss and cost; a "
+        "distribution is drawn once per book replica. Default ASSUMPTION: 1%, a quarter of "
+        "the National Fund's 4% compensation-rate cap",
         json_schema_extra={"unit": "1/year"},
     )
 

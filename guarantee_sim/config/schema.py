@@ -17,11 +17,13 @@ credit parameters may be uncertain. The keys that take more than a number (annot
     segments.<name>.pd.mean                          uncertain
     segments.<name>.lgd                              uncertain
     segments.<name>.correlation                      uncertain
+    segments.<name>.recovery.lag_months              uncertain
     segments.<name>.lending.count_per_year           uncertain
     segments.<name>.lending.amount_per_year          uncertain
     segments.<name>.lending.growth                   uncertain
     processes.bank.score_noise                       uncertain
     processes.guarantor.score_noise                  uncertain
+    processes.guarantor.mandate_loss_rate            uncertain
     processes.demand.<name>.applications_per_year    uncertain
     processes.demand.<name>.growth                   uncertain
     processes.demand.<name>.price_elasticity         uncertain
@@ -59,12 +61,14 @@ be the horizon's first year and every year inside the horizon. When a year's val
   ``policy.fee_cap.from_year`` on (every year when it is null), at that year's rates.
 
 Distributions are parsed and checked (values inside the key's bounds). The engine draws
-the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD
-and asset correlation; ``engine/parameters.py``, DESIGN §4); a distribution on any other
-key is refused with a message naming the issue that will simulate it
-(:data:`NOT_SIMULATED`). The institution processes (the lenders) and every non-random use
-of such a key see its centre (:attr:`~.values.Distribution.centre`): the lenders do not
-know the path's state of the world. A sourced plain number is simulated now.
+the kernel-side ones per path (:data:`SIMULATED_DISTRIBUTIONS`: a segment's PD level, LGD,
+asset correlation and recovery lag, the lag rounded to whole months) and the lenders'
+decision parameters once per book replica (:data:`DECISION_DISTRIBUTIONS`: score noise and
+the guarantor's mandate, which that replica's lenders act on); ``engine/parameters.py``,
+DESIGN §4. A distribution on any other key is refused with a message naming the issue that
+will simulate it (:data:`NOT_SIMULATED`). The institution processes (the lenders) and every
+non-random use of a per-path key see its centre (:attr:`~.values.Distribution.centre`): the
+lenders do not know the path's state of the world. A sourced plain number is simulated now.
 """
 
 from __future__ import annotations
@@ -305,7 +309,11 @@ def _correlation_form(value) -> str:
 
 
 class RecoveryProfile(Frozen):
-    lag_months: Number[Months] = Field(12, description="months from default to the first recovery")
+    lag_months: Uncertain[Months] = Field(
+        12,
+        description="months from the payout to the first recovery; a distribution is drawn "
+        "per path and rounded to the nearest month (halves up)",
+    )
     spread_months: Number[int] = Field(
         24,
         ge=1,
@@ -928,7 +936,8 @@ def _segment_problems(s: Scenario, seg_name: str, seg: Segment):
             seg_name,
         )
     life = max(seg.tenor_months, seg.initial_book.remaining_tenor_months if seg.initial_book else 0)
-    longest = life + _max_lag(s) + seg.recovery.lag_months + seg.recovery.spread_months
+    # a drawn recovery lag counts at the top of its support: every path must recover inside
+    longest = life + _max_lag(s) + _longest(seg.recovery.lag_months) + seg.recovery.spread_months
     if s.horizon.runoff_months < longest:
         yield (
             ("horizon", "runoff_months"),
@@ -1106,11 +1115,21 @@ NOT_SIMULATED = {
 }
 
 
-#: keys whose distributions the engine draws per path (``location`` patterns, ``*`` a segment)
+#: the lenders' decision parameters: drawn once per book replica, not per path
+DECISION_DISTRIBUTIONS = (
+    ("processes", "bank", "score_noise"),
+    ("processes", "guarantor", "score_noise"),
+    ("processes", "guarantor", "mandate_loss_rate"),
+)
+
+#: keys whose distributions the engine draws (``location`` patterns, ``*`` a segment): per
+#: path, and the decision parameters per book replica
 SIMULATED_DISTRIBUTIONS = (
     ("segments", "*", "pd", "mean"),
     ("segments", "*", "lgd"),
     ("segments", "*", "correlation"),
+    ("segments", "*", "recovery", "lag_months"),
+    *DECISION_DISTRIBUTIONS,
 )
 
 
@@ -1170,6 +1189,16 @@ def _resolve(value, year: int):
     if isinstance(value, list):
         return [_resolve(v, year) for v in value]
     return value
+
+
+def _longest(value) -> int:
+    """The largest number of months a lag may take: a distribution's ``max`` (a bounded key's
+    distribution always has one; draws are clipped to it, then rounded to whole months)."""
+    inner = value.value if isinstance(value, Sourced) else value
+    if isinstance(inner, Distribution):
+        assert inner.max is not None  # values.py: a key bounded above needs max
+        return int(inner.max)
+    return int(value)
 
 
 def _max_lag(s: Scenario) -> int:

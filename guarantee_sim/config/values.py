@@ -85,6 +85,8 @@ _LOWEST = {"lognormal": 0.0}  # lower end of a family's support where it is not 
 _POSITIVE = TypeAdapter(
     Annotated[float, BeforeValidator(refuse_bool), Field(gt=0.0, allow_inf_nan=False)]
 )
+# checked first, so that .nan is "not a finite number" rather than "not greater than 0"
+_FINITE = TypeAdapter(Annotated[float, BeforeValidator(refuse_bool), Field(allow_inf_nan=False)])
 _NON_NEGATIVE = TypeAdapter(
     Annotated[float, BeforeValidator(refuse_bool), Field(ge=0.0, allow_inf_nan=False)]
 )
@@ -536,11 +538,11 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
 
 
 def _positive(value: Any) -> float:
-    return _POSITIVE.validate_python(value)
+    return _POSITIVE.validate_python(_FINITE.validate_python(value))
 
 
 def _non_negative(value: Any) -> float:
-    return _NON_NEGATIVE.validate_python(value)
+    return _NON_NEGATIVE.validate_python(_FINITE.validate_python(value))
 
 
 def _order_problems(d: Distribution) -> Iterator[tuple[str, str]]:

@@ -65,11 +65,17 @@ def band_edges(scenario: Scenario) -> np.ndarray:
     return np.array(sorted(edges), dtype=np.float64)
 
 
-def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) -> KernelInputs:
+def build_inputs(
+    scenario: Scenario,
+    seed: int,
+    book: LoanBook | None = None,
+    replica_scenarios: list[Scenario] | None = None,
+) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
     Lending comes from ``book`` when given, else from the institution processes (one book
-    per replica) when ``lending_source`` is ``processes``, else from the volumes.
+    per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
+    parameters) when ``lending_source`` is ``processes``, else from the volumes.
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -78,7 +84,7 @@ def build_inputs(scenario: Scenario, seed: int, book: LoanBook | None = None) ->
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(scenario, seed, volumes)
+        process = run_processes(scenario, seed, volumes, replica_scenarios)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

@@ -14,7 +14,15 @@ from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES,
 from ..kernels.portfolio import simulate_block
 from ..results.dataset import UNABSORBED, build_dataset, scenario_yaml, with_parameters
 from .inputs import build_inputs
-from .parameters import central_scenario, draw_values, path_parameters, uncertain_parameters
+from .parameters import (
+    central_scenario,
+    decision_parameters,
+    draw_replica_values,
+    draw_values,
+    path_parameters,
+    replica_scenarios,
+    uncertain_parameters,
+)
 
 
 def simulate(
@@ -63,9 +71,17 @@ def simulate(
     if paths < 1 or block_size < 1 or not 0 <= seed < 2**32:
         raise ValueError("paths and block_size must be >= 1 and seed in [0, 2**32)")
     uncertain = uncertain_parameters(scenario)
+    decided = decision_parameters(scenario) if book is None else []
     given = scenario
     scenario = central_scenario(scenario)  # what the lenders and the fixed inputs see
-    inputs = build_inputs(scenario, seed, book)
+    n_replicas = scenario.processes.replicas if decided and scenario.processes else 1
+    per_replica = draw_replica_values(decided, seed, n_replicas)
+    inputs = build_inputs(
+        scenario,
+        seed,
+        book,
+        replica_scenarios(scenario, decided, per_replica) if decided else None,
+    )
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)
     n_party = len(inputs.party_names) + 1
@@ -107,11 +123,15 @@ def simulate(
         version=__version__,
     )
     ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
+    # each path carries its replica's decision parameters (path p lends from p mod R)
+    drawn = np.concatenate([drawn, per_replica[np.arange(paths) % n_replicas]], axis=1)
+    every = [*uncertain, *decided]
     return with_parameters(
         ds,
         drawn,
-        keys=[p.key for p in uncertain],
-        units=[p.units for p in uncertain],
-        groups=[p.group for p in uncertain],
-        centres=[p.distribution.centre for p in uncertain],
+        keys=[p.key for p in every],
+        units=[p.units for p in every],
+        groups=[p.group for p in every],
+        centres=[p.distribution.centre for p in every],
+        drawn_per=[p.per for p in every],
     )

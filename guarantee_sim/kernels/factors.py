@@ -21,6 +21,7 @@ PURPOSE_FACTOR = 1
 PURPOSE_DEFAULT = 2
 PURPOSE_SPLIT = 3  # also 3 + 256 k for a record's later split blocks
 PURPOSE_PARAMETER = 4  # the uncertain parameters' uniforms (``parameters.py``)
+PURPOSE_REPLICA_PARAMETER = 5  # the lenders' decision parameters, per book replica
 
 FACTOR_STREAM_ID = 0xFFFFFFFF  # record ids never take this value
 

@@ -249,13 +249,15 @@ Outputs = namedtuple(
 
 # Uncertain parameters (``engine/parameters.py``), one row per path of a block: each path
 # draws its state of the world before its first month. Where nothing is uncertain the rows
-# hold the fixed values (pd_scale 1, Segments' rho and lgd), so the run is unchanged.
+# hold the fixed values (pd_scale 1, Segments' rho, lgd and recovery_lag), so the run is
+# unchanged.
 PathParameters = namedtuple(
     "PathParameters",
     [
         "pd_scale",  # float64[N, S] multiplier of the segment's conditional PDs
         "rho",  # float64[N, S] asset correlation (replaces Segments.rho on the path)
         "lgd",  # float64[N, S] loss given default (replaces Segments.lgd on the path)
+        "recovery_lag",  # int32[N, S] months payout -> first recovery (replaces Segments')
     ],
 )
 

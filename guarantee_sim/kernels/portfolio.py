@@ -104,7 +104,9 @@ def simulate_block(seed, first_path, book, seg, party, macro, settings, params, 
             party,
             macro,
             settings,
-            PathParameters(params.pd_scale[i], params.rho[i], params.lgd[i]),
+            PathParameters(
+                params.pd_scale[i], params.rho[i], params.lgd[i], params.recovery_lag[i]
+            ),
             Outputs(out.segment[i], out.party[i], out.year[i]),
         )
 
@@ -112,8 +114,9 @@ def simulate_block(seed, first_path, book, seg, party, macro, settings, params, 
 @jit()
 def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, out):
     """Simulate one path into ``out`` (its year-level Outputs); the steps are in the module
-    docstring. ``params`` is the path's row of PathParameters: its correlation and LGD
-    replace the segments' fixed ones, its PD level scales the default thresholds."""
+    docstring. ``params`` is the path's row of PathParameters: its correlation, LGD
+    and recovery lag replace the segments' fixed ones, its PD level scales the default
+    thresholds."""
     replica = path % book.n_initial.shape[0]
     seg = path_segments(fixed_seg, params)
     draws, ledger, state, scratch = start_path(
@@ -148,13 +151,13 @@ def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, o
 
 @jit()
 def path_segments(seg, params):
-    """The segments as one path sees them: its drawn correlation and LGD."""
+    """The segments as one path sees them: its drawn correlation, LGD and recovery lag."""
     return Segments(
         seg.pd_inverse,
         params.rho,
         seg.loadings,
         params.lgd,
-        seg.recovery_lag,
+        params.recovery_lag,
         seg.recovery_spread,
         seg.tenor,
         seg.renew_rate,

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..book import MONTH_SHIFT, NUMBER_MASK
-from ..philox import jit, normal_pair, philox4x32_10, u32_to_unit
+from ..kernels.factors import PURPOSE_REPLICA_PARAMETER
+from ..kernels.parameters import PARAMETER_STREAM_ID
+from ..philox import jit, normal_pair, philox4x32_10, u32_to_unit, u64_to_unit
 
 PROCESS_KEY = 0x50524F43  # "PROC": a key word of its own, never a path index
 ARRIVALS, PROFILE, SERVICE = 1, 2, 3
@@ -70,6 +72,29 @@ def monthly_uniform(seed, replica, segment_hash, month, purpose):
         np.uint32(PROCESS_KEY + replica),
     )
     return u32_to_unit(w0)
+
+
+@jit()
+def replica_parameter_uniforms(seed, replicas, streams, out):
+    """``out[r, j]``: the uniform of stream ``streams[j]`` (the hash of a decision
+    parameter's key or group) on book replica ``r < replicas``.
+
+    Key ``(seed, PROCESS_KEY + r)``, the replica's own; counter ``(stream,
+    PARAMETER_STREAM_ID, 0, PURPOSE_REPLICA_PARAMETER)``: no applicant draw has a counter
+    word 2 of 0, and the purpose is no other draw's, so the uniform depends on the seed, the
+    replica and the name only (the same in every variant: common random numbers).
+    """
+    for r in range(replicas):
+        for j in range(streams.shape[0]):
+            w0, w1, _, _ = philox4x32_10(
+                streams[j],
+                PARAMETER_STREAM_ID,
+                0,
+                PURPOSE_REPLICA_PARAMETER,
+                np.uint32(seed),
+                np.uint32(PROCESS_KEY + r),
+            )
+            out[r, j] = u64_to_unit(w0, w1)
 
 
 N_COLUMNS = 6 + MAX_VISITS

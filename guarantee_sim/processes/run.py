@@ -176,11 +176,16 @@ class ReplicaRun:
 
 
 def run_processes(
-    scenario: Scenario, seed: int, other_book: LoanBook | None = None
+    scenario: Scenario,
+    seed: int,
+    other_book: LoanBook | None = None,
+    replica_scenarios: list[Scenario] | None = None,
 ) -> ProcessResults:
-    """Simulate the institutions ``processes.replicas`` times."""
+    """Simulate the institutions ``processes.replicas`` times; replica r runs
+    ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``."""
     pr = _processes_of(scenario)
-    replicas = [run_replica(scenario, seed, r, other_book) for r in range(pr.replicas)]
+    given = replica_scenarios or [scenario] * pr.replicas
+    replicas = [run_replica(given[r], seed, r, other_book) for r in range(pr.replicas)]
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])

@@ -92,10 +92,11 @@ VARIABLE_META = {
         "mean true annual PD of approved applicants, by the segment booked in",
     ),
     "staff_utilisation": ("1", "busy staff time / available staff time (real headcount)"),
-    # uncertain parameters (drawn per path)
+    # uncertain parameters (drawn per path, or per book replica: parameter_drawn_per)
     "parameter_value": (
         "1",
-        "the path's drawn value of each uncertain parameter (its units: parameter_units)",
+        "the path's drawn value of each uncertain parameter (its units: parameter_units; "
+        "per book replica for the lenders' decision parameters)",
     ),
     # targets
     "target_attainment": ("1", "achieved / target"),
@@ -178,6 +179,11 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "parameter": (None, "uncertain parameter (dotted scenario key)"),
     "parameter_units": (None, "units of the parameter's values"),
     "parameter_group": (None, "group sharing the parameter's draw ('' for none)"),
+    "parameter_drawn_per": (
+        None,
+        "path: drawn per path (state of the world); replica: drawn per book replica (the "
+        "lenders' decision parameters), each path carrying its replica's draw",
+    ),
     "parameter_centre": (
         "1",
         "the distribution's centre (units: parameter_units), what the lenders see; a drawn "
@@ -370,16 +376,21 @@ def with_parameters(
     units: list[str],
     groups: list[str],
     centres: list[float],
+    drawn_per: list[str] | None = None,
 ) -> xr.Dataset:
     """``ds`` with ``parameter_value`` (path, parameter): each path's draw of each uncertain
-    parameter (``values[path, parameter]``), named by its dotted key. Without uncertain
-    parameters the contract stays: an empty ``parameter`` dimension."""
+    parameter (``values[path, parameter]``), named by its dotted key; ``drawn_per`` says
+    whether each was drawn per ``path`` (the default) or per book ``replica`` (a path then
+    carries its replica's draw). Without uncertain parameters the contract stays: an empty
+    ``parameter`` dimension."""
+    drawn_per = ["path"] * len(keys) if drawn_per is None else drawn_per
     # text as str, not object: an empty object array would come back from a file as numbers
     ds = ds.assign_coords(
         parameter=np.array(keys, dtype=str),
         parameter_units=("parameter", np.array(units, dtype=str)),
         parameter_group=("parameter", np.array(groups, dtype=str)),
         parameter_centre=("parameter", np.array(centres, dtype=np.float64)),
+        parameter_drawn_per=("parameter", np.array(drawn_per, dtype=str)),
     )
     ds["parameter_value"] = (("path", "parameter"), values.reshape(ds.sizes["path"], len(keys)))
     annotate(ds)
