@@ -25,9 +25,9 @@ EXPERIMENT = ROOT / "tests/invalid_experiments/_valid.yaml"
 
 def test_the_estimate_counts_the_contracts_arrays_for_the_scenarios_sizes():
     scenario = load_scenario(MINIMAL)  # 3 years, 1 segment, 3 parties (+ unabsorbed), 1 target
-    assert (len(SEGMENT_VARIABLES), len(PARTY_VARIABLES), len(YEAR_VARIABLES)) == (8, 19, 3)
+    assert (len(SEGMENT_VARIABLES), len(PARTY_VARIABLES), len(YEAR_VARIABLES)) == (9, 19, 3)
     estimate = resources.estimate_memory(scenario, paths=1000, variants=2)
-    per_path = 8 * (3 * (8 * 1 + 19 * 4 + 3) + 1)  # 2,096 bytes
+    per_path = 8 * (3 * (9 * 1 + 19 * 4 + 3) + 1)  # 2,120 bytes
     assert estimate.per_path == per_path
     assert estimate.needed == resources.PEAK_FACTOR * per_path * 1000 * 2
 

@@ -107,6 +107,9 @@ def simulate(
         version=__version__,
     )
     ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
+    # new lending was simulated at this multiple of the demand and thinned per path; the
+    # processes' queue measures are those of that demand (1.0: demand does not vary)
+    ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
     return with_parameters(
         ds,
         drawn,

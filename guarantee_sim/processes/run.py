@@ -24,6 +24,7 @@ from ..config import limits
 from ..config.processes import MAX_PROCESSING_MONTHS, Offices, Processes
 from ..config.schema import Guarantor, Reguarantor, Scenario
 from ..config.values import in_year
+from ..kernels.factors import demand_ceiling
 from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
@@ -228,7 +229,7 @@ def run_replica(
         reviewers.observe()
 
     book = _book(scenario, log, weight, n_months)
-    measures = _measures(scenario, log, weight, officers, reviewers)
+    measures = _at_mean_demand(_measures(scenario, log, weight, officers, reviewers), scenario)
     renewal_share = _renewal_share(log, len(terms.names))
     lag_weights, handlers = _claims(scenario, seed, replica, book, other_book, renewal_share)
     if handlers is not None and pr.claims is not None:
@@ -357,8 +358,10 @@ def _applicants(
     scenario: Scenario, seed: int, replica: int, terms: _Terms, n_months: int
 ) -> Iterator[Applicant]:
     """The applicants of each process-fed segment, month by month: how many arrive (demand
-    at the segment's all-in price), then each one's draws."""
+    at the segment's all-in price, times the demand ceiling: each path of the kernels keeps
+    its share of the loans, ``kernels.factors``), then each one's draws."""
     pr = _processes_of(scenario)
+    ceiling = demand_ceiling(scenario.macro.demand_elasticity)
     for name, demand in pr.demand.items():
         s = terms.names.index(name)
         prices = [all_in_price(scenario, terms, name, k) for k in range(len(terms.years))]
@@ -376,7 +379,7 @@ def _applicants(
                 demand.price_elasticity,
             )
             count = poisson_count(
-                rate / pr.record_weight, monthly_uniform(seed, replica, hash_, m, 0)
+                rate * ceiling / pr.record_weight, monthly_uniform(seed, replica, hash_, m, 0)
             )
             if count == 0:
                 continue
@@ -479,6 +482,24 @@ def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook
         amount=np.array([o.applicant.amount for o in approved], dtype=np.float64)[order],
         initial=np.zeros(n, dtype=bool),
     )
+
+
+#: measures that count applicants: simulated at the demand ceiling, reported per unit demand
+COUNT_MEASURES = ("applications", "approvals", "booked_approvals", "rejections", "abandoned")
+
+
+def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+    """The counts divided by the demand ceiling D_hi the applicants were simulated at
+    (``kernels.factors``), so they are the expected counts at the mean demand. The queue
+    measures (decision days, utilisation, the claim handlers' lags) stay those of queues at
+    D_hi: an upper bound, since every path lends at D <= D_hi (the results say so in the
+    ``demand_ceiling`` attribute; ``tests/test_demand.py`` measures the gap)."""
+    ceiling = demand_ceiling(scenario.macro.demand_elasticity)
+    if ceiling == 1.0:
+        return measures
+    for name in COUNT_MEASURES:
+        measures[name] = measures[name] / ceiling
+    return measures
 
 
 def _renewal_share(log: list, n_seg: int) -> np.ndarray:

@@ -31,6 +31,10 @@ VARIABLE_META = {
     "default_amount": ("CNY", "exposure at default of loans defaulting in the year"),
     "credit_loss": ("CNY", "credit loss (exposure x LGD) of the year's defaults"),
     "unmet_demand_amount": ("CNY", "new lending refused for lack of guarantee or pool capacity"),
+    "demand_multiplier": (
+        "1",
+        "the path's demand multiplier min(D, D_hi) on the year's new lending (credit cycle)",
+    ),
     # per path, year, party
     "payout": ("CNY", "cash paid for defaults in the year (bank: written off)"),
     "recovery": ("CNY", "cash recovered in the year"),
@@ -86,12 +90,18 @@ VARIABLE_META = {
     ),
     "rejections": ("1", "applications declined by the bank or the guarantor"),
     "abandoned": ("1", "applicants who gave up waiting in a queue"),
-    "decision_days_mean": ("d", "mean days from application to decision"),
+    "decision_days_mean": (
+        "d",
+        "mean days from application to decision (queues at the demand ceiling, attrs)",
+    ),
     "approved_pd_mean": (
         "1/year",
         "mean true annual PD of approved applicants, by the segment booked in",
     ),
-    "staff_utilisation": ("1", "busy staff time / available staff time (real headcount)"),
+    "staff_utilisation": (
+        "1",
+        "busy staff time / available staff time (real headcount; at the demand ceiling)",
+    ),
     # uncertain parameters (drawn per path)
     "parameter_value": (
         "1",
