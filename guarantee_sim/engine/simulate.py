@@ -36,7 +36,9 @@ def simulate(
         Override ``scenario.simulation``. Results depend only on the seed and the path
         index, never on the block size or the number of threads.
     book : LoanBook, optional
-        Lending to simulate instead of the scenario's volumes.
+        Lending to simulate instead of the scenario's volumes. When demand follows the
+        credit cycle (``macro.demand_elasticity`` > 0) its new lending is taken as the
+        lending at the demand ceiling: each path keeps its share, ``min(D, D_hi) / D_hi``.
     progress : callable, optional
         Called with the number of paths finished after each block.
 
