@@ -90,18 +90,12 @@ VARIABLE_META = {
     ),
     "rejections": ("1", "applications declined by the bank or the guarantor"),
     "abandoned": ("1", "applicants who gave up waiting in a queue"),
-    "decision_days_mean": (
-        "d",
-        "mean days from application to decision (queues at the demand ceiling, attrs)",
-    ),
+    "decision_days_mean": ("d", "mean days from application to decision"),
     "approved_pd_mean": (
         "1/year",
         "mean true annual PD of approved applicants, by the segment booked in",
     ),
-    "staff_utilisation": (
-        "1",
-        "busy staff time / available staff time (real headcount; at the demand ceiling)",
-    ),
+    "staff_utilisation": ("1", "busy staff time / available staff time (real headcount)"),
     # uncertain parameters (drawn per path)
     "parameter_value": (
         "1",
