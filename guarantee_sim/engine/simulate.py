@@ -56,7 +56,7 @@ def simulate(
     {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'parameter': 0}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
-    51.5
+    52.1
     """
     sim = scenario.simulation
     paths = sim.paths if paths is None else int(paths)
