@@ -221,6 +221,7 @@ def results_dataset(
         origination_years=len(years),
         discount_rate=0.026,
         scenario_yaml="",
+        demand_ceiling=1.0,
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=1,
@@ -261,6 +262,8 @@ def _array(var: str, dims: tuple, value, labels: dict, kinds: list) -> np.ndarra
     last = dims[-1]
     if var in PARTY_STATE or var in ("decision_days_mean", "approved_pd_mean", "staff_utilisation"):
         fill = np.full(shape, np.nan)
+    elif var == "demand_multiplier":  # demand that does not follow the credit cycle
+        fill = np.ones(shape)
     else:
         fill = np.zeros(shape)
         if last == "party" and var != "loss":  # unabsorbed has a loss and no cash flows

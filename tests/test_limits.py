@@ -31,6 +31,17 @@ def test_the_id_limits_are_the_books():
     assert limits.BAND_LIMIT == 1 << book.BAND_BITS
 
 
+def test_the_demand_ceiling_is_the_kernels():
+    from guarantee_sim.kernels import factors
+
+    assert limits.DEMAND_CEILING_Z == factors.DEMAND_CEILING_Z
+    for beta in (0.0, 0.1, 0.25, 2.0):
+        s = load_scenario(MINIMAL,
+                          overrides=[f"macro.demand_elasticity={beta}"])  # fmt: skip
+        assert limits.demand_ceiling(s) == factors.demand_ceiling(beta)
+    assert factors.demand_ceiling(0.0) == 1.0
+
+
 def test_grade_pds_are_capped_where_validation_says():
     """The engine takes grade PDs from ``grade_pds``; validation refuses any above the cap."""
     from guarantee_sim.config.schema import Grade, ProbabilityOfDefault
@@ -82,6 +93,7 @@ def test_a_count_at_the_limit_is_refused_and_one_below_accepted():
 
 @pytest.mark.parametrize("path", [PROCESSES, *PROCESS_SCENARIOS], ids=lambda p: p.name)
 def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
+    from guarantee_sim.kernels.factors import demand_ceiling
     from guarantee_sim.processes.decisions import application_rate
     from guarantee_sim.processes.run import _Terms, all_in_price
 
@@ -108,7 +120,8 @@ def test_the_all_in_price_and_expected_applicants_are_the_processes(path):
                     d.applications_per_year, d.growth, month // 12, d.seasonality, month % 12,
                     price, d.reference_price, d.price_elasticity,
                 )  # fmt: skip
-                expected = rate / s.processes.record_weight
+                expected = rate * demand_ceiling(s.macro.demand_elasticity)
+                expected /= s.processes.record_weight
                 assert limits.expected_applicants(s, name, month) == pytest.approx(expected)
 
 

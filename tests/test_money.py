@@ -19,12 +19,14 @@ from conftest import make_scenario
 
 import guarantee_sim as gs
 from guarantee_sim.book import LoanBook, pack_id
-from guarantee_sim.philox import normal_pair, philox4x32_10
+from guarantee_sim.philox import normal_pair, philox4x32_10, u64_to_unit
 
 SEED = 20240607
 PATHS = 24
 PURPOSE_FACTOR = 1  # counter word c3 of the year factors
 PURPOSE_DEFAULT = 2  # counter word c3 of a record's default draws
+PURPOSE_DEMAND = 6  # counter word c3 of a record's thinning uniform (kernels/factors.py)
+DEMAND_CEILING_Z = 3.5  # the book is the lending at D(+3.5 s.d.) when demand is thinned
 FACTOR_STREAM_ID = 0xFFFFFFFF  # counter word c0 of the year factors
 RTOL = 1e-9
 
@@ -187,6 +189,9 @@ def reference_defaults(data: dict, book: LoanBook, seed: int, path: int):
     year y defaults there when word 0 of Philox((id_lo, id_hi, y, PURPOSE_DEFAULT)) is below
     the 32-bit threshold of 1 - (1 - annual)^(window/12), in month
     t + floor(word1 * window / 2^32); it is then gone, with exposure its full amount.
+    With ``macro.demand_elasticity`` beta, a loan of origination year y is lent only when
+    the uniform of Philox((id_lo, id_hi, 0, PURPOSE_DEMAND)) (words 0, 1) is above
+    1 - min(D, D_hi) / D_hi, D = exp(beta X_y - beta^2 / 2), D_hi = D at X = 3.5.
     """
     horizon = data["horizon"]
     n_months = horizon["origination_years"] * 12 + horizon["runoff_months"]
@@ -196,6 +201,7 @@ def reference_defaults(data: dict, book: LoanBook, seed: int, path: int):
     phi = macro.get("persistence", 0.0)
     downturn = [macro.get("downturn_z", {}).get(start + y, 0.0) for y in range(n_years)]
     multiplier = [macro.get("pd_multiplier", {}).get(start + y, 1.0) for y in range(n_years)]
+    beta = macro.get("demand_elasticity", 0.0)
 
     factor = []
     for y in range(n_years):
@@ -227,6 +233,14 @@ def reference_defaults(data: dict, book: LoanBook, seed: int, path: int):
     for r in range(len(book)):
         s, g = int(book.segment[r]), int(book.grade[r])
         t, end = int(book.month[r]), int(book.month[r] + book.tenor[r])
+        if beta and not book.initial[r]:
+            ceiling = math.exp(beta * DEMAND_CEILING_Z - beta * beta / 2)
+            d = math.exp(beta * factor[t // 12] - beta * beta / 2)
+            w0, w1, _, _ = philox4x32_10(
+                int(book.id_lo[r]), int(book.id_hi[r]), 0, PURPOSE_DEMAND, seed, path
+            )
+            if u64_to_unit(w0, w1) <= 1.0 - min(d, ceiling) / ceiling:
+                continue  # not lent on this path
         while t < end:
             y = t // 12
             window = min(end, 12 * (y + 1)) - t
@@ -262,6 +276,35 @@ def reference(run, book):
     data, _ = run
     out = [reference_defaults(data, book, SEED, p) for p in range(PATHS)]
     return tuple(np.stack([o[i] for o in out]) for i in range(3))
+
+
+@pytest.fixture(scope="module")
+def thinned(book):
+    """The same book as the lending at the demand ceiling, thinned per path (beta 0.25)."""
+    data = money_scenario_dict()
+    data["macro"] = {**data.get("macro", {}), "demand_elasticity": 0.25}
+    ds = gs.simulate(make_scenario(data), paths=PATHS, seed=SEED, book=book)
+    out = [reference_defaults(data, book, SEED, p) for p in range(PATHS)]
+    return ds, tuple(np.stack([o[i] for o in out]) for i in range(3))
+
+
+def test_money_is_conserved_when_demand_is_thinned(thinned):
+    """Demand that follows the cycle: the kernels' defaults are the reference's, loan by
+    loan, among the loans each path keeps; parties' losses add up to the credit loss and
+    each party's payouts minus recoveries to its losses."""
+    ds, (count, exposure, loss) = thinned
+    assert count.sum() > 20
+    lent = ds.loans_count.sum(["year", "segment"]).values
+    assert np.ptp(lent) > 0  # the paths keep different loans
+    np.testing.assert_array_equal(ds.defaults_count.values, count)
+    np.testing.assert_allclose(ds.default_amount.values, exposure, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(ds.credit_loss.values, loss, rtol=RTOL, atol=0)
+    by_party = ds.loss.sum("party").values
+    np.testing.assert_allclose(by_party, loss.sum(axis=2), rtol=RTOL, atol=0)
+    for party in [p for p in ds.party.values if p != "unabsorbed"]:
+        sel = ds.sel(party=party)
+        net_cash = (sel.payout - sel.recovery).sum("year").values
+        np.testing.assert_allclose(net_cash, sel.loss.sum("year").values, rtol=RTOL, atol=1e-6)
 
 
 def test_scenario_exercises_every_sharing_mechanism(run):

@@ -19,6 +19,9 @@ limit                  where the engine has it
 :data:`LOGIT_BRACKET`  ``processes.decisions.logit_location`` searches the logit of a
                        demand segment's PD in [-40, 40]
 :data:`MAX_GRADE_PD`   grade PDs above it are capped (:meth:`ProbabilityOfDefault.grade_pds`)
+:func:`demand_ceiling` ``kernels.factors.demand_ceiling``: new lending (volumes and
+                       applicants) is simulated at this multiple of the demand when demand
+                       follows the credit cycle (``macro.demand_elasticity``)
 =====================  =====================================================================
 
 Volumes are deterministic: the loans of each month are counted exactly as
@@ -54,6 +57,14 @@ LOGIT_BRACKET = 40.0  #: processes.decisions.logit_location searches [-40, 40]
 PROCESS_PD_MARGIN = 1e-9
 MAX_GRADE_PD = 0.999  #: grade PDs are capped here (the conditional PD must stay below 1)
 POISSON_SAFETY = 1.05  #: expected applicants a month x this must stay below NUMBER_LIMIT
+DEMAND_CEILING_Z = 3.5  #: == kernels.factors.DEMAND_CEILING_Z
+
+
+def demand_ceiling(s: Scenario) -> float:
+    """The multiple of the demand the book is built at (``kernels.factors.demand_ceiling``)."""
+    beta = float(s.macro.demand_elasticity)
+    return math.exp(beta * DEMAND_CEILING_Z - 0.5 * beta * beta)
+
 
 Problem = tuple[tuple, str, Any]  # (location, message, offending value)
 
@@ -115,7 +126,7 @@ def _volume_problems(s: Scenario, name: str, seg: Segment) -> Iterator[Problem]:
     by_count = count is not None
     base_key = "count_per_year" if by_count else "amount_per_year"
     for year in range(s.horizon.origination_years):
-        growth = (1.0 + lending.growth) ** year
+        growth = (1.0 + lending.growth) ** year * demand_ceiling(s)
         if count is not None:  # as engine.volumes._year_records computes it
             total = count * growth
         elif amount is not None and mean_size > 0:
@@ -132,6 +143,8 @@ def _volume_problems(s: Scenario, name: str, seg: Segment) -> Iterator[Problem]:
         )
         if year:
             how += f" x (1 + growth {lending.growth:g}) ** {year}"
+        if s.macro.demand_elasticity:
+            how += f" x demand ceiling {demand_ceiling(s):.3g}"
         key = (*at, base_key) if year == 0 else (*at, "growth")
         yield (
             key,
@@ -204,7 +217,8 @@ def all_in_price(s: Scenario, name: str, year: int) -> float:
 def expected_applicants(s: Scenario, name: str, month: int) -> float:
     """Expected simulated applicants of demand segment ``name`` in origination ``month``.
 
-    ``processes.decisions.application_rate`` divided by the record weight.
+    ``processes.decisions.application_rate`` times the demand ceiling, divided by the
+    record weight.
     """
     assert s.processes is not None
     d = s.processes.demand[name]
@@ -219,7 +233,7 @@ def expected_applicants(s: Scenario, name: str, month: int) -> float:
     except OverflowError:  # pragma: no cover - growth <= 5 over <= 30 years stays finite
         return math.inf
     rate = d.applications_per_year / 12.0 * growth * season * response
-    return rate / s.processes.record_weight
+    return rate * demand_ceiling(s) / s.processes.record_weight
 
 
 def _demand_problems(s: Scenario, name: str) -> Iterator[Problem]:
@@ -236,7 +250,8 @@ def _demand_problems(s: Scenario, name: str) -> Iterator[Problem]:
             (*at, key),
             f"the processes would simulate about {_count(lam)} applicants of {name!r} in "
             f"month {month % 12 + 1} of {s.horizon.start_year + month // 12} (applications "
-            f"at the all-in price, / record_weight {weight}); the ids hold fewer than "
+            f"at the all-in price x demand ceiling {demand_ceiling(s):.3g}, / record_weight "
+            f"{weight}); the ids hold fewer than "
             f"{NUMBER_LIMIT:,} a month, and a Poisson draw needs {POISSON_SAFETY:g}x room "
             f"(allowed: below {NUMBER_LIMIT / POISSON_SAFETY:,.0f} expected; raise "
             "processes.record_weight, which must divide every office count, or lower the "

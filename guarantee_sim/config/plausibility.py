@@ -142,6 +142,12 @@ BOUNDS: tuple[Bound, ...] = (
         f"{P}: downturn multiplier on PD 2x (1.5-3x); 6x is twice the top",
     ),
     Bound(
+        "macro.demand_elasticity", None, 0.5, "change of new lending per s.d. of the factor",
+        f"{P}: demand response to the credit cycle, no public Hangzhou figure (an "
+        "assumption, 0-0.25: yearly swings of 10-20 points in the growth of inclusive "
+        "small-micro lending); 0.5 halves lending in a 1-in-40 bad year",
+    ),
+    Bound(
         "macro.downturn_z.*", -4.0, 4.0, "shift of the factors, standard deviations",
         f"{P}: asset correlation (Basel ASRF): the 99.9% stress Basel sets capital for is a "
         "shift of 3.09",

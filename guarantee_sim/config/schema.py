@@ -197,6 +197,17 @@ class Macro(Frozen):
         description="calendar year -> multiplier on every segment's PD",
         json_schema_extra={"unit": "1"},
     )
+    demand_elasticity: Number[float] = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="beta: each path's new lending in a segment and year is scaled by "
+        "D = exp(beta * x - beta**2 / 2), x the segment's factor of the year (N(0, 1), "
+        "low in bad years; the downturn shift is not included), so E[D] = 1 and a "
+        "one-s.d. bad year cuts new lending by about 100 * beta percent. Volume- and "
+        "process-fed lending alike: the book is built at D at +3.5 s.d. and each path keeps "
+        "each loan with probability D / that ceiling. 0 (default): demand does not vary",
+    )
 
     @model_validator(mode="after")
     def _check_correlation(self) -> Macro:

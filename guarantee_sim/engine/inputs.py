@@ -22,6 +22,7 @@ from scipy import stats
 from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
 from ..config.values import in_year
+from ..kernels.factors import demand_ceiling
 from ..kernels.layout import (
     DEFAULTS_OVER_BALANCE,
     KIND_CODES,
@@ -297,6 +298,8 @@ def _macro(scenario: Scenario) -> Macro:
         persistence=float(scenario.macro.persistence),
         downturn_z=np.array([scenario.macro.downturn_z.get(y, 0.0) for y in years]),
         pd_multiplier=np.array([scenario.macro.pd_multiplier.get(y, 1.0) for y in years]),
+        demand_elasticity=float(scenario.macro.demand_elasticity),
+        demand_ceiling=demand_ceiling(scenario.macro.demand_elasticity),
     )
 
 

@@ -44,7 +44,9 @@ def simulate(
         Override ``scenario.simulation``. Results depend only on the seed and the path
         index, never on the block size or the number of threads.
     book : LoanBook, optional
-        Lending to simulate instead of the scenario's volumes.
+        Lending to simulate instead of the scenario's volumes. When demand follows the
+        credit cycle (``macro.demand_elasticity`` > 0) its new lending is taken as the
+        lending at the demand ceiling: each path keeps its share, ``min(D, D_hi) / D_hi``.
     progress : callable, optional
         Called with the number of paths finished after each block.
 
@@ -62,7 +64,7 @@ def simulate(
     {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'parameter': 0}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
-    51.5
+    52.1
     """
     sim = scenario.simulation
     paths = sim.paths if paths is None else int(paths)
@@ -123,6 +125,9 @@ def simulate(
         version=__version__,
     )
     ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
+    # new lending was simulated at this multiple of the demand and thinned per path; the
+    # processes' queue measures are those of that demand (1.0: demand does not vary)
+    ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
     # each path carries its replica's decision parameters (path p lends from p mod R)
     drawn = np.concatenate([drawn, per_replica[np.arange(paths) % n_replicas]], axis=1)
     every = [*uncertain, *decided]

@@ -28,6 +28,7 @@ from ..book import (
     unpack_id,
 )
 from ..config.schema import InitialBook, Lending, LoanSize, Scenario, Segment
+from ..kernels.factors import demand_ceiling
 
 
 def capped_lognormal_mean(size: LoanSize) -> float:
@@ -67,8 +68,11 @@ def build_volume_book(
 ) -> LoanBook:
     """One record per loan from the scenario's lending volumes and initial books.
 
-    Segments in ``skip`` (fed by the institution processes) get no volume lending.
+    Segments in ``skip`` (fed by the institution processes) get no volume lending. New
+    lending is at the demand ceiling (``kernels.factors.demand_ceiling``: the volumes
+    themselves when demand does not follow the credit cycle).
     """
+    ceiling = demand_ceiling(scenario.macro.demand_elasticity)
     parts: list[dict] = [_records(0, [], 0, [], [], [], [], False)]
     for s, (name, seg) in enumerate(scenario.segments.items()):
         if seg.initial_book is not None:
@@ -77,7 +81,7 @@ def build_volume_book(
         if seg.lending is None or name in skip:
             continue
         for year in range(scenario.horizon.origination_years):
-            parts.append(_year_records(seed, s, name, seg, seg.lending, year))
+            parts.append(_year_records(seed, s, name, seg, seg.lending, year, ceiling))
     return _sorted(LoanBook(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
 
 
@@ -114,9 +118,13 @@ def _records(id_hi, id_lo, s, grade, month, tenor, amount, initial) -> dict:
     }
 
 
-def _year_records(seed: int, s: int, name: str, seg: Segment, lending: Lending, year: int) -> dict:
-    """The loans segment ``seg`` (index ``s``) makes in origination year ``year``."""
-    growth = (1.0 + lending.growth) ** year
+def _year_records(
+    seed: int, s: int, name: str, seg: Segment, lending: Lending, year: int, ceiling: float
+) -> dict:
+    """The loans segment ``seg`` (index ``s``) makes in origination year ``year`` at demand
+    ``ceiling`` times its volume."""
+    # at the demand ceiling: each path keeps its share of these loans (factors.py)
+    growth = (1.0 + lending.growth) ** year * ceiling
     mean_size = capped_lognormal_mean(seg.loan_size)
     if lending.count_per_year is not None:
         count = lending.count_per_year * growth

@@ -5,6 +5,13 @@ One-factor-per-segment Vasicek/ASRF: a loan of segment s defaults in year y when
 combination of the scenario factors, shifted by the year's downturn. Factors follow an AR(1)
 with innovations scaled by ``sqrt(1 - phi^2)``, so every year's factor stays N(0, 1) and
 the PDs stay calibrated whatever the persistence.
+
+Demand follows the same factor (issue 9): segment s's new lending in year y is scaled by
+``D = exp(beta * x_sy - beta**2 / 2)``, where ``x_sy`` is the segment's factor (N(0, 1),
+without the downturn shift, which is a stress on PDs only) and ``beta`` the scenario's
+``macro.demand_elasticity``. So E[D] = 1 and a bad year (low ``x``, more defaults) has less
+demand. The book is built at the ceiling ``D_hi`` (:func:`demand_ceiling`) and each path
+keeps each loan with probability ``min(D, D_hi) / D_hi`` (``origination.thin_month``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ PURPOSE_DEFAULT = 2
 PURPOSE_SPLIT = 3  # also 3 + 256 k for a record's later split blocks
 PURPOSE_PARAMETER = 4  # the uncertain parameters' uniforms (``parameters.py``)
 PURPOSE_REPLICA_PARAMETER = 5  # the lenders' decision parameters, per book replica
+PURPOSE_DEMAND = 6  # a new record's thinning uniform: how many of its loans a path keeps
+
+#: the demand ceiling D_hi is the multiplier at this factor value (standard deviations);
+#: the mass above it, P(x > 3.5) = 2.3e-4, is clipped to D_hi (see :func:`demand_ceiling`)
+DEMAND_CEILING_Z = 3.5
 
 FACTOR_STREAM_ID = 0xFFFFFFFF  # record ids never take this value
 
@@ -54,6 +66,34 @@ def draw_factors(seed, path, chol, persistence, n_years, out):
                 out[y, i] = innovation[i]
             else:
                 out[y, i] = persistence * out[y - 1, i] + scale * innovation[i]
+
+
+def demand_ceiling(elasticity: float) -> float:
+    """The demand level ``D_hi`` the book is built at: ``D`` at ``DEMAND_CEILING_Z``.
+
+    1.0 exactly at elasticity 0. Paths whose ``D`` is above it keep every loan (D is
+    clipped): the mean multiplier is then ``1 - (Q(z - beta) - D_hi * Q(z))`` with Q the
+    normal upper tail, z = 3.5: 1 - 1.3e-5 at beta 0.1, 1 - 2.7e-4 at beta 0.25.
+    """
+    beta = float(elasticity)
+    return math.exp(beta * DEMAND_CEILING_Z - 0.5 * beta * beta)
+
+
+@jit()
+def demand_keep(factors, loadings, elasticity, ceiling, keep):
+    """``keep[y, s]``: the share of segment s's year-y new lending a path keeps.
+
+    ``min(D, ceiling) / ceiling`` with ``D = exp(beta x - beta**2 / 2)``, ``x`` the
+    segment's factor of the year (module docstring); 1.0 everywhere at elasticity 0.
+    """
+    n_seg = loadings.shape[0]
+    for y in range(factors.shape[0]):
+        for s in range(n_seg):
+            x = 0.0
+            for f in range(factors.shape[1]):
+                x += loadings[s, f] * factors[y, f]
+            d = math.exp(elasticity * x - 0.5 * elasticity * elasticity)
+            keep[y, s] = min(d, ceiling) / ceiling
 
 
 @jit()

@@ -53,6 +53,7 @@ SEGMENT_VARIABLES = (
     "default_amount",
     "credit_loss",
     "unmet_demand_amount",
+    "demand_multiplier",
 )
 (
     LOANS_COUNT,
@@ -63,6 +64,7 @@ SEGMENT_VARIABLES = (
     DEFAULT_AMOUNT,
     CREDIT_LOSS,
     UNMET_DEMAND,
+    DEMAND_MULTIPLIER,
 ) = range(len(SEGMENT_VARIABLES))
 
 # Per path, year, party outputs (first axis of ``Outputs.party``); the last party is unabsorbed.
@@ -214,6 +216,8 @@ Macro = namedtuple(
         "persistence",  # float64 scalar AR(1) phi of the yearly factors
         "downturn_z",  # float64[Y] shift of year y's factors, in standard deviations
         "pd_multiplier",  # float64[Y] multiplier of year y's conditional PDs
+        "demand_elasticity",  # float64 scalar beta: D = exp(beta x - beta**2 / 2) (factors.py)
+        "demand_ceiling",  # float64 scalar D_hi, the demand the book was built at (1 at beta 0)
     ],
 )
 
@@ -270,6 +274,7 @@ Draws = namedtuple(
         "factors",  # float64[Y, F] systematic factor values (each N(0, 1))
         "probability",  # float64[S, G, Y, 12] P(default within n+1 months of year y | factors)
         "threshold",  # uint32[S, G, Y, 12] the same as a bound for a raw 32-bit word
+        "keep",  # float64[Y, S] share of year y's new lending the path keeps, min(D, D_hi)/D_hi
     ],
 )
 
@@ -326,6 +331,16 @@ Scratch = namedtuple(
         "month_defaults",  # int64[12] loans of a record defaulting in each month of a window
         "words",  # uint32[4, 256] first Philox blocks of a chunk of records
         "pending",  # int64[256] records of the chunk that take the general path
+        "loans",  # int64[256] loans each record of the chunk starts with on this path
+        # Demand thinning (``origination.thin_month``), set each origination month when
+        # demand follows the credit cycle; ``kept`` is empty otherwise (and the book's own
+        # month aggregates are used):
+        "kept",  # int64[M] loans the path keeps of each record of the month (M: the most
+        # new records in any month of any replica)
+        "demand",  # float64[S, NB] CNY of new lending demanded this month, thinned
+        "standard_count",  # float64[S] the month's thinned standard lending: loans
+        "standard_amount",  # float64[S, NB] CNY
+        "standard_subsidised",  # float64[S] CNY eligible for interest subsidy
     ],
 )
 

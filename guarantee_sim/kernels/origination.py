@@ -17,7 +17,13 @@ Counters come from the record's stable id, the renewal generation and the calend
 (and a purpose tag), never from its position, so a record's draws do not depend on the
 rest of the book. :func:`book_standard_lending` adds a month's standard lending in
 aggregate, so a loan that neither defaults nor renews costs one Philox block and a compare.
-Money is in CNY, time in months.
+
+When demand follows the credit cycle (``factors.demand_keep``), the book holds the lending
+of the demand ceiling D_hi and :func:`thin_month` first decides how many loans of each of
+the month's records the path keeps: Binomial(n_loans, keep) from the record's own DEMAND
+stream (a kept single loan is a Bernoulli), then sums the month's thinned demand and
+standard lending. A record's loans not kept are never lent, so they neither default nor
+renew. Money is in CNY, time in months.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from ..philox import (
     philox4x32_10,
     philox4x32_10_batch,
     u32_to_unit,
+    u64_to_unit,
 )
-from .factors import PURPOSE_DEFAULT, PURPOSE_SPLIT
+from .factors import PURPOSE_DEFAULT, PURPOSE_DEMAND, PURPOSE_SPLIT
 from .layout import (
     BORROWERS,
     DEFAULT_AMOUNT,
@@ -143,6 +150,7 @@ def originate_records(
             words[2],
             words[3],
         )
+        _chunk_loans(first, chunk_first, n_chunk, is_new, book, scratch)
         n_pending = _screen(
             chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch
         )
@@ -153,6 +161,64 @@ def originate_records(
             _originate_record(
                 r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
             )
+
+
+@jit(**NO_REFCOUNT)
+def _chunk_loans(first, chunk_first, n_chunk, is_new, book, scratch):
+    """``scratch.loans``: the loans each record of the chunk starts with on this path (its
+    kept loans when new lending is thinned, else the record's own count)."""
+    thinned = is_new and scratch.kept.shape[0] > 0
+    for i in range(n_chunk):
+        r = chunk_first + i
+        scratch.loans[i] = scratch.kept[r - first] if thinned else book.n_loans[r]
+
+
+@jit(**NO_REFCOUNT)
+def thin_month(first, last, now, book, draws, scratch):
+    """How many loans of records ``first .. last-1`` (this month's new lending) the path
+    keeps, into ``scratch.kept``, and the month's thinned demand and standard lending.
+
+    Record r keeps Binomial(n_loans[r], keep[y, s]) loans, by inversion of a uniform from
+    counter (id_lo, id_hi, 0, PURPOSE_DEMAND): a record is thinned once, when it is
+    originated, so the draw depends only on the seed, the path and the record's id.
+    """
+    y = now // 12
+    scratch.demand[:] = 0.0
+    scratch.standard_count[:] = 0.0
+    scratch.standard_amount[:] = 0.0
+    scratch.standard_subsidised[:] = 0.0
+    words = scratch.words
+    chunk = words[0].shape[0]
+    for chunk_first in range(first, last, chunk):
+        n_chunk = min(chunk, last - chunk_first)
+        philox4x32_10_batch(
+            book.id_lo,
+            book.id_hi,
+            chunk_first,
+            n_chunk,
+            0,
+            PURPOSE_DEMAND,
+            draws.seed,
+            draws.path,
+            words[0],
+            words[1],
+            words[2],
+            words[3],
+        )
+        for i in range(n_chunk):
+            r = chunk_first + i
+            s = book.segment[r]
+            kept = binomial_from_uniform(
+                book.n_loans[r], draws.keep[y, s], u64_to_unit(words[0, i], words[1, i])
+            )
+            scratch.kept[r - first] = kept
+            amount = kept * book.amount[r]
+            band = book.band[r]
+            scratch.demand[s, band] += amount
+            if book.standard[r]:
+                scratch.standard_count[s] += kept
+                scratch.standard_amount[s, band] += amount
+                scratch.standard_subsidised[s] += kept * book.subsidised[r]
 
 
 @jit(**NO_REFCOUNT)
@@ -169,8 +235,8 @@ def _screen(chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draw
     n_pending = 0
     for r in range(chunk_first, chunk_first + n_chunk):
         s = book.segment[r]
-        if shares[s] <= 0.0:
-            continue
+        if shares[s] <= 0.0 or scratch.loans[r - chunk_first] == 0:
+            continue  # nothing admitted, or no loan of the record kept on this path
         end = now + book.tenor[r]
         if (
             is_new
@@ -204,7 +270,7 @@ def _originate_record(
     s = book.segment[r]
     g = book.grade[r]
     per_loan = book.amount[r] * scale
-    alive = book.n_loans[r]
+    alive = scratch.loans[column]
     start = now
     tenor = book.tenor[r]
     gen = 0
@@ -377,24 +443,29 @@ def _renewed(life, alive, renew_word, seg, settings):
 
 
 @jit(**NO_REFCOUNT)
-def book_standard_lending(book, replica, now, seg, admitted, ledger, out):
-    """Add this month's standard lending and schedule its maturity, segment by segment."""
+def book_standard_lending(counts, amounts, subsidised_amounts, now, seg, admitted, ledger, out):
+    """Add this month's standard lending and schedule its maturity, segment by segment.
+
+    ``counts[s]`` loans, ``amounts[s, b]`` CNY and ``subsidised_amounts[s]`` CNY eligible
+    for interest subsidy, before the admitted shares: the book's month aggregates, or the
+    path's thinned ones (:func:`thin_month`).
+    """
     y = now // 12
     n_seg, n_band = ledger.balance.shape
     for s in range(n_seg):
         share = admitted[s]
-        count = book.standard_count[replica, now, s] * share
+        count = counts[s] * share
         if count <= 0.0:
             continue
         end = now + seg.tenor[s]
         out.segment[LOANS_COUNT, y, s] += count
         out.segment[BORROWERS, y, s] += count
         for b in range(n_band):
-            amount = book.standard_amount[replica, now, s, b] * share
+            amount = amounts[s, b] * share
             out.segment[LOANS_AMOUNT, y, s] += amount
             ledger.balance[s, b] += amount
             ledger.balance_change[end, s, b] -= amount
             ledger.released[end, s, b] += amount
-        subsidised = book.standard_subsidised[replica, now, s] * share * seg.subsidy_eligible[s]
+        subsidised = subsidised_amounts[s] * share * seg.subsidy_eligible[s]
         ledger.subsidy_balance[s] += subsidised
         ledger.subsidy_change[end, s] -= subsidised

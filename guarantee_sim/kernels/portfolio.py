@@ -13,7 +13,9 @@ imply, an empty ledger, the parties' opening accounts), then each month:
 4. :func:`_check_breakers`: whether each pool's circuit breaker is tripped (and so
    whether it tripped in the year);
 5. month 0: the initial book is originated (``origination.originate_records``);
-6. :func:`_lend` (origination months): new lending is rationed by guarantor leverage and
+6. :func:`_lend` (origination months): when demand follows the credit cycle, the path
+   keeps its share of the month's lending (``origination.thin_month``); new lending is
+   rationed by guarantor leverage and
    pool lending caps (:func:`admitted_shares`), what is refused is unmet demand, and what
    is admitted is originated, each record's whole life (defaults, renewals) drawn at once
    from its own counter-based stream;
@@ -42,7 +44,7 @@ import numpy as np
 from numba import prange
 
 from ..philox import jit
-from .factors import conditional_thresholds, draw_factors
+from .factors import conditional_thresholds, demand_keep, draw_factors
 from .layout import (
     BANK,
     CAPITAL,
@@ -51,6 +53,7 @@ from .layout import (
     COMPENSATION_RATE,
     CREDIT_LOSS,
     DEFAULTS_OVER_BALANCE,
+    DEMAND_MULTIPLIER,
     FEE_BASE,
     FEE_INCOME,
     FEE_SUBSIDY,
@@ -80,7 +83,7 @@ from .layout import (
     Scratch,
     Segments,
 )
-from .origination import book_standard_lending, originate_records
+from .origination import book_standard_lending, originate_records, thin_month
 from .waterfall import allocate_losses
 
 
@@ -122,6 +125,7 @@ def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, o
     draws, ledger, state, scratch = start_path(
         seed, path, book, seg, party, macro, settings, params.pd_scale
     )
+    _record_demand(draws, macro, out)
     n_months = settings.months
     for now in range(n_months):
         y = now // 12
@@ -193,7 +197,9 @@ def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
         probability,
         threshold,
     )
-    draws = Draws(seed, path, factors, probability, threshold)
+    keep = np.empty((n_years, n_seg))
+    demand_keep(factors, seg.loadings, macro.demand_elasticity, macro.demand_ceiling, keep)
+    draws = Draws(seed, path, factors, probability, threshold, keep)
 
     ledger = Ledger(
         np.zeros((n_seg, n_band)),
@@ -237,8 +243,32 @@ def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
         np.zeros(12, dtype=np.int64),
         np.empty((4, 256), dtype=np.uint32),
         np.empty(256, dtype=np.int64),
+        np.empty(256, dtype=np.int64),
+        np.empty(_largest_month(book, settings) if macro.demand_elasticity != 0.0 else 0, np.int64),
+        np.zeros((n_seg, n_band)),
+        np.zeros(n_seg),
+        np.zeros((n_seg, n_band)),
+        np.zeros(n_seg),
     )
     return draws, ledger, state, scratch
+
+
+@jit(**NO_REFCOUNT)
+def _largest_month(book, settings):
+    """The most new records in one origination month of any replica."""
+    largest = 0
+    for k in range(book.month_start.shape[0]):
+        for m in range(settings.origination_months):
+            largest = max(largest, book.month_start[k, m + 1] - book.month_start[k, m])
+    return largest
+
+
+@jit(**NO_REFCOUNT)
+def _record_demand(draws, macro, out):
+    """The path's demand multiplier of each year and segment, ``min(D, D_hi)``."""
+    for y in range(draws.keep.shape[0]):
+        for s in range(draws.keep.shape[1]):
+            out.segment[DEMAND_MULTIPLIER, y, s] = draws.keep[y, s] * macro.demand_ceiling
 
 
 @jit(**NO_REFCOUNT)
@@ -321,7 +351,17 @@ def _check_breakers(now, y, party, ledger, state, out):
 def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratch, out):
     """This month's new lending: rationed, booked, originated, and its leverage recorded."""
     y = now // 12
-    new_amount = book.new_amount[replica, now]  # CNY demanded, by segment and band
+    first = book.month_start[replica, now]
+    last = book.month_start[replica, now + 1]
+    if scratch.kept.shape[0] > 0:  # demand follows the credit cycle: the path's share
+        thin_month(first, last, now, book, draws, scratch)
+        new_amount = scratch.demand
+        counts, amounts = scratch.standard_count, scratch.standard_amount
+        subsidised = scratch.standard_subsidised
+    else:
+        new_amount = book.new_amount[replica, now]  # CNY demanded, by segment and band
+        counts, amounts = book.standard_count[replica, now], book.standard_amount[replica, now]
+        subsidised = book.standard_subsidised[replica, now]
     admitted = scratch.admitted
     admitted_shares(new_amount, now, seg, party, settings, ledger, state, scratch, out)
     for s in range(admitted.shape[0]):
@@ -329,10 +369,10 @@ def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratc
         for b in range(new_amount.shape[1]):
             refused += new_amount[s, b]
         out.segment[UNMET_DEMAND, y, s] += refused * (1.0 - admitted[s])
-    book_standard_lending(book, replica, now, seg, admitted, ledger, out)
+    book_standard_lending(counts, amounts, subsidised, now, seg, admitted, ledger, out)
     originate_records(
-        book.month_start[replica, now],
-        book.month_start[replica, now + 1],
+        first,
+        last,
         True,
         now,
         admitted,

@@ -31,6 +31,10 @@ VARIABLE_META = {
     "default_amount": ("CNY", "exposure at default of loans defaulting in the year"),
     "credit_loss": ("CNY", "credit loss (exposure x LGD) of the year's defaults"),
     "unmet_demand_amount": ("CNY", "new lending refused for lack of guarantee or pool capacity"),
+    "demand_multiplier": (
+        "1",
+        "the path's demand multiplier min(D, D_hi) on the year's new lending (credit cycle)",
+    ),
     # per path, year, party
     "payout": ("CNY", "cash paid for defaults in the year (bank: written off)"),
     "recovery": ("CNY", "cash recovered in the year"),
