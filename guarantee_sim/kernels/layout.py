@@ -53,6 +53,9 @@ SEGMENT_VARIABLES = (
     "default_amount",
     "credit_loss",
     "unmet_demand_amount",
+    # by the segment of the firm's first loan (its cohort), wherever its renewals are booked
+    "cohort_loans_count",
+    "cohort_loans_amount",
 )
 (
     LOANS_COUNT,
@@ -63,6 +66,8 @@ SEGMENT_VARIABLES = (
     DEFAULT_AMOUNT,
     CREDIT_LOSS,
     UNMET_DEMAND,
+    COHORT_LOANS_COUNT,
+    COHORT_LOANS_AMOUNT,
 ) = range(len(SEGMENT_VARIABLES))
 
 # Per path, year, party outputs (first axis of ``Outputs.party``); the last party is unabsorbed.

@@ -31,6 +31,16 @@ VARIABLE_META = {
     "default_amount": ("CNY", "exposure at default of loans defaulting in the year"),
     "credit_loss": ("CNY", "credit loss (exposure x LGD) of the year's defaults"),
     "unmet_demand_amount": ("CNY", "new lending refused for lack of guarantee or pool capacity"),
+    "cohort_loans_count": (
+        "1",
+        "loans made in the year to firms whose first loan was in the segment (their cohort; "
+        "initial book: its firms), renewals included wherever they are booked",
+    ),
+    "cohort_loans_amount": (
+        "CNY",
+        "amount of loans made in the year to firms whose first loan was in the segment, "
+        "renewals included wherever they are booked",
+    ),
     # per path, year, party
     "payout": ("CNY", "cash paid for defaults in the year (bank: written off)"),
     "recovery": ("CNY", "cash recovered in the year"),

@@ -1,0 +1,180 @@
+"""首贷户 are firms: a first loan, its renewals, and the counts targets use (issue 9 D).
+
+A firm's first loan is booked in a first-time segment; its renewals may be booked ``into``
+another segment (a seasoned one). Three counts, each a target metric:
+
+* ``borrowers`` counts the firm once, at its first loan (新增首贷户, 户);
+* ``cohort_loans_count`` / ``_amount`` count every loan of the firm's cohort (the segment
+  of its first loan), renewals included wherever they are booked (累计对首贷户发放贷款);
+* ``loans_count`` / ``_amount`` count what is booked in the segments, whoever borrows.
+
+Known answers by hand on a one-firm book with no defaults and renewal rate 1, and an
+accounting identity on a run with defaults, rationing-free.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_scenario
+
+import guarantee_sim as gs
+from guarantee_sim import ScenarioError
+from guarantee_sim.testing import LoanBook
+
+LOAN = 1.0e6
+# PD 1e-9 draws no default; the plausibility check rightly calls it implausible
+pytestmark = pytest.mark.filterwarnings("ignore:implausible annual PD")
+
+
+def two_segment_dict(pd: float = 1e-9, renewal_rate: float = 1.0) -> dict:
+    """``first`` (first-time, 首贷户) renews into ``seasoned`` (existing borrowers), which
+    renews into itself; two years of lending, tenor 12, every loan 1 m."""
+    segment = {
+        "pd": {"mean": pd},
+        "lgd": 0.5,
+        "recovery": {"lag_months": 1, "spread_months": 3},
+        "correlation": 0.1,
+        "loan_size": {"median": LOAN, "sigma": 0.0, "cap": 1.0e7},
+        "tenor_months": 12,
+        "scheme": "bank_only",
+    }
+    targets = {
+        "first_time_borrowers": ("borrowers", 1.0),
+        "first_time_lending": ("cohort_loans_amount", LOAN),
+        "first_time_loans": ("cohort_loans_count", 1.0),
+        "booked_in_first_time": ("loans_count", 1.0),
+    }
+    return {
+        "name": "first_time_cohort",
+        "horizon": {"start_year": 2021, "origination_years": 3, "runoff_months": 24},
+        "simulation": {"paths": 4, "seed": 99, "granularity": "loan", "block_size": 2},
+        "segments": {
+            "first": {
+                **segment,
+                "tags": ["first_time"],
+                "lending": {"count_per_year": 24},
+                "renewal": {"rate": renewal_rate, "into": "seasoned"},
+            },
+            "seasoned": {
+                **segment,
+                "tags": ["existing"],
+                "renewal": {"rate": renewal_rate},
+            },
+        },
+        "parties": {"bank": {"kind": "bank"}},
+        "schemes": {"bank_only": {"coverage": 0.0}},
+        "targets": {
+            name: {
+                "metric": metric,
+                "tags": ["first_time"],
+                "kind": "flow",
+                "from_year": 2021,
+                "to_year": 2023,
+                "value": value,
+            }
+            for name, (metric, value) in targets.items()
+        },
+    }
+
+
+def one_firm() -> LoanBook:
+    """One firm: a first loan of 1 m in April 2021 (month 3)."""
+    return LoanBook.from_records(
+        [{"segment": 0, "month": 3, "tenor": 12, "amount": LOAN}], segments=["first", "seasoned"]
+    )
+
+
+def test_a_firm_that_borrows_three_times_counts_once_as_a_borrower():
+    """April 2021 first loan, renewed April 2022 and April 2023 into ``seasoned`` (PD ~0,
+    renewal rate 1; the 2024 maturity is after lending stops): 1 borrower over 2021-2023,
+    3 loans of 3 m in its cohort, 1 loan booked in the first-time segment."""
+    ds = gs.simulate(make_scenario(two_segment_dict()), book=one_firm())
+    first = ds.sel(segment="first")
+    assert first.borrowers.sum("year").values.tolist() == [1.0] * 4
+    assert (
+        first.cohort_loans_count.sel(year=[2021, 2022, 2023]).values.tolist()
+        == [[1.0, 1.0, 1.0]] * 4
+    )
+    assert first.cohort_loans_amount.sum("year").values.tolist() == [3 * LOAN] * 4
+    assert first.loans_count.sum("year").values.tolist() == [1.0] * 4
+    seasoned = ds.sel(segment="seasoned")
+    assert (
+        seasoned.loans_count.sel(year=[2021, 2022, 2023]).values.tolist() == [[0.0, 1.0, 1.0]] * 4
+    )
+    assert seasoned.borrowers.sum().item() == 0.0  # a renewal is not a new borrower
+    assert seasoned.cohort_loans_count.sum().item() == 0.0  # its firms are `first`'s cohort
+    attainment = ds.target_attainment.isel(path=0).to_series().to_dict()
+    assert attainment == {
+        "first_time_borrowers": 1.0,
+        "first_time_lending": 3.0,
+        "first_time_loans": 3.0,
+        "booked_in_first_time": 1.0,
+    }
+
+
+@pytest.mark.parametrize("granularity", ["loan", "cohort"])
+def test_cohort_loans_are_first_loans_plus_their_renewals(granularity):
+    """Accounting identity on a run with defaults (PD 5%) and partial renewal (80%): the
+    first-time cohort's loans = its first loans + every renewal booked in ``seasoned``
+    (fed only by them), per path and year; every loan is in exactly one cohort."""
+    scenario = make_scenario(
+        two_segment_dict(pd=0.05, renewal_rate=0.8),
+        **{"simulation.granularity": granularity, "simulation.paths": 40},
+    )
+    ds = gs.simulate(scenario, block_size=16)
+    first, seasoned = ds.sel(segment="first"), ds.sel(segment="seasoned")
+    assert float(seasoned.loans_count.sum()) > 0  # renewals happened
+    assert float(ds.defaults_count.sum()) > 0  # and defaults, so renewals are not all loans
+    np.testing.assert_allclose(
+        first.cohort_loans_count, first.borrowers + seasoned.loans_count, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        first.cohort_loans_amount,
+        first.loans_amount + seasoned.loans_amount,
+        rtol=1e-12,
+    )
+    for kind in ("count", "amount"):
+        np.testing.assert_allclose(
+            ds[f"cohort_loans_{kind}"].sum("segment"),
+            ds[f"loans_{kind}"].sum("segment"),
+            rtol=1e-12,
+        )
+
+
+def test_borrowers_counts_each_firm_once_over_the_period_not_once_a_year():
+    """A 2021-2023 borrowers target counts the firm of the one-firm book once although it
+    borrows in every year; a 2022-2023 one does not count it (its first loan was in 2021)."""
+    data = two_segment_dict()
+    data["targets"]["later"] = {
+        "metric": "borrowers",
+        "tags": ["first_time"],
+        "kind": "flow",
+        "from_year": 2022,
+        "to_year": 2023,
+        "value": 1.0,
+    }
+    ds = gs.simulate(make_scenario(data), book=one_firm())
+    attainment = ds.target_attainment.isel(path=0)
+    assert float(attainment.sel(target="first_time_borrowers")) == 1.0
+    assert float(attainment.sel(target="later")) == 0.0
+
+
+def test_firm_metric_on_a_segment_fed_only_by_renewals_is_refused():
+    data = two_segment_dict()
+    data["targets"]["seasoned_lending"] = {
+        "metric": "cohort_loans_amount",
+        "tags": ["existing"],
+        "kind": "flow",
+        "from_year": 2021,
+        "to_year": 2023,
+        "value": 1.0,
+    }
+    with pytest.raises(ScenarioError) as err:
+        make_scenario(data)
+    message = str(err.value)
+    assert "targets.seasoned_lending.metric" in message
+    assert "first loans or an initial book" in message
+    # the same count is fine on the segment the firms first borrowed in
+    data["targets"]["seasoned_lending"]["tags"] = ["first_time"]
+    make_scenario(data)
