@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_scenario
+from process_scenarios import process_dict
 
 import guarantee_sim as gs
 from guarantee_sim import ScenarioError
+from guarantee_sim.engine.inputs import build_inputs
+from guarantee_sim.processes.run import PD_GRID, expected_claims
 from guarantee_sim.testing import LoanBook
 
 LOAN = 1.0e6
@@ -204,3 +207,83 @@ def test_hangzhou_first_time_targets_count_firms_and_their_cohort():
     ).targets
     assert targets["first_time_borrowers"].metric == "borrowers"
     assert targets["first_time_lending"].metric == "cohort_loans_amount"
+
+
+# Seasoning: from its second loan (its first renewal) a firm's PD is renewal.seasoning times
+# its PD at its first loan; later renewals keep it.
+
+
+def test_seasoning_moves_the_first_renewal_to_the_grade_of_the_seasoned_pd():
+    """Grades at 0.5, 1 and 2 x the mean, seasoning 0.5, renewing into the same segment: at
+    the first renewal grade 1 -> 0 (1 x 0.5 = 0.5), grade 2 -> 1, grade 0 stays (0.25 is
+    nearest 0.5); at later renewals every grade keeps its PD."""
+    data = two_segment_dict(pd=0.04)
+    data["segments"]["first"]["pd"]["grades"] = [
+        {"relative_pd": r, "weight": 1 / 3} for r in (0.5, 1.0, 2.0)
+    ]
+    data["segments"]["first"]["renewal"] = {"rate": 0.8, "seasoning": 0.5}
+    grades = build_inputs(make_scenario(data), seed=1).segments.renew_grade
+    assert grades[0, 0].tolist() == [0, 0, 1]  # first renewal: seasoned
+    assert grades[1, 0].tolist() == [0, 1, 2]  # later renewals: the same PD
+    data["segments"]["first"]["renewal"]["seasoning"] = 1.0
+    grades = build_inputs(make_scenario(data), seed=1).segments.renew_grade
+    assert grades[0, 0].tolist() == [0, 1, 2]
+
+
+def test_seasoned_renewals_default_less_and_the_first_loans_are_untouched():
+    """Common random numbers, seasoning 0.25 against none (PD 20%, so defaults happen):
+    first loans draw the same defaults on every path, bit for bit; their renewals (booked
+    in ``seasoned``) default less, so more of the cohort's firms renew again."""
+
+    def run(seasoning):
+        data = two_segment_dict(pd=0.2, renewal_rate=1.0)
+        data["segments"]["seasoned"]["pd"] = {
+            "mean": 0.2,
+            "grades": [{"relative_pd": r, "weight": 0.5} for r in (0.25, 1.0)],
+        }
+        data["segments"]["first"]["renewal"]["seasoning"] = seasoning
+        return gs.simulate(make_scenario(data, **{"simulation.paths": 50}))
+
+    plain, seasoned = run(1.0), run(0.25)
+    first = {"segment": "first"}
+    np.testing.assert_array_equal(
+        plain.defaults_count.sel(first), seasoned.defaults_count.sel(first)
+    )
+    np.testing.assert_array_equal(plain.borrowers, seasoned.borrowers)
+    renewed = {"segment": "seasoned"}
+    assert float(seasoned.defaults_count.sel(renewed).sum()) < 0.5 * float(
+        plain.defaults_count.sel(renewed).sum()
+    )
+    assert (
+        seasoned.cohort_loans_count.sel(first).sum("year")
+        >= plain.cohort_loans_count.sel(first).sum("year")
+    ).all()
+    assert float(seasoned.cohort_loans_count.sel(first).sum()) > float(
+        plain.cohort_loans_count.sel(first).sum()
+    )
+
+
+def test_expected_claims_season_the_first_renewal():
+    """The processes' claim volume follows the kernels: 100 guaranteed loans of PD p renew
+    at rate 0.5 x 0.8 (bank's approval share); the renewed firms' PD is 0.5 p from their
+    second loan on (seasoning 0.5), and stays there at the next renewal."""
+    d = process_dict(years=3, coverage=0.8, guarantor_reviewers=1)
+    d["segments"]["sme"]["renewal"] = {"rate": 0.5, "seasoning": 0.5}
+    d["horizon"]["runoff_months"] = 24
+    scenario = make_scenario(d)
+    grade = int(np.argmin(np.abs(PD_GRID - 0.12)))
+    p = float(PD_GRID[grade])
+    book = LoanBook.from_records(
+        [{"segment": 0, "month": 0, "tenor": 12, "amount": 1e6, "grade": grade, "n_loans": 100}]
+    )
+    expected = expected_claims(scenario, "guarantor", book, None, np.array([0.8]))
+    second = 100 * (1 - p) * 0.5 * 0.8
+    third = second * (1 - 0.5 * p) * 0.5 * 0.8
+    by_hand = np.concatenate(
+        [
+            np.full(12, 100 * p / 12),
+            np.full(12, second * 0.5 * p / 12),
+            np.full(12, third * 0.5 * p / 12),
+        ]
+    )
+    np.testing.assert_allclose(expected[:36], by_hand, rtol=1e-12)

@@ -100,6 +100,7 @@ Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Months = Annotated[int, Field(ge=0, le=600)]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+Seasoning = Annotated[float, Field(gt=0.0, le=1.0)]  # a PD's share after seasoning
 Growth = Annotated[float, Field(gt=-1.0, le=5.0)]
 Correlation = Annotated[float, Field(ge=0.0, lt=1.0)]
 
@@ -302,6 +303,12 @@ class Renewal(Frozen):
     )
     into: str | None = Field(
         None, description="segment the renewed loans belong to (default: the same segment)"
+    )
+    seasoning: Number[Seasoning] = Field(
+        1.0,
+        description="seasoning: a firm's PD from its second loan on (its first renewal) as "
+        "a share of its PD at its first loan, e.g. an existing borrower's PD over a "
+        "first-time borrower's; 1: it keeps its PD (later renewals always keep it)",
     )
 
 

@@ -254,7 +254,7 @@ def _originate_record(
         renewed = _renewed(life, alive, renew_word, seg, settings)
         if renewed == 0:
             break
-        g = seg.renew_grade[s, g]
+        g = seg.renew_grade[min(gen, 1), s, g]  # the first renewal may season the PD
         s = seg.renew_into[s]
         tenor = seg.tenor[s]
         alive = renewed
