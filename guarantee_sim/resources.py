@@ -100,8 +100,8 @@ def estimate_memory(scenario: Scenario, paths: int, variants: int = 1) -> Memory
 
     >>> from guarantee_sim import load_scenario
     >>> s = load_scenario("tests/invalid/_valid_minimal.yaml")
-    >>> estimate_memory(s, paths=100_000).per_path  # 3 years x (9 x 1 + 19 x 4 + 3) x 8 + 1 x 8
-    2120
+    >>> estimate_memory(s, paths=100_000).per_path  # 3 years x (11 x 1 + 19 x 4 + 3) x 8 + 1 x 8
+    2168
     """
     years = scenario.horizon.n_years
     segments, parties = len(scenario.segments), len(scenario.parties) + 1  # + unabsorbed

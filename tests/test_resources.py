@@ -25,9 +25,9 @@ EXPERIMENT = ROOT / "tests/invalid_experiments/_valid.yaml"
 
 def test_the_estimate_counts_the_contracts_arrays_for_the_scenarios_sizes():
     scenario = load_scenario(MINIMAL)  # 3 years, 1 segment, 3 parties (+ unabsorbed), 1 target
-    assert (len(SEGMENT_VARIABLES), len(PARTY_VARIABLES), len(YEAR_VARIABLES)) == (9, 19, 3)
+    assert (len(SEGMENT_VARIABLES), len(PARTY_VARIABLES), len(YEAR_VARIABLES)) == (11, 19, 3)
     estimate = resources.estimate_memory(scenario, paths=1000, variants=2)
-    per_path = 8 * (3 * (9 * 1 + 19 * 4 + 3) + 1)  # 2,120 bytes
+    per_path = 8 * (3 * (11 * 1 + 19 * 4 + 3) + 1)  # 2,168 bytes
     assert estimate.per_path == per_path
     assert estimate.needed == resources.PEAK_FACTOR * per_path * 1000 * 2
 
@@ -41,12 +41,12 @@ def machine_with(monkeypatch):
 
 
 def test_run_validate_and_compare_refuse_what_cannot_fit(machine_with, tmp_path):
-    machine_with(10**9)  # 1 GB: 10^7 paths of the minimal scenario need 2 x 2,120 x 10^7 B
+    machine_with(10**9)  # 1 GB: 10^7 paths of the minimal scenario need 2 x 2,168 x 10^7 B
     out = tmp_path / "r.nc"
     rc, _, err = run_main("run", MINIMAL, "--paths", 10_000_000, "--out", out)
     assert rc == 2 and "Traceback" not in err
-    assert err.startswith("error: --paths = 10,000,000: the run needs about 42.4 GB")
-    assert "more than the 1.0 GB available: use at most about 235,849 paths" in err
+    assert err.startswith("error: --paths = 10,000,000: the run needs about 43.4 GB")
+    assert "more than the 1.0 GB available: use at most about 230,627 paths" in err
     assert not out.exists()
     rc, _, err = run_main("validate", MINIMAL, "--set", "simulation.paths=10000000")
     assert rc == 2 and err.startswith("error: simulation.paths = 10,000,000: ")

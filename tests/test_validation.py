@@ -155,6 +155,8 @@ def test_the_corpus_covers_the_required_mistakes():
         # messages with enough digits
         "split_almost_one",
         "fee_just_above_cap",
+        # firm-based target metrics (issue 9 D)
+        "target_borrowers_without_first_loans",
     }
     assert required <= names, f"missing invalid files: {sorted(required - names)}"
 

@@ -104,6 +104,8 @@ Rate = Annotated[float, Field(ge=0.0, le=1.0, json_schema_extra={"unit": "1/year
 Months = Annotated[int, Field(ge=0, le=600, json_schema_extra={"unit": "month"})]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0, json_schema_extra={"unit": "1/year"})]
 Positive = Annotated[float, Field(gt=0.0)]
+# a PD's share after seasoning
+Seasoning = Annotated[float, Field(gt=0.0, le=1.0, json_schema_extra={"unit": "1"})]
 Growth = Annotated[float, Field(gt=-1.0, le=5.0, json_schema_extra={"unit": "1/year"})]
 Correlation = Annotated[float, Field(ge=0.0, lt=1.0, json_schema_extra={"unit": "1"})]
 
@@ -389,6 +391,12 @@ class Renewal(Frozen):
     )
     into: str | None = Field(
         None, description="segment the renewed loans belong to (default: the same segment)"
+    )
+    seasoning: Number[Seasoning] = Field(
+        1.0,
+        description="seasoning: a firm's PD from its second loan on (its first renewal) as "
+        "a share of its PD at its first loan, e.g. an existing borrower's PD over a "
+        "first-time borrower's; 1: it keeps its PD (later renewals always keep it)",
     )
 
 
@@ -739,11 +747,40 @@ class Policy(Frozen):
     )
 
 
+#: what a target counts, in the segments carrying its tags (DESIGN §5)
+TARGET_METRICS = {
+    "loans_count": "loans booked in the segments, renewals included",
+    "loans_amount": "CNY of loans booked in the segments, renewals included",
+    "outstanding_amount": "year-end balance of the segments (a stock)",
+    "borrowers": "firms counted once, at their first loan in the run (renewals excluded)",
+    "cohort_loans_count": "loans to firms whose first loan is in the segments, their "
+    "renewals included wherever they are booked",
+    "cohort_loans_amount": "CNY of loans to firms whose first loan is in the segments, "
+    "their renewals included wherever they are booked",
+}
+
+
 class Target(Frozen):
+    """A plan target and the count it uses.
+
+    ``borrowers`` counts a firm once, at its first loan (a 户 target such as 新增首贷户);
+    the ``cohort_`` metrics follow the firms of the segments' first loans through their
+    renewals, also those booked ``into`` another segment (a cumulative-lending target such
+    as 累计对首贷户发放贷款); ``loans_count`` / ``loans_amount`` count what is booked in
+    the segments, whoever borrows.
+    """
+
     label: str = Field("", description="the plan's wording of the target (zh or en)")
-    metric: Literal["loans_count", "loans_amount", "outstanding_amount", "borrowers"] = Field(
-        description="what is counted: loans, their amount (CNY), the balance outstanding "
-        "(CNY) or new borrowers"
+    metric: Literal[
+        "loans_count",
+        "loans_amount",
+        "outstanding_amount",
+        "borrowers",
+        "cohort_loans_count",
+        "cohort_loans_amount",
+    ] = Field(
+        description="what the target counts: "
+        + "; ".join(f"{k}: {v}" for k, v in TARGET_METRICS.items())
     )
     tags: list[str] = Field(
         default_factory=list, description="count segments carrying all of these tags"
@@ -1052,12 +1089,38 @@ def _target_problems(s: Scenario):
                     f"year {year} is outside the horizon {_horizon_span(s)}",
                     year,
                 )
-        if not any(set(t.tags) <= set(seg.tags) for seg in s.segments.values()):
+        chosen = [n for n, seg in s.segments.items() if set(t.tags) <= set(seg.tags)]
+        if not chosen:
             yield (
                 ("targets", t_name, "tags"),
                 f"no segment carries all of {t.tags} (tags in use: {_segment_tags(s)})",
                 t.tags,
             )
+        elif t.metric in ("borrowers", "cohort_loans_count", "cohort_loans_amount"):
+            yield from _first_loan_problems(s, t_name, t, chosen)
+
+
+def _first_loan_problems(s: Scenario, t_name: str, t: Target, chosen: list[str]):
+    """A firm-based metric needs first loans in the segments it counts: segments fed only
+    by renewals from elsewhere have none (their firms belong to another cohort)."""
+    fed = s.process_fed_segments()
+    first = [
+        n
+        for n in chosen
+        if s.segments[n].lending is not None
+        or n in fed
+        or (t.metric != "borrowers" and s.segments[n].initial_book is not None)
+    ]
+    if not first:
+        kind = "new first loans" if t.metric == "borrowers" else "first loans or an initial book"
+        yield (
+            ("targets", t_name, "metric"),
+            f"{t.metric} counts firms by the segment of their first loan, and no segment "
+            f"carrying {t.tags} ({chosen}) has {kind}: they take only renewals from other "
+            "segments, whose firms count in their own segments' cohorts (allowed here: "
+            "loans_count, loans_amount, outstanding_amount)",
+            t.metric,
+        )
 
 
 def _process_problems(s: Scenario, kinds: dict):

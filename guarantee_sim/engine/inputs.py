@@ -247,12 +247,15 @@ def _segments(scenario: Scenario, process: ProcessResults | None) -> Segments:
         ],
         dtype=np.int32,
     )
-    # a renewed loan takes the grade of its new segment nearest its PD (log scale)
-    renew_grade = np.zeros((len(segs), n_grade), dtype=np.int32)
-    for i in range(len(segs)):
+    # a renewed loan takes the grade of its new segment nearest its PD (log scale); at the
+    # first renewal (the firm's second loan) its PD is first seasoned (renewal.seasoning)
+    renew_grade = np.zeros((2, len(segs), n_grade), dtype=np.int32)
+    for i, s in enumerate(segs):
         target = np.log(pd_table[renew_into[i]])
+        seasoning = s.renewal.seasoning if s.renewal else 1.0
         for g, pd in enumerate(pd_table[i]):
-            renew_grade[i, g] = int(np.argmin(np.abs(target - np.log(pd))))
+            renew_grade[0, i, g] = int(np.argmin(np.abs(target - np.log(pd * seasoning))))
+            renew_grade[1, i, g] = int(np.argmin(np.abs(target - np.log(pd))))
     renew_rate = [s.renewal.rate if s.renewal else 0.0 for s in segs]
     if process is not None:
         renew_rate = [process.renew_rate.get(n, r) for n, r in zip(names, renew_rate, strict=True)]

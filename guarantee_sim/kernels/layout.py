@@ -54,6 +54,10 @@ SEGMENT_VARIABLES = (
     "credit_loss",
     "unmet_demand_amount",
     "demand_multiplier",
+
+    # by the segment of the firm's first loan (its cohort), wherever its renewals are booked
+    "cohort_loans_count",
+    "cohort_loans_amount",
 )
 (
     LOANS_COUNT,
@@ -65,6 +69,9 @@ SEGMENT_VARIABLES = (
     CREDIT_LOSS,
     UNMET_DEMAND,
     DEMAND_MULTIPLIER,
+
+    COHORT_LOANS_COUNT,
+    COHORT_LOANS_AMOUNT,
 ) = range(len(SEGMENT_VARIABLES))
 
 # Per path, year, party outputs (first axis of ``Outputs.party``); the last party is unabsorbed.
@@ -164,7 +171,9 @@ Segments = namedtuple(
         "tenor",  # int32[S] months, of new loans and of renewals into the segment
         "renew_rate",  # float64[S] share of loans performing at maturity that renew
         "renew_into",  # int32[S] segment a renewed loan joins
-        "renew_grade",  # int32[S, G] grade a renewed loan takes in its new segment
+        # int32[2, S, G] grade a renewed loan takes in its new segment: [0] at the record's
+        # first renewal (its firms' second loan: seasoned), [1] at later ones
+        "renew_grade",
         "subsidy_eligible",  # float64[S] 1.0 if the interest subsidy applies
         "priority_rank",  # int32[S] rank in the rationing order (0 first)
     ],

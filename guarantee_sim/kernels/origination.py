@@ -44,6 +44,8 @@ from ..philox import (
 from .factors import PURPOSE_DEFAULT, PURPOSE_DEMAND, PURPOSE_SPLIT
 from .layout import (
     BORROWERS,
+    COHORT_LOANS_AMOUNT,
+    COHORT_LOANS_COUNT,
     DEFAULT_AMOUNT,
     DEFAULTS_COUNT,
     LOANS_AMOUNT,
@@ -62,6 +64,7 @@ Generation = namedtuple(
         "start",  # int64 month the generation starts
         "end",  # int64 month it matures (the first month it is no longer alive)
         "segment",  # int32
+        "cohort",  # int32 segment of the record's first loan (its firms' cohort)
         "grade",  # int32
         "band",  # int64 term class x loan-size band (the tables' band axis)
         "term",  # int64 contract class (its terms: the origination year's, or the renewal's)
@@ -288,6 +291,7 @@ def _originate_record(
             start,
             start + tenor,
             s,
+            book.segment[r],
             g,
             band,
             band // n_size,
@@ -316,7 +320,7 @@ def _originate_record(
         renewed = _renewed(life, alive, renew_word, seg, settings)
         if renewed == 0:
             break
-        g = seg.renew_grade[s, g]
+        g = seg.renew_grade[min(gen, 1), s, g]  # the first renewal may season the PD
         s = seg.renew_into[s]
         tenor = seg.tenor[s]
         alive = renewed
@@ -331,12 +335,18 @@ def _originate_record(
 
 @jit(**NO_REFCOUNT)
 def _book_generation(life, alive, is_new, now, ledger, out):
-    """A generation's lending: counted in its start year, joining the balance at its start."""
+    """A generation's lending: counted in its start year, joining the balance at its start.
+
+    Counted twice: in the segment it is booked in, and in its firms' cohort (the segment of
+    their first loan), so a renewal booked ``into`` another segment still counts for them.
+    """
     s = life.segment
     if is_new or life.gen > 0:
         y0 = life.start // 12
         out.segment[LOANS_COUNT, y0, s] += alive * life.scale
         out.segment[LOANS_AMOUNT, y0, s] += alive * life.per_loan
+        out.segment[COHORT_LOANS_COUNT, y0, life.cohort] += alive * life.scale
+        out.segment[COHORT_LOANS_AMOUNT, y0, life.cohort] += alive * life.per_loan
         if life.gen == 0:
             out.segment[BORROWERS, y0, s] += alive * life.scale
     _join_balance(
@@ -460,9 +470,11 @@ def book_standard_lending(counts, amounts, subsidised_amounts, now, seg, admitte
         end = now + seg.tenor[s]
         out.segment[LOANS_COUNT, y, s] += count
         out.segment[BORROWERS, y, s] += count
+        out.segment[COHORT_LOANS_COUNT, y, s] += count  # first loans: their own cohort
         for b in range(n_band):
             amount = amounts[s, b] * share
             out.segment[LOANS_AMOUNT, y, s] += amount
+            out.segment[COHORT_LOANS_AMOUNT, y, s] += amount
             ledger.balance[s, b] += amount
             ledger.balance_change[end, s, b] -= amount
             ledger.released[end, s, b] += amount

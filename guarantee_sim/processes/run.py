@@ -721,7 +721,8 @@ def expected_claims(
     Every guaranteed default the kernels will draw counts, renewed loans included: the
     loans performing at maturity renew at the segment's renewal rate (times the share of
     renewal applications this replica's bank approved, ``renewal_share``) while lending
-    continues, into the renewal segment, keeping their PD. A loan defaults at its annual
+    continues, into the renewal segment, keeping their PD (times the parent segment's
+    ``renewal.seasoning`` at the first renewal, as in the kernels). A loan defaults at its annual
     PD / 12 a month over its life (the volume is what matters, not its exact timing).
     """
     segs = list(scenario.segments.values())
@@ -739,6 +740,7 @@ def expected_claims(
         pds = seg.pd.grade_pds()[0]
         own_pd[i, : len(pds)] = pds
     renew_rate, renew_into = _renewal_terms(scenario, renewal_share)
+    seasoning = np.array([s.renewal.seasoning if s.renewal else 1.0 for s in segs])
     tenor = np.array([s.tenor_months for s in segs])
     origination_months = scenario.horizon.origination_years * 12
     expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
@@ -750,12 +752,15 @@ def expected_claims(
             continue
         n, pd, in_seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
         start, end = b.month, np.minimum(b.month + b.tenor, n_months)
+        first = True
         while len(n):  # one generation: the loans, then their renewals
             mask = covered[in_seg]
             monthly = n[mask] * pd[mask] / 12.0
             np.add.at(expected, start[mask], monthly)
             np.add.at(expected, end[mask], -monthly)
             n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
+            if first:  # the firms' second loan: seasoned
+                pd, first = pd * seasoning[in_seg], False
             go = (n > 0) & (end < origination_months)
             n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
             end = np.minimum(start + tenor[in_seg], n_months)

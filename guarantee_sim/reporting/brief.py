@@ -228,7 +228,7 @@ def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
 
 
 def _value(x, metric: str, lang: str) -> str:
-    return money(x, lang) if metric in ("loans_amount", "outstanding_amount") else count(x, lang)
+    return money(x, lang) if metric.endswith("_amount") else count(x, lang)
 
 
 def _design_blocks(ds, tables, lang) -> list[Block]:

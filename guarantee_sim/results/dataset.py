@@ -34,6 +34,16 @@ VARIABLE_META = {
     "demand_multiplier": (
         "1",
         "the path's demand multiplier min(D, D_hi) on the year's new lending (credit cycle)",
+
+    "cohort_loans_count": (
+        "1",
+        "loans made in the year to firms whose first loan was in the segment (their cohort; "
+        "initial book: its firms), renewals included wherever they are booked",
+    ),
+    "cohort_loans_amount": (
+        "CNY",
+        "amount of loans made in the year to firms whose first loan was in the segment, "
+        "renewals included wherever they are booked",
     ),
     # per path, year, party
     "payout": ("CNY", "cash paid for defaults in the year (bank: written off)"),
