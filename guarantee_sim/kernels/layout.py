@@ -54,7 +54,6 @@ SEGMENT_VARIABLES = (
     "credit_loss",
     "unmet_demand_amount",
     "demand_multiplier",
-
     # by the segment of the firm's first loan (its cohort), wherever its renewals are booked
     "cohort_loans_count",
     "cohort_loans_amount",
@@ -69,7 +68,6 @@ SEGMENT_VARIABLES = (
     CREDIT_LOSS,
     UNMET_DEMAND,
     DEMAND_MULTIPLIER,
-
     COHORT_LOANS_COUNT,
     COHORT_LOANS_AMOUNT,
 ) = range(len(SEGMENT_VARIABLES))

@@ -34,7 +34,7 @@ VARIABLE_META = {
     "demand_multiplier": (
         "1",
         "the path's demand multiplier min(D, D_hi) on the year's new lending (credit cycle)",
-
+    ),
     "cohort_loans_count": (
         "1",
         "loans made in the year to firms whose first loan was in the segment (their cohort; "
