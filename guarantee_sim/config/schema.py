@@ -209,6 +209,7 @@ class Macro(Frozen):
         "one-s.d. bad year cuts new lending by about 100 * beta percent. Volume- and "
         "process-fed lending alike: the book is built at D at +3.5 s.d. and each path keeps "
         "each loan with probability D / that ceiling. 0 (default): demand does not vary",
+        json_schema_extra={"unit": "1"},
     )
 
     @model_validator(mode="after")
