@@ -140,6 +140,7 @@ def _run_block(inputs, macro, paths: int, seed: int = 9) -> Outputs:
         np.ones((paths, n_seg)),
         np.repeat(seg.rho[None], paths, 0),
         np.repeat(seg.lgd[None], paths, 0),
+        np.repeat(seg.recovery_lag[None], paths, 0),
     )
     simulate_block(
         np.uint32(seed), 0, inputs.book, seg, inputs.parties, macro, inputs.settings, params, out
