@@ -10,9 +10,17 @@ import xarray as xr
 from .._version import __version__
 from ..book import LoanBook
 from ..config.schema import Scenario
+from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block
-from ..results.dataset import UNABSORBED, build_dataset, scenario_yaml, with_parameters
+from ..results.dataset import (
+    UNABSORBED,
+    build_dataset,
+    scenario_yaml,
+    with_parameters,
+    with_variance_shares,
+    with_year_factors,
+)
 from .inputs import build_inputs
 from .parameters import central_scenario, draw_values, path_parameters, uncertain_parameters
 
@@ -75,6 +83,7 @@ def simulate(
         year=np.zeros((paths, len(YEAR_VARIABLES), n_years)),
     )
     drawn = np.empty((paths, len(uncertain)))
+    factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
         drawn[first:last] = draw_values(uncertain, seed, first, last - first)
@@ -88,6 +97,11 @@ def simulate(
             inputs.settings,
             path_parameters(uncertain, drawn[first:last], inputs.segments),
             Outputs(out.segment[first:last], out.party[first:last], out.year[first:last]),
+        )
+        # the kernel draws them inside each path and returns nothing of them: drawn again
+        # here by the same routine and counters, for the results
+        year_factors(
+            np.uint32(seed), first, inputs.macro.chol, inputs.macro.persistence, factors[first:last]
         )
         if progress is not None:
             progress(last - first)
@@ -107,7 +121,8 @@ def simulate(
         version=__version__,
     )
     ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
-    return with_parameters(
+    ds = with_year_factors(ds, factors, names=list(scenario.macro.factors))
+    ds = with_parameters(
         ds,
         drawn,
         keys=[p.key for p in uncertain],
@@ -115,3 +130,4 @@ def simulate(
         groups=[p.group for p in uncertain],
         centres=[p.distribution.centre for p in uncertain],
     )
+    return with_variance_shares(ds)  # needs the year factors and the parameters
