@@ -67,7 +67,8 @@ def test_the_shares_are_the_average_over_the_orders_of_the_groups():
             expected[g] += (_r2(y, entered) - before) / 6
     shares, _ = variance_shares(y, f[:, None], p[:, None], replica)
     np.testing.assert_allclose(shares[:3], [expected[g] for g in groups], atol=1e-10)
-    assert shares[3] == pytest.approx(1.0 - _r2(y, sum(columns.values(), [])), abs=1e-10)
+    every = [c for g in groups for c in columns[g]]
+    assert shares[3] == pytest.approx(1.0 - _r2(y, every), abs=1e-10)
     swapped, _ = variance_shares(y, p[:, None], f[:, None], replica)
     np.testing.assert_allclose(swapped[[1, 0, 2, 3]], shares, atol=1e-12)
 
@@ -182,3 +183,38 @@ def test_year_factor_is_what_the_kernel_drew_for_each_path():
             pd_scale,
         )[0]
         np.testing.assert_array_equal(ds.year_factor.sel(path=path).values, draws.factors)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_brief_says_what_drives_each_targets_spread_in_percents_adding_to_100(lang):
+    """Beside the target probabilities, one line per target with the four shares as whole
+    percents that add up to 100 (largest remainders: 0.3333 x 3 is 33 + 33 + 34); the
+    CSV of the targets carries the shares."""
+    import re
+
+    from guarantee_sim.reporting import build_brief, render_markdown
+    from guarantee_sim.reporting.text import TEXT
+
+    ds = gs.simulate(_balance_scenario(0.15), paths=60, seed=3)
+    brief = build_brief(ds, lang)
+    markdown = render_markdown(brief)
+    intro = TEXT[lang]["spread_intro"]
+    assert intro in markdown
+    assert markdown.index(intro) > markdown.index(TEXT[lang]["col_probability"])
+    line = next(x for x in markdown.splitlines()[markdown.splitlines().index(intro) :] if "%" in x)
+    percents = [int(x) for x in re.findall(r"(\d+)%", line)]
+    assert len(percents) == 4 and sum(percents) == 100
+    label = "credit cycle" if lang == "en" else "信贷周期"
+    assert label in line
+    row = brief.tables["targets"].iloc[0]
+    shares = [row[f"share_{s}"] for s in SOURCES]
+    assert sum(shares) == pytest.approx(1.0)
+    assert abs(percents[0] - 100 * shares[0]) < 1
+
+
+def test_whole_percents_add_up_to_100():
+    from guarantee_sim.reporting.brief import _whole_percents
+
+    assert _whole_percents([1 / 3, 1 / 3, 1 / 3, 0.0]) == ["34%", "33%", "33%", "0%"]
+    assert _whole_percents([0.456, 0.301, 0.049, 0.194]) == ["46%", "30%", "5%", "19%"]
+    assert _whole_percents([0.005, 0.005, 0.0, 0.99]) == ["1%", "0%", "0%", "99%"]

@@ -92,7 +92,16 @@ TARGET_COLUMNS = [
     "probability_ci_method",
     "probability_ci_approximate",
     "likelihood",
+    # what drives the spread: shares of the variance of attainment over paths (NaN: none)
+    "attainment_variance",
+    "share_credit_cycle",
+    "share_parameters",
+    "share_book_replica",
+    "share_defaults",
+    "variance_note",
 ]
+#: the sources of ``attainment_variance_share``, in the order of the share columns
+VARIANCE_SOURCES = ("credit_cycle", "parameters", "book_replica", "defaults")
 RISK_COLUMNS = [
     "design",
     "party",
@@ -228,7 +237,9 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
 def target_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and target: attainment (mean, 5% and 95% of paths) and the probability of
     reaching it (``target_probability``) with its 95% interval, clustered by book replica
-    (:func:`~guarantee_sim.results.probability_interval`)."""
+    (:func:`~guarantee_sim.results.probability_interval`); what drives its spread: the
+    variance over paths and each source's share (``attainment_variance_share``; NaN for
+    results without it)."""
     rows = []
     for name, v in variants(ds):
         if not v.sizes.get("target"):
@@ -258,9 +269,22 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
                     "probability_ci_method": intervals.attrs["method"],
                     "probability_ci_approximate": intervals.attrs["approximate"],
                     "likelihood": likelihood(p),
+                    **_spread(spec),
                 }
             )
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+def _spread(spec: xr.Dataset) -> dict:
+    """One target's variance decomposition as table columns (NaN where the results lack it)."""
+    if "attainment_variance_share" not in spec:
+        return {"variance_note": "not in the results"}
+    share = spec["attainment_variance_share"]
+    return {
+        "attainment_variance": _f(spec["attainment_variance"]),
+        **{f"share_{s}": _f(share.sel(variance_source=s)) for s in VARIANCE_SOURCES},
+        "variance_note": str(spec["attainment_variance_note"].item()),
+    }
 
 
 def cost_table(ds: xr.Dataset) -> pd.DataFrame:
