@@ -106,7 +106,16 @@ def _balance_scenario(rho: float, **changes):
             "from_year": 2021,
             "to_year": 2021,
             "value": 1.0e8,
-        }
+        },
+        # volumes are fixed: the same on every path, nothing to decompose
+        "loans": {
+            "metric": "loans_count",
+            "tags": ["guaranteed"],
+            "kind": "flow",
+            "from_year": 2021,
+            "to_year": 2021,
+            "value": 100,
+        },
     }
     return make_scenario(
         data, **{"segments.sme.correlation": rho, "segments.sme.pd.mean": 0.05, **changes}
@@ -206,6 +215,8 @@ def test_the_brief_says_what_drives_each_targets_spread_in_percents_adding_to_10
     assert len(percents) == 4 and sum(percents) == 100
     label = "credit cycle" if lang == "en" else "信贷周期"
     assert label in line
+    constant = TEXT[lang]["spread_constant"].split("{target}")[1]
+    assert any(constant in x for x in markdown.splitlines()), constant
     row = brief.tables["targets"].iloc[0]
     shares = [row[f"share_{s}"] for s in SOURCES]
     assert sum(shares) == pytest.approx(1.0)

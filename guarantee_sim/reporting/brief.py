@@ -33,12 +33,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
-from .tables import VARIANCE_SOURCES, all_tables, missing_cost_variables
+from .tables import NO_DECOMPOSITION, VARIANCE_SOURCES, all_tables, missing_cost_variables
 from .text import LIKELY_FROM, check_lang, count, fee, money, money_table, pct, ratio, t, yuan
 
 MARKDOWN = "brief.md"
@@ -407,7 +408,7 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
 def _spread_blocks(targets: pd.DataFrame, lang: str) -> list[Block]:
     """What drives each target's spread (``attainment_variance_share``), in whole percents
     that add up to 100; nothing for results without the decomposition."""
-    if (targets.variance_note == "not in the results").all():
+    if (targets.variance_note == NO_DECOMPOSITION).all():
         return []
     items = []
     for _, r in targets.iterrows():
@@ -426,7 +427,7 @@ def _spread_blocks(targets: pd.DataFrame, lang: str) -> list[Block]:
                     **where,
                 )
             )
-        elif r.attainment_variance == 0:
+        elif r.variance_note == CONSTANT:
             items.append(t(lang, "spread_constant", **where))
         else:
             items.append(t(lang, "spread_unavailable", reason=r.variance_note, **where))

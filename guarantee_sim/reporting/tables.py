@@ -24,6 +24,7 @@ from ..results.cost import (
     years_to_exhaustion,
     zero_subsidy_fee,
 )
+from ..results.decomposition import SOURCES as VARIANCE_SOURCES
 from ..results.intervals import (
     difference_interval,
     mean_interval,
@@ -100,8 +101,8 @@ TARGET_COLUMNS = [
     "share_defaults",
     "variance_note",
 ]
-#: the sources of ``attainment_variance_share``, in the order of the share columns
-VARIANCE_SOURCES = ("credit_cycle", "parameters", "book_replica", "defaults")
+#: ``variance_note`` of results written without the decomposition
+NO_DECOMPOSITION = "not in the results"
 RISK_COLUMNS = [
     "design",
     "party",
@@ -278,7 +279,7 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
 def _spread(spec: xr.Dataset) -> dict:
     """One target's variance decomposition as table columns (NaN where the results lack it)."""
     if "attainment_variance_share" not in spec:
-        return {"variance_note": "not in the results"}
+        return {"variance_note": NO_DECOMPOSITION}
     share = spec["attainment_variance_share"]
     return {
         "attainment_variance": _f(spec["attainment_variance"]),

@@ -55,6 +55,9 @@ SOURCES = ("credit_cycle", "parameters", "book_replica", "defaults")
 #: the regressor groups (the sources but the remainder)
 GROUPS = SOURCES[:3]
 
+#: the note of a target whose attainment is the same on every path (its shares are NaN)
+CONSTANT = "attainment does not vary over paths"
+
 METHOD = (
     "Shapley (Owen) decomposition of the R² of an OLS regression of attainment over paths "
     "on three groups: year factors up to the target's last year and parameters (each "
@@ -80,7 +83,7 @@ def variance_shares(
         return nan, "fewer than two paths"
     centred = y - y.mean()
     if math.sqrt(centred @ centred / n) <= 1e-12 * max(1.0, abs(float(y.mean()))):
-        return nan, "attainment does not vary over paths"
+        return nan, CONSTANT
     linear = {
         "credit_cycle": _standardised(factors),
         "parameters": _standardised(parameters),
