@@ -430,7 +430,7 @@ def _spread_blocks(targets: pd.DataFrame, lang: str) -> list[Block]:
         elif r.variance_note == CONSTANT:
             items.append(t(lang, "spread_constant", **where))
         else:
-            items.append(t(lang, "spread_unavailable", reason=r.variance_note, **where))
+            items.append(t(lang, "spread_unavailable", **where))
     return [("p", t(lang, "spread_intro")), ("ul", items)]
 
 

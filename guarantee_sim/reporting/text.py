@@ -223,7 +223,10 @@ TEXT: dict[str, dict[str, str]] = {
             "book replica {replica}, defaults {defaults}."
         ),
         "spread_constant": "**{design}** — {target}: the same on every path, no spread.",
-        "spread_unavailable": "**{design}** — {target}: not decomposed ({reason}).",
+        "spread_unavailable": (
+            "**{design}** — {target}: not decomposed (too few paths, attainment not finite, "
+            "or results written before the year factors were recorded)."
+        ),
         "fig_caption_targets": "Probability of reaching each target, with its 95% CI.",
         "h_costs": "What it costs the budget",
         "cost_line": (
@@ -585,7 +588,8 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "spread_constant": "**{design}** — {target}：各路径完成度相同，没有差异可分解。",
         "spread_unavailable": (
-            "**{design}** — {target}：未分解（路径过少，或结果文件早于年度因子的记录）。"
+            "**{design}** — {target}：未分解（路径过少、完成度含非有限值，"
+            "或结果文件早于年度因子的记录）。"
         ),
         "fig_caption_targets": "各项目标的达成概率及其 95% 置信区间。",
         "h_costs": "财政成本",

@@ -113,6 +113,10 @@ VARIABLE_META = {
         "share of the variance of target_attainment over paths due to each source "
         "(Shapley R² decomposition; sums to 1 over variance_source)",
     ),
+    "attainment_variance_note": (
+        "1",
+        "text: why the variance shares are NaN or use linear terms only ('' when neither)",
+    ),
 }
 
 
@@ -193,10 +197,6 @@ COORD_META: dict[str, tuple[str | None, str]] = {
         None,
         "source of the variance of attainment: credit_cycle (year_factor), parameters "
         "(parameter_value), book_replica (replica), defaults (the rest)",
-    ),
-    "attainment_variance_note": (
-        None,
-        "why the variance shares are NaN or reduced to linear terms ('' when neither)",
     ),
     "parameter": (None, "uncertain parameter (dotted scenario key)"),
     "parameter_units": (None, "units of the parameter's values"),
@@ -422,16 +422,13 @@ def with_year_factors(ds: xr.Dataset, values: np.ndarray, *, names: list[str]) -
 def with_variance_shares(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with the variance decomposition of each target's attainment over paths
     (:mod:`.decomposition`): ``attainment_variance`` (target) and
-    ``attainment_variance_share`` (target, variance_source), the coordinates
-    ``variance_source`` and ``attainment_variance_note``. Computed once the paths, their
+    ``attainment_variance_share`` (target, variance_source) and ``attainment_variance_note``
+    (target), with the coordinate ``variance_source``. Computed once the paths, their
     year factors and parameters are all in ``ds``; a subset of paths is decomposed anew
     by ``ds.gs.attainment_variance_shares()``."""
     decomposition = attainment_variance_shares(ds)
-    ds = ds.assign_coords(
-        variance_source=decomposition.variance_source.values,
-        attainment_variance_note=("target", decomposition.attainment_variance_note.values),
-    )
-    for name in ("attainment_variance", "attainment_variance_share"):
+    ds = ds.assign_coords(variance_source=decomposition.variance_source.values)
+    for name in ("attainment_variance", "attainment_variance_share", "attainment_variance_note"):
         ds[name] = decomposition[name]
     annotate(ds)
     ds["attainment_variance_share"].attrs["method"] = METHOD

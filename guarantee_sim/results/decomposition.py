@@ -118,7 +118,7 @@ def variance_shares(
 
 def attainment_variance_shares(ds: xr.Dataset) -> xr.Dataset:
     """Per target: ``attainment_variance`` (over paths, ddof 0), ``attainment_variance_share``
-    (target, variance_source) and the coordinate ``attainment_variance_note``.
+    (target, variance_source) and ``attainment_variance_note`` (target).
 
     Reads ``target_attainment``, ``year_factor``, ``parameter_value`` (none when absent)
     and ``replica`` (one book when absent) from one run's results; a comparison is
@@ -156,11 +156,12 @@ def attainment_variance_shares(ds: xr.Dataset) -> xr.Dataset:
         {
             "attainment_variance": ("target", attainment.var("path").values.reshape(n_target)),
             "attainment_variance_share": (("target", "variance_source"), shares),
+            # a variable, not a coordinate: it would follow every variable over targets
+            "attainment_variance_note": ("target", np.array(notes, dtype=str)),
         },
         coords={
             "target": attainment.target.values,
             "variance_source": np.array(SOURCES, dtype=str),
-            "attainment_variance_note": ("target", np.array(notes, dtype=str)),
         },
     )
 
