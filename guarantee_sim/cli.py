@@ -769,6 +769,30 @@ def _ci_name(interval: xr.Dataset) -> str:
     return "approximate 95% CI" if interval.attrs["approximate"] else "95% CI"
 
 
+def _spread_table(console: Console, ds: xr.Dataset) -> None:
+    """Per target: the share of the variance of attainment over paths by source (nothing
+    for results written without it)."""
+    import numpy as np
+    from rich.table import Table
+
+    if "attainment_variance_share" not in ds:
+        return
+    shares = ds["attainment_variance_share"]
+    table = Table(
+        title="What drives the spread of attainment (share of its variance over paths)",
+        caption="Shapley R² decomposition; defaults: the rest (DESIGN §5)",
+    )
+    table.add_column("target")
+    for source in shares.variance_source.values:
+        table.add_column(str(source).replace("_", " "), justify="right")
+    for target in ds.target.values:
+        row = shares.sel(target=target).values
+        note = str(ds.attainment_variance_note.sel(target=target).values)
+        cells = [f"{x:.0%}" for x in row] if np.isfinite(row).all() else [note, "", "", ""]
+        table.add_row(str(target), *cells)
+    _print_table(console, table)
+
+
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
     from rich.table import Table
@@ -874,6 +898,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
                 f"{low:.1%}–{high:.1%}",
             )
         _print_table(console, table)
+        _spread_table(console, ds)
 
     risks = []
     for hits, what in (

@@ -12,8 +12,9 @@ out with the results contract's dims, coords and attrs (DESIGN §5), so every fu
 ...     parties={"bank": "bank", "guarantor": "guarantor"},
 ...     loss={"guarantor": [[1.0, 2.0], [3.0, 4.0]]},  # (path, year)
 ... )
->>> dict(ds.sizes)
-{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'target': 0, 'parameter': 0, 'scheme': 1}
+>>> dict(ds.sizes)  # doctest: +NORMALIZE_WHITESPACE
+{'path': 2, 'year': 2, 'segment': 2, 'party': 3, 'target': 0, 'parameter': 0, 'factor': 1,
+ 'variance_source': 4, 'scheme': 1}
 >>> ds.loss.sel(party="guarantor").sum("year").values.tolist()
 [3.0, 7.0]
 
@@ -40,7 +41,13 @@ import xarray as xr
 
 from .book import LoanBook
 from .kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES
-from .results.dataset import annotate, with_parameters, with_targets
+from .results.dataset import (
+    annotate,
+    with_parameters,
+    with_targets,
+    with_variance_shares,
+    with_year_factors,
+)
 
 __all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset", "with_replicas"]
 
@@ -208,6 +215,9 @@ def results_dataset(
     ds = with_targets(ds, targets or {})
     # no uncertain parameters: the contract's empty parameter dimension
     ds = with_parameters(ds, np.empty((n_paths, 0)), keys=[], units=[], groups=[], centres=[])
+    # no credit cycle: one factor, 0 every year (the decomposition then gives it no share)
+    ds = with_year_factors(ds, np.zeros((n_paths, ds.sizes["year"], 1)), names=["economy"])
+    ds = with_variance_shares(ds)
     schemes = schemes or {"own_risk": {"coverage": 0.0, "split": {}}}
     ds = _with_terms(ds, schemes, segment_scheme or {}, caps or {})
     annotate(ds)

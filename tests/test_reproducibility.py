@@ -295,6 +295,9 @@ def test_kernels_give_the_same_numbers_without_the_jit(tmp_path):
         assert float(ds.defaults_count.sum()) > 0, name
         assert set(plain.data_vars) == set(ds.data_vars)
         for var in ds.data_vars:
+            if not np.issubdtype(ds[var].dtype, np.number):  # text (attainment_variance_note)
+                np.testing.assert_array_equal(plain[var].values, ds[var].values)
+                continue
             np.testing.assert_allclose(
                 plain[var].values, ds[var].values, rtol=1e-12, atol=0, err_msg=f"{name}: {var}"
             )

@@ -524,3 +524,21 @@ def test_parameter_uniforms_are_counter_based_per_path_and_stream():
     assert ((whole > 0) & (whole < 1)).all()
     assert abs(whole.mean() - 0.5) < 0.1
     assert len(np.unique(whole)) == whole.size
+
+
+def test_year_factors_are_each_paths_draw_factors_whatever_the_block():
+    """kernels.factors.year_factors (the results' ``year_factor``) is draw_factors of path
+    first_path + i, the call start_path makes, so a block starting at path 25 gives the
+    rows 25.. of a block starting at 0."""
+    from guarantee_sim.kernels.factors import draw_factors, year_factors
+
+    chol = np.linalg.cholesky(np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]]))
+    whole = np.empty((40, 4, 3))
+    year_factors(np.uint32(9), 0, chol, 0.4, whole)
+    part = np.empty((10, 4, 3))
+    year_factors(np.uint32(9), 25, chol, 0.4, part)
+    np.testing.assert_array_equal(part, whole[25:35])
+    one = np.empty((4, 3))
+    draw_factors(np.uint32(9), 31, chol, 0.4, 4, one)
+    np.testing.assert_array_equal(whole[31], one)
+    assert len(np.unique(whole[:, 0, 0])) == 40  # every path its own draw

@@ -10,9 +10,17 @@ import xarray as xr
 from .._version import __version__
 from ..book import LoanBook
 from ..config.schema import Scenario
+from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block
-from ..results.dataset import UNABSORBED, build_dataset, scenario_yaml, with_parameters
+from ..results.dataset import (
+    UNABSORBED,
+    build_dataset,
+    scenario_yaml,
+    with_parameters,
+    with_variance_shares,
+    with_year_factors,
+)
 from .inputs import build_inputs
 from .parameters import (
     central_scenario,
@@ -60,8 +68,9 @@ def simulate(
     >>> import guarantee_sim as gs
     >>> s = gs.load_scenario("scenarios/county_guarantee_2021.yaml")
     >>> ds = gs.simulate(s, paths=20, seed=7)
-    >>> dict(ds.sizes)
-    {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'parameter': 0}
+    >>> dict(ds.sizes)  # doctest: +NORMALIZE_WHITESPACE
+    {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'factor': 1,
+     'parameter': 0, 'variance_source': 4}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
     52.1
@@ -93,6 +102,7 @@ def simulate(
         year=np.zeros((paths, len(YEAR_VARIABLES), n_years)),
     )
     drawn = np.empty((paths, len(uncertain)))
+    factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
         drawn[first:last] = draw_values(uncertain, seed, first, last - first)
@@ -106,6 +116,11 @@ def simulate(
             inputs.settings,
             path_parameters(uncertain, drawn[first:last], inputs.segments),
             Outputs(out.segment[first:last], out.party[first:last], out.year[first:last]),
+        )
+        # the kernel draws them inside each path and returns nothing of them: drawn again
+        # here by the same routine and counters, for the results
+        year_factors(
+            np.uint32(seed), first, inputs.macro.chol, inputs.macro.persistence, factors[first:last]
         )
         if progress is not None:
             progress(last - first)
@@ -131,7 +146,8 @@ def simulate(
     # each path carries its replica's decision parameters (path p lends from p mod R)
     drawn = np.concatenate([drawn, per_replica[np.arange(paths) % n_replicas]], axis=1)
     every = [*uncertain, *decided]
-    return with_parameters(
+    ds = with_year_factors(ds, factors, names=list(scenario.macro.factors))
+    ds = with_parameters(
         ds,
         drawn,
         keys=[p.key for p in every],
@@ -140,3 +156,4 @@ def simulate(
         centres=[p.distribution.centre for p in every],
         drawn_per=[p.per for p in every],
     )
+    return with_variance_shares(ds)  # needs the year factors and the parameters

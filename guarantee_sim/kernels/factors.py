@@ -132,3 +132,11 @@ def conditional_thresholds(
                     q = 1.0 - survival ** ((n + 1) / 12.0)
                     probability[s, g, y, n] = q
                     threshold[s, g, y, n] = np.uint32(min(q * 4294967296.0, 4294967295.0))
+
+
+@jit()
+def year_factors(seed, first_path, chol, persistence, out):
+    """``out[i, year, factor]``: the factors of path ``first_path + i``, the very values
+    ``portfolio.start_path`` draws for it (the same call), for the results."""
+    for i in range(out.shape[0]):
+        draw_factors(seed, first_path + i, chol, persistence, out.shape[1], out[i])

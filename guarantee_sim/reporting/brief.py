@@ -34,12 +34,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
-from .tables import MIN_TAIL_PATHS, all_tables, missing_cost_variables
+from .tables import (
+    MIN_TAIL_PATHS,
+    NO_DECOMPOSITION,
+    VARIANCE_SOURCES,
+    all_tables,
+    missing_cost_variables,
+)
 from .text import (
     LIKELY_FROM,
     check_lang,
@@ -479,8 +486,49 @@ def _target_blocks(ds, tables, lang) -> list[Block]:
             ]
         )
     blocks.append(("table", header, rows, ""))
+    blocks += _spread_blocks(targets, lang)
     blocks.append(("figure", "targets"))
     return blocks
+
+
+def _spread_blocks(targets: pd.DataFrame, lang: str) -> list[Block]:
+    """What drives each target's spread (``attainment_variance_share``), in whole percents
+    that add up to 100; nothing for results without the decomposition."""
+    if (targets.variance_note == NO_DECOMPOSITION).all():
+        return []
+    items = []
+    for _, r in targets.iterrows():
+        where = {"design": r.design, "target": _target_name(r, lang)}
+        shares = [r[f"share_{s}"] for s in VARIANCE_SOURCES]
+        if np.isfinite(shares).all():
+            cycle, parameters, replica, defaults = _whole_percents(shares)
+            items.append(
+                t(
+                    lang,
+                    "spread_line",
+                    cycle=cycle,
+                    parameters=parameters,
+                    replica=replica,
+                    defaults=defaults,
+                    **where,
+                )
+            )
+        elif r.variance_note == CONSTANT:
+            items.append(t(lang, "spread_constant", **where))
+        else:
+            items.append(t(lang, "spread_unavailable", **where))
+    return [("p", t(lang, "spread_intro")), ("ul", items)]
+
+
+def _whole_percents(shares) -> list[str]:
+    """Shares (summing to 1) as whole percents summing to 100: each rounded down, then the
+    largest remainders (the first on a tie) rounded up."""
+    scaled = np.clip(np.asarray(shares, dtype=np.float64), 0.0, None) * 100.0
+    scaled *= 100.0 / scaled.sum()
+    whole = np.floor(scaled).astype(int)
+    for i in np.argsort(whole - scaled, kind="stable")[: 100 - int(whole.sum())]:
+        whole[i] += 1
+    return [f"{w}%" for w in whole]
 
 
 def _cost_blocks(ds, tables, lang) -> list[Block]:

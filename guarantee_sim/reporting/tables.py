@@ -24,6 +24,7 @@ from ..results.cost import (
     years_to_exhaustion,
     zero_subsidy_fee,
 )
+from ..results.decomposition import SOURCES as VARIANCE_SOURCES
 from ..results.intervals import (
     difference_interval,
     mean_interval,
@@ -92,7 +93,16 @@ TARGET_COLUMNS = [
     "probability_ci_method",
     "probability_ci_approximate",
     "likelihood",
+    # what drives the spread: shares of the variance of attainment over paths (NaN: none)
+    "attainment_variance",
+    "share_credit_cycle",
+    "share_parameters",
+    "share_book_replica",
+    "share_defaults",
+    "variance_note",
 ]
+#: ``variance_note`` of results written without the decomposition
+NO_DECOMPOSITION = "not in the results"
 RISK_COLUMNS = [
     "design",
     "party",
@@ -262,7 +272,9 @@ _TAIL_99 = (
 def target_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per design and target: attainment (mean, 5% and 95% of paths) and the probability of
     reaching it (``target_probability``) with its 95% interval, clustered by book replica
-    (:func:`~guarantee_sim.results.probability_interval`)."""
+    (:func:`~guarantee_sim.results.probability_interval`); what drives its spread: the
+    variance over paths and each source's share (``attainment_variance_share``; NaN for
+    results without it)."""
     rows = []
     for name, v in variants(ds):
         if not v.sizes.get("target"):
@@ -292,9 +304,22 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
                     "probability_ci_method": intervals.attrs["method"],
                     "probability_ci_approximate": intervals.attrs["approximate"],
                     "likelihood": likelihood(p),
+                    **_spread(spec),
                 }
             )
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+def _spread(spec: xr.Dataset) -> dict:
+    """One target's variance decomposition as table columns (NaN where the results lack it)."""
+    if "attainment_variance_share" not in spec:
+        return {"variance_note": NO_DECOMPOSITION}
+    share = spec["attainment_variance_share"]
+    return {
+        "attainment_variance": _f(spec["attainment_variance"]),
+        **{f"share_{s}": _f(share.sel(variance_source=s)) for s in VARIANCE_SOURCES},
+        "variance_note": str(spec["attainment_variance_note"].item()),
+    }
 
 
 def cost_table(ds: xr.Dataset) -> pd.DataFrame:

@@ -237,6 +237,21 @@ TEXT: dict[str, dict[str, str]] = {
         "col_probability": "P(reached)",
         "col_probability_ci": "95% CI",
         "col_likelihood": "likelihood",
+        "spread_intro": (
+            "What drives the spread of each target's attainment across paths: shares of its "
+            "variance explained by the credit cycle (the years' systematic factors), the "
+            "uncertain parameters and the book replica (a Shapley decomposition of a "
+            "regression's R²); the rest is default and renewal randomness."
+        ),
+        "spread_line": (
+            "**{design}** — {target}: credit cycle {cycle}, parameters {parameters}, "
+            "book replica {replica}, defaults {defaults}."
+        ),
+        "spread_constant": "**{design}** — {target}: the same on every path, no spread.",
+        "spread_unavailable": (
+            "**{design}** — {target}: not decomposed (too few paths, attainment not finite, "
+            "or results written before the year factors were recorded)."
+        ),
         "fig_caption_targets": "Probability of reaching each target, with its 95% CI.",
         "h_costs": "What it costs the budget",
         "cost_line": (
@@ -608,6 +623,20 @@ TEXT: dict[str, dict[str, str]] = {
         "col_probability": "达成概率",
         "col_probability_ci": "95% 置信区间",
         "col_likelihood": "可能性",
+        "spread_intro": (
+            "各目标完成度在路径之间的差异来自何处：信贷周期（各年的系统性因子）、参数不确定性"
+            "与贷款簿重复样本各自解释的方差占比（回归 R² 的 Shapley 分解），其余归于违约与续贷"
+            "的随机性。"
+        ),
+        "spread_line": (
+            "**{design}** — {target}：信贷周期 {cycle}，参数不确定性 {parameters}，"
+            "贷款簿重复样本 {replica}，违约随机性 {defaults}。"
+        ),
+        "spread_constant": "**{design}** — {target}：各路径完成度相同，没有差异可分解。",
+        "spread_unavailable": (
+            "**{design}** — {target}：未分解（路径过少、完成度含非有限值，"
+            "或结果文件早于年度因子的记录）。"
+        ),
         "fig_caption_targets": "各项目标的达成概率及其 95% 置信区间。",
         "h_costs": "财政成本",
         "cost_line": (

@@ -1,7 +1,7 @@
 """``ds.gs``: the results metrics as methods of a results Dataset (xarray accessor).
 
 Each method is the function of the same name in :mod:`guarantee_sim.results.metrics` or
-:mod:`guarantee_sim.results.cost`,
+:mod:`guarantee_sim.results.cost` (or :mod:`guarantee_sim.results.decomposition`),
 applied to the Dataset; nothing is computed here that the functions do not compute.
 Importing :mod:`guarantee_sim.results` registers it.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from . import cost, metrics
+from . import cost, dataset, decomposition, metrics
 
 
 @xr.register_dataset_accessor("gs")
@@ -73,6 +73,13 @@ class GuaranteeSimAccessor:
 
     def target_attainment(self) -> xr.DataArray:
         return metrics.target_attainment(self._ds)
+
+    def attainment_variance_shares(self) -> xr.Dataset:
+        """The variance decomposition of each target's attainment over the Dataset's paths
+        (a run stores its own as ``attainment_variance_share``; recompute it for a subset)."""
+        out = decomposition.attainment_variance_shares(self._ds)
+        dataset.annotate(out)
+        return out
 
     def depletion_probability(self) -> xr.DataArray:
         return metrics.depletion_probability(self._ds)

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from .decomposition import METHOD, attainment_variance_shares
 from .metrics import target_attainment
 
 #: the implicit party that carries what a party owed but could not pay (DESIGN §4)
@@ -112,9 +113,25 @@ VARIABLE_META = {
         "the path's drawn value of each uncertain parameter (its units: parameter_units; "
         "per book replica for the lenders' decision parameters)",
     ),
+    # the credit cycle (per path, year, factor)
+    "year_factor": (
+        "1",
+        "the path's draw of the systematic factor in the year, N(0, 1) before the "
+        "scenario's downturn shift (higher: a better year, fewer defaults)",
+    ),
     # targets
     "target_attainment": ("1", "achieved / target"),
     "target_probability": ("1", "share of paths meeting the target"),
+    "attainment_variance": ("1", "variance of target_attainment over paths"),
+    "attainment_variance_share": (
+        "1",
+        "share of the variance of target_attainment over paths due to each source "
+        "(Shapley R² decomposition; sums to 1 over variance_source)",
+    ),
+    "attainment_variance_note": (
+        "1",
+        "text: why the variance shares are NaN or use linear terms only ('' when neither)",
+    ),
 }
 
 
@@ -190,6 +207,12 @@ COORD_META: dict[str, tuple[str | None, str]] = {
     "target_from_year": ("year", "first year of the period"),
     "target_to_year": ("year", "last year of the period"),
     "target_value": ("CNY or 1", "target value (CNY for amounts, 1 for counts)"),
+    "factor": (None, "systematic factor (macro.factors)"),
+    "variance_source": (
+        None,
+        "source of the variance of attainment: credit_cycle (year_factor), parameters "
+        "(parameter_value), book_replica (replica), defaults (the rest)",
+    ),
     "parameter": (None, "uncertain parameter (dotted scenario key)"),
     "parameter_units": (None, "units of the parameter's values"),
     "parameter_group": (None, "group sharing the parameter's draw ('' for none)"),
@@ -408,4 +431,30 @@ def with_parameters(
     )
     ds["parameter_value"] = (("path", "parameter"), values.reshape(ds.sizes["path"], len(keys)))
     annotate(ds)
+    return ds
+
+
+def with_year_factors(ds: xr.Dataset, values: np.ndarray, *, names: list[str]) -> xr.Dataset:
+    """``ds`` with ``year_factor`` (path, year, factor): the systematic factors the kernel
+    drew for each path and year (``values[path, year, factor]``), one per ``macro.factors``
+    name."""
+    ds = ds.assign_coords(factor=np.array(names, dtype=str))
+    ds["year_factor"] = (("path", "year", "factor"), values)
+    annotate(ds)
+    return ds
+
+
+def with_variance_shares(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with the variance decomposition of each target's attainment over paths
+    (:mod:`.decomposition`): ``attainment_variance`` (target) and
+    ``attainment_variance_share`` (target, variance_source) and ``attainment_variance_note``
+    (target), with the coordinate ``variance_source``. Computed once the paths, their
+    year factors and parameters are all in ``ds``; a subset of paths is decomposed anew
+    by ``ds.gs.attainment_variance_shares()``."""
+    decomposition = attainment_variance_shares(ds)
+    ds = ds.assign_coords(variance_source=decomposition.variance_source.values)
+    for name in ("attainment_variance", "attainment_variance_share", "attainment_variance_note"):
+        ds[name] = decomposition[name]
+    annotate(ds)
+    ds["attainment_variance_share"].attrs["method"] = METHOD
     return ds
