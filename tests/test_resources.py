@@ -56,9 +56,9 @@ def test_run_validate_and_compare_refuse_what_cannot_fit(machine_with, tmp_path)
 
 def test_a_run_taking_most_of_the_memory_is_warned_about(machine_with):
     machine_with(10**9)
-    rc, out, err = run_main("validate", MINIMAL, "--set", "simulation.paths=150000")  # 0.6 GB
+    rc, out, err = run_main("validate", MINIMAL, "--set", "simulation.paths=150000")  # 0.65 GB
     assert rc == 0 and "valid scenario" in out
-    assert err.startswith("warning: simulation.paths = 150,000: the run needs about 0.6 GB")
+    assert err.startswith("warning: simulation.paths = 150,000: the run needs about 0.7 GB")
     assert "more than 50% of the 1.0 GB available" in err
     rc, _, err = run_main("validate", MINIMAL)  # 20 paths: nothing said
     assert rc == 0 and err == ""
