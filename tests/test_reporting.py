@@ -593,3 +593,18 @@ def test_a_large_enough_run_has_no_banner_and_keeps_its_tails(datasets, monkeypa
     assert not any(b[0] == "quote" and "Preliminary" in b[1] for b in brief.blocks)
     losses = brief.tables["losses"]
     assert losses["var_99"].notna().all() and losses["var_99_9"].isna().all()
+
+
+def test_the_brief_says_what_varies_and_what_is_fixed(datasets):
+    """The uncertainty section names what varies from path to path in *these* results (it
+    said parameter uncertainty was never covered, after parameters could be drawn)."""
+    ds = datasets["run"]  # the county scenario: demand follows the cycle, nothing drawn
+    text_en = " ".join(b[1] for b in brief_module.build_brief(ds, "en").blocks if b[0] == "p")
+    assert "new lending (it follows the credit cycle)" in text_en
+    assert "do **not** cover default rates, loss rates and correlations" in text_en
+    drawn = ds.drop_dims("parameter").assign_coords(
+        parameter=["segments.sme.pd.mean"], parameter_drawn_per=("parameter", ["path"])
+    )
+    text_zh = " ".join(b[1] for b in brief_module._uncertainty_blocks(drawn, "zh", 40))
+    assert "每条路径抽样的 1 个参数：违约概率水平" in text_zh
+    assert "segments." not in text_zh and "不包括" not in text_zh

@@ -229,9 +229,51 @@ def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
     )
     return [
         ("h2", t(lang, "h_uncertainty")),
-        ("p", t(lang, "uncertainty", paths=paths)),
+        ("p", t(lang, "uncertainty", paths=paths, **_sources_of_variation(ds, lang))),
         ("p", clusters),
     ]
+
+
+#: the kind of a drawn parameter, by the end of its dotted key
+_PARAMETER_KINDS = (
+    (".pd.mean", "param_pd"),
+    (".lgd", "param_lgd"),
+    (".correlation", "param_correlation"),
+    (".recovery.lag_months", "param_recovery"),
+    (".score_noise", "param_noise"),
+    (".mandate_loss_rate", "param_mandate"),
+)
+
+
+def _parameter_kind(key: str) -> str:
+    return next((kind for end, kind in _PARAMETER_KINDS if key.endswith(end)), "param_other")
+
+
+def _sources_of_variation(ds, lang: str) -> dict[str, str]:
+    """What varies from path to path in these results, and what the scenario fixes."""
+    sep = t(lang, "and")
+    varies = [t(lang, "varies_cycle"), t(lang, "varies_defaults")]
+    fixed = []
+    ceiling = float(ds.attrs.get("demand_ceiling", 1.0) or 1.0)
+    if ceiling > 1.0:  # built at a demand ceiling and thinned per path
+        varies.append(t(lang, "varies_demand"))
+    else:
+        fixed.append(t(lang, "fixed_demand"))
+    names = [str(p) for p in ds.coords["parameter"].values] if "parameter" in ds.coords else []
+    per = (
+        [str(x) for x in ds.coords["parameter_drawn_per"].values]
+        if "parameter_drawn_per" in ds.coords
+        else ["path"] * len(names)
+    )
+    for kind, key in (("path", "varies_drawn"), ("replica", "varies_replica")):
+        keys = [n for n, p in zip(names, per, strict=True) if p == kind]
+        if keys:  # said by kind (PD levels, LGDs, ...), not by dotted key
+            kinds = dict.fromkeys(t(lang, _parameter_kind(k)) for k in keys)
+            varies.append(t(lang, key, n=len(keys), keys=sep.join(kinds)))
+    if not any(p == "path" for p in per):
+        fixed.append(t(lang, "fixed_credit"))
+    not_covered = t(lang, "not_covered", fixed=sep.join(fixed)) if fixed else ""
+    return {"varies": sep.join(varies), "not_covered": not_covered}
 
 
 def _value(x, metric: str, lang: str) -> str:

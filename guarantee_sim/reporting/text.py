@@ -136,15 +136,30 @@ TEXT: dict[str, dict[str, str]] = {
         "h_uncertainty": "What the uncertainty covers",
         "uncertainty": (
             "Every range in this brief comes from the {paths} Monte Carlo paths "
-            "per design: credit cycles (the yearly systematic factor) and which "
-            "loans default. '95% CI' is the confidence interval of a mean or a "
-            "probability given that finite number of paths; '90% of paths' is "
-            "the spread of outcomes from one path to another. The ranges do "
-            "**not** cover parameter uncertainty: default rates, loss rates, "
-            "correlations, demand and the policy parameters are fixed at the "
-            "scenario's values, and would widen the ranges if they were "
-            "uncertain."
+            "per design. What varies from path to path: {varies}. '95% CI' is the "
+            "confidence interval of a mean or a probability given that finite number of "
+            "paths; '90% of paths' is the spread of outcomes from one path to another. "
+            "The ranges cover parameter uncertainty only for what is drawn.{not_covered} "
+            "The policy levers are the design itself, held at their values."
         ),
+        "not_covered": (
+            " They do **not** cover {fixed}, fixed at the scenario's values, which would "
+            "widen them if they were uncertain."
+        ),
+        "varies_cycle": "credit cycles (the yearly systematic factor)",
+        "varies_defaults": "which loans default",
+        "varies_demand": "new lending (it follows the credit cycle)",
+        "varies_drawn": "{n} parameters drawn per path: {keys}",
+        "varies_replica": "{n} decision parameters drawn per book replica: {keys}",
+        "fixed_credit": "default rates, loss rates and correlations",
+        "param_pd": "PD levels",
+        "param_lgd": "loss rates (LGD)",
+        "param_correlation": "asset correlations",
+        "param_recovery": "recovery lags",
+        "param_noise": "the lenders' score noise",
+        "param_mandate": "the guarantor's mandate",
+        "param_other": "other parameters",
+        "fixed_demand": "the level of demand",
         "uncertainty_clusters": (
             "Paths that lend from the same book replica are not independent (path p "
             "uses replica p mod {replicas}), so every 95% CI treats the {replicas} "
@@ -538,12 +553,29 @@ TEXT: dict[str, dict[str, str]] = {
         "col_segments": "适用业务",
         "h_uncertainty": "不确定性的含义",
         "uncertainty": (
-            "本简报中的所有区间都来自每个方案的 {paths} 条蒙特卡洛路径，涵盖信贷周期"
-            "（逐年的系统性因子）以及哪些贷款违约。“95% 置信区间”指在有限路径数下均值"
-            "或概率的置信区间；“90% 的路径”指不同路径之间结果的分布范围。这些区间"
-            "**不包括**参数不确定性：违约概率、违约损失率、相关性、需求和政策参数都固定"
-            "为情景设定值，若这些参数本身不确定，区间会更宽。"
+            "本简报中的所有区间都来自每个方案的 {paths} 条蒙特卡洛路径。"
+            "路径之间变化的是：{varies}。"
+            "“95% 置信区间”指在有限路径数下均值或概率的置信区间；“90% 的路径”指不同路径之间结果的"
+            "分布范围。参数不确定性只涵盖抽样的参数。{not_covered}政策工具即方案本身，按设定值固定。"
         ),
+        "not_covered": (
+            "区间**不包括**{fixed}的不确定性，它们固定为情景设定值，若这些参数本身不确定，"
+            "区间会更宽。"
+        ),
+        "varies_cycle": "信贷周期（逐年的系统性因子）",
+        "varies_defaults": "哪些贷款违约",
+        "varies_demand": "随信贷周期变化的新增贷款",
+        "varies_drawn": "每条路径抽样的 {n} 个参数：{keys}",
+        "varies_replica": "每个贷款簿重复样本抽样的 {n} 个决策参数：{keys}",
+        "fixed_credit": "违约概率、违约损失率和相关性",
+        "param_pd": "违约概率水平",
+        "param_lgd": "违约损失率",
+        "param_correlation": "资产相关性",
+        "param_recovery": "追偿时滞",
+        "param_noise": "放贷机构的评分噪声",
+        "param_mandate": "担保机构的政策性容忍损失",
+        "param_other": "其他参数",
+        "fixed_demand": "需求水平",
         "uncertainty_clusters": (
             "使用同一账簿副本的路径并不独立（路径 p 使用副本 p mod {replicas}），因此"
             "所有 95% 置信区间都把 {replicas} 个副本当作聚类：均值采用聚类稳健（CR1）"
