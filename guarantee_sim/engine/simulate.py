@@ -73,7 +73,7 @@ def simulate(
      'parameter': 0, 'variance_source': 4}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
-    52.1
+    52.0
     """
     sim = scenario.simulation
     paths = sim.paths if paths is None else int(paths)
