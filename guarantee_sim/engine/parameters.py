@@ -120,14 +120,10 @@ def decision_parameters(scenario: Scenario) -> list[UncertainParameter]:
 
 def draw_replica_values(params: list[UncertainParameter], seed: int, replicas: int) -> np.ndarray:
     """Drawn values ``[replicas, len(params)]`` of the decision parameters."""
-    streams = np.array(sorted({p.stream for p in params}), dtype=np.uint32)
+    streams = _streams(params)
     uniforms = np.empty((replicas, len(streams)))
     replica_parameter_uniforms(np.uint32(seed), replicas, streams, uniforms)
-    values = np.empty((replicas, len(params)))
-    for j, p in enumerate(params):
-        u = uniforms[:, int(np.searchsorted(streams, p.stream))]
-        values[:, j] = inverse_cdf(p.distribution, u)
-    return values
+    return _inverted(params, streams, uniforms)
 
 
 def replica_scenarios(
@@ -185,13 +181,25 @@ def central_scenario(scenario: Scenario) -> Scenario:
 
 def draw_values(params: list[UncertainParameter], seed: int, first: int, n: int) -> np.ndarray:
     """Drawn values ``[n paths, len(params)]`` of paths ``first .. first + n - 1``."""
-    streams = np.array(sorted({p.stream for p in params}), dtype=np.uint32)
+    streams = _streams(params)
     uniforms = np.empty((n, len(streams)))
     parameter_uniforms(np.uint32(seed), first, streams, uniforms)
-    values = np.empty((n, len(params)))
+    return _inverted(params, streams, uniforms)
+
+
+def _streams(params: list[UncertainParameter]) -> np.ndarray:
+    """The distinct streams (key or group hashes) of ``params``, sorted."""
+    return np.array(sorted({p.stream for p in params}), dtype=np.uint32)
+
+
+def _inverted(
+    params: list[UncertainParameter], streams: np.ndarray, uniforms: np.ndarray
+) -> np.ndarray:
+    """Each parameter's values from its stream's column of ``uniforms`` (rows: paths or
+    replicas), whole months rounded half up."""
+    values = np.empty((uniforms.shape[0], len(params)))
     for j, p in enumerate(params):
-        u = uniforms[:, int(np.searchsorted(streams, p.stream))]
-        x = inverse_cdf(p.distribution, u)
+        x = inverse_cdf(p.distribution, uniforms[:, int(np.searchsorted(streams, p.stream))])
         values[:, j] = np.floor(x + 0.5) if p.field in _WHOLE else x
     return values
 
