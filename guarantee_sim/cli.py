@@ -295,9 +295,38 @@ def _configure_numba_cache() -> None:
         print(f"warning: {warning.message}", file=sys.stderr)
 
 
-def _run(args, console: Console) -> int:
+def _progress_bar(chatter: Console, quiet: bool):
+    """A Rich progress display for the phases of a run (engine/progress.py); transient."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=chatter, transient=True, disable=quiet)
+
+
+class _Phases:
+    """The engine's Progress shown on a Rich display: one line, the current phase."""
+
+    def __init__(self, bar):
+        self._bar = bar
+        self._task = None
+
+    def phase(self, description: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, visible=False)
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, steps)
+
+
+def _run(args, console: Console) -> int:
+    from .engine.progress import WRITING
     from .results import write_netcdf
 
     _configure_numba_cache()
@@ -315,20 +344,14 @@ def _run(args, console: Console) -> int:
     paths = scenario.simulation.paths
     _check_resources(scenario, paths, "--paths" if args.paths is not None else "simulation.paths")
     out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
-    columns = (
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("paths"),
-        TimeElapsedColumn(),
-    )
     _check_output_options(args)
     chatter = _chatter(args, console)
-    with Progress(*columns, console=chatter, transient=True, disable=args.quiet) as bar:
-        task = bar.add_task(f"simulating {scenario.name}", total=paths)
-        ds = simulate(scenario, progress=lambda n: bar.advance(task, n))
-    _raise_if_signalled()
-    write_netcdf(ds, out)
+    with _progress_bar(chatter, args.quiet) as bar:
+        shown = _Phases(bar)
+        ds = simulate(scenario, progress=shown)
+        _raise_if_signalled()
+        shown.phase(WRITING)
+        write_netcdf(ds, out)
     _written.append(out)
     if not args.quiet:
         _print_results(ds, args, console)
@@ -420,8 +443,7 @@ def _writable(out: Path) -> Path:
 
 
 def _compare(args, console: Console) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from .engine.progress import WRITING
     from .results import write_netcdf
 
     _configure_numba_cache()
@@ -434,29 +456,22 @@ def _compare(args, console: Console) -> int:
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
     _check_experiment_resources(experiment, scenarios, args.paths)
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
-    paths, _, _ = experiment.run_size(next(iter(scenarios.values())), args.paths)
-    columns = (
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     _check_output_options(args)
     chatter = _chatter(args, console)
-    progress = Progress(*columns, console=chatter, transient=True, disable=args.quiet)
-    with progress as bar, warnings.catch_warnings():
+    with _progress_bar(chatter, args.quiet) as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", ScenarioWarning)  # printed above
-        tasks = {name: bar.add_task(name, total=paths) for name in scenarios}
+        shown = _Phases(bar)
         ds = run_experiment(
             args.experiment,
             paths=args.paths,
             seed=args.seed,
             overrides=args.overrides,
-            progress=lambda name, n: bar.advance(tasks[name], n),
+            progress=shown,
             strict=args.strict,
         )
-    _raise_if_signalled()
-    write_netcdf(ds, out)
+        _raise_if_signalled()
+        shown.phase(WRITING)
+        write_netcdf(ds, out)
     _written.append(out)
     if not args.quiet:
         _print_results(ds, args, console)

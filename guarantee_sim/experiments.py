@@ -17,11 +17,9 @@ Example experiment file::
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import math
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +32,8 @@ from .config.types import Frozen, fail
 
 if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that run
     import xarray as xr
+
+    from .engine.progress import Progress
 
 #: top-level keys only a scenario has; a file with ``base`` and none of them is an experiment
 SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
@@ -320,7 +320,7 @@ def run_experiment(
     path: str | Path,
     paths: int | None = None,
     seed: int | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | bool | None = None,
     overrides=None,
     *,
     strict: bool = False,
@@ -332,22 +332,26 @@ def run_experiment(
     import xarray as xr
 
     from .engine import simulate
+    from .engine.progress import Prefixed, as_progress, finished
 
     experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     results = []
-    for name, scenario in scenarios.items():
+    shown = as_progress(progress)
+    for i, (name, scenario) in enumerate(scenarios.items(), start=1):
+        # each phase named with its design: "fee_cut (2/3): paths"
         ds = simulate(
             scenario,
             paths=paths,
             seed=seed,
-            progress=functools.partial(progress, name) if progress else None,
+            progress=Prefixed(shown, f"{name} ({i}/{len(scenarios)}): "),
         )
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
         ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
         results.append(ds.expand_dims(scenario=[name]))
+    finished(progress, shown)
     combined = xr.concat(
         results,
         dim="scenario",

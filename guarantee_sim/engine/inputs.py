@@ -14,6 +14,7 @@ Calendar-year policy (LPR, subsidies, pool contributions, caps) is an array by y
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,12 +72,14 @@ def build_inputs(
     seed: int,
     book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
+    on_replica: Callable[[int], None] | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
     Lending comes from ``book`` when given, else from the institution processes (one book
     per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
     parameters) when ``lending_source`` is ``processes``, else from the volumes.
+    ``on_replica(1)`` is called after each replica's processes (progress).
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -85,7 +88,7 @@ def build_inputs(
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(scenario, seed, volumes, replica_scenarios)
+        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

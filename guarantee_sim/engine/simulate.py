@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import xarray as xr
 
@@ -31,6 +29,15 @@ from .parameters import (
     replica_scenarios,
     uncertain_parameters,
 )
+from .progress import (
+    COMPILING,
+    INSTITUTIONS,
+    PATHS,
+    Progress,
+    as_progress,
+    finished,
+    needs_compiling,
+)
 
 
 def simulate(
@@ -40,7 +47,7 @@ def simulate(
     *,
     block_size: int | None = None,
     book: LoanBook | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | bool | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -55,8 +62,11 @@ def simulate(
         Lending to simulate instead of the scenario's volumes. When demand follows the
         credit cycle (``macro.demand_elasticity`` > 0) its new lending is taken as the
         lending at the demand ceiling: each path keeps its share, ``min(D, D_hi) / D_hi``.
-    progress : callable, optional
-        Called with the number of paths finished after each block.
+    progress : Progress or bool, optional
+        Where to show how far the run is, phase by phase (``engine/progress.py``): the
+        institution processes (one step per book replica), compiling the kernels (the
+        first run only) and the paths (one step per block). ``True`` shows tqdm bars (a
+        widget in Jupyter); ``None`` or ``False`` (the default) shows nothing.
 
     Returns
     -------
@@ -87,11 +97,15 @@ def simulate(
     scenario = central_scenario(scenario)  # what the lenders and the fixed inputs see
     n_replicas = scenario.processes.replicas if decided and scenario.processes else 1
     per_replica = draw_replica_values(decided, seed, n_replicas)
+    shown = as_progress(progress)
+    if book is None and scenario.lending_source == "processes":
+        shown.phase(INSTITUTIONS, scenario.processes.replicas)
     inputs = build_inputs(
         scenario,
         seed,
         book,
         replica_scenarios(scenario, decided, per_replica) if decided else None,
+        on_replica=shown.advance,
     )
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)
@@ -103,6 +117,8 @@ def simulate(
     )
     drawn = np.empty((paths, len(uncertain)))
     factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
+    # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
+    shown.phase(COMPILING if needs_compiling(simulate_block) else PATHS, paths)
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
         drawn[first:last] = draw_values(uncertain, seed, first, last - first)
@@ -122,8 +138,10 @@ def simulate(
         year_factors(
             np.uint32(seed), first, inputs.macro.chol, inputs.macro.persistence, factors[first:last]
         )
-        if progress is not None:
-            progress(last - first)
+        if first == 0:
+            shown.phase(PATHS, paths)  # a no-op name change when nothing was compiled
+        shown.advance(last - first)
+    finished(progress, shown)
     arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for i, name in enumerate(SEGMENT_VARIABLES):
         arrays[name] = (("path", "year", "segment"), out.segment[:, i])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -181,12 +181,18 @@ def run_processes(
     seed: int,
     other_book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
+    on_replica: Callable[[int], None] | None = None,
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times; replica r runs
-    ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``."""
+    ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``;
+    ``on_replica(1)`` after each (progress)."""
     pr = _processes_of(scenario)
     given = replica_scenarios or [scenario] * pr.replicas
-    replicas = [run_replica(given[r], seed, r, other_book) for r in range(pr.replicas)]
+    replicas = []
+    for r in range(pr.replicas):
+        replicas.append(run_replica(given[r], seed, r, other_book))
+        if on_replica is not None:
+            on_replica(1)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])
