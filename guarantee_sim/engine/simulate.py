@@ -98,7 +98,7 @@ def simulate(
     n_replicas = scenario.processes.replicas if decided and scenario.processes else 1
     per_replica = draw_replica_values(decided, seed, n_replicas)
     shown = as_progress(progress)
-    if book is None and scenario.lending_source == "processes":
+    if book is None and scenario.processes is not None and scenario.lending_source == "processes":
         shown.phase(INSTITUTIONS, scenario.processes.replicas)
     inputs = build_inputs(
         scenario,
