@@ -16,6 +16,7 @@ from .loader import (
 )
 from .plausibility import implausible_values
 from .schema import Scenario
+from .sources import comment_sources
 
 __all__ = [
     "Override",
@@ -44,7 +45,31 @@ def load_scenario(path: str | Path, overrides=None, *, strict: bool = False) -> 
     >>> s.name, s.simulation.paths
     ('county_guarantee_2021', 10)
     """
-    return load_model(path, Scenario, overrides=overrides, checks=implausible_values, strict=strict)
+    scenario = load_model(
+        path, Scenario, overrides=overrides, checks=implausible_values, strict=strict
+    )
+    scenario._comment_sources = _file_sources(path, overrides)
+    return scenario
+
+
+def _file_sources(path: str | Path, overrides) -> dict[str, str]:
+    """The file's tagged comments by key, without the keys an override changed (their
+    comment speaks of the file's value, not the override's): the key itself, the keys
+    under it, and a key whose line it is written on (``loan_size: {median: ...}``)."""
+    _, lines = read_yaml(path)  # cached: load_model has just parsed it
+    text = Path(path).read_bytes().decode("utf-8")
+    line_of = {".".join(map(str, k)): line for k, line in lines.items()}
+    changed = [o.key for o in parse_overrides(overrides)]
+
+    def overridden(key: str) -> bool:
+        return any(
+            key == c
+            or key.startswith(c + ".")
+            or (c.startswith(key + ".") and line_of.get(c) == line_of[key])
+            for c in changed
+        )
+
+    return {k: said for k, said in comment_sources(text, lines).items() if not overridden(k)}
 
 
 def scenario_from_dict(

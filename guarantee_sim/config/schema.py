@@ -80,6 +80,7 @@ from typing import Annotated, Literal
 from pydantic import (
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     field_validator,
     model_validator,
@@ -839,6 +840,9 @@ class Scenario(Frozen):
         "institutions decide lending for the segments in `processes.demand`",
     )
     processes: Processes | None = None
+    # sources written as tagged comments in the file (config/sources.py), set by
+    # load_scenario; keys changed by an override are left out
+    _comment_sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("segments", "parties", "schemes", "targets", mode="before")
     @classmethod
@@ -861,12 +865,14 @@ class Scenario(Frozen):
         return self
 
     def value_sources(self) -> dict[str, str]:
-        """Dotted key -> source, for every value given as ``{value: ..., source: ...}``."""
-        return {
+        """Dotted key -> source: every value given as ``{value: ..., source: ...}``, and
+        every key the file's comments tag (``# PARAM: ...``, config/sources.py)."""
+        given = {
             ".".join(map(str, loc)): source
             for loc, value in iter_shapes(self)
             if (source := source_of(value)) is not None
         }
+        return {**self._comment_sources, **given}
 
     # convenience views used by the engine
     @property
