@@ -598,10 +598,15 @@ def test_a_large_enough_run_has_no_banner_and_keeps_its_tails(datasets, monkeypa
 def test_the_brief_says_what_varies_and_what_is_fixed(datasets):
     """The uncertainty section names what varies from path to path in *these* results (it
     said parameter uncertainty was never covered, after parameters could be drawn)."""
-    ds = datasets["run"]  # the county scenario: demand follows the cycle, nothing drawn
+    ds = datasets["run"]  # the county scenario: demand follows the cycle, 15 keys drawn
     text_en = " ".join(b[1] for b in brief_module.build_brief(ds, "en").blocks if b[0] == "p")
     assert "new lending (it follows the credit cycle)" in text_en
-    assert "do **not** cover default rates, loss rates and correlations" in text_en
+    assert "15 parameters drawn per path: PD levels, loss rates (LGD), recovery lags" in text_en
+    assert "do **not** cover default rates" not in text_en
+    fixed = " ".join(
+        b[1] for b in brief_module._uncertainty_blocks(ds.drop_dims("parameter"), "en", 40)
+    )
+    assert "do **not** cover default rates, loss rates and correlations" in fixed
     drawn = ds.drop_dims("parameter").assign_coords(
         parameter=["segments.sme.pd.mean"], parameter_drawn_per=("parameter", ["path"])
     )

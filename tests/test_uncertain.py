@@ -17,6 +17,7 @@ from test_reproducibility import COUNTY, rich_scenario_dict
 
 import guarantee_sim as gs
 from guarantee_sim.config.loader import ScenarioError
+from guarantee_sim.config.schema import BaselSME
 from guarantee_sim.config.values import Distribution
 from guarantee_sim.engine.inputs import build_inputs
 from guarantee_sim.engine.parameters import (
@@ -68,10 +69,14 @@ def test_without_uncertain_parameters_the_dimension_is_empty():
 
 def test_a_degenerate_distribution_is_the_fixed_value_run_bit_for_bit():
     """sd 0 draws the centre exactly: every segment's PD level and LGD of the county
-    scenario as distributions with sd 0 give the shipped run, every variable equal."""
-    fixed = gs.load_scenario(COUNTY)
+    scenario as distributions with sd 0 (its recovery lags and correlations at their
+    centres) give the run at the scenario's centres, every variable equal."""
+    fixed = central_scenario(gs.load_scenario(COUNTY))
     changes = {}
     for name, seg in fixed.segments.items():
+        changes[f"segments.{name}.recovery.lag_months"] = int(seg.recovery.lag_months)
+        if not isinstance(seg.correlation, BaselSME):
+            changes[f"segments.{name}.correlation"] = float(seg.correlation)
         changes[f"segments.{name}.pd.mean"] = {
             "dist": "lognormal",
             "median": float(seg.pd.mean),

@@ -79,11 +79,11 @@ def simulate(
     >>> s = gs.load_scenario("scenarios/county_guarantee_2021.yaml")
     >>> ds = gs.simulate(s, paths=20, seed=7)
     >>> dict(ds.sizes)  # doctest: +NORMALIZE_WHITESPACE
-    {'path': 20, 'year': 8, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'factor': 1,
-     'parameter': 0, 'variance_source': 4}
+    {'path': 20, 'year': 9, 'segment': 4, 'party': 6, 'scheme': 2, 'target': 3, 'factor': 1,
+     'parameter': 15, 'variance_source': 4}
     >>> loss = ds.loss.sum("year").mean("path")  # CNY, mean over paths
     >>> round(float(loss.sel(party="guarantor")) / 1e6, 1)
-    52.0
+    57.0
     """
     sim = scenario.simulation
     paths = sim.paths if paths is None else int(paths)
