@@ -80,3 +80,16 @@ def test_the_sources_reach_the_results(tmp_path):
     ds = gs.simulate(scenario)
     stored = json.loads(ds.attrs["value_sources"])
     assert stored == scenario.value_sources() and stored
+
+
+def test_a_block_under_a_one_line_key_explains_that_key_not_the_next():
+    """The shipped files explain a number in the lines under it (``loan_size: {...}`` then
+    its reasoning, then ``tenor_months``): the reasoning is the loan size's source."""
+    sources = gs.load_scenario("scenarios/hangzhou_2021_2023.yaml").value_sources()
+    assert "loan size mean 1.5 m" in sources["segments.first_time_credit.loan_size"]
+    assert "loan size" not in sources["segments.first_time_credit.tenor_months"]
+    demand = "processes.demand.first_time_credit"
+    assert "first-loan applications a year" in sources[f"{demand}.applications_per_year"]
+    assert "first-loan applications" not in sources[f"{demand}.growth"]
+    # a block under a key that opens a mapping belongs to the key below it
+    assert sources["segments.first_time_credit.lgd"].startswith("PARAM: LGD")

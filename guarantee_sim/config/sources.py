@@ -12,22 +12,27 @@ results and the brief can say, key by key, what rests on what:
 ...     # PARAM: LGD, unsecured small-firm loan 65% (45-80%)
 ...     lgd: 0.65
 ...     tenor_months: 12   # ASSUMPTION: one-year working-capital loans
-...     loan_size: {median: 1.0e6, cap: 1.0e7}  # PARAM: median 1 m; 004: 10 m cap
+...     loan_size: {median: 1.0e6, cap: 1.0e7}  # PARAM: median 1 m
+...     # 004: the cap is 10 m (explained under it)
+...     renewal:
+...       rate: 0.8
 ... '''
 >>> lines = {("segments",): 1, ("segments", "sme"): 2, ("segments", "sme", "lgd"): 4,
 ...          ("segments", "sme", "tenor_months"): 5, ("segments", "sme", "loan_size"): 6,
-...          ("segments", "sme", "loan_size", "median"): 6}
+...          ("segments", "sme", "loan_size", "median"): 6, ("segments", "sme", "renewal"): 8,
+...          ("segments", "sme", "renewal", "rate"): 9}
 >>> for key, said in comment_sources(text, lines).items():
 ...     print(key, "->", said)
 segments.sme.lgd -> PARAM: LGD, unsecured small-firm loan 65% (45-80%)
 segments.sme.tenor_months -> ASSUMPTION: one-year working-capital loans
-segments.sme.loan_size -> PARAM: median 1 m; 004: 10 m cap
+segments.sme.loan_size -> PARAM: median 1 m; 004: the cap is 10 m (explained under it)
 
-A key's comment is the one at the end of its line and the block of comment lines directly
-above it (no blank line between; a block that opens the file is its header, not a key's).
-So a comment that speaks of a key goes above it or beside it, never below. Keys written on
-their parent's line (inside ``{...}``) share the parent's comment, so only the parent
-carries it. Text before the first tag is prose, not a source, and is left out.
+A key's comment is the one at the end of its line, and a block of comment lines (no blank
+line inside) belongs to one key: the one-line key (``key: value``) written directly above
+it at the same indentation, as the shipped files explain a number under it; otherwise the
+key directly below it. A block that opens the file is its header, nobody's source. Keys
+written on their parent's line (inside ``{...}``) share the parent's comment, so only the
+parent carries it. Text before the first tag is prose, not a source, and is left out.
 """
 
 from __future__ import annotations
@@ -41,25 +46,51 @@ TAG = re.compile(r"(?<![\w.])(PARAM|ASSUMPTION|DESIGN|\d{3}):\s")
 def comment_sources(text: str, lines: dict[tuple, int]) -> dict[str, str]:
     """Dotted key -> the tagged parts of its comments, joined by "; " (see the module)."""
     rows = text.splitlines()
-    found = {}
-    for keys, line in lines.items():
-        parent = lines.get(keys[:-1])
-        if not keys or parent == line:  # inside a flow mapping: the parent has it
+    at_line: dict[int, tuple] = {}  # line -> the outermost key written on it
+    for keys, line in sorted(lines.items(), key=lambda kv: len(kv[0])):
+        at_line.setdefault(line, keys)
+    one_line = {line for line, keys in at_line.items() if not _has_children(keys, lines, line)}
+    comments: dict[tuple, list[str]] = {keys: [] for keys in at_line.values()}
+    for first, last in _blocks(rows):
+        above, below = first - 1, last + 1  # 1-based lines around the block
+        if above in one_line and _indent(rows[above - 1]) == _indent(rows[first - 1]):
+            owner = at_line[above]
+        elif below in at_line:
+            owner = at_line[below]
+        else:
             continue
-        said = _tagged(" ".join([*_block_above(rows, line), _end_of_line(rows[line - 1])]))
+        comments[owner].extend(r.lstrip()[1:].strip() for r in rows[first - 1 : last])
+    found = {}
+    for line, keys in sorted(at_line.items()):
+        said = _tagged(" ".join([_end_of_line(rows[line - 1]), *comments[keys]]))
         if said:
             found[".".join(map(str, keys))] = said
     return found
 
 
-def _block_above(rows: list[str], line: int) -> list[str]:
-    """The comment lines directly above 1-based ``line``, top first."""
-    block: list[str] = []
-    i = line - 2
-    while i >= 0 and rows[i].lstrip().startswith("#"):
-        block.insert(0, rows[i].lstrip()[1:].strip())
-        i -= 1
-    return block if i >= 0 else []  # a block from the first line is the file's header
+def _has_children(keys: tuple, lines: dict[tuple, int], line: int) -> bool:
+    """Whether ``keys`` has keys under it on later lines (a block, not a one-line key)."""
+    return any(k[: len(keys)] == keys and len(k) > len(keys) and n > line for k, n in lines.items())
+
+
+def _blocks(rows: list[str]):
+    """(first, last) 1-based lines of each run of comment-only lines, but the file's header
+    (a run from the first line)."""
+    i = 0
+    while i < len(rows):
+        if rows[i].lstrip().startswith("#"):
+            j = i
+            while j + 1 < len(rows) and rows[j + 1].lstrip().startswith("#"):
+                j += 1
+            if i > 0:
+                yield i + 1, j + 1
+            i = j + 1
+        else:
+            i += 1
+
+
+def _indent(row: str) -> int:
+    return len(row) - len(row.lstrip())
 
 
 def _end_of_line(row: str) -> str:
@@ -81,5 +112,5 @@ def _tagged(comment: str) -> str:
     """The parts of ``comment`` from its first tag on, one per tag, joined by "; "."""
     starts = [m.start() for m in TAG.finditer(comment)]
     ends = [*starts[1:], None] if starts else []
-    parts = [comment[a:b].strip().rstrip(";").strip() for a, b in zip(starts, ends, strict=True)]
+    parts = [comment[a:b].strip().rstrip(" ;(") for a, b in zip(starts, ends, strict=True)]
     return "; ".join(p for p in parts if p)
