@@ -570,12 +570,13 @@ def test_a_small_run_is_marked_preliminary_and_prints_no_tail_figure(datasets):
     ds = datasets["run"]
     assert ds.sizes["path"] < 1000
     brief = brief_module.build_brief(ds, "en")
-    assert brief.blocks[2][0] == "quote" and "Preliminary" in brief.blocks[2][1]
+    # the banner comes right under the title, above the findings
+    assert brief.blocks[1][0] == "quote" and "Preliminary" in brief.blocks[1][1]
     losses = brief.tables["losses"]
     assert losses[["var_99", "var_99_9", "es_99", "tail_99"]].isna().all().all()
     assert losses["mean"].notna().all()
     zh = brief_module.build_brief(ds, "zh")
-    assert "初步结果" in zh.blocks[2][1]
+    assert "初步结果" in zh.blocks[1][1]
     assert not any("百年一遇" in str(b) for b in zh.blocks)
 
 
@@ -608,3 +609,21 @@ def test_the_brief_says_what_varies_and_what_is_fixed(datasets):
     text_zh = " ".join(b[1] for b in brief_module._uncertainty_blocks(drawn, "zh", 40))
     assert "每条路径抽样的 1 个参数：违约概率水平" in text_zh
     assert "segments." not in text_zh and "不包括" not in text_zh
+
+
+def test_the_brief_opens_with_its_findings_and_ends_with_its_method(datasets):
+    """Findings first (under the title and any banner), the question after them; what the
+    intervals cover, the assumptions and the provenance at the end."""
+    for lang, first, method in (("zh", "主要发现", "不确定性的含义"), ("en", "Findings", None)):
+        brief = brief_module.build_brief(datasets["run"], lang)
+        heads = [b[1] for b in brief.blocks if b[0] == "h2"]
+        assert heads[0] == first
+        assert heads[-3:] == [
+            brief_module.t(lang, "h_uncertainty"),
+            brief_module.t(lang, "h_assumptions"),
+            brief_module.t(lang, "h_tables"),
+        ]
+        assert method is None or method in heads
+        findings = brief.blocks[[b[1] for b in brief.blocks].index(first) + 1][1]
+        assert 1 <= len(findings) <= 5
+        assert all(brief_module.t(lang, "ci") in item for item in findings)

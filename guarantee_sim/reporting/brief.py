@@ -38,6 +38,16 @@ from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
+from .findings import (
+    CAP_FROM,
+    DRIVER_FROM,
+    MAX_FINDINGS,
+    RISK_FROM,
+    Finding,
+    main_driver,
+    select_findings,
+    strongest_parameter,
+)
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
 from .tables import (
@@ -274,6 +284,150 @@ def _sources_of_variation(ds, lang: str) -> dict[str, str]:
         fixed.append(t(lang, "fixed_credit"))
     not_covered = t(lang, "not_covered", fixed=sep.join(fixed)) if fixed else ""
     return {"varies": sep.join(varies), "not_covered": not_covered}
+
+
+def _per_design(rows: list[dict], part, compare: bool, lang: str) -> str:
+    """A finding's numbers: one part for a run, '<design> <part>' per design in a comparison."""
+    if not compare:
+        return part(rows[0])
+    parts = [part(r) for r in rows]
+    if len(set(parts)) == 1:  # the designs do not move it: say so once
+        return t(lang, "finding_all_designs", text=parts[0])
+    return t(lang, "finding_sep").join(
+        t(lang, "finding_design_part", design=r["design"], text=p)
+        for r, p in zip(rows, parts, strict=True)
+    )
+
+
+def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> str:
+    """One finding in a sentence, each number with its 95% interval."""
+    first = f.rows[0]
+    if f.kind == "cost":
+        return t(
+            lang,
+            "finding_cost",
+            values=_per_design(
+                f.rows,
+                lambda r: t(
+                    lang,
+                    "finding_cost_part",
+                    mean=money(r["public_cost_pv_mean"], lang),
+                    low=money(r["public_cost_pv_ci_low"], lang),
+                    high=money(r["public_cost_pv_ci_high"], lang),
+                    ci=_ci_name(approx_cost.get(r["design"], False), lang),
+                ),
+                compare,
+                lang,
+            ),
+        )
+    if f.kind == "target":
+        return t(
+            lang,
+            "finding_target",
+            target=_target_name(first, lang),
+            values=_per_design(
+                f.rows,
+                lambda r: t(
+                    lang,
+                    "finding_target_part",
+                    p=pct(r["probability"], lang),
+                    low=pct(r["probability_ci_low"], lang),
+                    high=pct(r["probability_ci_high"], lang),
+                    ci=_ci_name(r["probability_ci_approximate"], lang),
+                    likelihood=likelihood_words(
+                        r["probability"],
+                        r["probability_ci_low"],
+                        r["probability_ci_high"],
+                        lang,
+                    ),
+                ),
+                compare,
+                lang,
+            ),
+        )
+    cap = first.get("cap", np.nan)
+    fmt = ratio if first["risk"] == "leverage_over_cap" else pct
+    return t(
+        lang,
+        "finding_risk",
+        party=_who(first, lang),
+        risk=t(lang, f"risk_name_{first['risk']}"),
+        cap=t(lang, "finding_cap", cap=fmt(cap, lang)) if np.isfinite(cap) else "",
+        values=_per_design(
+            f.rows,
+            lambda r: t(
+                lang,
+                "finding_risk_part",
+                p=pct(r["probability"], lang),
+                low=pct(r["probability_ci_low"], lang),
+                high=pct(r["probability_ci_high"], lang),
+                ci=_ci_name(r["probability_ci_approximate"], lang),
+            ),
+            compare,
+            lang,
+        ),
+    )
+
+
+def _driver_items(ds, chosen: list[Finding], lang: str) -> list[str]:
+    """What drives each target finding (first design): its largest variance source and,
+    when drawn parameters explain a share of the spread, the parameter that moves with it."""
+    items = []
+    for f in chosen:
+        if f.kind != "target":
+            continue
+        row = f.rows[0]
+        driver = main_driver(row)
+        if driver is None:
+            continue
+        source, share = driver
+        text = t(
+            lang,
+            "driver_line",
+            target=_target_name(row, lang),
+            source=t(lang, f"source_{source}"),
+            share=f"{share:.0%}",
+        )
+        if row.get("share_parameters", 0.0) >= DRIVER_FROM:
+            strongest = strongest_parameter(ds, row["design"], row["target"])
+            if strongest is not None:
+                text += t(
+                    lang,
+                    "driver_parameter",
+                    parameter=t(lang, _parameter_kind(strongest[0])),
+                    rho=f"{strongest[1]:+.2f}",
+                )
+        items.append(text)
+    return items
+
+
+def _findings_blocks(ds, tables, lang: str) -> list[Block]:
+    """The brief's opening: findings chosen by :func:`~.findings.select_findings`, the rule
+    in one sentence, then what drives them."""
+    chosen = select_findings(tables)
+    if not chosen:
+        return []
+    costs = tables["costs"]
+    approx_cost = dict(zip(costs.design, costs.ci_approximate, strict=True))
+    compare = "scenario" in ds.dims
+    blocks: list[Block] = [
+        ("h2", t(lang, "h_findings")),
+        ("ul", [_finding_text(f, approx_cost, compare, lang) for f in chosen]),
+        (
+            "p",
+            t(
+                lang,
+                "findings_rule",
+                risk=f"{RISK_FROM:.0%}",
+                cap=f"{CAP_FROM:.0%}",
+                n=MAX_FINDINGS,
+            ),
+        ),
+    ]
+    drivers = _driver_items(ds, chosen, lang)
+    if drivers:
+        blocks += [("p", t(lang, "drivers_intro")), ("ul", drivers)]
+    return blocks
 
 
 def _value(x, metric: str, lang: str) -> str:
@@ -991,8 +1145,24 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
             lang, "question_single", label=spec.get("label", "") or spec.get("name", "") or label
         )
     paths = ds.sizes["path"]
+    # findings first; the question, the designs and the details next; method and
+    # metadata (what the intervals cover, assumptions, provenance) at the end
     blocks: list[Block] = [
         ("h1", title),
+        *_preliminary_blocks(ds, lang, paths),
+        *_findings_blocks(ds, tables, lang),
+        ("h2", t(lang, "h_question")),
+        ("p", question),
+    ]
+    blocks += _design_blocks(ds, tables, lang)
+    blocks += _key_blocks(ds, tables, lang)
+    blocks += _target_blocks(ds, tables, lang)
+    blocks += _cost_blocks(ds, tables, lang)
+    blocks += _public_cost_blocks(ds, tables, lang)
+    blocks += _risk_blocks(ds, tables, lang)
+    blocks += _uncertainty_blocks(ds, lang, paths)
+    blocks += _assumption_blocks(ds, lang)
+    blocks += [
         (
             "p",
             t(
@@ -1005,19 +1175,6 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
                 created=ds.attrs.get("created", "—"),
             ),
         ),
-        *_preliminary_blocks(ds, lang, paths),
-        ("h2", t(lang, "h_question")),
-        ("p", question),
-    ]
-    blocks += _design_blocks(ds, tables, lang)
-    blocks += _uncertainty_blocks(ds, lang, paths)
-    blocks += _key_blocks(ds, tables, lang)
-    blocks += _target_blocks(ds, tables, lang)
-    blocks += _cost_blocks(ds, tables, lang)
-    blocks += _public_cost_blocks(ds, tables, lang)
-    blocks += _risk_blocks(ds, tables, lang)
-    blocks += _assumption_blocks(ds, lang)
-    blocks += [
         ("h2", t(lang, "h_tables")),
         ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
     ]

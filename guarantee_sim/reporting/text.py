@@ -452,6 +452,33 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "Sources cited by the scenario:",
         "no_sources": "The scenario cites no sources.",
         "description": "Scenario description ({name}):",
+        # ---------------------------------------------------------------- findings
+        "h_findings": "Findings",
+        "findings_rule": (
+            "How these findings were chosen: the public cost always; then every target and "
+            "every risk that happens on at least {risk} of the paths (a cap exceeded: {cap}), "
+            "ranked by the probability of the risk or by how far the target's probability is "
+            "from 50%, the top ones up to {n} findings in all."
+        ),
+        "finding_cost": "Public cost over the run (present value): {values}.",
+        "finding_cost_part": "{mean} ({ci} {low} to {high})",
+        "finding_target": "{target}: reached with probability {values}.",
+        "finding_target_part": "{p} ({ci} {low} to {high}; {likelihood})",
+        "finding_risk": "{party} — {risk}{cap}: probability {values}.",
+        "finding_risk_part": "{p} ({ci} {low} to {high})",
+        "finding_cap": " (cap {cap})",
+        "finding_design_part": "{design} {text}",
+        "finding_sep": "; ",
+        "finding_all_designs": "every design {text}",
+        "drivers_intro": "What drives them (shares of the spread of attainment over the paths):",
+        "driver_line": "{target}: mostly {source} ({share}).",
+        "driver_parameter": (
+            " Of the drawn parameters, {parameter} moves with it most (rank correlation {rho})."
+        ),
+        "source_credit_cycle": "the credit cycle",
+        "source_parameters": "the uncertain parameters",
+        "source_book_replica": "the book replica",
+        "source_defaults": "which loans default",
         "h_tables": "Tables",
         "tables_note": "The tables behind this brief are in the tables/ folder as CSV: {files}.",
     },
@@ -823,6 +850,30 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "情景引用的来源：",
         "no_sources": "情景未引用来源。",
         "description": "情景说明（{name}）：",
+        # ---------------------------------------------------------------- findings
+        "h_findings": "主要发现",
+        "findings_rule": (
+            "这些发现按以下规则选出：公共成本总是列出；其余为各项目标，以及在至少 {risk} 的路径上"
+            "发生的风险（超上限类风险为至少 {cap}），按风险的发生概率或目标达成概率与 50% 的距离"
+            "排序，取排名靠前者，合计不超过 {n} 条。"
+        ),
+        "finding_cost": "整个模拟期公共成本（现值）：{values}。",
+        "finding_cost_part": "{mean}（{ci} {low}–{high}）",
+        "finding_target": "{target}：目标达成概率 {values}。",
+        "finding_target_part": "{p}（{ci} {low}–{high}，{likelihood}）",
+        "finding_risk": "{party}：{risk}{cap}的概率 {values}。",
+        "finding_risk_part": "{p}（{ci} {low}–{high}）",
+        "finding_cap": "（上限 {cap}）",
+        "finding_design_part": "{design} {text}",
+        "finding_sep": "；",
+        "finding_all_designs": "各方案均为 {text}",
+        "drivers_intro": "原因（各因素在路径间完成度差异中所占的方差份额）：",
+        "driver_line": "{target}：主要来自{source}（{share}）。",
+        "driver_parameter": "在抽样参数中，与之关联最强的是{parameter}（秩相关系数 {rho}）。",
+        "source_credit_cycle": "信贷周期",
+        "source_parameters": "参数不确定性",
+        "source_book_replica": "贷款簿重复样本",
+        "source_defaults": "违约随机性",
         "h_tables": "数据表",
         "tables_note": "本简报所依据的数据表以 CSV 格式保存在 tables/ 文件夹：{files}。",
     },
