@@ -31,7 +31,7 @@ import guarantee_sim.reporting.brief as brief_module
 from guarantee_sim import reporting
 from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
-from guarantee_sim.reporting import fonts, measures, tables, text
+from guarantee_sim.reporting import fonts, measures, numbers, tables, text
 from guarantee_sim.results import (
     breaker_probability,
     depletion_probability,
@@ -400,17 +400,17 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     page_text = html.unescape(page)
     for name, v in designs(ds):
         expected = [
-            text.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
-            text.pct(float(v.target_probability.isel(target=0))),
-            text.yuan(float(fiscal_cost_per_lending(v)), lang),
-            text.yuan(float(fiscal_cost_per_borrower(v)), lang),
-            text.pct(float(depletion_probability(v).sel(party="gov_pool"))),
-            text.money(float(v.fiscal_cost.sum("year").mean("path")), lang),
+            numbers.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
+            numbers.pct(float(v.target_probability.isel(target=0))),
+            numbers.yuan(float(fiscal_cost_per_lending(v)), lang),
+            numbers.yuan(float(fiscal_cost_per_borrower(v)), lang),
+            numbers.pct(float(depletion_probability(v).sel(party="gov_pool"))),
+            numbers.money(float(v.fiscal_cost.sum("year").mean("path")), lang),
         ]
         if "additional_borrowers" in v and name != ds.attrs["counterfactual"]:
-            expected.append(text.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
-            expected.append(text.count(float(v.additional_borrowers.mean("path"))))
-        var_99 = text.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang)
+            expected.append(numbers.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
+            expected.append(numbers.count(float(v.additional_borrowers.mean("path"))))
+        var_99 = numbers.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang)
         if tables.tail_shown(v.sizes["path"], 0.99):
             expected.append(var_99)
         else:  # too few paths beyond the 99% quantile: not printed anywhere

@@ -50,6 +50,7 @@ from .findings import (
 )
 from .fonts import resolve_lang
 from .measures import capital_holders, scenario_info, variants
+from .numbers import count, fee, money, money_cell, money_unit, pct, ratio, yuan
 from .tables import (
     MIN_TAIL_PATHS,
     NO_DECOMPOSITION,
@@ -57,19 +58,7 @@ from .tables import (
     all_tables,
     missing_cost_variables,
 )
-from .text import (
-    LIKELY_FROM,
-    check_lang,
-    count,
-    fee,
-    likelihood_words,
-    money,
-    money_table,
-    pct,
-    ratio,
-    t,
-    yuan,
-)
+from .text import LIKELY_FROM, check_lang, likelihood_words, t
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -312,8 +301,8 @@ def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> st
                     lang,
                     "finding_cost_part",
                     mean=money(r["public_cost_pv_mean"], lang),
-                    low=money(r["public_cost_pv_ci_low"], lang),
-                    high=money(r["public_cost_pv_ci_high"], lang),
+                    low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
+                    high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
                     ci=_ci_name(approx_cost.get(r["design"], False), lang),
                 ),
                 compare,
@@ -511,12 +500,12 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 ci=_ci_name(r.ci_approximate, lang),
                 design=r.design,
                 mean=money(r.fiscal_cost_mean, lang),
-                low=money(r.fiscal_cost_ci_low, lang),
-                high=money(r.fiscal_cost_ci_high, lang),
+                low=money(r.fiscal_cost_ci_low, lang, like=r.fiscal_cost_mean),
+                high=money(r.fiscal_cost_ci_high, lang, like=r.fiscal_cost_mean),
                 public=money(r.public_loss_mean, lang),
-                public_low=money(r.public_loss_ci_low, lang),
-                public_high=money(r.public_loss_ci_high, lang),
-                public_p05=money(r.public_loss_p05, lang),
+                public_low=money(r.public_loss_ci_low, lang, like=r.public_loss_mean),
+                public_high=money(r.public_loss_ci_high, lang, like=r.public_loss_mean),
+                public_p05=money(r.public_loss_p05, lang, like=r.public_loss_p95),
                 public_p95=money(r.public_loss_p95, lang),
                 lending=money(r.lending_mean, lang),
             )
@@ -530,36 +519,42 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 design=r.design,
                 party=_who(r, lang),
                 mean=money(r["mean"], lang),
-                low=money(r.mean_ci_low, lang),
-                high=money(r.mean_ci_high, lang),
+                low=money(r.mean_ci_low, lang, like=r["mean"]),
+                high=money(r.mean_ci_high, lang, like=r["mean"]),
                 var99=money(r.var_99, lang),
                 es99=money(r.es_99, lang),
             )
         )
     blocks.append(("ul", items))
-    unit = t(lang, "unit_money_table")
+    # one unit for the table: its columns are the same quantity (a party's loss)
+    money_columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99"]
+    unit = money_unit(losses[[*money_columns, "tail_99"]].to_numpy(), lang)
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
         t(lang, "col_party"),
-        f"{t(lang, 'col_mean')} ({unit})",
-        f"{t(lang, 'col_mean_ci')}{_approx(losses, 'mean_ci_approximate', lang)} ({unit})",
-        f"{t(lang, 'col_var99')} ({unit})",
-        f"{t(lang, 'col_var999')} ({unit})",
-        f"{t(lang, 'col_es99')} ({unit})",
-        f"{t(lang, 'col_tail')} ({unit})",
+        f"{t(lang, 'col_mean')} ({unit.name})",
+        f"{t(lang, 'col_mean_ci')}{_approx(losses, 'mean_ci_approximate', lang)} ({unit.name})",
+        f"{t(lang, 'col_var99')} ({unit.name})",
+        f"{t(lang, 'col_var999')} ({unit.name})",
+        f"{t(lang, 'col_es99')} ({unit.name})",
+        f"{t(lang, 'col_tail')} ({unit.name})",
     ]
+
+    def cell(x):
+        return money_cell(x, unit, lang)
+
     rows = []
     for _, r in losses.iterrows():
         rows.append(
             ([r.design] if compare else [])
             + [
                 _party_cell(r, lang),
-                money_table(r["mean"], lang),
-                _ci(r.mean_ci_low, r.mean_ci_high, money_table, lang),
-                money_table(r.var_99, lang),
-                money_table(r.var_99_9, lang),
-                money_table(r.es_99, lang),
-                money_table(r.tail_99, lang),
+                cell(r["mean"]),
+                _ci(r.mean_ci_low, r.mean_ci_high, lambda x, _: cell(x), lang),
+                cell(r.var_99),
+                cell(r.var_99_9),
+                cell(r.es_99),
+                cell(r.tail_99),
             ]
         )
     blocks.append(("table", header, rows, t(lang, "loss_table_caption")))
@@ -727,6 +722,14 @@ def _whole_percents(shares) -> list[str]:
     return [f"{w}%" for w in whole]
 
 
+#: the money columns of the cost table, each in its own unit, with their headers
+_COST_MONEY = {
+    "fiscal_cost_mean": "col_fiscal",
+    "public_loss_mean": "col_public_loss",
+    "lending_mean": "col_lending",
+}
+
+
 def _cost_blocks(ds, tables, lang) -> list[Block]:
     costs = tables["costs"]
     blocks: list[Block] = [("h2", t(lang, "h_costs"))]
@@ -787,11 +790,10 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                 ),
             )
         )
+    units = {c: money_unit(costs[c], lang) for c in _COST_MONEY}
     header = [
         t(lang, "col_design"),
-        t(lang, "col_fiscal"),
-        t(lang, "col_public_loss"),
-        t(lang, "col_lending"),
+        *(f"{t(lang, key)} ({units[c].name})" for c, key in _COST_MONEY.items()),
         t(lang, "col_per_borrower"),
         t(lang, "col_per_100m"),
     ]
@@ -801,9 +803,7 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
     for _, r in costs.iterrows():
         row = [
             r.design,
-            money_table(r.fiscal_cost_mean, lang),
-            money_table(r.public_loss_mean, lang),
-            money_table(r.lending_mean, lang),
+            *(money_cell(getattr(r, c), units[c], lang) for c in _COST_MONEY),
             count(r.fiscal_cost_per_first_time_borrower, lang),
             count(r.fiscal_cost_per_100m_lending, lang),
         ]
@@ -889,8 +889,8 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
                 "public_cost_line",
                 design=r["design"],
                 public=money(r["public_cost_pv_mean"], lang),
-                low=money(r["public_cost_pv_ci_low"], lang),
-                high=money(r["public_cost_pv_ci_high"], lang),
+                low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
+                high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
                 fiscal=money(r["fiscal_cost_pv_mean"], lang),
                 operating=money(r["public_operating_cost_pv_mean"], lang),
             )
@@ -952,21 +952,26 @@ def _two(x, lang: str) -> str:
 
 
 def _public_cost_table(cost: pd.DataFrame, lang: str) -> Block:
-    unit = t(lang, "unit_money_table")
+    unit = money_unit(cost[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]].to_numpy(), lang)
     header = [
         t(lang, "col_design"),
-        f"{t(lang, 'col_public_cost_pv')} ({unit})",
-        f"{t(lang, 'col_mean_ci')} ({unit})",
-        f"{t(lang, 'col_fiscal_cost_pv')} ({unit})",
+        f"{t(lang, 'col_public_cost_pv')} ({unit.name})",
+        f"{t(lang, 'col_mean_ci')} ({unit.name})",
+        f"{t(lang, 'col_fiscal_cost_pv')} ({unit.name})",
         t(lang, "col_subsidy_rate"),
         t(lang, "col_zero_fee"),
     ]
     rows = [
         [
             r["design"],
-            money_table(r["public_cost_pv_mean"], lang),
-            _ci(r["public_cost_pv_ci_low"], r["public_cost_pv_ci_high"], money_table, lang),
-            money_table(r["fiscal_cost_pv_mean"], lang),
+            money_cell(r["public_cost_pv_mean"], unit, lang),
+            _ci(
+                r["public_cost_pv_ci_low"],
+                r["public_cost_pv_ci_high"],
+                lambda x, _: money_cell(x, unit, lang),
+                lang,
+            ),
+            money_cell(r["fiscal_cost_pv_mean"], unit, lang),
             _two(r["subsidy_rate"], lang),
             fee(r.get("zero_subsidy_fee", np.nan), lang),
         ]

@@ -2,8 +2,8 @@
 
 ``TEXT[lang][key]`` is a ``str.format`` template; both languages have the same keys (a
 test checks it), so the code that builds figures and briefs is written once and never
-branches on the language. Numbers are formatted by :func:`money`, :func:`pct` and
-:func:`count`, the only place that decides how a number looks in the brief.
+branches on the language. Numbers are formatted by :mod:`guarantee_sim.reporting.numbers`,
+the only place that decides how a number looks in the brief.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ LIKELY_FROM = 0.66
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         # ---------------------------------------------------------------- units, words
-        "money_m": "CNY {value} m",
+        "money_small": "CNY {value} m",
+        "money_large": "CNY {value} bn",
         "money_yuan": "CNY {value}",
-        "unit_money_m": "CNY m",
-        "unit_money_table": "CNY m",
+        "unit_small": "CNY m",
+        "unit_large": "CNY bn",
         "unit_yuan": "CNY",
         "unit_ratio": "ratio",
         "unit_share": "share",
@@ -52,23 +53,23 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_year": "year",
         "fig_fan_title": "{variable}{what}",
         "fig_loss_title": "Loss over the run by party: mean and 99% tail",
-        "fig_loss_ylabel": "loss over the run (CNY m)",
+        "fig_loss_ylabel": "loss over the run ({unit})",
         "fig_loss_mean": "mean",
         "fig_loss_tail": "99% tail",
         "fig_exceed_title": "Exceedance: P(loss over the run > x), by party",
-        "fig_exceed_xlabel": "loss over the run, x (CNY m)",
+        "fig_exceed_xlabel": "loss over the run, x ({unit})",
         "fig_exceed_ylabel": "P(loss > x)",
         "fig_one_in_100": "1 in 100",
         "fig_target_title": "Probability of reaching each target",
         "fig_target_xlabel": "P(target reached), 95% CI from the paths",
         "fig_capital_title": "Guarantor capital and pool balance",
-        "fig_capital_ylabel": "year-end net assets / balance (CNY m)",
+        "fig_capital_ylabel": "year-end net assets / balance ({unit})",
         "fig_insolvent": "{party}: P(insolvent) {p}",
         "fig_depleted": "{party}: P(pool depleted) {p}",
         "fig_compare_title": "Designs compared",
-        "fig_compare_loss": "Mean loss over the run (CNY m)",
+        "fig_compare_loss": "Mean loss over the run ({unit})",
         "fig_compare_targets": "P(target reached)",
-        "fig_compare_fiscal": "Fiscal cost over the run (CNY m), 95% CI",
+        "fig_compare_fiscal": "Fiscal cost over the run ({unit}), 95% CI",
         "fig_compare_risk": "Risks",
         "fig_per_100m": "{value} per 100 m lent",
         "fig_per_additional": "{value} per add. borrower",
@@ -308,9 +309,9 @@ TEXT: dict[str, dict[str, str]] = {
             "scheme), so additional borrowers and the cost per additional "
             "borrower are not estimated."
         ),
-        "col_fiscal": "fiscal cost (CNY m)",
-        "col_public_loss": "public loss (CNY m)",
-        "col_lending": "new lending (CNY m)",
+        "col_fiscal": "fiscal cost",
+        "col_public_loss": "public loss",
+        "col_lending": "new lending",
         "col_per_borrower": "per first-time borrower (CNY)",
         "col_per_100m": "per 100 m CNY lent (CNY)",
         "col_additional": "additional first-time borrowers",
@@ -483,10 +484,11 @@ TEXT: dict[str, dict[str, str]] = {
         "tables_note": "The tables behind this brief are in the tables/ folder as CSV: {files}.",
     },
     "zh": {
-        "money_m": "{value} 万元",
+        "money_small": "{value} 万元",
+        "money_large": "{value} 亿元",
         "money_yuan": "{value} 元",
-        "unit_money_m": "百万元",
-        "unit_money_table": "万元",
+        "unit_small": "万元",
+        "unit_large": "亿元",
         "unit_yuan": "元",
         "unit_ratio": "倍",
         "unit_share": "比例",
@@ -504,23 +506,23 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_year": "年份",
         "fig_fan_title": "{variable}{what}",
         "fig_loss_title": "各方整个模拟期损失：均值与 99% 尾部",
-        "fig_loss_ylabel": "整个模拟期损失（百万元）",
+        "fig_loss_ylabel": "整个模拟期损失（{unit}）",
         "fig_loss_mean": "均值",
         "fig_loss_tail": "99% 尾部",
         "fig_exceed_title": "超越概率：各方整个模拟期损失 > x 的概率",
-        "fig_exceed_xlabel": "整个模拟期损失 x（百万元）",
+        "fig_exceed_xlabel": "整个模拟期损失 x（{unit}）",
         "fig_exceed_ylabel": "P(损失 > x)",
         "fig_one_in_100": "百分之一",
         "fig_target_title": "各项目标的达成概率",
         "fig_target_xlabel": "目标达成概率（95% 置信区间）",
         "fig_capital_title": "担保机构净资产与资金池余额",
-        "fig_capital_ylabel": "年末净资产／余额（百万元）",
+        "fig_capital_ylabel": "年末净资产／余额（{unit}）",
         "fig_insolvent": "{party}：资不抵债概率 {p}",
         "fig_depleted": "{party}：资金池耗尽概率 {p}",
         "fig_compare_title": "方案比较",
-        "fig_compare_loss": "整个模拟期平均损失（百万元）",
+        "fig_compare_loss": "整个模拟期平均损失（{unit}）",
         "fig_compare_targets": "目标达成概率",
-        "fig_compare_fiscal": "整个模拟期财政支出（百万元，95% 置信区间）",
+        "fig_compare_fiscal": "整个模拟期财政支出（{unit}，95% 置信区间）",
         "fig_compare_risk": "风险",
         "fig_per_100m": "每亿元贷款 {value}",
         "fig_per_additional": "每新增首贷户 {value}",
@@ -728,9 +730,9 @@ TEXT: dict[str, dict[str, str]] = {
         "no_counterfactual": (
             "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。"
         ),
-        "col_fiscal": "财政支出（万元）",
-        "col_public_loss": "公共部门损失（万元）",
-        "col_lending": "新增贷款（万元）",
+        "col_fiscal": "财政支出",
+        "col_public_loss": "公共部门损失",
+        "col_lending": "新增贷款",
         "col_per_borrower": "每户首贷户（元）",
         "col_per_100m": "每亿元贷款（元）",
         "col_additional": "新增首贷户（户）",
@@ -894,58 +896,6 @@ def t(lang: str, key: str, **values) -> str:
 
 def _bad(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def money(x, lang: str) -> str:
-    """A sum in the brief's money unit: CNY m (en) or 万元 (zh), two decimals."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    x = float(x)
-    if lang == "zh":
-        return t(lang, "money_m", value=f"{x / 1e4:,.2f}")
-    return t(lang, "money_m", value=f"{x / 1e6:,.2f}")
-
-
-def money_table(x, lang: str) -> str:
-    """A sum in a table's money column (unit in the header): CNY m (en) or 万元 (zh)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x) / (1e4 if lang == 'zh' else 1e6):,.2f}"
-
-
-def yuan(x, lang: str) -> str:
-    """A small sum in whole CNY (costs per borrower, per 100 m lent)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return t(lang, "money_yuan", value=f"{float(x):,.0f}")
-
-
-def pct(x, lang: str = "en") -> str:
-    """A probability or share as a percentage with one decimal."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.1%}"
-
-
-def fee(x, lang: str = "en") -> str:
-    """A fee or interest rate a year as a percentage with two decimals (0.45%)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.2%}"
-
-
-def count(x, lang: str = "en") -> str:
-    """A count of loans or borrowers, whole."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):,.0f}"
-
-
-def ratio(x, lang: str = "en") -> str:
-    """A leverage multiple, two decimals."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.2f}×"
 
 
 def likelihood(p: float) -> str:
