@@ -1,12 +1,15 @@
-"""The findings a brief opens with: the rule that picks them, and the words that say them."""
+"""The findings a brief opens with (the rule that picks them, the words that say them) and
+the paired differences between the designs of a comparison."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from guarantee_sim.reporting.brief import _findings_blocks
+from guarantee_sim.reporting.differences import difference_table, excludes_zero, identical
 from guarantee_sim.reporting.findings import (
     MAX_FINDINGS,
     main_driver,
@@ -183,3 +186,46 @@ def test_the_driver_is_the_largest_share_and_the_parameter_that_moves_with_it():
     )
     name, rho = strongest_parameter(ds, "run", "x")
     assert name == "segments.a.pd.mean" and rho == -1.0
+
+
+# --------------------------------------------------------------------------- differences
+
+
+def _comparison() -> xr.Dataset:
+    """Two designs on four paths: the second spends 2 CNY more on every path in year 0 and
+    reaches the target on paths 1 and 2 as well as path 0."""
+    base_cost = np.array([[1.0, 0.0], [3.0, 1.0], [2.0, 2.0], [5.0, 0.0]])  # (path, year)
+    cost = np.stack([base_cost, base_cost + [[2.0, 0.0]]])  # (scenario, path, year)
+    attainment = np.array([[1.2, 0.5, 0.9, 0.1], [1.2, 1.0, 1.1, 0.1]])[..., None]
+    return xr.Dataset(
+        {
+            "fiscal_cost": (("scenario", "path", "year"), cost),
+            "public_loss": (("scenario", "path", "year"), np.zeros_like(cost)),
+            "target_attainment": (("scenario", "path", "target"), attainment),
+        },
+        coords={
+            "scenario": ["base", "more"],
+            "path": np.arange(4),
+            "year": [2021, 2022],
+            "target": ["x"],
+            "target_label": ("target", ["目标甲"]),
+        },
+    )
+
+
+def test_differences_are_paired_path_by_path():
+    rows = difference_table(_comparison()).set_index("measure")
+    fiscal = rows.loc["fiscal_cost"]
+    # 2 more on every path: the paired interval has no width, whatever the paths' spread
+    assert (fiscal.baseline_value, fiscal.design_value) == (3.5, 5.5)
+    assert (fiscal.difference, fiscal.difference_ci_low, fiscal.difference_ci_high) == (2, 2, 2)
+    assert excludes_zero(fiscal) and not identical(fiscal)
+    assert identical(rows.loc["public_loss"])
+    target = rows.loc["target_probability"]
+    # reached on paths {0} against {0, 1, 2}: 25% -> 75%, differences (0, 1, 1, 0): mean 0.5,
+    # sd sqrt(1/3), t(3) interval 0.5 -+ 3.1824 * 0.2887 = (-0.419, 1.419)
+    assert (target.baseline_value, target.design_value, target.difference) == (0.25, 0.75, 0.5)
+    assert target.difference_ci_low == pytest.approx(-0.4187, abs=1e-3)
+    assert target.difference_ci_high == pytest.approx(1.4187, abs=1e-3)
+    assert not excludes_zero(target) and target.label == "目标甲"
+    assert difference_table(_comparison().isel(scenario=0)).empty  # a run: nothing to compare

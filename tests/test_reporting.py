@@ -31,7 +31,7 @@ import guarantee_sim.reporting.brief as brief_module
 from guarantee_sim import reporting
 from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
-from guarantee_sim.reporting import fonts, measures, numbers, tables, text
+from guarantee_sim.reporting import fonts, labels, measures, numbers, tables, text
 from guarantee_sim.results import (
     breaker_probability,
     depletion_probability,
@@ -421,13 +421,19 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     spec = measures.scenario_info(ds)
     for source in spec["sources"]:
         assert source in md
-    assert " ".join(spec["description"].split()) in md
+    # the scenario's description and the experiment's question are in English: quoted in
+    # the English brief; the Chinese one says where the description is and asks in Chinese
+    if lang == "en":
+        assert " ".join(spec["description"].split()) in md
+    else:
+        assert text.t(lang, "description_foreign", name=spec["label"]) in md
     assert text.TEXT[lang]["h_uncertainty"] in md
     assert text.TEXT[lang]["h_public_cost"] in md  # the section, or what the results lack
     assert ("parameter uncertainty" if lang == "en" else "参数不确定性") in md
     if kind == "compare":
-        assert ds.attrs["question"].strip() in md
-        for name in ds.scenario.values:
+        question = ds.attrs["question"].strip()
+        assert (question in md) == (lang == "en")
+        for name in labels.design_names(ds, lang).values():
             assert f"**{name}**" in md
 
 
@@ -627,3 +633,71 @@ def test_the_brief_opens_with_its_findings_and_ends_with_its_method(datasets):
         findings = brief.blocks[[b[1] for b in brief.blocks].index(first) + 1][1]
         assert 1 <= len(findings) <= 5
         assert all(brief_module.t(lang, "ci") in item for item in findings)
+
+
+#: what a Chinese brief may carry in Latin letters: units and measures a Chinese reader
+#: knows (CNY, VaR, ES, LPR, R², the t distribution, P(...) and x in a formula), file
+#: names and their format (CSV)
+ZH_ALLOWED = {"CNY", "VaR", "ES", "LPR", "R", "t", "x", "P", "CSV"}
+_LATIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FILE = re.compile(r"[\w./-]+\.(?:nc|csv|png)|tables/|figures/")
+
+
+def _brief_strings(brief) -> list[str]:
+    """Every string a reader sees, except the scenario's sources (cited verbatim)."""
+    out, skip = [], False
+    for block in brief.blocks:
+        if skip and block[0] == "ul":
+            skip = False
+            continue
+        skip = block[0] == "p" and block[1] == text.t(brief.lang, "sources")
+        if block[0] == "ul":
+            out += block[1]
+        elif block[0] == "table":
+            out += [*block[1], *(str(c) for row in block[2] for c in row), block[3]]
+        elif block[0] == "figure":
+            out.append(brief.figures[block[1]][1])
+        else:
+            out.append(block[1])
+    return out
+
+
+def test_the_chinese_brief_has_no_internal_ids_or_english(datasets):
+    """Designs, parties, schemes, segments and levers by their labels: no identifier with an
+    underscore and no English word outside a small allow-list, in the brief of the shipped
+    scenario and in that of a comparison (``fee_0_5pct`` was printed as it is)."""
+    for kind in ("run", "compare"):
+        brief = brief_module.build_brief(datasets[kind], "zh", source=f"{kind}.nc")
+        for line in _brief_strings(brief):
+            words = set(_LATIN.findall(_FILE.sub("", str(line)))) - ZH_ALLOWED
+            assert not words, (kind, words, line)
+    compare = brief_module.build_brief(datasets["compare"], "zh")
+    seen = "\n".join(_brief_strings(compare))
+    assert "县政府性融资担保公司担保费率 0.5%" in seen  # fee_0_5pct by its lever
+    # the 20/20/20/40 split as shares of the whole loss
+    assert (
+        "国家融资担保基金 20% / 省再担保集团 20% / 县政府性融资担保公司 40% / 合作银行 20%" in seen
+    )
+
+
+def test_the_comparison_brief_has_paired_differences_from_the_baseline(datasets):
+    """(design - baseline) for the headline measures with paired 95% intervals: a fee cut
+    raises the public cost on every path by the fee income lost (common random numbers),
+    so its difference is known in sign; the CSV keeps the ids, the text the labels."""
+    ds = datasets["compare"]
+    brief = brief_module.build_brief(ds, "zh")
+    diffs = brief.tables["differences"].set_index(["design", "measure"])
+    row = diffs.loc[("fee_0_5pct", "public_cost_pv")]
+    base, cut = (
+        public_cost_pv(ds.sel(scenario=s))["public_cost"] for s in ("baseline", "fee_0_5pct")
+    )
+    assert row.difference == pytest.approx(float((cut - base).mean("path")))
+    assert row.difference > 0 and row.difference_ci_low > 0  # paired: the sign is known
+    # paired, the interval is far narrower than the spread of either design over the paths
+    assert row.difference_ci_high - row.difference_ci_low < float(base.std("path")) / 10
+    heads = [b[1] for b in brief.blocks if b[0] == "h2"]
+    assert text.t("zh", "h_differences") in heads
+    table = next(b for b in brief.blocks if b[0] == "table" and "差值（本方案 − 基准方案）" in b[1])
+    assert any(
+        r[0] == "县政府性融资担保公司担保费率 0.5%" and r[1] == "公共成本（现值）" for r in table[2]
+    )

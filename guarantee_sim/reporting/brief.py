@@ -38,6 +38,7 @@ from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
+from .differences import difference_table, excludes_zero, identical
 from .findings import (
     CAP_FROM,
     DRIVER_FROM,
@@ -49,8 +50,20 @@ from .findings import (
     strongest_parameter,
 )
 from .fonts import resolve_lang
+from .labels import design_changes, design_names, labelled, whole_loss_split
 from .measures import capital_holders, scenario_info, variants
-from .numbers import count, fee, money, money_cell, money_unit, pct, ratio, yuan
+from .numbers import (
+    count,
+    fee,
+    money,
+    money_cell,
+    money_unit,
+    pct,
+    points,
+    ratio,
+    signed_money,
+    yuan,
+)
 from .tables import (
     MIN_TAIL_PATHS,
     NO_DECOMPOSITION,
@@ -58,7 +71,7 @@ from .tables import (
     all_tables,
     missing_cost_variables,
 )
-from .text import LIKELY_FROM, check_lang, likelihood_words, t
+from .text import LIKELY_FROM, TEXT, check_lang, likelihood_words, t
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -89,10 +102,22 @@ def _png(ax) -> bytes:
     return buffer.getvalue()
 
 
+def _designs_renamed(ds: xr.Dataset, names: dict[str, str]) -> xr.Dataset:
+    """A comparison whose ``scenario`` labels (and counterfactual) are ``names``."""
+    out = ds.assign_coords(scenario=[names.get(str(s), str(s)) for s in ds.scenario.values])
+    out.attrs = dict(ds.attrs)
+    cf = str(ds.attrs.get("counterfactual", "") or "")
+    if cf:
+        out.attrs["counterfactual"] = names.get(cf, cf)
+    return out
+
+
 def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     """The brief's figures as PNG bytes with their captions (in ``lang``)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
     compare = "scenario" in ds.dims
+    if compare and fig_lang == "zh":  # designs by the names the text gives them
+        ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
     if compare:
@@ -157,7 +182,7 @@ def _who(row, lang: str) -> str:
 
 def _party_cell(row, lang: str) -> str:
     label = str(row.get("label", "") or "")
-    return f"{label}（{row['party']}）" if lang == "zh" and label else str(row["party"])
+    return label if lang == "zh" and label else str(row["party"])
 
 
 def _target_name(row, lang: str) -> str:
@@ -378,7 +403,7 @@ def _driver_items(ds, chosen: list[Finding], lang: str) -> list[str]:
             share=f"{share:.0%}",
         )
         if row.get("share_parameters", 0.0) >= DRIVER_FROM:
-            strongest = strongest_parameter(ds, row["design"], row["target"])
+            strongest = strongest_parameter(ds, row.get("design_id", row["design"]), row["target"])
             if strongest is not None:
                 text += t(
                     lang,
@@ -423,6 +448,26 @@ def _value(x, metric: str, lang: str) -> str:
     return money(x, lang) if metric.endswith("_amount") else count(x, lang)
 
 
+def _scenario_name(spec: dict, lang: str) -> str:
+    """The base scenario as a reader knows it: its label (zh, when it has one), else its name."""
+    return (spec.get("label") if lang == "zh" else None) or spec.get("name", "")
+
+
+def _display(tables: dict[str, pd.DataFrame], names: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The tables as the brief's text shows them: designs by the names a reader knows
+    (``design_id`` keeps the id); the CSV files keep the ids."""
+    out = {}
+    for key, table in tables.items():
+        shown = table
+        if "design" in table:
+            shown = shown.assign(design_id=table["design"], design=table["design"].map(names))
+            for column in ("counterfactual", "baseline"):  # other designs' names
+                if column in table and not pd.api.types.is_bool_dtype(table[column]):
+                    shown = shown.assign(**{column: table[column].map(lambda x: names.get(x, x))})
+        out[key] = shown
+    return out
+
+
 def _design_blocks(ds, tables, lang) -> list[Block]:
     blocks: list[Block] = [("h2", t(lang, "h_designs"))]
     compare = "scenario" in ds.dims
@@ -435,17 +480,20 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                     lang,
                     "designs_compare",
                     n=ds.sizes["scenario"],
-                    base=spec.get("name", ds.attrs.get("scenario", "")),
+                    base=_scenario_name(spec, lang),
                 ),
             )
         )
+        changes = design_changes(ds, lang)
         rows = [
-            [r.design, r.changes or t(lang, "no_changes")] for r in tables["designs"].itertuples()
+            [r.design, changes.get(r.design_id) or t(lang, "no_changes")]
+            for r in tables["designs"].itertuples()
         ]
         blocks.append(("table", [t(lang, "col_design"), t(lang, "col_changes")], rows, ""))
         cf = str(ds.attrs.get("counterfactual", "") or "")
         if cf:
-            blocks.append(("p", t(lang, "designs_counterfactual", name=cf)))
+            name = design_names(ds, lang).get(cf, cf)
+            blocks.append(("p", t(lang, "designs_counterfactual", name=name)))
     else:
         blocks.append(
             (
@@ -453,7 +501,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                 t(
                     lang,
                     "designs_single",
-                    name=spec.get("name", ""),
+                    name="" if lang == "zh" and spec.get("label") else spec.get("name", ""),
                     label=spec.get("label", "") or spec.get("name", ""),
                 ),
             )
@@ -462,10 +510,12 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     if len(schemes):
         rows = [
             [
-                f"{r.label}（{r.scheme}）" if lang == "zh" and r.label else r.scheme,
+                r.label if lang == "zh" and r.label else r.scheme,
                 pct(r.coverage, lang),
-                r.split,
-                r.segments,
+                whole_loss_split(ds, r.scheme, lang),
+                t(lang, "and").join(
+                    labelled(ds, "segments", s, lang) for s in r.segments.split(", ") if s
+                ),
             ]
             for r in schemes.itertuples()
         ]
@@ -483,6 +533,57 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
             )
         )
     return blocks
+
+
+def _difference_value(x, kind: str, lang: str, like=None) -> str:
+    if kind == "probability":
+        return pct(x, lang)
+    return money(x, lang, like=like)
+
+
+def _difference_blocks(tables, lang) -> list[Block]:
+    """A comparison's (design - baseline) table for the headline measures, with paired 95%
+    intervals (:func:`~.differences.difference_table`)."""
+    diffs = tables.get("differences")
+    if diffs is None or not len(diffs):
+        return []
+    rows = []
+    for r in diffs.to_dict("records"):
+        if r["kind"] == "probability":
+            diff, low, high = (points(r[k], lang) for k in _DIFF)
+        else:
+            scale = max(abs(r["difference_ci_low"]), abs(r["difference_ci_high"]))
+            diff = signed_money(r["difference"], lang)
+            low, high = (signed_money(r[k], lang, like=scale) for k in _DIFF[1:])
+        target = (r["label"] if lang == "zh" and r["label"] else r["target"]) or ""
+        rows.append(
+            [
+                r["design"],
+                t(lang, f"measure_{r['measure']}", target=target),
+                _difference_value(r["baseline_value"], r["kind"], lang),
+                _difference_value(r["design_value"], r["kind"], lang, like=r["baseline_value"]),
+                diff,
+                f"{low} – {high}",
+                t(lang, "identical" if identical(r) else "yes" if excludes_zero(r) else "no"),
+            ]
+        )
+    header = [
+        t(lang, "col_design"),
+        t(lang, "col_measure"),
+        t(lang, "col_baseline_value"),
+        t(lang, "col_design_value"),
+        t(lang, "col_difference"),
+        t(lang, "col_difference_ci") + _approx(diffs, "difference_ci_approximate", lang),
+        t(lang, "col_sign_known"),
+    ]
+    return [
+        ("h2", t(lang, "h_differences")),
+        ("p", t(lang, "differences_intro", base=diffs["baseline"].iloc[0])),
+        ("table", header, rows, ""),
+    ]
+
+
+_DIFF = ("difference", "difference_ci_low", "difference_ci_high")
 
 
 def _key_blocks(ds, tables, lang) -> list[Block]:
@@ -1095,13 +1196,33 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
+def _catalogued(lang: str, prefix: str, value) -> str:
+    """A setting's value in words from the catalogue (``prefix + value``), else as it is."""
+    key = f"{prefix}{value}"
+    return t(lang, key) if key in TEXT[lang] else str(value if value is not None else "—")
+
+
+def _written_in(text: str, lang: str) -> bool:
+    """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
+    characters are at least a third of its letters; for en, when Latin letters are half."""
+    cjk = sum("\u4e00" <= c <= "\u9fff" for c in text)
+    latin = sum(c.isascii() and c.isalpha() for c in text)
+    if lang == "zh":
+        return cjk >= (cjk + latin) / 3
+    return latin >= (cjk + latin) / 2
+
+
 def _assumption_blocks(ds, lang) -> list[Block]:
     spec = scenario_info(ds)
     years = ds.year.values
     blocks: list[Block] = [("h2", t(lang, "h_assumptions"))]
-    if spec.get("description"):
-        blocks.append(("p", t(lang, "description", name=spec.get("name", ""))))
-        blocks.append(("quote", " ".join(str(spec["description"]).split())))
+    description = " ".join(str(spec.get("description") or "").split())
+    name = _scenario_name(spec, lang)
+    if description and _written_in(description, lang):
+        blocks.append(("p", t(lang, "description", name=name)))
+        blocks.append(("quote", description))
+    elif description:  # in the other language only: say where it is
+        blocks.append(("p", t(lang, "description_foreign", name=name)))
     blocks.append(
         (
             "p",
@@ -1111,8 +1232,8 @@ def _assumption_blocks(ds, lang) -> list[Block]:
                 first=int(years[0]),
                 last=int(years[-1]),
                 origination=spec["origination_years"] or "—",
-                granularity=ds.attrs.get("granularity", "—"),
-                lending_source=ds.attrs.get("lending_source", "—"),
+                granularity=_catalogued(lang, "granularity_", ds.attrs.get("granularity")),
+                lending_source=_catalogued(lang, "lending_", ds.attrs.get("lending_source")),
                 replicas=ds.attrs.get("book_replicas", "—"),
             ),
         )
@@ -1132,6 +1253,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     check_results(ds)
     tables = all_tables(ds)
     compare = "scenario" in ds.dims
+    if compare:  # written as CSV too
+        tables["differences"] = difference_table(ds)
     spec = scenario_info(ds)
     if compare:
         label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
@@ -1139,6 +1262,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         )
         title = t(lang, "title_compare", label=label)
         question = " ".join(str(ds.attrs.get("question", "")).split())
+        if question and not _written_in(question, lang):  # the file's question is English
+            question = t(lang, "question_compare", label=label)
     else:
         label = (ds.attrs.get("scenario_label") if lang == "zh" else None) or ds.attrs.get(
             "scenario", ""
@@ -1149,6 +1274,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         question = t(
             lang, "question_single", label=spec.get("label", "") or spec.get("name", "") or label
         )
+    raw, tables = tables, _display(tables, design_names(ds, lang))
     paths = ds.sizes["path"]
     # findings first; the question, the designs and the details next; method and
     # metadata (what the intervals cover, assumptions, provenance) at the end
@@ -1160,6 +1286,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("p", question),
     ]
     blocks += _design_blocks(ds, tables, lang)
+    blocks += _difference_blocks(tables, lang)
     blocks += _key_blocks(ds, tables, lang)
     blocks += _target_blocks(ds, tables, lang)
     blocks += _cost_blocks(ds, tables, lang)
@@ -1177,7 +1304,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
                 paths=paths,
                 seed=ds.attrs.get("seed", "—"),
                 version=ds.attrs.get("package_version", "—"),
-                created=ds.attrs.get("created", "—"),
+                created=str(ds.attrs.get("created", "—")).replace("T", " "),  # ISO, readable
             ),
         ),
         ("h2", t(lang, "h_tables")),
@@ -1185,7 +1312,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     ]
     figures = brief_figures(ds, lang)
     blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
-    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=tables)
+    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=raw)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -1251,12 +1378,23 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+td.n { white-space: nowrap; }
 th { background: #f3f3f3; }
 caption { caption-side: top; font-style: italic; text-align: left; padding-bottom: 0.3rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.88rem; color: #555; }
 blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; color: #444; }
 """
+
+
+#: a table cell this short (a number with its unit, an interval) is kept on one line
+NOWRAP_UP_TO = 24
+
+
+def _td(cell) -> str:
+    text = str(cell)
+    short = ' class="n"' if len(text) <= NOWRAP_UP_TO else ""
+    return f"<td{short}>{html.escape(text)}</td>"
 
 
 def render_html(brief: Brief) -> str:
@@ -1293,9 +1431,7 @@ def render_html(brief: Brief) -> str:
                 + "</tr></thead><tbody>"
             )
             for row in rows:
-                out.append(
-                    "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                )
+                out.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
             out.append("</tbody></table>")
         elif kind == "figure":
             png, caption = brief.figures[block[1]]

@@ -92,6 +92,23 @@ def tick(value: float, _position=None) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def signed_money(x, lang: str, like=None) -> str:
+    """A difference of sums with its sign ("+1,234.5 万元", "CNY -0.98 bn"), in ``like``'s
+    unit (or its own)."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    unit = money_unit([x if like is None or _bad(like) else like], lang)
+    sign = "+" if float(x) > 0 else "-" if float(x) < 0 else ""
+    return t(lang, unit.template, value=sign + unit.number(abs(float(x))))
+
+
+def points(x, lang: str) -> str:
+    """A difference of probabilities in percentage points with its sign ("+3.5 个百分点")."""
+    if _bad(x):
+        return TEXT[lang]["none"]
+    return t(lang, "points", value=f"{float(x) * 100:+.1f}")
+
+
 def yuan(x, lang: str) -> str:
     """A small sum in whole CNY (costs per borrower, per 100 m lent)."""
     if _bad(x):

@@ -132,7 +132,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_changes": "(base scenario)",
         "col_scheme": "loss-sharing scheme",
         "col_coverage": "coverage (bank passes on)",
-        "col_split": "split of the covered part",
+        "col_split": "shares of the whole loss",
         "col_segments": "segments",
         "h_uncertainty": "What the uncertainty covers",
         "uncertainty": (
@@ -453,6 +453,60 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "Sources cited by the scenario:",
         "no_sources": "The scenario cites no sources.",
         "description": "Scenario description ({name}):",
+        "granularity_loan": "loan",
+        "granularity_cohort": "cohort",
+        "lending_volumes": "volumes",
+        "lending_processes": "processes",
+        "description_foreign": (
+            "The scenario's description ({name}) is in Chinese only; see the Chinese brief."
+        ),
+        "question_compare": (
+            "How do these designs ({label}) differ in the plan's targets, in what the bank, "
+            "the guarantors and the government lose, and in what they cost the budget?"
+        ),
+        # ---------------------------------------------------------------- levers
+        "lever_fee_rate": "{name} fee rate {value}",
+        "lever_coverage": "{name} coverage {value}",
+        "lever_split": "{name} split {value}",
+        "lever_annual_contribution": "{name} annual contribution {value}",
+        "lever_capital": "{name} capital {value}",
+        "lever_leverage_cap": "{name} leverage cap {value}",
+        "lever_compensation_rate_cap": "{name} compensation-rate cap {value}",
+        "lever_pd": "{name} PD {value}",
+        "lever_lgd": "{name} LGD {value}",
+        "lever_size": "{name} size {value}",
+        "lever_count_per_year": "{name} loans a year {value}",
+        "lever_from_year": "{value} from {year}",
+        "lever_entry": "adds {name}",
+        "lever_label": "{name} named '{label}'",
+        "lever_other": "another setting changed",
+        "lever_sep": "; ",
+        "design_base": "base scenario",
+        "design_numbered": "{name} ({n})",
+        "whole_loss": "shares of the whole loss",
+        # ---------------------------------------------------------------- differences
+        "points": "{value} pp",
+        "h_differences": "Differences from the baseline",
+        "differences_intro": (
+            "Each design minus the baseline (**{base}**), path by path: the designs share their "
+            "random numbers, so a path's difference is the policy's effect on that path, and "
+            "the 95% CI of the mean difference is paired (far narrower than the two designs' "
+            "own intervals). A difference whose interval excludes zero has a sign this run "
+            "can tell; probabilities differ in percentage points (pp)."
+        ),
+        "col_measure": "measure",
+        "col_baseline_value": "baseline",
+        "col_design_value": "this design",
+        "col_difference": "difference (design - baseline)",
+        "col_difference_ci": "paired 95% CI",
+        "col_sign_known": "sign known",
+        "yes": "yes",
+        "no": "no",
+        "identical": "identical on every path",
+        "measure_public_cost_pv": "public cost (present value)",
+        "measure_fiscal_cost": "fiscal cost over the run",
+        "measure_public_loss": "public loss over the run",
+        "measure_target_probability": "P({target} reached)",
         # ---------------------------------------------------------------- findings
         "h_findings": "Findings",
         "findings_rule": (
@@ -468,9 +522,9 @@ TEXT: dict[str, dict[str, str]] = {
         "finding_risk": "{party} — {risk}{cap}: probability {values}.",
         "finding_risk_part": "{p} ({ci} {low} to {high})",
         "finding_cap": " (cap {cap})",
-        "finding_design_part": "{design} {text}",
+        "finding_design_part": "{design}: {text}",
         "finding_sep": "; ",
-        "finding_all_designs": "every design {text}",
+        "finding_all_designs": "{text} in every design",
         "drivers_intro": "What drives them (shares of the spread of attainment over the paths):",
         "driver_line": "{target}: mostly {source} ({share}).",
         "driver_parameter": (
@@ -558,7 +612,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "generated": (
             "根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
-            "guarantee_sim {version}，结果生成于 {created}）。"
+            "模拟程序版本 {version}，结果生成于 {created}）。"
         ),
         "h_question": "问题",
         "question_single": (
@@ -567,7 +621,7 @@ TEXT: dict[str, dict[str, str]] = {
             "不足？财政需要付出多少？"
         ),
         "h_designs": "比较的方案",
-        "designs_single": "模拟一个方案：**{name}**（{label}）。",
+        "designs_single": "模拟一个方案：**{label}**{name}。",
         "designs_compare": (
             "比较 {n} 个方案，各方案使用相同的随机数（共同随机数），因此方案之间的"
             "差异反映政策效果，而非抽样误差。基准情景：**{base}**。"
@@ -578,7 +632,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_changes": "（基准情景）",
         "col_scheme": "分险模式",
         "col_coverage": "分险比例（银行转出部分）",
-        "col_split": "转出部分的分担",
+        "col_split": "占全部损失的份额",
         "col_segments": "适用业务",
         "h_uncertainty": "不确定性的含义",
         "uncertainty": (
@@ -608,14 +662,14 @@ TEXT: dict[str, dict[str, str]] = {
         "uncertainty_clusters": (
             "使用同一账簿副本的路径并不独立（路径 p 使用副本 p mod {replicas}），因此"
             "所有 95% 置信区间都把 {replicas} 个副本当作聚类：均值采用聚类稳健（CR1）"
-            "标准误和自由度为 {df} 的 t 分布，概率采用基于有效路径数的 Wilson 区间，"
+            "标准误和自由度为 {df} 的 t 分布，概率采用基于有效路径数的 威尔逊区间，"
             "风险价值与预期短缺采用按整个副本重抽样的自助法（见 CSV 表），方案之间的"
             "差异按路径配对计算（各方案使用相同的随机数）。副本少于 {minimum} 个时，"
             "这些区间是**近似**的，并如此标注。"
         ),
         "uncertainty_one_book": (
             "所有路径使用同一个贷款账簿，因此在该账簿给定的条件下路径相互独立，95% 置信"
-            "区间按 {paths} 条独立路径计算（均值用 t 分布，概率用 Wilson 区间，方案之间"
+            "区间按 {paths} 条独立路径计算（均值用 t 分布，概率用 威尔逊区间，方案之间"
             "的差异按路径配对）。"
         ),
         "ci": "95% 置信区间",
@@ -686,7 +740,7 @@ TEXT: dict[str, dict[str, str]] = {
         "col_likelihood": "可能性",
         "spread_intro": (
             "各目标完成度在路径之间的差异来自何处：信贷周期（各年的系统性因子）、参数不确定性"
-            "与贷款簿重复样本各自解释的方差占比（回归 R² 的 Shapley 分解），其余归于违约与续贷"
+            "与贷款簿重复样本各自解释的方差占比（回归 R² 的沙普利值分解），其余归于违约与续贷"
             "的随机性。"
         ),
         "spread_line": (
@@ -723,8 +777,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "no_counterfactual_single": (
             "单次模拟没有反事实方案（不含该政策的同一体系），因此不估计新增"
-            "借款人及每新增借款人的成本；如需估计，请比较含 `counterfactual` "
-            "方案的多个方案。"
+            "借款人及每新增借款人的成本；如需估计，请比较含反事实方案的多个方案。"
         ),
         "col_risk_probability": "概率",
         "no_counterfactual": (
@@ -792,7 +845,7 @@ TEXT: dict[str, dict[str, str]] = {
             "计为成本，尽管这笔钱仍留在公共部门内部。"
         ),
         "discount_explain": (
-            "现值按每年 {rate} 的贴现率（policy.discount_rate，约为 10 年期国债收益率）将各年"
+            "现值按每年 {rate} 的贴现率（情景设定，约为 10 年期国债收益率）将各年"
             "现金流折现到 {year} 年初，并假定每年的现金流发生在年中。补贴率为公共成本现值与"
             "担保贷款现值之比（每百元担保贷款）；担保贷款指分险模式将部分损失转由担保机构、"
             "再担保机构或风险补偿资金池承担的业务中的新增贷款（含续贷），按同样方式折现。"
@@ -846,12 +899,63 @@ TEXT: dict[str, dict[str, str]] = {
         "h_assumptions": "假设与来源",
         "assume_settings": (
             "模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
-            "模拟粒度 {granularity}；贷款量来源 {lending_source}；贷款簿副本 "
+            "模拟粒度：{granularity}；贷款量来源：{lending_source}；贷款簿副本 "
             "{replicas} 个。金额单位为人民币元，利率为年率。"
         ),
         "sources": "情景引用的来源：",
         "no_sources": "情景未引用来源。",
         "description": "情景说明（{name}）：",
+        "granularity_loan": "逐笔贷款",
+        "granularity_cohort": "按批次汇总",
+        "lending_volumes": "情景设定的贷款量",
+        "lending_processes": "机构行为模拟",
+        "description_foreign": "情景说明（{name}）只有英文版本，见英文简报。",
+        "question_compare": (
+            "这些方案（{label}）在规划目标的达成、银行、担保机构和政府承担的损失以及财政成本上"
+            "有何差别？"
+        ),
+        # ---------------------------------------------------------------- levers
+        "lever_fee_rate": "{name}担保费率 {value}",
+        "lever_coverage": "{name}分险比例 {value}",
+        "lever_split": "{name}分担比例 {value}",
+        "lever_annual_contribution": "{name}年度出资 {value}",
+        "lever_capital": "{name}资本金 {value}",
+        "lever_leverage_cap": "{name}放大倍数上限 {value}",
+        "lever_compensation_rate_cap": "{name}代偿率上限 {value}",
+        "lever_pd": "{name}违约概率 {value}",
+        "lever_lgd": "{name}违约损失率 {value}",
+        "lever_size": "{name}规模 {value}",
+        "lever_count_per_year": "{name}每年贷款笔数 {value}",
+        "lever_from_year": "{year} 年起 {value}",
+        "lever_entry": "新增{name}",
+        "lever_label": "{name}更名为“{label}”",
+        "lever_other": "其他设定调整",
+        "lever_sep": "，",
+        "design_base": "基准方案",
+        "design_numbered": "{name}（方案 {n}）",
+        "whole_loss": "占全部损失的份额",
+        # ---------------------------------------------------------------- differences
+        "points": "{value} 个百分点",
+        "h_differences": "与基准方案的差异",
+        "differences_intro": (
+            "差值为各方案减**{base}**，逐条路径计算：各方案使用相同的随机数，"
+            "同一路径上的差值就是政策在该路径上的效果，均值差的 95% 置信区间按路径配对计算"
+            "（远窄于两个方案各自的区间）。区间不含零的差异，其方向在本次运行的精度下可以确认；"
+            "概率之差以百分点表示。"
+        ),
+        "col_measure": "指标",
+        "col_baseline_value": "基准方案",
+        "col_design_value": "本方案",
+        "col_difference": "差值（本方案 − 基准方案）",
+        "col_difference_ci": "配对 95% 置信区间",
+        "col_sign_known": "方向可确认",
+        "yes": "是",
+        "no": "否",
+        "identical": "各路径相同",
+        "measure_public_cost_pv": "公共成本（现值）",
+        "measure_fiscal_cost": "整个模拟期财政支出",
+        "measure_public_loss": "整个模拟期公共部门损失",
+        "measure_target_probability": "{target}目标达成概率",
         # ---------------------------------------------------------------- findings
         "h_findings": "主要发现",
         "findings_rule": (
@@ -866,7 +970,7 @@ TEXT: dict[str, dict[str, str]] = {
         "finding_risk": "{party}：{risk}{cap}的概率 {values}。",
         "finding_risk_part": "{p}（{ci} {low}–{high}）",
         "finding_cap": "（上限 {cap}）",
-        "finding_design_part": "{design} {text}",
+        "finding_design_part": "{design}：{text}",
         "finding_sep": "；",
         "finding_all_designs": "各方案均为 {text}",
         "drivers_intro": "原因（各因素在路径间完成度差异中所占的方差份额）：",
