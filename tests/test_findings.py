@@ -195,7 +195,7 @@ def _comparison() -> xr.Dataset:
     """Two designs on four paths: the second spends 2 CNY more on every path in year 0 and
     reaches the target on paths 1 and 2 as well as path 0."""
     base_cost = np.array([[1.0, 0.0], [3.0, 1.0], [2.0, 2.0], [5.0, 0.0]])  # (path, year)
-    cost = np.stack([base_cost, base_cost + [[2.0, 0.0]]])  # (scenario, path, year)
+    cost = np.stack([base_cost, base_cost + np.array([2.0, 0.0])])  # (scenario, path, year)
     attainment = np.array([[1.2, 0.5, 0.9, 0.1], [1.2, 1.0, 1.1, 0.1]])[..., None]
     return xr.Dataset(
         {

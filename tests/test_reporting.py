@@ -701,3 +701,22 @@ def test_the_comparison_brief_has_paired_differences_from_the_baseline(datasets)
     assert any(
         r[0] == "县政府性融资担保公司担保费率 0.5%" and r[1] == "公共成本（现值）" for r in table[2]
     )
+
+
+def test_a_comparisons_exceedance_is_one_panel_per_party(datasets):
+    """Small multiples: a panel per party, one line per design (at most MAX_LINES) in its
+    own style, the legend outside the panels (it was parties x designs on one axes)."""
+    from guarantee_sim.reporting import plots
+
+    ds = datasets["compare"]
+    parties = ["guarantor", "gov_pool"]
+    ax = plots.exceedance_panels(ds, lang="en", parties=parties)
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == parties
+    for a in panels:
+        curves = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
+        assert len(curves) == ds.sizes["scenario"] <= plots.MAX_LINES
+        styles = {(line.get_color(), line.get_linestyle()) for line in curves}
+        assert len(styles) == len(curves)
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1

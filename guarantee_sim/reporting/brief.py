@@ -141,10 +141,12 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
             for p in plots._parties_with_loss(ds)
             if public[list(map(str, first.party.values)).index(p)]
         ]
-    out["exceedance"] = (
-        _png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
-        t(lang, "fig_caption_exceed"),
+    exceedance = (  # a comparison: one panel per party, one line per design
+        plots.exceedance_panels(ds, lang=fig_lang, parties=parties)
+        if compare
+        else plots.exceedance_curves(ds, lang=fig_lang)
     )
+    out["exceedance"] = (_png(exceedance), t(lang, "fig_caption_exceed"))
     if first.sizes.get("target"):
         out["targets"] = (
             _png(plots.target_probabilities(ds, lang=fig_lang)),
@@ -1387,14 +1389,17 @@ blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; co
 """
 
 
-#: a table cell this short (a number with its unit, an interval) is kept on one line
+#: a table cell that is a number (with its unit, or an interval of two) is kept on one
+#: line: it starts with a digit or a sign, or is a sum in CNY, and is this short at most
 NOWRAP_UP_TO = 24
+_NUMBER_CELL = re.compile(r"[\d+\-]|CNY ")
 
 
 def _td(cell) -> str:
     text = str(cell)
-    short = ' class="n"' if len(text) <= NOWRAP_UP_TO else ""
-    return f"<td{short}>{html.escape(text)}</td>"
+    number = len(text) <= NOWRAP_UP_TO and _NUMBER_CELL.match(text)
+    attrs = ' class="n"' if number else ""
+    return f"<td{attrs}>{html.escape(text)}</td>"
 
 
 def render_html(brief: Brief) -> str:

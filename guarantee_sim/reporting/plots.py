@@ -334,6 +334,76 @@ def loss_by_party(
     return _finish(ax)
 
 
+#: at most this many lines in one panel of a small-multiples figure
+MAX_LINES = 6
+
+
+def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes:
+    """Small multiples for a comparison: one panel per party, one exceedance curve per
+    design in it (a distinct colour and line style each), the legend below the panels.
+
+    A comparison drawn as :func:`exceedance_curves` puts parties times designs on one set
+    of axes (24 lines for 4 parties and 6 designs); here each panel has at most
+    :data:`MAX_LINES` lines: the first designs, as many as fit. Returns the first panel.
+    """
+    lang = resolve_lang(lang)
+    first = _first(ds)
+    parties = list(parties) if parties is not None else _parties_with_loss(ds)
+    designs = variants(ds)[:MAX_LINES]
+    cols = min(3, max(1, len(parties)))
+    rows = -(-len(parties) // cols)
+    fig = Figure(figsize=(3.6 * cols + 0.6, 3.0 * rows + 1.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    n = first.sizes["path"]
+    handles = []
+    for k, party in enumerate(parties):
+        ax = grid[k // cols][k % cols]
+        for i, (name, v) in enumerate(designs):
+            curve = exceedance_curve(run_loss(v).sel(party=party) / unit.scale)
+            x, p = curve.threshold.values, curve.values
+            if x.size and x[0] > 0:
+                x, p = np.concatenate([[0.0], x]), np.concatenate([[1.0], p])
+            keep = p > 0
+            (line,) = ax.step(
+                x[keep],
+                p[keep],
+                where="post",
+                color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)],
+                linewidth=1.5,
+                label=name,
+            )
+            if k == 0:
+                handles.append(line)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5 / n, 1.2)
+        ax.axhline(0.01, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(_label(first, "party", party, lang), fontsize="medium")
+        ax.set_xlabel(unit.name, fontsize="small")
+        _money_axis(ax.xaxis)
+        ax.grid(alpha=0.3, which="both")
+    for k in range(len(parties), rows * cols):  # empty cells of the grid
+        grid[k // cols][k % cols].set_axis_off()
+    for r in range(rows):
+        grid[r][0].set_ylabel(t(lang, "fig_exceed_ylabel"))
+    fig.suptitle(t(lang, "fig_exceed_title"))
+    fig.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="outside lower center",
+        ncol=min(len(handles), 3),
+        fontsize="small",
+        frameon=False,
+    )
+    for ax in grid.flat:
+        _finish(ax)
+    for text in fig.findobj(Text):
+        text.set_fontfamily(font_families())
+    return grid[0][0]
+
+
 def exceedance_curves(
     ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", parties=None
 ) -> Axes:
