@@ -466,6 +466,12 @@ def _display(tables: dict[str, pd.DataFrame], names: dict[str, str]) -> dict[str
             for column in ("counterfactual", "baseline"):  # other designs' names
                 if column in table and not pd.api.types.is_bool_dtype(table[column]):
                     shown = shown.assign(**{column: table[column].map(lambda x: names.get(x, x))})
+        if "party" in table and "label" in table:  # a party a variant adds: its label
+            labels = table["label"].fillna("").astype(str)
+            known = dict(zip(table["party"][labels != ""], labels[labels != ""], strict=True))
+            shown = shown.assign(
+                label=[x or known.get(p, "") for p, x in zip(table["party"], labels, strict=True)]
+            )
         out[key] = shown
     return out
 

@@ -45,12 +45,13 @@ def _first(ds: xr.Dataset) -> xr.Dataset:
 def labelled(ds: xr.Dataset, section: str, name: str, lang: str) -> str:
     """The label of ``name`` in a scenario ``section`` (parties, schemes, segments) in zh,
     its name otherwise (or when it has no label)."""
-    first = _first(ds)
     coord, dim = _LABELLED.get(section), _DIMS.get(section)
-    if lang != "zh" or coord not in first.coords or name not in first[dim].values:
+    if lang != "zh" or coord not in ds.coords or name not in ds[dim].values:
         return name
-    label = str(first[coord].sel({dim: name}).item())
-    return label or name
+    # in a comparison, the first design that has it (a party a variant adds has no label
+    # in the base scenario)
+    labels = [str(x) for x in np.atleast_1d(ds[coord].sel({dim: name}).values)]
+    return next((x for x in labels if x), name)
 
 
 def rate(x) -> str:
@@ -112,10 +113,17 @@ def design_changes(ds: xr.Dataset, lang: str) -> dict[str, str]:
     }
 
 
+def _label_given(changes: dict) -> str:
+    """The label a variant gives the scheme (or anything else) it changes, if any: the name
+    its author chose for the design ('' if none)."""
+    return next((str(v) for k, v in changes.items() if k.endswith(".label") and v), "")
+
+
 def design_names(ds: xr.Dataset, lang: str) -> dict[str, str]:
     """What a brief calls each design. English: its id. Chinese: the scenario's label for a
-    run; in a comparison the base scenario "基准方案" and every other design its changes in
-    words (a clash gets its place in the list)."""
+    run; in a comparison the base scenario "基准方案", a design that labels what it changes
+    by that label, and every other design by its changes in words (a clash gets its place
+    in the list)."""
     if "scenario" not in ds.dims:
         name = str(ds.attrs.get("scenario", "run")) or "run"
         label = str(ds.attrs.get("scenario_label", "") or "")
@@ -123,8 +131,9 @@ def design_names(ds: xr.Dataset, lang: str) -> dict[str, str]:
     ids = [str(s) for s in ds.scenario.values]
     if lang != "zh":
         return {i: i for i in ids}
-    changes = design_changes(ds, lang)
-    names = {i: changes.get(i) or t(lang, "design_base") for i in ids}
+    overrides, changes = _overrides(ds), design_changes(ds, lang)
+    names = {i: _label_given(overrides.get(i, {})) or changes.get(i) for i in ids}
+    names = {i: n or t(lang, "design_base") for i, n in names.items()}
     seen: dict[str, int] = {}
     for n in names.values():
         seen[n] = seen.get(n, 0) + 1
