@@ -132,8 +132,10 @@ def design_names(ds: xr.Dataset, lang: str) -> dict[str, str]:
     if lang != "zh":
         return {i: i for i in ids}
     overrides, changes = _overrides(ds), design_changes(ds, lang)
-    names = {i: _label_given(overrides.get(i, {})) or changes.get(i) for i in ids}
-    names = {i: n or t(lang, "design_base") for i, n in names.items()}
+    names = {
+        i: _label_given(overrides.get(i, {})) or changes.get(i) or t(lang, "design_base")
+        for i in ids
+    }
     seen: dict[str, int] = {}
     for n in names.values():
         seen[n] = seen.get(n, 0) + 1
