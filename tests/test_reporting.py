@@ -31,7 +31,7 @@ import guarantee_sim.reporting.brief as brief_module
 from guarantee_sim import reporting
 from guarantee_sim.cli import main
 from guarantee_sim.experiments import run_experiment
-from guarantee_sim.reporting import fonts, measures, tables, text
+from guarantee_sim.reporting import fonts, labels, measures, numbers, tables, text
 from guarantee_sim.results import (
     breaker_probability,
     depletion_probability,
@@ -400,17 +400,17 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     page_text = html.unescape(page)
     for name, v in designs(ds):
         expected = [
-            text.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
-            text.pct(float(v.target_probability.isel(target=0))),
-            text.yuan(float(fiscal_cost_per_lending(v)), lang),
-            text.yuan(float(fiscal_cost_per_borrower(v)), lang),
-            text.pct(float(depletion_probability(v).sel(party="gov_pool"))),
-            text.money(float(v.fiscal_cost.sum("year").mean("path")), lang),
+            numbers.money(float(loss_summary(v)["mean"].sel(party="guarantor")), lang),
+            numbers.pct(float(v.target_probability.isel(target=0))),
+            numbers.yuan(float(fiscal_cost_per_lending(v)), lang),
+            numbers.yuan(float(fiscal_cost_per_borrower(v)), lang),
+            numbers.pct(float(depletion_probability(v).sel(party="gov_pool"))),
+            numbers.money(float(v.fiscal_cost.sum("year").mean("path")), lang),
         ]
         if "additional_borrowers" in v and name != ds.attrs["counterfactual"]:
-            expected.append(text.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
-            expected.append(text.count(float(v.additional_borrowers.mean("path"))))
-        var_99 = text.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang)
+            expected.append(numbers.yuan(float(v.fiscal_cost_per_additional_borrower), lang))
+            expected.append(numbers.count(float(v.additional_borrowers.mean("path"))))
+        var_99 = numbers.money(float(loss_summary(v)["var_99"].sel(party="guarantor")), lang)
         if tables.tail_shown(v.sizes["path"], 0.99):
             expected.append(var_99)
         else:  # too few paths beyond the 99% quantile: not printed anywhere
@@ -421,13 +421,19 @@ def test_brief_text_quotes_the_metrics(briefs, datasets, kind, lang):
     spec = measures.scenario_info(ds)
     for source in spec["sources"]:
         assert source in md
-    assert " ".join(spec["description"].split()) in md
+    # the scenario's description and the experiment's question are in English: quoted in
+    # the English brief; the Chinese one says where the description is and asks in Chinese
+    if lang == "en":
+        assert " ".join(spec["description"].split()) in md
+    else:
+        assert text.t(lang, "description_foreign", name=spec["label"]) in md
     assert text.TEXT[lang]["h_uncertainty"] in md
     assert text.TEXT[lang]["h_public_cost"] in md  # the section, or what the results lack
     assert ("parameter uncertainty" if lang == "en" else "参数不确定性") in md
     if kind == "compare":
-        assert ds.attrs["question"].strip() in md
-        for name in ds.scenario.values:
+        question = ds.attrs["question"].strip()
+        assert (question in md) == (lang == "en")
+        for name in labels.design_names(ds, lang).values():
             assert f"**{name}**" in md
 
 
@@ -570,12 +576,13 @@ def test_a_small_run_is_marked_preliminary_and_prints_no_tail_figure(datasets):
     ds = datasets["run"]
     assert ds.sizes["path"] < 1000
     brief = brief_module.build_brief(ds, "en")
-    assert brief.blocks[2][0] == "quote" and "Preliminary" in brief.blocks[2][1]
+    # the banner comes right under the title, above the findings
+    assert brief.blocks[1][0] == "quote" and "Preliminary" in brief.blocks[1][1]
     losses = brief.tables["losses"]
     assert losses[["var_99", "var_99_9", "es_99", "tail_99"]].isna().all().all()
     assert losses["mean"].notna().all()
     zh = brief_module.build_brief(ds, "zh")
-    assert "初步结果" in zh.blocks[2][1]
+    assert "初步结果" in zh.blocks[1][1]
     assert not any("百年一遇" in str(b) for b in zh.blocks)
 
 
@@ -613,3 +620,108 @@ def test_the_brief_says_what_varies_and_what_is_fixed(datasets):
     text_zh = " ".join(b[1] for b in brief_module._uncertainty_blocks(drawn, "zh", 40))
     assert "每条路径抽样的 1 个参数：违约概率水平" in text_zh
     assert "segments." not in text_zh and "不包括" not in text_zh
+
+
+def test_the_brief_opens_with_its_findings_and_ends_with_its_method(datasets):
+    """Findings first (under the title and any banner), the question after them; what the
+    intervals cover, the assumptions and the provenance at the end."""
+    for lang, first, method in (("zh", "主要发现", "不确定性的含义"), ("en", "Findings", None)):
+        brief = brief_module.build_brief(datasets["run"], lang)
+        heads = [b[1] for b in brief.blocks if b[0] == "h2"]
+        assert heads[0] == first
+        assert heads[-3:] == [
+            brief_module.t(lang, "h_uncertainty"),
+            brief_module.t(lang, "h_assumptions"),
+            brief_module.t(lang, "h_tables"),
+        ]
+        assert method is None or method in heads
+        findings = brief.blocks[[b[1] for b in brief.blocks].index(first) + 1][1]
+        assert 1 <= len(findings) <= 5
+        assert all(brief_module.t(lang, "ci") in item for item in findings)
+
+
+#: what a Chinese brief may carry in Latin letters: units and measures a Chinese reader
+#: knows (CNY, VaR, ES, LPR, R², the t distribution, P(...) and x in a formula), file
+#: names and their format (CSV)
+ZH_ALLOWED = {"CNY", "VaR", "ES", "LPR", "R", "t", "x", "P", "CSV"}
+_LATIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FILE = re.compile(r"[\w./-]+\.(?:nc|csv|png)|tables/|figures/")
+
+
+def _brief_strings(brief) -> list[str]:
+    """Every string a reader sees, except the scenario's sources (cited verbatim)."""
+    out, skip = [], False
+    for block in brief.blocks:
+        if skip and block[0] == "ul":
+            skip = False
+            continue
+        skip = block[0] == "p" and block[1] == text.t(brief.lang, "sources")
+        if block[0] == "ul":
+            out += block[1]
+        elif block[0] == "table":
+            out += [*block[1], *(str(c) for row in block[2] for c in row), block[3]]
+        elif block[0] == "figure":
+            out.append(brief.figures[block[1]][1])
+        else:
+            out.append(block[1])
+    return out
+
+
+def test_the_chinese_brief_has_no_internal_ids_or_english(datasets):
+    """Designs, parties, schemes, segments and levers by their labels: no identifier with an
+    underscore and no English word outside a small allow-list, in the brief of the shipped
+    scenario and in that of a comparison (``fee_0_5pct`` was printed as it is)."""
+    for kind in ("run", "compare"):
+        brief = brief_module.build_brief(datasets[kind], "zh", source=f"{kind}.nc")
+        for line in _brief_strings(brief):
+            words = set(_LATIN.findall(_FILE.sub("", str(line)))) - ZH_ALLOWED
+            assert not words, (kind, words, line)
+    compare = brief_module.build_brief(datasets["compare"], "zh")
+    seen = "\n".join(_brief_strings(compare))
+    assert "县政府性融资担保公司担保费率 0.5%" in seen  # fee_0_5pct by its lever
+    # the 20/20/20/40 split as shares of the whole loss
+    assert (
+        "国家融资担保基金 20% / 省再担保集团 20% / 县政府性融资担保公司 40% / 合作银行 20%" in seen
+    )
+
+
+def test_the_comparison_brief_has_paired_differences_from_the_baseline(datasets):
+    """(design - baseline) for the headline measures with paired 95% intervals: a fee cut
+    raises the public cost on every path by the fee income lost (common random numbers),
+    so its difference is known in sign; the CSV keeps the ids, the text the labels."""
+    ds = datasets["compare"]
+    brief = brief_module.build_brief(ds, "zh")
+    diffs = brief.tables["differences"].set_index(["design", "measure"])
+    row = diffs.loc[("fee_0_5pct", "public_cost_pv")]
+    base, cut = (
+        public_cost_pv(ds.sel(scenario=s))["public_cost"] for s in ("baseline", "fee_0_5pct")
+    )
+    assert row.difference == pytest.approx(float((cut - base).mean("path")))
+    assert row.difference > 0 and row.difference_ci_low > 0  # paired: the sign is known
+    # paired, the interval is far narrower than the spread of either design over the paths
+    assert row.difference_ci_high - row.difference_ci_low < float(base.std("path")) / 10
+    heads = [b[1] for b in brief.blocks if b[0] == "h2"]
+    assert text.t("zh", "h_differences") in heads
+    table = next(b for b in brief.blocks if b[0] == "table" and "差值（本方案 − 基准方案）" in b[1])
+    assert any(
+        r[0] == "县政府性融资担保公司担保费率 0.5%" and r[1] == "公共成本（现值）" for r in table[2]
+    )
+
+
+def test_a_comparisons_exceedance_is_one_panel_per_party(datasets):
+    """Small multiples: a panel per party, one line per design (at most MAX_LINES) in its
+    own style, the legend outside the panels (it was parties x designs on one axes)."""
+    from guarantee_sim.reporting import plots
+
+    ds = datasets["compare"]
+    parties = ["guarantor", "gov_pool"]
+    ax = plots.exceedance_panels(ds, lang="en", parties=parties)
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == parties
+    for a in panels:
+        curves = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
+        assert len(curves) == ds.sizes["scenario"] <= plots.MAX_LINES
+        styles = {(line.get_color(), line.get_linestyle()) for line in curves}
+        assert len(styles) == len(curves)
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1

@@ -21,6 +21,7 @@ Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
 from ..results.io import check_results
 from .brief import Brief, build_brief, render_html, render_markdown, write_brief
 from .fonts import CJKFontWarning, cjk_font, resolve_lang
+from .numbers import money, pct, yuan
 from .plots import (
     capital_paths,
     exceedance_curves,
@@ -31,7 +32,7 @@ from .plots import (
     target_probabilities,
 )
 from .tables import all_tables, cost_table, loss_table, risk_table, target_table, year_table
-from .text import LANGS, TEXT, money, pct, yuan
+from .text import LANGS, TEXT
 
 __all__ = [
     "LANGS",

@@ -38,8 +38,32 @@ from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from . import plots
+from .differences import difference_table, excludes_zero, identical
+from .findings import (
+    CAP_FROM,
+    DRIVER_FROM,
+    MAX_FINDINGS,
+    RISK_FROM,
+    Finding,
+    main_driver,
+    select_findings,
+    strongest_parameter,
+)
 from .fonts import resolve_lang
+from .labels import design_changes, design_names, labelled, whole_loss_split
 from .measures import capital_holders, scenario_info, variants
+from .numbers import (
+    count,
+    fee,
+    money,
+    money_cell,
+    money_unit,
+    pct,
+    points,
+    ratio,
+    signed_money,
+    yuan,
+)
 from .tables import (
     MIN_TAIL_PATHS,
     NO_DECOMPOSITION,
@@ -47,19 +71,7 @@ from .tables import (
     all_tables,
     missing_cost_variables,
 )
-from .text import (
-    LIKELY_FROM,
-    check_lang,
-    count,
-    fee,
-    likelihood_words,
-    money,
-    money_table,
-    pct,
-    ratio,
-    t,
-    yuan,
-)
+from .text import LIKELY_FROM, TEXT, check_lang, likelihood_words, t
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -90,10 +102,22 @@ def _png(ax) -> bytes:
     return buffer.getvalue()
 
 
+def _designs_renamed(ds: xr.Dataset, names: dict[str, str]) -> xr.Dataset:
+    """A comparison whose ``scenario`` labels (and counterfactual) are ``names``."""
+    out = ds.assign_coords(scenario=[names.get(str(s), str(s)) for s in ds.scenario.values])
+    out.attrs = dict(ds.attrs)
+    cf = str(ds.attrs.get("counterfactual", "") or "")
+    if cf:
+        out.attrs["counterfactual"] = names.get(cf, cf)
+    return out
+
+
 def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     """The brief's figures as PNG bytes with their captions (in ``lang``)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
     compare = "scenario" in ds.dims
+    if compare and fig_lang == "zh":  # designs by the names the text gives them
+        ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
     if compare:
@@ -117,10 +141,12 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
             for p in plots._parties_with_loss(ds)
             if public[list(map(str, first.party.values)).index(p)]
         ]
-    out["exceedance"] = (
-        _png(plots.exceedance_curves(ds, lang=fig_lang, parties=parties)),
-        t(lang, "fig_caption_exceed"),
+    exceedance = (  # a comparison: one panel per party, one line per design
+        plots.exceedance_panels(ds, lang=fig_lang, parties=parties)
+        if compare
+        else plots.exceedance_curves(ds, lang=fig_lang)
     )
+    out["exceedance"] = (_png(exceedance), t(lang, "fig_caption_exceed"))
     if first.sizes.get("target"):
         out["targets"] = (
             _png(plots.target_probabilities(ds, lang=fig_lang)),
@@ -158,7 +184,7 @@ def _who(row, lang: str) -> str:
 
 def _party_cell(row, lang: str) -> str:
     label = str(row.get("label", "") or "")
-    return f"{label}（{row['party']}）" if lang == "zh" and label else str(row["party"])
+    return label if lang == "zh" and label else str(row["party"])
 
 
 def _target_name(row, lang: str) -> str:
@@ -276,8 +302,178 @@ def _sources_of_variation(ds, lang: str) -> dict[str, str]:
     return {"varies": sep.join(varies), "not_covered": not_covered}
 
 
+def _per_design(rows: list[dict], part, compare: bool, lang: str) -> str:
+    """A finding's numbers: one part for a run, '<design> <part>' per design in a comparison."""
+    if not compare:
+        return part(rows[0])
+    parts = [part(r) for r in rows]
+    if len(set(parts)) == 1:  # the designs do not move it: say so once
+        return t(lang, "finding_all_designs", text=parts[0])
+    return t(lang, "finding_sep").join(
+        t(lang, "finding_design_part", design=r["design"], text=p)
+        for r, p in zip(rows, parts, strict=True)
+    )
+
+
+def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> str:
+    """One finding in a sentence, each number with its 95% interval."""
+    first = f.rows[0]
+    if f.kind == "cost":
+        return t(
+            lang,
+            "finding_cost",
+            values=_per_design(
+                f.rows,
+                lambda r: t(
+                    lang,
+                    "finding_cost_part",
+                    mean=money(r["public_cost_pv_mean"], lang),
+                    low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
+                    high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
+                    ci=_ci_name(approx_cost.get(r["design"], False), lang),
+                ),
+                compare,
+                lang,
+            ),
+        )
+    if f.kind == "target":
+        return t(
+            lang,
+            "finding_target",
+            target=_target_name(first, lang),
+            values=_per_design(
+                f.rows,
+                lambda r: t(
+                    lang,
+                    "finding_target_part",
+                    p=pct(r["probability"], lang),
+                    low=pct(r["probability_ci_low"], lang),
+                    high=pct(r["probability_ci_high"], lang),
+                    ci=_ci_name(r["probability_ci_approximate"], lang),
+                    likelihood=likelihood_words(
+                        r["probability"],
+                        r["probability_ci_low"],
+                        r["probability_ci_high"],
+                        lang,
+                    ),
+                ),
+                compare,
+                lang,
+            ),
+        )
+    cap = first.get("cap", np.nan)
+    fmt = ratio if first["risk"] == "leverage_over_cap" else pct
+    return t(
+        lang,
+        "finding_risk",
+        party=_who(first, lang),
+        risk=t(lang, f"risk_name_{first['risk']}"),
+        cap=t(lang, "finding_cap", cap=fmt(cap, lang)) if np.isfinite(cap) else "",
+        values=_per_design(
+            f.rows,
+            lambda r: t(
+                lang,
+                "finding_risk_part",
+                p=pct(r["probability"], lang),
+                low=pct(r["probability_ci_low"], lang),
+                high=pct(r["probability_ci_high"], lang),
+                ci=_ci_name(r["probability_ci_approximate"], lang),
+            ),
+            compare,
+            lang,
+        ),
+    )
+
+
+def _driver_items(ds, chosen: list[Finding], lang: str) -> list[str]:
+    """What drives each target finding (first design): its largest variance source and,
+    when drawn parameters explain a share of the spread, the parameter that moves with it."""
+    items = []
+    for f in chosen:
+        if f.kind != "target":
+            continue
+        row = f.rows[0]
+        driver = main_driver(row)
+        if driver is None:
+            continue
+        source, share = driver
+        text = t(
+            lang,
+            "driver_line",
+            target=_target_name(row, lang),
+            source=t(lang, f"source_{source}"),
+            share=f"{share:.0%}",
+        )
+        if row.get("share_parameters", 0.0) >= DRIVER_FROM:
+            strongest = strongest_parameter(ds, row.get("design_id", row["design"]), row["target"])
+            if strongest is not None:
+                text += t(
+                    lang,
+                    "driver_parameter",
+                    parameter=t(lang, _parameter_kind(strongest[0])),
+                    rho=f"{strongest[1]:+.2f}",
+                )
+        items.append(text)
+    return items
+
+
+def _findings_blocks(ds, tables, lang: str) -> list[Block]:
+    """The brief's opening: findings chosen by :func:`~.findings.select_findings`, the rule
+    in one sentence, then what drives them."""
+    chosen = select_findings(tables)
+    if not chosen:
+        return []
+    costs = tables["costs"]
+    approx_cost = dict(zip(costs.design, costs.ci_approximate, strict=True))
+    compare = "scenario" in ds.dims
+    blocks: list[Block] = [
+        ("h2", t(lang, "h_findings")),
+        ("ul", [_finding_text(f, approx_cost, compare, lang) for f in chosen]),
+        (
+            "p",
+            t(
+                lang,
+                "findings_rule",
+                risk=f"{RISK_FROM:.0%}",
+                cap=f"{CAP_FROM:.0%}",
+                n=MAX_FINDINGS,
+            ),
+        ),
+    ]
+    drivers = _driver_items(ds, chosen, lang)
+    if drivers:
+        blocks += [("p", t(lang, "drivers_intro")), ("ul", drivers)]
+    return blocks
+
+
 def _value(x, metric: str, lang: str) -> str:
     return money(x, lang) if metric.endswith("_amount") else count(x, lang)
+
+
+def _scenario_name(spec: dict, lang: str) -> str:
+    """The base scenario as a reader knows it: its label (zh, when it has one), else its name."""
+    return (spec.get("label") if lang == "zh" else None) or spec.get("name", "")
+
+
+def _display(tables: dict[str, pd.DataFrame], names: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The tables as the brief's text shows them: designs by the names a reader knows
+    (``design_id`` keeps the id); the CSV files keep the ids."""
+    out = {}
+    for key, table in tables.items():
+        shown = table
+        if "design" in table:
+            shown = shown.assign(design_id=table["design"], design=table["design"].map(names))
+            for column in ("counterfactual", "baseline"):  # other designs' names
+                if column in table and not pd.api.types.is_bool_dtype(table[column]):
+                    shown = shown.assign(**{column: table[column].map(lambda x: names.get(x, x))})
+        if "party" in table and "label" in table:  # a party a variant adds: its label
+            labels = table["label"].fillna("").astype(str)
+            known = dict(zip(table["party"][labels != ""], labels[labels != ""], strict=True))
+            shown = shown.assign(
+                label=[x or known.get(p, "") for p, x in zip(table["party"], labels, strict=True)]
+            )
+        out[key] = shown
+    return out
 
 
 def _design_blocks(ds, tables, lang) -> list[Block]:
@@ -292,17 +488,20 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                     lang,
                     "designs_compare",
                     n=ds.sizes["scenario"],
-                    base=spec.get("name", ds.attrs.get("scenario", "")),
+                    base=_scenario_name(spec, lang),
                 ),
             )
         )
+        changes = design_changes(ds, lang)
         rows = [
-            [r.design, r.changes or t(lang, "no_changes")] for r in tables["designs"].itertuples()
+            [r.design, changes.get(r.design_id) or t(lang, "no_changes")]
+            for r in tables["designs"].itertuples()
         ]
         blocks.append(("table", [t(lang, "col_design"), t(lang, "col_changes")], rows, ""))
         cf = str(ds.attrs.get("counterfactual", "") or "")
         if cf:
-            blocks.append(("p", t(lang, "designs_counterfactual", name=cf)))
+            name = design_names(ds, lang).get(cf, cf)
+            blocks.append(("p", t(lang, "designs_counterfactual", name=name)))
     else:
         blocks.append(
             (
@@ -310,7 +509,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                 t(
                     lang,
                     "designs_single",
-                    name=spec.get("name", ""),
+                    name="" if lang == "zh" and spec.get("label") else spec.get("name", ""),
                     label=spec.get("label", "") or spec.get("name", ""),
                 ),
             )
@@ -319,10 +518,12 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     if len(schemes):
         rows = [
             [
-                f"{r.label}（{r.scheme}）" if lang == "zh" and r.label else r.scheme,
+                r.label if lang == "zh" and r.label else r.scheme,
                 pct(r.coverage, lang),
-                r.split,
-                r.segments,
+                whole_loss_split(ds, r.scheme, lang),
+                t(lang, "and").join(
+                    labelled(ds, "segments", s, lang) for s in r.segments.split(", ") if s
+                ),
             ]
             for r in schemes.itertuples()
         ]
@@ -342,6 +543,57 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
+def _difference_value(x, kind: str, lang: str, like=None) -> str:
+    if kind == "probability":
+        return pct(x, lang)
+    return money(x, lang, like=like)
+
+
+def _difference_blocks(tables, lang) -> list[Block]:
+    """A comparison's (design - baseline) table for the headline measures, with paired 95%
+    intervals (:func:`~.differences.difference_table`)."""
+    diffs = tables.get("differences")
+    if diffs is None or not len(diffs):
+        return []
+    rows = []
+    for r in diffs.to_dict("records"):
+        if r["kind"] == "probability":
+            diff, low, high = (points(r[k], lang) for k in _DIFF)
+        else:
+            scale = max(abs(r["difference_ci_low"]), abs(r["difference_ci_high"]))
+            diff = signed_money(r["difference"], lang)
+            low, high = (signed_money(r[k], lang, like=scale) for k in _DIFF[1:])
+        target = (r["label"] if lang == "zh" and r["label"] else r["target"]) or ""
+        rows.append(
+            [
+                r["design"],
+                t(lang, f"measure_{r['measure']}", target=target),
+                _difference_value(r["baseline_value"], r["kind"], lang),
+                _difference_value(r["design_value"], r["kind"], lang, like=r["baseline_value"]),
+                diff,
+                f"{low} – {high}",
+                t(lang, "identical" if identical(r) else "yes" if excludes_zero(r) else "no"),
+            ]
+        )
+    header = [
+        t(lang, "col_design"),
+        t(lang, "col_measure"),
+        t(lang, "col_baseline_value"),
+        t(lang, "col_design_value"),
+        t(lang, "col_difference"),
+        t(lang, "col_difference_ci") + _approx(diffs, "difference_ci_approximate", lang),
+        t(lang, "col_sign_known"),
+    ]
+    return [
+        ("h2", t(lang, "h_differences")),
+        ("p", t(lang, "differences_intro", base=diffs["baseline"].iloc[0])),
+        ("table", header, rows, ""),
+    ]
+
+
+_DIFF = ("difference", "difference_ci_low", "difference_ci_high")
+
+
 def _key_blocks(ds, tables, lang) -> list[Block]:
     costs, losses = tables["costs"], tables["losses"]
     blocks: list[Block] = [("h2", t(lang, "h_key"))]
@@ -357,12 +609,12 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 ci=_ci_name(r.ci_approximate, lang),
                 design=r.design,
                 mean=money(r.fiscal_cost_mean, lang),
-                low=money(r.fiscal_cost_ci_low, lang),
-                high=money(r.fiscal_cost_ci_high, lang),
+                low=money(r.fiscal_cost_ci_low, lang, like=r.fiscal_cost_mean),
+                high=money(r.fiscal_cost_ci_high, lang, like=r.fiscal_cost_mean),
                 public=money(r.public_loss_mean, lang),
-                public_low=money(r.public_loss_ci_low, lang),
-                public_high=money(r.public_loss_ci_high, lang),
-                public_p05=money(r.public_loss_p05, lang),
+                public_low=money(r.public_loss_ci_low, lang, like=r.public_loss_mean),
+                public_high=money(r.public_loss_ci_high, lang, like=r.public_loss_mean),
+                public_p05=money(r.public_loss_p05, lang, like=r.public_loss_p95),
                 public_p95=money(r.public_loss_p95, lang),
                 lending=money(r.lending_mean, lang),
             )
@@ -376,36 +628,42 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 design=r.design,
                 party=_who(r, lang),
                 mean=money(r["mean"], lang),
-                low=money(r.mean_ci_low, lang),
-                high=money(r.mean_ci_high, lang),
+                low=money(r.mean_ci_low, lang, like=r["mean"]),
+                high=money(r.mean_ci_high, lang, like=r["mean"]),
                 var99=money(r.var_99, lang),
                 es99=money(r.es_99, lang),
             )
         )
     blocks.append(("ul", items))
-    unit = t(lang, "unit_money_table")
+    # one unit for the table: its columns are the same quantity (a party's loss)
+    money_columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99"]
+    unit = money_unit(losses[[*money_columns, "tail_99"]].to_numpy(), lang)
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
         t(lang, "col_party"),
-        f"{t(lang, 'col_mean')} ({unit})",
-        f"{t(lang, 'col_mean_ci')}{_approx(losses, 'mean_ci_approximate', lang)} ({unit})",
-        f"{t(lang, 'col_var99')} ({unit})",
-        f"{t(lang, 'col_var999')} ({unit})",
-        f"{t(lang, 'col_es99')} ({unit})",
-        f"{t(lang, 'col_tail')} ({unit})",
+        f"{t(lang, 'col_mean')} ({unit.name})",
+        f"{t(lang, 'col_mean_ci')}{_approx(losses, 'mean_ci_approximate', lang)} ({unit.name})",
+        f"{t(lang, 'col_var99')} ({unit.name})",
+        f"{t(lang, 'col_var999')} ({unit.name})",
+        f"{t(lang, 'col_es99')} ({unit.name})",
+        f"{t(lang, 'col_tail')} ({unit.name})",
     ]
+
+    def cell(x):
+        return money_cell(x, unit, lang)
+
     rows = []
     for _, r in losses.iterrows():
         rows.append(
             ([r.design] if compare else [])
             + [
                 _party_cell(r, lang),
-                money_table(r["mean"], lang),
-                _ci(r.mean_ci_low, r.mean_ci_high, money_table, lang),
-                money_table(r.var_99, lang),
-                money_table(r.var_99_9, lang),
-                money_table(r.es_99, lang),
-                money_table(r.tail_99, lang),
+                cell(r["mean"]),
+                _ci(r.mean_ci_low, r.mean_ci_high, lambda x, _: cell(x), lang),
+                cell(r.var_99),
+                cell(r.var_99_9),
+                cell(r.es_99),
+                cell(r.tail_99),
             ]
         )
     blocks.append(("table", header, rows, t(lang, "loss_table_caption")))
@@ -573,6 +831,14 @@ def _whole_percents(shares) -> list[str]:
     return [f"{w}%" for w in whole]
 
 
+#: the money columns of the cost table, each in its own unit, with their headers
+_COST_MONEY = {
+    "fiscal_cost_mean": "col_fiscal",
+    "public_loss_mean": "col_public_loss",
+    "lending_mean": "col_lending",
+}
+
+
 def _cost_blocks(ds, tables, lang) -> list[Block]:
     costs = tables["costs"]
     blocks: list[Block] = [("h2", t(lang, "h_costs"))]
@@ -633,11 +899,10 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                 ),
             )
         )
+    units = {c: money_unit(costs[c], lang) for c in _COST_MONEY}
     header = [
         t(lang, "col_design"),
-        t(lang, "col_fiscal"),
-        t(lang, "col_public_loss"),
-        t(lang, "col_lending"),
+        *(f"{t(lang, key)} ({units[c].name})" for c, key in _COST_MONEY.items()),
         t(lang, "col_per_borrower"),
         t(lang, "col_per_100m"),
     ]
@@ -647,9 +912,7 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
     for _, r in costs.iterrows():
         row = [
             r.design,
-            money_table(r.fiscal_cost_mean, lang),
-            money_table(r.public_loss_mean, lang),
-            money_table(r.lending_mean, lang),
+            *(money_cell(getattr(r, c), units[c], lang) for c in _COST_MONEY),
             count(r.fiscal_cost_per_first_time_borrower, lang),
             count(r.fiscal_cost_per_100m_lending, lang),
         ]
@@ -735,8 +998,8 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
                 "public_cost_line",
                 design=r["design"],
                 public=money(r["public_cost_pv_mean"], lang),
-                low=money(r["public_cost_pv_ci_low"], lang),
-                high=money(r["public_cost_pv_ci_high"], lang),
+                low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
+                high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
                 fiscal=money(r["fiscal_cost_pv_mean"], lang),
                 operating=money(r["public_operating_cost_pv_mean"], lang),
             )
@@ -798,21 +1061,26 @@ def _two(x, lang: str) -> str:
 
 
 def _public_cost_table(cost: pd.DataFrame, lang: str) -> Block:
-    unit = t(lang, "unit_money_table")
+    unit = money_unit(cost[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]].to_numpy(), lang)
     header = [
         t(lang, "col_design"),
-        f"{t(lang, 'col_public_cost_pv')} ({unit})",
-        f"{t(lang, 'col_mean_ci')} ({unit})",
-        f"{t(lang, 'col_fiscal_cost_pv')} ({unit})",
+        f"{t(lang, 'col_public_cost_pv')} ({unit.name})",
+        f"{t(lang, 'col_mean_ci')} ({unit.name})",
+        f"{t(lang, 'col_fiscal_cost_pv')} ({unit.name})",
         t(lang, "col_subsidy_rate"),
         t(lang, "col_zero_fee"),
     ]
     rows = [
         [
             r["design"],
-            money_table(r["public_cost_pv_mean"], lang),
-            _ci(r["public_cost_pv_ci_low"], r["public_cost_pv_ci_high"], money_table, lang),
-            money_table(r["fiscal_cost_pv_mean"], lang),
+            money_cell(r["public_cost_pv_mean"], unit, lang),
+            _ci(
+                r["public_cost_pv_ci_low"],
+                r["public_cost_pv_ci_high"],
+                lambda x, _: money_cell(x, unit, lang),
+                lang,
+            ),
+            money_cell(r["fiscal_cost_pv_mean"], unit, lang),
             _two(r["subsidy_rate"], lang),
             fee(r.get("zero_subsidy_fee", np.nan), lang),
         ]
@@ -936,13 +1204,33 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
+def _catalogued(lang: str, prefix: str, value) -> str:
+    """A setting's value in words from the catalogue (``prefix + value``), else as it is."""
+    key = f"{prefix}{value}"
+    return t(lang, key) if key in TEXT[lang] else str(value if value is not None else "—")
+
+
+def _written_in(text: str, lang: str) -> bool:
+    """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
+    characters are at least a third of its letters; for en, when Latin letters are half."""
+    cjk = sum("\u4e00" <= c <= "\u9fff" for c in text)
+    latin = sum(c.isascii() and c.isalpha() for c in text)
+    if lang == "zh":
+        return cjk >= (cjk + latin) / 3
+    return latin >= (cjk + latin) / 2
+
+
 def _assumption_blocks(ds, lang) -> list[Block]:
     spec = scenario_info(ds)
     years = ds.year.values
     blocks: list[Block] = [("h2", t(lang, "h_assumptions"))]
-    if spec.get("description"):
-        blocks.append(("p", t(lang, "description", name=spec.get("name", ""))))
-        blocks.append(("quote", " ".join(str(spec["description"]).split())))
+    description = " ".join(str(spec.get("description") or "").split())
+    name = _scenario_name(spec, lang)
+    if description and _written_in(description, lang):
+        blocks.append(("p", t(lang, "description", name=name)))
+        blocks.append(("quote", description))
+    elif description:  # in the other language only: say where it is
+        blocks.append(("p", t(lang, "description_foreign", name=name)))
     blocks.append(
         (
             "p",
@@ -952,8 +1240,8 @@ def _assumption_blocks(ds, lang) -> list[Block]:
                 first=int(years[0]),
                 last=int(years[-1]),
                 origination=spec["origination_years"] or "—",
-                granularity=ds.attrs.get("granularity", "—"),
-                lending_source=ds.attrs.get("lending_source", "—"),
+                granularity=_catalogued(lang, "granularity_", ds.attrs.get("granularity")),
+                lending_source=_catalogued(lang, "lending_", ds.attrs.get("lending_source")),
                 replicas=ds.attrs.get("book_replicas", "—"),
             ),
         )
@@ -973,6 +1261,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     check_results(ds)
     tables = all_tables(ds)
     compare = "scenario" in ds.dims
+    if compare:  # written as CSV too
+        tables["differences"] = difference_table(ds)
     spec = scenario_info(ds)
     if compare:
         label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
@@ -980,6 +1270,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         )
         title = t(lang, "title_compare", label=label)
         question = " ".join(str(ds.attrs.get("question", "")).split())
+        if question and not _written_in(question, lang):  # the file's question is English
+            question = t(lang, "question_compare", label=label)
     else:
         label = (ds.attrs.get("scenario_label") if lang == "zh" else None) or ds.attrs.get(
             "scenario", ""
@@ -990,9 +1282,27 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         question = t(
             lang, "question_single", label=spec.get("label", "") or spec.get("name", "") or label
         )
+    raw, tables = tables, _display(tables, design_names(ds, lang))
     paths = ds.sizes["path"]
+    # findings first; the question, the designs and the details next; method and
+    # metadata (what the intervals cover, assumptions, provenance) at the end
     blocks: list[Block] = [
         ("h1", title),
+        *_preliminary_blocks(ds, lang, paths),
+        *_findings_blocks(ds, tables, lang),
+        ("h2", t(lang, "h_question")),
+        ("p", question),
+    ]
+    blocks += _design_blocks(ds, tables, lang)
+    blocks += _difference_blocks(tables, lang)
+    blocks += _key_blocks(ds, tables, lang)
+    blocks += _target_blocks(ds, tables, lang)
+    blocks += _cost_blocks(ds, tables, lang)
+    blocks += _public_cost_blocks(ds, tables, lang)
+    blocks += _risk_blocks(ds, tables, lang)
+    blocks += _uncertainty_blocks(ds, lang, paths)
+    blocks += _assumption_blocks(ds, lang)
+    blocks += [
         (
             "p",
             t(
@@ -1002,28 +1312,15 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
                 paths=paths,
                 seed=ds.attrs.get("seed", "—"),
                 version=ds.attrs.get("package_version", "—"),
-                created=ds.attrs.get("created", "—"),
+                created=str(ds.attrs.get("created", "—")).replace("T", " "),  # ISO, readable
             ),
         ),
-        *_preliminary_blocks(ds, lang, paths),
-        ("h2", t(lang, "h_question")),
-        ("p", question),
-    ]
-    blocks += _design_blocks(ds, tables, lang)
-    blocks += _uncertainty_blocks(ds, lang, paths)
-    blocks += _key_blocks(ds, tables, lang)
-    blocks += _target_blocks(ds, tables, lang)
-    blocks += _cost_blocks(ds, tables, lang)
-    blocks += _public_cost_blocks(ds, tables, lang)
-    blocks += _risk_blocks(ds, tables, lang)
-    blocks += _assumption_blocks(ds, lang)
-    blocks += [
         ("h2", t(lang, "h_tables")),
         ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
     ]
     figures = brief_figures(ds, lang)
     blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
-    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=tables)
+    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=raw)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -1089,12 +1386,26 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+td.n { white-space: nowrap; }
 th { background: #f3f3f3; }
 caption { caption-side: top; font-style: italic; text-align: left; padding-bottom: 0.3rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.88rem; color: #555; }
 blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; color: #444; }
 """
+
+
+#: a table cell that is a number (with its unit, or an interval of two) is kept on one
+#: line: it starts with a digit or a sign, or is a sum in CNY, and is this short at most
+NOWRAP_UP_TO = 24
+_NUMBER_CELL = re.compile(r"[\d+\-]|CNY ")
+
+
+def _td(cell) -> str:
+    text = str(cell)
+    number = len(text) <= NOWRAP_UP_TO and _NUMBER_CELL.match(text)
+    attrs = ' class="n"' if number else ""
+    return f"<td{attrs}>{html.escape(text)}</td>"
 
 
 def render_html(brief: Brief) -> str:
@@ -1131,9 +1442,7 @@ def render_html(brief: Brief) -> str:
                 + "</tr></thead><tbody>"
             )
             for row in rows:
-                out.append(
-                    "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                )
+                out.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
             out.append("</tbody></table>")
         elif kind == "figure":
             png, caption = brief.figures[block[1]]

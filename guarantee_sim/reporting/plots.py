@@ -8,7 +8,9 @@ backend, no global state; in a notebook pass ``plt.subplots()``'s Axes to see it
 ``lang="zh"`` labels parties, segments and targets with their Chinese labels
 (``party_label``, ``segment_label``, ``target_label``) in a CJK font
 (:func:`~guarantee_sim.reporting.fonts.cjk_font`); without such a font it warns and uses
-English labels (names), as ``lang="en"`` does. Money is drawn in millions of CNY.
+English labels (names), as ``lang="en"`` does. Money is drawn in the unit
+:func:`~guarantee_sim.reporting.numbers.money_unit` picks for the data (万元 or 亿元, CNY m or
+CNY bn), with thousands separators on the axis.
 
 >>> import tempfile
 >>> import guarantee_sim as gs
@@ -32,7 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.text import Text
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from ..results.intervals import mean_interval, probability_interval
 from ..results.metrics import (
@@ -45,10 +47,10 @@ from ..results.metrics import (
 )
 from .fonts import font_families, resolve_lang
 from .measures import capital_holders, over_cap, party_caps, run_loss, variants
+from .numbers import money_unit, pct, tick, yuan
 from .tables import cost_table
-from .text import LIKELY_FROM, TEXT, pct, t, yuan
+from .text import LIKELY_FROM, TEXT, t
 
-MILLION = 1e6
 BANDS = ((0.05, 0.95), (0.25, 0.75))
 LINESTYLES = ("-", "--", ":", "-.")
 DESIGN_COLORS = (
@@ -136,8 +138,14 @@ def _variable_name(name: str, da: xr.DataArray, lang: str) -> str:
 def _scaled(da: xr.DataArray, lang: str) -> tuple[xr.DataArray, str]:
     units = str(da.attrs.get("units", ""))
     if units == "CNY":
-        return da / MILLION, t(lang, "unit_money_m")
+        unit = money_unit(da.values, lang)
+        return da / unit.scale, unit.name
     return da, "" if units in ("1", "1/year") else units
+
+
+def _money_axis(axis) -> None:
+    """Money ticks with thousands separators and no trailing zeros."""
+    axis.set_major_formatter(FuncFormatter(tick))
 
 
 def _percent_axis(axis) -> None:
@@ -240,6 +248,8 @@ def fan_chart(
     ax.set_ylabel(unit)
     if str(ds[variable].attrs.get("units")) == "1/year":
         _percent_axis(ax.yaxis)
+    elif str(ds[variable].attrs.get("units")) == "CNY":
+        _money_axis(ax.yaxis)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
@@ -273,14 +283,14 @@ def loss_by_party(
     designs = variants(ds)
     compare = "scenario" in ds.dims
     ticks, ticklabels = [], []
-    for i, (name, v) in enumerate(designs):
-        mean = loss_summary(v)["mean"]
-        tail = tail_allocation(v, level)
+    stacks = [(loss_summary(v)["mean"], tail_allocation(v, level)) for _, v in designs]
+    unit = money_unit([float(x.sel(party=parties).sum()) for pair in stacks for x in pair], lang)
+    for i, ((name, _), (mean, tail)) in enumerate(zip(designs, stacks, strict=True)):
         for j, (values, kind) in enumerate(((mean, "fig_loss_mean"), (tail, "fig_loss_tail"))):
             x = i * 2.6 + j
             bottom = 0.0
             for party in parties:
-                height = float(values.sel(party=party)) / MILLION
+                height = float(values.sel(party=party)) / unit.scale
                 ax.bar(
                     x,
                     height,
@@ -293,7 +303,7 @@ def loss_by_party(
                 )
                 bottom += height
             ax.annotate(
-                f"{bottom:,.1f}",
+                f"{bottom:,.{unit.decimals}f}",
                 (x, bottom),
                 ha="center",
                 va="bottom",
@@ -315,12 +325,83 @@ def loss_by_party(
                 fontweight="bold",
             )
     ax.set_xticks(ticks, ticklabels, fontsize="small" if compare else None)
-    ax.set_ylabel(t(lang, "fig_loss_ylabel"))
+    ax.set_ylabel(t(lang, "fig_loss_ylabel", unit=unit.name))
+    _money_axis(ax.yaxis)
     ax.set_title(t(lang, "fig_loss_title"))
     ax.margins(y=0.12)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _finish(ax)
+
+
+#: at most this many lines in one panel of a small-multiples figure
+MAX_LINES = 6
+
+
+def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes:
+    """Small multiples for a comparison: one panel per party, one exceedance curve per
+    design in it (a distinct colour and line style each), the legend below the panels.
+
+    A comparison drawn as :func:`exceedance_curves` puts parties times designs on one set
+    of axes (24 lines for 4 parties and 6 designs); here each panel has at most
+    :data:`MAX_LINES` lines: the first designs, as many as fit. Returns the first panel.
+    """
+    lang = resolve_lang(lang)
+    first = _first(ds)
+    parties = list(parties) if parties is not None else _parties_with_loss(ds)
+    designs = variants(ds)[:MAX_LINES]
+    cols = min(3, max(1, len(parties)))
+    rows = -(-len(parties) // cols)
+    fig = Figure(figsize=(3.6 * cols + 0.6, 3.0 * rows + 1.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    n = first.sizes["path"]
+    handles = []
+    for k, party in enumerate(parties):
+        ax = grid[k // cols][k % cols]
+        for i, (name, v) in enumerate(designs):
+            curve = exceedance_curve(run_loss(v).sel(party=party) / unit.scale)
+            x, p = curve.threshold.values, curve.values
+            if x.size and x[0] > 0:
+                x, p = np.concatenate([[0.0], x]), np.concatenate([[1.0], p])
+            keep = p > 0
+            (line,) = ax.step(
+                x[keep],
+                p[keep],
+                where="post",
+                color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)],
+                linewidth=1.5,
+                label=name,
+            )
+            if k == 0:
+                handles.append(line)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5 / n, 1.2)
+        ax.axhline(0.01, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(_label(first, "party", party, lang), fontsize="medium")
+        ax.set_xlabel(unit.name, fontsize="small")
+        _money_axis(ax.xaxis)
+        ax.grid(alpha=0.3, which="both")
+    for k in range(len(parties), rows * cols):  # empty cells of the grid
+        grid[k // cols][k % cols].set_axis_off()
+    for r in range(rows):
+        grid[r][0].set_ylabel(t(lang, "fig_exceed_ylabel"))
+    fig.suptitle(t(lang, "fig_exceed_title"))
+    fig.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="outside lower center",
+        ncol=min(len(handles), 3),
+        fontsize="small",
+        frameon=False,
+    )
+    for ax in grid.flat:
+        _finish(ax)
+    for text in fig.findobj(Text):
+        text.set_fontfamily(font_families())
+    return grid[0][0]
 
 
 def exceedance_curves(
@@ -338,8 +419,9 @@ def exceedance_curves(
     colors = _party_colors(first)
     designs = variants(ds)
     n = first.sizes["path"]
+    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
-        losses = run_loss(v) / MILLION
+        losses = run_loss(v) / unit.scale
         for party in parties:
             curve = exceedance_curve(losses.sel(party=party))
             x, p = curve.threshold.values, curve.values
@@ -370,7 +452,8 @@ def exceedance_curves(
         fontsize="small",
         color="grey",
     )
-    ax.set_xlabel(t(lang, "fig_exceed_xlabel"))
+    ax.set_xlabel(t(lang, "fig_exceed_xlabel", unit=unit.name))
+    _money_axis(ax.xaxis)
     ax.set_ylabel(t(lang, "fig_exceed_ylabel"))
     ax.set_title(t(lang, "fig_exceed_title"))
     ax.grid(alpha=0.3, which="both")
@@ -471,12 +554,13 @@ def capital_paths(
     colors = _party_colors(first)
     designs = variants(ds)
     years = first.year.values
+    unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
         insolvent = insolvency_probability(v)
         short = depletion_probability(v)
         style = LINESTYLES[i % len(LINESTYLES)]
         for party in holders:
-            values = v["capital"].sel(party=party) / MILLION
+            values = v["capital"].sel(party=party) / unit.scale
             q = values.quantile([band[0], 0.5, band[1]], dim="path")
             color = colors[party]
             if len(designs) == 1:
@@ -509,7 +593,8 @@ def capital_paths(
         labels.append(t(lang, "fig_paths_band", low=band[0], high=band[1]))
     ax.legend(handles, labels, fontsize="small", loc="best")
     ax.set_xlabel(t(lang, "fig_year"))
-    ax.set_ylabel(t(lang, "fig_capital_ylabel"))
+    ax.set_ylabel(t(lang, "fig_capital_ylabel", unit=unit.name))
+    _money_axis(ax.yaxis)
     ax.set_title(t(lang, "fig_capital_title"))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -629,15 +714,19 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
 def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
     """Comparison panel: mean loss over the run by party, per design (millions of CNY)."""
 
-    def money_m(x):
-        return f"{x:,.1f}"
-
     first = _first(ds)
     parties = _parties_with_loss(ds)
-    series = {n: loss_summary(v)["mean"].sel(party=parties).values / MILLION for n, v in designs}
-    _grouped_barh(ax, [_label(first, "party", p, lang) for p in parties], series, lang, fmt=money_m)
+    means = {n: loss_summary(v)["mean"].sel(party=parties).values for n, v in designs}
+    unit = money_unit(list(means.values()), lang)
+    series = {n: m / unit.scale for n, m in means.items()}
+
+    def amount(x):
+        return f"{x:,.{unit.decimals}f}"
+
+    _grouped_barh(ax, [_label(first, "party", p, lang) for p in parties], series, lang, fmt=amount)
     ax.margins(x=0.15)
-    ax.set_title(t(lang, "fig_compare_loss"), fontsize="medium")
+    _money_axis(ax.xaxis)
+    ax.set_title(t(lang, "fig_compare_loss", unit=unit.name), fontsize="medium")
 
 
 def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
@@ -671,11 +760,10 @@ def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
     per 100 m CNY lent and (with a counterfactual) per additional first-time borrower."""
     names = [n for n, _ in designs]
     costs = cost_table(ds).set_index("design")
-    means, errs = [], []
-    for _, v in designs:
-        ci = mean_interval(v["fiscal_cost"].sum("year"))
-        means.append(float(ci["mean"]) / MILLION)
-        errs.append(float(ci["high"] - ci["mean"]) / MILLION)
+    intervals = [mean_interval(v["fiscal_cost"].sum("year")) for _, v in designs]
+    unit = money_unit([float(ci["high"]) for ci in intervals], lang)
+    means = [float(ci["mean"]) / unit.scale for ci in intervals]
+    errs = [float(ci["high"] - ci["mean"]) / unit.scale for ci in intervals]
     y = np.arange(len(names))
     ax.barh(
         y,
@@ -714,7 +802,8 @@ def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
     ax.set_yticks(y, [_wrap(n, lang) for n in names], fontsize="small")
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(t(lang, "fig_compare_fiscal"), fontsize="medium")
+    _money_axis(ax.xaxis)
+    ax.set_title(t(lang, "fig_compare_fiscal", unit=unit.name), fontsize="medium")
 
 
 def _compare_risks(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:

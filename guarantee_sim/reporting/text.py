@@ -2,8 +2,8 @@
 
 ``TEXT[lang][key]`` is a ``str.format`` template; both languages have the same keys (a
 test checks it), so the code that builds figures and briefs is written once and never
-branches on the language. Numbers are formatted by :func:`money`, :func:`pct` and
-:func:`count`, the only place that decides how a number looks in the brief.
+branches on the language. Numbers are formatted by :mod:`guarantee_sim.reporting.numbers`,
+the only place that decides how a number looks in the brief.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ LIKELY_FROM = 0.66
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         # ---------------------------------------------------------------- units, words
-        "money_m": "CNY {value} m",
+        "money_small": "CNY {value} m",
+        "money_large": "CNY {value} bn",
         "money_yuan": "CNY {value}",
-        "unit_money_m": "CNY m",
-        "unit_money_table": "CNY m",
+        "unit_small": "CNY m",
+        "unit_large": "CNY bn",
         "unit_yuan": "CNY",
         "unit_ratio": "ratio",
         "unit_share": "share",
@@ -52,23 +53,23 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_year": "year",
         "fig_fan_title": "{variable}{what}",
         "fig_loss_title": "Loss over the run by party: mean and 99% tail",
-        "fig_loss_ylabel": "loss over the run (CNY m)",
+        "fig_loss_ylabel": "loss over the run ({unit})",
         "fig_loss_mean": "mean",
         "fig_loss_tail": "99% tail",
         "fig_exceed_title": "Exceedance: P(loss over the run > x), by party",
-        "fig_exceed_xlabel": "loss over the run, x (CNY m)",
+        "fig_exceed_xlabel": "loss over the run, x ({unit})",
         "fig_exceed_ylabel": "P(loss > x)",
         "fig_one_in_100": "1 in 100",
         "fig_target_title": "Probability of reaching each target",
         "fig_target_xlabel": "P(target reached), 95% CI from the paths",
         "fig_capital_title": "Guarantor capital and pool balance",
-        "fig_capital_ylabel": "year-end net assets / balance (CNY m)",
+        "fig_capital_ylabel": "year-end net assets / balance ({unit})",
         "fig_insolvent": "{party}: P(insolvent) {p}",
         "fig_depleted": "{party}: P(pool depleted) {p}",
         "fig_compare_title": "Designs compared",
-        "fig_compare_loss": "Mean loss over the run (CNY m)",
+        "fig_compare_loss": "Mean loss over the run ({unit})",
         "fig_compare_targets": "P(target reached)",
-        "fig_compare_fiscal": "Fiscal cost over the run (CNY m), 95% CI",
+        "fig_compare_fiscal": "Fiscal cost over the run ({unit}), 95% CI",
         "fig_compare_risk": "Risks",
         "fig_per_100m": "{value} per 100 m lent",
         "fig_per_additional": "{value} per add. borrower",
@@ -131,7 +132,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_changes": "(base scenario)",
         "col_scheme": "loss-sharing scheme",
         "col_coverage": "coverage (bank passes on)",
-        "col_split": "split of the covered part",
+        "col_split": "shares of the whole loss",
         "col_segments": "segments",
         "h_uncertainty": "What the uncertainty covers",
         "uncertainty": (
@@ -308,9 +309,9 @@ TEXT: dict[str, dict[str, str]] = {
             "scheme), so additional borrowers and the cost per additional "
             "borrower are not estimated."
         ),
-        "col_fiscal": "fiscal cost (CNY m)",
-        "col_public_loss": "public loss (CNY m)",
-        "col_lending": "new lending (CNY m)",
+        "col_fiscal": "fiscal cost",
+        "col_public_loss": "public loss",
+        "col_lending": "new lending",
         "col_per_borrower": "per first-time borrower (CNY)",
         "col_per_100m": "per 100 m CNY lent (CNY)",
         "col_additional": "additional first-time borrowers",
@@ -452,14 +453,96 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "Sources cited by the scenario:",
         "no_sources": "The scenario cites no sources.",
         "description": "Scenario description ({name}):",
+        "granularity_loan": "loan",
+        "granularity_cohort": "cohort",
+        "lending_volumes": "volumes",
+        "lending_processes": "processes",
+        "description_foreign": (
+            "The scenario's description ({name}) is in Chinese only; see the Chinese brief."
+        ),
+        "question_compare": (
+            "How do these designs ({label}) differ in the plan's targets, in what the bank, "
+            "the guarantors and the government lose, and in what they cost the budget?"
+        ),
+        # ---------------------------------------------------------------- levers
+        "lever_fee_rate": "{name} fee rate {value}",
+        "lever_coverage": "{name} coverage {value}",
+        "lever_split": "{name} split {value}",
+        "lever_annual_contribution": "{name} annual contribution {value}",
+        "lever_capital": "{name} capital {value}",
+        "lever_leverage_cap": "{name} leverage cap {value}",
+        "lever_compensation_rate_cap": "{name} compensation-rate cap {value}",
+        "lever_pd": "{name} PD {value}",
+        "lever_lgd": "{name} LGD {value}",
+        "lever_size": "{name} size {value}",
+        "lever_count_per_year": "{name} loans a year {value}",
+        "lever_from_year": "{value} from {year}",
+        "lever_entry": "adds {name}",
+        "lever_label": "{name} named '{label}'",
+        "lever_other": "another setting changed",
+        "lever_sep": "; ",
+        "design_base": "base scenario",
+        "design_numbered": "{name} ({n})",
+        "whole_loss": "shares of the whole loss",
+        # ---------------------------------------------------------------- differences
+        "points": "{value} pp",
+        "h_differences": "Differences from the baseline",
+        "differences_intro": (
+            "Each design minus the baseline (**{base}**), path by path: the designs share their "
+            "random numbers, so a path's difference is the policy's effect on that path, and "
+            "the 95% CI of the mean difference is paired (far narrower than the two designs' "
+            "own intervals). A difference whose interval excludes zero has a sign this run "
+            "can tell; probabilities differ in percentage points (pp)."
+        ),
+        "col_measure": "measure",
+        "col_baseline_value": "baseline",
+        "col_design_value": "this design",
+        "col_difference": "difference (design - baseline)",
+        "col_difference_ci": "paired 95% CI",
+        "col_sign_known": "sign known",
+        "yes": "yes",
+        "no": "no",
+        "identical": "identical on every path",
+        "measure_public_cost_pv": "public cost (present value)",
+        "measure_fiscal_cost": "fiscal cost over the run",
+        "measure_public_loss": "public loss over the run",
+        "measure_target_probability": "P({target} reached)",
+        # ---------------------------------------------------------------- findings
+        "h_findings": "Findings",
+        "findings_rule": (
+            "How these findings were chosen: the public cost always; then every target and "
+            "every risk that happens on at least {risk} of the paths (a cap exceeded: {cap}), "
+            "ranked by the probability of the risk or by how far the target's probability is "
+            "from 50%, the top ones up to {n} findings in all."
+        ),
+        "finding_cost": "Public cost over the run (present value): {values}.",
+        "finding_cost_part": "{mean} ({ci} {low} to {high})",
+        "finding_target": "{target}: reached with probability {values}.",
+        "finding_target_part": "{p} ({ci} {low} to {high}; {likelihood})",
+        "finding_risk": "{party} — {risk}{cap}: probability {values}.",
+        "finding_risk_part": "{p} ({ci} {low} to {high})",
+        "finding_cap": " (cap {cap})",
+        "finding_design_part": "{design}: {text}",
+        "finding_sep": "; ",
+        "finding_all_designs": "{text} in every design",
+        "drivers_intro": "What drives them (shares of the spread of attainment over the paths):",
+        "driver_line": "{target}: mostly {source} ({share}).",
+        "driver_parameter": (
+            " Of the drawn parameters, {parameter} moves with it most (rank correlation {rho})."
+        ),
+        "source_credit_cycle": "the credit cycle",
+        "source_parameters": "the uncertain parameters",
+        "source_book_replica": "the book replica",
+        "source_defaults": "which loans default",
         "h_tables": "Tables",
         "tables_note": "The tables behind this brief are in the tables/ folder as CSV: {files}.",
     },
     "zh": {
-        "money_m": "{value} 万元",
+        "money_small": "{value} 万元",
+        "money_large": "{value} 亿元",
         "money_yuan": "{value} 元",
-        "unit_money_m": "百万元",
-        "unit_money_table": "万元",
+        "unit_small": "万元",
+        "unit_large": "亿元",
         "unit_yuan": "元",
         "unit_ratio": "倍",
         "unit_share": "比例",
@@ -477,23 +560,23 @@ TEXT: dict[str, dict[str, str]] = {
         "fig_year": "年份",
         "fig_fan_title": "{variable}{what}",
         "fig_loss_title": "各方整个模拟期损失：均值与 99% 尾部",
-        "fig_loss_ylabel": "整个模拟期损失（百万元）",
+        "fig_loss_ylabel": "整个模拟期损失（{unit}）",
         "fig_loss_mean": "均值",
         "fig_loss_tail": "99% 尾部",
         "fig_exceed_title": "超越概率：各方整个模拟期损失 > x 的概率",
-        "fig_exceed_xlabel": "整个模拟期损失 x（百万元）",
+        "fig_exceed_xlabel": "整个模拟期损失 x（{unit}）",
         "fig_exceed_ylabel": "P(损失 > x)",
         "fig_one_in_100": "百分之一",
         "fig_target_title": "各项目标的达成概率",
         "fig_target_xlabel": "目标达成概率（95% 置信区间）",
         "fig_capital_title": "担保机构净资产与资金池余额",
-        "fig_capital_ylabel": "年末净资产／余额（百万元）",
+        "fig_capital_ylabel": "年末净资产／余额（{unit}）",
         "fig_insolvent": "{party}：资不抵债概率 {p}",
         "fig_depleted": "{party}：资金池耗尽概率 {p}",
         "fig_compare_title": "方案比较",
-        "fig_compare_loss": "整个模拟期平均损失（百万元）",
+        "fig_compare_loss": "整个模拟期平均损失（{unit}）",
         "fig_compare_targets": "目标达成概率",
-        "fig_compare_fiscal": "整个模拟期财政支出（百万元，95% 置信区间）",
+        "fig_compare_fiscal": "整个模拟期财政支出（{unit}，95% 置信区间）",
         "fig_compare_risk": "风险",
         "fig_per_100m": "每亿元贷款 {value}",
         "fig_per_additional": "每新增首贷户 {value}",
@@ -529,7 +612,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "generated": (
             "根据 {source} 生成（每个方案 {paths} 条蒙特卡洛路径，随机种子 {seed}，"
-            "guarantee_sim {version}，结果生成于 {created}）。"
+            "模拟程序版本 {version}，结果生成于 {created}）。"
         ),
         "h_question": "问题",
         "question_single": (
@@ -538,7 +621,7 @@ TEXT: dict[str, dict[str, str]] = {
             "不足？财政需要付出多少？"
         ),
         "h_designs": "比较的方案",
-        "designs_single": "模拟一个方案：**{name}**（{label}）。",
+        "designs_single": "模拟一个方案：**{label}**{name}。",
         "designs_compare": (
             "比较 {n} 个方案，各方案使用相同的随机数（共同随机数），因此方案之间的"
             "差异反映政策效果，而非抽样误差。基准情景：**{base}**。"
@@ -549,7 +632,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_changes": "（基准情景）",
         "col_scheme": "分险模式",
         "col_coverage": "分险比例（银行转出部分）",
-        "col_split": "转出部分的分担",
+        "col_split": "占全部损失的份额",
         "col_segments": "适用业务",
         "h_uncertainty": "不确定性的含义",
         "uncertainty": (
@@ -577,16 +660,16 @@ TEXT: dict[str, dict[str, str]] = {
         "param_other": "其他参数",
         "fixed_demand": "需求水平",
         "uncertainty_clusters": (
-            "使用同一账簿副本的路径并不独立（路径 p 使用副本 p mod {replicas}），因此"
-            "所有 95% 置信区间都把 {replicas} 个副本当作聚类：均值采用聚类稳健（CR1）"
-            "标准误和自由度为 {df} 的 t 分布，概率采用基于有效路径数的 Wilson 区间，"
+            "使用同一账簿副本的路径并不独立（各路径按编号轮流使用 {replicas} 个副本），因此"
+            "所有 95% 置信区间都把 {replicas} 个副本当作聚类：均值采用聚类稳健"
+            "标准误（含小样本校正）和自由度为 {df} 的 t 分布，概率采用基于有效路径数的威尔逊区间，"
             "风险价值与预期短缺采用按整个副本重抽样的自助法（见 CSV 表），方案之间的"
             "差异按路径配对计算（各方案使用相同的随机数）。副本少于 {minimum} 个时，"
             "这些区间是**近似**的，并如此标注。"
         ),
         "uncertainty_one_book": (
             "所有路径使用同一个贷款账簿，因此在该账簿给定的条件下路径相互独立，95% 置信"
-            "区间按 {paths} 条独立路径计算（均值用 t 分布，概率用 Wilson 区间，方案之间"
+            "区间按 {paths} 条独立路径计算（均值用 t 分布，概率用威尔逊区间，方案之间"
             "的差异按路径配对）。"
         ),
         "ci": "95% 置信区间",
@@ -657,7 +740,7 @@ TEXT: dict[str, dict[str, str]] = {
         "col_likelihood": "可能性",
         "spread_intro": (
             "各目标完成度在路径之间的差异来自何处：信贷周期（各年的系统性因子）、参数不确定性"
-            "与贷款簿重复样本各自解释的方差占比（回归 R² 的 Shapley 分解），其余归于违约与续贷"
+            "与贷款簿重复样本各自解释的方差占比（回归 R² 的沙普利值分解），其余归于违约与续贷"
             "的随机性。"
         ),
         "spread_line": (
@@ -694,16 +777,15 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "no_counterfactual_single": (
             "单次模拟没有反事实方案（不含该政策的同一体系），因此不估计新增"
-            "借款人及每新增借款人的成本；如需估计，请比较含 `counterfactual` "
-            "方案的多个方案。"
+            "借款人及每新增借款人的成本；如需估计，请比较含反事实方案的多个方案。"
         ),
         "col_risk_probability": "概率",
         "no_counterfactual": (
             "该比较没有反事实方案（不含该政策的方案），因此不估计新增借款人及其成本。"
         ),
-        "col_fiscal": "财政支出（万元）",
-        "col_public_loss": "公共部门损失（万元）",
-        "col_lending": "新增贷款（万元）",
+        "col_fiscal": "财政支出",
+        "col_public_loss": "公共部门损失",
+        "col_lending": "新增贷款",
         "col_per_borrower": "每户首贷户（元）",
         "col_per_100m": "每亿元贷款（元）",
         "col_additional": "新增首贷户（户）",
@@ -763,7 +845,7 @@ TEXT: dict[str, dict[str, str]] = {
             "计为成本，尽管这笔钱仍留在公共部门内部。"
         ),
         "discount_explain": (
-            "现值按每年 {rate} 的贴现率（policy.discount_rate，约为 10 年期国债收益率）将各年"
+            "现值按每年 {rate} 的贴现率（情景设定，约为 10 年期国债收益率）将各年"
             "现金流折现到 {year} 年初，并假定每年的现金流发生在年中。补贴率为公共成本现值与"
             "担保贷款现值之比（每百元担保贷款）；担保贷款指分险模式将部分损失转由担保机构、"
             "再担保机构或风险补偿资金池承担的业务中的新增贷款（含续贷），按同样方式折现。"
@@ -817,12 +899,87 @@ TEXT: dict[str, dict[str, str]] = {
         "h_assumptions": "假设与来源",
         "assume_settings": (
             "模拟期 {first}—{last} 年（{origination} 年新增贷款，之后为存量回收期）；"
-            "模拟粒度 {granularity}；贷款量来源 {lending_source}；贷款簿副本 "
+            "模拟粒度：{granularity}；贷款量来源：{lending_source}；贷款簿副本 "
             "{replicas} 个。金额单位为人民币元，利率为年率。"
         ),
         "sources": "情景引用的来源：",
         "no_sources": "情景未引用来源。",
         "description": "情景说明（{name}）：",
+        "granularity_loan": "逐笔贷款",
+        "granularity_cohort": "按批次汇总",
+        "lending_volumes": "情景设定的贷款量",
+        "lending_processes": "机构行为模拟",
+        "description_foreign": "情景说明（{name}）只有英文版本，见英文简报。",
+        "question_compare": (
+            "这些方案（{label}）在规划目标的达成、银行、担保机构和政府承担的损失以及财政成本上"
+            "有何差别？"
+        ),
+        # ---------------------------------------------------------------- levers
+        "lever_fee_rate": "{name}担保费率 {value}",
+        "lever_coverage": "{name}分险比例 {value}",
+        "lever_split": "{name}分担比例 {value}",
+        "lever_annual_contribution": "{name}年度出资 {value}",
+        "lever_capital": "{name}资本金 {value}",
+        "lever_leverage_cap": "{name}放大倍数上限 {value}",
+        "lever_compensation_rate_cap": "{name}代偿率上限 {value}",
+        "lever_pd": "{name}违约概率 {value}",
+        "lever_lgd": "{name}违约损失率 {value}",
+        "lever_size": "{name}规模 {value}",
+        "lever_count_per_year": "{name}每年贷款笔数 {value}",
+        "lever_from_year": "{year} 年起 {value}",
+        "lever_entry": "新增{name}",
+        "lever_label": "{name}更名为“{label}”",
+        "lever_other": "其他设定调整",
+        "lever_sep": "，",
+        "design_base": "基准方案",
+        "design_numbered": "{name}（方案 {n}）",
+        "whole_loss": "占全部损失的份额",
+        # ---------------------------------------------------------------- differences
+        "points": "{value} 个百分点",
+        "h_differences": "与基准方案的差异",
+        "differences_intro": (
+            "差值为各方案减**{base}**，逐条路径计算：各方案使用相同的随机数，"
+            "同一路径上的差值就是政策在该路径上的效果，均值差的 95% 置信区间按路径配对计算"
+            "（远窄于两个方案各自的区间）。区间不含零的差异，其方向在本次运行的精度下可以确认；"
+            "概率之差以百分点表示。"
+        ),
+        "col_measure": "指标",
+        "col_baseline_value": "基准方案",
+        "col_design_value": "本方案",
+        "col_difference": "差值（本方案 − 基准方案）",
+        "col_difference_ci": "配对 95% 置信区间",
+        "col_sign_known": "方向可确认",
+        "yes": "是",
+        "no": "否",
+        "identical": "各路径相同",
+        "measure_public_cost_pv": "公共成本（现值）",
+        "measure_fiscal_cost": "整个模拟期财政支出",
+        "measure_public_loss": "整个模拟期公共部门损失",
+        "measure_target_probability": "{target}目标达成概率",
+        # ---------------------------------------------------------------- findings
+        "h_findings": "主要发现",
+        "findings_rule": (
+            "这些发现按以下规则选出：公共成本总是列出；其余为各项目标，以及在至少 {risk} 的路径上"
+            "发生的风险（超上限类风险为至少 {cap}），按风险的发生概率或目标达成概率与 50% 的距离"
+            "排序，取排名靠前者，合计不超过 {n} 条。"
+        ),
+        "finding_cost": "整个模拟期公共成本（现值）：{values}。",
+        "finding_cost_part": "{mean}（{ci} {low}–{high}）",
+        "finding_target": "{target}：目标达成概率 {values}。",
+        "finding_target_part": "{p}（{ci} {low}–{high}，{likelihood}）",
+        "finding_risk": "{party}：{risk}{cap}的概率 {values}。",
+        "finding_risk_part": "{p}（{ci} {low}–{high}）",
+        "finding_cap": "（上限 {cap}）",
+        "finding_design_part": "{design}：{text}",
+        "finding_sep": "；",
+        "finding_all_designs": "各方案均为 {text}",
+        "drivers_intro": "原因（各因素在路径间完成度差异中所占的方差份额）：",
+        "driver_line": "{target}：主要来自{source}（{share}）。",
+        "driver_parameter": "在抽样参数中，与之关联最强的是{parameter}（秩相关系数 {rho}）。",
+        "source_credit_cycle": "信贷周期",
+        "source_parameters": "参数不确定性",
+        "source_book_replica": "贷款簿重复样本",
+        "source_defaults": "违约随机性",
         "h_tables": "数据表",
         "tables_note": "本简报所依据的数据表以 CSV 格式保存在 tables/ 文件夹：{files}。",
     },
@@ -843,58 +1000,6 @@ def t(lang: str, key: str, **values) -> str:
 
 def _bad(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def money(x, lang: str) -> str:
-    """A sum in the brief's money unit: CNY m (en) or 万元 (zh), two decimals."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    x = float(x)
-    if lang == "zh":
-        return t(lang, "money_m", value=f"{x / 1e4:,.2f}")
-    return t(lang, "money_m", value=f"{x / 1e6:,.2f}")
-
-
-def money_table(x, lang: str) -> str:
-    """A sum in a table's money column (unit in the header): CNY m (en) or 万元 (zh)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x) / (1e4 if lang == 'zh' else 1e6):,.2f}"
-
-
-def yuan(x, lang: str) -> str:
-    """A small sum in whole CNY (costs per borrower, per 100 m lent)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return t(lang, "money_yuan", value=f"{float(x):,.0f}")
-
-
-def pct(x, lang: str = "en") -> str:
-    """A probability or share as a percentage with one decimal."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.1%}"
-
-
-def fee(x, lang: str = "en") -> str:
-    """A fee or interest rate a year as a percentage with two decimals (0.45%)."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.2%}"
-
-
-def count(x, lang: str = "en") -> str:
-    """A count of loans or borrowers, whole."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):,.0f}"
-
-
-def ratio(x, lang: str = "en") -> str:
-    """A leverage multiple, two decimals."""
-    if _bad(x):
-        return TEXT[lang]["none"]
-    return f"{float(x):.2f}×"
 
 
 def likelihood(p: float) -> str:
