@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 import pytest
+import simpy
 from conftest import make_scenario
 from process_scenarios import DAYS_PER_YEAR, erlang_dict, process_dict
 
@@ -36,7 +37,7 @@ import guarantee_sim.engine.inputs as engine_inputs
 import guarantee_sim.processes.run as process_run
 from guarantee_sim.book import LoanBook
 from guarantee_sim.processes import PD_GRID, run_processes, run_replica
-from guarantee_sim.processes.institutions import Applicant, Outcome
+from guarantee_sim.processes.institutions import Applicant, Outcome, _delay_until
 from guarantee_sim.processes.queues import DAYS_PER_MONTH
 
 Z = 4.0  # standard errors; a correct model fails a check with probability ~1e-4
@@ -736,3 +737,58 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     for h, lo, m in zip(changed.book.id_hi, changed.book.id_lo, changed.book.month, strict=True):
         assert abs(int(m) - month_before[(int(h), int(lo))]) <= 1
     assert pytest.approx(365 / 12) == DAYS_PER_MONTH
+
+
+# --------------------------------------------------------------------------- events
+
+
+class _CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes."""
+
+    def __init__(self):
+        super().__init__()
+        self.processed = 0
+
+    def step(self):
+        self.processed += 1
+        return super().step()
+
+
+@pytest.mark.parametrize(
+    ("patience", "reviewers", "most"),
+    [(None, None, 4.01), (30.0, None, 4.1), (30.0, 50, 7.1)],
+)
+def test_events_per_application(monkeypatch, patience, reviewers, most):
+    """Each application is its arrival, a request, a service time and a release (4 events);
+    a patience timer only when it has to wait; 3 more at the guarantor's review. Here the
+    staff are rarely all busy, so the counts are close to those floors."""
+    d = process_dict(
+        years=1,
+        applications_per_year=2000,
+        officers=50,
+        patience_days=patience,
+        coverage=0.8 if reviewers else 0.0,
+        guarantor_reviewers=reviewers,
+        replicas=1,
+    )
+    envs: list = []
+
+    def counting():
+        envs.append(_CountingEnvironment())
+        return envs[-1]
+
+    monkeypatch.setattr(process_run.simpy, "Environment", counting)
+    rep = run_replica(make_scenario(d), 7, 0)
+    reviewed = sum(len(o.waits) > 1 for o in rep.log)
+    per_application = envs[0].processed / len(rep.log)
+    assert len(rep.log) > 1500 and (reviewed > 500) == bool(reviewers)
+    assert per_application <= most, (per_application, reviewed / len(rep.log))
+
+
+def test_events_are_scheduled_at_exactly_the_arrival_day():
+    rng = np.random.default_rng(3)
+    now = rng.uniform(0, 1, 20_000) * 2.0 ** rng.integers(-30, 12, 20_000)
+    at = now + rng.uniform(0, 1, 20_000) * 2.0 ** rng.integers(-40, 12, 20_000)
+    for n, a in zip(now.tolist(), at.tolist(), strict=True):
+        assert n + _delay_until(n, a) == a
+    assert _delay_until(5.0, 5.0) == 0.0

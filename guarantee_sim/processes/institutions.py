@@ -16,7 +16,8 @@ identical ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,8 @@ class Applicant:
     bank_office: float = 0.0  # uniform choosing its bank office
     review_office: float = 0.0  # uniform choosing its guarantor review office
     bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
+    booked_in: int = -1  # segment the bank lends on if the applicant stays; -1: it declines
+    guarantor_approves: bool = False  # the guarantor's decision when its loan needs one
 
     @property
     def price_segment(self) -> int:
@@ -69,7 +72,7 @@ class Rules:
     visits: int
     days_between_visits: float
     bank_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
-    guarantor_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
+    guarantor_ok: Callable[[list, int], np.ndarray]  # (applicants, segment) -> bool each
     needs_guarantor: list  # per segment
     routes_to: list  # per segment, -1 for none
     tenor_days: list  # per segment
@@ -79,99 +82,168 @@ class Rules:
     renewal_service: Callable[[Applicant], float]  # applicant -> days
 
 
-def application(
-    env: simpy.Environment,
-    applicant: Applicant,
-    officers: OfficeQueues,
-    reviewers: OfficeQueues | None,
-    rules: Rules,
-    log: list,
-):
-    """One application from arrival to decision.
+class Desks:
+    """The bank's officers and the guarantor's reviewers working through applications.
 
-    The applicant is screened at the bank office of the segment it applies to; a loan
-    needing a guarantee is reviewed at the guarantor's office of the segment it would be
-    booked in.
+    Each application is a chain of SimPy events whose callbacks move it on, not a process:
+    its arrival, a request for one of its office's staff, the service time, the release;
+    a patience timer only while it waits in a queue; the same again at the guarantor when
+    its loan needs a guarantee. That is about four events per visit, where a generator
+    process per applicant needs eight (its start and end, the patience timer and the
+    condition ``request | timer`` on every request, the wait until its arrival), and
+    nothing exists of an applicant before it arrives (``feed``).
+
+    The queues are SimPy's: ``MonitoredResource`` requests, FIFO, cancelled when patience
+    runs out; the staff's areas are integrated by the resources themselves.
     """
-    outcome = Outcome(applicant)
-    log.append(outcome)
-    yield env.timeout(max(applicant.arrival - env.now, 0.0))
-    branch = officers.pick(applicant.segment, applicant.bank_office)
-    for visit in range(rules.visits):
-        served, waited = yield from serve(env, branch, applicant.service[visit], applicant.patience)
-        outcome.waits.append(waited)
-        if not served:
-            outcome.status, outcome.decided = "abandoned", env.now
-            return
-        if visit < rules.visits - 1:
-            yield env.timeout(rules.days_between_visits)
-    segment = applicant.segment
-    if not rules.bank_ok(applicant, segment) and rules.routes_to[segment] >= 0:
-        segment = rules.routes_to[segment]  # offered another product in the same meeting
-    approved = rules.bank_ok(applicant, segment)
-    if approved and rules.needs_guarantor[segment] and reviewers is not None:
-        served, waited = yield from serve(
-            env,
-            reviewers.pick(segment, applicant.review_office),
-            rules.review_service(applicant),
-            applicant.patience,
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        officers: OfficeQueues,
+        reviewers: OfficeQueues | None,
+        rules: Rules,
+        applications: int,
+    ):
+        self.env = env
+        self.officers = officers
+        self.reviewers = reviewers
+        self.rules = rules
+        self.log: list = [None] * applications  # Outcome of application i at log[i]
+        self.renewals: list = []  # Outcome of each renewal application, as they arrive
+
+    def feed(self, months: Iterator[list]) -> None:
+        """Bring in applicants as they arrive.
+
+        ``months`` gives each month's ``(index, applicant)`` in order of arrival (ties in
+        the order of their index, ``index < applications``); applicant ``index``'s outcome
+        goes to ``log[index]``. A month's applicants are made when the last of the month
+        before has arrived.
+        """
+        env = self.env
+        pending: list = []  # this month's arrivals not yet in, last first
+        at = 0
+
+        def next_arrivals(_event=None) -> None:
+            nonlocal at
+            while pending and pending[-1][1].arrival == at:
+                index, applicant = pending.pop()
+                self._arrive(index, applicant)
+            while not pending:
+                arrivals = next(months, None)
+                if arrivals is None:
+                    return
+                pending.extend(reversed(arrivals))
+            at = pending[-1][1].arrival
+            env.timeout(_delay_until(env.now, at)).callbacks.append(next_arrivals)
+
+        next_arrivals()
+
+    def _arrive(self, index: int, applicant: Applicant) -> None:
+        outcome = Outcome(applicant)
+        self.log[index] = outcome
+        branch = self.officers.pick(applicant.segment, applicant.bank_office)
+        self._visit(outcome, branch, 0)
+
+    def _visit(self, outcome: Outcome, branch: MonitoredResource, visit: int) -> None:
+        """The applicant's ``visit``-th meeting with one of ``branch``'s officers."""
+        a = outcome.applicant
+
+        def visited(served: bool) -> None:
+            if not served:
+                self._give_up(outcome)
+            elif visit < self.rules.visits - 1:
+                self.env.timeout(self.rules.days_between_visits).callbacks.append(
+                    lambda _: self._visit(outcome, branch, visit + 1)
+                )
+            else:
+                self._screen(outcome, branch)
+
+        serve(self.env, branch, a.service[visit], a.patience, outcome.waits, visited)
+
+    def _screen(self, outcome: Outcome, branch: MonitoredResource) -> None:
+        """The bank's decision (``run._screen`` took it from the applicant's draws), then
+        the guarantor's review where the loan needs one."""
+        rules, a = self.rules, outcome.applicant
+        segment = a.booked_in
+        if segment >= 0 and rules.needs_guarantor[segment] and self.reviewers is not None:
+
+            def reviewed(served: bool) -> None:
+                if not served:
+                    self._give_up(outcome)
+                else:
+                    self._decide(outcome, branch, segment, a.guarantor_approves)
+
+            office = self.reviewers.pick(segment, a.review_office)
+            serve(self.env, office, rules.review_service(a), a.patience, outcome.waits, reviewed)
+        else:
+            self._decide(outcome, branch, segment, segment >= 0)
+
+    def _give_up(self, outcome: Outcome) -> None:
+        outcome.status, outcome.decided = "abandoned", self.env.now
+
+    def _decide(
+        self, outcome: Outcome, branch: MonitoredResource, segment: int, approved: bool
+    ) -> None:
+        rules = self.rules
+        outcome.decided = self.env.now
+        outcome.status = "approved" if approved else "rejected"
+        outcome.segment = segment if approved else -1
+        if approved and rules.renews_into[segment] >= 0:
+            maturity = self.env.now + rules.tenor_days[segment]
+            if maturity < rules.origination_days:  # renewals only while lending continues
+                self.env.timeout(rules.tenor_days[segment]).callbacks.append(
+                    lambda _: self._renew(outcome.applicant, segment, branch)
+                )
+
+    def _renew(self, parent: Applicant, segment: int, branch: MonitoredResource) -> None:
+        """At maturity the firm asks to renew at ``branch``, the bank office that made the
+        loan; the bank re-screens it on the renewal terms.
+
+        Whether the loan is still performing is decided per path in the kernels; here only
+        the bank's rule and the officers' time are simulated.
+        """
+        rules = self.rules
+        into = rules.renews_into[segment]
+        applicant = Applicant(
+            id_hi=parent.id_hi,
+            id_lo=parent.id_lo,
+            segment=segment,
+            arrival=self.env.now,
+            pd=parent.pd,
+            amount=parent.amount,
+            bank_seen_pd=parent.bank_seen_pd,
+            guarantor_seen_pd=parent.guarantor_seen_pd,
+            patience=None,
+            service=parent.service,
+            renewal=True,
+            priced_in=parent.price_segment,
+            bank_office=parent.bank_office,
+            review_office=parent.review_office,
+            bank_pd=parent.bank_pd,
         )
-        outcome.waits.append(waited)
-        if not served:
-            outcome.status, outcome.decided = "abandoned", env.now
-            return
-        approved = rules.guarantor_ok(applicant, segment)
-    outcome.decided = env.now
-    outcome.status = "approved" if approved else "rejected"
-    outcome.segment = segment if approved else -1
-    if approved and rules.renews_into[segment] >= 0:
-        env.process(renewal(env, applicant, segment, branch, rules, log))
+        outcome = Outcome(applicant)
+        self.renewals.append(outcome)
+
+        def renewed(_served: bool) -> None:
+            outcome.decided = self.env.now
+            ok = rules.bank_ok(applicant, into)
+            outcome.status = "approved" if ok else "rejected"
+            outcome.segment = into if ok else -1
+
+        serve(self.env, branch, rules.renewal_service(applicant), None, outcome.waits, renewed)
 
 
-def renewal(
-    env: simpy.Environment,
-    parent: Applicant,
-    segment: int,
-    branch: MonitoredResource,
-    rules: Rules,
-    log: list,
-):
-    """At maturity the firm asks to renew at ``branch``, the bank office that made the
-    loan; the bank re-screens it on the renewal terms.
-
-    Whether the loan is still performing is decided per path in the kernels; here only
-    the bank's rule and the officers' time are simulated.
+def _delay_until(now: float, at: float) -> float:
+    """A delay ``d >= 0`` with ``now + d == at`` in floating point, so that an event
+    scheduled from ``now`` happens at exactly ``at`` (``at - now`` alone can miss by a bit).
     """
-    maturity = env.now + rules.tenor_days[segment]
-    if maturity >= rules.origination_days:
-        return
-    yield env.timeout(rules.tenor_days[segment])
-    into = rules.renews_into[segment]
-    applicant = Applicant(
-        id_hi=parent.id_hi,
-        id_lo=parent.id_lo,
-        segment=segment,
-        arrival=env.now,
-        pd=parent.pd,
-        amount=parent.amount,
-        bank_seen_pd=parent.bank_seen_pd,
-        guarantor_seen_pd=parent.guarantor_seen_pd,
-        patience=None,
-        service=parent.service,
-        renewal=True,
-        priced_in=parent.price_segment,
-        bank_office=parent.bank_office,
-        review_office=parent.review_office,
-        bank_pd=parent.bank_pd,
-    )
-    outcome = Outcome(applicant)
-    log.append(outcome)
-    _served, waited = yield from serve(env, branch, rules.renewal_service(applicant), None)
-    outcome.waits.append(waited)
-    outcome.decided = env.now
-    ok = rules.bank_ok(applicant, into)
-    outcome.status = "approved" if ok else "rejected"
-    outcome.segment = into if ok else -1
+    delay = max(at - now, 0.0)
+    while now + delay < at:
+        delay = math.nextafter(delay, math.inf)
+    while delay > 0.0 and now + delay > at:
+        delay = math.nextafter(delay, 0.0)
+    return delay
 
 
 def claim(
@@ -180,11 +252,17 @@ def claim(
     service_days: float,
     handlers: MonitoredResource,
     lags: list,
-):
-    """One claim: queue for a handler, be processed; record the days it took."""
-    yield env.timeout(arrival - env.now)
-    _, waited = yield from serve(env, handlers, service_days, None)
-    lags.append(waited + service_days)
+) -> None:
+    """One claim: from ``arrival`` queue for a handler, be processed; record the days it
+    took in ``lags``."""
+    waits: list = []
+
+    def processed(_served: bool) -> None:
+        lags.append(waits[0] + service_days)
+
+    env.timeout(arrival - env.now).callbacks.append(
+        lambda _: serve(env, handlers, service_days, None, waits, processed)
+    )
 
 
 def simulate_claims(
@@ -210,14 +288,12 @@ def simulate_claims(
             u_arrival = uniforms_arrival[k % len(uniforms_arrival)]
             u_service = uniforms_service[k % len(uniforms_service)]
             u_office = uniforms_office[k % len(uniforms_office)]
-            env.process(
-                claim(
-                    env,
-                    (month + u_arrival) * DAYS_PER_MONTH,
-                    service_time(mean_days, u_service),
-                    staff.pick(0, u_office),
-                    lags,
-                )
+            claim(
+                env,
+                (month + u_arrival) * DAYS_PER_MONTH,
+                service_time(mean_days, u_service),
+                staff.pick(0, u_office),
+                lags,
             )
             k += 1
     env.run()

@@ -8,6 +8,7 @@ themselves, not from the applicants' logs — which is what makes Little's law a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import simpy
 from simpy.resources.resource import Request
@@ -22,9 +23,9 @@ class MonitoredRequest(Request):
     resource: MonitoredResource
 
     def cancel(self) -> None:
-        self.resource.observe()
+        self.resource._advance()
         super().cancel()
-        self.resource.observe()
+        self.resource._remember()
 
 
 class MonitoredResource(simpy.Resource):
@@ -37,6 +38,7 @@ class MonitoredResource(simpy.Resource):
     def __init__(self, env: simpy.Environment, capacity: int):
         super().__init__(env, capacity)
         self._last_time = env.now
+        self._year_end = DAYS_PER_YEAR  # end of the calendar year of _last_time
         self._last_queue = 0
         self._last_busy = 0
         self.queue_area: dict[int, float] = defaultdict(float)  # by year: waiting x days
@@ -44,27 +46,46 @@ class MonitoredResource(simpy.Resource):
 
     def observe(self) -> None:
         """Add the areas since the last change, then remember the current state."""
+        self._advance()
+        self._remember()
+
+    def _advance(self) -> None:
+        """Add the areas under the remembered state from the last change until now."""
         now = self._env.now
         t = self._last_time
-        while t < now:
+        if t >= now:
+            return
+        if now <= self._year_end:  # the common case: still the same calendar year
             year = int(t // DAYS_PER_YEAR)
-            end = min(now, (year + 1) * DAYS_PER_YEAR)
-            self.queue_area[year] += (end - t) * self._last_queue
-            self.busy_area[year] += (end - t) * self._last_busy
-            t = end
+            self.queue_area[year] += (now - t) * self._last_queue
+            self.busy_area[year] += (now - t) * self._last_busy
+        else:
+            while t < now:
+                year = int(t // DAYS_PER_YEAR)
+                end = min(now, (year + 1) * DAYS_PER_YEAR)
+                self.queue_area[year] += (end - t) * self._last_queue
+                self.busy_area[year] += (end - t) * self._last_busy
+                t = end
+            self._year_end = (int(now // DAYS_PER_YEAR) + 1) * DAYS_PER_YEAR
         self._last_time = now
+
+    def _remember(self) -> None:
         self._last_queue = len(self.put_queue)
         self._last_busy = len(self.users)
 
+    # each state change: the areas up to it under the old state, then the new state (with
+    # an empty queue of requests, or of releases, there is nothing to trigger: no change)
     def _trigger_put(self, get_event):
-        self.observe()
-        super()._trigger_put(get_event)
-        self.observe()
+        if self.put_queue:
+            self._advance()
+            super()._trigger_put(get_event)
+            self._remember()
 
     def _trigger_get(self, put_event):
-        self.observe()
-        super()._trigger_get(put_event)
-        self.observe()
+        if self.get_queue:
+            self._advance()
+            super()._trigger_get(put_event)
+            self._remember()
 
     def utilisation(self, year: int) -> float:
         """Busy staff-days / available staff-days in calendar year ``year`` (0-based)."""
@@ -76,22 +97,35 @@ def serve(
     staff: MonitoredResource,
     service_days: float,
     patience_days: float | None,
-):
-    """Queue for one of ``staff``, then be served. Returns (served, days waited).
+    waits: list,
+    then: Callable[[bool], None],
+) -> None:
+    """Queue for one of ``staff`` from now, be served, then ``then(served)``.
 
-    An applicant with finite patience leaves the queue when it runs out.
+    The days waited go to ``waits``. An applicant with finite patience leaves the queue
+    when it runs out (``then(False)`` at that moment). Events: the request, the service
+    time and the release; a patience timer only when no one of the staff is free.
     """
-    with staff.request() as request:
-        start = env.now
-        if patience_days is None:
-            yield request
-        else:
-            outcome = yield request | env.timeout(patience_days)
-            if request not in outcome:
-                return False, env.now - start
-        waited = env.now - start
-        yield env.timeout(service_days)
-    return True, waited
+    request = staff.request()
+    start = env.now
+
+    def granted(_event) -> None:
+        waits.append(env.now - start)
+        env.timeout(service_days).callbacks.append(done)
+
+    def done(_event) -> None:
+        staff.release(request)
+        then(True)
+
+    def out_of_patience(_event) -> None:
+        if not request.triggered:
+            request.cancel()
+            waits.append(env.now - start)
+            then(False)
+
+    request.callbacks.append(granted)
+    if patience_days is not None and not request.triggered:
+        env.timeout(patience_days).callbacks.append(out_of_patience)
 
 
 class OfficeQueues:

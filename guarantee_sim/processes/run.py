@@ -9,12 +9,14 @@ the claim-lag distribution the claim handlers achieve.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -29,7 +31,7 @@ from ..config.values import in_year
 from ..kernels.factors import demand_ceiling
 from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
-from .institutions import Applicant, Rules, application, poisson_count, simulate_claims
+from .institutions import Applicant, Desks, Rules, poisson_count, simulate_claims
 from .queues import DAYS_PER_MONTH, OfficeQueues
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
@@ -172,7 +174,7 @@ class ReplicaRun:
     renewal_share: np.ndarray  # by segment: renewal applications approved / asked
     claim_lag: dict
     log: list  # Outcome per application (and renewal application)
-    officers: OfficeQueues
+    officers: OfficeQueues | None  # None once only the results are kept (run_processes)
     reviewers: OfficeQueues | None
 
 
@@ -188,9 +190,11 @@ def run_processes(
     ``on_replica(1)`` after each (progress)."""
     pr = _processes_of(scenario)
     given = replica_scenarios or [scenario] * pr.replicas
+    # only what the engine needs of each replica: its log and queues go before the next
+    # one runs (a replica's log at record weight 1 is most of a run's memory)
     replicas = []
     for r in range(pr.replicas):
-        replicas.append(run_replica(given[r], seed, r, other_book))
+        replicas.append(_kept(run_replica(given[r], seed, r, other_book)))
         if on_replica is not None:
             on_replica(1)
     books = [rep.book for rep in replicas]
@@ -217,6 +221,11 @@ def run_processes(
     )
 
 
+def _kept(run: ReplicaRun) -> ReplicaRun:
+    """``run`` without its log and staff."""
+    return dataclasses.replace(run, log=[], officers=None, reviewers=None)
+
+
 def run_replica(
     scenario: Scenario, seed: int, replica: int, other_book: LoanBook | None = None
 ) -> ReplicaRun:
@@ -234,18 +243,20 @@ def run_replica(
     reviewers = _offices(env, pr.guarantor, weight, terms.names) if pr.guarantor else None
     prior = _bank_prior(scenario)
     rules = _rules(scenario, terms, n_months, prior)
-    log: list = []
+    counts = _application_counts(scenario, seed, replica, terms, n_months)
+    desks = Desks(env, officers, reviewers, rules, int(counts.sum()))
     with _collector_paused():
-        for applicant in _applicants(scenario, seed, replica, terms, n_months, prior):
-            env.process(application(env, applicant, officers, reviewers, rules, log))
+        desks.feed(_arrivals(scenario, seed, replica, terms, counts, prior, rules))
         env.run()
+    log = desks.log + desks.renewals
     officers.observe()
     if reviewers is not None:
         reviewers.observe()
 
-    book = _book(scenario, log, weight, n_months)
-    measures = _at_mean_demand(_measures(scenario, log, weight, officers, reviewers), scenario)
-    renewal_share = _renewal_share(log, len(terms.names))
+    columns = _columns(log)
+    book = _book(scenario, columns, weight, n_months)
+    measures = _at_mean_demand(_measures(scenario, columns, weight, officers, reviewers), scenario)
+    renewal_share = _renewal_share(columns, len(terms.names))
     lag_weights, handlers = _claims(scenario, seed, replica, book, other_book, renewal_share)
     if handlers is not None and pr.claims is not None:
         _add_claim_handlers(measures, pr.claims.party, handlers, reviewers, scenario)
@@ -355,16 +366,23 @@ def _rules(
             windows[applied, s, k] = decisions.Window(lo, hi, noise_bank)
         return windows[applied, s, k]
 
-    def guarantor_ok(a: Applicant, s: int) -> bool:
+    def guarantor_ok(applicants: list[Applicant], s: int) -> np.ndarray:
+        """The guarantor's decisions on ``applicants`` reviewed on segment ``s``'s terms,
+        all at once (each group of one price segment and year through one table)."""
         assert guarantor is not None  # only segments whose scheme has the reviewers' guarantor
-        k = terms.year_of(a.arrival)
-        table = decisions.posterior_table(
-            *prior[a.price_segment], noise_guarantor, window(a.price_segment, s, k)
-        )
-        fee, subsidy = terms.guarantor_income(a.amount, s, k)
-        return bool(
-            decisions.guarantor_approves(
-                float(table(special.logit(a.guarantor_seen_pd))),
+        out = np.zeros(len(applicants), dtype=bool)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, a in enumerate(applicants):
+            groups.setdefault((a.price_segment, terms.year_of(a.arrival)), []).append(i)
+        for (applied, k), members in groups.items():
+            table = decisions.posterior_table(
+                *prior[applied], noise_guarantor, window(applied, s, k)
+            )
+            seen = np.array([applicants[i].guarantor_seen_pd for i in members])
+            income = [terms.guarantor_income(applicants[i].amount, s, k) for i in members]
+            fee, subsidy = np.array(income).reshape(len(members), 2).T
+            out[members] = decisions.guarantor_approves(
+                posterior_pds(table, special.logit(seen)),
                 segs[s].lgd,
                 terms.guarantor_kept[k][s],
                 fee,
@@ -372,7 +390,7 @@ def _rules(
                 guarantor.mandate_loss_rate,
                 terms.guarantor_cost[k][s],
             )
-        )
+        return out
 
     visits = bank.visits
     routes_to = [pr.demand[n].routes_to if n in pr.demand else None for n in names]
@@ -396,48 +414,97 @@ def _rules(
     )
 
 
-def _applicants(
-    scenario: Scenario,
-    seed: int,
-    replica: int,
-    terms: _Terms,
-    n_months: int,
-    prior: dict[int, tuple[float, float]],
-) -> Iterator[Applicant]:
-    """The applicants of each process-fed segment, month by month: how many arrive (demand
-    at the segment's all-in price, times the demand ceiling: each path of the kernels keeps
-    its share of the loans, ``kernels.factors``), then each one's draws."""
+def _application_counts(
+    scenario: Scenario, seed: int, replica: int, terms: _Terms, n_months: int
+) -> np.ndarray:
+    """Simulated applications ``[demand segment, month]``: the demand at the segment's
+    all-in price, times the demand ceiling (each path of the kernels keeps its share of the
+    loans, ``kernels.factors``), over the record weight, as a Poisson count."""
     pr = _processes_of(scenario)
     ceiling = demand_ceiling(scenario.macro.demand_elasticity)
-    for name, demand in pr.demand.items():
-        s = terms.names.index(name)
+    counts = np.zeros((len(pr.demand), n_months), dtype=np.int64)
+    for i, (name, demand) in enumerate(pr.demand.items()):
         prices = [all_in_price(scenario, terms, name, k) for k in range(len(terms.years))]
-        bank_table = decisions.posterior_table(*prior[s], bank_noise(scenario))
         hash_ = segment_hash(name)
         for m in range(n_months):
-            price = prices[m // 12]
             rate = decisions.application_rate(
                 demand.applications_per_year,
                 demand.growth,
                 m // 12,
                 demand.seasonality,
                 m % 12,
-                price,
+                prices[m // 12],
                 demand.reference_price,
                 demand.price_elasticity,
             )
-            count = poisson_count(
+            counts[i, m] = poisson_count(
                 rate * ceiling / pr.record_weight, monthly_uniform(seed, replica, hash_, m, 0)
             )
-            if count == 0:
-                continue
-            if count >= NUMBER_LIMIT:
+            if counts[i, m] >= NUMBER_LIMIT:
                 raise ValueError(
-                    f"processes.demand.{name}: {count:,} simulated applicants in "
+                    f"processes.demand.{name}: {counts[i, m]:,} simulated applicants in "
                     "one month is more than the ids hold; raise "
                     "processes.record_weight"
                 )
-            yield from _month_applicants(scenario, seed, replica, name, s, m, count, bank_table)
+    return counts
+
+
+def _arrivals(
+    scenario: Scenario,
+    seed: int,
+    replica: int,
+    terms: _Terms,
+    counts: np.ndarray,
+    prior: dict[int, tuple[float, float]],
+    rules: Rules,
+) -> Iterator[list[tuple[int, Applicant]]]:
+    """Each month's applicants ``(index, applicant)`` in order of arrival, ``counts[i, m]``
+    of demand segment i in month m, each with its draws.
+
+    Applicants are numbered segment by segment, month by month (the order of the log);
+    ties in arrival keep that order. Their screening is decided here (:func:`_screen`).
+    """
+    pr = _processes_of(scenario)
+    names = list(pr.demand)
+    first = np.cumsum(np.concatenate([[0], counts.ravel()]))[:-1].reshape(counts.shape)
+    tables = {
+        s: decisions.posterior_table(*prior[s], bank_noise(scenario))
+        for s in (terms.names.index(n) for n in names)
+    }
+    for m in range(counts.shape[1]):
+        month: list[tuple[float, int, Applicant]] = []
+        for i, name in enumerate(names):
+            count = int(counts[i, m])
+            if count == 0:
+                continue
+            s = terms.names.index(name)
+            applicants = _month_applicants(scenario, seed, replica, name, s, m, count, tables[s])
+            _screen(applicants, rules)
+            start = int(first[i, m])
+            month.extend((a.arrival, start + k, a) for k, a in enumerate(applicants))
+        month.sort(key=lambda entry: entry[:2])
+        yield [(index, a) for _, index, a in month]
+
+
+def _screen(applicants: list[Applicant], rules: Rules) -> None:
+    """The bank's and the guarantor's decisions on new applicants, which depend on their
+    draws and their arrival year only, not on the queues: the segment the bank would lend
+    on (``booked_in``: the one applied to, or where it is routed when declined there; -1
+    when it declines) and, for a loan that needs a guarantee, the guarantor's decision.
+
+    The queues decide when the decisions are made, and whether (an applicant may give up).
+    """
+    reviewed: dict[int, list[Applicant]] = {}
+    for a in applicants:
+        s = a.segment
+        if not rules.bank_ok(a, s) and rules.routes_to[s] >= 0:
+            s = rules.routes_to[s]  # offered another product in the same meeting
+        a.booked_in = s if rules.bank_ok(a, s) else -1
+        if a.booked_in >= 0 and rules.needs_guarantor[s]:
+            reviewed.setdefault(s, []).append(a)
+    for s, group in reviewed.items():
+        for a, ok in zip(group, rules.guarantor_ok(group, s).tolist(), strict=True):
+            a.guarantor_approves = ok
 
 
 def _month_applicants(
@@ -449,7 +516,7 @@ def _month_applicants(
     m: int,
     count: int,
     bank_table: decisions.PosteriorTable,
-) -> Iterator[Applicant]:
+) -> list[Applicant]:
     """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``: true PD,
     amount, the PDs the bank and the guarantor see, the bank's posterior PD
     (``bank_table``: its prior is segment ``s``'s applicants), patience and service times,
@@ -503,8 +570,8 @@ def _month_applicants(
         bank_pd.tolist(),
         strict=True,
     )
-    for hi, lo, day, true, size, bank_sees, guarantor_sees, wait, days, bo, ro, bpd in columns:
-        yield Applicant(
+    return [
+        Applicant(
             id_hi=hi,
             id_lo=lo,
             segment=s,
@@ -519,6 +586,8 @@ def _month_applicants(
             review_office=ro,
             bank_pd=bpd,
         )
+        for hi, lo, day, true, size, bank_sees, guarantor_sees, wait, days, bo, ro, bpd in columns
+    ]
 
 
 def posterior_pds(table: decisions.PosteriorTable, scores: np.ndarray) -> np.ndarray:
@@ -555,26 +624,60 @@ def _add_claim_handlers(
     measures["staff_utilisation"].loc[{"party": party}] = combined
 
 
-def _book(scenario: Scenario, log: list, weight: int, n_months: int) -> LoanBook:
-    approved = [o for o in log if o.status == "approved" and not o.applicant.renewal]
-    segs = list(scenario.segments.values())
-    n = len(approved)
-    month = np.array(
-        [min(int(o.decided // DAYS_PER_MONTH), n_months - 1) for o in approved], dtype=np.int32
+class _LogColumns(NamedTuple):
+    """A log's outcomes as arrays, one entry per application (renewals included)."""
+
+    renewal: np.ndarray  # bool
+    applied: np.ndarray  # segment applied in
+    arrival: np.ndarray  # day
+    pd: np.ndarray  # true annual PD
+    amount: np.ndarray  # CNY
+    id_hi: np.ndarray
+    id_lo: np.ndarray
+    status: np.ndarray  # index into STATUSES
+    segment: np.ndarray  # segment of the loan, -1 when not approved
+    decided: np.ndarray  # day
+
+
+STATUSES = ("pending", "approved", "rejected", "abandoned")
+
+
+def _columns(log: list) -> _LogColumns:
+    applicants = [o.applicant for o in log]
+    code = {name: i for i, name in enumerate(STATUSES)}
+    return _LogColumns(
+        renewal=np.array([a.renewal for a in applicants], dtype=bool),
+        applied=np.array([a.segment for a in applicants], dtype=np.int64),
+        arrival=np.array([a.arrival for a in applicants], dtype=np.float64),
+        pd=np.array([a.pd for a in applicants], dtype=np.float64),
+        amount=np.array([a.amount for a in applicants], dtype=np.float64),
+        id_hi=np.array([a.id_hi for a in applicants], dtype=np.uint32),
+        id_lo=np.array([a.id_lo for a in applicants], dtype=np.uint32),
+        status=np.array([code[o.status] for o in log], dtype=np.int8),
+        segment=np.array([o.segment for o in log], dtype=np.int64),
+        decided=np.array([o.decided for o in log], dtype=np.float64),
     )
-    segment = np.array([o.segment for o in approved], dtype=np.int32)
-    id_lo = np.array([o.applicant.id_lo for o in approved], dtype=np.uint32)
-    id_hi = np.array([o.applicant.id_hi for o in approved], dtype=np.uint32)
+
+
+def _book(scenario: Scenario, log: _LogColumns, weight: int, n_months: int) -> LoanBook:
+    approved = (log.status == STATUSES.index("approved")) & ~log.renewal
+    segs = list(scenario.segments.values())
+    n = int(approved.sum())
+    month = np.minimum(log.decided[approved] // DAYS_PER_MONTH, n_months - 1).astype(np.int32)
+    segment = log.segment[approved].astype(np.int32)
+    id_lo = log.id_lo[approved]
+    id_hi = log.id_hi[approved]
     order = np.lexsort((id_lo, id_hi, month))
+    tenor = np.array([s.tenor_months for s in segs], dtype=np.int32)
     return LoanBook(
         id_lo=id_lo[order],
         id_hi=id_hi[order],
         segment=segment[order],
-        grade=grade_of(np.array([o.applicant.pd for o in approved]))[order],
+        grade=grade_of(log.pd[approved])[order],
         month=month[order],
-        tenor=np.array([segs[s].tenor_months for s in segment], dtype=np.int32)[order],
+        tenor=tenor[segment][order],
         n_loans=np.full(n, weight, dtype=np.int64),
-        amount=np.array([o.applicant.amount for o in approved], dtype=np.float64)[order],
+        amount=log.amount[approved][order],
         initial=np.zeros(n, dtype=bool),
     )
 
@@ -613,47 +716,58 @@ def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     return measures
 
 
-def _renewal_share(log: list, n_seg: int) -> np.ndarray:
+def _renewal_share(log: _LogColumns, n_seg: int) -> np.ndarray:
     """Share of renewal applications the bank approved, by the parent loan's segment."""
-    asked = np.zeros(n_seg)
-    granted = np.zeros(n_seg)
-    for o in log:
-        if o.applicant.renewal:
-            asked[o.applicant.segment] += 1
-            granted[o.applicant.segment] += o.status == "approved"
+    segment = log.applied[log.renewal]
+    asked = np.bincount(segment, minlength=n_seg).astype(np.float64)
+    approved = log.status[log.renewal] == STATUSES.index("approved")
+    granted = np.bincount(segment[approved], minlength=n_seg).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(asked > 0, granted / np.maximum(asked, 1), np.nan)
 
 
-def _measures(scenario: Scenario, log: list, weight: int, officers, reviewers) -> xr.Dataset:
+def _measures(
+    scenario: Scenario, log: list | _LogColumns, weight: int, officers, reviewers
+) -> xr.Dataset:
     """Counts by arrival year and the segment applied to; approvals also by the segment the
     loan is booked in (a declined credit application offered a guarantee is booked in the
-    guarantee's segment), and the approved loans' mean PD by booked segment."""
+    guarantee's segment), and the approved loans' mean PD by booked segment.
+
+    ``log``: a list of ``Outcome`` or its columns. Sums run in the log's order
+    (``bincount`` adds its weights in order), so the means do not depend on how the
+    log is held.
+    """
+    columns = log if isinstance(log, _LogColumns) else _columns(log)
     years = scenario.years
     names = list(scenario.segments)
     shape = (len(years), len(names))
-    count = {k: np.zeros(shape) for k in ("applications", "approvals", "rejections", "abandoned")}
-    booked = np.zeros((len(years), len(names), len(names)))  # year, applied, booked
-    days = np.zeros(shape)
-    decided = np.zeros(shape)
-    pd_sum = np.zeros(shape)  # by booked segment
-    for o in log:
-        a = o.applicant
-        if a.renewal:
-            continue
-        y, s = int(a.arrival // (DAYS_PER_MONTH * 12)), a.segment
-        count["applications"][y, s] += weight
-        if o.status == "approved":
-            count["approvals"][y, s] += weight
-            booked[y, s, o.segment] += weight
-            pd_sum[y, o.segment] += a.pd
-        elif o.status == "rejected":
-            count["rejections"][y, s] += weight
-        elif o.status == "abandoned":
-            count["abandoned"][y, s] += weight
-        if o.status in ("approved", "rejected"):
-            days[y, s] += o.decided - a.arrival
-            decided[y, s] += 1
+    first = ~columns.renewal
+    y = (columns.arrival[first] // (DAYS_PER_MONTH * 12)).astype(np.int64)
+    s = columns.applied[first]
+    status = columns.status[first]
+    booked_in = columns.segment[first]
+    cell = y * len(names) + s  # (year, segment applied) flattened
+
+    def by_cell(mask, values=None, index=cell, size=shape[0] * shape[1]):
+        w = None if values is None else values[mask]
+        return np.bincount(index[mask], weights=w, minlength=size).astype(np.float64)
+
+    approved = status == STATUSES.index("approved")
+    count = {
+        "applications": by_cell(np.ones(len(cell), dtype=bool)).reshape(shape) * weight,
+        "approvals": by_cell(approved).reshape(shape) * weight,
+        "rejections": by_cell(status == STATUSES.index("rejected")).reshape(shape) * weight,
+        "abandoned": by_cell(status == STATUSES.index("abandoned")).reshape(shape) * weight,
+    }
+    booked_cell = cell * len(names) + booked_in  # year, applied, booked
+    booked = by_cell(approved, index=booked_cell, size=shape[0] * shape[1] * len(names))
+    booked = booked.reshape(len(years), len(names), len(names)) * weight
+    pd_cell = y * len(names) + booked_in  # by booked segment
+    pd_sum = by_cell(approved, columns.pd[first], index=pd_cell).reshape(shape)
+    decided_mask = approved | (status == STATUSES.index("rejected"))
+    waited = columns.decided[first] - columns.arrival[first]
+    days = by_cell(decided_mask, waited).reshape(shape)
+    decided = by_cell(decided_mask).reshape(shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         decision_days = days / decided
         approved_pd = pd_sum / (booked.sum(axis=1) / weight)
