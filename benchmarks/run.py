@@ -63,7 +63,7 @@ from guarantee_sim.kernels.layout import (
     YEAR_VARIABLES,
     Outputs,
 )
-from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch
+from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch, philox4x32_10_inlined
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTY = ROOT / "scenarios" / "county_guarantee_2021.yaml"
@@ -483,7 +483,9 @@ def philox_only(seed, first_path, n_paths, id_lo, id_hi, gen_year, purpose, out)
         path = first_path + i
         acc = np.uint64(0)
         for r in range(id_lo.shape[0]):
-            w0, w1, w2, w3 = philox4x32_10(id_lo[r], id_hi[r], gen_year, purpose, seed, path)
+            w0, w1, w2, w3 = philox4x32_10_inlined(
+                id_lo[r], id_hi[r], gen_year, purpose, seed, path
+            )
             acc += (np.uint64(w0) ^ np.uint64(w1)) + (np.uint64(w2) ^ np.uint64(w3))
         out[i] = acc
 

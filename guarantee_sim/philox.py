@@ -58,6 +58,7 @@ __all__ = [
     "normal_pair",
     "philox4x32_10",
     "philox4x32_10_batch",
+    "philox4x32_10_inlined",
     "u32_to_unit",
     "u64_to_unit",
 ]
@@ -97,15 +98,12 @@ def _philox_round(x0, x1, x2, x3, k0, k1):
     return hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
 
 
-@jit(inline="always")
+@jit()
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block cipher (Random123 ``philox4x32``, 10 rounds).
 
-    The rounds work on local scalars (registers), and the function is inlined into its
-    jitted callers (``inline="always"``), so a caller's loop over counters is one loop body
-    the compiler vectorises across counters: lanes across records, rounds in registers.
-    No Philox in Numba ran faster on the development machine (AVX2): rows of an array
-    loaded and stored each round ran at half the rate, a call not inlined at a sixth.
+    A call of :func:`philox4x32_10_inlined`, for the scalar draws (one block here and
+    there); loops over many counters use that function itself.
 
     Parameters
     ----------
@@ -120,6 +118,21 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
         The encrypted counter, identical to Random123's ``philox4x32_R(10, ...)``.
         (Typed uint32 inside jitted code; a jitted call from Python boxes
         them as ``int``.)
+    """
+    return philox4x32_10_inlined(c0, c1, c2, c3, k0, k1)
+
+
+@jit(inline="always")
+def philox4x32_10_inlined(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10, inlined into its jitted callers: the one implementation of the cipher.
+
+    The rounds work on local scalars (registers), and the function is inlined into its
+    jitted callers (``inline="always"``), so a caller's loop over counters is one loop body
+    the compiler vectorises across counters: lanes across records, rounds in registers.
+    No Philox in Numba ran faster on the development machine (AVX2): rows of an array
+    loaded and stored each round ran at half the rate, a call not inlined at a sixth. Inlined
+    at scalar call sites (one block here and there) it made the general path slower, so
+    those call :func:`philox4x32_10`. Arguments and result as :func:`philox4x32_10`.
     """
     x0 = np.uint64(c0) & _MASK32
     x1 = np.uint64(c1) & _MASK32
@@ -146,7 +159,7 @@ def philox4x32_10_batch(id_lo, id_hi, first, n, c2, c3, k0, k1, x0, x1, x2, x3):
     time on AVX2).
     """
     for i in range(n):
-        w0, w1, w2, w3 = philox4x32_10(id_lo[first + i], id_hi[first + i], c2, c3, k0, k1)
+        w0, w1, w2, w3 = philox4x32_10_inlined(id_lo[first + i], id_hi[first + i], c2, c3, k0, k1)
         x0[i] = w0
         x1[i] = w1
         x2[i] = w2
