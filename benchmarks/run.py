@@ -19,8 +19,9 @@ d. full model    loan-path-years/s of ``guarantee_sim.simulate`` on
 e. memory        peak RSS growth of the kernels at 1,000 and 8,000 paths, same block size
                  (each in a fresh child process).
 f. ratios        hot loop / NumPy and hot loop / generator, PASS/FAIL against the targets
-                 (>= 10x and >= 0.5x). Speed is measured, not asserted: the exit status is 0
-                 whatever the ratios (it is non-zero only if a correctness check fails).
+                 (issue 10: >= 25x and >= 0.8x on 2 cores). Speed is measured, not
+                 asserted: the exit status is 0 whatever the ratios (it is non-zero only if
+                 a correctness check fails).
 
 Everything the model computes is imported from ``guarantee_sim`` at run time; nothing of the
 kernels is copied here.
@@ -62,14 +63,14 @@ from guarantee_sim.kernels.layout import (
     YEAR_VARIABLES,
     Outputs,
 )
-from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch
+from guarantee_sim.philox import philox4x32_10, philox4x32_10_batch, philox4x32_10_inlined
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTY = ROOT / "scenarios" / "county_guarantee_2021.yaml"
 SIMULATE_MODULE = sys.modules["guarantee_sim.engine.simulate"]  # where simulate() finds the kernel
 
-TARGET_VS_NUMPY = 10.0
-TARGET_VS_GENERATOR = 0.5
+TARGET_VS_NUMPY = 25.0  # issue 10 §1, on 2 threads (>= 12x per core)
+TARGET_VS_GENERATOR = 0.8
 
 
 # --------------------------------------------------------------------------- helpers
@@ -475,20 +476,25 @@ def assert_same_as_kernel(ds, ref: dict, paths: np.ndarray):
 @njit(parallel=True, cache=True)
 def philox_only(seed, first_path, n_paths, id_lo, id_hi, gen_year, purpose, out):
     """The hot loop's Philox blocks and nothing else: prange over paths, all loans per path,
-    the four words folded into a per-path accumulator so nothing is optimised away."""
+    the four words folded into a per-path accumulator so nothing is optimised away. The
+    cipher is inlined with its rounds in registers, so the compiler vectorises this loop
+    across loans: the fastest Philox4x32-10 we found in Numba on the development machine."""
     for i in prange(n_paths):
         path = first_path + i
         acc = np.uint64(0)
         for r in range(id_lo.shape[0]):
-            w0, w1, w2, w3 = philox4x32_10(id_lo[r], id_hi[r], gen_year, purpose, seed, path)
+            w0, w1, w2, w3 = philox4x32_10_inlined(
+                id_lo[r], id_hi[r], gen_year, purpose, seed, path
+            )
             acc += (np.uint64(w0) ^ np.uint64(w1)) + (np.uint64(w2) ^ np.uint64(w3))
         out[i] = acc
 
 
 @njit(parallel=True, cache=True)
 def philox_only_batched(seed, first_path, n_paths, id_lo, id_hi, gen_year, purpose, out):
-    """The same blocks drawn the way the kernel's record loop draws them: the vectorised
-    batch cipher over chunks of 256 records, folded as above."""
+    """The same blocks drawn the way the kernel's record loop draws them: the batch cipher
+    (the same inlined cipher, lanes across records) over chunks of 256 records, its words
+    stored and then folded as above."""
     for i in prange(n_paths):
         path = first_path + i
         words = np.empty((4, 256), dtype=np.uint32)

@@ -34,6 +34,7 @@ from ..kernels.layout import (
     Segments,
     Settings,
 )
+from ..kernels.origination import mark_fast_windows
 from ..processes.run import PD_GRID, ProcessResults, run_processes
 from .analytic import basel_sme_correlation
 from .volumes import (
@@ -98,12 +99,16 @@ def build_inputs(
     if scenario.simulation.granularity == "cohort" and process is None:
         books = [group_into_cohorts(b, edges) for b in books]
     parties, names = _parties(scenario, classes, process)
+    kernel_book = _stack_books(scenario, books, edges, classes.of_year)
+    segments = _segments(scenario, process)
+    settings = _settings(scenario, classes.of_year, len(edges) + 1)
+    mark_fast_windows(kernel_book, segments, settings)
     return KernelInputs(
-        book=_stack_books(scenario, books, edges, classes.of_year),
-        segments=_segments(scenario, process),
+        book=kernel_book,
+        segments=segments,
         parties=parties,
         macro=_macro(scenario),
-        settings=_settings(scenario, classes.of_year, len(edges) + 1),
+        settings=settings,
         loan_books=books,
         band_edges=edges,
         party_names=names,
@@ -142,6 +147,7 @@ def _stack_books(
         standard_count=np.stack([p.standard_count for p in parts]),
         standard_amount=np.stack([p.standard_amount for p in parts]),
         standard_subsidised=np.stack([p.standard_subsidised for p in parts]),
+        fast_window=np.full(offsets[-1], -1, dtype=np.int32),  # set by mark_fast_windows
     )
 
 
@@ -209,6 +215,7 @@ def _book(scenario: Scenario, book: LoanBook, edges: np.ndarray, class_of_year) 
         standard_count=standard_count,
         standard_amount=standard_amount,
         standard_subsidised=standard_subsidised,
+        fast_window=np.full(len(book), -1, dtype=np.int32),
     )
 
 

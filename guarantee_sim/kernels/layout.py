@@ -153,6 +153,11 @@ Book = namedtuple(
         "standard_count",  # float64[K, O, S] loans
         "standard_amount",  # float64[K, O, S, NB] CNY
         "standard_subsidised",  # float64[K, O, S] CNY eligible for interest subsidy
+        # int32[R] a record on the fast path (a standard single loan that cannot renew and
+        # lives in one calendar year): its one default window as a flat index into
+        # Draws.window_threshold, so a chunk of them is screened by one branch-free compare;
+        # -1 for every other record (``origination.mark_fast_windows``)
+        "fast_window",
     ],
 )
 
@@ -281,6 +286,7 @@ Draws = namedtuple(
         "factors",  # float64[Y, F] systematic factor values (each N(0, 1))
         "probability",  # float64[S, G, Y, 12] P(default within n+1 months of year y | factors)
         "threshold",  # uint32[S, G, Y, 12] the same as a bound for a raw 32-bit word
+        "window_threshold",  # uint32[S * G * Y * 12] the same memory, flat (Book.fast_window)
         "keep",  # float64[Y, S] share of year y's new lending the path keeps, min(D, D_hi)/D_hi
     ],
 )
@@ -338,7 +344,7 @@ Scratch = namedtuple(
         "month_defaults",  # int64[12] loans of a record defaulting in each month of a window
         "words",  # uint32[4, 256] first Philox blocks of a chunk of records
         "pending",  # int64[256] records of the chunk that take the general path
-        "loans",  # int64[256] loans each record of the chunk starts with on this path
+        "loans",  # int64[256] loans each pending record of the chunk starts with on this path
         # Demand thinning (``origination.thin_month``), set each origination month when
         # demand follows the credit cycle; ``kept`` is empty otherwise (and the book's own
         # month aggregates are used):

@@ -3,10 +3,15 @@
 :func:`originate_records` takes the records of one origination month (or the initial
 book) a chunk at a time:
 
-1. the chunk's first Philox blocks (generation 0, this year) in one batch;
-2. :func:`_screen`: a segment admitted at share 0 lends nothing; a booked single loan that
-   cannot renew takes the fast path, one raw-word compare per window, and needs nothing
-   more unless it defaults; the other records are pending, in order;
+1. the chunk's first Philox blocks (generation 0, this year) in one batch
+   (``philox4x32_10_batch``: lanes across records, the rounds in registers);
+2. :func:`_screen`: a record on the fast path (``Book.fast_window``: a booked single loan
+   that cannot renew and lives in one calendar year) needs nothing more unless it
+   defaults, which one branch-free pass over the chunk decides (its first word against its
+   window's threshold); the defaults and every other record get the scalar screen: a
+   segment admitted at share 0 lends nothing; a booked single loan that cannot renew over
+   several years is checked window by window against raw words; the rest are pending, in
+   order;
 3. each pending record goes through :func:`_originate_record`, generation by generation
    (the loan, then each renewal): its lending joins the ledger
    (:func:`_book_generation`), its defaults are drawn window by window and booked
@@ -153,27 +158,19 @@ def originate_records(
             words[2],
             words[3],
         )
-        _chunk_loans(first, chunk_first, n_chunk, is_new, book, scratch)
         n_pending = _screen(
-            chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch
+            first, chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch
         )
         for i in range(n_pending):
             r = scratch.pending[i]
             column = r - chunk_first  # words[:, column] is this record's first Philox block
             scale = shares[book.segment[r]]
-            _originate_record(
-                r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
-            )
-
-
-@jit(**NO_REFCOUNT)
-def _chunk_loans(first, chunk_first, n_chunk, is_new, book, scratch):
-    """``scratch.loans``: the loans each record of the chunk starts with on this path (its
-    kept loans when new lending is thinned, else the record's own count)."""
-    thinned = is_new and scratch.kept.shape[0] > 0
-    for i in range(n_chunk):
-        r = chunk_first + i
-        scratch.loans[i] = scratch.kept[r - first] if thinned else book.n_loans[r]
+            if book.fast_window[r] >= 0:  # a fast-path loan that defaults
+                _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, out)
+            else:
+                _originate_record(
+                    r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
+                )
 
 
 @jit(**NO_REFCOUNT)
@@ -225,20 +222,67 @@ def thin_month(first, last, now, book, draws, scratch):
 
 
 @jit(**NO_REFCOUNT)
-def _screen(chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch):
-    """The chunk's records that need the general path, in order, into ``scratch.pending``.
+def mark_fast_windows(book, seg, settings):
+    """Set ``book.fast_window``: for a record on the fast path, the flat index of its one
+    default window in ``Draws.window_threshold`` (segment, grade, year, months - 1); -1
+    for the others.
 
-    A segment admitted at share 0 lends nothing. Fast path: a booked single loan that cannot
-    renew only matters if it defaults, so it is checked window by window against raw words
-    (the first window's from ``scratch.words``); if it defaults, the general path draws the
-    same words. Returns the number of pending records.
+    The fast path: a standard record (its lending and maturity booked with its month's
+    aggregate) of one loan that cannot renew (it matures after new lending has stopped, or
+    its segment does not renew) and whose life lies in one calendar year, so one Philox
+    block and one compare decide everything unless it defaults. It depends on the book,
+    the segments' renewal rates and the horizon only, not on the path.
+    """
+    n_grade = seg.pd_inverse.shape[1]
+    for r in range(book.fast_window.shape[0]):
+        book.fast_window[r] = -1
+        s = book.segment[r]
+        start = np.int64(book.month[r])
+        end = start + book.tenor[r]
+        year = start // 12
+        if (
+            book.standard[r]
+            and book.n_loans[r] == 1
+            and end <= 12 * (year + 1)
+            and (end >= settings.origination_months or seg.renew_rate[s] <= 0.0)
+        ):
+            cell = (s * n_grade + book.grade[r]) * settings.n_years + year
+            book.fast_window[r] = cell * 12 + end - start - 1
+
+
+@jit(**NO_REFCOUNT)
+def _screen(first, chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draws, scratch):
+    """The chunk's records that need the general path, in order, into ``scratch.pending``,
+    and the loans each starts with on this path into ``scratch.loans``.
+
+    First one branch-free pass over the chunk keeps the records that are not on the fast
+    path (``Book.fast_window`` -1) and the fast ones whose first word falls below their
+    window's threshold (they default); the rest of the fast path survives and needs nothing
+    more. Then the kept records one by one: a segment admitted at share 0 lends nothing,
+    nor does a record none of whose loans the path keeps; a booked single loan that cannot
+    renew is checked window by window against raw words (the first window's from
+    ``scratch.words``); if it defaults, the general path draws the same words. Returns the
+    number of pending records.
     """
     this_year = now // 12
     words = scratch.words
+    pending = scratch.pending
+    window_threshold = draws.window_threshold
+    n_kept = 0
+    for i in range(n_chunk):
+        w = book.fast_window[chunk_first + i]
+        pending[n_kept] = i
+        n_kept += np.int64((w < 0) | (words[0, i] < window_threshold[max(w, 0)]))
+    thinned = is_new and scratch.kept.shape[0] > 0
     n_pending = 0
-    for r in range(chunk_first, chunk_first + n_chunk):
+    for k in range(n_kept):  # pending[k] is read before pending[n_pending <= k] is written
+        i = pending[k]
+        r = chunk_first + i
         s = book.segment[r]
-        if shares[s] <= 0.0 or scratch.loans[r - chunk_first] == 0:
+        # the loans the record starts with on this path: its kept loans when new lending
+        # is thinned, else its own count
+        scratch.loans[i] = scratch.kept[r - first] if thinned else book.n_loans[r]
+        if shares[s] <= 0.0 or scratch.loans[i] == 0:
             continue  # nothing admitted, or no loan of the record kept on this path
         end = now + book.tenor[r]
         if (
@@ -249,7 +293,7 @@ def _screen(chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draw
         ):
             g = book.grade[r]
             t = min(end, 12 * (this_year + 1))  # the first window is this year's
-            survives = words[0, r - chunk_first] >= draws.threshold[s, g, this_year, t - now - 1]
+            survives = words[0, i] >= draws.threshold[s, g, this_year, t - now - 1]
             while survives and t < end:
                 y = t // 12
                 window = min(end, 12 * (y + 1)) - t
@@ -260,9 +304,37 @@ def _screen(chunk_first, n_chunk, is_new, now, shares, book, seg, settings, draw
                 t += window
             if survives:
                 continue
-        scratch.pending[n_pending] = r
+        pending[n_pending] = r
         n_pending += 1
     return n_pending
+
+
+@jit(**NO_REFCOUNT)
+def _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, out):
+    """Book the default of record ``r``, a fast-path loan (``Book.fast_window``) whose first
+    word fell below its threshold: what :func:`_originate_record` books for it (the same
+    operations in the same order, so the same numbers) without its per-generation calls,
+    which pass every bundle and cost more than the rest of the record's work.
+
+    Its month in the one window (its whole life) comes from the second word; the loan
+    leaves the balance at default and no longer with its month's maturities.
+    """
+    s = book.segment[r]
+    end = now + book.tenor[r]
+    band = np.int64(book.band[r])
+    term = band // settings.n_size_bands
+    per_loan = book.amount[r] * scale
+    sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
+    month = (np.uint64(scratch.words[1, column]) * np.uint64(end - now)) >> np.uint64(32)
+    d = now + np.int64(month)
+    ledger.default_amount[d, s, term] += per_loan
+    ledger.default_count[d, s] += scale
+    out.segment[DEFAULTS_COUNT, d // 12, s] += scale
+    out.segment[DEFAULT_AMOUNT, d // 12, s] += per_loan
+    _leave_balance(d, now, s, band, per_loan, sub_per_loan, ledger)
+    ledger.balance_change[end, s, band] += per_loan
+    ledger.subsidy_change[end, s] += sub_per_loan
+    ledger.released[end, s, band] -= per_loan
 
 
 @jit(**NO_REFCOUNT)

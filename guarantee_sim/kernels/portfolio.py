@@ -185,7 +185,8 @@ def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     factors = np.empty((n_years, macro.chol.shape[0]))
     draw_factors(seed, path, macro.chol, macro.persistence, n_years, factors)
     probability = np.empty((n_seg, n_grade, n_years, 12))
-    threshold = np.empty((n_seg, n_grade, n_years, 12), dtype=np.uint32)
+    window_threshold = np.empty(n_seg * n_grade * n_years * 12, dtype=np.uint32)
+    threshold = window_threshold.reshape((n_seg, n_grade, n_years, 12))
     conditional_thresholds(
         factors,
         seg.loadings,
@@ -199,7 +200,7 @@ def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     )
     keep = np.empty((n_years, n_seg))
     demand_keep(factors, seg.loadings, macro.demand_elasticity, macro.demand_ceiling, keep)
-    draws = Draws(seed, path, factors, probability, threshold, keep)
+    draws = Draws(seed, path, factors, probability, threshold, window_threshold, keep)
 
     ledger = Ledger(
         np.zeros((n_seg, n_band)),
