@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import re
 import warnings
@@ -120,7 +121,10 @@ def axes() -> Axes:
 
 
 def csv(folder: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(folder / "tables" / f"{name}.csv", keep_default_na=True)
+    path = folder / "tables" / f"{name}.csv"
+    # UTF-8 with a BOM, so Excel and WPS on a Chinese Windows PC read the labels
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf"), path
+    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
 
 
 def designs(ds):
@@ -644,14 +648,20 @@ def test_the_brief_opens_with_its_findings_and_ends_with_its_method(datasets):
 #: knows (CNY, VaR, ES, LPR, R², the t distribution, P(...) and x in a formula), file
 #: names and their format (CSV)
 ZH_ALLOWED = {"CNY", "VaR", "ES", "LPR", "R", "t", "x", "P", "CSV"}
+#: the tags a scenario file writes its sources with, named where the brief quotes them
+ZH_ALLOWED |= {"PARAM", "ASSUMPTION", "DESIGN"}
 _LATIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FILE = re.compile(r"[\w./-]+\.(?:nc|csv|png)|tables/|figures/")
 
 
 def _brief_strings(brief) -> list[str]:
-    """Every string a reader sees, except the scenario's sources (cited verbatim)."""
+    """Every string a reader sees, except the scenario's sources and the table of its
+    numbers' sources (keys of the file and its comments, cited verbatim)."""
     out, skip = [], False
+    quoted = [text.t(brief.lang, "col_key"), text.t(brief.lang, "col_source")]
     for block in brief.blocks:
+        if block[0] == "table" and list(block[1]) == quoted:
+            continue
         if skip and block[0] == "ul":
             skip = False
             continue
@@ -683,6 +693,20 @@ def test_the_chinese_brief_has_no_internal_ids_or_english(datasets):
     assert (
         "国家融资担保基金 20% / 省再担保集团 20% / 县政府性融资担保公司 40% / 合作银行 20%" in seen
     )
+
+
+def test_the_brief_quotes_each_numbers_source_by_key(datasets):
+    """Sources travel (issue 12 §1): the file's tagged comments reach the brief, key by
+    key, in both languages."""
+    ds = datasets["run"]
+    given = json.loads(ds.attrs["value_sources"])
+    assert given
+    for lang in ("zh", "en"):
+        brief = brief_module.build_brief(ds, lang)
+        header = [text.t(lang, "col_key"), text.t(lang, "col_source")]
+        (table,) = [b for b in brief.blocks if b[0] == "table" and list(b[1]) == header]
+        assert {row[0]: row[1] for row in table[2]} == given
+        assert table[2][0][0] in brief_module.render_markdown(brief)
 
 
 def test_the_comparison_brief_has_paired_differences_from_the_baseline(datasets):

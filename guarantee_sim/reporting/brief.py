@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 import os
 import re
@@ -1252,7 +1253,18 @@ def _assumption_blocks(ds, lang) -> list[Block]:
         blocks.append(("ul", [str(s) for s in sources]))
     else:
         blocks.append(("p", t(lang, "no_sources")))
-    return blocks
+    return blocks + _value_source_blocks(ds, lang)
+
+
+def _value_source_blocks(ds, lang: str) -> list[Block]:
+    """Sources and assumptions key by key (attr ``value_sources``: the file's tagged
+    comments and its ``{value, source}`` entries), quoted as the file gives them."""
+    given = json.loads(ds.attrs.get("value_sources", "") or "{}")
+    if not given:
+        return []
+    rows = [[key, str(said)] for key, said in given.items()]
+    header = [t(lang, "col_key"), t(lang, "col_source")]
+    return [("p", t(lang, "value_sources")), ("table", header, rows, "")]
 
 
 def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
@@ -1503,7 +1515,8 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         written.append(rel)
     for name, table in brief.tables.items():
         rel = Path(TABLES) / f"{name}.csv"
-        csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8")
+        # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one
+        csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8-sig")
         written.append(rel)
     (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
     (folder / HTML).write_text(render_html(brief), encoding="utf-8")

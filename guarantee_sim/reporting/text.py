@@ -452,6 +452,11 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "sources": "Sources cited by the scenario:",
         "no_sources": "The scenario cites no sources.",
+        "value_sources": "Where the scenario's numbers come from, key by key, as its file "
+        "says (PARAM: a row of the parameter table; ASSUMPTION: the modeller's assumption "
+        "and its reason; DESIGN: the design document; 000-004: a seed policy document):",
+        "col_key": "setting (key in the scenario file)",
+        "col_source": "source or assumption (quoted)",
         "description": "Scenario description ({name}):",
         "granularity_loan": "loan",
         "granularity_cohort": "cohort",
@@ -904,6 +909,11 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "sources": "情景引用的来源：",
         "no_sources": "情景未引用来源。",
+        "value_sources": "情景各项数值的来源与假设（按情景文件中的设定键，原文引用；"
+        "PARAM 为参数表中的一行，ASSUMPTION 为建模假设及其理由，DESIGN 为设计文档，"
+        "000—004 为所依据的政策文件）：",
+        "col_key": "设定（情景文件中的键）",
+        "col_source": "来源或假设（原文）",
         "description": "情景说明（{name}）：",
         "granularity_loan": "逐笔贷款",
         "granularity_cohort": "按批次汇总",
