@@ -400,3 +400,12 @@ def test_per_year_years_must_be_in_the_horizon():
     assert len(outside) == 1
     assert "key 'schemes.guaranteed.coverage.2030'" in outside[0]
     assert "year 2030 is outside the horizon 2021-2023" in outside[0]
+
+
+def test_a_beta_shape_too_large_to_be_a_distribution_is_refused():
+    """A beta with a shape of 1e300 is a point: give the number (the fuzz corpus found it
+    accepted)."""
+    lgd = {"dist": "beta", "alpha": 4, "beta": 1e300, "min": 0.55, "max": 0.9}
+    with pytest.raises(ScenarioError, match=r"segments\.sme\.lgd\.beta.*less than or equal"):
+        make_scenario(**{"segments.sme.lgd": lgd})
+    make_scenario(**{"segments.sme.lgd": {**lgd, "beta": 1e6}})  # the largest allowed

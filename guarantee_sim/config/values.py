@@ -82,8 +82,10 @@ _CENTRES = ("mean", "median", "mode")  # values of the key itself: the key's bou
 _SHAPES = ("alpha", "beta")  # positive numbers; sd may be 0 (the fixed value)
 _GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _LOWEST = {"lognormal": 0.0}  # lower end of a family's support where it is not -inf
-_POSITIVE = TypeAdapter(
-    Annotated[float, BeforeValidator(refuse_bool), Field(gt=0.0, allow_inf_nan=False)]
+#: a beta's shape parameters: above this the distribution is a point (give the number)
+MAX_SHAPE = 1e6
+_SHAPE = TypeAdapter(
+    Annotated[float, BeforeValidator(refuse_bool), Field(gt=0.0, le=MAX_SHAPE, allow_inf_nan=False)]
 )
 # checked first, so that .nan is "not a finite number" rather than "not greater than 0"
 _FINITE = TypeAdapter(Annotated[float, BeforeValidator(refuse_bool), Field(allow_inf_nan=False)])
@@ -515,7 +517,7 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
     params: dict[str, Any] = {}
     for key in allowed[1:-1]:
         if key in raw:
-            check = _positive if key in _SHAPES else _non_negative if key == "sd" else number
+            check = _shape if key in _SHAPES else _non_negative if key == "sd" else number
             params[key] = problems.check((*loc, key), check, raw[key])
     if "group" in raw:
         group = raw["group"]
@@ -537,8 +539,8 @@ def _distribution(raw: Mapping, number, bounds: dict, loc: tuple, problems: _Pro
     return dist if len(problems.details) == n_before else None
 
 
-def _positive(value: Any) -> float:
-    return _POSITIVE.validate_python(_FINITE.validate_python(value))
+def _shape(value: Any) -> float:
+    return _SHAPE.validate_python(_FINITE.validate_python(value))
 
 
 def _non_negative(value: Any) -> float:
