@@ -143,5 +143,6 @@ def test_the_command_line_shows_the_phases(tmp_path):
         out += chunk
     assert proc.wait(timeout=300) == 0
     text = out.decode("utf-8", "replace")
-    assert "paths" in text and "20/20" in text
+    # the phases by name (how far a bar got depends on when Rich last refreshed: 10 a second)
+    assert PATHS in text and "/20" in text
     assert "writing" in text
