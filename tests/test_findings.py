@@ -118,6 +118,35 @@ def test_the_rule_puts_the_cost_first_then_ranks_risks_and_targets_by_score():
     assert len(chosen) == MAX_FINDINGS
 
 
+def test_clear_targets_leave_places_for_risks():
+    """Four targets at a plain 0% or 100% (score 1) would take every place after the cost;
+    the re-guarantor's cap exceeded on 36% of the paths and the pool depleted on 13% keep
+    theirs (the default scenario's brief had only targets)."""
+    public, costs = _cost("run")
+    tables = {
+        "public_cost": public,
+        "costs": costs,
+        "targets": _targets(
+            *[
+                ("run", t, t, p, 0.0, 1.0, 0.9, 0.0)
+                for t, p in zip("abcd", [1, 1, 0, 0], strict=True)
+            ]
+        ),
+        "risks": _risks(
+            ("run", "nf", "国家基金", "reguarantor", "compensation_over_cap", 0.36, 0.3, 0.4, 0.04),
+            ("run", "pool", "资金池", "pool", "pool_depleted", 0.13, 0.10, 0.17, np.nan),
+        ),
+    }
+    chosen = [(f.kind, f.key) for f in select_findings(tables)]
+    assert chosen == [
+        ("cost", ()),
+        ("target", ("a",)),
+        ("target", ("b",)),
+        ("risk", ("nf", "compensation_over_cap")),
+        ("risk", ("pool", "pool_depleted")),
+    ]
+
+
 def test_risks_below_their_thresholds_are_never_findings():
     tables = _tables()
     tables["targets"] = tables["targets"].iloc[:0]

@@ -12,7 +12,9 @@ The rule (the brief states it in one sentence, ``findings_rule``):
    its probability of being reached is from 50% (``2 |p - 0.5|``: a clear yes or a clear
    no beats a coin flip);
 4. the candidates with the highest scores follow the cost, up to :data:`MAX_FINDINGS`
-   findings in all.
+   findings in all, but targets and risks are each sure of :data:`SURE_PLACES` places
+   when they have candidates: four targets whose probability is a plain 0 or 100% would
+   otherwise push out a re-guarantor's cap exceeded on a third of the paths.
 
 In a comparison a candidate is a target or a (party, risk) across the designs; its score is
 its highest over the designs, and the finding reports every design. The drivers of a
@@ -38,6 +40,8 @@ RISK_FROM = 0.05
 CAP_FROM = 0.10
 #: findings in all, the cost included
 MAX_FINDINGS = 5
+#: places that targets, and risks, each keep when they have candidates
+SURE_PLACES = 2
 #: a variance source "drives" a target's spread from this share on
 DRIVER_FROM = 0.10
 _CAPS = ("leverage_over_cap", "compensation_over_cap")
@@ -96,7 +100,17 @@ def select_findings(tables: dict[str, pd.DataFrame]) -> list[Finding]:
     head = []
     if "public_cost_pv_mean" in cost and cost["public_cost_pv_mean"].notna().any():
         head = [Finding("cost", (), 1.0, cost.to_dict("records"))]
-    return head + ranked[: MAX_FINDINGS - len(head)]
+    return head + _balanced(ranked, MAX_FINDINGS - len(head))
+
+
+def _balanced(ranked: list[Finding], places: int) -> list[Finding]:
+    """The top ``places`` of ``ranked``, with each kind's best :data:`SURE_PLACES` in."""
+    sure: list[Finding] = []
+    for kind in ("target", "risk"):
+        sure += [f for f in ranked if f.kind == kind][:SURE_PLACES]
+    rest = [f for f in ranked if f not in sure]
+    chosen = sure[:places] + rest[: max(places - len(sure), 0)]
+    return sorted(chosen, key=ranked.index)
 
 
 def main_driver(row: dict) -> tuple[str, float] | None:

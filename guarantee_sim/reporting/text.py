@@ -518,7 +518,8 @@ TEXT: dict[str, dict[str, str]] = {
             "How these findings were chosen: the public cost always; then every target and "
             "every risk that happens on at least {risk} of the paths (a cap exceeded: {cap}), "
             "ranked by the probability of the risk or by how far the target's probability is "
-            "from 50%, the top ones up to {n} findings in all."
+            "from 50%, the top ones up to {n} findings in all, with at least two places each "
+            "for targets and for risks when there are that many."
         ),
         "finding_cost": "Public cost over the run (present value): {values}.",
         "finding_cost_part": "{mean} ({ci} {low} to {high})",
@@ -971,7 +972,7 @@ TEXT: dict[str, dict[str, str]] = {
         "findings_rule": (
             "这些发现按以下规则选出：公共成本总是列出；其余为各项目标，以及在至少 {risk} 的路径上"
             "发生的风险（超上限类风险为至少 {cap}），按风险的发生概率或目标达成概率与 50% 的距离"
-            "排序，取排名靠前者，合计不超过 {n} 条。"
+            "排序，取排名靠前者，合计不超过 {n} 条；目标与风险在有候选时各至少占两条。"
         ),
         "finding_cost": "整个模拟期公共成本（现值）：{values}。",
         "finding_cost_part": "{mean}（{ci} {low}–{high}）",
