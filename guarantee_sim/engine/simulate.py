@@ -118,7 +118,8 @@ def simulate(
     drawn = np.empty((paths, len(uncertain)))
     factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
     # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
-    shown.phase(COMPILING if needs_compiling(simulate_block) else PATHS, paths)
+    compiling = needs_compiling(simulate_block)
+    shown.phase(COMPILING if compiling else PATHS, paths)
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
         drawn[first:last] = draw_values(uncertain, seed, first, last - first)
@@ -138,8 +139,8 @@ def simulate(
         year_factors(
             np.uint32(seed), first, inputs.macro.chol, inputs.macro.persistence, factors[first:last]
         )
-        if first == 0:
-            shown.phase(PATHS, paths)  # a no-op name change when nothing was compiled
+        if first == 0 and compiling:  # compiled: the rest of the paths are their own phase
+            shown.phase(PATHS, paths)
         shown.advance(last - first)
     finished(progress, shown)
     arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
