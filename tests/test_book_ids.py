@@ -139,3 +139,17 @@ def test_no_other_module_spells_out_the_layout():
         if spelled.search(line)
     ]
     assert offenders == []
+
+
+def test_a_volume_book_of_a_scenario_with_drawn_parameters_is_its_centred_book():
+    """The county scenario draws its PD level per path; the public ``build_volume_book``
+    took the distribution for a number and failed (it now centres, as simulate() does)."""
+    from guarantee_sim.engine.parameters import central_scenario
+    from guarantee_sim.engine.volumes import build_volume_book
+
+    scenario = guarantee_sim.load_scenario("scenarios/county_guarantee_2021.yaml")
+    given = build_volume_book(scenario, seed=3)
+    centred = build_volume_book(central_scenario(scenario), seed=3)
+    assert len(given) > 0
+    for field in ("id_lo", "id_hi", "grade", "month", "amount"):
+        np.testing.assert_array_equal(getattr(given, field), getattr(centred, field))

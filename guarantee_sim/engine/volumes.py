@@ -29,6 +29,7 @@ from ..book import (
 )
 from ..config.schema import InitialBook, Lending, LoanSize, Scenario, Segment
 from ..kernels.factors import demand_ceiling
+from .parameters import central_scenario
 
 
 def capped_lognormal_mean(size: LoanSize) -> float:
@@ -70,8 +71,10 @@ def build_volume_book(
 
     Segments in ``skip`` (fed by the institution processes) get no volume lending. New
     lending is at the demand ceiling (``kernels.factors.demand_ceiling``: the volumes
-    themselves when demand does not follow the credit cycle).
+    themselves when demand does not follow the credit cycle). Drawn parameters (a PD
+    level given as a distribution) are taken at their centre, as the lenders see them.
     """
+    scenario = central_scenario(scenario)  # idempotent: simulate() has centred it already
     ceiling = demand_ceiling(scenario.macro.demand_elasticity)
     parts: list[dict] = [_records(0, [], 0, [], [], [], [], False)]
     for s, (name, seg) in enumerate(scenario.segments.items()):
