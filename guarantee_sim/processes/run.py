@@ -392,6 +392,24 @@ def _rules(
             )
         return out
 
+    def renewal_pds(applicants: list[Applicant], s: int) -> np.ndarray:
+        """The bank's posterior mean of the current PD of ``applicants``, lent on segment
+        ``s``'s terms, when their loans come up for renewal: its prior (the segment
+        applied in) and first score, the loan's tenor repaid without a default, times
+        ``s``'s seasoning (``decisions`` module doc). Each price segment through one table."""
+        seg = segs[s]
+        assert seg.renewal is not None  # only loans of segments that renew
+        years = seg.tenor_months / 12.0
+        out = np.empty(len(applicants))
+        groups: dict[int, list[int]] = {}
+        for i, a in enumerate(applicants):
+            groups.setdefault(a.price_segment, []).append(i)
+        for applied, members in groups.items():
+            table = decisions.posterior_table(*prior[applied], noise_bank, survived_years=years)
+            seen = np.array([applicants[i].bank_seen_pd for i in members])
+            out[members] = seg.renewal.seasoning * posterior_pds(table, special.logit(seen))
+        return out
+
     visits = bank.visits
     routes_to = [pr.demand[n].routes_to if n in pr.demand else None for n in names]
     return Rules(
@@ -399,6 +417,7 @@ def _rules(
         days_between_visits=bank.days_between_visits / _clock(scenario),
         bank_ok=bank_ok,
         guarantor_ok=guarantor_ok,
+        renewal_pds=renewal_pds,
         needs_guarantor=terms.needs_guarantor,
         routes_to=[names.index(r) if r else -1 for r in routes_to],
         tenor_days=[seg.tenor_months * DAYS_PER_MONTH for seg in segs],
@@ -490,11 +509,13 @@ def _screen(applicants: list[Applicant], rules: Rules) -> None:
     """The bank's and the guarantor's decisions on new applicants, which depend on their
     draws and their arrival year only, not on the queues: the segment the bank would lend
     on (``booked_in``: the one applied to, or where it is routed when declined there; -1
-    when it declines) and, for a loan that needs a guarantee, the guarantor's decision.
+    when it declines), for a loan that needs a guarantee, the guarantor's decision, and
+    for a loan that renews, the bank's posterior PD at its renewal (``renewal_pd``).
 
     The queues decide when the decisions are made, and whether (an applicant may give up).
     """
     reviewed: dict[int, list[Applicant]] = {}
+    renewing: dict[int, list[Applicant]] = {}
     for a in applicants:
         s = a.segment
         if not rules.bank_ok(a, s) and rules.routes_to[s] >= 0:
@@ -502,9 +523,14 @@ def _screen(applicants: list[Applicant], rules: Rules) -> None:
         a.booked_in = s if rules.bank_ok(a, s) else -1
         if a.booked_in >= 0 and rules.needs_guarantor[s]:
             reviewed.setdefault(s, []).append(a)
+        if a.booked_in >= 0 and rules.renews_into[s] >= 0:
+            renewing.setdefault(s, []).append(a)
     for s, group in reviewed.items():
         for a, ok in zip(group, rules.guarantor_ok(group, s).tolist(), strict=True):
             a.guarantor_approves = ok
+    for s, group in renewing.items():  # what the bank will know at the loan's renewal
+        for a, pd in zip(group, rules.renewal_pds(group, s).tolist(), strict=True):
+            a.renewal_pd = pd
 
 
 def _month_applicants(
