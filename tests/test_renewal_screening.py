@@ -218,6 +218,22 @@ def test_exact_score_renewal_known_answer():
     assert 0 < approved.sum() < len(approved)
 
 
+@pytest.mark.parametrize("tenor", [6, 12])
+def test_renewal_posterior_is_the_stated_one(tenor):
+    """Each renewal applicant is priced at 0.57 x the posterior given its first score, the
+    prior of the segment it applied in (mean 5%, dispersion 0.8), the bank's noise 0.8 and
+    ``tenor`` months repaid (the exact function; the processes use its table)."""
+    d = graduating_dict()
+    for name in ("sme", "own"):
+        d["segments"][name]["tenor_months"] = tenor
+    rep = run_replica(make_scenario(d), 5, 0)
+    renewals = [o.applicant for o in rep.log if o.applicant.renewal]
+    score = special.logit([a.bank_seen_pd for a in renewals])
+    expected = 0.57 * decisions.posterior_mean_pd(score, MU, SIGMA, 0.8, None, tenor / 12)
+    assert len(renewals) > 100
+    np.testing.assert_allclose([a.bank_pd for a in renewals], expected, rtol=1e-6, atol=0)
+
+
 def test_repayment_record_raises_the_renewal_balance(old_rule):
     """The kernels renew survivors at the bank's renewal share (common random numbers):
     more renewals lent in the second year, more of them outstanding at its end."""
