@@ -13,6 +13,8 @@ times the segment's ``renewal.seasoning`` (``processes.decisions`` module doc).
   rule renews is renewed).
 * Degenerate cases by hand: an exact score leaves the PD (times seasoning) whatever the
   record; zero months is the first-time posterior bit for bit.
+* The renewal share the kernels apply to survivors is the approved share of the renewal
+  applications weighted by each firm's survival over its tenor (known answer).
 * Through the processes, common random numbers (the same applicants), against the rule
   before (the first posterior, no record, no seasoning): guaranteed first loans renewing
   as the bank's own loans get more renewals approved, and more renewal balance in the
@@ -232,6 +234,28 @@ def test_renewal_posterior_is_the_stated_one(tenor):
     expected = 0.57 * decisions.posterior_mean_pd(score, MU, SIGMA, 0.8, None, tenor / 12)
     assert len(renewals) > 100
     np.testing.assert_allclose([a.bank_pd for a in renewals], expected, rtol=1e-6, atol=0)
+
+
+def test_renewal_share_is_among_the_firms_that_survive_to_ask():
+    """Hand-made renewal applications of one segment, tenor 2 years: PD 0.5 approved
+    (survives with (1 - 0.5)^2 = 0.25), PD 0 rejected (survives for sure). The kernels
+    renew survivors only, so the share is 0.25 / 1.25 = 0.2 (not 1 in 2); a segment
+    nobody asked in has none (NaN)."""
+    columns = process_run._LogColumns(
+        renewal=np.array([True, True, False]),
+        applied=np.array([0, 0, 0]),
+        arrival=np.zeros(3),
+        pd=np.array([0.5, 0.0, 0.3]),
+        amount=np.ones(3),
+        id_hi=np.zeros(3, dtype=np.uint32),
+        id_lo=np.zeros(3, dtype=np.uint32),
+        status=np.array([1, 2, 1], dtype=np.int8),  # approved, rejected, approved
+        segment=np.array([0, -1, 0]),
+        decided=np.zeros(3),
+    )
+    share = process_run._renewal_share(columns, np.array([2.0, 1.0]))
+    assert share[0] == pytest.approx(0.2, abs=1e-15)
+    assert np.isnan(share[1])
 
 
 def test_repayment_record_raises_the_renewal_balance(old_rule):

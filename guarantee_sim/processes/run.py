@@ -171,7 +171,7 @@ class ReplicaRun:
 
     book: LoanBook
     measures: xr.Dataset
-    renewal_share: np.ndarray  # by segment: renewal applications approved / asked
+    renewal_share: np.ndarray  # by segment: share of surviving firms' renewals approved
     claim_lag: dict
     log: list  # Outcome per application (and renewal application)
     officers: OfficeQueues | None  # None once only the results are kept (run_processes)
@@ -256,7 +256,8 @@ def run_replica(
     columns = _columns(log)
     book = _book(scenario, columns, weight, n_months)
     measures = _at_mean_demand(_measures(scenario, columns, weight, officers, reviewers), scenario)
-    renewal_share = _renewal_share(columns, len(terms.names))
+    tenor_years = np.array([seg.tenor_months / 12.0 for seg in scenario.segments.values()])
+    renewal_share = _renewal_share(columns, tenor_years)
     lag_weights, handlers = _claims(scenario, seed, replica, book, other_book, renewal_share)
     if handlers is not None and pr.claims is not None:
         _add_claim_handlers(measures, pr.claims.party, handlers, reviewers, scenario)
@@ -742,14 +743,23 @@ def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     return measures
 
 
-def _renewal_share(log: _LogColumns, n_seg: int) -> np.ndarray:
-    """Share of renewal applications the bank approved, by the parent loan's segment."""
+def _renewal_share(log: _LogColumns, tenor_years: np.ndarray) -> np.ndarray:
+    """Share of renewal applications the bank approved among the firms that survive to
+    ask, by the parent loan's segment (``tenor_years``: each segment's tenor).
+
+    The processes draw no defaults, so every loan asks; in the kernels only those that
+    survived their tenor do, and they renew at this share. So each application counts with
+    its firm's chance of surviving, ``(1 - PD)^tenor`` at its true first-loan PD, as the
+    kernels draw it.
+    """
+    n_seg = len(tenor_years)
     segment = log.applied[log.renewal]
-    asked = np.bincount(segment, minlength=n_seg).astype(np.float64)
+    survival = (1.0 - log.pd[log.renewal]) ** tenor_years[segment]
+    asked = np.bincount(segment, weights=survival, minlength=n_seg)
     approved = log.status[log.renewal] == STATUSES.index("approved")
-    granted = np.bincount(segment[approved], minlength=n_seg).astype(np.float64)
+    granted = np.bincount(segment[approved], weights=survival[approved], minlength=n_seg)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(asked > 0, granted / np.maximum(asked, 1), np.nan)
+        return np.where(asked > 0, granted / np.where(asked > 0, asked, 1.0), np.nan)
 
 
 def _measures(
@@ -866,10 +876,11 @@ def expected_claims(
 
     Every guaranteed default the kernels will draw counts, renewed loans included: the
     loans performing at maturity renew at the segment's renewal rate (times the share of
-    renewal applications this replica's bank approved, ``renewal_share``) while lending
-    continues, into the renewal segment, keeping their PD (times the parent segment's
-    ``renewal.seasoning`` at the first renewal, as in the kernels). A loan defaults at its annual
-    PD / 12 a month over its life (the volume is what matters, not its exact timing).
+    surviving firms' renewal applications this replica's bank approved, ``renewal_share``)
+    while lending continues, into the renewal segment, keeping their PD (times the parent
+    segment's ``renewal.seasoning`` at the first renewal, as in the kernels). A loan
+    defaults at its annual PD / 12 a month over its life (the volume is what matters, not
+    its exact timing).
     """
     segs = list(scenario.segments.values())
     covered = np.array(
