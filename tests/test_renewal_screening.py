@@ -205,6 +205,7 @@ def test_repayment_record_renews_more_with_common_random_numbers(old_rule):
     survival = 1.0 - pd_new
     renewed_pd = (0.57 * pd_new * survival)[ok_new].sum() / survival[ok_new].sum()
     assert renewed_pd < first_new.mean()
+    assert pd_new[ok_new].mean() < first_new.mean()  # even at their first-loan PDs
 
 
 def test_exact_score_renewal_known_answer():
