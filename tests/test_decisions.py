@@ -237,10 +237,10 @@ def test_guarantor_prior_is_the_bank_decision_that_reached_it(monkeypatch):
     asked = []
     table = decisions.posterior_table
 
-    def spy(mu, sigma, noise, window=None):
+    def spy(mu, sigma, noise, window=None, survived_years=0.0):
         if window is not None:
             asked.append((mu, sigma, noise, window))
-        return table(mu, sigma, noise, window)
+        return table(mu, sigma, noise, window, survived_years)
 
     monkeypatch.setattr(decisions, "posterior_table", spy)
     process_run.run_replica(scenario, 1, 0)

@@ -124,7 +124,15 @@ class ServiceTime(Frozen):
 
 
 class BankProcess(Offices):
-    """Loan officers (in branches) screening applications."""
+    """Loan officers (in branches) screening applications, and renewals at maturity.
+
+    A renewal is screened as an existing borrower: on the bank's posterior mean of the
+    firm's current PD given its prior (the segment applied in), the score it saw at the
+    first application and the loan repaid without a default over its tenor, times the
+    segment's ``renewal.seasoning``. No fresh score at renewal: the score's noise is what
+    the bank's information misses about the firm, which persists (``credit_data_sharing``
+    removes a share of it); the repayment record is the new information.
+    """
 
     service: ServiceTime
     visits: Number[int] = Field(

@@ -398,7 +398,8 @@ class Renewal(Frozen):
         1.0,
         description="seasoning: a firm's PD from its second loan on (its first renewal) as "
         "a share of its PD at its first loan, e.g. an existing borrower's PD over a "
-        "first-time borrower's; 1: it keeps its PD (later renewals always keep it)",
+        "first-time borrower's; 1: it keeps its PD (later renewals always keep it); the "
+        "bank's renewal screening prices it",
     )
 
 

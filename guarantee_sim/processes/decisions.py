@@ -49,6 +49,21 @@ window far in the tail does not underflow) of a logistic-normal mean (Gauss-Herm
 interpolates it with a cubic spline; ``tests/test_decisions.py`` checks both against
 ``scipy.integrate.quad`` to 1e-6.
 
+Existing borrowers: the repayment record
+----------------------------------------
+At a renewal the bank knows more than at the first loan: the firm repaid, it did not
+default over the ``t`` years it was on the book. Its posterior is the first one times the
+likelihood of that record, ``S(L) = (1 - expit(L))^t``: the kernels' survival of a loan of
+annual PD ``p`` over ``n`` months is ``(1 - p)^(n / 12)`` (``kernels.factors``, at the
+unconditional PD: the lender does not know the year's factor). So
+
+    E[expit(L) | score, survived t] = E[expit(L) S(L) | score] / E[S(L) | score]
+
+by the same Gauss-Hermite nodes (``survived_years`` of :func:`posterior_mean_pd`; with a
+window, both moments go through the same truncated-normal quadrature). Survival weighs
+against high PDs, so the posterior falls with every year survived. The PD the bank prices
+at renewal is the firm's *current* one, ``renewal.seasoning`` times it (run._rules).
+
 The rules
 ---------
 * The bank lends when expected loss on the share it keeps, plus its operating cost, is at
@@ -124,6 +139,15 @@ def _logistic_normal_mean(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     return special.expit(mean[..., None] + sd * _HERMITE_X) @ _HERMITE_W
 
 
+def _survival_moments(mean: np.ndarray, var: np.ndarray, years: float):
+    """``(E[expit(L) S(L)], E[S(L)])`` for ``L ~ N(mean, var)``, elementwise, with
+    ``S(L) = (1 - expit(L))^years`` the chance of no default in ``years`` (the same
+    Gauss-Hermite nodes as :func:`_logistic_normal_mean`)."""
+    logit = mean[..., None] + np.sqrt(var)[..., None] * _HERMITE_X
+    survival = special.expit(-logit) ** years  # 1 - expit(L), without cancellation
+    return (special.expit(logit) * survival) @ _HERMITE_W, survival @ _HERMITE_W
+
+
 def _truncated_nodes(centre, sd, lo: float, hi: float):
     """Quadrature nodes and log-weights for ``N(centre, sd^2)`` restricted to ``(lo, hi]``.
 
@@ -147,13 +171,20 @@ def _truncated_nodes(centre, sd, lo: float, hi: float):
 
 
 def posterior_mean_pd(
-    score, mu: float, sigma: float, noise: float, window: Window | None = None
+    score,
+    mu: float,
+    sigma: float,
+    noise: float,
+    window: Window | None = None,
+    survived_years: float = 0.0,
 ) -> np.ndarray:
     """E[PD | score] for a lender whose score is ``logit(PD) + noise e``.
 
     ``logit(PD) ~ N(mu, sigma^2)`` before the bank's decision; ``window`` is that decision
-    (the guarantor's prior, see the module doc), None for the bank's own prior. ``score``
-    is on the logit scale; returns an array of its shape.
+    (the guarantor's prior, see the module doc), None for the bank's own prior;
+    ``survived_years`` the firm's repayment record, years on the book without a default
+    (0: a first-time applicant; module doc). ``score`` is on the logit scale; returns an
+    array of its shape.
 
     >>> round(float(posterior_mean_pd(-3.0, -3.0, 0.8, 0.0)), 6)  # exact score: expit(-3)
     0.047426
@@ -168,9 +199,14 @@ def posterior_mean_pd(
         if sigma > 0 or noise > 0
         else np.full_like(y, mu)
     )
+    if survived_years < 0:
+        raise ValueError(f"survived_years {survived_years} < 0")
     if var == 0.0:  # the prior or the score pins L down
         return special.expit(m).reshape(shape)
     if window is None or (window.lo == -np.inf and window.hi == np.inf):
+        if survived_years > 0:
+            with_record, record = _survival_moments(m, np.full_like(m, var), survived_years)
+            return (with_record / record).reshape(shape)
         return _logistic_normal_mean(m, np.full_like(m, var)).reshape(shape)
     if not window.lo < window.hi:
         raise ValueError(f"{window}: the bank approves nobody in it; no applicant reaches here")
@@ -179,13 +215,17 @@ def posterior_mean_pd(
     x, log_w = _truncated_nodes(m, sd_x, window.lo, window.hi)
     cond_mean = (m[:, None] * tau_b2 + x * var) / (var + tau_b2)
     cond_var = np.full_like(x, var * tau_b2 / (var + tau_b2))
-    g = _logistic_normal_mean(cond_mean, cond_var)
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    if survived_years > 0:  # the record weighs each node of the bank's score too
+        with_record, record = _survival_moments(cond_mean, cond_var, survived_years)
+        return ((w * with_record).sum(axis=1) / (w * record).sum(axis=1)).reshape(shape)
+    g = _logistic_normal_mean(cond_mean, cond_var)
     return ((w * g).sum(axis=1) / w.sum(axis=1)).reshape(shape)
 
 
 class PosteriorTable:
-    """``posterior_mean_pd`` over scores as a lookup, for one (prior, noise, window).
+    """``posterior_mean_pd`` over scores as a lookup, for one (prior, noise, window,
+    repayment record).
 
     Tabulates ``logit(E[PD | score])`` on scores ``mu +- TABLE_REACH (sigma + noise)``
     (beyond them the exact function is used) at a step fine enough for the noises
@@ -193,8 +233,15 @@ class PosteriorTable:
     (cached).
     """
 
-    def __init__(self, mu: float, sigma: float, noise: float, window: Window | None = None):
-        self.args = (mu, sigma, noise, window)
+    def __init__(
+        self,
+        mu: float,
+        sigma: float,
+        noise: float,
+        window: Window | None = None,
+        survived_years: float = 0.0,
+    ):
+        self.args = (mu, sigma, noise, window, survived_years)
         scales = [TABLE_STEP, noise / 4.0]
         if window is not None and window.noise > 0:
             scales.append(window.noise / 4.0)
@@ -222,10 +269,14 @@ class PosteriorTable:
 
 @lru_cache(maxsize=256)
 def posterior_table(
-    mu: float, sigma: float, noise: float, window: Window | None = None
+    mu: float,
+    sigma: float,
+    noise: float,
+    window: Window | None = None,
+    survived_years: float = 0.0,
 ) -> PosteriorTable:
-    """The (cached) :class:`PosteriorTable` of one prior, noise and window."""
-    return PosteriorTable(mu, sigma, noise, window)
+    """The (cached) :class:`PosteriorTable` of one prior, noise, window and record."""
+    return PosteriorTable(mu, sigma, noise, window, survived_years)
 
 
 def bank_break_even_pd(
@@ -253,7 +304,7 @@ def bank_score_threshold(posterior: PosteriorTable, break_even_pd: float) -> flo
     The posterior mean increases with the score, so its rule is a threshold on the score;
     ``+inf`` when it approves everybody, ``-inf`` when nobody.
     """
-    mu, sigma, noise, _ = posterior.args
+    mu, sigma, noise = posterior.args[:3]
     span = REACH * (sigma + noise) + 50.0
     lo, hi = mu - span, mu + span
 

@@ -46,6 +46,9 @@ class Applicant:
     bank_office: float = 0.0  # uniform choosing its bank office
     review_office: float = 0.0  # uniform choosing its guarantor review office
     bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
+    # the bank's posterior mean of its current PD when its loan comes up for renewal: its
+    # score, the repayment record and seasoning (run._screen, decisions module doc)
+    renewal_pd: float = np.nan
     booked_in: int = -1  # segment the bank lends on if the applicant stays; -1: it declines
     guarantor_approves: bool = False  # the guarantor's decision when its loan needs one
 
@@ -73,6 +76,9 @@ class Rules:
     days_between_visits: float
     bank_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
     guarantor_ok: Callable[[list, int], np.ndarray]  # (applicants, segment) -> bool each
+    # (applicants, segment lent on) -> the bank's posterior of each one's current PD at
+    # its loan's renewal (Applicant.renewal_pd)
+    renewal_pds: Callable[[list, int], np.ndarray]
     needs_guarantor: list  # per segment
     routes_to: list  # per segment, -1 for none
     tenor_days: list  # per segment
@@ -198,7 +204,9 @@ class Desks:
 
     def _renew(self, parent: Applicant, segment: int, branch: MonitoredResource) -> None:
         """At maturity the firm asks to renew at ``branch``, the bank office that made the
-        loan; the bank re-screens it on the renewal terms.
+        loan; the bank re-screens it on the renewal terms as an existing borrower: on its
+        posterior of the firm's current PD given the first score, the loan repaid without
+        a default and seasoning (``parent.renewal_pd``). No guarantor review.
 
         Whether the loan is still performing is decided per path in the kernels; here only
         the bank's rule and the officers' time are simulated.
@@ -220,7 +228,7 @@ class Desks:
             priced_in=parent.price_segment,
             bank_office=parent.bank_office,
             review_office=parent.review_office,
-            bank_pd=parent.bank_pd,
+            bank_pd=parent.renewal_pd,
         )
         outcome = Outcome(applicant)
         self.renewals.append(outcome)

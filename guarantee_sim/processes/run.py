@@ -171,7 +171,7 @@ class ReplicaRun:
 
     book: LoanBook
     measures: xr.Dataset
-    renewal_share: np.ndarray  # by segment: renewal applications approved / asked
+    renewal_share: np.ndarray  # by segment: share of surviving firms' renewals approved
     claim_lag: dict
     log: list  # Outcome per application (and renewal application)
     officers: OfficeQueues | None  # None once only the results are kept (run_processes)
@@ -256,7 +256,8 @@ def run_replica(
     columns = _columns(log)
     book = _book(scenario, columns, weight, n_months)
     measures = _at_mean_demand(_measures(scenario, columns, weight, officers, reviewers), scenario)
-    renewal_share = _renewal_share(columns, len(terms.names))
+    tenor_years = np.array([seg.tenor_months / 12.0 for seg in scenario.segments.values()])
+    renewal_share = _renewal_share(columns, tenor_years)
     lag_weights, handlers = _claims(scenario, seed, replica, book, other_book, renewal_share)
     if handlers is not None and pr.claims is not None:
         _add_claim_handlers(measures, pr.claims.party, handlers, reviewers, scenario)
@@ -392,6 +393,24 @@ def _rules(
             )
         return out
 
+    def renewal_pds(applicants: list[Applicant], s: int) -> np.ndarray:
+        """The bank's posterior mean of the current PD of ``applicants``, lent on segment
+        ``s``'s terms, when their loans come up for renewal: its prior (the segment
+        applied in) and first score, the loan's tenor repaid without a default, times
+        ``s``'s seasoning (``decisions`` module doc). Each price segment through one table."""
+        seg = segs[s]
+        assert seg.renewal is not None  # only loans of segments that renew
+        years = seg.tenor_months / 12.0
+        out = np.empty(len(applicants))
+        groups: dict[int, list[int]] = {}
+        for i, a in enumerate(applicants):
+            groups.setdefault(a.price_segment, []).append(i)
+        for applied, members in groups.items():
+            table = decisions.posterior_table(*prior[applied], noise_bank, survived_years=years)
+            seen = np.array([applicants[i].bank_seen_pd for i in members])
+            out[members] = seg.renewal.seasoning * posterior_pds(table, special.logit(seen))
+        return out
+
     visits = bank.visits
     routes_to = [pr.demand[n].routes_to if n in pr.demand else None for n in names]
     return Rules(
@@ -399,6 +418,7 @@ def _rules(
         days_between_visits=bank.days_between_visits / _clock(scenario),
         bank_ok=bank_ok,
         guarantor_ok=guarantor_ok,
+        renewal_pds=renewal_pds,
         needs_guarantor=terms.needs_guarantor,
         routes_to=[names.index(r) if r else -1 for r in routes_to],
         tenor_days=[seg.tenor_months * DAYS_PER_MONTH for seg in segs],
@@ -490,11 +510,13 @@ def _screen(applicants: list[Applicant], rules: Rules) -> None:
     """The bank's and the guarantor's decisions on new applicants, which depend on their
     draws and their arrival year only, not on the queues: the segment the bank would lend
     on (``booked_in``: the one applied to, or where it is routed when declined there; -1
-    when it declines) and, for a loan that needs a guarantee, the guarantor's decision.
+    when it declines), for a loan that needs a guarantee, the guarantor's decision, and
+    for a loan that renews, the bank's posterior PD at its renewal (``renewal_pd``).
 
     The queues decide when the decisions are made, and whether (an applicant may give up).
     """
     reviewed: dict[int, list[Applicant]] = {}
+    renewing: dict[int, list[Applicant]] = {}
     for a in applicants:
         s = a.segment
         if not rules.bank_ok(a, s) and rules.routes_to[s] >= 0:
@@ -502,9 +524,14 @@ def _screen(applicants: list[Applicant], rules: Rules) -> None:
         a.booked_in = s if rules.bank_ok(a, s) else -1
         if a.booked_in >= 0 and rules.needs_guarantor[s]:
             reviewed.setdefault(s, []).append(a)
+        if a.booked_in >= 0 and rules.renews_into[s] >= 0:
+            renewing.setdefault(s, []).append(a)
     for s, group in reviewed.items():
         for a, ok in zip(group, rules.guarantor_ok(group, s).tolist(), strict=True):
             a.guarantor_approves = ok
+    for s, group in renewing.items():  # what the bank will know at the loan's renewal
+        for a, pd in zip(group, rules.renewal_pds(group, s).tolist(), strict=True):
+            a.renewal_pd = pd
 
 
 def _month_applicants(
@@ -716,14 +743,23 @@ def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     return measures
 
 
-def _renewal_share(log: _LogColumns, n_seg: int) -> np.ndarray:
-    """Share of renewal applications the bank approved, by the parent loan's segment."""
+def _renewal_share(log: _LogColumns, tenor_years: np.ndarray) -> np.ndarray:
+    """Share of renewal applications the bank approved among the firms that survive to
+    ask, by the parent loan's segment (``tenor_years``: each segment's tenor).
+
+    The processes draw no defaults, so every loan asks; in the kernels only those that
+    survived their tenor do, and they renew at this share. So each application counts with
+    its firm's chance of surviving, ``(1 - PD)^tenor`` at its true first-loan PD, as the
+    kernels draw it.
+    """
+    n_seg = len(tenor_years)
     segment = log.applied[log.renewal]
-    asked = np.bincount(segment, minlength=n_seg).astype(np.float64)
+    survival = (1.0 - log.pd[log.renewal]) ** tenor_years[segment]
+    asked = np.bincount(segment, weights=survival, minlength=n_seg)
     approved = log.status[log.renewal] == STATUSES.index("approved")
-    granted = np.bincount(segment[approved], minlength=n_seg).astype(np.float64)
+    granted = np.bincount(segment[approved], weights=survival[approved], minlength=n_seg)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(asked > 0, granted / np.maximum(asked, 1), np.nan)
+        return np.where(asked > 0, granted / np.where(asked > 0, asked, 1.0), np.nan)
 
 
 def _measures(
@@ -840,10 +876,11 @@ def expected_claims(
 
     Every guaranteed default the kernels will draw counts, renewed loans included: the
     loans performing at maturity renew at the segment's renewal rate (times the share of
-    renewal applications this replica's bank approved, ``renewal_share``) while lending
-    continues, into the renewal segment, keeping their PD (times the parent segment's
-    ``renewal.seasoning`` at the first renewal, as in the kernels). A loan defaults at its annual
-    PD / 12 a month over its life (the volume is what matters, not its exact timing).
+    surviving firms' renewal applications this replica's bank approved, ``renewal_share``)
+    while lending continues, into the renewal segment, keeping their PD (times the parent
+    segment's ``renewal.seasoning`` at the first renewal, as in the kernels). A loan
+    defaults at its annual PD / 12 a month over its life (the volume is what matters, not
+    its exact timing).
     """
     segs = list(scenario.segments.values())
     covered = np.array(
