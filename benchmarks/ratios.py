@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 import numba
 import numpy as np
 
-from .bench_kernels import FullModel, HotLoop
-from .bench_yardsticks import Generator, NumpyReference
+# the modules, not their classes: asv would find the classes here too and run them twice
+from . import bench_kernels, bench_yardsticks
 from .workloads import SIZES, TINY, renewal_loan_years, threads
 
 TARGET_VS_NUMPY = (12.0, 25.0)  # issue 10 §1: per core, and on 2 threads with both free
@@ -46,7 +46,7 @@ class Measure:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
-    def time_once(self) -> None:
+    def take_once(self) -> None:
         threads(self.n_threads)  # the classes' setups set it; another measure may have since
         start, cpu = time.perf_counter(), time.process_time()
         self.run(*self.args)
@@ -66,12 +66,12 @@ def _measures() -> tuple[dict[str, Measure], dict]:
     """Every measure, set up; and the full model's cases with their benchmark objects."""
     measures: dict[str, Measure] = {}
     for n in (1, 2):
-        hot = HotLoop()
+        hot = bench_kernels.HotLoop()
         hot.setup(n)
         measures[f"hot{n}"] = Measure("hot loop (kernel)", hot.time_kernel, (n,), n, hot.draws)
     for variant in ("plain", "inplace"):
-        for chunk in NumpyReference.params[1]:
-            ref = NumpyReference()
+        for chunk in bench_yardsticks.NumpyReference.params[1]:
+            ref = bench_yardsticks.NumpyReference()
             ref.setup(variant, chunk)
             measures[f"numpy-{variant}-{chunk}"] = Measure(
                 f"NumPy reference, {variant}, chunk {chunk:,}",
@@ -82,16 +82,16 @@ def _measures() -> tuple[dict[str, Measure], dict]:
             )
     for variant in ("registers", "batch"):
         for n in (1, 2):
-            gen = Generator()
+            gen = bench_yardsticks.Generator()
             gen.setup(variant, n)
             measures[f"gen-{variant}{n}"] = Measure(
                 f"generator, {variant}", gen.time_generator, (variant, n), n, gen.draws
             )
-    full = FullModel()
+    full = bench_kernels.FullModel()
     built = full.setup_cache()
     cases = {}
-    for case in FullModel.params:
-        bench = FullModel()
+    for case in bench_kernels.FullModel.params:
+        bench = bench_kernels.FullModel()
         bench.setup(built, case)
         model = bench.model
         cases[case] = bench
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     measures, cases = _measures()
     for _ in range(args.rounds):
         for m in measures.values():
-            m.time_once()
+            m.take_once()
     print(f"guarantee_sim ratio table{' (tiny sizes)' if TINY else ''}, {started}")
     print(f"machine: {_machine()}")
     print(

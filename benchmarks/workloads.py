@@ -46,7 +46,7 @@ SIZES = {
     "hot_paths": 250 if TINY else 2_000,
     "numpy_paths": 50 if TINY else 400,  # NumPy is one thread and ~5x slower: fewer paths
     "full_paths": 50 if TINY else 500,
-    "memory_paths": (250, 1_000) if TINY else (1_000, 8_000),
+    "memory_paths": (50, 200) if TINY else (250, 2_000),
 }
 #: the default run's overrides in tiny mode: a few paths, one replica of one year's lending
 DEFAULT_RUN_OVERRIDES = (
