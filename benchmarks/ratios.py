@@ -1,16 +1,17 @@
 """The hot loop's ratio table from one run: hot loop vs NumPy reference vs generator.
 
-    python -m benchmarks.ratios [--rounds 5]      # from the repository's root
+    python -m benchmarks.ratios [--rounds 5] [--pipeline]     # from the repository's root
 
 Sets up the asv benchmark classes (``HotLoop``, ``NumpyReference``, ``Generator``,
 ``FullModel``) as asv does and calls their ``time_*`` methods in interleaved rounds (each
 measure once per round, so a change of load hits them all), then prints per measure the
 median wall and CPU seconds of the rounds with their spread, throughput in
-loan-path-years/s, and the ratios against issue 10's targets. CPU time sums the threads, so
-draws per CPU-second is a per-core rate, the comparable figure on a loaded machine. Speed
-is reported, never asserted: the exit status is non-zero only if a benchmark's setup fails
-(e.g. the generator no longer draws the kernel's words). ``GUARANTEE_SIM_BENCH=tiny``
-selects the small sizes CI uses.
+loan-path-years/s, and the ratios against issue 10's targets. ``--pipeline`` adds cohort
+grouping, a process replica and the default run (``bench_pipeline``), in seconds. CPU time
+sums the threads, so draws per CPU-second is a per-core rate, the comparable figure on a
+loaded machine. Speed is reported, never asserted: the exit status is non-zero only if a
+benchmark's setup fails (e.g. the generator no longer draws the kernel's words).
+``GUARANTEE_SIM_BENCH=tiny`` selects the small sizes CI uses.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numba
 import numpy as np
 
 # the modules, not their classes: asv would find the classes here too and run them twice
-from . import bench_kernels, bench_yardsticks
+from . import bench_kernels, bench_pipeline, bench_yardsticks
 from .workloads import SIZES, TINY, renewal_loan_years, threads
 
 TARGET_VS_NUMPY = (12.0, 25.0)  # issue 10 §1: per core, and on 2 threads with both free
@@ -105,6 +106,29 @@ def _measures() -> tuple[dict[str, Measure], dict]:
     return measures, cases
 
 
+def _pipeline_measures() -> dict[str, Measure]:
+    """The rest of a default run, with ``--pipeline``: seconds only (no loan-path-years)."""
+    cohorts = bench_pipeline.Cohorts()
+    built = cohorts.setup_cache()
+    cohorts.setup(built)
+    processes = bench_pipeline.Processes()
+    processes.setup()
+    run = bench_pipeline.DefaultRun()
+    run.setup()
+    n = numba.config.NUMBA_NUM_THREADS
+    return {
+        "cohorts": Measure(
+            f"group_into_cohorts ({len(cohorts.book):,} records)",
+            cohorts.time_group_into_cohorts,
+            (built,),
+            n,
+            np.nan,
+        ),
+        "replica": Measure("one replica of the processes", processes.time_replica, (), n, np.nan),
+        "run": Measure("default run, simulate() in process", run.time_simulate, (), n, np.nan),
+    }
+
+
 def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -124,6 +148,8 @@ def _load() -> str:
 
 
 def _rate(x: float) -> str:
+    if not np.isfinite(x):
+        return "      - "
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:7.1f} {unit}"
@@ -150,7 +176,10 @@ def _print_tables(measures: dict[str, Measure], cases: dict) -> None:
     )
     for m in measures.values():
         print(_row(m))
-    print("(rates in loan-path-years; per CPU s: CPU time summed over threads, a per-core rate)")
+    print(
+        "(rates in loan-path-years; per CPU s: CPU time summed over threads, a per-core rate. "
+        "The processes and cohort grouping run on one thread whatever thr says)"
+    )
     for case, bench in cases.items():
         m = measures[f"full-{case}"]
         paths = SIZES["full_paths"]
@@ -183,10 +212,17 @@ def _print_ratios(measures: dict[str, Measure]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="also time cohort grouping, a process replica and the default run (seconds)",
+    )
     args = parser.parse_args(argv)
     load = _load()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     measures, cases = _measures()
+    if args.pipeline:
+        measures.update(_pipeline_measures())
     for _ in range(args.rounds):
         for m in measures.values():
             m.take_once()
