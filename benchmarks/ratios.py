@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 import numba
 import numpy as np
 
+import guarantee_sim as gs
+
 # the modules, not their classes: asv would find the classes here too and run them twice
 from . import bench_kernels, bench_pipeline, bench_yardsticks
 from .workloads import SIZES, TINY, renewal_loan_years, threads
@@ -136,10 +138,12 @@ def _machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
     except (OSError, StopIteration):
         pass
+    # the kernels' imports already chose the cache folder; asking again names it
+    cache = gs.configure_numba_cache() or "none (compiled in this process)"
     return (
         f"{cpu}; {os.cpu_count()} cores; NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, "
         f"layer {numba.threading_layer()}; Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}"
+        f"NumPy {np.__version__}, Numba {numba.__version__}; Numba cache {cache}"
     )
 
 

@@ -200,7 +200,7 @@ def full_model(case: str) -> FullModelCase:
     path, granularity = FULL_MODEL[case]
     overrides = [f"simulation.granularity={granularity}"]
     if path == DEFAULT:
-        overrides += DEFAULT_RUN_OVERRIDES[1:]  # its replicas, not its paths
+        overrides += DEFAULT_RUN_OVERRIDES[1:]  # tiny: one replica of one year (paths: ours)
     scenario = central_scenario(gs.load_scenario(path, overrides=overrides))
     inputs = build_inputs(scenario, scenario.simulation.seed)
     tenors = [
