@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 MILLION = 1e6
+#: most designs of a sweep whose headline numbers are printed one column each
+MAX_COMPARED = 12
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -640,7 +642,12 @@ def _print_results(ds: xr.Dataset, args, console: Console) -> None:
 
     swept, ds = ds, stack_levers(ds)
     if args.format == "table":
-        if "scenario" in ds.dims:
+        if "scenario" in ds.dims and ds.sizes["scenario"] > MAX_COMPARED and lever_dims(swept):
+            console.print(
+                f"{ds.sizes['scenario']:,} designs: their headline numbers are in the results "
+                "file (guarantee-sim summarize --format json, or the brief); the sweep follows"
+            )
+        elif "scenario" in ds.dims:
             print_comparison(ds, console)
         else:
             print_summary(ds, console)

@@ -66,6 +66,35 @@ BASE_SUFFIXES = (".yaml", ".yml")
 MAX_VARIANTS = 10_000
 #: keys that set the run's size and randomness, never a design's policy
 RUN_SETTINGS = ("simulation.",)
+#: names the results of an experiment (and the metrics of them) already use: a lever's
+#: dimension may be none of them. Written out because ``validate`` must not import xarray
+#: (and so ``results.dataset``); tests/test_sweep.py checks it against COORD_META,
+#: VARIABLE_META and the names of an experiment's results
+RESULT_NAMES = frozenset(
+    # dimensions, and the coordinates and variables an experiment and its metrics add
+    "path year segment applied_segment party target scheme factor parameter "
+    "variance_source scenario variant replica quantile threshold measure "
+    "variant_overrides variant_label_zh variant_label_en scenario_yaml discount_rate "
+    "counterfactual_design "
+    "additional_borrowers additional_lending fiscal_cost_per_additional_borrower "
+    # results.dataset.COORD_META
+    "segment_label segment_tags segment_lgd party_kind party_label party_public "
+    "party_leverage_cap party_compensation_rate_cap scheme_label scheme_coverage "
+    "scheme_split segment_scheme target_label target_metric target_kind target_tags "
+    "target_from_year target_to_year target_value parameter_units parameter_group "
+    "parameter_drawn_per parameter_centre "
+    # results.dataset.VARIABLE_META
+    "loans_count loans_amount borrowers outstanding_amount defaults_count default_amount "
+    "credit_loss unmet_demand_amount demand_multiplier cohort_loans_count "
+    "cohort_loans_amount payout recovery loss shortfall fee_income capital "
+    "guarantee_outstanding leverage max_origination_leverage compensation_rate "
+    "pool_depleted pool_breaker_tripped fee_subsidy operating_cost reguarantee_fees "
+    "fee_base capital_exhausted leverage_cap_binding capital_injection fiscal_cost "
+    "public_loss public_cost public_operating_cost applications approvals "
+    "booked_approvals rejections abandoned decision_days_mean approved_pd_mean "
+    "staff_utilisation parameter_value year_factor target_attainment target_probability "
+    "attainment_variance attainment_variance_share attainment_variance_note".split()
+)
 #: the keys of a variant's long form (a variant with a label)
 VARIANT_FORM = ("label", "set")
 
@@ -113,6 +142,13 @@ class Lever(Frozen):
     units: str = Field(
         min_length=1, description="units of the values, CF style: '1', 'CNY', '1/year'"
     )
+
+    def coordinate(self) -> list[int] | list[float]:
+        """The values as the results' coordinate holds them: integers if all are, else
+        floats (``[0, 1.5]`` is ``[0.0, 1.5]``)."""
+        if all(isinstance(v, int) for v in self.values):
+            return [int(v) for v in self.values]
+        return [float(v) for v in self.values]
 
 
 class Design(NamedTuple):
@@ -218,10 +254,7 @@ class Experiment(Frozen):
         """A lever's name clashing with the results' names or another lever's; a key set
         twice (by two levers, or by a lever and a variant or ``overrides``, whose value
         the lever would silently replace); a run setting as a lever; a value twice."""
-        from .results.dataset import COORD_META, VARIABLE_META
-
-        taken = {"scenario", "variant", "variant_overrides", "scenario_yaml", "discount_rate"}
-        taken |= {"quantile", "threshold", *COORD_META, *VARIABLE_META}
+        taken = RESULT_NAMES
         problems = []
         names: dict[str, int] = {}
         keys: dict[str, int] = {}
@@ -297,7 +330,7 @@ class Experiment(Frozen):
     def design_name(self, design: Design) -> str:
         """``variant``, ``lever=value,...``, or ``variant, lever=value,...``."""
         point = ",".join(
-            f"{lever.name}={lever.values[j]!r}"
+            f"{lever.name}={lever.coordinate()[j]!r}"
             for lever, j in zip(self.grid, design.point, strict=True)
         )
         return ", ".join(part for part in (design.variant, point) if part)
@@ -608,11 +641,9 @@ def _design_dims(experiment: Experiment) -> list[str]:
 def _design_coords(experiment: Experiment, design: Design) -> dict[str, list]:
     """The one-entry coordinates a run's results are expanded by: its variant's name and
     its lever values (as numbers)."""
-    import numpy as np
-
     coords: dict[str, list] = {} if design.variant is None else {"scenario": [design.variant]}
     for lever, j in zip(experiment.grid, design.point, strict=True):
-        coords[lever.name] = [np.asarray(lever.values)[j]]  # the lever's one dtype
+        coords[lever.name] = [lever.coordinate()[j]]  # the lever's one dtype
     return coords
 
 

@@ -54,7 +54,9 @@ def stack_levers(ds: xr.Dataset) -> xr.Dataset:
     Each lever stays a coordinate along ``scenario`` (its attrs kept), the variant's name
     is the coordinate ``variant``; ``variant_overrides`` (JSON) gains each design's lever
     keys and values, and ``variant_label_zh`` / ``variant_label_en`` read
-    ``variant label, lever label value, ...`` ('' when the variant has no label).
+    ``variant label, lever label value, ...`` ('' when the variant has no label). With a
+    counterfactual, ``counterfactual_design`` names each design's: the counterfactual
+    variant at the same grid point.
     """
     levers = lever_dims(ds)
     if not levers:
@@ -80,6 +82,16 @@ def stack_levers(ds: xr.Dataset) -> xr.Dataset:
     labels = {
         lang: _design_labels(flat, points, attrs, lang, named) for lang in ("zh", "en")
     }
+    counterfactual = str(ds.attrs.get("counterfactual", "") or "")
+    if named and counterfactual:  # each design's: the counterfactual at its grid point
+        at = {p_: n_ for n_, v, p_ in zip(names, variants, map(str, points), strict=True) if v == counterfactual}
+        flat = flat.assign_coords(
+            counterfactual_design=(
+                _STACKED,
+                [at[str(p_)] for p_ in points],
+                {"long_name": "the design additional borrowers and lending are measured against"},
+            )
+        )
     flat = flat.rename_dims({_STACKED: "scenario"}).assign_coords(
         scenario=("scenario", names),
         variant_overrides=(
