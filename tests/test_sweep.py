@@ -188,11 +188,13 @@ def test_levers_whose_keys_end_alike_keep_their_own_dimensions(tmp_path):
 def test_an_invalid_grid_point_is_refused_before_anything_runs(monkeypatch, capsys):
     """The fee of 2% is valid without the cap ('no_cap', validated first) and refused in
     'capped': nothing may run, and `validate` must say the same."""
-    ran = []
-    monkeypatch.setattr(guarantee_sim.engine, "simulate", lambda *a, **k: ran.append(a))
+
+    def ran(*args, **kwargs):
+        raise AssertionError("a run started before every grid point was validated")
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", ran)
     with pytest.raises(ScenarioError) as info:
         run_experiment(CROSSED_INVALID, paths=4)
-    assert ran == []
     text = str(info.value)
     assert f"{CROSSED_INVALID}, line 16, key 'grid.0.values.1'" in text
     assert "grid point 'capped, guarantor_fee=0.02' is not a valid scenario" in text
