@@ -71,29 +71,108 @@ RUN_SETTINGS = ("simulation.",)
 #: (and so ``results.dataset``); tests/test_sweep.py checks it against COORD_META,
 #: VARIABLE_META and the names of an experiment's results
 RESULT_NAMES = frozenset(
-    # dimensions, and the coordinates and variables an experiment and its metrics add
-    "path year segment applied_segment party target scheme factor parameter "
-    "variance_source scenario variant replica quantile threshold measure "
-    "variant_overrides variant_label_zh variant_label_en scenario_yaml discount_rate "
-    "counterfactual_design "
-    "additional_borrowers additional_lending fiscal_cost_per_additional_borrower "
-    # results.dataset.COORD_META
-    "segment_label segment_tags segment_lgd party_kind party_label party_public "
-    "party_leverage_cap party_compensation_rate_cap scheme_label scheme_coverage "
-    "scheme_split segment_scheme target_label target_metric target_kind target_tags "
-    "target_from_year target_to_year target_value parameter_units parameter_group "
-    "parameter_drawn_per parameter_centre "
-    # results.dataset.VARIABLE_META
-    "loans_count loans_amount borrowers outstanding_amount defaults_count default_amount "
-    "credit_loss unmet_demand_amount demand_multiplier cohort_loans_count "
-    "cohort_loans_amount payout recovery loss shortfall fee_income capital "
-    "guarantee_outstanding leverage max_origination_leverage compensation_rate "
-    "pool_depleted pool_breaker_tripped fee_subsidy operating_cost reguarantee_fees "
-    "fee_base capital_exhausted leverage_cap_binding capital_injection fiscal_cost "
-    "public_loss public_cost public_operating_cost applications approvals "
-    "booked_approvals rejections abandoned decision_days_mean approved_pd_mean "
-    "staff_utilisation parameter_value year_factor target_attainment target_probability "
-    "attainment_variance attainment_variance_share attainment_variance_note".split()
+    [
+        # dimensions, and the coordinates and variables an experiment and its metrics add
+        "path",
+        "year",
+        "segment",
+        "applied_segment",
+        "party",
+        "target",
+        "scheme",
+        "factor",
+        "parameter",
+        "variance_source",
+        "scenario",
+        "variant",
+        "replica",
+        "quantile",
+        "threshold",
+        "measure",
+        "variant_overrides",
+        "variant_label_zh",
+        "variant_label_en",
+        "scenario_yaml",
+        "discount_rate",
+        "counterfactual_design",
+        "additional_borrowers",
+        "additional_lending",
+        "fiscal_cost_per_additional_borrower",
+        # results.dataset.COORD_META
+        "segment_label",
+        "segment_tags",
+        "segment_lgd",
+        "party_kind",
+        "party_label",
+        "party_public",
+        "party_leverage_cap",
+        "party_compensation_rate_cap",
+        "scheme_label",
+        "scheme_coverage",
+        "scheme_split",
+        "segment_scheme",
+        "target_label",
+        "target_metric",
+        "target_kind",
+        "target_tags",
+        "target_from_year",
+        "target_to_year",
+        "target_value",
+        "parameter_units",
+        "parameter_group",
+        "parameter_drawn_per",
+        "parameter_centre",
+        # results.dataset.VARIABLE_META
+        "loans_count",
+        "loans_amount",
+        "borrowers",
+        "outstanding_amount",
+        "defaults_count",
+        "default_amount",
+        "credit_loss",
+        "unmet_demand_amount",
+        "demand_multiplier",
+        "cohort_loans_count",
+        "cohort_loans_amount",
+        "payout",
+        "recovery",
+        "loss",
+        "shortfall",
+        "fee_income",
+        "capital",
+        "guarantee_outstanding",
+        "leverage",
+        "max_origination_leverage",
+        "compensation_rate",
+        "pool_depleted",
+        "pool_breaker_tripped",
+        "fee_subsidy",
+        "operating_cost",
+        "reguarantee_fees",
+        "fee_base",
+        "capital_exhausted",
+        "leverage_cap_binding",
+        "capital_injection",
+        "fiscal_cost",
+        "public_loss",
+        "public_cost",
+        "public_operating_cost",
+        "applications",
+        "approvals",
+        "booked_approvals",
+        "rejections",
+        "abandoned",
+        "decision_days_mean",
+        "approved_pd_mean",
+        "staff_utilisation",
+        "parameter_value",
+        "year_factor",
+        "target_attainment",
+        "target_probability",
+        "attainment_variance",
+        "attainment_variance_share",
+        "attainment_variance_note",
+    ]
 )
 #: the keys of a variant's long form (a variant with a label)
 VARIANT_FORM = ("label", "set")
@@ -255,7 +334,7 @@ class Experiment(Frozen):
         twice (by two levers, or by a lever and a variant or ``overrides``, whose value
         the lever would silently replace); a run setting as a lever; a value twice."""
         taken = RESULT_NAMES
-        problems = []
+        problems: list[tuple[tuple, str, Any]] = []
         names: dict[str, int] = {}
         keys: dict[str, int] = {}
         for i, lever in enumerate(self.grid):
@@ -739,9 +818,8 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         depletion_probability,
         insolvency_probability,
         loss_summary,
+        stack_levers,
     )
-
-    from .results import stack_levers
 
     ds = stack_levers(ds)  # one column per design, grid points included
     table = {}

@@ -22,7 +22,7 @@ from helpers import run_main
 import guarantee_sim.engine
 from guarantee_sim import load_scenario, simulate
 from guarantee_sim.config import ScenarioError
-from guarantee_sim.experiments import comparison_table, load_experiment, run_experiment
+from guarantee_sim.experiments import comparison_table, run_experiment
 from guarantee_sim.reporting import build_brief, render_markdown
 from guarantee_sim.reporting.sweeps import sweep_figures, sweep_measures, sweep_table
 from guarantee_sim.results import lever_dims, stack_levers
@@ -166,9 +166,13 @@ def test_a_per_year_lever_moves_only_its_year(crossed):
 def test_levers_whose_keys_end_alike_keep_their_own_dimensions(tmp_path):
     """Two fee rates (the guarantor's and the re-guarantor's): the names of earlier
     versions came from the last key part, 'fee_rate' twice, and one replaced the other."""
-    body = "grid:\n" + FEE + (
-        "  - name: fund_fee\n    key: parties.fund.fee_rate\n    values: [0.0, 0.002, 0.004]\n"
-        "    label: {zh: 再担保费率, en: re-guarantee fee}\n    units: 1/year\n"
+    body = (
+        "grid:\n"
+        + FEE
+        + (
+            "  - name: fund_fee\n    key: parties.fund.fee_rate\n    values: [0.0, 0.002, 0.004]\n"
+            "    label: {zh: 再担保费率, en: re-guarantee fee}\n    units: 1/year\n"
+        )
     )
     ds = run_experiment(experiment(tmp_path, "two_fees", body), paths=4, seed=SEED)
     assert lever_dims(ds) == ["guarantor_fee", "fund_fee"]

@@ -241,26 +241,23 @@ def brief_section(ds: xr.Dataset, lang: str):
     figures = {n: (png(f), c) for n, (f, c) in sweep_figures(ds, lang).items()}
     table = sweep_table(ds, lang)
     measures = sweep_measures(ds, lang)
-    blocks: list[tuple] = [
-        ("h2", words["heading"]),
-        ("p", words["intro"].format(levers=names([lever_label(ds, x, lang, units=True) for x in levers]))),
-    ]  # fmt: skip
+    described = names([lever_label(ds, x, lang, units=True) for x in levers])
+    blocks: list[tuple] = [("h2", words["heading"]), ("p", words["intro"].format(levers=described))]
     blocks += [("figure", name) for name in figures]
     if measures.data_vars:
+        dims = _design_dims(ds)
         ids = [str(m) for m in measures.measure.values]
-        header = [
-            *[lever_label(ds, d, lang) if d != "scenario" else words["design"] for d in _design_dims(ds)],
-            *[str(x) for x in measures.measure_label.values],
-        ]  # fmt: skip
+
+        def cell(r: dict, m: str) -> str:
+            return (
+                f"{pct(r[f'{m} p'], lang)} ({pct(r[f'{m} low'], lang)}–{pct(r[f'{m} high'], lang)})"
+            )
+
+        header = [words["design"] if d == "scenario" else lever_label(ds, d, lang) for d in dims]
+        header += [str(x) for x in measures.measure_label.values]
         rows = [
-            [
-                *[str(r[d]) for d in _design_dims(ds)],
-                *[
-                    f"{pct(r[f'{m} p'], lang)} ({pct(r[f'{m} low'], lang)}–{pct(r[f'{m} high'], lang)})"
-                    for m in ids
-                ],
-            ]
+            [*[str(r[d]) for d in dims], *[cell(r, m) for m in ids]]
             for r in table.to_dict("records")
-        ]  # fmt: skip
+        ]
         blocks.append(("table", header, rows, words["interval"]))
     return blocks, figures, {"sweep": table}

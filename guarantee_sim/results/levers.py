@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Hashable
 
 import numpy as np
 import xarray as xr
@@ -73,18 +74,18 @@ def stack_levers(ds: xr.Dataset) -> xr.Dataset:
         [(lever, flat[lever].values[k]) for lever in levers] for k in range(n)
     ]  # per design: (lever, value)
     names = [
-        ", ".join(
-            x for x in (v, ",".join(f"{lv}={lever_value(x)}" for lv, x in p)) if x
-        )
+        ", ".join(x for x in (v, ",".join(f"{lv}={lever_value(x)}" for lv, x in p)) if x)
         for v, p in zip(variants, points, strict=True)
     ]
     overrides = _design_overrides(flat, points, attrs, named)
-    labels = {
-        lang: _design_labels(flat, points, attrs, lang, named) for lang in ("zh", "en")
-    }
+    labels = {lang: _design_labels(flat, points, attrs, lang, named) for lang in ("zh", "en")}
     counterfactual = str(ds.attrs.get("counterfactual", "") or "")
     if named and counterfactual:  # each design's: the counterfactual at its grid point
-        at = {p_: n_ for n_, v, p_ in zip(names, variants, map(str, points), strict=True) if v == counterfactual}
+        at = {
+            p_: n_
+            for n_, v, p_ in zip(names, variants, map(str, points), strict=True)
+            if v == counterfactual
+        }
         flat = flat.assign_coords(
             counterfactual_design=(
                 _STACKED,
@@ -115,7 +116,8 @@ def _stacked(ds: xr.Dataset, dims: list[str]) -> xr.Dataset:
     sizes = [ds.sizes[d] for d in dims]
     n = math.prod(sizes)
     where = np.indices(sizes).reshape(len(dims), n)  # each design's position along dims
-    data_vars, coords = {}, {}
+    data_vars: dict[Hashable, xr.Variable] = {}
+    coords: dict[Hashable, xr.Variable] = {}
     for name, var in ds.variables.items():
         into = coords if name in ds.coords else data_vars
         if name in dims:
@@ -123,11 +125,11 @@ def _stacked(ds: xr.Dataset, dims: list[str]) -> xr.Dataset:
             into[name] = xr.Variable(_STACKED, values, var.attrs)
         elif set(dims) & set(var.dims):
             missing = {d: ds.sizes[d] for d in dims if d not in var.dims}
-            var = var.set_dims({**missing, **dict(zip(var.dims, var.shape, strict=True))})
-            var = var.transpose(*dims, ...)
-            rest = var.shape[len(dims) :]
-            values = np.reshape(var.values, (n, *rest))  # a copy where needed; size 0 fine
-            into[name] = xr.Variable((_STACKED, *var.dims[len(dims) :]), values, var.attrs)
+            full = var.set_dims({**missing, **dict(zip(var.dims, var.shape, strict=True))})
+            full = full.transpose(*dims, ...)
+            rest = full.shape[len(dims) :]
+            values = np.reshape(full.values, (n, *rest))  # a copy where needed; size 0 fine
+            into[name] = xr.Variable((_STACKED, *full.dims[len(dims) :]), values, var.attrs)
         else:
             into[name] = var
     return xr.Dataset(data_vars, coords=coords, attrs=dict(ds.attrs))
