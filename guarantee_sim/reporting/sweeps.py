@@ -36,7 +36,7 @@ from ..results.levers import lever_dims, lever_value
 from ..results.metrics import depleted_paths, insolvent_paths
 from .fonts import font_families, resolve_lang
 from .labels import labelled
-from .numbers import pct
+from .numbers import money, pct
 
 #: most panels a lever's figure has (variants x values of the other levers); more are
 #: left out and the caption says so
@@ -206,7 +206,9 @@ def _axis_scale(ds: xr.Dataset, lever: str, lang: str) -> tuple[float, str]:
     unit = str(ds[lever].attrs.get("units", ""))
     if unit.startswith("CNY"):
         rest = unit[3:]
-        return 1e6, (f"（百万元{rest}）" if lang == "zh" else f" (CNY m{rest})")
+        return 1e6, (
+            f"（百万元{rest.replace('/year', '/年')}）" if lang == "zh" else f" (CNY m{rest})"
+        )
     return 1.0, (f" ({unit})" if unit and unit != "1" else "")
 
 
@@ -218,8 +220,16 @@ def _panel_title(ds: xr.Dataset, dims: list[str], point, lang: str) -> str:
             label = str(given.values[i]) if given is not None else ""
             words.append(label or str(ds.scenario.values[i]))
         else:
-            words.append(f"{lever_label(ds, d, lang)} {lever_value(ds[d].values[i])}")
+            words.append(f"{lever_label(ds, d, lang)} {value_text(ds, d, ds[d].values[i], lang)}")
     return ", ".join(words)
+
+
+def value_text(ds: xr.Dataset, lever: str, value, lang: str) -> str:
+    """A lever's value for a reader: money in the brief's units (1.5 亿元, CNY 150 m),
+    anything else as written."""
+    if str(ds[lever].attrs.get("units", "")).startswith("CNY"):
+        return money(float(value), lang)
+    return lever_value(value)
 
 
 def png(fig: Figure) -> bytes:
@@ -256,7 +266,10 @@ def brief_section(ds: xr.Dataset, lang: str):
         header = [words["design"] if d == "scenario" else lever_label(ds, d, lang) for d in dims]
         header += [str(x) for x in measures.measure_label.values]
         rows = [
-            [*[str(r[d]) for d in dims], *[cell(r, m) for m in ids]]
+            [
+                *[str(r[d]) if d == "scenario" else value_text(ds, d, r[d], lang) for d in dims],
+                *[cell(r, m) for m in ids],
+            ]
             for r in table.to_dict("records")
         ]
         blocks.append(("table", header, rows, words["interval"]))
