@@ -276,7 +276,7 @@ class Experiment(Frozen):
             raise ValueError(
                 "grid is a list of levers, each with name, key, values, label {zh, en} and "
                 "units (the form 'dotted.key: [values]' is no longer read; see the README, "
-                "'Sweeps')"
+                "'Experiments and sweeps')"
             )
         return grid
 

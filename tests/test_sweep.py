@@ -270,6 +270,13 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     assert "Sweep: probabilities at each grid point" in printed
     assert "guarantee" in printed and "P(borrowers" in printed  # headings wrap at 80
     assert "guarantor_fee=0.01,downturn=3.0" in printed  # 12 designs: each compared
+    rc, printed, err = run_main("summarize", out, "--format", "json")
+    assert rc == 0, err
+    import json
+
+    rows = json.loads(printed)["sweep"]
+    assert len(rows) == 12 and rows[-1]["scenario"] == "no_scheme"
+    assert (rows[-1]["guarantor_fee"], rows[-1]["downturn"]) == (0.01, 3.0)
 
 
 def test_lever_names_the_results_use_are_refused_before_xarray_is_imported(fee_sweep, crossed):
