@@ -256,6 +256,13 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     assert figure.axes[0].get_title() == "baseline, downturn shift in 2021 0.0"
     brief = build_brief(crossed, "en")
     assert {"sweep_guarantor_fee", "sweep_downturn"} <= set(brief.figures)
+    from guarantee_sim.reporting.brief import _designs_renamed, design_names
+
+    renamed = _designs_renamed(stack_levers(crossed), design_names(stack_levers(crossed), "en"))
+    assert (
+        str(renamed.scenario.values[0])
+        == "baseline, guarantee fee 0.005, downturn shift in 2021 0.0"
+    )
     assert "sweep" in brief.tables and len(brief.tables["sweep"]) == 12
     text = render_markdown(brief)
     assert "guarantee fee (1/year)" in text and "baseline, guarantee fee 0.005" in text

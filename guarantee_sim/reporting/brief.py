@@ -118,7 +118,7 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     """The brief's figures as PNG bytes with their captions (in ``lang``)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
     compare = "scenario" in ds.dims
-    if compare and fig_lang == "zh":  # designs by the names the text gives them
+    if compare:  # designs by the names the text gives them (en: ids, or the labels given)
         ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
