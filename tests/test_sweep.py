@@ -25,6 +25,7 @@ from guarantee_sim.config import ScenarioError
 from guarantee_sim.experiments import comparison_table, run_experiment
 from guarantee_sim.reporting import build_brief, render_markdown
 from guarantee_sim.reporting.sweeps import sweep_figures, sweep_measures, sweep_table
+from guarantee_sim.reporting.tables import cost_table
 from guarantee_sim.results import lever_dims, stack_levers
 
 HERE = Path(__file__).resolve().parent
@@ -148,6 +149,14 @@ def test_a_grid_crossed_with_named_variants_has_both_dims(crossed):
     # [0, 1.5, 3] is a float coordinate: 0 is written 0.0, as in the run's progress
     assert str(flat.scenario.values[0]) == "baseline, guarantor_fee=0.005,downturn=0.0"
     assert flat.variant.values.tolist() == ["baseline"] * 6 + ["no_scheme"] * 6
+    # each design is measured against the counterfactual at its own grid point
+    assert str(flat.counterfactual_design.values[4]) == "no_scheme, guarantor_fee=0.01,downturn=1.5"
+    costs = cost_table(flat).set_index("design")
+    design = "baseline, guarantor_fee=0.01,downturn=1.5"
+    assert costs.loc[design, "counterfactual"] == "no_scheme, guarantor_fee=0.01,downturn=1.5"
+    extra = crossed.fiscal_cost.sum("year").sel(guarantor_fee=0.01, downturn=1.5)
+    extra = float((extra.sel(scenario="baseline") - extra.sel(scenario="no_scheme")).mean())
+    assert costs.loc[design, "extra_fiscal_cost_mean"] == pytest.approx(extra, rel=1e-12)
 
 
 def test_a_per_year_lever_moves_only_its_year(crossed):

@@ -70,26 +70,23 @@ def stack_levers(ds: xr.Dataset) -> xr.Dataset:
         flat = flat.rename_vars({"scenario": "variant"})
     n = flat.sizes[_STACKED]
     variants = [str(v) for v in flat["variant"].values] if named else [""] * n
-    points = [
-        [(lever, flat[lever].values[k]) for lever in levers] for k in range(n)
-    ]  # per design: (lever, value)
-    names = [
-        ", ".join(x for x in (v, ",".join(f"{lv}={lever_value(x)}" for lv, x in p)) if x)
-        for v, p in zip(variants, points, strict=True)
-    ]
+    # per design: its (lever, value) pairs, and the text of its point
+    points = [[(lever, flat[lever].values[k]) for lever in levers] for k in range(n)]
+    texts = [",".join(f"{lever}={lever_value(x)}" for lever, x in point) for point in points]
+    names = [", ".join(filter(None, (v, text))) for v, text in zip(variants, texts, strict=True)]
     overrides = _design_overrides(flat, points, attrs, named)
     labels = {lang: _design_labels(flat, points, attrs, lang, named) for lang in ("zh", "en")}
     counterfactual = str(ds.attrs.get("counterfactual", "") or "")
-    if named and counterfactual:  # each design's: the counterfactual at its grid point
+    if named and counterfactual:  # each design's: the counterfactual variant at its point
         at = {
-            p_: n_
-            for n_, v, p_ in zip(names, variants, map(str, points), strict=True)
+            text: name
+            for name, v, text in zip(names, variants, texts, strict=True)
             if v == counterfactual
         }
         flat = flat.assign_coords(
             counterfactual_design=(
                 _STACKED,
-                [at[str(p_)] for p_ in points],
+                [at[text] for text in texts],
                 {"long_name": "the design additional borrowers and lending are measured against"},
             )
         )
