@@ -540,6 +540,13 @@ def load_experiment(path: str | Path, overrides=None) -> Experiment:
     data, lines = read_yaml(path)
     experiment = model_from_dict(data, Experiment, source=source, lines=lines)
     extra = {o.key: o for o in parse_overrides(overrides, source)}
+    for lever in experiment.grid:
+        if lever.key in extra:  # the grid point's value is applied last: it would win
+            raise extra[lever.key].error(
+                source,
+                f"the grid's lever {lever.name!r} sets {lever.key!r} at every grid point, so "
+                "this value would never be used: leave it out, or change the lever's values",
+            )
     if extra:
         values = {**experiment.overrides, **{k: o.value for k, o in extra.items()}}
         experiment = experiment.model_copy(update={"overrides": values})

@@ -307,3 +307,14 @@ def test_lever_names_the_results_use_are_refused_before_xarray_is_imported(fee_s
     used -= {"guarantor_fee", "downturn"}
     missing = sorted(used - RESULT_NAMES)
     assert not missing, f"add to guarantee_sim.experiments.RESULT_NAMES: {missing}"
+
+
+def test_a_set_of_a_levers_key_is_refused_not_ignored(tmp_path):
+    """The grid point's value is applied after ``--set``: the --set would never be used."""
+    path = experiment(tmp_path, "fees", "grid:\n" + FEE)
+    rc, out, err = run_main("validate", path, "--set", "parties.guarantor.fee_rate=0.007")
+    assert rc == 2 and out == ""
+    assert "--set parties.guarantor.fee_rate=0.007" in err
+    assert "the grid's lever 'guarantor_fee' sets 'parties.guarantor.fee_rate'" in err
+    rc, _, err = run_main("validate", path, "--set", "parties.guarantor.net_assets=2e8")
+    assert rc == 0, err
