@@ -22,7 +22,7 @@ from helpers import run_main
 import guarantee_sim.engine
 from guarantee_sim import load_scenario, simulate
 from guarantee_sim.config import ScenarioError
-from guarantee_sim.experiments import comparison_table, run_experiment
+from guarantee_sim.experiments import comparison_table, load_experiment, run_experiment
 from guarantee_sim.reporting import build_brief, render_markdown
 from guarantee_sim.reporting.sweeps import sweep_figures, sweep_measures, sweep_table
 from guarantee_sim.reporting.tables import cost_table
@@ -318,3 +318,29 @@ def test_a_set_of_a_levers_key_is_refused_not_ignored(tmp_path):
     assert "the grid's lever 'guarantor_fee' sets 'parties.guarantor.fee_rate'" in err
     rc, _, err = run_main("validate", path, "--set", "parties.guarantor.net_assets=2e8")
     assert rc == 0, err
+
+
+def test_a_labelled_variant_sets_its_overrides_under_set(tmp_path):
+    """The long form ``{label: {zh, en}, set: {...}}``: its overrides come from ``set``,
+    each cited at its own line; a short-form variant's are the mapping itself."""
+    body = (
+        "variants:\n"
+        "  cheap:\n"
+        "    label: {zh: 低费率, en: low fee}\n"
+        "    set:\n"
+        "      parties.guarantor.fee_rate: 0.005\n"
+        "  plain: {segments.sme.lgd: 0.4}\n"
+    )
+    path = experiment(tmp_path, "labelled", body)
+    loaded = load_experiment(path)
+    assert loaded.changes("cheap") == {"parties.guarantor.fee_rate": 0.005}
+    assert loaded.variant_label("cheap") == {"zh": "低费率", "en": "low fee"}
+    assert loaded.variant_label("plain") == {}
+    located = loaded.located_overrides()
+    assert [(o.key, o.value, o.line) for o in located["cheap"]] == [
+        ("parties.guarantor.fee_rate", 0.005, 7)
+    ]
+    assert loaded.variant_overrides() == {
+        "cheap": {"parties.guarantor.fee_rate": 0.005},
+        "plain": {"segments.sme.lgd": 0.4},
+    }
