@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 MILLION = 1e6
+#: most designs of a sweep whose headline numbers are printed one column each
+MAX_COMPARED = 12
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -254,12 +256,14 @@ def _validate_experiment(args, console: Console) -> int:
     with _printing_warnings():
         scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
     _check_experiment_resources(experiment, scenarios, None)
-    names = ", ".join(scenarios)
+    parts = [f"variants {', '.join(experiment.variants)}"] if experiment.variants else []
+    parts += [f"{lever.name} ({len(lever.values)} values)" for lever in experiment.grid]
     console.print(
         Text.assemble(
             f"{args.scenario}: valid experiment ",
             (experiment.name, "bold"),
-            f" ({len(scenarios)} variants of {experiment.base}: {names})",
+            f" ({len(scenarios)} runs of {experiment.base}, every one validated: "
+            f"{' x '.join(parts)})",
         )
     )
     return 0
@@ -513,6 +517,35 @@ def print_comparison(ds: xr.Dataset, console: Console, per_table: int | None = N
         _print_table(console, table)
 
 
+def print_sweep(ds: xr.Dataset, console: Console) -> None:
+    """The grid: one row per design (variant and lever values), P(each target reached),
+    P(each pool depleted), P(each guarantor insolvent), each with its 95% interval."""
+    from rich.table import Table
+
+    from .reporting.sweeps import lever_label, sweep_measures, sweep_table
+
+    measures = sweep_measures(ds, "en")
+    if not measures.data_vars:
+        return
+    frame = sweep_table(ds, "en")
+    dims = [c for c in frame.columns if " " not in c]  # the design's coordinates
+    table = Table(title="Sweep: probabilities at each grid point (95% CI)")
+    for d in dims:
+        table.add_column("design" if d == "scenario" else lever_label(ds, d, "en", units=True))
+    ids = [str(m) for m in measures.measure.values]
+    for label in measures.measure_label.values:
+        table.add_column(str(label), justify="right")
+    for row in frame.to_dict("records"):
+        table.add_row(
+            *[str(row[d]) for d in dims],
+            *[
+                f"{_pct(row[f'{m} p'])} ({_pct(row[f'{m} low'])}–{_pct(row[f'{m} high'])})"
+                for m in ids
+            ],
+        )
+    _print_table(console, table)
+
+
 def _comparison_cell(key: str, value: float) -> str:
     if key.startswith("P("):
         return _pct(value)
@@ -603,16 +636,31 @@ def _chatter(args, console: Console) -> Console:
 
 
 def _print_results(ds: xr.Dataset, args, console: Console) -> None:
-    """The summary of a run or a comparison, as ``--format`` asks."""
+    """The summary of a run or a comparison, as ``--format`` asks (a grid's points as
+    designs of their own, and with ``--format table`` or ``json`` the sweep's table)."""
+    from .results import lever_dims, stack_levers
+
+    swept, ds = ds, stack_levers(ds)
     if args.format == "table":
-        if "scenario" in ds.dims:
+        if "scenario" in ds.dims and ds.sizes["scenario"] > MAX_COMPARED and lever_dims(swept):
+            console.print(
+                f"{ds.sizes['scenario']:,} designs: their headline numbers are in the results "
+                "file (guarantee-sim summarize --format json, or the brief); the sweep follows"
+            )
+        elif "scenario" in ds.dims:
             print_comparison(ds, console)
         else:
             print_summary(ds, console)
+        if lever_dims(swept):
+            print_sweep(swept, console)
         return
     from .reporting.tables import all_tables
 
     tables = all_tables(ds)
+    if lever_dims(swept) and args.format == "json" and args.table is None:
+        from .reporting.sweeps import sweep_table
+
+        tables["sweep"] = sweep_table(swept)
     if args.table is not None:
         tables = {args.table: tables[args.table]}
     if args.format == "csv":

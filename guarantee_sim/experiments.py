@@ -1,8 +1,23 @@
-"""Experiments: a base scenario plus named variants (dotted-path overrides) or a grid.
+"""Experiments: a base scenario plus named variants (dotted-key overrides), a grid, or both.
 
-Every variant runs with the same seed, so paths share their random numbers (common random
-numbers): differences between variants are the policy's effect, not sampling noise. The
-results are one Dataset with a ``scenario`` dimension.
+Every run of an experiment uses the same seed, so paths share their random numbers (common
+random numbers): differences between designs are the policy's effect, not sampling noise.
+
+* **Named variants** become the ``scenario`` dimension of the results, in file order. A
+  variant is a mapping of dotted keys to values, or, to give it a label, the long form
+  ``{label: {zh: ..., en: ...}, set: {dotted.key: value, ...}}``.
+* **A grid** is a list of *levers*: each sets one dotted key (any key, including a
+  per-year value such as ``macro.downturn_z.2022``) to each of its numeric ``values``. The
+  results get one dimension per lever, named by the lever's ``name`` and holding its
+  values as numeric coordinates (with ``units``, ``long_name``, ``label_zh``,
+  ``label_en`` and ``lever_key`` in their attrs), so ``ds.sel(guarantor_fee=0.01)`` and
+  ``ds.target_probability.plot.line(x="pool_contribution")`` work. Every combination of
+  the levers' values is run.
+* **Both**: the grid is crossed with every named variant (each variant at each grid
+  point), and the results have the ``scenario`` dimension and the levers' dimensions.
+
+The experiment's ``overrides`` apply to every run first, then the variant's, then the grid
+point's. Every run's scenario is validated before any runs.
 
 Example experiment file::
 
@@ -10,9 +25,14 @@ Example experiment file::
     base: ../scenarios/hangzhou_2021_2023.yaml      # relative to this file
     counterfactual: no_scheme                        # optional: "additional" is vs this
     variants:
-      baseline: {}
-      fee_0_5pct: {parties.guarantor.fee_rate: 0.005}
+      baseline: {label: {zh: 基准方案, en: baseline}}
       no_scheme: {schemes.first_time_guarantee.coverage: 0.0}
+    grid:
+      - name: guarantor_fee                          # the results' dimension
+        key: parties.guarantor.fee_rate
+        values: [0.005, 0.008, 0.01]
+        label: {zh: 担保费率, en: guarantee fee}
+        units: "1/year"
 """
 
 from __future__ import annotations
@@ -22,9 +42,9 @@ import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from .config import Override, Scenario, ScenarioError, load_scenario, parse_overrides, read_yaml
 from .config.loader import format_location, model_from_dict
@@ -39,13 +59,108 @@ if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that
 SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
 #: what a base file's name must end with: a scenario is a YAML file
 BASE_SUFFIXES = (".yaml", ".yml")
-#: most variants (named variants plus grid points) an experiment may have: enough for a
+#: most runs (named variants times grid points) an experiment may have: enough for a
 #: sensitivity design of four keys at ten values; each is validated before any runs (about
-#: 6 ms a variant on the county scenario, so a minute at the limit; a grid of 10^6 points
+#: 6 ms a run on the county scenario, so a minute at the limit; a grid of 10^6 points
 #: was validated for hours) and each is a run of all its paths
 MAX_VARIANTS = 10_000
 #: keys that set the run's size and randomness, never a design's policy
 RUN_SETTINGS = ("simulation.",)
+#: names the results of an experiment (and the metrics of them) already use: a lever's
+#: dimension may be none of them. Written out because ``validate`` must not import xarray
+#: (and so ``results.dataset``); tests/test_sweep.py checks it against COORD_META,
+#: VARIABLE_META and the names of an experiment's results
+# fmt: off
+RESULT_NAMES = frozenset((
+    # dimensions, and the coordinates and variables an experiment and its metrics add
+    "path", "year", "segment", "applied_segment", "party", "target", "scheme", "factor",
+    "parameter", "variance_source", "scenario", "variant", "replica", "quantile",
+    "threshold", "measure", "variant_overrides", "variant_label_zh", "variant_label_en",
+    "scenario_yaml", "discount_rate", "counterfactual_design", "additional_borrowers",
+    "additional_lending", "fiscal_cost_per_additional_borrower",
+    # results.dataset.COORD_META
+    "segment_label", "segment_tags", "segment_lgd", "party_kind", "party_label",
+    "party_public", "party_leverage_cap", "party_compensation_rate_cap", "scheme_label",
+    "scheme_coverage", "scheme_split", "segment_scheme", "target_label", "target_metric",
+    "target_kind", "target_tags", "target_from_year", "target_to_year", "target_value",
+    "parameter_units", "parameter_group", "parameter_drawn_per", "parameter_centre",
+    # results.dataset.VARIABLE_META
+    "loans_count", "loans_amount", "borrowers", "outstanding_amount", "defaults_count",
+    "default_amount", "credit_loss", "unmet_demand_amount", "demand_multiplier",
+    "cohort_loans_count", "cohort_loans_amount", "payout", "recovery", "loss", "shortfall",
+    "fee_income", "capital", "guarantee_outstanding", "leverage",
+    "max_origination_leverage", "compensation_rate", "pool_depleted",
+    "pool_breaker_tripped", "fee_subsidy", "operating_cost", "reguarantee_fees", "fee_base",
+    "capital_exhausted", "leverage_cap_binding", "capital_injection", "fiscal_cost",
+    "public_loss", "public_cost", "public_operating_cost", "applications", "approvals",
+    "booked_approvals", "rejections", "abandoned", "decision_days_mean", "approved_pd_mean",
+    "staff_utilisation", "parameter_value", "year_factor", "target_attainment",
+    "target_probability", "attainment_variance", "attainment_variance_share",
+    "attainment_variance_note",
+))
+# fmt: on
+#: the keys of a variant's long form (a variant with a label)
+VARIANT_FORM = ("label", "set")
+
+
+def _number(value: Any) -> Any:
+    """A grid value is a number: a lever's values become a numeric coordinate."""
+    if isinstance(value, (str, bytes, dict, list)) or value is None:
+        raise ValueError(
+            f"a grid value must be a number, not {type(value).__name__} {value!r} (a choice "
+            "between texts, sections or schemes is a named variant, under variants:)"
+        )
+    return value
+
+
+class Label(Frozen):
+    """What tables, figures and briefs call a lever or a variant, in Chinese and English."""
+
+    zh: str = Field(min_length=1, description="Chinese label, e.g. 担保费率")
+    en: str = Field(min_length=1, description="English label, e.g. guarantee fee")
+
+
+class Lever(Frozen):
+    """One dimension of a grid: a dotted scenario key and the values it takes.
+
+    The results get a dimension ``name`` whose coordinate holds ``values`` (numbers, in
+    the order given), with ``units``, ``long_name`` (the English label), ``label_zh``,
+    ``label_en`` and ``lever_key`` (the dotted key) in its attrs.
+    """
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="the results' dimension: snake_case, unique, not a name the results "
+        "already use (path, year, party, ...)",
+    )
+    key: str = Field(
+        min_length=1,
+        description="dotted scenario key it sets, e.g. parties.guarantor.fee_rate, or a "
+        "per-year value such as macro.downturn_z.2022",
+    )
+    values: list[Annotated[int | float, BeforeValidator(_number)]] = Field(
+        description="the numbers the key takes, each once; every combination with the other "
+        "levers is run"
+    )
+    label: Label = Field(description="{zh: ..., en: ...}: what tables and figures call it")
+    units: str = Field(
+        min_length=1, description="units of the values, CF style: '1', 'CNY', '1/year'"
+    )
+
+    def coordinate(self) -> list[int] | list[float]:
+        """The values as the results' coordinate holds them: integers if all are, else
+        floats (``[0, 1.5]`` is ``[0.0, 1.5]``)."""
+        if all(isinstance(v, int) for v in self.values):
+            return [int(v) for v in self.values]
+        return [float(v) for v in self.values]
+
+
+class Design(NamedTuple):
+    """One run of an experiment: a named variant (None without variants) at a grid point
+    (the index of each lever's value; () without a grid)."""
+
+    variant: str | None
+    point: tuple[int, ...]
 
 
 class Experiment(Frozen):
@@ -59,114 +174,205 @@ class Experiment(Frozen):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="applied to every variant first"
     )
-    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(
-        default_factory=dict, description="dotted key -> values; every combination"
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="name -> {dotted.key: value}, or {label: {zh, en}, set: {dotted.key: "
+        "value}}; the results' scenario dimension",
+    )
+    grid: list[Lever] = Field(
+        default_factory=list,
+        description="levers (name, key, values, label, units): one results dimension each; "
+        "every combination is run, crossed with every named variant",
     )
     counterfactual: str | None = Field(
         None,
-        description="variant without the scheme: additional borrowers and lending "
-        "are measured against it",
+        description="named variant without the scheme: additional borrowers and lending "
+        "are measured against it (at each grid point)",
     )
     # where each override was written, for messages (set by load_experiment)
     _source: str = PrivateAttr("<experiment>")
     _lines: dict = PrivateAttr(default_factory=dict)
     _set: dict = PrivateAttr(default_factory=dict)  # dotted key -> Override from --set
 
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid_is_a_list(cls, grid: Any) -> Any:
+        if isinstance(grid, dict):  # the form of earlier versions: {dotted.key: [values]}
+            raise ValueError(
+                "grid is a list of levers, each with name, key, values, label {zh, en} and "
+                "units (the form 'dotted.key: [values]' is no longer read; see the README, "
+                "'Experiments and sweeps')"
+            )
+        return grid
+
     @model_validator(mode="after")
-    def _variants_named_once(self) -> Experiment:
-        """Some variants; each name once (a grid point named like a variant, or two grid
-        values written alike, would silently replace one); a counterfactual among them."""
+    def _designs_well_formed(self) -> Experiment:
+        """Some variants or a grid; a lever's name a new dimension, each key set by one
+        lever only, each value once; labelled variants in their long form; not more runs
+        than :data:`MAX_VARIANTS`; a counterfactual among the named variants."""
         if not self.variants and not self.grid:
             fail([(("variants",), "give variants, a grid, or both", None)])
-        points = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
-        if len(self.variants) + points > MAX_VARIANTS:
-            sizes = " x ".join(str(len(v)) for v in self.grid.values()) or "0"
+        fail([p for name, v in self.variants.items() for p in _variant_form(name, v)])
+        fail(
+            [
+                (("grid", i, "values"), "a grid lever needs at least one value", lever.values)
+                for i, lever in enumerate(self.grid)
+                if not lever.values
+            ]
+        )
+        points = math.prod(len(lever.values) for lever in self.grid)
+        runs = max(len(self.variants), 1) * points
+        if runs > MAX_VARIANTS:
+            sizes = " x ".join(str(len(lever.values)) for lever in self.grid) or "1"
             fail(
                 [
                     (
                         ("grid",) if self.grid else ("variants",),
-                        f"{len(self.variants):,} variants and {points:,} grid points ({sizes}) "
-                        f"are more than the {MAX_VARIANTS:,} an experiment may have (each is "
-                        "validated, then run with all its paths): use fewer values",
+                        f"{max(len(self.variants), 1):,} variants x {points:,} grid points "
+                        f"({sizes}) = {runs:,} runs are more than the {MAX_VARIANTS:,} an "
+                        "experiment may have (each is validated, then run with all its "
+                        "paths): use fewer values",
                         None,
                     )
                 ]
             )
-        fail(
-            [
-                (("grid", key), "a grid key needs at least one value", values)
-                for key, values in self.grid.items()
-                if not values
-            ]
-        )
-        problems = []
-        seen: dict[str, tuple] = {}  # grid point name -> its places in the file
-        for name, places in self._grid_points(all_points=True):
-            if name in seen:
-                at = next((p for p, q in zip(places, seen[name], strict=True) if p != q), places[0])
-                problems.append(
-                    (at, f"makes the grid point {name!r} a second time (two values of a grid "
-                     "key are written alike): give each value once", name)
-                )  # fmt: skip
-            seen.setdefault(name, places)
-        for name in self.variants:
-            if name in seen:
-                problems.append(
-                    (("variants", name), f"the grid has a point of the same name {name!r}, "
-                     "which would replace this variant: rename it", name)
-                )  # fmt: skip
-        names = [*self.variants, *seen]
-        if self.counterfactual is not None and self.counterfactual not in names:
-            problems.append(
-                (("counterfactual",), f"{self.counterfactual!r} is not a variant (allowed: "
-                 f"{names})", self.counterfactual)
-            )  # fmt: skip
-        fail(problems)
+        fail(self._lever_problems())
+        if self.counterfactual is not None and self.counterfactual not in self.variants:
+            said = (
+                f"allowed: {list(self.variants)}"
+                if self.variants
+                else "this experiment has none; a grid point cannot be one"
+            )
+            fail(
+                [
+                    (
+                        ("counterfactual",),
+                        f"{self.counterfactual!r} is not a named variant ({said})",
+                        self.counterfactual,
+                    )
+                ]
+            )
         return self
 
-    def _grid_points(self, all_points: bool = False):
-        """Grid point name (key=value,...) and its places in the file (``grid``, key,
-        index), each combination in order; with ``all_points`` also repeated names."""
-        keys = list(self.grid)
-        named = set()
-        for combo in itertools.product(*(enumerate(self.grid[k]) for k in keys)) if keys else ():
-            name = ",".join(
-                f"{k.split('.')[-1]}={v}" for k, (_, v) in zip(keys, combo, strict=True)
-            )
-            if all_points or name not in named:
-                named.add(name)
-                yield name, tuple(("grid", k, i) for k, (i, _) in zip(keys, combo, strict=True))
+    def _lever_problems(self) -> list:
+        """A lever's name clashing with the results' names or another lever's; a key set
+        twice (by two levers, or by a lever and a variant or ``overrides``, whose value
+        the lever would silently replace); a run setting as a lever; a value twice."""
+        taken = RESULT_NAMES
+        problems: list[tuple[tuple, str, Any]] = []
+        names: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        for i, lever in enumerate(self.grid):
+            if lever.name in taken:
+                problems.append(
+                    (("grid", i, "name"), f"{lever.name!r} is a name the results already "
+                     "use (a dimension, coordinate or variable): choose another", lever.name)
+                )  # fmt: skip
+            elif lever.name in names:
+                problems.append(
+                    (("grid", i, "name"), f"{lever.name!r} names lever {names[lever.name]} "
+                     "too: each lever needs its own name (its results dimension)", lever.name)
+                )  # fmt: skip
+            names.setdefault(lever.name, i)
+            if lever.key.startswith(RUN_SETTINGS):
+                problems.append(
+                    (("grid", i, "key"), f"{lever.key!r} is a run setting, not a policy "
+                     "lever: every design runs the same paths and seed", lever.key)
+                )  # fmt: skip
+            elif lever.key in keys:
+                problems.append(
+                    (("grid", i, "key"), f"lever {keys[lever.key]} sets {lever.key!r} "
+                     "too: each key can be one lever only", lever.key)
+                )  # fmt: skip
+            keys.setdefault(lever.key, i)
+            seen: dict[float, int] = {}
+            for j, value in enumerate(lever.values):
+                if float(value) in seen:
+                    problems.append(
+                        (("grid", i, "values", j), f"{value!r} is value {seen[float(value)]} "
+                         "of this lever too: give each value once", value)
+                    )  # fmt: skip
+                seen.setdefault(float(value), j)
+        for key, i in keys.items():
+            if key in self.overrides:
+                problems.append(
+                    (("overrides", key), f"lever {self.grid[i].name!r} sets {key!r} at every "
+                     "grid point, so this value would never be used: remove one", None)
+                )  # fmt: skip
+            for name in self.variants:
+                if key in self.changes(name):
+                    problems.append(
+                        (self._change_place(name, key), f"lever {self.grid[i].name!r} sets "
+                         f"{key!r} at every grid point, so variant {name!r}'s value would "
+                         "never be used: remove one", None)
+                    )  # fmt: skip
+        return problems
 
-    def _grid_changes(self) -> dict[str, list[tuple[tuple, str, Any]]]:
-        """Grid point name -> [(place in the file, dotted key, value)]."""
-        return {
-            name: [(at, at[1], self.grid[at[1]][at[2]]) for at in places]
-            for name, places in self._grid_points()
-        }
+    # ------------------------------------------------------------------ the designs
 
-    def place(self, name: str) -> tuple[tuple, int | None]:
-        """Where variant ``name`` is written: its key path and line (a grid point: its
-        first grid value)."""
-        if name in self.variants:
-            at: tuple = ("variants", name)
+    def changes(self, variant: str) -> dict[str, Any]:
+        """A named variant's own overrides (dotted key -> value), either form."""
+        spec = self.variants[variant]
+        return dict(spec.get("set") or {}) if _long_form(spec) else dict(spec)
+
+    def variant_label(self, variant: str) -> dict[str, str]:
+        """A named variant's ``{zh, en}`` label ({} when it has none)."""
+        spec = self.variants[variant]
+        return dict(spec.get("label") or {}) if _long_form(spec) else {}
+
+    def _change_place(self, variant: str, key: str) -> tuple:
+        form = ("set",) if _long_form(self.variants[variant]) else ()
+        return ("variants", variant, *form, key)
+
+    def designs(self) -> list[Design]:
+        """Every run, in order: each named variant (in file order) at each grid point (the
+        last lever varying fastest)."""
+        variants: list[str | None] = list(self.variants) or [None]
+        points = list(itertools.product(*(range(len(lever.values)) for lever in self.grid)))
+        return [Design(v, p) for v in variants for p in points]
+
+    def design_name(self, design: Design) -> str:
+        """``variant``, ``lever=value,...``, or ``variant, lever=value,...``."""
+        point = ",".join(
+            f"{lever.name}={lever.coordinate()[j]!r}"
+            for lever, j in zip(self.grid, design.point, strict=True)
+        )
+        return ", ".join(part for part in (design.variant, point) if part)
+
+    def place(self, name: str, culprit: int | None = None) -> tuple[tuple, int | None]:
+        """Where design ``name`` is written: its variant's key path and line, or for a grid
+        point the value of lever ``culprit`` (default: the first lever's value)."""
+        design = next(d for d in self.designs() if self.design_name(d) == name)
+        if design.point and (culprit is not None or design.variant is None):
+            i = culprit or 0
+            at: tuple = ("grid", i, "values", design.point[i])
         else:
-            at = next((p[0] for n, p in self._grid_points() if n == name), ("grid",))
+            at = ("variants", design.variant)
         return at, self._lines.get(at)
 
+    def _grid_changes(self, design: Design) -> list[tuple[tuple, str, Any]]:
+        return [
+            (("grid", i, "values", j), lever.key, lever.values[j])
+            for i, (lever, j) in enumerate(zip(self.grid, design.point, strict=True))
+        ]
+
     def located_overrides(self) -> dict[str, list[Override]]:
-        """Every variant's overrides, each citing where it was written (file and line or
-        ``--set``): the experiment's ``overrides`` first, then the variant's own."""
+        """Every run's overrides by design name, each citing where it was written (file and
+        line or ``--set``): the experiment's ``overrides`` first, then the variant's own,
+        then the grid point's."""
         common = {k: self._override(("overrides", k), k, v) for k, v in self.overrides.items()}
-        changes = {
-            name: [(("variants", name, k), k, v) for k, v in o.items()]
-            for name, o in self.variants.items()
-        }
-        changes.update(self._grid_changes())
-        return {
-            name: list({**common, **{k: self._override(at, k, v) for at, k, v in own}}.values())
-            for name, own in changes.items()
-        }
+        out = {}
+        for design in self.designs():
+            own = []
+            if design.variant is not None:
+                own = [
+                    (self._change_place(design.variant, k), k, v)
+                    for k, v in self.changes(design.variant).items()
+                ]
+            own += self._grid_changes(design)
+            located = {**common, **{k: self._override(at, k, v) for at, k, v in own}}
+            out[self.design_name(design)] = list(located.values())
+        return out
 
     def _override(self, at: tuple, key: str, value: Any) -> Override:
         if at[0] == "overrides" and key in self._set:
@@ -174,7 +380,7 @@ class Experiment(Frozen):
         return Override(key, value, f"{key}={value}", path=self._source, line=self._lines.get(at))
 
     def variant_overrides(self) -> dict[str, dict[str, Any]]:
-        """Every variant's policy changes, named; grid points are named key=value,...
+        """Every run's policy changes, by design name (grid values included).
 
         The run's size and randomness (``simulation.*``: paths, seed, granularity, blocks)
         are applied to every variant but are not policy: they are left out here, so a
@@ -184,6 +390,12 @@ class Experiment(Frozen):
             name: {o.key: o.value for o in located if not o.key.startswith(RUN_SETTINGS)}
             for name, located in self.located_overrides().items()
         }
+
+    def policy_overrides(self, variant: str | None) -> dict[str, Any]:
+        """The policy changes of a named variant (or of every run, for None): the
+        experiment's ``overrides`` then the variant's own, without the grid's."""
+        changes = {**self.overrides, **(self.changes(variant) if variant else {})}
+        return {k: v for k, v in changes.items() if not k.startswith(RUN_SETTINGS)}
 
     def run_size(
         self, first: Scenario, paths: int | None = None, seed: int | None = None
@@ -211,6 +423,38 @@ class Experiment(Frozen):
         return paths, where, seed
 
 
+def _long_form(spec: dict) -> bool:
+    """A variant written ``{label: {zh, en}, set: {...}}`` (a label is a mapping; a
+    top-level scenario ``label`` override is text)."""
+    return "set" in spec or isinstance(spec.get("label"), dict)
+
+
+def _variant_form(name: str, spec: dict) -> list:
+    """What is wrong with a variant's long form: keys other than label and set, a label
+    without zh and en, a ``set`` that is not a mapping."""
+    if not _long_form(spec):
+        return []
+    problems = [
+        (("variants", name, key), f"a labelled variant has only the keys {VARIANT_FORM} "
+         "(its overrides go under set:)", None)
+        for key in spec if key not in VARIANT_FORM
+    ]  # fmt: skip
+    label = spec.get("label")
+    if label is not None and not (
+        isinstance(label, dict)
+        and set(label) == {"zh", "en"}
+        and all(isinstance(x, str) and x for x in label.values())
+    ):
+        problems.append(
+            (("variants", name, "label"), "a variant's label is {zh: text, en: text}", None)
+        )
+    if not isinstance(spec.get("set", {}), dict):
+        problems.append(
+            (("variants", name, "set"), "set: holds the variant's {dotted.key: value}", None)
+        )
+    return problems
+
+
 def load_experiment(path: str | Path, overrides=None) -> Experiment:
     """Load and validate an experiment file (errors name the file, line and key).
 
@@ -221,6 +465,13 @@ def load_experiment(path: str | Path, overrides=None) -> Experiment:
     data, lines = read_yaml(path)
     experiment = model_from_dict(data, Experiment, source=source, lines=lines)
     extra = {o.key: o for o in parse_overrides(overrides, source)}
+    for lever in experiment.grid:
+        if lever.key in extra:  # the grid point's value is applied last: it would win
+            raise extra[lever.key].error(
+                source,
+                f"the grid's lever {lever.name!r} sets {lever.key!r} at every grid point, so "
+                "this value would never be used: leave it out, or change the lever's values",
+            )
     if extra:
         values = {**experiment.overrides, **{k: o.value for k, o in extra.items()}}
         experiment = experiment.model_copy(update={"overrides": values})
@@ -236,7 +487,8 @@ def is_experiment(data: dict) -> bool:
 def variant_scenarios(
     path: str | Path, experiment: Experiment | None = None, *, strict: bool = False
 ) -> dict:
-    """Validate every variant's scenario before anything runs; name -> Scenario.
+    """Validate every run's scenario (each named variant at each grid point) before
+    anything runs; design name -> Scenario, in run order.
 
     Implausible values warn (:class:`~guarantee_sim.config.ScenarioWarning`), or with
     ``strict`` are errors, as for :func:`~guarantee_sim.config.load_scenario`.
@@ -249,17 +501,30 @@ def variant_scenarios(
         try:
             scenarios[name] = load_scenario(base, overrides=overrides, strict=strict)
         except ScenarioError as err:
-            at, line = experiment.place(name)
+            at, line = experiment.place(name, _culprit(experiment, name, err))
             key = ".".join(map(str, at))
             where = format_location(path, line, key)
+            what = "grid point" if at[0] == "grid" else "variant"
             raise ScenarioError(
-                f"{where}: variant {name!r} is not a valid scenario:\n{err}",
+                f"{where}: {what} {name!r} is not a valid scenario:\n{err}",
                 path=str(path),
                 line=line,
                 key=key,
-                problems=[f"{where}: variant {name!r}: {p}" for p in err.problems],
+                problems=[f"{where}: {what} {name!r}: {p}" for p in err.problems],
             ) from None
     return scenarios
+
+
+def _culprit(experiment: Experiment, name: str, err: ScenarioError) -> int | None:
+    """The lever whose value the scenario refused (its line is cited by the error), or
+    None when no lever's value is (the variant's own change, or the mix of them)."""
+    design = next(d for d in experiment.designs() if experiment.design_name(d) == name)
+    text = "\n".join([str(err), *err.problems])
+    for i, j in enumerate(design.point):
+        line = experiment._lines.get(("grid", i, "values", j))
+        if line is not None and f"line {line}," in text:
+            return i
+    return None
 
 
 def _base_scenario(path: Path, experiment: Experiment) -> Path:
@@ -325,9 +590,11 @@ def run_experiment(
     *,
     strict: bool = False,
 ) -> xr.Dataset:
-    """Run every variant with common random numbers; one Dataset with a scenario dim.
+    """Run every design with common random numbers; one Dataset.
 
-    Every variant is validated before any runs; ``strict`` makes implausible values errors.
+    Named variants make the ``scenario`` dimension; each grid lever a dimension of its own
+    (its ``name``, numeric coordinate); an experiment with both has both. Every run is
+    validated before any runs; ``strict`` makes implausible values errors.
     """
     import xarray as xr
 
@@ -337,12 +604,13 @@ def run_experiment(
     experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
-    results = []
     shown = as_progress(progress)
-    for i, (name, scenario) in enumerate(scenarios.items(), start=1):
+    runs = {}
+    for i, design in enumerate(experiment.designs(), start=1):
+        name = experiment.design_name(design)
         # each phase named with its design: "fee_cut (2/3): paths"
         ds = simulate(
-            scenario,
+            scenarios[name],
             paths=paths,
             seed=seed,
             progress=Prefixed(shown, f"{name} ({i}/{len(scenarios)}): "),
@@ -350,27 +618,17 @@ def run_experiment(
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
         ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
-        results.append(ds.expand_dims(scenario=[name]))
+        runs[design] = ds.expand_dims(_design_coords(experiment, design))
     finished(progress, shown)
-    combined = xr.concat(
-        results,
-        dim="scenario",
+    combined = xr.combine_nested(
+        _nested(experiment, runs),
+        concat_dim=_design_dims(experiment),
         join="outer",
         combine_attrs="drop_conflicts",
         coords="different",
         compat="equals",
     )
-    overrides = experiment.variant_overrides()
-    combined = combined.assign_coords(
-        variant_overrides=(
-            "scenario",
-            [
-                json.dumps(overrides[str(n)], ensure_ascii=False, default=str)
-                for n in combined.scenario.values
-            ],
-            {"long_name": "overrides of the base scenario, as a JSON object"},
-        )
-    )
+    combined = _described_designs(combined, experiment)
     combined.attrs.update(
         experiment=experiment.name,
         experiment_label=experiment.label,
@@ -384,6 +642,75 @@ def run_experiment(
     if experiment.counterfactual:
         combined = with_additionality(combined, experiment.counterfactual)
     return combined
+
+
+def _design_dims(experiment: Experiment) -> list[str]:
+    """The results' design dimensions: ``scenario`` (named variants), then the levers."""
+    return (["scenario"] if experiment.variants else []) + [x.name for x in experiment.grid]
+
+
+def _design_coords(experiment: Experiment, design: Design) -> dict[str, list]:
+    """The one-entry coordinates a run's results are expanded by: its variant's name and
+    its lever values (as numbers)."""
+    coords: dict[str, list] = {} if design.variant is None else {"scenario": [design.variant]}
+    for lever, j in zip(experiment.grid, design.point, strict=True):
+        coords[lever.name] = [lever.coordinate()[j]]  # the lever's one dtype
+    return coords
+
+
+def _nested(experiment: Experiment, runs: dict[Design, xr.Dataset]) -> Any:
+    """The runs as nested lists, one level per design dimension, for ``combine_nested``."""
+    variants: list[str | None] = list(experiment.variants) or [None]
+    sizes = [len(lever.values) for lever in experiment.grid]
+
+    def level(variant: str | None, point: tuple[int, ...]) -> Any:
+        if len(point) == len(sizes):
+            return runs[Design(variant, point)]
+        return [level(variant, (*point, j)) for j in range(sizes[len(point)])]
+
+    nested = [level(v, ()) for v in variants]
+    return nested if experiment.variants else nested[0]
+
+
+def _described_designs(ds: xr.Dataset, experiment: Experiment) -> xr.Dataset:
+    """The design coordinates described: each lever's units, long name, labels and key;
+    each named variant's policy changes (JSON) and labels. A grid-only experiment keeps
+    its common policy changes in the attr ``experiment_overrides`` (JSON)."""
+    for lever in experiment.grid:
+        ds[lever.name].attrs.update(
+            units=lever.units,
+            long_name=lever.label.en,
+            label_zh=lever.label.zh,
+            label_en=lever.label.en,
+            lever_key=lever.key,
+        )
+    ds.attrs["experiment_overrides"] = json.dumps(
+        experiment.policy_overrides(None), ensure_ascii=False, default=str
+    )
+    if not experiment.variants:
+        return ds
+    names = [str(n) for n in ds.scenario.values]
+    labels = {n: experiment.variant_label(n) for n in names}
+    return ds.assign_coords(
+        variant_overrides=(
+            "scenario",
+            [
+                json.dumps(experiment.policy_overrides(n), ensure_ascii=False, default=str)
+                for n in names
+            ],
+            {"long_name": "overrides of the base scenario, as a JSON object"},
+        ),
+        variant_label_zh=(
+            "scenario",
+            [labels[n].get("zh", "") for n in names],
+            {"long_name": "the variant's Chinese label ('' when it has none)"},
+        ),
+        variant_label_en=(
+            "scenario",
+            [labels[n].get("en", "") for n in names],
+            {"long_name": "the variant's English label ('' when it has none)"},
+        ),
+    )
 
 
 def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)) -> xr.Dataset:
@@ -414,7 +741,8 @@ def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)
 
 
 def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
-    """Headline numbers per variant (means over paths unless named otherwise)."""
+    """Headline numbers per design (means over paths unless named otherwise); a grid's
+    points are designs of their own (:func:`~guarantee_sim.results.stack_levers`)."""
     import numpy as np
 
     from .results import (
@@ -422,8 +750,10 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         depletion_probability,
         insolvency_probability,
         loss_summary,
+        stack_levers,
     )
 
+    ds = stack_levers(ds)  # one column per design, grid points included
     table = {}
     for name in ds.scenario.values:
         v = ds.sel(scenario=name)

@@ -123,7 +123,7 @@ def test_validate_an_experiment_checks_every_variant_without_running(path, monke
     rc, out, err = run_main("validate", path)
     assert rc == 0 and err == ""
     out = " ".join(out.split())  # rich wraps long lines
-    assert "valid experiment" in out and "variants of" in out
+    assert "valid experiment" in out and "runs of" in out and "every one validated" in out
 
 
 # --------------------------------------------------------------------------- files

@@ -5,6 +5,7 @@ scenario corpus (``tests/test_validation.py``): ``# INVALID:``, ``# expect-key:`
 ``# expect-message:`` and the marker ``# <- error`` on the offending line. Experiment-level
 errors used to name neither key nor line (and echo the whole experiment); a variant named
 like a grid point replaced it silently, and a grid key without values ended in a traceback.
+Every grid point of every named variant is validated (``grid_point_invalid_with_variant``).
 """
 
 from __future__ import annotations
@@ -50,8 +51,16 @@ def test_the_corpus_covers_the_experiment_level_errors():
     names = {p.stem for p in INVALID}
     assert {
         "no_variants",
-        "variant_named_like_grid_point",
         "grid_value_twice",
+        "grid_old_form",
+        "grid_name_taken",
+        "grid_name_twice",
+        "grid_key_twice",
+        "grid_key_in_variant",
+        "grid_value_not_number",
+        "grid_point_invalid_with_variant",
+        "counterfactual_grid_point",
+        "variant_label_malformed",
         "grid_without_values",
         "counterfactual_unknown",
         "base_missing",

@@ -736,12 +736,17 @@ def test_shipped_experiment_variants_are_the_same_models_as_read_by_yaml_1_1(pat
     import yaml
 
     from guarantee_sim.config import load_scenario
-    from guarantee_sim.experiments import variant_scenarios
+    from guarantee_sim.experiments import load_experiment, variant_scenarios
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     base = path.parent / data["base"]
-    variants = variant_scenarios(path)
-    assert list(variants) == list(data["variants"])
-    for name, changes in data["variants"].items():
+    experiment = load_experiment(path)
+    variants = variant_scenarios(path, experiment)
+    assert list(variants) == [experiment.design_name(d) for d in experiment.designs()]
+    for design in experiment.designs():
+        name = experiment.design_name(design)
+        changes = experiment.changes(design.variant) if design.variant else {}
+        for lever, j in zip(data.get("grid", []), design.point, strict=True):
+            changes[lever["key"]] = lever["values"][j]
         as_1_1 = load_scenario(base, overrides={**data.get("overrides", {}), **changes})
         assert variants[name].model_dump() == as_1_1.model_dump(), name

@@ -207,14 +207,19 @@ def test_grid_points_cite_their_value(tmp_path):
         name: grid
         base: {GOOD}
         grid:
-          segments.sme.lgd:
-            - 0.4
-            - 1.4
+          - name: lgd
+            key: segments.sme.lgd
+            label: {{zh: 违约损失率, en: loss given default}}
+            units: "1"
+            values:
+              - 0.4
+              - 1.4
         """,
     )
     with pytest.raises(ScenarioError) as info:
         variant_scenarios(path)
-    assert f"{path}, line 6, key 'segments.sme.lgd'" in str(info.value)
+    assert f"{path}, line 10, key 'segments.sme.lgd'" in str(info.value)
+    assert f"{path}, line 10, key 'grid.0.values.1': grid point 'lgd=1.4'" in str(info.value)
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -16,7 +16,8 @@ Also checked here: each calibrated scenario cites its seed document; the money o
 run is conserved; the no-scheme counterfactual of the Hangzhou 2021-2023 experiments
 approves fewer first-time borrowers than the base; a fee-only variant leaves every path's
 defaults identical (common random numbers) when capital does not bind; the Guangdong
-experiment's variant ``after`` is exactly ``scenarios/guangdong_2012_after.yaml``.
+experiment's variant ``after`` is exactly ``scenarios/guangdong_2012_after.yaml``; a larger
+pool in the pool sweep runs dry on no more paths than a smaller one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from helpers import run_main
 from guarantee_sim import load_scenario, simulate
 from guarantee_sim.config import read_yaml
 from guarantee_sim.experiments import load_experiment, run_experiment, variant_scenarios
+from guarantee_sim.results import stack_levers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -160,12 +162,30 @@ def experiment_results(tmp_path_factory):
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 @pytest.mark.slow
 def test_experiment_runs_at_reduced_scale(path, experiment_results):
-    ds = experiment_results[path.stem]
+    ds = stack_levers(experiment_results[path.stem])  # a grid's points as designs
     experiment = load_experiment(path)
     assert list(ds.scenario.values) == list(experiment.variant_overrides())
     assert ds.sizes["path"] == PATHS
     for name in ds.scenario.values:
         assert_money_conserved(ds.sel(scenario=name))
+
+
+@pytest.mark.slow
+def test_a_larger_pool_runs_dry_on_no_more_paths(experiment_results):
+    """The pool sweep: the contribution changes no approval and no default (common random
+    numbers), only what the pool can pay, so a path on which the larger pool runs dry is
+    one on which every smaller pool does too."""
+    ds = experiment_results["hangzhou_2021_2023_pool_sweep"]
+    assert ds.pool_contribution.values.tolist() == [1.5e8, 3.0e8, 6.0e8]
+    assert ds.pool_contribution.attrs["units"] == "CNY/year"
+    dry = ds.gs.depleted_paths().sel(party="gov_pool")
+    for small, large in ((1.5e8, 3.0e8), (3.0e8, 6.0e8)):
+        assert bool((dry.sel(pool_contribution=large) <= dry.sel(pool_contribution=small)).all())
+        np.testing.assert_array_equal(
+            ds.credit_loss.sel(pool_contribution=large), ds.credit_loss.sel(pool_contribution=small)
+        )
+    p = ds.gs.depletion_probability().sel(party="gov_pool")
+    assert float(p.sel(pool_contribution=1.5e8)) >= float(p.sel(pool_contribution=6.0e8))
 
 
 @pytest.mark.parametrize(

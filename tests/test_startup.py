@@ -46,6 +46,7 @@ def run(argv) -> dict:
         ["validate", "scenarios/hangzhou_2021_2023.yaml"],
         ["validate", "scenarios/county_guarantee_2021.yaml"],
         ["validate", "experiments/hangzhou_2021_2023_fee_coverage.yaml"],
+        ["validate", "experiments/hangzhou_2021_2023_pool_sweep.yaml"],
         ["validate", "--strict", "tests/absurd/pd_mean_high.yaml"],
     ],
     ids=[
@@ -55,6 +56,7 @@ def run(argv) -> dict:
         "validate_hangzhou",
         "validate_county",
         "validate_experiment",
+        "validate_sweep",
         "validate_strict",
     ],
 )

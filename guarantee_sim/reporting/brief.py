@@ -38,7 +38,8 @@ import xarray as xr
 from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
-from . import plots
+from ..results.levers import stack_levers
+from . import plots, sweeps
 from .differences import difference_table, excludes_zero, identical
 from .findings import (
     CAP_FROM,
@@ -117,7 +118,7 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     """The brief's figures as PNG bytes with their captions (in ``lang``)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
     compare = "scenario" in ds.dims
-    if compare and fig_lang == "zh":  # designs by the names the text gives them
+    if compare:  # designs by the names the text gives them (en: ids, or the labels given)
         ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
@@ -1271,6 +1272,9 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     """The brief of ``ds`` in ``lang`` ("zh" or "en"), not yet written anywhere."""
     check_lang(lang)
     check_results(ds)
+    # a grid's levers: their section, then one design per grid point for the rest
+    sweep_blocks, sweep_figures, sweep_tables = sweeps.brief_section(ds, lang)
+    ds = stack_levers(ds)
     tables = all_tables(ds)
     compare = "scenario" in ds.dims
     if compare:  # written as CSV too
@@ -1306,6 +1310,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("p", question),
     ]
     blocks += _design_blocks(ds, tables, lang)
+    blocks += sweep_blocks
     blocks += _difference_blocks(tables, lang)
     blocks += _key_blocks(ds, tables, lang)
     blocks += _target_blocks(ds, tables, lang)
@@ -1330,9 +1335,11 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("h2", t(lang, "h_tables")),
         ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
     ]
-    figures = brief_figures(ds, lang)
+    figures = {**brief_figures(ds, lang), **sweep_figures}
     blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
-    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=raw)
+    return Brief(
+        lang=lang, title=title, blocks=blocks, figures=figures, tables={**raw, **sweep_tables}
+    )
 
 
 # --------------------------------------------------------------------------- rendering

@@ -119,23 +119,41 @@ def _label_given(changes: dict) -> str:
     return next((str(v) for k, v in changes.items() if k.endswith(".label") and v), "")
 
 
+def _variant_labels(ds: xr.Dataset, lang: str) -> dict[str, str]:
+    """The label each design was given in the experiment (``variant_label_<lang>``:
+    a variant's ``label``, with its grid point's lever labels and values), '' for none."""
+    coord = f"variant_label_{lang}"
+    if coord not in ds.coords or "scenario" not in ds[coord].dims:
+        return {}
+    return {
+        str(name): str(label)
+        for name, label in zip(ds.scenario.values, ds[coord].values, strict=True)
+    }
+
+
 def design_names(ds: xr.Dataset, lang: str) -> dict[str, str]:
-    """What a brief calls each design. English: its id. Chinese: the scenario's label for a
-    run; in a comparison the base scenario "基准方案", a design that labels what it changes
-    by that label, and every other design by its changes in words (a clash gets its place
-    in the list)."""
+    """What a brief calls each design: the label the experiment gave it (a variant's
+    ``label``; a grid point's lever labels and values), else in English its id, in Chinese
+    the scenario's label for a run; in a comparison the base scenario "基准方案", a design
+    that labels what it changes by that label, and every other design by its changes in
+    words (a clash gets its place in the list)."""
     if "scenario" not in ds.dims:
         name = str(ds.attrs.get("scenario", "run")) or "run"
         label = str(ds.attrs.get("scenario_label", "") or "")
         return {name: label if lang == "zh" and label else name}
     ids = [str(s) for s in ds.scenario.values]
+    given = _variant_labels(ds, lang)
     if lang != "zh":
-        return {i: i for i in ids}
-    overrides, changes = _overrides(ds), design_changes(ds, lang)
-    names = {
-        i: _label_given(overrides.get(i, {})) or changes.get(i) or t(lang, "design_base")
-        for i in ids
-    }
+        names = {i: given.get(i) or i for i in ids}
+    else:
+        overrides, changes = _overrides(ds), design_changes(ds, lang)
+        names = {
+            i: given.get(i)
+            or _label_given(overrides.get(i, {}))
+            or changes.get(i)
+            or t(lang, "design_base")
+            for i in ids
+        }
     seen: dict[str, int] = {}
     for n in names.values():
         seen[n] = seen.get(n, 0) + 1

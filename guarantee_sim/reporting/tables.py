@@ -136,6 +136,19 @@ def _over_finite(values: xr.DataArray, how: str, q: float = 0.5) -> float:
     return _f(values.quantile(q, "path"))
 
 
+def counterfactual_of(ds: xr.Dataset) -> dict[str, str]:
+    """Each design's counterfactual design: the experiment's ``counterfactual``, or over a
+    grid (:func:`~guarantee_sim.results.stack_levers`) the counterfactual variant at the
+    design's grid point ({} without one)."""
+    counterfactual = str(ds.attrs.get("counterfactual", "") or "")
+    if not counterfactual or "scenario" not in ds.dims:
+        return {}
+    names = [str(s) for s in ds.scenario.values]
+    if "counterfactual_design" in ds.coords:
+        return dict(zip(names, map(str, ds["counterfactual_design"].values), strict=True))
+    return dict.fromkeys(names, counterfactual)
+
+
 def design_table(ds: xr.Dataset) -> pd.DataFrame:
     """The designs: name, the overrides that make it, whether it is the counterfactual."""
     overrides = {}
@@ -143,7 +156,7 @@ def design_table(ds: xr.Dataset) -> pd.DataFrame:
         for name, text in zip(ds.scenario.values, ds["variant_overrides"].values, strict=True):
             changes = json.loads(str(text))  # the experiment stores each variant's as JSON
             overrides[str(name)] = "; ".join(f"{k} = {v}" for k, v in changes.items())
-    counterfactual = str(ds.attrs.get("counterfactual", "") or "")
+    counterfactuals = set(counterfactual_of(ds).values())
     rows = []
     for name, _ in variants(ds):
         changes = overrides.get(name, "")
@@ -151,7 +164,7 @@ def design_table(ds: xr.Dataset) -> pd.DataFrame:
             {
                 "design": name,
                 "changes": "" if changes in ("", "{}") else changes,
-                "counterfactual": name == counterfactual,
+                "counterfactual": name in counterfactuals,
             }
         )
     return pd.DataFrame(rows, columns=["design", "changes", "counterfactual"])
@@ -328,11 +341,9 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     (:func:`~guarantee_sim.results.fiscal_cost_per_borrower`) and per 100 m CNY of lending
     (:func:`~guarantee_sim.results.fiscal_cost_per_lending`); with a counterfactual, the
     additional first-time borrowers and lending and the cost per additional borrower."""
-    counterfactual = str(ds.attrs.get("counterfactual", "") or "")
-    has_additional = "additional_borrowers" in ds and "scenario" in ds.dims and counterfactual
-    if has_additional:
-        fiscal_all = ds["fiscal_cost"].sum("year")
-        extra = fiscal_all - fiscal_all.sel(scenario=counterfactual)
+    counterfactuals = counterfactual_of(ds)
+    has_additional = "additional_borrowers" in ds and bool(counterfactuals)
+    fiscal_all = ds["fiscal_cost"].sum("year")
     rows = []
     for name, v in variants(ds):
         fiscal = v["fiscal_cost"].sum("year")
@@ -362,6 +373,7 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "fiscal_cost_per_100m_lending": _f(fiscal_cost_per_lending(v)),
         }
         if has_additional:
+            counterfactual = counterfactuals[name]
             # already paired path by path; a path's cluster joins its books in both designs
             both = [
                 x.replica.values
@@ -370,7 +382,8 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             ]
             add = difference_interval(v["additional_borrowers"], clusters=both or None)
             add_lending = _f(v["additional_lending"].mean("path"))
-            extra_cost = _f(extra.sel(scenario=name).mean("path"))
+            extra = fiscal_all.sel(scenario=name) - fiscal_all.sel(scenario=counterfactual)
+            extra_cost = _f(extra.mean("path"))
             row.update(
                 {
                     "counterfactual": counterfactual,

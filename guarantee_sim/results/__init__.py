@@ -22,6 +22,7 @@ from .intervals import (
     wilson_interval,
 )
 from .io import check_results, open_results, read_results, write_netcdf
+from .levers import lever_dims, stack_levers
 from .metrics import (
     breaker_paths,
     breaker_probability,
@@ -61,6 +62,7 @@ __all__ = [
     "fiscal_cost_per_lending",
     "insolvency_probability",
     "insolvent_paths",
+    "lever_dims",
     "loss_summary",
     "mean_interval",
     "open_results",
@@ -70,6 +72,7 @@ __all__ = [
     "ratio_of_means",
     "read_results",
     "segments_with_tags",
+    "stack_levers",
     "tail_allocation",
     "tail_interval",
     "target_attainment",

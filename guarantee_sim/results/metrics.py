@@ -144,7 +144,8 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
         else:
             achieved = series.sel(year=end, drop=True)
         values.append(achieved / float(spec.target_value))
-    return xr.concat(values, dim=ds.target).transpose("path", "target")
+    # over a grid the lever dims (and scenario) come after: a run keeps (path, target)
+    return xr.concat(values, dim=ds.target).transpose("path", "target", ...)
 
 
 def depleted_paths(ds: xr.Dataset) -> xr.DataArray:

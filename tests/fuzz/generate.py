@@ -314,10 +314,16 @@ def experiment_mutations(data: dict, rng: random.Random) -> Iterator[tuple]:
         "invalid",
         {
             **data,
-            "grid": {
-                "simulation.seed": list(range(1000)),
-                "simulation.block_size": list(range(1, 1001)),
-            },
+            "grid": [
+                {
+                    "name": name,
+                    "key": key,
+                    "values": [k / 1e5 for k in range(1000)],
+                    "label": {"zh": name, "en": name},
+                    "units": "1/year",
+                }
+                for name, key in (("lpr", "policy.lpr"), ("rate", "policy.discount_rate"))
+            ],
         },
     )
 
