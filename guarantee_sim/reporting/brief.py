@@ -2,11 +2,13 @@
 
 :func:`build_brief` turns a results Dataset (a run, or a comparison with a ``scenario``
 dim) into a :class:`Brief`: a list of blocks (headings, paragraphs, lists, tables,
-figures) written once and rendered twice, by :func:`render_markdown` and
-:func:`render_html`. Every number in the text is read from the tables of
-:mod:`guarantee_sim.reporting.tables`, which compute them from the Dataset with the
-metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
-:data:`guarantee_sim.reporting.text.TEXT`. :func:`write_brief` writes it all atomically.
+figures) built once; :func:`brief_context` lays them out for the two templates
+(``templates/brief.md`` and ``templates/brief.html``, :mod:`~guarantee_sim.reporting.render`),
+which :func:`render_markdown` and :func:`render_html` fill. Every number in the text is
+read from the tables of :mod:`guarantee_sim.reporting.tables`, which compute them from the
+Dataset with the metric functions of :mod:`guarantee_sim.results.metrics`; every word
+comes from the catalogue (:data:`guarantee_sim.reporting.text.TEXT`, the files
+``catalogue/<lang>.yaml``). :func:`write_brief` writes it all atomically.
 
 >>> import guarantee_sim as gs
 >>> from guarantee_sim.reporting import build_brief, render_markdown
@@ -21,7 +23,6 @@ metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -65,6 +66,7 @@ from .numbers import (
     signed_money,
     yuan,
 )
+from .render import render
 from .tables import (
     MIN_TAIL_PATHS,
     NO_DECOMPOSITION,
@@ -92,6 +94,11 @@ class Brief:
     blocks: list[Block] = field(default_factory=list)
     figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: where the method and metadata start in ``blocks`` (None: no such part)
+    method_at: int | None = None
+    #: the optional sweep section (lever values on the x axis), placed before the method;
+    #: blocks as in ``blocks``, their figures in ``figures``
+    sweep: list[Block] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- figures
@@ -1208,13 +1215,19 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
 def _catalogued(lang: str, prefix: str, value) -> str:
     """A setting's value in words from the catalogue (``prefix + value``), else as it is."""
     key = f"{prefix}{value}"
-    return t(lang, key) if key in TEXT[lang] else str(value if value is not None else "—")
+    return (
+        t(lang, key) if key in TEXT[lang] else str(value if value is not None else t(lang, "none"))
+    )
+
+
+#: the CJK Unified Ideographs block: Chinese characters
+CJK_FROM, CJK_TO = 0x4E00, 0x9FFF
 
 
 def _written_in(text: str, lang: str) -> bool:
     """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
     characters are at least a third of its letters; for en, when Latin letters are half."""
-    cjk = sum("\u4e00" <= c <= "\u9fff" for c in text)
+    cjk = sum(CJK_FROM <= ord(c) <= CJK_TO for c in text)
     latin = sum(c.isascii() and c.isalpha() for c in text)
     if lang == "zh":
         return cjk >= (cjk + latin) / 3
@@ -1312,6 +1325,10 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     blocks += _cost_blocks(ds, tables, lang)
     blocks += _public_cost_blocks(ds, tables, lang)
     blocks += _risk_blocks(ds, tables, lang)
+    figures = brief_figures(ds, lang)
+    # a figure without data (no targets, no capital) is left out
+    blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
+    method_at = len(blocks)  # a sweep section, when there is one, goes here
     blocks += _uncertainty_blocks(ds, lang, paths)
     blocks += _assumption_blocks(ds, lang)
     blocks += [
@@ -1330,142 +1347,73 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("h2", t(lang, "h_tables")),
         ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
     ]
-    figures = brief_figures(ds, lang)
-    blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
-    return Brief(lang=lang, title=title, blocks=blocks, figures=figures, tables=raw)
+    return Brief(lang, title, blocks, figures, raw, method_at=method_at)
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-#: what Markdown would read as HTML (a '<' that starts a tag, a comment or an autolink, as in
-#: a label '<script>'), and every '[' (a label '![x](http://...)' would fetch the image; no
-#: link or image starts without one). Written as character references, which Markdown
-#: shows as the characters and never reads as syntax; '<= 1%' stays as it is.
-_MD_SYNTAX = re.compile(r"<(?=[A-Za-z/!?])|\[")
-_MD_REFERENCES = {"<": "&lt;", "[": "&#91;"}
+def _block(block: Block, figures: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
+    """A block as the templates read it: ``kind`` and its fields by name."""
+    kind = block[0]
+    if kind == "ul":
+        return {"kind": kind, "items": [str(i) for i in block[1]]}
+    if kind == "table":
+        _, header, rows, caption = block
+        return {
+            "kind": kind,
+            "header": [str(h) for h in header],
+            "rows": [[str(c) for c in row] for row in rows],
+            "caption": caption,
+        }
+    if kind == "figure":
+        png, caption = figures[block[1]]
+        return {
+            "kind": kind,
+            "caption": caption,
+            "file": f"{FIGURES}/{block[1]}.png",
+            "png_base64": base64.b64encode(png).decode("ascii"),
+        }
+    return {"kind": kind, "text": str(block[1])}
 
 
-def _md(text) -> str:
-    """Text, with labels and descriptions in it, as Markdown that shows it literally."""
-    return _MD_SYNTAX.sub(lambda m: _MD_REFERENCES[m.group()], str(text))
+def brief_context(brief: Brief) -> dict[str, Any]:
+    """What both templates are fed: the brief's blocks by part (``body``, the optional
+    ``sweep``, then ``method``: what the intervals cover, assumptions, provenance), its
+    title and language. Built once per brief; the templates only lay it out."""
+    at = len(brief.blocks) if brief.method_at is None else brief.method_at
+
+    def blocks(part: list[Block]) -> list[dict[str, Any]]:
+        return [_block(b, brief.figures) for b in part]
+
+    return {
+        "lang": brief.lang,
+        "html_lang": HTML_LANG.get(brief.lang, brief.lang),
+        "title": brief.title,
+        "body": blocks(brief.blocks[:at]),
+        "sweep": blocks(brief.sweep),
+        "method": blocks(brief.blocks[at:]),
+    }
 
 
-def _md_cell(text) -> str:
-    return _md(text).replace("|", "\\|").replace("\n", " ")
+#: more than one blank line (a block that rendered empty) in the Markdown
+_BLANK_LINES = re.compile(r"\n{3,}")
+#: the ``lang`` attribute of the HTML page, by the brief's language
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 
-def render_markdown(brief: Brief) -> str:
-    """Markdown, figures linked as ``figures/<name>.png``; no HTML, links or images come from
-    the text (labels, descriptions and sources are the user's)."""
-    lines = []
-    for block in brief.blocks:
-        kind = block[0]
-        if kind == "h1":
-            lines += [f"# {_md(block[1])}", ""]
-        elif kind == "h2":
-            lines += [f"## {_md(block[1])}", ""]
-        elif kind == "p":
-            lines += [_md(block[1]), ""]
-        elif kind == "quote":
-            lines += [f"> {_md(block[1])}", ""]
-        elif kind == "ul":
-            lines += [f"- {_md(item)}" for item in block[1]] + [""]
-        elif kind == "table":
-            _, header, rows, caption = block
-            if caption:
-                lines += [f"*{_md(caption)}*", ""]
-            lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
-            lines.append("|" + "|".join("---" for _ in header) + "|")
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-            lines.append("")
-        elif kind == "figure":
-            caption = _md(brief.figures[block[1]][1])
-            lines += [f"![{caption}]({FIGURES}/{block[1]}.png)", "", f"*{caption}*", ""]
-    return "\n".join(lines).rstrip() + "\n"
+def render_markdown(brief: Brief, context: dict[str, Any] | None = None) -> str:
+    """Markdown (template ``templates/brief.md``), figures linked as
+    ``figures/<name>.png``; no HTML, links or images come from the text (labels,
+    descriptions and sources are the user's)."""
+    text = render(MARKDOWN, context or brief_context(brief))
+    return _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
 
 
-def _inline_html(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(text)))
-
-
-CSS = """
-body { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.55;
-       font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
-       "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif; color: #222; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
-     border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-td.n { white-space: nowrap; }
-th { background: #f3f3f3; }
-caption { caption-side: top; font-style: italic; text-align: left; padding-bottom: 0.3rem; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
-figcaption { font-size: 0.88rem; color: #555; }
-blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; color: #444; }
-"""
-
-
-#: a table cell that is a number (with its unit, or an interval of two) is kept on one
-#: line: it starts with a digit or a sign, or is a sum in CNY, and is this short at most
-NOWRAP_UP_TO = 24
-_NUMBER_CELL = re.compile(r"[\d+\-]|CNY ")
-
-
-def _td(cell) -> str:
-    text = str(cell)
-    number = len(text) <= NOWRAP_UP_TO and _NUMBER_CELL.match(text)
-    attrs = ' class="n"' if number else ""
-    return f"<td{attrs}>{html.escape(text)}</td>"
-
-
-def render_html(brief: Brief) -> str:
-    """One self-contained HTML page, figures embedded as base64 PNG."""
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if brief.lang == "zh" else "en"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(brief.title)}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-    ]
-    for block in brief.blocks:
-        kind = block[0]
-        if kind in ("h1", "h2"):
-            out.append(f"<{kind}>{_inline_html(block[1])}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{_inline_html(block[1])}</p>")
-        elif kind == "quote":
-            out.append(f"<blockquote><p>{_inline_html(block[1])}</p></blockquote>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
-        elif kind == "table":
-            _, header, rows, caption = block
-            out.append("<table>")
-            if caption:
-                out.append(f"<caption>{_inline_html(caption)}</caption>")
-            out.append(
-                "<thead><tr>"
-                + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-                + "</tr></thead><tbody>"
-            )
-            for row in rows:
-                out.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
-            out.append("</tbody></table>")
-        elif kind == "figure":
-            png, caption = brief.figures[block[1]]
-            data = base64.b64encode(png).decode("ascii")
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" '
-                f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-                "</figcaption></figure>"
-            )
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+def render_html(brief: Brief, context: dict[str, Any] | None = None) -> str:
+    """One self-contained HTML page (template ``templates/brief.html``, autoescaped),
+    figures embedded as base64 PNG, with print rules for a browser's PDF."""
+    return render(HTML, context or brief_context(brief)).strip("\n") + "\n"
 
 
 # --------------------------------------------------------------------------- writing
@@ -1518,8 +1466,9 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one
         csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8-sig")
         written.append(rel)
-    (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
-    (folder / HTML).write_text(render_html(brief), encoding="utf-8")
+    context = brief_context(brief)  # once, for both formats
+    (folder / MARKDOWN).write_text(render_markdown(brief, context), encoding="utf-8")
+    (folder / HTML).write_text(render_html(brief, context), encoding="utf-8")
     return [*written, Path(MARKDOWN), Path(HTML)]
 
 

@@ -235,12 +235,8 @@ def fan_chart(
         parts = []
         for dim, key in selection.items():
             keys = key if isinstance(key, (list, tuple)) else [key]
-            parts.append(
-                "、".join(_label(ds, dim, k, lang) for k in keys)
-                if lang == "zh"
-                else ", ".join(map(str, keys))
-            )
-        what = ("：" if lang == "zh" else ": ") + " / ".join(parts)
+            parts.append(t(lang, "and").join(_label(ds, dim, k, lang) for k in keys))
+        what = t(lang, "fig_fan_selection", parts=" / ".join(parts))
     ax.set_title(
         t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang), what=what)
     )
@@ -613,13 +609,18 @@ PANELS = (
 )
 
 
+#: punctuation that closes a phrase, which no wrapped line may start with (characters, not
+#: words: the line breaking rule of Chinese and English alike)
+NO_LINE_START = "，。、；：）」』,.;:)"
+
+
 def _wrap(label: str, lang: str) -> str:
     """Break a long axis label into lines (Chinese has no spaces: break by characters)."""
     lines = textwrap.wrap(str(label), width=12 if lang == "zh" else 24, break_long_words=True) or [
         ""
     ]
     for i in range(1, len(lines)):  # no line starts with closing punctuation
-        while lines[i] and lines[i][0] in "，。、；：）」』,.;:)":
+        while lines[i] and lines[i][0] in NO_LINE_START:
             lines[i - 1] += lines[i][0]
             lines[i] = lines[i][1:]
     return "\n".join(line for line in lines if line)
