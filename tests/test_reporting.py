@@ -749,3 +749,65 @@ def test_a_comparisons_exceedance_is_one_panel_per_party(datasets):
         assert len(styles) == len(curves)
         assert a.get_legend() is None
     assert len(ax.figure.legends) == 1
+
+
+@pytest.mark.parametrize("kind,lang", CASES)
+def test_each_money_quantity_has_one_unit_in_text_tables_and_axes(datasets, kind, lang):
+    """One unit per quantity (issue 12 §1): a party's loss, the fiscal cost and the public
+    cost each in one unit, chosen by its size, in the sentences, the table header and the
+    figure axis alike; the guarantor's capital in the risk text and on the capital axis."""
+    from guarantee_sim.reporting.numbers import money_unit
+
+    ds = datasets[kind]
+    drawn: list = []  # every axes of every figure the brief draws
+    original = brief_module._png
+
+    def png(ax):
+        drawn.extend(a for top in ax.figure.axes for a in [top, *top.child_axes])
+        return original(ax)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(brief_module, "_png", png)
+        brief = brief_module.build_brief(ds, lang)
+    labels = [s for a in drawn for s in (a.get_xlabel(), a.get_ylabel(), a.get_title())]
+    shown = tables.all_tables(ds)
+    lines = [str(x) for b in brief.blocks if b[0] in ("p", "ul") for x in _as_list(b[1])]
+    headers = [h for b in brief.blocks if b[0] == "table" for h in b[1]]
+
+    def said(x, unit) -> bool:  # a sum written in ``unit`` somewhere in the text
+        return any(text.t(lang, unit.template, value=unit.number(x)) in line for line in lines)
+
+    losses = shown["losses"]
+    columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99", "tail_99"]
+    loss = money_unit(losses[columns], lang)  # the table's columns: one quantity
+    assert f"{text.t(lang, 'col_mean')} ({loss.name})" in headers
+    assert text.t(lang, "fig_loss_ylabel", unit=loss.name) in labels
+    exceedance = text.t(lang, "fig_exceed_xlabel", unit=loss.name)
+    assert (loss.name if kind == "compare" else exceedance) in labels  # panels: the unit
+    guarantor = losses[losses.kind == "guarantor"].iloc[0]
+    assert said(guarantor["mean"], loss)
+
+    costs = shown["costs"]
+    fiscal = money_unit(costs["fiscal_cost_mean"], lang)
+    assert f"{text.t(lang, 'col_fiscal')} ({fiscal.name})" in headers
+    assert all(said(x, fiscal) for x in costs["fiscal_cost_mean"])
+    if kind == "compare":
+        assert text.t(lang, "fig_compare_fiscal", unit=fiscal.name) in labels
+
+    public = shown["public_cost"]
+    pv = money_unit(public[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]], lang)
+    assert f"{text.t(lang, 'col_public_cost_pv')} ({pv.name})" in headers
+    assert all(said(x, pv) for x in public["public_cost_pv_mean"])
+
+    holders = measures.capital_holders(measures.variants(ds)[0][1])
+    capital = money_unit(
+        [v["capital"].sel(party=holders).values for _, v in measures.variants(ds)], lang
+    )
+    assert text.t(lang, "fig_capital_ylabel", unit=capital.name) in labels
+    risks = shown["risks"]
+    insolvency = risks[risks.risk == "insolvency"]
+    assert all(said(x, capital) for x in insolvency["lowest_mean"])
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, list) else [x]

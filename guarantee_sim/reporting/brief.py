@@ -55,6 +55,7 @@ from .fonts import resolve_lang
 from .labels import design_changes, design_names, labelled, whole_loss_split
 from .measures import capital_holders, scenario_info, variants
 from .numbers import (
+    MoneyUnit,
     count,
     fee,
     money,
@@ -104,6 +105,40 @@ class Brief:
 # --------------------------------------------------------------------------- figures
 
 
+#: money quantities of the brief and the table columns whose values choose each one's unit
+#: (:func:`~.numbers.money_unit`): text, table columns and figure axes show a quantity in
+#: that one unit
+QUANTITIES = {
+    "loss": (
+        "losses",
+        ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99", "tail_99"],
+    ),
+    "fiscal_cost": ("costs", ["fiscal_cost_mean"]),
+    "public_loss": ("costs", ["public_loss_mean"]),
+    "lending": ("costs", ["lending_mean"]),
+    "unmet_demand": ("costs", ["unmet_demand_mean"]),
+    "additional_lending": ("costs", ["additional_lending_mean"]),
+    "public_cost": ("public_cost", ["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]),
+}
+
+
+def quantity_units(tables: dict[str, pd.DataFrame], lang: str) -> dict[str, MoneyUnit]:
+    """The unit of each money quantity (:data:`QUANTITIES`) the tables hold, over every
+    design: the one the text, the table columns and the figure axes use."""
+    out = {}
+    for quantity, (name, columns) in QUANTITIES.items():
+        table = tables.get(name)
+        if table is not None and set(columns) <= set(table):
+            out[quantity] = money_unit(table[columns].to_numpy(dtype=np.float64), lang)
+    return out
+
+
+def capital_unit(ds: xr.Dataset, lang: str) -> MoneyUnit:
+    """The unit of guarantors' net assets and pools' balances (text and figure alike)."""
+    values = [v["capital"].sel(party=capital_holders(v)).values for _, v in variants(ds)]
+    return money_unit(values, lang)
+
+
 def _png(ax) -> bytes:
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
@@ -120,9 +155,13 @@ def _designs_renamed(ds: xr.Dataset, names: dict[str, str]) -> xr.Dataset:
     return out
 
 
-def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
-    """The brief's figures as PNG bytes with their captions (in ``lang``)."""
+def brief_figures(ds: xr.Dataset, lang: str, units=None) -> dict[str, tuple[bytes, str]]:
+    """The brief's figures as PNG bytes with their captions (in ``lang``); money axes in
+    ``units`` (by quantity, :func:`quantity_units`: as the text and tables show them)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
+    # a figure drawn in English (no CJK font) names its units in English too
+    units = quantity_units(all_tables(ds), fig_lang) if units is None or fig_lang != lang else units
+    capital = capital_unit(ds, fig_lang)
     compare = "scenario" in ds.dims
     if compare and fig_lang == "zh":  # designs by the names the text gives them
         ds = _designs_renamed(ds, design_names(ds, fig_lang))
@@ -130,13 +169,16 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
     out = {}
     if compare:
         out["comparison"] = (
-            _png(plots.scenario_comparison(ds, lang=fig_lang)),
+            _png(plots.scenario_comparison(ds, lang=fig_lang, units=units)),
             t(lang, "fig_caption_compare"),
         )
     out["loss_by_party"] = (
         _png(
             plots.loss_by_party(
-                ds, plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)), lang=fig_lang
+                ds,
+                plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)),
+                lang=fig_lang,
+                unit=units["loss"],
             )
         ),
         t(lang, "fig_caption_loss"),
@@ -150,9 +192,9 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
             if public[list(map(str, first.party.values)).index(p)]
         ]
     exceedance = (  # a comparison: one panel per party, one line per design
-        plots.exceedance_panels(ds, lang=fig_lang, parties=parties)
+        plots.exceedance_panels(ds, lang=fig_lang, parties=parties, unit=units["loss"])
         if compare
-        else plots.exceedance_curves(ds, lang=fig_lang)
+        else plots.exceedance_curves(ds, lang=fig_lang, unit=units["loss"])
     )
     out["exceedance"] = (_png(exceedance), t(lang, "fig_caption_exceed"))
     if first.sizes.get("target"):
@@ -162,7 +204,7 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
         )
     if capital_holders(first):
         out["capital"] = (
-            _png(plots.capital_paths(ds, lang=fig_lang)),
+            _png(plots.capital_paths(ds, lang=fig_lang, unit=capital)),
             t(lang, "fig_caption_capital"),
         )
     if compare:  # designs share their defaults, so compare what they change: public loss
@@ -323,10 +365,11 @@ def _per_design(rows: list[dict], part, compare: bool, lang: str) -> str:
     )
 
 
-def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> str:
-    """One finding in a sentence, each number with its 95% interval."""
+def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str, units) -> str:
+    """One finding in a sentence, each number with its 95% interval (sums in ``units``)."""
     first = f.rows[0]
     if f.kind == "cost":
+        unit = units.get("public_cost")
         return t(
             lang,
             "finding_cost",
@@ -335,9 +378,9 @@ def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> st
                 lambda r: t(
                     lang,
                     "finding_cost_part",
-                    mean=money(r["public_cost_pv_mean"], lang),
-                    low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
-                    high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
+                    mean=money(r["public_cost_pv_mean"], lang, unit=unit),
+                    low=money(r["public_cost_pv_ci_low"], lang, unit=unit),
+                    high=money(r["public_cost_pv_ci_high"], lang, unit=unit),
                     ci=_ci_name(approx_cost.get(r["design"], False), lang),
                 ),
                 compare,
@@ -434,9 +477,10 @@ def _findings_blocks(ds, tables, lang: str) -> list[Block]:
     costs = tables["costs"]
     approx_cost = dict(zip(costs.design, costs.ci_approximate, strict=True))
     compare = "scenario" in ds.dims
+    units = quantity_units(tables, lang)
     blocks: list[Block] = [
         ("h2", t(lang, "h_findings")),
-        ("ul", [_finding_text(f, approx_cost, compare, lang) for f in chosen]),
+        ("ul", [_finding_text(f, approx_cost, compare, lang, units) for f in chosen]),
         (
             "p",
             t(
@@ -551,10 +595,18 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
-def _difference_value(x, kind: str, lang: str, like=None) -> str:
+#: the money quantity (:data:`QUANTITIES`) of each measure of the differences table
+_MEASURE_QUANTITY = {
+    "public_cost_pv": "public_cost",
+    "fiscal_cost": "fiscal_cost",
+    "public_loss": "public_loss",
+}
+
+
+def _difference_value(x, kind: str, lang: str, unit: MoneyUnit | None) -> str:
     if kind == "probability":
         return pct(x, lang)
-    return money(x, lang, like=like)
+    return money(x, lang, unit=unit)
 
 
 def _difference_blocks(tables, lang) -> list[Block]:
@@ -563,8 +615,10 @@ def _difference_blocks(tables, lang) -> list[Block]:
     diffs = tables.get("differences")
     if diffs is None or not len(diffs):
         return []
+    units = quantity_units(tables, lang)
     rows = []
     for r in diffs.to_dict("records"):
+        unit = units.get(_MEASURE_QUANTITY.get(r["measure"], ""))
         if r["kind"] == "probability":
             diff, low, high = (points(r[k], lang) for k in _DIFF)
         else:
@@ -576,8 +630,8 @@ def _difference_blocks(tables, lang) -> list[Block]:
             [
                 r["design"],
                 t(lang, f"measure_{r['measure']}", target=target),
-                _difference_value(r["baseline_value"], r["kind"], lang),
-                _difference_value(r["design_value"], r["kind"], lang, like=r["baseline_value"]),
+                _difference_value(r["baseline_value"], r["kind"], lang, unit),
+                _difference_value(r["design_value"], r["kind"], lang, unit),
                 diff,
                 f"{low} – {high}",
                 t(lang, "identical" if identical(r) else "yes" if excludes_zero(r) else "no"),
@@ -604,6 +658,8 @@ _DIFF = ("difference", "difference_ci_low", "difference_ci_high")
 
 def _key_blocks(ds, tables, lang) -> list[Block]:
     costs, losses = tables["costs"], tables["losses"]
+    units = quantity_units(tables, lang)
+    fiscal, public, loss = units["fiscal_cost"], units["public_loss"], units["loss"]
     blocks: list[Block] = [("h2", t(lang, "h_key"))]
     if "scenario" in ds.dims:
         blocks.append(("figure", "comparison"))
@@ -616,15 +672,15 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 "key_fiscal_fixed" if fixed else "key_fiscal",
                 ci=_ci_name(r.ci_approximate, lang),
                 design=r.design,
-                mean=money(r.fiscal_cost_mean, lang),
-                low=money(r.fiscal_cost_ci_low, lang, like=r.fiscal_cost_mean),
-                high=money(r.fiscal_cost_ci_high, lang, like=r.fiscal_cost_mean),
-                public=money(r.public_loss_mean, lang),
-                public_low=money(r.public_loss_ci_low, lang, like=r.public_loss_mean),
-                public_high=money(r.public_loss_ci_high, lang, like=r.public_loss_mean),
-                public_p05=money(r.public_loss_p05, lang, like=r.public_loss_p95),
-                public_p95=money(r.public_loss_p95, lang),
-                lending=money(r.lending_mean, lang),
+                mean=money(r.fiscal_cost_mean, lang, unit=fiscal),
+                low=money(r.fiscal_cost_ci_low, lang, unit=fiscal),
+                high=money(r.fiscal_cost_ci_high, lang, unit=fiscal),
+                public=money(r.public_loss_mean, lang, unit=public),
+                public_low=money(r.public_loss_ci_low, lang, unit=public),
+                public_high=money(r.public_loss_ci_high, lang, unit=public),
+                public_p05=money(r.public_loss_p05, lang, unit=public),
+                public_p95=money(r.public_loss_p95, lang, unit=public),
+                lending=money(r.lending_mean, lang, unit=units["lending"]),
             )
         )
     for _, r in losses[losses.kind == "guarantor"].iterrows():
@@ -635,17 +691,15 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 ci=_ci_name(r.mean_ci_approximate, lang),
                 design=r.design,
                 party=_who(r, lang),
-                mean=money(r["mean"], lang),
-                low=money(r.mean_ci_low, lang, like=r["mean"]),
-                high=money(r.mean_ci_high, lang, like=r["mean"]),
-                var99=money(r.var_99, lang),
-                es99=money(r.es_99, lang),
+                mean=money(r["mean"], lang, unit=loss),
+                low=money(r.mean_ci_low, lang, unit=loss),
+                high=money(r.mean_ci_high, lang, unit=loss),
+                var99=money(r.var_99, lang, unit=loss),
+                es99=money(r.es_99, lang, unit=loss),
             )
         )
     blocks.append(("ul", items))
-    # one unit for the table: its columns are the same quantity (a party's loss)
-    money_columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99"]
-    unit = money_unit(losses[[*money_columns, "tail_99"]].to_numpy(), lang)
+    unit = loss  # one unit for the table: its columns are the same quantity
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
         t(lang, "col_party"),
@@ -839,16 +893,17 @@ def _whole_percents(shares) -> list[str]:
     return [f"{w}%" for w in whole]
 
 
-#: the money columns of the cost table, each in its own unit, with their headers
+#: the money columns of the cost table: each one's quantity (its unit) and header
 _COST_MONEY = {
-    "fiscal_cost_mean": "col_fiscal",
-    "public_loss_mean": "col_public_loss",
-    "lending_mean": "col_lending",
+    "fiscal_cost_mean": ("fiscal_cost", "col_fiscal"),
+    "public_loss_mean": ("public_loss", "col_public_loss"),
+    "lending_mean": ("lending", "col_lending"),
 }
 
 
 def _cost_blocks(ds, tables, lang) -> list[Block]:
     costs = tables["costs"]
+    units = quantity_units(tables, lang)
     blocks: list[Block] = [("h2", t(lang, "h_costs"))]
     items = []
     for _, r in costs.iterrows():
@@ -887,7 +942,9 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                         additional=count(r.additional_borrowers_mean, lang),
                         low=count(r.additional_borrowers_ci_low, lang),
                         high=count(r.additional_borrowers_ci_high, lang),
-                        lending=money(r.additional_lending_mean, lang),
+                        lending=money(
+                            r.additional_lending_mean, lang, unit=units.get("additional_lending")
+                        ),
                         per_additional=yuan(r.fiscal_cost_per_additional_borrower, lang),
                         per_100m=yuan(r.extra_fiscal_cost_per_100m_additional_lending, lang),
                     )
@@ -907,10 +964,9 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                 ),
             )
         )
-    units = {c: money_unit(costs[c], lang) for c in _COST_MONEY}
     header = [
         t(lang, "col_design"),
-        *(f"{t(lang, key)} ({units[c].name})" for c, key in _COST_MONEY.items()),
+        *(f"{t(lang, key)} ({units[q].name})" for q, key in _COST_MONEY.values()),
         t(lang, "col_per_borrower"),
         t(lang, "col_per_100m"),
     ]
@@ -920,7 +976,7 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
     for _, r in costs.iterrows():
         row = [
             r.design,
-            *(money_cell(getattr(r, c), units[c], lang) for c in _COST_MONEY),
+            *(money_cell(getattr(r, c), units[q], lang) for c, (q, _) in _COST_MONEY.items()),
             count(r.fiscal_cost_per_first_time_borrower, lang),
             count(r.fiscal_cost_per_100m_lending, lang),
         ]
@@ -970,21 +1026,22 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
             )
         blocks.append(("p", t(lang, "discount_explain", rate=rate, year=int(ds.year[0]))))
     labels = dict(zip(ds.party.values, ds.party_label.values, strict=True))
-    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang) if has_pv else []
+    unit = quantity_units(tables, lang).get("public_cost")
+    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang, unit) if has_pv else []
     items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
     items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
     if items:
         blocks.append(("ul", items))
     if has_pv:
-        blocks.append(_public_cost_table(cost, lang))
+        blocks.append(_public_cost_table(cost, lang, unit))
     if len(fees):
         blocks.append(_break_even_table(fees, exhaustion, "scenario" in ds.dims, lang))
     return blocks
 
 
-def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]:
+def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str, unit) -> list[str]:
     """Public cost, subsidy rate and zero-subsidy fee per design (``labels``: party names
-    to write as their labels)."""
+    to write as their labels; sums in ``unit``, the public cost's)."""
     items = []
     for r in cost.to_dict("records"):
         if not np.isfinite(r.get("public_cost_pv_mean", np.nan)):
@@ -1005,11 +1062,11 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
                 lang,
                 "public_cost_line",
                 design=r["design"],
-                public=money(r["public_cost_pv_mean"], lang),
-                low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
-                high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
-                fiscal=money(r["fiscal_cost_pv_mean"], lang),
-                operating=money(r["public_operating_cost_pv_mean"], lang),
+                public=money(r["public_cost_pv_mean"], lang, unit=unit),
+                low=money(r["public_cost_pv_ci_low"], lang, unit=unit),
+                high=money(r["public_cost_pv_ci_high"], lang, unit=unit),
+                fiscal=money(r["fiscal_cost_pv_mean"], lang, unit=unit),
+                operating=money(r["public_operating_cost_pv_mean"], lang, unit=unit),
             )
             + subsidy
         )
@@ -1068,8 +1125,7 @@ def _two(x, lang: str) -> str:
     return t(lang, "none") if not np.isfinite(x) else f"{float(x):,.2f}"
 
 
-def _public_cost_table(cost: pd.DataFrame, lang: str) -> Block:
-    unit = money_unit(cost[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]].to_numpy(), lang)
+def _public_cost_table(cost: pd.DataFrame, lang: str, unit: MoneyUnit) -> Block:
     header = [
         t(lang, "col_design"),
         f"{t(lang, 'col_public_cost_pv')} ({unit.name})",
@@ -1152,7 +1208,12 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
             items.append(t(lang, f"risk_{r.risk}", when=when, **common))
         elif r.risk == "insolvency":
             items.append(
-                t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang), **common)
+                t(
+                    lang,
+                    "risk_insolvency",
+                    capital_min=money(r.lowest_mean, lang, unit=capital_unit(ds, lang)),
+                    **common,
+                )
             )
         elif r.risk == "leverage_over_cap":
             items.append(
@@ -1178,7 +1239,8 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
                 )
             )
     for _, r in costs.iterrows():
-        items.append(t(lang, "risk_unmet", design=r.design, unmet=money(r.unmet_demand_mean, lang)))
+        unmet = money(r.unmet_demand_mean, lang, unit=quantity_units(tables, lang)["unmet_demand"])
+        items.append(t(lang, "risk_unmet", design=r.design, unmet=unmet))
     blocks.append(("ul", items))
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
@@ -1325,7 +1387,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     blocks += _cost_blocks(ds, tables, lang)
     blocks += _public_cost_blocks(ds, tables, lang)
     blocks += _risk_blocks(ds, tables, lang)
-    figures = brief_figures(ds, lang)
+    figures = brief_figures(ds, lang, quantity_units(raw, lang))
     # a figure without data (no targets, no capital) is left out
     blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
     method_at = len(blocks)  # a sweep section, when there is one, goes here

@@ -47,7 +47,7 @@ from ..results.metrics import (
 )
 from .fonts import font_families, resolve_lang
 from .measures import capital_holders, over_cap, party_caps, run_loss, variants
-from .numbers import money_unit, pct, tick, yuan
+from .numbers import MoneyUnit, money_unit, pct, tick, yuan
 from .tables import cost_table
 from .text import LIKELY_FROM, TEXT, t
 
@@ -263,13 +263,20 @@ def _parties_with_loss(ds: xr.Dataset) -> list[str]:
 
 
 def loss_by_party(
-    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", level: float = 0.99
+    ds: xr.Dataset,
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    level: float = 0.99,
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Stacked bars of each party's loss over the run: the mean, and the 99% tail.
 
     The tail bar is the mean on the worst 1% of paths by total loss
     (:func:`~guarantee_sim.results.tail_allocation`): its stack adds up to the
     expected shortfall of the total. A comparison draws a pair of bars per design.
+    ``unit``: the money unit of the axis (the brief gives the unit of its text and
+    tables), else chosen for the bars.
     """
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes()
@@ -280,7 +287,10 @@ def loss_by_party(
     compare = "scenario" in ds.dims
     ticks, ticklabels = [], []
     stacks = [(loss_summary(v)["mean"], tail_allocation(v, level)) for _, v in designs]
-    unit = money_unit([float(x.sel(party=parties).sum()) for pair in stacks for x in pair], lang)
+    if unit is None:
+        unit = money_unit(
+            [float(x.sel(party=parties).sum()) for pair in stacks for x in pair], lang
+        )
     for i, ((name, _), (mean, tail)) in enumerate(zip(designs, stacks, strict=True)):
         for j, (values, kind) in enumerate(((mean, "fig_loss_mean"), (tail, "fig_loss_tail"))):
             x = i * 2.6 + j
@@ -334,7 +344,9 @@ def loss_by_party(
 MAX_LINES = 6
 
 
-def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes:
+def exceedance_panels(
+    ds: xr.Dataset, *, lang: str = "zh", parties=None, unit: MoneyUnit | None = None
+) -> Axes:
     """Small multiples for a comparison: one panel per party, one exceedance curve per
     design in it (a distinct colour and line style each), the legend below the panels.
 
@@ -351,7 +363,8 @@ def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes
     fig = Figure(figsize=(3.6 * cols + 0.6, 3.0 * rows + 1.0), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
-    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    if unit is None:
+        unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     n = first.sizes["path"]
     handles = []
     for k, party in enumerate(parties):
@@ -401,7 +414,12 @@ def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes
 
 
 def exceedance_curves(
-    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", parties=None
+    ds: xr.Dataset,
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    parties=None,
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Per party, P(loss over the run > x) against x, read from the paths (log scale).
 
@@ -415,7 +433,8 @@ def exceedance_curves(
     colors = _party_colors(first)
     designs = variants(ds)
     n = first.sizes["path"]
-    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    if unit is None:
+        unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
         losses = run_loss(v) / unit.scale
         for party in parties:
@@ -536,6 +555,7 @@ def capital_paths(
     lang: str = "zh",
     samples: int = 12,
     band=(0.05, 0.95),
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Year-end guarantor net assets and pool balances: median, a band across paths and
     a few single paths, each labelled with its probability of insolvency
@@ -550,7 +570,8 @@ def capital_paths(
     colors = _party_colors(first)
     designs = variants(ds)
     years = first.year.values
-    unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
+    if unit is None:
+        unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
         insolvent = insolvency_probability(v)
         short = depletion_probability(v)
@@ -671,7 +692,9 @@ def _grouped_barh(
     ax.grid(axis="x", alpha=0.3)
 
 
-def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh") -> Axes:
+def scenario_comparison(
+    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", units=None
+) -> Axes:
     """A panel comparing the designs of a comparison (a Dataset with a ``scenario`` dim).
 
     ``ax`` becomes the frame of four inset panels: mean loss over the run by party; the
@@ -692,12 +715,13 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     ax.set_axis_off()
     title = ds.attrs.get("experiment_label") if lang == "zh" else ds.attrs.get("experiment")
     ax.set_title(
-        f"{t(lang, 'fig_compare_title')}: {title}" if title else t(lang, "fig_compare_title")
+        t(lang, "fig_compare_title_of", label=title) if title else t(lang, "fig_compare_title")
     )
     loss_ax, target_ax, fiscal_ax, risk_ax = (ax.inset_axes(rect) for rect in PANELS)
-    _compare_loss(loss_ax, ds, designs, lang)
+    units = units or {}  # money units by quantity ("loss", "fiscal_cost"), else chosen here
+    _compare_loss(loss_ax, ds, designs, lang, units.get("loss"))
     _compare_targets(target_ax, ds, designs, lang)
-    _compare_fiscal(fiscal_ax, ds, designs, lang)
+    _compare_fiscal(fiscal_ax, ds, designs, lang, units.get("fiscal_cost"))
     _compare_risks(risk_ax, ds, designs, lang)
     handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
     ax.legend(
@@ -712,13 +736,13 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     return _finish(ax)
 
 
-def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str, unit) -> None:
     """Comparison panel: mean loss over the run by party, per design (millions of CNY)."""
 
     first = _first(ds)
     parties = _parties_with_loss(ds)
     means = {n: loss_summary(v)["mean"].sel(party=parties).values for n, v in designs}
-    unit = money_unit(list(means.values()), lang)
+    unit = unit or money_unit(list(means.values()), lang)
     series = {n: m / unit.scale for n, m in means.items()}
 
     def amount(x):
@@ -756,13 +780,13 @@ def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None
     ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
 
 
-def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str, unit) -> None:
     """Comparison panel: fiscal cost over the run with its 95% CI, annotated with the cost
     per 100 m CNY lent and (with a counterfactual) per additional first-time borrower."""
     names = [n for n, _ in designs]
     costs = cost_table(ds).set_index("design")
     intervals = [mean_interval(v["fiscal_cost"].sum("year")) for _, v in designs]
-    unit = money_unit([float(ci["high"]) for ci in intervals], lang)
+    unit = unit or money_unit([float(ci["high"]) for ci in intervals], lang)
     means = [float(ci["mean"]) / unit.scale for ci in intervals]
     errs = [float(ci["high"] - ci["mean"]) / unit.scale for ci in intervals]
     y = np.arange(len(names))
