@@ -811,3 +811,35 @@ def test_each_money_quantity_has_one_unit_in_text_tables_and_axes(datasets, kind
 
 def _as_list(x) -> list:
     return list(x) if isinstance(x, list) else [x]
+
+
+def test_an_importance_sampled_run_says_so_with_its_effective_sample_size(datasets):
+    """A run with likelihood-ratio weights (``path_weight``) says it used importance
+    sampling beside the findings and in the method, with (sum w)^2 / sum w^2 worked out
+    by hand; weights of one are a plain run and say nothing."""
+    ds = datasets["run"]
+    n = ds.sizes["path"]
+    weights = np.where(np.arange(n) % 4 == 0, 2.5, 0.5)  # a quarter of the paths weigh 5x
+    ess = weights.sum() ** 2 / (weights**2).sum()
+    assert n == 40 and ess == pytest.approx(40**2 / (10 * 2.5**2 + 30 * 0.5**2))  # 22.9
+    weighted = ds.assign(
+        path_weight=("path", weights, {"units": "1", "long_name": "likelihood ratio"})
+    )
+    for lang in ("zh", "en"):
+        brief = brief_module.build_brief(weighted, lang)
+        paragraphs = [b[1] for b in brief.blocks if b[0] == "p"]
+        expected = numbers.count(ess, lang)
+        note = text.t(
+            lang, "importance_note", ess=expected, paths=n, section=text.t(lang, "h_uncertainty")
+        )
+        method = text.t(lang, "importance_method", ess=expected, paths=n)
+        assert note in paragraphs and method in paragraphs
+        at = brief.method_at
+        assert note in [b[1] for b in brief.blocks[:at]]  # beside the findings
+        assert method in [b[1] for b in brief.blocks[at:]]  # in the method
+        assert text.t(lang, "preliminary_ess", ess=round(ess)) in brief.blocks[1][1]
+    plain = ds.assign(path_weight=("path", np.ones(n), {"units": "1", "long_name": "w"}))
+    for other in (ds, plain):
+        assert measures.effective_sample_size(other) == []
+        for where in ("note", "method"):
+            assert brief_module._importance_blocks(other, "en", where) == []

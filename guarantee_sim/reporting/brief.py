@@ -53,7 +53,7 @@ from .findings import (
 )
 from .fonts import resolve_lang
 from .labels import design_changes, design_names, labelled, whole_loss_split
-from .measures import capital_holders, scenario_info, variants
+from .measures import capital_holders, effective_sample_size, scenario_info, variants
 from .numbers import (
     MoneyUnit,
     count,
@@ -270,22 +270,47 @@ PRELIMINARY_REPLICAS = 4
 
 
 def _preliminary_blocks(ds, lang: str, paths: int) -> list[Block]:
-    """A visible banner when the run is too small for its figures to be relied on."""
+    """A visible banner when the run is too small for its figures to be relied on: too few
+    paths (importance-sampled: too small an effective sample size) or book replicas."""
     processes = ds.attrs.get("lending_source") == "processes"
     replicas = int(ds.attrs.get("book_replicas", 1) or 1)
-    if paths >= PRELIMINARY_PATHS and not (processes and replicas < PRELIMINARY_REPLICAS):
+    weighted = effective_sample_size(ds)
+    effective = min([ess for _, ess, _ in weighted], default=paths)
+    if effective >= PRELIMINARY_PATHS and not (processes and replicas < PRELIMINARY_REPLICAS):
         return []
     text = t(
         lang,
         "preliminary",
         paths=paths,
-        replicas=t(lang, "preliminary_replicas", replicas=replicas) if processes else "",
+        replicas=(t(lang, "preliminary_ess", ess=round(effective)) if weighted else "")
+        + (t(lang, "preliminary_replicas", replicas=replicas) if processes else ""),
         min_paths=PRELIMINARY_PATHS,
         min_replicas=t(lang, "preliminary_min_replicas", minimum=PRELIMINARY_REPLICAS)
         if processes
         else "",
     )
     return [("quote", text)]
+
+
+def _ess_words(weighted: list[tuple[str, float, int]], names: dict, lang: str) -> str:
+    """The effective sample size of one run, or of each design of a comparison."""
+    if len(weighted) == 1:
+        return count(weighted[0][1], lang)
+    return t(lang, "and").join(
+        t(lang, "finding_design_part", design=names.get(design, design), text=count(ess, lang))
+        for design, ess, _ in weighted
+    )
+
+
+def _importance_blocks(ds, lang: str, where: str) -> list[Block]:
+    """What importance sampling means for the brief's numbers (``where``: "note" beside the
+    findings, "method" in the method section); nothing for a plain run."""
+    weighted = effective_sample_size(ds)
+    if not weighted:
+        return []
+    ess = _ess_words(weighted, design_names(ds, lang), lang)
+    section = t(lang, "h_uncertainty")
+    return [("p", t(lang, f"importance_{where}", ess=ess, paths=weighted[0][2], section=section))]
 
 
 def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
@@ -306,6 +331,7 @@ def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
     return [
         ("h2", t(lang, "h_uncertainty")),
         ("p", t(lang, "uncertainty", paths=paths, **_sources_of_variation(ds, lang))),
+        *_importance_blocks(ds, lang, "method"),
         ("p", clusters),
     ]
 
@@ -1377,6 +1403,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("h1", title),
         *_preliminary_blocks(ds, lang, paths),
         *_findings_blocks(ds, tables, lang),
+        *_importance_blocks(ds, lang, "note"),
         ("h2", t(lang, "h_question")),
         ("p", question),
     ]
