@@ -695,6 +695,21 @@ def test_the_chinese_brief_has_no_internal_ids_or_english(datasets):
     )
 
 
+def test_the_english_brief_has_no_internal_ids(datasets):
+    """No identifier with an underscore in what an English reader sees (issue 12 §1):
+    parties, schemes, segments, targets, designs and the experiment by their ids in words
+    (``national_fund`` -> national fund), a variant by what it changes (``fee_0_5pct`` ->
+    guarantor fee rate 0.5%); the file names and the quoted sources keep theirs."""
+    for kind in ("run", "compare"):
+        brief = brief_module.build_brief(datasets[kind], "en", source=f"{kind}.nc")
+        for line in _brief_strings(brief):
+            ids = [w for w in _LATIN.findall(_FILE.sub("", str(line))) if "_" in w]
+            assert not ids, (kind, ids, line)
+    seen = "\n".join(_brief_strings(brief_module.build_brief(datasets["compare"], "en")))
+    assert "guarantor fee rate 0.5%" in seen
+    assert "national fund 20% / provincial 20% / guarantor 40% / bank 20%" in seen
+
+
 def test_the_brief_quotes_each_numbers_source_by_key(datasets):
     """Sources travel (issue 12 §1): the file's tagged comments reach the brief, key by
     key, in both languages."""
@@ -741,7 +756,7 @@ def test_a_comparisons_exceedance_is_one_panel_per_party(datasets):
     parties = ["guarantor", "gov_pool"]
     ax = plots.exceedance_panels(ds, lang="en", parties=parties)
     panels = [a for a in ax.figure.axes if a.axison]
-    assert [a.get_title() for a in panels] == parties
+    assert [a.get_title() for a in panels] == ["guarantor", "gov pool"]  # ids in words
     for a in panels:
         curves = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
         assert len(curves) == ds.sizes["scenario"] <= plots.MAX_LINES

@@ -52,7 +52,7 @@ from .findings import (
     strongest_parameter,
 )
 from .fonts import resolve_lang
-from .labels import design_changes, design_names, labelled, whole_loss_split
+from .labels import design_changes, design_names, labelled, named, whole_loss_split, words
 from .measures import capital_holders, effective_sample_size, scenario_info, variants
 from .numbers import (
     MoneyUnit,
@@ -163,7 +163,7 @@ def brief_figures(ds: xr.Dataset, lang: str, units=None) -> dict[str, tuple[byte
     units = quantity_units(all_tables(ds), fig_lang) if units is None or fig_lang != lang else units
     capital = capital_unit(ds, fig_lang)
     compare = "scenario" in ds.dims
-    if compare and fig_lang == "zh":  # designs by the names the text gives them
+    if compare:  # designs by the names the text gives them
         ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
@@ -224,22 +224,24 @@ def brief_figures(ds: xr.Dataset, lang: str, units=None) -> dict[str, tuple[byte
 
 
 def _who(row, lang: str) -> str:
-    """A party in a sentence: its Chinese label (zh), else its name, with its kind unless
-    the name already says it ("guarantor", "pool gov_pool", "re-guarantor provincial")."""
+    """A party in a sentence: its Chinese label (zh), else its id in words, with its kind
+    unless the id already says it ("guarantor", "pool gov pool", "re-guarantor provincial")."""
     label, name, kind = str(row.get("label", "") or ""), str(row["party"]), str(row["kind"])
     if lang == "zh" and label:
         return label
-    return name if name == kind else f"{t(lang, 'kind_' + kind)} {name}"
+    return (
+        words(name)
+        if name == kind
+        else t(lang, "party_of_kind", kind=t(lang, "kind_" + kind), name=words(name))
+    )
 
 
 def _party_cell(row, lang: str) -> str:
-    label = str(row.get("label", "") or "")
-    return label if lang == "zh" and label else str(row["party"])
+    return named(str(row["party"]), str(row.get("label", "") or ""), lang)
 
 
 def _target_name(row, lang: str) -> str:
-    label = str(row.get("label", "") or "")
-    return label if lang == "zh" and label else str(row["target"])
+    return named(str(row["target"]), str(row.get("label", "") or ""), lang)
 
 
 def _year(x, lang: str) -> str:
@@ -529,8 +531,9 @@ def _value(x, metric: str, lang: str) -> str:
 
 
 def _scenario_name(spec: dict, lang: str) -> str:
-    """The base scenario as a reader knows it: its label (zh, when it has one), else its name."""
-    return (spec.get("label") if lang == "zh" else None) or spec.get("name", "")
+    """The base scenario as a reader knows it: its label (zh, when it has one), else its id
+    in words."""
+    return named(spec.get("name", ""), spec.get("label", ""), lang)
 
 
 def _display(tables: dict[str, pd.DataFrame], names: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -587,7 +590,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                 t(
                     lang,
                     "designs_single",
-                    name="" if lang == "zh" and spec.get("label") else spec.get("name", ""),
+                    name="" if lang == "zh" and spec.get("label") else words(spec.get("name", "")),
                     label=spec.get("label", "") or spec.get("name", ""),
                 ),
             )
@@ -596,7 +599,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     if len(schemes):
         rows = [
             [
-                r.label if lang == "zh" and r.label else r.scheme,
+                named(r.scheme, r.label, lang),
                 pct(r.coverage, lang),
                 whole_loss_split(ds, r.scheme, lang),
                 t(lang, "and").join(
@@ -651,7 +654,7 @@ def _difference_blocks(tables, lang) -> list[Block]:
             scale = max(abs(r["difference_ci_low"]), abs(r["difference_ci_high"]))
             diff = signed_money(r["difference"], lang)
             low, high = (signed_money(r[k], lang, like=scale) for k in _DIFF[1:])
-        target = (r["label"] if lang == "zh" and r["label"] else r["target"]) or ""
+        target = named(r["target"], r["label"], lang) if r["target"] else ""
         rows.append(
             [
                 r["design"],
@@ -1051,9 +1054,12 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
                 f"{fee(r.discount_rate, lang)} ({r.design})" for r in rates.itertuples()
             )
         blocks.append(("p", t(lang, "discount_explain", rate=rate, year=int(ds.year[0]))))
-    labels = dict(zip(ds.party.values, ds.party_label.values, strict=True))
+    labels = {
+        str(p): named(str(p), str(label), lang)
+        for p, label in zip(ds.party.values, ds.party_label.values, strict=True)
+    }
     unit = quantity_units(tables, lang).get("public_cost")
-    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang, unit) if has_pv else []
+    items = _public_cost_items(cost, labels, lang, unit) if has_pv else []
     items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
     items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
     if items:
@@ -1378,16 +1384,16 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         tables["differences"] = difference_table(ds)
     spec = scenario_info(ds)
     if compare:
-        label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
-            "experiment", ""
+        label = named(
+            str(ds.attrs.get("experiment", "")), str(ds.attrs.get("experiment_label") or ""), lang
         )
         title = t(lang, "title_compare", label=label)
         question = " ".join(str(ds.attrs.get("question", "")).split())
         if question and not _written_in(question, lang):  # the file's question is English
             question = t(lang, "question_compare", label=label)
     else:
-        label = (ds.attrs.get("scenario_label") if lang == "zh" else None) or ds.attrs.get(
-            "scenario", ""
+        label = named(
+            str(ds.attrs.get("scenario", "")), str(ds.attrs.get("scenario_label") or ""), lang
         )
         title = t(lang, "title_single", label=label)
         question = ""

@@ -46,6 +46,7 @@ from ..results.metrics import (
     tail_allocation,
 )
 from .fonts import font_families, resolve_lang
+from .labels import named, words
 from .measures import capital_holders, over_cap, party_caps, run_loss, variants
 from .numbers import MoneyUnit, money_unit, pct, tick, yuan
 from .tables import cost_table
@@ -99,7 +100,7 @@ def _label(ds: xr.Dataset, dim: str, key, lang: str) -> str:
             label = str(labels.sel({dim: key}).values.flat[0]).strip()
             if label:
                 return label
-    return str(key)
+    return words(str(key))
 
 
 def _party_colors(ds: xr.Dataset) -> dict[str, str]:
@@ -713,7 +714,9 @@ def scenario_comparison(
     designs = variants(ds)
     names = [n for n, _ in designs]
     ax.set_axis_off()
-    title = ds.attrs.get("experiment_label") if lang == "zh" else ds.attrs.get("experiment")
+    title = named(
+        str(ds.attrs.get("experiment", "")), str(ds.attrs.get("experiment_label") or ""), lang
+    )
     ax.set_title(
         t(lang, "fig_compare_title_of", label=title) if title else t(lang, "fig_compare_title")
     )
