@@ -121,10 +121,21 @@ def axes() -> Axes:
 
 
 def csv(folder: Path, name: str) -> pd.DataFrame:
+    """A table of a brief, its columns by their ids whatever the brief's language."""
     path = folder / "tables" / f"{name}.csv"
     # UTF-8 with a BOM, so Excel and WPS on a Chinese Windows PC read the labels
     assert path.read_bytes().startswith(b"\xef\xbb\xbf"), path
-    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+    table = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+    return table.rename(columns=column_ids("zh"))
+
+
+def column_ids(lang: str) -> dict[str, str]:
+    """Header -> column id for every column the catalogue names (headers in ``lang``)."""
+    words = text.TEXT[lang]
+    bases = [k[4:] for k in words if k.startswith("csv_") and not k.startswith("csv_suffix_")]
+    ids = [*bases, *(f"{b}_{s}" for b in bases for s in brief_module.CSV_SUFFIXES)]
+    ids += [f"share_{year}" for year in range(2000, 2100)]
+    return {brief_module.csv_header(i, lang): i for i in ids}
 
 
 def designs(ds):
@@ -858,3 +869,30 @@ def test_an_importance_sampled_run_says_so_with_its_effective_sample_size(datase
         assert measures.effective_sample_size(other) == []
         for where in ("note", "method"):
             assert brief_module._importance_blocks(other, "en", where) == []
+
+
+def test_the_csv_headers_are_in_the_briefs_language(datasets, tmp_path):
+    """A Chinese brief's CSV tables have Chinese headers (each column its own), an English
+    brief's keep the column ids; the numbers are the same (issue 12 §1)."""
+    ds = datasets["compare"]
+    shown = tables.all_tables(ds)
+    shown["differences"] = brief_module.difference_table(ds)
+    for lang in ("zh", "en"):
+        brief = brief_module.Brief(lang, "", [("p", "x")], {}, shown)
+        brief_module._write_files(brief, tmp_path / lang)
+        for name, table in shown.items():
+            path = tmp_path / lang / "tables" / f"{name}.csv"
+            written = pd.read_csv(path, encoding="utf-8-sig")
+            if lang == "en":
+                assert list(written.columns) == list(table.columns)
+                continue
+            assert len(set(written.columns)) == len(table.columns)
+            for header in written.columns:  # Chinese words, no id left
+                assert _CJK.search(header) and "_" not in header, (name, header)
+            back = written.rename(columns=column_ids("zh"))
+            assert list(back.columns) == list(table.columns)
+            numbers_ = table.select_dtypes("number").columns
+            pd.testing.assert_frame_equal(back[numbers_], table[numbers_], check_dtype=False)
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")

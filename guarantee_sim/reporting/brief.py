@@ -1533,6 +1533,48 @@ def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: the endings of a column id that say which statistic of its quantity it holds, longest
+#: first (``fiscal_cost_ci_low``: the fiscal cost's 95% CI, lower end)
+CSV_SUFFIXES = (
+    "ci_approximate",
+    "ci_method",
+    "ci_low",
+    "ci_high",
+    "mean",
+    "median",
+    "p05",
+    "p25",
+    "p75",
+    "p95",
+    "p99",
+)
+_SHARE_YEAR = re.compile(r"share_(\d{4})")
+
+
+def csv_header(column: str, lang: str) -> str:
+    """A CSV column's header in ``lang``: the catalogue's ``csv_<column>``, else its base and
+    statistic composed (``csv_compose``), else the id. The English headers are the ids.
+
+    >>> csv_header("fiscal_cost_ci_low", "zh"), csv_header("share_2023", "zh")
+    ('财政支出（元）：95% 置信区间下限', '2023 年首次发生的路径占比')
+    >>> csv_header("fiscal_cost_ci_low", "en")
+    'fiscal_cost_ci_low'
+    """
+    words = TEXT[lang]
+    if f"csv_{column}" in words:
+        return words[f"csv_{column}"]
+    year = _SHARE_YEAR.fullmatch(column)
+    if year:
+        return t(lang, "csv_share_year", year=year.group(1))
+    for suffix in CSV_SUFFIXES:
+        base = column.removesuffix(f"_{suffix}")
+        if base != column and f"csv_{base}" in words:
+            return t(
+                lang, "csv_compose", base=words[f"csv_{base}"], suffix=words[f"csv_suffix_{suffix}"]
+            )
+    return column
+
+
 def _cell_safe(cell):
     if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _is_number(cell):
         return "'" + cell
@@ -1558,8 +1600,12 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         written.append(rel)
     for name, table in brief.tables.items():
         rel = Path(TABLES) / f"{name}.csv"
-        # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one
-        csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8-sig")
+        # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one;
+        # headers in the brief's language
+        headers = {c: csv_header(str(c), brief.lang) for c in table.columns}
+        csv_safe(table).rename(columns=headers).to_csv(
+            folder / rel, index=False, encoding="utf-8-sig"
+        )
         written.append(rel)
     context = brief_context(brief)  # once, for both formats
     (folder / MARKDOWN).write_text(render_markdown(brief, context), encoding="utf-8")
