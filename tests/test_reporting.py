@@ -896,3 +896,32 @@ def test_the_csv_headers_are_in_the_briefs_language(datasets, tmp_path):
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_a_comparisons_capital_and_yearly_figures_are_small_multiples(datasets):
+    """Capital: a panel per guarantor or pool, one median per design in its own style;
+    public loss by year: a panel per design. At most MAX_LINES lines a panel, no legend on
+    the data, one legend below the panels (issue 12 §1: they drew every design on one
+    axes)."""
+    from guarantee_sim.reporting import plots
+
+    ds = datasets["compare"]
+    n = ds.sizes["scenario"]
+    holders = measures.capital_holders(measures.variants(ds)[0][1])
+    ax = plots.capital_panels(ds, lang="en")
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == [labels.words(h) for h in holders]
+    for a in panels:
+        medians = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
+        assert len(medians) == n <= plots.MAX_LINES
+        assert len({(m.get_color(), m.get_linestyle()) for m in medians}) == n
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1
+
+    ax = plots.fan_panels(ds, "public_loss", lang="en")
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == list(ds.scenario.values)
+    for k, a in enumerate(panels):
+        assert len(a.get_lines()) == (1 if k == 0 else 2) <= plots.MAX_LINES  # + the first's
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1

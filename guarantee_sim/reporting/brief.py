@@ -204,12 +204,16 @@ def brief_figures(ds: xr.Dataset, lang: str, units=None) -> dict[str, tuple[byte
         )
     if capital_holders(first):
         out["capital"] = (
-            _png(plots.capital_paths(ds, lang=fig_lang, unit=capital)),
+            _png(
+                plots.capital_panels(ds, lang=fig_lang, unit=capital)
+                if compare  # one panel per guarantor or pool, one line per design
+                else plots.capital_paths(ds, lang=fig_lang, unit=capital)
+            ),
             t(lang, "fig_caption_capital"),
         )
     if compare:  # designs share their defaults, so compare what they change: public loss
         out["by_year"] = (
-            _png(plots.fan_chart(ds, "public_loss", lang=fig_lang)),
+            _png(plots.fan_panels(ds, "public_loss", lang=fig_lang)),  # a panel per design
             t(lang, "fig_caption_fan_public"),
         )
     else:

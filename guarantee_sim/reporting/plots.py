@@ -32,6 +32,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
@@ -617,6 +618,145 @@ def capital_paths(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     return _finish(ax)
+
+
+# --------------------------------------------------------------------------- small multiples
+
+
+def _panels(n: int, size=(3.6, 3.0)) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels, at most three a row, sharing the y axis; cells the grid
+    has beyond ``n`` are switched off."""
+    cols = min(3, max(1, n))
+    rows = -(-n // cols)
+    fig = Figure(figsize=(size[0] * cols + 0.6, size[1] * rows + 1.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    for k in range(n, rows * cols):
+        grid[k // cols][k % cols].set_axis_off()
+    return fig, grid
+
+
+def _design_legend(fig: Figure, handles: list) -> None:
+    """One legend of the designs for the whole figure, below its panels (off the data)."""
+    fig.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="outside lower center",
+        ncol=min(len(handles), 3),
+        fontsize="small",
+        frameon=False,
+    )
+    for text in fig.findobj(Text):
+        text.set_fontfamily(font_families())
+
+
+def _style(i: int) -> dict:
+    """The colour and line style of the ``i``-th design: distinct for the first six."""
+    return {
+        "color": DESIGN_COLORS[i % len(DESIGN_COLORS)],
+        "linestyle": LINESTYLES[i % len(LINESTYLES)],
+    }
+
+
+def capital_panels(
+    ds: xr.Dataset, *, lang: str = "zh", band=(0.05, 0.95), unit: MoneyUnit | None = None
+) -> Axes:
+    """Small multiples for a comparison: one panel per guarantor or pool, the median of its
+    year-end net assets (or balance) per design in it (a distinct colour and line style
+    each, the first :data:`MAX_LINES` designs), the first design's 5-95% band behind;
+    the legend below the panels. Returns the first panel."""
+    lang = resolve_lang(lang)
+    first = _first(ds)
+    holders = capital_holders(first)
+    designs = variants(ds)[:MAX_LINES]
+    if unit is None:
+        unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
+    fig, grid = _panels(len(holders))
+    years = first.year.values
+    handles = []
+    for k, party in enumerate(holders):
+        ax = grid[k // grid.shape[1]][k % grid.shape[1]]
+        for i, (name, v) in enumerate(designs):
+            values = v["capital"].sel(party=party) / unit.scale
+            q = values.quantile([band[0], 0.5, band[1]], dim="path")
+            if i == 0:
+                ax.fill_between(
+                    years,
+                    q.isel(quantile=0),
+                    q.isel(quantile=2),
+                    alpha=0.15,
+                    linewidth=0,
+                    color=_style(0)["color"],
+                )
+            (line,) = ax.plot(years, q.isel(quantile=1), linewidth=1.8, label=name, **_style(i))
+            if k == 0:
+                handles.append(line)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_title(_label(first, "party", party, lang), fontsize="medium")
+        ax.set_xlabel(t(lang, "fig_year"), fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _money_axis(ax.yaxis)
+        ax.grid(alpha=0.3)
+        _finish(ax)
+    for r in range(grid.shape[0]):
+        grid[r][0].set_ylabel(t(lang, "fig_capital_ylabel", unit=unit.name))
+    fig.suptitle(t(lang, "fig_capital_title"))
+    _design_legend(fig, handles)
+    return grid[0][0]
+
+
+def fan_panels(ds: xr.Dataset, variable: str = "public_loss", *, lang: str = "zh") -> Axes:
+    """Small multiples for a comparison: one panel per design (the first :data:`MAX_LINES`),
+    the median of ``variable`` by year and its 5-95% band across paths, with the first
+    design's median in grey in every other panel to compare against. Returns the first."""
+    lang = resolve_lang(lang)
+    da = ds[variable]
+    extra = [d for d in da.dims if d not in ("path", "year", "scenario")]
+    if extra:
+        da = da.sum(extra, min_count=1).assign_attrs(ds[variable].attrs)
+    da, unit = _scaled(da, lang)
+    designs = [(str(s), da.sel(scenario=s)) for s in da.scenario.values][:MAX_LINES]
+    fig, grid = _panels(len(designs))
+    years = da.year.values
+    quantiles = [q.quantile([0.05, 0.5, 0.95], dim="path", skipna=True) for _, q in designs]
+    for i, ((name, _), q) in enumerate(zip(designs, quantiles, strict=True)):
+        ax = grid[i // grid.shape[1]][i % grid.shape[1]]
+        style = _style(i)
+        ax.fill_between(
+            years,
+            q.isel(quantile=0),
+            q.isel(quantile=2),
+            alpha=0.2,
+            linewidth=0,
+            color=style["color"],
+        )
+        if i:  # the first design's median behind this one's
+            ax.plot(
+                years, quantiles[0].isel(quantile=1), color="grey", linewidth=1.2, linestyle="-"
+            )
+        ax.plot(years, q.isel(quantile=1), linewidth=2, **style)
+        ax.set_title(_wrap(name, lang), fontsize="medium")
+        ax.set_xlabel(t(lang, "fig_year"), fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _money_axis(ax.yaxis)
+        ax.grid(alpha=0.3)
+        _finish(ax)
+    for r in range(grid.shape[0]):
+        grid[r][0].set_ylabel(unit)
+    fig.suptitle(
+        t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang), what="")
+    )
+    band = Patch(color="grey", alpha=0.3, label=t(lang, "fig_paths_band", low=0.05, high=0.95))
+    median = Line2D([], [], color="black", linewidth=2, label=t(lang, "fig_median"))
+    base = Line2D(
+        [],
+        [],
+        color="grey",
+        linewidth=1.2,
+        label=t(lang, "fig_baseline_median", design=designs[0][0]),
+    )
+    _design_legend(fig, [median, band, base])
+    return grid[0][0]
 
 
 # --------------------------------------------------------------------------- comparison
