@@ -54,14 +54,14 @@ def zh_labels() -> dict[str, str]:
 
 
 #: what a key's Chinese name does not depend on: a party's kind, a mapping's own key
-_KIND = re.compile(r"\(kind:[a-z_]+\)")
+_KIND = re.compile(r"\s*\(kind:\s*[a-z_]+\)")
 
 
 def zh_label(key: str) -> str:
     """The Chinese name of a reference ``key``: the longest ending of it that
     ``labels_zh.yaml`` names ("" when none does).
 
-    >>> zh_label("parties.<name>(kind:guarantor).fee_rate"), zh_label("segments.<name>.pd.mean")
+    >>> zh_label("parties.<name> (kind: guarantor).fee_rate"), zh_label("segments.<name>.pd.mean")
     ('担保费率', '年违约概率')
     """
     plain = _KIND.sub("", key).removesuffix(".<key>")
