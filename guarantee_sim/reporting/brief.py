@@ -17,7 +17,7 @@ comes from the catalogue (:data:`guarantee_sim.reporting.text.TEXT`, the files
 >>> sorted(brief.figures)
 ['by_year', 'capital', 'exceedance', 'loss_by_party', 'targets']
 >>> render_markdown(brief).splitlines()[0]
-'# Policy brief: county_guarantee_2021'
+'# Policy brief: county guarantee 2021'
 """
 
 from __future__ import annotations
@@ -1062,7 +1062,7 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
         str(p): named(str(p), str(label), lang)
         for p, label in zip(ds.party.values, ds.party_label.values, strict=True)
     }
-    unit = quantity_units(tables, lang).get("public_cost")
+    unit = quantity_units(tables, lang).get("public_cost", money_unit([], lang))
     items = _public_cost_items(cost, labels, lang, unit) if has_pv else []
     items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
     items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
