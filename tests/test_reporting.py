@@ -529,7 +529,7 @@ def test_brief_folder_has_a_shared_mode_and_a_failure_leaves_nothing(
     assert (tmp_path / "brief").stat().st_mode & 0o777 == 0o750
     assert written["html"].stat().st_mode & 0o777 == 0o640
 
-    def render_html(brief):
+    def render_html(brief, context=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(brief_module, "render_html", render_html)
