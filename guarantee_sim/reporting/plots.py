@@ -360,17 +360,13 @@ def exceedance_panels(
     first = _first(ds)
     parties = list(parties) if parties is not None else _parties_with_loss(ds)
     designs = variants(ds)[:MAX_LINES]
-    cols = min(3, max(1, len(parties)))
-    rows = -(-len(parties) // cols)
-    fig = Figure(figsize=(3.6 * cols + 0.6, 3.0 * rows + 1.0), layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    fig, grid = _panels(len(parties))
     if unit is None:
         unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     n = first.sizes["path"]
     handles = []
     for k, party in enumerate(parties):
-        ax = grid[k // cols][k % cols]
+        ax = grid[k // grid.shape[1]][k % grid.shape[1]]
         for i, (name, v) in enumerate(designs):
             curve = exceedance_curve(run_loss(v).sel(party=party) / unit.scale)
             x, p = curve.threshold.values, curve.values
@@ -378,13 +374,7 @@ def exceedance_panels(
                 x, p = np.concatenate([[0.0], x]), np.concatenate([[1.0], p])
             keep = p > 0
             (line,) = ax.step(
-                x[keep],
-                p[keep],
-                where="post",
-                color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
-                linestyle=LINESTYLES[i % len(LINESTYLES)],
-                linewidth=1.5,
-                label=name,
+                x[keep], p[keep], where="post", linewidth=1.5, label=name, **_style(i)
             )
             if k == 0:
                 handles.append(line)
@@ -395,23 +385,11 @@ def exceedance_panels(
         ax.set_xlabel(unit.name, fontsize="small")
         _money_axis(ax.xaxis)
         ax.grid(alpha=0.3, which="both")
-    for k in range(len(parties), rows * cols):  # empty cells of the grid
-        grid[k // cols][k % cols].set_axis_off()
-    for r in range(rows):
+        _finish(ax)
+    for r in range(grid.shape[0]):
         grid[r][0].set_ylabel(t(lang, "fig_exceed_ylabel"))
     fig.suptitle(t(lang, "fig_exceed_title"))
-    fig.legend(
-        handles,
-        [h.get_label() for h in handles],
-        loc="outside lower center",
-        ncol=min(len(handles), 3),
-        fontsize="small",
-        frameon=False,
-    )
-    for ax in grid.flat:
-        _finish(ax)
-    for text in fig.findobj(Text):
-        text.set_fontfamily(font_families())
+    _design_legend(fig, handles)
     return grid[0][0]
 
 
