@@ -258,3 +258,25 @@ def test_differences_are_paired_path_by_path():
     assert target.difference_ci_high == pytest.approx(1.4187, abs=1e-3)
     assert not excludes_zero(target) and target.label == "目标甲"
     assert difference_table(_comparison().isel(scenario=0)).empty  # a run: nothing to compare
+
+
+def test_the_public_cost_is_said_in_its_quantitys_one_unit():
+    """One unit per quantity: the public cost of every design in the unit its table column
+    takes (here 亿元 / CNY bn, from the typical size of the column), not each sum in its own
+    (5,000.0 万元 beside 30.0 亿元)."""
+    tables = _tables()
+    public = pd.DataFrame(
+        {
+            "design": ["small", "large"],
+            "public_cost_pv_mean": [5e7, 3e9],
+            "public_cost_pv_ci_low": [4e7, 2.9e9],
+            "public_cost_pv_ci_high": [6e7, 3.1e9],
+            "fiscal_cost_pv_mean": [3e9, 3e9],
+        }
+    )
+    costs = pd.DataFrame({"design": ["small", "large"], "ci_approximate": [False, False]})
+    tables.update(public_cost=public, costs=costs)
+    zh = _findings_blocks(xr.Dataset(), tables, "zh")[1][1][0]
+    en = _findings_blocks(xr.Dataset(), tables, "en")[1][1][0]
+    assert "0.5 亿元（95% 置信区间 0.4 亿元–0.6 亿元）" in zh, zh
+    assert "CNY 0.05 bn (95% CI CNY 0.04 bn to CNY 0.06 bn)" in en, en

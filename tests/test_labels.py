@@ -40,7 +40,11 @@ def test_designs_are_named_by_their_label_or_their_levers():
         "fee_0_5pct": "担保公司担保费率 0.5%",
         "renamed": "银担分险（银行20%）",  # the label its author gave
     }
-    assert design_names(ds, "en") == {n: n for n in ds.scenario.values}
+    assert design_names(ds, "en") == {  # no ids in the English brief either
+        "baseline": "base scenario",
+        "fee_0_5pct": "guarantor fee rate 0.5%",
+        "renamed": "main named '银担分险（银行20%）'; adds city",
+    }
     assert lever_words("parties.guarantor.fee_rate", {2021: 0.008, 2022: 0.005}, ds, "zh") == (
         "担保公司担保费率 2021 年起 0.8%、2022 年起 0.5%"
     )
@@ -53,7 +57,7 @@ def test_a_split_is_given_as_shares_of_the_whole_loss():
         "国家基金 20% / 省再担保 20% / 担保公司 40% / 银行 20%"
     )
     assert whole_loss_split(_comparison(), "main", "en") == (
-        "national_fund 20% / provincial 20% / guarantor 40% / bank 20%"
+        "national fund 20% / provincial 20% / guarantor 40% / bank 20%"
     )
 
 

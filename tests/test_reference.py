@@ -128,3 +128,20 @@ def test_schema_command_prints_the_reference_and_the_json_schema():
     assert rc == 0 and out == reference.markdown()
     rc, out, _ = run_main("schema", "--json")
     assert rc == 0 and json.loads(out)["title"] == "guarantee_sim scenario"
+
+
+def test_every_key_has_a_chinese_name_and_every_name_a_key():
+    """The reference gives each key its Chinese name (config/labels_zh.yaml, by the end of
+    the dotted key); an entry that names no key any more is stale."""
+    rows = reference.reference_rows()
+    unnamed = [r.key for r in rows if not re.search(r"[\u4e00-\u9fff]", r.label_zh)]
+    assert not unnamed, unnamed
+    used = set()
+    for r in rows:
+        plain = reference._KIND.sub("", r.key).removesuffix(".<key>")
+        endings = [e for e in reference.zh_labels() if plain == e or plain.endswith("." + e)]
+        used.add(max(endings, key=len))
+    assert set(reference.zh_labels()) == used
+    # the longest ending wins: a pd's mean is not a service time's mean
+    assert reference.zh_label("segments.<name>.pd.mean") == "年违约概率"
+    assert reference.zh_label("processes.bank.service.mean_days") == "平均办理天数"

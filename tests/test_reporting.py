@@ -121,10 +121,21 @@ def axes() -> Axes:
 
 
 def csv(folder: Path, name: str) -> pd.DataFrame:
+    """A table of a brief, its columns by their ids whatever the brief's language."""
     path = folder / "tables" / f"{name}.csv"
     # UTF-8 with a BOM, so Excel and WPS on a Chinese Windows PC read the labels
     assert path.read_bytes().startswith(b"\xef\xbb\xbf"), path
-    return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+    table = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=True)
+    return table.rename(columns=column_ids("zh"))
+
+
+def column_ids(lang: str) -> dict[str, str]:
+    """Header -> column id for every column the catalogue names (headers in ``lang``)."""
+    words = text.TEXT[lang]
+    bases = [k[4:] for k in words if k.startswith("csv_") and not k.startswith("csv_suffix_")]
+    ids = [*bases, *(f"{b}_{s}" for b in bases for s in brief_module.CSV_SUFFIXES)]
+    ids += [f"share_{year}" for year in range(2000, 2100)]
+    return {brief_module.csv_header(i, lang): i for i in ids}
 
 
 def designs(ds):
@@ -518,7 +529,7 @@ def test_brief_folder_has_a_shared_mode_and_a_failure_leaves_nothing(
     assert (tmp_path / "brief").stat().st_mode & 0o777 == 0o750
     assert written["html"].stat().st_mode & 0o777 == 0o640
 
-    def render_html(brief):
+    def render_html(brief, context=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(brief_module, "render_html", render_html)
@@ -695,6 +706,21 @@ def test_the_chinese_brief_has_no_internal_ids_or_english(datasets):
     )
 
 
+def test_the_english_brief_has_no_internal_ids(datasets):
+    """No identifier with an underscore in what an English reader sees (issue 12 §1):
+    parties, schemes, segments, targets, designs and the experiment by their ids in words
+    (``national_fund`` -> national fund), a variant by what it changes (``fee_0_5pct`` ->
+    guarantor fee rate 0.5%); the file names and the quoted sources keep theirs."""
+    for kind in ("run", "compare"):
+        brief = brief_module.build_brief(datasets[kind], "en", source=f"{kind}.nc")
+        for line in _brief_strings(brief):
+            ids = [w for w in _LATIN.findall(_FILE.sub("", str(line))) if "_" in w]
+            assert not ids, (kind, ids, line)
+    seen = "\n".join(_brief_strings(brief_module.build_brief(datasets["compare"], "en")))
+    assert "guarantor fee rate 0.5%" in seen
+    assert "national fund 20% / provincial 20% / guarantor 40% / bank 20%" in seen
+
+
 def test_the_brief_quotes_each_numbers_source_by_key(datasets):
     """Sources travel (issue 12 §1): the file's tagged comments reach the brief, key by
     key, in both languages."""
@@ -741,11 +767,161 @@ def test_a_comparisons_exceedance_is_one_panel_per_party(datasets):
     parties = ["guarantor", "gov_pool"]
     ax = plots.exceedance_panels(ds, lang="en", parties=parties)
     panels = [a for a in ax.figure.axes if a.axison]
-    assert [a.get_title() for a in panels] == parties
+    assert [a.get_title() for a in panels] == ["guarantor", "gov pool"]  # ids in words
     for a in panels:
         curves = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
         assert len(curves) == ds.sizes["scenario"] <= plots.MAX_LINES
         styles = {(line.get_color(), line.get_linestyle()) for line in curves}
         assert len(styles) == len(curves)
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1
+
+
+@pytest.mark.parametrize("kind,lang", CASES)
+def test_each_money_quantity_has_one_unit_in_text_tables_and_axes(datasets, kind, lang):
+    """One unit per quantity (issue 12 §1): a party's loss, the fiscal cost and the public
+    cost each in one unit, chosen by its size, in the sentences, the table header and the
+    figure axis alike; the guarantor's capital in the risk text and on the capital axis."""
+    from guarantee_sim.reporting.numbers import money_unit
+
+    ds = datasets[kind]
+    drawn: list = []  # every axes of every figure the brief draws
+    original = brief_module._png
+
+    def png(ax):
+        drawn.extend(a for top in ax.figure.axes for a in [top, *top.child_axes])
+        return original(ax)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(brief_module, "_png", png)
+        brief = brief_module.build_brief(ds, lang)
+    labels = [s for a in drawn for s in (a.get_xlabel(), a.get_ylabel(), a.get_title())]
+    shown = tables.all_tables(ds)
+    lines = [str(x) for b in brief.blocks if b[0] in ("p", "ul") for x in _as_list(b[1])]
+    headers = [h for b in brief.blocks if b[0] == "table" for h in b[1]]
+
+    def said(x, unit) -> bool:  # a sum written in ``unit`` somewhere in the text
+        return any(text.t(lang, unit.template, value=unit.number(x)) in line for line in lines)
+
+    losses = shown["losses"]
+    columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99", "tail_99"]
+    loss = money_unit(losses[columns], lang)  # the table's columns: one quantity
+    assert f"{text.t(lang, 'col_mean')} ({loss.name})" in headers
+    assert text.t(lang, "fig_loss_ylabel", unit=loss.name) in labels
+    exceedance = text.t(lang, "fig_exceed_xlabel", unit=loss.name)
+    assert (loss.name if kind == "compare" else exceedance) in labels  # panels: the unit
+    guarantor = losses[losses.kind == "guarantor"].iloc[0]
+    assert said(guarantor["mean"], loss)
+
+    costs = shown["costs"]
+    fiscal = money_unit(costs["fiscal_cost_mean"], lang)
+    assert f"{text.t(lang, 'col_fiscal')} ({fiscal.name})" in headers
+    assert all(said(x, fiscal) for x in costs["fiscal_cost_mean"])
+    if kind == "compare":
+        assert text.t(lang, "fig_compare_fiscal", unit=fiscal.name) in labels
+
+    public = shown["public_cost"]
+    pv = money_unit(public[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]], lang)
+    assert f"{text.t(lang, 'col_public_cost_pv')} ({pv.name})" in headers
+    assert all(said(x, pv) for x in public["public_cost_pv_mean"])
+
+    holders = measures.capital_holders(measures.variants(ds)[0][1])
+    capital = money_unit(
+        [v["capital"].sel(party=holders).values for _, v in measures.variants(ds)], lang
+    )
+    assert text.t(lang, "fig_capital_ylabel", unit=capital.name) in labels
+    risks = shown["risks"]
+    insolvency = risks[risks.risk == "insolvency"]
+    assert all(said(x, capital) for x in insolvency["lowest_mean"])
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, list) else [x]
+
+
+def test_an_importance_sampled_run_says_so_with_its_effective_sample_size(datasets):
+    """A run with likelihood-ratio weights (``path_weight``) says it used importance
+    sampling beside the findings and in the method, with (sum w)^2 / sum w^2 worked out
+    by hand; weights of one are a plain run and say nothing."""
+    ds = datasets["run"]
+    n = ds.sizes["path"]
+    weights = np.where(np.arange(n) % 4 == 0, 2.5, 0.5)  # a quarter of the paths weigh 5x
+    ess = weights.sum() ** 2 / (weights**2).sum()
+    assert n == 40 and ess == pytest.approx(40**2 / (10 * 2.5**2 + 30 * 0.5**2))  # 22.9
+    weighted = ds.assign(
+        path_weight=("path", weights, {"units": "1", "long_name": "likelihood ratio"})
+    )
+    for lang in ("zh", "en"):
+        brief = brief_module.build_brief(weighted, lang)
+        paragraphs = [b[1] for b in brief.blocks if b[0] == "p"]
+        expected = numbers.count(ess, lang)
+        note = text.t(
+            lang, "importance_note", ess=expected, paths=n, section=text.t(lang, "h_uncertainty")
+        )
+        method = text.t(lang, "importance_method", ess=expected, paths=n)
+        assert note in paragraphs and method in paragraphs
+        at = brief.method_at
+        assert note in [b[1] for b in brief.blocks[:at]]  # beside the findings
+        assert method in [b[1] for b in brief.blocks[at:]]  # in the method
+        assert text.t(lang, "preliminary_ess", ess=round(ess)) in brief.blocks[1][1]
+    plain = ds.assign(path_weight=("path", np.ones(n), {"units": "1", "long_name": "w"}))
+    for other in (ds, plain):
+        assert measures.effective_sample_size(other) == []
+        for where in ("note", "method"):
+            assert brief_module._importance_blocks(other, "en", where) == []
+
+
+def test_the_csv_headers_are_in_the_briefs_language(datasets, tmp_path):
+    """A Chinese brief's CSV tables have Chinese headers (each column its own), an English
+    brief's keep the column ids; the numbers are the same (issue 12 §1)."""
+    ds = datasets["compare"]
+    shown = tables.all_tables(ds)
+    shown["differences"] = brief_module.difference_table(ds)
+    for lang in ("zh", "en"):
+        brief = brief_module.Brief(lang, "", [("p", "x")], {}, shown)
+        brief_module._write_files(brief, tmp_path / lang)
+        for name, table in shown.items():
+            path = tmp_path / lang / "tables" / f"{name}.csv"
+            written = pd.read_csv(path, encoding="utf-8-sig")
+            if lang == "en":
+                assert list(written.columns) == list(table.columns)
+                continue
+            assert len(set(written.columns)) == len(table.columns)
+            for header in written.columns:  # Chinese words, no id left
+                assert _CJK.search(header) and "_" not in header, (name, header)
+            back = written.rename(columns=column_ids("zh"))
+            assert list(back.columns) == list(table.columns)
+            numbers_ = table.select_dtypes("number").columns
+            pd.testing.assert_frame_equal(back[numbers_], table[numbers_], check_dtype=False)
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_a_comparisons_capital_and_yearly_figures_are_small_multiples(datasets):
+    """Capital: a panel per guarantor or pool, one median per design in its own style;
+    public loss by year: a panel per design. At most MAX_LINES lines a panel, no legend on
+    the data, one legend below the panels (issue 12 §1: they drew every design on one
+    axes)."""
+    from guarantee_sim.reporting import plots
+
+    ds = datasets["compare"]
+    n = ds.sizes["scenario"]
+    holders = measures.capital_holders(measures.variants(ds)[0][1])
+    ax = plots.capital_panels(ds, lang="en")
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == [labels.words(h) for h in holders]
+    for a in panels:
+        medians = [line for line in a.get_lines() if len(line.get_xdata()) > 2]
+        assert len(medians) == n <= plots.MAX_LINES
+        assert len({(m.get_color(), m.get_linestyle()) for m in medians}) == n
+        assert a.get_legend() is None
+    assert len(ax.figure.legends) == 1
+
+    ax = plots.fan_panels(ds, "public_loss", lang="en")
+    panels = [a for a in ax.figure.axes if a.axison]
+    assert [a.get_title() for a in panels] == list(ds.scenario.values)
+    for k, a in enumerate(panels):
+        assert len(a.get_lines()) == (1 if k == 0 else 2) <= plots.MAX_LINES  # + the first's
         assert a.get_legend() is None
     assert len(ax.figure.legends) == 1

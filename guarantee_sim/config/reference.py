@@ -5,7 +5,8 @@ grammar's shapes and each number's ``unit``): editors that read JSON Schema (VS 
 extension, JetBrains) validate and complete a scenario with it. :func:`reference_rows`
 flattens it into one row per key (dotted, ``<name>`` for a name the user chooses, ``[]``
 for a list item) with its type, unit, default, allowed range, the shapes its value may
-take and its description; :func:`markdown` renders them as the reference in
+take, its Chinese name (``labels_zh.yaml``, where it has one) and its description;
+:func:`markdown` renders them as the reference in
 ``docs/scenario_reference.md`` (``guarantee-sim schema`` prints it; a test keeps the file
 in step with the models).
 """
@@ -13,8 +14,13 @@ in step with the models).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
+
+from ruamel.yaml import YAML
 
 from .schema import Scenario
 
@@ -37,6 +43,30 @@ class Row:
     shapes: str  # "number; per year; with source"
     description: str
     required: bool
+    label_zh: str = ""  # the key's Chinese name (labels_zh.yaml), "" where it has none
+
+
+@cache
+def zh_labels() -> dict[str, str]:
+    """Chinese names of keys by the end of their dotted key (``labels_zh.yaml``)."""
+    text = resources.files("guarantee_sim.config").joinpath("labels_zh.yaml").read_text("utf-8")
+    return {str(k): str(v) for k, v in YAML(typ="safe", pure=True).load(text).items()}
+
+
+#: what a key's Chinese name does not depend on: a party's kind, a mapping's own key
+_KIND = re.compile(r"\s*\(kind:\s*[a-z_]+\)")
+
+
+def zh_label(key: str) -> str:
+    """The Chinese name of a reference ``key``: the longest ending of it that
+    ``labels_zh.yaml`` names ("" when none does).
+
+    >>> zh_label("parties.<name> (kind: guarantor).fee_rate"), zh_label("segments.<name>.pd.mean")
+    ('担保费率', '年违约概率')
+    """
+    plain = _KIND.sub("", key).removesuffix(".<key>")
+    endings = [e for e in zh_labels() if plain == e or plain.endswith("." + e)]
+    return zh_labels()[max(endings, key=len)] if endings else ""
 
 
 def json_schema() -> dict[str, Any]:
@@ -72,12 +102,13 @@ def markdown() -> str:
         "(state-of-the-world parameters, drawn per path); *with source* `{value: v, source:",
         '"PARAM: ..."}` wraps any of them. A key marked *required* has no default.',
         "",
-        "| key | type | unit | default | allowed | shapes | description |",
-        "|---|---|---|---|---|---|---|",
+        "| key | 中文 | type | unit | default | allowed | shapes | description |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in reference_rows():
         default = "*required*" if r.required and not r.default else r.default
-        cells = [f"`{r.key}`", r.type, r.unit, default, r.allowed, r.shapes, r.description]
+        cells = [f"`{r.key}`", r.label_zh, r.type, r.unit, default, r.allowed, r.shapes]
+        cells.append(r.description)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -202,6 +233,7 @@ def _row(key, field, node, root, required) -> Row:
         shapes="; ".join(shapes),
         description=str(field.get("description") or node.get("description") or ""),
         required=required and "default" not in field,
+        label_zh=zh_label(key),
     )
 
 

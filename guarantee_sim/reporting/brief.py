@@ -2,11 +2,13 @@
 
 :func:`build_brief` turns a results Dataset (a run, or a comparison with a ``scenario``
 dim) into a :class:`Brief`: a list of blocks (headings, paragraphs, lists, tables,
-figures) written once and rendered twice, by :func:`render_markdown` and
-:func:`render_html`. Every number in the text is read from the tables of
-:mod:`guarantee_sim.reporting.tables`, which compute them from the Dataset with the
-metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
-:data:`guarantee_sim.reporting.text.TEXT`. :func:`write_brief` writes it all atomically.
+figures) built once; :func:`brief_context` lays them out for the two templates
+(``templates/brief.md`` and ``templates/brief.html``, :mod:`~guarantee_sim.reporting.render`),
+which :func:`render_markdown` and :func:`render_html` fill. Every number in the text is
+read from the tables of :mod:`guarantee_sim.reporting.tables`, which compute them from the
+Dataset with the metric functions of :mod:`guarantee_sim.results.metrics`; every word
+comes from the catalogue (:data:`guarantee_sim.reporting.text.TEXT`, the files
+``catalogue/<lang>.yaml``). :func:`write_brief` writes it all atomically.
 
 >>> import guarantee_sim as gs
 >>> from guarantee_sim.reporting import build_brief, render_markdown
@@ -15,13 +17,12 @@ metric functions of :mod:`guarantee_sim.results.metrics`; every word comes from
 >>> sorted(brief.figures)
 ['by_year', 'capital', 'exceedance', 'loss_by_party', 'targets']
 >>> render_markdown(brief).splitlines()[0]
-'# Policy brief: county_guarantee_2021'
+'# Policy brief: county guarantee 2021'
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -52,9 +53,10 @@ from .findings import (
     strongest_parameter,
 )
 from .fonts import resolve_lang
-from .labels import design_changes, design_names, labelled, whole_loss_split
-from .measures import capital_holders, scenario_info, variants
+from .labels import design_changes, design_names, labelled, named, whole_loss_split, words
+from .measures import capital_holders, effective_sample_size, scenario_info, variants
 from .numbers import (
+    MoneyUnit,
     count,
     fee,
     money,
@@ -66,6 +68,7 @@ from .numbers import (
     signed_money,
     yuan,
 )
+from .render import render
 from .tables import (
     MIN_TAIL_PATHS,
     NO_DECOMPOSITION,
@@ -93,9 +96,48 @@ class Brief:
     blocks: list[Block] = field(default_factory=list)
     figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: where the method and metadata start in ``blocks`` (None: no such part)
+    method_at: int | None = None
+    #: the optional sweep section (lever values on the x axis), placed before the method;
+    #: blocks as in ``blocks``, their figures in ``figures``
+    sweep: list[Block] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- figures
+
+
+#: money quantities of the brief and the table columns whose values choose each one's unit
+#: (:func:`~.numbers.money_unit`): text, table columns and figure axes show a quantity in
+#: that one unit
+QUANTITIES = {
+    "loss": (
+        "losses",
+        ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99", "tail_99"],
+    ),
+    "fiscal_cost": ("costs", ["fiscal_cost_mean"]),
+    "public_loss": ("costs", ["public_loss_mean"]),
+    "lending": ("costs", ["lending_mean"]),
+    "unmet_demand": ("costs", ["unmet_demand_mean"]),
+    "additional_lending": ("costs", ["additional_lending_mean"]),
+    "public_cost": ("public_cost", ["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]),
+}
+
+
+def quantity_units(tables: dict[str, pd.DataFrame], lang: str) -> dict[str, MoneyUnit]:
+    """The unit of each money quantity (:data:`QUANTITIES`) the tables hold, over every
+    design: the one the text, the table columns and the figure axes use."""
+    out = {}
+    for quantity, (name, columns) in QUANTITIES.items():
+        table = tables.get(name)
+        if table is not None and set(columns) <= set(table):
+            out[quantity] = money_unit(table[columns].to_numpy(dtype=np.float64), lang)
+    return out
+
+
+def capital_unit(ds: xr.Dataset, lang: str) -> MoneyUnit:
+    """The unit of guarantors' net assets and pools' balances (text and figure alike)."""
+    values = [v["capital"].sel(party=capital_holders(v)).values for _, v in variants(ds)]
+    return money_unit(values, lang)
 
 
 def _png(ax) -> bytes:
@@ -114,23 +156,30 @@ def _designs_renamed(ds: xr.Dataset, names: dict[str, str]) -> xr.Dataset:
     return out
 
 
-def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
-    """The brief's figures as PNG bytes with their captions (in ``lang``)."""
+def brief_figures(ds: xr.Dataset, lang: str, units=None) -> dict[str, tuple[bytes, str]]:
+    """The brief's figures as PNG bytes with their captions (in ``lang``); money axes in
+    ``units`` (by quantity, :func:`quantity_units`: as the text and tables show them)."""
     fig_lang = resolve_lang(lang)  # warns once when zh has no CJK font
+    # a figure drawn in English (no CJK font) names its units in English too
+    units = quantity_units(all_tables(ds), fig_lang) if units is None or fig_lang != lang else units
+    capital = capital_unit(ds, fig_lang)
     compare = "scenario" in ds.dims
-    if compare:  # designs by the names the text gives them (en: ids, or the labels given)
+    if compare:  # designs by the names the text gives them
         ds = _designs_renamed(ds, design_names(ds, fig_lang))
     first = variants(ds)[0][1]
     out = {}
     if compare:
         out["comparison"] = (
-            _png(plots.scenario_comparison(ds, lang=fig_lang)),
+            _png(plots.scenario_comparison(ds, lang=fig_lang, units=units)),
             t(lang, "fig_caption_compare"),
         )
     out["loss_by_party"] = (
         _png(
             plots.loss_by_party(
-                ds, plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)), lang=fig_lang
+                ds,
+                plots.new_axes((9.0, 4.8) if compare else (8.0, 4.5)),
+                lang=fig_lang,
+                unit=units["loss"],
             )
         ),
         t(lang, "fig_caption_loss"),
@@ -144,9 +193,9 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
             if public[list(map(str, first.party.values)).index(p)]
         ]
     exceedance = (  # a comparison: one panel per party, one line per design
-        plots.exceedance_panels(ds, lang=fig_lang, parties=parties)
+        plots.exceedance_panels(ds, lang=fig_lang, parties=parties, unit=units["loss"])
         if compare
-        else plots.exceedance_curves(ds, lang=fig_lang)
+        else plots.exceedance_curves(ds, lang=fig_lang, unit=units["loss"])
     )
     out["exceedance"] = (_png(exceedance), t(lang, "fig_caption_exceed"))
     if first.sizes.get("target"):
@@ -156,12 +205,16 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
         )
     if capital_holders(first):
         out["capital"] = (
-            _png(plots.capital_paths(ds, lang=fig_lang)),
+            _png(
+                plots.capital_panels(ds, lang=fig_lang, unit=capital)
+                if compare  # one panel per guarantor or pool, one line per design
+                else plots.capital_paths(ds, lang=fig_lang, unit=capital)
+            ),
             t(lang, "fig_caption_capital"),
         )
     if compare:  # designs share their defaults, so compare what they change: public loss
         out["by_year"] = (
-            _png(plots.fan_chart(ds, "public_loss", lang=fig_lang)),
+            _png(plots.fan_panels(ds, "public_loss", lang=fig_lang)),  # a panel per design
             t(lang, "fig_caption_fan_public"),
         )
     else:
@@ -176,22 +229,24 @@ def brief_figures(ds: xr.Dataset, lang: str) -> dict[str, tuple[bytes, str]]:
 
 
 def _who(row, lang: str) -> str:
-    """A party in a sentence: its Chinese label (zh), else its name, with its kind unless
-    the name already says it ("guarantor", "pool gov_pool", "re-guarantor provincial")."""
+    """A party in a sentence: its Chinese label (zh), else its id in words, with its kind
+    unless the id already says it ("guarantor", "pool gov pool", "re-guarantor provincial")."""
     label, name, kind = str(row.get("label", "") or ""), str(row["party"]), str(row["kind"])
     if lang == "zh" and label:
         return label
-    return name if name == kind else f"{t(lang, 'kind_' + kind)} {name}"
+    return (
+        words(name)
+        if name == kind
+        else t(lang, "party_of_kind", kind=t(lang, "kind_" + kind), name=words(name))
+    )
 
 
 def _party_cell(row, lang: str) -> str:
-    label = str(row.get("label", "") or "")
-    return label if lang == "zh" and label else str(row["party"])
+    return named(str(row["party"]), str(row.get("label", "") or ""), lang)
 
 
 def _target_name(row, lang: str) -> str:
-    label = str(row.get("label", "") or "")
-    return label if lang == "zh" and label else str(row["target"])
+    return named(str(row["target"]), str(row.get("label", "") or ""), lang)
 
 
 def _year(x, lang: str) -> str:
@@ -222,22 +277,47 @@ PRELIMINARY_REPLICAS = 4
 
 
 def _preliminary_blocks(ds, lang: str, paths: int) -> list[Block]:
-    """A visible banner when the run is too small for its figures to be relied on."""
+    """A visible banner when the run is too small for its figures to be relied on: too few
+    paths (importance-sampled: too small an effective sample size) or book replicas."""
     processes = ds.attrs.get("lending_source") == "processes"
     replicas = int(ds.attrs.get("book_replicas", 1) or 1)
-    if paths >= PRELIMINARY_PATHS and not (processes and replicas < PRELIMINARY_REPLICAS):
+    weighted = effective_sample_size(ds)
+    effective = min([ess for _, ess, _ in weighted], default=paths)
+    if effective >= PRELIMINARY_PATHS and not (processes and replicas < PRELIMINARY_REPLICAS):
         return []
     text = t(
         lang,
         "preliminary",
         paths=paths,
-        replicas=t(lang, "preliminary_replicas", replicas=replicas) if processes else "",
+        replicas=(t(lang, "preliminary_ess", ess=round(effective)) if weighted else "")
+        + (t(lang, "preliminary_replicas", replicas=replicas) if processes else ""),
         min_paths=PRELIMINARY_PATHS,
         min_replicas=t(lang, "preliminary_min_replicas", minimum=PRELIMINARY_REPLICAS)
         if processes
         else "",
     )
     return [("quote", text)]
+
+
+def _ess_words(weighted: list[tuple[str, float, int]], names: dict, lang: str) -> str:
+    """The effective sample size of one run, or of each design of a comparison."""
+    if len(weighted) == 1:
+        return count(weighted[0][1], lang)
+    return t(lang, "and").join(
+        t(lang, "finding_design_part", design=names.get(design, design), text=count(ess, lang))
+        for design, ess, _ in weighted
+    )
+
+
+def _importance_blocks(ds, lang: str, where: str) -> list[Block]:
+    """What importance sampling means for the brief's numbers (``where``: "note" beside the
+    findings, "method" in the method section); nothing for a plain run."""
+    weighted = effective_sample_size(ds)
+    if not weighted:
+        return []
+    ess = _ess_words(weighted, design_names(ds, lang), lang)
+    section = t(lang, "h_uncertainty")
+    return [("p", t(lang, f"importance_{where}", ess=ess, paths=weighted[0][2], section=section))]
 
 
 def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
@@ -258,6 +338,7 @@ def _uncertainty_blocks(ds, lang: str, paths) -> list[Block]:
     return [
         ("h2", t(lang, "h_uncertainty")),
         ("p", t(lang, "uncertainty", paths=paths, **_sources_of_variation(ds, lang))),
+        *_importance_blocks(ds, lang, "method"),
         ("p", clusters),
     ]
 
@@ -317,10 +398,11 @@ def _per_design(rows: list[dict], part, compare: bool, lang: str) -> str:
     )
 
 
-def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> str:
-    """One finding in a sentence, each number with its 95% interval."""
+def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str, units) -> str:
+    """One finding in a sentence, each number with its 95% interval (sums in ``units``)."""
     first = f.rows[0]
     if f.kind == "cost":
+        unit = units.get("public_cost")
         return t(
             lang,
             "finding_cost",
@@ -329,9 +411,9 @@ def _finding_text(f: Finding, approx_cost: dict, compare: bool, lang: str) -> st
                 lambda r: t(
                     lang,
                     "finding_cost_part",
-                    mean=money(r["public_cost_pv_mean"], lang),
-                    low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
-                    high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
+                    mean=money(r["public_cost_pv_mean"], lang, unit=unit),
+                    low=money(r["public_cost_pv_ci_low"], lang, unit=unit),
+                    high=money(r["public_cost_pv_ci_high"], lang, unit=unit),
                     ci=_ci_name(approx_cost.get(r["design"], False), lang),
                 ),
                 compare,
@@ -428,9 +510,10 @@ def _findings_blocks(ds, tables, lang: str) -> list[Block]:
     costs = tables["costs"]
     approx_cost = dict(zip(costs.design, costs.ci_approximate, strict=True))
     compare = "scenario" in ds.dims
+    units = quantity_units(tables, lang)
     blocks: list[Block] = [
         ("h2", t(lang, "h_findings")),
-        ("ul", [_finding_text(f, approx_cost, compare, lang) for f in chosen]),
+        ("ul", [_finding_text(f, approx_cost, compare, lang, units) for f in chosen]),
         (
             "p",
             t(
@@ -453,8 +536,9 @@ def _value(x, metric: str, lang: str) -> str:
 
 
 def _scenario_name(spec: dict, lang: str) -> str:
-    """The base scenario as a reader knows it: its label (zh, when it has one), else its name."""
-    return (spec.get("label") if lang == "zh" else None) or spec.get("name", "")
+    """The base scenario as a reader knows it: its label (zh, when it has one), else its id
+    in words."""
+    return named(spec.get("name", ""), spec.get("label", ""), lang)
 
 
 def _display(tables: dict[str, pd.DataFrame], names: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -511,7 +595,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
                 t(
                     lang,
                     "designs_single",
-                    name="" if lang == "zh" and spec.get("label") else spec.get("name", ""),
+                    name="" if lang == "zh" and spec.get("label") else words(spec.get("name", "")),
                     label=spec.get("label", "") or spec.get("name", ""),
                 ),
             )
@@ -520,7 +604,7 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     if len(schemes):
         rows = [
             [
-                r.label if lang == "zh" and r.label else r.scheme,
+                named(r.scheme, r.label, lang),
                 pct(r.coverage, lang),
                 whole_loss_split(ds, r.scheme, lang),
                 t(lang, "and").join(
@@ -545,10 +629,18 @@ def _design_blocks(ds, tables, lang) -> list[Block]:
     return blocks
 
 
-def _difference_value(x, kind: str, lang: str, like=None) -> str:
+#: the money quantity (:data:`QUANTITIES`) of each measure of the differences table
+_MEASURE_QUANTITY = {
+    "public_cost_pv": "public_cost",
+    "fiscal_cost": "fiscal_cost",
+    "public_loss": "public_loss",
+}
+
+
+def _difference_value(x, kind: str, lang: str, unit: MoneyUnit | None) -> str:
     if kind == "probability":
         return pct(x, lang)
-    return money(x, lang, like=like)
+    return money(x, lang, unit=unit)
 
 
 def _difference_blocks(tables, lang) -> list[Block]:
@@ -557,21 +649,23 @@ def _difference_blocks(tables, lang) -> list[Block]:
     diffs = tables.get("differences")
     if diffs is None or not len(diffs):
         return []
+    units = quantity_units(tables, lang)
     rows = []
     for r in diffs.to_dict("records"):
+        unit = units.get(_MEASURE_QUANTITY.get(r["measure"], ""))
         if r["kind"] == "probability":
             diff, low, high = (points(r[k], lang) for k in _DIFF)
         else:
             scale = max(abs(r["difference_ci_low"]), abs(r["difference_ci_high"]))
             diff = signed_money(r["difference"], lang)
             low, high = (signed_money(r[k], lang, like=scale) for k in _DIFF[1:])
-        target = (r["label"] if lang == "zh" and r["label"] else r["target"]) or ""
+        target = named(r["target"], r["label"], lang) if r["target"] else ""
         rows.append(
             [
                 r["design"],
                 t(lang, f"measure_{r['measure']}", target=target),
-                _difference_value(r["baseline_value"], r["kind"], lang),
-                _difference_value(r["design_value"], r["kind"], lang, like=r["baseline_value"]),
+                _difference_value(r["baseline_value"], r["kind"], lang, unit),
+                _difference_value(r["design_value"], r["kind"], lang, unit),
                 diff,
                 f"{low} – {high}",
                 t(lang, "identical" if identical(r) else "yes" if excludes_zero(r) else "no"),
@@ -598,6 +692,8 @@ _DIFF = ("difference", "difference_ci_low", "difference_ci_high")
 
 def _key_blocks(ds, tables, lang) -> list[Block]:
     costs, losses = tables["costs"], tables["losses"]
+    units = quantity_units(tables, lang)
+    fiscal, public, loss = units["fiscal_cost"], units["public_loss"], units["loss"]
     blocks: list[Block] = [("h2", t(lang, "h_key"))]
     if "scenario" in ds.dims:
         blocks.append(("figure", "comparison"))
@@ -610,15 +706,15 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 "key_fiscal_fixed" if fixed else "key_fiscal",
                 ci=_ci_name(r.ci_approximate, lang),
                 design=r.design,
-                mean=money(r.fiscal_cost_mean, lang),
-                low=money(r.fiscal_cost_ci_low, lang, like=r.fiscal_cost_mean),
-                high=money(r.fiscal_cost_ci_high, lang, like=r.fiscal_cost_mean),
-                public=money(r.public_loss_mean, lang),
-                public_low=money(r.public_loss_ci_low, lang, like=r.public_loss_mean),
-                public_high=money(r.public_loss_ci_high, lang, like=r.public_loss_mean),
-                public_p05=money(r.public_loss_p05, lang, like=r.public_loss_p95),
-                public_p95=money(r.public_loss_p95, lang),
-                lending=money(r.lending_mean, lang),
+                mean=money(r.fiscal_cost_mean, lang, unit=fiscal),
+                low=money(r.fiscal_cost_ci_low, lang, unit=fiscal),
+                high=money(r.fiscal_cost_ci_high, lang, unit=fiscal),
+                public=money(r.public_loss_mean, lang, unit=public),
+                public_low=money(r.public_loss_ci_low, lang, unit=public),
+                public_high=money(r.public_loss_ci_high, lang, unit=public),
+                public_p05=money(r.public_loss_p05, lang, unit=public),
+                public_p95=money(r.public_loss_p95, lang, unit=public),
+                lending=money(r.lending_mean, lang, unit=units["lending"]),
             )
         )
     for _, r in losses[losses.kind == "guarantor"].iterrows():
@@ -629,17 +725,15 @@ def _key_blocks(ds, tables, lang) -> list[Block]:
                 ci=_ci_name(r.mean_ci_approximate, lang),
                 design=r.design,
                 party=_who(r, lang),
-                mean=money(r["mean"], lang),
-                low=money(r.mean_ci_low, lang, like=r["mean"]),
-                high=money(r.mean_ci_high, lang, like=r["mean"]),
-                var99=money(r.var_99, lang),
-                es99=money(r.es_99, lang),
+                mean=money(r["mean"], lang, unit=loss),
+                low=money(r.mean_ci_low, lang, unit=loss),
+                high=money(r.mean_ci_high, lang, unit=loss),
+                var99=money(r.var_99, lang, unit=loss),
+                es99=money(r.es_99, lang, unit=loss),
             )
         )
     blocks.append(("ul", items))
-    # one unit for the table: its columns are the same quantity (a party's loss)
-    money_columns = ["mean", "mean_ci_low", "mean_ci_high", "var_99", "var_99_9", "es_99"]
-    unit = money_unit(losses[[*money_columns, "tail_99"]].to_numpy(), lang)
+    unit = loss  # one unit for the table: its columns are the same quantity
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
         t(lang, "col_party"),
@@ -833,16 +927,17 @@ def _whole_percents(shares) -> list[str]:
     return [f"{w}%" for w in whole]
 
 
-#: the money columns of the cost table, each in its own unit, with their headers
+#: the money columns of the cost table: each one's quantity (its unit) and header
 _COST_MONEY = {
-    "fiscal_cost_mean": "col_fiscal",
-    "public_loss_mean": "col_public_loss",
-    "lending_mean": "col_lending",
+    "fiscal_cost_mean": ("fiscal_cost", "col_fiscal"),
+    "public_loss_mean": ("public_loss", "col_public_loss"),
+    "lending_mean": ("lending", "col_lending"),
 }
 
 
 def _cost_blocks(ds, tables, lang) -> list[Block]:
     costs = tables["costs"]
+    units = quantity_units(tables, lang)
     blocks: list[Block] = [("h2", t(lang, "h_costs"))]
     items = []
     for _, r in costs.iterrows():
@@ -881,7 +976,9 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                         additional=count(r.additional_borrowers_mean, lang),
                         low=count(r.additional_borrowers_ci_low, lang),
                         high=count(r.additional_borrowers_ci_high, lang),
-                        lending=money(r.additional_lending_mean, lang),
+                        lending=money(
+                            r.additional_lending_mean, lang, unit=units.get("additional_lending")
+                        ),
                         per_additional=yuan(r.fiscal_cost_per_additional_borrower, lang),
                         per_100m=yuan(r.extra_fiscal_cost_per_100m_additional_lending, lang),
                     )
@@ -901,10 +998,9 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
                 ),
             )
         )
-    units = {c: money_unit(costs[c], lang) for c in _COST_MONEY}
     header = [
         t(lang, "col_design"),
-        *(f"{t(lang, key)} ({units[c].name})" for c, key in _COST_MONEY.items()),
+        *(f"{t(lang, key)} ({units[q].name})" for q, key in _COST_MONEY.values()),
         t(lang, "col_per_borrower"),
         t(lang, "col_per_100m"),
     ]
@@ -914,7 +1010,7 @@ def _cost_blocks(ds, tables, lang) -> list[Block]:
     for _, r in costs.iterrows():
         row = [
             r.design,
-            *(money_cell(getattr(r, c), units[c], lang) for c in _COST_MONEY),
+            *(money_cell(getattr(r, c), units[q], lang) for c, (q, _) in _COST_MONEY.items()),
             count(r.fiscal_cost_per_first_time_borrower, lang),
             count(r.fiscal_cost_per_100m_lending, lang),
         ]
@@ -963,22 +1059,26 @@ def _public_cost_blocks(ds, tables, lang) -> list[Block]:
                 f"{fee(r.discount_rate, lang)} ({r.design})" for r in rates.itertuples()
             )
         blocks.append(("p", t(lang, "discount_explain", rate=rate, year=int(ds.year[0]))))
-    labels = dict(zip(ds.party.values, ds.party_label.values, strict=True))
-    items = _public_cost_items(cost, labels if lang == "zh" else {}, lang) if has_pv else []
+    labels = {
+        str(p): named(str(p), str(label), lang)
+        for p, label in zip(ds.party.values, ds.party_label.values, strict=True)
+    }
+    unit = quantity_units(tables, lang).get("public_cost", money_unit([], lang))
+    items = _public_cost_items(cost, labels, lang, unit) if has_pv else []
     items += [_break_even_item(r, lang) for _, r in fees.iterrows()]
     items += [_exhaustion_item(r, ds.year.values, lang) for r in exhaustion.to_dict("records")]
     if items:
         blocks.append(("ul", items))
     if has_pv:
-        blocks.append(_public_cost_table(cost, lang))
+        blocks.append(_public_cost_table(cost, lang, unit))
     if len(fees):
         blocks.append(_break_even_table(fees, exhaustion, "scenario" in ds.dims, lang))
     return blocks
 
 
-def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]:
+def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str, unit) -> list[str]:
     """Public cost, subsidy rate and zero-subsidy fee per design (``labels``: party names
-    to write as their labels)."""
+    to write as their labels; sums in ``unit``, the public cost's)."""
     items = []
     for r in cost.to_dict("records"):
         if not np.isfinite(r.get("public_cost_pv_mean", np.nan)):
@@ -999,11 +1099,11 @@ def _public_cost_items(cost: pd.DataFrame, labels: dict, lang: str) -> list[str]
                 lang,
                 "public_cost_line",
                 design=r["design"],
-                public=money(r["public_cost_pv_mean"], lang),
-                low=money(r["public_cost_pv_ci_low"], lang, like=r["public_cost_pv_mean"]),
-                high=money(r["public_cost_pv_ci_high"], lang, like=r["public_cost_pv_mean"]),
-                fiscal=money(r["fiscal_cost_pv_mean"], lang),
-                operating=money(r["public_operating_cost_pv_mean"], lang),
+                public=money(r["public_cost_pv_mean"], lang, unit=unit),
+                low=money(r["public_cost_pv_ci_low"], lang, unit=unit),
+                high=money(r["public_cost_pv_ci_high"], lang, unit=unit),
+                fiscal=money(r["fiscal_cost_pv_mean"], lang, unit=unit),
+                operating=money(r["public_operating_cost_pv_mean"], lang, unit=unit),
             )
             + subsidy
         )
@@ -1062,8 +1162,7 @@ def _two(x, lang: str) -> str:
     return t(lang, "none") if not np.isfinite(x) else f"{float(x):,.2f}"
 
 
-def _public_cost_table(cost: pd.DataFrame, lang: str) -> Block:
-    unit = money_unit(cost[["public_cost_pv_ci_high", "fiscal_cost_pv_mean"]].to_numpy(), lang)
+def _public_cost_table(cost: pd.DataFrame, lang: str, unit: MoneyUnit) -> Block:
     header = [
         t(lang, "col_design"),
         f"{t(lang, 'col_public_cost_pv')} ({unit.name})",
@@ -1146,7 +1245,12 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
             items.append(t(lang, f"risk_{r.risk}", when=when, **common))
         elif r.risk == "insolvency":
             items.append(
-                t(lang, "risk_insolvency", capital_min=money(r.lowest_mean, lang), **common)
+                t(
+                    lang,
+                    "risk_insolvency",
+                    capital_min=money(r.lowest_mean, lang, unit=capital_unit(ds, lang)),
+                    **common,
+                )
             )
         elif r.risk == "leverage_over_cap":
             items.append(
@@ -1172,7 +1276,8 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
                 )
             )
     for _, r in costs.iterrows():
-        items.append(t(lang, "risk_unmet", design=r.design, unmet=money(r.unmet_demand_mean, lang)))
+        unmet = money(r.unmet_demand_mean, lang, unit=quantity_units(tables, lang)["unmet_demand"])
+        items.append(t(lang, "risk_unmet", design=r.design, unmet=unmet))
     blocks.append(("ul", items))
     compare = "scenario" in ds.dims
     header = ([t(lang, "col_design")] if compare else []) + [
@@ -1209,13 +1314,19 @@ def _risk_blocks(ds, tables, lang) -> list[Block]:
 def _catalogued(lang: str, prefix: str, value) -> str:
     """A setting's value in words from the catalogue (``prefix + value``), else as it is."""
     key = f"{prefix}{value}"
-    return t(lang, key) if key in TEXT[lang] else str(value if value is not None else "—")
+    return (
+        t(lang, key) if key in TEXT[lang] else str(value if value is not None else t(lang, "none"))
+    )
+
+
+#: the CJK Unified Ideographs block: Chinese characters
+CJK_FROM, CJK_TO = 0x4E00, 0x9FFF
 
 
 def _written_in(text: str, lang: str) -> bool:
     """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
     characters are at least a third of its letters; for en, when Latin letters are half."""
-    cjk = sum("\u4e00" <= c <= "\u9fff" for c in text)
+    cjk = sum(CJK_FROM <= ord(c) <= CJK_TO for c in text)
     latin = sum(c.isascii() and c.isalpha() for c in text)
     if lang == "zh":
         return cjk >= (cjk + latin) / 3
@@ -1281,16 +1392,16 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         tables["differences"] = difference_table(ds)
     spec = scenario_info(ds)
     if compare:
-        label = (ds.attrs.get("experiment_label") if lang == "zh" else None) or ds.attrs.get(
-            "experiment", ""
+        label = named(
+            str(ds.attrs.get("experiment", "")), str(ds.attrs.get("experiment_label") or ""), lang
         )
         title = t(lang, "title_compare", label=label)
         question = " ".join(str(ds.attrs.get("question", "")).split())
         if question and not _written_in(question, lang):  # the file's question is English
             question = t(lang, "question_compare", label=label)
     else:
-        label = (ds.attrs.get("scenario_label") if lang == "zh" else None) or ds.attrs.get(
-            "scenario", ""
+        label = named(
+            str(ds.attrs.get("scenario", "")), str(ds.attrs.get("scenario_label") or ""), lang
         )
         title = t(lang, "title_single", label=label)
         question = ""
@@ -1306,17 +1417,21 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("h1", title),
         *_preliminary_blocks(ds, lang, paths),
         *_findings_blocks(ds, tables, lang),
+        *_importance_blocks(ds, lang, "note"),
         ("h2", t(lang, "h_question")),
         ("p", question),
     ]
     blocks += _design_blocks(ds, tables, lang)
-    blocks += sweep_blocks
     blocks += _difference_blocks(tables, lang)
     blocks += _key_blocks(ds, tables, lang)
     blocks += _target_blocks(ds, tables, lang)
     blocks += _cost_blocks(ds, tables, lang)
     blocks += _public_cost_blocks(ds, tables, lang)
     blocks += _risk_blocks(ds, tables, lang)
+    figures = {**brief_figures(ds, lang, quantity_units(raw, lang)), **sweep_figures}
+    # a figure without data (no targets, no capital) is left out
+    blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
+    method_at = len(blocks)  # a sweep section, when there is one, goes here
     blocks += _uncertainty_blocks(ds, lang, paths)
     blocks += _assumption_blocks(ds, lang)
     blocks += [
@@ -1335,144 +1450,81 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         ("h2", t(lang, "h_tables")),
         ("p", t(lang, "tables_note", files=", ".join(f"{n}.csv" for n in tables))),
     ]
-    figures = {**brief_figures(ds, lang), **sweep_figures}
-    blocks = [b for b in blocks if b[0] != "figure" or b[1] in figures]
     return Brief(
-        lang=lang, title=title, blocks=blocks, figures=figures, tables={**raw, **sweep_tables}
+        lang,
+        title,
+        blocks,
+        figures,
+        {**raw, **sweep_tables},
+        method_at=method_at,
+        sweep=[b for b in sweep_blocks if b[0] != "figure" or b[1] in figures],
     )
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-#: what Markdown would read as HTML (a '<' that starts a tag, a comment or an autolink, as in
-#: a label '<script>'), and every '[' (a label '![x](http://...)' would fetch the image; no
-#: link or image starts without one). Written as character references, which Markdown
-#: shows as the characters and never reads as syntax; '<= 1%' stays as it is.
-_MD_SYNTAX = re.compile(r"<(?=[A-Za-z/!?])|\[")
-_MD_REFERENCES = {"<": "&lt;", "[": "&#91;"}
+def _block(block: Block, figures: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
+    """A block as the templates read it: ``kind`` and its fields by name."""
+    kind = block[0]
+    if kind == "ul":
+        return {"kind": kind, "items": [str(i) for i in block[1]]}
+    if kind == "table":
+        _, header, rows, caption = block
+        return {
+            "kind": kind,
+            "header": [str(h) for h in header],
+            "rows": [[str(c) for c in row] for row in rows],
+            "caption": caption,
+        }
+    if kind == "figure":
+        png, caption = figures[block[1]]
+        return {
+            "kind": kind,
+            "caption": caption,
+            "file": f"{FIGURES}/{block[1]}.png",
+            "png_base64": base64.b64encode(png).decode("ascii"),
+        }
+    return {"kind": kind, "text": str(block[1])}
 
 
-def _md(text) -> str:
-    """Text, with labels and descriptions in it, as Markdown that shows it literally."""
-    return _MD_SYNTAX.sub(lambda m: _MD_REFERENCES[m.group()], str(text))
+def brief_context(brief: Brief) -> dict[str, Any]:
+    """What both templates are fed: the brief's blocks by part (``body``, the optional
+    ``sweep``, then ``method``: what the intervals cover, assumptions, provenance), its
+    title and language. Built once per brief; the templates only lay it out."""
+    at = len(brief.blocks) if brief.method_at is None else brief.method_at
+
+    def blocks(part: list[Block]) -> list[dict[str, Any]]:
+        return [_block(b, brief.figures) for b in part]
+
+    return {
+        "lang": brief.lang,
+        "html_lang": HTML_LANG.get(brief.lang, brief.lang),
+        "title": brief.title,
+        "body": blocks(brief.blocks[:at]),
+        "sweep": blocks(brief.sweep),
+        "method": blocks(brief.blocks[at:]),
+    }
 
 
-def _md_cell(text) -> str:
-    return _md(text).replace("|", "\\|").replace("\n", " ")
+#: more than one blank line (a block that rendered empty) in the Markdown
+_BLANK_LINES = re.compile(r"\n{3,}")
+#: the ``lang`` attribute of the HTML page, by the brief's language
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 
-def render_markdown(brief: Brief) -> str:
-    """Markdown, figures linked as ``figures/<name>.png``; no HTML, links or images come from
-    the text (labels, descriptions and sources are the user's)."""
-    lines = []
-    for block in brief.blocks:
-        kind = block[0]
-        if kind == "h1":
-            lines += [f"# {_md(block[1])}", ""]
-        elif kind == "h2":
-            lines += [f"## {_md(block[1])}", ""]
-        elif kind == "p":
-            lines += [_md(block[1]), ""]
-        elif kind == "quote":
-            lines += [f"> {_md(block[1])}", ""]
-        elif kind == "ul":
-            lines += [f"- {_md(item)}" for item in block[1]] + [""]
-        elif kind == "table":
-            _, header, rows, caption = block
-            if caption:
-                lines += [f"*{_md(caption)}*", ""]
-            lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
-            lines.append("|" + "|".join("---" for _ in header) + "|")
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-            lines.append("")
-        elif kind == "figure":
-            caption = _md(brief.figures[block[1]][1])
-            lines += [f"![{caption}]({FIGURES}/{block[1]}.png)", "", f"*{caption}*", ""]
-    return "\n".join(lines).rstrip() + "\n"
+def render_markdown(brief: Brief, context: dict[str, Any] | None = None) -> str:
+    """Markdown (template ``templates/brief.md``), figures linked as
+    ``figures/<name>.png``; no HTML, links or images come from the text (labels,
+    descriptions and sources are the user's)."""
+    text = render(MARKDOWN, context or brief_context(brief))
+    return _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
 
 
-def _inline_html(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(text)))
-
-
-CSS = """
-body { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.55;
-       font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
-       "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif; color: #222; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
-     border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-td.n { white-space: nowrap; }
-th { background: #f3f3f3; }
-caption { caption-side: top; font-style: italic; text-align: left; padding-bottom: 0.3rem; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
-figcaption { font-size: 0.88rem; color: #555; }
-blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; color: #444; }
-"""
-
-
-#: a table cell that is a number (with its unit, or an interval of two) is kept on one
-#: line: it starts with a digit or a sign, or is a sum in CNY, and is this short at most
-NOWRAP_UP_TO = 24
-_NUMBER_CELL = re.compile(r"[\d+\-]|CNY ")
-
-
-def _td(cell) -> str:
-    text = str(cell)
-    number = len(text) <= NOWRAP_UP_TO and _NUMBER_CELL.match(text)
-    attrs = ' class="n"' if number else ""
-    return f"<td{attrs}>{html.escape(text)}</td>"
-
-
-def render_html(brief: Brief) -> str:
-    """One self-contained HTML page, figures embedded as base64 PNG."""
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if brief.lang == "zh" else "en"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(brief.title)}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-    ]
-    for block in brief.blocks:
-        kind = block[0]
-        if kind in ("h1", "h2"):
-            out.append(f"<{kind}>{_inline_html(block[1])}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{_inline_html(block[1])}</p>")
-        elif kind == "quote":
-            out.append(f"<blockquote><p>{_inline_html(block[1])}</p></blockquote>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
-        elif kind == "table":
-            _, header, rows, caption = block
-            out.append("<table>")
-            if caption:
-                out.append(f"<caption>{_inline_html(caption)}</caption>")
-            out.append(
-                "<thead><tr>"
-                + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-                + "</tr></thead><tbody>"
-            )
-            for row in rows:
-                out.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
-            out.append("</tbody></table>")
-        elif kind == "figure":
-            png, caption = brief.figures[block[1]]
-            data = base64.b64encode(png).decode("ascii")
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" '
-                f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
-                "</figcaption></figure>"
-            )
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+def render_html(brief: Brief, context: dict[str, Any] | None = None) -> str:
+    """One self-contained HTML page (template ``templates/brief.html``, autoescaped),
+    figures embedded as base64 PNG, with print rules for a browser's PDF."""
+    return render(HTML, context or brief_context(brief)).strip("\n") + "\n"
 
 
 # --------------------------------------------------------------------------- writing
@@ -1495,6 +1547,48 @@ def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     return table.apply(
         lambda column: column if pd.api.types.is_numeric_dtype(column) else column.map(_cell_safe)
     )
+
+
+#: the endings of a column id that say which statistic of its quantity it holds, longest
+#: first (``fiscal_cost_ci_low``: the fiscal cost's 95% CI, lower end)
+CSV_SUFFIXES = (
+    "ci_approximate",
+    "ci_method",
+    "ci_low",
+    "ci_high",
+    "mean",
+    "median",
+    "p05",
+    "p25",
+    "p75",
+    "p95",
+    "p99",
+)
+_SHARE_YEAR = re.compile(r"share_(\d{4})")
+
+
+def csv_header(column: str, lang: str) -> str:
+    """A CSV column's header in ``lang``: the catalogue's ``csv_<column>``, else its base and
+    statistic composed (``csv_compose``), else the id. The English headers are the ids.
+
+    >>> csv_header("fiscal_cost_ci_low", "zh"), csv_header("share_2023", "zh")
+    ('财政支出（元）：95% 置信区间下限', '2023 年首次发生的路径占比')
+    >>> csv_header("fiscal_cost_ci_low", "en")
+    'fiscal_cost_ci_low'
+    """
+    words = TEXT[lang]
+    if f"csv_{column}" in words:
+        return words[f"csv_{column}"]
+    year = _SHARE_YEAR.fullmatch(column)
+    if year:
+        return t(lang, "csv_share_year", year=year.group(1))
+    for suffix in CSV_SUFFIXES:
+        base = column.removesuffix(f"_{suffix}")
+        if base != column and f"csv_{base}" in words:
+            return t(
+                lang, "csv_compose", base=words[f"csv_{base}"], suffix=words[f"csv_suffix_{suffix}"]
+            )
+    return column
 
 
 def _cell_safe(cell):
@@ -1522,11 +1616,16 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         written.append(rel)
     for name, table in brief.tables.items():
         rel = Path(TABLES) / f"{name}.csv"
-        # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one
-        csv_safe(table).to_csv(folder / rel, index=False, encoding="utf-8-sig")
+        # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one;
+        # headers in the brief's language
+        headers = {c: csv_header(str(c), brief.lang) for c in table.columns}
+        csv_safe(table).rename(columns=headers).to_csv(
+            folder / rel, index=False, encoding="utf-8-sig"
+        )
         written.append(rel)
-    (folder / MARKDOWN).write_text(render_markdown(brief), encoding="utf-8")
-    (folder / HTML).write_text(render_html(brief), encoding="utf-8")
+    context = brief_context(brief)  # once, for both formats
+    (folder / MARKDOWN).write_text(render_markdown(brief, context), encoding="utf-8")
+    (folder / HTML).write_text(render_html(brief, context), encoding="utf-8")
     return [*written, Path(MARKDOWN), Path(HTML)]
 
 

@@ -11,6 +11,7 @@ provincial 0.25, guarantor 0.5" under 80% coverage becomes "国家融资担保�
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import xarray as xr
@@ -42,16 +43,36 @@ def _first(ds: xr.Dataset) -> xr.Dataset:
     return ds.isel(scenario=0) if "scenario" in ds.dims else ds
 
 
+#: an underscore between two digits, as in a split's id ``national_20_20_20_40``
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)_(?=\d)")
+
+
+def words(name: str) -> str:
+    """An id as the English brief writes it: its words, without underscores (scenarios
+    label things in Chinese only, and their ids are English words).
+
+    >>> words("national_fund"), words("national_20_20_20_40"), words("gov_pool")
+    ('national fund', 'national 20/20/20/40', 'gov pool')
+    """
+    return _BETWEEN_DIGITS.sub("/", str(name)).replace("_", " ")
+
+
+def named(name: str, label: str, lang: str) -> str:
+    """A thing in the brief: its Chinese ``label`` (zh, when it has one), else its id in
+    words (:func:`words`)."""
+    return label if lang == "zh" and label else words(name)
+
+
 def labelled(ds: xr.Dataset, section: str, name: str, lang: str) -> str:
     """The label of ``name`` in a scenario ``section`` (parties, schemes, segments) in zh,
-    its name otherwise (or when it has no label)."""
+    its id in words otherwise (or when it has no label)."""
     coord, dim = _LABELLED.get(section), _DIMS.get(section)
     if lang != "zh" or coord not in ds.coords or name not in ds[dim].values:
-        return name
+        return words(name)
     # in a comparison, the first design that has it (a party a variant adds has no label
     # in the base scenario)
     labels = [str(x) for x in np.atleast_1d(ds[coord].sel({dim: name}).values)]
-    return next((x for x in labels if x), name)
+    return next((x for x in labels if x), words(name))
 
 
 def rate(x) -> str:
@@ -85,8 +106,7 @@ def lever_words(key: str, value, ds: xr.Dataset, lang: str) -> str:
     section, name = parts[0], parts[1] if len(parts) > 1 else ""
     subject = labelled(ds, section, name, lang) if name else ""
     if len(parts) == 2 and isinstance(value, dict):  # a whole entry added or replaced
-        label = value.get("label") if lang == "zh" else None
-        return t(lang, "lever_entry", name=label or name)
+        return t(lang, "lever_entry", name=named(name, str(value.get("label") or ""), lang))
     if parts[-1] == "label":
         return t(lang, "lever_label", name=subject, label=value)
     lever = LEVERS.get(parts[-1])
@@ -133,27 +153,25 @@ def _variant_labels(ds: xr.Dataset, lang: str) -> dict[str, str]:
 
 def design_names(ds: xr.Dataset, lang: str) -> dict[str, str]:
     """What a brief calls each design: the label the experiment gave it (a variant's
-    ``label``; a grid point's lever labels and values), else in English its id, in Chinese
-    the scenario's label for a run; in a comparison the base scenario "基准方案", a design
-    that labels what it changes by that label, and every other design by its changes in
+    ``label``; a grid point's lever labels and values), else for a run the scenario's label
+    (zh) or its id in words; in a comparison the base scenario ("基准方案", "base
+    scenario"), a design that labels what it changes by that label (zh), and every other
+    design by its changes in
     words (a clash gets its place in the list)."""
     if "scenario" not in ds.dims:
         name = str(ds.attrs.get("scenario", "run")) or "run"
-        label = str(ds.attrs.get("scenario_label", "") or "")
-        return {name: label if lang == "zh" and label else name}
+        return {name: named(name, str(ds.attrs.get("scenario_label", "") or ""), lang)}
     ids = [str(s) for s in ds.scenario.values]
     given = _variant_labels(ds, lang)
-    if lang != "zh":
-        names = {i: given.get(i) or i for i in ids}
-    else:
-        overrides, changes = _overrides(ds), design_changes(ds, lang)
-        names = {
-            i: given.get(i)
-            or _label_given(overrides.get(i, {}))
-            or changes.get(i)
-            or t(lang, "design_base")
-            for i in ids
-        }
+    overrides, changes = _overrides(ds), design_changes(ds, lang)
+    names = {
+        # the author's label is Chinese (labels are): the English brief says the changes
+        i: given.get(i)
+        or (_label_given(overrides.get(i, {})) if lang == "zh" else "")
+        or changes.get(i)
+        or t(lang, "design_base")
+        for i in ids
+    }
     seen: dict[str, int] = {}
     for n in names.values():
         seen[n] = seen.get(n, 0) + 1

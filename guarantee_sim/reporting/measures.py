@@ -110,3 +110,24 @@ def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:
 def first_time_segments(ds: xr.Dataset, tags=("first_time",)) -> list[str]:
     """Segments carrying all ``tags`` (the ones additionality and cost per borrower count)."""
     return segments_with_tags(ds, tags)
+
+
+def effective_sample_size(ds: xr.Dataset) -> list[tuple[str, float, int]]:
+    """(design, effective sample size, paths) per design when the run used importance
+    sampling: its paths carry likelihood ratios (``path_weight``) that are not all one.
+    The effective sample size of weights w is (sum w)^2 / sum w^2 (Kish): the number of
+    equally weighted paths that would estimate a mean as precisely. [] for a plain run.
+
+    >>> ds = xr.Dataset({"path_weight": ("path", [0.5, 0.5, 2.0, 1.0])})
+    >>> [(name, round(ess, 2), paths) for name, ess, paths in effective_sample_size(ds)]
+    [('run', 2.91, 4)]
+    """
+    if "path_weight" not in ds:
+        return []
+    out = []
+    for name, v in variants(ds):
+        w = np.asarray(v["path_weight"].values, dtype=np.float64).ravel()
+        out.append((name, float(w.sum() ** 2 / (w**2).sum()), int(w.size)))
+    if all(np.allclose(v["path_weight"].values, 1.0) for _, v in variants(ds)):
+        return []  # weights of one: plain Monte Carlo
+    return out

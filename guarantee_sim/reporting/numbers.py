@@ -72,12 +72,18 @@ def money_unit(values, lang: str) -> MoneyUnit:
     return MoneyUnit(scale, TEXT[lang][name], template, decimals)
 
 
-def money(x, lang: str, like=None) -> str:
-    """A sum (CNY) in a sentence, in the unit of ``like`` (the mean an interval's ends go
-    with) or else of ``x`` itself."""
+def money(x, lang: str, like=None, *, unit: MoneyUnit | None = None) -> str:
+    """A sum (CNY) in a sentence: in ``unit`` (its quantity's, as its table column and
+    figure axis show it), else in the unit of ``like`` (the mean an interval's ends go
+    with) or else of ``x`` itself.
+
+    >>> money(5e6, "zh", unit=money_unit([3e8], "zh")), money(5e6, "zh")
+    ('0.05 亿元', '500.0 万元')
+    """
     if _bad(x):
         return TEXT[lang]["none"]
-    unit = money_unit([x if like is None or _bad(like) else like], lang)
+    if unit is None:
+        unit = money_unit([x if like is None or _bad(like) else like], lang)
     return t(lang, unit.template, value=unit.number(x))
 
 

@@ -32,6 +32,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
@@ -46,8 +47,9 @@ from ..results.metrics import (
     tail_allocation,
 )
 from .fonts import font_families, resolve_lang
+from .labels import named, words
 from .measures import capital_holders, over_cap, party_caps, run_loss, variants
-from .numbers import money_unit, pct, tick, yuan
+from .numbers import MoneyUnit, money_unit, pct, tick, yuan
 from .tables import cost_table
 from .text import LIKELY_FROM, TEXT, t
 
@@ -99,7 +101,7 @@ def _label(ds: xr.Dataset, dim: str, key, lang: str) -> str:
             label = str(labels.sel({dim: key}).values.flat[0]).strip()
             if label:
                 return label
-    return str(key)
+    return words(str(key))
 
 
 def _party_colors(ds: xr.Dataset) -> dict[str, str]:
@@ -235,12 +237,8 @@ def fan_chart(
         parts = []
         for dim, key in selection.items():
             keys = key if isinstance(key, (list, tuple)) else [key]
-            parts.append(
-                "、".join(_label(ds, dim, k, lang) for k in keys)
-                if lang == "zh"
-                else ", ".join(map(str, keys))
-            )
-        what = ("：" if lang == "zh" else ": ") + " / ".join(parts)
+            parts.append(t(lang, "and").join(_label(ds, dim, k, lang) for k in keys))
+        what = t(lang, "fig_fan_selection", parts=" / ".join(parts))
     ax.set_title(
         t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang), what=what)
     )
@@ -267,13 +265,20 @@ def _parties_with_loss(ds: xr.Dataset) -> list[str]:
 
 
 def loss_by_party(
-    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", level: float = 0.99
+    ds: xr.Dataset,
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    level: float = 0.99,
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Stacked bars of each party's loss over the run: the mean, and the 99% tail.
 
     The tail bar is the mean on the worst 1% of paths by total loss
     (:func:`~guarantee_sim.results.tail_allocation`): its stack adds up to the
     expected shortfall of the total. A comparison draws a pair of bars per design.
+    ``unit``: the money unit of the axis (the brief gives the unit of its text and
+    tables), else chosen for the bars.
     """
     lang = resolve_lang(lang)
     ax = ax if ax is not None else new_axes()
@@ -284,7 +289,10 @@ def loss_by_party(
     compare = "scenario" in ds.dims
     ticks, ticklabels = [], []
     stacks = [(loss_summary(v)["mean"], tail_allocation(v, level)) for _, v in designs]
-    unit = money_unit([float(x.sel(party=parties).sum()) for pair in stacks for x in pair], lang)
+    if unit is None:
+        unit = money_unit(
+            [float(x.sel(party=parties).sum()) for pair in stacks for x in pair], lang
+        )
     for i, ((name, _), (mean, tail)) in enumerate(zip(designs, stacks, strict=True)):
         for j, (values, kind) in enumerate(((mean, "fig_loss_mean"), (tail, "fig_loss_tail"))):
             x = i * 2.6 + j
@@ -338,7 +346,9 @@ def loss_by_party(
 MAX_LINES = 6
 
 
-def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes:
+def exceedance_panels(
+    ds: xr.Dataset, *, lang: str = "zh", parties=None, unit: MoneyUnit | None = None
+) -> Axes:
     """Small multiples for a comparison: one panel per party, one exceedance curve per
     design in it (a distinct colour and line style each), the legend below the panels.
 
@@ -350,16 +360,13 @@ def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes
     first = _first(ds)
     parties = list(parties) if parties is not None else _parties_with_loss(ds)
     designs = variants(ds)[:MAX_LINES]
-    cols = min(3, max(1, len(parties)))
-    rows = -(-len(parties) // cols)
-    fig = Figure(figsize=(3.6 * cols + 0.6, 3.0 * rows + 1.0), layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
-    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    fig, grid = _panels(len(parties))
+    if unit is None:
+        unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     n = first.sizes["path"]
     handles = []
     for k, party in enumerate(parties):
-        ax = grid[k // cols][k % cols]
+        ax = grid[k // grid.shape[1]][k % grid.shape[1]]
         for i, (name, v) in enumerate(designs):
             curve = exceedance_curve(run_loss(v).sel(party=party) / unit.scale)
             x, p = curve.threshold.values, curve.values
@@ -367,13 +374,7 @@ def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes
                 x, p = np.concatenate([[0.0], x]), np.concatenate([[1.0], p])
             keep = p > 0
             (line,) = ax.step(
-                x[keep],
-                p[keep],
-                where="post",
-                color=DESIGN_COLORS[i % len(DESIGN_COLORS)],
-                linestyle=LINESTYLES[i % len(LINESTYLES)],
-                linewidth=1.5,
-                label=name,
+                x[keep], p[keep], where="post", linewidth=1.5, label=name, **_style(i)
             )
             if k == 0:
                 handles.append(line)
@@ -384,28 +385,21 @@ def exceedance_panels(ds: xr.Dataset, *, lang: str = "zh", parties=None) -> Axes
         ax.set_xlabel(unit.name, fontsize="small")
         _money_axis(ax.xaxis)
         ax.grid(alpha=0.3, which="both")
-    for k in range(len(parties), rows * cols):  # empty cells of the grid
-        grid[k // cols][k % cols].set_axis_off()
-    for r in range(rows):
+        _finish(ax)
+    for r in range(grid.shape[0]):
         grid[r][0].set_ylabel(t(lang, "fig_exceed_ylabel"))
     fig.suptitle(t(lang, "fig_exceed_title"))
-    fig.legend(
-        handles,
-        [h.get_label() for h in handles],
-        loc="outside lower center",
-        ncol=min(len(handles), 3),
-        fontsize="small",
-        frameon=False,
-    )
-    for ax in grid.flat:
-        _finish(ax)
-    for text in fig.findobj(Text):
-        text.set_fontfamily(font_families())
+    _design_legend(fig, handles)
     return grid[0][0]
 
 
 def exceedance_curves(
-    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", parties=None
+    ds: xr.Dataset,
+    ax: Axes | None = None,
+    *,
+    lang: str = "zh",
+    parties=None,
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Per party, P(loss over the run > x) against x, read from the paths (log scale).
 
@@ -419,7 +413,8 @@ def exceedance_curves(
     colors = _party_colors(first)
     designs = variants(ds)
     n = first.sizes["path"]
-    unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
+    if unit is None:
+        unit = money_unit([run_loss(v).sel(party=parties).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
         losses = run_loss(v) / unit.scale
         for party in parties:
@@ -540,6 +535,7 @@ def capital_paths(
     lang: str = "zh",
     samples: int = 12,
     band=(0.05, 0.95),
+    unit: MoneyUnit | None = None,
 ) -> Axes:
     """Year-end guarantor net assets and pool balances: median, a band across paths and
     a few single paths, each labelled with its probability of insolvency
@@ -554,7 +550,8 @@ def capital_paths(
     colors = _party_colors(first)
     designs = variants(ds)
     years = first.year.values
-    unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
+    if unit is None:
+        unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
     for i, (name, v) in enumerate(designs):
         insolvent = insolvency_probability(v)
         short = depletion_probability(v)
@@ -601,6 +598,145 @@ def capital_paths(
     return _finish(ax)
 
 
+# --------------------------------------------------------------------------- small multiples
+
+
+def _panels(n: int, size=(3.6, 3.0)) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels, at most three a row, sharing the y axis; cells the grid
+    has beyond ``n`` are switched off."""
+    cols = min(3, max(1, n))
+    rows = -(-n // cols)
+    fig = Figure(figsize=(size[0] * cols + 0.6, size[1] * rows + 1.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    for k in range(n, rows * cols):
+        grid[k // cols][k % cols].set_axis_off()
+    return fig, grid
+
+
+def _design_legend(fig: Figure, handles: list) -> None:
+    """One legend of the designs for the whole figure, below its panels (off the data)."""
+    fig.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="outside lower center",
+        ncol=min(len(handles), 3),
+        fontsize="small",
+        frameon=False,
+    )
+    for text in fig.findobj(Text):
+        text.set_fontfamily(font_families())
+
+
+def _style(i: int) -> dict:
+    """The colour and line style of the ``i``-th design: distinct for the first six."""
+    return {
+        "color": DESIGN_COLORS[i % len(DESIGN_COLORS)],
+        "linestyle": LINESTYLES[i % len(LINESTYLES)],
+    }
+
+
+def capital_panels(
+    ds: xr.Dataset, *, lang: str = "zh", band=(0.05, 0.95), unit: MoneyUnit | None = None
+) -> Axes:
+    """Small multiples for a comparison: one panel per guarantor or pool, the median of its
+    year-end net assets (or balance) per design in it (a distinct colour and line style
+    each, the first :data:`MAX_LINES` designs), the first design's 5-95% band behind;
+    the legend below the panels. Returns the first panel."""
+    lang = resolve_lang(lang)
+    first = _first(ds)
+    holders = capital_holders(first)
+    designs = variants(ds)[:MAX_LINES]
+    if unit is None:
+        unit = money_unit([v["capital"].sel(party=holders).values for _, v in designs], lang)
+    fig, grid = _panels(len(holders))
+    years = first.year.values
+    handles = []
+    for k, party in enumerate(holders):
+        ax = grid[k // grid.shape[1]][k % grid.shape[1]]
+        for i, (name, v) in enumerate(designs):
+            values = v["capital"].sel(party=party) / unit.scale
+            q = values.quantile([band[0], 0.5, band[1]], dim="path")
+            if i == 0:
+                ax.fill_between(
+                    years,
+                    q.isel(quantile=0),
+                    q.isel(quantile=2),
+                    alpha=0.15,
+                    linewidth=0,
+                    color=_style(0)["color"],
+                )
+            (line,) = ax.plot(years, q.isel(quantile=1), linewidth=1.8, label=name, **_style(i))
+            if k == 0:
+                handles.append(line)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_title(_label(first, "party", party, lang), fontsize="medium")
+        ax.set_xlabel(t(lang, "fig_year"), fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _money_axis(ax.yaxis)
+        ax.grid(alpha=0.3)
+        _finish(ax)
+    for r in range(grid.shape[0]):
+        grid[r][0].set_ylabel(t(lang, "fig_capital_ylabel", unit=unit.name))
+    fig.suptitle(t(lang, "fig_capital_title"))
+    _design_legend(fig, handles)
+    return grid[0][0]
+
+
+def fan_panels(ds: xr.Dataset, variable: str = "public_loss", *, lang: str = "zh") -> Axes:
+    """Small multiples for a comparison: one panel per design (the first :data:`MAX_LINES`),
+    the median of ``variable`` by year and its 5-95% band across paths, with the first
+    design's median in grey in every other panel to compare against. Returns the first."""
+    lang = resolve_lang(lang)
+    da = ds[variable]
+    extra = [d for d in da.dims if d not in ("path", "year", "scenario")]
+    if extra:
+        da = da.sum(extra, min_count=1).assign_attrs(ds[variable].attrs)
+    da, unit = _scaled(da, lang)
+    designs = [(str(s), da.sel(scenario=s)) for s in da.scenario.values][:MAX_LINES]
+    fig, grid = _panels(len(designs))
+    years = da.year.values
+    quantiles = [q.quantile([0.05, 0.5, 0.95], dim="path", skipna=True) for _, q in designs]
+    for i, ((name, _), q) in enumerate(zip(designs, quantiles, strict=True)):
+        ax = grid[i // grid.shape[1]][i % grid.shape[1]]
+        style = _style(i)
+        ax.fill_between(
+            years,
+            q.isel(quantile=0),
+            q.isel(quantile=2),
+            alpha=0.2,
+            linewidth=0,
+            color=style["color"],
+        )
+        if i:  # the first design's median behind this one's
+            ax.plot(
+                years, quantiles[0].isel(quantile=1), color="grey", linewidth=1.2, linestyle="-"
+            )
+        ax.plot(years, q.isel(quantile=1), linewidth=2, **style)
+        ax.set_title(_wrap(name, lang), fontsize="medium")
+        ax.set_xlabel(t(lang, "fig_year"), fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _money_axis(ax.yaxis)
+        ax.grid(alpha=0.3)
+        _finish(ax)
+    for r in range(grid.shape[0]):
+        grid[r][0].set_ylabel(unit)
+    fig.suptitle(
+        t(lang, "fig_fan_title", variable=_variable_name(variable, ds[variable], lang), what="")
+    )
+    band = Patch(color="grey", alpha=0.3, label=t(lang, "fig_paths_band", low=0.05, high=0.95))
+    median = Line2D([], [], color="black", linewidth=2, label=t(lang, "fig_median"))
+    base = Line2D(
+        [],
+        [],
+        color="grey",
+        linewidth=1.2,
+        label=t(lang, "fig_baseline_median", design=designs[0][0]),
+    )
+    _design_legend(fig, [median, band, base])
+    return grid[0][0]
+
+
 # --------------------------------------------------------------------------- comparison
 
 #: the four panels of :func:`scenario_comparison`, in axes coordinates of the container;
@@ -613,13 +749,18 @@ PANELS = (
 )
 
 
+#: punctuation that closes a phrase, which no wrapped line may start with (characters, not
+#: words: the line breaking rule of Chinese and English alike)
+NO_LINE_START = "，。、；：）」』,.;:)"
+
+
 def _wrap(label: str, lang: str) -> str:
     """Break a long axis label into lines (Chinese has no spaces: break by characters)."""
     lines = textwrap.wrap(str(label), width=12 if lang == "zh" else 24, break_long_words=True) or [
         ""
     ]
     for i in range(1, len(lines)):  # no line starts with closing punctuation
-        while lines[i] and lines[i][0] in "，。、；：）」』,.;:)":
+        while lines[i] and lines[i][0] in NO_LINE_START:
             lines[i - 1] += lines[i][0]
             lines[i] = lines[i][1:]
     return "\n".join(line for line in lines if line)
@@ -670,7 +811,9 @@ def _grouped_barh(
     ax.grid(axis="x", alpha=0.3)
 
 
-def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh") -> Axes:
+def scenario_comparison(
+    ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "zh", units=None
+) -> Axes:
     """A panel comparing the designs of a comparison (a Dataset with a ``scenario`` dim).
 
     ``ax`` becomes the frame of four inset panels: mean loss over the run by party; the
@@ -689,14 +832,17 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     designs = variants(ds)
     names = [n for n, _ in designs]
     ax.set_axis_off()
-    title = ds.attrs.get("experiment_label") if lang == "zh" else ds.attrs.get("experiment")
+    title = named(
+        str(ds.attrs.get("experiment", "")), str(ds.attrs.get("experiment_label") or ""), lang
+    )
     ax.set_title(
-        f"{t(lang, 'fig_compare_title')}: {title}" if title else t(lang, "fig_compare_title")
+        t(lang, "fig_compare_title_of", label=title) if title else t(lang, "fig_compare_title")
     )
     loss_ax, target_ax, fiscal_ax, risk_ax = (ax.inset_axes(rect) for rect in PANELS)
-    _compare_loss(loss_ax, ds, designs, lang)
+    units = units or {}  # money units by quantity ("loss", "fiscal_cost"), else chosen here
+    _compare_loss(loss_ax, ds, designs, lang, units.get("loss"))
     _compare_targets(target_ax, ds, designs, lang)
-    _compare_fiscal(fiscal_ax, ds, designs, lang)
+    _compare_fiscal(fiscal_ax, ds, designs, lang, units.get("fiscal_cost"))
     _compare_risks(risk_ax, ds, designs, lang)
     handles = [Patch(color=DESIGN_COLORS[i % len(DESIGN_COLORS)]) for i in range(len(names))]
     ax.legend(
@@ -711,13 +857,13 @@ def scenario_comparison(ds: xr.Dataset, ax: Axes | None = None, *, lang: str = "
     return _finish(ax)
 
 
-def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+def _compare_loss(ax: Axes, ds: xr.Dataset, designs: list, lang: str, unit) -> None:
     """Comparison panel: mean loss over the run by party, per design (millions of CNY)."""
 
     first = _first(ds)
     parties = _parties_with_loss(ds)
     means = {n: loss_summary(v)["mean"].sel(party=parties).values for n, v in designs}
-    unit = money_unit(list(means.values()), lang)
+    unit = unit or money_unit(list(means.values()), lang)
     series = {n: m / unit.scale for n, m in means.items()}
 
     def amount(x):
@@ -755,13 +901,13 @@ def _compare_targets(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None
     ax.set_title(t(lang, "fig_compare_targets"), fontsize="medium")
 
 
-def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str) -> None:
+def _compare_fiscal(ax: Axes, ds: xr.Dataset, designs: list, lang: str, unit) -> None:
     """Comparison panel: fiscal cost over the run with its 95% CI, annotated with the cost
     per 100 m CNY lent and (with a counterfactual) per additional first-time borrower."""
     names = [n for n, _ in designs]
     costs = cost_table(ds).set_index("design")
     intervals = [mean_interval(v["fiscal_cost"].sum("year")) for _, v in designs]
-    unit = money_unit([float(ci["high"]) for ci in intervals], lang)
+    unit = unit or money_unit([float(ci["high"]) for ci in intervals], lang)
     means = [float(ci["mean"]) / unit.scale for ci in intervals]
     errs = [float(ci["high"] - ci["mean"]) / unit.scale for ci in intervals]
     y = np.arange(len(names))

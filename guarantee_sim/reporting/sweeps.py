@@ -36,46 +36,12 @@ from ..results.levers import lever_dims, lever_value
 from ..results.metrics import depleted_paths, insolvent_paths
 from .fonts import font_families, resolve_lang
 from .labels import labelled
-from .numbers import money, pct
+from .numbers import money, money_unit, pct
+from .text import t
 
 #: most panels a lever's figure has (variants x values of the other levers); more are
 #: left out and the caption says so
 MAX_PANELS = 6
-#: the words of this module (the brief's catalogue is being moved to templates: these
-#: join it there)
-WORDS = {
-    "en": {
-        "target": "P({name} reached)",
-        "depleted": "P(pool {name} depleted)",
-        "insolvent": "P({name} insolvent)",
-        "ylabel": "probability (line) and 95% CI (band)",
-        "title": "Probabilities against {lever}",
-        "caption": "Targets reached, pools depleted and guarantors insolvent against "
-        "{lever}, one line each, with 95% intervals clustered by book replica; every "
-        "point runs the same paths (common random numbers).",
-        "more": " Only the first {shown} of {total} panels are drawn.",
-        "heading": "Sweep",
-        "intro": "The experiment varies {levers} over a grid: every combination runs with "
-        "the same seed, so differences between points are the levers' effect.",
-        "design": "design",
-        "interval": "95% CI",
-    },
-    "zh": {
-        "target": "实现{name}的概率",
-        "depleted": "资金池{name}耗尽的概率",
-        "insolvent": "{name}资不抵债的概率",
-        "ylabel": "概率（线）与95%置信区间（带）",
-        "title": "各概率随{lever}的变化",
-        "caption": "目标实现、资金池耗尽与担保机构资不抵债的概率随{lever}的变化，每项一条线，"
-        "阴影为按账簿副本聚类的95%置信区间；各取值使用相同的随机数（共同随机数）。",
-        "more": "仅绘出{total}个分图中的前{shown}个。",
-        "heading": "参数扫描",
-        "intro": "本实验在网格上改变{levers}：每个组合使用相同的随机种子，"
-        "各点之间的差异即为政策参数的影响。",
-        "design": "方案",
-        "interval": "95%置信区间",
-    },
-}
 
 
 def lever_label(ds: xr.Dataset, lever: str, lang: str, *, units: bool = False) -> str:
@@ -93,7 +59,7 @@ def sweep_measures(ds: xr.Dataset, lang: str = "en") -> xr.Dataset:
     parts = []
     if ds.sizes.get("target"):
         hits = (ds["target_attainment"] >= 1.0).rename(target="measure")
-        names = [_label(ds, "target", t, lang) for t in ds.target.values]
+        names = [_label(ds, "target", target, lang) for target in ds.target.values]
         parts.append(_measure(hits, "target", names, lang))
     for kind, paths in (("depleted", depleted_paths(ds)), ("insolvent", insolvent_paths(ds))):
         if paths.sizes["party"]:
@@ -104,13 +70,13 @@ def sweep_measures(ds: xr.Dataset, lang: str = "en") -> xr.Dataset:
     hits = xr.concat(parts, dim="measure", coords="minimal", compat="override")
     out = probability_interval(hits)[["p", "low", "high"]]
     for name in ("p", "low", "high"):
-        out[name].attrs.update(units="1", long_name=f"share of paths ({name})")
+        out[name].attrs.update(units="1", long_name=t("en", "sweep_share_of_paths", name=name))
     return out
 
 
 def _measure(hits: xr.DataArray, kind: str, names: list[str], lang: str) -> xr.DataArray:
     ids = [f"{kind}:{m}" for m in hits.measure.values]
-    labels = [WORDS[lang][kind].format(name=n) for n in names]
+    labels = [t(lang, f"sweep_{kind}", name=n) for n in names]
     keep = [c for c in hits.coords if c in hits.dims or c == "replica"]
     hits = hits.reset_coords([c for c in hits.coords if c not in keep], drop=True)
     return hits.assign_coords(measure=ids, measure_label=("measure", labels))
@@ -186,30 +152,30 @@ def sweep_figures(ds: xr.Dataset, lang: str = "zh") -> dict[str, tuple[Figure, s
             ax.grid(alpha=0.3)
         for ax in axes.flat[len(shown) :]:
             ax.set_axis_off()
-        axes.flat[0].set_ylabel(WORDS[fig_lang]["ylabel"])
+        axes.flat[0].set_ylabel(t(fig_lang, "sweep_ylabel"))
         handles, labels = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
-        fig.suptitle(WORDS[fig_lang]["title"].format(lever=lever_label(ds, lever, fig_lang)))
+        fig.suptitle(t(fig_lang, "sweep_title", lever=lever_label(ds, lever, fig_lang)))
         fig.set_layout_engine("constrained")
         families = font_families()
         for text in fig.findobj(Text):
             text.set_fontfamily(families)
-        caption = WORDS[lang]["caption"].format(lever=lever_label(ds, lever, lang, units=True))
+        caption = t(lang, "sweep_caption", lever=lever_label(ds, lever, lang, units=True))
         if len(panels) > len(shown):
-            caption += WORDS[lang]["more"].format(shown=len(shown), total=len(panels))
+            caption += t(lang, "sweep_more", shown=len(shown), total=len(panels))
         out[f"sweep_{lever}"] = (fig, caption)
     return out
 
 
 def _axis_scale(ds: xr.Dataset, lever: str, lang: str) -> tuple[float, str]:
-    """Money levers in millions (CNY m), others as they are; the unit for the axis."""
+    """Money levers in the brief's unit for their size (亿元 or 万元, CNY bn or m: one
+    unit per quantity, :func:`~.numbers.money_unit`), others as they are; the axis unit."""
     unit = str(ds[lever].attrs.get("units", ""))
     if unit.startswith("CNY"):
-        rest = unit[3:]
-        return 1e6, (
-            f"（百万元{rest.replace('/year', '/年')}）" if lang == "zh" else f" (CNY m{rest})"
-        )
-    return 1.0, (f" ({unit})" if unit and unit != "1" else "")
+        money_in = money_unit(ds[lever].values, lang)
+        per_year = t(lang, "sweep_per_year") if unit.endswith("/year") else ""
+        return money_in.scale, t(lang, "sweep_axis_unit", unit=money_in.name + per_year)
+    return 1.0, (t(lang, "sweep_axis_unit", unit=unit) if unit and unit != "1" else "")
 
 
 def _panel_title(ds: xr.Dataset, dims: list[str], point, lang: str) -> str:
@@ -246,13 +212,15 @@ def brief_section(ds: xr.Dataset, lang: str):
     levers = lever_dims(ds)
     if not levers:
         return [], {}, {}
-    words = WORDS[lang]
-    names = "、".join if lang == "zh" else ", ".join
+    names = t(lang, "and").join
     figures = {n: (png(f), c) for n, (f, c) in sweep_figures(ds, lang).items()}
     table = sweep_table(ds, lang)
     measures = sweep_measures(ds, lang)
     described = names([lever_label(ds, x, lang, units=True) for x in levers])
-    blocks: list[tuple] = [("h2", words["heading"]), ("p", words["intro"].format(levers=described))]
+    blocks: list[tuple] = [
+        ("h2", t(lang, "sweep_heading")),
+        ("p", t(lang, "sweep_intro", levers=described)),
+    ]
     blocks += [("figure", name) for name in figures]
     if measures.data_vars:
         dims = _design_dims(ds)
@@ -263,7 +231,9 @@ def brief_section(ds: xr.Dataset, lang: str):
                 f"{pct(r[f'{m} p'], lang)} ({pct(r[f'{m} low'], lang)}–{pct(r[f'{m} high'], lang)})"
             )
 
-        header = [words["design"] if d == "scenario" else lever_label(ds, d, lang) for d in dims]
+        header = [
+            t(lang, "sweep_design") if d == "scenario" else lever_label(ds, d, lang) for d in dims
+        ]
         header += [str(x) for x in measures.measure_label.values]
         rows = [
             [
@@ -272,5 +242,5 @@ def brief_section(ds: xr.Dataset, lang: str):
             ]
             for r in table.to_dict("records")
         ]
-        blocks.append(("table", header, rows, words["interval"]))
+        blocks.append(("table", header, rows, t(lang, "sweep_interval")))
     return blocks, figures, {"sweep": table}
