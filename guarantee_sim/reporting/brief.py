@@ -153,6 +153,9 @@ def _designs_renamed(ds: xr.Dataset, names: dict[str, str]) -> xr.Dataset:
     cf = str(ds.attrs.get("counterfactual", "") or "")
     if cf:
         out.attrs["counterfactual"] = names.get(cf, cf)
+    if "counterfactual_design" in out.coords:  # over a grid: each design's own
+        renamed = [names.get(str(c), str(c)) for c in ds["counterfactual_design"].values]
+        out = out.assign_coords(counterfactual_design=("scenario", renamed))
     return out
 
 
