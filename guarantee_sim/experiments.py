@@ -333,12 +333,14 @@ def run_experiment(
 
     from .engine import simulate
     from .engine.progress import Prefixed, as_progress, finished
+    from .engine.tail import shift_from_attrs
 
     experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     results = []
     shown = as_progress(progress)
+    shift = None  # importance sampling: every variant samples with the first one's shift
     for i, (name, scenario) in enumerate(scenarios.items(), start=1):
         # each phase named with its design: "fee_cut (2/3): paths"
         ds = simulate(
@@ -346,7 +348,10 @@ def run_experiment(
             paths=paths,
             seed=seed,
             progress=Prefixed(shown, f"{name} ({i}/{len(scenarios)}): "),
+            shift=shift,
         )
+        if shift is None:  # so the variants share their paths (common random numbers)
+            shift = shift_from_attrs(ds.attrs, list(scenario.macro.factors))
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
         ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
