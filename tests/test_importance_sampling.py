@@ -117,7 +117,8 @@ def test_likelihood_ratio_of_a_two_year_ar1_factor_matches_the_hand_computation(
 # --------------------------------------------------------------------------- weighted metrics
 
 VALUES = [0.0, 1.0, 2.0, 10.0]
-WEIGHTS = [0.5, 0.5, 1.5, 1.5]  # sum 4 = n, sum of squares 5: ESS 16 / 5 = 3.2
+WEIGHTS = [0.25, 0.25, 0.75, 0.75]  # sum 2 (not n = 4: a sample whose body is light);
+# sum of squares 1.25: ESS 4 / 1.25 = 3.2
 
 
 def weighted(values=VALUES, weights=WEIGHTS) -> xr.DataArray:
@@ -127,17 +128,21 @@ def weighted(values=VALUES, weights=WEIGHTS) -> xr.DataArray:
 
 
 def test_weighted_var_es_mean_and_probability_by_hand():
-    """Mass above each value over n = 4 paths (weights.py): above 0 is 3.5/4, above 1 is
-    3/4, above 2 is 1.5/4, so the CDF at 0, 1, 2, 10 is 0.125, 0.25, 0.625, 1."""
+    """Tail figures count the mass above each value over the n = 4 paths (weights.py):
+    above 0 is 1.75/4, above 1 is 1.5/4, above 2 is 0.75/4, so the CDF at 0, 1, 2, 10 is
+    0.5625, 0.625, 0.8125, 1 (self-normalised it would be 0.125, 0.25, 0.625, 1). Means and
+    shares are self-normalised: sum(w x) / sum(w)."""
     x = weighted()
-    assert float(value_at_risk(x, 0.6)) == 2.0
-    assert float(value_at_risk(x, 0.75)) == 10.0
-    assert float(value_at_risk(x, 0.2)) == 1.0
-    # beyond 0.5: 0.125 of the mass at 2, 0.375 at 10
-    assert float(expected_shortfall(x, 0.5)) == pytest.approx((0.125 * 2 + 0.375 * 10) / 0.5)
-    assert float(weighted_mean(x)) == pytest.approx((0.5 * 1 + 1.5 * 2 + 1.5 * 10) / 4)
+    assert float(value_at_risk(x, 0.2)) == 0.0
+    assert float(value_at_risk(x, 0.6)) == 1.0
+    assert float(value_at_risk(x, 0.75)) == 2.0
+    assert float(value_at_risk(x, 0.9)) == 10.0
+    # beyond 0.5: 0.0625 of the mass at 0 and at 1, 0.1875 at 2 and at 10
+    es = (0.0625 * 0 + 0.0625 * 1 + 0.1875 * 2 + 0.1875 * 10) / 0.5
+    assert float(expected_shortfall(x, 0.5)) == pytest.approx(es)
+    assert float(weighted_mean(x)) == pytest.approx((0.25 * 1 + 0.75 * 2 + 0.75 * 10) / 2)
     assert float(weighted_mean(x > 1.5)) == pytest.approx(0.75)
-    assert exceedance_curve(x, [1.5]).values.tolist() == [0.75]
+    assert exceedance_curve(x, [1.5]).values.tolist() == [0.375]
     assert effective_sample_size(x) == pytest.approx(3.2)
     # weights of 1 are plain Monte Carlo: the unweighted numbers exactly
     ones = weighted(weights=[1.0] * 4)
@@ -149,9 +154,9 @@ def test_weighted_intervals_by_hand():
     """The ratio estimator's CR1 standard error (each path its own cluster, G = 4), and a
     share whose paths all hit: its effective number of paths is the ESS (3.2), not n."""
     x = weighted()
-    mean = 18.5 / 4
+    mean = 9.25 / 2
     residuals = np.array(WEIGHTS) * (np.array(VALUES) - mean)
-    se = math.sqrt(4 / 3 * (residuals**2).sum() / 4**2)
+    se = math.sqrt(4 / 3 * (residuals**2).sum() / 2**2)  # over sum(w) = 2, not n
     r = mean_interval(x)
     assert float(r["mean"]) == pytest.approx(mean)
     assert float(r["se"]) == pytest.approx(se)
