@@ -281,3 +281,21 @@ def test_run_tail_prints_the_effective_sample_size(tmp_path, capsys):
     tail = "simulation.importance_sampling.party=nobody"
     assert main(["validate", scenario, "--set", tail]) == 2
     assert "unknown party 'nobody'" in capsys.readouterr().err
+
+
+def test_weighted_variance_shares_are_those_of_the_paths_repeated_by_their_weights():
+    """Integer weights: weighted least squares on the paths equals OLS on each path
+    repeated as many times as its weight."""
+    from guarantee_sim.results.decomposition import variance_shares
+
+    rng = np.random.default_rng(4)
+    n = 300
+    f, r = rng.normal(size=(n, 2)), np.arange(n) % 3
+    y = f[:, 0] + 0.5 * f[:, 1] ** 2 + 0.3 * r + rng.normal(size=n)
+    w = rng.integers(1, 4, size=n)
+    shares, _ = variance_shares(y, f, np.empty((n, 0)), r, weights=w.astype(float))
+    rows = np.repeat(np.arange(n), w)
+    repeated, _ = variance_shares(y[rows], f[rows], np.empty((rows.size, 0)), r[rows])
+    np.testing.assert_allclose(shares, repeated, atol=1e-10)
+    plain, _ = variance_shares(y, f, np.empty((n, 0)), r)
+    assert not np.allclose(shares, plain)  # the weights matter

@@ -162,8 +162,8 @@ class ImportanceSampling(Frozen):
         0.999,
         ge=0.9,
         le=0.9999,
-        description="the tail aimed at: the shift is the mean shock of the paths whose "
-        "approximate loss is beyond this quantile",
+        description="the tail aimed at: the shift is the mean shock of the draws whose "
+        "large-pool loss is beyond this quantile",
         json_schema_extra={"unit": "1"},
     )
 
