@@ -268,8 +268,12 @@ def difference_interval(
             if "replica" in x.coords and dim in x.coords["replica"].dims
         ]
         clusters = np.concatenate(rows) if rows else None
-    weighted = b is not None and WEIGHT in a.coords and WEIGHT in b.coords
-    if weighted and not np.array_equal(a.coords[WEIGHT].values, b.coords[WEIGHT].values):
+    if (
+        b is not None
+        and WEIGHT in a.coords
+        and WEIGHT in b.coords
+        and not np.array_equal(a.coords[WEIGHT].values, b.coords[WEIGHT].values)
+    ):
         raise ValueError(
             "a paired difference needs the same path weights in both variants "
             "(importance sampling with one shift for every variant)"

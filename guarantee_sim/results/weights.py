@@ -59,10 +59,11 @@ def weighted_mean(values: xr.DataArray, dim: str = "path") -> xr.DataArray:
 def effective_sample_size(values: xr.DataArray | xr.Dataset, dim: str = "path") -> float:
     """Kish's effective number of paths ``(sum w)**2 / sum(w**2)`` (the number of paths of
     a plain run)."""
-    w = path_weights(values, dim)
-    if w is None:
+    weights = path_weights(values, dim)
+    if weights is None:
         return float(values.sizes[dim])
-    w = w.values.reshape(-1, values.sizes[dim])  # per variant, if weights differ by one
+    # per variant when the weights differ between them: the smallest
+    w = weights.transpose(..., dim).values.reshape(-1, values.sizes[dim])
     return float(np.min(w.sum(axis=-1) ** 2 / (w**2).sum(axis=-1)))
 
 
