@@ -299,3 +299,30 @@ def test_weighted_variance_shares_are_those_of_the_paths_repeated_by_their_weigh
     np.testing.assert_allclose(shares, repeated, atol=1e-10)
     plain, _ = variance_shares(y, f, np.empty((n, 0)), r)
     assert not np.allclose(shares, plain)  # the weights matter
+
+
+def test_a_comparison_samples_every_design_with_the_first_ones_shift(tmp_path):
+    """A downturn in 2012 moves the loss tail, so that design would choose its own shift;
+    every design samples with the baseline's, so their paths and weights are the same
+    (common random numbers) and their differences stay paired."""
+    from pathlib import Path
+
+    from guarantee_sim.experiments import run_experiment
+    from guarantee_sim.results import difference_interval
+
+    base = Path("scenarios/hangzhou_2011_2015.yaml").resolve()
+    experiment = tmp_path / "tail.yaml"
+    experiment.write_text(
+        f"name: tail\nbase: {base}\npaths: 12\nvariants:\n  baseline: {{}}\n"
+        "  downturn: {macro.downturn_z.2012: 1.5}\n",
+        encoding="utf-8",
+    )
+    tail = ["simulation.importance_sampling.party=guarantor"]
+    ds = run_experiment(str(experiment), seed=2, overrides=tail)
+    assert ds["path_weight"].dims == ("path",)  # one set of weights for every design
+    assert not (ds["path_weight"].values == 1.0).all()
+    np.testing.assert_array_equal(
+        ds["year_factor"].sel(scenario="baseline"), ds["year_factor"].sel(scenario="downturn")
+    )
+    loss = ds["loss"].sel(party="guarantor").sum("year")
+    difference_interval(loss.sel(scenario="downturn"), loss.sel(scenario="baseline"))

@@ -85,11 +85,9 @@ def choose_shift(inputs: KernelInputs, tail: ImportanceSampling, seed: int) -> n
             for i in range(0, SAMPLES, _CHUNK)
         ]
     )
-    cut = np.quantile(loss, tail.level)
-    beyond = loss >= cut
-    if not loss.max() > loss.min():
+    if not loss.max() > loss.min():  # the approximation has no tail to aim at
         return np.zeros((n_years, n_factors))
-    return shocks[beyond].mean(axis=0)
+    return shocks[loss >= np.quantile(loss, tail.level)].mean(axis=0)
 
 
 def factors_of(shocks: np.ndarray, chol: np.ndarray, persistence: float) -> np.ndarray:
