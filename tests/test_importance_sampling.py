@@ -326,3 +326,13 @@ def test_a_comparison_samples_every_design_with_the_first_ones_shift(tmp_path):
     )
     loss = ds["loss"].sel(party="guarantor").sum("year")
     difference_interval(loss.sel(scenario="downturn"), loss.sel(scenario="baseline"))
+
+
+def test_the_accessor_gives_the_effective_sample_size():
+    from guarantee_sim.testing import results_dataset, with_path_weights
+
+    ds = results_dataset(
+        years=[2021], segments={"sme": []}, parties={"bank": "bank"}, loss={"bank": [[1.0], [3.0]]}
+    )
+    assert ds.gs.effective_sample_size() == 2.0
+    assert with_path_weights(ds, [3.0, 1.0]).gs.effective_sample_size() == pytest.approx(1.6)
