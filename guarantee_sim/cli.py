@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--paths", type=int, help="Monte Carlo paths (default: the scenario's)")
     run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     run.add_argument("--out", help="results file (default: results/<scenario name>.nc)")
+    run.add_argument(
+        "--tail",
+        nargs="?",
+        const="",
+        metavar="party=NAME",
+        help="importance sampling of the credit cycle toward the loss tail: of the total "
+        "loss (--tail) or of one party's (--tail party=guarantor); sets "
+        "simulation.importance_sampling, every metric then weighs the paths by path_weight",
+    )
     validate = sub.add_parser(
         "validate",
         parents=[overrides],
@@ -342,6 +351,8 @@ def _run(args, console: Console) -> int:
         overrides.append(f"simulation.paths={args.paths}")
     if args.seed is not None:
         overrides.append(f"simulation.seed={args.seed}")
+    if args.tail is not None:
+        overrides.append(_tail_override(args.tail))
     _refuse_kind(args.scenario, experiment=True)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=overrides, strict=args.strict)
@@ -361,6 +372,20 @@ def _run(args, console: Console) -> int:
         _print_results(ds, args, console)
         chatter.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
+
+
+def _tail_override(value: str) -> str:
+    """``--tail`` as the override of ``simulation.importance_sampling`` it stands for."""
+    if value == "":
+        return "simulation.importance_sampling={}"
+    key, sep, party = value.partition("=")
+    if key.strip() != "party" or not sep or not party.strip():
+        raise ScenarioError(
+            f"--tail {value}: give nothing (the total loss) or party=NAME "
+            "(e.g. --tail party=guarantor)",
+            path="--tail",
+        )
+    return f"simulation.importance_sampling.party={party.strip()}"
 
 
 def _check_resources(scenario, paths: int, key: str, variants: int = 1) -> None:
@@ -856,6 +881,37 @@ def _spread_table(console: Console, ds: xr.Dataset) -> None:
     _print_table(console, table)
 
 
+def _print_sampling(ds: xr.Dataset, console: Console) -> None:
+    """Under importance sampling: toward which tail, and the effective sample size."""
+    if ds.attrs.get("importance_sampling") != "on":
+        return
+    from .results import effective_sample_size
+
+    party = ds.attrs.get("importance_sampling_party") or "total"
+    level = float(ds.attrs.get("importance_sampling_level", float("nan")))
+    console.print(
+        f"importance sampling toward the {level:.1%} tail of the {party} loss: every figure "
+        f"weighs the paths by path_weight; effective sample size "
+        f"{effective_sample_size(ds):,.1f} of {ds.sizes['path']:,} paths (tail figures "
+        "rest on many more paths beyond their quantile than plain sampling gives; means "
+        "and shares of ordinary outcomes on fewer)"
+    )
+
+
+def _tails_shown(ds: xr.Dataset, losses: xr.Dataset) -> dict[float, bool]:
+    """Whether VaR 99% and 99.9% rest on enough paths beyond them to be shown: as many as
+    plain sampling puts there, or under importance sampling those actually beyond."""
+    from .reporting.tables import MIN_TAIL_PATHS, tail_shown
+
+    if ds.attrs.get("importance_sampling") != "on":
+        return {level: tail_shown(ds.sizes["path"], level) for level in (0.99, 0.999)}
+    loss = ds["loss"].sum("year")
+    return {
+        level: bool(((loss >= losses[name]).sum("path") >= MIN_TAIL_PATHS).all())
+        for level, name in ((0.99, "var_99"), (0.999, "var_99_9"))
+    }
+
+
 def print_summary(ds: xr.Dataset, console: Console) -> None:
     """Print the run's summary: losses by party, the years, targets and risks."""
     from rich.table import Table
@@ -869,6 +925,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         loss_summary,
         probability_interval,
         segments_with_tags,
+        weighted_mean,
         yearly_summary,
     )
 
@@ -879,11 +936,12 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
             f"{ds.attrs.get('seed')}, {ds.attrs.get('granularity', '')} granularity",
         )
     )
+    _print_sampling(ds, console)
     losses = loss_summary(ds)
-    from .reporting.tables import MIN_TAIL_PATHS, tail_shown
+    from .reporting.tables import MIN_TAIL_PATHS
 
     paths = ds.sizes["path"]
-    shown = {level: tail_shown(paths, level) for level in (0.99, 0.999)}
+    shown = _tails_shown(ds, losses)
     table = Table(
         title="Loss over the run by party (CNY m)",
         caption=None
@@ -910,7 +968,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         str(p) for p, k in zip(ds.party.values, ds.party_kind.values, strict=True) if k == "pool"
     ]
     for pool in pools:
-        years[f"pool_balance:{pool}"] = ds["capital"].sel(party=pool, drop=True).mean("path")
+        years[f"pool_balance:{pool}"] = weighted_mean(ds["capital"].sel(party=pool, drop=True))
     count = lambda v: f"{float(v):,.0f}"  # noqa: E731
     _year_table(
         console,
@@ -956,7 +1014,7 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
                 f"{t} ({spec.target_kind.item()} {spec.target_from_year.item()}-"
                 f"{spec.target_to_year.item()}) {spec.target_label.item()}",
                 f"{float(spec.target_value):,.0f}",
-                f"{float(spec.target_attainment.mean()):.1%}",
+                f"{float(weighted_mean(spec.target_attainment)):.1%}",
                 f"{float(spec.target_probability):.1%}",
                 f"{low:.1%}–{high:.1%}",
             )
@@ -976,8 +1034,8 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
                 f"{what.format(party)} = {float(r.p):.1%} ({_ci_name(shares)} "
                 f"{float(r.low):.1%}–{float(r.high):.1%})"
             )
-    public = float(ds["public_loss"].sum("year").mean("path"))
-    fiscal = float(ds["fiscal_cost"].sum("year").mean("path"))
+    public = float(weighted_mean(ds["public_loss"].sum("year")))
+    fiscal = float(weighted_mean(ds["fiscal_cost"].sum("year")))
     risks.append(
         f"public loss, mean over the run: {_m(public)} CNY m; fiscal cost: {_m(fiscal)} CNY m"
     )

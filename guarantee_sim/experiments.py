@@ -600,12 +600,14 @@ def run_experiment(
 
     from .engine import simulate
     from .engine.progress import Prefixed, as_progress, finished
+    from .engine.tail import shift_from_attrs
 
     experiment = load_experiment(path, overrides)
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     shown = as_progress(progress)
     runs = {}
+    shift = None  # importance sampling: every design samples with the first one's shift
     for i, design in enumerate(experiment.designs(), start=1):
         name = experiment.design_name(design)
         # each phase named with its design: "fee_cut (2/3): paths"
@@ -614,7 +616,10 @@ def run_experiment(
             paths=paths,
             seed=seed,
             progress=Prefixed(shown, f"{name} ({i}/{len(scenarios)}): "),
+            shift=shift,
         )
+        if shift is None:  # so the variants share their paths (common random numbers)
+            shift = shift_from_attrs(ds.attrs, list(scenarios[name].macro.factors))
         ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
         # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
         ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])

@@ -48,8 +48,16 @@ from .results.dataset import (
     with_variance_shares,
     with_year_factors,
 )
+from .results.weights import weighted_mean
 
-__all__ = ["PARTY_STATE", "VARIABLE_DIMS", "LoanBook", "results_dataset", "with_replicas"]
+__all__ = [
+    "PARTY_STATE",
+    "VARIABLE_DIMS",
+    "LoanBook",
+    "results_dataset",
+    "with_path_weights",
+    "with_replicas",
+]
 
 #: dims of each variable of the results contract (without ``scenario``)
 VARIABLE_DIMS = {
@@ -211,6 +219,7 @@ def results_dataset(
         party_label=("party", party_names),
         party_public=("party", np.array([p in public for p in party_names], dtype=np.int8)),
         replica=("path", np.zeros(n_paths, dtype=np.int64)),  # one book: see with_replicas
+        path_weight=("path", np.ones(n_paths)),  # plain Monte Carlo: see with_path_weights
     )
     ds = with_targets(ds, targets or {})
     # no uncertain parameters: the contract's empty parameter dimension
@@ -232,6 +241,7 @@ def results_dataset(
         discount_rate=0.026,
         scenario_yaml="",
         demand_ceiling=1.0,
+        importance_sampling="off",
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=1,
@@ -255,6 +265,23 @@ def with_replicas(ds: xr.Dataset, replicas: int) -> xr.Dataset:
     ds = ds.assign_coords(replica=("path", ds.path.values % int(replicas)))
     annotate(ds)
     ds.attrs.update(book_replicas=int(replicas), lending_source="processes")
+    return ds
+
+
+def with_path_weights(ds: xr.Dataset, weights) -> xr.Dataset:
+    """``ds`` as if importance sampling had given its paths ``weights`` (``path_weight``):
+    every metric then weighs them. The targets' probability is weighted anew.
+
+    >>> ds = results_dataset(years=[2021], segments={"sme": []}, parties={"bank": "bank"},
+    ...                      loss={"bank": [[1.0], [3.0]]})
+    >>> float(with_path_weights(ds, [3.0, 1.0]).gs.loss_summary()["mean"].sel(party="bank"))
+    1.5
+    """
+    ds = ds.assign_coords(path_weight=("path", np.asarray(weights, dtype=np.float64)))
+    if ds.sizes.get("target"):
+        ds["target_probability"] = weighted_mean(ds["target_attainment"] >= 1.0)
+    annotate(ds)
+    ds.attrs.update(importance_sampling="on")
     return ds
 
 

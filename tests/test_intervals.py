@@ -27,7 +27,6 @@ from guarantee_sim.results import (
     MIN_CLUSTERS,
     cluster_labels,
     difference_interval,
-    intervals,
     mean_interval,
     probability_interval,
     tail_interval,
@@ -128,11 +127,13 @@ def test_variants_with_different_replica_counts_share_clusters_through_either():
 
 
 def test_weighted_tail_with_equal_weights_is_the_empirical_var_and_es():
+    from guarantee_sim.results.weights import weighted_tail
+
     values = np.arange(1.0, 101.0)
     weights = np.ones((1, 100))
-    assert intervals._weighted_tail(values, weights, 0.99, "var")[0] == 99.0
-    assert intervals._weighted_tail(values, weights, 0.99, "es")[0] == 100.0
-    assert intervals._weighted_tail(values, weights, 0.95, "es")[0] == pytest.approx(98.0)
+    assert weighted_tail(values, weights, 0.99, "var")[0] == 99.0
+    assert weighted_tail(values, weights, 0.99, "es")[0] == 100.0
+    assert weighted_tail(values, weights, 0.95, "es")[0] == pytest.approx(98.0)
 
 
 # --------------------------------------------------------------------------- coverage

@@ -533,11 +533,13 @@ def test_year_factors_are_each_paths_draw_factors_whatever_the_block():
     from guarantee_sim.kernels.factors import draw_factors, year_factors
 
     chol = np.linalg.cholesky(np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]]))
-    whole = np.empty((40, 4, 3))
-    year_factors(np.uint32(9), 0, chol, 0.4, whole)
+    plain = np.zeros((4, 3))  # no importance-sampling shift
+    whole, log_weight = np.empty((40, 4, 3)), np.empty(40)
+    year_factors(np.uint32(9), 0, chol, 0.4, plain, whole, log_weight)
     part = np.empty((10, 4, 3))
-    year_factors(np.uint32(9), 25, chol, 0.4, part)
+    year_factors(np.uint32(9), 25, chol, 0.4, plain, part, np.empty(10))
     np.testing.assert_array_equal(part, whole[25:35])
+    assert (log_weight == 0.0).all()  # plain Monte Carlo: every weight exactly 1
     one = np.empty((4, 3))
     draw_factors(np.uint32(9), 31, chol, 0.4, 4, one)
     np.testing.assert_array_equal(whole[31], one)

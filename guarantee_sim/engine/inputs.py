@@ -313,6 +313,7 @@ def _macro(scenario: Scenario) -> Macro:
         pd_multiplier=np.array([scenario.macro.pd_multiplier.get(y, 1.0) for y in years]),
         demand_elasticity=float(scenario.macro.demand_elasticity),
         demand_ceiling=demand_ceiling(scenario.macro.demand_elasticity),
+        shift=np.zeros((len(years), root.shape[0])),  # plain Monte Carlo (engine/tail.py)
     )
 
 

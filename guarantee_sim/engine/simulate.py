@@ -38,6 +38,7 @@ from .progress import (
     finished,
     needs_compiling,
 )
+from .tail import sampled_toward_tail, shift_attrs
 
 
 def simulate(
@@ -48,6 +49,7 @@ def simulate(
     block_size: int | None = None,
     book: LoanBook | None = None,
     progress: Progress | bool | None = None,
+    shift: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -67,6 +69,10 @@ def simulate(
         institution processes (one step per book replica), compiling the kernels (the
         first run only) and the paths (one step per block). ``True`` shows tqdm bars (a
         widget in Jupyter); ``None`` or ``False`` (the default) shows nothing.
+    shift : numpy.ndarray, optional
+        With ``simulation.importance_sampling`` set: the mean shift ``[year, factor]`` of
+        the factor shocks to sample with, instead of choosing one (``engine/tail.py``); a
+        comparison passes its base's to every variant, so they share their paths.
 
     Returns
     -------
@@ -107,6 +113,8 @@ def simulate(
         replica_scenarios(scenario, decided, per_replica) if decided else None,
         on_replica=shown.advance,
     )
+    # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
+    inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)
     n_party = len(inputs.party_names) + 1
@@ -117,6 +125,7 @@ def simulate(
     )
     drawn = np.empty((paths, len(uncertain)))
     factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
+    log_weight = np.empty(paths)
     # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
     compiling = needs_compiling(simulate_block)
     shown.phase(COMPILING if compiling else PATHS, paths)
@@ -137,7 +146,13 @@ def simulate(
         # the kernel draws them inside each path and returns nothing of them: drawn again
         # here by the same routine and counters, for the results
         year_factors(
-            np.uint32(seed), first, inputs.macro.chol, inputs.macro.persistence, factors[first:last]
+            np.uint32(seed),
+            first,
+            inputs.macro.chol,
+            inputs.macro.persistence,
+            inputs.macro.shift,
+            factors[first:last],
+            log_weight[first:last],
         )
         if first == 0 and compiling:  # compiled: the rest of the paths are their own phase
             shown.phase(PATHS, paths)
@@ -157,6 +172,14 @@ def simulate(
         process_measures=None if inputs.process is None else inputs.process.measures,
         seed=seed,
         version=__version__,
+        path_weight=np.exp(log_weight),  # exactly 1 on every path of a plain run
+    )
+    ds.attrs.update(
+        shift_attrs(
+            scenario.simulation.importance_sampling,
+            inputs.macro.shift,
+            list(scenario.macro.factors),
+        )
     )
     ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
     # new lending was simulated at this multiple of the demand and thinned per path; the

@@ -40,22 +40,40 @@ FACTOR_STREAM_ID = 0xFFFFFFFF  # record ids never take this value
 
 @jit()
 def draw_factors(seed, path, chol, persistence, n_years, out):
-    """Correlated AR(1) factor values ``out[year, factor]`` for one path.
+    """Correlated AR(1) factor values ``out[year, factor]`` for one path, unshifted (plain
+    Monte Carlo): :func:`draw_shifted_factors` with a zero shift."""
+    draw_shifted_factors(seed, path, chol, persistence, np.zeros((n_years, chol.shape[0])), out)
 
-    The innovations of year y are drawn from counter (FACTOR_STREAM_ID, pair, y, FACTOR),
-    so they do not depend on how many records or segments the scenario has.
+
+@jit()
+def draw_shifted_factors(seed, path, chol, persistence, shift, out):
+    """Correlated AR(1) factor values ``out[year, factor]`` for one path; returns the log of
+    its likelihood ratio (importance sampling).
+
+    The independent N(0, 1) shocks of year y are drawn from counter
+    (FACTOR_STREAM_ID, pair, y, FACTOR), so they do not depend on how many records or
+    segments the scenario has; ``shift[y, f]`` is added to shock f of year y before the
+    Cholesky factor and the AR(1) recursion. Drawn from N(shift, 1) instead of N(0, 1), a
+    path weighs ``w = prod phi(z) / phi(z - shift) = exp(sum(-shift * z + shift**2 / 2))``
+    (z the shifted shocks) under the plain measure; a zero shift leaves the factors as
+    they are and returns 0.
     """
     n_factors = chol.shape[0]
     innovation = np.empty(n_factors)
     independent = np.empty(n_factors)
     scale = math.sqrt(1.0 - persistence * persistence)
-    for y in range(n_years):
+    log_weight = 0.0
+    for y in range(out.shape[0]):
         for pair in range((n_factors + 1) // 2):
             w0, w1, w2, w3 = philox4x32_10(FACTOR_STREAM_ID, pair, y, PURPOSE_FACTOR, seed, path)
             z0, z1 = normal_pair(w0, w1, w2, w3)
             independent[2 * pair] = z0
             if 2 * pair + 1 < n_factors:
                 independent[2 * pair + 1] = z1
+        for j in range(n_factors):
+            mu = shift[y, j]
+            independent[j] += mu
+            log_weight += mu * (0.5 * mu - independent[j])
         for i in range(n_factors):
             acc = 0.0
             for j in range(i + 1):
@@ -66,6 +84,7 @@ def draw_factors(seed, path, chol, persistence, n_years, out):
                 out[y, i] = innovation[i]
             else:
                 out[y, i] = persistence * out[y - 1, i] + scale * innovation[i]
+    return log_weight
 
 
 def demand_ceiling(elasticity: float) -> float:
@@ -135,8 +154,9 @@ def conditional_thresholds(
 
 
 @jit()
-def year_factors(seed, first_path, chol, persistence, out):
+def year_factors(seed, first_path, chol, persistence, shift, out, log_weight):
     """``out[i, year, factor]``: the factors of path ``first_path + i``, the very values
-    ``portfolio.start_path`` draws for it (the same call), for the results."""
+    ``portfolio.start_path`` draws for it (the same call), for the results; ``log_weight[i]``
+    the log of its likelihood ratio (0 when ``shift`` is zero: plain Monte Carlo)."""
     for i in range(out.shape[0]):
-        draw_factors(seed, first_path + i, chol, persistence, out.shape[1], out[i])
+        log_weight[i] = draw_shifted_factors(seed, first_path + i, chol, persistence, shift, out[i])

@@ -230,6 +230,8 @@ Macro = namedtuple(
         "pd_multiplier",  # float64[Y] multiplier of year y's conditional PDs
         "demand_elasticity",  # float64 scalar beta: D = exp(beta x - beta**2 / 2) (factors.py)
         "demand_ceiling",  # float64 scalar D_hi, the demand the book was built at (1 at beta 0)
+        "shift",  # float64[Y, F] mean shift of year y's independent factor shocks (importance
+        # sampling, factors.draw_shifted_factors); zeros for plain Monte Carlo
     ],
 )
 

@@ -44,7 +44,7 @@ import numpy as np
 from numba import prange
 
 from ..philox import jit
-from .factors import conditional_thresholds, demand_keep, draw_factors
+from .factors import conditional_thresholds, demand_keep, draw_shifted_factors
 from .layout import (
     BANK,
     CAPITAL,
@@ -183,7 +183,7 @@ def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     n_party = party.kind.shape[0]
 
     factors = np.empty((n_years, macro.chol.shape[0]))
-    draw_factors(seed, path, macro.chol, macro.persistence, n_years, factors)
+    draw_shifted_factors(seed, path, macro.chol, macro.persistence, macro.shift, factors)
     probability = np.empty((n_seg, n_grade, n_years, 12))
     window_threshold = np.empty(n_seg * n_grade * n_years * 12, dtype=np.uint32)
     threshold = window_threshold.reshape((n_seg, n_grade, n_years, 12))

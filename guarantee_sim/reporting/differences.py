@@ -18,6 +18,7 @@ import xarray as xr
 
 from ..results.cost import MissingResults, public_cost_pv
 from ..results.intervals import difference_interval
+from ..results.weights import weighted_mean
 from .measures import variants
 
 DIFFERENCE_COLUMNS = [
@@ -79,8 +80,8 @@ def difference_table(ds: xr.Dataset) -> pd.DataFrame:
                     "target": target,
                     "label": label,
                     "kind": kind,
-                    "baseline_value": float(reference.mean("path")),
-                    "design_value": float(values.mean("path")),
+                    "baseline_value": float(weighted_mean(reference)),
+                    "design_value": float(weighted_mean(values)),
                     "difference": float(ci["mean"]),
                     "difference_ci_low": float(ci["low"]),
                     "difference_ci_high": float(ci["high"]),

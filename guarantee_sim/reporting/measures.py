@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ..results.metrics import segments_with_tags
+from ..results.weights import weighted_mean, weighted_quantile
 
 
 def variants(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
@@ -41,7 +42,7 @@ def scenario_info(ds: xr.Dataset) -> dict:
 
 def path_quantiles(values: xr.DataArray, q=(0.05, 0.95), dim: str = "path") -> xr.DataArray:
     """Quantiles across paths: the spread of outcomes from one path to another."""
-    return values.quantile(list(q), dim=dim, method="linear")
+    return weighted_quantile(values, list(q), dim)  # path weights: importance sampling
 
 
 def run_loss(ds: xr.Dataset) -> xr.DataArray:
@@ -84,7 +85,7 @@ def over_cap(values: xr.DataArray, cap) -> xr.DataArray:
     hits = over_cap_paths(values, cap)
     if hits is None:
         return xr.full_like(values.isel(year=0).mean("path"), np.nan, dtype=float)
-    return hits.mean("path")
+    return weighted_mean(hits)
 
 
 def party_caps(ds: xr.Dataset) -> dict[str, dict[str, float | None]]:

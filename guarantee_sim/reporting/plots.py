@@ -46,6 +46,7 @@ from ..results.metrics import (
     loss_summary,
     tail_allocation,
 )
+from ..results.weights import weighted_quantile
 from .fonts import font_families, resolve_lang
 from .labels import named, words
 from .measures import capital_holders, over_cap, party_caps, run_loss, variants
@@ -189,7 +190,7 @@ def fan_chart(
     qs = sorted({q for band in bands for q in band} | {0.5})
     for i, (name, values) in enumerate(designs):
         color = DESIGN_COLORS[i % len(DESIGN_COLORS)]
-        quant = values.quantile(qs, dim="path", skipna=True)
+        quant = weighted_quantile(values, qs)
         if name is None:
             for (low, high), alpha in zip(bands, alphas, strict=True):
                 ax.fill_between(
@@ -558,7 +559,7 @@ def capital_paths(
         style = LINESTYLES[i % len(LINESTYLES)]
         for party in holders:
             values = v["capital"].sel(party=party) / unit.scale
-            q = values.quantile([band[0], 0.5, band[1]], dim="path")
+            q = weighted_quantile(values, [band[0], 0.5, band[1]])
             color = colors[party]
             if len(designs) == 1:
                 for path in range(min(samples, values.sizes["path"])):

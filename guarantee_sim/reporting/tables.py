@@ -41,6 +41,7 @@ from ..results.metrics import (
     tail_allocation,
     yearly_summary,
 )
+from ..results.weights import weighted_mean, weighted_quantile
 from .measures import (
     capital_holders,
     first_time_segments,
@@ -132,8 +133,8 @@ def _over_finite(values: xr.DataArray, how: str, q: float = 0.5) -> float:
     if values.sizes["path"] == 0:
         return np.nan
     if how == "mean":
-        return _f(values.mean("path"))
-    return _f(values.quantile(q, "path"))
+        return _f(weighted_mean(values))
+    return _f(weighted_quantile(values, q))
 
 
 def counterfactual_of(ds: xr.Dataset) -> dict[str, str]:
@@ -308,7 +309,7 @@ def target_table(ds: xr.Dataset) -> pd.DataFrame:
                     "from_year": int(spec.target_from_year),
                     "to_year": int(spec.target_to_year),
                     "value": _f(spec.target_value),
-                    "attainment_mean": _f(spec["target_attainment"].mean("path")),
+                    "attainment_mean": _f(weighted_mean(spec["target_attainment"])),
                     "attainment_p05": _f(spread.sel(target=target, quantile=0.05)),
                     "attainment_p95": _f(spread.sel(target=target, quantile=0.95)),
                     "probability": p,
@@ -353,7 +354,7 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
         row = {
             "design": name,
             "paths": int(v.sizes["path"]),
-            "lending_mean": _f(v["loans_amount"].sum(["segment", "year"]).mean("path")),
+            "lending_mean": _f(weighted_mean(v["loans_amount"].sum(["segment", "year"]))),
             "fiscal_cost_mean": _f(fiscal_ci["mean"]),
             "fiscal_cost_ci_low": _f(fiscal_ci["low"]),
             "fiscal_cost_ci_high": _f(fiscal_ci["high"]),
@@ -366,7 +367,9 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
             "public_loss_ci_high": _f(public_ci["high"]),
             "public_loss_p05": _f(public_q.sel(quantile=0.05)),
             "public_loss_p95": _f(public_q.sel(quantile=0.95)),
-            "unmet_demand_mean": _f(v["unmet_demand_amount"].sum(["segment", "year"]).mean("path")),
+            "unmet_demand_mean": _f(
+                weighted_mean(v["unmet_demand_amount"].sum(["segment", "year"]))
+            ),
             "fiscal_cost_per_first_time_borrower": (
                 _f(fiscal_cost_per_borrower(v)) if first_time_segments(v) else np.nan
             ),
@@ -381,9 +384,9 @@ def cost_table(ds: xr.Dataset) -> pd.DataFrame:
                 if "replica" in x.coords
             ]
             add = difference_interval(v["additional_borrowers"], clusters=both or None)
-            add_lending = _f(v["additional_lending"].mean("path"))
+            add_lending = _f(weighted_mean(v["additional_lending"]))
             extra = fiscal_all.sel(scenario=name) - fiscal_all.sel(scenario=counterfactual)
-            extra_cost = _f(extra.mean("path"))
+            extra_cost = _f(weighted_mean(extra))
             row.update(
                 {
                     "counterfactual": counterfactual,
@@ -452,7 +455,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     "pool_depleted",
                     depleted.sel(party=pool),
                     first_year_median=_over_finite(first, "quantile", 0.5),
-                    lowest_mean=_f(v["capital"].sel(party=pool).min("year").mean("path")),
+                    lowest_mean=_f(weighted_mean(v["capital"].sel(party=pool).min("year"))),
                 )
             )
             if bool(tripped.sel(party=pool).any()):  # a pool without a breaker never trips
@@ -479,7 +482,7 @@ def risk_table(ds: xr.Dataset) -> pd.DataFrame:
                     "insolvency",
                     insolvent.sel(party=g),
                     first_year_median=_over_finite(first, "quantile", 0.5),
-                    lowest_mean=_f(capital.min("year").mean("path")),
+                    lowest_mean=_f(weighted_mean(capital.min("year"))),
                 )
             )
         for g in capital_holders(v, ("guarantor",)):
@@ -580,7 +583,7 @@ def public_cost_table(ds: xr.Dataset) -> pd.DataFrame:
                 f"{var}_pv_p95": _f(spread.sel(quantile=0.95)),
             }
         row |= {
-            "guaranteed_lending_pv_mean": _f(pv["guaranteed_lending"].mean("path")),
+            "guaranteed_lending_pv_mean": _f(weighted_mean(pv["guaranteed_lending"])),
             "subsidy_rate": _f(pv["subsidy_rate"]),
             "subsidy_rate_ci_low": _f(pv["subsidy_rate_low"]),
             "subsidy_rate_ci_high": _f(pv["subsidy_rate_high"]),

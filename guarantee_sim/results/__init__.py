@@ -41,6 +41,7 @@ from .metrics import (
     value_at_risk,
     yearly_summary,
 )
+from .weights import effective_sample_size, path_weights, weighted_mean
 
 __all__ = [
     "MIN_CLUSTERS",
@@ -56,6 +57,7 @@ __all__ = [
     "depletion_probability",
     "difference_interval",
     "discount_rate",
+    "effective_sample_size",
     "exceedance_curve",
     "expected_shortfall",
     "fiscal_cost_per_borrower",
@@ -66,6 +68,7 @@ __all__ = [
     "loss_summary",
     "mean_interval",
     "open_results",
+    "path_weights",
     "present_value",
     "probability_interval",
     "public_cost_pv",
@@ -77,6 +80,7 @@ __all__ = [
     "tail_interval",
     "target_attainment",
     "value_at_risk",
+    "weighted_mean",
     "wilson_interval",
     "write_netcdf",
     "yearly_summary",

@@ -1,7 +1,8 @@
 """``ds.gs``: the results metrics as methods of a results Dataset (xarray accessor).
 
 Each method is the function of the same name in :mod:`guarantee_sim.results.metrics` or
-:mod:`guarantee_sim.results.cost` (or :mod:`guarantee_sim.results.decomposition`),
+:mod:`guarantee_sim.results.cost` (or :mod:`guarantee_sim.results.decomposition`,
+:mod:`guarantee_sim.results.weights`),
 applied to the Dataset; nothing is computed here that the functions do not compute.
 Importing :mod:`guarantee_sim.results` registers it.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from . import cost, dataset, decomposition, metrics
+from . import cost, dataset, decomposition, metrics, weights
 
 
 @xr.register_dataset_accessor("gs")
@@ -64,6 +65,11 @@ class GuaranteeSimAccessor:
         if over_run and "year" in values.dims:
             values = values.sum("year").assign_attrs(values.attrs)
         return values
+
+    def effective_sample_size(self) -> float:
+        """Kish's effective number of paths under importance sampling (``path_weight``);
+        the number of paths of a plain run."""
+        return weights.effective_sample_size(self._ds)
 
     def yearly_summary(self, guarantor: str | None = None) -> xr.Dataset:
         return metrics.yearly_summary(self._ds, guarantor=guarantor)

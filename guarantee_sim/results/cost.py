@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from .intervals import mean_interval
+from .weights import path_weights, weighted_mean, weighted_quantile
 
 __all__ = [
     "MissingResults",
@@ -126,9 +127,9 @@ def ratio_of_means(numerator: xr.DataArray, denominator: xr.DataArray, dim: str 
     >>> float(r["mean"]), float(r["se"])
     (1.0, 0.5)
     """
-    mean_den = denominator.mean(dim)
+    mean_den = weighted_mean(denominator, dim)  # path weights: importance sampling
     mean_den = mean_den.where(mean_den != 0)  # no denominator: NaN, not inf
-    ratio = numerator.mean(dim) / mean_den
+    ratio = weighted_mean(numerator, dim) / mean_den
     linear = (numerator - ratio * denominator) / mean_den
     interval = mean_interval(linear, dim=dim)
     return xr.Dataset(
@@ -187,7 +188,7 @@ def public_cost_pv(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
         out["public_operating_cost"] = present_value(ds["public_operating_cost"], rate)
     else:
         out["public_operating_cost"] = xr.full_like(out["public_cost"], np.nan)
-    if float(out["guaranteed_lending"].mean("path")) > 0:
+    if float(weighted_mean(out["guaranteed_lending"])) > 0:
         subsidy = ratio_of_means(100.0 * out["public_cost"], out["guaranteed_lending"])
     else:  # no guaranteed lending: no rate per 100 CNY guaranteed
         subsidy = xr.Dataset(dict.fromkeys(("mean", "low", "high"), xr.DataArray(np.nan)))
@@ -236,7 +237,7 @@ def _quantiles(values: xr.DataArray) -> xr.DataArray:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: a guarantor without a book
-        return values.quantile(list(QUANTILES), dim="path", skipna=True)
+        return weighted_quantile(values, list(QUANTILES))
 
 
 def break_even_fee(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
@@ -272,7 +273,7 @@ def break_even_fee(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
             "expected": expected["mean"],
             "expected_low": expected["low"],
             "expected_high": expected["high"],
-            "actual": pv(g["fee_income"]).mean("path") / base.mean("path"),
+            "actual": weighted_mean(pv(g["fee_income"])) / weighted_mean(base),
             "paths_with_fee_base": (base > 0).sum("path"),
         }
     )
@@ -306,14 +307,14 @@ def zero_subsidy_fee(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
         return out
     g = ds[["fee_income", "fee_base"]].sel(party=public).fillna(0.0).sum("party")
     income, base = present_value(g["fee_income"], rate), present_value(g["fee_base"], rate)
-    if not float(base.mean("path")) > 0:
+    if not float(weighted_mean(base)) > 0:
         out.attrs.update(
             note="the public guarantors guarantee nothing: no fee base", reason="no_fee_base"
         )
         return out
     fee = ratio_of_means(present_value(ds["public_cost"], rate) + income, base)
     out["fee"], out["fee_low"], out["fee_high"] = fee["mean"], fee["low"], fee["high"]
-    out["actual"] = income.mean("path") / base.mean("path")
+    out["actual"] = weighted_mean(income) / weighted_mean(base)
     for name in out.data_vars:
         out[name].attrs["units"] = "1/year"
     return out
@@ -340,15 +341,19 @@ def years_to_exhaustion(ds: xr.Dataset, variable: str = "capital_exhausted") -> 
     _require(ds, [variable], "years to capital exhaustion")
     flag = ds[variable].sel(party=_guarantors(ds)) > 0.5
     first = first_year(flag)
-    by_year = xr.concat([(first == y).mean("path") for y in ds.year.values], dim=ds.year).transpose(
+    by_year = xr.concat([weighted_mean(first == y) for y in ds.year.values], dim=ds.year).transpose(
         "party", "year"
     )
-    values = first.fillna(np.inf).transpose("party", "path").values
-    q = np.quantile(values, QUANTILES, axis=-1, method="inverted_cdf") if values.size else values
+    values = first.fillna(np.inf).transpose("party", "path")
+    if path_weights(values) is None:
+        q = np.quantile(values.values, QUANTILES, axis=-1, method="inverted_cdf")
+    else:  # the weighted distribution's inverse: every value is still a simulated year
+        q = weighted_quantile(values, list(QUANTILES)).transpose("quantile", "party").values
+    q = q if values.size else values.values
     out = xr.Dataset(
         {
             "share": by_year,
-            "never": first.isnull().mean("path"),
+            "never": weighted_mean(first.isnull()),
             "first_year_quantile": xr.DataArray(
                 np.asarray(q).reshape(len(QUANTILES), -1).T,
                 dims=["party", "quantile"],

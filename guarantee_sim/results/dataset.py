@@ -18,6 +18,7 @@ import yaml
 
 from .decomposition import METHOD, attainment_variance_shares
 from .metrics import target_attainment
+from .weights import weighted_mean
 
 #: the implicit party that carries what a party owed but could not pay (DESIGN §4)
 UNABSORBED = "unabsorbed"
@@ -176,6 +177,11 @@ PROCESS_VARIABLES = (
 COORD_META: dict[str, tuple[str | None, str]] = {
     "path": ("1", "Monte Carlo path"),
     "replica": ("1", "book replica the path lends from (path mod book_replicas)"),
+    "path_weight": (
+        "1",
+        "the path's likelihood ratio under importance sampling of the credit cycle, by "
+        "which every metric weighs it (1 on every path of plain Monte Carlo)",
+    ),
     "year": ("year", "calendar year"),
     "segment": (None, "loan segment"),
     "applied_segment": (None, "loan segment applied to"),
@@ -255,6 +261,7 @@ def build_dataset(
     seed: int,
     first_path: int = 0,
     version: str = "",
+    path_weight: np.ndarray | None = None,
 ) -> xr.Dataset:
     """The results Dataset for paths ``first_path ..`` of one simulation of ``scenario``.
 
@@ -264,7 +271,8 @@ def build_dataset(
     and NaN is written into them for the kinds of party that do not have a variable
     (:data:`PARTY_VARIABLE_KINDS`), whatever they held there. ``process_measures`` are
     the institution processes' measures by book replica (dims ``replica``, ``year``,
-    ``segment`` / ``party``), or None when lending came from volumes.
+    ``segment`` / ``party``), or None when lending came from volumes. ``path_weight`` is
+    each path's likelihood ratio (importance sampling; 1 on every path when None).
     """
     n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
@@ -279,6 +287,9 @@ def build_dataset(
         name: (dims, _nan_where_absent(name, dims, a, kinds)) for name, (dims, a) in arrays.items()
     }
     ds = xr.Dataset(variables, coords=coords)
+    # the metrics weigh every path by it (results.weights), the targets' probability below too
+    weight = np.ones(n_paths) if path_weight is None else np.asarray(path_weight, np.float64)
+    ds = ds.assign_coords(path_weight=("path", weight))
     public = np.array([bool(p is not None and p.public) for p in parties])
     ds["public_loss"] = ds["loss"].isel(party=np.flatnonzero(public)).sum("party")
 
@@ -401,7 +412,7 @@ def with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
         ds["target_attainment"] = target_attainment(ds)
     else:
         ds["target_attainment"] = (("path", "target"), np.empty((ds.sizes["path"], 0)))
-    ds["target_probability"] = (ds["target_attainment"] >= 1.0).mean("path")
+    ds["target_probability"] = weighted_mean(ds["target_attainment"] >= 1.0)
     return ds
 
 

@@ -50,6 +50,8 @@ import math
 import numpy as np
 import xarray as xr
 
+from .weights import path_weights
+
 #: the sources, in the order of the ``variance_source`` dimension
 SOURCES = ("credit_cycle", "parameters", "book_replica", "defaults")
 #: the regressor groups (the sources but the remainder)
@@ -66,22 +68,31 @@ METHOD = (
 
 
 def variance_shares(
-    y: np.ndarray, factors: np.ndarray, parameters: np.ndarray, replica: np.ndarray
+    y: np.ndarray,
+    factors: np.ndarray,
+    parameters: np.ndarray,
+    replica: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
     """Shares of the variance of ``y`` (one value per path) by source (:data:`SOURCES`).
 
     ``factors`` and ``parameters`` are ``[path, column]``; ``replica`` labels each path's
-    book. Returns the four shares (summing to 1, or NaN) and a note: ``''``, or why the
-    shares are NaN or the squares were dropped.
+    book; ``weights`` (importance sampling's ``path_weight``; None: plain) make every
+    mean, variance and regression a weighted one (weighted least squares). Returns the four
+    shares (summing to 1, or NaN) and a note: ``''``, or why the shares are NaN or the
+    squares were dropped.
     """
     y = np.asarray(y, dtype=np.float64)
     n = y.shape[0]
+    root = None if weights is None else np.sqrt(np.asarray(weights, float) / np.mean(weights))
     nan = np.full(len(SOURCES), np.nan)
     if not np.isfinite(y).all():
         return nan, "attainment is not finite on some paths"
     if n < 2:
         return nan, "fewer than two paths"
-    centred = y - y.mean()
+    centred = y - (y.mean() if root is None else np.average(y, weights=root**2))
+    if root is not None:  # weighted least squares: every row times sqrt(w)
+        centred = centred * root
     if math.sqrt(centred @ centred / n) <= 1e-12 * max(1.0, abs(float(y.mean()))):
         return nan, CONSTANT
     linear = {
@@ -97,7 +108,7 @@ def variance_shares(
         if n < sum(x.shape[1] for x in linear.values()) + 2:
             return nan, "fewer paths than regressors"
     r2 = {
-        subset: _r_squared(centred, [groups[g] for g in subset])
+        subset: _r_squared(centred, [groups[g] for g in subset], root)
         for k in range(len(GROUPS) + 1)
         for subset in itertools.combinations(GROUPS, k)
     }
@@ -139,6 +150,8 @@ def attainment_variance_shares(ds: xr.Dataset) -> xr.Dataset:
         else np.empty((n, 0))
     )
     replica = ds["replica"].values if "replica" in ds.coords else np.zeros(n, dtype=np.int64)
+    weights = path_weights(attainment)
+    w = None if weights is None else weights.values
     n_target = attainment.sizes["target"]
     shares = np.full((n_target, len(SOURCES)), np.nan)
     notes = []
@@ -149,12 +162,12 @@ def attainment_variance_shares(ds: xr.Dataset) -> xr.Dataset:
         last = int(ds["target_to_year"].values[t])
         factors = ds["year_factor"].sel(year=ds.year <= last).transpose("path", "year", "factor")
         shares[t], note = variance_shares(
-            attainment.values[:, t], factors.values.reshape(n, -1), parameters, replica
+            attainment.values[:, t], factors.values.reshape(n, -1), parameters, replica, w
         )
         notes.append(note)
     return xr.Dataset(
         {
-            "attainment_variance": ("target", attainment.var("path").values.reshape(n_target)),
+            "attainment_variance": ("target", _variance(attainment, w).reshape(n_target)),
             "attainment_variance_share": (("target", "variance_source"), shares),
             # a variable, not a coordinate: it would follow every variable over targets
             "attainment_variance_note": ("target", np.array(notes, dtype=str)),
@@ -164,6 +177,15 @@ def attainment_variance_shares(ds: xr.Dataset) -> xr.Dataset:
             "variance_source": np.array(SOURCES, dtype=str),
         },
     )
+
+
+def _variance(attainment: xr.DataArray, w: np.ndarray | None) -> np.ndarray:
+    """Variance over paths (ddof 0), weighted under importance sampling."""
+    if w is None:
+        return attainment.var("path").values
+    x = attainment.transpose("path", "target").values
+    mean = np.average(x, axis=0, weights=w)
+    return np.average((x - mean) ** 2, axis=0, weights=w)
 
 
 def _standardised(x: np.ndarray) -> np.ndarray:
@@ -180,13 +202,18 @@ def _dummies(labels: np.ndarray) -> np.ndarray:
     return (np.asarray(labels)[:, None] == levels[None, 1:]).astype(np.float64)
 
 
-def _r_squared(centred_y: np.ndarray, blocks: list[np.ndarray]) -> float:
-    """R² of OLS of ``centred_y`` on the columns of ``blocks`` and an intercept."""
+def _r_squared(centred_y: np.ndarray, blocks: list[np.ndarray], root=None) -> float:
+    """R² of OLS of ``centred_y`` on the columns of ``blocks`` and an intercept; with
+    ``root`` (sqrt of the weights), ``centred_y`` is already scaled by it and the
+    regressors are centred on their weighted means and scaled likewise (WLS)."""
     columns = [b for b in blocks if b.shape[1]]
     if not columns:
         return 0.0
     x = np.hstack(columns)
-    x = x - x.mean(axis=0)
+    if root is None:
+        x = x - x.mean(axis=0)
+    else:
+        x = (x - np.average(x, axis=0, weights=root**2)) * root[:, None]
     beta, *_ = np.linalg.lstsq(x, centred_y, rcond=None)
     residual = centred_y - x @ beta
     return float(min(1.0, max(0.0, 1.0 - (residual @ residual) / (centred_y @ centred_y))))

@@ -24,6 +24,13 @@ cluster: the ordinary intervals for independent paths, given that book. Each res
 its method (``method``) and says whether it is ``approximate``: fewer than
 :data:`MIN_CLUSTERS` clusters.
 
+Under importance sampling (a ``path_weight`` coordinate that is not all 1) every interval
+weighs the paths: a mean is the ratio estimator ``sum(w x) / sum(w)`` with the CR1
+variance of its linearisation (cluster sums of ``w (x - mean)`` over ``sum(w)``); a share
+is the same, its effective number of paths at most ``n`` and at least the smaller of
+``G`` and Kish's effective sample size, which replaces ``n`` when the share's variance is
+0; the bootstrap resamples replicas and weighs each path by its count times its weight.
+
 Only Monte Carlo uncertainty over paths is covered here, never parameter uncertainty.
 """
 
@@ -33,6 +40,8 @@ import math
 
 import numpy as np
 import xarray as xr
+
+from .weights import WEIGHT, effective_sample_size, path_weights, weighted_tail
 
 #: two-sided 95% normal quantile
 Z95 = 1.959963984540054
@@ -113,12 +122,26 @@ def _cluster_moments(values: xr.DataArray, dim: str, labels: np.ndarray):
     n = x.shape[-1]
     group = np.unique(labels, return_inverse=True)[1]
     g = int(group.max()) + 1
-    mean = x.mean(axis=-1)
     member = np.zeros((n, g))
     member[np.arange(n), group] = 1.0
-    sums = (x - mean[..., None]) @ member  # residuals summed within each cluster
-    var = g / (g - 1) * (sums**2).sum(axis=-1) / n**2 if g > 1 else np.zeros_like(mean)
+    weights = path_weights(values, dim)
+    if weights is None:
+        mean = x.mean(axis=-1)
+        sums = (x - mean[..., None]) @ member  # residuals summed within each cluster
+        total = float(n)
+    else:  # the ratio estimator sum(w x) / sum(w), linearised
+        w = _aligned(weights, values, dim, x.shape)
+        total = w.sum(axis=-1)
+        mean = (w * x).sum(axis=-1) / total
+        sums = (w * (x - mean[..., None])) @ member
+    var = g / (g - 1) * (sums**2).sum(axis=-1) / total**2 if g > 1 else np.zeros_like(mean)
     return mean, var, g
+
+
+def _aligned(weights: xr.DataArray, values: xr.DataArray, dim: str, shape) -> np.ndarray:
+    """The path weights as an array of ``values.transpose(..., dim)``'s shape."""
+    order = values.transpose(..., dim).dims
+    return np.broadcast_to(weights.broadcast_like(values).transpose(*order).values, shape)
 
 
 def _wrap(values: xr.DataArray, dim: str, arrays: dict, attrs: dict) -> xr.Dataset:
@@ -132,8 +155,9 @@ def _wrap(values: xr.DataArray, dim: str, arrays: dict, attrs: dict) -> xr.Datas
 def mean_interval(values: xr.DataArray, dim: str = "path", clusters=None) -> xr.Dataset:
     """Mean over ``dim`` with its cluster-robust standard error and 95% interval.
 
-    Clusters as :func:`cluster_labels` finds them (the ``replica`` coordinate); the
-    result's attrs give ``method``, ``clusters`` and ``approximate``. NaN in, NaN out.
+    Clusters as :func:`cluster_labels` finds them (the ``replica`` coordinate); with path
+    weights (importance sampling) the weighted ratio estimator. The result's attrs give
+    ``method``, ``clusters`` and ``approximate``. NaN in, NaN out.
 
     >>> import xarray as xr
     >>> r = mean_interval(xr.DataArray([1.0, 2.0, 3.0, 4.0], dims="path"))
@@ -202,10 +226,12 @@ def probability_interval(hits: xr.DataArray, dim: str = "path", clusters=None) -
     labels, kind = cluster_labels(hits, dim, clusters)
     p, var, g = _cluster_moments(hits.astype(float), dim, labels)
     n = hits.sizes[dim]
+    ess = min(effective_sample_size(hits, dim), n)  # n without weights
+    fewest = min(g, ess)
     spread = p * (1 - p)
     with np.errstate(divide="ignore", invalid="ignore"):
-        effective = np.where(var > 0, spread / var, np.where(spread > 0, n, g))
-    effective = np.clip(effective, g, n)
+        effective = np.where(var > 0, spread / var, np.where(spread > 0, ess, fewest))
+    effective = np.clip(effective, fewest, n)
     low, high = wilson_interval(p, effective, _quantile(g) if g > 1 else Z95)
     return _wrap(
         hits,
@@ -242,6 +268,16 @@ def difference_interval(
             if "replica" in x.coords and dim in x.coords["replica"].dims
         ]
         clusters = np.concatenate(rows) if rows else None
+    if (
+        b is not None
+        and WEIGHT in a.coords
+        and WEIGHT in b.coords
+        and not np.array_equal(a.coords[WEIGHT].values, b.coords[WEIGHT].values)
+    ):
+        raise ValueError(
+            "a paired difference needs the same path weights in both variants "
+            "(importance sampling with one shift for every variant)"
+        )
     diff = a if b is None else a - b
     out = mean_interval(diff.drop_vars("replica", errors="ignore"), dim, clusters)
     out.attrs["method"] = "paired difference of means, " + out.attrs["method"].split(", ", 1)[1]
@@ -277,10 +313,16 @@ def tail_interval(
     counts = np.zeros((draws, g))
     np.add.at(counts, (np.arange(draws)[:, None], picks), 1.0)
     weights = counts[:, group]  # (draws, n)
+    path_weight = path_weights(values, dim)
+    w = None if path_weight is None else _aligned(path_weight, values, dim, x.shape)
     low, high = [], []
-    for row in flat:
+    for i, row in enumerate(flat):
         order = np.argsort(row, kind="stable")
-        stats = _weighted_tail(row[order], weights[:, order], level, statistic)
+        if w is None:
+            stats = weighted_tail(row[order], weights[:, order], level, statistic)
+        else:  # each path's count times its weight, over the resample's paths
+            mass = weights[:, order] * w.reshape(-1, x.shape[-1])[i][order]
+            stats = weighted_tail(row[order], mass, level, statistic, total=weights.sum(axis=1))
         lo, hi = np.quantile(stats, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
         low.append(lo)
         high.append(hi)
@@ -293,16 +335,3 @@ def tail_interval(
         {"low": np.reshape(low, shape), "high": np.reshape(high, shape)},
         _attrs(f"{what} {level:g}, percentile bootstrap ({draws} draws) over {how}", g, kind),
     )
-
-
-def _weighted_tail(ordered: np.ndarray, weights: np.ndarray, level: float, statistic: str):
-    """Weighted VaR or ES at ``level`` of sorted values, one per row of ``weights``."""
-    cum = np.cumsum(weights, axis=1)
-    total = cum[:, -1:]
-    share = cum / total
-    if statistic == "var":
-        first = np.argmax(share >= level - 1e-12, axis=1)
-        return ordered[first]
-    before = np.concatenate([np.zeros_like(share[:, :1]), share[:, :-1]], axis=1)
-    beyond = np.clip(share - np.maximum(before, level), 0.0, None)  # mass past the level
-    return (beyond * ordered).sum(axis=1) / beyond.sum(axis=1)

@@ -1,13 +1,17 @@
 """Risk and policy metrics as pure functions of a results Dataset.
 
 Losses are CNY over the whole run unless a function says per year. Quantiles are taken
-across paths (the Monte Carlo dimension).
+across paths (the Monte Carlo dimension). Every reduction over paths weighs the paths by
+their ``path_weight`` (importance sampling, :mod:`.weights`); a plain run's weights are 1
+and its numbers are the unweighted ones.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+
+from .weights import WEIGHT, path_weights, weighted_mean, weighted_tail_over
 
 
 def _named(values: xr.DataArray, name: str, units: str, long_name: str) -> xr.DataArray:
@@ -22,8 +26,13 @@ def _described(values: xr.DataArray) -> str:
 
 def value_at_risk(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
     """Loss quantile at ``level`` across ``dim`` (higher is worse), in the units of
-    ``values``."""
-    out = values.quantile(level, dim=dim, method="linear").drop_vars("quantile")
+    ``values``: linear interpolation between paths, or with path weights the weighted
+    quantile (:mod:`.weights`)."""
+    weights = path_weights(values, dim)
+    if weights is None:
+        out = values.quantile(level, dim=dim, method="linear").drop_vars("quantile")
+    else:
+        out = _reduced(values, dim, weighted_tail_over(values, weights, level, "var", dim))
     return _named(
         out,
         f"var_{level * 100:g}".replace(".", "_"),
@@ -35,21 +44,31 @@ def value_at_risk(values: xr.DataArray, level: float, dim: str = "path") -> xr.D
 def expected_shortfall(values: xr.DataArray, level: float, dim: str = "path") -> xr.DataArray:
     """Mean of the worst ``1 - level`` share of outcomes across ``dim``.
 
-    Computed on sorted values, averaging the top ``ceil((1 - level) * n)`` paths.
+    Computed on sorted values, averaging the top ``ceil((1 - level) * n)`` paths; with
+    path weights, the weighted mass beyond ``level`` (:mod:`.weights`).
     """
-    n = values.sizes[dim]
-    k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
-    ordered = np.sort(values.transpose(..., dim).values, axis=-1)
-    worst = ordered[..., n - k :].mean(axis=-1)
+    weights = path_weights(values, dim)
+    if weights is None:
+        n = values.sizes[dim]
+        k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
+        ordered = np.sort(values.transpose(..., dim).values, axis=-1)
+        worst = ordered[..., n - k :].mean(axis=-1)
+    else:
+        worst = weighted_tail_over(values, weights, level, "es", dim)
+    return _named(
+        _reduced(values, dim, worst),
+        f"es_{level * 100:g}".replace(".", "_"),
+        str(values.attrs.get("units", "")),
+        f"expected shortfall {level:.1%} across {dim}s of {_described(values)}",
+    )
+
+
+def _reduced(values: xr.DataArray, dim: str, array: np.ndarray) -> xr.DataArray:
+    """``array`` (``values`` reduced over ``dim``) labelled with the other dims and coords."""
     return xr.DataArray(
-        worst,
+        array,
         dims=[d for d in values.transpose(..., dim).dims if d != dim],
         coords={c: values.coords[c] for c in values.coords if dim not in values.coords[c].dims},
-        name=f"es_{level * 100:g}".replace(".", "_"),
-        attrs={
-            "units": str(values.attrs.get("units", "")),
-            "long_name": f"expected shortfall {level:.1%} across {dim}s of {_described(values)}",
-        },
     )
 
 
@@ -61,7 +80,7 @@ def loss_summary(ds: xr.Dataset, per_year: bool = False) -> xr.Dataset:
     loss = ds["loss"] if per_year else ds["loss"].sum("year")
     out = xr.Dataset(
         {
-            "mean": loss.mean("path"),
+            "mean": weighted_mean(loss),
             "var_99": value_at_risk(loss, 0.99),
             "var_99_9": value_at_risk(loss, 0.999),
             "es_99": expected_shortfall(loss, 0.99),
@@ -87,21 +106,23 @@ def yearly_summary(ds: xr.Dataset, guarantor: str | None = None) -> xr.Dataset:
             (str(p) for p, k in zip(parties, kinds, strict=True) if k == "guarantor"), ""
         )
     out = {
-        "loans_count": ds["loans_count"].sum("segment").mean("path"),
-        "loans_amount": ds["loans_amount"].sum("segment").mean("path"),
-        "defaults_count": ds["defaults_count"].sum("segment").mean("path"),
-        "credit_loss": ds["credit_loss"].sum("segment").mean("path"),
-        "unmet_demand_amount": ds["unmet_demand_amount"].sum("segment").mean("path"),
-        "fiscal_cost": ds["fiscal_cost"].mean("path"),
+        "loans_count": weighted_mean(ds["loans_count"].sum("segment")),
+        "loans_amount": weighted_mean(ds["loans_amount"].sum("segment")),
+        "defaults_count": weighted_mean(ds["defaults_count"].sum("segment")),
+        "credit_loss": weighted_mean(ds["credit_loss"].sum("segment")),
+        "unmet_demand_amount": weighted_mean(ds["unmet_demand_amount"].sum("segment")),
+        "fiscal_cost": weighted_mean(ds["fiscal_cost"]),
     }
     if guarantor in parties:
         g = ds.sel(party=guarantor).reset_coords(drop=True)
-        out["guarantor_capital"] = g["capital"].mean("path")
-        out["guarantor_leverage"] = g["leverage"].where(np.isfinite(g["leverage"])).mean("path")
-        out["guarantor_compensation_rate"] = g["compensation_rate"].mean("path")
+        if WEIGHT in ds.coords:
+            g = g.assign_coords({WEIGHT: ds[WEIGHT]})
+        out["guarantor_capital"] = weighted_mean(g["capital"])
+        out["guarantor_leverage"] = weighted_mean(g["leverage"].where(np.isfinite(g["leverage"])))
+        out["guarantor_compensation_rate"] = weighted_mean(g["compensation_rate"])
     pools = [p for p, k in zip(parties, ds.party_kind.values, strict=True) if k == "pool"]
     if pools:
-        out["pool_balance"] = ds["capital"].sel(party=pools).sum("party").mean("path")
+        out["pool_balance"] = weighted_mean(ds["capital"].sel(party=pools).sum("party"))
     for name, values in out.items():  # keep the units and say what each is
         source = name.removeprefix("guarantor_") if name.startswith("guarantor_") else name
         source = "capital" if name == "pool_balance" else source
@@ -166,7 +187,7 @@ def depletion_probability(ds: xr.Dataset) -> xr.DataArray:
     A tripped breaker is a different event: :func:`breaker_probability`.
     """
     return _named(
-        depleted_paths(ds).mean("path"),
+        weighted_mean(depleted_paths(ds)),
         "depletion_probability",
         "1",
         "share of paths on which the pool's balance could not pay a share (breaker off)",
@@ -187,7 +208,7 @@ def breaker_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per pool: share of paths on which its NPL circuit breaker tripped in any year
     (``pool_breaker_tripped``); 0 for a pool without a breaker."""
     return _named(
-        breaker_paths(ds).mean("path"),
+        weighted_mean(breaker_paths(ds)),
         "breaker_probability",
         "1",
         "share of paths on which the pool's NPL circuit breaker tripped",
@@ -213,7 +234,7 @@ def insolvent_paths(ds: xr.Dataset) -> xr.DataArray:
 def insolvency_probability(ds: xr.Dataset) -> xr.DataArray:
     """Per guarantor: share of paths on which its year-end net assets fell to zero or below."""
     return _named(
-        insolvent_paths(ds).mean("path"),
+        weighted_mean(insolvent_paths(ds)),
         "insolvency_probability",
         "1",
         "share of paths on which the guarantor's year-end net assets fell to zero or below",
@@ -225,7 +246,7 @@ def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArr
     segments = segments_with_tags(ds, tags)
     borrowers = ds["borrowers"].sel(segment=segments).sum(["segment", "year"])
     return _named(
-        ds["fiscal_cost"].sum("year").mean("path") / borrowers.mean("path"),
+        weighted_mean(ds["fiscal_cost"].sum("year")) / weighted_mean(borrowers),
         "fiscal_cost_per_borrower",
         "CNY",
         f"mean fiscal cost over the run per new borrower in segments tagged {', '.join(tags)}",
@@ -234,9 +255,9 @@ def fiscal_cost_per_borrower(ds: xr.Dataset, tags=("first_time",)) -> xr.DataArr
 
 def fiscal_cost_per_lending(ds: xr.Dataset, per: float = 1e8) -> xr.DataArray:
     """Mean fiscal cost over the run per ``per`` CNY (default 100 m) of new lending."""
-    lending = ds["loans_amount"].sum(["segment", "year"]).mean("path")
+    lending = weighted_mean(ds["loans_amount"].sum(["segment", "year"]))
     return _named(
-        ds["fiscal_cost"].sum("year").mean("path") / lending * per,
+        weighted_mean(ds["fiscal_cost"].sum("year")) / lending * per,
         "fiscal_cost_per_lending",
         "CNY",
         f"mean fiscal cost over the run per {per:g} CNY of new lending",
@@ -257,7 +278,15 @@ def exceedance_curve(losses: xr.DataArray, thresholds=None, dim: str = "path") -
     if thresholds is None:
         thresholds = np.unique(values[np.isfinite(values)])
     thresholds = np.asarray(thresholds, dtype=float)
-    p = (values[..., None] > thresholds).mean(axis=-2)
+    weights = path_weights(losses, dim)
+    if weights is None:
+        p = (values[..., None] > thresholds).mean(axis=-2)
+    else:  # the weighted mass beyond each threshold over the paths (weights.py)
+        w = np.broadcast_to(
+            weights.broadcast_like(losses).transpose(*losses.transpose(..., dim).dims).values,
+            values.shape,
+        )
+        p = ((values[..., None] > thresholds) * w[..., None]).sum(axis=-2) / values.shape[-1]
     other = [d for d in losses.transpose(..., dim).dims if d != dim]
     coords = {c: losses.coords[c] for c in losses.coords if dim not in losses.coords[c].dims}
     coords["threshold"] = thresholds
@@ -278,12 +307,30 @@ def tail_allocation(ds: xr.Dataset, level: float = 0.99) -> xr.DataArray:
     """
     loss = ds["loss"].sum("year")
     total = loss.sum("party")
-    n = total.sizes["path"]
-    k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
-    worst = np.argsort(total.values, kind="stable")[n - k :]
+    weights = path_weights(total)
+    if weights is None:
+        n = total.sizes["path"]
+        k = max(1, int(np.ceil((1.0 - level) * n - 1e-9)))
+        worst = np.argsort(total.values, kind="stable")[n - k :]
+        allocated = loss.isel(path=worst).mean("path")
+    else:  # each path's weighted mass beyond the level, as the weighted ES takes it
+        order = np.argsort(total.values, kind="stable")
+        mass = _mass_beyond(weights.values[order], level, total.sizes["path"])
+        allocated = (
+            loss.isel(path=order)
+            .reset_coords(WEIGHT, drop=True)
+            .dot(xr.DataArray(mass / mass.sum(), dims="path"))
+        )
     return _named(
-        loss.isel(path=worst).mean("path"),
+        allocated,
         "tail_allocation",
         "CNY",
         f"mean loss over the run by party on the worst {1 - level:.1%} of paths by total loss",
     )
+
+
+def _mass_beyond(weights: np.ndarray, level: float, n: int) -> np.ndarray:
+    """Each (sorted) path's mass beyond ``level``, the weight above it counted over the
+    ``n`` paths as :func:`.weights.weighted_tail` counts it for the ES."""
+    share = 1.0 - (np.cumsum(weights[::-1])[::-1] - weights) / n
+    return np.clip(share - np.maximum(share - weights / n, level), 0.0, None)
