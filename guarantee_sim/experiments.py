@@ -77,7 +77,7 @@ RESULT_NAMES = frozenset((
     "parameter", "variance_source", "scenario", "variant", "replica", "quantile",
     "threshold", "measure", "variant_overrides", "variant_label_zh", "variant_label_en",
     "scenario_yaml", "discount_rate", "counterfactual_design", "additional_borrowers",
-    "additional_lending", "fiscal_cost_per_additional_borrower",
+    "additional_lending", "fiscal_cost_per_additional_borrower", "path_weight",
     # results.dataset.COORD_META
     "segment_label", "segment_tags", "segment_lgd", "party_kind", "party_label",
     "party_public", "party_leverage_cap", "party_compensation_rate_cap", "scheme_label",
