@@ -74,13 +74,15 @@ def build_inputs(
     book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
     Lending comes from ``book`` when given, else from the institution processes (one book
     per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
     parameters) when ``lending_source`` is ``processes``, else from the volumes.
-    ``on_replica(1)`` is called after each replica's processes (progress).
+    ``on_replica(1)`` is called after each replica's processes (progress); the replicas
+    run in ``workers`` processes (``processes.workers``; None: one per CPU).
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -89,7 +91,9 @@ def build_inputs(
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica)
+        process = run_processes(
+            scenario, seed, volumes, replica_scenarios, on_replica, workers
+        )
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

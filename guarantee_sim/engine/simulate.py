@@ -48,6 +48,7 @@ def simulate(
     block_size: int | None = None,
     book: LoanBook | None = None,
     progress: Progress | bool | None = None,
+    workers: int | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -67,6 +68,11 @@ def simulate(
         institution processes (one step per book replica), compiling the kernels (the
         first run only) and the paths (one step per block). ``True`` shows tqdm bars (a
         widget in Jupyter); ``None`` or ``False`` (the default) shows nothing.
+    workers : int, optional
+        Worker processes for the book replicas of the institution processes (forked; 1
+        runs them in this process). None (the default): ``$GUARANTEE_SIM_WORKERS``, else
+        one per available CPU (capped by ``NUMBA_NUM_THREADS``). Results do not depend on
+        it.
 
     Returns
     -------
@@ -106,6 +112,7 @@ def simulate(
         book,
         replica_scenarios(scenario, decided, per_replica) if decided else None,
         on_replica=shown.advance,
+        workers=workers,
     )
     n_years = inputs.settings.n_years
     n_seg = len(scenario.segments)

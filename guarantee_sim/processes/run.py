@@ -33,6 +33,7 @@ from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Desks, Rules, poisson_count, simulate_claims
 from .queues import DAYS_PER_MONTH, OfficeQueues
+from .workers import map_replicas, replica_workers
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
 # true PD to its grade moves the portfolio's mean PD by well under 1%.
@@ -184,19 +185,24 @@ def run_processes(
     other_book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times; replica r runs
     ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``;
-    ``on_replica(1)`` after each (progress)."""
+    ``on_replica(1)`` after each (progress).
+
+    The replicas run in ``workers`` forked processes (``workers.replica_workers``: None
+    is one per CPU, 1 is this process); the results do not depend on it.
+    """
     pr = _processes_of(scenario)
     given = replica_scenarios or [scenario] * pr.replicas
-    # only what the engine needs of each replica: its log and queues go before the next
-    # one runs (a replica's log at record weight 1 is most of a run's memory)
-    replicas = []
-    for r in range(pr.replicas):
-        replicas.append(_kept(run_replica(given[r], seed, r, other_book)))
-        if on_replica is not None:
-            on_replica(1)
+
+    def one(r: int) -> ReplicaRun:
+        # only what the engine needs of each replica: its log and queues go before the
+        # next one runs (a replica's log at record weight 1 is most of a run's memory)
+        return _kept(run_replica(given[r], seed, r, other_book))
+
+    replicas = map_replicas(one, pr.replicas, replica_workers(pr.replicas, workers), on_replica)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])
