@@ -91,9 +91,7 @@ def build_inputs(
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(
-            scenario, seed, volumes, replica_scenarios, on_replica, workers
-        )
+        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

@@ -24,8 +24,8 @@ T = TypeVar("T")
 #: environment variable giving the number of worker processes (1: run in this process)
 WORKERS_VARIABLE = "GUARANTEE_SIM_WORKERS"
 
-# the job a forked worker runs, inherited through fork (never pickled: it is a closure)
-_job: Callable[[int], object] | None = None
+# in a worker: the job it runs, handed over through fork (never pickled: often a closure)
+_worker: dict[str, Callable[[int], object]] = {}
 
 
 def available_cpus() -> int:
@@ -80,29 +80,25 @@ def map_replicas(
             if done is not None:
                 done(1)
         return results
-    global _job
     out: list = [None] * replicas
     context = multiprocessing.get_context("fork")
-    _job = job  # the workers inherit it at fork
-    try:
-        with context.Pool(min(workers, replicas), initializer=_in_worker) as pool:
-            # chunksize 1: a replica per task, so a slow one does not hold others back
-            for r, result in pool.imap_unordered(_run, range(replicas), chunksize=1):
-                out[r] = result
-                if done is not None:
-                    done(1)
-    finally:
-        _job = None
+    # a fork context passes the initializer's arguments by inheritance, not by pickling
+    with context.Pool(min(workers, replicas), initializer=_start_worker, initargs=(job,)) as pool:
+        # chunksize 1: a replica per task, so a slow one does not hold others back
+        for r, result in pool.imap_unordered(_run, range(replicas), chunksize=1):
+            out[r] = result
+            if done is not None:
+                done(1)
     return out
 
 
-def _in_worker() -> None:
-    """A worker's signals: the parent decides what an interruption means (it stops the
-    pool, which ends the workers with SIGTERM, whatever handler the parent had)."""
+def _start_worker(job: Callable[[int], object]) -> None:
+    """A worker keeps its job; the parent decides what an interruption means (it stops
+    the pool, which ends the workers with SIGTERM, whatever handler the parent had)."""
+    _worker["job"] = job
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run(replica: int) -> tuple[int, object]:
-    assert _job is not None  # set before the fork
-    return replica, _job(replica)
+    return replica, _worker["job"](replica)
