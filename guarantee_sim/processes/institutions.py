@@ -86,15 +86,16 @@ class Desks:
     """The bank's officers and the guarantor's reviewers working through applications.
 
     Each application is a chain of SimPy events whose callbacks move it on, not a process:
-    its arrival, a request for one of its office's staff, the service time, the release;
-    a patience timer only while it waits in a queue; the same again at the guarantor when
-    its loan needs a guarantee. That is about four events per visit, where a generator
-    process per applicant needs eight (its start and end, the patience timer and the
-    condition ``request | timer`` on every request, the wait until its arrival), and
-    nothing exists of an applicant before it arrives (``feed``).
+    its arrival, the service time of each visit (a patience timer only while it waits in
+    a queue), the same again at the guarantor when its loan needs a guarantee. That is
+    about two events per visit, where ``simpy.Resource`` requests need four (the request
+    and the release are events too) and a generator process per applicant eight (its
+    start and end, the patience timer and the condition ``request | timer`` on every
+    request, the wait until its arrival); nothing exists of an applicant before it
+    arrives (``feed``).
 
-    The queues are SimPy's: ``MonitoredResource`` requests, FIFO, cancelled when patience
-    runs out; the staff's areas are integrated by the resources themselves.
+    The queues are ``MonitoredResource``: FIFO with the times of ``simpy.Resource``, left
+    when patience runs out; the staff's areas are integrated by the queues themselves.
     """
 
     def __init__(
