@@ -10,7 +10,7 @@ from ..book import LoanBook
 from ..config.schema import Scenario
 from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
-from ..kernels.portfolio import simulate_block
+from ..kernels.portfolio import simulate_block, simulate_paths
 from ..results.dataset import (
     UNABSORBED,
     build_dataset,
@@ -125,7 +125,7 @@ def simulate(
     drawn = np.empty((paths, len(uncertain)))
     factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
     # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
-    compiling = needs_compiling(simulate_block)
+    compiling = needs_compiling(simulate_paths)
     shown.phase(COMPILING if compiling else PATHS, paths)
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
