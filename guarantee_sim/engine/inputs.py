@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri
 
 from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
@@ -243,7 +243,7 @@ def _segments(scenario: Scenario, process: ProcessResults | None) -> Segments:
     subsidy = scenario.policy.interest_subsidy
     for i, seg in enumerate(segs):
         pds = pd_table[i]
-        pd_inverse[i, : len(pds)] = stats.norm.ppf(pds)
+        pd_inverse[i, : len(pds)] = ndtri(pds)
         if isinstance(seg.correlation, BaselSME):
             rho[i] = basel_sme_correlation(seg.pd.mean, seg.correlation.sales_eur_m)
         else:
