@@ -2,8 +2,8 @@
 
 * Poisson counts by inversion are ``scipy.stats.poisson.ppf``'s, computed without
   importing ``scipy.stats`` (half a second of every run).
-* ``guarantee-sim run`` imports neither ``scipy.stats`` nor Matplotlib (checked in a fresh
-  interpreter).
+* ``guarantee-sim run`` (its summary tables included) imports neither ``scipy.stats`` nor
+  Matplotlib (checked in a fresh interpreter).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import contextlib, io, json, sys
 from guarantee_sim.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(["run", "scenarios/hangzhou_2021_2023.yaml", "--paths", "4", "--set",
-                 "processes.replicas=1", "--out", {out!r}, "--quiet"])
+                 "processes.replicas=1", "--out", {out!r}])
 print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
 """
 
