@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import numpy as np
@@ -127,3 +128,14 @@ def test_how_many_workers(monkeypatch):
             replica_workers(4)
     with pytest.raises(ValueError, match="workers=0"):
         replica_workers(4, workers=0)
+
+
+def _replicas_in_a_pool_worker(replicas: int) -> tuple[int, list]:
+    workers = replica_workers(replicas, workers=4)
+    return workers, map_replicas(_square_first_last, replicas, workers)
+
+
+def test_a_pool_worker_runs_its_replicas_itself():
+    """A multiprocessing pool's worker is a daemon, which may not start processes."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_replicas_in_a_pool_worker, (3,)) == (1, [0, 1, 4])

@@ -44,7 +44,8 @@ def available_cpus() -> int:
 def replica_workers(replicas: int, workers: int | None = None) -> int:
     """How many processes run ``replicas`` book replicas: ``workers`` when given, else
     ``$GUARANTEE_SIM_WORKERS``, else one per available CPU; never more than the replicas,
-    and 1 (this process) where the OS cannot fork.
+    and 1 (this process) where the OS cannot fork or this process is a daemon (a
+    ``multiprocessing`` pool's worker, which may not have children).
 
     >>> replica_workers(4, workers=1), replica_workers(1, workers=8), replica_workers(3, 2)
     (1, 1, 2)
@@ -60,6 +61,8 @@ def replica_workers(replicas: int, workers: int | None = None) -> int:
     if workers < 1:
         raise ValueError(f"workers={workers}: give a whole number >= 1")
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return 1
+    if multiprocessing.current_process().daemon:  # e.g. a pool's worker: it may not fork one
         return 1
     return max(1, min(workers, replicas))
 
