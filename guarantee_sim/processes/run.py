@@ -202,7 +202,10 @@ def run_processes(
         # next one runs (a replica's log at record weight 1 is most of a run's memory)
         return _kept(run_replica(given[r], seed, r, other_book))
 
-    replicas = map_replicas(one, pr.replicas, replica_workers(pr.replicas, workers), on_replica)
+    n_workers = replica_workers(pr.replicas, workers)
+    if n_workers > 1:
+        _load_draws()
+    replicas = map_replicas(one, pr.replicas, n_workers, on_replica)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])
@@ -225,6 +228,14 @@ def run_processes(
     return ProcessResults(
         books=books, renew_rate=renew_rate, claim_lag=claim_lag, measures=measures
     )
+
+
+def _load_draws() -> None:
+    """Compile the applicants' jitted draws here (or load them from the cache) before the
+    workers fork, so that they inherit them instead of each compiling its own copy (the
+    signatures of every call in this module: int64 arguments, float64 rows)."""
+    applicant_draws(0, 0, 0, 0, 0, np.empty((0, N_COLUMNS)))
+    monthly_uniform(0, 0, 0, 0, 0)
 
 
 def _kept(run: ReplicaRun) -> ReplicaRun:
