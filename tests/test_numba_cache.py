@@ -33,7 +33,7 @@ import guarantee_sim.processes.draws
 import other_lib
 after = (numba.config.CACHE_DIR, list(caching.CompileResultCacheImpl._locator_classes))
 out["numba_config_unchanged"] = before == after
-out["ours"] = portfolio.simulate_block._cache.cache_path
+out["ours"] = portfolio.simulate_paths._cache.cache_path
 out["theirs"] = other_lib.twice._cache.cache_path
 out["chosen"] = str(guarantee_sim.configure_numba_cache())
 print(json.dumps(out))

@@ -756,12 +756,12 @@ class _CountingEnvironment(simpy.Environment):
 
 @pytest.mark.parametrize(
     ("patience", "reviewers", "most"),
-    [(None, None, 4.01), (30.0, None, 4.1), (30.0, 50, 7.1)],
+    [(None, None, 2.01), (30.0, None, 2.1), (30.0, 50, 3.1)],
 )
 def test_events_per_application(monkeypatch, patience, reviewers, most):
-    """Each application is its arrival, a request, a service time and a release (4 events);
-    a patience timer only when it has to wait; 3 more at the guarantor's review. Here the
-    staff are rarely all busy, so the counts are close to those floors."""
+    """Each application is its arrival and a service time (2 events); a patience timer
+    only when it has to wait; 1 more at the guarantor's review. Here the staff are rarely
+    all busy, so the counts are close to those floors."""
     d = process_dict(
         years=1,
         applications_per_year=2000,

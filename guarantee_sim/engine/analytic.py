@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 
 def basel_sme_correlation(pd: float, sales_eur_m: float = 5.0) -> float:
@@ -41,14 +41,12 @@ def vasicek_loss_quantile(q, pd: float, rho: float, lgd: float = 1.0):
     0.0663
     """
     q = np.asarray(q, dtype=np.float64)
-    z = (stats.norm.ppf(pd) + np.sqrt(rho) * stats.norm.ppf(q)) / np.sqrt(1 - rho)
-    return lgd * stats.norm.cdf(z)
+    z = (ndtri(pd) + np.sqrt(rho) * ndtri(q)) / np.sqrt(1 - rho)
+    return lgd * ndtr(z)
 
 
 def vasicek_loss_cdf(x, pd: float, rho: float, lgd: float = 1.0):
     """P(loss fraction <= x) in the same model."""
     x = np.asarray(x, dtype=np.float64) / lgd
     x = np.clip(x, 1e-300, 1 - 1e-16)
-    return stats.norm.cdf(
-        (np.sqrt(1 - rho) * stats.norm.ppf(x) - stats.norm.ppf(pd)) / np.sqrt(rho)
-    )
+    return ndtr((np.sqrt(1 - rho) * ndtri(x) - ndtri(pd)) / np.sqrt(rho))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri
 
 from ..book import LoanBook
 from ..config.schema import BaselSME, Guarantor, Scenario
@@ -74,13 +74,15 @@ def build_inputs(
     book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
     Lending comes from ``book`` when given, else from the institution processes (one book
     per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
     parameters) when ``lending_source`` is ``processes``, else from the volumes.
-    ``on_replica(1)`` is called after each replica's processes (progress).
+    ``on_replica(1)`` is called after each replica's processes (progress); the replicas
+    run in ``workers`` processes (``processes.workers``; None: one per CPU).
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -89,7 +91,7 @@ def build_inputs(
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica)
+        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:
@@ -241,7 +243,7 @@ def _segments(scenario: Scenario, process: ProcessResults | None) -> Segments:
     subsidy = scenario.policy.interest_subsidy
     for i, seg in enumerate(segs):
         pds = pd_table[i]
-        pd_inverse[i, : len(pds)] = stats.norm.ppf(pds)
+        pd_inverse[i, : len(pds)] = ndtri(pds)
         if isinstance(seg.correlation, BaselSME):
             rho[i] = basel_sme_correlation(seg.pd.mean, seg.correlation.sales_eur_m)
         else:

@@ -10,7 +10,7 @@ from ..book import LoanBook
 from ..config.schema import Scenario
 from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
-from ..kernels.portfolio import simulate_block
+from ..kernels.portfolio import simulate_block, simulate_paths
 from ..results.dataset import (
     UNABSORBED,
     build_dataset,
@@ -50,6 +50,7 @@ def simulate(
     book: LoanBook | None = None,
     progress: Progress | bool | None = None,
     shift: np.ndarray | None = None,
+    workers: int | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -73,6 +74,11 @@ def simulate(
         With ``simulation.importance_sampling`` set: the mean shift ``[year, factor]`` of
         the factor shocks to sample with, instead of choosing one (``engine/tail.py``); a
         comparison passes its base's to every variant, so they share their paths.
+    workers : int, optional
+        Worker processes for the book replicas of the institution processes (forked; 1
+        runs them in this process). None (the default): ``$GUARANTEE_SIM_WORKERS``, else
+        one per available CPU (capped by ``NUMBA_NUM_THREADS``). Results do not depend on
+        it.
 
     Returns
     -------
@@ -112,6 +118,7 @@ def simulate(
         book,
         replica_scenarios(scenario, decided, per_replica) if decided else None,
         on_replica=shown.advance,
+        workers=workers,
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -127,7 +134,7 @@ def simulate(
     factors = np.empty((paths, n_years, inputs.macro.chol.shape[0]))
     log_weight = np.empty(paths)
     # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
-    compiling = needs_compiling(simulate_block)
+    compiling = needs_compiling(simulate_paths)
     shown.phase(COMPILING if compiling else PATHS, paths)
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)

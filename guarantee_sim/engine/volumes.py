@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr
 
 from ..book import (
     BAND_BITS,
@@ -40,8 +40,8 @@ def capped_lognormal_mean(size: LoanSize) -> float:
     if sigma == 0:
         return float(min(size.median, size.cap))
     c = np.log(size.cap)
-    below = np.exp(mu + sigma**2 / 2) * stats.norm.cdf((c - mu - sigma**2) / sigma)
-    return float(below + size.cap * stats.norm.sf((c - mu) / sigma))
+    below = np.exp(mu + sigma**2 / 2) * ndtr((c - mu - sigma**2) / sigma)
+    return float(below + size.cap * ndtr(-(c - mu) / sigma))  # sf(x) = cdf(-x)
 
 
 def _draw_amounts(rng: np.random.Generator, size: LoanSize, n: int) -> np.ndarray:

@@ -1,42 +1,52 @@
-"""Staff as SimPy resources that keep time-weighted statistics of their own queues.
+"""Staff as FIFO queues on a SimPy clock that keep time-weighted statistics of themselves.
 
 ``MonitoredResource`` integrates the number waiting and the number busy over time (by
 calendar year), so utilisation and mean queue length come from the simulated queues
 themselves, not from the applicants' logs — which is what makes Little's law a check.
+
+It is ``simpy.Resource``'s first-come-first-served queue of identical servers, without
+its request and release events: a request granted at once starts its service timer
+there, a release hands the server straight to the head of the queue, and an applicant
+out of patience leaves the queue. The times of every wait, service and change of state
+are those of ``simpy.Resource`` (which grants and releases through events processed at
+the same simulated time), so the numbers are the same, with two events per service (its
+timer, and a patience timer only for those who wait) instead of four.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 
 import simpy
-from simpy.resources.resource import Request
 
 DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 
 
-class MonitoredRequest(Request):
-    """A request whose cancellation (an applicant giving up) is seen by the monitor."""
+class _Waiting:
+    """An applicant in a queue: when it came, what it needs, who to tell."""
 
-    resource: MonitoredResource
+    __slots__ = ("left", "service_days", "since", "then", "waits")
 
-    def cancel(self) -> None:
-        self.resource._advance()
-        super().cancel()
-        self.resource._remember()
+    def __init__(self, since: float, service_days: float, waits: list, then: Callable):
+        self.since = since
+        self.service_days = service_days
+        self.waits = waits
+        self.then = then
+        self.left = False  # gave up, or was served
 
 
-class MonitoredResource(simpy.Resource):
-    """A ``simpy.Resource`` recording the areas under its queue-length and busy curves."""
-
-    def request(self) -> MonitoredRequest:
-        """Ask for one of the staff (what ``simpy.Resource.request`` does, monitored)."""
-        return MonitoredRequest(self)
+class MonitoredResource:
+    """``capacity`` staff serving one FIFO queue on ``env``'s clock, recording the areas
+    under its queue-length and busy curves."""
 
     def __init__(self, env: simpy.Environment, capacity: int):
-        super().__init__(env, capacity)
+        self._env = env
+        self.capacity = capacity
+        self.busy = 0  # staff serving
+        self._queue: deque[_Waiting] = deque()  # who waits, first first (some may have left)
+        self.waiting = 0  # who waits and has not left
         self._last_time = env.now
         self._year_end = DAYS_PER_YEAR  # end of the calendar year of _last_time
         self._last_queue = 0
@@ -70,22 +80,64 @@ class MonitoredResource(simpy.Resource):
         self._last_time = now
 
     def _remember(self) -> None:
-        self._last_queue = len(self.put_queue)
-        self._last_busy = len(self.users)
+        self._last_queue = self.waiting
+        self._last_busy = self.busy
 
-    # each state change: the areas up to it under the old state, then the new state (with
-    # an empty queue of requests, or of releases, there is nothing to trigger: no change)
-    def _trigger_put(self, get_event):
-        if self.put_queue:
-            self._advance()
-            super()._trigger_put(get_event)
-            self._remember()
+    def request(
+        self,
+        service_days: float,
+        patience_days: float | None,
+        waits: list,
+        then: Callable[[bool], None],
+    ) -> None:
+        """Queue from now (served at once when one of the staff is free); see :func:`serve`."""
+        self._advance()
+        if self.busy < self.capacity:
+            self.busy += 1
+            self._serve(_Waiting(self._env.now, service_days, waits, then))
+        else:
+            waiting = _Waiting(self._env.now, service_days, waits, then)
+            self._queue.append(waiting)
+            self.waiting += 1
+            if patience_days is not None:
+                self._env.timeout(patience_days).callbacks.append(lambda _: self._give_up(waiting))
+        self._remember()
 
-    def _trigger_get(self, put_event):
-        if self.get_queue:
-            self._advance()
-            super()._trigger_get(put_event)
-            self._remember()
+    def _serve(self, who: _Waiting) -> None:
+        """``who`` is with one of the staff from now on (the staff are counted busy)."""
+        env = self._env
+        who.left = True
+        who.waits.append(env.now - who.since)
+
+        def done(_event) -> None:
+            self._release()
+            who.then(True)
+
+        env.timeout(who.service_days).callbacks.append(done)
+
+    def _release(self) -> None:
+        """One of the staff is free: the head of the queue, if any, is served next."""
+        self._advance()
+        queue = self._queue
+        while queue and queue[0].left:  # those who gave up
+            queue.popleft()
+        if queue:
+            self.waiting -= 1
+            self._serve(queue.popleft())
+        else:
+            self.busy -= 1
+        self._remember()
+
+    def _give_up(self, who: _Waiting) -> None:
+        """``who``'s patience ran out: it leaves the queue, unless it is being served."""
+        if who.left:
+            return
+        self._advance()
+        who.left = True
+        self.waiting -= 1
+        self._remember()
+        who.waits.append(self._env.now - who.since)
+        who.then(False)
 
     def utilisation(self, year: int) -> float:
         """Busy staff-days / available staff-days in calendar year ``year`` (0-based)."""
@@ -103,29 +155,11 @@ def serve(
     """Queue for one of ``staff`` from now, be served, then ``then(served)``.
 
     The days waited go to ``waits``. An applicant with finite patience leaves the queue
-    when it runs out (``then(False)`` at that moment). Events: the request, the service
-    time and the release; a patience timer only when no one of the staff is free.
+    when it runs out (``then(False)`` at that moment). Events: the service time; a
+    patience timer only when no one of the staff is free.
     """
-    request = staff.request()
-    start = env.now
-
-    def granted(_event) -> None:
-        waits.append(env.now - start)
-        env.timeout(service_days).callbacks.append(done)
-
-    def done(_event) -> None:
-        staff.release(request)
-        then(True)
-
-    def out_of_patience(_event) -> None:
-        if not request.triggered:
-            request.cancel()
-            waits.append(env.now - start)
-            then(False)
-
-    request.callbacks.append(granted)
-    if patience_days is not None and not request.triggered:
-        env.timeout(patience_days).callbacks.append(out_of_patience)
+    assert staff._env is env  # one clock
+    staff.request(service_days, patience_days, waits, then)
 
 
 class OfficeQueues:

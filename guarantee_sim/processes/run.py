@@ -33,6 +33,7 @@ from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Desks, Rules, poisson_count, simulate_claims
 from .queues import DAYS_PER_MONTH, OfficeQueues
+from .workers import map_replicas, replica_workers
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
 # true PD to its grade moves the portfolio's mean PD by well under 1%.
@@ -184,19 +185,27 @@ def run_processes(
     other_book: LoanBook | None = None,
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times; replica r runs
     ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``;
-    ``on_replica(1)`` after each (progress)."""
+    ``on_replica(1)`` after each (progress).
+
+    The replicas run in ``workers`` forked processes (``workers.replica_workers``: None
+    is one per CPU, 1 is this process); the results do not depend on it.
+    """
     pr = _processes_of(scenario)
     given = replica_scenarios or [scenario] * pr.replicas
-    # only what the engine needs of each replica: its log and queues go before the next
-    # one runs (a replica's log at record weight 1 is most of a run's memory)
-    replicas = []
-    for r in range(pr.replicas):
-        replicas.append(_kept(run_replica(given[r], seed, r, other_book)))
-        if on_replica is not None:
-            on_replica(1)
+
+    def one(r: int) -> ReplicaRun:
+        # only what the engine needs of each replica: its log and queues go before the
+        # next one runs (a replica's log at record weight 1 is most of a run's memory)
+        return _kept(run_replica(given[r], seed, r, other_book))
+
+    n_workers = replica_workers(pr.replicas, workers)
+    if n_workers > 1:
+        _load_draws()
+    replicas = map_replicas(one, pr.replicas, n_workers, on_replica)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])
@@ -219,6 +228,14 @@ def run_processes(
     return ProcessResults(
         books=books, renew_rate=renew_rate, claim_lag=claim_lag, measures=measures
     )
+
+
+def _load_draws() -> None:
+    """Compile the applicants' jitted draws here (or load them from the cache) before the
+    workers fork, so that they inherit them instead of each compiling its own copy (the
+    signatures of every call in this module: int64 arguments, float64 rows)."""
+    applicant_draws(0, 0, 0, 0, 0, np.empty((0, N_COLUMNS)))
+    monthly_uniform(0, 0, 0, 0, 0)
 
 
 def _kept(run: ReplicaRun) -> ReplicaRun:

@@ -18,21 +18,61 @@ Chinese labels need a CJK font: see :mod:`guarantee_sim.reporting.fonts`.
 ['figures/by_year.png', 'figures/capital.png', 'figures/exceedance.png']
 """
 
-from ..results.io import check_results
-from .brief import Brief, build_brief, render_html, render_markdown, write_brief
-from .fonts import CJKFontWarning, cjk_font, resolve_lang
-from .numbers import money, pct, yuan
-from .plots import (
-    capital_paths,
-    exceedance_curves,
-    fan_chart,
-    loss_by_party,
-    new_axes,
-    scenario_comparison,
-    target_probabilities,
-)
-from .tables import all_tables, cost_table, loss_table, risk_table, target_table, year_table
-from .text import LANGS, TEXT
+import importlib
+from typing import TYPE_CHECKING
+
+#: public name -> the module that defines it, imported on first access (PEP 562): the
+#: command line's summary tables (``reporting.tables``) do not pull in Matplotlib
+_EXPORTS = {
+    "check_results": "..results.io",
+    **dict.fromkeys(("Brief", "build_brief", "render_html", "render_markdown"), ".brief"),
+    "write_brief": ".brief",
+    **dict.fromkeys(("CJKFontWarning", "cjk_font", "resolve_lang"), ".fonts"),
+    **dict.fromkeys(("money", "pct", "yuan"), ".numbers"),
+    **dict.fromkeys(
+        (
+            "capital_paths",
+            "exceedance_curves",
+            "fan_chart",
+            "loss_by_party",
+            "new_axes",
+            "scenario_comparison",
+            "target_probabilities",
+        ),
+        ".plots",
+    ),
+    **dict.fromkeys(
+        ("all_tables", "cost_table", "loss_table", "risk_table", "target_table", "year_table"),
+        ".tables",
+    ),
+    **dict.fromkeys(("LANGS", "TEXT"), ".text"),
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ..results.io import check_results
+    from .brief import Brief, build_brief, render_html, render_markdown, write_brief
+    from .fonts import CJKFontWarning, cjk_font, resolve_lang
+    from .numbers import money, pct, yuan
+    from .plots import (
+        capital_paths,
+        exceedance_curves,
+        fan_chart,
+        loss_by_party,
+        new_axes,
+        scenario_comparison,
+        target_probabilities,
+    )
+    from .tables import all_tables, cost_table, loss_table, risk_table, target_table, year_table
+    from .text import LANGS, TEXT
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # the next access is a plain attribute lookup
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LANGS",
@@ -63,3 +103,7 @@ __all__ = [
     "year_table",
     "yuan",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,55 @@
+"""What keeps the default run fast without changing a number (issue 10, section 4).
+
+* Poisson counts by inversion are ``scipy.stats.poisson.ppf``'s, computed without
+  importing ``scipy.stats`` (half a second of every run).
+* ``guarantee-sim run`` (its summary tables included) imports neither ``scipy.stats`` nor
+  Matplotlib (checked in a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import fresh_python
+from scipy import stats
+
+from guarantee_sim.processes.institutions import poisson_count
+
+
+def test_poisson_counts_are_scipys():
+    rng = np.random.default_rng(11)
+    means = np.concatenate(
+        [10.0 ** rng.uniform(-4, 5, 4000), [1e-9, 0.5, 1.0, 2.0, 37.0, 1e4, 2.5e5]]
+    )
+    uniforms = np.concatenate([rng.uniform(0, 1, 4000), [1e-12, 0.5, 1 - 1e-12, 2**-33]])
+    for mean in means:
+        for u in uniforms[rng.integers(0, len(uniforms), 3)]:
+            assert poisson_count(float(mean), float(u)) == int(stats.poisson.ppf(u, mean)), (
+                mean,
+                u,
+            )
+    # at the Poisson's own CDF values the count is the least k with P(N <= k) >= u
+    for mean in (0.3, 4.0, 120.0):
+        for k in (0, 1, 3, int(mean), int(mean) + 5):
+            u = float(stats.poisson.cdf(k, mean))
+            assert poisson_count(mean, u) == int(stats.poisson.ppf(u, mean)) == k
+    assert poisson_count(0.0, 0.7) == 0
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        poisson_count(3.0, 1.0)
+
+
+RUN = """
+import contextlib, io, json, sys
+from guarantee_sim.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["run", "scenarios/hangzhou_2021_2023.yaml", "--paths", "4", "--set",
+                 "processes.replicas=1", "--out", {out!r}])
+print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter that runs the processes and the kernels
+def test_a_run_imports_neither_scipy_stats_nor_matplotlib(tmp_path):
+    out = fresh_python(RUN.format(out=str(tmp_path / "r.nc")), timeout=600)
+    assert out["code"] == 0
+    assert [m for m in ("scipy.stats", "matplotlib") if m in out["modules"]] == []
