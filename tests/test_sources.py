@@ -93,3 +93,30 @@ def test_a_block_under_a_one_line_key_explains_that_key_not_the_next():
     assert "first-loan applications" not in sources[f"{demand}.growth"]
     # a block under a key that opens a mapping belongs to the key below it
     assert sources["segments.first_time_credit.lgd"].startswith("PARAM: LGD")
+
+
+def test_a_comment_carried_on_under_its_key_stays_with_that_key():
+    """A key's end-of-line comment often goes on in the lines under it, aligned with its
+    ``#`` (``persistence: 0.3  # ASSUMPTION: ...`` then its range): those lines are the
+    same key's source, not the next key's (the brief gave persistence's range to
+    ``demand_elasticity``, and the bank's score-noise range to ``credit_data_sharing``)."""
+    text = (
+        "macro:\n"
+        "  persistence: 0.3   # ASSUMPTION: mild persistence;\n"
+        "                     # range 0-0.6 (default-rate series)\n"
+        "  demand_elasticity: 0.1   # ASSUMPTION: range 0-0.25\n"
+        "  factors: [economy]\n"
+    )
+    lines = {("macro",): 1, ("macro", "persistence"): 2, ("macro", "demand_elasticity"): 4,
+             ("macro", "factors"): 5}  # fmt: skip
+    sources = comment_sources(text, lines)
+    assert sources == {
+        "macro.persistence": "ASSUMPTION: mild persistence; range 0-0.6 (default-rate series)",
+        "macro.demand_elasticity": "ASSUMPTION: range 0-0.25",
+    }
+    shipped = gs.load_scenario("scenarios/hangzhou_2021_2023.yaml").value_sources()
+    assert "range 0-0.6" in shipped["macro.persistence"]
+    assert "range 0-0.6" not in shipped["macro.demand_elasticity"]
+    assert "scorecard" not in shipped["processes.bank.credit_data_sharing"]
+    specialised = gs.load_scenario("scenarios/hangzhou_zhuanjingtexin_2025.yaml")
+    assert "range 0.4-1.0" in specialised.value_sources()["processes.bank.score_noise"]

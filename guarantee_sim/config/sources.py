@@ -28,11 +28,13 @@ segments.sme.tenor_months -> ASSUMPTION: one-year working-capital loans
 segments.sme.loan_size -> PARAM: median 1 m; 004: the cap is 10 m (explained under it)
 
 A key's comment is the one at the end of its line, and a block of comment lines (no blank
-line inside) belongs to one key: the one-line key (``key: value``) written directly above
-it at the same indentation, as the shipped files explain a number under it; otherwise the
-key directly below it. A block that opens the file is its header, nobody's source. Keys
-written on their parent's line (inside ``{...}``) share the parent's comment, so only the
-parent carries it. Text before the first tag is prose, not a source, and is left out.
+line inside) belongs to one key: the key directly above whose end-of-line comment it
+carries on (its lines start in that comment's column); else the one-line key (``key:
+value``) written directly above it at the same indentation, as the shipped files explain a
+number under it; otherwise the key directly below it. A block that opens the file is its
+header, nobody's source. Keys written on their parent's line (inside ``{...}``) share the
+parent's comment, so only the parent carries it. Text before the first tag is prose, not
+a source, and is left out.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def comment_sources(text: str, lines: dict[tuple, int]) -> dict[str, str]:
     comments: dict[tuple, list[str]] = {keys: [] for keys in at_line.values()}
     for first, last in _blocks(rows):
         above, below = first - 1, last + 1  # 1-based lines around the block
-        if above in one_line and _indent(rows[above - 1]) == _indent(rows[first - 1]):
+        if above in at_line and _continues(rows[above - 1], rows[first - 1]):
+            owner = at_line[above]  # the key's end-of-line comment, carried on below it
+        elif above in one_line and _indent(rows[above - 1]) == _indent(rows[first - 1]):
             owner = at_line[above]
         elif below in at_line:
             owner = at_line[below]
@@ -96,6 +100,12 @@ def _indent(row: str) -> int:
 def _end_of_line(row: str) -> str:
     """The comment at the end of a line of YAML: after a ``#`` that follows a blank and is
     outside quotes."""
+    at = _comment_column(row)
+    return "" if at < 0 else row[at + 1 :].strip()
+
+
+def _comment_column(row: str) -> int:
+    """Where the comment of a line of YAML starts (its ``#``), -1 for none."""
     quote = ""
     for i, c in enumerate(row):
         if quote:
@@ -104,8 +114,16 @@ def _end_of_line(row: str) -> str:
         elif c in "'\"":
             quote = c
         elif c == "#" and (i == 0 or row[i - 1] in " \t"):
-            return row[i + 1 :].strip()
-    return ""
+            return i
+    return -1
+
+
+def _continues(key_row: str, comment_row: str) -> bool:
+    """Whether a comment line goes on with the comment at the end of the key's line: it
+    starts in that comment's column (``persistence: 0.3  # ASSUMPTION: ...`` with the
+    reason on the lines under it, aligned with its ``#``)."""
+    at = _comment_column(key_row)
+    return at > 0 and not key_row[:at].lstrip().startswith("#") and at == _indent(comment_row)
 
 
 def _tagged(comment: str) -> str:
