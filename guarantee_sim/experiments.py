@@ -721,6 +721,7 @@ def _described_designs(ds: xr.Dataset, experiment: Experiment) -> xr.Dataset:
 def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)) -> xr.Dataset:
     """Add borrowers, lending and fiscal cost relative to the counterfactual, path by path."""
     from .results.metrics import segments_with_tags
+    from .results.weights import weighted_mean  # importance sampling: paths weigh
 
     chosen = segments_with_tags(ds, tags)
     borrowers = ds["borrowers"].sel(segment=chosen).sum(["segment", "year"])
@@ -728,8 +729,8 @@ def with_additionality(ds: xr.Dataset, counterfactual: str, tags=("first_time",)
     fiscal = ds["fiscal_cost"].sum("year")
     ds["additional_borrowers"] = borrowers - borrowers.sel(scenario=counterfactual)
     ds["additional_lending"] = lending - lending.sel(scenario=counterfactual)
-    extra_cost = (fiscal - fiscal.sel(scenario=counterfactual)).mean("path")
-    extra_borrowers = ds["additional_borrowers"].mean("path")
+    extra_cost = weighted_mean(fiscal - fiscal.sel(scenario=counterfactual))
+    extra_borrowers = weighted_mean(ds["additional_borrowers"])
     ds["fiscal_cost_per_additional_borrower"] = extra_cost / extra_borrowers.where(
         extra_borrowers > 0
     )
@@ -757,6 +758,7 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         loss_summary,
         stack_levers,
     )
+    from .results.weights import weighted_mean  # importance sampling: paths weigh
 
     ds = stack_levers(ds)  # one column per design, grid points included
     table = {}
@@ -768,10 +770,10 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         tails = losses["var_99"].sel(party=v.party.values[v.party_kind.values != "unabsorbed"])
         row.update({f"loss_var99_{p}": float(x) for p, x in tails.to_series().items()})
         for g in v.party.values[v.party_kind.values == "guarantor"]:
-            row[f"capital_end_{g}"] = float(v.capital.sel(party=g).isel(year=-1).mean("path"))
-        row["fiscal_cost"] = float(v.fiscal_cost.sum("year").mean("path"))
-        row["public_loss"] = float(v.public_loss.sum("year").mean("path"))
-        row["lending"] = float(v.loans_amount.sum(["year", "segment"]).mean("path"))
+            row[f"capital_end_{g}"] = float(weighted_mean(v.capital.sel(party=g).isel(year=-1)))
+        row["fiscal_cost"] = float(weighted_mean(v.fiscal_cost.sum("year")))
+        row["public_loss"] = float(weighted_mean(v.public_loss.sum("year")))
+        row["lending"] = float(weighted_mean(v.loans_amount.sum(["year", "segment"])))
         if v.sizes.get("target"):
             for t in v.target.values:
                 row[f"P({t})"] = float(v.target_probability.sel(target=t))
@@ -782,7 +784,7 @@ def comparison_table(ds: xr.Dataset) -> dict[str, dict[str, float]]:
         for g, value in insolvency_probability(v).to_series().items():
             row[f"P({g} insolvent)"] = float(value)
         if "additional_borrowers" in v:
-            row["additional_borrowers"] = float(v.additional_borrowers.mean("path"))
+            row["additional_borrowers"] = float(weighted_mean(v.additional_borrowers))
             row["fiscal_cost_per_additional_borrower"] = float(
                 v.fiscal_cost_per_additional_borrower
             )

@@ -326,6 +326,14 @@ def test_a_comparison_samples_every_design_with_the_first_ones_shift(tmp_path):
     )
     loss = ds["loss"].sel(party="guarantor").sum("year")
     difference_interval(loss.sel(scenario="downturn"), loss.sel(scenario="baseline"))
+    # the comparison's headline numbers weigh the paths too (they were plain means)
+    from guarantee_sim.experiments import comparison_table
+
+    w = ds["path_weight"].values
+    public = ds["public_loss"].sel(scenario="downturn").sum("year").values
+    row = comparison_table(ds)["downturn"]
+    assert row["public_loss"] == pytest.approx(np.sum(w * public) / np.sum(w), rel=1e-12)
+    assert row["public_loss"] != pytest.approx(public.mean(), rel=1e-6)
 
 
 def test_the_accessor_gives_the_effective_sample_size():
