@@ -44,7 +44,7 @@ def inline(text) -> Markup:
 #: a table cell that is a number (with its unit, or an interval of two) is kept on one
 #: line: it starts with a digit or a sign, or is a sum in CNY, and is this short at most
 NOWRAP_UP_TO = 24
-_NUMBER_CELL = re.compile(r"[\d+\-]|CNY ")
+_NUMBER_CELL = re.compile(r"[\d+\-—]|CNY ")  # "—": a number not shown
 
 
 def number_cell(cell) -> bool:
