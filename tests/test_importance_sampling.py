@@ -344,3 +344,34 @@ def test_the_accessor_gives_the_effective_sample_size():
     )
     assert ds.gs.effective_sample_size() == 2.0
     assert with_path_weights(ds, [3.0, 1.0]).gs.effective_sample_size() == pytest.approx(1.6)
+
+
+def test_the_brief_shows_a_tail_figure_when_enough_paths_lie_beyond_it():
+    """Plain sampling puts paths x (1 - level) beyond a quantile, so 200 paths show no VaR
+    99%; a shift toward the tail puts many more there, and the brief's loss table counts
+    the paths actually beyond each party's VaR (>= 10 to show it)."""
+    from guarantee_sim.reporting.tables import loss_table
+    from guarantee_sim.testing import results_dataset, with_path_weights
+
+    n = 200
+    ds = results_dataset(
+        years=[2021],
+        segments={"sme": []},
+        parties={"bank": "bank"},
+        loss={"bank": np.arange(n, dtype=float)[:, None]},
+    )
+    plain = loss_table(ds).set_index("party").loc["bank"]
+    assert np.isnan(plain["var_99"]) and np.isnan(plain["var_99_9"])
+
+    def table(tail_weight: float):
+        w = np.full(n, 1.0)
+        w[150:] = tail_weight  # the 50 largest losses: sampled often, each weighs little
+        w[:150] = (n - 50 * tail_weight) / 150  # the weights average 1
+        return loss_table(with_path_weights(ds, w)).set_index("party").loc["bank"]
+
+    # tail weight 0.01: VaR 99% has ~51 paths beyond it, VaR 99.9% 20 (mass 0.2 / 0.01)
+    both = table(0.01)
+    assert not np.isnan(both["var_99"]) and not np.isnan(both["var_99_9"])
+    # tail weight 0.1: VaR 99.9% has 2 paths beyond it (mass 0.2 / 0.1): not shown
+    one = table(0.1)
+    assert not np.isnan(one["var_99"]) and np.isnan(one["var_99_9"])

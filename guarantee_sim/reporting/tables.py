@@ -41,7 +41,7 @@ from ..results.metrics import (
     tail_allocation,
     yearly_summary,
 )
-from ..results.weights import weighted_mean, weighted_quantile
+from ..results.weights import path_weights, weighted_mean, weighted_quantile
 from .measures import (
     capital_holders,
     first_time_segments,
@@ -223,16 +223,20 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
     ES 99% (:func:`~guarantee_sim.results.loss_summary`; VaR 99% and ES 99% with cluster
     bootstrap 95% CIs) and the mean on the worst 1% of paths by total loss
     (:func:`~guarantee_sim.results.tail_allocation`). A tail figure from fewer than
-    :data:`MIN_TAIL_PATHS` paths beyond its quantile is NaN (not shown)."""
+    :data:`MIN_TAIL_PATHS` paths beyond its quantile is NaN (not shown): as many as plain
+    sampling puts there, or under importance sampling (weighted paths) those actually
+    beyond the party's VaR, which the shift toward the tail makes many more."""
     rows = []
     paths = ds.sizes["path"]
     hide_99 = not tail_shown(paths, 0.99)
     hide_999 = not tail_shown(paths, 0.999)
     for name, v in variants(ds):
         summary = loss_summary(v)
-        interval = mean_interval(run_loss(v))
-        var_ci = tail_interval(run_loss(v), 0.99, "var")
-        es_ci = tail_interval(run_loss(v), 0.99, "es")
+        weighted = path_weights(v) is not None
+        loss = run_loss(v)
+        interval = mean_interval(loss)
+        var_ci = tail_interval(loss, 0.99, "var")
+        es_ci = tail_interval(loss, 0.99, "es")
         tail = tail_allocation(v, 0.99)
         for party, kind, label, public in zip(
             v.party.values,
@@ -265,9 +269,15 @@ def loss_table(ds: xr.Dataset) -> pd.DataFrame:
                     "tail_99": _f(tail.sel(party=party)),
                 }
             )
-            if hide_99:
+            hide = {"var_99": hide_99, "var_99_9": hide_999}
+            if weighted:  # the paths the estimate rests on are those beyond it
+                hide = {
+                    var: int((loss.sel(party=party) >= s[var]).sum()) < MIN_TAIL_PATHS
+                    for var in hide
+                }
+            if hide["var_99"]:
                 rows[-1].update(dict.fromkeys(_TAIL_99, np.nan))
-            if hide_999:
+            if hide["var_99_9"]:
                 rows[-1]["var_99_9"] = np.nan
     return pd.DataFrame(rows, columns=LOSS_COLUMNS)
 
