@@ -145,3 +145,18 @@ def test_every_key_has_a_chinese_name_and_every_name_a_key():
     # the longest ending wins: a pd's mean is not a service time's mean
     assert reference.zh_label("segments.<name>.pd.mean") == "年违约概率"
     assert reference.zh_label("processes.bank.service.mean_days") == "平均办理天数"
+
+
+def test_the_json_schema_gives_editors_each_keys_chinese_name():
+    """An editor shows a property's ``title`` on hover: the key's Chinese name, also kept
+    as ``x-label-zh`` (a model shared by several keys takes its first key's name)."""
+    schema = reference.json_schema()
+    paths = schema["$defs"]["Simulation"]["properties"]["paths"]
+    assert paths["title"] == paths["x-label-zh"] == reference.zh_label("simulation.paths")
+    named = [
+        prop
+        for model in schema["$defs"].values()
+        for prop in model.get("properties", {}).values()
+        if re.search(r"[\u4e00-\u9fff]", str(prop.get("x-label-zh", "")))
+    ]
+    assert len(named) >= 100

@@ -74,6 +74,8 @@ def json_schema() -> dict[str, Any]:
     schema = _standard_bounds(Scenario.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "guarantee_sim scenario"
+    # each key's Chinese name as its title, which editors show on hover (the walk sets it)
+    _walk(schema, schema, "", set(schema.get("required", [])), [], None)
     return schema
 
 
@@ -170,6 +172,9 @@ def _walk(node, root, key, required, rows, field) -> None:
             inner = set(member.get("required", []))
             for name, prop in member["properties"].items():
                 path = f"{at}.{name}" if at else name
+                if label := zh_label(path):  # a model shared by keys: the first key's name
+                    prop["title"] = prop.get("x-label-zh", label)
+                    prop["x-label-zh"] = prop["title"]
                 _property(prop, root, path, name in inner, rows)
 
 
