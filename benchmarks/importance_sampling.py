@@ -38,8 +38,12 @@ N_LOANS, AMOUNT = 10**6, 1.0e6
 LEVEL = 0.999
 
 
-def one_period_scenario(tail: bool):
-    """One segment (PD 2%, LGD 45%, rho 0.12) whose losses the guarantor shares at 80%."""
+def one_period_scenario(
+    level: float | None = None, party: str | None = "guarantor", net_assets: float = 1.0e13
+):
+    """One segment (PD 2%, LGD 45%, rho 0.12) whose losses the guarantor shares at 80%,
+    sampled toward ``party``'s loss tail at ``level`` (None: plain Monte Carlo; the tests
+    use it too)."""
     data = {
         "name": "one_period",
         "horizon": {"start_year": 2021, "origination_years": 1, "runoff_months": 24},
@@ -61,7 +65,7 @@ def one_period_scenario(tail: bool):
             "bank": {"kind": "bank"},
             "guarantor": {
                 "kind": "guarantor",
-                "net_assets": 1.0e13,
+                "net_assets": net_assets,
                 "fee_rate": 0.01,
                 "claim_lag_months": 1,
                 "operating_cost_rate": 0.0,
@@ -69,9 +73,9 @@ def one_period_scenario(tail: bool):
         },
         "schemes": {"guaranteed": {"coverage": COVERAGE, "split": {"guarantor": 1.0}}},
     }
-    if tail:
-        data["simulation"]["importance_sampling"] = {"party": "guarantor", "level": LEVEL}
-    return scenario_from_dict(data, source="<benchmark>")
+    if level is not None:
+        data["simulation"]["importance_sampling"] = {"party": party, "level": level}
+    return scenario_from_dict(data, source="<one-period book>")
 
 
 def one_period_book() -> LoanBook:
@@ -109,7 +113,11 @@ def estimates(scenario, paths: int, seeds: range, book=None) -> tuple[np.ndarray
 
 
 def study(name: str, paths: int, n_seeds: int, truth: float | None = None) -> dict:
-    make = one_period_scenario if name == "one_period" else county_scenario
+    def make(tail: bool):
+        if name == "one_period":
+            return one_period_scenario(LEVEL if tail else None)
+        return county_scenario(tail)
+
     book = one_period_book() if name == "one_period" else None
     seeds = range(1000, 1000 + n_seeds)
     gs.simulate(make(True), paths=8, seed=1, book=book)  # compile outside the timing

@@ -17,9 +17,18 @@ import pytest
 import xarray as xr
 
 import guarantee_sim as gs
-from guarantee_sim.book import LoanBook, cohort_number, pack_id, segment_hash
+from benchmarks.importance_sampling import (
+    AMOUNT,
+    COVERAGE,
+    LGD,
+    N_LOANS,
+    PD,
+    RHO,
+    one_period_book,
+    one_period_scenario,
+)
 from guarantee_sim.cli import main
-from guarantee_sim.config import ScenarioError, scenario_from_dict
+from guarantee_sim.config import ScenarioError
 from guarantee_sim.engine.analytic import vasicek_loss_quantile
 from guarantee_sim.engine.tail import shift_from_attrs
 from guarantee_sim.kernels.factors import draw_factors, draw_shifted_factors
@@ -35,54 +44,12 @@ from guarantee_sim.results import (
     weighted_mean,
 )
 
-PD, LGD, RHO, COVERAGE = 0.02, 0.45, 0.12, 0.8
-N_LOANS, AMOUNT = 10**6, 1.0e6
 GUARANTEED = COVERAGE * LGD * N_LOANS * AMOUNT  # the guarantor's loss if every loan defaulted
 
 
 def one_period(level: float | None = None, party: str | None = "guarantor"):
-    data = {
-        "name": "one_period",
-        "horizon": {"start_year": 2021, "origination_years": 1, "runoff_months": 24},
-        "simulation": {"paths": 100, "seed": 1, "granularity": "cohort", "block_size": 256},
-        "segments": {
-            "sme": {
-                "tags": ["guaranteed"],
-                "pd": {"mean": PD},
-                "lgd": LGD,
-                "recovery": {"lag_months": 1, "spread_months": 1},
-                "correlation": RHO,
-                "loan_size": {"median": AMOUNT, "sigma": 0.0, "cap": 1.0e7},
-                "tenor_months": 12,
-                "lending": {"count_per_year": 1},
-                "scheme": "guaranteed",
-            }
-        },
-        "parties": {
-            "bank": {"kind": "bank"},
-            "guarantor": {
-                "kind": "guarantor",
-                "net_assets": 1.0e11,
-                "fee_rate": 0.01,
-                "claim_lag_months": 1,
-                "operating_cost_rate": 0.0,
-            },
-        },
-        "schemes": {"guaranteed": {"coverage": COVERAGE, "split": {"guarantor": 1.0}}},
-    }
-    if level is not None:
-        data["simulation"]["importance_sampling"] = {"party": party, "level": level}
-    return scenario_from_dict(data, source="<test>")
-
-
-def one_cohort_book() -> LoanBook:
-    id_hi, id_lo = pack_id(segment_hash("sme"), 0, cohort_number(0, 0, 12), cohort=True)
-    return LoanBook.from_records(
-        [
-            {"segment": 0, "month": 0, "tenor": 12, "amount": AMOUNT, "n_loans": N_LOANS}
-            | {"id_hi": id_hi, "id_lo": id_lo}
-        ]
-    )
+    # a guarantor of 100 bn: its loss if every loan defaulted (360 bn) would exhaust it
+    return one_period_scenario(level, party, net_assets=1.0e11)
 
 
 def guarantor_loss(ds: xr.Dataset) -> xr.DataArray:
@@ -186,7 +153,7 @@ def runs():
     """Plain and importance-sampled runs of the one-period book, 4,000 paths each; the
     sampled one aims at the 95% tail (weights with a light enough tail for their sample
     mean to be a fair test of E[w] = 1)."""
-    book = one_cohort_book()
+    book = one_period_book()
     plain = gs.simulate(one_period(), paths=4000, seed=3, book=book)
     sampled = gs.simulate(one_period(0.95), paths=4000, seed=3, book=book)
     return plain, sampled
@@ -225,7 +192,7 @@ def test_sampled_and_plain_runs_agree_on_the_mean_and_the_99_percent_quantile(ru
 def test_the_variance_of_the_999_var_falls_on_a_one_period_book():
     """12 seeds x 500 paths each way: the variance of the guarantor's VaR 99.9% estimate
     over the seeds falls by at least 15x (the full study, 30 seeds: see benchmarks)."""
-    book, level = one_cohort_book(), 0.999
+    book, level = one_period_book(), 0.999
     estimates: dict[bool, list[float]] = {False: [], True: []}
     for seed in range(12):
         for tail in (False, True):
@@ -240,7 +207,7 @@ def test_the_variance_of_the_999_var_falls_on_a_one_period_book():
 def test_the_total_loss_tail_and_a_party_without_losses():
     """Without a party the shift aims at the total loss (here the guarantor's / 0.8, so the
     same shift); the bank keeps 20% of each loss, so its tail is the same direction."""
-    book = one_cohort_book()
+    book = one_period_book()
     total = gs.simulate(one_period(0.99, party=None), paths=50, seed=1, book=book)
     bank = gs.simulate(one_period(0.99, party="bank"), paths=50, seed=1, book=book)
     assert total.attrs["importance_sampling_party"] == ""
