@@ -24,13 +24,12 @@ times the segment's ``renewal.seasoning`` (``processes.decisions`` module doc).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from conftest import make_scenario
+from helpers import quad_posterior
 from process_scenarios import process_dict
-from scipy import integrate, special
+from scipy import special
 
 from guarantee_sim.processes import decisions, run_replica
 from guarantee_sim.processes import run as process_run
@@ -44,52 +43,15 @@ WINDOWS = {
 }
 
 
-def quad_posterior(y: float, noise: float, years: float, window=None) -> float:
-    """E[expit(L) | score y, the bank's decision, no default in ``years``] by adaptive
-    quadrature over L: N(m, v) (prior x score likelihood) times P(bank's score in the
-    window | L) times the survival ``(1 - expit(L))^years``; the log-density is normalised
-    by its maximum on a grid."""
-    m = (MU * noise**2 + y * SIGMA**2) / (SIGMA**2 + noise**2)
-    sd = math.sqrt(SIGMA**2 * noise**2 / (SIGMA**2 + noise**2))
-    lo, hi = m - 40 * sd, m + 40 * sd
-    if window is not None and window.noise == 0:
-        lo, hi = max(lo, window.lo), min(hi, window.hi)
-
-    def log_w(L):
-        if window is None or window.noise == 0:
-            return np.zeros_like(L)
-        a, b = (window.lo - L) / window.noise, (window.hi - L) / window.noise
-        upper = a > 0
-        mass = np.where(
-            upper, special.ndtr(-a) - special.ndtr(-b), special.ndtr(b) - special.ndtr(a)
-        )
-        with np.errstate(divide="ignore"):
-            return np.log(mass)
-
-    def log_f(L):
-        survival = -years * np.logaddexp(0.0, L)  # log (1 - expit(L))^years
-        return -0.5 * ((L - m) / sd) ** 2 + log_w(L) + survival
-
-    grid = np.linspace(lo, hi, 4001)
-    top, peak = log_f(grid).max(), grid[log_f(grid).argmax()]
-
-    def f(L):
-        return math.exp(float(log_f(np.float64(L))) - top)
-
-    edges = [peak] + ([window.lo, window.hi] if window is not None else [])
-    points = sorted({p for p in edges if lo + 1e-9 < p < hi - 1e-9}) or None
-    kw = {"points": points, "epsabs": 0.0, "epsrel": 1e-12, "limit": 1000}
-    numerator = integrate.quad(lambda L: special.expit(L) * f(L), lo, hi, **kw)[0]
-    return numerator / integrate.quad(f, lo, hi, **kw)[0]
-
-
 @pytest.mark.parametrize("window", WINDOWS.values(), ids=WINDOWS.keys())
 @pytest.mark.parametrize("months", [6, 12, 36])
 @pytest.mark.parametrize("noise", [0.2, 0.6, 1.2])
 def test_existing_borrower_posterior_matches_numerical_integration(noise, months, window):
     years = months / 12
     scores = MU + np.linspace(-4.0, 4.0, 9)
-    expected = np.array([quad_posterior(y, noise, years, window) for y in scores])
+    expected = np.array(
+        [quad_posterior(y, noise, window, mu=MU, sigma=SIGMA, years=years) for y in scores]
+    )
     exact = decisions.posterior_mean_pd(scores, MU, SIGMA, noise, window, years)
     table = decisions.posterior_table(MU, SIGMA, noise, window, survived_years=years)
     np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-6)
