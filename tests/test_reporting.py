@@ -925,3 +925,10 @@ def test_a_comparisons_capital_and_yearly_figures_are_small_multiples(datasets):
         assert len(a.get_lines()) == (1 if k == 0 else 2) <= plots.MAX_LINES  # + the first's
         assert a.get_legend() is None
     assert len(ax.figure.legends) == 1
+
+
+def test_english_title_writes_a_period_of_years_with_a_dash(datasets):
+    """An id like ``hangzhou_2021_2023`` is a place and a period, not a 2021/2023 split."""
+    ds = datasets["run"].copy()
+    ds.attrs["scenario"] = "hangzhou_2021_2023"
+    assert reporting.build_brief(ds, "en").title == "Policy brief: Hangzhou 2021–2023"

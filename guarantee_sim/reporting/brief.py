@@ -1382,6 +1382,12 @@ def _value_source_blocks(ds, lang: str) -> list[Block]:
     return [("p", t(lang, "value_sources")), ("table", header, rows, "")]
 
 
+def _capitalised(label: str) -> str:
+    """A title's name with a capital (an id in words: "hangzhou 2021–2023" -> "Hangzhou
+    2021–2023"); Chinese is unchanged."""
+    return label[:1].upper() + label[1:]
+
+
 def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     """The brief of ``ds`` in ``lang`` ("zh" or "en"), not yet written anywhere."""
     check_lang(lang)
@@ -1398,7 +1404,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         label = named(
             str(ds.attrs.get("experiment", "")), str(ds.attrs.get("experiment_label") or ""), lang
         )
-        title = t(lang, "title_compare", label=label)
+        title = t(lang, "title_compare", label=_capitalised(label))
         question = " ".join(str(ds.attrs.get("question", "")).split())
         if question and not _written_in(question, lang):  # the file's question is English
             question = t(lang, "question_compare", label=label)
@@ -1406,7 +1412,7 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         label = named(
             str(ds.attrs.get("scenario", "")), str(ds.attrs.get("scenario_label") or ""), lang
         )
-        title = t(lang, "title_single", label=label)
+        title = t(lang, "title_single", label=_capitalised(label))
         question = ""
     if not question:
         question = t(

@@ -45,6 +45,8 @@ def _first(ds: xr.Dataset) -> xr.Dataset:
 
 #: an underscore between two digits, as in a split's id ``national_20_20_20_40``
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)_(?=\d)")
+#: two calendar years joined by an underscore, as in ``hangzhou_2021_2023``: a period
+_YEAR_RANGE = re.compile(r"(?<!\d)((?:19|20)\d\d)_((?:19|20)\d\d)(?!\d)")
 
 
 def words(name: str) -> str:
@@ -53,8 +55,11 @@ def words(name: str) -> str:
 
     >>> words("national_fund"), words("national_20_20_20_40"), words("gov_pool")
     ('national fund', 'national 20/20/20/40', 'gov pool')
+    >>> words("hangzhou_2021_2023")  # two years: a period, with an en dash
+    'hangzhou 2021–2023'
     """
-    return _BETWEEN_DIGITS.sub("/", str(name)).replace("_", " ")
+    period = _YEAR_RANGE.sub("\\1–\\2", str(name))
+    return _BETWEEN_DIGITS.sub("/", period).replace("_", " ")
 
 
 def named(name: str, label: str, lang: str) -> str:
