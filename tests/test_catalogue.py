@@ -39,6 +39,8 @@ ALLOWED_CONSTANTS = {
     ("fonts.py", "INSTALL_HINT"),  # a warning's advice: diagnostics are English throughout
     ("plots.py", "NO_LINE_START"),  # punctuation a wrapped line may not start with
     ("tables.py", "NO_DECOMPOSITION"),  # a code in the CSV column variance_note, like CONSTANT
+    ("methods.py", "PATTERNS"),  # the forms of the results' English method names, parsed
+    ("methods.py", "WHAT"),  # the results' names of what an interval is of, as keys
 }
 
 

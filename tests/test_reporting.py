@@ -932,3 +932,39 @@ def test_english_title_writes_a_period_of_years_with_a_dash(datasets):
     ds = datasets["run"].copy()
     ds.attrs["scenario"] = "hangzhou_2021_2023"
     assert reporting.build_brief(ds, "en").title == "Policy brief: Hangzhou 2021–2023"
+
+
+def test_interval_methods_are_written_in_chinese():
+    """Every form of method name the results give reads in Chinese in a zh brief: a mean,
+    a share and a paired difference at each clustering, and a tail's bootstrap."""
+    import xarray as xr
+
+    from guarantee_sim.reporting.methods import method_words
+    from guarantee_sim.results import intervals
+
+    values = xr.DataArray([1.0, 2.0, 3.0, 5.0, 4.0, 6.0], dims="path")
+    books = values.assign_coords(replica=("path", [0, 1, 2, 0, 1, 2]))
+    overlap = [[0, 0, 1, 1, 2, 2], [0, 1, 1, 2, 2, 0]]  # two variants' books chain them all
+    methods = []
+    for v, clusters in ((values, None), (books, None), (values, overlap)):
+        methods.append(intervals.mean_interval(v, clusters=clusters).attrs["method"])
+        methods.append(intervals.probability_interval(v > 2, clusters=clusters).attrs["method"])
+        methods.append(intervals.difference_interval(v, v * 2, clusters=clusters).attrs["method"])
+        var = intervals.tail_interval(v, 0.99, "var", clusters=clusters).attrs["method"]
+        es = intervals.tail_interval(v, 0.99, "es", clusters=clusters).attrs["method"]
+        methods.append(f"{var}; {es}")
+    for method in methods:
+        zh = method_words(method, "zh")
+        left = re.sub(r"CR1|VaR|ES|Wilson|\bt\b", "", zh)  # names kept in any language
+        assert not re.search(r"[A-Za-z]{2,}", left), (method, zh)
+        assert method_words(method, "en") == method
+    assert "在险价值（99%）" in method_words(methods[3], "zh")
+    assert method_words("a method not known here", "zh") == "a method not known here"
+
+
+@pytest.mark.slow
+def test_chinese_brief_tables_give_their_methods_in_chinese(briefs):
+    for name in ("losses", "targets"):
+        table = (briefs["run", "zh"] / "tables" / f"{name}.csv").read_text(encoding="utf-8-sig")
+        assert "置信区间方法" in table
+        assert "cluster-robust" not in table and "independent paths" not in table

@@ -55,6 +55,7 @@ from .findings import (
 from .fonts import resolve_lang
 from .labels import design_changes, design_names, labelled, named, whole_loss_split, words
 from .measures import capital_holders, effective_sample_size, scenario_info, variants
+from .methods import method_words
 from .numbers import (
     MoneyUnit,
     count,
@@ -1614,6 +1615,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _methods_in(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``table`` with its intervals' methods (the ``*ci_method`` columns) in ``lang``."""
+    columns = [c for c in table.columns if str(c).endswith("ci_method")]
+    if not columns or lang == "en":
+        return table
+    table = table.copy()
+    for column in columns:
+        table[column] = table[column].map(lambda m: method_words(m, lang))
+    return table
+
+
 def _write_files(brief: Brief, folder: Path) -> list[Path]:
     """Write every file of the brief under ``folder``; their paths relative to it."""
     (folder / FIGURES).mkdir(parents=True, exist_ok=True)
@@ -1628,7 +1640,7 @@ def _write_files(brief: Brief, folder: Path) -> list[Path]:
         # with a BOM: Excel and WPS on a Chinese Windows PC read UTF-8 only when it has one;
         # headers in the brief's language
         headers = {c: csv_header(str(c), brief.lang) for c in table.columns}
-        csv_safe(table).rename(columns=headers).to_csv(
+        csv_safe(_methods_in(table, brief.lang)).rename(columns=headers).to_csv(
             folder / rel, index=False, encoding="utf-8-sig"
         )
         written.append(rel)
