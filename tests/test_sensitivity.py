@@ -194,3 +194,12 @@ def test_command_writes_results_and_a_brief(tmp_path, capsys):
         assert pd_words in text and "figures/sensitivity.png" in text
         assert (folder / "figures" / "sensitivity.png").stat().st_size > 0
         assert (folder / "tables" / "sensitivity.csv").is_file()
+
+
+def test_shipped_studies_validate():
+    # in their own folder: the tests of experiments read every experiments/*.yaml
+    shipped = sorted((ROOT / "experiments" / "sensitivity").glob("*.yaml"))
+    assert shipped
+    for path in shipped:
+        plan = plan_study(path)
+        assert plan.runs == run_count("sobol", 64, 4) == 384 and plan.paths == 500

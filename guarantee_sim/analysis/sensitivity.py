@@ -512,14 +512,10 @@ def plan_study(path: str | Path, *, paths: int | None = None, seed: int | None =
     if spec.parameters is None:
         params = scenario_parameters(scenario)
         if not params:
-            at = ("sensitivity",)
-            raise ScenarioError(
-                f"{format_location(path, lines.get(at), 'sensitivity')}: the base scenario "
-                "declares no distributions: give parameters with min and max",
-                path=str(path),
-                line=lines.get(at),
-                key="sensitivity.parameters",
-            )
+            raise _refused(
+                path, lines, ("sensitivity",), "the base scenario declares no distributions: "
+                "give parameters with min and max"
+            )  # fmt: skip
     else:
         params = [range_parameter(p) for p in spec.parameters]
         for i, p in enumerate(params):
@@ -527,37 +523,23 @@ def plan_study(path: str | Path, *, paths: int | None = None, seed: int | None =
                 at = ("sensitivity", "parameters", i, end)
                 key = p.keys[0]
                 value = p.values(u)[key]
+                mine = Override(key, value, f"{key}={value}", str(path), lines.get(at))
                 try:
-                    load_scenario(
-                        base,
-                        overrides=[
-                            *located,
-                            Override(key, value, f"{key}={value}", str(path), lines.get(at)),
-                        ],
-                    )
+                    load_scenario(base, overrides=[*located, mine])
                 except ScenarioError as err:
-                    where = format_location(path, lines.get(at), ".".join(map(str, at)))
-                    raise ScenarioError(
-                        f"{where}: the scenario refuses {key} = {value!r}:\n{err}",
-                        path=str(path),
-                        line=lines.get(at),
-                        key=".".join(map(str, at)),
+                    raise _refused(
+                        path, lines, at, f"the scenario refuses {key} = {value!r}:\n{err}"
                     ) from None
     allowed = output_names(list(scenario.targets))
     outputs = spec.outputs if spec.outputs is not None else allowed
     for i, name in enumerate(outputs):
         if name not in allowed:
-            at = ("sensitivity", "outputs", i)
-            where = format_location(path, lines.get(at), ".".join(map(str, at)))
-            raise ScenarioError(
-                f"{where}: {name!r} is not an output of this scenario; allowed: "
-                f"{', '.join(allowed)}",
-                path=str(path),
-                line=lines.get(at),
-                key=".".join(map(str, at)),
-            )
+            raise _refused(
+                path, lines, ("sensitivity", "outputs", i),
+                f"{name!r} is not an output of this scenario; allowed: {', '.join(allowed)}",
+            )  # fmt: skip
     if not outputs:
-        raise ScenarioError(f"{path}: give at least one output", path=str(path))
+        raise _refused(path, lines, ("sensitivity", "outputs"), "give at least one output")
     plan = Plan(
         study=study,
         path=path,
@@ -575,6 +557,15 @@ def plan_study(path: str | Path, *, paths: int | None = None, seed: int | None =
             path=str(path),
         )
     return plan
+
+
+def _refused(path: Path, lines: dict, at: tuple, reason: str) -> ScenarioError:
+    """An error citing the study file, the line and key ``at`` (a key path), and why."""
+    key = ".".join(map(str, at))
+    line = lines.get(at)
+    return ScenarioError(
+        f"{format_location(path, line, key)}: {reason}", path=str(path), line=line, key=key
+    )
 
 
 def run_study(
