@@ -108,7 +108,7 @@ def print_indices(ds: xr.Dataset, console: Console) -> None:
     table = Table(
         title=f"{main} ± 95% half-width ({ds.attrs['runs']} runs, {ds.attrs['cpu_seconds']} s CPU)"
     )
-    table.add_column("output")
+    table.add_column("output", overflow="fold")
     for p in ds.parameter.values:
         table.add_column(str(p), justify="right")
     for o in ds.output.values:
@@ -116,6 +116,6 @@ def print_indices(ds: xr.Dataset, console: Console) -> None:
         for p in ds.parameter.values:
             x = float(ds.sensitivity_index.sel(output=o, parameter=p, index=main))
             h = float(ds.sensitivity_index.sel(output=o, parameter=p, index=f"{main}_conf"))
-            row.append("—" if np.isnan(x) else f"{x:.3g} ± {h:.2g}")
+            row.append("—" if np.isnan(x) else f"{x:.3g}±{h:.2g}")
         table.add_row(*row)
     console.print(table)
