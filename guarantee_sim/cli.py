@@ -245,7 +245,7 @@ def _validate(args, console: Console) -> int:
 
     data = read_yaml(args.scenario)[0]
     if sensitivity_cli.is_study(data):
-        return sensitivity_cli.validate(args.scenario, console)
+        return sensitivity_cli.validate(args.scenario, console, args.overrides)
     if is_experiment(data):
         return _validate_experiment(args, console)
     with _printing_warnings():

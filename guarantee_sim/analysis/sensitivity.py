@@ -367,7 +367,13 @@ def analyse(
 ) -> np.ndarray:
     """Indices ``[outputs, parameters, index]`` (index as in :data:`INDICES` ``[method]``)
     of the outputs ``y [runs, outputs]`` at the design ``quantiles [runs, parameters]``,
-    with bootstrap half-widths at :data:`CONF_LEVEL`. A constant output's are NaN."""
+    with bootstrap half-widths at :data:`CONF_LEVEL`. A constant output's are NaN.
+
+    >>> x = sample("sobol", 64, 2, seed=1)  # 64 x (2 + 2) points
+    >>> r = analyse("sobol", x, 3 * x[:, :1], ["a", "b"], seed=1)  # Y = 3 a
+    >>> r[0, :, 2].round(2)  # ST: a has all the variance (up to estimation error), b none
+    array([1.02, 0.  ])
+    """
     from SALib.analyze import morris, sobol
 
     spec = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}

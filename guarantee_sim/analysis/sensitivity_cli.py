@@ -52,9 +52,16 @@ def describe(plan: Plan) -> str:
     )
 
 
-def validate(path: str, console: Console) -> int:
+def validate(path: str, console: Console, overrides: list[str] | None = None) -> int:
     """``guarantee-sim validate`` of a study file: everything ``sensitivity`` would check."""
     from .sensitivity import plan_study
+
+    if overrides:
+        raise ScenarioError(
+            f"{path}: --set is not read for a sensitivity study: put the changes in its "
+            "overrides: section",
+            path=path,
+        )
 
     plan = plan_study(path)
     console.print(
