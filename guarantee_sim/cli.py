@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ._version import __version__
+from .analysis import sensitivity_cli
 from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("zh", "en"), default="zh", help="language of the brief (default: zh)"
     )
     brief.add_argument("--out", help="folder for the brief (default: results/<file>_brief_<lang>)")
+    sensitivity_cli.add_parser(sub)
     return parser
 
 
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 "brief": _brief,
                 "summarize": _summarize,
                 "schema": _schema,
+                "sensitivity": lambda a, c: sensitivity_cli.run(a, c, _written),
             }[args.command]
             status = command(args, console)
             _raise_if_signalled()
@@ -240,7 +243,10 @@ def _printing_warnings() -> Iterator[None]:
 def _validate(args, console: Console) -> int:
     from .experiments import is_experiment
 
-    if is_experiment(read_yaml(args.scenario)[0]):
+    data = read_yaml(args.scenario)[0]
+    if sensitivity_cli.is_study(data):
+        return sensitivity_cli.validate(args.scenario, console, args.overrides)
+    if is_experiment(data):
         return _validate_experiment(args, console)
     with _printing_warnings():
         scenario = load_scenario(args.scenario, overrides=args.overrides, strict=args.strict)

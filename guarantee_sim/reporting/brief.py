@@ -40,6 +40,7 @@ from ..results.decomposition import CONSTANT
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from ..results.levers import stack_levers
+from ..results.sensitivity import is_sensitivity
 from . import plots, sweeps
 from .differences import difference_table, excludes_zero, identical
 from .findings import (
@@ -1393,6 +1394,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     """The brief of ``ds`` in ``lang`` ("zh" or "en"), not yet written anywhere."""
     check_lang(lang)
     check_results(ds)
+    if is_sensitivity(ds):  # a study's indices, not paths: a brief of its own
+        return _sensitivity_brief(ds, lang, source)
     # a grid's levers: their section, then one design per grid point for the rest
     sweep_blocks, sweep_figures, sweep_tables = sweeps.brief_section(ds, lang)
     ds = stack_levers(ds)
@@ -1469,6 +1472,19 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
         method_at=method_at,
         sweep=[b for b in sweep_blocks if b[0] != "figure" or b[1] in figures],
     )
+
+
+def _sensitivity_brief(ds: xr.Dataset, lang: str, source: str) -> Brief:
+    """The brief of a sensitivity study (:mod:`.sensitivity`): its blocks, the indices
+    figure and the table of every index as CSV."""
+    from . import sensitivity
+
+    figures = sensitivity.figures(ds, lang)
+    blocks = [b for b in sensitivity.brief_blocks(ds, lang) if b[0] != "figure" or b[1] in figures]
+    method_at = len(blocks)
+    blocks.append(sensitivity.generated_block(ds, lang, source))
+    tables = {"sensitivity": sensitivity.indices_table(ds)}
+    return Brief(lang, str(blocks[0][1]), blocks, figures, tables, method_at=method_at)
 
 
 # --------------------------------------------------------------------------- rendering

@@ -29,6 +29,8 @@ from typing import Final
 import h5py
 import xarray as xr
 
+from .sensitivity import check_sensitivity, is_sensitivity
+
 ENGINE: Final = "h5netcdf"
 
 #: paths per stored chunk: one chunk of a (path, year, party) variable of 1,000 paths
@@ -75,6 +77,9 @@ JSON_TEXTS: Final = {"sources": list, "value_sources": dict, "variant_overrides"
 def check_results(ds: xr.Dataset) -> None:
     """Raise ValueError naming what is missing or malformed if ``ds`` is not a guarantee_sim
     results set (a required variable or coordinate, or a stored JSON text)."""
+    if is_sensitivity(ds):  # a sensitivity study's indices, not paths: a contract of its own
+        check_sensitivity(ds)
+        return
     missing = [v for v in REQUIRED if v not in ds.data_vars]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
     if missing:
