@@ -1,0 +1,1 @@
+"""Analyses built on many runs: the design solver (:mod:`.design`)."""
