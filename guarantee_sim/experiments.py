@@ -361,7 +361,7 @@ class Experiment(Frozen):
         lever only, each value once; labelled variants in their long form; not more runs
         than :data:`MAX_VARIANTS`; a counterfactual among the named variants."""
         if not self.variants and not self.grid and self.design is None:
-            fail([(("variants",), "give variants, a grid, both, or a design", None)])
+            fail([(("variants",), "give variants, a grid, or both (or a design: section)", None)])
         fail([p for name, v in self.variants.items() for p in _variant_form(name, v)])
         fail(
             [
@@ -773,6 +773,12 @@ def run_experiment(
     from .engine.tail import shift_from_attrs
 
     experiment = load_experiment(path, overrides)
+    if experiment.design is not None:  # its designs are chosen by the search
+        raise ScenarioError(
+            f"{path}: has a design: section and no variants or grid to compare; solve it with "
+            f"`guarantee-sim design {path}`",
+            path=str(path),
+        )
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     shown = as_progress(progress)

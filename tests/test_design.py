@@ -114,6 +114,7 @@ def test_the_search_finds_the_smallest_pool_with_depletion_at_most_y():
     ds = solve(spec(), Pool(), seed=11)
     found = float(ds.best_value.sel(lever="pool_size"))
     assert ds.attrs["status"] == "feasible"
+    assert not ds.best_at_bound.any()
     assert found == pytest.approx(brute_force(11), rel=1e-12)  # exactly, on the lattice
     # and that is the closed-form quantile, up to one step and the sampling noise
     assert abs(found - QUANTILE) <= STEP
@@ -130,6 +131,7 @@ def test_no_feasible_design_reports_the_closest_one():
     assert ds.attrs["status"] == "infeasible within the bounds"
     assert not ds.feasible.any()
     assert float(ds.best_value.sel(lever="pool_size")) == pytest.approx(QUANTILE / 2)
+    assert bool(ds.best_at_bound.sel(lever="pool_size"))
     share = (vasicek_loss(11) > QUANTILE / 2).mean()
     assert float(ds.constraint_violation[0]) == pytest.approx(share - Y)
     assert not ds.constraint_active.any()
@@ -344,3 +346,14 @@ def test_end_to_end_on_the_county_scenario(tmp_path):
         assert feasible[np.argmax(feasible)] and not feasible[: np.argmax(feasible)].any()
     for name in ds.data_vars:
         assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+
+
+def test_compare_and_validate_on_a_design_experiment(tmp_path, capsys):
+    from guarantee_sim.cli import main
+    from guarantee_sim.experiments import run_experiment
+
+    path = _experiment(tmp_path, LEVER)
+    with pytest.raises(ScenarioError, match="guarantee-sim design"):
+        run_experiment(path)
+    assert main(["validate", path]) == 0
+    assert "grid points validated" in capsys.readouterr().out

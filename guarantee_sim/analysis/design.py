@@ -380,6 +380,13 @@ def _dataset(
             np.array([evaluations[best].point[n] for n in lever_names]),
             attrs("see lever_units", "the lever's value at the best design"),
         ),
+        "best_at_bound": (
+            ("lever",),
+            np.array(
+                [evaluations[best].point[x.name] in (x.lower, snap(x, x.upper)) for x in levers]
+            ),
+            attrs("1", "the best design sits on the lever's bound (wider bounds may do better)"),
+        ),
         "selection_estimate": (
             C,
             np.array([s[0] for s in selection]),
@@ -626,9 +633,10 @@ def summarise(ds: xr.Dataset) -> list[str]:
     ]
     for lever in ds.lever.values:
         at = ds.sel(lever=lever)
+        bound = " (on its bound)" if bool(at.best_at_bound) else ""
         lines.append(
             f"  {lever} ({at.lever_key.item()}) = {float(at.best_value):.6g} "
-            f"{at.lever_units.item()}"
+            f"{at.lever_units.item()}{bound}"
         )
 
     def span(est, low, high, fmt) -> str:
