@@ -7,6 +7,8 @@ and each constrained probability against the first lever, with its bound.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,6 +32,11 @@ def _lever_axis(ds: xr.Dataset, lever: str, lang: str) -> tuple[np.ndarray, str]
     return x, t(lang, "fig_design_lever", label=label, units=units)
 
 
+def _wrapped(text: str, lang: str) -> str:
+    """A long label in lines (Chinese breaks anywhere: it has no spaces)."""
+    return "\n".join(textwrap.wrap(text, width=22 if lang == "zh" else 40)) or text
+
+
 def _target_name(ds: xr.Dataset, target: str, lang: str) -> str:
     if lang == "zh" and "target_label" in ds.coords:
         return str(ds["target_label"].sel(target=target).item()) or target
@@ -44,9 +51,8 @@ def _constraint_name(ds: xr.Dataset, c, lang: str) -> str:
         what = t(lang, "measure_target_probability", target=_target_name(ds, at, lang))
     else:
         what = t(lang, f"design_{v.constraint_outcome.item()}")
-    return t(
-        lang, f"fig_design_{v.constraint_sense.item()}", what=what, bound=pct(v.constraint_bound)
-    )
+    sense = v.constraint_sense.item()
+    return _wrapped(t(lang, f"fig_design_{sense}", what=what, bound=pct(v.constraint_bound)), lang)
 
 
 def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
@@ -100,12 +106,10 @@ def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
                     float(ds.constraint_bound.sel(constraint=c)), color="grey", linestyle=":"
                 )
         _percent_axis(left.yaxis)
-        label = (
-            ds["target_label"].sel(target=target).item()
-            if lang == "zh" and "target_label" in ds.coords
-            else target
+        name = _target_name(ds, target, lang)
+        left.set_ylabel(
+            _wrapped(t(lang, "fig_design_target_axis", target=name), lang), linespacing=1.5
         )
-        left.set_ylabel(t(lang, "fig_design_target_axis", target=label))
         left.legend(fontsize="small")
     left.set_xlabel(t(lang, "fig_design_cost_axis", units=cost_unit))
     left.set_title(t(lang, "fig_design_frontier_title"))
@@ -122,6 +126,9 @@ def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
             y.values[order],
             marker="o",
             markersize=3,
+            # with several levers the designs along the first one differ in the others too:
+            # points, not a line that would suggest one curve
+            linestyle="-" if ds.sizes["lever"] == 1 else "none",
             color=color,
             label=_constraint_name(ds, c, lang),
         )
