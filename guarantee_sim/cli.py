@@ -282,7 +282,7 @@ def _validate_experiment(args, console: Console) -> int:
 
         with _printing_warnings():
             said = check_design(args.scenario, experiment, strict=args.strict)
-        console.print(f"{args.scenario}: valid experiment {experiment.name} ({said})")
+        console.print(f"{args.scenario}: {said}")
         return 0
     parts = [f"variants {', '.join(experiment.variants)}"] if experiment.variants else []
     parts += [f"{lever.name} ({len(lever.values)} values)" for lever in experiment.grid]

@@ -3,6 +3,7 @@ print the answer (the command line's parser and checks of its options are in cli
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -11,18 +12,20 @@ from rich.console import Console
 from ..config import ScenarioWarning
 from ..experiments import Experiment
 from ..results import write_netcdf
-from .design import Evaluation, design_scenarios, solve_design, summarise
+from .design import Evaluation, coarse_values, design_scenarios, solve_design, summarise
 
 
 def check_design(path: str | Path, experiment: Experiment, *, strict: bool = False) -> str:
-    """Validate a design experiment without running it; one line saying what it holds."""
+    """Validate a design experiment without running it: what ``validate`` prints."""
     design_scenarios(path, experiment, strict=strict)
     spec = experiment.design
     assert spec is not None
     levers = ", ".join(f"{x.name} in [{x.lower:g}, {x.upper:g}]" for x in spec.levers)
+    points = math.prod(len(coarse_values(x, spec.search.grid_points)) for x in spec.levers)
     return (
-        f"design of {levers}; {spec.search.grid_points}^{len(spec.levers)} grid points "
-        f"validated, {len(spec.constraints)} constraints"
+        f"valid experiment {experiment.name} ({points} runs of {experiment.base}, every one "
+        f"validated: the coarse grid of a design of {levers}, {len(spec.constraints)} "
+        "constraints; the refinement's points lie between the grid's)"
     )
 
 
