@@ -289,7 +289,24 @@ def solve(
 ) -> xr.Dataset:
     """Search the design space with ``evaluate`` (points, seed -> outcomes), re-estimate
     the best design on the fresh seed, and describe it all as a Dataset (the contract is
-    in CHANGELOG: ``evaluation``, ``lever`` and ``constraint`` dims)."""
+    in DESIGN §5: ``evaluation``, ``lever`` and ``constraint`` dims).
+
+    >>> from guarantee_sim.experiments import DesignSpec
+    >>> spec = DesignSpec.model_validate({
+    ...     "levers": [{"name": "size", "key": "parties.gov_pool.initial_balance", "lower": 0,
+    ...                 "upper": 8, "step": 1, "label": {"zh": "规模", "en": "size"},
+    ...                 "units": "CNY"}],
+    ...     "constraints": [{"outcome": "pool_depletion_probability", "at_most": 0.05}]})
+    >>> def evaluate(points, seed):  # P(depleted) falls by 10 points a unit, to 0 at 5
+    ...     return [xr.Dataset({"public_cost_pv": p["size"],
+    ...                         "pool_depletion_probability": max(0.0, 0.5 - 0.1 * p["size"])})
+    ...             for p in points]
+    >>> ds = solve(spec, evaluate, seed=1)
+    >>> ds.attrs["status"], float(ds.best_value.sel(lever="size")), ds.attrs["fresh_seed"]
+    ('feasible', 5.0, 2)
+    >>> sorted(ds.lever_value.sel(lever="size").values.tolist())
+    [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    """
     started, cpu = time.perf_counter(), _cpu_seconds()
     fresh_seed = spec.fresh_seed if spec.fresh_seed is not None else (seed + 1) % 2**32
     if fresh_seed == seed:
