@@ -225,6 +225,29 @@ def test_incumbent_prefers_feasible_then_cheap_then_least_violation():
     assert incumbent([e(3.0, 0.1), e(1.0, 0.2), e(2.0, 0.1)]) == 2
 
 
+def test_the_frontier_keeps_the_designs_no_cheaper_one_beats():
+    """(cost, P(target)): (1, 20%), (2, 10%), (3, 50%), (4, 50%), (5, 90%), and (0.5,
+    95%) failing the other constraint: the frontier is the 1st, 3rd and 5th (the 2nd is
+    dearer and less likely than the 1st, the 4th dearer than the 3rd and no likelier)."""
+    spec_ = spec(
+        constraints=[
+            {"outcome": "target_probability", "target": "t", "at_least": 0.8},
+            {"outcome": "pool_depletion_probability", "at_most": Y},
+        ]
+    )
+
+    def e(cost, p, other):
+        outcomes = xr.Dataset({"target_probability": ("target", [p])}, coords={"target": ["t"]})
+        item = design_module.Evaluation({"pool_size": cost}, outcomes, 0)
+        item.objective, item.violations = cost, [max(0.0, 0.8 - p), other]
+        return item
+
+    points = [(1, 0.2, 0), (2, 0.1, 0), (3, 0.5, 0), (4, 0.5, 0), (5, 0.9, 0), (0.5, 0.95, 0.1)]
+    marked = design_module.on_frontier(spec_, [e(*x) for x in points], "t")
+    assert marked == [True, False, True, False, True, False]
+    assert design_module.violation(math.nan, spec_.constraints[0]) == 1.0
+
+
 def test_refinement_lands_on_the_lattice_inside_the_bounds():
     evaluations = search(spec(), lambda points: Pool()(points, 11))
     values = [e.point["pool_size"] for e in evaluations]

@@ -151,7 +151,10 @@ def constraint_estimate(outcomes: xr.Dataset, c: ChanceConstraint) -> tuple[floa
 
 
 def violation(estimate: float, c: ChanceConstraint) -> float:
-    """How far ``estimate`` is on the wrong side of the bound (0 when met)."""
+    """How far ``estimate`` is on the wrong side of the bound (0 when met; an estimate
+    that could not be made, NaN, counts as a whole probability point off)."""
+    if math.isnan(estimate):
+        return 1.0
     gap = c.bound - estimate if c.sense == "at_least" else estimate - c.bound
     return max(0.0, gap)
 
