@@ -118,6 +118,17 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
+    design = sub.add_parser(
+        "design",
+        parents=[overrides, quiet],
+        help="solve an experiment's design: section: the least-cost lever values meeting its "
+        "chance constraints (grid then local refinement, common random numbers, re-estimated "
+        "on a fresh seed)",
+    )
+    design.add_argument("experiment", help="experiment YAML file with a design: section")
+    design.add_argument("--paths", type=int, help="paths per evaluated design")
+    design.add_argument("--seed", type=int, help="selection seed (the fresh one is seed + 1)")
+    design.add_argument("--out", help="results file (default: results/<experiment>.nc)")
     summarize = sub.add_parser(
         "summarize", parents=[output], help="reprint the summary of a results file"
     )
@@ -204,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 "validate": _validate,
                 "run": _run,
                 "compare": _compare,
+                "design": _design,
                 "brief": _brief,
                 "summarize": _summarize,
                 "schema": _schema,
@@ -271,6 +283,13 @@ def _validate_experiment(args, console: Console) -> int:
     with _printing_warnings():
         scenarios = variant_scenarios(args.scenario, experiment, strict=args.strict)
     _check_experiment_resources(experiment, scenarios, None)
+    if experiment.design is not None:
+        from .analysis.design_command import check_design
+
+        with _printing_warnings():
+            said = check_design(args.scenario, experiment, strict=args.strict)
+        console.print(f"{args.scenario}: {said}")
+        return 0
     parts = [f"variants {', '.join(experiment.variants)}"] if experiment.variants else []
     parts += [f"{lever.name} ({len(lever.values)} values)" for lever in experiment.grid]
     console.print(
@@ -279,6 +298,33 @@ def _validate_experiment(args, console: Console) -> int:
             (experiment.name, "bold"),
             f" ({len(scenarios)} runs of {experiment.base}, every one validated: "
             f"{' x '.join(parts)})",
+        )
+    )
+    return 0
+
+
+def _design(args, console: Console) -> int:
+    """Solve an experiment's ``design:`` section (analysis/design_command.py)."""
+    _configure_numba_cache()
+    from .analysis.design_command import check_design, run_design
+    from .experiments import load_experiment
+
+    _check_paths_and_seed(args)
+    _refuse_kind(args.experiment, experiment=False)
+    experiment = load_experiment(args.experiment, overrides=args.overrides)
+    with _printing_warnings():  # every coarse grid point valid before any run
+        check_design(args.experiment, experiment, strict=args.strict)
+    out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
+    _written.extend(
+        run_design(
+            args.experiment,
+            out,
+            paths=args.paths,
+            seed=args.seed,
+            overrides=args.overrides,
+            strict=args.strict,
+            quiet=args.quiet,
+            console=console,
         )
     )
     return 0

@@ -163,6 +163,151 @@ class Design(NamedTuple):
     point: tuple[int, ...]
 
 
+#: the outcomes of :func:`guarantee_sim.results.outcomes.design_outcomes` a design can be
+#: judged by (written out: ``validate`` imports no xarray; tests/test_design.py checks them)
+DESIGN_OUTCOMES = (
+    "target_probability",
+    "public_cost_pv",
+    "guarantor_loss_var99",
+    "pool_depletion_probability",
+    "guarantor_insolvency_probability",
+    "leverage_cap_probability",
+)
+#: the outcomes that are probabilities (a chance constraint bounds one of them)
+DESIGN_PROBABILITIES = (
+    "target_probability",
+    "pool_depletion_probability",
+    "guarantor_insolvency_probability",
+    "leverage_cap_probability",
+)
+
+
+class DesignLever(Frozen):
+    """One lever of a design search: a dotted scenario key and the interval it may take.
+
+    The search evaluates values in ``[lower, upper]`` on the lattice ``lower + k * step``
+    (any value when ``step`` is not given).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the lever's name (snake_case)")
+    key: str = Field(min_length=1, description="dotted scenario key it sets")
+    lower: float = Field(description="least value the search may give the key")
+    upper: float = Field(description="greatest value the search may give the key")
+    step: float | None = Field(
+        None, gt=0, description="resolution: values are lower + k * step (default: any value)"
+    )
+    label: Label = Field(description="{zh: ..., en: ...}: what tables and figures call it")
+    units: str = Field(min_length=1, description="units of the values, CF style")
+
+    @model_validator(mode="after")
+    def _interval(self) -> DesignLever:
+        if not self.lower < self.upper:
+            fail([(("upper",), f"upper must be greater than lower ({self.lower!r})", self.upper)])
+        if self.step is not None and self.step > self.upper - self.lower:
+            fail([(("step",), "step must be at most upper - lower", self.step)])
+        return self
+
+
+class ChanceConstraint(Frozen):
+    """A bound on the probability of an outcome over paths: ``at_least`` (a target) or
+    ``at_most`` (an event: pool depleted, guarantor insolvent, leverage cap hit)."""
+
+    outcome: str = Field(description=f"one of {DESIGN_PROBABILITIES}")
+    target: str | None = Field(None, description="the scenario's target (target_probability)")
+    at_least: float | None = Field(None, ge=0, le=1, description="least probability allowed")
+    at_most: float | None = Field(None, ge=0, le=1, description="greatest probability allowed")
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> ChanceConstraint:
+        problems: list[tuple[tuple, str, Any]] = []
+        if self.outcome not in DESIGN_PROBABILITIES:
+            problems.append(
+                (("outcome",), f"allowed: {', '.join(DESIGN_PROBABILITIES)}", self.outcome)
+            )
+        if (self.at_least is None) == (self.at_most is None):
+            problems.append((("at_least",), "give exactly one of at_least and at_most", None))
+        if (self.outcome == "target_probability") != (self.target is not None):
+            problems.append(
+                (("target",), "target_probability needs the target's name, and only it", None)
+            )
+        fail(problems)
+        return self
+
+    @property
+    def bound(self) -> float:
+        return float(self.at_least if self.at_least is not None else self.at_most)  # type: ignore[arg-type]
+
+    @property
+    def sense(self) -> str:
+        return "at_least" if self.at_least is not None else "at_most"
+
+    @property
+    def label(self) -> str:
+        """``P(target first_time) >= 0.8``: the constraint as a short text (its id)."""
+        what = self.outcome if self.target is None else f"{self.outcome}[{self.target}]"
+        return f"{what} {'>=' if self.sense == 'at_least' else '<='} {self.bound:g}"
+
+
+class DesignSearch(Frozen):
+    """How the design search proceeds: a coarse grid, then local refinement."""
+
+    grid_points: int = Field(5, ge=2, le=50, description="coarse grid values per lever")
+    refine_rounds: int = Field(
+        3, ge=0, le=20, description="rounds of local refinement (each halves the spacing)"
+    )
+
+
+class DesignSpec(Frozen):
+    """The ``design:`` section: levers with bounds, an objective (least of an outcome) and
+    chance constraints, solved by ``guarantee-sim design``
+    (:mod:`guarantee_sim.analysis.design`)."""
+
+    levers: list[DesignLever] = Field(min_length=1, description="the levers and their bounds")
+    objective: str = Field(
+        "public_cost_pv",
+        description="outcome to minimise (default: mean PV of the public cost)",
+    )
+    constraints: list[ChanceConstraint] = Field(
+        default_factory=list, description="chance constraints every design must meet"
+    )
+    search: DesignSearch = Field(default_factory=DesignSearch)
+    fresh_seed: int | None = Field(
+        None, ge=0, lt=2**32, description="seed of the re-estimate (default: seed + 1)"
+    )
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> DesignSpec:
+        problems: list[tuple[tuple, str, Any]] = []
+        if self.objective not in DESIGN_OUTCOMES or self.objective == "target_probability":
+            allowed = [o for o in DESIGN_OUTCOMES if o != "target_probability"]
+            problems.append((("objective",), f"allowed: {', '.join(allowed)}", self.objective))
+        names: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        for i, lever in enumerate(self.levers):
+            if lever.name in RESULT_NAMES or lever.name in names:
+                problems.append(
+                    (("levers", i, "name"), "a name the results or another lever use", lever.name)
+                )
+            if lever.key.startswith(RUN_SETTINGS):
+                problems.append(
+                    (("levers", i, "key"), "a run setting, not a policy lever", lever.key)
+                )
+            elif lever.key in keys:
+                problems.append(
+                    (("levers", i, "key"), f"lever {keys[lever.key]} sets it too", lever.key)
+                )
+            names.setdefault(lever.name, i)
+            keys.setdefault(lever.key, i)
+        points = self.search.grid_points ** len(self.levers)
+        if points > MAX_VARIANTS:
+            problems.append(
+                (("search", "grid_points"), f"{points:,} grid points are more than "
+                 f"{MAX_VARIANTS:,}: use fewer", self.search.grid_points)
+            )  # fmt: skip
+        fail(problems)
+        return self
+
+
 class Experiment(Frozen):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     label: str = ""
@@ -183,6 +328,11 @@ class Experiment(Frozen):
         default_factory=list,
         description="levers (name, key, values, label, units): one results dimension each; "
         "every combination is run, crossed with every named variant",
+    )
+    design: DesignSpec | None = Field(
+        None,
+        description="levers with bounds, an objective and chance constraints: the search of "
+        "`guarantee-sim design` (analysis/design.py)",
     )
     counterfactual: str | None = Field(
         None,
@@ -210,8 +360,8 @@ class Experiment(Frozen):
         """Some variants or a grid; a lever's name a new dimension, each key set by one
         lever only, each value once; labelled variants in their long form; not more runs
         than :data:`MAX_VARIANTS`; a counterfactual among the named variants."""
-        if not self.variants and not self.grid:
-            fail([(("variants",), "give variants, a grid, or both", None)])
+        if not self.variants and not self.grid and self.design is None:
+            fail([(("variants",), "give variants, a grid, or both (or a design: section)", None)])
         fail([p for name, v in self.variants.items() for p in _variant_form(name, v)])
         fail(
             [
@@ -237,6 +387,7 @@ class Experiment(Frozen):
                 ]
             )
         fail(self._lever_problems())
+        fail(self._design_problems())
         if self.counterfactual is not None and self.counterfactual not in self.variants:
             said = (
                 f"allowed: {list(self.variants)}"
@@ -253,6 +404,25 @@ class Experiment(Frozen):
                 ]
             )
         return self
+
+    def _design_problems(self) -> list:
+        """A design search runs the base (with ``overrides``) only: no variants or grid
+        beside it, and no lever key also set by ``overrides`` (the lever would win)."""
+        if self.design is None:
+            return []
+        problems: list[tuple[tuple, str, Any]] = []
+        if self.variants or self.grid:
+            problems.append(
+                (("design",), "an experiment with a design has no variants or grid (the "
+                 "search chooses the designs); put them in an experiment of their own", None)
+            )  # fmt: skip
+        for i, lever in enumerate(self.design.levers):
+            if lever.key in self.overrides:
+                problems.append(
+                    (("overrides", lever.key), f"design lever {lever.name!r} (levers.{i}) "
+                     "sets this key at every design, so this value would never be used", None)
+                )  # fmt: skip
+        return problems
 
     def _lever_problems(self) -> list:
         """A lever's name clashing with the results' names or another lever's; a key set
@@ -603,6 +773,12 @@ def run_experiment(
     from .engine.tail import shift_from_attrs
 
     experiment = load_experiment(path, overrides)
+    if experiment.design is not None:  # its designs are chosen by the search
+        raise ScenarioError(
+            f"{path}: has a design: section and no variants or grid to compare; solve it with "
+            f"`guarantee-sim design {path}`",
+            path=str(path),
+        )
     scenarios = variant_scenarios(path, experiment, strict=strict)
     paths, _, seed = experiment.run_size(next(iter(scenarios.values())), paths, seed)
     shown = as_progress(progress)

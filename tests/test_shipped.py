@@ -38,7 +38,13 @@ from guarantee_sim.results import stack_levers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+#: the comparisons and sweeps (run by ``compare``), and the design searches (``design``)
+EXPERIMENTS = sorted(
+    p for p in (ROOT / "experiments").glob("*.yaml") if load_experiment(p).design is None
+)
+DESIGNS = sorted(
+    p for p in (ROOT / "experiments").glob("*.yaml") if load_experiment(p).design is not None
+)
 SEEDS = ROOT.parent / "shared" / "seeds"
 HANGZHOU_2021 = ROOT / "scenarios" / "hangzhou_2021_2023.yaml"
 FEE_COVERAGE = ROOT / "experiments" / "hangzhou_2021_2023_fee_coverage.yaml"
@@ -168,6 +174,19 @@ def test_experiment_runs_at_reduced_scale(path, experiment_results):
     assert ds.sizes["path"] == PATHS
     for name in ds.scenario.values:
         assert_money_conserved(ds.sel(scenario=name))
+
+
+@pytest.mark.parametrize("path", DESIGNS, ids=lambda p: p.stem)
+@pytest.mark.slow
+def test_design_runs_at_reduced_scale(path, tmp_path):
+    """Each shipped design search at reduced scale: a design chosen (or the closest one),
+    re-estimated on the fresh seed, every evaluated design within the bounds."""
+    from guarantee_sim.analysis.design import solve_design
+
+    ds = solve_design(reduced_experiment(path, tmp_path))
+    assert ds.attrs["fresh_seed"] != ds.attrs["seed"]
+    assert ds.sizes["evaluation"] == ds.attrs["n_evaluations"]
+    assert (ds.lever_value >= ds.lever_lower).all() and (ds.lever_value <= ds.lever_upper).all()
 
 
 @pytest.mark.slow
