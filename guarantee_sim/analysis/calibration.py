@@ -470,7 +470,7 @@ def _checked_scenario(
     cannot produce."""
     index = {p.key: i for i, p in enumerate(observed.parameters)}
     for p in chosen:
-        for field in ("lower", "upper", "start"):
+        for field in ("start", "lower", "upper"):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ScenarioWarning)
