@@ -424,9 +424,10 @@ def _calibrate(args, console: Console) -> int:
             parameters=args.parameters,
             source=args.observed,
             lines=lines,
+            progress=_evaluation_line,
         )
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"warning: {message}", file=sys.stderr)
     _raise_if_signalled()
     write_netcdf(ds, out)
     _written.append(out)
@@ -434,6 +435,12 @@ def _calibrate(args, console: Console) -> int:
         _print_table(console, table)
     console.print(Text.assemble("calibration written to ", (str(out), "bold")))
     return 0
+
+
+def _evaluation_line(n: int, values) -> None:
+    """One line on stderr per evaluation of a calibration (each is a whole simulation)."""
+    shown = ", ".join(f"{key.rsplit('.', 1)[-1]}={value:.6g}" for key, value in values.items())
+    print(f"calibrate: evaluation {n}: {shown}", file=sys.stderr, flush=True)
 
 
 def _tail_override(value: str) -> str:

@@ -229,7 +229,9 @@ class _Problem:
         observed: Observed,
         parameters: Sequence[FitParameter],
         evaluate: Callable[[Mapping[str, float]], SimulatedMoments],
+        progress: Callable[[int, Mapping[str, float]], None] | None = None,
     ) -> None:
+        self.progress = progress
         self.observed = observed
         self.parameters = list(parameters)
         self.evaluate = evaluate
@@ -250,6 +252,8 @@ class _Problem:
         key = tuple(float(x) for x in theta)
         if key not in self.cache:
             values = {p.key: x for p, x in zip(self.parameters, key, strict=True)}
+            if self.progress is not None:
+                self.progress(len(self.cache) + 1, values)
             self.cache[key] = self.evaluate(values)
         return self.cache[key]
 
@@ -286,6 +290,7 @@ def calibrate(
     lines: Mapping[tuple, int] | None = None,
     evaluate: Callable[[Mapping[str, float]], SimulatedMoments] | None = None,
     max_evaluations: int = 60,
+    progress: Callable[[int, Mapping[str, float]], None] | None = None,
 ) -> xr.Dataset:
     """Fit ``observed``'s parameters by the method of simulated moments.
 
@@ -307,6 +312,9 @@ def calibrate(
         process (the seam for a distributed runner).
     max_evaluations : int
         Most residual evaluations the optimiser makes (Jacobians not counted).
+    progress : callable, optional
+        ``progress(n, values)`` before the n-th distinct evaluation (a long calibration
+        says where it is).
 
     Returns
     -------
@@ -336,7 +344,7 @@ def calibrate(
         def evaluate(values: Mapping[str, float]) -> SimulatedMoments:
             return simulate_moments(base, values, observed.moments, paths=paths, seed=seed)
 
-    problem = _Problem(observed, chosen, evaluate)
+    problem = _Problem(observed, chosen, evaluate, progress)
     n_moments, n_params = len(observed.moments), len(chosen)
     if n_moments < n_params:
         raise_located(
@@ -478,8 +486,11 @@ def _checked_scenario(
             except ScenarioError as err:
                 loc = ("parameters", index[p.key], "key" if field == "start" else field)
                 reason = "; ".join(err.problems)
-                raise_located([(loc, f"the scenario refuses {p.key}={getattr(p, field)!r}: "
-                                f"{reason}", None)], source, lines)
+                raise_located(
+                    [(loc, f"the scenario refuses {p.key}={getattr(p, field)!r}: {reason}", None)],
+                    source,
+                    lines,
+                )
     scenario = scenario_at(base, {p.key: p.start for p in chosen})  # warnings shown once
     if scenario.simulation.importance_sampling is not None:
         raise ScenarioError(
@@ -585,9 +596,7 @@ def _dataset(
             ),
             "observed": per_moment([m.value for m in moments], "moment_units", "observed value"),
             "observed_se": per_moment(observed_se, "moment_units", "observed standard error"),
-            "weight": per_moment(
-                weights, "1/moment_units^2", "diagonal of the weighting matrix W"
-            ),
+            "weight": per_moment(weights, "1/moment_units^2", "diagonal of the weighting matrix W"),
             "simulated": per_moment(sim.mean, "moment_units", "simulated mean at the optimum"),
             "simulated_se": per_moment(
                 np.sqrt(np.diag(sim_cov)), "moment_units", "Monte Carlo standard error"

@@ -231,66 +231,67 @@ def check_observed(
         several years for a year-end balance.
     """
     problems = []
-    tags = {t for seg in scenario.segments.values() for t in seg.tags}
-    years = list(scenario.years)
     for i, moment in enumerate(observed.moments):
-        at, sel = ("moments", i), moment.select
-        if moment.variable in PROCESS_VARIABLES and scenario.lending_source != "processes":
-            problems.append(
-                (
-                    (*at, "variable"),
-                    "exists only when lending comes from the institution processes "
-                    "(lending_source: processes)",
-                    moment.variable,
-                )
-            )
-        party_var = moment.variable in PARTY_VARIABLES
-        if party_var and sel.party is None:
-            problems.append(
-                ((*at, "select"), f"{moment.variable} is a party's: select a party", None)
-            )
-        if party_var and (sel.tags or sel.segment):
-            problems.append(
-                ((*at, "select"), f"{moment.variable} has no segments: select a party", None)
-            )
-        if not party_var and sel.party is not None:
-            problems.append(
-                ((*at, "select", "party"), f"{moment.variable} has no party", sel.party)
-            )
-        if sel.party is not None and sel.party not in scenario.parties:
-            allowed = ", ".join(scenario.parties)
-            problems.append(
-                ((*at, "select", "party"), f"no such party; allowed: {allowed}", sel.party)
-            )
-        if sel.segment is not None and sel.segment not in scenario.segments:
-            allowed = ", ".join(scenario.segments)
-            problems.append(
-                ((*at, "select", "segment"), f"no such segment; allowed: {allowed}", sel.segment)
-            )
-        for j, tag in enumerate(sel.tags):
-            if tag not in tags:
-                allowed = ", ".join(sorted(tags))
-                problems.append(
-                    ((*at, "select", "tags", j), f"no segment has this tag; allowed: {allowed}", tag)
-                )
-        for year in sel.years or []:
-            if year not in years:
-                problems.append(
-                    (
-                        (*at, "select", "year"),
-                        f"outside the scenario's years {years[0]}-{years[-1]}",
-                        year,
-                    )
-                )
-        if moment.variable in STOCK_VARIABLES and len(sel.years or years) != 1:
-            problems.append(
-                (
-                    (*at, "select", "year"),
-                    f"{moment.variable} is a year-end balance: select one year",
-                    sel.year,
-                )
-            )
+        problems += _variable_problems(("moments", i), moment, scenario)
+        problems += _selection_problems(("moments", i, "select"), moment, scenario)
     raise_located(problems, source, lines)
+
+
+def _variable_problems(at: tuple, moment: Moment, scenario: Scenario) -> list:
+    """A variable the scenario does not produce, or a selection that does not fit it."""
+    problems: list[tuple[tuple, str, object]] = []
+    sel = moment.select
+    if moment.variable in PROCESS_VARIABLES and scenario.lending_source != "processes":
+        problems.append(
+            (
+                (*at, "variable"),
+                "exists only when lending comes from the institution processes "
+                "(lending_source: processes)",
+                moment.variable,
+            )
+        )
+    party_var = moment.variable in PARTY_VARIABLES
+    if party_var and sel.party is None:
+        problems.append(((*at, "select"), f"{moment.variable} is a party's: select a party", None))
+    if party_var and (sel.tags or sel.segment):
+        problems.append(
+            ((*at, "select"), f"{moment.variable} has no segments: select a party", None)
+        )
+    if not party_var and sel.party is not None:
+        problems.append(((*at, "select", "party"), f"{moment.variable} has no party", sel.party))
+    years = sel.years or list(scenario.years)
+    if moment.variable in STOCK_VARIABLES and len(years) != 1:
+        problems.append(
+            (
+                (*at, "select", "year"),
+                f"{moment.variable} is a year-end balance: select one year",
+                sel.year,
+            )
+        )
+    return problems
+
+
+def _selection_problems(at: tuple, moment: Moment, scenario: Scenario) -> list:
+    """A party, segment, tag or year the scenario does not have."""
+    problems: list[tuple[tuple, str, object]] = []
+    sel = moment.select
+    if sel.party is not None and sel.party not in scenario.parties:
+        allowed = ", ".join(scenario.parties)
+        problems.append(((*at, "party"), f"no such party; allowed: {allowed}", sel.party))
+    if sel.segment is not None and sel.segment not in scenario.segments:
+        allowed = ", ".join(scenario.segments)
+        problems.append(((*at, "segment"), f"no such segment; allowed: {allowed}", sel.segment))
+    tags = {t for seg in scenario.segments.values() for t in seg.tags}
+    for j, tag in enumerate(sel.tags):
+        if tag not in tags:
+            allowed = ", ".join(sorted(tags))
+            problems.append(((*at, "tags", j), f"no segment has this tag; allowed: {allowed}", tag))
+    years = list(scenario.years)
+    for year in sel.years or []:
+        if year not in years:
+            message = f"outside the scenario's years {years[0]}-{years[-1]}"
+            problems.append(((*at, "year"), message, year))
+    return problems
 
 
 def raise_located(problems: Sequence[tuple[tuple, str, object]], source: str, lines) -> None:
