@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -242,3 +243,19 @@ def test_cli_calibrates_and_writes(tmp_path, capsys):
         assert abs(float(ds.simulated[0]) - 4.8) < 0.05  # the fit hits an exact moment
     assert main([*argv, "--parameters", "segments.sme.lgd"]) == 2
     assert "not among the parameters" in capsys.readouterr().err
+
+
+def test_shipped_observed_file_is_valid_for_its_scenario():
+    """Every parameter's start and bounds load into the Hangzhou scenario, every moment is
+    one it produces, and every value cites the seed (004) or says it is illustrative."""
+    from guarantee_sim.analysis.calibration import _checked_scenario
+
+    path = "experiments/observed/hangzhou_2021_2023.yaml"
+    observed, lines = load_observed(path)
+    scenario = "scenarios/hangzhou_2021_2023.yaml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no implausible value at the start
+        _checked_scenario(scenario, observed, observed.parameters, path, lines)
+    assert len(observed.moments) > len(observed.parameters)  # over-identified: a J statistic
+    for moment in observed.moments:
+        assert moment.source.startswith(("004, ", "illustrative")), moment.source

@@ -210,7 +210,7 @@ class Observed(Frozen):
 def load_observed(path: str | Path) -> tuple[Observed, dict[tuple, int]]:
     """Read and validate an observed file; also the line of each key (for later checks).
 
-    >>> observed, lines = load_observed("experiments/hangzhou_2021_2023_observed.yaml")
+    >>> observed, lines = load_observed("experiments/observed/hangzhou_2021_2023.yaml")
     >>> observed.parameters[0].key
     'processes.demand.first_time_credit.applications_per_year'
     """
