@@ -259,3 +259,25 @@ def test_shipped_observed_file_is_valid_for_its_scenario():
     assert len(observed.moments) > len(observed.parameters)  # over-identified: a J statistic
     for moment in observed.moments:
         assert moment.source.startswith(("004, ", "illustrative")), moment.source
+
+
+def test_weights_without_standard_errors_warn_and_give_no_j(tmp_path):
+    """Weights instead of standard errors: relative residuals, a warning, no J statistic,
+    and standard errors from the paths' own spread (the observed as one path)."""
+    from guarantee_sim.analysis.calibration import CalibrationWarning
+
+    text = GOOD.replace("    se: 0.2\n", "    weight: 1\n").replace(
+        "    source: illustrative\n",
+        "    source: illustrative\n  - name: loss\n    variable: credit_loss\n"
+        "    value: 2.4e6\n    weight: 1\n    source: illustrative\n",
+    )
+    path = tmp_path / "observed.yaml"
+    path.write_text(text, encoding="utf-8")
+    observed, lines = load_observed(path)
+    with pytest.warns(CalibrationWarning, match="no standard errors"):
+        ds = calibrate(_scenario(), observed, paths=200, seed=1, source=str(path), lines=lines)
+    assert np.isnan(float(ds.j_statistic)) and int(ds.j_df) == 1
+    assert np.isnan(ds.observed_se).all()
+    # one history of 240 loans says little about a 2% PD under a credit cycle: a wide SE
+    se = float(ds.std_error.sel(parameter="segments.sme.pd.mean"))
+    assert 0.002 < se < 0.05
