@@ -87,6 +87,11 @@ __all__ = [
 
 #: finite-difference step, as a share of each parameter's range (fit and Jacobian)
 STEP = 0.02
+#: the fit stops when a step moves the range-scaled parameters by less than this (0.1% of
+#: each range: finer than the finite-difference step resolves) or the objective by less
+#: than FTOL relatively
+XTOL = 1e-3
+FTOL = 1e-4
 #: singular values below this share of the largest count as zero (rank, identification)
 RANK_TOLERANCE = 1e-3
 #: a parameter loading on a null direction by more than this is named as not identified
@@ -249,7 +254,9 @@ class _Problem:
         return self.lower + np.clip(u, 0.0, 1.0) * self.span
 
     def at(self, theta: np.ndarray) -> SimulatedMoments:
-        key = tuple(float(x) for x in theta)
+        # 12 significant digits: the optimiser's forward step and the Jacobian's central
+        # step reach the same point by different roundings
+        key = tuple(float(f"{x:.12g}") for x in theta)
         if key not in self.cache:
             values = {p.key: x for p, x in zip(self.parameters, key, strict=True)}
             if self.progress is not None:
@@ -311,7 +318,8 @@ def calibrate(
         ``evaluate(values) -> SimulatedMoments``; default :func:`simulate_moments` in this
         process (the seam for a distributed runner).
     max_evaluations : int
-        Most residual evaluations the optimiser makes (Jacobians not counted).
+        Most residual evaluations the optimiser makes (its forward-difference Jacobians,
+        one evaluation per parameter each, not counted).
     progress : callable, optional
         ``progress(n, values)`` before the n-th distinct evaluation (a long calibration
         says where it is).
@@ -373,6 +381,8 @@ def calibrate(
         bounds=(0.0, 1.0),
         diff_step=STEP,
         x_scale=1.0,
+        xtol=XTOL,
+        ftol=FTOL,
         max_nfev=max_evaluations,
     )
     theta = problem.theta(fit.x)
