@@ -439,17 +439,10 @@ def _calibrate(args, console: Console) -> int:
 
 def _evaluation_line(n: int, values) -> None:
     """One line on stderr per evaluation of a calibration (each is a whole simulation)."""
+    from .analysis.calibration_tables import short_key
+
     keys = list(values)
-    names = {}
-    for key in keys:  # the shortest tail of the dotted key that no other key ends with
-        parts = key.split(".")
-        n = 1
-        while n < len(parts) and any(
-            k != key and k.endswith("." + ".".join(parts[-n:])) for k in keys
-        ):
-            n += 1
-        names[key] = ".".join(parts[-n:])
-    shown = ", ".join(f"{names[key]}={value:.6g}" for key, value in values.items())
+    shown = ", ".join(f"{short_key(key, keys)}={value:.6g}" for key, value in values.items())
     print(f"calibrate: evaluation {n}: {shown}", file=sys.stderr, flush=True)
 
 

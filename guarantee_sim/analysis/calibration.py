@@ -341,7 +341,7 @@ def calibrate(
     from scipy.optimize import least_squares
     from scipy.stats import chi2
 
-    started = time.process_time()
+    started, wall = time.process_time(), time.perf_counter()
     lines = dict(lines or {})
     chosen = _chosen(observed, parameters, source, lines)
     start_values = {p.key: p.start for p in chosen}
@@ -397,6 +397,7 @@ def calibrate(
             ),
             stacklevel=2,
         )
+    _warn_at_bounds(chosen, theta)
     sim = problem.at(theta)
     sim_cov = sim.path_cov / sim.paths
     if observed.has_standard_errors:
@@ -446,7 +447,8 @@ def calibrate(
         evaluations=len(problem.cache),
         optimizer_status=int(fit.status),
         optimizer_message=str(fit.message),
-        cpu_seconds=round(time.process_time() - started, 3),
+        cpu_seconds=round(time.process_time() - started, 3),  # this process only
+        wall_seconds=round(time.perf_counter() - wall, 3),
         method=(
             "method of simulated moments; common random numbers (one seed for every "
             "evaluation); scipy.optimize.least_squares (trf, bounds) on weighted residuals, "
@@ -521,6 +523,23 @@ def _warn_weak_by_nature(observed: Observed, chosen: Sequence[FitParameter]) -> 
                     f"{p.key}: a price elasticity is identified only by lending under "
                     "different prices; from one price regime it acts as a demand level, and "
                     "its estimate is the demand level's in disguise"
+                ),
+                stacklevel=3,
+            )
+
+
+def _warn_at_bounds(chosen: Sequence[FitParameter], theta: np.ndarray) -> None:
+    """An estimate on its bound: the moments ask for more than the bounds allow, and the
+    standard error (a local, interior approximation) does not describe it."""
+    for p, x in zip(chosen, theta, strict=True):
+        side = "lower" if x - p.lower <= 0.01 * p.span else None
+        side = "upper" if p.upper - x <= 0.01 * p.span else side
+        if side is not None:
+            warnings.warn(
+                CalibrationWarning(
+                    f"{p.key} = {x:.6g} is at its {side} bound ({getattr(p, side):g}): the "
+                    "moments ask for a value beyond it; its standard error does not apply "
+                    "(widen the bound if a value beyond it is plausible)"
                 ),
                 stacklevel=3,
             )

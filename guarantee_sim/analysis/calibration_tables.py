@@ -7,7 +7,7 @@ import math
 import xarray as xr
 from rich.table import Table
 
-__all__ = ["calibration_tables"]
+__all__ = ["calibration_tables", "short_key"]
 
 
 def _num(x: float) -> str:
@@ -40,20 +40,28 @@ def calibration_tables(ds: xr.Dataset) -> list[Table]:
     )
     for heading in ("parameter", "start", "estimate", "std. error", "SE / range", "bounds"):
         params.add_column(heading, justify="left" if heading == "parameter" else "right")
-    for key in ds.parameter.values:
+    keys = [str(k) for k in ds.parameter.values]
+    for key in keys:
         row = ds.sel(parameter=key)
         span = float(row.upper - row.lower)
         se = float(row.std_error)
+        estimate = float(row.estimate)
+        notes = [] if int(row.identified) else ["not identified"]
+        if min(estimate - float(row.lower), float(row.upper) - estimate) <= 0.01 * span:
+            notes.append("at a bound")
         params.add_row(
-            str(key) + ("" if int(row.identified) else " (not identified)"),
+            short_key(key, keys) + (f" ({', '.join(notes)})" if notes else ""),
             _num(float(row.start)),
             _num(float(row.estimate)),
             _num(se),
             f"{se / span:.1%}" if math.isfinite(se) else "—",
             f"{_num(float(row.lower))} – {_num(float(row.upper))}",
         )
-    fit = Table(title="Fit: observed and simulated moments")
-    for heading in ("moment", "variable", "observed", "simulated", "std. residual", "source"):
+    fit = Table(
+        title="Fit: observed and simulated moments",
+        caption="sources: the moment_source coordinate of the results file",
+    )
+    for heading in ("moment", "variable", "observed", "simulated", "std. residual"):
         right = heading in ("observed", "simulated", "std. residual")
         fit.add_column(heading, justify="right" if right else "left")
     for name in ds.moment.values:
@@ -64,9 +72,21 @@ def calibration_tables(ds: xr.Dataset) -> list[Table]:
             _num(float(row.observed)),
             _num(float(row.simulated)),
             f"{float(row.standardised_residual):+.2f}",
-            str(row.moment_source.item()),
         )
     return [params, fit]
+
+
+def short_key(key: str, keys: list[str]) -> str:
+    """The shortest tail of a dotted key that no other key ends with.
+
+    >>> short_key("processes.demand.a.rate", ["processes.demand.a.rate", "x.b.rate"])
+    'a.rate'
+    """
+    parts = key.split(".")
+    n = 1
+    while n < len(parts) and any(k != key and k.endswith("." + ".".join(parts[-n:])) for k in keys):
+        n += 1
+    return ".".join(parts[-n:])
 
 
 def _caption(ds: xr.Dataset) -> str:
@@ -83,6 +103,6 @@ def _caption(ds: xr.Dataset) -> str:
     if "evaluations" in attrs:
         parts.append(
             f"{attrs['evaluations']} evaluations of {attrs['paths']} paths, seed "
-            f"{attrs['seed']}, {attrs['cpu_seconds']:.0f} s CPU"
+            f"{attrs['seed']}, {attrs.get('wall_seconds', math.nan):.0f} s"
         )
     return "; ".join(parts)
