@@ -281,3 +281,17 @@ def test_weights_without_standard_errors_warn_and_give_no_j(tmp_path):
     # one history of 240 loans says little about a 2% PD under a credit cycle: a wide SE
     se = float(ds.std_error.sel(parameter="segments.sme.pd.mean"))
     assert 0.002 < se < 0.05
+
+
+def test_estimate_on_its_bound_is_said(tmp_path):
+    """Defaults of 4.8 need a PD near 2%; bounds of 0.5-1.2% put the estimate on the upper
+    one, where the standard error does not apply."""
+    from guarantee_sim.analysis.calibration import CalibrationWarning
+
+    text = GOOD.replace("lower: 0.01", "lower: 0.005").replace("upper: 0.04", "upper: 0.012")
+    path = tmp_path / "observed.yaml"
+    path.write_text(text.replace("start: 0.02", "start: 0.008"), encoding="utf-8")
+    observed, lines = load_observed(path)
+    with pytest.warns(CalibrationWarning, match="at its upper bound"):
+        ds = calibrate(_scenario(), observed, paths=200, seed=1, source=str(path), lines=lines)
+    assert float(ds.estimate[0]) == pytest.approx(0.012, abs=1e-4)
