@@ -1,4 +1,4 @@
-"""Command line: ``guarantee-sim run | validate | compare | summarize | brief``.
+"""Command line: ``guarantee-sim run | validate | compare | summarize | brief | calibrate``.
 
 A user's mistake (bad scenario, bad override, unreadable file) is reported as one clear
 message on stderr with exit status 2, never as a traceback; nothing is written then.
@@ -150,7 +150,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     brief.add_argument("--out", help="folder for the brief (default: results/<file>_brief_<lang>)")
     sensitivity_cli.add_parser(sub)
+    _add_calibrate_parser(sub)
     return parser
+
+
+def _add_calibrate_parser(sub) -> None:
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit scenario keys to observed aggregates by the method of simulated moments "
+        "(common random numbers); print the fit, write it as NetCDF",
+    )
+    calibrate.add_argument("scenario", help="scenario YAML file whose keys are fitted")
+    calibrate.add_argument(
+        "--observed", required=True, help="observed file: parameters to fit and moments (YAML)"
+    )
+    calibrate.add_argument(
+        "--parameters",
+        nargs="+",
+        metavar="KEY",
+        help="fit only these of the observed file's parameters (dotted keys)",
+    )
+    calibrate.add_argument(
+        "--paths", type=int, help="paths per evaluation (default: the scenario's)"
+    )
+    calibrate.add_argument("--seed", type=int, help="the seed of every evaluation")
+    calibrate.add_argument(
+        "--out", help="results file (default: results/<observed name>_calibration.nc)"
+    )
 
 
 class Interrupted(KeyboardInterrupt):
@@ -220,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 "summarize": _summarize,
                 "schema": _schema,
                 "sensitivity": lambda a, c: sensitivity_cli.run(a, c, _written),
+                "calibrate": _calibrate,
             }[args.command]
             status = command(args, console)
             _raise_if_signalled()
@@ -424,6 +451,51 @@ def _run(args, console: Console) -> int:
         _print_results(ds, args, console)
         chatter.print(Text.assemble("results written to ", (str(out), "bold")))
     return 0
+
+
+def _calibrate(args, console: Console) -> int:
+    """Fit the observed file's parameters (analysis/calibration.py), print, write."""
+    _configure_numba_cache()
+    from .analysis.calibration import calibrate
+    from .analysis.calibration_tables import calibration_tables
+    from .analysis.observed import load_observed
+    from .results import write_netcdf
+
+    _check_paths_and_seed(args)
+    observed, lines = load_observed(args.observed)
+    with _printing_warnings():
+        scenario = load_scenario(args.scenario)
+    out = _writable(_out(args.out, Path("results") / f"{observed.name}_calibration.nc"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = calibrate(
+            args.scenario,
+            observed,
+            paths=args.paths or scenario.simulation.paths,
+            seed=scenario.simulation.seed if args.seed is None else args.seed,
+            parameters=args.parameters,
+            source=args.observed,
+            lines=lines,
+            progress=_evaluation_line,
+        )
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"warning: {message}", file=sys.stderr)
+    _raise_if_signalled()
+    write_netcdf(ds, out)
+    _written.append(out)
+    for table in calibration_tables(ds):
+        _print_table(console, table)
+    console.print(Text.assemble("calibration written to ", (str(out), "bold")))
+    return 0
+
+
+def _evaluation_line(n: int, values) -> None:
+    """One line on stderr per evaluation of a calibration (each is a whole simulation)."""
+    from .analysis.calibration_tables import short_key
+
+    keys = list(values)
+    shown = ", ".join(f"{short_key(key, keys)}={value:.6g}" for key, value in values.items())
+    print(f"calibrate: evaluation {n}: {shown}", file=sys.stderr, flush=True)
 
 
 def _tail_override(value: str) -> str:
