@@ -363,9 +363,17 @@ def _rules(
             )
         return break_evens[applied, s, k]
 
+    year_days, last_year = DAYS_PER_MONTH * 12, len(terms.years) - 1
+
     def bank_ok(a: Applicant, s: int) -> bool:
-        # a.bank_pd: the bank's posterior PD given its score (prior: the segment applied in)
-        return bool(break_even(a.price_segment, s, terms.year_of(a.arrival)) >= a.bank_pd)
+        # a.bank_pd: the bank's posterior PD given its score (prior: the segment applied
+        # in); called for every application, so terms.year_of and a.price_segment inline
+        k = min(int(a.arrival // year_days), last_year)
+        applied = a.segment if a.priced_in < 0 else a.priced_in
+        threshold = break_evens.get((applied, s, k))
+        if threshold is None:
+            threshold = break_even(applied, s, k)
+        return bool(threshold >= a.bank_pd)
 
     windows: dict[tuple[int, int, int], decisions.Window] = {}
 
