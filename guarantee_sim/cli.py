@@ -189,6 +189,8 @@ def _stopping_on_signals() -> Iterator[None]:
 
 #: the files and folders this invocation has written, for the message on an interrupt
 _written: list[Path] = []
+#: whether a command froze the objects of its imports (_importing_for_a_run)
+_frozen: list[bool] = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,27 +200,38 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(markup=False, emoji=False)
     _written.clear()
     _received.clear()
-    with _stopping_on_signals():
-        try:
-            command = {
-                "validate": _validate,
-                "run": _run,
-                "compare": _compare,
-                "brief": _brief,
-                "summarize": _summarize,
-                "schema": _schema,
-            }[args.command]
-            status = command(args, console)
-            _raise_if_signalled()
-            return status
-        except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM, in any phase
-            signum = getattr(err, "signum", signal.SIGINT)
-            kept = ", ".join(map(str, _written)) + " written" if _written else "nothing written"
-            print(f"interrupted ({signal.Signals(signum).name}): {kept}", file=sys.stderr)
-            return 128 + signum
+    try:
+        with _stopping_on_signals():
+            return _command(args, console)
+    finally:
+        if _frozen:  # see _importing_for_a_run
+            _frozen.clear()
+            gc.unfreeze()
+
+
+def _command(args, console: Console) -> int:
+    """Run the command ``args`` names; a user's mistake or an interruption is one line on
+    stderr and the exit status, never a traceback."""
+    try:
+        command = {
+            "validate": _validate,
+            "run": _run,
+            "compare": _compare,
+            "brief": _brief,
+            "summarize": _summarize,
+            "schema": _schema,
+        }[args.command]
+        status = command(args, console)
+        _raise_if_signalled()
+        return status
+    except (ScenarioError, OSError) as err:  # the user's mistake or the user's files
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM, in any phase
+        signum = getattr(err, "signum", signal.SIGINT)
+        kept = ", ".join(map(str, _written)) + " written" if _written else "nothing written"
+        print(f"interrupted ({signal.Signals(signum).name}): {kept}", file=sys.stderr)
+        return 128 + signum
 
 
 @contextlib.contextmanager
@@ -347,7 +360,8 @@ def _importing_for_a_run() -> Iterator[None]:
 
     The imports make a few hundred thousand objects that live as long as the command;
     each full collection walks them all (0.3-0.4 s of CPU in a default run, none of it
-    garbage). A command is its own process, so this changes nothing for a library user.
+    garbage). :func:`main` unfreezes them when the command ends, so a caller in the same
+    process (the tests) is left with the collector as it was.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -355,6 +369,7 @@ def _importing_for_a_run() -> Iterator[None]:
         yield
     finally:
         gc.freeze()
+        _frozen.append(True)
         if was_enabled:
             gc.enable()
 
