@@ -218,9 +218,7 @@ def test_stored_scenario_yaml_is_never_parsed(tmp_path):
     assert (tmp_path / "brief" / "brief.md").is_file() and not marker.exists()
 
 
-def test_the_block_runs_while_the_file_is_written_and_finds_it_in_place_after(
-    dataset, tmp_path
-):
+def test_the_block_runs_while_the_file_is_written_and_finds_it_in_place_after(dataset, tmp_path):
     """``writing_netcdf``: a command makes its summary while a child writes; the file is
     renamed into place only when the block ends, with the data as written."""
     target = tmp_path / "r.nc"
