@@ -7,17 +7,21 @@ warning; ``open_results`` reads data from disk only when a variable is used.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 import xarray as xr
 from helpers import run_main
 
-from guarantee_sim.results import open_results, read_results, write_netcdf
+from guarantee_sim import cli
+from guarantee_sim.results import open_results, read_results, write_netcdf, writing_netcdf
 from guarantee_sim.results.io import PATHS_PER_CHUNK, ResultsWarning
 from guarantee_sim.testing import results_dataset
 
 N_PATHS = 2 * PATHS_PER_CHUNK + 10  # three chunks along path
+VALID_MINIMAL = Path(__file__).resolve().parent / "invalid" / "_valid_minimal.yaml"
 
 
 @pytest.fixture
@@ -212,3 +216,35 @@ def test_stored_scenario_yaml_is_never_parsed(tmp_path):
     rc, _, err = run_main("brief", path, "--out", tmp_path / "brief")
     assert rc == 0, err
     assert (tmp_path / "brief" / "brief.md").is_file() and not marker.exists()
+
+
+def test_the_block_runs_while_the_file_is_written_and_finds_it_in_place_after(dataset, tmp_path):
+    """``writing_netcdf``: a command makes its summary while a child writes; the file is
+    renamed into place only when the block ends, with the data as written."""
+    target = tmp_path / "r.nc"
+    with writing_netcdf(dataset, target) as writing:
+        assert not target.exists()
+        writing.wait()
+        assert not target.exists()  # written, not yet in place
+    xr.testing.assert_identical(read_results(target), dataset)
+
+
+def test_a_block_that_fails_leaves_no_file_and_no_temporary(dataset, tmp_path):
+    target = tmp_path / "r.nc"
+    with pytest.raises(ZeroDivisionError), writing_netcdf(dataset, target):
+        _ = 1 / 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_summary_that_fails_leaves_the_results_written(tmp_path, monkeypatch):
+    """The run's summary is made while the file is written: a summary that fails still
+    leaves the results file in place, as when it was printed after the write."""
+
+    def broken(ds, console):
+        raise RuntimeError("the summary failed")
+
+    monkeypatch.setattr(cli, "print_summary", broken)
+    out = tmp_path / "r.nc"
+    with pytest.raises(RuntimeError, match="the summary failed"):
+        run_main("run", VALID_MINIMAL, "--paths", 5, "--out", out)
+    assert read_results(out).sizes["path"] == 5

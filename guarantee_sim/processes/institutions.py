@@ -166,7 +166,7 @@ class Desks:
             else:
                 self._screen(outcome, branch)
 
-        serve(self.env, branch, a.service[visit], a.patience, outcome.waits, visited)
+        branch.request(a.service[visit], a.patience, outcome.waits, visited)
 
     def _screen(self, outcome: Outcome, branch: MonitoredResource) -> None:
         """The bank's decision (``run._screen`` took it from the applicant's draws), then
@@ -182,7 +182,7 @@ class Desks:
                     self._decide(outcome, branch, segment, a.guarantor_approves)
 
             office = self.reviewers.pick(segment, a.review_office)
-            serve(self.env, office, rules.review_service(a), a.patience, outcome.waits, reviewed)
+            office.request(rules.review_service(a), a.patience, outcome.waits, reviewed)
         else:
             self._decide(outcome, branch, segment, segment >= 0)
 
@@ -240,7 +240,7 @@ class Desks:
             outcome.status = "approved" if ok else "rejected"
             outcome.segment = into if ok else -1
 
-        serve(self.env, branch, rules.renewal_service(applicant), None, outcome.waits, renewed)
+        branch.request(rules.renewal_service(applicant), None, outcome.waits, renewed)
 
 
 def _delay_until(now: float, at: float) -> float:

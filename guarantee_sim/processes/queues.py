@@ -56,12 +56,11 @@ class MonitoredResource:
 
     def observe(self) -> None:
         """Add the areas since the last change, then remember the current state."""
-        self._advance()
+        self._advance(self._env.now)
         self._remember()
 
-    def _advance(self) -> None:
-        """Add the areas under the remembered state from the last change until now."""
-        now = self._env.now
+    def _advance(self, now: float) -> None:
+        """Add the areas under the remembered state from the last change until ``now``."""
         t = self._last_time
         if t >= now:
             return
@@ -91,39 +90,48 @@ class MonitoredResource:
         then: Callable[[bool], None],
     ) -> None:
         """Queue from now (served at once when one of the staff is free); see :func:`serve`."""
-        self._advance()
-        if self.busy < self.capacity:
+        env = self._env
+        now = env.now
+        self._advance(now)
+        if self.busy < self.capacity:  # the common case: no wait, nothing to queue
             self.busy += 1
-            self._serve(_Waiting(self._env.now, service_days, waits, then))
-        else:
-            waiting = _Waiting(self._env.now, service_days, waits, then)
-            self._queue.append(waiting)
-            self.waiting += 1
-            if patience_days is not None:
-                self._env.timeout(patience_days).callbacks.append(lambda _: self._give_up(waiting))
+            self._last_busy = self.busy  # what _remember does (no one more waits)
+            waits.append(0.0)  # now - now
+
+            def done(_event) -> None:
+                self._release()
+                then(True)
+
+            env.timeout(service_days).callbacks.append(done)
+            return
+        waiting = _Waiting(now, service_days, waits, then)
+        self._queue.append(waiting)
+        self.waiting += 1
+        if patience_days is not None:
+            env.timeout(patience_days).callbacks.append(lambda _: self._give_up(waiting))
         self._remember()
 
-    def _serve(self, who: _Waiting) -> None:
-        """``who`` is with one of the staff from now on (the staff are counted busy)."""
-        env = self._env
+    def _serve(self, who: _Waiting, now: float) -> None:
+        """``who`` is with one of the staff from ``now`` on (the staff are counted busy)."""
         who.left = True
-        who.waits.append(env.now - who.since)
+        who.waits.append(now - who.since)
 
         def done(_event) -> None:
             self._release()
             who.then(True)
 
-        env.timeout(who.service_days).callbacks.append(done)
+        self._env.timeout(who.service_days).callbacks.append(done)
 
     def _release(self) -> None:
         """One of the staff is free: the head of the queue, if any, is served next."""
-        self._advance()
+        now = self._env.now
+        self._advance(now)
         queue = self._queue
         while queue and queue[0].left:  # those who gave up
             queue.popleft()
         if queue:
             self.waiting -= 1
-            self._serve(queue.popleft())
+            self._serve(queue.popleft(), now)
         else:
             self.busy -= 1
         self._remember()
@@ -132,7 +140,7 @@ class MonitoredResource:
         """``who``'s patience ran out: it leaves the queue, unless it is being served."""
         if who.left:
             return
-        self._advance()
+        self._advance(self._env.now)
         who.left = True
         self.waiting -= 1
         self._remember()

@@ -347,25 +347,12 @@ def _rules(
     segs = list(scenario.segments.values())
     bank = pr.bank
     guarantor = pr.guarantor
-    loan_rate = {names.index(n): d.loan_rate for n, d in pr.demand.items()}
     noise_bank = bank_noise(scenario)
     noise_guarantor = float(guarantor.score_noise) if guarantor is not None else 0.0
-    break_evens: dict[tuple[int, int, int], float] = {}
+    break_evens = _bank_break_evens(scenario, terms)
 
     def break_even(applied: int, s: int, k: int) -> float:
-        if (applied, s, k) not in break_evens:
-            break_evens[applied, s, k] = decisions.bank_break_even_pd(
-                segs[s].lgd,
-                terms.kept[k][s],
-                loan_rate[applied],
-                bank.funding_cost,
-                bank.operating_cost,
-            )
         return break_evens[applied, s, k]
-
-    def bank_ok(a: Applicant, s: int) -> bool:
-        # a.bank_pd: the bank's posterior PD given its score (prior: the segment applied in)
-        return bool(break_even(a.price_segment, s, terms.year_of(a.arrival)) >= a.bank_pd)
 
     windows: dict[tuple[int, int, int], decisions.Window] = {}
 
@@ -433,7 +420,7 @@ def _rules(
     return Rules(
         visits=visits,
         days_between_visits=bank.days_between_visits / _clock(scenario),
-        bank_ok=bank_ok,
+        bank_ok=_bank_rule(break_evens, len(terms.years)),
         guarantor_ok=guarantor_ok,
         renewal_pds=renewal_pds,
         needs_guarantor=terms.needs_guarantor,
@@ -449,6 +436,39 @@ def _rules(
         review_service=lambda a: a.service[visits],
         renewal_service=lambda a: a.service[visits + 1],
     )
+
+
+def _bank_break_evens(scenario: Scenario, terms: _Terms) -> dict[tuple[int, int, int], float]:
+    """The bank's break-even PD by (segment applied in: its loan rate, segment lent on: its
+    loss share and LGD, origination year index)."""
+    pr = _processes_of(scenario)
+    names = terms.names
+    segs = list(scenario.segments.values())
+    bank = pr.bank
+    return {
+        (names.index(n), s, k): decisions.bank_break_even_pd(
+            segs[s].lgd, terms.kept[k][s], d.loan_rate, bank.funding_cost, bank.operating_cost
+        )
+        for n, d in pr.demand.items()
+        for s in range(len(segs))
+        for k in range(len(terms.years))
+    }
+
+
+def _bank_rule(
+    break_evens: dict[tuple[int, int, int], float], n_years: int
+) -> Callable[[Applicant, int], bool]:
+    """The bank's decision on an applicant lent on segment ``s``'s terms: its posterior PD
+    given its score (``a.bank_pd``; prior: the segment applied in) at most the break-even.
+    Called for every application, so ``_Terms.year_of`` and ``price_segment`` are inline."""
+    year_days, last_year = DAYS_PER_MONTH * 12, n_years - 1
+
+    def bank_ok(a: Applicant, s: int) -> bool:
+        k = min(int(a.arrival // year_days), last_year)
+        applied = a.segment if a.priced_in < 0 else a.priced_in
+        return bool(break_evens[applied, s, k] >= a.bank_pd)
+
+    return bank_ok
 
 
 def _application_counts(

@@ -1,7 +1,7 @@
 """Every word the figures and the policy brief print, in Chinese and English, as data.
 
 The words live in the catalogue, one YAML file per language
-(``guarantee_sim/reporting/catalogue/<lang>.yaml``), loaded once at import:
+(``guarantee_sim/reporting/catalogue/<lang>.yaml``), each read once, when first used:
 ``TEXT[lang][key]`` is a ``str.format`` template; both languages have the same keys (a
 test checks it, and another that no user-visible literal is left in the code of
 :mod:`guarantee_sim.reporting`), so the code that builds figures and briefs is written
@@ -16,6 +16,7 @@ the brief.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from importlib import resources
 
 from ruamel.yaml import YAML
@@ -50,7 +51,28 @@ def load_catalogue(lang: str) -> dict[str, str]:
     return words
 
 
-TEXT: dict[str, dict[str, str]] = {lang: load_catalogue(lang) for lang in LANGS}
+class _Catalogues(Mapping[str, dict[str, str]]):
+    """:data:`TEXT`: each language's words, read from its file when first used (reading
+    both takes a tenth of a second, which a run that prints no brief need not spend)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, dict[str, str]] = {}
+
+    def __getitem__(self, lang: str) -> dict[str, str]:
+        if lang not in LANGS:
+            raise KeyError(lang)
+        if lang not in self._read:
+            self._read[lang] = load_catalogue(lang)
+        return self._read[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGS)
+
+    def __len__(self) -> int:
+        return len(LANGS)
+
+
+TEXT: Mapping[str, dict[str, str]] = _Catalogues()
 
 
 def check_lang(lang: str) -> str:

@@ -21,7 +21,7 @@ from .intervals import (
     tail_interval,
     wilson_interval,
 )
-from .io import check_results, open_results, read_results, write_netcdf
+from .io import check_results, open_results, read_results, write_netcdf, writing_netcdf
 from .levers import lever_dims, stack_levers
 from .metrics import (
     breaker_paths,
@@ -83,6 +83,7 @@ __all__ = [
     "weighted_mean",
     "wilson_interval",
     "write_netcdf",
+    "writing_netcdf",
     "yearly_summary",
     "years_to_exhaustion",
     "zero_subsidy_fee",

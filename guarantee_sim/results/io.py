@@ -376,33 +376,76 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     SIGINT and SIGTERM arriving during the write are held back until it ends, then
     delivered before the rename: an interrupted write leaves the previous file as it was.
     """
+    with writing_netcdf(ds, path) as writing:
+        pass
+    return writing.path
+
+
+class PendingWrite:
+    """A write of :func:`writing_netcdf` under way in a child process."""
+
+    def __init__(self, path: Path, child, receive) -> None:
+        self.path = path
+        self._child = child
+        self._receive = receive
+        self._failure: str | None = None
+        self._done = child is None
+
+    def wait(self) -> None:
+        """Wait until the child has written the file (what failed is kept for the end)."""
+        if not self._done:
+            self._failure = _joined(self._child, self._receive)
+            self._done = True
+
+
+@contextmanager
+def writing_netcdf(ds: xr.Dataset, path: str | Path) -> Iterator[PendingWrite]:
+    """:func:`write_netcdf` with the block run while a child process writes.
+
+    The file is in place when the block ends (nothing of it when the write or the block
+    fails, or a stop signal came: those are held back inside the block, as in the write,
+    and delivered at its end). The block must not change ``ds``: the child has a snapshot.
+    So a command can prepare its summary on one core while the file is written on the other.
+    """
     path = Path(path)
     with temporary_beside(path) as tmp, deferred_signals() as signals:
         check_free_space(tmp, estimated_file_size(ds))
-        failure = _write_isolated(ds, tmp)
-        if failure is not None:
-            raise OSError(f"{path}: writing the results failed ({failure}); nothing written")
+        writing = _start_isolated(ds, tmp, path)
+        try:
+            yield writing
+        finally:
+            writing.wait()  # also when the block failed: no child is left writing
+        if writing._failure is not None:
+            raise OSError(
+                f"{path}: writing the results failed ({writing._failure}); nothing written"
+            )
         signals.raise_pending()  # interrupted while writing: keep the previous file
         os.replace(tmp, path)
-    return path
 
 
-def _write_isolated(ds: xr.Dataset, tmp: Path) -> str | None:
-    """Write ``ds`` to ``tmp`` in a forked child process; what went wrong, or None.
+def _start_isolated(ds: xr.Dataset, tmp: Path, path: Path) -> PendingWrite:
+    """Start writing ``ds`` to ``tmp`` in a forked child process.
 
     HDF5 does not survive a disk that fills up during a write: h5py raises in its object
     destructors and then crashes the interpreter (reproduced with a file-size limit). In a
     child, the crash ends the child only, and this process reports it and removes the
     temporary file. Fork shares the Dataset's memory, so nothing is copied; where fork is
-    not available the write runs here, behind the free-space check.
+    not available the write runs here, at once, behind the free-space check.
     """
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
-        return _write(ds, tmp)
+        pending = PendingWrite(path, None, None)
+        pending._failure = _write(ds, tmp)
+        return pending
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_write_in_child, args=(ds, tmp, send), daemon=True)
     child.start()
     send.close()
+    return PendingWrite(path, child, receive)
+
+
+def _joined(child, receive) -> str | None:
+    """Wait for the writing ``child``; what went wrong, or None."""
     child.join()
     try:
         message = receive.recv() if receive.poll() else None
