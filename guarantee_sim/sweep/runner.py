@@ -170,9 +170,12 @@ def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tu
 
 def local_cluster(workers: int):
     """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each."""
+    import logging
+
     from distributed import LocalCluster
 
     return LocalCluster(
+        silence_logs=logging.ERROR,  # not a worker's slow shutdown on a busy machine
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -252,7 +255,7 @@ def write_result(store: Path, ds: xr.Dataset) -> None:
 
 def open_result(store: str | Path) -> xr.Dataset:
     """A finished sweep's results (``xr.open_zarr(store, group="result")``), loaded."""
-    with xr.open_zarr(str(Path(store) / RESULT)) as ds:
+    with xr.open_dataset(str(Path(store) / RESULT), engine="zarr", chunks=None) as ds:
         return as_written(ds.load())
 
 
