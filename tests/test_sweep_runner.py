@@ -60,7 +60,7 @@ def client():
 def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(
     tmp_path, reference, client
 ):
-    here = run_sweep(EXPERIMENT, store=tmp_path / "here.zarr", workers=0, task_paths=3)
+    here = run_sweep(EXPERIMENT, store=tmp_path / "here.zarr", workers=0, task_paths=4)
     assert_same(here, reference)
     assert_same(open_result(tmp_path / "here.zarr"), reference)  # the store holds it too
     there = run_sweep(EXPERIMENT, store=tmp_path / "there.zarr", client=client, task_paths=5)
@@ -76,12 +76,12 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr
     left = sorted(os.listdir(store / TASKS))
-    assert len(left) == 3 and left[-1].startswith(PARTIAL)  # two done, one half-written
+    assert len(left) == 3 and left[0].startswith(PARTIAL)  # two done, one half-written
     assert not (store / "result").exists()
     env.pop(KILL_ENV)
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert sorted(os.listdir(store / TASKS))[:2] == left[:2]  # the finished ones were kept
+    assert sorted(os.listdir(store / TASKS))[:2] == left[1:]  # the finished ones were kept
     assert len(os.listdir(store / TASKS)) == 8  # and the half-written one is gone
     assert_same(open_result(store), reference)
 
@@ -95,3 +95,26 @@ def test_a_store_of_another_sweep_is_refused(tmp_path):
         run_sweep(EXPERIMENT, store=store, paths=9, workers=0)
     with pytest.raises(StoreMismatch, match="its designs differ"):
         run_sweep(EXPERIMENT, store=store, workers=0, overrides=["policy.lpr=0.03"])
+
+
+def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():
+    """simulate(first_path=): paths 0-2 and 3-6 are paths 0-6; what is computed over paths
+    made anew (with_path_summaries) is the whole run's too."""
+    import guarantee_sim as gs
+    from guarantee_sim.engine import simulate
+    from guarantee_sim.results.dataset import PATH_SUMMARIES, with_path_summaries
+
+    scenario = gs.load_scenario(ROOT / "scenarios" / "county_guarantee_2021.yaml")
+    whole = simulate(scenario, paths=7, seed=3)
+    pieces = [simulate(scenario, paths=3, seed=3), simulate(scenario, paths=4, seed=3, first_path=3)]
+    assert list(pieces[1].path.values) == [3, 4, 5, 6]
+    joined = xr.concat(
+        [p.drop_vars([n for n in PATH_SUMMARIES if n in p]) for p in pieces],
+        dim="path",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="override",
+    )
+    assert_same(with_path_summaries(joined), whole)
