@@ -232,7 +232,7 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler "
                        "(tcp://host:8786); default: a local cluster")  # fmt: skip
     sweep.add_argument("--workers", type=int, help="local cluster's worker processes, one "
-                       "Numba thread each (default: one per CPU; 0: run in this process)")  # fmt: skip
+                       "Numba thread each (default: one per CPU; 0: in this process)")  # fmt: skip
     sweep.add_argument("--store", help="the Zarr store (default: results/<experiment>.zarr); "
                        "an existing store of the same sweep is resumed")  # fmt: skip
     sweep.add_argument("--books", help="the institution books' cache folder (default: "

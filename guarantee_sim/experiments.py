@@ -596,7 +596,6 @@ def run_experiment(
     (its ``name``, numeric coordinate); an experiment with both has both. Every run is
     validated before any runs; ``strict`` makes implausible values errors.
     """
-    import xarray as xr
 
     from .engine import simulate
     from .engine.progress import Prefixed, as_progress, finished
@@ -635,11 +634,11 @@ def combine_designs(
     import xarray as xr
 
     expanded = {}
-    for design, ds in runs.items():
-        ds = ds.assign_coords(scenario_yaml=ds.attrs["scenario_yaml"])
-        ds.attrs = {k: v for k, v in ds.attrs.items() if k != "scenario_yaml"}
+    for design, run in runs.items():
+        ds = run.assign_coords(scenario_yaml=run.attrs["scenario_yaml"])
+        ds.attrs = {k: v for k, v in run.attrs.items() if k != "scenario_yaml"}
         # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
-        ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
+        ds = ds.assign_coords(discount_rate=run.attrs["discount_rate"])
         expanded[design] = ds.expand_dims(_design_coords(experiment, design))
     combined = xr.combine_nested(
         _nested(experiment, expanded),

@@ -34,7 +34,9 @@ def test_the_books_key_holds_what_the_processes_read_and_nothing_else():
     assert key("schemes.national_20_20_20_40.coverage=0.7") != base
     assert books_key_of(gs.load_scenario(HANGZHOU, overrides=SMALL), 12) != base
     # lending from volumes: no processes, no books
-    assert books_key_of(gs.load_scenario(ROOT / "scenarios" / "county_guarantee_2021.yaml"), 1) is None
+    assert (
+        books_key_of(gs.load_scenario(ROOT / "scenarios" / "county_guarantee_2021.yaml"), 1) is None
+    )
 
 
 def test_a_design_that_changes_only_a_pool_reuses_the_books_and_their_numbers(tmp_path):

@@ -57,13 +57,12 @@ def client():
     cluster.close()
 
 
-def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(
-    tmp_path, reference, client
-):
+def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path, reference, client):
     here = run_sweep(EXPERIMENT, store=tmp_path / "here.zarr", workers=0, task_paths=4)
     assert_same(here, reference)
     assert_same(open_result(tmp_path / "here.zarr"), reference)  # the store holds it too
     there = run_sweep(EXPERIMENT, store=tmp_path / "there.zarr", client=client, task_paths=5)
+    assert_same(there, reference)
     assert_same(open_result(tmp_path / "there.zarr"), reference)
     assert len(os.listdir(tmp_path / "there.zarr" / TASKS)) == 4 * 2  # 8 paths in 5 + 3
 
@@ -73,13 +72,17 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),
                "--workers", "0", "--store", str(store), "--task-paths", "4", "--quiet"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), KILL_ENV: "3"}  # SIGKILL in task 3's write
-    killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    killed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
     assert killed.returncode == -9, killed.stderr
     left = sorted(os.listdir(store / TASKS))
     assert len(left) == 3 and left[0].startswith(PARTIAL)  # two done, one half-written
     assert not (store / "result").exists()
     env.pop(KILL_ENV)
-    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(os.listdir(store / TASKS))[:2] == left[1:]  # the finished ones were kept
     assert len(os.listdir(store / TASKS)) == 8  # and the half-written one is gone
@@ -106,7 +109,10 @@ def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():
 
     scenario = gs.load_scenario(ROOT / "scenarios" / "county_guarantee_2021.yaml")
     whole = simulate(scenario, paths=7, seed=3)
-    pieces = [simulate(scenario, paths=3, seed=3), simulate(scenario, paths=4, seed=3, first_path=3)]
+    pieces = [
+        simulate(scenario, paths=3, seed=3),
+        simulate(scenario, paths=4, seed=3, first_path=3),
+    ]
     assert list(pieces[1].path.values) == [3, 4, 5, 6]
     joined = xr.concat(
         [p.drop_vars([n for n in PATH_SUMMARIES if n in p]) for p in pieces],

@@ -45,7 +45,6 @@ from .volumes import (
     merge_books,
 )
 
-
 #: ``memo(key, compute)``: the processes' results cached under ``key`` (``simulate``'s books)
 BooksMemo = Callable[[str, Callable[[], ProcessResults]], ProcessResults]
 
@@ -80,7 +79,7 @@ def build_inputs(
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
     workers: int | None = None,
-    books: BooksMemo | None = None,
+    books_memo: BooksMemo | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
@@ -88,7 +87,7 @@ def build_inputs(
     per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
     parameters) when ``lending_source`` is ``processes``, else from the volumes.
     ``on_replica(1)`` is called after each replica's processes (progress); the replicas
-    run in ``workers`` processes (``processes.workers``; None: one per CPU). ``books``,
+    run in ``workers`` processes (``processes.workers``; None: one per CPU). ``books_memo``,
     when given, caches the processes' results by :func:`~guarantee_sim.processes.books_key`.
     """
     edges = band_edges(scenario)
@@ -102,10 +101,10 @@ def build_inputs(
         def run() -> ProcessResults:
             return run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
 
-        if books is None:
+        if books_memo is None:
             process = run()
         else:
-            process = books(books_key(scenario, seed, volumes, replica_scenarios), run)
+            process = books_memo(books_key(scenario, seed, volumes, replica_scenarios), run)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

@@ -11,6 +11,7 @@ from ..config.schema import Scenario
 from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block, simulate_paths
+from ..processes.books_key import books_key
 from ..results.dataset import (
     UNABSORBED,
     build_dataset,
@@ -19,7 +20,6 @@ from ..results.dataset import (
     with_variance_shares,
     with_year_factors,
 )
-from ..processes.books_key import books_key
 from .inputs import BooksMemo, build_inputs
 from .parameters import (
     central_scenario,
@@ -137,7 +137,7 @@ def simulate(
         replica_scenarios(scenario, decided, per_replica) if decided else None,
         on_replica=shown.advance,
         workers=workers,
-        books=books,
+        books_memo=books,
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -214,7 +214,9 @@ def simulate(
     # processes' queue measures are those of that demand (1.0: demand does not vary)
     ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
     # each path carries its replica's decision parameters (path p lends from p mod R)
-    drawn = np.concatenate([drawn, per_replica[np.arange(first_path, first_path + paths) % n_replicas]], axis=1)
+    drawn = np.concatenate(
+        [drawn, per_replica[np.arange(first_path, first_path + paths) % n_replicas]], axis=1
+    )
     every = [*uncertain, *decided]
     ds = with_year_factors(ds, factors, names=list(scenario.macro.factors))
     ds = with_parameters(

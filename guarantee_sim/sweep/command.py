@@ -133,7 +133,7 @@ class _progress:
             disable=quiet,
         )
         tasks = plan.tasks(None, "", None)
-        self.left = {}
+        self.left: dict[int, int] = {}
         for t in tasks:
             self.left[t.design] = self.left.get(t.design, 0) + 1
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -36,7 +36,7 @@ BLOCKS_PER_DESIGN = 4
 class Plan:
     """What a sweep runs: its designs (run order), their scenarios, size and seed."""
 
-    experiment: Experiment
+    experiment: Experiment  # (evaluate_points's points have none: never read there)
     designs: list[Design]
     scenarios: list[Scenario]
     paths: int
@@ -220,7 +220,7 @@ def combine_outcomes(plan: Plan, outcomes: dict[Design, xr.Dataset]) -> xr.Datas
     from datetime import datetime, timezone
 
     # the experiments module's own helpers: a sweep's summaries have its results' dims
-    from ..experiments import _design_coords, _design_dims, _described_designs, _nested
+    from ..experiments import _described_designs, _design_coords, _design_dims, _nested
 
     experiment = plan.experiment
     expanded = {d: ds.expand_dims(_design_coords(experiment, d)) for d, ds in outcomes.items()}
@@ -271,7 +271,6 @@ def run_sweep(
     workers: int | None = None,
     books: str | Path | None = None,
     overrides=None,
-    strict: bool = False,
     on_task: Callable[[Task], None] | None = None,
     plan: Plan | None = None,
 ) -> xr.Dataset:
@@ -304,7 +303,8 @@ def run_sweep(
         Called with each task as it finishes (progress).
     plan : Plan, optional
         A plan already made by :func:`plan_sweep` (the command line's, with the estimate
-        it printed); else one is made from the arguments.
+        it printed; ``strict`` validation is asked of it); else one is made from the
+        arguments.
     """
     plan = plan or plan_sweep(
         experiment_path,
@@ -313,7 +313,6 @@ def run_sweep(
         task_paths=task_paths,
         summaries=summaries,
         overrides=overrides,
-        strict=strict,
     )
     store = Path(store or Path("results") / f"{plan.experiment.name}.zarr")
     books = Path(books) if books is not None else store.with_name(store.name + ".books")
@@ -360,9 +359,9 @@ class _executor:
 
 def dashboard(client) -> str | None:
     """The Dask dashboard's address, or None when the cluster has none."""
-    try:
-        import bokeh  # noqa: F401  (the dashboard needs it)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is None:  # the dashboard needs it
         return None
     return getattr(client, "dashboard_link", None)
 
@@ -413,7 +412,7 @@ def evaluate_points(
     ]
     cache = str(Path(books) if books is not None else _user_cache() / "books")
     plan = Plan(
-        experiment=None,  # type: ignore[arg-type]  (points are not an experiment's designs)
+        experiment=cast(Experiment, None),  # points are not an experiment's designs
         designs=[],
         scenarios=scenarios,
         paths=int(paths),
