@@ -124,3 +124,17 @@ def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():
         combine_attrs="override",
     )
     assert_same(with_path_summaries(joined), whole)
+
+
+def test_summaries_only_are_each_designs_outcomes(tmp_path, reference):
+    from guarantee_sim.results.outcomes import design_outcomes
+
+    out = run_sweep(EXPERIMENT, store=tmp_path / "s.zarr", workers=0, summaries=True)
+    assert len(os.listdir(tmp_path / "s.zarr" / TASKS)) == 4  # a task a design: VaR needs all
+    stored = open_result(tmp_path / "s.zarr")
+    at = {"scenario": "pool_share_70pct", "guarantor_fee": 0.01}
+    expected = design_outcomes(reference.sel(at), intervals=True)
+    for name in expected.data_vars:
+        for ds in (out, stored):
+            got = ds[name].sel(at)
+            assert np.array_equal(got.values, expected[name].values, equal_nan=True), name
