@@ -57,6 +57,7 @@ def client():
     cluster.close()
 
 
+@pytest.mark.slow  # a LocalCluster of 2 workers: ~40 s of CPU
 def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path, reference, client):
     here = run_sweep(EXPERIMENT, store=tmp_path / "here.zarr", workers=0, task_paths=4)
     assert_same(here, reference)
@@ -67,6 +68,7 @@ def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path,
     assert len(os.listdir(tmp_path / "there.zarr" / TASKS)) == 4 * 2  # 8 paths in 5 + 3
 
 
+@pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
 def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
     store = tmp_path / "s.zarr"
     command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),

@@ -392,13 +392,15 @@ def evaluate_points(
     subsidies paid to the guarantor) run the processes once. Nothing is written but the
     book cache.
 
-    >>> from guarantee_sim.sweep import evaluate_points
-    >>> out = evaluate_points(
-    ...     "scenarios/county_guarantee_2021.yaml",
-    ...     [{"parties.guarantor.fee_rate": 0.01}, {"parties.guarantor.fee_rate": 0.02}],
-    ...     paths=20, seed=7,
-    ... )
-    >>> [sorted(ds.data_vars)[:2] for ds in out]  # doctest: +SKIP
+    Example (two fees, 500 paths each, in this process)::
+
+        from guarantee_sim.sweep import evaluate_points
+        out = evaluate_points(
+            "scenarios/county_guarantee_2021.yaml",
+            [{"parties.guarantor.fee_rate": 0.005}, {"parties.guarantor.fee_rate": 0.01}],
+            paths=500, seed=7,
+        )
+        [float(ds.public_cost_pv) for ds in out]    # CNY, one a point
     """
     from ..config import load_scenario
 
