@@ -253,7 +253,12 @@ def _sweep(args, console: Console) -> int:
 
     _check_paths_and_seed(args)
     with _printing_warnings():
-        return sweep_command(args, console)
+        try:
+            return sweep_command(args, console)
+        except KeyboardInterrupt:
+            if args.store and Path(args.store).exists():  # its finished tasks are kept
+                _written.append(Path(args.store))
+            raise
 
 
 @contextlib.contextmanager

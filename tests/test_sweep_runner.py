@@ -91,7 +91,7 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     assert_same(open_result(store), reference)
 
 
-def test_a_store_of_another_sweep_is_refused(tmp_path):
+def test_a_store_of_another_sweep_is_refused(tmp_path, capsys):
     store = tmp_path / "s.zarr"
     open_store(store, plan_sweep(EXPERIMENT).attrs)  # made by the experiment's seed, 5
     with pytest.raises(StoreMismatch, match=r"seed 5 \(now 6\)"):
@@ -100,6 +100,11 @@ def test_a_store_of_another_sweep_is_refused(tmp_path):
         run_sweep(EXPERIMENT, store=store, paths=9, workers=0)
     with pytest.raises(StoreMismatch, match="its designs differ"):
         run_sweep(EXPERIMENT, store=store, workers=0, overrides=["policy.lpr=0.03"])
+    from guarantee_sim import cli
+
+    argv = ["sweep", str(EXPERIMENT), "--workers", "0", "--store", str(store), "--seed", "6"]
+    assert cli.main(argv) == 2  # the command line: one clean line, nothing run
+    assert "holds another sweep (seed 5 (now 6))" in capsys.readouterr().err
 
 
 def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():

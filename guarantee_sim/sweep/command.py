@@ -71,6 +71,7 @@ def sweep_command(args, console: Console) -> int:
         strict=args.strict,
     )
     store = Path(args.store or Path("results") / f"{plan.experiment.name}.zarr")
+    args.store = str(store)  # the command line names it on an interrupt
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if not args.quiet:
         console.print(f"sweep {plan.experiment.name}: {estimate(plan, workers)}")
