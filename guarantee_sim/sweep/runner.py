@@ -150,13 +150,16 @@ def run_inline(tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, 
 def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, Any]]:
     """Every task on the client's cluster, as they finish; an interrupt (Ctrl-C) or an
     error cancels what is left on the cluster."""
+    import uuid
+
     from distributed import as_completed
 
+    run = uuid.uuid4().hex[:12]  # keys of this call's tasks only (a client may run several)
     futures: list = []
     index = {}
     for i, task in enumerate(tasks):
         after = [futures[waits[i]]] if i in waits else []
-        future = client.submit(run_task, task, *after, key=f"sweep-{task.name}-{os.getpid()}")
+        future = client.submit(run_task, task, *after, key=f"sweep-{task.name}-{run}")
         futures.append(future)
         index[future.key] = i
     try:
