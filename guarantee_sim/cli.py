@@ -131,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     design.add_argument("--paths", type=int, help="paths per evaluated design")
     design.add_argument("--seed", type=int, help="selection seed (the fresh one is seed + 1)")
     design.add_argument("--out", help="results file (default: results/<experiment>.nc)")
+    sweep = sub.add_parser(
+        "sweep",
+        parents=[overrides, quiet],
+        help="run an experiment's designs on Dask (a local cluster, or --scheduler), each "
+        "task written to a Zarr store at once; rerun the same command to resume",
+    )
+    _sweep_arguments(sweep)
     summarize = sub.add_parser(
         "summarize", parents=[output], help="reprint the summary of a results file"
     )
@@ -262,6 +269,7 @@ def _command(args, console: Console) -> int:
             "schema": _schema,
             "sensitivity": lambda a, c: sensitivity_cli.run(a, c, _written),
             "calibrate": _calibrate,
+            "sweep": _sweep,
         }[args.command]
         status = command(args, console)
         _raise_if_signalled()
@@ -274,6 +282,40 @@ def _command(args, console: Console) -> int:
         kept = ", ".join(map(str, _written)) + " written" if _written else "nothing written"
         print(f"interrupted ({signal.Signals(signum).name}): {kept}", file=sys.stderr)
         return 128 + signum
+
+
+def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
+    sweep.add_argument("experiment", help="experiment YAML file")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler "
+                       "(tcp://host:8786); default: a local cluster")  # fmt: skip
+    sweep.add_argument("--workers", type=int, help="local cluster's worker processes, one "
+                       "Numba thread each (default: one per CPU; 0: in this process)")  # fmt: skip
+    sweep.add_argument("--store", help="the Zarr store (default: results/<experiment>.zarr); "
+                       "an existing store of the same sweep is resumed")  # fmt: skip
+    sweep.add_argument("--books", help="the institution books' cache folder (default: "
+                       "<store>.books; on a cluster, a folder every worker sees)")  # fmt: skip
+    sweep.add_argument("--paths", type=int, help="paths per design")
+    sweep.add_argument("--seed", type=int)
+    sweep.add_argument("--task-paths", type=int, help="paths per task (default: a quarter "
+                       "of the paths)")  # fmt: skip
+    sweep.add_argument("--summaries-only", action="store_true", help="keep each design's "
+                       "outcomes (P(targets), PV public cost, VaR 99%%, P(pool depleted), "
+                       "P(insolvent), P(leverage cap), with intervals), not its paths")  # fmt: skip
+
+
+def _sweep(args, console: Console) -> int:
+    """``guarantee-sim sweep``: guarantee_sim/sweep/command.py."""
+    _configure_numba_cache()
+    from .sweep.command import sweep_command
+
+    _check_paths_and_seed(args)
+    with _printing_warnings():
+        try:
+            return sweep_command(args, console)
+        except KeyboardInterrupt:
+            if args.store and Path(args.store).exists():  # its finished tasks are kept
+                _written.append(Path(args.store))
+            raise
 
 
 @contextlib.contextmanager

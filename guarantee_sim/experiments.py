@@ -766,7 +766,6 @@ def run_experiment(
     (its ``name``, numeric coordinate); an experiment with both has both. Every run is
     validated before any runs; ``strict`` makes implausible values errors.
     """
-    import xarray as xr
 
     from .engine import simulate
     from .engine.progress import Prefixed, as_progress, finished
@@ -796,13 +795,29 @@ def run_experiment(
         )
         if shift is None:  # so the variants share their paths (common random numbers)
             shift = shift_from_attrs(ds.attrs, list(scenarios[name].macro.factors))
-        ds = ds.assign_coords(scenario_yaml=ds.attrs.pop("scenario_yaml"))
-        # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
-        ds = ds.assign_coords(discount_rate=ds.attrs["discount_rate"])
-        runs[design] = ds.expand_dims(_design_coords(experiment, design))
+        runs[design] = ds
     finished(progress, shown)
+    return combine_designs(experiment, runs, paths=paths, seed=seed)
+
+
+def combine_designs(
+    experiment: Experiment, runs: dict[Design, xr.Dataset], *, paths: int, seed: int
+) -> xr.Dataset:
+    """Every design's results (``simulate``'s Dataset, by :class:`Design`) as the
+    experiment's one Dataset: design dimensions, their descriptions, the experiment's attrs
+    and, with a counterfactual, the additionality (``guarantee_sim.sweep`` combines the
+    designs it ran in pieces with it, so a sweep's results are :func:`run_experiment`'s)."""
+    import xarray as xr
+
+    expanded = {}
+    for design, run in runs.items():
+        ds = run.assign_coords(scenario_yaml=run.attrs["scenario_yaml"])
+        ds.attrs = {k: v for k, v in run.attrs.items() if k != "scenario_yaml"}
+        # designs may differ in it (a sensitivity): a coord survives the concat, an attr not
+        ds = ds.assign_coords(discount_rate=run.attrs["discount_rate"])
+        expanded[design] = ds.expand_dims(_design_coords(experiment, design))
     combined = xr.combine_nested(
-        _nested(experiment, runs),
+        _nested(experiment, expanded),
         concat_dim=_design_dims(experiment),
         join="outer",
         combine_attrs="drop_conflicts",

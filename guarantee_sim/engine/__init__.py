@@ -3,12 +3,13 @@
 from ..book import LoanBook
 from .analytic import basel_sme_correlation, vasicek_loss_quantile
 from .inputs import build_inputs
-from .simulate import simulate
+from .simulate import books_key_of, simulate
 from .volumes import build_volume_book
 
 __all__ = [
     "LoanBook",
     "basel_sme_correlation",
+    "books_key_of",
     "build_inputs",
     "build_volume_book",
     "simulate",

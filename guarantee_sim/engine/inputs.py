@@ -35,6 +35,7 @@ from ..kernels.layout import (
     Settings,
 )
 from ..kernels.origination import mark_fast_windows
+from ..processes.books_key import books_key
 from ..processes.run import PD_GRID, ProcessResults, run_processes
 from .analytic import basel_sme_correlation
 from .volumes import (
@@ -43,6 +44,9 @@ from .volumes import (
     group_replicas_into_cohorts,
     merge_books,
 )
+
+#: ``memo(key, compute)``: the processes' results cached under ``key`` (``simulate``'s books)
+BooksMemo = Callable[[str, Callable[[], ProcessResults]], ProcessResults]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ def build_inputs(
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
     workers: int | None = None,
+    books_memo: BooksMemo | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
@@ -82,7 +87,8 @@ def build_inputs(
     per replica, replica r run with ``replica_scenarios[r]`` when given: its drawn decision
     parameters) when ``lending_source`` is ``processes``, else from the volumes.
     ``on_replica(1)`` is called after each replica's processes (progress); the replicas
-    run in ``workers`` processes (``processes.workers``; None: one per CPU).
+    run in ``workers`` processes (``processes.workers``; None: one per CPU). ``books_memo``,
+    when given, caches the processes' results by :func:`~guarantee_sim.processes.books_key`.
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -91,7 +97,14 @@ def build_inputs(
         books = [book]
     elif scenario.lending_source == "processes":
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
-        process = run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
+
+        def run() -> ProcessResults:
+            return run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
+
+        if books_memo is None:
+            process = run()
+        else:
+            process = books_memo(books_key(scenario, seed, volumes, replica_scenarios), run)
         if scenario.simulation.granularity == "cohort":  # the volume book grouped once
             books = group_replicas_into_cohorts(volumes, process.books, edges)
         else:

@@ -11,6 +11,7 @@ from ..config.schema import Scenario
 from ..kernels.factors import year_factors
 from ..kernels.layout import PARTY_VARIABLES, SEGMENT_VARIABLES, YEAR_VARIABLES, Outputs
 from ..kernels.portfolio import simulate_block, simulate_paths
+from ..processes.books_key import books_key
 from ..results.dataset import (
     UNABSORBED,
     build_dataset,
@@ -19,7 +20,7 @@ from ..results.dataset import (
     with_variance_shares,
     with_year_factors,
 )
-from .inputs import build_inputs
+from .inputs import BooksMemo, build_inputs
 from .parameters import (
     central_scenario,
     decision_parameters,
@@ -39,6 +40,7 @@ from .progress import (
     needs_compiling,
 )
 from .tail import sampled_toward_tail, shift_attrs
+from .volumes import build_volume_book
 
 
 def simulate(
@@ -51,6 +53,8 @@ def simulate(
     progress: Progress | bool | None = None,
     shift: np.ndarray | None = None,
     workers: int | None = None,
+    first_path: int = 0,
+    books: BooksMemo | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -79,6 +83,18 @@ def simulate(
         runs them in this process). None (the default): ``$GUARANTEE_SIM_WORKERS``, else
         one per available CPU (capped by ``NUMBA_NUM_THREADS``). Results do not depend on
         it.
+    first_path : int, optional
+        Simulate paths ``first_path .. first_path + paths - 1`` of the run (default 0): a
+        path's numbers depend only on the seed and its index, so pieces of a run
+        concatenated along ``path`` are the whole run's paths bit for bit. What is
+        computed over paths (``target_probability``, the variance shares, ``n_paths``) is
+        of these paths only; :func:`~guarantee_sim.results.dataset.with_path_summaries`
+        recomputes it on the concatenation (``guarantee_sim.sweep`` does).
+    books : callable, optional
+        ``books(key, compute)`` returns the institution processes' results for ``key`` (a
+        hash of everything they read, :func:`~guarantee_sim.processes.books_key`), calling
+        ``compute()`` when it has none: a cache of the books shared by the runs of a sweep
+        (``guarantee_sim.sweep.BookCache``). None: the processes always run.
 
     Returns
     -------
@@ -101,8 +117,10 @@ def simulate(
     paths = sim.paths if paths is None else int(paths)
     seed = sim.seed if seed is None else int(seed)
     block_size = sim.block_size if block_size is None else int(block_size)
-    if paths < 1 or block_size < 1 or not 0 <= seed < 2**32:
-        raise ValueError("paths and block_size must be >= 1 and seed in [0, 2**32)")
+    if paths < 1 or block_size < 1 or first_path < 0 or not 0 <= seed < 2**32:
+        raise ValueError(
+            "paths and block_size must be >= 1, first_path >= 0 and seed in [0, 2**32)"
+        )
     uncertain = uncertain_parameters(scenario)
     decided = decision_parameters(scenario) if book is None else []
     given = scenario
@@ -119,6 +137,7 @@ def simulate(
         replica_scenarios(scenario, decided, per_replica) if decided else None,
         on_replica=shown.advance,
         workers=workers,
+        books_memo=books,
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -136,12 +155,13 @@ def simulate(
     # the first block compiles the kernels on a machine's first run: 20-60 s of no paths
     compiling = needs_compiling(simulate_paths)
     shown.phase(COMPILING if compiling else PATHS, paths)
+    # local indices into the outputs; the kernels draw path first_path + local index
     for first in range(0, paths, block_size):
         last = min(first + block_size, paths)
-        drawn[first:last] = draw_values(uncertain, seed, first, last - first)
+        drawn[first:last] = draw_values(uncertain, seed, first_path + first, last - first)
         simulate_block(
             np.uint32(seed),
-            first,
+            first_path + first,
             inputs.book,
             inputs.segments,
             inputs.parties,
@@ -154,7 +174,7 @@ def simulate(
         # here by the same routine and counters, for the results
         year_factors(
             np.uint32(seed),
-            first,
+            first_path + first,
             inputs.macro.chol,
             inputs.macro.persistence,
             inputs.macro.shift,
@@ -178,6 +198,7 @@ def simulate(
         party=[*inputs.party_names, UNABSORBED],  # the kernels' last party
         process_measures=None if inputs.process is None else inputs.process.measures,
         seed=seed,
+        first_path=first_path,
         version=__version__,
         path_weight=np.exp(log_weight),  # exactly 1 on every path of a plain run
     )
@@ -193,7 +214,9 @@ def simulate(
     # processes' queue measures are those of that demand (1.0: demand does not vary)
     ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
     # each path carries its replica's decision parameters (path p lends from p mod R)
-    drawn = np.concatenate([drawn, per_replica[np.arange(paths) % n_replicas]], axis=1)
+    drawn = np.concatenate(
+        [drawn, per_replica[np.arange(first_path, first_path + paths) % n_replicas]], axis=1
+    )
     every = [*uncertain, *decided]
     ds = with_year_factors(ds, factors, names=list(scenario.macro.factors))
     ds = with_parameters(
@@ -206,3 +229,18 @@ def simulate(
         drawn_per=[p.per for p in every],
     )
     return with_variance_shares(ds)  # needs the year factors and the parameters
+
+
+def books_key_of(scenario: Scenario, seed: int) -> str | None:
+    """The key under which ``simulate(scenario, seed=seed, books=...)`` caches the
+    institution processes' books (None when the scenario's lending does not come from the
+    processes): a sweep finds the designs that share books before it runs any."""
+    if scenario.processes is None or scenario.lending_source != "processes":
+        return None
+    decided = decision_parameters(scenario)
+    central = central_scenario(scenario)
+    n_replicas = central.processes.replicas if decided and central.processes else 1
+    per_replica = draw_replica_values(decided, seed, n_replicas)
+    replicas = replica_scenarios(central, decided, per_replica) if decided else None
+    volumes = build_volume_book(central, seed, skip=central.process_fed_segments())
+    return books_key(central, seed, volumes, replicas)

@@ -469,3 +469,28 @@ def with_variance_shares(ds: xr.Dataset) -> xr.Dataset:
     annotate(ds)
     ds["attainment_variance_share"].attrs["method"] = METHOD
     return ds
+
+
+#: what a run computes over its paths: a piece of a run (``simulate(first_path=)``) has
+#: them of its own paths; :func:`with_path_summaries` makes them the whole run's
+PATH_SUMMARIES = (
+    "target_probability",
+    "attainment_variance",
+    "attainment_variance_share",
+    "attainment_variance_note",
+)
+
+
+def with_path_summaries(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` (pieces of one run concatenated along ``path``) with what is computed over
+    paths made anew, as ``simulate`` makes it for the whole run: ``target_probability``,
+    the variance shares and the attr ``n_paths``."""
+    ds = ds.drop_vars([n for n in PATH_SUMMARIES if n in ds])
+    # laid out as metrics.target_attainment makes it (a column a target): a sum's rounding
+    # follows the memory layout, and the variance over paths must be the run's bit for bit
+    attainment = ds["target_attainment"].transpose("path", "target")
+    ds["target_attainment"] = attainment.copy(data=np.asfortranarray(attainment.values))
+    ds["target_probability"] = weighted_mean(ds["target_attainment"] >= 1.0)
+    annotate(ds)
+    ds.attrs["n_paths"] = int(ds.sizes["path"])
+    return with_variance_shares(ds)

@@ -1,0 +1,74 @@
+"""One task of a sweep, as a worker runs it: a design's block of paths, simulated and written.
+
+Everything a task needs travels with it (:class:`Task`: the validated scenario, the seed,
+its paths, the importance-sampling shift, where to write): a worker on another machine
+needs only the package and the shared folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from ..config import Scenario
+
+
+class Task(NamedTuple):
+    design: int  # index into the experiment's designs (run order)
+    first_path: int
+    paths: int
+    scenario: Scenario  # the design's validated scenario
+    seed: int
+    shift: np.ndarray | None  # importance sampling: the first design's (engine/tail.py)
+    store: str | None  # None: return the Dataset instead of writing it (evaluate_points)
+    books: str  # the book cache's folder
+    summaries: bool  # write the design's outcomes (a task is then the whole design)
+
+    @property
+    def name(self) -> str:
+        from .store import task_name
+
+        return task_name(self.design, self.first_path)
+
+
+def prepare_worker() -> None:
+    """A worker's Numba cache: the command line's folder (``_numba_cache``), so workers load
+    the compiled kernels instead of each compiling them again into a folder of its own."""
+    from .._numba_cache import configure_numba_cache
+
+    configure_numba_cache()
+
+
+def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
+    """Simulate the task's paths and write them to the store (``after``: tasks this one
+    waits for, so that they have cached the books it reads). Returns ``(design,
+    first_path, None)``, or the Dataset itself when the task has no store."""
+    prepare_worker()
+    from ..engine import simulate
+    from ..results.dataset import PATH_SUMMARIES
+    from ..results.outcomes import design_outcomes
+    from .books import BookCache
+
+    ds = simulate(
+        task.scenario,
+        paths=task.paths,
+        seed=task.seed,
+        first_path=task.first_path,
+        shift=task.shift,
+        books=BookCache(task.books),
+        workers=1,  # a Dask worker is daemonic: it cannot fork the replicas' workers
+    )
+    if task.summaries:
+        ds = design_outcomes(ds, intervals=True)
+    if task.store is None:
+        return task.design, task.first_path, ds
+    if not task.summaries:  # of this block's paths only: made anew for the whole design
+        ds = ds.drop_vars([n for n in PATH_SUMMARIES if n in ds])
+        ds = ds.drop_vars("variance_source", errors="ignore")
+    from .store import write_task
+
+    write_task(Path(task.store), task.name, ds)
+    return task.design, task.first_path, None

@@ -1,0 +1,147 @@
+"""guarantee_sim.sweep: a sweep's results are run_experiment's bit for bit, in this process
+and on a LocalCluster of 2 workers; a sweep SIGKILLed in the middle of a task's write and
+run again finishes only what is missing, with the same store; another sweep's store is
+refused. (tests/test_sweep_books.py: the institution books' cache.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from guarantee_sim.experiments import run_experiment
+from guarantee_sim.sweep import StoreMismatch, open_result, plan_sweep, run_sweep
+from guarantee_sim.sweep.store import KILL_ENV, PARTIAL, TASKS, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENT = ROOT / "tests" / "sweeps" / "county_small.yaml"  # 4 designs x 8 paths
+
+
+def assert_same(a: xr.Dataset, b: xr.Dataset) -> None:
+    """Every variable and coordinate bit for bit (values, dtype, attrs); attrs but the
+    time the results were made."""
+    assert set(a.variables) == set(b.variables)
+    for name in a.variables:
+        x, y = a[name], b[name]
+        assert x.dims == y.dims and x.dtype == y.dtype, name
+        if x.dtype.kind == "f":
+            assert np.array_equal(x.values, y.values, equal_nan=True), name
+        else:
+            assert np.array_equal(x.values, y.values), name
+        assert x.attrs == y.attrs, name
+    drop = {"created"}
+    assert {k: v for k, v in a.attrs.items() if k not in drop} == {
+        k: v for k, v in b.attrs.items() if k not in drop
+    }
+
+
+@pytest.fixture(scope="module")
+def reference() -> xr.Dataset:
+    return run_experiment(EXPERIMENT)
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client
+
+    from guarantee_sim.sweep.runner import local_cluster
+
+    cluster = local_cluster(2)
+    with Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.mark.slow  # a LocalCluster of 2 workers: ~40 s of CPU
+def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path, reference, client):
+    here = run_sweep(EXPERIMENT, store=tmp_path / "here.zarr", workers=0, task_paths=4)
+    assert_same(here, reference)
+    assert_same(open_result(tmp_path / "here.zarr"), reference)  # the store holds it too
+    there = run_sweep(EXPERIMENT, store=tmp_path / "there.zarr", client=client, task_paths=5)
+    assert_same(there, reference)
+    assert_same(open_result(tmp_path / "there.zarr"), reference)
+    assert len(os.listdir(tmp_path / "there.zarr" / TASKS)) == 4 * 2  # 8 paths in 5 + 3
+
+
+@pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
+def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
+    store = tmp_path / "s.zarr"
+    command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),
+               "--workers", "0", "--store", str(store), "--task-paths", "4", "--quiet"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), KILL_ENV: "3"}  # SIGKILL in task 3's write
+    killed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(os.listdir(store / TASKS))
+    assert len(left) == 3 and left[0].startswith(PARTIAL)  # two done, one half-written
+    assert not (store / "result").exists()
+    env.pop(KILL_ENV)
+    resumed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(os.listdir(store / TASKS))[:2] == left[1:]  # the finished ones were kept
+    assert len(os.listdir(store / TASKS)) == 8  # and the half-written one is gone
+    assert_same(open_result(store), reference)
+
+
+def test_a_store_of_another_sweep_is_refused(tmp_path, capsys):
+    store = tmp_path / "s.zarr"
+    open_store(store, plan_sweep(EXPERIMENT).attrs)  # made by the experiment's seed, 5
+    with pytest.raises(StoreMismatch, match=r"seed 5 \(now 6\)"):
+        run_sweep(EXPERIMENT, store=store, seed=6, workers=0)
+    with pytest.raises(StoreMismatch, match=r"n_paths 8 \(now 9\)"):
+        run_sweep(EXPERIMENT, store=store, paths=9, workers=0)
+    with pytest.raises(StoreMismatch, match="its designs differ"):
+        run_sweep(EXPERIMENT, store=store, workers=0, overrides=["policy.lpr=0.03"])
+    from guarantee_sim import cli
+
+    argv = ["sweep", str(EXPERIMENT), "--workers", "0", "--store", str(store), "--seed", "6"]
+    assert cli.main(argv) == 2  # the command line: one clean line, nothing run
+    assert "holds another sweep (seed 5 (now 6))" in capsys.readouterr().err
+
+
+def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():
+    """simulate(first_path=): paths 0-2 and 3-6 are paths 0-6; what is computed over paths
+    made anew (with_path_summaries) is the whole run's too."""
+    import guarantee_sim as gs
+    from guarantee_sim.engine import simulate
+    from guarantee_sim.results.dataset import PATH_SUMMARIES, with_path_summaries
+
+    scenario = gs.load_scenario(ROOT / "scenarios" / "county_guarantee_2021.yaml")
+    whole = simulate(scenario, paths=7, seed=3)
+    pieces = [
+        simulate(scenario, paths=3, seed=3),
+        simulate(scenario, paths=4, seed=3, first_path=3),
+    ]
+    assert list(pieces[1].path.values) == [3, 4, 5, 6]
+    joined = xr.concat(
+        [p.drop_vars([n for n in PATH_SUMMARIES if n in p]) for p in pieces],
+        dim="path",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="override",
+    )
+    assert_same(with_path_summaries(joined), whole)
+
+
+def test_summaries_only_are_each_designs_outcomes(tmp_path, reference):
+    from guarantee_sim.results.outcomes import design_outcomes
+
+    out = run_sweep(EXPERIMENT, store=tmp_path / "s.zarr", workers=0, summaries=True)
+    assert len(os.listdir(tmp_path / "s.zarr" / TASKS)) == 4  # a task a design: VaR needs all
+    stored = open_result(tmp_path / "s.zarr")
+    at = {"scenario": "pool_share_70pct", "guarantor_fee": 0.01}
+    expected = design_outcomes(reference.sel(at), intervals=True)
+    for name in expected.data_vars:
+        for ds in (out, stored):
+            got = ds[name].sel(at)
+            assert np.array_equal(got.values, expected[name].values, equal_nan=True), name
