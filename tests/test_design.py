@@ -18,6 +18,7 @@ import textwrap
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import ROOT
 from scipy.stats import norm
 
 from guarantee_sim.analysis import design as design_module
@@ -381,3 +382,37 @@ def test_compare_and_validate_on_a_design_experiment(tmp_path, capsys):
     assert main(["validate", path]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "valid experiment county_capital (5 runs of" in out and "every one validated" in out
+
+
+def test_books_in_memory_keep_the_most_recent_keys():
+    from guarantee_sim.engine import BooksInMemory
+
+    memo, computed = BooksInMemory(entries=2), []
+
+    def compute(key):
+        return lambda: computed.append(key) or key.upper()
+
+    assert [memo(k, compute(k)) for k in "abab"] == ["A", "B", "A", "B"]
+    memo("c", compute("c"))  # evicts a, the least recently used
+    memo("b", compute("b"))
+    memo("a", compute("a"))
+    assert computed == ["a", "b", "c", "a"] and memo.hits == 3
+
+
+@pytest.mark.slow  # runs the Hangzhou institutions (one replica) three times
+def test_designs_that_change_only_a_pool_share_the_institutions_books():
+    """The pool's contribution is not read by the processes: the second design reuses the
+    first one's books, and both give a fresh run's outcomes bit for bit."""
+    from guarantee_sim.analysis.design import evaluate_points
+    from guarantee_sim.engine import BooksInMemory
+
+    base = ROOT / "scenarios" / "hangzhou_2021_2023.yaml"
+    points = [
+        {"processes.replicas": 1, "parties.gov_pool.annual_contribution": c} for c in (1.5e8, 6.0e8)
+    ]
+    memo = BooksInMemory()
+    shared = evaluate_points(base, points, paths=40, seed=3, books=memo)
+    assert memo.hits == 1
+    fresh = evaluate_points(base, points[1:], paths=40, seed=3)
+    xr.testing.assert_identical(shared[1], fresh[0])
+    assert float(shared[0].pool_depletion_probability) > float(shared[1].pool_depletion_probability)

@@ -28,6 +28,7 @@ another); it is the seam a distributed runner replaces.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -43,6 +44,7 @@ import xarray as xr
 
 from ..config import ScenarioError, load_scenario
 from ..config.loader import format_location
+from ..engine.inputs import BooksInMemory, BooksMemo
 from ..experiments import (
     ChanceConstraint,
     DesignLever,
@@ -70,21 +72,29 @@ __all__ = ["METHOD", "Evaluation", "evaluate_points", "search", "solve_design", 
 
 
 def evaluate_points(
-    base: str | Path, points: Sequence[dict[str, Any]], *, paths: int, seed: int
+    base: str | Path,
+    points: Sequence[dict[str, Any]],
+    *,
+    paths: int,
+    seed: int,
+    books: BooksMemo | None = None,
 ) -> list[xr.Dataset]:
     """Simulate ``base`` with each point's overrides (dotted key -> value), every point
     with the same ``paths`` and ``seed`` (common random numbers); one
     :func:`~guarantee_sim.results.outcomes.design_outcomes` Dataset (with intervals) each.
 
     Sequential, in this process: the one place points are run, so a distributed runner
-    (``guarantee_sim.sweep``) can take its place.
+    (``guarantee_sim.sweep``) can take its place. ``books`` (e.g.
+    :class:`~guarantee_sim.engine.BooksInMemory`) lets designs that change only what the
+    institution processes do not read (a pool's contribution, caps, capital) share one run
+    of the processes: their results are those of a fresh run, bit for bit.
     """
     from ..engine import simulate
 
     out = []
     for point in points:
         scenario = load_scenario(base, overrides=dict(point))
-        ds = simulate(scenario, paths=paths, seed=seed)
+        ds = simulate(scenario, paths=paths, seed=seed, books=books)
         outcomes = design_outcomes(ds, intervals=True)
         if "target_label" in ds.coords:  # what the figure calls a target in Chinese
             outcomes = outcomes.assign_coords(target_label=ds["target_label"])
@@ -620,6 +630,8 @@ def solve_design(
     assert spec is not None
     probe = load_scenario(base, overrides=experiment.overrides)
     paths, _, seed = experiment.run_size(probe, paths, seed)
+    if evaluate is evaluate_points:  # designs the processes cannot tell apart share books
+        evaluate = functools.partial(evaluate_points, books=BooksInMemory())
 
     def run(points: list[dict[str, float]], at_seed: int) -> list[xr.Dataset]:
         return evaluate(

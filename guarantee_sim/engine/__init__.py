@@ -2,11 +2,12 @@
 
 from ..book import LoanBook
 from .analytic import basel_sme_correlation, vasicek_loss_quantile
-from .inputs import build_inputs
+from .inputs import BooksInMemory, build_inputs
 from .simulate import books_key_of, simulate
 from .volumes import build_volume_book
 
 __all__ = [
+    "BooksInMemory",
     "LoanBook",
     "basel_sme_correlation",
     "books_key_of",

@@ -49,6 +49,33 @@ from .volumes import (
 BooksMemo = Callable[[str, Callable[[], ProcessResults]], ProcessResults]
 
 
+class BooksInMemory:
+    """A ``books`` memo for :func:`~guarantee_sim.engine.simulate` that keeps the last
+    ``entries`` keys' process results in this process (the least recently used go first).
+
+    For analyses that run many designs one after another in one process (the design
+    solver, a sensitivity study): designs that change only what the institution processes
+    do not read (a pool's contribution, caps, capital) run the processes once. A sweep on a
+    cluster shares books through files instead (``guarantee_sim.sweep``).
+    """
+
+    def __init__(self, entries: int = 2):
+        self.entries = int(entries)
+        self._kept: dict[str, ProcessResults] = {}
+        self.hits = 0
+
+    def __call__(self, key: str, compute: Callable[[], ProcessResults]) -> ProcessResults:
+        if key in self._kept:
+            self.hits += 1
+            self._kept[key] = self._kept.pop(key)  # now the most recently used
+            return self._kept[key]
+        result = compute()
+        self._kept[key] = result
+        while len(self._kept) > self.entries:
+            del self._kept[next(iter(self._kept))]
+        return result
+
+
 @dataclass(frozen=True)
 class KernelInputs:
     book: Book
