@@ -138,3 +138,28 @@ print(json.dumps({{"location": location}}))
         assert out["location"] == str(tmp_path / f"numba-{_numba_cache.source_hash()}")
     else:
         assert out["location"].startswith("error: the Numba cache is already")
+
+
+SIGNATURES = """
+import json, sys
+import guarantee_sim as gs
+from numba.core.dispatcher import Dispatcher
+gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=4, workers=1)
+counts = {}
+for name, module in list(sys.modules.items()):
+    if name.startswith("guarantee_sim"):
+        for value in vars(module).values():
+            if isinstance(value, Dispatcher) and value.py_func.__module__ == name:
+                counts[f"{name}.{value.py_func.__name__}"] = len(value.signatures)
+print(json.dumps(counts))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter that runs (and on a cold cache compiles) the kernels
+def test_every_kernel_compiles_one_specialisation():
+    # A constant argument (a stream tag, a literal 0) must not compile a version of its
+    # callee per value, nor a mix of integer types one per mix: each is a whole compilation
+    # on a first run (philox4x32_10 was compiled ten times).
+    counts = run(SIGNATURES)
+    assert counts["guarantee_sim.kernels.portfolio.simulate_paths"] == 1  # it ran
+    assert {name: n for name, n in counts.items() if n > 1} == {}

@@ -698,7 +698,8 @@ def _set_reserves(p, guaranteed, party, state):
     state.net_assets[p] -= add
 
 
-@jit(**NO_REFCOUNT)
+# one specialisation for a party's row (C-contiguous) and column (strided) of a mask
+@jit("(float64[:, ::1], float64[:])", **NO_REFCOUNT)
 def _balance_where(balance, mask):
     """Balance of the segments where ``mask[s] > 0`` (those a party covers, or may take)."""
     total = 0.0
