@@ -56,8 +56,6 @@ def main(argv: list[str] | None = None) -> None:
             if stack:
                 stack[-1][2] += spent
 
-    import numpy as np
-
     import guarantee_sim as gs
 
     scenario = gs.load_scenario(args.scenario)
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 
     signatures = _signatures()
-    print(f"| kernel | signatures | compile CPU s (inclusive) | own |")
+    print("| kernel | signatures | compile CPU s (inclusive) | own |")
     print("| --- | ---: | ---: | ---: |")
     for name in sorted(inclusive, key=inclusive.get, reverse=True):
         print(
@@ -77,7 +75,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"whole simulate(): {cpu:.1f} s CPU (this process), {wall:.1f} s wall")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"functions compiled more than once: {[n for n, s in signatures.items() if s > 1]}")
-    del np
 
 
 def _name(dispatcher) -> str:

@@ -35,7 +35,10 @@ the thread count or on how paths are blocked (:func:`simulate_block`). Money is 
 time in months, rates per year. The kernels write 0 where a kind of party has no such
 variable (the bank's capital, unabsorbed's cash flows); the results assembly sets NaN.
 Only :func:`simulate_block`, :func:`simulate_path` and :func:`start_path` allocate; every
-step borrows the bundles it is given (``layout.NO_REFCOUNT``).
+step borrows the bundles it is given. :func:`simulate_path` and its monthly steps are
+inlined into :func:`simulate_paths` (``layout.STEP``: one compiled function, not one per
+step, on a first run); the functions called per record or per party are compiled on their
+own without reference counting (``layout.NO_REFCOUNT``).
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ from .layout import (
     RECOVERY,
     REGUARANTEE_FEES,
     REGUARANTOR,
+    STEP,
     UNMET_DEMAND,
     Draws,
     Ledger,
@@ -154,7 +158,7 @@ def simulate_paths(seed, first_path, book, seg, party, macro, settings, params, 
         )
 
 
-@jit()
+@jit(**STEP)  # inlined into simulate_paths, its one caller, as are its monthly steps
 def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, out):
     """Simulate one path into ``out`` (its year-level Outputs); the steps are in the module
     docstring. ``params`` is the path's row of PathParameters: its correlation, LGD
@@ -196,7 +200,7 @@ def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, o
         _mark_exhausted(y, party, state, out)
 
 
-@jit()
+@jit(**STEP)
 def path_segments(seg, params):
     """The segments as one path sees them: its drawn correlation, LGD and recovery lag."""
     return Segments(
@@ -215,7 +219,7 @@ def path_segments(seg, params):
     )
 
 
-@jit()
+@jit(**STEP)
 def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     """The path's draws, an empty ledger, the parties' opening accounts and scratch arrays."""
     n_months = settings.months
@@ -307,7 +311,7 @@ def _largest_month(book, settings):
     return largest
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _record_demand(draws, macro, out):
     """The path's demand multiplier of each year and segment, ``min(D, D_hi)``."""
     for y in range(draws.keep.shape[0]):
@@ -315,7 +319,7 @@ def _record_demand(draws, macro, out):
             out.segment[DEMAND_MULTIPLIER, y, s] = draws.keep[y, s] * macro.demand_ceiling
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _apply_scheduled_changes(now, ledger):
     """Loans scheduled to join or leave the balance this month do so."""
     n_seg, n_band = ledger.balance.shape
@@ -325,7 +329,7 @@ def _apply_scheduled_changes(now, ledger):
             ledger.balance[s, b] += ledger.balance_change[now, s, b]
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _open_year(now, y, party, settings, ledger, state, out):
     """January: capital injections and pool contributions; the year's counters restart.
 
@@ -350,7 +354,7 @@ def _open_year(now, y, party, settings, ledger, state, out):
         state.year_fees[p] = 0.0
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _move_due_cash(now, y, party, ledger, state, out):
     """Payouts and recoveries scheduled for this month move (a pool's balance with them)."""
     for p in range(party.kind.shape[0]):
@@ -363,7 +367,7 @@ def _move_due_cash(now, y, party, ledger, state, out):
             state.pool_committed[p] -= paid
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _check_breakers(now, y, party, ledger, state, out):
     """Whether each pool's circuit breaker is tripped at the start of the month (and so,
     in ``pool_breaker_tripped``, whether it was in any month of the year).
@@ -391,7 +395,7 @@ def _check_breakers(now, y, party, ledger, state, out):
             out.party[POOL_BREAKER_TRIPPED, y, p] = 1.0
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratch, out):
     """This month's new lending: rationed, booked, originated, and its leverage recorded."""
     y = now // 12
@@ -538,7 +542,7 @@ def _ration(room, use, seg, settings, admitted):
                     admitted[s] = min(admitted[s], share)
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _track_covered_base(now, party, ledger, state):
     """The compensation-rate bases. Defaults over balance: covered balance at the start of
     the year, or the highest balance reached since, so a book still being built is not
@@ -553,7 +557,7 @@ def _track_covered_base(now, party, ledger, state):
         state.covered_released[p] += _guarantee_balance(ledger.released[now], party.guaranteed, p)
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _record_credit_loss(now, y, seg, ledger, out):
     """Credit loss (exposure x LGD) of this month's defaults, by segment."""
     for s in range(seg.lgd.shape[0]):
@@ -563,7 +567,7 @@ def _record_credit_loss(now, y, seg, ledger, out):
         out.segment[CREDIT_LOSS, y, s] += exposure * seg.lgd[s]
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _accrue(y, party, settings, ledger, state, out):
     """Fees, costs and subsidies for the month on loans alive in it.
 
@@ -605,7 +609,7 @@ def _accrue(y, party, settings, ledger, state, out):
         out.year[PUBLIC_COST, y] += interest
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _public_cash(y, party, out):
     """The year's public cost, completed: the public parties' cash with private parties.
 
@@ -629,7 +633,7 @@ def _public_cash(y, party, out):
         )
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _mark_exhausted(y, party, state, out):
     """Flag a guarantor or re-guarantor whose net assets are at or below zero this month end."""
     for p in range(party.kind.shape[0]):
@@ -638,7 +642,7 @@ def _mark_exhausted(y, party, state, out):
             out.party[CAPITAL_EXHAUSTED, y, p] = 1.0
 
 
-@jit(**NO_REFCOUNT)
+@jit(**STEP)
 def _close_year(now, y, party, ledger, state, out):
     """Year end: set reserves, record balances, capital, leverage and compensation rates.
 
