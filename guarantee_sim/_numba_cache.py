@@ -129,7 +129,7 @@ def configure_numba_cache(cache_dir: str | os.PathLike | None = None) -> Path | 
     return chosen
 
 
-def jit(signature=None, **flags):
+def jit(signature=None, *, per_constant=False, **flags):
     """``numba.njit(**flags)`` with the cache of :func:`configure_numba_cache`.
 
     The one decorator of every jitted function in the package (JIT flags in one place).
@@ -139,7 +139,8 @@ def jit(signature=None, **flags):
     compile a version for each value (``philox4x32_10`` was compiled ten times on a first
     run). ``signature`` (Numba's argument types as a string, e.g. ``"(uint64, float64[:])"``)
     fixes the one specialisation: it is compiled when the function is decorated and every
-    call converts its arguments to it.
+    call converts its arguments to it. ``per_constant=True`` keeps Numba's version per
+    constant value, where the constants folded into a hot loop are worth a compilation.
     With ``NUMBA_DISABLE_JIT=1`` it returns the plain Python function.
     """
     import numba
@@ -148,9 +149,8 @@ def jit(signature=None, **flags):
         if numba.config.DISABLE_JIT:
             return func
         location = configure_numba_cache()
-        dispatcher = _dispatcher_class()(
-            py_func=func, locals={}, targetoptions={"nopython": True, **flags}
-        )
+        cls = numba.core.registry.CPUDispatcher if per_constant else _dispatcher_class()
+        dispatcher = cls(py_func=func, locals={}, targetoptions={"nopython": True, **flags})
         if location is not None:
             try:
                 dispatcher._cache = _cache_for(func)

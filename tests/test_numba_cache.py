@@ -179,4 +179,6 @@ def test_every_kernel_compiles_one_specialisation(tmp_path):
     # since callees of a kernel loaded from the cache are not compiled (nor counted).
     counts = run(SIGNATURES, timeout=1800, NUMBA_CACHE_DIR=str(tmp_path))
     assert counts["guarantee_sim.kernels.origination.originate_records"] == 1  # compiled
-    assert {name: n for name, n in counts.items() if n > 1} == {}
+    # the batched cipher keeps a version per constant counter word (philox.py says why)
+    several = {name: n for name, n in counts.items() if n > 1}
+    assert several == {"guarantee_sim.philox.philox4x32_10_batch": 2}

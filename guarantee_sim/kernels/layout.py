@@ -369,11 +369,3 @@ Scratch = namedtuple(
 # holds them. ``_nrt`` is Numba's (private, long-standing) switch; this is the one place it
 # is named.
 NO_REFCOUNT = {"_nrt": False}
-
-# JIT flags of a monthly step of a path with one caller (simulate_path, or a step of it):
-# inlined into the path's one compiled function. Compiled on its own, each step was a
-# library that Numba optimised and turned into machine code, then again inside every
-# caller up to simulate_paths: a first run spent 1-5 s of compilation per step. Inlined,
-# its arrays are reference-counted as its caller's are (a few counts a month, not per
-# record: the per-record kernels stay NO_REFCOUNT functions of their own).
-STEP = {"inline": "always"}

@@ -35,10 +35,7 @@ the thread count or on how paths are blocked (:func:`simulate_block`). Money is 
 time in months, rates per year. The kernels write 0 where a kind of party has no such
 variable (the bank's capital, unabsorbed's cash flows); the results assembly sets NaN.
 Only :func:`simulate_block`, :func:`simulate_path` and :func:`start_path` allocate; every
-step borrows the bundles it is given. :func:`simulate_path` and its monthly steps are
-inlined into :func:`simulate_paths` (``layout.STEP``: one compiled function, not one per
-step, on a first run); the functions called per record or per party are compiled on their
-own without reference counting (``layout.NO_REFCOUNT``).
+step borrows the bundles it is given (``layout.NO_REFCOUNT``).
 """
 
 from __future__ import annotations
@@ -79,7 +76,6 @@ from .layout import (
     RECOVERY,
     REGUARANTEE_FEES,
     REGUARANTOR,
-    STEP,
     UNMET_DEMAND,
     Draws,
     Ledger,
@@ -158,7 +154,9 @@ def simulate_paths(seed, first_path, book, seg, party, macro, settings, params, 
         )
 
 
-@jit(**STEP)  # inlined into simulate_paths, its one caller, as are its monthly steps
+# inlined into simulate_paths, its one caller: compiled on its own, the whole kernel was
+# optimised and turned into machine code once more on a first run
+@jit(inline="always")
 def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, out):
     """Simulate one path into ``out`` (its year-level Outputs); the steps are in the module
     docstring. ``params`` is the path's row of PathParameters: its correlation, LGD
@@ -200,7 +198,7 @@ def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, o
         _mark_exhausted(y, party, state, out)
 
 
-@jit(**STEP)
+@jit()
 def path_segments(seg, params):
     """The segments as one path sees them: its drawn correlation, LGD and recovery lag."""
     return Segments(
@@ -219,7 +217,7 @@ def path_segments(seg, params):
     )
 
 
-@jit(**STEP)
+@jit()
 def start_path(seed, path, book, seg, party, macro, settings, pd_scale):
     """The path's draws, an empty ledger, the parties' opening accounts and scratch arrays."""
     n_months = settings.months
@@ -311,7 +309,7 @@ def _largest_month(book, settings):
     return largest
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _record_demand(draws, macro, out):
     """The path's demand multiplier of each year and segment, ``min(D, D_hi)``."""
     for y in range(draws.keep.shape[0]):
@@ -319,7 +317,7 @@ def _record_demand(draws, macro, out):
             out.segment[DEMAND_MULTIPLIER, y, s] = draws.keep[y, s] * macro.demand_ceiling
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _apply_scheduled_changes(now, ledger):
     """Loans scheduled to join or leave the balance this month do so."""
     n_seg, n_band = ledger.balance.shape
@@ -329,7 +327,7 @@ def _apply_scheduled_changes(now, ledger):
             ledger.balance[s, b] += ledger.balance_change[now, s, b]
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _open_year(now, y, party, settings, ledger, state, out):
     """January: capital injections and pool contributions; the year's counters restart.
 
@@ -354,7 +352,7 @@ def _open_year(now, y, party, settings, ledger, state, out):
         state.year_fees[p] = 0.0
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _move_due_cash(now, y, party, ledger, state, out):
     """Payouts and recoveries scheduled for this month move (a pool's balance with them)."""
     for p in range(party.kind.shape[0]):
@@ -367,7 +365,7 @@ def _move_due_cash(now, y, party, ledger, state, out):
             state.pool_committed[p] -= paid
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _check_breakers(now, y, party, ledger, state, out):
     """Whether each pool's circuit breaker is tripped at the start of the month (and so,
     in ``pool_breaker_tripped``, whether it was in any month of the year).
@@ -395,7 +393,7 @@ def _check_breakers(now, y, party, ledger, state, out):
             out.party[POOL_BREAKER_TRIPPED, y, p] = 1.0
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratch, out):
     """This month's new lending: rationed, booked, originated, and its leverage recorded."""
     y = now // 12
@@ -542,7 +540,7 @@ def _ration(room, use, seg, settings, admitted):
                     admitted[s] = min(admitted[s], share)
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _track_covered_base(now, party, ledger, state):
     """The compensation-rate bases. Defaults over balance: covered balance at the start of
     the year, or the highest balance reached since, so a book still being built is not
@@ -557,7 +555,7 @@ def _track_covered_base(now, party, ledger, state):
         state.covered_released[p] += _guarantee_balance(ledger.released[now], party.guaranteed, p)
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _record_credit_loss(now, y, seg, ledger, out):
     """Credit loss (exposure x LGD) of this month's defaults, by segment."""
     for s in range(seg.lgd.shape[0]):
@@ -567,7 +565,7 @@ def _record_credit_loss(now, y, seg, ledger, out):
         out.segment[CREDIT_LOSS, y, s] += exposure * seg.lgd[s]
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _accrue(y, party, settings, ledger, state, out):
     """Fees, costs and subsidies for the month on loans alive in it.
 
@@ -609,7 +607,7 @@ def _accrue(y, party, settings, ledger, state, out):
         out.year[PUBLIC_COST, y] += interest
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _public_cash(y, party, out):
     """The year's public cost, completed: the public parties' cash with private parties.
 
@@ -633,7 +631,7 @@ def _public_cash(y, party, out):
         )
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _mark_exhausted(y, party, state, out):
     """Flag a guarantor or re-guarantor whose net assets are at or below zero this month end."""
     for p in range(party.kind.shape[0]):
@@ -642,7 +640,7 @@ def _mark_exhausted(y, party, state, out):
             out.party[CAPITAL_EXHAUSTED, y, p] = 1.0
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def _close_year(now, y, party, ledger, state, out):
     """Year end: set reserves, record balances, capital, leverage and compensation rates.
 

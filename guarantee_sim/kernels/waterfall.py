@@ -50,7 +50,6 @@ from .layout import (
     RECOVERY,
     REGUARANTOR,
     SHORTFALL,
-    STEP,
 )
 
 
@@ -125,7 +124,7 @@ def _guarantor_fraction(p, loss, state):
     return min(max(capacity / loss, 0.0), 1.0)
 
 
-@jit(**STEP)
+@jit(**NO_REFCOUNT)
 def allocate_losses(now, y, seg, party, ledger, state, scratch, out):
     """Share this month's defaults (``ledger.default_amount[now]``, CNY of exposure by
     segment) among the parties; the steps are in the module docstring."""
