@@ -53,8 +53,9 @@ PACKAGE = Path(__file__).resolve().parent
 JITTED_SOURCES = ("philox.py", "book.py", "kernels/*.py", "processes/draws.py")
 
 _UNSET = object()
-# decided once per process: "location" (a Path, or None for no cache) and the cache class
-_state: dict = {"location": _UNSET, "cache_class": None}
+# decided once per process: "location" (a Path, or None for no cache), the cache and
+# dispatcher classes
+_state: dict = {"location": _UNSET, "cache_class": None, "dispatcher_class": None}
 
 
 class NumbaCacheWarning(UserWarning):
@@ -128,26 +129,61 @@ def configure_numba_cache(cache_dir: str | os.PathLike | None = None) -> Path | 
     return chosen
 
 
-def jit(**flags):
+def jit(signature=None, *, per_constant=False, **flags):
     """``numba.njit(**flags)`` with the cache of :func:`configure_numba_cache`.
 
     The one decorator of every jitted function in the package (JIT flags in one place).
+    Each function compiles one specialisation per combination of argument types, never
+    one per constant value: a constant argument (``PURPOSE_FACTOR``, a literal ``0``) is
+    typed as its plain type (``int64``), as a variable would be, where Numba would otherwise
+    compile a version for each value (``philox4x32_10`` was compiled ten times on a first
+    run). ``signature`` (Numba's argument types as a string, e.g. ``"(uint64, float64[:])"``)
+    fixes the one specialisation: it is compiled when the function is decorated and every
+    call converts its arguments to it. ``per_constant=True`` keeps Numba's version per
+    constant value, where the constants folded into a hot loop are worth a compilation.
     With ``NUMBA_DISABLE_JIT=1`` it returns the plain Python function.
     """
     import numba
-    from numba.core.dispatcher import Dispatcher
 
     def decorate(func):
+        if numba.config.DISABLE_JIT:
+            return func
         location = configure_numba_cache()
-        dispatcher = numba.njit(**flags)(func)
-        if location is not None and isinstance(dispatcher, Dispatcher):
+        cls = numba.core.registry.CPUDispatcher if per_constant else _dispatcher_class()
+        dispatcher = cls(py_func=func, locals={}, targetoptions={"nopython": True, **flags})
+        if location is not None:
             try:
                 dispatcher._cache = _cache_for(func)
             except RuntimeError as err:  # the folder vanished or became read-only
                 warnings.warn(f"{err}; compiling without a cache", NumbaCacheWarning, 2)
+        if signature is not None:
+            from numba.core import typeinfer
+
+            with typeinfer.register_dispatcher(dispatcher):  # as numba.njit(signature) does
+                dispatcher.compile(signature)
+            dispatcher.disable_compile()
         return dispatcher
 
     return decorate
+
+
+def _dispatcher_class():
+    """Numba's CPU dispatcher, typing a call's constant arguments as plain types."""
+    if _state.get("dispatcher_class") is None:
+        from numba.core import types
+        from numba.core.registry import CPUDispatcher
+
+        class _Dispatcher(CPUDispatcher):
+            # Called when jitted code calls this function: Numba passes a constant
+            # argument as a Literal type (one per value), which would compile one
+            # specialisation per value; unliteral gives the variable's type.
+            def get_call_template(self, args, kws):
+                args = tuple(types.unliteral(a) for a in args)
+                kws = {k: types.unliteral(v) for k, v in kws.items()}
+                return super().get_call_template(args, kws)
+
+        _state["dispatcher_class"] = _Dispatcher
+    return _state["dispatcher_class"]
 
 
 def _cache_for(func):

@@ -138,3 +138,47 @@ print(json.dumps({{"location": location}}))
         assert out["location"] == str(tmp_path / f"numba-{_numba_cache.source_hash()}")
     else:
         assert out["location"].startswith("error: the Numba cache is already")
+
+
+def test_a_constant_argument_compiles_no_version_of_its_own():
+    # Numba types a constant argument as a literal of its value, and compiled a version of
+    # the callee per value (philox4x32_10 ten times on a first run); jit types it plainly.
+    @_numba_cache.jit()
+    def callee(x, kind):
+        return x + kind
+
+    @_numba_cache.jit()
+    def caller(x):
+        return callee(x, 0) + callee(x, 1) + callee(x, 2)
+
+    if not hasattr(caller, "signatures"):
+        pytest.skip("NUMBA_DISABLE_JIT")
+    assert caller(1.0) == 6.0
+    assert len(callee.signatures) == 1
+
+
+SIGNATURES = """
+import json, sys
+import guarantee_sim as gs
+from numba.core.dispatcher import Dispatcher
+gs.simulate(gs.load_scenario("scenarios/county_guarantee_2021.yaml"), paths=4, workers=1)
+counts = {}
+for name, module in list(sys.modules.items()):
+    if name.startswith("guarantee_sim"):
+        for value in vars(module).values():
+            if isinstance(value, Dispatcher) and value.py_func.__module__ == name:
+                counts[f"{name}.{value.py_func.__name__}"] = len(value.signatures)
+print(json.dumps(counts))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter that compiles every kernel (1-2 minutes of CPU)
+def test_every_kernel_compiles_one_specialisation(tmp_path):
+    # Each specialisation is a whole compilation on a first run; a call site passing a new
+    # mix of integer types, or an array of another layout, would add one. An empty cache,
+    # since callees of a kernel loaded from the cache are not compiled (nor counted).
+    counts = run(SIGNATURES, timeout=1800, NUMBA_CACHE_DIR=str(tmp_path))
+    assert counts["guarantee_sim.kernels.origination.originate_records"] == 1  # compiled
+    # the batched cipher keeps a version per constant counter word (philox.py says why)
+    several = {name: n for name, n in counts.items() if n > 1}
+    assert several == {"guarantee_sim.philox.philox4x32_10_batch": 2}

@@ -154,7 +154,9 @@ def simulate_paths(seed, first_path, book, seg, party, macro, settings, params, 
         )
 
 
-@jit()
+# inlined into simulate_paths, its one caller: compiled on its own, the whole kernel was
+# optimised and turned into machine code once more on a first run
+@jit(inline="always")
 def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, out):
     """Simulate one path into ``out`` (its year-level Outputs); the steps are in the module
     docstring. ``params`` is the path's row of PathParameters: its correlation, LGD
@@ -698,7 +700,8 @@ def _set_reserves(p, guaranteed, party, state):
     state.net_assets[p] -= add
 
 
-@jit(**NO_REFCOUNT)
+# one specialisation for a party's row (C-contiguous) and column (strided) of a mask
+@jit("(float64[:, ::1], float64[:])", **NO_REFCOUNT)
 def _balance_where(balance, mask):
     """Balance of the segments where ``mask[s] > 0`` (those a party covers, or may take)."""
     total = 0.0
