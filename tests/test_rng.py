@@ -16,6 +16,8 @@ from numba import njit
 from scipy import special, stats
 
 from guarantee_sim import philox as rng
+from guarantee_sim.kernels.layout import Draws
+from guarantee_sim.kernels.origination import SPLIT_DIRECT_LIMIT, _split_over_months
 from guarantee_sim.philox import (
     bernoulli_threshold,
     binomial_from_uniform,
@@ -544,3 +546,64 @@ def test_year_factors_are_each_paths_draw_factors_whatever_the_block():
     draw_factors(np.uint32(9), 31, chol, 0.4, 4, one)
     np.testing.assert_array_equal(whole[31], one)
     assert len(np.unique(whole[:, 0, 0])) == 40  # every path its own draw
+
+
+# ---------------------------------------------------------------------------
+# The month split of a record's defaults in a window (kernels/origination.py)
+# ---------------------------------------------------------------------------
+@njit
+def _split_many(count, n_months, m, spare_from_philox, draws):
+    """Month counts of ``m`` records' windows (record i: id_lo i), one row each."""
+    out = np.zeros((m, 12), dtype=np.int64)
+    for i in range(m):
+        spare = np.uint64(0)
+        if spare_from_philox:  # the window's own words 1 and 3, as the kernel passes them
+            w = philox4x32_10(i, 5, 0, 2, draws.seed, draws.path)
+            spare = np.uint64(w[1]) | (np.uint64(w[3]) << np.uint64(32))
+        _split_over_months(count, n_months, i, 5, 0, spare, draws, out[i])
+    return out
+
+
+def _draws():
+    z = np.zeros((1, 1, 1, 12))
+    return Draws(
+        np.uint32(11),
+        np.int64(3),
+        np.zeros((1, 1)),
+        z,
+        z.astype(np.uint32),
+        z.ravel().astype(np.uint32),
+        np.ones((1, 1)),
+    )
+
+
+@pytest.mark.parametrize("count,n_months", [(1, 12), (6, 7), (40, 12), (200, 12)])
+def test_a_windows_defaults_are_split_multinomially_over_its_months(count, n_months):
+    """The month split is Multinomial(count, 1/n_months each): every row sums to the count,
+    the months' totals pass a chi-square test of equal cells, and one month's count has the
+    Binomial(count, 1/n_months) mean and variance and covariance -count/n^2 with another
+    (so defaults fall independently: four months from one word, or conditional binomials
+    above ``SPLIT_DIRECT_LIMIT``). Planted: the digits taken as ``x * (n - 1)`` (the last
+    month empty) fails the chi-square; the word not advanced between digits (a word's four
+    defaults in one month) fails the variance; in the binomial regime, 1/(n - j + 1) for
+    month j's share fails the chi-square."""
+    m = 3000
+    months = _split_many(count, n_months, m, True, _draws())[:, :n_months]
+    assert (count > SPLIT_DIRECT_LIMIT) == (count == 200)  # both regimes are tested
+    np.testing.assert_array_equal(months.sum(axis=1), count)
+    totals = months.sum(axis=0)
+    assert stats.chisquare(totals).pvalue > 1e-4
+    q = 1.0 / n_months
+    mean, var = count * q, count * q * (1.0 - q)
+    first = months[:, 0]
+    assert abs(first.mean() - mean) < 5.0 * math.sqrt(var / m)
+    assert abs(first.var() / var - 1.0) < 5.0 * math.sqrt(2.0 / m) + 0.02
+    if n_months > 1 and count > 1:
+        cov = np.cov(months[:, 0], months[:, n_months - 1])[0, 1]
+        assert abs(cov + count * q * q) < 5.0 * var / math.sqrt(m)
+
+
+def test_a_split_over_one_month_or_of_no_defaults_draws_nothing():
+    draws = _draws()
+    np.testing.assert_array_equal(_split_many(9, 1, 3, False, draws)[:, 0], 9)
+    assert _split_many(0, 12, 3, False, draws).sum() == 0

@@ -105,12 +105,76 @@ def _leave_balance(month, now, seg, band, amount, subsidised, ledger):
         ledger.subsidy_change[month, seg] -= subsidised
 
 
-@jit(**NO_REFCOUNT)
-def _split_over_months(count, n_months, id_lo, id_hi, gen_year, draws, month_defaults):
-    """Spread ``count`` defaults of a record over ``n_months`` months, each equally likely.
+#: a window's defaults up to this many get a month each from a digit of a 32-bit word, four
+#: per word (a multinomial with equal cells, no CDF, no exp/log); more (a large cohort in a
+#: bad year) are split by conditional binomials, whose cost does not grow with the count
+SPLIT_DIRECT_LIMIT = 64
 
-    Sequential conditional binomials, one uniform per month from the record's SPLIT stream.
+
+@jit(**NO_REFCOUNT)
+def _split_over_months(count, n_months, id_lo, id_hi, gen_year, spare, draws, month_defaults):
+    """Spread ``count`` defaults of a record over ``n_months`` months, each equally likely
+    (Multinomial(count, 1 / n_months each)), adding to ``month_defaults[:n_months]``.
+
+    ``spare`` (uint64) holds the window's own block's words 1 and 3, which a record of
+    several loans does not otherwise use. Up to :data:`SPLIT_DIRECT_LIMIT` defaults: each
+    default's month is a base-``n_months`` digit of a word, four per word, the words being
+    ``spare``'s two and then the record's SPLIT stream (:func:`_months_one_by_one`). More:
+    sequential conditional binomials, month j's from word j of the SPLIT stream. The
+    SPLIT stream's block k is counter (id_lo, id_hi, gen_year, PURPOSE_SPLIT + 256 k).
     """
+    if count <= 0:
+        return
+    if n_months == 1:
+        month_defaults[0] += count
+        return
+    if count <= SPLIT_DIRECT_LIMIT:
+        _months_one_by_one(count, n_months, id_lo, id_hi, gen_year, spare, draws, month_defaults)
+    else:
+        _months_by_binomials(count, n_months, id_lo, id_hi, gen_year, draws, month_defaults)
+
+
+@jit(**NO_REFCOUNT)
+def _months_one_by_one(count, n_months, id_lo, id_hi, gen_year, spare, draws, month_defaults):
+    """Each of ``count`` defaults' month, four from each 32-bit word: the word's first
+    four digits in base ``n_months`` (``x * n_months``: the high word is the digit, the low
+    word the rest). The words: ``spare``'s low then high word, then the SPLIT stream's,
+    16 defaults per Philox block.
+
+    The four months of a word are ``floor(word * n_months**4 / 2**32)`` written in base
+    ``n_months``: each of the ``n_months**4`` tuples has probability within a relative
+    ``n_months**4 / 2**32`` (< 5e-6 for 12 months) of ``n_months**-4``.
+    """
+    span = np.uint64(n_months)
+    low = np.uint64(0xFFFFFFFF)
+    w0 = w1 = w2 = w3 = np.uint32(0)
+    x = np.uint64(0)
+    for i in range(count):
+        if i % 4 == 0:  # a new word
+            k = i // 4
+            if k < 2:
+                x = (spare >> np.uint64(32 * k)) & low
+            else:
+                lane = (k - 2) % 4
+                if lane == 0:
+                    w0, w1, w2, w3 = philox4x32_10(
+                        id_lo,
+                        id_hi,
+                        gen_year,
+                        PURPOSE_SPLIT + ((k - 2) // 4) * 256,
+                        draws.seed,
+                        draws.path,
+                    )
+                x = np.uint64(w0 if lane == 0 else w1 if lane == 1 else w2 if lane == 2 else w3)
+        x *= span
+        month_defaults[x >> np.uint64(32)] += 1
+        x &= low
+
+
+@jit(**NO_REFCOUNT)
+def _months_by_binomials(count, n_months, id_lo, id_hi, gen_year, draws, month_defaults):
+    """Sequential conditional binomials: month j gets Binomial(remaining, 1 / (n_months -
+    j)), one uniform per month (word j % 4 of block j // 4); the last month the rest."""
     remaining = count
     w0 = w1 = w2 = w3 = np.uint32(0)
     for j in range(n_months):
@@ -446,24 +510,26 @@ def _default_windows(life, alive, now, draws, ledger, scratch, out):
         gen_year = (life.gen << GENERATION_SHIFT) | y
         if life.gen == 0 and y == now // 12:
             words = scratch.words
-            w0, w1, w2 = words[0, life.column], words[1, life.column], words[2, life.column]
+            w0, w1 = words[0, life.column], words[1, life.column]
+            w2, w3 = words[2, life.column], words[3, life.column]
         else:
-            w0, w1, w2, _ = philox4x32_10(
+            w0, w1, w2, w3 = philox4x32_10(
                 life.id_lo, life.id_hi, gen_year, PURPOSE_DEFAULT, draws.seed, draws.path
             )
         renew_word = w2
-        if _window_defaults(life, alive, y, window, gen_year, w0, w1, draws, scratch):
+        if _window_defaults(life, alive, y, window, gen_year, w0, w1, w3, draws, scratch):
             alive -= _book_defaults(life, t, window, now, ledger, scratch, out)
         t += window
     return alive, renew_word
 
 
 @jit(**NO_REFCOUNT)
-def _window_defaults(life, alive, y, window, gen_year, w0, w1, draws, scratch):
+def _window_defaults(life, alive, y, window, gen_year, w0, w1, w3, draws, scratch):
     """Defaults of the ``alive`` loans in each month of a window, into month_defaults.
 
     A single loan: one raw-word compare, no CDF, no allocation (False if it survives); its
-    month from the second word. Several loans: a binomial count split over the months.
+    month from the second word. Several loans: a binomial count split over the months
+    (False if it is 0).
     """
     s = life.segment
     g = life.grade
@@ -481,7 +547,12 @@ def _window_defaults(life, alive, y, window, gen_year, w0, w1, draws, scratch):
     n_defaults = binomial_from_uniform(
         alive, draws.probability[s, g, y, window - 1], u32_to_unit(w0)
     )
-    _split_over_months(n_defaults, window, life.id_lo, life.id_hi, gen_year, draws, month_defaults)
+    if n_defaults == 0:
+        return False
+    spare = np.uint64(w1) | (np.uint64(w3) << np.uint64(32))  # words the count leaves
+    _split_over_months(
+        n_defaults, window, life.id_lo, life.id_hi, gen_year, spare, draws, month_defaults
+    )
     return True
 
 
