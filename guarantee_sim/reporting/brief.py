@@ -17,7 +17,7 @@ comes from the catalogue (:data:`guarantee_sim.reporting.text.TEXT`, the files
 >>> sorted(brief.figures)
 ['by_year', 'capital', 'exceedance', 'loss_by_party', 'targets']
 >>> render_markdown(brief).splitlines()[0]
-'# Policy brief: county guarantee 2021'
+'# Policy brief: County guarantee 2021'
 """
 
 from __future__ import annotations
