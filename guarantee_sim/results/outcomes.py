@@ -15,6 +15,8 @@ Money in CNY (present values at the results' ``discount_rate``), probabilities a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -102,10 +104,30 @@ def path_outcomes(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(out)
 
 
-_EVENT_OF = {
-    "pool_depletion_probability": "pool_depleted",
-    "guarantor_insolvency_probability": "guarantor_insolvent",
-    "leverage_cap_probability": "leverage_cap_hit",
+def _var99(losses: xr.DataArray) -> xr.DataArray:
+    return value_at_risk(losses, LOSS_LEVEL)
+
+
+def _var99_interval(losses: xr.DataArray) -> xr.Dataset:
+    return tail_interval(losses, LOSS_LEVEL)
+
+
+#: outcome -> (its per-path variable of :func:`path_outcomes`, its estimate over paths, its
+#: 95% interval); in the order of :data:`OUTCOMES`
+_REDUCED: dict[
+    str,
+    tuple[str, Callable[[xr.DataArray], xr.DataArray], Callable[[xr.DataArray], xr.Dataset]],
+] = {
+    "target_probability": ("target_met", weighted_mean, probability_interval),
+    "public_cost_pv": ("public_cost_pv", weighted_mean, mean_interval),
+    "guarantor_loss_var99": ("guarantor_loss", _var99, _var99_interval),
+    "pool_depletion_probability": ("pool_depleted", weighted_mean, probability_interval),
+    "guarantor_insolvency_probability": (
+        "guarantor_insolvent",
+        weighted_mean,
+        probability_interval,
+    ),
+    "leverage_cap_probability": ("leverage_cap_hit", weighted_mean, probability_interval),
 }
 
 
@@ -127,21 +149,15 @@ def design_outcomes(ds: xr.Dataset, intervals: bool = False) -> xr.Dataset:
     per_path = path_outcomes(ds)
     out: dict[str, xr.DataArray] = {}
     methods = {}
-    if "target_met" in per_path:
-        out["target_probability"] = weighted_mean(per_path["target_met"])
-    out["public_cost_pv"] = weighted_mean(per_path["public_cost_pv"])
-    out["guarantor_loss_var99"] = value_at_risk(per_path["guarantor_loss"], LOSS_LEVEL)
-    for name, event in _EVENT_OF.items():
-        out[name] = weighted_mean(per_path[event])
-    if intervals:
-        spans = {}
-        if "target_met" in per_path:
-            spans["target_probability"] = probability_interval(per_path["target_met"])
-        spans["public_cost_pv"] = mean_interval(per_path["public_cost_pv"])
-        spans["guarantor_loss_var99"] = tail_interval(per_path["guarantor_loss"], LOSS_LEVEL)
-        for name, event in _EVENT_OF.items():
-            spans[name] = probability_interval(per_path[event])
-        for name, span in spans.items():
+    for name, (variable, estimate, _) in _REDUCED.items():
+        if variable not in per_path:  # no targets: no target probability
+            continue
+        out[name] = estimate(per_path[variable])
+    if intervals:  # the estimates first, then their intervals
+        for name, (variable, _, interval) in _REDUCED.items():
+            if variable not in per_path:
+                continue
+            span = interval(per_path[variable])
             out[f"{name}_low"] = span["low"]
             out[f"{name}_high"] = span["high"]
             methods[f"{name}_method"] = span.attrs["method"]
