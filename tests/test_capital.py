@@ -86,6 +86,7 @@ def test_rationing_keeps_leverage_exactly_at_cap_known_answer():
     assert (g.capital_exhausted == 0.0).all()
 
 
+@pytest.mark.many_draws
 def test_leverage_never_exceeds_cap_at_origination_when_cap_binds():
     """Realistic case: defaults, operating cost, reserves set at year end. The cap binds
     (unmet demand > 0 on every path), and leverage after a month's new guarantees never
@@ -107,6 +108,7 @@ def test_leverage_never_exceeds_cap_at_origination_when_cap_binds():
 # --------------------------------------------------------------------------- capital and targets
 
 
+@pytest.mark.many_draws
 def test_paths_with_least_capital_have_more_unmet_demand_and_lower_attainment():
     """Tight capital over three origination years (net assets 12 m, cap 10x, demand 240 m
     a year, PD 4%, rho 0.25). Paths in the worst decile of end-2022 guarantor capital ration
@@ -144,6 +146,7 @@ def test_paths_with_least_capital_have_more_unmet_demand_and_lower_attainment():
 # --------------------------------------------------------------------------- directions
 
 
+@pytest.mark.many_draws
 def test_more_coverage_raises_guarantor_loss_and_lowers_bank_loss():
     """Coverage 0.5 -> 0.8 with the same seed: identical defaults (ample capital, nothing
     rationed), the guarantor's loss rises and the bank's falls, path by path."""
@@ -187,6 +190,7 @@ def pool_dict(balance):
     return d
 
 
+@pytest.mark.many_draws
 def test_larger_pool_runs_dry_later_and_more_rarely():
     from guarantee_sim.results.metrics import depletion_probability
 
@@ -212,6 +216,7 @@ def test_larger_pool_runs_dry_later_and_more_rarely():
     assert f_large[both].mean() > f_small[both].mean()
 
 
+@pytest.mark.many_draws
 def test_stress_year_has_more_defaults_that_year():
     """A downturn of 1.5 sd in 2022 only: 2021 unchanged, more defaults in 2022 on every
     path (weakly) and on average (strictly)."""

@@ -218,6 +218,7 @@ def _get_words():
     return _words(N_BLOCKS, 20240601, 5)
 
 
+@pytest.mark.many_draws
 def test_u32_uniformity_chi_square():
     u = _uniforms32(_get_words())
     assert u.min() > 0.0 and u.max() < 1.0
@@ -244,6 +245,7 @@ def test_different_keys_give_different_streams():
     np.testing.assert_array_equal(a, _words(64, 1, 0))  # deterministic
 
 
+@pytest.mark.many_draws
 def test_normal_pair_moments():
     z = _normals(_get_words())
     n = z.shape[0]
@@ -452,6 +454,7 @@ def _binom_from_philox(n, p, m):
     return out
 
 
+@pytest.mark.many_draws
 @pytest.mark.parametrize("n,p", [(20, 0.3), (50, 0.9), (200000, 0.05)])
 def test_binomial_sample_moments(n, p):
     m = 40000
