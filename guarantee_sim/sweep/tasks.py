@@ -7,6 +7,7 @@ needs only the package and the shared folders.
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +25,7 @@ class Task(NamedTuple):
     seed: int
     shift: np.ndarray | None  # importance sampling: the first design's (engine/tail.py)
     store: str | None  # None: return the Dataset instead of writing it (evaluate_points)
-    books: str  # the book cache's folder
+    books: Any  # the book cache's folder (str), or a memo of this process (evaluate_points)
     summaries: bool  # write the design's outcomes (a task is then the whole design)
 
     @property
@@ -58,8 +59,10 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
         seed=task.seed,
         first_path=task.first_path,
         shift=task.shift,
-        books=BookCache(task.books),
-        workers=1,  # a Dask worker is daemonic: it cannot fork the replicas' workers
+        books=BookCache(task.books) if isinstance(task.books, str) else task.books,
+        # a Dask worker is daemonic: it cannot fork the replicas' workers (in this
+        # process, the default: one per CPU)
+        workers=1 if multiprocessing.current_process().daemon else None,
     )
     if task.summaries:
         ds = design_outcomes(ds, intervals=True)
