@@ -64,3 +64,18 @@ def make_scenario(data: dict | None = None, **changes):
 @pytest.fixture
 def base_dict() -> dict:
     return base_scenario_dict()
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster of 2 worker processes (1 Numba thread each), started once for the
+    session (a start costs seconds of CPU) by the first test that asks for it: the sweep's
+    and the analyses' identity tests share it."""
+    from distributed import Client
+
+    from guarantee_sim.sweep.runner import local_cluster
+
+    cluster = local_cluster(2)
+    with Client(cluster) as client:
+        yield client
+    cluster.close()
