@@ -190,6 +190,12 @@ def _add_calibrate_parser(sub) -> None:
         "--out", help="results file (default: results/<observed name>_calibration.nc)"
     )
     add_cluster_arguments(calibrate, workers_default=IN_PROCESS, books_default=BOOKS_DEFAULT)
+    calibrate.add_argument(
+        "--write-scenario",
+        metavar="PATH",
+        help="also write the scenario with the fitted values (its comments kept, a header "
+        "naming the observed file and the fit)",
+    )
 
 
 class Interrupted(KeyboardInterrupt):
@@ -567,6 +573,12 @@ def _calibrate(args, console: Console) -> int:
     for table in calibration_tables(ds):
         _print_table(console, table)
     console.print(Text.assemble("calibration written to ", (str(out), "bold")))
+    if args.write_scenario:
+        from .analysis.calibrated_scenario import write_calibrated_scenario
+
+        fitted = write_calibrated_scenario(args.scenario, ds, args.write_scenario)
+        _written.append(fitted)
+        console.print(Text.assemble("calibrated scenario written to ", (str(fitted), "bold")))
     return 0
 
 

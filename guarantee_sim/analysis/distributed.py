@@ -50,7 +50,9 @@ def check_workers(workers: int | None) -> None:
     if workers is not None and workers < 0:
         from ..config import ScenarioError
 
-        raise ScenarioError(f"--workers {workers}: give 0 (in this process) or more")
+        raise ScenarioError(
+            f"--workers {workers}: give 0 (in this process) or more", path="--workers"
+        )
 
 
 @contextlib.contextmanager
