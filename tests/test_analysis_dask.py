@@ -1,6 +1,6 @@
 """The analyses on Dask: sensitivity indices, the design answer and calibration estimates
-are the same, bit for bit, in this process and on a LocalCluster of 2 workers (the
-session's, conftest.py), at a tiny size; and a point's outcomes are a plain run's at its
+are the same, bit for bit, in this process and on a LocalCluster of 2 workers (one for
+the module, conftest.py), at a tiny size; and a point's outcomes are a plain run's at its
 seed. Also the commands' launch lines and the ``experimental`` namespace.
 
 About 25 s of CPU on a free core, most of it the cluster's start and its workers' import.
@@ -40,17 +40,19 @@ def assert_same_data(a: xr.Dataset, b: xr.Dataset) -> None:
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
-    """Sobol N = 2 over the county scenario's four parameter groups: 12 runs of 8 paths."""
+    """Sobol N = 2 over two of the county scenario's keys: 8 runs of 8 paths."""
     path = tmp_path_factory.mktemp("study") / "study.yaml"
     path.write_text(
         f"name: tiny\nbase: {COUNTY}\npaths: 8\nseed: 5\n"
-        "sensitivity:\n  method: sobol\n  n: 2\n  resamples: 20\n",
+        "sensitivity:\n  method: sobol\n  n: 2\n  resamples: 20\n  parameters:\n"
+        "    - {name: fee, key: parties.guarantor.fee_rate, min: 0.004, max: 0.01}\n"
+        "    - {name: capital, key: parties.guarantor.net_assets, min: 2.0e7, max: 3.0e8}\n",
         encoding="utf-8",
     )
     return path
 
 
-@pytest.mark.slow  # the session's LocalCluster (a few seconds to start) and 24 runs
+@pytest.mark.slow  # the module's LocalCluster (a few seconds to start) and 16 runs
 def test_sensitivity_here_and_on_two_workers_is_the_same(study, dask_client, tmp_path):
     import guarantee_sim as gs
     from guarantee_sim.analysis.sensitivity import plan_study, points, run_study, sample
@@ -60,7 +62,7 @@ def test_sensitivity_here_and_on_two_workers_is_the_same(study, dask_client, tmp
     done: list[int] = []
     here = run_study(plan, on_point=done.append)
     there = run_study(plan, client=dask_client, books=tmp_path / "books")
-    assert done == list(range(plan.runs)) == list(range(12))
+    assert done == list(range(plan.runs)) == list(range(8))
     assert_same_data(here, there)
     assert here.attrs["dask_workers"] == 0 and there.attrs["dask_workers"] == 2
     # and a point's outputs are a plain run's at the study's seed (a seed lost on the way
@@ -77,7 +79,7 @@ def test_sensitivity_here_and_on_two_workers_is_the_same(study, dask_client, tmp
 # --------------------------------------------------------------------------- design
 
 
-@pytest.mark.slow  # the session's LocalCluster and two searches of 6 designs
+@pytest.mark.slow  # the module's LocalCluster and two searches of 6 designs
 def test_the_design_here_and_on_two_workers_is_the_same(tmp_path, dask_client):
     from guarantee_sim.analysis.design import solve_design
 
@@ -118,7 +120,7 @@ def test_the_design_here_and_on_two_workers_is_the_same(tmp_path, dask_client):
 # --------------------------------------------------------------------------- calibration
 
 
-@pytest.mark.slow  # the session's LocalCluster and two fits of ~20 evaluations
+@pytest.mark.slow  # the module's LocalCluster and two fits of ~20 evaluations
 def test_calibration_here_and_on_two_workers_is_the_same(dask_client):
     from guarantee_sim.analysis.calibration import calibrate, simulate_moments
     from guarantee_sim.analysis.observed import Observed

@@ -47,7 +47,7 @@ def reference() -> xr.Dataset:
 
 @pytest.fixture(scope="module")
 def client(dask_client):
-    return dask_client  # conftest.py: one LocalCluster of 2 workers for the session
+    return dask_client  # conftest.py: one LocalCluster of 2 workers for the module
 
 
 @pytest.mark.slow  # a LocalCluster of 2 workers: ~40 s of CPU

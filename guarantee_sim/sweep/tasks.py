@@ -8,6 +8,7 @@ needs only the package and the shared folders.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +44,16 @@ def prepare_worker() -> None:
     configure_numba_cache()
 
 
+def replica_workers() -> int | None:
+    """Processes for the book replicas of the institution processes: forked (simulate's
+    default, one per CPU) only where a fork is safe; 1 (in this process) in a Dask worker
+    (daemonic: it cannot have children) or beside another thread (a Dask client's, a
+    progress display's: a fork copies the locks they hold, and the child can hang)."""
+    if multiprocessing.current_process().daemon or threading.active_count() > 1:
+        return 1
+    return None
+
+
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     """Simulate the task's paths and write them to the store (``after``: tasks this one
     waits for, so that they have cached the books it reads). Returns ``(design,
@@ -60,9 +71,7 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
         first_path=task.first_path,
         shift=task.shift,
         books=BookCache(task.books) if isinstance(task.books, str) else task.books,
-        # a Dask worker is daemonic: it cannot fork the replicas' workers (in this
-        # process, the default: one per CPU)
-        workers=1 if multiprocessing.current_process().daemon else None,
+        workers=replica_workers(),
     )
     if task.summaries:
         ds = design_outcomes(ds, intervals=True)
