@@ -30,6 +30,8 @@ from rich.text import Text
 
 from ._version import __version__
 from .analysis import sensitivity_cli
+from .analysis.distributed import add_cluster_arguments
+from .analysis.sensitivity_cli import BOOKS_DEFAULT, IN_PROCESS
 from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     design.add_argument("--paths", type=int, help="paths per evaluated design")
     design.add_argument("--seed", type=int, help="selection seed (the fresh one is seed + 1)")
     design.add_argument("--out", help="results file (default: results/<experiment>.nc)")
+    add_cluster_arguments(design, workers_default=IN_PROCESS, books_default=BOOKS_DEFAULT)
     sweep = sub.add_parser(
         "sweep",
         parents=[overrides, quiet],
@@ -185,6 +188,13 @@ def _add_calibrate_parser(sub) -> None:
     calibrate.add_argument("--seed", type=int, help="the seed of every evaluation")
     calibrate.add_argument(
         "--out", help="results file (default: results/<observed name>_calibration.nc)"
+    )
+    add_cluster_arguments(calibrate, workers_default=IN_PROCESS, books_default=BOOKS_DEFAULT)
+    calibrate.add_argument(
+        "--write-scenario",
+        metavar="PATH",
+        help="also write the scenario with the fitted values (its comments kept, a header "
+        "naming the observed file and the fit)",
     )
 
 
@@ -286,14 +296,9 @@ def _command(args, console: Console) -> int:
 
 def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("experiment", help="experiment YAML file")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler "
-                       "(tcp://host:8786); default: a local cluster")  # fmt: skip
-    sweep.add_argument("--workers", type=int, help="local cluster's worker processes, one "
-                       "Numba thread each (default: one per CPU; 0: in this process)")  # fmt: skip
+    add_cluster_arguments(sweep, workers_default="one per CPU", books_default="<store>.books")
     sweep.add_argument("--store", help="the Zarr store (default: results/<experiment>.zarr); "
                        "an existing store of the same sweep is resumed")  # fmt: skip
-    sweep.add_argument("--books", help="the institution books' cache folder (default: "
-                       "<store>.books; on a cluster, a folder every worker sees)")  # fmt: skip
     sweep.add_argument("--paths", type=int, help="paths per design")
     sweep.add_argument("--seed", type=int)
     sweep.add_argument("--task-paths", type=int, help="paths per task (default: a quarter "
@@ -409,6 +414,9 @@ def _design(args, console: Console) -> int:
             strict=args.strict,
             quiet=args.quiet,
             console=console,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            books=args.books,
         )
     )
     return 0
@@ -526,8 +534,9 @@ def _run(args, console: Console) -> int:
 def _calibrate(args, console: Console) -> int:
     """Fit the observed file's parameters (analysis/calibration.py), print, write."""
     _configure_numba_cache()
-    from .analysis.calibration import calibrate
+    from .analysis.calibration import calibrate, launch_line
     from .analysis.calibration_tables import calibration_tables
+    from .analysis.distributed import check_workers, cluster_client
     from .analysis.observed import load_observed
     from .results import write_netcdf
 
@@ -536,17 +545,25 @@ def _calibrate(args, console: Console) -> int:
     with _printing_warnings():
         scenario = load_scenario(args.scenario)
     out = _writable(_out(args.out, Path("results") / f"{observed.name}_calibration.nc"))
-    with warnings.catch_warnings(record=True) as caught:
+    paths = args.paths or scenario.simulation.paths
+    check_workers(args.workers)
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        cluster_client(args.scheduler, args.workers) as client,
+    ):
         warnings.simplefilter("always")
+        console.print(launch_line(scenario, observed, args.parameters, paths, client))
         ds = calibrate(
             args.scenario,
             observed,
-            paths=args.paths or scenario.simulation.paths,
+            paths=paths,
             seed=scenario.simulation.seed if args.seed is None else args.seed,
             parameters=args.parameters,
             source=args.observed,
             lines=lines,
             progress=_evaluation_line,
+            client=client,
+            books=args.books,
         )
     for message in dict.fromkeys(str(w.message) for w in caught):
         print(f"warning: {message}", file=sys.stderr)
@@ -556,6 +573,12 @@ def _calibrate(args, console: Console) -> int:
     for table in calibration_tables(ds):
         _print_table(console, table)
     console.print(Text.assemble("calibration written to ", (str(out), "bold")))
+    if args.write_scenario:
+        from .analysis.calibrated_scenario import write_calibrated_scenario
+
+        fitted = write_calibrated_scenario(args.scenario, ds, args.write_scenario)
+        _written.append(fitted)
+        console.print(Text.assemble("calibrated scenario written to ", (str(fitted), "bold")))
     return 0
 
 

@@ -64,3 +64,19 @@ def make_scenario(data: dict | None = None, **changes):
 @pytest.fixture
 def base_dict() -> dict:
     return base_scenario_dict()
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A LocalCluster of 2 worker processes (1 Numba thread each), one per test module
+    that asks for it (the sweep's and the analyses' identity tests), closed with the
+    module: a client's threads left running would make any later fork (the results
+    writer, the book replicas' workers) unsafe."""
+    from distributed import Client
+
+    from guarantee_sim.sweep.runner import local_cluster
+
+    cluster = local_cluster(2)
+    with Client(cluster) as client:
+        yield client
+    cluster.close()

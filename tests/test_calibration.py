@@ -9,7 +9,6 @@ LGD 50%, coverage 80% to the guarantor) over two years: an evaluation costs ~0.1
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 
 import numpy as np
@@ -226,21 +225,34 @@ def test_fewer_moments_than_parameters_refused(tmp_path):
 
 
 def test_cli_calibrates_and_writes(tmp_path, capsys):
-    """End to end: one parameter, exactly identified, from a scenario file."""
+    """End to end: one parameter, exactly identified, from a scenario file; the calibrated
+    scenario written beside it loads with the fitted value and keeps the base's comments."""
+    import yaml
+
     from guarantee_sim.cli import main
+    from guarantee_sim.config import load_scenario
 
     scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(json.dumps(_scenario()), encoding="utf-8")  # JSON is YAML
+    text = yaml.safe_dump(_scenario(), sort_keys=False, allow_unicode=True)
+    scenario.write_text("# the suite's base: one segment\n" + text, encoding="utf-8")
     observed = tmp_path / "observed.yaml"
     observed.write_text(GOOD, encoding="utf-8")
-    out = tmp_path / "fit.nc"
+    out, fitted = tmp_path / "fit.nc", tmp_path / "fitted.yaml"
     argv = ["calibrate", str(scenario), "--observed", str(observed), "--paths", "200"]
-    assert main([*argv, "--seed", "5", "--out", str(out)]) == 0
+    assert main([*argv, "--seed", "5", "--out", str(out), "--write-scenario", str(fitted)]) == 0
     printed = " ".join(capsys.readouterr().out.split())  # as read, whatever the wrapping
     assert "Calibration: fitted parameters" in printed and "exactly identified" in printed
+    assert "3 to 124 evaluations" in printed  # said before launch: 2 k + 1, 4 k + (k + 1) 60
     with xr.open_dataset(out) as ds:
         assert ds.sizes == {"parameter": 1, "moment": 1}
         assert abs(float(ds.simulated[0]) - 4.8) < 0.05  # the fit hits an exact moment
+        estimate = float(ds.estimate.sel(parameter="segments.sme.pd.mean"))
+    written = fitted.read_text(encoding="utf-8")
+    assert written.startswith("# Calibrated by guarantee-sim calibrate")
+    assert str(observed) in written and "# the suite's base: one segment" in written
+    got, base = load_scenario(fitted), load_scenario(scenario)
+    assert got.segments["sme"].pd.mean == estimate != base.segments["sme"].pd.mean
+    assert got.model_copy(update={"segments": base.segments}) == base  # nothing else moved
     assert main([*argv, "--parameters", "segments.sme.lgd"]) == 2
     assert "not among the parameters" in capsys.readouterr().err
 

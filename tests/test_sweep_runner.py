@@ -46,15 +46,8 @@ def reference() -> xr.Dataset:
 
 
 @pytest.fixture(scope="module")
-def client():
-    from distributed import Client
-
-    from guarantee_sim.sweep.runner import local_cluster
-
-    cluster = local_cluster(2)
-    with Client(cluster) as c:
-        yield c
-    cluster.close()
+def client(dask_client):
+    return dask_client  # conftest.py: one LocalCluster of 2 workers for the module
 
 
 @pytest.mark.slow  # a LocalCluster of 2 workers: ~40 s of CPU

@@ -10,8 +10,11 @@ The method, as a reviewer needs it:
   overrides and simulates it with the **same seed** (common random numbers), so the
   simulated moments, and the objective, are a deterministic function of the parameters.
   A moment is a results variable summed over its selection, averaged over paths.
-  Every evaluation goes through one function, :func:`simulate_moments` (the seam a
-  distributed runner can replace: ``calibrate(..., evaluate=...)``).
+  Every evaluation goes through :func:`simulate_moments_at` and so
+  :func:`guarantee_sim.sweep.evaluate_points`: in this process, or as tasks on a Dask
+  cluster (``calibrate(..., client=...)``) with the same numbers bit for bit. The points
+  of a finite-difference Jacobian (the optimiser's forward one, the central one of the
+  identification checks and standard errors) are submitted together.
 * **Weighting.** With standard errors, the residual of moment *i* is
   ``(simulated - observed) / se_i`` (a diagonal weighting matrix ``W = diag(1/se^2)``).
   With weights instead (no standard errors known), it is the relative residual
@@ -48,6 +51,7 @@ The method, as a reviewer needs it:
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -62,8 +66,8 @@ import xarray as xr
 
 from .._version import __version__
 from ..config import Scenario, ScenarioError, ScenarioWarning, load_scenario, scenario_from_dict
-from ..engine import simulate
 from ..results.dataset import VARIABLE_META
+from .distributed import books_for, workers_of
 from .observed import (
     PARTY_VARIABLES,
     FitParameter,
@@ -83,6 +87,7 @@ __all__ = [
     "calibrate",
     "identify",
     "simulate_moments",
+    "simulate_moments_at",
 ]
 
 #: finite-difference step, as a share of each parameter's range (fit and Jacobian)
@@ -157,9 +162,8 @@ def simulate_moments(
 ) -> SimulatedMoments:
     """Simulate the base scenario at ``values`` and return its moments.
 
-    The one function every evaluation of a calibration goes through. The same ``seed`` at
-    every call gives common random numbers: the result is a deterministic function of
-    ``values``.
+    The same ``seed`` at every call gives common random numbers: the result is a
+    deterministic function of ``values``. (:func:`simulate_moments_at` for many points.)
 
     >>> from guarantee_sim.analysis.observed import Moment
     >>> m = Moment(name="loans", variable="loans_count", select={"year": 2021},
@@ -170,10 +174,41 @@ def simulate_moments(
     >>> sim.mean.shape, sim.paths
     ((1,), 20)
     """
+    return simulate_moments_at(base, [values], moments, paths=paths, seed=seed)[0]
+
+
+def simulate_moments_at(
+    base: Base,
+    points: Sequence[Mapping[str, float]],
+    moments: Sequence[Moment],
+    *,
+    paths: int,
+    seed: int,
+    client: Any = None,
+    books: Any = None,
+) -> list[SimulatedMoments]:
+    """The moments at each point (dotted key -> number), every point with the same
+    ``paths`` and ``seed``: the one function every evaluation of a calibration goes
+    through. :func:`guarantee_sim.sweep.evaluate_points` runs the points, in this process
+    (``client`` None) or as tasks on the client's Dask cluster (the institution books
+    cached in the folder ``books``), with the same numbers."""
+    from ..sweep import evaluate_points
+    from .distributed import books_for
+
+    overrides = [{key: float(value) for key, value in p.items()} for p in points]
     with warnings.catch_warnings():  # implausible values were reported once, up front
         warnings.simplefilter("ignore", ScenarioWarning)
-        scenario = scenario_at(base, values)
-    ds = simulate(scenario, paths=paths, seed=seed, progress=False)
+        scenarios = [scenario_at(base, p) for p in overrides]
+        runs = evaluate_points(
+            base, overrides, paths=paths, seed=seed, client=client, summaries=False,
+            books=books_for(client, books),
+        )  # fmt: skip
+    return [_moments(ds, s, moments, paths) for ds, s in zip(runs, scenarios, strict=True)]
+
+
+def _moments(
+    ds: xr.Dataset, scenario: Scenario, moments: Sequence[Moment], paths: int
+) -> SimulatedMoments:
     columns = [moment_values(ds, scenario, m) for m in moments]
     per_path = np.stack([np.broadcast_to(c, (paths,)) for c in columns], axis=1)
     mean = per_path.mean(axis=0)
@@ -233,7 +268,7 @@ class _Problem:
         self,
         observed: Observed,
         parameters: Sequence[FitParameter],
-        evaluate: Callable[[Mapping[str, float]], SimulatedMoments],
+        evaluate: Callable[[list[dict[str, float]]], list[SimulatedMoments]],
         progress: Callable[[int, Mapping[str, float]], None] | None = None,
     ) -> None:
         self.progress = progress
@@ -253,16 +288,32 @@ class _Problem:
     def theta(self, u: np.ndarray) -> np.ndarray:
         return self.lower + np.clip(u, 0.0, 1.0) * self.span
 
-    def at(self, theta: np.ndarray) -> SimulatedMoments:
+    @staticmethod
+    def key(theta: np.ndarray) -> tuple[float, ...]:
         # 12 significant digits: the optimiser's forward step and the Jacobian's central
         # step reach the same point by different roundings
-        key = tuple(float(f"{x:.12g}") for x in theta)
-        if key not in self.cache:
-            values = {p.key: x for p, x in zip(self.parameters, key, strict=True)}
+        return tuple(float(f"{x:.12g}") for x in theta)
+
+    def prefetch(self, thetas: Sequence[np.ndarray]) -> None:
+        """Evaluate the points not yet known, together (one batch of tasks)."""
+        keys = list(dict.fromkeys(k for k in map(self.key, thetas) if k not in self.cache))
+        points = [{p.key: x for p, x in zip(self.parameters, k, strict=True)} for k in keys]
+        for i, values in enumerate(points):
             if self.progress is not None:
-                self.progress(len(self.cache) + 1, values)
-            self.cache[key] = self.evaluate(values)
-        return self.cache[key]
+                self.progress(len(self.cache) + i + 1, values)
+        for k, sim in zip(keys, self.evaluate(points) if points else [], strict=True):
+            self.cache[k] = sim
+
+    def at(self, theta: np.ndarray) -> SimulatedMoments:
+        self.prefetch([theta])
+        return self.cache[self.key(theta)]
+
+    def map(self, fun: Callable, us) -> list:
+        """``least_squares``' map for its finite-difference Jacobian: the points (range-
+        scaled) evaluated together, then ``fun`` on each (from the cache)."""
+        us = list(us)
+        self.prefetch([self.theta(u) for u in us])
+        return [fun(u) for u in us]
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
         return (self.at(self.theta(u)).mean - self.values) / self.scale
@@ -270,14 +321,18 @@ class _Problem:
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """Central differences of the simulated means, ``[moment, parameter]``, in the
         parameters' own units (one-sided at a bound)."""
-        columns = []
+        steps = []
         for j, p in enumerate(self.parameters):
             h = STEP * p.span
             up, down = theta.copy(), theta.copy()
             up[j] = min(theta[j] + h, p.upper)
             down[j] = max(theta[j] - h, p.lower)
-            diff = self.at(up).mean - self.at(down).mean
-            columns.append(diff / (up[j] - down[j]))
+            steps.append((up, down))
+        self.prefetch([x for pair in steps for x in pair])
+        columns = [
+            (self.at(up).mean - self.at(down).mean) / (up[j] - down[j])
+            for j, (up, down) in enumerate(steps)
+        ]
         return np.stack(columns, axis=1)
 
     def identification(self, theta: np.ndarray) -> tuple[np.ndarray, Identification]:
@@ -298,6 +353,8 @@ def calibrate(
     evaluate: Callable[[Mapping[str, float]], SimulatedMoments] | None = None,
     max_evaluations: int = 60,
     progress: Callable[[int, Mapping[str, float]], None] | None = None,
+    client: Any = None,
+    books: str | Path | None = None,
 ) -> xr.Dataset:
     """Fit ``observed``'s parameters by the method of simulated moments.
 
@@ -315,14 +372,19 @@ def calibrate(
     source, lines : optional
         The observed file's name and key lines, for errors that point into it.
     evaluate : callable, optional
-        ``evaluate(values) -> SimulatedMoments``; default :func:`simulate_moments` in this
-        process (the seam for a distributed runner).
+        ``evaluate(values) -> SimulatedMoments``, one point at a time; default
+        :func:`simulate_moments_at`, a Jacobian's points together.
     max_evaluations : int
         Most residual evaluations the optimiser makes (its forward-difference Jacobians,
         one evaluation per parameter each, not counted).
     progress : callable, optional
         ``progress(n, values)`` before the n-th distinct evaluation (a long calibration
         says where it is).
+    client : distributed.Client, optional
+        Run the evaluations as tasks on this client's Dask cluster (same numbers as in
+        this process, the default).
+    books : path, optional
+        The institution books' cache folder (on a cluster, one every worker sees).
 
     Returns
     -------
@@ -347,12 +409,8 @@ def calibrate(
     start_values = {p.key: p.start for p in chosen}
     scenario = _checked_scenario(base, observed, chosen, source, lines)
     paths = int(paths)
-    if evaluate is None:
-
-        def evaluate(values: Mapping[str, float]) -> SimulatedMoments:
-            return simulate_moments(base, values, observed.moments, paths=paths, seed=seed)
-
-    problem = _Problem(observed, chosen, evaluate, progress)
+    evaluate_many = _evaluator(base, observed, paths, seed, evaluate, client, books)
+    problem = _Problem(observed, chosen, evaluate_many, progress)
     n_moments, n_params = len(observed.moments), len(chosen)
     if n_moments < n_params:
         raise_located(
@@ -374,6 +432,8 @@ def calibrate(
         _refuse_unidentified(at_start, chosen, source, lines)
 
     u0 = (theta0 - problem.lower) / problem.span
+    # scipy >= 1.16 maps the forward-difference Jacobian's points: submitted together
+    parallel = "workers" in inspect.signature(least_squares).parameters
     fit = least_squares(
         problem.residuals,
         u0,
@@ -384,6 +444,7 @@ def calibrate(
         xtol=XTOL,
         ftol=FTOL,
         max_nfev=max_evaluations,
+        **({"workers": problem.map} if parallel else {}),
     )
     theta = problem.theta(fit.x)
     g, at_fit = problem.identification(theta)
@@ -445,6 +506,7 @@ def calibrate(
         seed=int(seed),
         start_values=repr(start_values),
         evaluations=len(problem.cache),
+        dask_workers=0 if client is None else workers_of(client),  # 0: in this process
         optimizer_status=int(fit.status),
         optimizer_message=str(fit.message),
         cpu_seconds=round(time.process_time() - started, 3),  # this process only
@@ -463,6 +525,45 @@ def calibrate(
         guarantee_sim_version=__version__,
     )
     return ds
+
+
+def _evaluator(base, observed, paths, seed, evaluate, client, books):
+    """Points -> their moments: ``evaluate`` one point at a time, or by default
+    :func:`simulate_moments_at` (a batch of tasks; one books memo for the whole fit)."""
+    if evaluate is not None:
+        return lambda points: [evaluate(values) for values in points]
+    memo = books_for(client, books)
+
+    def evaluate_many(points: list[dict[str, float]]) -> list[SimulatedMoments]:
+        return simulate_moments_at(
+            base, points, observed.moments, paths=paths, seed=seed, client=client, books=memo
+        )
+
+    return evaluate_many
+
+
+def launch_line(
+    scenario: Scenario,
+    observed: Observed,
+    parameters: Sequence[str] | None,
+    paths: int,
+    client: Any = None,
+    max_evaluations: int = 60,
+) -> str:
+    """What ``calibrate`` says before it runs: how many evaluations (runs of ``paths``
+    paths) at least and at most, and the time estimate of the most. At least: the central
+    Jacobian at the start (2 per parameter) and the start itself; at most: also each of
+    the optimiser's ``max_evaluations`` with its forward Jacobian (1 per parameter) and
+    the central Jacobian at the optimum."""
+    from .distributed import launch_estimate
+
+    k = len(parameters) if parameters else len(observed.parameters)
+    least, most = 2 * k + 1, 4 * k + (k + 1) * max_evaluations
+    return (
+        f"calibrate {observed.name}: {k} parameters, {least:,} to {most:,} evaluations; "
+        f"estimated time for the fewest, {launch_estimate(scenario, least, paths, client)}; "
+        f"for the most, {launch_estimate(scenario, most, paths, client)}"
+    )
 
 
 def _chosen(

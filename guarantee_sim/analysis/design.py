@@ -22,8 +22,10 @@ design is re-estimated on a fresh seed (``design.fresh_seed``, default seed + 1)
 reported with its 95% intervals, and whether each fresh estimate lies inside the selection
 run's interval.
 
-Every point is evaluated through :func:`evaluate_points` (one process, one point after
-another); it is the seam a distributed runner replaces.
+Every point is evaluated through :func:`guarantee_sim.sweep.evaluate_points`, each
+round's designs together: in this process by default (designs the institution processes
+cannot tell apart share their books in memory), or as tasks on a Dask cluster (``client``;
+the books shared through a folder), with the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ from ..experiments import (
     _base_scenario,
     load_experiment,
 )
-from ..results.outcomes import OUTCOMES, design_outcomes
+from ..results.outcomes import OUTCOMES
+from .distributed import workers_of
 
 #: the method, as the results' attrs and the docs state it
 METHOD = (
@@ -77,29 +80,42 @@ def evaluate_points(
     *,
     paths: int,
     seed: int,
-    books: BooksMemo | None = None,
+    books: BooksMemo | str | Path | None = None,
+    client: Any = None,
 ) -> list[xr.Dataset]:
     """Simulate ``base`` with each point's overrides (dotted key -> value), every point
     with the same ``paths`` and ``seed`` (common random numbers); one
-    :func:`~guarantee_sim.results.outcomes.design_outcomes` Dataset (with intervals) each.
+    :func:`~guarantee_sim.results.outcomes.design_outcomes` Dataset (with intervals and
+    the targets' labels) each, in the points' order.
 
-    Sequential, in this process: the one place points are run, so a distributed runner
-    (``guarantee_sim.sweep``) can take its place. ``books`` (e.g.
-    :class:`~guarantee_sim.engine.BooksInMemory`) lets designs that change only what the
-    institution processes do not read (a pool's contribution, caps, capital) share one run
-    of the processes: their results are those of a fresh run, bit for bit.
+    :func:`guarantee_sim.sweep.evaluate_points` runs them, in this process (``client``
+    None) or as tasks on the client's Dask cluster. ``books`` lets designs that change
+    only what the institution processes do not read (a pool's contribution, caps,
+    capital) share one run of the processes, bit for bit a fresh run's: a memo of this
+    process (e.g. :class:`~guarantee_sim.engine.BooksInMemory`, the default in this
+    process) or a folder the workers share.
     """
-    from ..engine import simulate
+    from ..sweep import evaluate_points as run_points
+    from .distributed import books_for
 
-    out = []
-    for point in points:
-        scenario = load_scenario(base, overrides=dict(point))
-        ds = simulate(scenario, paths=paths, seed=seed, books=books)
-        outcomes = design_outcomes(ds, intervals=True)
-        if "target_label" in ds.coords:  # what the figure calls a target in Chinese
-            outcomes = outcomes.assign_coords(target_label=ds["target_label"])
-        out.append(outcomes)
-    return out
+    points = [dict(p) for p in points]
+    if not points:
+        return []
+    memo = books_for(client, books)
+    out = run_points(base, points, paths=paths, seed=seed, client=client, books=memo)
+    described = target_coords(load_scenario(base, overrides=points[0]))
+    return [o.assign_coords(described.coords) if "target" in o.dims else o for o in out]
+
+
+def target_coords(scenario) -> xr.Dataset:
+    """The targets as a results Dataset describes them (``target_label``, what the
+    figure calls a target in Chinese, ``target_metric``, ...), with their metadata."""
+    from ..results.dataset import annotate
+    from ..results.dataset import target_coords as described
+
+    ds = xr.Dataset(coords=described({n: t.model_dump() for n, t in scenario.targets.items()}))
+    annotate(ds)
+    return ds.drop_vars("target")
 
 
 # --------------------------------------------------------------------------- the search
@@ -620,10 +636,15 @@ def solve_design(
     strict: bool = False,
     evaluate: Callable[..., list[xr.Dataset]] = evaluate_points,
     on_evaluation: Callable[[Evaluation], None] | None = None,
+    client: Any = None,
+    books: str | Path | None = None,
 ) -> xr.Dataset:
     """Solve the ``design:`` section of the experiment at ``path`` (see the module's
     docstring); the results Dataset, with the experiment's name, base and run size in its
-    attrs. ``evaluate(base, points, paths=, seed=)`` runs the points (dotted key -> value)."""
+    attrs. ``evaluate(base, points, paths=, seed=)`` runs the points (dotted key -> value);
+    the default, :func:`evaluate_points`, runs each round's designs together in this
+    process, or as tasks on ``client``'s Dask cluster (the institution books cached in the
+    folder ``books``)."""
     experiment = load_experiment(path, overrides)
     base = design_scenarios(path, experiment, strict=strict)
     spec = experiment.design
@@ -631,7 +652,8 @@ def solve_design(
     probe = load_scenario(base, overrides=experiment.overrides)
     paths, _, seed = experiment.run_size(probe, paths, seed)
     if evaluate is evaluate_points:  # designs the processes cannot tell apart share books
-        evaluate = functools.partial(evaluate_points, books=BooksInMemory())
+        memo = BooksInMemory() if client is None and books is None else books
+        evaluate = functools.partial(evaluate_points, books=memo, client=client)
 
     def run(points: list[dict[str, float]], at_seed: int) -> list[xr.Dataset]:
         return evaluate(
@@ -645,6 +667,7 @@ def solve_design(
         question=experiment.question or experiment.description,
         base=str(experiment.base),
         n_paths=int(paths),
+        dask_workers=0 if client is None else workers_of(client),  # 0: in this process
         experiment_overrides=json.dumps(
             experiment.policy_overrides(None), ensure_ascii=False, default=str
         ),

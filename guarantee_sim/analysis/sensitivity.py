@@ -46,8 +46,9 @@ Saltelli's sampling (``N (D + 2)`` runs, no second order), or a Morris screen (`
 95%). An output that does not vary over the sample has no variance to apportion: its
 Sobol indices are NaN.
 
-All points run through :func:`evaluate_points` (sequentially in this process): the one
-place a distributed runner (``guarantee_sim.sweep``) plugs in.
+All points run through :func:`guarantee_sim.sweep.evaluate_points`: in this process by
+default, or as Dask tasks with a ``client`` (``--scheduler``, ``--workers``), with the same
+numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ from ..engine.parameters import (
 from ..experiments import RUN_SETTINGS, Label, _base_scenario
 from ..results.outcomes import OUTCOMES
 from ..results.sensitivity import INDICES, KIND
+from .distributed import workers_of
 
 #: the level of the bootstrap confidence intervals
 CONF_LEVEL = 0.95
@@ -303,25 +305,25 @@ def evaluate_points(
     paths: int,
     seed: int,
     on_point: Callable[[int], None] | None = None,
+    client: Any = None,
+    books: Any = None,
 ) -> list[xr.Dataset]:
-    """:func:`~guarantee_sim.results.outcomes.design_outcomes` of the scenario ``base`` at
-    each point (dotted key -> value overrides), every point with ``paths`` paths and the
-    same ``seed`` (common random numbers); sequentially, in this process.
+    """:func:`~guarantee_sim.results.outcomes.design_outcomes` (with intervals) of the
+    scenario ``base`` at each point (dotted key -> value overrides), every point with
+    ``paths`` paths and the same ``seed`` (common random numbers), in the points' order.
 
-    This is the seam for a distributed runner: it needs only the base file, the points
-    (plain mappings), ``paths`` and ``seed``, and must return the outcomes in the points'
-    order. ``on_point(i)`` is called after point ``i``.
+    :func:`guarantee_sim.sweep.evaluate_points` runs them: in this process (``client``
+    None; the institution books kept in memory), or as tasks on the client's Dask
+    cluster (the books cached in the folder ``books``). ``on_point(i)`` is called as
+    point ``i`` finishes.
     """
-    from ..engine import simulate
-    from ..results.outcomes import design_outcomes
+    from ..sweep import evaluate_points as run_points
+    from .distributed import books_for
 
-    out = []
-    for i, point in enumerate(points):
-        scenario = load_scenario(base, overrides=point)
-        out.append(design_outcomes(simulate(scenario, paths=paths, seed=seed)))
-        if on_point is not None:
-            on_point(i)
-    return out
+    return run_points(
+        base, points, paths=paths, seed=seed, client=client, books=books_for(client, books),
+        on_point=on_point,
+    )  # fmt: skip
 
 
 def output_names(targets: list[str]) -> list[str]:
@@ -585,32 +587,38 @@ def _refused(path: Path, lines: dict, at: tuple, reason: str) -> ScenarioError:
 def run_study(
     plan: Plan,
     *,
-    evaluate: Callable[..., list[xr.Dataset]] = evaluate_points,
+    client: Any = None,
+    books: str | Path | None = None,
     on_estimate: Callable[[float], None] | None = None,
     on_point: Callable[[int], None] | None = None,
 ) -> xr.Dataset:
     """Run a planned study and return its results Dataset.
 
-    The first two points are run alone, the second timed (CPU time; the first may load
-    the compiled kernels): ``on_estimate(seconds)`` is called with the estimated CPU time
-    of the whole study before the rest run.
+    Every point is a task of :func:`guarantee_sim.sweep.evaluate_points`: in this process
+    (``client`` None), or on the client's Dask cluster, with the same numbers. In this
+    process, once the second point is done (the first may load the compiled kernels),
+    ``on_estimate(seconds)`` is called with the estimated CPU time of the whole study from
+    the second's.
     """
     spec = plan.study.sensitivity
     quantiles = sample(spec.method, spec.n, len(plan.params), plan.seed, spec.levels)
     todo = points(plan.params, quantiles, plan.common)
     started = cpu_seconds()
-    kwargs = {"paths": plan.paths, "seed": plan.seed}
+    wall = time.perf_counter()
+    finished: list[float] = []
 
-    def shifted(offset: int) -> Callable[[int], None] | None:
-        return None if on_point is None else (lambda i: on_point(i + offset))
+    def done(i: int) -> None:
+        finished.append(cpu_seconds())
+        if len(finished) == 2 and client is None and on_estimate is not None:
+            first, second = finished
+            on_estimate(second - started + (second - first) * (len(todo) - 2))
+        if on_point is not None:
+            on_point(len(finished) - 1)  # points done so far, less one
 
-    outcomes = evaluate(plan.base, todo[:1], **kwargs, on_point=shifted(0))
-    first = cpu_seconds()
-    outcomes += evaluate(plan.base, todo[1:2], **kwargs, on_point=shifted(1))
-    second = cpu_seconds()
-    if on_estimate is not None:
-        on_estimate(second - started + (second - first) * (len(todo) - 2))
-    outcomes += evaluate(plan.base, todo[2:], **kwargs, on_point=shifted(2))
+    outcomes = evaluate_points(
+        plan.base, todo, paths=plan.paths, seed=plan.seed, on_point=done, client=client,
+        books=books,
+    )  # fmt: skip
     y = output_matrix(outcomes, plan.outputs)
     names = [p.name for p in plan.params]
     indices = analyse(
@@ -634,7 +642,10 @@ def run_study(
             "n_paths": plan.paths,
             "seed": int(plan.seed),
             "bootstrap_resamples": spec.resamples,
+            # this process's (and its children's): a cluster's workers are not counted
             "cpu_seconds": round(cpu_seconds() - started, 1),
+            "wall_seconds": round(time.perf_counter() - wall, 1),
+            "dask_workers": 0 if client is None else workers_of(client),
             "study_overrides": json.dumps(plan.common, ensure_ascii=False, default=str),
             "package_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

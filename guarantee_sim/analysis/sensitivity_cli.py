@@ -15,6 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import ScenarioError
+from .distributed import add_cluster_arguments
+
+#: what the analyses do without --workers or --scheduler, and without --books (the help)
+IN_PROCESS = "0, in this process, as a plain run"
+BOOKS_DEFAULT = "in memory in this process; on a cluster ~/.cache/guarantee_sim/books"
 
 if TYPE_CHECKING:  # pragma: no cover - the heavy modules load when the command runs
     import xarray as xr
@@ -34,6 +39,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--seed", type=int, help="seed of every point and of the sample")
     parser.add_argument("--out", help="results file (default: results/<study name>.nc)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the file written")
+    add_cluster_arguments(parser, workers_default=IN_PROCESS, books_default=BOOKS_DEFAULT)
 
 
 def is_study(data: object) -> bool:
@@ -75,7 +81,9 @@ def validate(path: str, console: Console, overrides: list[str] | None = None) ->
 def run(args, console: Console, written: list[Path]) -> int:
     """Plan (validating everything), state the run count and the time estimate, run, write
     the NetCDF atomically, print the indices."""
+    from ..config import load_scenario
     from ..results.io import write_netcdf
+    from .distributed import check_workers, cluster_client, launch_estimate
     from .sensitivity import plan_study, run_study
 
     for name in ("paths", "seed"):
@@ -88,6 +96,7 @@ def run(args, console: Console, written: list[Path]) -> int:
         raise ScenarioError(f"--out {out} is a folder; give a file", path=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if args.quiet else console.print
+    check_workers(args.workers)
     say(f"sensitivity {plan.study.name}: {describe(plan)}")
     step = max(plan.runs // 10, 1)
 
@@ -98,7 +107,12 @@ def run(args, console: Console, written: list[Path]) -> int:
         if (i + 1) % step == 0 or i + 1 == plan.runs:
             say(f"  {i + 1:,}/{plan.runs:,} points")
 
-    ds = run_study(plan, on_estimate=estimate, on_point=advanced)
+    with cluster_client(args.scheduler, args.workers) as client:
+        scenario = load_scenario(plan.base, overrides=plan.common)
+        say(f"estimated time: {launch_estimate(scenario, plan.runs, plan.paths, client)}")
+        ds = run_study(
+            plan, client=client, books=args.books, on_estimate=estimate, on_point=advanced
+        )
     write_netcdf(ds, out)
     written.append(out)
     if not args.quiet:

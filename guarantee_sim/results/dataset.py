@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -382,6 +383,32 @@ def _with_terms(ds: xr.Dataset, scenario, parties: list) -> xr.Dataset:
     return ds
 
 
+def target_coords(targets: Mapping[str, Mapping]) -> dict[str, Any]:
+    """The ``target`` coordinate and the coordinates describing each target (label,
+    metric, kind, tags, years, value), as :func:`with_targets` assigns them."""
+    specs = list(targets.values())
+
+    def column(key, dtype, convert=lambda v: v):
+        return ("target", np.array([convert(t[key]) for t in specs], dtype=dtype))
+
+    def joined(tags):
+        return tags if isinstance(tags, str) else ",".join(tags)
+
+    return {
+        "target": np.array(list(targets), dtype=object),
+        "target_label": ("target", np.array([t.get("label", "") for t in specs], dtype=object)),
+        "target_metric": column("metric", object),
+        "target_kind": column("kind", object),
+        "target_tags": (
+            "target",
+            np.array([joined(t.get("tags", [])) for t in specs], dtype=object),
+        ),
+        "target_from_year": column("from_year", np.int64, int),
+        "target_to_year": column("to_year", np.int64, int),
+        "target_value": column("value", np.float64, float),
+    }
+
+
 def with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
     """``ds`` with the plan's targets described in coordinates and their attainment.
 
@@ -391,23 +418,7 @@ def with_targets(ds: xr.Dataset, targets: Mapping[str, Mapping]) -> xr.Dataset:
     empty ``target`` dimension, typed coordinates and zero-length variables.
     """
     specs = list(targets.values())
-
-    def column(key, dtype, convert=lambda v: v):
-        return ("target", np.array([convert(t[key]) for t in specs], dtype=dtype))
-
-    def joined(tags):
-        return tags if isinstance(tags, str) else ",".join(tags)
-
-    ds = ds.assign_coords(
-        target=np.array(list(targets), dtype=object),
-        target_label=("target", np.array([t.get("label", "") for t in specs], dtype=object)),
-        target_metric=column("metric", object),
-        target_kind=column("kind", object),
-        target_tags=("target", np.array([joined(t.get("tags", [])) for t in specs], dtype=object)),
-        target_from_year=column("from_year", np.int64, int),
-        target_to_year=column("to_year", np.int64, int),
-        target_value=column("value", np.float64, float),
-    )
+    ds = ds.assign_coords(target_coords(targets))
     if specs:
         ds["target_attainment"] = target_attainment(ds)
     else:

@@ -13,10 +13,10 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import xarray as xr
@@ -26,6 +26,9 @@ from ..config import Scenario
 from ..experiments import Design, Experiment, load_experiment, variant_scenarios
 from .store import FORMAT, RESULT, as_written, open_store, read_task
 from .tasks import Task, run_task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.inputs import BooksMemo
 
 #: tasks per design when ``task_paths`` is not given (the blocks of paths a design is cut
 #: into: enough for two workers to share one design)
@@ -102,10 +105,11 @@ def sweep_hash(plan: Plan) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def choose_shift(plan: Plan, books: str) -> np.ndarray | None:
+def choose_shift(plan: Plan, books) -> np.ndarray | None:
     """Importance sampling: the first design's shift, for every task (as
     ``run_experiment`` does); it needs the first design's inputs, whose books are then
-    cached for its tasks. None without importance sampling."""
+    cached for its tasks (``books``: a folder, or a memo of this process). None without
+    importance sampling."""
     first = plan.scenarios[0]
     if first.simulation.importance_sampling is None:
         return None
@@ -113,7 +117,8 @@ def choose_shift(plan: Plan, books: str) -> np.ndarray | None:
     from ..engine.tail import shift_from_attrs
     from .books import BookCache
 
-    ds = simulate(first, paths=1, seed=plan.seed, books=BookCache(books), workers=1)
+    memo = BookCache(books) if isinstance(books, str) else books
+    ds = simulate(first, paths=1, seed=plan.seed, books=memo, workers=1)
     return shift_from_attrs(ds.attrs, list(first.macro.factors))
 
 
@@ -370,15 +375,16 @@ def dashboard(client) -> str | None:
 
 
 def evaluate_points(
-    base_scenario_path: str | Path,
+    base_scenario_path: str | Path | Mapping[str, Any],
     points: list[dict[str, Any]],
     *,
     paths: int,
     seed: int,
     client=None,
     summaries: bool = True,
-    books: str | Path | None = None,
+    books: str | Path | BooksMemo | None = None,
     strict: bool = False,
+    on_point: Callable[[int], None] | None = None,
 ) -> list[xr.Dataset]:
     """Run each point (dotted scenario key -> value, applied to the base scenario) with
     common random numbers; one Dataset per point, in order.
@@ -393,7 +399,13 @@ def evaluate_points(
     in ``books`` (default ``$XDG_CACHE_HOME/guarantee_sim/books``, or ``~/.cache``): points
     that change only what the processes do not read (pool sizes, caps, capital,
     subsidies paid to the guarantor) run the processes once. Nothing is written but the
-    book cache.
+    book cache. In this process ``books`` may instead be a memo of this process
+    (:class:`~guarantee_sim.engine.BooksInMemory`): nothing is written at all.
+
+    The base may be a scenario as a dict (``scenario_from_dict``). ``on_point(i)`` is
+    called as point ``i`` finishes (in any order on a cluster). The analyses of
+    :mod:`guarantee_sim.analysis` (sensitivity, design solver, calibration) run their
+    points here, so a cluster gives them the same numbers, bit for bit.
 
     Example (two fees, 500 paths each, in this process)::
 
@@ -405,17 +417,23 @@ def evaluate_points(
         )
         [float(ds.public_cost_pv) for ds in out]    # CNY, one a point
     """
-    from ..config import load_scenario
+    from ..config import load_scenario, scenario_from_dict
 
-    scenarios = [
-        load_scenario(
-            base_scenario_path,
-            overrides=[f"{k}={json.dumps(v)}" for k, v in point.items()],
-            strict=strict,
-        )
-        for point in points
-    ]
-    cache = str(Path(books) if books is not None else _user_cache() / "books")
+    def scenario(point: dict[str, Any]) -> Scenario:
+        overrides = [f"{k}={json.dumps(v)}" for k, v in point.items()]
+        if isinstance(base_scenario_path, Mapping):
+            return scenario_from_dict(
+                dict(base_scenario_path), source="<scenario>", overrides=overrides
+            )
+        return load_scenario(base_scenario_path, overrides=overrides, strict=strict)
+
+    scenarios = [scenario(point) for point in points]
+    if callable(books):  # a memo lives in this process: its tasks cannot leave it
+        if client is not None:
+            raise ValueError("a books memo of this process cannot serve a cluster: give a folder")
+        cache: Any = books
+    else:
+        cache = str(Path(books) if books is not None else _user_cache() / "books")
     plan = Plan(
         experiment=cast(Experiment, None),  # points are not an experiment's designs
         designs=[],
@@ -431,6 +449,8 @@ def evaluate_points(
     with _executor(client, 0 if client is None else None) as run:
         for i, (_, _, ds) in run(tasks, leaders(tasks)):
             out[i] = ds
+            if on_point is not None:
+                on_point(i)
     return [ds for ds in out if ds is not None]
 
 

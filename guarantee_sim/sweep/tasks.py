@@ -7,6 +7,8 @@ needs only the package and the shared folders.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +26,7 @@ class Task(NamedTuple):
     seed: int
     shift: np.ndarray | None  # importance sampling: the first design's (engine/tail.py)
     store: str | None  # None: return the Dataset instead of writing it (evaluate_points)
-    books: str  # the book cache's folder
+    books: Any  # the book cache's folder (str), or a memo of this process (evaluate_points)
     summaries: bool  # write the design's outcomes (a task is then the whole design)
 
     @property
@@ -40,6 +42,16 @@ def prepare_worker() -> None:
     from .._numba_cache import configure_numba_cache
 
     configure_numba_cache()
+
+
+def replica_workers() -> int | None:
+    """Processes for the book replicas of the institution processes: forked (simulate's
+    default, one per CPU) only where a fork is safe; 1 (in this process) in a Dask worker
+    (daemonic: it cannot have children) or beside another thread (a Dask client's, a
+    progress display's: a fork copies the locks they hold, and the child can hang)."""
+    if multiprocessing.current_process().daemon or threading.active_count() > 1:
+        return 1
+    return None
 
 
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
@@ -58,8 +70,8 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
         seed=task.seed,
         first_path=task.first_path,
         shift=task.shift,
-        books=BookCache(task.books),
-        workers=1,  # a Dask worker is daemonic: it cannot fork the replicas' workers
+        books=BookCache(task.books) if isinstance(task.books, str) else task.books,
+        workers=replica_workers(),
     )
     if task.summaries:
         ds = design_outcomes(ds, intervals=True)
