@@ -64,11 +64,12 @@ def threads(n: int) -> int:
 # --------------------------------------------------------------------------- hot loop
 
 
-def hot_scenario() -> gs.Scenario:
+def hot_scenario(pd_mean: float = 0.03) -> gs.Scenario:
     """Only defaults and losses: one segment, bank only (coverage 0), no renewals.
 
     Three PD grades (as the shipped scenarios have), LGD 0.5; the horizon's run-off is the
     minimum the validator allows, so the month loop around the records is short.
+    ``pd_mean`` other than 3% is for ``hot_loop_probe.py`` (the cost of a default).
     """
     data = {
         "name": "bench_hot_loop",
@@ -82,7 +83,7 @@ def hot_scenario() -> gs.Scenario:
         "segments": {
             "sme": {
                 "pd": {
-                    "mean": 0.03,
+                    "mean": pd_mean,
                     "grades": [
                         {"relative_pd": 0.5, "weight": 0.3},
                         {"relative_pd": 1.0, "weight": 0.5},
@@ -129,9 +130,9 @@ def hot_book(scenario: gs.Scenario, n_loans: int, seed: int = 1) -> LoanBook:
     )
 
 
-def hot_inputs(n_loans: int) -> tuple[KernelInputs, LoanBook]:
+def hot_inputs(n_loans: int, pd_mean: float = 0.03) -> tuple[KernelInputs, LoanBook]:
     """The hot-loop scenario's kernel inputs and its book of ``n_loans`` single loans."""
-    scenario = hot_scenario()
+    scenario = hot_scenario(pd_mean)
     book = hot_book(scenario, n_loans)
     return build_inputs(scenario, SEED, book), book
 
