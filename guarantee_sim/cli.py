@@ -498,6 +498,7 @@ def _importing_for_a_run() -> Iterator[None]:
 def _run(args, console: Console) -> int:
     with _importing_for_a_run():
         _configure_numba_cache()
+        from ._no_dask import xarray_without_dask
         from .engine import simulate
 
     _check_paths_and_seed(args)
@@ -516,10 +517,11 @@ def _run(args, console: Console) -> int:
     out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
     _check_output_options(args)
     chatter = _chatter(args, console)
-    with _progress_bar(chatter, args.quiet) as bar:
-        ds = simulate(scenario, progress=_Phases(bar))
-        _raise_if_signalled()
-    _write_and_print(ds, out, args, console, chatter)
+    with xarray_without_dask():  # a run makes no Dask arrays: see _no_dask.py
+        with _progress_bar(chatter, args.quiet) as bar:
+            ds = simulate(scenario, progress=_Phases(bar))
+            _raise_if_signalled()
+        _write_and_print(ds, out, args, console, chatter)
     return 0
 
 
