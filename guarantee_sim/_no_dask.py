@@ -46,7 +46,7 @@ def xarray_without_dask() -> Iterator[None]:
     def is_dask_collection(x: object) -> bool:
         return "dask" in sys.modules and asks(x)
 
-    utils.is_dask_collection = is_dask_collection
+    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]  (a TypeGuard)
     try:
         yield
     finally:
