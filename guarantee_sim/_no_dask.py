@@ -46,7 +46,8 @@ def xarray_without_dask() -> Iterator[None]:
     def is_dask_collection(x: object) -> bool:
         return "dask" in sys.modules and asks(x)
 
-    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]  (a TypeGuard)
+    # xarray's is typed as a TypeGuard; this one returns the same answers as a bool
+    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
     try:
         yield
     finally:
