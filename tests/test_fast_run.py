@@ -40,12 +40,15 @@ def test_poisson_counts_are_scipys():
 
 
 RUN = """
-import contextlib, io, json, sys
+import atexit, contextlib, gc, io, json, sys
 from guarantee_sim.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(["run", "scenarios/hangzhou_2021_2023.yaml", "--paths", "4", "--set",
                  "processes.replicas=1", "--out", {out!r}])
-print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}))
+unfrozen = gc.get_freeze_count()
+atexit._run_exitfuncs()  # what the interpreter runs on exit, before its last collections
+print(json.dumps({{"code": code, "modules": sorted(sys.modules), "unfrozen": unfrozen,
+                  "frozen_at_exit": gc.get_freeze_count()}}))
 """
 
 
@@ -71,6 +74,10 @@ def test_a_run_imports_none_of_the_heavy_modules_it_does_not_use(tmp_path):
     out = fresh_python(RUN.format(out=str(tmp_path / "r.nc")), timeout=600)
     assert out["code"] == 0
     assert [m for m in NOT_IMPORTED_BY_RUN if m in out["modules"]] == []
+    # the collector as it was after main() returns; everything frozen at exit, so that
+    # the interpreter's last collections skip the run's objects (about 1 s of wall)
+    assert out["unfrozen"] == 0
+    assert out["frozen_at_exit"] > 100_000
 
 
 def test_xarray_without_dask_is_restored_for_later_dask_users():
