@@ -1,0 +1,56 @@
+"""Keep xarray from importing Dask in a command that makes no Dask arrays.
+
+With Dask installed (the ``sweep`` extra), xarray imports ``dask`` and ``dask.array`` the
+first time it builds a Dataset or compares two variables, only to ask whether an array
+is a Dask array: 0.5 s of CPU in the run's process and again in each forked worker of
+the institution processes, where it lies on the run's critical path. An array can only
+be a Dask array once Dask is imported, so while it is not, the answer is "no" without
+importing it.
+
+This uses two private names of xarray (``namedarray.pycompat._cached_duck_array_modules``
+and ``namedarray.utils.is_dask_collection``, xarray 2024-2026). If they are missing, the
+block runs as it would without it (only slower): nothing here can change a result.
+Everything is restored when the block ends, so a later use of Dask in the same process
+(a test, a notebook) sees xarray as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def xarray_without_dask() -> Iterator[None]:
+    """Inside the block, xarray treats no array as a Dask array unless Dask is imported.
+
+    Use it only around work that creates no Dask arrays (``guarantee-sim run``).
+    """
+    if "dask" in sys.modules:  # already paid for, and Dask arrays may exist
+        yield
+        return
+    try:
+        from packaging.version import Version
+        from xarray.namedarray import pycompat, utils
+
+        cache = pycompat._cached_duck_array_modules
+        asks = utils.is_dask_collection
+        absent = object.__new__(pycompat.DuckArrayModule)  # what xarray records without Dask
+    except (ImportError, AttributeError):  # xarray's internals moved: run as usual
+        yield
+        return
+    absent.module, absent.version, absent.type, absent.available = None, Version("0"), (), False
+    seeded = cache.setdefault("dask", absent) is absent
+
+    def is_dask_collection(x: object) -> bool:
+        return "dask" in sys.modules and asks(x)
+
+    # xarray's is typed as a TypeGuard; this one returns the same answers as a bool
+    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        utils.is_dask_collection = asks
+        if seeded and cache.get("dask") is absent:
+            del cache["dask"]  # the next check imports Dask, as xarray would have
