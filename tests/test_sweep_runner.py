@@ -16,7 +16,7 @@ import xarray as xr
 
 from guarantee_sim.experiments import run_experiment
 from guarantee_sim.sweep import StoreMismatch, open_result, plan_sweep, run_sweep
-from guarantee_sim.sweep.store import KILL_ENV, PARTIAL, TASKS, open_store
+from guarantee_sim.sweep.store import DESIGNS, KILL_ENV, TASKS, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "tests" / "sweeps" / "county_small.yaml"  # 4 designs x 8 paths
@@ -78,16 +78,19 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
         command, check=False, env=env, capture_output=True, text=True, timeout=600
     )
     assert killed.returncode == -9, killed.stderr
-    left = sorted(os.listdir(store / TASKS))
-    assert len(left) == 3 and left[0].startswith(PARTIAL)  # two done, one half-written
+    done = sorted(os.listdir(store / TASKS))
+    assert done == ["d00000_p000000000", "d00000_p000000004"]  # two done: design 0's
+    assert (store / DESIGNS / "d00001").is_dir()  # task 3 (design 1's first) was writing
     assert not (store / "result").exists()
+    stamps = {name: os.stat(store / TASKS / name).st_mtime_ns for name in done}
     env.pop(KILL_ENV)
     resumed = subprocess.run(
         command, check=False, env=env, capture_output=True, text=True, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert sorted(os.listdir(store / TASKS))[:2] == left[1:]  # the finished ones were kept
-    assert len(os.listdir(store / TASKS)) == 8  # and the half-written one is gone
+    assert len(os.listdir(store / TASKS)) == 8  # the half-written one was run again
+    for name, stamp in stamps.items():  # and the finished ones were not
+        assert os.stat(store / TASKS / name).st_mtime_ns == stamp, name
     assert_same(open_result(store), reference)
 
 

@@ -26,6 +26,8 @@ class Task(NamedTuple):
     store: str | None  # None: return the Dataset instead of writing it (evaluate_points)
     books: str  # the book cache's folder
     summaries: bool  # write the design's outcomes (a task is then the whole design)
+    design_paths: int  # the design's paths, and the paths per task (its store's layout)
+    block_paths: int
 
     @property
     def name(self) -> str:
@@ -68,7 +70,10 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     if not task.summaries:  # of this block's paths only: made anew for the whole design
         ds = ds.drop_vars([n for n in PATH_SUMMARIES if n in ds])
         ds = ds.drop_vars("variance_source", errors="ignore")
-    from .store import write_task
+    from .store import write_block, write_task
 
-    write_task(Path(task.store), task.name, ds)
+    if task.summaries:
+        write_task(Path(task.store), task.name, ds)
+    else:
+        write_block(Path(task.store), task, ds)
     return task.design, task.first_path, None
