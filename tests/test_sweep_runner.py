@@ -94,6 +94,47 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     assert_same(open_result(store), reference)
 
 
+@pytest.mark.slow  # a command line with a LocalCluster of 2 workers: ~15 s of CPU
+def test_ctrl_c_cancels_the_cluster_says_what_is_stored_and_the_command_resumes(
+    tmp_path, reference
+):
+    import re
+    import signal
+    import time
+
+    store = tmp_path / "s.zarr"
+    command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),
+               "--workers", "2", "--store", str(store), "--task-paths", "1", "--quiet"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # a session of its own: SIGINT to its whole group, workers included, as Ctrl-C sends it
+    sweep = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not (store / TASKS).is_dir() or not os.listdir(store / TASKS):
+            assert sweep.poll() is None and time.monotonic() < deadline, "no task finished"
+            time.sleep(0.2)
+        os.killpg(sweep.pid, signal.SIGINT)
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert sweep.returncode == 130, err
+    said = re.fullmatch(
+        r"sweep interrupted: (\d+) of 32 tasks stored in (.+); run the same command again to "
+        r"finish the other (\d+)\n",
+        err,
+    )
+    assert said, err  # one line, no worker's traceback
+    stored = int(said.group(1))
+    assert 1 <= stored == len(os.listdir(store / TASKS)) and stored + int(said.group(3)) == 32
+    resumed = run_sweep(EXPERIMENT, store=store, workers=0, task_paths=1)
+    assert len(os.listdir(store / TASKS)) == 32
+    assert_same(resumed, reference)
+
+
 def test_a_store_of_another_sweep_is_refused(tmp_path, capsys):
     store = tmp_path / "s.zarr"
     open_store(store, plan_sweep(EXPERIMENT).attrs)  # made by the experiment's seed, 5

@@ -172,7 +172,8 @@ def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tu
 
 
 def local_cluster(workers: int):
-    """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each."""
+    """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each,
+    deaf to SIGINT (:func:`~.tasks.dask_setup`: Ctrl-C is the command line's to handle)."""
     import logging
 
     from distributed import LocalCluster
@@ -184,6 +185,7 @@ def local_cluster(workers: int):
         processes=True,
         dashboard_address=":0",
         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        preload=["guarantee_sim.sweep.tasks"],
     )
 
 

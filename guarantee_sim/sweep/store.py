@@ -105,6 +105,14 @@ def open_store(store: Path, attrs: dict) -> set[str]:
     return {entry.name for entry in (store / TASKS).iterdir()}
 
 
+def finished(store: Path) -> int:
+    """How many tasks the store holds finished."""
+    tasks = Path(store) / TASKS
+    if not tasks.is_dir():
+        return 0
+    return sum(1 for entry in tasks.iterdir() if not entry.name.startswith(PARTIAL))
+
+
 def design_name(design: int) -> str:
     return f"d{design:05d}"
 

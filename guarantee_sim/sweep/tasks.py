@@ -44,6 +44,18 @@ def prepare_worker() -> None:
     configure_numba_cache()
 
 
+def dask_setup(worker) -> None:
+    """A local cluster's worker, started (its ``preload``): ignore SIGINT. Ctrl-C at a
+    terminal reaches every process of the group, workers included; the command line
+    cancels their tasks and closes them, without each printing its own traceback."""
+    import contextlib
+    import signal
+
+    # (not the process's main thread: the signal is not ours to set)
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     """Simulate the task's paths and write them to the store (``after``: tasks this one
     waits for, so that they have cached the books it reads). Returns ``(design,
