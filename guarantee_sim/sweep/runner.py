@@ -179,7 +179,9 @@ def local_cluster(workers: int):
     from distributed import LocalCluster
 
     return LocalCluster(
-        silence_logs=logging.ERROR,  # not a worker's slow shutdown on a busy machine
+        # not a worker's slow shutdown on a busy machine, nor the lost connections of a
+        # cluster closed on Ctrl-C; a task's error still reaches the client with its result
+        silence_logs=logging.CRITICAL,
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -194,8 +196,8 @@ def local_cluster(workers: int):
 
 def combine_store(plan: Plan, store: Path) -> xr.Dataset:
     """The experiment's Dataset from the finished tasks (``run_experiment``'s, bit for bit:
-    each design's paths as its tasks wrote them, and what is computed over paths made
-    anew)."""
+    each design's paths as its tasks wrote them, lazily, and what is computed over paths
+    made anew)."""
     from ..experiments import combine_designs
     from ..results.dataset import with_path_summaries
 
@@ -247,8 +249,12 @@ def write_result(store: Path, ds: xr.Dataset) -> None:
     os.rename(partial, final)
 
 
-def open_result(store: str | Path) -> xr.Dataset:
-    """A finished sweep's results (``xr.open_zarr(store, group="result")``), loaded."""
+def open_result(store: str | Path, lazy: bool = False) -> xr.Dataset:
+    """A finished sweep's results (``xr.open_zarr(store, group="result")``), loaded, or
+    with ``lazy`` as dask arrays (the coordinates loaded)."""
+    if lazy:
+        ds = xr.open_dataset(str(Path(store) / RESULT), engine="zarr", chunks={})
+        return as_written(ds.assign_coords({n: ds[n].load() for n in ds.coords}))
     with xr.open_dataset(str(Path(store) / RESULT), engine="zarr", chunks=None) as ds:
         return as_written(ds.load())
 
@@ -269,8 +275,13 @@ def run_sweep(
     plan: Plan | None = None,
 ) -> xr.Dataset:
     """Run an experiment's designs as tasks of (design, block of paths) and return its
-    results: ``run_experiment``'s Dataset bit for bit (or, with ``summaries``, each design's
-    :func:`~guarantee_sim.results.outcomes.design_outcomes` with intervals).
+    results: ``run_experiment``'s Dataset bit for bit, read lazily from the store's
+    ``result`` group (dask arrays: ``.load()`` to hold it in memory), or, with
+    ``summaries``, each design's
+    :func:`~guarantee_sim.results.outcomes.design_outcomes` with intervals. The combined
+    results are written from the designs' groups chunk by chunk: no design's paths are
+    all in memory at once, but what the path summaries read (attainment, year factors,
+    parameters).
 
     Parameters
     ----------
@@ -322,8 +333,8 @@ def run_sweep(
             if on_task is not None:
                 on_task(todo[i])
     combined = combine_store(plan, store)
-    write_result(store, combined)
-    return combined
+    write_result(store, combined)  # (the designs' paths copied chunk by chunk)
+    return combined if plan.summaries else open_result(store, lazy=True)
 
 
 class _executor:

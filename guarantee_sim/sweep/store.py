@@ -132,6 +132,7 @@ def write_block(store: Path, task, ds: xr.Dataset) -> None:
     for i, name in enumerate(_path_variables(ds)):
         encoded = xr.conventions.encode_cf_variable(ds.variables[name], name=name)
         array = arrays[name]
+        assert isinstance(array, zarr.Array)  # (the design's group holds arrays only)
         array[region] = np.asarray(encoded.values, dtype=array.dtype)
         if kill and int(kill) == _written[0] and i == 0:
             os.kill(os.getpid(), signal.SIGKILL)  # fault injection: one array written
@@ -141,7 +142,7 @@ def write_block(store: Path, task, ds: xr.Dataset) -> None:
 
 
 def _path_variables(ds: xr.Dataset) -> list[str]:
-    return [name for name, v in ds.variables.items() if "path" in v.dims]
+    return [str(name) for name, v in ds.variables.items() if "path" in v.dims]
 
 
 def _make_design(group: Path, ds: xr.Dataset, paths: int, block: int) -> None:
@@ -177,11 +178,19 @@ def _make_design(group: Path, ds: xr.Dataset, paths: int, block: int) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
+#: what the path summaries (results.dataset.with_path_summaries) read, loaded; the rest of
+#: a design's arrays stay on disk until the combined results are written (chunk by chunk)
+_SUMMARISED = ("target_attainment", "parameter_value", "year_factor")
+
+
 def read_design(store: Path, design: int) -> xr.Dataset:
-    """A design's path-level results, every task's paths (all written: its markers are)."""
+    """A design's path-level results, every task's paths (all written: its markers are):
+    the coordinates and what the path summaries read in memory, the rest lazy (dask
+    arrays, a chunk a task)."""
     path = str(Path(store) / DESIGNS / design_name(design))
-    with xr.open_dataset(path, engine="zarr", chunks=None, consolidated=False) as ds:
-        return as_written(ds.load())
+    ds = xr.open_dataset(path, engine="zarr", chunks={}, consolidated=False)
+    loaded = [n for n in (*ds.coords, *_SUMMARISED) if n in ds]
+    return as_written(ds.assign({n: ds[n].load() for n in loaded}))
 
 
 def write_task(store: Path, name: str, ds: xr.Dataset) -> None:
