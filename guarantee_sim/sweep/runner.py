@@ -196,8 +196,9 @@ def local_cluster(workers: int):
 
 def combine_store(plan: Plan, store: Path) -> xr.Dataset:
     """The experiment's Dataset from the finished tasks (``run_experiment``'s, bit for bit:
-    each design's paths as its tasks wrote them, lazily, and what is computed over paths
-    made anew)."""
+    each design's paths as its tasks wrote them, and what is computed over paths made
+    anew). Every design's paths are in memory at once (``run_experiment``'s are too): a
+    lazy combine (dask arrays) cost the client more CPU than it saved."""
     from ..experiments import combine_designs
     from ..results.dataset import with_path_summaries
 
@@ -249,12 +250,8 @@ def write_result(store: Path, ds: xr.Dataset) -> None:
     os.rename(partial, final)
 
 
-def open_result(store: str | Path, lazy: bool = False) -> xr.Dataset:
-    """A finished sweep's results (``xr.open_zarr(store, group="result")``), loaded, or
-    with ``lazy`` as dask arrays (the coordinates loaded)."""
-    if lazy:
-        ds = xr.open_dataset(str(Path(store) / RESULT), engine="zarr", chunks={})
-        return as_written(ds.assign_coords({n: ds[n].load() for n in ds.coords}))
+def open_result(store: str | Path) -> xr.Dataset:
+    """A finished sweep's results (``xr.open_zarr(store, group="result")``), loaded."""
     with xr.open_dataset(str(Path(store) / RESULT), engine="zarr", chunks=None) as ds:
         return as_written(ds.load())
 
@@ -275,13 +272,8 @@ def run_sweep(
     plan: Plan | None = None,
 ) -> xr.Dataset:
     """Run an experiment's designs as tasks of (design, block of paths) and return its
-    results: ``run_experiment``'s Dataset bit for bit, read lazily from the store's
-    ``result`` group (dask arrays: ``.load()`` to hold it in memory), or, with
-    ``summaries``, each design's
-    :func:`~guarantee_sim.results.outcomes.design_outcomes` with intervals. The combined
-    results are written from the designs' groups chunk by chunk: no design's paths are
-    all in memory at once, but what the path summaries read (attainment, year factors,
-    parameters).
+    results: ``run_experiment``'s Dataset bit for bit (or, with ``summaries``, each design's
+    :func:`~guarantee_sim.results.outcomes.design_outcomes` with intervals).
 
     Parameters
     ----------
@@ -333,8 +325,8 @@ def run_sweep(
             if on_task is not None:
                 on_task(todo[i])
     combined = combine_store(plan, store)
-    write_result(store, combined)  # (the designs' paths copied chunk by chunk)
-    return combined if plan.summaries else open_result(store, lazy=True)
+    write_result(store, combined)
+    return combined
 
 
 class _executor:

@@ -178,19 +178,11 @@ def _make_design(group: Path, ds: xr.Dataset, paths: int, block: int) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-#: what the path summaries (results.dataset.with_path_summaries) read, loaded; the rest of
-#: a design's arrays stay on disk until the combined results are written (chunk by chunk)
-_SUMMARISED = ("target_attainment", "parameter_value", "year_factor")
-
-
 def read_design(store: Path, design: int) -> xr.Dataset:
-    """A design's path-level results, every task's paths (all written: its markers are):
-    the coordinates and what the path summaries read in memory, the rest lazy (dask
-    arrays, a chunk a task)."""
+    """A design's path-level results, every task's paths (all written: its markers are)."""
     path = str(Path(store) / DESIGNS / design_name(design))
-    ds = xr.open_dataset(path, engine="zarr", chunks={}, consolidated=False)
-    loaded = [n for n in (*ds.coords, *_SUMMARISED) if n in ds]
-    return as_written(ds.assign({n: ds[n].load() for n in loaded}))
+    with xr.open_dataset(path, engine="zarr", chunks=None, consolidated=False) as ds:
+        return as_written(ds.load())
 
 
 def write_task(store: Path, name: str, ds: xr.Dataset) -> None:
