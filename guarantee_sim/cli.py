@@ -337,10 +337,9 @@ def _sweep(args, console: Console) -> int:
     with _printing_warnings():
         try:
             return sweep_command(args, console)
-        except KeyboardInterrupt:
-            if args.store and Path(args.store).exists():  # its finished tasks are kept
-                _written.append(Path(args.store))
-            raise
+        except KeyboardInterrupt as err:  # sweep_command said what the store keeps
+            _received.clear()
+            return 128 + getattr(err, "signum", signal.SIGINT)
 
 
 @contextlib.contextmanager

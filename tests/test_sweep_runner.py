@@ -16,7 +16,7 @@ import xarray as xr
 
 from guarantee_sim.experiments import run_experiment
 from guarantee_sim.sweep import StoreMismatch, open_result, plan_sweep, run_sweep
-from guarantee_sim.sweep.store import KILL_ENV, PARTIAL, TASKS, open_store
+from guarantee_sim.sweep.store import DESIGNS, KILL_ENV, TASKS, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "tests" / "sweeps" / "county_small.yaml"  # 4 designs x 8 paths
@@ -71,17 +71,62 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
         command, check=False, env=env, capture_output=True, text=True, timeout=600
     )
     assert killed.returncode == -9, killed.stderr
-    left = sorted(os.listdir(store / TASKS))
-    assert len(left) == 3 and left[0].startswith(PARTIAL)  # two done, one half-written
+    done = sorted(os.listdir(store / TASKS))
+    assert done == ["d00000_p000000000", "d00000_p000000004"]  # two done: design 0's
+    assert (store / DESIGNS / "d00001").is_dir()  # task 3 (design 1's first) was writing
     assert not (store / "result").exists()
+    stamps = {name: os.stat(store / TASKS / name).st_mtime_ns for name in done}
     env.pop(KILL_ENV)
     resumed = subprocess.run(
         command, check=False, env=env, capture_output=True, text=True, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert sorted(os.listdir(store / TASKS))[:2] == left[1:]  # the finished ones were kept
-    assert len(os.listdir(store / TASKS)) == 8  # and the half-written one is gone
+    assert len(os.listdir(store / TASKS)) == 8  # the half-written one was run again
+    for name, stamp in stamps.items():  # and the finished ones were not
+        assert os.stat(store / TASKS / name).st_mtime_ns == stamp, name
     assert_same(open_result(store), reference)
+
+
+@pytest.mark.slow  # a command line with a LocalCluster of 2 workers: ~15 s of CPU
+def test_ctrl_c_cancels_the_cluster_says_what_is_stored_and_the_command_resumes(
+    tmp_path, reference
+):
+    import re
+    import signal
+    import time
+
+    store = tmp_path / "s.zarr"
+    command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),
+               "--workers", "2", "--store", str(store), "--task-paths", "1", "--quiet"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # a session of its own: SIGINT to its whole group, workers included, as Ctrl-C sends it
+    sweep = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not (store / TASKS).is_dir() or not os.listdir(store / TASKS):
+            assert sweep.poll() is None and time.monotonic() < deadline, "no task finished"
+            time.sleep(0.2)
+        os.killpg(sweep.pid, signal.SIGINT)
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert sweep.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.startswith("sweep interrupted")]
+    said = re.fullmatch(
+        r"sweep interrupted: (\d+) of 32 tasks stored in (.+); run the same command again to "
+        r"finish the other (\d+)",
+        lines[0] if len(lines) == 1 else "",
+    )
+    assert said and "Traceback" not in err, err  # one line, no worker's traceback
+    stored = int(said.group(1))
+    assert 1 <= stored == len(os.listdir(store / TASKS)) and stored + int(said.group(3)) == 32
+    resumed = run_sweep(EXPERIMENT, store=store, workers=0, task_paths=1)
+    assert len(os.listdir(store / TASKS)) == 32
+    assert_same(resumed, reference)
 
 
 def test_a_store_of_another_sweep_is_refused(tmp_path, capsys):

@@ -3,19 +3,22 @@
 Prints the estimate (disk, memory per worker and for the combined results, time) before
 anything runs, the Dask dashboard's address when there is one, and the sweep's progress
 (tasks done; designs done) on a Rich display. Ctrl-C cancels the cluster's tasks, closes
-a cluster it started, and leaves the store resumable: the same command finishes it.
+a cluster it started (whose workers ignore SIGINT: no traceback of theirs), says in one
+line how many tasks the store holds, and leaves it resumable: the same command finishes
+it (exit status 130).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .runner import Plan, dashboard, local_cluster, plan_sweep, run_sweep
-from .store import StoreMismatch
+from .store import StoreMismatch, finished
 from .tasks import Task
 
 
@@ -71,7 +74,6 @@ def sweep_command(args, console: Console) -> int:
         strict=args.strict,
     )
     store = Path(args.store or Path("results") / f"{plan.experiment.name}.zarr")
-    args.store = str(store)  # the command line names it on an interrupt
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if not args.quiet:
         console.print(f"sweep {plan.experiment.name}: {estimate(plan, workers)}")
@@ -103,19 +105,29 @@ def sweep_command(args, console: Console) -> int:
         Console(stderr=True, markup=False).print(f"error: {err}")
         return 2
     except KeyboardInterrupt:
-        Console(stderr=True).print(
-            f"sweep interrupted: {store} keeps the finished tasks; run the same command "
-            "again to finish the others"
+        # the cluster first (run_sweep has cancelled its tasks), then one line
+        _close(client, cluster)
+        client = cluster = None
+        total = len(plan.tasks(None, "", None))
+        stored = finished(store)
+        print(  # one line, whatever the terminal's width
+            f"sweep interrupted: {stored} of {total} tasks stored in {store}; run the same "
+            f"command again to finish the other {total - stored}",
+            file=sys.stderr,
         )
         raise
     finally:
-        for thing in (client, cluster):
-            if thing is not None:
-                thing.close()
+        _close(client, cluster)
     if not args.quiet:
         what = "each design's outcomes" if plan.summaries else "the results"
         console.print(f"{what} written to {store} (xr.open_zarr('{store}', group='result'))")
     return 0
+
+
+def _close(*things) -> None:
+    for thing in things:
+        if thing is not None:
+            thing.close()
 
 
 class _progress:

@@ -24,7 +24,7 @@ import xarray as xr
 from .._version import __version__
 from ..config import Scenario
 from ..experiments import Design, Experiment, load_experiment, variant_scenarios
-from .store import FORMAT, RESULT, as_written, open_store, read_task
+from .store import FORMAT, RESULT, as_written, open_store, read_design, read_task
 from .tasks import Task, run_task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +54,7 @@ class Plan:
         step = self.paths if self.summaries else self.task_paths
         return [
             Task(d, first, min(step, self.paths - first), s, self.seed, shift, store, books,
-                 self.summaries)
+                 self.summaries, self.paths, step)
             for d, s in enumerate(self.scenarios)
             for first in range(0, self.paths, step)
         ]  # fmt: skip
@@ -177,18 +177,22 @@ def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tu
 
 
 def local_cluster(workers: int):
-    """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each."""
+    """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each,
+    deaf to SIGINT (:func:`~.tasks.dask_setup`: Ctrl-C is the command line's to handle)."""
     import logging
 
     from distributed import LocalCluster
 
     return LocalCluster(
-        silence_logs=logging.ERROR,  # not a worker's slow shutdown on a busy machine
+        # not a worker's slow shutdown on a busy machine, nor the lost connections of a
+        # cluster closed on Ctrl-C; a task's error still reaches the client with its result
+        silence_logs=logging.CRITICAL,
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",
         env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        preload=["guarantee_sim.sweep.tasks"],
     )
 
 
@@ -197,29 +201,19 @@ def local_cluster(workers: int):
 
 def combine_store(plan: Plan, store: Path) -> xr.Dataset:
     """The experiment's Dataset from the finished tasks (``run_experiment``'s, bit for bit:
-    the blocks concatenated along ``path`` and what is computed over paths made anew)."""
+    each design's paths as its tasks wrote them, and what is computed over paths made
+    anew). Every design's paths are in memory at once (``run_experiment``'s are too): a
+    lazy combine (dask arrays) cost the client more CPU than it saved."""
     from ..experiments import combine_designs
     from ..results.dataset import with_path_summaries
 
-    by_design: dict[int, list[str]] = {}
-    for task in plan.tasks(str(store), "", None):
-        by_design.setdefault(task.design, []).append(task.name)
-    if plan.summaries:
-        outcomes = {plan.designs[d]: read_task(store, names[0]) for d, names in by_design.items()}
+    if plan.summaries:  # a task a design
+        names = {t.design: t.name for t in plan.tasks(str(store), "", None)}
+        outcomes = {plan.designs[d]: read_task(store, name) for d, name in names.items()}
         return combine_outcomes(plan, outcomes)
-    runs = {}
-    for d, names in by_design.items():
-        pieces = [read_task(store, name) for name in names]
-        ds = xr.concat(
-            pieces,
-            dim="path",
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="override",
-            combine_attrs="override",
-        )
-        runs[plan.designs[d]] = with_path_summaries(ds)
+    runs = {
+        design: with_path_summaries(read_design(store, d)) for d, design in enumerate(plan.designs)
+    }
     return combine_designs(plan.experiment, runs, paths=plan.paths, seed=plan.seed)
 
 

@@ -1,21 +1,36 @@
-"""A sweep's Zarr store: one group per finished task, made whole by an atomic rename.
+"""A sweep's Zarr store: one group per design, each task's paths written into it as a
+region, and a marker per finished task.
 
 Layout of ``NAME.zarr`` (a Zarr v2 directory store: every dtype of the results has a
 specification there, fixed-length text included)::
 
     .zattrs                   root group's attrs: sweep_format, sweep_hash, experiment,
                               seed, n_paths, task_paths, summaries_only, package_version
-    tasks/d00003_p0000256/    one finished task: design 3, paths 256 .. 256 + task_paths - 1
-                              (a Zarr group holding simulate's path-level Dataset for
-                              those paths, or, summaries-only, the design's outcomes)
-    tasks/.partial-.../       a task being written (or killed while written): never read
+    designs/d00003/           design 3's path-level results (simulate's Dataset without
+                              what is computed over paths): every array of a path dim at
+                              the run's full length, chunked by task (chunk k along
+                              ``path`` = paths k * task_paths ...), uncompressed (floats
+                              of a Monte Carlo compress poorly); the others whole
+    designs/.partial-...      a design group being made (or killed while made): never read
+    tasks/d00003_p0000256     task done: design 3, paths 256 .. 256 + task_paths - 1 (an
+                              empty file, made after its region is written; summaries
+                              only: a group holding the design's outcomes)
+    tasks/.partial-...        a summaries task being written: never read
     result/                   the combined Dataset, written when every task is done
 
-A task writes its group under a ``.partial-`` name and renames it to its own name when its
-data are on disk (``os.rename`` of a directory is atomic on POSIX): the name is the
-completion marker, so a task killed at any moment, SIGKILL in the middle of a chunk
-included, leaves only a ``.partial-`` folder that a restart deletes and writes again. Each
-task's group is its own, so tasks never write the same file.
+Why this layout: a task writes its ~40 path arrays into chunks of its own (one write an
+array, no metadata), instead of a group of ~75 arrays of its own (zarr-python's
+per-array cost, ~10 ms each, made the writes as long as the simulation), and the combine
+reads each design's arrays once. The design's group (its metadata and the coordinates
+without a path dim, the same for every task of the design) is made by the first of its
+tasks to finish, under a ``.partial-`` name renamed into place (``os.rename`` of a
+directory is atomic on POSIX, and fails onto an existing one: the others discard theirs).
+
+Resuming: the marker is written after the task's region, so a task killed at any moment,
+SIGKILL in the middle of a chunk included, has no marker and is run again; its chunks
+are its own (no other task writes them), so rewriting them whole repairs a half-written
+one. Summaries-only tasks are small (a design's outcomes): each writes a group under a
+``.partial-`` name and renames it to its own name, which is then the marker.
 
 The root attr ``sweep_hash`` is a hash of every design's validated scenario, the seed, the
 paths, the paths per task and the mode: a restart into a store made by another
@@ -26,17 +41,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
-#: the version of this layout, in the root's attrs
-FORMAT = 1
+#: the version of this layout, in the root's attrs (2: a group a design, regions by task)
+FORMAT = 2
+DESIGNS = "designs"
 TASKS = "tasks"
 RESULT = "result"
 PARTIAL = ".partial-"
-#: fault injection for the tests (tests/test_sweep_resume.py): "N" SIGKILLs this process
+#: fault injection for the tests (tests/test_sweep_runner.py): "N" SIGKILLs this process
 #: in the middle of writing the N-th task it writes (after some of its data are on disk)
 KILL_ENV = "GUARANTEE_SIM_SWEEP_KILL_IN_WRITE"
 _written = [0]
@@ -80,19 +98,96 @@ def open_store(store: Path, attrs: dict) -> set[str]:
         store.parent.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(str(store), mode="w", zarr_format=2)
         root.attrs.update(attrs)
-    tasks = store / TASKS
-    tasks.mkdir(exist_ok=True)
-    done = set()
-    for entry in tasks.iterdir():
-        if entry.name.startswith(PARTIAL):
+    for folder in (store / DESIGNS, store / TASKS):
+        folder.mkdir(exist_ok=True)
+        for entry in folder.glob(f"{PARTIAL}*"):
             shutil.rmtree(entry, ignore_errors=True)
-        else:
-            done.add(entry.name)
-    return done
+    return {entry.name for entry in (store / TASKS).iterdir()}
+
+
+def finished(store: Path) -> int:
+    """How many tasks the store holds finished."""
+    tasks = Path(store) / TASKS
+    if not tasks.is_dir():
+        return 0
+    return sum(1 for entry in tasks.iterdir() if not entry.name.startswith(PARTIAL))
+
+
+def design_name(design: int) -> str:
+    return f"d{design:05d}"
+
+
+def write_block(store: Path, task, ds: xr.Dataset) -> None:
+    """Write a finished task's paths (``ds``: simulate's Dataset for them, without what is
+    computed over paths) into its design's group, then its marker."""
+    import zarr
+
+    group = Path(store) / DESIGNS / design_name(task.design)
+    if not group.exists():
+        _make_design(group, ds, task.design_paths, task.block_paths)
+    arrays = zarr.open_group(str(group), mode="r+", zarr_format=2)
+    region = slice(task.first_path, task.first_path + task.paths)
+    kill = os.environ.get(KILL_ENV)
+    _written[0] += 1
+    for i, name in enumerate(_path_variables(ds)):
+        encoded = xr.conventions.encode_cf_variable(ds.variables[name], name=name)
+        array = arrays[name]
+        assert isinstance(array, zarr.Array)  # (the design's group holds arrays only)
+        array[region] = np.asarray(encoded.values, dtype=array.dtype)
+        if kill and int(kill) == _written[0] and i == 0:
+            os.kill(os.getpid(), signal.SIGKILL)  # fault injection: one array written
+    # no fsync: a killed process's writes are in the page cache, which the marker follows;
+    # a power cut may not keep their order (a machine's crash is a rerun's business)
+    (Path(store) / TASKS / task.name).touch()
+
+
+def _path_variables(ds: xr.Dataset) -> list[str]:
+    return [str(name) for name, v in ds.variables.items() if "path" in v.dims]
+
+
+def _make_design(group: Path, ds: xr.Dataset, paths: int, block: int) -> None:
+    """The design's group: the metadata of every array, ``path`` arrays at their full
+    length with nothing in them (written by the tasks), the others whole; made aside and
+    renamed in (another task of the design may have made it meanwhile: the same)."""
+    import dask.array as da
+
+    variables, encoding = dict(ds.variables), {}
+    for name in _path_variables(ds):
+        v = ds.variables[name]
+        shape = (paths, *v.shape[1:])
+        # named: dask need not hash anything; never computed (compute=False below; the
+        # ``path`` index is, as zeros, which the tasks overwrite)
+        empty = da.zeros(shape, dtype=v.dtype, chunks=-1, name=f"empty-{name}")
+        variables[name] = xr.Variable(v.dims, empty, v.attrs)
+        encoding[name] = {"chunks": (block, *v.shape[1:]), "compressors": None}
+    template = xr.Dataset(
+        {n: variables[n] for n in ds.data_vars},
+        coords={n: variables[n] for n in ds.coords},
+        attrs=ds.attrs,
+    )
+    partial = group.with_name(f"{PARTIAL}{group.name}-{uuid.uuid4().hex[:8]}")
+    template.to_zarr(
+        str(partial), mode="w", zarr_format=2, consolidated=False, compute=False,
+        encoding=encoding,
+    )  # fmt: skip
+    try:
+        os.rename(partial, group)
+    except OSError:  # made by another task of the design meanwhile
+        if not group.exists():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def read_design(store: Path, design: int) -> xr.Dataset:
+    """A design's path-level results, every task's paths (all written: its markers are)."""
+    path = str(Path(store) / DESIGNS / design_name(design))
+    with xr.open_dataset(path, engine="zarr", chunks=None, consolidated=False) as ds:
+        return as_written(ds.load())
 
 
 def write_task(store: Path, name: str, ds: xr.Dataset) -> None:
-    """Write a finished task's Dataset as group ``tasks/name``, whole or not at all."""
+    """Write a finished summaries-only task's Dataset as group ``tasks/name``, whole or
+    not at all."""
     tasks = Path(store) / TASKS
     partial = tasks / f"{PARTIAL}{name}-{uuid.uuid4().hex[:8]}"
     kill = os.environ.get(KILL_ENV)
@@ -128,8 +223,6 @@ def as_written(ds: xr.Dataset) -> xr.Dataset:
 
 def _write_and_die(ds: xr.Dataset, partial: Path) -> None:
     """Fault injection: write the metadata and the first variable, then SIGKILL."""
-    import signal
-
     first = next(iter(ds.data_vars))
     ds[[first]].to_zarr(str(partial), mode="w", zarr_format=2, consolidated=False)
     os.kill(os.getpid(), signal.SIGKILL)

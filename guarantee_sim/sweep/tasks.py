@@ -28,6 +28,8 @@ class Task(NamedTuple):
     store: str | None  # None: return the Dataset instead of writing it (evaluate_points)
     books: Any  # the book cache's folder (str), or a memo of this process (evaluate_points)
     summaries: bool  # write the design's outcomes (a task is then the whole design)
+    design_paths: int  # the design's paths, and the paths per task (its store's layout)
+    block_paths: int
 
     @property
     def name(self) -> str:
@@ -52,6 +54,18 @@ def replica_workers() -> int | None:
     if multiprocessing.current_process().daemon or threading.active_count() > 1:
         return 1
     return None
+
+
+def dask_setup(worker) -> None:
+    """A local cluster's worker, started (its ``preload``): ignore SIGINT. Ctrl-C at a
+    terminal reaches every process of the group, workers included; the command line
+    cancels their tasks and closes them, without each printing its own traceback."""
+    import contextlib
+    import signal
+
+    # (not the process's main thread: the signal is not ours to set)
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
@@ -80,7 +94,10 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     if not task.summaries:  # of this block's paths only: made anew for the whole design
         ds = ds.drop_vars([n for n in PATH_SUMMARIES if n in ds])
         ds = ds.drop_vars("variance_source", errors="ignore")
-    from .store import write_task
+    from .store import write_block, write_task
 
-    write_task(Path(task.store), task.name, ds)
+    if task.summaries:
+        write_task(Path(task.store), task.name, ds)
+    else:
+        write_block(Path(task.store), task, ds)
     return task.design, task.first_path, None
