@@ -45,7 +45,7 @@ class Applicant:
     service: np.ndarray  # days, one per visit (and one for review, one for renewal)
     renewal: bool = False
     priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
-    bank_office: float = 0.0  # uniform choosing its bank office
+    bank_office: int = 0  # number of its bank office (OfficeQueues.offices)
     review_office: float = 0.0  # uniform choosing its guarantor review office
     bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
     # the bank's posterior mean of its current PD when its loan comes up for renewal: its
@@ -119,14 +119,14 @@ class Desks:
         the same day arrive together.
         """
         env = self.env
+        offices = self.officers.offices
         at = -1.0
         for arrivals in months:
             for applicant in arrivals:
                 if applicant.arrival != at:
                     at = applicant.arrival
                     env.advance_to(at)
-                branch = self.officers.pick(applicant.segment, applicant.bank_office)
-                self._visit(applicant, branch, 0)
+                self._visit(applicant, offices[applicant.bank_office], 0)
         env.run()
 
     def _visit(self, a: Applicant, branch: MonitoredResource, visit: int) -> None:

@@ -19,6 +19,7 @@ from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable
 
+import numpy as np
 import simpy
 
 DAYS_PER_YEAR = 365.0
@@ -243,6 +244,13 @@ class OfficeQueues:
         """The office an arrival of ``segment`` with office uniform ``uniform`` joins."""
         b = self.block_of(segment)
         return self.offices[self.first[b] + min(int(uniform * self.blocks[b]), self.blocks[b] - 1)]
+
+    def numbers(self, segment: int, uniforms: np.ndarray) -> np.ndarray:
+        """Numbers in ``offices`` of the offices that arrivals of ``segment`` with office
+        uniforms ``uniforms`` join: :meth:`pick`'s, for many arrivals at once."""
+        b = self.block_of(segment)
+        n = self.blocks[b]
+        return self.first[b] + np.minimum((uniforms * n).astype(np.int64), n - 1)
 
     @property
     def capacity(self) -> int:

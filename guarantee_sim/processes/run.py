@@ -204,7 +204,7 @@ def run_processes(
 
     n_workers = replica_workers(pr.replicas, workers)
     if n_workers > 1:
-        _load_draws()
+        _before_fork()
     replicas = map_replicas(one, pr.replicas, n_workers, on_replica)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
@@ -230,12 +230,15 @@ def run_processes(
     )
 
 
-def _load_draws() -> None:
-    """Compile the applicants' jitted draws here (or load them from the cache) before the
-    workers fork, so that they inherit them instead of each compiling its own copy (the
-    signatures of every call in this module: int64 arguments, float64 rows)."""
+def _before_fork() -> None:
+    """What every worker would otherwise do once for itself, done here before they fork so
+    that they inherit it: compile the applicants' jitted draws (or load them from the
+    cache; the signatures of every call in this module: int64 arguments, float64 rows),
+    and make a first xarray Dataset, which imports ``dask.array`` where Dask is installed
+    (about 0.25 s of CPU, that this process spends anyway on its results)."""
     applicant_draws(0, 0, 0, 0, 0, np.empty((0, N_COLUMNS)))
     monthly_uniform(0, 0, 0, 0, 0)
+    xr.Dataset({"first": ("x", np.zeros(1))})
 
 
 def _kept(run: ReplicaRun) -> ReplicaRun:
@@ -264,7 +267,8 @@ def run_replica(
     rules = _rules(scenario, terms, n_months, prior)
     desks = Desks(env, officers, reviewers, rules, log)
     with _collector_paused():
-        desks.feed(_arrivals(scenario, seed, replica, terms, counts, prior, rules, log))
+        arrivals = _arrivals(scenario, seed, replica, terms, counts, prior, rules, log, officers)
+        desks.feed(arrivals)
     officers.observe()
     if reviewers is not None:
         reviewers.observe()
@@ -517,9 +521,11 @@ def _arrivals(
     prior: dict[int, tuple[float, float]],
     rules: Rules,
     log: ProcessLog,
+    officers: OfficeQueues,
 ) -> Iterator[list[Applicant]]:
     """Each month's applicants in order of arrival, ``counts[i, m]`` of demand segment i in
-    month m, each with its draws; their rows of ``log`` written.
+    month m, each with its draws and its bank office of ``officers``; their rows of
+    ``log`` written.
 
     Applicants are numbered segment by segment, month by month (their rows in the log);
     ties in arrival keep that order. Their screening is decided here (:func:`_screen`).
@@ -540,7 +546,7 @@ def _arrivals(
             s = terms.names.index(name)
             start = int(first[i, m])
             applicants, drawn = _month_applicants(
-                scenario, seed, replica, name, s, m, count, tables[s], start
+                scenario, seed, replica, name, s, m, count, tables[s], start, officers
             )
             _screen(applicants, rules)
             drawn["renewal_pd"] = np.array([a.renewal_pd for a in applicants])
@@ -588,11 +594,13 @@ def _month_applicants(
     count: int,
     bank_table: decisions.PosteriorTable,
     start: int,
+    officers: OfficeQueues,
 ) -> tuple[list[Applicant], dict[str, np.ndarray]]:
     """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``, rows
-    ``start, start + 1, ...`` of the log: true PD, amount, the PDs the bank and the
-    guarantor see, the bank's posterior PD (``bank_table``: its prior is segment ``s``'s
-    applicants), patience and service times, all computed for the month at once; then one
+    ``start, start + 1, ...`` of the log: their bank office of ``officers``, true PD,
+    amount, the PDs the bank and the guarantor see, the bank's posterior PD (``bank_table``:
+    its prior is segment ``s``'s applicants), patience and service times, all computed for
+    the month at once; then one
     :class:`Applicant` each, for the queues, and the columns the log keeps."""
     pr = _processes_of(scenario)
     bank = pr.bank
@@ -639,7 +647,7 @@ def _month_applicants(
         seen_guarantor.tolist(),
         [None] * count if patience is None else patience.tolist(),
         services,
-        u[:, BANK_OFFICE].tolist(),
+        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
         u[:, REVIEW_OFFICE].tolist(),
         bank_pd.tolist(),
         strict=True,
