@@ -92,8 +92,29 @@ class MonitoredResource:
         self._year_end = DAYS_PER_YEAR  # end of the calendar year of _last_time
         self._last_queue = 0
         self._last_busy = 0
-        self.queue_area: dict[int, float] = defaultdict(float)  # by year: waiting x days
-        self.busy_area: dict[int, float] = defaultdict(float)  # by year: busy staff x days
+        # areas by year (waiting x days, busy staff x days): the years before that of
+        # _last_time in the dicts, its year in two floats (no lookup in the common case)
+        self._queue_areas: dict[int, float] = defaultdict(float)
+        self._busy_areas: dict[int, float] = defaultdict(float)
+        self._year = 0
+        self._queue_area = 0.0
+        self._busy_area = 0.0
+
+    @property
+    def queue_area(self) -> dict[int, float]:
+        """By year: applicants waiting x days (up to the last change of state)."""
+        return self._areas(self._queue_areas, self._queue_area)
+
+    @property
+    def busy_area(self) -> dict[int, float]:
+        """By year: busy staff x days (up to the last change of state)."""
+        return self._areas(self._busy_areas, self._busy_area)
+
+    def _areas(self, past: dict[int, float], current: float) -> dict[int, float]:
+        areas = dict(past)
+        if current or self._last_time > self._year * DAYS_PER_YEAR:
+            areas[self._year] = current
+        return areas
 
     def observe(self) -> None:
         """Add the areas since the last change, then remember the current state."""
@@ -106,17 +127,22 @@ class MonitoredResource:
         if t >= now:
             return
         if now <= self._year_end:  # the common case: still the same calendar year
-            year = int(t // DAYS_PER_YEAR)
-            self.queue_area[year] += (now - t) * self._last_queue
-            self.busy_area[year] += (now - t) * self._last_busy
-        else:
+            self._queue_area += (now - t) * self._last_queue
+            self._busy_area += (now - t) * self._last_busy
+        else:  # into a later year: one piece per year, the years before now's closed
+            queue_areas, busy_areas = self._queue_areas, self._busy_areas
+            queue_areas[self._year] = self._queue_area
+            busy_areas[self._year] = self._busy_area
             while t < now:
                 year = int(t // DAYS_PER_YEAR)
                 end = min(now, (year + 1) * DAYS_PER_YEAR)
-                self.queue_area[year] += (end - t) * self._last_queue
-                self.busy_area[year] += (end - t) * self._last_busy
+                queue_areas[year] += (end - t) * self._last_queue
+                busy_areas[year] += (end - t) * self._last_busy
                 t = end
-            self._year_end = (int(now // DAYS_PER_YEAR) + 1) * DAYS_PER_YEAR
+            self._year = int(now // DAYS_PER_YEAR)
+            self._queue_area = queue_areas.pop(self._year, 0.0)
+            self._busy_area = busy_areas.pop(self._year, 0.0)
+            self._year_end = (self._year + 1) * DAYS_PER_YEAR
         self._last_time = now
 
     def _remember(self) -> None:

@@ -538,7 +538,8 @@ def _arrivals(
         for s in (terms.names.index(n) for n in names)
     }
     for m in range(counts.shape[1]):
-        month: list[tuple[float, int, Applicant]] = []
+        month: list[Applicant] = []  # in order of their rows
+        days: list[np.ndarray] = []
         for i, name in enumerate(names):
             count = int(counts[i, m])
             if count == 0:
@@ -551,9 +552,11 @@ def _arrivals(
             _screen(applicants, rules)
             drawn["renewal_pd"] = np.array([a.renewal_pd for a in applicants])
             log.write_block(start, s, drawn)
-            month.extend((a.arrival, a.index, a) for a in applicants)
-        month.sort(key=lambda entry: entry[:2])
-        yield [a for _, _, a in month]
+            month.extend(applicants)
+            days.append(drawn["arrival"])
+        if month:  # by arrival, ties by row (a stable sort of rows in order)
+            order = np.argsort(np.concatenate(days), kind="stable")
+            yield [month[k] for k in order.tolist()]
 
 
 def _screen(applicants: list[Applicant], rules: Rules) -> None:
