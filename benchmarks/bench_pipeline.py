@@ -52,12 +52,15 @@ class Processes:
     timeout = RUN_TIMEOUT
     rounds = 1
     repeat = (1, 5, 60.0)
+    overrides: tuple = ()
 
     def setup(self):
         from guarantee_sim.processes.run import run_replica
 
         _warm_up()
-        given = gs.load_scenario(DEFAULT, overrides=WARM_UP[2:] if TINY else [])
+        given = gs.load_scenario(
+            DEFAULT, overrides=[*self.overrides, *(WARM_UP[2:] if TINY else [])]
+        )
         decided = parameters.decision_parameters(given)
         scenario = parameters.central_scenario(given)
         seed = scenario.simulation.seed
@@ -72,6 +75,20 @@ class Processes:
 
     def peakmem_replica(self):
         self.replica()
+
+
+class ProcessesEveryApplicant(Processes):
+    """The same replica at record weight 1 (every applicant simulated: about 923,000
+    applications with renewals; issue 10's targets: <= 25 s, and the run <= 1.5 GB).
+    About a minute a call, so not in tiny mode (skipped)."""
+
+    repeat = (1, 2, 60.0)
+    overrides = ("processes.record_weight=1",)
+
+    def setup(self):
+        if TINY:
+            raise NotImplementedError("a weight-1 replica takes a minute: not at tiny sizes")
+        super().setup()
 
 
 class DefaultRun:

@@ -28,7 +28,6 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 from conftest import make_scenario
 from process_scenarios import DAYS_PER_YEAR, erlang_dict, process_dict
 
@@ -37,8 +36,8 @@ import guarantee_sim.engine.inputs as engine_inputs
 import guarantee_sim.processes.run as process_run
 from guarantee_sim.book import LoanBook
 from guarantee_sim.processes import PD_GRID, run_processes, run_replica
-from guarantee_sim.processes.institutions import Applicant, Outcome, _delay_until
-from guarantee_sim.processes.queues import DAYS_PER_MONTH
+from guarantee_sim.processes.log import APPROVED, REJECTED, LogColumns
+from guarantee_sim.processes.queues import DAYS_PER_MONTH, Clock
 
 Z = 4.0  # standard errors; a correct model fails a check with probability ~1e-4
 
@@ -210,17 +209,26 @@ def test_approvals_are_recorded_by_applied_and_booked_segment():
     scenario = make_scenario(d)
     sme, cr = list(scenario.segments).index("sme"), list(scenario.segments).index("credit")
 
-    def outcome(applied: int, booked: int, pd: float, status: str = "approved") -> Outcome:
-        applicant = Applicant(0, 0, applied, 10.0, pd, 1e6, pd, pd, None, np.zeros(3))
-        return Outcome(applicant, status=status, segment=booked, decided=11.0)
-
-    log = [
-        outcome(cr, cr, 0.01),
-        outcome(cr, sme, 0.05),
-        outcome(cr, sme, 0.07),
-        outcome(cr, -1, 0.20, status="rejected"),
-        outcome(sme, sme, 0.03),
+    rows = [  # applied, booked, PD, status
+        (cr, cr, 0.01, APPROVED),
+        (cr, sme, 0.05, APPROVED),
+        (cr, sme, 0.07, APPROVED),
+        (cr, -1, 0.20, REJECTED),
+        (sme, sme, 0.03, APPROVED),
     ]
+    applied, booked_in, pd, status = (np.array(column) for column in zip(*rows, strict=True))
+    log = LogColumns(
+        renewal=np.zeros(5, dtype=bool),
+        applied=applied,
+        arrival=np.full(5, 10.0),
+        pd=pd,
+        amount=np.full(5, 1e6),
+        id_hi=np.zeros(5, dtype=np.uint32),
+        id_lo=np.zeros(5, dtype=np.uint32),
+        status=status.astype(np.int8),
+        segment=booked_in,
+        decided=np.full(5, 11.0),
+    )
     m = process_run._measures(scenario, log, 2, _IdleStaff(), None).isel(year=0)
     assert float(m.approvals.sel(segment="credit")) == 6  # by the segment applied to
     assert float(m.approvals.sel(segment="sme")) == 2
@@ -716,19 +724,23 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     before, after = records(base.book), records(changed.book)
     assert (int(target.id_hi), int(target.id_lo)) in {r[:2] for r in before}
     assert after == before - {r for r in before if r[:2] == target_id}
-    # the applicants' draws (arrival, PD, amount, scores, service) are unchanged too
-    by_id = {(o.applicant.id_hi, o.applicant.id_lo): o.applicant for o in base.log}
+    # the applicants' draws (arrival, PD, amount, the bank's score) are unchanged too
+    by_id = {
+        (o.applicant.id_hi, o.applicant.id_lo): o.applicant
+        for o in base.log
+        if not o.applicant.renewal
+    }
     assert len(changed.log) == len(base.log)
     for o in changed.log:
+        if o.applicant.renewal:
+            continue
         a, b = o.applicant, by_id[(o.applicant.id_hi, o.applicant.id_lo)]
-        assert (a.arrival, a.pd, a.amount, a.bank_seen_pd, a.patience) == (
+        assert (a.arrival, a.pd, a.amount, a.bank_seen_pd) == (
             b.arrival,
             b.pd,
             b.amount,
             b.bank_seen_pd,
-            b.patience,
         )
-        np.testing.assert_array_equal(a.service, b.service)
     # the months of the other records may move only through queueing
     month_before = {
         (int(h), int(lo)): int(m)
@@ -742,7 +754,7 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
 # --------------------------------------------------------------------------- events
 
 
-class _CountingEnvironment(simpy.Environment):
+class _CountingEnvironment(Clock):
     """A SimPy environment that counts the events it processes."""
 
     def __init__(self):
@@ -756,12 +768,12 @@ class _CountingEnvironment(simpy.Environment):
 
 @pytest.mark.parametrize(
     ("patience", "reviewers", "most"),
-    [(None, None, 2.01), (30.0, None, 2.1), (30.0, 50, 3.1)],
+    [(None, None, 1.01), (30.0, None, 1.1), (30.0, 50, 2.1)],
 )
 def test_events_per_application(monkeypatch, patience, reviewers, most):
-    """Each application is its arrival and a service time (2 events); a patience timer
-    only when it has to wait; 1 more at the guarantor's review. Here the staff are rarely
-    all busy, so the counts are close to those floors."""
+    """Each application is a service time (1 event; its arrival is not an event); a
+    patience timer only when it has to wait; 1 more at the guarantor's review. Here the
+    staff are rarely all busy, so the counts are close to those floors."""
     d = process_dict(
         years=1,
         applications_per_year=2000,
@@ -777,7 +789,7 @@ def test_events_per_application(monkeypatch, patience, reviewers, most):
         envs.append(_CountingEnvironment())
         return envs[-1]
 
-    monkeypatch.setattr(process_run.simpy, "Environment", counting)
+    monkeypatch.setattr(process_run, "Clock", counting)
     rep = run_replica(make_scenario(d), 7, 0)
     reviewed = sum(len(o.waits) > 1 for o in rep.log)
     per_application = envs[0].processed / len(rep.log)
@@ -785,10 +797,16 @@ def test_events_per_application(monkeypatch, patience, reviewers, most):
     assert per_application <= most, (per_application, reviewed / len(rep.log))
 
 
-def test_events_are_scheduled_at_exactly_the_arrival_day():
-    rng = np.random.default_rng(3)
-    now = rng.uniform(0, 1, 20_000) * 2.0 ** rng.integers(-30, 12, 20_000)
-    at = now + rng.uniform(0, 1, 20_000) * 2.0 ** rng.integers(-40, 12, 20_000)
-    for n, a in zip(now.tolist(), at.tolist(), strict=True):
-        assert n + _delay_until(n, a) == a
-    assert _delay_until(5.0, 5.0) == 0.0
+def test_the_clock_is_advanced_to_an_arrival_after_the_events_due_by_then():
+    """``Clock.advance_to(t)`` processes the events due at or before ``t``, none after, and
+    leaves the clock at exactly ``t``, so an arrival's requests start on its own day."""
+    env = Clock()
+    seen: list = []
+    for delay in (0.5, 1.0, 1.0 + 2**-40, 3.0):
+        env.timeout(delay).callbacks.append(lambda _, d=delay: seen.append((d, env.now)))
+    env.advance_to(1.0)
+    assert seen == [(0.5, 0.5), (1.0, 1.0)] and env.now == 1.0
+    env.advance_to(2.9)
+    assert seen[-1] == (1.0 + 2**-40, 1.0 + 2**-40) and env.now == 2.9
+    env.run()
+    assert seen[-1] == (3.0, 3.0)

@@ -33,6 +33,7 @@ from scipy import special
 
 from guarantee_sim.processes import decisions, run_replica
 from guarantee_sim.processes import run as process_run
+from guarantee_sim.processes.log import LogColumns
 
 MU = decisions.logit_location(0.05, 0.8)  # first-time applicants: mean PD 5%, dispersion 0.8
 SIGMA = 0.8
@@ -204,7 +205,7 @@ def test_renewal_share_is_among_the_firms_that_survive_to_ask():
     (survives with (1 - 0.5)^2 = 0.25), PD 0 rejected (survives for sure). The kernels
     renew survivors only, so the share is 0.25 / 1.25 = 0.2 (not 1 in 2); a segment
     nobody asked in has none (NaN)."""
-    columns = process_run._LogColumns(
+    columns = LogColumns(
         renewal=np.array([True, True, False]),
         applied=np.array([0, 0, 0]),
         arrival=np.zeros(3),

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
 from scipy import special
 
-from .queues import DAYS_PER_MONTH, MonitoredResource, OfficeQueues, serve
+from .log import ABANDONED, APPROVED, REJECTED, ProcessLog
+from .queues import DAYS_PER_MONTH, Clock, MonitoredResource, OfficeQueues, serve
 
 
 @dataclass(slots=True)
 class Applicant:
     """One simulated applicant (standing for ``weight`` real ones)."""
 
+    index: int  # its row in the log (ProcessLog)
     id_hi: int
     id_lo: int
     segment: int  # the segment it applied in
@@ -43,7 +45,7 @@ class Applicant:
     service: np.ndarray  # days, one per visit (and one for review, one for renewal)
     renewal: bool = False
     priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
-    bank_office: float = 0.0  # uniform choosing its bank office
+    bank_office: int = 0  # number of its bank office (OfficeQueues.offices)
     review_office: float = 0.0  # uniform choosing its guarantor review office
     bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
     # the bank's posterior mean of its current PD when its loan comes up for renewal: its
@@ -55,17 +57,6 @@ class Applicant:
     @property
     def price_segment(self) -> int:
         return self.segment if self.priced_in < 0 else self.priced_in
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What happened to one applicant; the model's log."""
-
-    applicant: Applicant
-    status: str = "pending"  # approved, rejected, abandoned
-    segment: int = -1  # segment of the loan, when approved
-    decided: float = np.nan  # day of the decision
-    waits: list = field(default_factory=list)  # days waited per queue
 
 
 @dataclass
@@ -92,13 +83,13 @@ class Desks:
     """The bank's officers and the guarantor's reviewers working through applications.
 
     Each application is a chain of SimPy events whose callbacks move it on, not a process:
-    its arrival, the service time of each visit (a patience timer only while it waits in
-    a queue), the same again at the guarantor when its loan needs a guarantee. That is
-    about two events per visit, where ``simpy.Resource`` requests need four (the request
-    and the release are events too) and a generator process per applicant eight (its
-    start and end, the patience timer and the condition ``request | timer`` on every
-    request, the wait until its arrival); nothing exists of an applicant before it
-    arrives (``feed``).
+    the service time of each visit (a patience timer only while it waits in a queue), the
+    same again at the guarantor when its loan needs a guarantee; its arrival is not an
+    event (the clock is advanced to it, ``feed``). That is about one event per visit, where
+    ``simpy.Resource`` requests need four (the request and the release are events too)
+    and a generator process per applicant eight (its start and end, the patience timer
+    and the condition ``request | timer`` on every request, the wait until its arrival);
+    nothing exists of an applicant before it arrives.
 
     The queues are ``MonitoredResource``: FIFO with the times of ``simpy.Resource``, left
     when patience runs out; the staff's areas are integrated by the queues themselves.
@@ -106,101 +97,87 @@ class Desks:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Clock,
         officers: OfficeQueues,
         reviewers: OfficeQueues | None,
         rules: Rules,
-        applications: int,
+        log: ProcessLog,
     ):
         self.env = env
         self.officers = officers
         self.reviewers = reviewers
         self.rules = rules
-        self.log: list = [None] * applications  # Outcome of application i at log[i]
-        self.renewals: list = []  # Outcome of each renewal application, as they arrive
+        self.log = log  # every office writes its waits to the log's (queues.WaitLog)
 
     def feed(self, months: Iterator[list]) -> None:
-        """Bring in applicants as they arrive.
+        """Bring in applicants as they arrive, then run the queues to the end.
 
-        ``months`` gives each month's ``(index, applicant)`` in order of arrival (ties in
-        the order of their index, ``index < applications``); applicant ``index``'s outcome
-        goes to ``log[index]``. A month's applicants are made when the last of the month
-        before has arrived.
+        ``months`` gives each month's applicants in order of arrival (ties in the order
+        of their ``index``, their row in the log). A month's applicants are made when
+        the last of the month before has arrived. An arrival is not an event: the clock
+        is advanced to it (:meth:`~.queues.Clock.advance_to`), and applicants arriving on
+        the same day arrive together.
         """
         env = self.env
-        pending: list = []  # this month's arrivals not yet in, last first
-        at = 0
+        offices = self.officers.offices
+        at = -1.0
+        for arrivals in months:
+            for applicant in arrivals:
+                if applicant.arrival != at:
+                    at = applicant.arrival
+                    env.advance_to(at)
+                self._visit(applicant, offices[applicant.bank_office], 0)
+        env.run()
 
-        def next_arrivals(_event=None) -> None:
-            nonlocal at
-            while pending and pending[-1][1].arrival == at:
-                index, applicant = pending.pop()
-                self._arrive(index, applicant)
-            while not pending:
-                arrivals = next(months, None)
-                if arrivals is None:
-                    return
-                pending.extend(reversed(arrivals))
-            at = pending[-1][1].arrival
-            env.timeout(_delay_until(env.now, at)).callbacks.append(next_arrivals)
-
-        next_arrivals()
-
-    def _arrive(self, index: int, applicant: Applicant) -> None:
-        outcome = Outcome(applicant)
-        self.log[index] = outcome
-        branch = self.officers.pick(applicant.segment, applicant.bank_office)
-        self._visit(outcome, branch, 0)
-
-    def _visit(self, outcome: Outcome, branch: MonitoredResource, visit: int) -> None:
+    def _visit(self, a: Applicant, branch: MonitoredResource, visit: int) -> None:
         """The applicant's ``visit``-th meeting with one of ``branch``'s officers."""
-        a = outcome.applicant
 
         def visited(served: bool) -> None:
             if not served:
-                self._give_up(outcome)
+                self._give_up(a)
             elif visit < self.rules.visits - 1:
                 self.env.timeout(self.rules.days_between_visits).callbacks.append(
-                    lambda _: self._visit(outcome, branch, visit + 1)
+                    lambda _: self._visit(a, branch, visit + 1)
                 )
             else:
-                self._screen(outcome, branch)
+                self._screen(a, branch)
 
-        branch.request(a.service[visit], a.patience, outcome.waits, visited)
+        branch.request(a.service[visit], a.patience, a.index, visited)
 
-    def _screen(self, outcome: Outcome, branch: MonitoredResource) -> None:
+    def _screen(self, a: Applicant, branch: MonitoredResource) -> None:
         """The bank's decision (``run._screen`` took it from the applicant's draws), then
         the guarantor's review where the loan needs one."""
-        rules, a = self.rules, outcome.applicant
+        rules = self.rules
         segment = a.booked_in
         if segment >= 0 and rules.needs_guarantor[segment] and self.reviewers is not None:
 
             def reviewed(served: bool) -> None:
                 if not served:
-                    self._give_up(outcome)
+                    self._give_up(a)
                 else:
-                    self._decide(outcome, branch, segment, a.guarantor_approves)
+                    self._decide(a, branch, segment, a.guarantor_approves)
 
             office = self.reviewers.pick(segment, a.review_office)
-            office.request(rules.review_service(a), a.patience, outcome.waits, reviewed)
+            office.request(rules.review_service(a), a.patience, a.index, reviewed)
         else:
-            self._decide(outcome, branch, segment, segment >= 0)
+            self._decide(a, branch, segment, segment >= 0)
 
-    def _give_up(self, outcome: Outcome) -> None:
-        outcome.status, outcome.decided = "abandoned", self.env.now
+    def _give_up(self, a: Applicant) -> None:
+        self.log.decide(a.index, ABANDONED, -1, self.env.now)
 
     def _decide(
-        self, outcome: Outcome, branch: MonitoredResource, segment: int, approved: bool
+        self, a: Applicant, branch: MonitoredResource, segment: int, approved: bool
     ) -> None:
         rules = self.rules
-        outcome.decided = self.env.now
-        outcome.status = "approved" if approved else "rejected"
-        outcome.segment = segment if approved else -1
-        if approved and rules.renews_into[segment] >= 0:
+        if not approved:
+            self.log.decide(a.index, REJECTED, -1, self.env.now)
+            return
+        self.log.decide(a.index, APPROVED, segment, self.env.now)
+        if rules.renews_into[segment] >= 0:
             maturity = self.env.now + rules.tenor_days[segment]
             if maturity < rules.origination_days:  # renewals only while lending continues
                 self.env.timeout(rules.tenor_days[segment]).callbacks.append(
-                    lambda _: self._renew(outcome.applicant, segment, branch)
+                    lambda _: self._renew(a, segment, branch)
                 )
 
     def _renew(self, parent: Applicant, segment: int, branch: MonitoredResource) -> None:
@@ -215,6 +192,7 @@ class Desks:
         rules = self.rules
         into = rules.renews_into[segment]
         applicant = Applicant(
+            index=self.log.add_renewal(parent.index, self.env.now),
             id_hi=parent.id_hi,
             id_lo=parent.id_lo,
             segment=segment,
@@ -231,47 +209,28 @@ class Desks:
             review_office=parent.review_office,
             bank_pd=parent.renewal_pd,
         )
-        outcome = Outcome(applicant)
-        self.renewals.append(outcome)
 
         def renewed(_served: bool) -> None:
-            outcome.decided = self.env.now
-            ok = rules.bank_ok(applicant, into)
-            outcome.status = "approved" if ok else "rejected"
-            outcome.segment = into if ok else -1
+            if rules.bank_ok(applicant, into):
+                self.log.decide(applicant.index, APPROVED, into, self.env.now)
+            else:
+                self.log.decide(applicant.index, REJECTED, -1, self.env.now)
 
-        branch.request(rules.renewal_service(applicant), None, outcome.waits, renewed)
-
-
-def _delay_until(now: float, at: float) -> float:
-    """A delay ``d >= 0`` with ``now + d == at`` in floating point, so that an event
-    scheduled from ``now`` happens at exactly ``at`` (``at - now`` alone can miss by a bit).
-    """
-    delay = max(at - now, 0.0)
-    while now + delay < at:
-        delay = math.nextafter(delay, math.inf)
-    while delay > 0.0 and now + delay > at:
-        delay = math.nextafter(delay, 0.0)
-    return delay
+        branch.request(rules.renewal_service(applicant), None, applicant.index, renewed)
 
 
 def claim(
-    env: simpy.Environment,
-    arrival: float,
-    service_days: float,
-    handlers: MonitoredResource,
-    lags: list,
+    env: simpy.Environment, arrival: float, service_days: float, handlers: MonitoredResource, k: int
 ) -> None:
-    """One claim: from ``arrival`` queue for a handler, be processed; record the days it
-    took in ``lags``."""
-    waits: list = []
-
-    def processed(_served: bool) -> None:
-        lags.append(waits[0] + service_days)
-
+    """Claim ``k``: from ``arrival`` it queues for a handler and is processed (its wait goes
+    to ``handlers.waits``)."""
     env.timeout(arrival - env.now).callbacks.append(
-        lambda _: serve(env, handlers, service_days, None, waits, processed)
+        lambda _: serve(env, handlers, service_days, None, k, _processed)
     )
+
+
+def _processed(_served: bool) -> None:
+    """A claim is done: nothing to do (its days are its wait plus its service)."""
 
 
 def simulate_claims(
@@ -282,7 +241,8 @@ def simulate_claims(
     uniforms: tuple[np.ndarray, np.ndarray, np.ndarray],
     service_time,
 ) -> tuple[np.ndarray, OfficeQueues]:
-    """Processing days of claims arriving at ``monthly_claims`` (Poisson, counts per month).
+    """Processing days of claims arriving at ``monthly_claims`` (Poisson, counts per month),
+    claim by claim.
 
     ``uniforms`` give each claim's arrival offset in its month, its service time and
     its office (one of ``offices`` simulated offices, each of ``staff_per_office``).
@@ -290,24 +250,27 @@ def simulate_claims(
     uniforms_arrival, uniforms_service, uniforms_office = uniforms
     env = simpy.Environment()
     staff = OfficeQueues(env, [offices], staff_per_office, lambda segment: 0)
-    lags: list = []
+    services: list = []
     k = 0
     for month, count in enumerate(monthly_claims):
         for _ in range(int(count)):
             u_arrival = uniforms_arrival[k % len(uniforms_arrival)]
             u_service = uniforms_service[k % len(uniforms_service)]
             u_office = uniforms_office[k % len(uniforms_office)]
+            services.append(service_time(mean_days, u_service))
             claim(
                 env,
                 (month + u_arrival) * DAYS_PER_MONTH,
-                service_time(mean_days, u_service),
+                services[-1],
                 staff.pick(0, u_office),
-                lags,
+                k,
             )
             k += 1
     env.run()
     staff.observe()
-    return np.asarray(lags, dtype=np.float64), staff
+    wait = np.empty(k)
+    wait[np.frombuffer(staff.waits.of, dtype=np.int64)] = np.frombuffer(staff.waits.days)
+    return wait + np.asarray(services, dtype=np.float64), staff
 
 
 def poisson_count(mean: float, uniform: float) -> int:

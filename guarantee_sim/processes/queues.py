@@ -15,35 +15,76 @@ timer, and a patience timer only for those who wait) instead of four.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable
 
+import numpy as np
 import simpy
 
 DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 
 
+class Clock(simpy.Environment):
+    """A SimPy environment that arrivals are brought into without an event each.
+
+    Arrival times are drawn before the run, so there is no need to schedule them as
+    timeouts: :meth:`advance_to` processes every event due by the next arrival and sets the
+    clock to it, and the arrival's requests are made there, at exactly its day. That is a
+    third of a replica's events and heap operations saved. An event due at the very same
+    instant as an arrival is processed before it, as when the arrival was a timeout
+    scheduled at the previous arrival (a tie of continuous times: it does not happen in
+    practice).
+    """
+
+    def advance_to(self, at: float) -> None:
+        """Process the events due at or before ``at`` (not before now), then set now to
+        ``at``."""
+        queue = self._queue
+        step = self.step
+        while queue and queue[0][0] <= at:
+            step()
+        self._now = at
+
+
+class WaitLog:
+    """The days each client waited in a queue, as two growing columns: the client's
+    number (``of``) and the days (``days``), one entry per request in the order the waits
+    end (a client has one entry per queue it joined). About 16 bytes a wait, where a list
+    per client cost over a hundred."""
+
+    __slots__ = ("days", "of")
+
+    def __init__(self) -> None:
+        self.of = array("q")
+        self.days = array("d")
+
+    def __len__(self) -> int:
+        return len(self.of)
+
+
 class _Waiting:
-    """An applicant in a queue: when it came, what it needs, who to tell."""
+    """A client in a queue: when it came, what it needs, who it is, who to tell."""
 
-    __slots__ = ("left", "service_days", "since", "then", "waits")
+    __slots__ = ("left", "service_days", "since", "then", "who")
 
-    def __init__(self, since: float, service_days: float, waits: list, then: Callable):
+    def __init__(self, since: float, service_days: float, who: int, then: Callable):
         self.since = since
         self.service_days = service_days
-        self.waits = waits
+        self.who = who
         self.then = then
         self.left = False  # gave up, or was served
 
 
 class MonitoredResource:
     """``capacity`` staff serving one FIFO queue on ``env``'s clock, recording the areas
-    under its queue-length and busy curves."""
+    under its queue-length and busy curves; the clients' waits go to ``waits``."""
 
-    def __init__(self, env: simpy.Environment, capacity: int):
+    def __init__(self, env: simpy.Environment, capacity: int, waits: WaitLog | None = None):
         self._env = env
         self.capacity = capacity
+        self.waits = WaitLog() if waits is None else waits
         self.busy = 0  # staff serving
         self._queue: deque[_Waiting] = deque()  # who waits, first first (some may have left)
         self.waiting = 0  # who waits and has not left
@@ -51,8 +92,29 @@ class MonitoredResource:
         self._year_end = DAYS_PER_YEAR  # end of the calendar year of _last_time
         self._last_queue = 0
         self._last_busy = 0
-        self.queue_area: dict[int, float] = defaultdict(float)  # by year: waiting x days
-        self.busy_area: dict[int, float] = defaultdict(float)  # by year: busy staff x days
+        # areas by year (waiting x days, busy staff x days): the years before that of
+        # _last_time in the dicts, its year in two floats (no lookup in the common case)
+        self._queue_areas: dict[int, float] = defaultdict(float)
+        self._busy_areas: dict[int, float] = defaultdict(float)
+        self._year = 0
+        self._queue_area = 0.0
+        self._busy_area = 0.0
+
+    @property
+    def queue_area(self) -> dict[int, float]:
+        """By year: applicants waiting x days (up to the last change of state)."""
+        return self._areas(self._queue_areas, self._queue_area)
+
+    @property
+    def busy_area(self) -> dict[int, float]:
+        """By year: busy staff x days (up to the last change of state)."""
+        return self._areas(self._busy_areas, self._busy_area)
+
+    def _areas(self, past: dict[int, float], current: float) -> dict[int, float]:
+        areas = dict(past)
+        if current or self._last_time > self._year * DAYS_PER_YEAR:
+            areas[self._year] = current
+        return areas
 
     def observe(self) -> None:
         """Add the areas since the last change, then remember the current state."""
@@ -65,17 +127,22 @@ class MonitoredResource:
         if t >= now:
             return
         if now <= self._year_end:  # the common case: still the same calendar year
-            year = int(t // DAYS_PER_YEAR)
-            self.queue_area[year] += (now - t) * self._last_queue
-            self.busy_area[year] += (now - t) * self._last_busy
-        else:
+            self._queue_area += (now - t) * self._last_queue
+            self._busy_area += (now - t) * self._last_busy
+        else:  # into a later year: one piece per year, the years before now's closed
+            queue_areas, busy_areas = self._queue_areas, self._busy_areas
+            queue_areas[self._year] = self._queue_area
+            busy_areas[self._year] = self._busy_area
             while t < now:
                 year = int(t // DAYS_PER_YEAR)
                 end = min(now, (year + 1) * DAYS_PER_YEAR)
-                self.queue_area[year] += (end - t) * self._last_queue
-                self.busy_area[year] += (end - t) * self._last_busy
+                queue_areas[year] += (end - t) * self._last_queue
+                busy_areas[year] += (end - t) * self._last_busy
                 t = end
-            self._year_end = (int(now // DAYS_PER_YEAR) + 1) * DAYS_PER_YEAR
+            self._year = int(now // DAYS_PER_YEAR)
+            self._queue_area = queue_areas.pop(self._year, 0.0)
+            self._busy_area = busy_areas.pop(self._year, 0.0)
+            self._year_end = (self._year + 1) * DAYS_PER_YEAR
         self._last_time = now
 
     def _remember(self) -> None:
@@ -86,17 +153,20 @@ class MonitoredResource:
         self,
         service_days: float,
         patience_days: float | None,
-        waits: list,
+        who: int,
         then: Callable[[bool], None],
     ) -> None:
-        """Queue from now (served at once when one of the staff is free); see :func:`serve`."""
+        """Client ``who`` queues from now (served at once when one of the staff is free);
+        see :func:`serve`."""
         env = self._env
         now = env.now
         self._advance(now)
         if self.busy < self.capacity:  # the common case: no wait, nothing to queue
             self.busy += 1
             self._last_busy = self.busy  # what _remember does (no one more waits)
-            waits.append(0.0)  # now - now
+            waits = self.waits
+            waits.of.append(who)
+            waits.days.append(0.0)  # now - now
 
             def done(_event) -> None:
                 self._release()
@@ -104,7 +174,7 @@ class MonitoredResource:
 
             env.timeout(service_days).callbacks.append(done)
             return
-        waiting = _Waiting(now, service_days, waits, then)
+        waiting = _Waiting(now, service_days, who, then)
         self._queue.append(waiting)
         self.waiting += 1
         if patience_days is not None:
@@ -114,7 +184,8 @@ class MonitoredResource:
     def _serve(self, who: _Waiting, now: float) -> None:
         """``who`` is with one of the staff from ``now`` on (the staff are counted busy)."""
         who.left = True
-        who.waits.append(now - who.since)
+        self.waits.of.append(who.who)
+        self.waits.days.append(now - who.since)
 
         def done(_event) -> None:
             self._release()
@@ -144,7 +215,8 @@ class MonitoredResource:
         who.left = True
         self.waiting -= 1
         self._remember()
-        who.waits.append(self._env.now - who.since)
+        self.waits.of.append(who.who)
+        self.waits.days.append(self._env.now - who.since)
         who.then(False)
 
     def utilisation(self, year: int) -> float:
@@ -157,17 +229,17 @@ def serve(
     staff: MonitoredResource,
     service_days: float,
     patience_days: float | None,
-    waits: list,
+    who: int,
     then: Callable[[bool], None],
 ) -> None:
-    """Queue for one of ``staff`` from now, be served, then ``then(served)``.
+    """Client ``who`` queues for one of ``staff`` from now, is served, then ``then(served)``.
 
-    The days waited go to ``waits``. An applicant with finite patience leaves the queue
-    when it runs out (``then(False)`` at that moment). Events: the service time; a
+    The days waited go to ``staff.waits`` under ``who``. A client with finite patience
+    leaves the queue when it runs out (``then(False)`` at that moment). Events: the service time; a
     patience timer only when no one of the staff is free.
     """
     assert staff._env is env  # one clock
-    staff.request(service_days, patience_days, waits, then)
+    staff.request(service_days, patience_days, who, then)
 
 
 class OfficeQueues:
@@ -176,19 +248,35 @@ class OfficeQueues:
     ``blocks`` gives the simulated offices of each assignment block (the segments with
     offices of their own, then the shared rest); ``block_of`` maps a segment to its block.
     An arrival joins office ``floor(u * n)`` of its block's ``n``, so arrivals spread
-    uniformly and a block of n offices gets 1/n of its arrivals each.
+    uniformly and a block of n offices gets 1/n of its arrivals each. The offices write
+    their clients' waits to one ``waits``.
     """
 
-    def __init__(self, env: simpy.Environment, blocks: list[int], staff: int, block_of):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        blocks: list[int],
+        staff: int,
+        block_of,
+        waits: WaitLog | None = None,
+    ):
         self.blocks = blocks
         self.block_of = block_of
         self.first = [sum(blocks[:b]) for b in range(len(blocks))]
-        self.offices = [MonitoredResource(env, staff) for _ in range(sum(blocks))]
+        self.waits = WaitLog() if waits is None else waits
+        self.offices = [MonitoredResource(env, staff, self.waits) for _ in range(sum(blocks))]
 
     def pick(self, segment: int, uniform: float) -> MonitoredResource:
         """The office an arrival of ``segment`` with office uniform ``uniform`` joins."""
         b = self.block_of(segment)
         return self.offices[self.first[b] + min(int(uniform * self.blocks[b]), self.blocks[b] - 1)]
+
+    def numbers(self, segment: int, uniforms: np.ndarray) -> np.ndarray:
+        """Numbers in ``offices`` of the offices that arrivals of ``segment`` with office
+        uniforms ``uniforms`` join: :meth:`pick`'s, for many arrivals at once."""
+        b = self.block_of(segment)
+        n = self.blocks[b]
+        return self.first[b] + np.minimum((uniforms * n).astype(np.int64), n - 1)
 
     @property
     def capacity(self) -> int:

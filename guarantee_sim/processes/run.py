@@ -16,7 +16,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -32,7 +31,8 @@ from ..kernels.factors import demand_ceiling
 from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Desks, Rules, poisson_count, simulate_claims
-from .queues import DAYS_PER_MONTH, OfficeQueues
+from .log import STATUSES, LogColumns, ProcessLog
+from .queues import DAYS_PER_MONTH, Clock, OfficeQueues
 from .workers import map_replicas, replica_workers
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
@@ -174,7 +174,7 @@ class ReplicaRun:
     measures: xr.Dataset
     renewal_share: np.ndarray  # by segment: share of surviving firms' renewals approved
     claim_lag: dict
-    log: list  # Outcome per application (and renewal application)
+    log: ProcessLog | None  # every application's outcome; None once only the results are kept
     officers: OfficeQueues | None  # None once only the results are kept (run_processes)
     reviewers: OfficeQueues | None
 
@@ -204,7 +204,7 @@ def run_processes(
 
     n_workers = replica_workers(pr.replicas, workers)
     if n_workers > 1:
-        _load_draws()
+        _before_fork()
     replicas = map_replicas(one, pr.replicas, n_workers, on_replica)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
@@ -230,17 +230,20 @@ def run_processes(
     )
 
 
-def _load_draws() -> None:
-    """Compile the applicants' jitted draws here (or load them from the cache) before the
-    workers fork, so that they inherit them instead of each compiling its own copy (the
-    signatures of every call in this module: int64 arguments, float64 rows)."""
+def _before_fork() -> None:
+    """What every worker would otherwise do once for itself, done here before they fork so
+    that they inherit it: compile the applicants' jitted draws (or load them from the
+    cache; the signatures of every call in this module: int64 arguments, float64 rows),
+    and make a first xarray Dataset, which imports ``dask.array`` where Dask is installed
+    (about 0.25 s of CPU, that this process spends anyway on its results)."""
     applicant_draws(0, 0, 0, 0, 0, np.empty((0, N_COLUMNS)))
     monthly_uniform(0, 0, 0, 0, 0)
+    xr.Dataset({"first": ("x", np.zeros(1))})
 
 
 def _kept(run: ReplicaRun) -> ReplicaRun:
     """``run`` without its log and staff."""
-    return dataclasses.replace(run, log=[], officers=None, reviewers=None)
+    return dataclasses.replace(run, log=None, officers=None, reviewers=None)
 
 
 def run_replica(
@@ -255,22 +258,22 @@ def run_replica(
     n_months = scenario.horizon.origination_years * 12
     terms = _Terms(scenario)
 
-    env = simpy.Environment()
-    officers = _offices(env, pr.bank, weight, terms.names)
-    reviewers = _offices(env, pr.guarantor, weight, terms.names) if pr.guarantor else None
+    env = Clock()
+    counts = _application_counts(scenario, seed, replica, terms, n_months)
+    log = ProcessLog(int(counts.sum()))
+    officers = _offices(env, pr.bank, weight, terms.names, log)
+    reviewers = _offices(env, pr.guarantor, weight, terms.names, log) if pr.guarantor else None
     prior = _bank_prior(scenario)
     rules = _rules(scenario, terms, n_months, prior)
-    counts = _application_counts(scenario, seed, replica, terms, n_months)
-    desks = Desks(env, officers, reviewers, rules, int(counts.sum()))
+    desks = Desks(env, officers, reviewers, rules, log)
     with _collector_paused():
-        desks.feed(_arrivals(scenario, seed, replica, terms, counts, prior, rules))
-        env.run()
-    log = desks.log + desks.renewals
+        arrivals = _arrivals(scenario, seed, replica, terms, counts, prior, rules, log, officers)
+        desks.feed(arrivals)
     officers.observe()
     if reviewers is not None:
         reviewers.observe()
 
-    columns = _columns(log)
+    columns = log.columns()
     book = _book(scenario, columns, weight, n_months)
     measures = _at_mean_demand(_measures(scenario, columns, weight, officers, reviewers), scenario)
     tenor_years = np.array([seg.tenor_months / 12.0 for seg in scenario.segments.values()])
@@ -306,9 +309,11 @@ def _collector_paused():
             gc.enable()
 
 
-def _offices(env: simpy.Environment, staff: Offices, weight: int, names: list) -> OfficeQueues:
+def _offices(
+    env: simpy.Environment, staff: Offices, weight: int, names: list, log: ProcessLog
+) -> OfficeQueues:
     """``staff``'s offices at 1/``weight`` of their number, each at full staff (the schema
-    checks that the weight divides every office count)."""
+    checks that the weight divides every office count), writing waits to ``log``."""
     reserved = list(staff.segment_offices or {})
     rest = len(reserved)
     block = [reserved.index(n) if n in reserved else rest for n in names]
@@ -317,6 +322,7 @@ def _offices(env: simpy.Environment, staff: Offices, weight: int, names: list) -
         [n // weight for n in staff.blocks()],
         staff.staff_per_office,
         block.__getitem__,
+        log.waits,
     )
 
 
@@ -514,11 +520,14 @@ def _arrivals(
     counts: np.ndarray,
     prior: dict[int, tuple[float, float]],
     rules: Rules,
-) -> Iterator[list[tuple[int, Applicant]]]:
-    """Each month's applicants ``(index, applicant)`` in order of arrival, ``counts[i, m]``
-    of demand segment i in month m, each with its draws.
+    log: ProcessLog,
+    officers: OfficeQueues,
+) -> Iterator[list[Applicant]]:
+    """Each month's applicants in order of arrival, ``counts[i, m]`` of demand segment i in
+    month m, each with its draws and its bank office of ``officers``; their rows of
+    ``log`` written.
 
-    Applicants are numbered segment by segment, month by month (the order of the log);
+    Applicants are numbered segment by segment, month by month (their rows in the log);
     ties in arrival keep that order. Their screening is decided here (:func:`_screen`).
     """
     pr = _processes_of(scenario)
@@ -529,18 +538,25 @@ def _arrivals(
         for s in (terms.names.index(n) for n in names)
     }
     for m in range(counts.shape[1]):
-        month: list[tuple[float, int, Applicant]] = []
+        month: list[Applicant] = []  # in order of their rows
+        days: list[np.ndarray] = []
         for i, name in enumerate(names):
             count = int(counts[i, m])
             if count == 0:
                 continue
             s = terms.names.index(name)
-            applicants = _month_applicants(scenario, seed, replica, name, s, m, count, tables[s])
-            _screen(applicants, rules)
             start = int(first[i, m])
-            month.extend((a.arrival, start + k, a) for k, a in enumerate(applicants))
-        month.sort(key=lambda entry: entry[:2])
-        yield [(index, a) for _, index, a in month]
+            applicants, drawn = _month_applicants(
+                scenario, seed, replica, name, s, m, count, tables[s], start, officers
+            )
+            _screen(applicants, rules)
+            drawn["renewal_pd"] = np.array([a.renewal_pd for a in applicants])
+            log.write_block(start, s, drawn)
+            month.extend(applicants)
+            days.append(drawn["arrival"])
+        if month:  # by arrival, ties by row (a stable sort of rows in order)
+            order = np.argsort(np.concatenate(days), kind="stable")
+            yield [month[k] for k in order.tolist()]
 
 
 def _screen(applicants: list[Applicant], rules: Rules) -> None:
@@ -580,11 +596,15 @@ def _month_applicants(
     m: int,
     count: int,
     bank_table: decisions.PosteriorTable,
-) -> list[Applicant]:
-    """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``: true PD,
-    amount, the PDs the bank and the guarantor see, the bank's posterior PD
-    (``bank_table``: its prior is segment ``s``'s applicants), patience and service times,
-    all computed for the month at once; then one :class:`Applicant` each."""
+    start: int,
+    officers: OfficeQueues,
+) -> tuple[list[Applicant], dict[str, np.ndarray]]:
+    """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``, rows
+    ``start, start + 1, ...`` of the log: their bank office of ``officers``, true PD,
+    amount, the PDs the bank and the guarantor see, the bank's posterior PD (``bank_table``:
+    its prior is segment ``s``'s applicants), patience and service times, all computed for
+    the month at once; then one
+    :class:`Applicant` each, for the queues, and the columns the log keeps."""
     pr = _processes_of(scenario)
     bank = pr.bank
     visits = bank.visits
@@ -620,6 +640,7 @@ def _month_applicants(
     arrival = (m + u[:, 0]) * DAYS_PER_MONTH
     # Python floats (the values of the arrays) and a row of `services` per applicant
     columns = zip(
+        range(start, start + count),
         id_hi.tolist(),
         id_lo.tolist(),
         arrival.tolist(),
@@ -629,13 +650,14 @@ def _month_applicants(
         seen_guarantor.tolist(),
         [None] * count if patience is None else patience.tolist(),
         services,
-        u[:, BANK_OFFICE].tolist(),
+        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
         u[:, REVIEW_OFFICE].tolist(),
         bank_pd.tolist(),
         strict=True,
     )
-    return [
+    applicants = [
         Applicant(
+            index=index,
             id_hi=hi,
             id_lo=lo,
             segment=s,
@@ -650,8 +672,19 @@ def _month_applicants(
             review_office=ro,
             bank_pd=bpd,
         )
-        for hi, lo, day, true, size, bank_sees, guarantor_sees, wait, days, bo, ro, bpd in columns
+        for index, hi, lo, day, true, size, bank_sees, guarantor_sees, wait, days, bo, ro, bpd in (
+            columns
+        )
     ]
+    drawn = {
+        "id_hi": id_hi,
+        "id_lo": id_lo,
+        "arrival": arrival,
+        "pd": pd,
+        "amount": amount,
+        "bank_seen_pd": seen_bank,
+    }
+    return applicants, drawn
 
 
 def posterior_pds(table: decisions.PosteriorTable, scores: np.ndarray) -> np.ndarray:
@@ -688,42 +721,7 @@ def _add_claim_handlers(
     measures["staff_utilisation"].loc[{"party": party}] = combined
 
 
-class _LogColumns(NamedTuple):
-    """A log's outcomes as arrays, one entry per application (renewals included)."""
-
-    renewal: np.ndarray  # bool
-    applied: np.ndarray  # segment applied in
-    arrival: np.ndarray  # day
-    pd: np.ndarray  # true annual PD
-    amount: np.ndarray  # CNY
-    id_hi: np.ndarray
-    id_lo: np.ndarray
-    status: np.ndarray  # index into STATUSES
-    segment: np.ndarray  # segment of the loan, -1 when not approved
-    decided: np.ndarray  # day
-
-
-STATUSES = ("pending", "approved", "rejected", "abandoned")
-
-
-def _columns(log: list) -> _LogColumns:
-    applicants = [o.applicant for o in log]
-    code = {name: i for i, name in enumerate(STATUSES)}
-    return _LogColumns(
-        renewal=np.array([a.renewal for a in applicants], dtype=bool),
-        applied=np.array([a.segment for a in applicants], dtype=np.int64),
-        arrival=np.array([a.arrival for a in applicants], dtype=np.float64),
-        pd=np.array([a.pd for a in applicants], dtype=np.float64),
-        amount=np.array([a.amount for a in applicants], dtype=np.float64),
-        id_hi=np.array([a.id_hi for a in applicants], dtype=np.uint32),
-        id_lo=np.array([a.id_lo for a in applicants], dtype=np.uint32),
-        status=np.array([code[o.status] for o in log], dtype=np.int8),
-        segment=np.array([o.segment for o in log], dtype=np.int64),
-        decided=np.array([o.decided for o in log], dtype=np.float64),
-    )
-
-
-def _book(scenario: Scenario, log: _LogColumns, weight: int, n_months: int) -> LoanBook:
+def _book(scenario: Scenario, log: LogColumns, weight: int, n_months: int) -> LoanBook:
     approved = (log.status == STATUSES.index("approved")) & ~log.renewal
     segs = list(scenario.segments.values())
     n = int(approved.sum())
@@ -780,7 +778,7 @@ def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     return measures
 
 
-def _renewal_share(log: _LogColumns, tenor_years: np.ndarray) -> np.ndarray:
+def _renewal_share(log: LogColumns, tenor_years: np.ndarray) -> np.ndarray:
     """Share of renewal applications the bank approved among the firms that survive to
     ask, by the parent loan's segment (``tenor_years``: each segment's tenor).
 
@@ -799,18 +797,15 @@ def _renewal_share(log: _LogColumns, tenor_years: np.ndarray) -> np.ndarray:
         return np.where(asked > 0, granted / np.where(asked > 0, asked, 1.0), np.nan)
 
 
-def _measures(
-    scenario: Scenario, log: list | _LogColumns, weight: int, officers, reviewers
-) -> xr.Dataset:
+def _measures(scenario: Scenario, log: LogColumns, weight: int, officers, reviewers) -> xr.Dataset:
     """Counts by arrival year and the segment applied to; approvals also by the segment the
     loan is booked in (a declined credit application offered a guarantee is booked in the
     guarantee's segment), and the approved loans' mean PD by booked segment.
 
-    ``log``: a list of ``Outcome`` or its columns. Sums run in the log's order
-    (``bincount`` adds its weights in order), so the means do not depend on how the
-    log is held.
+    ``log``: the log's columns. Sums run in the log's order (``bincount`` adds its
+    weights in order).
     """
-    columns = log if isinstance(log, _LogColumns) else _columns(log)
+    columns = log
     years = scenario.years
     names = list(scenario.segments)
     shape = (len(years), len(names))
