@@ -153,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write a policy brief (Markdown, HTML with figures, "
         "CSV tables) from a results file of `run` or `compare`",
     )
-    brief.add_argument("results", help="NetCDF file written by `run` or `compare`")
+    brief.add_argument(
+        "results", help="NetCDF file written by `run`, `compare`, `sensitivity` or `design`"
+    )
     brief.add_argument(
         "--lang", choices=("zh", "en"), default="zh", help="language of the brief (default: zh)"
     )
