@@ -264,7 +264,8 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     assert figure.axes[0].get_xlabel() == "guarantee fee (1/year)"
     assert figure.axes[0].get_title() == "baseline, downturn shift in 2021 0.0"
     brief = build_brief(crossed, "en")
-    assert {"sweep_guarantor_fee", "sweep_downturn"} <= set(brief.figures)
+    assert {"sweep_guarantor_fee", "sweep_downturn", "sweep_frontier"} <= set(brief.figures)
+    assert len(brief.tables["sweep_frontier"]) == 12  # 12 designs, one target
     from guarantee_sim.reporting.brief import _designs_renamed, design_names
 
     renamed = _designs_renamed(stack_levers(crossed), design_names(stack_levers(crossed), "en"))
