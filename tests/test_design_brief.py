@@ -264,3 +264,22 @@ def test_a_file_lacking_a_design_variable_is_refused(feasible, tmp_path):
     path = write_netcdf(feasible.drop_vars("on_frontier"), tmp_path / "broken.nc")
     with pytest.raises(ValueError, match="not a guarantee_sim design results file.*on_frontier"):
         open_results(path)
+
+
+def test_the_figure_s_cost_axis_says_the_objective(feasible):
+    from guarantee_sim.reporting.design import design_figure
+
+    spec = DesignSpec.model_validate(
+        {
+            "levers": [{"name": "pool_size", "key": "parties.gov_pool.initial_balance",
+                        "lower": 0, "upper": 8 * UNIT, "step": UNIT,
+                        "label": {"zh": "资金池规模", "en": "pool size"}, "units": "CNY"}],
+            "objective": "pool_depletion_probability",
+            "constraints": [{"outcome": "target_probability", "target": "first_time_borrowers",
+                             "at_least": 0.5}],
+        }
+    )  # fmt: skip
+    by_risk = solve(spec, evaluate, seed=1)
+    assert design_figure(by_risk, lang="en").axes[0].get_xlabel() == "P(a pool runs dry)"
+    label = design_figure(feasible, lang="en").axes[0].get_xlabel()
+    assert label == "mean PV of public cost (CNY m)"  # 0 to 800 m
