@@ -262,7 +262,7 @@ def test_the_design_results_file_is_briefed_from_the_command_line(feasible, tmp_
 
 def test_a_file_lacking_a_design_variable_is_refused(feasible, tmp_path):
     path = write_netcdf(feasible.drop_vars("on_frontier"), tmp_path / "broken.nc")
-    with pytest.raises(ValueError, match="not a guarantee_sim design results file.*on_frontier"):
+    with pytest.raises(ValueError, match=r"not a guarantee_sim design results file.*on_frontier"):
         open_results(path)
 
 

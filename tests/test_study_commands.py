@@ -84,8 +84,17 @@ def test_a_key_both_varied_and_overridden_is_refused(tmp_path, extra, parameters
 
 def _study(target_labels: bool):
     outputs = ["target_probability.first_time_borrowers", "public_cost_pv"]
-    lgd = Parameter(name="lgd", keys=("segments.first_time.lgd",), units="1", label_zh="违约损失率",
-                    label_en="LGD", distributions=(None,), low=0.3, high=0.6, whole=(False,))  # fmt: skip
+    lgd = Parameter(
+        name="lgd",
+        keys=("segments.first_time.lgd",),
+        units="1",
+        label_zh="违约损失率",
+        label_en="LGD",
+        distributions=(None,),
+        low=0.3,
+        high=0.6,
+        whole=(False,),
+    )
     ds = sensitivity_dataset(
         method="sobol",
         params=[lgd],

@@ -37,10 +37,10 @@ import pandas as pd
 import xarray as xr
 
 from ..results.decomposition import CONSTANT
+from ..results.design import is_design
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from ..results.levers import stack_levers
-from ..results.design import is_design
 from ..results.sensitivity import is_sensitivity
 from . import plots, sweeps
 from .differences import difference_table, excludes_zero, identical
@@ -1324,8 +1324,6 @@ def _catalogued(lang: str, prefix: str, value) -> str:
     return (
         t(lang, key) if key in TEXT[lang] else str(value if value is not None else t(lang, "none"))
     )
-
-
 
 
 def _assumption_blocks(ds, lang) -> list[Block]:

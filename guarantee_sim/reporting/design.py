@@ -68,6 +68,19 @@ def objective_words(ds: xr.Dataset, lang: str) -> str:
     return t(lang, f"design_{ds.attrs['objective']}")
 
 
+def _objective_axis(ds: xr.Dataset, ax, lang: str) -> tuple[np.ndarray, str]:
+    """Each design's objective on ``ax``'s x axis and the axis label, by the objective: an
+    amount in 万元/亿元 (CNY m/bn), a probability in percent."""
+    values = ds["objective"].values.astype(float)
+    what = objective_words(ds, lang)
+    if ds["objective"].attrs.get("units") == "CNY":
+        unit = money_unit(values, lang)
+        _money_axis(ax.xaxis)
+        return values / unit.scale, t(lang, "fig_design_objective_axis", what=what, units=unit.name)
+    _percent_axis(ax.xaxis)  # a probability: the axis in percent says its unit
+    return values, what
+
+
 def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
     """The design search in two panels (see the module's docstring)."""
     lang = resolve_lang(lang)
@@ -75,18 +88,8 @@ def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)
     best = int(ds.attrs["best_evaluation"])
-    cost = ds["objective"].values.astype(float)
     target = ds.attrs.get("frontier_target", "")
-    units = ds["objective"].attrs.get("units", "")
-    if units == "CNY":
-        unit = money_unit(cost, lang)
-        cost = cost / unit.scale
-        cost_label = t(lang, "fig_design_objective_axis", what=objective_words(ds, lang),
-                       units=unit.name)  # fmt: skip
-        _money_axis(left.xaxis)
-    else:  # a probability: the axis in percent says its unit
-        cost_label = objective_words(ds, lang)
-        _percent_axis(left.xaxis)
+    cost, cost_label = _objective_axis(ds, left, lang)
     feasible = ds["feasible"].values.astype(bool)
     if target:
         p = ds["target_probability"].sel(target=target).values.astype(float)

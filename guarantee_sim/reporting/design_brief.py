@@ -100,7 +100,12 @@ def question_blocks(ds: xr.Dataset, lang: str) -> list[tuple]:
             )
         )
     said = (
-        t(lang, "dbrief_objective", objective=objective, constraints=t(lang, "and").join(constraints))
+        t(
+            lang,
+            "dbrief_objective",
+            objective=objective,
+            constraints=t(lang, "and").join(constraints),
+        )
         if constraints
         else t(lang, "dbrief_objective_free", objective=objective)
     )
@@ -239,7 +244,7 @@ def frontier_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     for i in front:
         at = ds.isel(evaluation=int(i))
-        row = {"evaluation": int(i)}
+        row: dict[str, float | int | bool] = {"evaluation": int(i)}
         row.update({str(x): float(at.lever_value.sel(lever=x)) for x in ds.lever.values})
         row["objective"] = float(at.objective)
         for name in ("target_probability", "target_probability_low", "target_probability_high"):
@@ -400,7 +405,10 @@ def build(ds: xr.Dataset, lang: str, source: str):
     blocks += frontier_blocks(ds, lang)
     method_at = len(blocks)
     blocks += method_blocks(ds, lang, source)
-    tables = {"design_evaluations": evaluations_table(ds), "design_constraints": constraints_table(ds)}
+    tables = {
+        "design_evaluations": evaluations_table(ds),
+        "design_constraints": constraints_table(ds),
+    }
     if str(ds.attrs.get("frontier_target", "")):
         tables["design_frontier"] = frontier_table(ds)
     return blocks[0][1], blocks, figures, tables, method_at

@@ -100,7 +100,9 @@ def frontier_table(ds: xr.Dataset) -> pd.DataFrame:
 
 def target_name(ds: xr.Dataset, target: str, lang: str) -> str:
     """A target as the briefs name it: its label in Chinese, its id in words in English."""
-    label = str(ds["target_label"].sel(target=target).values.flat[0]) if "target_label" in ds else ""
+    label = (
+        str(ds["target_label"].sel(target=target).values.flat[0]) if "target_label" in ds else ""
+    )
     return named(target, label.strip(), lang)
 
 

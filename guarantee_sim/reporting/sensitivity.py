@@ -171,7 +171,8 @@ def brief_blocks(ds: xr.Dataset, lang: str) -> list[tuple]:
 
     header = [t(lang, "sens_output"), *params]
     rows = [
-        [output_label(ds, o, lang), *[cell(o, str(p)) for p in ds.parameter.values]] for o in varying
+        [output_label(ds, o, lang), *[cell(o, str(p)) for p in ds.parameter.values]]
+        for o in varying
     ]
     blocks.append(("table", header, rows, t(lang, f"sens_table_caption_{method}")))
     constant = [output_label(ds, str(o), lang) for o in ds.output.values if str(o) not in varying]

@@ -365,7 +365,9 @@ def years_to_exhaustion(ds: xr.Dataset, variable: str = "capital_exhausted") -> 
     if values.size == 0:  # no guarantor (or no path): an empty table
         q = np.empty([values.sizes[d] for d in other] + [len(QUANTILES)])
     elif path_weights(values) is None:
-        q = np.moveaxis(np.quantile(values.values, QUANTILES, axis=-1, method="inverted_cdf"), 0, -1)
+        q = np.moveaxis(
+            np.quantile(values.values, QUANTILES, axis=-1, method="inverted_cdf"), 0, -1
+        )
     else:  # the weighted distribution's inverse: every value is still a simulated year
         q = weighted_quantile(values, list(QUANTILES)).transpose(*other, "quantile").values
     out = xr.Dataset(
