@@ -17,15 +17,12 @@ import pandas as pd
 import xarray as xr
 
 from ..results.intervals import MIN_CLUSTERS
+from .brief import PRELIMINARY_PATHS, PRELIMINARY_REPLICAS  # a search is "preliminary" as a run
 from .design import constraint_words, design_figure, objective_words, target_name
 from .labels import named, rate
 from .numbers import money, pct
 from .sweeps import png
 from .text import t, written_in
-
-#: below these a search's estimates are "preliminary", as a run's are (reporting.brief)
-PRELIMINARY_PATHS = 1000
-PRELIMINARY_REPLICAS = 4
 
 
 def lever_text(ds: xr.Dataset, lever: str, value: float, lang: str) -> str:
@@ -212,8 +209,8 @@ def _constraint_blocks(ds: xr.Dataset, lang: str, feasible: bool) -> list[tuple]
                 _yes(v.constraint_active, lang),
             ]
         )  # fmt: skip
-    header = [t(lang, f"dbrief_col_{c}") for c in ("constraint", "selection", "fresh", "inside")]
-    header += [t(lang, "dbrief_col_met_fresh"), t(lang, "dbrief_col_active")]
+    columns = ("constraint", "selection", "fresh", "inside", "met_fresh", "active")
+    header = [t(lang, f"dbrief_col_{c}") for c in columns]
     blocks: list[tuple] = [
         ("table", header, rows, t(lang, "dbrief_constraints_caption", seed=ds.attrs.get("seed")))
     ]

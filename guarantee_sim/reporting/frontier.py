@@ -109,7 +109,7 @@ def target_name(ds: xr.Dataset, target: str, lang: str) -> str:
 def design_name(ds: xr.Dataset, row: dict, lang: str) -> str:
     """A design of the sweep in words: its variant's label (or name), then each lever's
     label and value ("guarantee fee 0.5%, pool contribution 1.00 亿元")."""
-    from .sweeps import lever_label, value_text
+    from .sweeps import lever_label, value_text  # here: sweeps imports this module
 
     words = []
     for d in _design_dims(ds):
