@@ -157,7 +157,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write a policy brief (Markdown, HTML with figures, "
         "CSV tables) from a results file of `run` or `compare`",
     )
-    brief.add_argument("results", help="NetCDF file written by `run` or `compare`")
+    brief.add_argument(
+        "results", help="NetCDF file written by `run`, `compare`, `sensitivity` or `design`"
+    )
     brief.add_argument(
         "--lang", choices=("zh", "en"), default="zh", help="language of the brief (default: zh)"
     )
@@ -297,7 +299,7 @@ def _command(args, console: Console) -> int:
             "brief": _brief,
             "summarize": _summarize,
             "schema": _schema,
-            "sensitivity": lambda a, c: sensitivity_cli.run(a, c, _written),
+            "sensitivity": _sensitivity,
             "calibrate": _calibrate,
             "sweep": _sweep,
         }[args.command]
@@ -330,6 +332,7 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
 
 def _sweep(args, console: Console) -> int:
     """``guarantee-sim sweep``: guarantee_sim/sweep/command.py."""
+    _refuse_kind(args.experiment, experiment=False)  # before the heavy imports
     _configure_numba_cache()
     from .sweep.command import sweep_command
 
@@ -446,6 +449,13 @@ def _refuse_kind(path: str, *, experiment: bool) -> None:
     from .experiments import SCENARIO_KEYS, is_experiment
 
     data = read_yaml(path)[0]
+    if sensitivity_cli.is_study(data):
+        raise ScenarioError(
+            f"{path}: is a sensitivity study (a base scenario and a sensitivity: section), "
+            f"not {'a scenario' if experiment else 'an experiment'}; run it with "
+            f"`guarantee-sim sensitivity {path}`",
+            path=path,
+        )
     if experiment and is_experiment(data):
         raise ScenarioError(
             f"{path}: is an experiment file (a base scenario and variants); run it with "
@@ -458,6 +468,29 @@ def _refuse_kind(path: str, *, experiment: bool) -> None:
             f"`guarantee-sim run {path}`",
             path=path,
         )
+
+
+def _sensitivity(args, console: Console) -> int:
+    """``guarantee-sim sensitivity`` (analysis/sensitivity_cli.py), given a study file."""
+    from .experiments import is_experiment
+
+    path = args.study
+    data = read_yaml(path)[0]
+    if not sensitivity_cli.is_study(data) and isinstance(data, dict):
+        if is_experiment(data):
+            command = "design" if "design" in data else "compare"
+            raise ScenarioError(
+                f"{path}: is an experiment file, not a sensitivity study (a base scenario "
+                f"and a sensitivity: section); run it with `guarantee-sim {command} {path}`",
+                path=path,
+            )
+        raise ScenarioError(
+            f"{path}: is a scenario file, not a sensitivity study (a base scenario and a "
+            f"sensitivity: section); run it with `guarantee-sim run {path}`, or write a "
+            "study whose base: is this file",
+            path=path,
+        )
+    return sensitivity_cli.run(args, console, _written)
 
 
 def _configure_numba_cache() -> None:

@@ -264,7 +264,8 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     assert figure.axes[0].get_xlabel() == "guarantee fee (1/year)"
     assert figure.axes[0].get_title() == "baseline, downturn shift in 2021 0.0"
     brief = build_brief(crossed, "en")
-    assert {"sweep_guarantor_fee", "sweep_downturn"} <= set(brief.figures)
+    assert {"sweep_guarantor_fee", "sweep_downturn", "sweep_frontier"} <= set(brief.figures)
+    assert len(brief.tables["sweep_frontier"]) == 12  # 12 designs, one target
     from guarantee_sim.reporting.brief import _designs_renamed, design_names
 
     renamed = _designs_renamed(stack_levers(crossed), design_names(stack_levers(crossed), "en"))
@@ -344,3 +345,28 @@ def test_a_labelled_variant_sets_its_overrides_under_set(tmp_path):
         "cheap": {"parties.guarantor.fee_rate": 0.005},
         "plain": {"segments.sme.lgd": 0.4},
     }
+
+
+def test_public_cost_and_outcome_metrics_over_levers_are_each_grid_point_s(crossed):
+    """Over a sweep's levers (and named variants) every public-cost and outcome metric
+    gives, at each grid point, what it gives on that point's results alone."""
+    from guarantee_sim.results import cost
+    from guarantee_sim.results.outcomes import design_outcomes
+
+    metrics = {
+        "public_cost_pv": cost.public_cost_pv,
+        "zero_subsidy_fee": cost.zero_subsidy_fee,
+        "years_to_exhaustion": cost.years_to_exhaustion,
+        "break_even_fee": cost.break_even_fee,
+        "design_outcomes": lambda ds: design_outcomes(ds, intervals=True),
+    }
+    dims = ["scenario", *lever_dims(crossed)]
+    assert len(dims) == 3
+    for name, metric in metrics.items():
+        whole = metric(crossed)
+        for at in ({"scenario": 0, "guarantor_fee": 1, "downturn": 2},
+                   {"scenario": 1, "guarantor_fee": 0, "downturn": 1}):  # fmt: skip
+            alone = metric(crossed.isel(at))
+            for var in alone.data_vars:
+                got = whole[var].isel(at).transpose(*alone[var].dims)
+                np.testing.assert_allclose(got.values, alone[var].values, err_msg=f"{name}.{var}")

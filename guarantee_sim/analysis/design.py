@@ -38,12 +38,14 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..config import ScenarioError, load_scenario
 from ..config.loader import format_location
 from ..engine.inputs import BooksInMemory, BooksMemo
@@ -55,6 +57,7 @@ from ..experiments import (
     _base_scenario,
     load_experiment,
 )
+from ..results.design import KIND
 from ..results.outcomes import OUTCOMES
 from .distributed import workers_of
 
@@ -345,6 +348,7 @@ def solve(
     fresh = evaluate([evaluations[best].point], fresh_seed)[0]
     ds = _dataset(spec, evaluations, best, fresh)
     ds.attrs.update(
+        results_kind=KIND,
         method=METHOD,
         seed=int(seed),
         fresh_seed=int(fresh_seed),
@@ -671,8 +675,21 @@ def solve_design(
         experiment_overrides=json.dumps(
             experiment.policy_overrides(None), ensure_ascii=False, default=str
         ),
+        **_run_attrs(probe),
     )
     return ds
+
+
+def _run_attrs(scenario) -> dict[str, Any]:
+    """What a reader of the results needs of the runs behind them (the brief's
+    "preliminary" test, provenance): as a run's results record it."""
+    processes = scenario.lending_source == "processes" and scenario.processes is not None
+    return {
+        "lending_source": "processes" if processes else "volumes",
+        "book_replicas": int(scenario.processes.replicas) if processes else 1,
+        "package_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def summarise(ds: xr.Dataset) -> list[str]:

@@ -80,7 +80,7 @@ from ..engine.parameters import (
 )
 from ..experiments import RUN_SETTINGS, Label, _base_scenario
 from ..results.outcomes import OUTCOMES
-from ..results.sensitivity import INDICES, KIND
+from ..results.sensitivity import INDICES, KIND, with_target_labels
 from .distributed import workers_of
 
 #: the level of the bootstrap confidence intervals
@@ -539,6 +539,7 @@ def plan_study(path: str | Path, *, paths: int | None = None, seed: int | None =
                     raise _refused(
                         path, lines, at, f"the scenario refuses {key} = {value!r}:\n{err}"
                     ) from None
+    _refuse_overridden_parameters(path, lines, params, common)
     allowed = output_names(list(scenario.targets))
     outputs = spec.outputs if spec.outputs is not None else allowed
     for i, name in enumerate(outputs):
@@ -566,6 +567,23 @@ def plan_study(path: str | Path, *, paths: int | None = None, seed: int | None =
             path=str(path),
         )
     return plan
+
+
+def _refuse_overridden_parameters(
+    path: Path, lines: dict, params: list[Parameter], common: dict[str, Any]
+) -> None:
+    """A key both varied by a parameter and fixed by the study's ``overrides:`` (or one
+    inside the other) is refused: which of the two would win is not what the reader of
+    the study expects either way."""
+    for k in common:
+        for p in params:
+            for key in p.keys:
+                if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}."):
+                    raise _refused(
+                        path, lines, ("overrides", k),
+                        f"{k} is also set by the study's parameter {p.name!r} ({key}); a key "
+                        "is either varied by a parameter or fixed by overrides, not both",
+                    )  # fmt: skip
 
 
 def cpu_seconds() -> float:
@@ -625,7 +643,7 @@ def run_study(
         spec.method, quantiles, y, names, seed=plan.seed, resamples=spec.resamples,
         levels=spec.levels,
     )  # fmt: skip
-    return sensitivity_dataset(
+    ds = sensitivity_dataset(
         method=spec.method,
         params=plan.params,
         outputs=plan.outputs,
@@ -651,3 +669,5 @@ def run_study(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     )
+    targets = load_scenario(plan.base, overrides=plan.common).targets  # what a brief calls them
+    return with_target_labels(ds, {name: t.label for name, t in targets.items()})

@@ -37,6 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from ..results.decomposition import CONSTANT
+from ..results.design import is_design
 from ..results.intervals import MIN_CLUSTERS, cluster_labels
 from ..results.io import check_results, deferred_signals, temporary_beside
 from ..results.levers import stack_levers
@@ -79,6 +80,7 @@ from .tables import (
     missing_cost_variables,
 )
 from .text import LIKELY_FROM, TEXT, check_lang, likelihood_words, t
+from .text import written_in as _written_in
 
 MARKDOWN = "brief.md"
 HTML = "brief.html"
@@ -1324,20 +1326,6 @@ def _catalogued(lang: str, prefix: str, value) -> str:
     )
 
 
-#: the CJK Unified Ideographs block: Chinese characters
-CJK_FROM, CJK_TO = 0x4E00, 0x9FFF
-
-
-def _written_in(text: str, lang: str) -> bool:
-    """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
-    characters are at least a third of its letters; for en, when Latin letters are half."""
-    cjk = sum(CJK_FROM <= ord(c) <= CJK_TO for c in text)
-    latin = sum(c.isascii() and c.isalpha() for c in text)
-    if lang == "zh":
-        return cjk >= (cjk + latin) / 3
-    return latin >= (cjk + latin) / 2
-
-
 def _assumption_blocks(ds, lang) -> list[Block]:
     spec = scenario_info(ds)
     years = ds.year.values
@@ -1396,6 +1384,8 @@ def build_brief(ds: xr.Dataset, lang: str = "zh", *, source: str = "") -> Brief:
     check_results(ds)
     if is_sensitivity(ds):  # a study's indices, not paths: a brief of its own
         return _sensitivity_brief(ds, lang, source)
+    if is_design(ds):  # a design search's evaluations, not paths: likewise
+        return _design_brief(ds, lang, source)
     # a grid's levers: their section, then one design per grid point for the rest
     sweep_blocks, sweep_figures, sweep_tables = sweeps.brief_section(ds, lang)
     ds = stack_levers(ds)
@@ -1485,6 +1475,15 @@ def _sensitivity_brief(ds: xr.Dataset, lang: str, source: str) -> Brief:
     blocks.append(sensitivity.generated_block(ds, lang, source))
     tables = {"sensitivity": sensitivity.indices_table(ds)}
     return Brief(lang, str(blocks[0][1]), blocks, figures, tables, method_at=method_at)
+
+
+def _design_brief(ds: xr.Dataset, lang: str, source: str) -> Brief:
+    """The brief of a design search (:mod:`.design_brief`): the question, the answer, the
+    frontier's figure and table, the method; every evaluated design as CSV."""
+    from . import design_brief
+
+    title, blocks, figures, tables, method_at = design_brief.build(ds, lang, source)
+    return Brief(lang, title, blocks, figures, tables, method_at=method_at)
 
 
 # --------------------------------------------------------------------------- rendering

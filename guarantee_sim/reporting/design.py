@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .fonts import resolve_lang
+from .labels import named
 from .numbers import money_unit, pct
 from .plots import DESIGN_COLORS, _finish, _money_axis, _percent_axis
 from .text import t
@@ -37,22 +38,47 @@ def _wrapped(text: str, lang: str) -> str:
     return "\n".join(textwrap.wrap(text, width=22 if lang == "zh" else 40)) or text
 
 
-def _target_name(ds: xr.Dataset, target: str, lang: str) -> str:
-    if lang == "zh" and "target_label" in ds.coords:
-        return str(ds["target_label"].sel(target=target).item()) or target
-    return target
+def target_name(ds: xr.Dataset, target: str, lang: str) -> str:
+    """A target as the other briefs name it: its label in Chinese, its id in words in
+    English (:func:`~.labels.named`)."""
+    label = ""
+    if "target_label" in ds.coords:
+        label = str(ds["target_label"].sel(target=target).item())
+    return named(target, label, lang)
 
 
-def _constraint_name(ds: xr.Dataset, c, lang: str) -> str:
-    """A constraint in words: "P(a pool runs dry) ≤ 5.0%" (zh: ...)."""
+def constraint_words(ds: xr.Dataset, c, lang: str) -> str:
+    """A constraint in words: "P(a pool runs dry) ≤ 5%" (zh: ...)."""
     v = ds.sel(constraint=c)
     at = v.constraint_target.item()
     if at:
-        what = t(lang, "measure_target_probability", target=_target_name(ds, at, lang))
+        what = t(lang, "measure_target_probability", target=target_name(ds, at, lang))
     else:
         what = t(lang, f"design_{v.constraint_outcome.item()}")
     sense = v.constraint_sense.item()
-    return _wrapped(t(lang, f"fig_design_{sense}", what=what, bound=pct(v.constraint_bound)), lang)
+    return t(lang, f"fig_design_{sense}", what=what, bound=pct(v.constraint_bound, lang))
+
+
+def _constraint_name(ds: xr.Dataset, c, lang: str) -> str:
+    return _wrapped(constraint_words(ds, c, lang), lang)
+
+
+def objective_words(ds: xr.Dataset, lang: str) -> str:
+    """What the search minimised, in words: "mean PV of public cost", "P(a pool runs dry)"."""
+    return t(lang, f"design_{ds.attrs['objective']}")
+
+
+def _objective_axis(ds: xr.Dataset, ax, lang: str) -> tuple[np.ndarray, str]:
+    """Each design's objective on ``ax``'s x axis and the axis label, by the objective: an
+    amount in 万元/亿元 (CNY m/bn), a probability in percent."""
+    values = ds["objective"].values.astype(float)
+    what = objective_words(ds, lang)
+    if ds["objective"].attrs.get("units") == "CNY":
+        unit = money_unit(values, lang)
+        _money_axis(ax.xaxis)
+        return values / unit.scale, t(lang, "fig_design_objective_axis", what=what, units=unit.name)
+    _percent_axis(ax.xaxis)  # a probability: the axis in percent says its unit
+    return values, what
 
 
 def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
@@ -62,14 +88,8 @@ def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)
     best = int(ds.attrs["best_evaluation"])
-    cost = ds["objective"].values.astype(float)
     target = ds.attrs.get("frontier_target", "")
-    if ds["objective"].attrs.get("units") == "CNY":
-        unit = money_unit(cost, lang)
-        cost, cost_unit = cost / unit.scale, unit.name
-        _money_axis(left.xaxis)
-    else:
-        cost_unit = ds["objective"].attrs.get("units", "")
+    cost, cost_label = _objective_axis(ds, left, lang)
     feasible = ds["feasible"].values.astype(bool)
     if target:
         p = ds["target_probability"].sel(target=target).values.astype(float)
@@ -106,13 +126,13 @@ def design_figure(ds: xr.Dataset, *, lang: str = "zh") -> Figure:
                     float(ds.constraint_bound.sel(constraint=c)), color="grey", linestyle=":"
                 )
         _percent_axis(left.yaxis)
-        name = _target_name(ds, target, lang)
+        name = target_name(ds, target, lang)
         left.set_ylabel(
             _wrapped(t(lang, "fig_design_target_axis", target=name), lang), linespacing=1.5
         )
         left.legend(fontsize="small")
-    left.set_xlabel(t(lang, "fig_design_cost_axis", units=cost_unit))
-    left.set_title(t(lang, "fig_design_frontier_title"))
+    left.set_xlabel(_wrapped(cost_label, lang))
+    left.set_title(t(lang, "fig_design_frontier_title", what=objective_words(ds, lang)))
     lever = str(ds.lever.values[0])
     x, x_label = _lever_axis(ds, lever, lang)
     order = np.argsort(x, kind="stable")

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from .fonts import font_families, resolve_lang
+from .labels import named
 from .numbers import money, pct
 from .sweeps import png
 from .text import t
@@ -50,10 +51,14 @@ def parameter_label(ds: xr.Dataset, parameter: str, lang: str) -> str:
     return parameter
 
 
-def output_label(output: str, lang: str) -> str:
-    """What an outcome is called (``target_probability.<target>`` names its target)."""
+def output_label(ds: xr.Dataset, output: str, lang: str) -> str:
+    """What an outcome is called; ``target_probability.<target>`` names its target as the
+    other briefs do: its label in Chinese, its id in words in English."""
     name, _, target = output.partition(".")
-    return t(lang, f"sens_out_{name}", target=target)
+    label = ""
+    if "output_target_label" in ds.coords:  # studies written before it: the id in words
+        label = str(ds["output_target_label"].sel(output=output).values)
+    return t(lang, f"sens_out_{name}", target=named(target, label, lang))
 
 
 def _main(ds: xr.Dataset) -> tuple[str, str]:
@@ -106,7 +111,7 @@ def indices_figure(ds: xr.Dataset, lang: str) -> tuple[Figure, str]:
             ends = np.concatenate([bars - conf, bars + conf])
             ax.set_xlim(min(0.0, float(np.nanmin(ends))), max(1.05, float(np.nanmax(ends))))
         ax.set_yticks(y, names, fontsize="small")
-        ax.set_title(output_label(output, fig_lang), fontsize="small")
+        ax.set_title(output_label(ds, output, fig_lang), fontsize="small")
         ax.grid(axis="x", alpha=0.3)
     for ax in axes.flat[len(shown) :]:
         ax.set_axis_off()
@@ -166,10 +171,11 @@ def brief_blocks(ds: xr.Dataset, lang: str) -> list[tuple]:
 
     header = [t(lang, "sens_output"), *params]
     rows = [
-        [output_label(o, lang), *[cell(o, str(p)) for p in ds.parameter.values]] for o in varying
+        [output_label(ds, o, lang), *[cell(o, str(p)) for p in ds.parameter.values]]
+        for o in varying
     ]
     blocks.append(("table", header, rows, t(lang, f"sens_table_caption_{method}")))
-    constant = [output_label(str(o), lang) for o in ds.output.values if str(o) not in varying]
+    constant = [output_label(ds, str(o), lang) for o in ds.output.values if str(o) not in varying]
     if constant:
         blocks.append(("p", t(lang, "sens_constant", names=t(lang, "and").join(constant))))
     return blocks

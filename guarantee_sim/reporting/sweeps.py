@@ -34,8 +34,9 @@ from matplotlib.ticker import PercentFormatter
 from ..results.intervals import probability_interval
 from ..results.levers import lever_dims, lever_value
 from ..results.metrics import depleted_paths, insolvent_paths
+from . import frontier
 from .fonts import font_families, resolve_lang
-from .labels import labelled
+from .labels import labelled, named
 from .numbers import money, money_unit, pct
 from .text import t
 
@@ -83,11 +84,11 @@ def _measure(hits: xr.DataArray, kind: str, names: list[str], lang: str) -> xr.D
 
 
 def _label(ds: xr.Dataset, dim: str, key, lang: str) -> str:
-    if lang == "zh" and f"{dim}_label" in ds.coords:
+    """A target by its label in Chinese, by its id in words in English (as the briefs)."""
+    label = ""
+    if f"{dim}_label" in ds.coords:
         label = str(ds[f"{dim}_label"].sel({dim: key}).values.flat[0]).strip()
-        if label:
-            return label
-    return str(key)
+    return named(str(key), label, lang)
 
 
 def sweep_table(ds: xr.Dataset, lang: str = "en") -> pd.DataFrame:
@@ -214,6 +215,10 @@ def brief_section(ds: xr.Dataset, lang: str):
         return [], {}, {}
     names = t(lang, "and").join
     figures = {n: (png(f), c) for n, (f, c) in sweep_figures(ds, lang).items()}
+    front = frontier.frontier_table(ds)
+    if not front.empty:
+        fig, caption = frontier.frontier_figure(ds, front, lang)
+        figures["sweep_frontier"] = (png(fig), caption)
     table = sweep_table(ds, lang)
     measures = sweep_measures(ds, lang)
     described = names([lever_label(ds, x, lang, units=True) for x in levers])
@@ -221,7 +226,7 @@ def brief_section(ds: xr.Dataset, lang: str):
         ("h2", t(lang, "sweep_heading")),
         ("p", t(lang, "sweep_intro", levers=described)),
     ]
-    blocks += [("figure", name) for name in figures]
+    blocks += [("figure", name) for name in figures if name != "sweep_frontier"]
     if measures.data_vars:
         dims = _design_dims(ds)
         ids = [str(m) for m in measures.measure.values]
@@ -243,4 +248,6 @@ def brief_section(ds: xr.Dataset, lang: str):
             for r in table.to_dict("records")
         ]
         blocks.append(("table", header, rows, t(lang, "sweep_interval")))
-    return blocks, figures, {"sweep": table}
+    blocks += frontier.frontier_blocks(ds, front, lang)
+    tables = {"sweep": table} | ({"sweep_frontier": front} if not front.empty else {})
+    return blocks, figures, tables

@@ -114,3 +114,17 @@ def likelihood_words(p: float, low: float, high: float, lang: str) -> str:
     if words[0] == words[1]:
         return words[0]
     return TEXT[lang]["likelihood_span"].format(low=words[0], high=words[1])
+
+
+#: the CJK Unified Ideographs block: Chinese characters
+CJK_FROM, CJK_TO = 0x4E00, 0x9FFF
+
+
+def written_in(text: str, lang: str) -> bool:
+    """Whether a user's text (a description, a question) is in ``lang``: for zh, when Chinese
+    characters are at least a third of its letters; for en, when Latin letters are half."""
+    cjk = sum(CJK_FROM <= ord(c) <= CJK_TO for c in text)
+    latin = sum(c.isascii() and c.isalpha() for c in text)
+    if lang == "zh":
+        return cjk >= (cjk + latin) / 3
+    return latin >= (cjk + latin) / 2

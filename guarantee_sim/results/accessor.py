@@ -117,6 +117,9 @@ class GuaranteeSimAccessor:
     def guaranteed_segments(self) -> list[str]:
         return cost.guaranteed_segments(self._ds)
 
+    def guaranteed_mask(self) -> xr.DataArray:
+        return cost.guaranteed_mask(self._ds)
+
     def present_value(self, variable: str, rate: float | None = None) -> xr.DataArray:
         """PV of the yearly variable ``variable`` at ``rate`` (default: the results')."""
         rate = cost.discount_rate(self._ds) if rate is None else rate

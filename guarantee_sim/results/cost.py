@@ -161,6 +161,19 @@ def guaranteed_segments(ds: xr.Dataset) -> list[str]:
     ]
 
 
+def guaranteed_mask(ds: xr.Dataset) -> xr.DataArray:
+    """Per design (a comparison's ``scenario``, a sweep's levers) and segment, whether the
+    segment's scheme has coverage > 0 in some year: :func:`guaranteed_segments` design by
+    design, so a variant that turns a scheme off guarantees nothing there."""
+    coverage = ds["scheme_coverage"]
+    covered = (coverage.max("year") if "year" in coverage.dims else coverage) > 0
+    schemes = ds["segment_scheme"]
+    mask = xr.zeros_like(schemes, dtype=bool)
+    for scheme in coverage.scheme.values:
+        mask = mask | ((schemes == scheme) & covered.sel(scheme=scheme, drop=True))
+    return mask
+
+
 def public_cost_pv(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
     """Present values per path and the subsidy rate per 100 CNY guaranteed.
 
@@ -175,8 +188,7 @@ def public_cost_pv(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
     """
     _require(ds, ["public_cost", "fiscal_cost", "loans_amount"], "the public cost")
     rate = discount_rate(ds) if rate is None else float(rate)
-    segments = guaranteed_segments(ds)
-    lending = ds["loans_amount"].sel(segment=segments).sum("segment")
+    lending = (ds["loans_amount"] * guaranteed_mask(ds)).sum("segment")
     out = xr.Dataset(
         {
             "public_cost": present_value(ds["public_cost"], rate),
@@ -188,8 +200,11 @@ def public_cost_pv(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
         out["public_operating_cost"] = present_value(ds["public_operating_cost"], rate)
     else:
         out["public_operating_cost"] = xr.full_like(out["public_cost"], np.nan)
-    if float(weighted_mean(out["guaranteed_lending"])) > 0:
+    # per design over a sweep's levers: NaN where a design guarantees nothing
+    guaranteed = weighted_mean(out["guaranteed_lending"]) > 0
+    if bool(guaranteed.any()):
         subsidy = ratio_of_means(100.0 * out["public_cost"], out["guaranteed_lending"])
+        subsidy = subsidy.where(guaranteed)
     else:  # no guaranteed lending: no rate per 100 CNY guaranteed
         subsidy = xr.Dataset(dict.fromkeys(("mean", "low", "high"), xr.DataArray(np.nan)))
     out["subsidy_rate"] = subsidy["mean"]
@@ -307,14 +322,15 @@ def zero_subsidy_fee(ds: xr.Dataset, rate: float | None = None) -> xr.Dataset:
         return out
     g = ds[["fee_income", "fee_base"]].sel(party=public).fillna(0.0).sum("party")
     income, base = present_value(g["fee_income"], rate), present_value(g["fee_base"], rate)
-    if not float(weighted_mean(base)) > 0:
+    has_base = weighted_mean(base) > 0  # per design over a sweep's levers
+    if not bool(has_base.any()):
         out.attrs.update(
             note="the public guarantors guarantee nothing: no fee base", reason="no_fee_base"
         )
         return out
-    fee = ratio_of_means(present_value(ds["public_cost"], rate) + income, base)
+    fee = ratio_of_means(present_value(ds["public_cost"], rate) + income, base).where(has_base)
     out["fee"], out["fee_low"], out["fee_high"] = fee["mean"], fee["low"], fee["high"]
-    out["actual"] = weighted_mean(income) / weighted_mean(base)
+    out["actual"] = (weighted_mean(income) / weighted_mean(base)).where(has_base)
     for name in out.data_vars:
         out[name].attrs["units"] = "1/year"
     return out
@@ -342,22 +358,26 @@ def years_to_exhaustion(ds: xr.Dataset, variable: str = "capital_exhausted") -> 
     flag = ds[variable].sel(party=_guarantors(ds)) > 0.5
     first = first_year(flag)
     by_year = xr.concat([weighted_mean(first == y) for y in ds.year.values], dim=ds.year).transpose(
-        "party", "year"
+        ..., "party", "year"
     )
-    values = first.fillna(np.inf).transpose("party", "path")
-    if path_weights(values) is None:
-        q = np.quantile(values.values, QUANTILES, axis=-1, method="inverted_cdf")
+    values = first.fillna(np.inf).transpose(..., "party", "path")
+    other = list(values.dims[:-1])  # a sweep's levers, if any, then party
+    if values.size == 0:  # no guarantor (or no path): an empty table
+        q = np.empty([values.sizes[d] for d in other] + [len(QUANTILES)])
+    elif path_weights(values) is None:
+        q = np.moveaxis(
+            np.quantile(values.values, QUANTILES, axis=-1, method="inverted_cdf"), 0, -1
+        )
     else:  # the weighted distribution's inverse: every value is still a simulated year
-        q = weighted_quantile(values, list(QUANTILES)).transpose("quantile", "party").values
-    q = q if values.size else values.values
+        q = weighted_quantile(values, list(QUANTILES)).transpose(*other, "quantile").values
     out = xr.Dataset(
         {
             "share": by_year,
             "never": weighted_mean(first.isnull()),
             "first_year_quantile": xr.DataArray(
-                np.asarray(q).reshape(len(QUANTILES), -1).T,
-                dims=["party", "quantile"],
-                coords={"party": first.party.values, "quantile": list(QUANTILES)},
+                q,
+                dims=[*other, "quantile"],
+                coords={**{d: values[d] for d in other}, "quantile": list(QUANTILES)},
             ),
         }
     )

@@ -29,6 +29,7 @@ from typing import Final
 import h5py
 import xarray as xr
 
+from .design import check_design, is_design
 from .sensitivity import check_sensitivity, is_sensitivity
 
 ENGINE: Final = "h5netcdf"
@@ -80,6 +81,9 @@ def check_results(ds: xr.Dataset) -> None:
     if is_sensitivity(ds):  # a sensitivity study's indices, not paths: a contract of its own
         check_sensitivity(ds)
         return
+    if is_design(ds):  # a design search's evaluations, not paths: likewise
+        check_design(ds)
+        return
     missing = [v for v in REQUIRED if v not in ds.data_vars]
     missing += [c for c in REQUIRED_COORDS if c not in ds.coords]
     if missing:
@@ -130,8 +134,8 @@ def open_results(path: str | Path) -> xr.Dataset:
         ds.close()
         raise ValueError(f"{path}: {err}") from None
     if (
-        "replica" not in ds.coords and "book_replicas" in ds.attrs
-    ):  # written before the coordinate existed
+        "path" in ds.dims and "replica" not in ds.coords and "book_replicas" in ds.attrs
+    ):  # a run's results written before the coordinate existed
         ds = ds.assign_coords(replica=("path", ds.path.values % int(ds.attrs["book_replicas"])))
     return ds
 

@@ -8,6 +8,8 @@ of results file it is, so a reader (the brief, ``open_results``) knows it from a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import xarray as xr
 
 #: the attr ``results_kind`` of a sensitivity study's results
@@ -37,6 +39,16 @@ REQUIRED = ("sensitivity_index", "point_quantile", "point_output")
 def is_sensitivity(ds: xr.Dataset) -> bool:
     """Whether ``ds`` is a sensitivity study's results (not a run's)."""
     return ds.attrs.get("results_kind") == KIND
+
+
+def with_target_labels(ds: xr.Dataset, labels: Mapping[str, str]) -> xr.Dataset:
+    """``ds`` with the coordinate ``output_target_label``: for each output
+    ``target_probability.<target>`` its target's label (the scenario's wording), '' for the
+    other outputs; what a brief calls the target."""
+    texts = [labels.get(str(o).partition(".")[2], "") for o in ds.output.values]
+    return ds.assign_coords(
+        output_target_label=("output", texts, {"long_name": "the target's label ('' for none)"})
+    )
 
 
 def check_sensitivity(ds: xr.Dataset) -> None:
