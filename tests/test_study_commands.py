@@ -82,7 +82,7 @@ def test_a_key_both_varied_and_overridden_is_refused(tmp_path, extra, parameters
     assert rc == 2 and "not both" in printed
 
 
-def _study(target_labels: bool):
+def _study(target_labels: bool, indices=None):
     outputs = ["target_probability.first_time_borrowers", "public_cost_pv"]
     lgd = Parameter(
         name="lgd",
@@ -101,7 +101,7 @@ def _study(target_labels: bool):
         outputs=outputs,
         quantiles=np.zeros((3, 1)),
         y=np.zeros((3, 2)),
-        indices=np.full((2, 1, 4), 0.5),
+        indices=np.full((2, 1, 4), 0.5) if indices is None else indices,
         attrs={"runs": 0, "n_paths": 10, "n_base_samples": 8, "study": "s", "seed": 1},
     )
     return with_target_labels(ds, {"first_time_borrowers": "新增首贷户"}) if target_labels else ds
@@ -120,7 +120,7 @@ def test_the_sensitivity_brief_names_targets_by_label(lang, labelled, said):
     assert said in text and "first_time_borrowers" not in text
 
 
-def test_a_study_s_results_carry_its_targets_labels(tmp_path):
+def test_a_study_s_results_carry_its_targets_labels(tmp_path, monkeypatch):
     """run_study records each target output's label (the scenario's wording) beside it."""
     import xarray as xr
 
@@ -131,7 +131,7 @@ def test_a_study_s_results_carry_its_targets_labels(tmp_path):
     )
     plan = plan_study(write(tmp_path, "study.yaml", text))
 
-    def evaluate(base, points, *, paths, seed, on_point=None):  # no simulation: one number each
+    def evaluate(base, points, *, paths, seed, on_point=None, **_):  # no simulation: one each
         return [
             xr.Dataset(
                 {"target_probability": ("target", [0.1 * k]), "public_cost_pv": float(k)},
@@ -140,5 +140,24 @@ def test_a_study_s_results_carry_its_targets_labels(tmp_path):
             for k, _ in enumerate(points)
         ]
 
-    ds = run_study(plan, evaluate=evaluate)
+    monkeypatch.setattr("guarantee_sim.analysis.sensitivity.evaluate_points", evaluate)
+    ds = run_study(plan)
     assert ds.output_target_label.values.tolist() == ["新增首贷户（户）", ""]
+
+
+@pytest.mark.parametrize(
+    "lang, mark, said",
+    [("en", "(not resolved)", "Not resolved at this size"), ("zh", "（未能分辨）", "未能分辨")],
+)
+def test_indices_of_noise_are_marked_not_resolved(lang, mark, said):
+    """The full-size county study's P(首贷户 target) got ST = 2.3 ± 1.9: an output that moves
+    by a few paths' worth over the sample. Its row is marked and a paragraph says why; an
+    output whose total index is known to ± 0.1 is not."""
+    indices = np.array([[[2.4, 2.0, 2.3, 1.9]], [[0.9, 0.1, 0.95, 0.1]]])  # S1, ±, ST, ±
+    text = render_markdown(build_brief(_study(True, indices), lang))
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    noisy = [r for r in rows if "2.30 ± 1.90" in r]
+    clear = [r for r in rows if "0.95 ± 0.10" in r]
+    assert len(noisy) == 1 and mark in noisy[0]
+    assert len(clear) == 1 and mark not in clear[0]
+    assert said in text.replace(mark, "")

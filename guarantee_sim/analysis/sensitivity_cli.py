@@ -125,6 +125,8 @@ def print_indices(ds: xr.Dataset, console: Console) -> None:
     """The main index (Sobol ST, Morris mu*) with its half-width, output by parameter."""
     import numpy as np
 
+    from ..results.sensitivity import RESOLVED_HALF_WIDTH, unresolved_outputs
+
     main = "ST" if ds.attrs["method"] == "sobol" else "mu_star"
     table = Table(
         title=f"{main} ± 95% half-width ({ds.attrs['runs']} runs, {ds.attrs['cpu_seconds']} s CPU)"
@@ -140,3 +142,10 @@ def print_indices(ds: xr.Dataset, console: Console) -> None:
             row.append("—" if np.isnan(x) else f"{x:.3g}±{h:.2g}")
         table.add_row(*row)
     console.print(table)
+    unresolved = unresolved_outputs(ds)
+    if unresolved:  # indices of noise: say so where they are printed
+        console.print(
+            f"not resolved at this size (some ST half-width > {RESOLVED_HALF_WIDTH}): "
+            + ", ".join(unresolved)
+            + "; a larger N or more paths per run, or the parameters do not move them"
+        )

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from ..results.sensitivity import RESOLVED_HALF_WIDTH, unresolved_outputs
 from .fonts import font_families, resolve_lang
 from .labels import named
 from .numbers import money, pct
@@ -156,6 +157,7 @@ def brief_blocks(ds: xr.Dataset, lang: str) -> list[tuple]:
         ("figure", "sensitivity"),
     ]
     varying = varying_outputs(ds)
+    unresolved = [o for o in unresolved_outputs(ds) if o in varying]
     index = ds["sensitivity_index"]
 
     def cell(output: str, parameter: str) -> str:
@@ -170,11 +172,25 @@ def brief_blocks(ds: xr.Dataset, lang: str) -> list[tuple]:
         )  # fmt: skip
 
     header = [t(lang, "sens_output"), *params]
-    rows = [
-        [output_label(ds, o, lang), *[cell(o, str(p)) for p in ds.parameter.values]]
-        for o in varying
-    ]
+
+    def name(output: str) -> str:  # an unresolved output is marked where it is read
+        label = output_label(ds, output, lang)
+        return t(lang, "sens_unresolved_mark", name=label) if output in unresolved else label
+
+    rows = [[name(o), *[cell(o, str(p)) for p in ds.parameter.values]] for o in varying]
     blocks.append(("table", header, rows, t(lang, f"sens_table_caption_{method}")))
+    if unresolved:
+        blocks.append(
+            (
+                "p",
+                t(
+                    lang,
+                    "sens_unresolved",
+                    names=t(lang, "and").join(output_label(ds, o, lang) for o in unresolved),
+                    width=f"{RESOLVED_HALF_WIDTH:.1f}",
+                ),
+            )
+        )
     constant = [output_label(ds, str(o), lang) for o in ds.output.values if str(o) not in varying]
     if constant:
         blocks.append(("p", t(lang, "sens_constant", names=t(lang, "and").join(constant))))

@@ -32,6 +32,11 @@ INDICES = {
         "or interaction)",
     },
 }
+#: the widest 95% half-width a Sobol total index may have for its output to count as
+#: resolved: wider, and the indices cannot tell a parameter that drives the output from one
+#: that hardly matters (an output that varies over the sample by a few paths' worth gives
+#: indices of noise, even above their bound of 1: :func:`unresolved_outputs`)
+RESOLVED_HALF_WIDTH = 0.3
 #: variables every sensitivity results file has
 REQUIRED = ("sensitivity_index", "point_quantile", "point_output")
 
@@ -61,3 +66,26 @@ def check_sensitivity(ds: xr.Dataset) -> None:
         raise ValueError(
             "not a guarantee_sim sensitivity results file: it lacks " + ", ".join(missing)
         )
+
+
+def unresolved_outputs(ds: xr.Dataset, half_width: float = RESOLVED_HALF_WIDTH) -> list[str]:
+    """The outputs of a Sobol study whose total indices are not resolved: some parameter's
+    ST has a 95% half-width wider than ``half_width``. Their indices are estimation noise
+    at this N and these paths (e.g. a target probability that moves over the sample only
+    by a few paths crossing the target), so a brief says so rather than rank them. A
+    Morris screen's mu* is in the output's units and has no such scale: none.
+
+    >>> import numpy as np
+    >>> index = xr.DataArray(
+    ...     [[[0.9, 0.2]], [[2.3, 1.9]]],
+    ...     coords={"output": ["cost", "p"], "parameter": ["pd"], "index": ["ST", "ST_conf"]},
+    ...     dims=("output", "parameter", "index"),
+    ... )
+    >>> unresolved_outputs(xr.Dataset({"sensitivity_index": index}, attrs={"method": "sobol"}))
+    ['p']
+    """
+    if ds.attrs.get("method") != "sobol":
+        return []
+    conf = ds["sensitivity_index"].sel(index="ST_conf")
+    widest = conf.max("parameter", skipna=True)
+    return [str(o) for o in ds.output.values if float(widest.sel(output=o)) > half_width]
