@@ -41,6 +41,7 @@ from .progress import (
 )
 from .tail import sampled_toward_tail, shift_attrs
 from .volumes import build_volume_book
+from .warm import load_cached
 
 
 def simulate(
@@ -130,6 +131,13 @@ def simulate(
     shown = as_progress(progress)
     if book is None and scenario.processes is not None and scenario.lending_source == "processes":
         shown.phase(INSTITUTIONS, scenario.processes.replicas)
+    early: dict[str, str] = {}
+
+    def meanwhile() -> None:
+        """What this process would do later, done while the processes' workers run."""
+        load_cached()  # the kernels' first call: from Numba's cache
+        early["scenario_yaml"] = scenario_yaml(given)  # with its distributions
+
     inputs = build_inputs(
         scenario,
         seed,
@@ -138,6 +146,7 @@ def simulate(
         on_replica=shown.advance,
         workers=workers,
         books_memo=books,
+        meanwhile=meanwhile,
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -201,6 +210,7 @@ def simulate(
         first_path=first_path,
         version=__version__,
         path_weight=np.exp(log_weight),  # exactly 1 on every path of a plain run
+        stored_yaml=early.get("scenario_yaml") or scenario_yaml(given),
     )
     ds.attrs.update(
         shift_attrs(
@@ -209,7 +219,6 @@ def simulate(
             list(scenario.macro.factors),
         )
     )
-    ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
     # new lending was simulated at this multiple of the demand and thinned per path; the
     # processes' queue measures are those of that demand (1.0: demand does not vary)
     ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
