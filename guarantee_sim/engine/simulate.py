@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -131,13 +133,7 @@ def simulate(
     shown = as_progress(progress)
     if book is None and scenario.processes is not None and scenario.lending_source == "processes":
         shown.phase(INSTITUTIONS, scenario.processes.replicas)
-    early: dict[str, str] = {}
-
-    def meanwhile() -> None:
-        """What this process would do later, done while the processes' workers run."""
-        load_cached()  # the kernels' first call: from Numba's cache
-        early["scenario_yaml"] = scenario_yaml(given)  # with its distributions
-
+    early: dict[str, str] = {}  # what _work_ahead did, if the processes' workers ran
     inputs = build_inputs(
         scenario,
         seed,
@@ -146,7 +142,7 @@ def simulate(
         on_replica=shown.advance,
         workers=workers,
         books_memo=books,
-        meanwhile=meanwhile,
+        meanwhile=_work_ahead(given, early),
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -238,6 +234,18 @@ def simulate(
         drawn_per=[p.per for p in every],
     )
     return with_variance_shares(ds)  # needs the year factors and the parameters
+
+
+def _work_ahead(given: Scenario, early: dict[str, str]) -> Callable[[], None]:
+    """What :func:`simulate` would do after the institution processes, for this process to
+    do while their workers run (it would only wait): the kernels' first call, loaded from
+    Numba's cache, and the scenario's YAML (with its distributions) into ``early``."""
+
+    def meanwhile() -> None:
+        load_cached()
+        early["scenario_yaml"] = scenario_yaml(given)
+
+    return meanwhile
 
 
 def books_key_of(scenario: Scenario, seed: int) -> str | None:

@@ -40,6 +40,6 @@ def load_cached(dispatchers=RUN_KERNELS) -> int:
                     continue  # compile() would compile it: leave that to the first call
                 dispatcher.compile(sig)
                 loaded += 1
-        except Exception:  # noqa: BLE001 - Numba's internals moved: the first call loads
+        except Exception:  # Numba's internals moved: the first call loads, as it would
             continue
     return loaded
