@@ -2,6 +2,8 @@
 
 * Poisson counts by inversion are ``scipy.stats.poisson.ppf``'s, computed without
   importing ``scipy.stats`` (half a second of every run).
+* The kernels a run calls load from Numba's cache ahead of their first call
+  (``engine/warm.py``), without compiling anything.
 * ``guarantee-sim run`` (its summary tables included) imports none of the heavy modules it
   does not use: ``scipy.stats``, Matplotlib, Dask, the reports (checked in a fresh
   interpreter).
@@ -98,3 +100,25 @@ def test_xarray_without_dask_is_restored_for_later_dask_users():
         import dask.array as da
 
         assert utils.is_dask_collection(da.zeros(2))
+
+
+LOAD = """
+import json, numba
+from guarantee_sim.engine.warm import RUN_KERNELS, load_cached
+compiled = lambda: [len(d.signatures) for d in RUN_KERNELS]
+before = compiled()
+loaded = load_cached()
+print(json.dumps({"before": before, "loaded": loaded, "after": compiled(),
+                  "indexed": [len(d._cache._cache_file._load_index()) for d in RUN_KERNELS]}))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter, after a run has filled the kernels' cache
+def test_the_run_kernels_load_from_the_cache_before_their_first_call(tmp_path):
+    fresh_python(RUN.format(out=str(tmp_path / "r.nc")), timeout=600)  # fills the cache
+    out = fresh_python(LOAD)
+    assert out["before"] == [0, 0, 0, 0]
+    assert out["loaded"] == sum(out["after"]) >= len(out["after"])
+    assert all(n >= 1 for n in out["after"])
+    # only what the cache holds: nothing compiled
+    assert all(a <= i for a, i in zip(out["after"], out["indexed"], strict=True))

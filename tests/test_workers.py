@@ -3,6 +3,8 @@
 * The institution processes give the same books, measures, renewal rates and claim lags
   with 1, 2 or 3 worker processes, in replica order; so does a whole run.
 * Progress advances once per replica whatever the count of workers.
+* ``meanwhile`` runs once, in the parent, after the workers have forked (they never see
+  what it does) and while they work; first when there are no workers.
 * How many workers: the argument, then ``$GUARANTEE_SIM_WORKERS``, then the CPUs, never
   more than the replicas; a bad count is a clean error.
 """
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -97,6 +100,25 @@ def test_map_replicas_keeps_replica_order_and_reports_each():
     assert map_replicas(_square_first_last, 5, 2, done.append) == [0, 1, 4, 9, 16]
     assert done == [1] * 5
     assert map_replicas(lambda r: -r, 3, 3) == [0, -1, -2]  # a closure: inherited, not pickled
+
+
+_meanwhile_ran: list = []
+
+
+def _saw_meanwhile(r: int) -> tuple[int, int]:
+    time.sleep(0.3)  # still working when the parent's meanwhile ends
+    return os.getpid(), len(_meanwhile_ran)
+
+
+def test_meanwhile_runs_once_in_the_parent_after_the_fork():
+    _meanwhile_ran.clear()
+    got = map_replicas(_saw_meanwhile, 4, 2, meanwhile=lambda: _meanwhile_ran.append(1))
+    assert _meanwhile_ran == [1]
+    assert {pid for pid, _ in got} != {os.getpid()}  # the replicas ran in the workers
+    assert [seen for _, seen in got] == [0] * 4  # forked before it ran
+    _meanwhile_ran.clear()
+    got = map_replicas(_saw_meanwhile, 2, 1, meanwhile=lambda: _meanwhile_ran.append(1))
+    assert _meanwhile_ran == [1] and [seen for _, seen in got] == [1, 1]  # here: first
 
 
 def test_an_error_in_a_worker_reaches_the_caller():

@@ -107,6 +107,7 @@ def build_inputs(
     on_replica: Callable[[int], None] | None = None,
     workers: int | None = None,
     books_memo: BooksMemo | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
@@ -116,6 +117,8 @@ def build_inputs(
     ``on_replica(1)`` is called after each replica's processes (progress); the replicas
     run in ``workers`` processes (``processes.workers``; None: one per CPU). ``books_memo``,
     when given, caches the processes' results by :func:`~guarantee_sim.processes.books_key`.
+    ``meanwhile()``, when given, runs in this process while the processes' workers run
+    (``processes.workers.map_replicas``), if they run at all.
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -126,7 +129,9 @@ def build_inputs(
         volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
 
         def run() -> ProcessResults:
-            return run_processes(scenario, seed, volumes, replica_scenarios, on_replica, workers)
+            return run_processes(
+                scenario, seed, volumes, replica_scenarios, on_replica, workers, meanwhile
+            )
 
         if books_memo is None:
             process = run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -41,6 +43,7 @@ from .progress import (
 )
 from .tail import sampled_toward_tail, shift_attrs
 from .volumes import build_volume_book
+from .warm import load_cached
 
 
 def simulate(
@@ -130,6 +133,7 @@ def simulate(
     shown = as_progress(progress)
     if book is None and scenario.processes is not None and scenario.lending_source == "processes":
         shown.phase(INSTITUTIONS, scenario.processes.replicas)
+    early: dict[str, str] = {}  # what _work_ahead did, if the processes' workers ran
     inputs = build_inputs(
         scenario,
         seed,
@@ -138,6 +142,7 @@ def simulate(
         on_replica=shown.advance,
         workers=workers,
         books_memo=books,
+        meanwhile=_work_ahead(given, early),
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -201,6 +206,7 @@ def simulate(
         first_path=first_path,
         version=__version__,
         path_weight=np.exp(log_weight),  # exactly 1 on every path of a plain run
+        stored_yaml=early.get("scenario_yaml") or scenario_yaml(given),
     )
     ds.attrs.update(
         shift_attrs(
@@ -209,7 +215,6 @@ def simulate(
             list(scenario.macro.factors),
         )
     )
-    ds.attrs["scenario_yaml"] = scenario_yaml(given)  # with its distributions
     # new lending was simulated at this multiple of the demand and thinned per path; the
     # processes' queue measures are those of that demand (1.0: demand does not vary)
     ds.attrs["demand_ceiling"] = float(inputs.macro.demand_ceiling)
@@ -229,6 +234,18 @@ def simulate(
         drawn_per=[p.per for p in every],
     )
     return with_variance_shares(ds)  # needs the year factors and the parameters
+
+
+def _work_ahead(given: Scenario, early: dict[str, str]) -> Callable[[], None]:
+    """What :func:`simulate` would do after the institution processes, for this process to
+    do while their workers run (it would only wait): the kernels' first call, loaded from
+    Numba's cache, and the scenario's YAML (with its distributions) into ``early``."""
+
+    def meanwhile() -> None:
+        load_cached()
+        early["scenario_yaml"] = scenario_yaml(given)
+
+    return meanwhile
 
 
 def books_key_of(scenario: Scenario, seed: int) -> str | None:

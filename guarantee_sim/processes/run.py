@@ -186,13 +186,15 @@ def run_processes(
     replica_scenarios: list[Scenario] | None = None,
     on_replica: Callable[[int], None] | None = None,
     workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times; replica r runs
     ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``;
     ``on_replica(1)`` after each (progress).
 
     The replicas run in ``workers`` forked processes (``workers.replica_workers``: None
-    is one per CPU, 1 is this process); the results do not depend on it.
+    is one per CPU, 1 is this process); the results do not depend on it. ``meanwhile()``
+    runs in this process while they work (``workers.map_replicas``).
     """
     pr = _processes_of(scenario)
     given = replica_scenarios or [scenario] * pr.replicas
@@ -205,7 +207,7 @@ def run_processes(
     n_workers = replica_workers(pr.replicas, workers)
     if n_workers > 1:
         _before_fork()
-    replicas = map_replicas(one, pr.replicas, n_workers, on_replica)
+    replicas = map_replicas(one, pr.replicas, n_workers, on_replica, meanwhile)
     books = [rep.book for rep in replicas]
     measures = xr.concat([rep.measures for rep in replicas], dim="replica")
     shares = np.stack([rep.renewal_share for rep in replicas])

@@ -72,10 +72,18 @@ def map_replicas(
     replicas: int,
     workers: int,
     done: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[T]:
     """``[job(0), ..., job(replicas - 1)]``, computed by ``workers`` forked processes
     (1: here, one after another); ``done(1)`` as each replica finishes (progress, in the
-    order they finish). ``job``'s results are pickled back to this process."""
+    order they finish). ``job``'s results are pickled back to this process.
+
+    ``meanwhile()`` runs once in this process, in this thread: after the workers have
+    forked and while they work (this process would only wait), or first when there are
+    none. Nothing it does reaches the workers (a thread started before a fork would not
+    be safe; this is after it)."""
+    if meanwhile is not None and (workers <= 1 or replicas <= 1):
+        meanwhile()
     if workers <= 1 or replicas <= 1:
         results = []
         for r in range(replicas):
@@ -87,6 +95,8 @@ def map_replicas(
     context = multiprocessing.get_context("fork")
     # a fork context passes the initializer's arguments by inheritance, not by pickling
     with context.Pool(min(workers, replicas), initializer=_start_worker, initargs=(job,)) as pool:
+        if meanwhile is not None:  # the pool has forked its workers: they start on their own
+            meanwhile()
         # chunksize 1: a replica per task, so a slow one does not hold others back
         for r, result in pool.imap_unordered(_run, range(replicas), chunksize=1):
             out[r] = result

@@ -263,6 +263,7 @@ def build_dataset(
     first_path: int = 0,
     version: str = "",
     path_weight: np.ndarray | None = None,
+    stored_yaml: str | None = None,
 ) -> xr.Dataset:
     """The results Dataset for paths ``first_path ..`` of one simulation of ``scenario``.
 
@@ -274,6 +275,8 @@ def build_dataset(
     the institution processes' measures by book replica (dims ``replica``, ``year``,
     ``segment`` / ``party``), or None when lending came from volumes. ``path_weight`` is
     each path's likelihood ratio (importance sampling; 1 on every path when None).
+    ``stored_yaml`` is the attribute ``scenario_yaml`` when given (the scenario with its
+    distributions, already dumped: dumping takes 0.07 s), else ``scenario``'s dump.
     """
     n_paths = next(a.shape[dims.index("path")] for dims, a in arrays.values() if "path" in dims)
     coords = {
@@ -323,7 +326,7 @@ def build_dataset(
         value_sources=json.dumps(scenario.value_sources(), ensure_ascii=False),
         origination_years=int(scenario.horizon.origination_years),
         discount_rate=float(scenario.policy.discount_rate),
-        scenario_yaml=scenario_yaml(scenario),
+        scenario_yaml=scenario_yaml(scenario) if stored_yaml is None else stored_yaml,
         seed=int(seed),
         n_paths=int(n_paths),
         book_replicas=replicas,
