@@ -754,28 +754,28 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
 # --------------------------------------------------------------------------- events
 
 
-class _CountingEnvironment(Clock):
-    """A SimPy environment that counts the events it processes."""
-
-    def __init__(self):
-        super().__init__()
-        self.processed = 0
-
-    def step(self):
-        self.processed += 1
-        return super().step()
+def _events(env: Clock) -> int:
+    """The events scheduled on ``env`` so far (SimPy numbers them as it schedules them;
+    at the end of a run every one has been processed)."""
+    return next(env._eid)
 
 
 @pytest.mark.parametrize(
-    ("patience", "reviewers", "most"),
-    [(None, None, 1.01), (30.0, None, 1.1), (30.0, 50, 2.1)],
+    ("patience", "reviewers", "renewal", "most"),
+    [
+        (None, None, False, 1.01),
+        (30.0, None, False, 1.1),
+        (30.0, 50, False, 2.1),
+        (None, None, True, 1.01),
+    ],
 )
-def test_events_per_application(monkeypatch, patience, reviewers, most):
-    """Each application is a service time (1 event; its arrival is not an event); a
-    patience timer only when it has to wait; 1 more at the guarantor's review. Here the
-    staff are rarely all busy, so the counts are close to those floors."""
+def test_events_per_application(monkeypatch, patience, reviewers, renewal, most):
+    """Each application is a service time (1 event; its arrival is not an event, nor a
+    renewal's, which waits in the clock's line of its tenor); a patience timer only when
+    it has to wait; 1 more at the guarantor's review. Here the staff are rarely all busy,
+    so the counts are close to those floors."""
     d = process_dict(
-        years=1,
+        years=2 if renewal else 1,
         applications_per_year=2000,
         officers=50,
         patience_days=patience,
@@ -783,17 +783,21 @@ def test_events_per_application(monkeypatch, patience, reviewers, most):
         guarantor_reviewers=reviewers,
         replicas=1,
     )
+    if renewal:
+        d["segments"]["sme"]["renewal"] = {"rate": 1.0}
     envs: list = []
 
-    def counting():
-        envs.append(_CountingEnvironment())
+    def clock():
+        envs.append(Clock())
         return envs[-1]
 
-    monkeypatch.setattr(process_run, "Clock", counting)
+    monkeypatch.setattr(process_run, "Clock", clock)
     rep = run_replica(make_scenario(d), 7, 0)
     reviewed = sum(len(o.waits) > 1 for o in rep.log)
-    per_application = envs[0].processed / len(rep.log)
+    renewals = sum(o.applicant.renewal for o in rep.log)
+    per_application = _events(envs[0]) / len(rep.log)
     assert len(rep.log) > 1500 and (reviewed > 500) == bool(reviewers)
+    assert (renewals > 500) == renewal
     assert per_application <= most, (per_application, reviewed / len(rep.log))
 
 
@@ -810,3 +814,34 @@ def test_the_clock_is_advanced_to_an_arrival_after_the_events_due_by_then():
     assert seen[-1] == (1.0 + 2**-40, 1.0 + 2**-40) and env.now == 2.9
     env.run()
     assert seen[-1] == (3.0, 3.0)
+
+
+def test_the_clock_brings_in_its_lines_arrivals_in_order_of_time_among_the_events():
+    """``Clock.arrive_later``: each arrival at now + its delay, in order of time with the
+    events and the other lines' arrivals, also one that an event puts in a line and that is
+    due before ``advance_to``'s time; the clock reads the arrival's time when it comes."""
+    env = Clock()
+    seen: list = []
+
+    def note(what):
+        seen.append((what, env.now))
+
+    def event_then_line(_):
+        note("event 1.0")
+        env.arrive_later(0.5, note, "line after event")  # due 1.5 < 2.0 below
+
+    env.arrive_later(2.0, note, "line 2.0")
+    env.arrive_later(0.25, note, "line 0.25")
+    env.timeout(1.0).callbacks.append(event_then_line)
+    env.timeout(1.75).callbacks.append(lambda _: note("event 1.75"))
+    env.advance_to(1.9)
+    assert seen == [
+        ("line 0.25", 0.25),
+        ("event 1.0", 1.0),
+        ("line after event", 1.5),
+        ("event 1.75", 1.75),
+    ]
+    assert env.now == 1.9
+    env.timeout(0.5).callbacks.append(lambda _: note("event 2.4"))
+    env.run_out()
+    assert seen[-2:] == [("line 2.0", 2.0), ("event 2.4", 2.4)] and env.now == 2.4

@@ -127,7 +127,7 @@ class Desks:
                     at = applicant.arrival
                     env.advance_to(at)
                 self._visit(applicant, offices[applicant.bank_office], 0)
-        env.run()
+        env.run_out()
 
     def _visit(self, a: Applicant, branch: MonitoredResource, visit: int) -> None:
         """The applicant's ``visit``-th meeting with one of ``branch``'s officers."""
@@ -176,19 +176,19 @@ class Desks:
         if rules.renews_into[segment] >= 0:
             maturity = self.env.now + rules.tenor_days[segment]
             if maturity < rules.origination_days:  # renewals only while lending continues
-                self.env.timeout(rules.tenor_days[segment]).callbacks.append(
-                    lambda _: self._renew(a, segment, branch)
-                )
+                self.env.arrive_later(rules.tenor_days[segment], self._renew, (a, segment, branch))
 
-    def _renew(self, parent: Applicant, segment: int, branch: MonitoredResource) -> None:
+    def _renew(self, loan: tuple[Applicant, int, MonitoredResource]) -> None:
         """At maturity the firm asks to renew at ``branch``, the bank office that made the
         loan; the bank re-screens it on the renewal terms as an existing borrower: on its
         posterior of the firm's current PD given the first score, the loan repaid without
         a default and seasoning (``parent.renewal_pd``). No guarantor review.
 
         Whether the loan is still performing is decided per path in the kernels; here only
-        the bank's rule and the officers' time are simulated.
+        the bank's rule and the officers' time are simulated. The renewal's arrival is not
+        an event: it waits in the clock's line of its tenor (``Clock.arrive_later``).
         """
+        parent, segment, branch = loan
         rules = self.rules
         into = rules.renews_into[segment]
         applicant = Applicant(

@@ -15,12 +15,16 @@ timer, and a patience timer only for those who wait) instead of four.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
+from simpy.events import Timeout
 
 DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
@@ -29,23 +33,93 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 class Clock(simpy.Environment):
     """A SimPy environment that arrivals are brought into without an event each.
 
-    Arrival times are drawn before the run, so there is no need to schedule them as
-    timeouts: :meth:`advance_to` processes every event due by the next arrival and sets the
-    clock to it, and the arrival's requests are made there, at exactly its day. That is a
-    third of a replica's events and heap operations saved. An event due at the very same
-    instant as an arrival is processed before it, as when the arrival was a timeout
-    scheduled at the previous arrival (a tie of continuous times: it does not happen in
-    practice).
+    Arrival times are known before they happen, so there is no need to schedule them as
+    timeouts on SimPy's heap: :meth:`advance_to` processes every event due by the next new
+    arrival and sets the clock to it, and the arrival's requests are made there, at exactly
+    its day. Arrivals known only during the run but in order of time, such as the renewal
+    applications of loans of one tenor (each comes one tenor after its loan was decided, and
+    decisions come in order of time), wait in first-in-first-out lines of their own
+    (:meth:`arrive_later`), and :meth:`advance_to` brings them in at their times among the
+    events. That keeps SimPy's heap to the timers of the staff and the applicants waiting
+    (a few per office) instead of a year of pending renewals.
+
+    Ties of continuous times (they do not happen in practice): an event due at the very
+    instant of a new arrival is processed before it; a line's arrival is brought in before
+    an event due at the same instant (as the timeout it replaces, scheduled earlier, was).
+
+    The loop of :meth:`advance_to` is SimPy's ``Environment.step`` written out (the
+    events here are timeouts that succeed), one function call fewer per event.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: dict[float, deque] = {}  # by delay: (due, fn, arg), due in order
+        self._next_due = math.inf  # the earliest due of the lines' heads
+
+    def arrive_later(self, delay: float, fn: Callable, arg) -> None:
+        """``fn(arg)`` at now + ``delay`` (no event): a line per delay, so in order."""
+        due = self._now + delay
+        line = self._lines.get(delay)
+        if line is None:
+            line = self._lines[delay] = deque()
+        line.append((due, fn, arg))
+        self._next_due = min(self._next_due, due)
+
+    def _bring_in_next(self) -> None:
+        """Set now to the earliest due of the lines and call its arrival."""
+        due = self._next_due
+        nxt = math.inf
+        head = None
+        for line in self._lines.values():
+            if line:
+                if head is None and line[0][0] == due:
+                    head = line.popleft()
+                if line and line[0][0] < nxt:
+                    nxt = line[0][0]
+        assert head is not None
+        self._next_due = nxt
+        self._now = due
+        head[1](head[2])
+
     def advance_to(self, at: float) -> None:
-        """Process the events due at or before ``at`` (not before now), then set now to
-        ``at``."""
-        queue = self._queue
-        step = self.step
-        while queue and queue[0][0] <= at:
-            step()
+        """Process the events and the lines' arrivals due at or before ``at`` (not before
+        now), in order of time, then set now to ``at``."""
+        self._process(at)
         self._now = at
+
+    def run_out(self) -> None:
+        """Process everything left, the lines' arrivals and the events, in order of time."""
+        self._process(math.inf)
+
+    def _process(self, at: float) -> None:
+        queue = self._queue
+        while True:
+            due = self._next_due
+            if queue and queue[0][0] <= at and queue[0][0] < due:
+                self._now, _, _, event = heappop(queue)
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):  # as Environment.step
+                    raise event._value
+            elif due <= at and due < math.inf:
+                self._bring_in_next()
+            else:
+                break
+
+
+class Timer(Timeout):
+    """A SimPy ``Timeout`` of ``delay`` that calls ``callback(event)`` when it is due,
+    scheduled as ``Environment.schedule`` schedules (the same heap entry) without the
+    calls in between: the staff's service times and the applicants' patience."""
+
+    def __init__(self, env: simpy.Environment, delay: float, callback: Callable) -> None:
+        self.env = env
+        self.callbacks = [callback]
+        self._value = None
+        self._delay = delay
+        self._ok = True
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
 
 
 class WaitLog:
@@ -159,8 +233,15 @@ class MonitoredResource:
         """Client ``who`` queues from now (served at once when one of the staff is free);
         see :func:`serve`."""
         env = self._env
-        now = env.now
-        self._advance(now)
+        now = env._now  # type: ignore[attr-defined]
+        t = self._last_time
+        if t < now:  # _advance(now), its common case (the same year) written out
+            if now <= self._year_end:
+                self._queue_area += (now - t) * self._last_queue
+                self._busy_area += (now - t) * self._last_busy
+                self._last_time = now
+            else:
+                self._advance(now)
         if self.busy < self.capacity:  # the common case: no wait, nothing to queue
             self.busy += 1
             self._last_busy = self.busy  # what _remember does (no one more waits)
@@ -172,13 +253,13 @@ class MonitoredResource:
                 self._release()
                 then(True)
 
-            env.timeout(service_days).callbacks.append(done)
+            Timer(env, service_days, done)
             return
         waiting = _Waiting(now, service_days, who, then)
         self._queue.append(waiting)
         self.waiting += 1
         if patience_days is not None:
-            env.timeout(patience_days).callbacks.append(lambda _: self._give_up(waiting))
+            Timer(env, patience_days, lambda _: self._give_up(waiting))
         self._remember()
 
     def _serve(self, who: _Waiting, now: float) -> None:
@@ -191,21 +272,32 @@ class MonitoredResource:
             self._release()
             who.then(True)
 
-        self._env.timeout(who.service_days).callbacks.append(done)
+        Timer(self._env, who.service_days, done)
 
     def _release(self) -> None:
         """One of the staff is free: the head of the queue, if any, is served next."""
-        now = self._env.now
-        self._advance(now)
+        now = self._env._now  # type: ignore[attr-defined]
+        t = self._last_time
+        if t < now:  # _advance(now), its common case written out
+            if now <= self._year_end:
+                self._queue_area += (now - t) * self._last_queue
+                self._busy_area += (now - t) * self._last_busy
+                self._last_time = now
+            else:
+                self._advance(now)
         queue = self._queue
-        while queue and queue[0].left:  # those who gave up
-            queue.popleft()
         if queue:
-            self.waiting -= 1
-            self._serve(queue.popleft(), now)
-        else:
-            self.busy -= 1
-        self._remember()
+            while queue and queue[0].left:  # those who gave up
+                queue.popleft()
+            if queue:
+                self.waiting -= 1
+                self._serve(queue.popleft(), now)
+                self._last_queue = self.waiting  # _remember()
+                self._last_busy = self.busy
+                return
+        self.busy -= 1
+        self._last_queue = self.waiting  # _remember()
+        self._last_busy = self.busy
 
     def _give_up(self, who: _Waiting) -> None:
         """``who``'s patience ran out: it leaves the queue, unless it is being served."""
