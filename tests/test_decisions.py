@@ -260,3 +260,41 @@ def test_guarantor_terms_known_answer():
         assert other.guarantor_income(1e6, s, 0) == pytest.approx((0.01, subsidy), abs=1e-15)
     capped = with_subsidy(rate=0.004, max_fee_rate=0.005)  # the fee 0.8% is above it
     assert capped.guarantor_income(1e6, s, 0) == pytest.approx((0.01, 0.0), abs=1e-15)
+
+
+def test_guarantor_incomes_at_once_are_each_ones():
+    """``_Terms.guarantor_incomes`` (a block of applicants at once) gives exactly the
+    numbers of ``guarantor_income`` one by one: by fee band (an amount at a band's top
+    is in it), with the subsidy only where the band's fee is within its cap."""
+    from guarantee_sim import load_scenario
+    from guarantee_sim.config.schema import FeeBand
+    from guarantee_sim.processes.run import _Terms
+
+    scenario = load_scenario("scenarios/hangzhou_2021_2023.yaml")
+    s = list(scenario.segments).index("first_time_guaranteed")
+    bands = [
+        FeeBand(max_amount=1e6, rate=0.005),
+        FeeBand(max_amount=3e6, rate=0.012),
+        FeeBand(max_amount=None, rate=0.02),
+    ]
+    party = scenario.parties["guarantor"].model_copy(update={"fee_bands": bands})
+    policy = scenario.policy.model_copy(
+        update={
+            "fee_subsidy": scenario.policy.fee_subsidy.model_copy(
+                update={"rate": 0.004, "max_fee_rate": 0.012, "paid_to": "guarantor"}
+            )
+        }
+    )
+    terms = _Terms(
+        scenario.model_copy(
+            update={"parties": {**scenario.parties, "guarantor": party}, "policy": policy}
+        )
+    )
+    amounts = np.array([1.0, 5e5, 1e6, np.nextafter(1e6, 2e6), 2e6, 3e6, 3e6 + 1, 1e9])
+    for k in range(len(terms.years)):
+        fee, subsidy = terms.guarantor_incomes(amounts, s, k)
+        each = [terms.guarantor_income(a, s, k) for a in amounts.tolist()]
+        assert fee.tolist() == [f for f, _ in each]
+        assert subsidy.tolist() == [p for _, p in each]
+    assert fee.tolist() == [0.005 / 0.8] * 3 + [0.012 / 0.8] * 3 + [0.02 / 0.8] * 2
+    assert subsidy.tolist() == [0.004 / 0.8] * 6 + [0.0] * 2

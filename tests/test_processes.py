@@ -705,14 +705,15 @@ def test_one_changed_decision_leaves_other_records_unchanged(monkeypatch):
     approved = [o for o in base.log if o.status == "approved" and not o.applicant.renewal]
     target = approved[len(approved) // 3].applicant
     target_id = (target.id_hi, target.id_lo)
-    original_rules = process_run.Rules
+    screen = process_run._screen
 
-    def rules_rejecting_target(**kwargs):
-        bank_ok = kwargs["bank_ok"]
-        kwargs["bank_ok"] = lambda a, s: False if (a.id_hi, a.id_lo) == target_id else bank_ok(a, s)
-        return original_rules(**kwargs)
+    def screen_rejecting_target(drawn, applied, rules):
+        booked_in, approves, renewal_pd = screen(drawn, applied, rules)
+        target = (drawn["id_hi"] == target_id[0]) & (drawn["id_lo"] == target_id[1])
+        booked_in[target] = -1  # the bank declines it on every product
+        return booked_in, approves, renewal_pd
 
-    monkeypatch.setattr(process_run, "Rules", rules_rejecting_target)
+    monkeypatch.setattr(process_run, "_screen", screen_rejecting_target)
     changed = run_replica(scenario, SEED, 0)
 
     def records(book):

@@ -132,7 +132,7 @@ def old_rule(monkeypatch):
 
     def with_old_renewals(*args):
         rules = rules_of(*args)
-        rules.renewal_pds = lambda group, s: np.array([a.bank_pd for a in group])
+        rules.renewal_pds = lambda applied, group, s: group["bank_pd"]
         return rules
 
     def use():

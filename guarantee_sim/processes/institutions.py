@@ -65,11 +65,15 @@ class Rules:
 
     visits: int
     days_between_visits: float
-    bank_ok: Callable[[Applicant, int], bool]  # (applicant, segment) -> bool
-    guarantor_ok: Callable[[list, int], np.ndarray]  # (applicants, segment) -> bool each
-    # (applicants, segment lent on) -> the bank's posterior of each one's current PD at
-    # its loan's renewal (Applicant.renewal_pd)
-    renewal_pds: Callable[[list, int], np.ndarray]
+    bank_ok: Callable[[Applicant, int], bool]  # (renewal applicant, segment) -> bool
+    # the bank's break-even PD [segment applied in, segment lent on, origination year]:
+    # new applicants are screened on it a month's block at a time (run._screen)
+    break_even: np.ndarray
+    # (segment applied in, a block's columns, segment lent on) -> each one's decision
+    guarantor_ok: Callable[[int, dict, int], np.ndarray]
+    # (segment applied in, a block's columns, segment lent on) -> the bank's posterior of
+    # each one's current PD at its loan's renewal (Applicant.renewal_pd)
+    renewal_pds: Callable[[int, dict, int], np.ndarray]
     needs_guarantor: list  # per segment
     routes_to: list  # per segment, -1 for none
     tenor_days: list  # per segment

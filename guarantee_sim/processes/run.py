@@ -148,6 +148,27 @@ class _Terms:
         coverage = self.coverage[k][s]
         return (fee / coverage, paid / coverage) if coverage > 0 else (0.0, 0.0)
 
+    def guarantor_incomes(
+        self, amounts: np.ndarray, s: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`guarantor_income` of each of ``amounts`` at once (the same numbers)."""
+        n = len(amounts)
+        coverage = self.coverage[k][s]
+        if self.guarantor is None or coverage <= 0:
+            return np.zeros(n), np.zeros(n)
+        year = self.years[k]
+        bands = self.guarantor.bands()  # a fee band: the first whose max_amount holds it
+        tops = np.array([math.inf if b.max_amount is None else b.max_amount for b in bands])
+        rates = np.array([in_year(b.rate, year) for b in bands])
+        fee = rates[np.searchsorted(tops, amounts, side="left")]
+        subsidy = self.subsidy_to_guarantor
+        if subsidy is None:
+            paid = np.zeros(n)
+        else:
+            capped = fee <= in_year(subsidy.max_fee_rate, year) + 1e-12
+            paid = np.where(capped, in_year(subsidy.rate, year), 0.0)
+        return fee / coverage, paid / coverage
+
 
 def all_in_price(scenario: Scenario, terms: _Terms, name: str, k: int) -> float:
     """Loan rate + guarantee fee - interest and fee subsidies, per year, for a segment
@@ -379,23 +400,20 @@ def _rules(
             windows[applied, s, k] = decisions.Window(lo, hi, noise_bank)
         return windows[applied, s, k]
 
-    def guarantor_ok(applicants: list[Applicant], s: int) -> np.ndarray:
-        """The guarantor's decisions on ``applicants`` reviewed on segment ``s``'s terms,
-        all at once (each group of one price segment and year through one table)."""
+    def guarantor_ok(applied: int, group: dict[str, np.ndarray], s: int) -> np.ndarray:
+        """The guarantor's decisions on a ``group`` of applicants who applied in segment
+        ``applied`` (its prior), reviewed on segment ``s``'s terms, all at once (each
+        origination year through one table). ``group``: columns of ``_screen``."""
         assert guarantor is not None  # only segments whose scheme has the reviewers' guarantor
-        out = np.zeros(len(applicants), dtype=bool)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, a in enumerate(applicants):
-            groups.setdefault((a.price_segment, terms.year_of(a.arrival)), []).append(i)
-        for (applied, k), members in groups.items():
+        out = np.zeros(len(group["year"]), dtype=bool)
+        for k in np.unique(group["year"]).tolist():
+            members = group["year"] == k
             table = decisions.posterior_table(
                 *prior[applied], noise_guarantor, window(applied, s, k)
             )
-            seen = np.array([applicants[i].guarantor_seen_pd for i in members])
-            income = [terms.guarantor_income(applicants[i].amount, s, k) for i in members]
-            fee, subsidy = np.array(income).reshape(len(members), 2).T
+            fee, subsidy = terms.guarantor_incomes(group["amount"][members], s, k)
             out[members] = decisions.guarantor_approves(
-                posterior_pds(table, special.logit(seen)),
+                posterior_pds(table, special.logit(group["guarantor_seen_pd"][members])),
                 segs[s].lgd,
                 terms.guarantor_kept[k][s],
                 fee,
@@ -405,23 +423,17 @@ def _rules(
             )
         return out
 
-    def renewal_pds(applicants: list[Applicant], s: int) -> np.ndarray:
-        """The bank's posterior mean of the current PD of ``applicants``, lent on segment
-        ``s``'s terms, when their loans come up for renewal: its prior (the segment
-        applied in) and first score, the loan's tenor repaid without a default, times
-        ``s``'s seasoning (``decisions`` module doc). Each price segment through one table."""
+    def renewal_pds(applied: int, group: dict[str, np.ndarray], s: int) -> np.ndarray:
+        """The bank's posterior mean of the current PD of a ``group`` of applicants who
+        applied in segment ``applied`` (its prior), lent on segment ``s``'s terms, when
+        their loans come up for renewal: its first score, the loan's tenor repaid without
+        a default, times ``s``'s seasoning (``decisions`` module doc)."""
         seg = segs[s]
         assert seg.renewal is not None  # only loans of segments that renew
         years = seg.tenor_months / 12.0
-        out = np.empty(len(applicants))
-        groups: dict[int, list[int]] = {}
-        for i, a in enumerate(applicants):
-            groups.setdefault(a.price_segment, []).append(i)
-        for applied, members in groups.items():
-            table = decisions.posterior_table(*prior[applied], noise_bank, survived_years=years)
-            seen = np.array([applicants[i].bank_seen_pd for i in members])
-            out[members] = seg.renewal.seasoning * posterior_pds(table, special.logit(seen))
-        return out
+        table = decisions.posterior_table(*prior[applied], noise_bank, survived_years=years)
+        seen = group["bank_seen_pd"]
+        return seg.renewal.seasoning * posterior_pds(table, special.logit(seen))
 
     visits = bank.visits
     routes_to = [pr.demand[n].routes_to if n in pr.demand else None for n in names]
@@ -429,6 +441,7 @@ def _rules(
         visits=visits,
         days_between_visits=bank.days_between_visits / _clock(scenario),
         bank_ok=_bank_rule(break_evens, len(terms.years)),
+        break_even=_break_even_table(break_evens, len(names), len(terms.years)),
         guarantor_ok=guarantor_ok,
         renewal_pds=renewal_pds,
         needs_guarantor=terms.needs_guarantor,
@@ -477,6 +490,17 @@ def _bank_rule(
         return bool(break_evens[applied, s, k] >= a.bank_pd)
 
     return bank_ok
+
+
+def _break_even_table(
+    break_evens: dict[tuple[int, int, int], float], n_segments: int, n_years: int
+) -> np.ndarray:
+    """``break_evens`` as an array [applied, lent on, year]; NaN (approves no one) where
+    no one applies."""
+    table = np.full((n_segments, n_segments, n_years), np.nan)
+    for key, value in break_evens.items():
+        table[key] = value
+    return table
 
 
 def _application_counts(
@@ -549,10 +573,8 @@ def _arrivals(
             s = terms.names.index(name)
             start = int(first[i, m])
             applicants, drawn = _month_applicants(
-                scenario, seed, replica, name, s, m, count, tables[s], start, officers
+                scenario, seed, replica, name, s, m, count, tables[s], start, officers, rules
             )
-            _screen(applicants, rules)
-            drawn["renewal_pd"] = np.array([a.renewal_pd for a in applicants])
             log.write_block(start, s, drawn)
             month.extend(applicants)
             days.append(drawn["arrival"])
@@ -561,32 +583,41 @@ def _arrivals(
             yield [month[k] for k in order.tolist()]
 
 
-def _screen(applicants: list[Applicant], rules: Rules) -> None:
-    """The bank's and the guarantor's decisions on new applicants, which depend on their
-    draws and their arrival year only, not on the queues: the segment the bank would lend
-    on (``booked_in``: the one applied to, or where it is routed when declined there; -1
-    when it declines), for a loan that needs a guarantee, the guarantor's decision, and
-    for a loan that renews, the bank's posterior PD at its renewal (``renewal_pd``).
+def _screen(
+    drawn: dict[str, np.ndarray], applied: int, rules: Rules
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bank's and the guarantor's decisions on a block of new applicants to segment
+    ``applied``, which depend on their draws and their arrival year only, not on the
+    queues, all at once: the segment the bank would lend on (``booked_in``: the one applied
+    to, or where it is routed when declined there; -1 when it declines), for a loan that
+    needs a guarantee, the guarantor's decision (``guarantor_approves``), and for a loan
+    that renews, the bank's posterior PD at its renewal (``renewal_pd``, NaN otherwise).
 
+    ``drawn``: the block's columns (``bank_pd``, the bank's posterior PD; ``arrival``, ...).
     The queues decide when the decisions are made, and whether (an applicant may give up).
     """
-    reviewed: dict[int, list[Applicant]] = {}
-    renewing: dict[int, list[Applicant]] = {}
-    for a in applicants:
-        s = a.segment
-        if not rules.bank_ok(a, s) and rules.routes_to[s] >= 0:
-            s = rules.routes_to[s]  # offered another product in the same meeting
-        a.booked_in = s if rules.bank_ok(a, s) else -1
-        if a.booked_in >= 0 and rules.needs_guarantor[s]:
-            reviewed.setdefault(s, []).append(a)
-        if a.booked_in >= 0 and rules.renews_into[s] >= 0:
-            renewing.setdefault(s, []).append(a)
-    for s, group in reviewed.items():
-        for a, ok in zip(group, rules.guarantor_ok(group, s).tolist(), strict=True):
-            a.guarantor_approves = ok
-    for s, group in renewing.items():  # what the bank will know at the loan's renewal
-        for a, pd in zip(group, rules.renewal_pds(group, s).tolist(), strict=True):
-            a.renewal_pd = pd
+    n = len(drawn["arrival"])
+    year_days, last_year = DAYS_PER_MONTH * 12, rules.break_even.shape[2] - 1
+    year = np.minimum((drawn["arrival"] // year_days).astype(np.int64), last_year)
+    bank_pd = drawn["bank_pd"]
+    break_even = rules.break_even[applied]  # [lent on, year]
+    booked_in = np.where(break_even[applied, year] >= bank_pd, applied, -1)
+    routed = rules.routes_to[applied]
+    if routed >= 0:  # declined: offered another product in the same meeting
+        offered = (booked_in < 0) & (break_even[routed, year] >= bank_pd)
+        booked_in[offered] = routed
+    approves = np.zeros(n, dtype=bool)
+    renewal_pd = np.full(n, np.nan)
+    group = {**drawn, "year": year}
+    for s in np.unique(booked_in[booked_in >= 0]).tolist():
+        members = booked_in == s
+        if rules.needs_guarantor[s] or rules.renews_into[s] >= 0:
+            of_s = {name: column[members] for name, column in group.items()}
+        if rules.needs_guarantor[s]:
+            approves[members] = rules.guarantor_ok(applied, of_s, s)
+        if rules.renews_into[s] >= 0:  # what the bank will know at the loan's renewal
+            renewal_pd[members] = rules.renewal_pds(applied, of_s, s)
+    return booked_in, approves, renewal_pd
 
 
 def _month_applicants(
@@ -600,6 +631,7 @@ def _month_applicants(
     bank_table: decisions.PosteriorTable,
     start: int,
     officers: OfficeQueues,
+    rules: Rules,
 ) -> tuple[list[Applicant], dict[str, np.ndarray]]:
     """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``, rows
     ``start, start + 1, ...`` of the log: their bank office of ``officers``, true PD,
@@ -640,6 +672,17 @@ def _month_applicants(
     services = np.concatenate([service, extra[:, None], renewal_service[:, None]], axis=1)
     bank_pd = posterior_pds(bank_table, special.logit(seen_bank))
     arrival = (m + u[:, 0]) * DAYS_PER_MONTH
+    drawn = {
+        "id_hi": id_hi,
+        "id_lo": id_lo,
+        "arrival": arrival,
+        "pd": pd,
+        "amount": amount,
+        "bank_seen_pd": seen_bank,
+    }
+    booked_in, approves, renewal_pd = _screen(
+        {**drawn, "bank_pd": bank_pd, "guarantor_seen_pd": seen_guarantor}, s, rules
+    )
     # Python floats (the values of the arrays) and a row of `services` per applicant
     columns = zip(
         range(start, start + count),
@@ -655,37 +698,53 @@ def _month_applicants(
         officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
         u[:, REVIEW_OFFICE].tolist(),
         bank_pd.tolist(),
+        renewal_pd.tolist(),
+        booked_in.tolist(),
+        approves.tolist(),
         strict=True,
     )
     applicants = [
         Applicant(
-            index=index,
-            id_hi=hi,
-            id_lo=lo,
-            segment=s,
-            arrival=day,
-            pd=true,
-            amount=size,
-            bank_seen_pd=bank_sees,
-            guarantor_seen_pd=guarantor_sees,
-            patience=wait,
-            service=days,
-            bank_office=bo,
-            review_office=ro,
-            bank_pd=bpd,
+            index,
+            hi,
+            lo,
+            s,
+            day,
+            true,
+            size,
+            bank_sees,
+            guarantor_sees,
+            wait,
+            days,
+            False,
+            -1,
+            bo,
+            ro,
+            bpd,
+            rpd,
+            booked,
+            ok,
         )
-        for index, hi, lo, day, true, size, bank_sees, guarantor_sees, wait, days, bo, ro, bpd in (
-            columns
-        )
+        for (
+            index,
+            hi,
+            lo,
+            day,
+            true,
+            size,
+            bank_sees,
+            guarantor_sees,
+            wait,
+            days,
+            bo,
+            ro,
+            bpd,
+            rpd,
+            booked,
+            ok,
+        ) in columns
     ]
-    drawn = {
-        "id_hi": id_hi,
-        "id_lo": id_lo,
-        "arrival": arrival,
-        "pd": pd,
-        "amount": amount,
-        "bank_seen_pd": seen_bank,
-    }
+    drawn["renewal_pd"] = renewal_pd
     return applicants, drawn
 
 
