@@ -25,7 +25,7 @@ import simpy
 from scipy import special
 
 from .log import ABANDONED, APPROVED, REJECTED, ProcessLog
-from .queues import DAYS_PER_MONTH, Clock, MonitoredResource, OfficeQueues, serve
+from .queues import DAYS_PER_MONTH, Clock, MonitoredResource, OfficeQueues, Timer, serve
 
 
 @dataclass(slots=True)
@@ -112,6 +112,9 @@ class Desks:
         self.reviewers = reviewers
         self.rules = rules
         self.log = log  # every office writes its waits to the log's (queues.WaitLog)
+        # the new applications' outcome columns, written in place (ProcessLog.decide)
+        self._status, self._segment, self._decided = log.status, log.segment, log.decided
+        self._last_visit = rules.visits - 1
 
     def feed(self, months: Iterator[list]) -> None:
         """Bring in applicants as they arrive, then run the queues to the end.
@@ -123,64 +126,83 @@ class Desks:
         the same day arrive together.
         """
         env = self.env
+        advance_to = env.advance_to
+        visit = self._visit
         offices = self.officers.offices
         at = -1.0
         for arrivals in months:
             for applicant in arrivals:
                 if applicant.arrival != at:
                     at = applicant.arrival
-                    env.advance_to(at)
-                self._visit(applicant, offices[applicant.bank_office], 0)
+                    advance_to(at)
+                visit(applicant, offices[applicant.bank_office], 0)
         env.run_out()
 
     def _visit(self, a: Applicant, branch: MonitoredResource, visit: int) -> None:
         """The applicant's ``visit``-th meeting with one of ``branch``'s officers."""
+        if visit == self._last_visit:
 
-        def visited(served: bool) -> None:
-            if not served:
-                self._give_up(a)
-            elif visit < self.rules.visits - 1:
-                self.env.timeout(self.rules.days_between_visits).callbacks.append(
-                    lambda _: self._visit(a, branch, visit + 1)
-                )
-            else:
-                self._screen(a, branch)
+            def visited(served: bool) -> None:
+                if served:
+                    self._screen(a, branch)
+                else:
+                    self._give_up(a)
+
+        else:
+
+            def visited(served: bool) -> None:
+                if served:
+                    Timer(
+                        self.env,
+                        self.rules.days_between_visits,
+                        lambda _: self._visit(a, branch, visit + 1),
+                    )
+                else:
+                    self._give_up(a)
 
         branch.request(a.service[visit], a.patience, a.index, visited)
 
     def _screen(self, a: Applicant, branch: MonitoredResource) -> None:
         """The bank's decision (``run._screen`` took it from the applicant's draws), then
         the guarantor's review where the loan needs one."""
-        rules = self.rules
         segment = a.booked_in
-        if segment >= 0 and rules.needs_guarantor[segment] and self.reviewers is not None:
+        if segment < 0:
+            self._decide(a.index, REJECTED, -1)
+            return
+        rules = self.rules
+        if rules.needs_guarantor[segment] and self.reviewers is not None:
 
             def reviewed(served: bool) -> None:
                 if not served:
                     self._give_up(a)
+                elif a.guarantor_approves:
+                    self._approve(a, branch, segment)
                 else:
-                    self._decide(a, branch, segment, a.guarantor_approves)
+                    self._decide(a.index, REJECTED, -1)
 
             office = self.reviewers.pick(segment, a.review_office)
             office.request(rules.review_service(a), a.patience, a.index, reviewed)
         else:
-            self._decide(a, branch, segment, segment >= 0)
+            self._approve(a, branch, segment)
 
     def _give_up(self, a: Applicant) -> None:
-        self.log.decide(a.index, ABANDONED, -1, self.env.now)
+        self._decide(a.index, ABANDONED, -1)
 
-    def _decide(
-        self, a: Applicant, branch: MonitoredResource, segment: int, approved: bool
-    ) -> None:
+    def _decide(self, row: int, status: int, segment: int) -> None:
+        """New application ``row`` ends with ``status`` now, lent on ``segment``
+        (``ProcessLog.decide``, written out)."""
+        self._status[row], self._segment[row] = status, segment
+        self._decided[row] = self.env._now  # type: ignore[attr-defined]
+
+    def _approve(self, a: Applicant, branch: MonitoredResource, segment: int) -> None:
+        """``a``'s loan on ``segment``'s terms is made now; it comes back for renewal at
+        maturity while lending continues."""
+        self._decide(a.index, APPROVED, segment)
         rules = self.rules
-        if not approved:
-            self.log.decide(a.index, REJECTED, -1, self.env.now)
-            return
-        self.log.decide(a.index, APPROVED, segment, self.env.now)
         if rules.renews_into[segment] >= 0:
-            maturity = self.env.now + rules.tenor_days[segment]
-            if maturity < rules.origination_days:  # renewals only while lending continues
-                self.env.arrive_later(rules.tenor_days[segment], self._renew, (a, segment, branch))
+            tenor = rules.tenor_days[segment]
+            if self.env._now + tenor < rules.origination_days:  # type: ignore[attr-defined]
+                self.env.arrive_later(tenor, self._renew, (a, segment, branch))
 
     def _renew(self, loan: tuple[Applicant, int, MonitoredResource]) -> None:
         """At maturity the firm asks to renew at ``branch``, the bank office that made the
@@ -195,23 +217,24 @@ class Desks:
         parent, segment, branch = loan
         rules = self.rules
         into = rules.renews_into[segment]
-        applicant = Applicant(
-            index=self.log.add_renewal(parent.index, self.env.now),
-            id_hi=parent.id_hi,
-            id_lo=parent.id_lo,
-            segment=segment,
-            arrival=self.env.now,
-            pd=parent.pd,
-            amount=parent.amount,
-            bank_seen_pd=parent.bank_seen_pd,
-            guarantor_seen_pd=parent.guarantor_seen_pd,
-            patience=None,
-            service=parent.service,
-            renewal=True,
-            priced_in=parent.price_segment,
-            bank_office=parent.bank_office,
-            review_office=parent.review_office,
-            bank_pd=parent.renewal_pd,
+        now = self.env.now
+        applicant = Applicant(  # the fields in order (faster than by keyword)
+            self.log.add_renewal(parent.index, now),  # index
+            parent.id_hi,
+            parent.id_lo,
+            segment,
+            now,  # arrival
+            parent.pd,
+            parent.amount,
+            parent.bank_seen_pd,
+            parent.guarantor_seen_pd,
+            None,  # patience
+            parent.service,
+            True,  # renewal
+            parent.price_segment,  # priced_in
+            parent.bank_office,
+            parent.review_office,
+            parent.renewal_pd,  # bank_pd
         )
 
         def renewed(_served: bool) -> None:
