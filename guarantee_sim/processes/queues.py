@@ -84,14 +84,6 @@ class Clock(simpy.Environment):
     def advance_to(self, at: float) -> None:
         """Process the events and the lines' arrivals due at or before ``at`` (not before
         now), in order of time, then set now to ``at``."""
-        self._process(at)
-        self._now = at
-
-    def run_out(self) -> None:
-        """Process everything left, the lines' arrivals and the events, in order of time."""
-        self._process(math.inf)
-
-    def _process(self, at: float) -> None:
         queue = self._queue
         while True:
             due = self._next_due
@@ -102,10 +94,18 @@ class Clock(simpy.Environment):
                     callback(event)
                 if not event._ok and not hasattr(event, "_defused"):  # as Environment.step
                     raise event._value
-            elif due <= at and due < math.inf:
+            elif due <= at:
                 self._bring_in_next()
             else:
                 break
+        self._now = at
+
+    def run_out(self) -> None:
+        """Process everything left, the lines' arrivals and the events, in order of time;
+        now is then the time of the last."""
+        queue = self._queue
+        while queue or self._next_due < math.inf:
+            self.advance_to(min(queue[0][0], self._next_due) if queue else self._next_due)
 
 
 class Timer(Timeout):
@@ -154,6 +154,24 @@ class _Waiting:
 class MonitoredResource:
     """``capacity`` staff serving one FIFO queue on ``env``'s clock, recording the areas
     under its queue-length and busy curves; the clients' waits go to ``waits``."""
+
+    __slots__ = (
+        "_busy_area",
+        "_busy_areas",
+        "_env",
+        "_last_busy",
+        "_last_queue",
+        "_last_time",
+        "_queue",
+        "_queue_area",
+        "_queue_areas",
+        "_year",
+        "_year_end",
+        "busy",
+        "capacity",
+        "waiting",
+        "waits",
+    )
 
     def __init__(self, env: simpy.Environment, capacity: int, waits: WaitLog | None = None):
         self._env = env
@@ -249,11 +267,7 @@ class MonitoredResource:
             waits.of.append(who)
             waits.days.append(0.0)  # now - now
 
-            def done(_event) -> None:
-                self._release()
-                then(True)
-
-            Timer(env, service_days, done)
+            Timer(env, service_days, self._done).then = then  # type: ignore[attr-defined]
             return
         waiting = _Waiting(now, service_days, who, then)
         self._queue.append(waiting)
@@ -268,11 +282,13 @@ class MonitoredResource:
         self.waits.of.append(who.who)
         self.waits.days.append(now - who.since)
 
-        def done(_event) -> None:
-            self._release()
-            who.then(True)
+        Timer(self._env, who.service_days, self._done).then = who.then  # type: ignore[attr-defined]
 
-        Timer(self._env, who.service_days, done)
+    def _done(self, service: Timeout) -> None:
+        """A service ends (its timer, whose ``then`` is the client's): the staff member is
+        released, then the client is told."""
+        self._release()
+        service.then(True)  # type: ignore[attr-defined]
 
     def _release(self) -> None:
         """One of the staff is free: the head of the queue, if any, is served next."""
