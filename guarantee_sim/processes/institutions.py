@@ -89,7 +89,8 @@ class Desks:
     Each application is a chain of SimPy events whose callbacks move it on, not a process:
     the service time of each visit (a patience timer only while it waits in a queue), the
     same again at the guarantor when its loan needs a guarantee; its arrival is not an
-    event (the clock is advanced to it, ``feed``). That is about one event per visit, where
+    event (the clock is advanced to it, ``feed``), nor is a renewal's (it waits in the
+    clock's line of its tenor, ``Clock.arrive_later``). That is about one event per visit, where
     ``simpy.Resource`` requests need four (the request and the release are events too)
     and a generator process per applicant eight (its start and end, the patience timer
     and the condition ``request | timer`` on every request, the wait until its arrival);
@@ -192,7 +193,7 @@ class Desks:
         """New application ``row`` ends with ``status`` now, lent on ``segment``
         (``ProcessLog.decide``, written out)."""
         self._status[row], self._segment[row] = status, segment
-        self._decided[row] = self.env._now  # type: ignore[attr-defined]
+        self._decided[row] = self.env._now
 
     def _approve(self, a: Applicant, branch: MonitoredResource, segment: int) -> None:
         """``a``'s loan on ``segment``'s terms is made now; it comes back for renewal at
@@ -201,7 +202,7 @@ class Desks:
         rules = self.rules
         if rules.renews_into[segment] >= 0:
             tenor = rules.tenor_days[segment]
-            if self.env._now + tenor < rules.origination_days:  # type: ignore[attr-defined]
+            if self.env._now + tenor < rules.origination_days:
                 self.env.arrive_later(tenor, self._renew, (a, segment, branch))
 
     def _renew(self, loan: tuple[Applicant, int, MonitoredResource]) -> None:

@@ -89,7 +89,7 @@ class Clock(simpy.Environment):
             due = self._next_due
             if queue and queue[0][0] <= at and queue[0][0] < due:
                 self._now, _, _, event = heappop(queue)
-                callbacks, event.callbacks = event.callbacks, None
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                 for callback in callbacks:
                     callback(event)
                 if not event._ok and not hasattr(event, "_defused"):  # as Environment.step
@@ -113,13 +113,15 @@ class Timer(Timeout):
     scheduled as ``Environment.schedule`` schedules (the same heap entry) without the
     calls in between: the staff's service times and the applicants' patience."""
 
+    then: Callable[[bool], None]  # a service's client, told when it ends (MonitoredResource)
+
     def __init__(self, env: simpy.Environment, delay: float, callback: Callable) -> None:
         self.env = env
         self.callbacks = [callback]
         self._value = None
         self._delay = delay
         self._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class WaitLog:
@@ -251,7 +253,7 @@ class MonitoredResource:
         """Client ``who`` queues from now (served at once when one of the staff is free);
         see :func:`serve`."""
         env = self._env
-        now = env._now  # type: ignore[attr-defined]
+        now = env._now
         t = self._last_time
         if t < now:  # _advance(now), its common case (the same year) written out
             if now <= self._year_end:
@@ -267,7 +269,7 @@ class MonitoredResource:
             waits.of.append(who)
             waits.days.append(0.0)  # now - now
 
-            Timer(env, service_days, self._done).then = then  # type: ignore[attr-defined]
+            Timer(env, service_days, self._done).then = then
             return
         waiting = _Waiting(now, service_days, who, then)
         self._queue.append(waiting)
@@ -282,17 +284,17 @@ class MonitoredResource:
         self.waits.of.append(who.who)
         self.waits.days.append(now - who.since)
 
-        Timer(self._env, who.service_days, self._done).then = who.then  # type: ignore[attr-defined]
+        Timer(self._env, who.service_days, self._done).then = who.then
 
-    def _done(self, service: Timeout) -> None:
+    def _done(self, service: Timer) -> None:
         """A service ends (its timer, whose ``then`` is the client's): the staff member is
         released, then the client is told."""
         self._release()
-        service.then(True)  # type: ignore[attr-defined]
+        service.then(True)
 
     def _release(self) -> None:
         """One of the staff is free: the head of the queue, if any, is served next."""
-        now = self._env._now  # type: ignore[attr-defined]
+        now = self._env._now
         t = self._last_time
         if t < now:  # _advance(now), its common case written out
             if now <= self._year_end:
