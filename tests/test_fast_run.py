@@ -80,6 +80,7 @@ NOT_IMPORTED_BY_RUN = (
     "guarantee_sim.reporting.plots",
     "guarantee_sim.sweep",
     "guarantee_sim.analysis.sensitivity",
+    "guarantee_sim.experiments",  # its models (20-40 ms): run reads config.kinds instead
 )
 
 
