@@ -28,6 +28,9 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
+#: xarray's function that imports Dask to say which Dask scheduler is active
+SCHEDULER = "get_dask_scheduler"
+
 
 @contextlib.contextmanager
 def xarray_without_dask() -> Iterator[None]:
@@ -45,9 +48,10 @@ def xarray_without_dask() -> Iterator[None]:
 
         cache = pycompat._cached_duck_array_modules
         asks = utils.is_dask_collection
-        schedulers = {module: module.get_dask_scheduler for module in (locks, writers)}
+        # writers has its own reference, imported by name from locks
+        schedulers = {module: vars(module)[SCHEDULER] for module in (locks, writers)}
         absent = object.__new__(pycompat.DuckArrayModule)  # what xarray records without Dask
-    except (ImportError, AttributeError):  # xarray's internals moved: run as usual
+    except (ImportError, AttributeError, KeyError):  # xarray's internals moved: as usual
         yield
         return
     absent.module, absent.version, absent.type, absent.available = None, Version("0"), (), False
@@ -64,12 +68,12 @@ def xarray_without_dask() -> Iterator[None]:
     # xarray's is typed as a TypeGuard; this one returns the same answers as a bool
     utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
     for module in schedulers:
-        module.get_dask_scheduler = dask_scheduler
+        setattr(module, SCHEDULER, dask_scheduler)
     try:
         yield
     finally:
         utils.is_dask_collection = asks
         for module, scheduler in schedulers.items():
-            module.get_dask_scheduler = scheduler
+            setattr(module, SCHEDULER, scheduler)
         if seeded and cache.get("dask") is absent:
             del cache["dask"]  # the next check imports Dask, as xarray would have
