@@ -364,7 +364,7 @@ def _printing_warnings() -> Iterator[None]:
 
 
 def _validate(args, console: Console) -> int:
-    from .experiments import is_experiment
+    from .config.kinds import is_experiment
 
     data = read_yaml(args.scenario)[0]
     if sensitivity_cli.is_study(data):
@@ -446,7 +446,7 @@ def _design(args, console: Console) -> int:
 
 def _refuse_kind(path: str, *, experiment: bool) -> None:
     """``run`` given an experiment file, or ``compare`` a scenario file: say which to use."""
-    from .experiments import SCENARIO_KEYS, is_experiment
+    from .config.kinds import SCENARIO_KEYS, is_experiment
 
     data = read_yaml(path)[0]
     if sensitivity_cli.is_study(data):
@@ -472,7 +472,7 @@ def _refuse_kind(path: str, *, experiment: bool) -> None:
 
 def _sensitivity(args, console: Console) -> int:
     """``guarantee-sim sensitivity`` (analysis/sensitivity_cli.py), given a study file."""
-    from .experiments import is_experiment
+    from .config.kinds import is_experiment
 
     path = args.study
     data = read_yaml(path)[0]

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from .config import Override, Scenario, ScenarioError, load_scenario, parse_overrides, read_yaml
+from .config.kinds import is_experiment
 from .config.loader import format_location, model_from_dict
 from .config.types import Frozen, fail
 
@@ -55,8 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover - xarray is imported by the functions that
 
     from .engine.progress import Progress
 
-#: top-level keys only a scenario has; a file with ``base`` and none of them is an experiment
-SCENARIO_KEYS = frozenset({"horizon", "segments", "parties", "schemes"})
 #: what a base file's name must end with: a scenario is a YAML file
 BASE_SUFFIXES = (".yaml", ".yml")
 #: most runs (named variants times grid points) an experiment may have: enough for a
@@ -647,11 +646,6 @@ def load_experiment(path: str | Path, overrides=None) -> Experiment:
         experiment = experiment.model_copy(update={"overrides": values})
     experiment._source, experiment._lines, experiment._set = source, lines, extra
     return experiment
-
-
-def is_experiment(data: dict) -> bool:
-    """Whether a file's top-level mapping is an experiment (a ``base`` and no scenario keys)."""
-    return "base" in data and not SCENARIO_KEYS & set(data)
 
 
 def variant_scenarios(

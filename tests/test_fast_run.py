@@ -6,7 +6,8 @@
   (``engine/warm.py``), without compiling anything.
 * ``guarantee-sim run`` (its summary tables included) imports none of the heavy modules it
   does not use: ``scipy.stats``, Matplotlib, Dask, the reports (checked in a fresh
-  interpreter).
+  interpreter), neither does the child process that writes its results file (xarray's
+  write asks for a Dask scheduler: ``_no_dask.py``).
 """
 
 from __future__ import annotations
@@ -44,13 +45,24 @@ def test_poisson_counts_are_scipys():
 RUN = """
 import atexit, contextlib, gc, io, json, sys
 from guarantee_sim.cli import main
+from guarantee_sim.results import io as results_io
+write = results_io._write
+
+def write_and_list(ds, tmp):  # in the writing child: what it had imported once it wrote
+    failure = write(ds, tmp)
+    with open({out!r} + ".writer.json", "w") as f:
+        json.dump(sorted(sys.modules), f)
+    return failure
+
+results_io._write = write_and_list
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(["run", "scenarios/hangzhou_2021_2023.yaml", "--paths", "4", "--set",
                  "processes.replicas=1", "--out", {out!r}])
 unfrozen = gc.get_freeze_count()
 atexit._run_exitfuncs()  # what the interpreter runs on exit, before its last collections
 print(json.dumps({{"code": code, "modules": sorted(sys.modules), "unfrozen": unfrozen,
-                  "frozen_at_exit": gc.get_freeze_count()}}))
+                  "frozen_at_exit": gc.get_freeze_count(),
+                  "writer": json.load(open({out!r} + ".writer.json"))}}))
 """
 
 
@@ -68,6 +80,7 @@ NOT_IMPORTED_BY_RUN = (
     "guarantee_sim.reporting.plots",
     "guarantee_sim.sweep",
     "guarantee_sim.analysis.sensitivity",
+    "guarantee_sim.experiments",  # its models (20-40 ms): run reads config.kinds instead
 )
 
 
@@ -76,6 +89,8 @@ def test_a_run_imports_none_of_the_heavy_modules_it_does_not_use(tmp_path):
     out = fresh_python(RUN.format(out=str(tmp_path / "r.nc")), timeout=600)
     assert out["code"] == 0
     assert [m for m in NOT_IMPORTED_BY_RUN if m in out["modules"]] == []
+    assert "h5netcdf" in out["writer"]  # the list is the writer's, after its write
+    assert [m for m in NOT_IMPORTED_BY_RUN if m in out["writer"]] == []
     # the collector as it was after main() returns; everything frozen at exit, so that
     # the interpreter's last collections skip the run's objects (about 1 s of wall)
     assert out["unfrozen"] == 0
@@ -86,20 +101,50 @@ def test_xarray_without_dask_is_restored_for_later_dask_users():
     import sys
 
     import xarray as xr
+    from xarray.backends import locks, writers
     from xarray.namedarray import pycompat, utils
 
     from guarantee_sim._no_dask import xarray_without_dask
 
     cache = pycompat._cached_duck_array_modules
-    before = (utils.is_dask_collection, cache.get("dask"))
+    asked = (locks.get_dask_scheduler, writers.get_dask_scheduler)
+    before = (utils.is_dask_collection, cache.get("dask"), *asked)
     with xarray_without_dask():
         ds = xr.Dataset({"x": ("p", np.arange(3.0))})
         assert xr.concat([ds, ds], dim="p").x.size == 6
-    assert (utils.is_dask_collection, cache.get("dask")) == before
+    assert (utils.is_dask_collection, cache.get("dask"), *asked) == before
     if "dask" in sys.modules:  # the test session imported it: the block left it all alone
         import dask.array as da
 
         assert utils.is_dask_collection(da.zeros(2))
+
+
+WRITE = """
+import json, sys
+from pathlib import Path
+import numpy as np, xarray as xr
+from guarantee_sim._no_dask import xarray_without_dask
+from guarantee_sim.results.io import _write, read_results
+from xarray.backends import locks, writers
+asked = lambda: [locks.get_dask_scheduler, writers.get_dask_scheduler]
+before = asked()
+with xarray_without_dask():
+    ds = xr.Dataset({{"loss": (("path", "year"), np.arange(6.0).reshape(3, 2))}},
+                    coords={{"path": [0, 1, 2], "year": [2021, 2022]}})
+    failure = _write(ds, Path({out!r}))  # what write_netcdf's child runs, here
+imported = [m for m in ("dask", "distributed") if m in sys.modules]
+print(json.dumps({{"failure": failure, "dask": imported, "restored": asked() == before,
+                  "same": bool(read_results({out!r}).identical(ds))}}))
+"""
+
+
+def test_writing_results_imports_no_dask(tmp_path):
+    """xarray's NetCDF write imports dask and dask.distributed to ask which scheduler is
+    active (0.5-0.7 s of CPU in the run's writing child); without Dask none is. After the
+    block, xarray asks as before (a fresh interpreter: in this one Dask may be imported,
+    and then the block leaves xarray alone)."""
+    out = fresh_python(WRITE.format(out=str(tmp_path / "r.nc")), timeout=120)
+    assert out == {"failure": None, "dask": [], "restored": True, "same": True}
 
 
 LOAD = """

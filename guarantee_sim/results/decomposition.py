@@ -44,12 +44,13 @@ parameter, a parameter that does not vary) has share 0.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import numpy as np
 import xarray as xr
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .weights import path_weights
 
@@ -110,7 +111,7 @@ def variance_shares(
             return nan, "fewer paths than regressors"
     # one BLAS thread: on regressions this small, BLAS threads only wait for each other
     # (35 of them took 0.4 s of CPU with 2 threads and 0.05 s with 1, on 2 busy cores)
-    with threadpool_limits(1, user_api="blas"):
+    with _blas_threads().limit(limits=1, user_api="blas"):
         r2 = {
             subset: _r_squared(centred, [groups[g] for g in subset], root)
             for k in range(len(GROUPS) + 1)
@@ -190,6 +191,13 @@ def _variance(attainment: xr.DataArray, w: np.ndarray | None) -> np.ndarray:
     x = attainment.transpose("path", "target").values
     mean = np.average(x, axis=0, weights=w)
     return np.average((x - mean) ** 2, axis=0, weights=w)
+
+
+@functools.cache
+def _blas_threads() -> ThreadpoolController:
+    """The BLAS libraries of this process, found once: looking for them walks every shared
+    library loaded (15-20 ms in a run, which has loaded Numba's, SciPy's and HDF5's)."""
+    return ThreadpoolController()
 
 
 def _standardised(x: np.ndarray) -> np.ndarray:

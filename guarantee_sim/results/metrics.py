@@ -155,16 +155,19 @@ def target_attainment(ds: xr.Dataset) -> xr.DataArray:
     """
     values = []
     for t in ds.target.values:
-        spec = ds.sel(target=t)
-        segments = segments_with_tags(ds, filter(None, str(spec.target_tags.values).split(",")))
-        metric = str(spec.target_metric.values)
-        start, end = int(spec.target_from_year), int(spec.target_to_year)
+
+        def spec(name: str, t=t) -> xr.DataArray:  # one coordinate, not all of ds, at t
+            return ds[name].sel(target=t)
+
+        segments = segments_with_tags(ds, filter(None, str(spec("target_tags").values).split(",")))
+        metric = str(spec("target_metric").values)
+        start, end = int(spec("target_from_year")), int(spec("target_to_year"))
         series = ds[metric].sel(segment=segments).sum("segment")
-        if str(spec.target_kind.values) == "flow":
+        if str(spec("target_kind").values) == "flow":
             achieved = series.sel(year=slice(start, end)).sum("year")
         else:
             achieved = series.sel(year=end, drop=True)
-        values.append(achieved / float(spec.target_value))
+        values.append(achieved / float(spec("target_value")))
     # over a grid the lever dims (and scenario) come after: a run keeps (path, target)
     return xr.concat(values, dim=ds.target).transpose("path", "target", ...)
 
