@@ -181,19 +181,24 @@ def local_cluster(workers: int):
     deaf to SIGINT (:func:`~.tasks.dask_setup`: Ctrl-C is the command line's to handle)."""
     import logging
 
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(
-        # not a worker's slow shutdown on a busy machine, nor the lost connections of a
-        # cluster closed on Ctrl-C; a task's error still reaches the client with its result
-        silence_logs=logging.CRITICAL,
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        preload=["guarantee_sim.sweep.tasks"],
-    )
+    # the workers' statistical profiler samples every thread's stack 100 times a second:
+    # CPU taken from the tasks, for a profile no sweep reads (the nannies pass the
+    # config on to their workers)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            # not a worker's slow shutdown on a busy machine, nor the lost connections of
+            # a cluster closed on Ctrl-C; a task's error still reaches the client
+            silence_logs=logging.CRITICAL,
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            preload=["guarantee_sim.sweep.tasks"],
+        )
 
 
 # ------------------------------------------------------------------ the results
