@@ -63,7 +63,8 @@ def limit_numba_threads() -> None:
         return
     import numba
 
-    wanted = min(int(limit), numba.config.NUMBA_NUM_THREADS)
+    launched = vars(numba.config)["NUMBA_NUM_THREADS"]  # (set at import: mypy cannot see it)
+    wanted = min(int(limit), launched)
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
 
@@ -124,3 +125,13 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     else:
         write_block(Path(task.store), task, ds)
     return task.design, task.first_path, None
+
+
+def finish_design(store: str, design: int) -> xr.Dataset:
+    """A design's paths as its tasks wrote them, with what is computed over paths made
+    anew (``run_experiment``'s design, bit for bit). A sweep runs it on a worker as soon
+    as the design's tasks are in the store, while the other designs' tasks run."""
+    from ..results.dataset import with_path_summaries
+    from .store import read_design
+
+    return with_path_summaries(read_design(Path(store), design))
