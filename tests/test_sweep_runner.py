@@ -156,9 +156,12 @@ def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():
     whole = simulate(scenario, paths=7, seed=3)
     pieces = [
         simulate(scenario, paths=3, seed=3),
-        simulate(scenario, paths=4, seed=3, first_path=3),
+        # as a sweep's task makes it: no variance decomposition of its own paths
+        simulate(scenario, paths=4, seed=3, first_path=3, path_summaries=False),
     ]
     assert list(pieces[1].path.values) == [3, 4, 5, 6]
+    assert "attainment_variance_share" not in pieces[1]
+    assert "variance_source" not in pieces[1].coords
     joined = xr.concat(
         [p.drop_vars([n for n in PATH_SUMMARIES if n in p]) for p in pieces],
         dim="path",
@@ -183,3 +186,29 @@ def test_summaries_only_are_each_designs_outcomes(tmp_path, reference):
         for ds in (out, stored):
             got = ds[name].sel(at)
             assert np.array_equal(got.values, expected[name].values, equal_nan=True), name
+
+
+def test_a_task_runs_its_kernels_on_the_threads_its_worker_is_given(monkeypatch):
+    """A worker whose Numba was imported before its cluster set NUMBA_NUM_THREADS=1 (a
+    spawned process imports its parent's main module first) ran each task on every CPU:
+    prepare_worker limits the task's thread to the variable."""
+    import threading
+
+    import numba
+
+    from guarantee_sim.sweep.tasks import prepare_worker
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread here: nothing to limit")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    seen = []
+
+    def task_thread() -> None:
+        seen.append(numba.get_num_threads())  # a new thread: Numba's default, all CPUs
+        prepare_worker()
+        seen.append(numba.get_num_threads())
+
+    thread = threading.Thread(target=task_thread)
+    thread.start()
+    thread.join()
+    assert seen == [numba.config.NUMBA_NUM_THREADS, 1]

@@ -58,6 +58,7 @@ def simulate(
     workers: int | None = None,
     first_path: int = 0,
     books: BooksMemo | None = None,
+    path_summaries: bool = True,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -98,6 +99,10 @@ def simulate(
         hash of everything they read, :func:`~guarantee_sim.processes.books_key`), calling
         ``compute()`` when it has none: a cache of the books shared by the runs of a sweep
         (``guarantee_sim.sweep.BookCache``). None: the processes always run.
+    path_summaries : bool, optional
+        False leaves out the variance decomposition over paths (``attainment_variance*``
+        and the coordinate ``variance_source``): a piece of a run that is concatenated
+        with others and summarised anew (a sweep's task) need not make it.
 
     Returns
     -------
@@ -233,6 +238,8 @@ def simulate(
         centres=[p.distribution.centre for p in every],
         drawn_per=[p.per for p in every],
     )
+    if not path_summaries:
+        return ds
     return with_variance_shares(ds)  # needs the year factors and the parameters
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ import xarray as xr
 from .._version import __version__
 from ..config import Scenario
 from ..experiments import Design, Experiment, load_experiment, variant_scenarios
-from .store import FORMAT, RESULT, as_written, open_store, read_design, read_task
-from .tasks import Task, run_task
+from .store import FORMAT, RESULT, as_written, open_store, read_task
+from .tasks import Task, finish_design, run_task
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine.inputs import BooksMemo
@@ -181,38 +182,48 @@ def local_cluster(workers: int):
     deaf to SIGINT (:func:`~.tasks.dask_setup`: Ctrl-C is the command line's to handle)."""
     import logging
 
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(
-        # not a worker's slow shutdown on a busy machine, nor the lost connections of a
-        # cluster closed on Ctrl-C; a task's error still reaches the client with its result
-        silence_logs=logging.CRITICAL,
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        preload=["guarantee_sim.sweep.tasks"],
-    )
+    # the workers' statistical profiler samples every thread's stack 100 times a second:
+    # CPU taken from the tasks, for a profile no sweep reads (the nannies pass the
+    # config on to their workers)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            # not a worker's slow shutdown on a busy machine, nor the lost connections of
+            # a cluster closed on Ctrl-C; a task's error still reaches the client
+            silence_logs=logging.CRITICAL,
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            preload=["guarantee_sim.sweep.tasks"],
+        )
 
 
 # ------------------------------------------------------------------ the results
 
 
-def combine_store(plan: Plan, store: Path) -> xr.Dataset:
+def combine_store(
+    plan: Plan, store: Path, designs: Mapping[int, xr.Dataset] | None = None
+) -> xr.Dataset:
     """The experiment's Dataset from the finished tasks (``run_experiment``'s, bit for bit:
     each design's paths as its tasks wrote them, and what is computed over paths made
     anew). Every design's paths are in memory at once (``run_experiment``'s are too): a
-    lazy combine (dask arrays) cost the client more CPU than it saved."""
+    lazy combine (dask arrays) cost the client more CPU than it saved. ``designs``: the
+    designs already read and summarised (:func:`~.tasks.finish_design`, on the workers);
+    those missing are done here."""
     from ..experiments import combine_designs
-    from ..results.dataset import with_path_summaries
 
     if plan.summaries:  # a task a design
         names = {t.design: t.name for t in plan.tasks(str(store), "", None)}
         outcomes = {plan.designs[d]: read_task(store, name) for d, name in names.items()}
         return combine_outcomes(plan, outcomes)
+    designs = designs or {}
     runs = {
-        design: with_path_summaries(read_design(store, d)) for d, design in enumerate(plan.designs)
+        design: designs[d] if d in designs else finish_design(str(store), d)
+        for d, design in enumerate(plan.designs)
     }
     return combine_designs(plan.experiment, runs, paths=plan.paths, seed=plan.seed)
 
@@ -325,11 +336,25 @@ def run_sweep(
     for task in every:
         if task.name in done and on_task is not None:
             on_task(task)
+    left = Counter(task.design for task in todo)
+    finished: dict[int, Any] = {}  # design -> its paths, summarised (a future on a cluster)
     with _executor(client, workers) as run:
+
+        def finish(design: int) -> None:
+            if not plan.summaries:  # on a worker, while the other designs' tasks run
+                finished[design] = run.submit(finish_design, str(store), design)
+
+        for design in range(len(plan.scenarios)):
+            if left[design] == 0:  # resumed: all its tasks are in the store
+                finish(design)
         for i, _ in run(todo, leaders(todo)):
             if on_task is not None:
                 on_task(todo[i])
-    combined = combine_store(plan, store)
+            left[todo[i].design] -= 1
+            if left[todo[i].design] == 0:
+                finish(todo[i].design)
+        designs = {d: future.result() for d, future in sorted(finished.items())}
+    combined = combine_store(plan, store, designs)
     write_result(store, combined)
     return combined
 
@@ -342,9 +367,9 @@ class _executor:
         self.client, self.workers = client, workers
         self.own: list = []
 
-    def __enter__(self):
+    def __enter__(self) -> _Runner:
         if self.client is None and self.workers == 0:
-            return run_inline
+            return _Runner(None)
         client = self.client
         if client is None:
             from distributed import Client
@@ -352,11 +377,38 @@ class _executor:
             cluster = local_cluster(self.workers or os.cpu_count() or 1)
             client = Client(cluster)
             self.own = [client, cluster]
-        return lambda tasks, waits: run_on_dask(client, tasks, waits)
+        return _Runner(client)
 
     def __exit__(self, *exc) -> None:
         for thing in self.own:
             thing.close()
+
+
+class _Runner:
+    """``run(tasks, waits)`` yields finished tasks (:func:`run_on_dask`, or
+    :func:`run_inline` without a client); ``submit(fn, *args)`` runs one more function
+    there, with ``.result()`` to wait for its value."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def __call__(self, tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, Any]]:
+        if self.client is None:
+            return run_inline(tasks, waits)
+        return run_on_dask(self.client, tasks, waits)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.client is None:
+            return _Done(fn(*args))
+        return self.client.submit(fn, *args, pure=False)
+
+
+class _Done:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
 
 
 def dashboard(client) -> str | None:

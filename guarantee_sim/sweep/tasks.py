@@ -8,6 +8,7 @@ needs only the package and the shared folders.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,10 +41,32 @@ class Task(NamedTuple):
 
 def prepare_worker() -> None:
     """A worker's Numba cache: the command line's folder (``_numba_cache``), so workers load
-    the compiled kernels instead of each compiling them again into a folder of its own."""
+    the compiled kernels instead of each compiling them again into a folder of its own;
+    and this thread's Numba threads (:func:`limit_numba_threads`)."""
     from .._numba_cache import configure_numba_cache
 
     configure_numba_cache()
+    limit_numba_threads()
+
+
+def limit_numba_threads() -> None:
+    """Run this thread's kernels on at most ``$NUMBA_NUM_THREADS`` threads.
+
+    Numba reads that variable once, when it is imported. A worker that a cluster spawns
+    may import it before the variable its cluster gives it is set (a spawned process
+    first imports its parent's main module: a script that imports the package does), and
+    would then run each task's paths on every CPU: one worker of a ``LocalCluster`` used
+    2 threads, and 2 workers 4, on 2 cores. ``numba.set_num_threads`` is per thread, so
+    this runs in the task's thread, before its kernels."""
+    limit = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if not limit.isdigit() or int(limit) < 1:
+        return
+    import numba
+
+    launched = vars(numba.config)["NUMBA_NUM_THREADS"]  # (set at import: mypy cannot see it)
+    wanted = min(int(limit), launched)
+    if numba.get_num_threads() != wanted:
+        numba.set_num_threads(wanted)
 
 
 def replica_workers() -> int | None:
@@ -86,6 +109,8 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
         shift=task.shift,
         books=BookCache(task.books) if isinstance(task.books, str) else task.books,
         workers=replica_workers(),
+        # a block written to the store is summarised anew over the design's paths
+        path_summaries=task.summaries or task.store is None,
     )
     if task.summaries:
         ds = design_outcomes(ds, intervals=True)
@@ -93,7 +118,6 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
         return task.design, task.first_path, ds
     if not task.summaries:  # of this block's paths only: made anew for the whole design
         ds = ds.drop_vars([n for n in PATH_SUMMARIES if n in ds])
-        ds = ds.drop_vars("variance_source", errors="ignore")
     from .store import write_block, write_task
 
     if task.summaries:
@@ -101,3 +125,13 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     else:
         write_block(Path(task.store), task, ds)
     return task.design, task.first_path, None
+
+
+def finish_design(store: str, design: int) -> xr.Dataset:
+    """A design's paths as its tasks wrote them, with what is computed over paths made
+    anew (``run_experiment``'s design, bit for bit). A sweep runs it on a worker as soon
+    as the design's tasks are in the store, while the other designs' tasks run."""
+    from ..results.dataset import with_path_summaries
+    from .store import read_design
+
+    return with_path_summaries(read_design(Path(store), design))
