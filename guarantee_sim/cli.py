@@ -926,8 +926,38 @@ def _schema(args, console: Console) -> int:
 
 def _summarize(args, console: Console) -> int:
     _check_output_options(args)
-    _print_results(_open_results(args.results), args, console)
+    ds = _open_results(args.results)
+    if not _print_analysis(ds, args, console):
+        _print_results(ds, args, console)
     return 0
+
+
+def _print_analysis(ds: xr.Dataset, args, console: Console) -> bool:
+    """A sensitivity study's or a design search's results, summarised as their commands
+    print them (True); False for a run's or a comparison's."""
+    from .results.design import is_design
+    from .results.sensitivity import is_sensitivity
+
+    kind = (
+        "a sensitivity study" if is_sensitivity(ds) else "a design search" if is_design(ds) else ""
+    )
+    if not kind:
+        return False
+    if args.format != "table":
+        raise ScenarioError(
+            f"{args.results}: holds {kind}'s results: --format {args.format} summarises a run "
+            "or a comparison; its numbers are the file's variables, and its tables are in "
+            f"its brief's CSV files (guarantee-sim brief {args.results})",
+            path=str(args.results),
+        )
+    if is_sensitivity(ds):
+        sensitivity_cli.print_indices(ds, console)
+    else:
+        from .analysis.design import summarise
+
+        for line in summarise(ds):
+            console.print(line)
+    return True
 
 
 #: the tables ``--format json|csv`` prints: the brief's (reporting.tables.all_tables)

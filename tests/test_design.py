@@ -18,7 +18,7 @@ import textwrap
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import ROOT
+from helpers import ROOT, run_main
 from scipy.stats import norm
 
 from guarantee_sim.analysis import design as design_module
@@ -416,3 +416,17 @@ def test_designs_that_change_only_a_pool_share_the_institutions_books():
     fresh = evaluate_points(base, points[1:], paths=40, seed=3)
     xr.testing.assert_identical(shared[1], fresh[0])
     assert float(shared[0].pool_depletion_probability) > float(shared[1].pool_depletion_probability)
+
+
+def test_summarize_reprints_a_design_search_s_summary(tmp_path):
+    """``summarize`` of a design search's file printed a traceback (read as a run's); it
+    reprints what ``design`` printed: the status and the design found."""
+    from guarantee_sim.results.io import write_netcdf
+
+    ds = solve(spec(), Pool(), seed=11)
+    path = write_netcdf(ds, tmp_path / "design.nc")
+    rc, out, err = run_main("summarize", path)
+    assert rc == 0, err
+    said = "\n".join(design_module.summarise(ds))
+    assert out.split() == said.split()  # as design printed it (the console wraps lines)
+    assert "feasible" in out

@@ -161,3 +161,20 @@ def test_indices_of_noise_are_marked_not_resolved(lang, mark, said):
     assert len(noisy) == 1 and mark in noisy[0]
     assert len(clear) == 1 and mark not in clear[0]
     assert said in text.replace(mark, "")
+
+
+def test_summarize_reprints_a_study_s_indices_and_refuses_json(tmp_path):
+    """``summarize`` of a sensitivity study's file printed a traceback (it read the file
+    as a run's: no ``path`` dimension); it reprints the indices the study printed, and
+    ``--format json`` (a run's or a comparison's tables) is refused by name."""
+    from guarantee_sim.results.io import write_netcdf
+
+    indices = np.array([[[2.4, 2.0, 2.3, 1.9]], [[0.9, 0.1, 0.95, 0.1]]])  # S1, ±, ST, ±
+    path = write_netcdf(_study(True, indices), tmp_path / "study.nc")
+    rc, out, err = run_main("summarize", path)
+    assert rc == 0, err
+    assert "lgd" in out and "0.95±0.1" in out and "2.3±1.9" in out
+    assert "not resolved at this size" in out and "first_time_borrowers" in out
+    rc, out, err = run_main("summarize", path, "--format", "json")
+    assert rc == 2 and "a sensitivity study's results" in err and "guarantee-sim brief" in err
+    assert "Traceback" not in err

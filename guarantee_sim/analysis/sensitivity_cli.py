@@ -128,9 +128,10 @@ def print_indices(ds: xr.Dataset, console: Console) -> None:
     from ..results.sensitivity import RESOLVED_HALF_WIDTH, unresolved_outputs
 
     main = "ST" if ds.attrs["method"] == "sobol" else "mu_star"
-    table = Table(
-        title=f"{main} ± 95% half-width ({ds.attrs['runs']} runs, {ds.attrs['cpu_seconds']} s CPU)"
-    )
+    cost = f"{ds.attrs.get('runs', '?')} runs"
+    if "cpu_seconds" in ds.attrs:  # (a file of another version may not say)
+        cost += f", {ds.attrs['cpu_seconds']} s CPU"
+    table = Table(title=f"{main} ± 95% half-width ({cost})")
     table.add_column("output", overflow="fold")
     for p in ds.parameter.values:
         table.add_column(str(p), justify="right")
