@@ -181,3 +181,18 @@ def test_the_analysis_commands_take_the_sweeps_cluster_options():
     ):
         args = parser.parse_args([*argv, "--scheduler", "tcp://h:8786", "--workers", "3"])
         assert (args.scheduler, args.workers, args.books) == ("tcp://h:8786", 3, None)
+
+
+@pytest.mark.slow  # the module's LocalCluster
+def test_an_analysis_on_a_cluster_counts_its_workers_cpu(dask_client):
+    """The analyses' ``cpu_seconds`` counted the client's process only: a study run on a
+    cluster said a few seconds for minutes of the workers' CPU."""
+    import time
+
+    from guarantee_sim.analysis.distributed import cpu_by_process, cpu_used
+
+    before, here = cpu_by_process(dask_client), time.process_time()
+    dask_client.submit(sum, range(40_000_000), pure=False).result()  # ~1 s on a worker
+    used = cpu_used(before, cpu_by_process(dask_client))
+    assert used >= 0.3 + (time.process_time() - here)
+    assert set(cpu_by_process(dask_client)) == {"", *dask_client.scheduler_info()["workers"]}

@@ -67,7 +67,7 @@ import xarray as xr
 from .._version import __version__
 from ..config import Scenario, ScenarioError, ScenarioWarning, load_scenario, scenario_from_dict
 from ..results.dataset import VARIABLE_META
-from .distributed import books_for, workers_of
+from .distributed import books_for, cpu_by_process, cpu_used, workers_of
 from .observed import (
     PARTY_VARIABLES,
     FitParameter,
@@ -403,7 +403,7 @@ def calibrate(
     from scipy.optimize import least_squares
     from scipy.stats import chi2
 
-    started, wall = time.process_time(), time.perf_counter()
+    started, wall = cpu_by_process(client), time.perf_counter()
     lines = dict(lines or {})
     chosen = _chosen(observed, parameters, source, lines)
     start_values = {p.key: p.start for p in chosen}
@@ -509,7 +509,8 @@ def calibrate(
         dask_workers=0 if client is None else workers_of(client),  # 0: in this process
         optimizer_status=int(fit.status),
         optimizer_message=str(fit.message),
-        cpu_seconds=round(time.process_time() - started, 3),  # this process only
+        # this process's and its children's, and a cluster's workers'
+        cpu_seconds=round(cpu_used(started, cpu_by_process(client)), 3),
         wall_seconds=round(time.perf_counter() - wall, 3),
         method=(
             "method of simulated moments; common random numbers (one seed for every "

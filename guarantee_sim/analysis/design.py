@@ -59,7 +59,7 @@ from ..experiments import (
 )
 from ..results.design import KIND
 from ..results.outcomes import OUTCOMES
-from .distributed import workers_of
+from .distributed import cpu_by_process, cpu_used, workers_of
 
 #: the method, as the results' attrs and the docs state it
 METHOD = (
@@ -664,7 +664,10 @@ def solve_design(
             base, [_overrides(experiment, p) for p in points], paths=paths, seed=at_seed
         )
 
+    everywhere = cpu_by_process(client)
     ds = solve(spec, run, seed, on_evaluation=on_evaluation)
+    if client is not None:  # solve counted this process only: the work was the workers'
+        ds.attrs["compute_cpu_seconds"] = round(cpu_used(everywhere, cpu_by_process(client)), 1)
     ds.attrs.update(
         experiment=experiment.name,
         experiment_label=experiment.label,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -126,3 +127,26 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:,.0f} min"
     return f"{seconds / 3600:,.1f} h"
+
+
+def cpu_by_process(client: Any = None) -> dict[str, float]:
+    """CPU seconds used so far by this process with its finished children (key ``""``:
+    the institution processes' forked workers), and by each of ``client``'s Dask workers
+    with theirs (by address). An analysis's CPU is the difference over it
+    (:func:`cpu_used`): on a cluster the work is the workers', not this process's."""
+    used = {"": own_cpu_seconds()}
+    if client is not None:
+        used.update(client.run(own_cpu_seconds))
+    return used
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds between two :func:`cpu_by_process` (a worker that joined in between
+    counts from zero)."""
+    return sum(seconds - before.get(who, 0.0) for who, seconds in after.items())
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU seconds and its finished children's."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

@@ -81,7 +81,7 @@ from ..engine.parameters import (
 from ..experiments import RUN_SETTINGS, Label, _base_scenario
 from ..results.outcomes import OUTCOMES
 from ..results.sensitivity import INDICES, KIND, with_target_labels
-from .distributed import workers_of
+from .distributed import cpu_by_process, cpu_used, workers_of
 
 #: the level of the bootstrap confidence intervals
 CONF_LEVEL = 0.95
@@ -622,6 +622,7 @@ def run_study(
     quantiles = sample(spec.method, spec.n, len(plan.params), plan.seed, spec.levels)
     todo = points(plan.params, quantiles, plan.common)
     started = cpu_seconds()
+    everywhere = cpu_by_process(client)  # a cluster's workers too
     wall = time.perf_counter()
     finished: list[float] = []
 
@@ -660,8 +661,8 @@ def run_study(
             "n_paths": plan.paths,
             "seed": int(plan.seed),
             "bootstrap_resamples": spec.resamples,
-            # this process's (and its children's): a cluster's workers are not counted
-            "cpu_seconds": round(cpu_seconds() - started, 1),
+            # this process's and its children's, and a cluster's workers'
+            "cpu_seconds": round(cpu_used(everywhere, cpu_by_process(client)), 1),
             "wall_seconds": round(time.perf_counter() - wall, 1),
             "dask_workers": 0 if client is None else workers_of(client),
             "study_overrides": json.dumps(plan.common, ensure_ascii=False, default=str),
