@@ -938,11 +938,10 @@ def _print_analysis(ds: xr.Dataset, args, console: Console) -> bool:
     from .results.design import is_design
     from .results.sensitivity import is_sensitivity
 
-    kind = (
-        "a sensitivity study" if is_sensitivity(ds) else "a design search" if is_design(ds) else ""
-    )
-    if not kind:
+    sensitivity = is_sensitivity(ds)
+    if not sensitivity and not is_design(ds):
         return False
+    kind = "a sensitivity study" if sensitivity else "a design search"
     if args.format != "table":
         raise ScenarioError(
             f"{args.results}: holds {kind}'s results: --format {args.format} summarises a run "
@@ -950,7 +949,7 @@ def _print_analysis(ds: xr.Dataset, args, console: Console) -> bool:
             f"its brief's CSV files (guarantee-sim brief {args.results})",
             path=str(args.results),
         )
-    if is_sensitivity(ds):
+    if sensitivity:
         sensitivity_cli.print_indices(ds, console)
     else:
         from .analysis.design import summarise

@@ -34,7 +34,6 @@ import functools
 import itertools
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from ..experiments import (
 )
 from ..results.design import KIND
 from ..results.outcomes import OUTCOMES
-from .distributed import cpu_by_process, cpu_used, workers_of
+from .distributed import cpu_by_process, cpu_used, own_cpu_seconds, workers_of
 
 #: the method, as the results' attrs and the docs state it
 METHOD = (
@@ -339,7 +338,7 @@ def solve(
     >>> sorted(ds.lever_value.sel(lever="size").values.tolist())
     [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     """
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    started, cpu = time.perf_counter(), own_cpu_seconds()
     fresh_seed = spec.fresh_seed if spec.fresh_seed is not None else (seed + 1) % 2**32
     if fresh_seed == seed:
         raise ValueError(f"the fresh seed must differ from the selection seed {seed}")
@@ -357,16 +356,9 @@ def solve(
         best_evaluation=int(best),
         n_evaluations=len(evaluations),
         compute_wall_seconds=round(time.perf_counter() - started, 1),
-        compute_cpu_seconds=round(_cpu_seconds() - cpu, 1),
+        compute_cpu_seconds=round(own_cpu_seconds() - cpu, 1),
     )
     return ds
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the institution processes run
-    in forked workers, which ``time.process_time`` does not count)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def _dataset(

@@ -147,6 +147,7 @@ def cpu_used(before: dict[str, float], after: dict[str, float]) -> float:
 
 
 def own_cpu_seconds() -> float:
-    """This process's CPU seconds and its finished children's."""
+    """This process's CPU seconds and its finished children's (the institution processes'
+    book replicas run in forked workers, which ``time.process_time`` does not count)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system

@@ -54,7 +54,6 @@ numbers bit for bit.
 from __future__ import annotations
 
 import json
-import resource
 import time
 import warnings
 from collections.abc import Callable
@@ -81,7 +80,7 @@ from ..engine.parameters import (
 from ..experiments import RUN_SETTINGS, Label, _base_scenario
 from ..results.outcomes import OUTCOMES
 from ..results.sensitivity import INDICES, KIND, with_target_labels
-from .distributed import cpu_by_process, cpu_used, workers_of
+from .distributed import cpu_by_process, cpu_used, own_cpu_seconds, workers_of
 
 #: the level of the bootstrap confidence intervals
 CONF_LEVEL = 0.95
@@ -586,13 +585,6 @@ def _refuse_overridden_parameters(
                     )  # fmt: skip
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the institution processes'
-    book replicas run in forked workers)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 def _refused(path: Path, lines: dict, at: tuple, reason: str) -> ScenarioError:
     """An error citing the study file, the line and key ``at`` (a key path), and why."""
     key = ".".join(map(str, at))
@@ -621,13 +613,13 @@ def run_study(
     spec = plan.study.sensitivity
     quantiles = sample(spec.method, spec.n, len(plan.params), plan.seed, spec.levels)
     todo = points(plan.params, quantiles, plan.common)
-    started = cpu_seconds()
     everywhere = cpu_by_process(client)  # a cluster's workers too
+    started = everywhere[""]  # this process's (and its children's)
     wall = time.perf_counter()
     finished: list[float] = []
 
     def done(i: int) -> None:
-        finished.append(cpu_seconds())
+        finished.append(own_cpu_seconds())
         if len(finished) == 2 and client is None and on_estimate is not None:
             first, second = finished
             on_estimate(second - started + (second - first) * (len(todo) - 2))

@@ -35,10 +35,17 @@ def available_cpus() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
-    limit = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if limit.isdigit() and int(limit) > 0:
-        cpus = min(cpus, int(limit))
+    limit = thread_limit()
+    if limit is not None:
+        cpus = min(cpus, limit)
     return max(cpus, 1)
+
+
+def thread_limit() -> int | None:
+    """``$NUMBA_NUM_THREADS`` as a number of threads (None: unset or not a positive
+    integer)."""
+    limit = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    return int(limit) if limit.isdigit() and int(limit) > 0 else None
 
 
 def replica_workers(replicas: int, workers: int | None = None) -> int:

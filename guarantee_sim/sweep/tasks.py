@@ -8,7 +8,6 @@ needs only the package and the shared folders.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -58,13 +57,15 @@ def limit_numba_threads() -> None:
     would then run each task's paths on every CPU: one worker of a ``LocalCluster`` used
     2 threads, and 2 workers 4, on 2 cores. ``numba.set_num_threads`` is per thread, so
     this runs in the task's thread, before its kernels."""
-    limit = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if not limit.isdigit() or int(limit) < 1:
+    from ..processes.workers import thread_limit
+
+    limit = thread_limit()
+    if limit is None:
         return
     import numba
 
     launched = vars(numba.config)["NUMBA_NUM_THREADS"]  # (set at import: mypy cannot see it)
-    wanted = min(int(limit), launched)
+    wanted = min(limit, launched)
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
 
