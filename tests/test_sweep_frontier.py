@@ -98,11 +98,11 @@ def test_the_frontier_of_a_two_lever_sweep(sweep):
 @pytest.mark.parametrize(
     "lang, said",
     [
-        ("en", ["| first time borrowers | guarantee fee 0.005, pool size CNY 100.0 m | CNY 98.7 m",
-                "| first time borrowers | guarantee fee 0.01, pool size CNY 100.0 m | CNY 197.4 m",
+        ("en", ["| first time borrowers | guarantee fee 0.5%, pool size CNY 100.0 m | CNY 98.7 m",
+                "| first time borrowers | guarantee fee 1%, pool size CNY 100.0 m | CNY 197.4 m",
                 "Which of the 4 designs are worth choosing among?"]),
-        ("zh", ["| 首贷户 | 担保费率 0.005，资金池规模 1.00 亿元 | 0.99 亿元",
-                "| 首贷户 | 担保费率 0.01，资金池规模 1.00 亿元 | 1.97 亿元",
+        ("zh", ["| 首贷户 | 担保费率 0.5%，资金池规模 1.00 亿元 | 0.99 亿元",
+                "| 首贷户 | 担保费率 1%，资金池规模 1.00 亿元 | 1.97 亿元",
                 "在4个方案中，哪些值得比较？"]),
     ],
 )  # fmt: skip
@@ -116,3 +116,14 @@ def test_the_brief_s_sweep_section_shows_the_frontier(sweep, lang, said):
     assert tables["sweep_frontier"]["non_dominated"].sum() == 2
     rows = [line for line in text.splitlines() if line.startswith(("| first time", "| 首贷户 |"))]
     assert len(rows) == 2  # the dominated designs are not in the short table
+
+
+@pytest.mark.parametrize("lang, unit", [("en", " (%/year)"), ("zh", "（%/年）")])
+def test_a_fee_lever_reads_in_percent_a_year(sweep, lang, unit):
+    """A rate a year is written as briefs write a fee (0.5%), on tables and axes."""
+    from guarantee_sim.reporting.sweeps import _axis_scale, value_text
+
+    assert value_text(sweep, "guarantor_fee", 0.005, lang) == "0.5%"
+    scale, axis = _axis_scale(sweep, "guarantor_fee", lang)
+    assert axis == unit
+    np.testing.assert_allclose(sweep.guarantor_fee.values / scale, [0.5, 1.0])

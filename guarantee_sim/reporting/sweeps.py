@@ -36,7 +36,7 @@ from ..results.levers import lever_dims, lever_value
 from ..results.metrics import depleted_paths, insolvent_paths
 from . import frontier
 from .fonts import font_families, resolve_lang
-from .labels import labelled, named
+from .labels import labelled, named, rate
 from .numbers import money, money_unit, pct
 from .text import t
 
@@ -170,12 +170,15 @@ def sweep_figures(ds: xr.Dataset, lang: str = "zh") -> dict[str, tuple[Figure, s
 
 def _axis_scale(ds: xr.Dataset, lever: str, lang: str) -> tuple[float, str]:
     """Money levers in the brief's unit for their size (亿元 or 万元, CNY bn or m: one
-    unit per quantity, :func:`~.numbers.money_unit`), others as they are; the axis unit."""
+    unit per quantity, :func:`~.numbers.money_unit`), rates a year in percent (x is divided
+    by the scale), others as they are; the axis unit."""
     unit = str(ds[lever].attrs.get("units", ""))
     if unit.startswith("CNY"):
         money_in = money_unit(ds[lever].values, lang)
         per_year = t(lang, "sweep_per_year") if unit.endswith("/year") else ""
         return money_in.scale, t(lang, "sweep_axis_unit", unit=money_in.name + per_year)
+    if unit == "1/year":  # a rate a year (a fee, a subsidy) in percent, as briefs write it
+        return 0.01, t(lang, "sweep_axis_unit", unit="%" + t(lang, "sweep_per_year"))
     return 1.0, (t(lang, "sweep_axis_unit", unit=unit) if unit and unit != "1" else "")
 
 
@@ -192,10 +195,14 @@ def _panel_title(ds: xr.Dataset, dims: list[str], point, lang: str) -> str:
 
 
 def value_text(ds: xr.Dataset, lever: str, value, lang: str) -> str:
-    """A lever's value for a reader: money in the brief's units (1.5 亿元, CNY 150 m),
-    anything else as written."""
-    if str(ds[lever].attrs.get("units", "")).startswith("CNY"):
+    """A lever's value for a reader: money in the brief's units (1.5 亿元, CNY 150 m), a
+    rate a year as a percentage (0.5%, as the design brief writes it), anything else as
+    written."""
+    unit = str(ds[lever].attrs.get("units", ""))
+    if unit.startswith("CNY"):
         return money(float(value), lang)
+    if unit == "1/year":
+        return rate(value)
     return lever_value(value)
 
 
