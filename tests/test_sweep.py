@@ -259,9 +259,9 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     figures = sweep_figures(crossed, "en")
     assert sorted(figures) == ["sweep_downturn", "sweep_guarantor_fee"]
     figure, caption = figures["sweep_guarantor_fee"]
-    assert "guarantee fee (1/year)" in caption
+    assert "guarantee fee (%/year)" in caption
     assert len(figure.axes) == 6  # 2 variants x 3 downturns
-    assert figure.axes[0].get_xlabel() == "guarantee fee (1/year)"
+    assert figure.axes[0].get_xlabel() == "guarantee fee (%/year)"
     assert figure.axes[0].get_title() == "baseline, downturn shift in 2021 0.0"
     brief = build_brief(crossed, "en")
     assert {"sweep_guarantor_fee", "sweep_downturn", "sweep_frontier"} <= set(brief.figures)

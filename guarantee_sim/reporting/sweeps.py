@@ -46,10 +46,13 @@ MAX_PANELS = 6
 
 
 def lever_label(ds: xr.Dataset, lever: str, lang: str, *, units: bool = False) -> str:
-    """What a lever is called in ``lang`` (its label, else its name), with its units."""
+    """What a lever is called in ``lang`` (its label, else its name), with its units (a
+    rate a year in percent, as :func:`value_text` writes it)."""
     attrs = ds[lever].attrs
     label = str(attrs.get(f"label_{lang}") or lever)
     unit = str(attrs.get("units", ""))
+    if unit == "1/year":
+        unit = "%" + t(lang, "sweep_per_year")
     return f"{label} ({unit})" if units and unit and unit != "1" else label
 
 
