@@ -399,25 +399,86 @@ def normal_pair(w0, w1, w2, w3):
     return r * math.cos(t), r * math.sin(t)
 
 
+#: trials up to which ``P(X = 0) = (1 - p)**n`` is formed by repeated squaring (relative
+#: error about ``n`` ulps, no libm call); more, by ``exp(n log1p(-p))``
+POWER_LIMIT = 1024
+#: counts up to which the inversion's ``1 / (k + 1)`` is read from a table, not divided (the
+#: exact regime's counts pass it only when ``n min(p, 1 - p)`` is near its limit)
+RECIPROCAL_LIMIT = 448
+_RECIPROCALS = 1.0 / np.arange(1, RECIPROCAL_LIMIT + 5, dtype=np.float64)  # [j] = 1/(j+1)
+
+
+@jit()
+def _power(x, n):
+    """``x**n`` for an integer ``n >= 0`` by repeated squaring, branch-free in its bits."""
+    r = 1.0
+    while n > 0:
+        r *= x if n & 1 else 1.0
+        x *= x
+        n >>= 1
+    return r
+
+
 @jit()
 def _binomial_inversion(n, p, u):
-    """Exact CDF inversion for 0 < p <= 0.5 by the pmf recursion."""
+    """Exact CDF inversion for 0 < p <= 0.5: the smallest k with F(k) >= u.
+
+    P(X = 0) first (most calls of the kernels end there, most below its lower bound
+    ``1 - n p``, which needs no power); then four counts per step: their
+    pmfs from the last one by products of the ratios ``pmf(j+1) / pmf(j) = (n - j) / (j +
+    1) * p / (1 - p)`` (reciprocals from a table), their CDF values as partial sums added
+    to the running CDF, and the count of those below ``u`` taken without a branch. The
+    running CDF and pmf depend on one product and one sum a step, not four, so the steps
+    overlap. Non-decreasing in ``u``: the partial sums are.
+    """
+    nf = np.float64(n)
+    if u <= 1.0 - nf * p:
+        # below P(X = 0) >= 1 - n p (Bernoulli's inequality): 0 with no power formed,
+        # where the kernels' default counts mostly end
+        return 0
     q = 1.0 - p
-    ratio = p / q
-    pmf = math.exp(n * math.log1p(-p))  # > exp(-555) under the regime limit
+    pmf = _power(q, n) if n <= POWER_LIMIT else math.exp(n * math.log1p(-p))
     cdf = pmf
-    mode = math.floor((n + 1) * p)
-    k = 0
-    while cdf < u and k < n:
-        pmf *= (n - k) / (k + 1.0) * ratio
-        k += 1
-        new_cdf = cdf + pmf
-        if new_cdf == cdf and k > mode:
-            # Upper tail exhausted in floating point (u within rounding of 1):
-            # stop rather than walk on to n.
+    if u <= cdf:
+        return 0
+    ratio = p / q
+    mode = math.floor((nf + 1.0) * p)
+    k = 0.0  # a float counter: no int-to-float conversion in the loop
+    inv = _RECIPROCALS
+    while True:
+        if k < RECIPROCAL_LIMIT:
+            j = np.int64(k)
+            r0 = (nf - k) * inv[j] * ratio
+            r1 = (nf - k - 1.0) * inv[j + 1] * ratio
+            r2 = (nf - k - 2.0) * inv[j + 2] * ratio
+            r3 = (nf - k - 3.0) * inv[j + 3] * ratio
+        else:
+            r0 = (nf - k) / (k + 1.0) * ratio
+            r1 = (nf - k - 1.0) / (k + 2.0) * ratio
+            r2 = (nf - k - 2.0) / (k + 3.0) * ratio
+            r3 = (nf - k - 3.0) / (k + 4.0) * ratio
+        r01 = r0 * r1
+        p1 = pmf * r0
+        p2 = pmf * r01
+        p3 = p2 * r2
+        p4 = pmf * (r01 * (r2 * r3))
+        s12 = p1 + p2
+        c1 = cdf + p1
+        c2 = cdf + s12
+        c3 = cdf + (s12 + p3)
+        c4 = cdf + (s12 + (p3 + p4))
+        if c4 >= u:
+            # the counts below u (as numbers: NumPy's bool + bool is a logical or)
+            k += 1.0 + np.float64(c1 < u) + np.float64(c2 < u) + np.float64(c3 < u)
             break
-        cdf = new_cdf
-    return k
+        k += 4.0
+        if k >= nf or (c4 == cdf and k > mode):
+            # past n, or the upper tail exhausted in floating point (u within rounding of
+            # 1): stop rather than walk on to n
+            break
+        cdf = c4
+        pmf = p4
+    return min(np.int64(k), n)
 
 
 @jit()
@@ -433,8 +494,9 @@ def binomial_from_uniform(n, p, u):
     * ``p > 0.5``: symmetry, ``n - X(n, 1 - p, 1 - u)``.
     * ``n * min(p, 1 - p) <= 400`` (``BINOMIAL_EXACT_LIMIT``): exact
       inversion, smallest ``k`` with ``F(k) >= u`` using
-      ``pmf(0) = exp(n log1p(-p))`` and
-      ``pmf(k+1) = pmf(k) (n - k) / (k + 1) * p / (1 - p)``. Differs from the
+      ``pmf(0) = (1 - p)**n`` (repeated squaring up to ``n = 1024``, else
+      ``exp(n log1p(-p))``) and ``pmf(k+1) = pmf(k) (n - k) / (k + 1) * p / (1 - p)``,
+      four counts a step (:func:`_binomial_inversion`). Differs from the
       exact quantile only when ``u`` is within round-off (~1e-13) of a CDF
       value, so in the far tails (``u`` or ``1 - u`` below ~1e-13) it can be
       off by a few counts; the loop never passes ``n`` and stops once the

@@ -464,6 +464,70 @@ def test_binomial_sample_moments(n, p):
     assert abs(k.var() / var - 1.0) < 5.0 * math.sqrt(2.0 / m) + 0.01
 
 
+#: (n, p) around the sampler's edges: counts at every position of its four-count step,
+#: n at POWER_LIMIT (repeated squaring) and above (exp/log1p), both sides of p = 0.5, the
+#: reciprocal table's end (counts beyond RECIPROCAL_LIMIT), the exact regime's limit
+GRID_CASES = [
+    (n, p)
+    for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 64, rng.POWER_LIMIT, rng.POWER_LIMIT + 1, 9000)
+    for p in (1e-4, 0.01, 0.08, 0.3, 0.5, 0.7, 0.97)
+    if n * min(p, 1 - p) <= rng.BINOMIAL_EXACT_LIMIT
+] + [(20000, 0.02), (4200, 0.0952), (798, 0.5), (797, 0.5004), (2000, 0.8)]
+#: u on both tails and the bulk
+GRID_U = np.concatenate([[2.0**-53, 1e-9, 1e-4], np.linspace(0.0005, 0.9995, 1000), [1 - 1e-9]])
+
+
+def test_exact_regime_edges_reached():
+    # the grid must really reach each edge it is there for
+    assert max(n * min(p, 1 - p) for n, p in GRID_CASES) > 0.99 * rng.BINOMIAL_EXACT_LIMIT
+    assert any(  # counts past the reciprocal table's end, below and above p = 0.5
+        stats.binom.ppf(0.999, n, p) > rng.RECIPROCAL_LIMIT for n, p in GRID_CASES if p < 0.5
+    )
+    assert any(n - stats.binom.ppf(0.001, n, p) > rng.RECIPROCAL_LIMIT for n, p in GRID_CASES)
+
+
+@pytest.mark.parametrize("n,p", GRID_CASES)
+def test_binomial_is_the_exact_quantile_on_a_grid(n, p):
+    """Each variate is the smallest k with F(k) >= u, F the exact binomial CDF, up to the
+    CDF's round-off (1e-12 of u), and non-decreasing in u."""
+    got = _binom_vec(n, p, GRID_U)
+    cdf_below = stats.binom.cdf(got - 1, n, p)
+    cdf_at = stats.binom.cdf(got, n, p)
+    tol = 1e-12
+    assert np.all(cdf_below <= GRID_U + tol), (n, p)
+    assert np.all(cdf_at >= GRID_U - tol), (n, p)
+    ref = stats.binom.ppf(GRID_U, n, p).astype(np.int64)
+    assert np.mean(got != ref) <= 0.003, (n, p)
+    assert np.all(np.diff(got) >= 0) and got[0] >= 0 and got[-1] <= n
+
+
+@pytest.mark.parametrize("n,p", [(3, 0.2), (40, 0.01), (700, 0.003), (1100, 0.002)])
+def test_binomial_zero_exactly_up_to_its_probability(n, p):
+    # P(X = 0) = (1 - p)**n by repeated squaring (n <= POWER_LIMIT) or exp/log1p
+    q0 = (1.0 - p) ** n
+    assert binomial_from_uniform(n, p, q0 * (1 - 1e-12)) == 0
+    assert binomial_from_uniform(n, p, q0 * (1 + 1e-12)) == 1
+
+
+@pytest.mark.many_draws
+@pytest.mark.parametrize("n,p", [(9, 0.5), (60, 0.3), (130, 0.8), (1000, 0.002), (3000, 0.1)])
+def test_binomial_frequencies_chi_square(n, p):
+    """Counts of 40,000 Philox-driven variates against the exact pmf (cells with expected
+    count < 5 pooled at the tails)."""
+    m = 40000
+    k = _binom_from_philox(n, p, m)
+    observed = np.bincount(k, minlength=n + 1).astype(float)
+    expected = m * stats.binom.pmf(np.arange(n + 1), n, p)
+    keep = expected >= 5.0
+    lo, hi = np.argmax(keep), n - np.argmax(keep[::-1])  # the cells kept, lo..hi
+    obs = np.concatenate([[observed[:lo].sum()], observed[lo : hi + 1], [observed[hi + 1 :].sum()]])
+    exp = np.concatenate([[expected[:lo].sum()], expected[lo : hi + 1], [expected[hi + 1 :].sum()]])
+    cells = exp > 0
+    chi2 = np.sum((obs[cells] - exp[cells]) ** 2 / exp[cells])
+    dof = cells.sum() - 1
+    assert stats.chi2.sf(chi2, dof) > 1e-4, (n, p, chi2, dof)
+
+
 # ---------------------------------------------------------------------------
 # Bernoulli thresholds
 # ---------------------------------------------------------------------------
