@@ -275,7 +275,7 @@ def test_labels_reach_the_table_the_command_line_and_the_brief(crossed, fee_swee
     )
     assert "sweep" in brief.tables and len(brief.tables["sweep"]) == 12
     text = render_markdown(brief)
-    assert "guarantee fee (1/year)" in text and "baseline, guarantee fee 0.005" in text
+    assert "guarantee fee (%/year)" in text and "baseline, guarantee fee 0.005" in text
     # the command line: write, then reprint it with the sweep's table
     out = folder / "crossed.nc"
     from guarantee_sim.results import write_netcdf
