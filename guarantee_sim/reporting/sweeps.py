@@ -50,10 +50,13 @@ def lever_label(ds: xr.Dataset, lever: str, lang: str, *, units: bool = False) -
     rate a year in percent, as :func:`value_text` writes it)."""
     attrs = ds[lever].attrs
     label = str(attrs.get(f"label_{lang}") or lever)
-    unit = str(attrs.get("units", ""))
-    if unit == "1/year":
-        unit = "%" + t(lang, "sweep_per_year")
+    unit = _shown_unit(str(attrs.get("units", "")), lang)
     return f"{label} ({unit})" if units and unit and unit != "1" else label
+
+
+def _shown_unit(unit: str, lang: str) -> str:
+    """A lever's units as tables and axes show them: a rate a year (``1/year``) in percent."""
+    return "%" + t(lang, "sweep_per_year") if unit == "1/year" else unit
 
 
 def sweep_measures(ds: xr.Dataset, lang: str = "en") -> xr.Dataset:
@@ -180,9 +183,10 @@ def _axis_scale(ds: xr.Dataset, lever: str, lang: str) -> tuple[float, str]:
         money_in = money_unit(ds[lever].values, lang)
         per_year = t(lang, "sweep_per_year") if unit.endswith("/year") else ""
         return money_in.scale, t(lang, "sweep_axis_unit", unit=money_in.name + per_year)
+    shown = t(lang, "sweep_axis_unit", unit=_shown_unit(unit, lang))
     if unit == "1/year":  # a rate a year (a fee, a subsidy) in percent, as briefs write it
-        return 0.01, t(lang, "sweep_axis_unit", unit="%" + t(lang, "sweep_per_year"))
-    return 1.0, (t(lang, "sweep_axis_unit", unit=unit) if unit and unit != "1" else "")
+        return 0.01, shown
+    return 1.0, (shown if unit and unit != "1" else "")
 
 
 def _panel_title(ds: xr.Dataset, dims: list[str], point, lang: str) -> str:
