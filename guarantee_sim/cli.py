@@ -107,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         "loss (--tail) or of one party's (--tail party=guarantor); sets "
         "simulation.importance_sampling, every metric then weighs the paths by path_weight",
     )
+    run.add_argument(
+        "--books",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep the institution processes' books in DIR (without DIR: "
+        "~/.cache/guarantee_sim/books) and reuse them: a later run that changes nothing the "
+        "processes read (the same scenario and seed, or a change of pools, caps, capital, "
+        "subsidies paid to the guarantor or targets) skips them, with the same results",
+    )
     validate = sub.add_parser(
         "validate",
         parents=[overrides],
@@ -575,14 +585,38 @@ def _run(args, console: Console) -> int:
     paths = scenario.simulation.paths
     _check_resources(scenario, paths, "--paths" if args.paths is not None else "simulation.paths")
     out = _writable(_out(args.out, Path("results") / f"{scenario.name}.nc"))
+    books = _books_cache(args.books)
     _check_output_options(args)
     chatter = _chatter(args, console)
     with xarray_without_dask():  # a run makes no Dask arrays: see _no_dask.py
         with _progress_bar(chatter, args.quiet) as bar:
-            ds = simulate(scenario, progress=_Phases(bar))
+            ds = simulate(scenario, progress=_Phases(bar), books=books)
             _raise_if_signalled()
+        if books is not None and books.hits and not args.quiet:
+            chatter.print(f"institution processes: their books came from {books.folder}")
         _write_and_print(ds, out, args, console, chatter)
     return 0
+
+
+def _books_cache(folder: str | None):
+    """``run --books [DIR]``: the books' cache folder (checked writable before anything
+    runs), or None without the option."""
+    if folder is None:
+        return None
+    from .sweep.books import BookCache, user_books_folder
+
+    path = Path(folder) if folder else user_books_folder()
+    if path.exists() and not path.is_dir():
+        raise ScenarioError(f"--books {path} is a file; give a folder", path=str(path))
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ScenarioError(
+            f"--books {path}: {existing} is not a writable folder; give another --books",
+            path=str(path),
+        )
+    return BookCache(path)
 
 
 def _calibrate(args, console: Console) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import guarantee_sim as gs
 from guarantee_sim.engine import books_key_of, simulate
@@ -61,3 +62,54 @@ def test_a_design_that_changes_only_a_pool_reuses_the_books_and_their_numbers(tm
         assert np.array_equal(cached[1][name].values, fresh[name].values, equal_nan=float_), name
     # and the pool's contribution did change the run: the books are not all of it
     assert not np.array_equal(cached[0].fiscal_cost.values, cached[1].fiscal_cost.values)
+
+
+def test_run_books_reuses_an_earlier_runs_books_with_the_same_results(
+    tmp_path, monkeypatch, capsys
+):
+    from guarantee_sim.cli import main
+    from guarantee_sim.engine import inputs
+    from guarantee_sim.results import open_results
+
+    folder = tmp_path / "books"
+    run = ["run", str(HANGZHOU), "--paths", "8", "--set", "processes.replicas=1"]
+    run += ["--books", str(folder), "--quiet"]
+    pool = ["--set", "parties.gov_pool.annual_contribution=2.0e8"]
+    assert main([*run, *pool, "--out", str(tmp_path / "fresh.nc")]) == 0
+    assert len(list(folder.glob("*.pkl"))) == 1
+    without = ["run", str(HANGZHOU), "--paths", "8", "--set", "processes.replicas=1"]
+    assert main([*without, "--quiet", "--out", str(tmp_path / "plain.nc")]) == 0
+
+    def processes_again(*args, **kwargs):
+        raise AssertionError("the institution processes ran again")
+
+    monkeypatch.setattr(inputs, "run_processes", processes_again)
+    capsys.readouterr()
+    # the same scenario with another pool: the processes do not read it
+    assert main([*run[:-1], "--out", str(tmp_path / "cached.nc")]) == 0
+    said = capsys.readouterr()
+    assert "their books came from" in " ".join((said.out + said.err).split())
+    plain, cached = open_results(tmp_path / "plain.nc"), open_results(tmp_path / "cached.nc")
+    for name in plain.data_vars:
+        float_ = plain[name].dtype.kind == "f"
+        assert np.array_equal(plain[name].values, cached[name].values, equal_nan=float_), name
+    # the fee is read by the processes: not in the folder, so they would run
+    with pytest.raises(AssertionError, match="ran again"):
+        main([*run, "--set", "parties.guarantor.fee_rate=0.005", "--out", str(tmp_path / "f.nc")])
+
+
+def test_run_books_in_a_file_is_a_clear_error_before_anything_runs(tmp_path, capsys):
+    from guarantee_sim.cli import main
+
+    not_a_folder = tmp_path / "books"
+    not_a_folder.write_text("")
+    out = tmp_path / "r.nc"
+    assert (
+        main(
+            ["run", str(HANGZHOU), "--paths", "8", "--books", str(not_a_folder), "--out", str(out)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert f"--books {not_a_folder} is a file" in err and "Traceback" not in err
+    assert not out.exists()

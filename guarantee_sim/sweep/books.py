@@ -10,7 +10,10 @@ and renamed into place (atomic on a POSIX filesystem), so a reader never sees ha
 and two workers writing the same key at once each write a whole one. On a cluster the
 folder must be on a filesystem every worker sees (NFS, a shared volume); a folder only one
 machine sees still gives right numbers, but the other machines run the processes again.
-The cache is never pruned: delete the folder to free its space.
+The cache is never pruned: delete the folder to free its space (an entry is a few MB for
+the default scenario's 4 replicas at record weight 20, more at finer weights).
+``guarantee-sim run --books`` uses it too, so a run that changes only what the processes
+do not read reuses an earlier run's books.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ from ..processes import ProcessResults
 
 #: the suffix of a finished entry
 SUFFIX = ".pkl"
+
+
+def user_books_folder() -> Path:
+    """The default folder of the books: ``$XDG_CACHE_HOME/guarantee_sim/books`` (or
+    ``~/.cache/guarantee_sim/books``)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "guarantee_sim" / "books"
 
 
 class BookCache:

@@ -25,6 +25,7 @@ import xarray as xr
 from .._version import __version__
 from ..config import Scenario
 from ..experiments import Design, Experiment, load_experiment, variant_scenarios
+from .books import user_books_folder
 from .store import FORMAT, RESULT, as_written, open_store, read_task
 from .tasks import Task, finish_design, run_task
 
@@ -479,7 +480,7 @@ def evaluate_points(
             raise ValueError("a books memo of this process cannot serve a cluster: give a folder")
         cache: Any = books
     else:
-        cache = str(Path(books) if books is not None else _user_cache() / "books")
+        cache = str(Path(books) if books is not None else user_books_folder())
     plan = Plan(
         experiment=cast(Experiment, None),  # points are not an experiment's designs
         designs=[],
@@ -498,7 +499,3 @@ def evaluate_points(
             if on_point is not None:
                 on_point(i)
     return [ds for ds in out if ds is not None]
-
-
-def _user_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "guarantee_sim"
