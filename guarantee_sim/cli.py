@@ -133,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
+    compare.add_argument(
+        "--books",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep the institution processes' books in DIR (without DIR: "
+        "~/.cache/guarantee_sim/books) for later runs too; without the option the variants "
+        "share them in memory (variants that change only pools, caps, capital or targets "
+        "run the processes once)",
+    )
     design = sub.add_parser(
         "design",
         parents=[overrides, quiet],
@@ -828,6 +838,7 @@ def _compare(args, console: Console) -> int:
         scenarios = variant_scenarios(args.experiment, experiment, strict=args.strict)
     _check_experiment_resources(experiment, scenarios, args.paths)
     out = _writable(_out(args.out, Path("results") / f"{experiment.name}.nc"))
+    books = _books_cache(args.books)
     _check_output_options(args)
     chatter = _chatter(args, console)
     with _progress_bar(chatter, args.quiet) as bar, warnings.catch_warnings():
@@ -840,6 +851,7 @@ def _compare(args, console: Console) -> int:
             overrides=args.overrides,
             progress=shown,
             strict=args.strict,
+            books=books,
         )
         _raise_if_signalled()
     _write_and_print(ds, out, args, console, chatter)

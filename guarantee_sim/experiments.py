@@ -753,15 +753,19 @@ def run_experiment(
     overrides=None,
     *,
     strict: bool = False,
+    books=None,
 ) -> xr.Dataset:
     """Run every design with common random numbers; one Dataset.
 
     Named variants make the ``scenario`` dimension; each grid lever a dimension of its own
     (its ``name``, numeric coordinate); an experiment with both has both. Every run is
-    validated before any runs; ``strict`` makes implausible values errors.
+    validated before any runs; ``strict`` makes implausible values errors. ``books`` is
+    :func:`~guarantee_sim.engine.simulate`'s cache of the institution processes' books
+    (default: the last two sets in memory), so designs that change only what the processes
+    do not read (a pool, caps, capital) run them once.
     """
 
-    from .engine import simulate
+    from .engine import BooksInMemory, simulate
     from .engine.progress import Prefixed, as_progress, finished
     from .engine.tail import shift_from_attrs
 
@@ -777,6 +781,7 @@ def run_experiment(
     shown = as_progress(progress)
     runs = {}
     shift = None  # importance sampling: every design samples with the first one's shift
+    books = BooksInMemory() if books is None else books
     for i, design in enumerate(experiment.designs(), start=1):
         name = experiment.design_name(design)
         # each phase named with its design: "fee_cut (2/3): paths"
@@ -786,6 +791,7 @@ def run_experiment(
             seed=seed,
             progress=Prefixed(shown, f"{name} ({i}/{len(scenarios)}): "),
             shift=shift,
+            books=books,
         )
         if shift is None:  # so the variants share their paths (common random numbers)
             shift = shift_from_attrs(ds.attrs, list(scenarios[name].macro.factors))

@@ -113,3 +113,32 @@ def test_run_books_in_a_file_is_a_clear_error_before_anything_runs(tmp_path, cap
     err = capsys.readouterr().err
     assert f"--books {not_a_folder} is a file" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_compare_runs_the_processes_once_for_designs_that_change_only_a_pool(monkeypatch):
+    from guarantee_sim.engine import inputs
+    from guarantee_sim.experiments import run_experiment
+
+    calls = []
+    real = inputs.run_processes
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "run_processes", counted)
+    sweep = ROOT / "experiments" / "hangzhou_2021_2023_pool_sweep.yaml"
+    ds = run_experiment(sweep, paths=4, seed=11, overrides=SMALL)
+    assert len(calls) == 1  # 3 contributions, one set of books
+    fresh = simulate(
+        gs.load_scenario(
+            HANGZHOU, overrides=[*SMALL, "parties.gov_pool.annual_contribution=6.0e8"]
+        ),
+        paths=4,
+        seed=11,
+        workers=1,
+    )
+    point = ds.sel(pool_contribution=6.0e8)
+    for name in fresh.data_vars:
+        float_ = fresh[name].dtype.kind == "f"
+        assert np.array_equal(point[name].values, fresh[name].values, equal_nan=float_), name
