@@ -30,36 +30,26 @@ from .queues import DAYS_PER_MONTH, Clock, MonitoredResource, OfficeQueues, Time
 
 @dataclass(slots=True)
 class Applicant:
-    """One simulated applicant (standing for ``weight`` real ones)."""
+    """One simulated new applicant (standing for ``weight`` real ones): what the queues
+    need of it. What the draws fixed (ids, true PD, amount, the PDs the lenders saw) is in
+    its row of the log; its decisions were taken from them a month at a time
+    (``run._screen``), so the queues only say when, and whether it stays to hear them."""
 
     index: int  # its row in the log (ProcessLog)
-    id_hi: int
-    id_lo: int
-    segment: int  # the segment it applied in
+    segment: int  # the segment it applied in (whose loan rate it pays, also on renewal)
     arrival: float  # day
-    pd: float  # true annual PD
-    amount: float  # CNY requested
-    bank_seen_pd: float  # PD the bank sees (its noise is the applicant's own)
-    guarantor_seen_pd: float
     patience: float | None  # days
     # days, one per visit (and one for review, one for renewal); Python floats, so the
     # clock's times stay floats (NumPy scalars made every step of the queues slower)
     service: list[float]
-    renewal: bool = False
-    priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
-    bank_office: int = 0  # number of its bank office (OfficeQueues.offices)
-    review_office: float = 0.0  # uniform choosing its guarantor review office
-    bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
+    bank_office: int  # number of its bank office (OfficeQueues.offices)
+    review_office: float  # uniform choosing its guarantor review office
     # the bank's posterior mean of its current PD when its loan comes up for renewal: its
     # score, the repayment record and seasoning (run._screen, decisions module doc)
-    renewal_pd: float = np.nan
-    booked_in: int = -1  # segment the bank lends on if the applicant stays; -1: it declines
-    guarantor_approves: bool = False  # the guarantor's decision when its loan needs one
+    renewal_pd: float
+    booked_in: int  # segment the bank lends on if the applicant stays; -1: it declines
+    guarantor_approves: bool  # the guarantor's decision when its loan needs one
     visit: int = 0  # the visit to the bank it is at (0, 1, ... Rules.visits - 1)
-
-    @property
-    def price_segment(self) -> int:
-        return self.segment if self.priced_in < 0 else self.priced_in
 
 
 @dataclass
@@ -218,7 +208,7 @@ class Desks:
         into = rules.renews_into[parent.booked_in]
         now = self.env._now
         row = self.log.add_renewal(parent.index, now)
-        if rules.renewal_ok(parent.price_segment, into, now, parent.renewal_pd):
+        if rules.renewal_ok(parent.segment, into, now, parent.renewal_pd):
             outcome = (row, APPROVED, into)
         else:
             outcome = (row, REJECTED, -1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -682,66 +683,21 @@ def _month_applicants(
         {**drawn, "bank_pd": bank_pd, "guarantor_seen_pd": seen_guarantor}, s, rules
     )
     # Python floats (the values of the arrays) and a row of `services` per applicant
-    columns = zip(
-        range(start, start + count),
-        id_hi.tolist(),
-        id_lo.tolist(),
-        arrival.tolist(),
-        pd.tolist(),
-        amount.tolist(),
-        seen_bank.tolist(),
-        seen_guarantor.tolist(),
-        [None] * count if patience is None else patience.tolist(),
-        services.tolist(),  # rows of Python floats: the clock's times stay floats
-        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
-        u[:, REVIEW_OFFICE].tolist(),
-        bank_pd.tolist(),
-        renewal_pd.tolist(),
-        booked_in.tolist(),
-        approves.tolist(),
-        strict=True,
-    )
-    applicants = [
-        Applicant(
-            index,
-            hi,
-            lo,
-            s,
-            day,
-            true,
-            size,
-            bank_sees,
-            guarantor_sees,
-            wait,
-            days,
-            False,
-            -1,
-            bo,
-            ro,
-            bpd,
-            rpd,
-            booked,
-            ok,
+    applicants = list(
+        map(
+            Applicant,
+            range(start, start + count),
+            itertools.repeat(s, count),
+            arrival.tolist(),
+            itertools.repeat(None, count) if patience is None else patience.tolist(),
+            services.tolist(),  # rows of Python floats: the clock's times stay floats
+            officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
+            u[:, REVIEW_OFFICE].tolist(),
+            renewal_pd.tolist(),
+            booked_in.tolist(),
+            approves.tolist(),
         )
-        for (
-            index,
-            hi,
-            lo,
-            day,
-            true,
-            size,
-            bank_sees,
-            guarantor_sees,
-            wait,
-            days,
-            bo,
-            ro,
-            bpd,
-            rpd,
-            booked,
-            ok,
-        ) in columns
-    ]
+    )
     drawn["renewal_pd"] = renewal_pd
     return applicants, drawn
 
