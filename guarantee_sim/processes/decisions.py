@@ -98,8 +98,11 @@ TABLE_REACH = 8.0  # the table covers scores mu +- 8 (sigma + noise); the exact 
 TABLE_STEP = 0.1  # score step of a PosteriorTable, on the logit scale (at most)
 
 
+@lru_cache(maxsize=256)
 def logit_location(mean_pd: float, dispersion: float) -> float:
-    """Location mu so that E[expit(mu + dispersion Z)] = mean_pd for Z ~ N(0, 1)."""
+    """Location mu so that E[expit(mu + dispersion Z)] = mean_pd for Z ~ N(0, 1).
+
+    Cached: every month's applicants of a segment need it (a root search each)."""
     if dispersion == 0:
         return float(special.logit(mean_pd))
 
@@ -298,11 +301,13 @@ def bank_break_even_pd(
     return margin / (lgd * kept_share)
 
 
+@lru_cache(maxsize=256)
 def bank_score_threshold(posterior: PosteriorTable, break_even_pd: float) -> float:
     """The bank's score ``c`` with ``posterior(x) <= break_even_pd`` exactly when ``x <= c``.
 
     The posterior mean increases with the score, so its rule is a threshold on the score;
-    ``+inf`` when it approves everybody, ``-inf`` when nobody.
+    ``+inf`` when it approves everybody, ``-inf`` when nobody. Cached (a root search; the
+    tables are cached too, so each replica of a run asks for the same ones).
     """
     mu, sigma, noise = posterior.args[:3]
     span = REACH * (sigma + noise) + 50.0

@@ -30,33 +30,26 @@ from .queues import DAYS_PER_MONTH, Clock, MonitoredResource, OfficeQueues, Time
 
 @dataclass(slots=True)
 class Applicant:
-    """One simulated applicant (standing for ``weight`` real ones)."""
+    """One simulated new applicant (standing for ``weight`` real ones): what the queues
+    need of it. What the draws fixed (ids, true PD, amount, the PDs the lenders saw) is in
+    its row of the log; its decisions were taken from them a month at a time
+    (``run._screen``), so the queues only say when, and whether it stays to hear them."""
 
     index: int  # its row in the log (ProcessLog)
-    id_hi: int
-    id_lo: int
-    segment: int  # the segment it applied in
+    segment: int  # the segment it applied in (whose loan rate it pays, also on renewal)
     arrival: float  # day
-    pd: float  # true annual PD
-    amount: float  # CNY requested
-    bank_seen_pd: float  # PD the bank sees (its noise is the applicant's own)
-    guarantor_seen_pd: float
     patience: float | None  # days
-    service: np.ndarray  # days, one per visit (and one for review, one for renewal)
-    renewal: bool = False
-    priced_in: int = -1  # segment whose loan rate it pays (where it applied); -1: `segment`
-    bank_office: int = 0  # number of its bank office (OfficeQueues.offices)
-    review_office: float = 0.0  # uniform choosing its guarantor review office
-    bank_pd: float = np.nan  # the bank's posterior mean PD given its score (run.posterior_pds)
+    # days, one per visit (and one for review, one for renewal); Python floats, so the
+    # clock's times stay floats (NumPy scalars made every step of the queues slower)
+    service: list[float]
+    bank_office: int  # number of its bank office (OfficeQueues.offices)
+    review_office: float  # uniform choosing its guarantor review office
     # the bank's posterior mean of its current PD when its loan comes up for renewal: its
     # score, the repayment record and seasoning (run._screen, decisions module doc)
-    renewal_pd: float = np.nan
-    booked_in: int = -1  # segment the bank lends on if the applicant stays; -1: it declines
-    guarantor_approves: bool = False  # the guarantor's decision when its loan needs one
-
-    @property
-    def price_segment(self) -> int:
-        return self.segment if self.priced_in < 0 else self.priced_in
+    renewal_pd: float
+    booked_in: int  # segment the bank lends on if the applicant stays; -1: it declines
+    guarantor_approves: bool  # the guarantor's decision when its loan needs one
+    visit: int = 0  # the visit to the bank it is at (0, 1, ... Rules.visits - 1)
 
 
 @dataclass
@@ -65,7 +58,9 @@ class Rules:
 
     visits: int
     days_between_visits: float
-    bank_ok: Callable[[Applicant, int], bool]  # (renewal applicant, segment) -> bool
+    # the bank's decision on a renewal: (segment applied in at first, segment lent on, day
+    # it asks, the bank's posterior PD) -> approved
+    renewal_ok: Callable[[int, int, float, float], bool]
     # the bank's break-even PD [segment applied in, segment lent on, origination year]:
     # new applicants are screened on it a month's block at a time (run._screen)
     break_even: np.ndarray
@@ -79,8 +74,6 @@ class Rules:
     tenor_days: list  # per segment
     renews_into: list  # per segment, -1 for none
     origination_days: float
-    review_service: Callable[[Applicant], float]  # applicant -> days
-    renewal_service: Callable[[Applicant], float]  # applicant -> days
 
 
 class Desks:
@@ -128,63 +121,57 @@ class Desks:
         """
         env = self.env
         advance_to = env.advance_to
-        visit = self._visit
-        offices = self.officers.offices
+        requests = [office.request for office in self.officers.offices]
+        visited = self._visited_last if self._last_visit == 0 else self._visited
         at = -1.0
         for arrivals in months:
-            for applicant in arrivals:
-                if applicant.arrival != at:
-                    at = applicant.arrival
+            for a in arrivals:
+                if a.arrival != at:
+                    at = a.arrival
                     advance_to(at)
-                visit(applicant, offices[applicant.bank_office], 0)
+                requests[a.bank_office](a.service[0], a.patience, a.index, visited, a)
         env.run_out()
 
-    def _visit(self, a: Applicant, branch: MonitoredResource, visit: int) -> None:
-        """The applicant's ``visit``-th meeting with one of ``branch``'s officers."""
-        if visit == self._last_visit:
-
-            def visited(served: bool) -> None:
-                if served:
-                    self._screen(a, branch)
-                else:
-                    self._give_up(a)
-
+    def _visited(self, a: Applicant, served: bool) -> None:
+        """A visit before the last one ended (``served``) or the applicant gave up: it
+        comes back after the days between visits."""
+        if served:
+            Timer(self.env, self.rules.days_between_visits, self._next_visit).client = a
         else:
+            self._give_up(a)
 
-            def visited(served: bool) -> None:
-                if served:
-                    Timer(
-                        self.env,
-                        self.rules.days_between_visits,
-                        lambda _: self._visit(a, branch, visit + 1),
-                    )
-                else:
-                    self._give_up(a)
+    def _next_visit(self, event: Timer) -> None:
+        """The applicant of ``event`` meets one of its bank office's officers again."""
+        a = event.client
+        assert isinstance(a, Applicant)
+        a.visit += 1
+        visited = self._visited_last if a.visit == self._last_visit else self._visited
+        office = self.officers.offices[a.bank_office]
+        office.request(a.service[a.visit], a.patience, a.index, visited, a)
 
-        branch.request(a.service[visit], a.patience, a.index, visited)
-
-    def _screen(self, a: Applicant, branch: MonitoredResource) -> None:
-        """The bank's decision (``run._screen`` took it from the applicant's draws), then
-        the guarantor's review where the loan needs one."""
+    def _visited_last(self, a: Applicant, served: bool) -> None:
+        """The last visit ended: the bank's decision (``run._screen`` took it from the
+        applicant's draws), then the guarantor's review where the loan needs one."""
+        if not served:
+            self._give_up(a)
+            return
         segment = a.booked_in
         if segment < 0:
             self._decide(a.index, REJECTED, -1)
-            return
-        rules = self.rules
-        if rules.needs_guarantor[segment] and self.reviewers is not None:
-
-            def reviewed(served: bool) -> None:
-                if not served:
-                    self._give_up(a)
-                elif a.guarantor_approves:
-                    self._approve(a, branch, segment)
-                else:
-                    self._decide(a.index, REJECTED, -1)
-
+        elif self.rules.needs_guarantor[segment] and self.reviewers is not None:
             office = self.reviewers.pick(segment, a.review_office)
-            office.request(rules.review_service(a), a.patience, a.index, reviewed)
+            office.request(a.service[self.rules.visits], a.patience, a.index, self._reviewed, a)
         else:
-            self._approve(a, branch, segment)
+            self._approve(a)
+
+    def _reviewed(self, a: Applicant, served: bool) -> None:
+        """The guarantor's review ended (``served``) or the applicant gave up waiting."""
+        if not served:
+            self._give_up(a)
+        elif a.guarantor_approves:
+            self._approve(a)
+        else:
+            self._decide(a.index, REJECTED, -1)
 
     def _give_up(self, a: Applicant) -> None:
         self._decide(a.index, ABANDONED, -1)
@@ -195,56 +182,43 @@ class Desks:
         self._status[row], self._segment[row] = status, segment
         self._decided[row] = self.env._now
 
-    def _approve(self, a: Applicant, branch: MonitoredResource, segment: int) -> None:
-        """``a``'s loan on ``segment``'s terms is made now; it comes back for renewal at
-        maturity while lending continues."""
+    def _approve(self, a: Applicant) -> None:
+        """``a``'s loan on its ``booked_in`` segment's terms is made now; it comes back for
+        renewal at maturity while lending continues."""
+        segment = a.booked_in
         self._decide(a.index, APPROVED, segment)
         rules = self.rules
         if rules.renews_into[segment] >= 0:
             tenor = rules.tenor_days[segment]
             if self.env._now + tenor < rules.origination_days:
-                self.env.arrive_later(tenor, self._renew, (a, segment, branch))
+                self.env.arrive_later(tenor, self._renew, a)
 
-    def _renew(self, loan: tuple[Applicant, int, MonitoredResource]) -> None:
-        """At maturity the firm asks to renew at ``branch``, the bank office that made the
-        loan; the bank re-screens it on the renewal terms as an existing borrower: on its
-        posterior of the firm's current PD given the first score, the loan repaid without
-        a default and seasoning (``parent.renewal_pd``). No guarantor review.
+    def _renew(self, parent: Applicant) -> None:
+        """At maturity the firm asks to renew at the bank office that made the loan; the
+        bank re-screens it on the renewal terms as an existing borrower: on its posterior
+        of the firm's current PD given the first score, the loan repaid without a default
+        and seasoning (``parent.renewal_pd``). No guarantor review. The decision depends
+        on the day it asks only, so it is taken now and written when the officer is done.
 
         Whether the loan is still performing is decided per path in the kernels; here only
         the bank's rule and the officers' time are simulated. The renewal's arrival is not
         an event: it waits in the clock's line of its tenor (``Clock.arrive_later``).
         """
-        parent, segment, branch = loan
         rules = self.rules
-        into = rules.renews_into[segment]
-        now = self.env.now
-        applicant = Applicant(  # the fields in order (faster than by keyword)
-            self.log.add_renewal(parent.index, now),  # index
-            parent.id_hi,
-            parent.id_lo,
-            segment,
-            now,  # arrival
-            parent.pd,
-            parent.amount,
-            parent.bank_seen_pd,
-            parent.guarantor_seen_pd,
-            None,  # patience
-            parent.service,
-            True,  # renewal
-            parent.price_segment,  # priced_in
-            parent.bank_office,
-            parent.review_office,
-            parent.renewal_pd,  # bank_pd
-        )
+        into = rules.renews_into[parent.booked_in]
+        now = self.env._now
+        row = self.log.add_renewal(parent.index, now)
+        if rules.renewal_ok(parent.segment, into, now, parent.renewal_pd):
+            outcome = (row, APPROVED, into)
+        else:
+            outcome = (row, REJECTED, -1)
+        office = self.officers.offices[parent.bank_office]
+        office.request(parent.service[rules.visits + 1], None, row, self._renewed, outcome)
 
-        def renewed(_served: bool) -> None:
-            if rules.bank_ok(applicant, into):
-                self.log.decide(applicant.index, APPROVED, into, self.env.now)
-            else:
-                self.log.decide(applicant.index, REJECTED, -1, self.env.now)
-
-        branch.request(rules.renewal_service(applicant), None, applicant.index, renewed)
+    def _renewed(self, outcome: tuple[int, int, int], _served: bool) -> None:
+        """A renewal's meeting ended: its decision, taken when it asked, is made now."""
+        row, status, segment = outcome
+        self.log.decide(row, status, segment, self.env._now)
 
 
 def claim(
@@ -257,7 +231,7 @@ def claim(
     )
 
 
-def _processed(_served: bool) -> None:
+def _processed(_client: object, _served: bool) -> None:
     """A claim is done: nothing to do (its days are its wait plus its service)."""
 
 

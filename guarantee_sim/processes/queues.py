@@ -20,6 +20,7 @@ from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable
 from heapq import heappop, heappush
+from typing import Any
 
 import numpy as np
 import simpy
@@ -113,14 +114,17 @@ class Timer(Timeout):
     scheduled as ``Environment.schedule`` schedules (the same heap entry) without the
     calls in between: the staff's service times and the applicants' patience."""
 
-    then: Callable[[bool], None]  # a service's client, told when it ends (MonitoredResource)
+    # a service's client and what to tell it when the service ends (MonitoredResource)
+    then: Callable[[Any, bool], None]
+    client: Any
+    # every Timer succeeds with no value: class attributes, not two stores per timer
+    _ok = True
+    _value = None
 
     def __init__(self, env: simpy.Environment, delay: float, callback: Callable) -> None:
         self.env = env
         self.callbacks = [callback]
-        self._value = None
         self._delay = delay
-        self._ok = True
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
@@ -143,13 +147,14 @@ class WaitLog:
 class _Waiting:
     """A client in a queue: when it came, what it needs, who it is, who to tell."""
 
-    __slots__ = ("left", "service_days", "since", "then", "who")
+    __slots__ = ("client", "left", "service_days", "since", "then", "who")
 
-    def __init__(self, since: float, service_days: float, who: int, then: Callable):
+    def __init__(self, since: float, service_days: float, who: int, then: Callable, client):
         self.since = since
         self.service_days = service_days
         self.who = who
         self.then = then
+        self.client = client
         self.left = False  # gave up, or was served
 
 
@@ -160,6 +165,7 @@ class MonitoredResource:
     __slots__ = (
         "_busy_area",
         "_busy_areas",
+        "_done",
         "_env",
         "_last_busy",
         "_last_queue",
@@ -167,6 +173,8 @@ class MonitoredResource:
         "_queue",
         "_queue_area",
         "_queue_areas",
+        "_wait_days",
+        "_wait_of",
         "_year",
         "_year_end",
         "busy",
@@ -179,6 +187,9 @@ class MonitoredResource:
         self._env = env
         self.capacity = capacity
         self.waits = WaitLog() if waits is None else waits
+        # bound once: made on every request otherwise
+        self._wait_of, self._wait_days = self.waits.of.append, self.waits.days.append
+        self._done = self._service_ends
         self.busy = 0  # staff serving
         self._queue: deque[_Waiting] = deque()  # who waits, first first (some may have left)
         self.waiting = 0  # who waits and has not left
@@ -248,10 +259,11 @@ class MonitoredResource:
         service_days: float,
         patience_days: float | None,
         who: int,
-        then: Callable[[bool], None],
+        then: Callable[[Any, bool], None],
+        client: object = None,
     ) -> None:
-        """Client ``who`` queues from now (served at once when one of the staff is free);
-        see :func:`serve`."""
+        """Client ``who`` queues from now (served at once when one of the staff is free),
+        then ``then(client, served)``; see :func:`serve`."""
         env = self._env
         now = env._now
         t = self._last_time
@@ -265,13 +277,13 @@ class MonitoredResource:
         if self.busy < self.capacity:  # the common case: no wait, nothing to queue
             self.busy += 1
             self._last_busy = self.busy  # what _remember does (no one more waits)
-            waits = self.waits
-            waits.of.append(who)
-            waits.days.append(0.0)  # now - now
-
-            Timer(env, service_days, self._done).then = then
+            self._wait_of(who)
+            self._wait_days(0.0)  # now - now
+            service = Timer(env, service_days, self._done)
+            service.then = then
+            service.client = client
             return
-        waiting = _Waiting(now, service_days, who, then)
+        waiting = _Waiting(now, service_days, who, then, client)
         self._queue.append(waiting)
         self.waiting += 1
         if patience_days is not None:
@@ -281,19 +293,16 @@ class MonitoredResource:
     def _serve(self, who: _Waiting, now: float) -> None:
         """``who`` is with one of the staff from ``now`` on (the staff are counted busy)."""
         who.left = True
-        self.waits.of.append(who.who)
-        self.waits.days.append(now - who.since)
+        self._wait_of(who.who)
+        self._wait_days(now - who.since)
+        service = Timer(self._env, who.service_days, self._done)
+        service.then = who.then
+        service.client = who.client
 
-        Timer(self._env, who.service_days, self._done).then = who.then
-
-    def _done(self, service: Timer) -> None:
-        """A service ends (its timer, whose ``then`` is the client's): the staff member is
-        released, then the client is told."""
-        self._release()
-        service.then(True)
-
-    def _release(self) -> None:
-        """One of the staff is free: the head of the queue, if any, is served next."""
+    def _service_ends(self, service: Timer) -> None:
+        """A service ends (its timer, whose ``then`` and ``client`` are the client's): the
+        staff member is released, the head of the queue, if any, served next, then the
+        client is told."""
         now = self._env._now
         t = self._last_time
         if t < now:  # _advance(now), its common case written out
@@ -304,18 +313,16 @@ class MonitoredResource:
             else:
                 self._advance(now)
         queue = self._queue
+        while queue and queue[0].left:  # those who gave up
+            queue.popleft()
         if queue:
-            while queue and queue[0].left:  # those who gave up
-                queue.popleft()
-            if queue:
-                self.waiting -= 1
-                self._serve(queue.popleft(), now)
-                self._last_queue = self.waiting  # _remember()
-                self._last_busy = self.busy
-                return
-        self.busy -= 1
+            self.waiting -= 1
+            self._serve(queue.popleft(), now)
+        else:
+            self.busy -= 1
         self._last_queue = self.waiting  # _remember()
         self._last_busy = self.busy
+        service.then(service.client, True)
 
     def _give_up(self, who: _Waiting) -> None:
         """``who``'s patience ran out: it leaves the queue, unless it is being served."""
@@ -325,9 +332,9 @@ class MonitoredResource:
         who.left = True
         self.waiting -= 1
         self._remember()
-        self.waits.of.append(who.who)
-        self.waits.days.append(self._env.now - who.since)
-        who.then(False)
+        self._wait_of(who.who)
+        self._wait_days(self._env.now - who.since)
+        who.then(who.client, False)
 
     def utilisation(self, year: int) -> float:
         """Busy staff-days / available staff-days in calendar year ``year`` (0-based)."""
@@ -340,16 +347,18 @@ def serve(
     service_days: float,
     patience_days: float | None,
     who: int,
-    then: Callable[[bool], None],
+    then: Callable[[Any, bool], None],
+    client: object = None,
 ) -> None:
-    """Client ``who`` queues for one of ``staff`` from now, is served, then ``then(served)``.
+    """Client ``who`` queues for one of ``staff`` from now, is served, then
+    ``then(client, served)``.
 
     The days waited go to ``staff.waits`` under ``who``. A client with finite patience
-    leaves the queue when it runs out (``then(False)`` at that moment). Events: the service time; a
-    patience timer only when no one of the staff is free.
+    leaves the queue when it runs out (``then(client, False)`` at that moment). Events:
+    the service time; a patience timer only when no one of the staff is free.
     """
     assert staff._env is env  # one clock
-    staff.request(service_days, patience_days, who, then)
+    staff.request(service_days, patience_days, who, then, client)
 
 
 class OfficeQueues:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -440,7 +441,7 @@ def _rules(
     return Rules(
         visits=visits,
         days_between_visits=bank.days_between_visits / _clock(scenario),
-        bank_ok=_bank_rule(break_evens, len(terms.years)),
+        renewal_ok=_renewal_rule(break_evens, len(terms.years)),
         break_even=_break_even_table(break_evens, len(names), len(terms.years)),
         guarantor_ok=guarantor_ok,
         renewal_pds=renewal_pds,
@@ -454,8 +455,6 @@ def _rules(
             for s, seg in enumerate(segs)
         ],
         origination_days=n_months * DAYS_PER_MONTH,
-        review_service=lambda a: a.service[visits],
-        renewal_service=lambda a: a.service[visits + 1],
     )
 
 
@@ -476,20 +475,20 @@ def _bank_break_evens(scenario: Scenario, terms: _Terms) -> dict[tuple[int, int,
     }
 
 
-def _bank_rule(
+def _renewal_rule(
     break_evens: dict[tuple[int, int, int], float], n_years: int
-) -> Callable[[Applicant, int], bool]:
-    """The bank's decision on an applicant lent on segment ``s``'s terms: its posterior PD
-    given its score (``a.bank_pd``; prior: the segment applied in) at most the break-even.
-    Called for every application, so ``_Terms.year_of`` and ``price_segment`` are inline."""
+) -> Callable[[int, int, float, float], bool]:
+    """The bank's decision on a renewal lent on segment ``s``'s terms, asked for on
+    ``day`` by a firm that first applied in segment ``applied``: its posterior PD
+    (``bank_pd``: the parent's ``Applicant.renewal_pd``) at most the break-even of that
+    year. Called for every renewal, so ``_Terms.year_of`` is inline."""
     year_days, last_year = DAYS_PER_MONTH * 12, n_years - 1
 
-    def bank_ok(a: Applicant, s: int) -> bool:
-        k = min(int(a.arrival // year_days), last_year)
-        applied = a.segment if a.priced_in < 0 else a.priced_in
-        return bool(break_evens[applied, s, k] >= a.bank_pd)
+    def renewal_ok(applied: int, s: int, day: float, bank_pd: float) -> bool:
+        k = min(int(day // year_days), last_year)
+        return bool(break_evens[applied, s, k] >= bank_pd)
 
-    return bank_ok
+    return renewal_ok
 
 
 def _break_even_table(
@@ -684,66 +683,21 @@ def _month_applicants(
         {**drawn, "bank_pd": bank_pd, "guarantor_seen_pd": seen_guarantor}, s, rules
     )
     # Python floats (the values of the arrays) and a row of `services` per applicant
-    columns = zip(
-        range(start, start + count),
-        id_hi.tolist(),
-        id_lo.tolist(),
-        arrival.tolist(),
-        pd.tolist(),
-        amount.tolist(),
-        seen_bank.tolist(),
-        seen_guarantor.tolist(),
-        [None] * count if patience is None else patience.tolist(),
-        services,
-        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
-        u[:, REVIEW_OFFICE].tolist(),
-        bank_pd.tolist(),
-        renewal_pd.tolist(),
-        booked_in.tolist(),
-        approves.tolist(),
-        strict=True,
-    )
-    applicants = [
-        Applicant(
-            index,
-            hi,
-            lo,
-            s,
-            day,
-            true,
-            size,
-            bank_sees,
-            guarantor_sees,
-            wait,
-            days,
-            False,
-            -1,
-            bo,
-            ro,
-            bpd,
-            rpd,
-            booked,
-            ok,
+    applicants = list(
+        map(
+            Applicant,
+            range(start, start + count),
+            itertools.repeat(s, count),
+            arrival.tolist(),
+            itertools.repeat(None, count) if patience is None else patience.tolist(),
+            services.tolist(),  # rows of Python floats: the clock's times stay floats
+            officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
+            u[:, REVIEW_OFFICE].tolist(),
+            renewal_pd.tolist(),
+            booked_in.tolist(),
+            approves.tolist(),
         )
-        for (
-            index,
-            hi,
-            lo,
-            day,
-            true,
-            size,
-            bank_sees,
-            guarantor_sees,
-            wait,
-            days,
-            bo,
-            ro,
-            bpd,
-            rpd,
-            booked,
-            ok,
-        ) in columns
-    ]
+    )
     drawn["renewal_pd"] = renewal_pd
     return applicants, drawn
 
