@@ -61,6 +61,19 @@ def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path,
     assert len(os.listdir(tmp_path / "there.zarr" / TASKS)) == 4 * 2  # 8 paths in 5 + 3
 
 
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers: ~10 s of CPU
+def test_a_task_on_a_cluster_keeps_its_worker_s_one_thread(tmp_path, client):
+    """A task computes nothing through its worker's client: that would secede it from the
+    worker's one thread, and the worker would run another task's kernels beside it (two
+    kernels on one worker's core, the first task stalled behind the second's)."""
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream:
+        run_sweep(EXPERIMENT, store=tmp_path / "s.zarr", client=client, task_paths=4)
+    keys = [str(task["key"]) for task in stream.data]
+    assert keys and all(k.startswith(("sweep-", "finish_design-")) for k in keys), keys
+
+
 @pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
 def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
     store = tmp_path / "s.zarr"
