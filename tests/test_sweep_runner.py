@@ -61,6 +61,19 @@ def test_a_sweep_here_and_on_two_workers_is_the_experiment_bit_for_bit(tmp_path,
     assert len(os.listdir(tmp_path / "there.zarr" / TASKS)) == 4 * 2  # 8 paths in 5 + 3
 
 
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers: ~10 s of CPU
+def test_a_task_on_a_cluster_keeps_its_worker_s_one_thread(tmp_path, client):
+    """A task computes nothing through its worker's client: that would secede it from the
+    worker's one thread, and the worker would run another task's kernels beside it (two
+    kernels on one worker's core, the first task stalled behind the second's)."""
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream:
+        run_sweep(EXPERIMENT, store=tmp_path / "s.zarr", client=client, task_paths=4)
+    keys = [str(task["key"]) for task in stream.data]
+    assert keys and all(k.startswith(("sweep-", "finish_design-")) for k in keys), keys
+
+
 @pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
 def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
     store = tmp_path / "s.zarr"
@@ -72,8 +85,9 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     )
     assert killed.returncode == -9, killed.stderr
     done = sorted(os.listdir(store / TASKS))
-    assert done == ["d00000_p000000000", "d00000_p000000004"]  # two done: design 0's
-    assert (store / DESIGNS / "d00001").is_dir()  # task 3 (design 1's first) was writing
+    # two done: the first blocks of designs 0 and 1 (runner.first_blocks_first)
+    assert done == ["d00000_p000000000", "d00001_p000000000"]
+    assert (store / DESIGNS / "d00002").is_dir()  # task 3 (design 2's first) was writing
     assert not (store / "result").exists()
     stamps = {name: os.stat(store / TASKS / name).st_mtime_ns for name in done}
     env.pop(KILL_ENV)
@@ -143,6 +157,22 @@ def test_a_store_of_another_sweep_is_refused(tmp_path, capsys):
     argv = ["sweep", str(EXPERIMENT), "--workers", "0", "--store", str(store), "--seed", "6"]
     assert cli.main(argv) == 2  # the command line: one clean line, nothing run
     assert "holds another sweep (seed 5 (now 6))" in capsys.readouterr().err
+
+
+def test_each_design_s_first_block_runs_before_any_design_s_other_blocks():
+    """Two workers do not start on one design's blocks at once (each would make the
+    design's group in the store); every task runs once."""
+    from guarantee_sim.sweep.runner import first_blocks_first
+
+    tasks = plan_sweep(EXPERIMENT, task_paths=3).tasks("store", "books", None)  # 4 x 3
+    order = [(t.design, t.first_path) for t in first_blocks_first(tasks)]
+    assert order[:4] == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    assert order[4:7] == [(0, 3), (0, 6), (1, 3)]  # then design by design
+    assert sorted(order) == sorted((t.design, t.first_path) for t in tasks)
+    resumed = [t for t in tasks if (t.design, t.first_path) != (1, 0)]
+    assert [(t.design, t.first_path) for t in first_blocks_first(resumed)][:4] == [
+        (0, 0), (1, 3), (2, 0), (3, 0),
+    ]  # fmt: skip
 
 
 def test_pieces_of_a_run_concatenate_to_the_run_bit_for_bit():

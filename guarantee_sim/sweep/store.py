@@ -149,27 +149,32 @@ def _make_design(group: Path, ds: xr.Dataset, paths: int, block: int) -> None:
     """The design's group: the metadata of every array, ``path`` arrays at their full
     length with nothing in them (written by the tasks), the others whole; made aside and
     renamed in (another task of the design may have made it meanwhile: the same)."""
+    import dask
     import dask.array as da
 
-    variables, encoding = dict(ds.variables), {}
-    for name in _path_variables(ds):
-        v = ds.variables[name]
-        shape = (paths, *v.shape[1:])
-        # named: dask need not hash anything; never computed (compute=False below; the
-        # ``path`` index is, as zeros, which the tasks overwrite)
-        empty = da.zeros(shape, dtype=v.dtype, chunks=-1, name=f"empty-{name}")
-        variables[name] = xr.Variable(v.dims, empty, v.attrs)
-        encoding[name] = {"chunks": (block, *v.shape[1:]), "compressors": None}
-    template = xr.Dataset(
-        {n: variables[n] for n in ds.data_vars},
-        coords={n: variables[n] for n in ds.coords},
-        attrs=ds.attrs,
-    )
-    partial = group.with_name(f"{PARTIAL}{group.name}-{uuid.uuid4().hex[:8]}")
-    template.to_zarr(
-        str(partial), mode="w", zarr_format=2, consolidated=False, compute=False,
-        encoding=encoding,
-    )  # fmt: skip
+    # computed in this thread (the ``path`` index, as zeros, when the Dataset is made; the
+    # rest never), not through a worker's client: that would secede the task from its
+    # worker's one thread, the worker would start another task's kernels beside it (two
+    # on one worker's core), and this one would wait behind them for a thread
+    with dask.config.set(scheduler="synchronous"):
+        variables, encoding = dict(ds.variables), {}
+        for name in _path_variables(ds):
+            v = ds.variables[name]
+            shape = (paths, *v.shape[1:])
+            # named: dask need not hash anything
+            empty = da.zeros(shape, dtype=v.dtype, chunks=-1, name=f"empty-{name}")
+            variables[name] = xr.Variable(v.dims, empty, v.attrs)
+            encoding[name] = {"chunks": (block, *v.shape[1:]), "compressors": None}
+        template = xr.Dataset(
+            {n: variables[n] for n in ds.data_vars},
+            coords={n: variables[n] for n in ds.coords},
+            attrs=ds.attrs,
+        )
+        partial = group.with_name(f"{PARTIAL}{group.name}-{uuid.uuid4().hex[:8]}")
+        template.to_zarr(
+            str(partial), mode="w", zarr_format=2, consolidated=False, compute=False,
+            encoding=encoding,
+        )  # fmt: skip
     try:
         os.rename(partial, group)
     except OSError:  # made by another task of the design meanwhile
