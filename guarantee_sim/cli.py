@@ -107,15 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         "loss (--tail) or of one party's (--tail party=guarantor); sets "
         "simulation.importance_sampling, every metric then weighs the paths by path_weight",
     )
-    run.add_argument(
-        "--books",
-        nargs="?",
-        const="",
-        metavar="DIR",
-        help="keep the institution processes' books in DIR (without DIR: "
-        "~/.cache/guarantee_sim/books) and reuse them: a later run that changes nothing the "
-        "processes read (the same scenario and seed, or a change of pools, caps, capital, "
-        "subsidies paid to the guarantor or targets) skips them, with the same results",
+    _add_books_option(
+        run,
+        "and reuse them: a later run that changes nothing the processes read (the same "
+        "scenario and seed, or a change of pools, caps, capital, subsidies paid to the "
+        "guarantor or targets) skips them, with the same results",
     )
     validate = sub.add_parser(
         "validate",
@@ -133,15 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paths", type=int, help="paths per variant")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="results file (default: results/<experiment>.nc)")
-    compare.add_argument(
-        "--books",
-        nargs="?",
-        const="",
-        metavar="DIR",
-        help="keep the institution processes' books in DIR (without DIR: "
-        "~/.cache/guarantee_sim/books) for later runs too; without the option the variants "
-        "share them in memory (variants that change only pools, caps, capital or targets "
-        "run the processes once)",
+    _add_books_option(
+        compare,
+        "for later runs too; without the option the variants share them in memory "
+        "(variants that change only pools, caps, capital or targets run the processes once)",
     )
     design = sub.add_parser(
         "design",
@@ -187,6 +178,18 @@ def _parser() -> argparse.ArgumentParser:
     sensitivity_cli.add_parser(sub)
     _add_calibrate_parser(sub)
     return parser
+
+
+def _add_books_option(parser: argparse.ArgumentParser, what_then: str) -> None:
+    """``--books [DIR]`` of ``run`` and ``compare`` (:func:`_books_cache`)."""
+    parser.add_argument(
+        "--books",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep the institution processes' books in DIR (without DIR: "
+        f"~/.cache/guarantee_sim/books) {what_then}",
+    )
 
 
 def _add_calibrate_parser(sub) -> None:
@@ -616,16 +619,7 @@ def _books_cache(folder: str | None):
     from .sweep.books import BookCache, user_books_folder
 
     path = Path(folder) if folder else user_books_folder()
-    if path.exists() and not path.is_dir():
-        raise ScenarioError(f"--books {path} is a file; give a folder", path=str(path))
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ScenarioError(
-            f"--books {path}: {existing} is not a writable folder; give another --books",
-            path=str(path),
-        )
+    _writable_folder(path, "--books", "")
     return BookCache(path)
 
 
@@ -1100,23 +1094,24 @@ def _brief(args, console: Console) -> int:
     return 0
 
 
-def _writable_folder(out: Path) -> None:
-    """Check that the brief's folder ``out`` can be written, without creating it."""
+def _writable_folder(out: Path, option: str = "--out", purpose: str = " for the brief") -> None:
+    """Check that the folder ``out`` (given as ``option``) can be written, without creating
+    it: the brief's, or the books' (``--books``)."""
     kind = _special(out)
     if kind:
-        raise ScenarioError(f"--out {out}: is {kind}; give a folder for the brief", path=str(out))
+        raise ScenarioError(f"{option} {out}: is {kind}; give a folder{purpose}", path=str(out))
     if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out} is a file; give a folder for the brief", path=str(out))
+        raise ScenarioError(f"{option} {out} is a file; give a folder{purpose}", path=str(out))
     existing = out
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ScenarioError(
-            f"--out {out}: {existing} is a file, so the folder cannot be made", path=str(out)
+            f"{option} {out}: {existing} is a file, so the folder cannot be made", path=str(out)
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ScenarioError(
-            f"--out {out}: the folder {existing} is not writable; give another --out",
+            f"{option} {out}: the folder {existing} is not writable; give another {option}",
             path=str(out),
         )
 

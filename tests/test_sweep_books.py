@@ -23,6 +23,19 @@ def key(*overrides: str) -> str | None:
     return books_key_of(gs.load_scenario(HANGZHOU, overrides=[*SMALL, *overrides]), 11)
 
 
+def fresh_run(contribution: float):
+    """The scenario with the pool's ``contribution``, run without any cache."""
+    overrides = [*SMALL, f"parties.gov_pool.annual_contribution={contribution}"]
+    return simulate(gs.load_scenario(HANGZHOU, overrides=overrides), paths=4, seed=11, workers=1)
+
+
+def assert_same_data(expected, actual) -> None:
+    """Every data variable of ``expected`` in ``actual``, bit for bit (NaN where NaN)."""
+    for name in expected.data_vars:
+        float_ = expected[name].dtype.kind == "f"
+        assert np.array_equal(expected[name].values, actual[name].values, equal_nan=float_), name
+
+
 def test_the_books_key_holds_what_the_processes_read_and_nothing_else():
     base = key()
     assert base is not None
@@ -49,17 +62,7 @@ def test_a_design_that_changes_only_a_pool_reuses_the_books_and_their_numbers(tm
         p["processes.replicas"] = 1
     cached = evaluate_points(HANGZHOU, points, paths=4, seed=11, summaries=False, books=tmp_path)
     assert len(list(tmp_path.glob("*.pkl"))) == 1  # one run of the processes for both
-    fresh = simulate(
-        gs.load_scenario(
-            HANGZHOU, overrides=[*SMALL, "parties.gov_pool.annual_contribution=2.0e8"]
-        ),
-        paths=4,
-        seed=11,
-        workers=1,
-    )
-    for name in fresh.data_vars:
-        float_ = fresh[name].dtype.kind == "f"
-        assert np.array_equal(cached[1][name].values, fresh[name].values, equal_nan=float_), name
+    assert_same_data(fresh_run(2.0e8), cached[1])
     # and the pool's contribution did change the run: the books are not all of it
     assert not np.array_equal(cached[0].fiscal_cost.values, cached[1].fiscal_cost.values)
 
@@ -90,9 +93,7 @@ def test_run_books_reuses_an_earlier_runs_books_with_the_same_results(
     said = capsys.readouterr()
     assert "their books came from" in " ".join((said.out + said.err).split())
     plain, cached = open_results(tmp_path / "plain.nc"), open_results(tmp_path / "cached.nc")
-    for name in plain.data_vars:
-        float_ = plain[name].dtype.kind == "f"
-        assert np.array_equal(plain[name].values, cached[name].values, equal_nan=float_), name
+    assert_same_data(plain, cached)
     # the fee is read by the processes: not in the folder, so they would run
     with pytest.raises(AssertionError, match="ran again"):
         main([*run, "--set", "parties.guarantor.fee_rate=0.005", "--out", str(tmp_path / "f.nc")])
@@ -130,15 +131,4 @@ def test_compare_runs_the_processes_once_for_designs_that_change_only_a_pool(mon
     sweep = ROOT / "experiments" / "hangzhou_2021_2023_pool_sweep.yaml"
     ds = run_experiment(sweep, paths=4, seed=11, overrides=SMALL)
     assert len(calls) == 1  # 3 contributions, one set of books
-    fresh = simulate(
-        gs.load_scenario(
-            HANGZHOU, overrides=[*SMALL, "parties.gov_pool.annual_contribution=6.0e8"]
-        ),
-        paths=4,
-        seed=11,
-        workers=1,
-    )
-    point = ds.sel(pool_contribution=6.0e8)
-    for name in fresh.data_vars:
-        float_ = fresh[name].dtype.kind == "f"
-        assert np.array_equal(point[name].values, fresh[name].values, equal_nan=float_), name
+    assert_same_data(fresh_run(6.0e8), ds.sel(pool_contribution=6.0e8))
