@@ -357,9 +357,12 @@ def years_to_exhaustion(ds: xr.Dataset, variable: str = "capital_exhausted") -> 
     _require(ds, [variable], "years to capital exhaustion")
     flag = ds[variable].sel(party=_guarantors(ds)) > 0.5
     first = first_year(flag)
-    by_year = xr.concat([weighted_mean(first == y) for y in ds.year.values], dim=ds.year).transpose(
-        ..., "party", "year"
-    )
+    if path_weights(first) is None:  # shares of 0/1 counts: exact in any order, so at once
+        by_year = (first == ds.year).mean("path").transpose(..., "party", "year")
+    else:
+        by_year = xr.concat(
+            [weighted_mean(first == y) for y in ds.year.values], dim=ds.year
+        ).transpose(..., "party", "year")
     values = first.fillna(np.inf).transpose(..., "party", "path")
     other = list(values.dims[:-1])  # a sweep's levers, if any, then party
     if values.size == 0:  # no guarantor (or no path): an empty table
