@@ -1190,6 +1190,7 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     )
     for col in ("segment", "applied", "approved", "rejected", "gave up", "days", "booked", "PD"):
         table.add_column(col, justify="left" if col == "segment" else "right")
+
     # NumPy arrays (year, segment), NaN summed as 0 as xarray's sums do, one segment's
     # column at a time as before (a segment's sums over its years, in the same order):
     # selecting DataArrays segment by segment took most of this table's time
