@@ -1162,9 +1162,13 @@ def _year_table(console: Console, ds: xr.Dataset, years: xr.Dataset, title: str,
     table.add_column("year")
     for heading, _, _ in columns:
         table.add_column(heading, justify="right")
-    for year in ds.year.values:
-        row = years.sel(year=year)
-        table.add_row(str(year), *[fmt(row[var]) for _, var, fmt in columns])
+    # each column's values at ds's years, as an array: selecting a Dataset per year cost
+    # more than the rest of the table
+    cells = [years[var].sel(year=ds.year.values).values for _, var, _ in columns]
+    for i, year in enumerate(ds.year.values):
+        table.add_row(
+            str(year), *[fmt(values[i]) for (_, _, fmt), values in zip(columns, cells, strict=True)]
+        )
     _print_table(console, table)
 
 
@@ -1176,6 +1180,7 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     offered a guarantee is booked in the guarantee's segment), and "approved PD" is the
     mean true PD of those booked loans.
     """
+    import numpy as np
     from rich.table import Table
 
     table = Table(
@@ -1185,32 +1190,44 @@ def _process_table(console: Console, ds: xr.Dataset) -> None:
     )
     for col in ("segment", "applied", "approved", "rejected", "gave up", "days", "booked", "PD"):
         table.add_column(col, justify="left" if col == "segment" else "right")
-    total = ds[["applications", "approvals", "rejections", "abandoned"]].sum("year")
+
+    # NumPy arrays (year, segment), NaN summed as 0 as xarray's sums do, one segment's
+    # column at a time as before (a segment's sums over its years, in the same order):
+    # selecting DataArrays segment by segment took most of this table's time
+    def by_segment(name: str):
+        return ds[name].transpose("year", "segment").values
+
+    def nan_as_0(values):
+        return np.where(np.isnan(values), 0.0, values)
+
+    total = {
+        name: nan_as_0(by_segment(name)).sum(axis=0)
+        for name in ("applications", "approvals", "rejections", "abandoned")
+    }
     booked = (
-        ds.booked_approvals.sum("applied_segment")
+        ds.booked_approvals.sum("applied_segment").transpose("year", "segment").values
         if "booked_approvals" in ds  # results written before it was recorded
-        else ds.approvals
+        else by_segment("approvals")
     )
-    for seg in ds.segment.values:
-        row = total.sel(segment=seg)
-        booked_here = booked.sel(segment=seg)
-        n_booked = float(booked_here.sum())
-        if float(row.applications) == 0 and n_booked == 0:
+    approvals, rejections = by_segment("approvals"), by_segment("rejections")
+    days_mean = nan_as_0(by_segment("decision_days_mean"))
+    pd_mean = nan_as_0(by_segment("approved_pd_mean"))
+    for i, (seg, label) in enumerate(zip(ds.segment.values, ds.segment_label.values, strict=True)):
+        booked_here = booked[:, i]
+        n_booked = float(nan_as_0(booked_here).sum())
+        if float(total["applications"][i]) == 0 and n_booked == 0:
             continue
-        decided = float(row.approvals + row.rejections)
-        days = (
-            ds.decision_days_mean.sel(segment=seg).fillna(0)
-            * (ds.approvals.sel(segment=seg) + ds.rejections.sel(segment=seg))
-        ).sum() / max(decided, 1.0)
-        pd = (ds.approved_pd_mean.sel(segment=seg).fillna(0) * booked_here).sum() / max(
-            n_booked, 1.0
+        decided = float(total["approvals"][i] + total["rejections"][i])
+        days = nan_as_0(days_mean[:, i] * (approvals[:, i] + rejections[:, i])).sum() / max(
+            decided, 1.0
         )
+        pd = nan_as_0(pd_mean[:, i] * booked_here).sum() / max(n_booked, 1.0)
         table.add_row(
-            f"{seg} {ds.segment_label.sel(segment=seg).item()}",
-            f"{float(row.applications):,.0f}",
-            f"{float(row.approvals):,.0f}",
-            f"{float(row.rejections):,.0f}",
-            f"{float(row.abandoned):,.0f}",
+            f"{seg} {label}",
+            f"{float(total['applications'][i]):,.0f}",
+            f"{float(total['approvals'][i]):,.0f}",
+            f"{float(total['rejections'][i]):,.0f}",
+            f"{float(total['abandoned'][i]):,.0f}",
             f"{float(days):.1f}" if decided > 0 else "-",
             f"{n_booked:,.0f}",
             f"{float(pd):.2%}" if n_booked > 0 else "-",
@@ -1324,15 +1341,14 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
     )
     for col in ("party", "mean", "VaR 99%", "VaR 99.9%", "ES 99%"):
         table.add_column(col, justify="left" if col == "party" else "right")
-    for party in ds.party.values:
-        row = losses.sel(party=party)
-        label = ds.party_label.sel(party=party).item()
+    rows = {name: losses[name].sel(party=ds.party.values).values for name in losses.data_vars}
+    for i, (party, label) in enumerate(zip(ds.party.values, ds.party_label.values, strict=True)):
         table.add_row(
             f"{party} {label}",
-            _m(row["mean"]),
-            _m(row["var_99"]) if shown[0.99] else "—",
-            _m(row["var_99_9"]) if shown[0.999] else "—",
-            _m(row["es_99"]) if shown[0.99] else "—",
+            _m(rows["mean"][i]),
+            _m(rows["var_99"][i]) if shown[0.99] else "—",
+            _m(rows["var_99_9"][i]) if shown[0.999] else "—",
+            _m(rows["es_99"][i]) if shown[0.99] else "—",
         )
     _print_table(console, table)
 
@@ -1381,16 +1397,29 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         # two-line headings: a heading sets its column's least width (rich does not wrap it)
         for col in ("target", "target\nvalue", "mean\nattained", "P\n(reached)", "95% CI"):
             table.add_column(col, justify="left" if col == "target" else "right")
-        for t in ds.target.values:
-            spec = ds.sel(target=t)
-            low, high = (float(reached[x].sel(target=t)) for x in ("low", "high"))
+        # the targets' variables as arrays (selecting all of ds per target cost most of
+        # the table); the mean attained still over one target's paths at a time
+        spec = {
+            name: ds[name].values
+            for name in (
+                "target_kind",
+                "target_from_year",
+                "target_to_year",
+                "target_label",
+                "target_value",
+                "target_probability",
+            )
+        }
+        low, high = (reached[x].sel(target=ds.target.values).values for x in ("low", "high"))
+        for i, t in enumerate(ds.target.values):
+            attained = weighted_mean(ds.target_attainment.isel(target=i))
             table.add_row(
-                f"{t} ({spec.target_kind.item()} {spec.target_from_year.item()}-"
-                f"{spec.target_to_year.item()}) {spec.target_label.item()}",
-                f"{float(spec.target_value):,.0f}",
-                f"{float(weighted_mean(spec.target_attainment)):.1%}",
-                f"{float(spec.target_probability):.1%}",
-                f"{low:.1%}–{high:.1%}",
+                f"{t} ({spec['target_kind'][i]} {spec['target_from_year'][i]}-"
+                f"{spec['target_to_year'][i]}) {spec['target_label'][i]}",
+                f"{float(spec['target_value'][i]):,.0f}",
+                f"{float(attained):.1%}",
+                f"{float(spec['target_probability'][i]):.1%}",
+                f"{low[i]:.1%}–{high[i]:.1%}",
             )
         _print_table(console, table)
         _spread_table(console, ds)
@@ -1402,11 +1431,11 @@ def print_summary(ds: xr.Dataset, console: Console) -> None:
         (insolvent_paths(ds), "guarantor {}: P(net assets <= 0)"),
     ):
         shares = probability_interval(hits)
-        for party in shares.party.values:
-            r = shares.sel(party=party)
+        p, low, high = (shares[x].values for x in ("p", "low", "high"))
+        for i, party in enumerate(shares.party.values):
             risks.append(
-                f"{what.format(party)} = {float(r.p):.1%} ({_ci_name(shares)} "
-                f"{float(r.low):.1%}–{float(r.high):.1%})"
+                f"{what.format(party)} = {float(p[i]):.1%} ({_ci_name(shares)} "
+                f"{float(low[i]):.1%}–{float(high[i]):.1%})"
             )
     public = float(weighted_mean(ds["public_loss"].sum("year")))
     fiscal = float(weighted_mean(ds["fiscal_cost"].sum("year")))

@@ -645,30 +645,30 @@ def break_even_table(ds: xr.Dataset) -> pd.DataFrame:
             be = break_even_fee(v)
         except MissingResults:
             continue
-        for party in be.party.values:
-            g, q = be.sel(party=party), be["per_path_quantile"].sel(party=party)
+        # each variable as an array by guarantor (selecting the Dataset per guarantor
+        # cost more than computing it)
+        g = {
+            key: be[key].transpose("party").values
+            for key in ("actual", "expected", "expected_low", "expected_high")
+        }
+        levels = (("p05", 0.05), ("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p95", 0.95))
+        q = be["per_path_quantile"].sel(quantile=[level for _, level in levels])
+        q = q.transpose("party", "quantile").values
+        with_base = be["paths_with_fee_base"].transpose("party").values
+        for i, party in enumerate(be.party.values):
             rows.append(
                 {
                     "design": name,
                     "party": str(party),
-                    "label": str(v.party_label.sel(party=party).item()),
+                    "label": str(be.party_label.values[i]),
                     "kind": "guarantor",
-                    "public": bool(v.party_public.sel(party=party)),
-                    "fee_charged": _f(g["actual"]),
-                    "break_even": _f(g["expected"]),
-                    "break_even_ci_low": _f(g["expected_low"]),
-                    "break_even_ci_high": _f(g["expected_high"]),
-                    **{
-                        f"break_even_{key}": _f(q.sel(quantile=level))
-                        for key, level in (
-                            ("p05", 0.05),
-                            ("p25", 0.25),
-                            ("median", 0.5),
-                            ("p75", 0.75),
-                            ("p95", 0.95),
-                        )
-                    },
-                    "paths_with_fee_base": int(g["paths_with_fee_base"]),
+                    "public": bool(be.party_public.values[i]),
+                    "fee_charged": _f(g["actual"][i]),
+                    "break_even": _f(g["expected"][i]),
+                    "break_even_ci_low": _f(g["expected_low"][i]),
+                    "break_even_ci_high": _f(g["expected_high"][i]),
+                    **{f"break_even_{key}": _f(q[i, j]) for j, (key, _) in enumerate(levels)},
+                    "paths_with_fee_base": int(with_base[i]),
                 }
             )
     return pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
@@ -688,24 +688,40 @@ def exhaustion_table(ds: xr.Dataset) -> pd.DataFrame:
                 events[event] = years_to_exhaustion(v, event)
             except MissingResults:
                 continue
+        # each event's variables as arrays by guarantor (selecting the Dataset per
+        # guarantor and year cost more than computing it)
+        arrays = {
+            event: {
+                "party": [str(p) for p in out.party.values],
+                "label": out.party_label.values,
+                "never": out["never"].transpose("party").values,
+                "quantile": out["first_year_quantile"]
+                .sel(quantile=[0.05, 0.5, 0.95])
+                .transpose("party", "quantile")
+                .values,
+                "years": out["share"].year.values,
+                "share": out["share"].transpose("party", "year").values,
+            }
+            for event, out in events.items()
+        }
         for party in (str(p) for p in v.party.values):
-            for event, out in events.items():
-                if party not in out.party:
+            for event, a in arrays.items():
+                if party not in a["party"]:
                     continue
-                e, q = out.sel(party=party), out["first_year_quantile"].sel(party=party)
+                i = a["party"].index(party)
                 rows.append(
                     {
                         "design": name,
                         "party": str(party),
-                        "label": str(v.party_label.sel(party=party).item()),
+                        "label": str(a["label"][i]),
                         "event": event,
-                        "never": _f(e["never"]),
-                        "first_year_p05": _f(q.sel(quantile=0.05)),
-                        "first_year_median": _f(q.sel(quantile=0.5)),
-                        "first_year_p95": _f(q.sel(quantile=0.95)),
+                        "never": _f(a["never"][i]),
+                        "first_year_p05": _f(a["quantile"][i, 0]),
+                        "first_year_median": _f(a["quantile"][i, 1]),
+                        "first_year_p95": _f(a["quantile"][i, 2]),
                         **{
-                            f"share_{int(y)}": _f(e["share"].sel(year=y))
-                            for y in e["share"].year.values
+                            f"share_{int(y)}": _f(a["share"][i, j])
+                            for j, y in enumerate(a["years"])
                         },
                     }
                 )

@@ -107,10 +107,20 @@ def present_value(
     >>> round(float(present_value(flows, 0.05)), 4)  # 100/1.05**0.5 + 100/1.05**1.5
     190.5329
     """
-    factors = discount_factors(values[dim].values, rate, start_year)
-    if dim != "year":
-        factors = factors.rename(year=dim)
-    return (values * factors).sum(dim, min_count=1)
+    factors = discount_factors(values[dim].values, rate, start_year).values
+    # NumPy does what xarray's product and sum(min_count=1) do, on the same arrays (so
+    # every bit is the same): xarray's alignment cost a summary more than the sums
+    axis = values.get_axis_num(dim)
+    flows = values.values * factors.reshape([-1] + [1] * (values.ndim - axis - 1))
+    missing = np.isnan(flows)
+    total = np.where(missing, 0.0, flows).sum(axis=axis)
+    total = np.where((~missing).sum(axis=axis) < 1, np.nan, total)
+    return xr.DataArray(
+        total,
+        dims=[d for d in values.dims if d != dim],
+        coords={c: values.coords[c] for c in values.coords if dim not in values.coords[c].dims},
+        attrs=dict(values.attrs),  # as xarray's product and sum keep them
+    )
 
 
 def ratio_of_means(numerator: xr.DataArray, denominator: xr.DataArray, dim: str = "path"):
@@ -130,16 +140,35 @@ def ratio_of_means(numerator: xr.DataArray, denominator: xr.DataArray, dim: str 
     mean_den = weighted_mean(denominator, dim)  # path weights: importance sampling
     mean_den = mean_den.where(mean_den != 0)  # no denominator: NaN, not inf
     ratio = weighted_mean(numerator, dim) / mean_den
-    linear = (numerator - ratio * denominator) / mean_den
+    if _same_labels(numerator, denominator) and ratio.dims == mean_den.dims:
+        # the same arithmetic on the arrays, every bit as xarray's (elementwise), without
+        # its alignment of (path, ...) arrays, which cost most of this function
+        axis = numerator.get_axis_num(dim)
+        r, m = np.expand_dims(ratio.values, axis), np.expand_dims(mean_den.values, axis)
+        linear = numerator.copy(deep=False, data=(numerator.values - r * denominator.values) / m)
+    else:
+        linear = (numerator - ratio * denominator) / mean_den
     interval = mean_interval(linear, dim=dim)
+    low, centre, high = (interval[k].transpose(*ratio.dims).values for k in ("low", "mean", "high"))
     return xr.Dataset(
         {
             "mean": ratio,
             "se": interval["se"],
-            "low": ratio + interval["low"] - interval["mean"],
-            "high": ratio + interval["high"] - interval["mean"],
+            "low": ratio.copy(deep=False, data=ratio.values + low - centre),
+            "high": ratio.copy(deep=False, data=ratio.values + high - centre),
         },
         attrs=interval.attrs,  # the method, clusters and whether it is approximate
+    )
+
+
+def _same_labels(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """Whether ``a`` and ``b`` have the same dims in the same order and the same indexes
+    (so that xarray would neither align nor transpose them)."""
+    return (
+        a.dims == b.dims
+        and a.shape == b.shape
+        and a.xindexes.keys() == b.xindexes.keys()
+        and all(a.indexes[k].equals(b.indexes[k]) for k in a.indexes)
     )
 
 
@@ -357,9 +386,12 @@ def years_to_exhaustion(ds: xr.Dataset, variable: str = "capital_exhausted") -> 
     _require(ds, [variable], "years to capital exhaustion")
     flag = ds[variable].sel(party=_guarantors(ds)) > 0.5
     first = first_year(flag)
-    by_year = xr.concat([weighted_mean(first == y) for y in ds.year.values], dim=ds.year).transpose(
-        ..., "party", "year"
-    )
+    if path_weights(first) is None:  # shares of 0/1 counts: exact in any order, so at once
+        by_year = (first == ds.year).mean("path").transpose(..., "party", "year")
+    else:
+        by_year = xr.concat(
+            [weighted_mean(first == y) for y in ds.year.values], dim=ds.year
+        ).transpose(..., "party", "year")
     values = first.fillna(np.inf).transpose(..., "party", "path")
     other = list(values.dims[:-1])  # a sweep's levers, if any, then party
     if values.size == 0:  # no guarantor (or no path): an empty table
