@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -537,6 +536,11 @@ def _application_counts(
     return counts
 
 
+#: most applicants of one demand segment drawn at once (:func:`_segment_arrivals`): a
+#: year of the default run's at record weight 20, about a month's at weight 1
+BATCH_APPLICANTS = 16_384
+
+
 def _arrivals(
     scenario: Scenario,
     seed: int,
@@ -558,28 +562,75 @@ def _arrivals(
     pr = _processes_of(scenario)
     names = list(pr.demand)
     first = np.cumsum(np.concatenate([[0], counts.ravel()]))[:-1].reshape(counts.shape)
-    tables = {
-        s: decisions.posterior_table(*prior[s], bank_noise(scenario))
-        for s in (terms.names.index(n) for n in names)
-    }
+    noise = bank_noise(scenario)
+    segments = [
+        _segment_arrivals(
+            scenario,
+            (seed, replica),
+            name,
+            terms.names.index(name),
+            counts[i],
+            int(first[i, 0]),
+            decisions.posterior_table(*prior[terms.names.index(name)], noise),
+            officers,
+            rules,
+            log,
+        )
+        for i, name in enumerate(names)
+    ]
     for m in range(counts.shape[1]):
         month: list[Applicant] = []  # in order of their rows
         days: list[np.ndarray] = []
-        for i, name in enumerate(names):
-            count = int(counts[i, m])
-            if count == 0:
+        for i in range(len(names)):
+            if counts[i, m] == 0:
                 continue
-            s = terms.names.index(name)
-            start = int(first[i, m])
-            applicants, drawn = _month_applicants(
-                scenario, seed, replica, name, s, m, count, tables[s], start, officers, rules
-            )
-            log.write_block(start, s, drawn)
+            applicants, arrival = next(segments[i])
             month.extend(applicants)
-            days.append(drawn["arrival"])
+            days.append(arrival)
         if month:  # by arrival, ties by row (a stable sort of rows in order)
             order = np.argsort(np.concatenate(days), kind="stable")
             yield [month[k] for k in order.tolist()]
+
+
+def _segment_arrivals(
+    scenario: Scenario,
+    key: tuple[int, int],
+    name: str,
+    s: int,
+    counts: np.ndarray,
+    start: int,
+    bank_table: decisions.PosteriorTable,
+    officers: OfficeQueues,
+    rules: Rules,
+    log: ProcessLog,
+) -> Iterator[tuple[list[Applicant], np.ndarray]]:
+    """Demand segment ``name``'s applicants (index ``s``), ``counts[m]`` in month m, rows
+    ``start, start + 1, ...`` of ``log``: for each month that has any, its applicants and
+    their arrival days, in order of their rows.
+
+    They are drawn and screened for several months at once (up to
+    :data:`BATCH_APPLICANTS`: NumPy's work per call is the same per applicant, its
+    overhead per call is not), the batch's rows of the log written then; a month's
+    :class:`Applicant` objects are made only when the month comes."""
+    months = np.flatnonzero(counts).tolist()
+    while months:
+        batch = [months.pop(0)]
+        size = int(counts[batch[0]])
+        while months and size + int(counts[months[0]]) <= BATCH_APPLICANTS:
+            size += int(counts[months[0]])
+            batch.append(months.pop(0))
+        sizes = [int(counts[m]) for m in batch]
+        columns, drawn = _batch_applicants(
+            scenario, key, name, s, batch, sizes, bank_table, start, officers, rules
+        )
+        log.write_block(start, s, drawn)
+        start += size
+        at = 0
+        for count in sizes:
+            rows = slice(at, at + count)
+            at += count
+            applicants = list(map(Applicant, *(column[rows] for column in columns)))
+            yield applicants, drawn["arrival"][rows]
 
 
 def _screen(
@@ -619,25 +670,27 @@ def _screen(
     return booked_in, approves, renewal_pd
 
 
-def _month_applicants(
+def _batch_applicants(
     scenario: Scenario,
-    seed: int,
-    replica: int,
+    key: tuple[int, int],
     name: str,
     s: int,
-    m: int,
-    count: int,
+    months: list[int],
+    counts: list[int],
     bank_table: decisions.PosteriorTable,
     start: int,
     officers: OfficeQueues,
     rules: Rules,
-) -> tuple[list[Applicant], dict[str, np.ndarray]]:
-    """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``, rows
-    ``start, start + 1, ...`` of the log: their bank office of ``officers``, true PD,
-    amount, the PDs the bank and the guarantor see, the bank's posterior PD (``bank_table``:
-    its prior is segment ``s``'s applicants), patience and service times, all computed for
-    the month at once; then one
-    :class:`Applicant` each, for the queues, and the columns the log keeps."""
+) -> tuple[list[list], dict[str, np.ndarray]]:
+    """The applicants of segment ``name`` (index ``s``) in ``months``, ``counts[j]`` in
+    ``months[j]``, rows ``start, start + 1, ...`` of the log: their bank office of
+    ``officers``, true PD, amount, the PDs the bank and the guarantor see, the bank's
+    posterior PD (``bank_table``: its prior is segment ``s``'s applicants), patience and
+    service times, all computed at once (each applicant's numbers are those of its own
+    draws alone); then the fields of an :class:`Applicant` each, as lists of Python
+    values in the order of its fields, for the queues, and the columns the log keeps.
+    ``key``: (seed, replica)."""
+    seed, replica = key
     pr = _processes_of(scenario)
     bank = pr.bank
     visits = bank.visits
@@ -646,9 +699,14 @@ def _month_applicants(
     noise_bank = bank_noise(scenario)
     noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
     hash_ = segment_hash(name)
-    id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
+    count = sum(counts)
+    month = np.repeat(np.array(months, dtype=np.int64), counts)
+    ends = np.cumsum(counts)
+    number = np.arange(count) - np.repeat(ends - counts, counts)  # within its month
+    id_hi, id_lo = pack_id(hash_, month, number, process=True)
     u = np.empty((count, N_COLUMNS))
-    applicant_draws(seed, replica, hash_, m, count, u)
+    for m, n, end in zip(months, counts, ends.tolist(), strict=True):
+        applicant_draws(seed, replica, hash_, m, n, u[end - n : end])
     pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
     size = seg.loan_size
     amount = size.median * np.exp(size.sigma * u[:, 2])
@@ -670,7 +728,7 @@ def _month_applicants(
     service, extra, renewal_service = service / clock, extra / clock, renewal_service / clock
     services = np.concatenate([service, extra[:, None], renewal_service[:, None]], axis=1)
     bank_pd = posterior_pds(bank_table, special.logit(seen_bank))
-    arrival = (m + u[:, 0]) * DAYS_PER_MONTH
+    arrival = (month + u[:, 0]) * DAYS_PER_MONTH
     drawn = {
         "id_hi": id_hi,
         "id_lo": id_lo,
@@ -682,24 +740,21 @@ def _month_applicants(
     booked_in, approves, renewal_pd = _screen(
         {**drawn, "bank_pd": bank_pd, "guarantor_seen_pd": seen_guarantor}, s, rules
     )
-    # Python floats (the values of the arrays) and a row of `services` per applicant
-    applicants = list(
-        map(
-            Applicant,
-            range(start, start + count),
-            itertools.repeat(s, count),
-            arrival.tolist(),
-            itertools.repeat(None, count) if patience is None else patience.tolist(),
-            services.tolist(),  # rows of Python floats: the clock's times stay floats
-            officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
-            u[:, REVIEW_OFFICE].tolist(),
-            renewal_pd.tolist(),
-            booked_in.tolist(),
-            approves.tolist(),
-        )
-    )
+    # Python values (floats: the clock's times stay floats), in Applicant's field order
+    columns = [
+        range(start, start + count),
+        [s] * count,
+        arrival.tolist(),
+        [None] * count if patience is None else patience.tolist(),
+        services.tolist(),  # rows of Python floats
+        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
+        u[:, REVIEW_OFFICE].tolist(),
+        renewal_pd.tolist(),
+        booked_in.tolist(),
+        approves.tolist(),
+    ]
     drawn["renewal_pd"] = renewal_pd
-    return applicants, drawn
+    return columns, drawn
 
 
 def posterior_pds(table: decisions.PosteriorTable, scores: np.ndarray) -> np.ndarray:
