@@ -1001,29 +1001,68 @@ def expected_claims(
     renew_rate, renew_into = _renewal_terms(scenario, renewal_share)
     seasoning = np.array([s.renewal.seasoning if s.renewal else 1.0 for s in segs])
     tenor = np.array([s.tenor_months for s in segs])
-    origination_months = scenario.horizon.origination_years * 12
-    expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
-    for b, pd_of in (
-        (book, lambda bk: PD_GRID[bk.grade]),
-        (other_book, lambda bk: own_pd[bk.segment, bk.grade]),
-    ):
-        if b is None or len(b) == 0:
-            continue
-        n, pd, in_seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
-        start, end = b.month, np.minimum(b.month + b.tenor, n_months)
-        first = True
-        while len(n):  # one generation: the loans, then their renewals
-            mask = covered[in_seg]
-            monthly = n[mask] * pd[mask] / 12.0
-            np.add.at(expected, start[mask], monthly)
-            np.add.at(expected, end[mask], -monthly)
-            n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
-            if first:  # the firms' second loan: seasoned
-                pd, first = pd * seasoning[in_seg], False
-            go = (n > 0) & (end < origination_months)
-            n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
-            end = np.minimum(start + tenor[in_seg], n_months)
+    months = (n_months, scenario.horizon.origination_years * 12)
+    terms = (covered, renew_rate, renew_into, seasoning, tenor)
+    # a month's defaults, as a difference array: each loan's +monthly at its start and
+    # -monthly at its end, added in this order (as np.add.at would add them one by one)
+    at: list[np.ndarray] = []
+    add: list[np.ndarray] = []
+    if book is not None and len(book):
+        _add_generations(at, add, book, PD_GRID[book.grade], terms, months)
+    if other_book is not None and len(other_book):
+        key = (months, *(np.asarray(t).tobytes() for t in (*terms, own_pd)))
+        if _other_claims.get("book") is not other_book or _other_claims.get("key") != key:
+            other_at: list[np.ndarray] = []
+            other_add: list[np.ndarray] = []
+            pd = own_pd[other_book.segment, other_book.grade]
+            _add_generations(other_at, other_add, other_book, pd, terms, months)
+            _other_claims.update(book=other_book, key=key, at=other_at, add=other_add)
+        at += _other_claims["at"]
+        add += _other_claims["add"]
+    if not at:
+        return np.zeros(n_months)
+    # bincount adds its weights in order into zeros: the sums of the adds one by one
+    expected = np.bincount(np.concatenate(at), np.concatenate(add), minlength=n_months + 1)
     return np.cumsum(expected)[:n_months]
+
+
+#: the other book's part of :func:`expected_claims`, the same for every replica of a run
+#: (the book and what it depends on, ``key``): kept for the next replica in this process
+_other_claims: dict = {}
+
+
+def _add_generations(
+    at: list[np.ndarray],
+    add: list[np.ndarray],
+    book: LoanBook,
+    pd: np.ndarray,
+    terms: tuple,
+    months: tuple[int, int],
+) -> None:
+    """Append to ``at`` (months) and ``add`` (expected defaults a month) each generation
+    of ``book``'s covered loans (PD ``pd``), then of their renewals, as
+    :func:`expected_claims` counts them: ``+monthly`` at each loan's start month,
+    ``-monthly`` at its end. ``terms``: per segment, covered, renewal rate, renewed into,
+    seasoning, tenor; ``months``: the horizon's and the origination's."""
+    covered, renew_rate, renew_into, seasoning, tenor = terms
+    n_months, origination_months = months
+    n, in_seg = book.n_loans.astype(np.float64), book.segment
+    start, end = book.month, np.minimum(book.month + book.tenor, n_months)
+    first = True
+    while len(n):  # one generation: the loans, then their renewals
+        mask = covered[in_seg]
+        monthly = n[mask] * pd[mask] / 12.0
+        at += [start[mask], end[mask]]
+        add += [monthly, -monthly]
+        # those ending after lending stops renew no more (their numbers not needed)
+        go = end < origination_months
+        n, pd, in_seg, start, end = n[go], pd[go], in_seg[go], start[go], end[go]
+        n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
+        if first:  # the firms' second loan: seasoned
+            pd, first = pd * seasoning[in_seg], False
+        go = n > 0
+        n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
+        end = np.minimum(start + tenor[in_seg], n_months)
 
 
 def _renewal_terms(scenario: Scenario, renewal_share: np.ndarray):
