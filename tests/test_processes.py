@@ -274,6 +274,36 @@ def test_expected_claims_include_renewed_loans():
     np.testing.assert_allclose(expected[36:], 0.0, atol=1e-12)
 
 
+def test_expected_claims_of_the_other_book_follow_each_replicas_renewal_share():
+    """The other book's part of the expected claims is kept for the next replica in the
+    process: a replica whose bank approved another share of renewals gets its own (as
+    computed afresh), not the one kept."""
+    d = process_dict(years=3, coverage=0.8, guarantor_reviewers=1)
+    d["segments"]["sme"]["renewal"] = {"rate": 0.5}
+    scenario = make_scenario(d)
+    other = LoanBook(
+        id_lo=np.zeros(2, dtype=np.uint32),
+        id_hi=np.zeros(2, dtype=np.uint32),
+        segment=np.zeros(2, dtype=np.int32),
+        grade=np.zeros(2, dtype=np.int32),
+        month=np.array([0, 5], dtype=np.int32),
+        tenor=np.array([12, 12], dtype=np.int32),
+        n_loans=np.array([100, 40], dtype=np.int64),
+        amount=np.full(2, 1e6),
+        initial=np.zeros(2, dtype=bool),
+    )
+
+    def claims(share: float) -> np.ndarray:
+        return process_run.expected_claims(scenario, "guarantor", None, other, np.array([share]))
+
+    first, second = claims(0.8), claims(0.2)
+    process_run._other_claims.clear()
+    np.testing.assert_array_equal(second, claims(0.2))
+    assert not np.array_equal(first, second)
+    process_run._other_claims.clear()
+    np.testing.assert_array_equal(first, claims(0.8))
+
+
 def _little_case(name: str) -> dict:
     if name == "mmc":
         return erlang_dict(servers=3, arrivals_per_day=2.1, mean_days=1.0, years=2, replicas=1)

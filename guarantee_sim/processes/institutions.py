@@ -121,6 +121,7 @@ class Desks:
         """
         env = self.env
         advance_to = env.advance_to
+        heap = env._queue
         requests = [office.request for office in self.officers.offices]
         visited = self._visited_last if self._last_visit == 0 else self._visited
         at = -1.0
@@ -128,7 +129,10 @@ class Desks:
             for a in arrivals:
                 if a.arrival != at:
                     at = a.arrival
-                    advance_to(at)
+                    if (heap and heap[0][0] <= at) or env._next_due <= at:
+                        advance_to(at)
+                    else:  # nothing due before it: advance_to would only set the time
+                        env._now = at
                 requests[a.bank_office](a.service[0], a.patience, a.index, visited, a)
         env.run_out()
 

@@ -88,7 +88,8 @@ class Clock(simpy.Environment):
         queue = self._queue
         while True:
             due = self._next_due
-            if queue and queue[0][0] <= at and queue[0][0] < due:
+            head = queue[0][0] if queue else math.inf
+            if head <= at and head < due:
                 self._now, _, _, event = heappop(queue)
                 callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                 for callback in callbacks:
@@ -107,6 +108,11 @@ class Clock(simpy.Environment):
         queue = self._queue
         while queue or self._next_due < math.inf:
             self.advance_to(min(queue[0][0], self._next_due) if queue else self._next_due)
+
+
+#: a SimPy event without its ``__init__`` (:meth:`MonitoredResource.request` sets what
+#: ``Timer.__init__`` sets, without the call)
+_new_event = object.__new__
 
 
 class Timer(Timeout):
@@ -269,19 +275,27 @@ class MonitoredResource:
         t = self._last_time
         if t < now:  # _advance(now), its common case (the same year) written out
             if now <= self._year_end:
-                self._queue_area += (now - t) * self._last_queue
-                self._busy_area += (now - t) * self._last_busy
+                # adding (now - t) x 0 leaves an area as it is: not added (most queues are
+                # empty, many offices idle)
+                if self._last_queue:
+                    self._queue_area += (now - t) * self._last_queue
+                if self._last_busy:
+                    self._busy_area += (now - t) * self._last_busy
                 self._last_time = now
             else:
                 self._advance(now)
-        if self.busy < self.capacity:  # the common case: no wait, nothing to queue
-            self.busy += 1
-            self._last_busy = self.busy  # what _remember does (no one more waits)
+        busy = self.busy
+        if busy < self.capacity:  # the common case: no wait, nothing to queue
+            self.busy = self._last_busy = busy + 1  # _remember (no one more waits)
             self._wait_of(who)
             self._wait_days(0.0)  # now - now
-            service = Timer(env, service_days, self._done)
+            service = _new_event(Timer)  # Timer(env, service_days, self._done), inline
+            service.env = env
+            service.callbacks = [self._done]
+            service._delay = service_days
             service.then = then
             service.client = client
+            heappush(env._queue, (now + service_days, NORMAL, next(env._eid), service))
             return
         waiting = _Waiting(now, service_days, who, then, client)
         self._queue.append(waiting)
@@ -305,10 +319,12 @@ class MonitoredResource:
         client is told."""
         now = self._env._now
         t = self._last_time
-        if t < now:  # _advance(now), its common case written out
+        if t < now:  # _advance(now), its common case written out (as in request)
             if now <= self._year_end:
-                self._queue_area += (now - t) * self._last_queue
-                self._busy_area += (now - t) * self._last_busy
+                if self._last_queue:
+                    self._queue_area += (now - t) * self._last_queue
+                if self._last_busy:
+                    self._busy_area += (now - t) * self._last_busy
                 self._last_time = now
             else:
                 self._advance(now)

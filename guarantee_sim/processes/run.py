@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -231,7 +230,7 @@ def run_processes(
         _before_fork()
     replicas = map_replicas(one, pr.replicas, n_workers, on_replica, meanwhile)
     books = [rep.book for rep in replicas]
-    measures = xr.concat([rep.measures for rep in replicas], dim="replica")
+    measures = _stacked_measures([rep.measures for rep in replicas])
     shares = np.stack([rep.renewal_share for rep in replicas])
     asked = ~np.isnan(shares)
     renew_share = np.where(
@@ -252,6 +251,18 @@ def run_processes(
     return ProcessResults(
         books=books, renew_rate=renew_rate, claim_lag=claim_lag, measures=measures
     )
+
+
+def _stacked_measures(measures: list[xr.Dataset]) -> xr.Dataset:
+    """The replicas' measures along a new first dimension ``replica``: what
+    ``xr.concat(measures, dim="replica")`` gives, at a fifth of its time (every replica's
+    have the same variables and coordinates: those of the scenario)."""
+    first = measures[0]
+    data = {
+        name: (("replica", *var.dims), np.stack([m[name].values for m in measures]))
+        for name, var in first.data_vars.items()
+    }
+    return xr.Dataset(data, coords=first.coords)
 
 
 def _before_fork() -> None:
@@ -537,6 +548,11 @@ def _application_counts(
     return counts
 
 
+#: most applicants of one demand segment drawn at once (:func:`_segment_arrivals`): a
+#: year of the default run's at record weight 20, about a month's at weight 1
+BATCH_APPLICANTS = 16_384
+
+
 def _arrivals(
     scenario: Scenario,
     seed: int,
@@ -558,28 +574,75 @@ def _arrivals(
     pr = _processes_of(scenario)
     names = list(pr.demand)
     first = np.cumsum(np.concatenate([[0], counts.ravel()]))[:-1].reshape(counts.shape)
-    tables = {
-        s: decisions.posterior_table(*prior[s], bank_noise(scenario))
-        for s in (terms.names.index(n) for n in names)
-    }
+    noise = bank_noise(scenario)
+    segments = [
+        _segment_arrivals(
+            scenario,
+            (seed, replica),
+            name,
+            terms.names.index(name),
+            counts[i],
+            int(first[i, 0]),
+            decisions.posterior_table(*prior[terms.names.index(name)], noise),
+            officers,
+            rules,
+            log,
+        )
+        for i, name in enumerate(names)
+    ]
     for m in range(counts.shape[1]):
         month: list[Applicant] = []  # in order of their rows
         days: list[np.ndarray] = []
-        for i, name in enumerate(names):
-            count = int(counts[i, m])
-            if count == 0:
+        for i in range(len(names)):
+            if counts[i, m] == 0:
                 continue
-            s = terms.names.index(name)
-            start = int(first[i, m])
-            applicants, drawn = _month_applicants(
-                scenario, seed, replica, name, s, m, count, tables[s], start, officers, rules
-            )
-            log.write_block(start, s, drawn)
+            applicants, arrival = next(segments[i])
             month.extend(applicants)
-            days.append(drawn["arrival"])
+            days.append(arrival)
         if month:  # by arrival, ties by row (a stable sort of rows in order)
             order = np.argsort(np.concatenate(days), kind="stable")
             yield [month[k] for k in order.tolist()]
+
+
+def _segment_arrivals(
+    scenario: Scenario,
+    key: tuple[int, int],
+    name: str,
+    s: int,
+    counts: np.ndarray,
+    start: int,
+    bank_table: decisions.PosteriorTable,
+    officers: OfficeQueues,
+    rules: Rules,
+    log: ProcessLog,
+) -> Iterator[tuple[list[Applicant], np.ndarray]]:
+    """Demand segment ``name``'s applicants (index ``s``), ``counts[m]`` in month m, rows
+    ``start, start + 1, ...`` of ``log``: for each month that has any, its applicants and
+    their arrival days, in order of their rows.
+
+    They are drawn and screened for several months at once (up to
+    :data:`BATCH_APPLICANTS`: NumPy's work per call is the same per applicant, its
+    overhead per call is not), the batch's rows of the log written then; a month's
+    :class:`Applicant` objects are made only when the month comes."""
+    months = np.flatnonzero(counts).tolist()
+    while months:
+        batch = [months.pop(0)]
+        size = int(counts[batch[0]])
+        while months and size + int(counts[months[0]]) <= BATCH_APPLICANTS:
+            size += int(counts[months[0]])
+            batch.append(months.pop(0))
+        sizes = [int(counts[m]) for m in batch]
+        columns, drawn = _batch_applicants(
+            scenario, key, name, s, batch, sizes, bank_table, start, officers, rules
+        )
+        log.write_block(start, s, drawn)
+        start += size
+        at = 0
+        for count in sizes:
+            rows = slice(at, at + count)
+            at += count
+            applicants = list(map(Applicant, *(column[rows] for column in columns)))
+            yield applicants, drawn["arrival"][rows]
 
 
 def _screen(
@@ -619,25 +682,27 @@ def _screen(
     return booked_in, approves, renewal_pd
 
 
-def _month_applicants(
+def _batch_applicants(
     scenario: Scenario,
-    seed: int,
-    replica: int,
+    key: tuple[int, int],
     name: str,
     s: int,
-    m: int,
-    count: int,
+    months: list[int],
+    counts: list[int],
     bank_table: decisions.PosteriorTable,
     start: int,
     officers: OfficeQueues,
     rules: Rules,
-) -> tuple[list[Applicant], dict[str, np.ndarray]]:
-    """The ``count`` applicants of segment ``name`` (index ``s``) in month ``m``, rows
-    ``start, start + 1, ...`` of the log: their bank office of ``officers``, true PD,
-    amount, the PDs the bank and the guarantor see, the bank's posterior PD (``bank_table``:
-    its prior is segment ``s``'s applicants), patience and service times, all computed for
-    the month at once; then one
-    :class:`Applicant` each, for the queues, and the columns the log keeps."""
+) -> tuple[list[list], dict[str, np.ndarray]]:
+    """The applicants of segment ``name`` (index ``s``) in ``months``, ``counts[j]`` in
+    ``months[j]``, rows ``start, start + 1, ...`` of the log: their bank office of
+    ``officers``, true PD, amount, the PDs the bank and the guarantor see, the bank's
+    posterior PD (``bank_table``: its prior is segment ``s``'s applicants), patience and
+    service times, all computed at once (each applicant's numbers are those of its own
+    draws alone); then the fields of an :class:`Applicant` each, as lists of Python
+    values in the order of its fields, for the queues, and the columns the log keeps.
+    ``key``: (seed, replica)."""
+    seed, replica = key
     pr = _processes_of(scenario)
     bank = pr.bank
     visits = bank.visits
@@ -646,9 +711,14 @@ def _month_applicants(
     noise_bank = bank_noise(scenario)
     noise_guarantor = pr.guarantor.score_noise if pr.guarantor else 0.0
     hash_ = segment_hash(name)
-    id_hi, id_lo = pack_id(hash_, m, np.arange(count), process=True)
+    count = sum(counts)
+    month = np.repeat(np.array(months, dtype=np.int64), counts)
+    ends = np.cumsum(counts)
+    number = np.arange(count) - np.repeat(ends - counts, counts)  # within its month
+    id_hi, id_lo = pack_id(hash_, month, number, process=True)
     u = np.empty((count, N_COLUMNS))
-    applicant_draws(seed, replica, hash_, m, count, u)
+    for m, n, end in zip(months, counts, ends.tolist(), strict=True):
+        applicant_draws(seed, replica, hash_, m, n, u[end - n : end])
     pd = decisions.true_pd(seg.pd.mean, demand.pd_dispersion, u[:, 1])
     size = seg.loan_size
     amount = size.median * np.exp(size.sigma * u[:, 2])
@@ -670,7 +740,7 @@ def _month_applicants(
     service, extra, renewal_service = service / clock, extra / clock, renewal_service / clock
     services = np.concatenate([service, extra[:, None], renewal_service[:, None]], axis=1)
     bank_pd = posterior_pds(bank_table, special.logit(seen_bank))
-    arrival = (m + u[:, 0]) * DAYS_PER_MONTH
+    arrival = (month + u[:, 0]) * DAYS_PER_MONTH
     drawn = {
         "id_hi": id_hi,
         "id_lo": id_lo,
@@ -682,24 +752,21 @@ def _month_applicants(
     booked_in, approves, renewal_pd = _screen(
         {**drawn, "bank_pd": bank_pd, "guarantor_seen_pd": seen_guarantor}, s, rules
     )
-    # Python floats (the values of the arrays) and a row of `services` per applicant
-    applicants = list(
-        map(
-            Applicant,
-            range(start, start + count),
-            itertools.repeat(s, count),
-            arrival.tolist(),
-            itertools.repeat(None, count) if patience is None else patience.tolist(),
-            services.tolist(),  # rows of Python floats: the clock's times stay floats
-            officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
-            u[:, REVIEW_OFFICE].tolist(),
-            renewal_pd.tolist(),
-            booked_in.tolist(),
-            approves.tolist(),
-        )
-    )
+    # Python values (floats: the clock's times stay floats), in Applicant's field order
+    columns = [
+        range(start, start + count),
+        [s] * count,
+        arrival.tolist(),
+        [None] * count if patience is None else patience.tolist(),
+        services.tolist(),  # rows of Python floats
+        officers.numbers(s, u[:, BANK_OFFICE]).tolist(),
+        u[:, REVIEW_OFFICE].tolist(),
+        renewal_pd.tolist(),
+        booked_in.tolist(),
+        approves.tolist(),
+    ]
     drawn["renewal_pd"] = renewal_pd
-    return applicants, drawn
+    return columns, drawn
 
 
 def posterior_pds(table: decisions.PosteriorTable, scores: np.ndarray) -> np.ndarray:
@@ -946,29 +1013,68 @@ def expected_claims(
     renew_rate, renew_into = _renewal_terms(scenario, renewal_share)
     seasoning = np.array([s.renewal.seasoning if s.renewal else 1.0 for s in segs])
     tenor = np.array([s.tenor_months for s in segs])
-    origination_months = scenario.horizon.origination_years * 12
-    expected = np.zeros(n_months + 1)  # expected defaults a month, as a difference array
-    for b, pd_of in (
-        (book, lambda bk: PD_GRID[bk.grade]),
-        (other_book, lambda bk: own_pd[bk.segment, bk.grade]),
-    ):
-        if b is None or len(b) == 0:
-            continue
-        n, pd, in_seg = b.n_loans.astype(np.float64), pd_of(b), b.segment
-        start, end = b.month, np.minimum(b.month + b.tenor, n_months)
-        first = True
-        while len(n):  # one generation: the loans, then their renewals
-            mask = covered[in_seg]
-            monthly = n[mask] * pd[mask] / 12.0
-            np.add.at(expected, start[mask], monthly)
-            np.add.at(expected, end[mask], -monthly)
-            n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
-            if first:  # the firms' second loan: seasoned
-                pd, first = pd * seasoning[in_seg], False
-            go = (n > 0) & (end < origination_months)
-            n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
-            end = np.minimum(start + tenor[in_seg], n_months)
+    months = (n_months, scenario.horizon.origination_years * 12)
+    terms = (covered, renew_rate, renew_into, seasoning, tenor)
+    # a month's defaults, as a difference array: each loan's +monthly at its start and
+    # -monthly at its end, added in this order (as np.add.at would add them one by one)
+    at: list[np.ndarray] = []
+    add: list[np.ndarray] = []
+    if book is not None and len(book):
+        _add_generations(at, add, book, PD_GRID[book.grade], terms, months)
+    if other_book is not None and len(other_book):
+        key = (months, *(np.asarray(t).tobytes() for t in (*terms, own_pd)))
+        if _other_claims.get("book") is not other_book or _other_claims.get("key") != key:
+            other_at: list[np.ndarray] = []
+            other_add: list[np.ndarray] = []
+            pd = own_pd[other_book.segment, other_book.grade]
+            _add_generations(other_at, other_add, other_book, pd, terms, months)
+            _other_claims.update(book=other_book, key=key, at=other_at, add=other_add)
+        at += _other_claims["at"]
+        add += _other_claims["add"]
+    if not at:
+        return np.zeros(n_months)
+    # bincount adds its weights in order into zeros: the sums of the adds one by one
+    expected = np.bincount(np.concatenate(at), np.concatenate(add), minlength=n_months + 1)
     return np.cumsum(expected)[:n_months]
+
+
+#: the other book's part of :func:`expected_claims`, the same for every replica of a run
+#: (the book and what it depends on, ``key``): kept for the next replica in this process
+_other_claims: dict = {}
+
+
+def _add_generations(
+    at: list[np.ndarray],
+    add: list[np.ndarray],
+    book: LoanBook,
+    pd: np.ndarray,
+    terms: tuple,
+    months: tuple[int, int],
+) -> None:
+    """Append to ``at`` (months) and ``add`` (expected defaults a month) each generation
+    of ``book``'s covered loans (PD ``pd``), then of their renewals, as
+    :func:`expected_claims` counts them: ``+monthly`` at each loan's start month,
+    ``-monthly`` at its end. ``terms``: per segment, covered, renewal rate, renewed into,
+    seasoning, tenor; ``months``: the horizon's and the origination's."""
+    covered, renew_rate, renew_into, seasoning, tenor = terms
+    n_months, origination_months = months
+    n, in_seg = book.n_loans.astype(np.float64), book.segment
+    start, end = book.month, np.minimum(book.month + book.tenor, n_months)
+    first = True
+    while len(n):  # one generation: the loans, then their renewals
+        mask = covered[in_seg]
+        monthly = n[mask] * pd[mask] / 12.0
+        at += [start[mask], end[mask]]
+        add += [monthly, -monthly]
+        # those ending after lending stops renew no more (their numbers not needed)
+        go = end < origination_months
+        n, pd, in_seg, start, end = n[go], pd[go], in_seg[go], start[go], end[go]
+        n = n * (1.0 - pd) ** ((end - start) / 12.0) * renew_rate[in_seg]
+        if first:  # the firms' second loan: seasoned
+            pd, first = pd * seasoning[in_seg], False
+        go = n > 0
+        n, pd, in_seg, start = n[go], pd[go], renew_into[in_seg[go]], end[go]
+        end = np.minimum(start + tenor[in_seg], n_months)
 
 
 def _renewal_terms(scenario: Scenario, renewal_share: np.ndarray):
