@@ -143,7 +143,7 @@ def jit(signature=None, *, per_constant=False, **flags):
     constant value, where the constants folded into a hot loop are worth a compilation.
     With ``NUMBA_DISABLE_JIT=1`` it returns the plain Python function.
     """
-    import numba
+    numba = _imported_numba()
 
     def decorate(func):
         if numba.config.DISABLE_JIT:
@@ -165,6 +165,33 @@ def jit(signature=None, *, per_constant=False, **flags):
         return dispatcher
 
     return decorate
+
+
+def _imported_numba():
+    """``import numba``, without the ``coverage`` import it does for nothing.
+
+    Numba imports ``coverage`` (85 ms of CPU) whenever it is installed, for a feature that
+    is off unless ``NUMBA_JIT_COVERAGE`` turns it on: reporting the lines of jitted code to
+    a running measurement. Unless that is asked for (or ``coverage`` is already loaded, or
+    a ``.numba_config.yaml`` might ask), ``coverage`` is hidden while Numba loads; a later
+    ``import coverage`` works as usual.
+    """
+    if (
+        "numba" in sys.modules
+        or "coverage" in sys.modules
+        or os.environ.get("NUMBA_JIT_COVERAGE", "0").strip() not in ("", "0")
+        or os.path.exists(".numba_config.yaml")
+    ):
+        import numba
+
+        return numba
+    sys.modules["coverage"] = None  # import coverage: ImportError
+    try:
+        import numba
+    finally:
+        if "coverage" in sys.modules and sys.modules["coverage"] is None:
+            del sys.modules["coverage"]
+    return numba
 
 
 def _dispatcher_class():

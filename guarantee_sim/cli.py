@@ -26,14 +26,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
 from ._version import __version__
-from .analysis import sensitivity_cli
-from .analysis.distributed import add_cluster_arguments
-from .analysis.sensitivity_cli import BOOKS_DEFAULT, IN_PROCESS
-from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
+
+# Python's collector is off while the imports below load (the scenario models, Rich): they
+# make about 100,000 objects that live as long as the command, which it would otherwise
+# walk some 80 times (40-50 ms of every command); see also _importing_for_a_run
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from rich.console import Console
+    from rich.text import Text
+
+    from .analysis import sensitivity_cli
+    from .analysis.distributed import add_cluster_arguments
+    from .analysis.sensitivity_cli import BOOKS_DEFAULT, IN_PROCESS
+    from .config import ScenarioError, ScenarioWarning, load_scenario, read_yaml
+finally:
+    if _collecting:
+        gc.enable()
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr

@@ -87,7 +87,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import interpolate, optimize, special
+from scipy import special
+
+from .scipy_light import brentq, cubic_spline
 
 _HERMITE_X, _HERMITE_W = np.polynomial.hermite_e.hermegauss(40)
 _HERMITE_W = _HERMITE_W / _HERMITE_W.sum()
@@ -109,7 +111,7 @@ def logit_location(mean_pd: float, dispersion: float) -> float:
     def gap(mu):
         return float(_HERMITE_W @ special.expit(mu + dispersion * _HERMITE_X)) - mean_pd
 
-    return float(optimize.brentq(gap, -40.0, 40.0, xtol=1e-14))
+    return float(brentq(gap, -40.0, 40.0, xtol=1e-14))
 
 
 def true_pd(mean_pd: float, dispersion: float, z: np.ndarray) -> np.ndarray:
@@ -253,9 +255,7 @@ class PosteriorTable:
         n = math.ceil(2 * reach / step) + 1
         self.lo, self.hi = mu - reach, mu + reach
         grid = np.linspace(self.lo, self.hi, max(n, 2))
-        self._spline = interpolate.CubicSpline(
-            grid, special.logit(posterior_mean_pd(grid, *self.args))
-        )
+        self._spline = cubic_spline(grid, special.logit(posterior_mean_pd(grid, *self.args)))
 
     def __call__(self, score):
         """E[PD | score] for scores on the logit scale (scalar or array)."""
@@ -320,7 +320,7 @@ def bank_score_threshold(posterior: PosteriorTable, break_even_pd: float) -> flo
         return math.inf
     if gap(lo) > 0:
         return -math.inf
-    return float(optimize.brentq(gap, lo, hi, xtol=1e-12))
+    return float(brentq(gap, lo, hi, xtol=1e-12))
 
 
 def guarantor_approves(

@@ -24,13 +24,15 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import h5py
 import xarray as xr
 
 from .design import check_design, is_design
 from .sensitivity import check_sensitivity, is_sensitivity
+
+if TYPE_CHECKING:  # pragma: no cover - h5py is imported where files are read (40 ms a run)
+    import h5py
 
 #: the library that reads results files (h5py underneath, which verifies the checksums)
 ENGINE: Final = "h5netcdf"
@@ -154,6 +156,8 @@ def check_loadable(path: str | Path) -> None:
     The sizes stored variables declare are read from the file's metadata, before any data:
     a small file can hide gigabytes of compressed zeros.
     """
+    import h5py
+
     with h5py.File(path, "r") as f:
         declared = sum(d.size * d.dtype.itemsize for _, d in _datasets(f))
     available = available_memory()
@@ -180,6 +184,8 @@ def verify_checksums(path: str | Path) -> None:
     (:class:`ResultsWarning`) when the file has no checksums at all (written before they
     were added), since then corruption cannot be detected. Memory: one chunk at a time.
     """
+    import h5py
+
     checked = 0
     with h5py.File(path, "r") as f:
         for name, dataset in _datasets(f):
@@ -205,6 +211,8 @@ def verify_checksums(path: str | Path) -> None:
 
 
 def _datasets(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.Dataset]]:
+    import h5py
+
     for key, item in group.items():
         if isinstance(item, h5py.Dataset):
             yield prefix + key, item
