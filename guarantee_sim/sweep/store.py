@@ -98,6 +98,8 @@ def open_store(store: Path, attrs: dict) -> set[str]:
         store.parent.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(str(store), mode="w", zarr_format=2)
         root.attrs.update(attrs)
+    for entry in store.glob(f"{PARTIAL}*"):  # a draft of ``result`` being made (.result)
+        shutil.rmtree(entry, ignore_errors=True)
     for folder in (store / DESIGNS, store / TASKS):
         folder.mkdir(exist_ok=True)
         for entry in folder.glob(f"{PARTIAL}*"):
