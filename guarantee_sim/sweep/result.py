@@ -165,10 +165,14 @@ def _make_draft(store: str, plan: Plan, run: xr.Dataset) -> None:
 
     from ..experiments import combine_designs
 
-    lazy = run.copy()
-    for name, v in run.data_vars.items():
-        if v.dtype.kind in "fiub":  # named: dask need not hash anything
-            lazy[name] = v.copy(data=da.zeros(v.shape, dtype=v.dtype, name=f"draft-{name}"))
+    # named: dask need not hash anything; one assign (each of 40 aligns the Dataset)
+    lazy = run.assign(
+        {
+            name: v.copy(data=da.zeros(v.shape, dtype=v.dtype, name=f"draft-{name}"))
+            for name, v in run.data_vars.items()
+            if v.dtype.kind in "fiub"
+        }
+    )
     runs = {}
     for d, design in enumerate(plan.designs):
         like = _shaped_like(lazy, Path(store) / DESIGNS / design_name(d))
@@ -202,7 +206,7 @@ def _shaped_like(lazy: xr.Dataset, group: Path) -> xr.Dataset | None:
     if not group.exists():
         return None
     with xr.open_dataset(group, engine="zarr", chunks=None, consolidated=False) as ds:
-        like = lazy.copy()
+        coords = {}
         for name, v in lazy.coords.items():
             if "path" in v.dims or name not in ds.variables:  # (made over paths: the same)
                 continue
@@ -210,9 +214,10 @@ def _shaped_like(lazy: xr.Dataset, group: Path) -> xr.Dataset | None:
                 if name not in ds.indexes or not ds.indexes[name].equals(lazy.indexes[name]):
                     return None
             elif ds[name].dims == v.dims:
-                like = like.assign_coords({name: _as_written(ds.variables[name])})
+                coords[name] = _as_written(ds.variables[name])
             else:
                 return None
+        like = lazy.assign_coords(coords)  # one assign: each aligns the Dataset
         # the attrs combine_designs makes coordinates of (the others are the client's)
         like.attrs = {**lazy.attrs, **{k: ds.attrs[k] for k in _COORD_ATTRS if k in ds.attrs}}
     return like
