@@ -277,3 +277,39 @@ def test_a_task_runs_its_kernels_on_the_threads_its_worker_is_given(monkeypatch)
     thread.start()
     thread.join()
     assert seen == [numba.config.NUMBA_NUM_THREADS, 1]
+
+
+def test_a_worker_that_imported_numba_before_its_thread_count_can_still_compile():
+    """A spawned worker imports Numba (its parent's main module) before its cluster sets
+    NUMBA_NUM_THREADS=1; its first compile (a cold cache) stopped the sweep: "Cannot set
+    NUMBA_NUM_THREADS to a different value once the threads have been launched"."""
+    import numba
+
+    if numba.config.NUMBA_DEFAULT_NUM_THREADS < 2:
+        pytest.skip("one CPU: the count a worker is given is Numba's own")
+    worker = """
+import os
+import numba
+os.environ["NUMBA_NUM_THREADS"] = "1"  # the cluster's env, set after the import
+from guarantee_sim.sweep.tasks import dask_setup, limit_numba_threads
+dask_setup(None)
+limit_numba_threads()  # a task: Numba's threads start
+
+@numba.njit
+def one(x):
+    return x + 1
+
+print(one(1), numba.get_num_threads())  # a compile, as with a cold cache
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", worker],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1"]

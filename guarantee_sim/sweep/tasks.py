@@ -93,6 +93,27 @@ def dask_setup(worker) -> None:
     # (not the process's main thread: the signal is not ours to set)
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    numba_threads_as_given()
+
+
+def numba_threads_as_given() -> None:
+    """Numba's thread count read again from ``$NUMBA_NUM_THREADS`` before its threads start.
+
+    A spawned worker imports its parent's main module (so, often, Numba) before the
+    cluster sets its ``NUMBA_NUM_THREADS=1``: Numba then starts its threads with its
+    first count, and the first kernel the worker compiles (a cold cache) re-reads the
+    environment and stops with "Cannot set NUMBA_NUM_THREADS to a different value once
+    the threads have been launched". Numba re-reads it at every compile anyway; here it
+    is re-read once, before any thread starts."""
+    import sys
+
+    if "numba" not in sys.modules:  # it reads the variable when it is imported
+        return
+    from numba.core import config
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized:
+        config.reload_config()
 
 
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
