@@ -21,7 +21,9 @@ from pathlib import Path
 
 from .bench_sweep import EXPERIMENT
 
-PHASES = ("plan_sweep", "open_store", "choose_shift", "combine_store", "write_result")
+PHASES = (
+    "plan_sweep", "open_store", "choose_shift", "combine_store", "complete_draft", "write_result",
+)  # fmt: skip
 
 
 def _timed(module, name: str, phases: list, start: list[float]) -> None:

@@ -101,6 +101,41 @@ def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path,
     assert_same(open_result(store), reference)
 
 
+@pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
+def test_a_sweep_killed_while_writing_a_design_s_slice_of_result_resumes_to_it(tmp_path, reference):
+    """Each design, read back, writes its slice of ``result`` (sweep/result.py): killed in
+    the middle of one, the sweep runs no finished task again, writes that slice again whole, and
+    its ``result`` is the experiment's, the designs' slices in it (a chunk a design) and
+    not written again by the client."""
+    import json
+
+    from guarantee_sim.sweep.result import DRAFT, KILL_SLICE_ENV, SLICES
+
+    store = tmp_path / "s.zarr"
+    command = [sys.executable, "-m", "guarantee_sim.cli", "sweep", str(EXPERIMENT),
+               "--workers", "0", "--store", str(store), "--task-paths", "4", "--quiet"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), KILL_SLICE_ENV: "2"}  # in design 1's
+    killed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert os.listdir(store / SLICES) == ["d00000"] and (store / DRAFT).is_dir()
+    assert not (store / "result").exists()
+    stamps = {name: os.stat(store / TASKS / name).st_mtime_ns for name in os.listdir(store / TASKS)}
+    env.pop(KILL_SLICE_ENV)
+    resumed = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(os.listdir(store / TASKS)) == 8
+    for name, stamp in stamps.items():  # no finished task run again
+        assert os.stat(store / TASKS / name).st_mtime_ns == stamp, name
+    assert_same(open_result(store), reference)
+    assert not (store / DRAFT).exists() and not (store / SLICES).exists()
+    layout = json.loads((store / "result" / "loans_count" / ".zarray").read_text())
+    assert layout["chunks"][:2] == [1, 1]  # scenario, guarantor_fee: the designs' slices
+
+
 @pytest.mark.slow  # a command line with a LocalCluster of 2 workers: ~15 s of CPU
 def test_ctrl_c_cancels_the_cluster_says_what_is_stored_and_the_command_resumes(
     tmp_path, reference
@@ -242,3 +277,39 @@ def test_a_task_runs_its_kernels_on_the_threads_its_worker_is_given(monkeypatch)
     thread.start()
     thread.join()
     assert seen == [numba.config.NUMBA_NUM_THREADS, 1]
+
+
+def test_a_worker_that_imported_numba_before_its_thread_count_can_still_compile():
+    """A spawned worker imports Numba (its parent's main module) before its cluster sets
+    NUMBA_NUM_THREADS=1; its first compile (a cold cache) stopped the sweep: "Cannot set
+    NUMBA_NUM_THREADS to a different value once the threads have been launched"."""
+    import numba
+
+    if numba.config.NUMBA_DEFAULT_NUM_THREADS < 2:
+        pytest.skip("one CPU: the count a worker is given is Numba's own")
+    worker = """
+import os
+import numba
+os.environ["NUMBA_NUM_THREADS"] = "1"  # the cluster's env, set after the import
+from guarantee_sim.sweep.tasks import dask_setup, limit_numba_threads
+dask_setup(None)
+limit_numba_threads()  # a task: Numba's threads start
+
+@numba.njit
+def one(x):
+    return x + 1
+
+print(one(1), numba.get_num_threads())  # a compile, as with a cold cache
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", worker],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1"]

@@ -26,6 +26,7 @@ from .._version import __version__
 from ..config import Scenario
 from ..experiments import Design, Experiment, load_experiment, variant_scenarios
 from .books import user_books_folder
+from .result import complete_draft, drop_draft
 from .store import FORMAT, RESULT, as_written, open_store, read_task
 from .tasks import Task, finish_design, run_task
 
@@ -357,7 +358,7 @@ def run_sweep(
 
         def finish(design: int) -> None:
             if not plan.summaries:  # on a worker, while the other designs' tasks run
-                finished[design] = run.submit(finish_design, str(store), design)
+                finished[design] = run.submit(finish_design, str(store), design, plan)
 
         for design in range(len(plan.scenarios)):
             if left[design] == 0:  # resumed: all its tasks are in the store
@@ -370,7 +371,9 @@ def run_sweep(
                 finish(todo[i].design)
         designs = {d: future.result() for d, future in sorted(finished.items())}
     combined = combine_store(plan, store, designs)
-    write_result(store, combined)
+    if plan.summaries or not complete_draft(plan, store, combined, designs):
+        write_result(store, combined)  # whole: the designs' slices are not all there
+        drop_draft(store)
     return combined
 
 

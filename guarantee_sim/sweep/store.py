@@ -16,7 +16,13 @@ specification there, fixed-length text included)::
                               empty file, made after its region is written; summaries
                               only: a group holding the design's outcomes)
     tasks/.partial-...        a summaries task being written: never read
-    result/                   the combined Dataset, written when every task is done
+    draft/                    ``result`` being built (sweep/result.py): its metadata, made
+                              by the first design read back on a worker, and each
+                              design's slice of its numbers (a chunk a design)
+    slices/d00003             design 3's slice is in the draft (an empty file)
+    result/                   the combined Dataset: the draft completed by the client
+                              when every design is in it (or written whole: a
+                              counterfactual, designs of other shapes)
 
 Why this layout: a task writes its ~40 path arrays into chunks of its own (one write an
 array, no metadata), instead of a group of ~75 arrays of its own (zarr-python's
@@ -98,6 +104,8 @@ def open_store(store: Path, attrs: dict) -> set[str]:
         store.parent.mkdir(parents=True, exist_ok=True)
         root = zarr.open_group(str(store), mode="w", zarr_format=2)
         root.attrs.update(attrs)
+    for entry in store.glob(f"{PARTIAL}*"):  # a draft of ``result`` being made (.result)
+        shutil.rmtree(entry, ignore_errors=True)
     for folder in (store / DESIGNS, store / TASKS):
         folder.mkdir(exist_ok=True)
         for entry in folder.glob(f"{PARTIAL}*"):

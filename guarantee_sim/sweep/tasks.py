@@ -10,12 +10,15 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import xarray as xr
 
 from ..config import Scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import Plan
 
 
 class Task(NamedTuple):
@@ -90,6 +93,27 @@ def dask_setup(worker) -> None:
     # (not the process's main thread: the signal is not ours to set)
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    numba_threads_as_given()
+
+
+def numba_threads_as_given() -> None:
+    """Numba's thread count read again from ``$NUMBA_NUM_THREADS`` before its threads start.
+
+    A spawned worker imports its parent's main module (so, often, Numba) before the
+    cluster sets its ``NUMBA_NUM_THREADS=1``: Numba then starts its threads with its
+    first count, and the first kernel the worker compiles (a cold cache) re-reads the
+    environment and stops with "Cannot set NUMBA_NUM_THREADS to a different value once
+    the threads have been launched". Numba re-reads it at every compile anyway; here it
+    is re-read once, before any thread starts."""
+    import sys
+
+    if "numba" not in sys.modules:  # it reads the variable when it is imported
+        return
+    from numba.core import config
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized:
+        config.reload_config()
 
 
 def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
@@ -128,11 +152,16 @@ def run_task(task: Task, *after: Any) -> tuple[int, int, xr.Dataset | None]:
     return task.design, task.first_path, None
 
 
-def finish_design(store: str, design: int) -> xr.Dataset:
+def finish_design(store: str, design: int, plan: Plan | None = None) -> xr.Dataset:
     """A design's paths as its tasks wrote them, with what is computed over paths made
     anew (``run_experiment``'s design, bit for bit). A sweep runs it on a worker as soon
-    as the design's tasks are in the store, while the other designs' tasks run."""
+    as the design's tasks are in the store, while the other designs' tasks run; with the
+    sweep's ``plan`` it also writes the design's slice of ``result`` (:mod:`.result`)."""
     from ..results.dataset import with_path_summaries
+    from .result import write_slice
     from .store import read_design
 
-    return with_path_summaries(read_design(Path(store), design))
+    run = with_path_summaries(read_design(Path(store), design))
+    if plan is not None:
+        write_slice(store, plan, design, run)
+    return run
