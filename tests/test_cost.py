@@ -16,11 +16,15 @@ import xarray as xr
 from guarantee_sim.results import (
     MissingResults,
     break_even_fee,
+    mean_interval,
     present_value,
     public_cost_pv,
+    ratio_of_means,
+    weighted_mean,
     years_to_exhaustion,
     zero_subsidy_fee,
 )
+from guarantee_sim.results.cost import discount_factors
 from guarantee_sim.testing import results_dataset
 
 #: the 97.5% quantile of Student's t with 1 df (tables: 12.706): the hand cases have two
@@ -492,3 +496,108 @@ def test_a_system_without_guarantors_or_guaranteed_lending_is_reported_not_crash
     _public_cost_section(console, ds)
     out = console.export_text()
     assert "subsidy rate: none" in out and "no public guarantor" in out and "nan" not in out
+
+
+# --------------------------------------------------------------------------- arrays
+# present_value, ratio_of_means and years_to_exhaustion do on NumPy arrays what xarray's
+# arithmetic did (the summary's time went into its alignment): the results must be the
+# same to the bit, names and attrs included, whatever the order and layout of the dims
+
+
+def _flows(seed: int = 1, parties: int = 3) -> xr.DataArray:
+    """(scenario, path, year, party) flows with NaN years, a party NaN in every year,
+    path weights, book replicas and attrs."""
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(10.0, 2.0, size=(2, 50, 7, parties))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[:, :, :, 2] = np.nan  # a party without the variable
+    return xr.DataArray(
+        values,
+        dims=("scenario", "path", "year", "party"),
+        coords={
+            "scenario": ["a", "b"],
+            "path": np.arange(50),
+            "year": np.arange(2021, 2028),
+            "party": [f"p{i}" for i in range(parties)],
+            "replica": ("path", np.arange(50) % 5),
+            "path_weight": ("path", rng.uniform(0.5, 2.0, 50)),
+            "party_label": ("party", [f"P{i}" for i in range(parties)]),
+        },
+        attrs={"units": "CNY", "long_name": "a flow"},
+    )
+
+
+def _xarrays_present_value(values: xr.DataArray, rate: float) -> xr.DataArray:
+    """present_value as xarray computed it before (the reference)."""
+    factors = discount_factors(values["year"].values, rate)
+    return (values * factors).sum("year", min_count=1)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        _flows(),
+        _flows().isel(scenario=1),  # a view: not contiguous
+        _flows().transpose("party", "year", "scenario", "path"),  # year not last
+        _flows().isel(scenario=0, party=0),  # (path, year)
+    ],
+)
+def test_present_value_is_xarrays_product_and_sum_to_the_bit(values):
+    xr.testing.assert_identical(present_value(values, 0.037), _xarrays_present_value(values, 0.037))
+    assert present_value(values, 0.037).attrs == values.attrs
+
+
+def _xarrays_ratio_of_means(numerator: xr.DataArray, denominator: xr.DataArray) -> xr.Dataset:
+    """ratio_of_means as xarray computed it before (the reference)."""
+    mean_den = weighted_mean(denominator)
+    mean_den = mean_den.where(mean_den != 0)
+    ratio = weighted_mean(numerator) / mean_den
+    interval = mean_interval((numerator - ratio * denominator) / mean_den)
+    return xr.Dataset(
+        {
+            "mean": ratio,
+            "se": interval["se"],
+            "low": ratio + interval["low"] - interval["mean"],
+            "high": ratio + interval["high"] - interval["mean"],
+        },
+        attrs=interval.attrs,
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("order", [("path", "party"), ("party", "path")])
+def test_ratio_of_means_is_xarrays_arithmetic_to_the_bit(weighted, order):
+    flows = _flows(parties=40).isel(scenario=0)
+    if not weighted:
+        flows = flows.assign_coords(path_weight=("path", np.ones(50)))
+    numerator = present_value(flows, 0.03).fillna(0.0).transpose(*order)
+    denominator = present_value(flows.isel(year=slice(2, None)), 0.05).transpose(*order)
+    denominator[{"party": 1}] = 0.0  # no denominator: NaN, not inf
+    out = ratio_of_means(numerator, denominator)
+    xr.testing.assert_identical(out, _xarrays_ratio_of_means(numerator, denominator))
+    for name in out.data_vars:
+        assert out[name].attrs == _xarrays_ratio_of_means(numerator, denominator)[name].attrs
+    # labels that differ (dims in another order): xarray's own arithmetic, the same answer
+    other = ratio_of_means(numerator, denominator.transpose(*order[::-1]))
+    xr.testing.assert_identical(other, out)
+
+
+def test_years_to_exhaustion_shares_are_the_shares_year_by_year():
+    rng = np.random.default_rng(3)
+    ds = results_dataset(
+        years=range(2021, 2028),
+        segments={"sme": []},
+        parties={"bank": "bank", "g": "guarantor", "h": "guarantor"},
+        paths=40,
+    )
+    ds = with_flows(
+        ds,
+        capital_exhausted={p: rng.random((40, 7)) < 0.2 for p in ("g", "h")},
+        leverage_cap_binding=dict.fromkeys(("g", "h"), 0.0),
+    )
+    flag = ds["capital_exhausted"].sel(party=["g", "h"]) > 0.5
+    first = flag.year.astype(float).where(flag).min("year")
+    by_year = xr.concat([(first == y).mean("path") for y in ds.year.values], dim=ds.year)
+    xr.testing.assert_identical(
+        years_to_exhaustion(ds)["share"], by_year.transpose("party", "year").rename("share")
+    )
