@@ -589,10 +589,9 @@ def _importing_for_a_run() -> Iterator[None]:
 
 
 def _run(args, console: Console) -> int:
-    with _importing_for_a_run():
+    with _importing_for_a_run():  # what the institution processes need (Numba, SimPy)
         _configure_numba_cache()
-        from ._no_dask import xarray_without_dask
-        from .engine import simulate
+        from .engine.early import start_processes_early
 
     _check_paths_and_seed(args)
     overrides = list(args.overrides)
@@ -611,13 +610,21 @@ def _run(args, console: Console) -> int:
     books = _books_cache(args.books)
     _check_output_options(args)
     chatter = _chatter(args, console)
-    with xarray_without_dask():  # a run makes no Dask arrays: see _no_dask.py
-        with _progress_bar(chatter, args.quiet) as bar:
-            ds = simulate(scenario, progress=_Phases(bar), books=books)
-            _raise_if_signalled()
-        if books is not None and books.hits and not args.quiet:
-            chatter.print(f"institution processes: their books came from {books.folder}")
-        _write_and_print(ds, out, args, console, chatter)
+    # the institution processes start now in forked workers, which need nothing more;
+    # this process imports the rest of the engine (xarray, pandas, the kernels) meanwhile
+    # (engine/early.py). A cache of books may hold them: then they are not started.
+    started = start_processes_early(scenario) if books is None else None
+    with started if started is not None else contextlib.nullcontext():
+        with _importing_for_a_run():
+            from ._no_dask import xarray_without_dask
+            from .engine import simulate
+        with xarray_without_dask():  # a run makes no Dask arrays: see _no_dask.py
+            with _progress_bar(chatter, args.quiet) as bar:
+                ds = simulate(scenario, progress=_Phases(bar), books=books, started=started)
+                _raise_if_signalled()
+            if books is not None and books.hits and not args.quiet:
+                chatter.print(f"institution processes: their books came from {books.folder}")
+            _write_and_print(ds, out, args, console, chatter)
     return 0
 
 

@@ -1,10 +1,26 @@
-"""Orchestration: scenario and loan book to kernel arrays, path blocks, results Dataset."""
+"""Orchestration: scenario and loan book to kernel arrays, path blocks, results Dataset.
 
-from ..book import LoanBook
-from .analytic import basel_sme_correlation, vasicek_loss_quantile
-from .inputs import BooksInMemory, build_inputs
-from .simulate import books_key_of, simulate
-from .volumes import build_volume_book
+The names below are imported on first use (PEP 562), so that importing a light part of
+the engine (``engine.early``, which starts the institution processes) does not import the
+kernels' and the results' modules (xarray, pandas) with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+#: public name -> the module of this package that defines it
+_EXPORTS = {
+    "BooksInMemory": "inputs",
+    "LoanBook": "volumes",
+    "basel_sme_correlation": "analytic",
+    "books_key_of": "simulate",
+    "build_inputs": "inputs",
+    "build_volume_book": "volumes",
+    "simulate": "simulate",
+    "vasicek_loss_quantile": "analytic",
+}
 
 __all__ = [
     "BooksInMemory",
@@ -16,3 +32,22 @@ __all__ = [
     "simulate",
     "vasicek_loss_quantile",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ..book import LoanBook
+    from .analytic import basel_sme_correlation, vasicek_loss_quantile
+    from .inputs import BooksInMemory, build_inputs
+    from .simulate import books_key_of, simulate
+    from .volumes import build_volume_book
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # the next access is a plain attribute lookup
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -37,6 +37,7 @@ from ..kernels.layout import (
 from ..kernels.origination import mark_fast_windows
 from ..processes.books_key import books_key
 from ..processes.run import PD_GRID, ProcessResults, run_processes
+from ..processes.workers import ReplicasUnderWay
 from .analytic import basel_sme_correlation
 from .volumes import (
     build_volume_book,
@@ -108,6 +109,7 @@ def build_inputs(
     workers: int | None = None,
     books_memo: BooksMemo | None = None,
     meanwhile: Callable[[], None] | None = None,
+    started: tuple[LoanBook, ReplicasUnderWay] | None = None,
 ) -> KernelInputs:
     """All kernel inputs for ``scenario``.
 
@@ -118,7 +120,8 @@ def build_inputs(
     run in ``workers`` processes (``processes.workers``; None: one per CPU). ``books_memo``,
     when given, caches the processes' results by :func:`~guarantee_sim.processes.books_key`.
     ``meanwhile()``, when given, runs in this process while the processes' workers run
-    (``processes.workers.map_replicas``), if they run at all.
+    (``processes.workers.map_replicas``), if they run at all. ``started``: the volume
+    book and the replicas of these processes, already started (``engine/early.py``).
     """
     edges = band_edges(scenario)
     classes = contract_classes(scenario, edges)
@@ -126,11 +129,22 @@ def build_inputs(
     if book is not None:
         books = [book]
     elif scenario.lending_source == "processes":
-        volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
+        if started is not None:
+            volumes, under_way = started
+        else:
+            volumes = build_volume_book(scenario, seed, skip=scenario.process_fed_segments())
+            under_way = None
 
         def run() -> ProcessResults:
             return run_processes(
-                scenario, seed, volumes, replica_scenarios, on_replica, workers, meanwhile
+                scenario,
+                seed,
+                volumes,
+                replica_scenarios,
+                on_replica,
+                workers,
+                meanwhile,
+                under_way,
             )
 
         if books_memo is None:

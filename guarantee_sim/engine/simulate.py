@@ -22,16 +22,9 @@ from ..results.dataset import (
     with_variance_shares,
     with_year_factors,
 )
+from .early import ProcessPlan, StartedProcesses, process_plan
 from .inputs import BooksMemo, build_inputs
-from .parameters import (
-    central_scenario,
-    decision_parameters,
-    draw_replica_values,
-    draw_values,
-    path_parameters,
-    replica_scenarios,
-    uncertain_parameters,
-)
+from .parameters import draw_values, path_parameters, uncertain_parameters
 from .progress import (
     COMPILING,
     INSTITUTIONS,
@@ -42,7 +35,6 @@ from .progress import (
     needs_compiling,
 )
 from .tail import sampled_toward_tail, shift_attrs
-from .volumes import build_volume_book
 from .warm import load_cached
 
 
@@ -59,6 +51,7 @@ def simulate(
     first_path: int = 0,
     books: BooksMemo | None = None,
     path_summaries: bool = True,
+    started: StartedProcesses | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` Monte Carlo paths of ``scenario`` and return the results Dataset.
 
@@ -103,6 +96,11 @@ def simulate(
         False leaves out the variance decomposition over paths (``attainment_variance*``
         and the coordinate ``variance_source``): a piece of a run that is concatenated
         with others and summarised anew (a sweep's task) need not make it.
+    started : StartedProcesses, optional
+        This call's institution processes, already started by
+        :func:`~guarantee_sim.engine.early.start_processes_early` for this scenario and
+        seed (the CLI starts them before it imports the rest of the engine): they are
+        collected instead of run. The results are the same.
 
     Returns
     -------
@@ -130,11 +128,13 @@ def simulate(
             "paths and block_size must be >= 1, first_path >= 0 and seed in [0, 2**32)"
         )
     uncertain = uncertain_parameters(scenario)
-    decided = decision_parameters(scenario) if book is None else []
     given = scenario
-    scenario = central_scenario(scenario)  # what the lenders and the fixed inputs see
-    n_replicas = scenario.processes.replicas if decided and scenario.processes else 1
-    per_replica = draw_replica_values(decided, seed, n_replicas)
+    # what the lenders and the fixed inputs see, and the replicas' decision parameters
+    plan = _plan(scenario, seed, started, own_lending=book is not None or books is not None)
+    scenario = plan.central
+    decided = plan.decided if book is None else []
+    per_replica = plan.per_replica if book is None else np.empty((1, 0))
+    n_replicas = per_replica.shape[0]
     shown = as_progress(progress)
     if book is None and scenario.processes is not None and scenario.lending_source == "processes":
         shown.phase(INSTITUTIONS, scenario.processes.replicas)
@@ -143,11 +143,12 @@ def simulate(
         scenario,
         seed,
         book,
-        replica_scenarios(scenario, decided, per_replica) if decided else None,
+        plan.replicas if book is None else None,
         on_replica=shown.advance,
         workers=workers,
         books_memo=books,
         meanwhile=_work_ahead(given, early),
+        started=None if started is None else (started.volumes, started.under_way),
     )
     # importance sampling: the credit cycle drawn toward the loss tail (engine/tail.py)
     inputs = sampled_toward_tail(inputs, scenario.simulation.importance_sampling, seed, shift)
@@ -243,6 +244,20 @@ def simulate(
     return with_variance_shares(ds)  # needs the year factors and the parameters
 
 
+def _plan(
+    scenario: Scenario, seed: int, started: StartedProcesses | None, own_lending: bool
+) -> ProcessPlan:
+    """The plan of the run's processes: ``started``'s, which must be this run's (the
+    same scenario object and seed; no lending given, no cache of books), else made."""
+    if started is None:
+        return process_plan(scenario, seed, with_volumes=False)
+    if started.scenario is not scenario or started.seed != seed or own_lending:
+        raise ValueError(
+            "simulate: `started` is for this scenario and seed, without `book` or `books`"
+        )
+    return started.plan
+
+
 def _work_ahead(given: Scenario, early: dict[str, str]) -> Callable[[], None]:
     """What :func:`simulate` would do after the institution processes, for this process to
     do while their workers run (it would only wait): the kernels' first call, loaded from
@@ -261,10 +276,5 @@ def books_key_of(scenario: Scenario, seed: int) -> str | None:
     processes): a sweep finds the designs that share books before it runs any."""
     if scenario.processes is None or scenario.lending_source != "processes":
         return None
-    decided = decision_parameters(scenario)
-    central = central_scenario(scenario)
-    n_replicas = central.processes.replicas if decided and central.processes else 1
-    per_replica = draw_replica_values(decided, seed, n_replicas)
-    replicas = replica_scenarios(central, decided, per_replica) if decided else None
-    volumes = build_volume_book(central, seed, skip=central.process_fed_segments())
-    return books_key(central, seed, volumes, replicas)
+    plan = process_plan(scenario, seed)
+    return books_key(plan.central, seed, plan.volumes, plan.replicas)

@@ -16,10 +16,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
-import xarray as xr
 from scipy import special
 
 from ..book import NUMBER_LIMIT, LoanBook, pack_id, segment_hash
@@ -32,8 +32,12 @@ from . import decisions
 from .draws import BANK_OFFICE, N_COLUMNS, REVIEW_OFFICE, applicant_draws, monthly_uniform
 from .institutions import Applicant, Desks, Rules, poisson_count, simulate_claims
 from .log import STATUSES, LogColumns, ProcessLog
+from .measures import Measures, stacked
 from .queues import DAYS_PER_MONTH, Clock, OfficeQueues
-from .workers import map_replicas, replica_workers
+from .workers import ReplicasUnderWay, map_replicas, replica_workers, start_replicas
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only; xarray is imported where it is used
+    import xarray as xr
 
 # PD grades of process-fed segments: one grid for all, fine enough that rounding a
 # true PD to its grade moves the portfolio's mean PD by well under 1%.
@@ -192,12 +196,66 @@ class ReplicaRun:
     """Everything one run of the processes produced, including its log and its staff."""
 
     book: LoanBook
-    measures: xr.Dataset
+    measures: xr.Dataset | Measures  # a Dataset from run_replica; arrays inside a worker
     renewal_share: np.ndarray  # by segment: share of surviving firms' renewals approved
     claim_lag: dict
     log: ProcessLog | None  # every application's outcome; None once only the results are kept
     officers: OfficeQueues | None  # None once only the results are kept (run_processes)
     reviewers: OfficeQueues | None
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What the engine needs of a replica, as a worker sends it back: no log, no staff
+    (a replica's log at record weight 1 is most of a run's memory), and the measures as
+    arrays (the worker has no xarray: ``measures.py``)."""
+
+    book: LoanBook
+    measures: Measures
+    renewal_share: np.ndarray
+    claim_lag: dict
+
+
+def start_processes(
+    scenario: Scenario,
+    seed: int,
+    other_book: LoanBook | None = None,
+    replica_scenarios: list[Scenario] | None = None,
+    workers: int | None = None,
+) -> ReplicasUnderWay | None:
+    """Fork the workers of ``run_processes(scenario, seed, other_book, replica_scenarios,
+    workers=workers)`` and start its replicas now; pass the result to that call as
+    ``under_way`` to collect them. None when the replicas would run in this process (one
+    worker or one replica): then there is nothing to start.
+
+    What the workers need is imported by then (this module's imports and the applicants'
+    jitted draws); xarray and the kernels need not be, and this process may import them
+    while the workers run (the CLI does).
+    """
+    pr = _processes_of(scenario)
+    n_workers = replica_workers(pr.replicas, workers)
+    if n_workers <= 1 or pr.replicas <= 1:
+        return None
+    _before_fork()
+    job = _replica_job(scenario, seed, other_book, replica_scenarios)
+    return start_replicas(job, pr.replicas, n_workers)
+
+
+def _replica_job(
+    scenario: Scenario,
+    seed: int,
+    other_book: LoanBook | None,
+    replica_scenarios: list[Scenario] | None,
+) -> Callable[[int], _Kept]:
+    """Replica r's run, as ``run_processes`` keeps it."""
+    given = replica_scenarios or [scenario] * _processes_of(scenario).replicas
+
+    def one(r: int) -> _Kept:
+        run = _replica_run(given[r], seed, r, other_book)
+        assert isinstance(run.measures, Measures)  # _replica_run's are arrays
+        return _Kept(run.book, run.measures, run.renewal_share, run.claim_lag)
+
+    return one
 
 
 def run_processes(
@@ -208,6 +266,7 @@ def run_processes(
     on_replica: Callable[[int], None] | None = None,
     workers: int | None = None,
     meanwhile: Callable[[], None] | None = None,
+    under_way: ReplicasUnderWay | None = None,
 ) -> ProcessResults:
     """Simulate the institutions ``processes.replicas`` times; replica r runs
     ``replica_scenarios[r]`` when given (its drawn decision parameters), else ``scenario``;
@@ -215,22 +274,20 @@ def run_processes(
 
     The replicas run in ``workers`` forked processes (``workers.replica_workers``: None
     is one per CPU, 1 is this process); the results do not depend on it. ``meanwhile()``
-    runs in this process while they work (``workers.map_replicas``).
+    runs in this process while they work (``workers.map_replicas``). ``under_way``: the
+    same call's replicas already started by :func:`start_processes` (then ``workers`` is
+    not read); they are collected here.
     """
     pr = _processes_of(scenario)
-    given = replica_scenarios or [scenario] * pr.replicas
-
-    def one(r: int) -> ReplicaRun:
-        # only what the engine needs of each replica: its log and queues go before the
-        # next one runs (a replica's log at record weight 1 is most of a run's memory)
-        return _kept(run_replica(given[r], seed, r, other_book))
-
-    n_workers = replica_workers(pr.replicas, workers)
-    if n_workers > 1:
-        _before_fork()
-    replicas = map_replicas(one, pr.replicas, n_workers, on_replica, meanwhile)
+    if under_way is None:
+        under_way = start_processes(scenario, seed, other_book, replica_scenarios, workers)
+    if under_way is not None:
+        replicas = under_way.collect(on_replica, meanwhile)
+    else:  # one worker: here, one after another
+        job = _replica_job(scenario, seed, other_book, replica_scenarios)
+        replicas = map_replicas(job, pr.replicas, 1, on_replica, meanwhile)
     books = [rep.book for rep in replicas]
-    measures = _stacked_measures([rep.measures for rep in replicas])
+    measures = stacked([rep.measures for rep in replicas])
     shares = np.stack([rep.renewal_share for rep in replicas])
     asked = ~np.isnan(shares)
     renew_share = np.where(
@@ -253,32 +310,13 @@ def run_processes(
     )
 
 
-def _stacked_measures(measures: list[xr.Dataset]) -> xr.Dataset:
-    """The replicas' measures along a new first dimension ``replica``: what
-    ``xr.concat(measures, dim="replica")`` gives, at a fifth of its time (every replica's
-    have the same variables and coordinates: those of the scenario)."""
-    first = measures[0]
-    data = {
-        name: (("replica", *var.dims), np.stack([m[name].values for m in measures]))
-        for name, var in first.data_vars.items()
-    }
-    return xr.Dataset(data, coords=first.coords)
-
-
 def _before_fork() -> None:
     """What every worker would otherwise do once for itself, done here before they fork so
     that they inherit it: compile the applicants' jitted draws (or load them from the
-    cache; the signatures of every call in this module: int64 arguments, float64 rows),
-    and make a first xarray Dataset, which imports ``dask.array`` where Dask is installed
-    (about 0.25 s of CPU, that this process spends anyway on its results)."""
+    cache; the signatures of every call in this module: int64 arguments, float64 rows).
+    The workers make no xarray objects (``measures.py``)."""
     applicant_draws(0, 0, 0, 0, 0, np.empty((0, N_COLUMNS)))
     monthly_uniform(0, 0, 0, 0, 0)
-    xr.Dataset({"first": ("x", np.zeros(1))})
-
-
-def _kept(run: ReplicaRun) -> ReplicaRun:
-    """``run`` without its log and staff."""
-    return dataclasses.replace(run, log=None, officers=None, reviewers=None)
 
 
 def run_replica(
@@ -288,6 +326,15 @@ def run_replica(
 
     ``other_book`` (lending not decided by the processes) adds to the expected claims.
     """
+    run = _replica_run(scenario, seed, replica, other_book)
+    return dataclasses.replace(run, measures=run.measures.to_dataset())
+
+
+def _replica_run(
+    scenario: Scenario, seed: int, replica: int, other_book: LoanBook | None
+) -> ReplicaRun:
+    """:func:`run_replica` with its measures as arrays (``measures.py``), as a worker
+    makes them."""
     pr = _processes_of(scenario)
     weight = pr.record_weight
     n_months = scenario.horizon.origination_years * 12
@@ -784,7 +831,7 @@ def posterior_pds(table: decisions.PosteriorTable, scores: np.ndarray) -> np.nda
 
 
 def _add_claim_handlers(
-    measures: xr.Dataset,
+    measures: Measures,
     party: str,
     handlers: OfficeQueues,
     reviewers: OfficeQueues | None,
@@ -793,14 +840,15 @@ def _add_claim_handlers(
     """Fold the claim handlers into the guarantor's staff utilisation (headcount-weighted:
     every simulated office has its full staff, so simulated headcounts are the real ones
     over the record weight)."""
-    util = measures["staff_utilisation"]
-    years = util.year.values
+    util = measures["staff_utilisation"]  # (year, party), changed in place
+    column = measures.coords["party"].index(party)
+    years = measures.coords["year"]
     extra = np.array([handlers.utilisation(y - scenario.horizon.start_year) for y in years])
     reviewer_capacity = reviewers.capacity if reviewers is not None else 0
-    combined = (util.sel(party=party).values * reviewer_capacity + extra * handlers.capacity) / (
+    combined = (util[:, column] * reviewer_capacity + extra * handlers.capacity) / (
         reviewer_capacity + handlers.capacity
     )
-    measures["staff_utilisation"].loc[{"party": party}] = combined
+    util[:, column] = combined
 
 
 def _book(scenario: Scenario, log: LogColumns, weight: int, n_months: int) -> LoanBook:
@@ -845,7 +893,7 @@ def _clock(scenario: Scenario) -> float:
 COUNT_MEASURES = ("applications", "approvals", "booked_approvals", "rejections", "abandoned")
 
 
-def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+def _at_mean_demand(measures: Measures, scenario: Scenario) -> Measures:
     """The measures of the mean demand from queues run at the ceiling D_hi (:func:`_clock`):
     counts divided by D_hi, decision days times D_hi (the clock ran D_hi times faster);
     staff utilisation is the mean demand's as it is. What thinning still leaves out: a
@@ -854,9 +902,9 @@ def _at_mean_demand(measures: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     ceiling = _clock(scenario)
     if ceiling == 1.0:
         return measures
-    for name in COUNT_MEASURES:  # in place: the same numbers, without xarray's alignment
-        measures[name].values /= ceiling
-    measures["decision_days_mean"].values *= ceiling
+    for name in COUNT_MEASURES:  # in place
+        measures[name][...] /= ceiling
+    measures["decision_days_mean"][...] *= ceiling
     return measures
 
 
@@ -879,7 +927,7 @@ def _renewal_share(log: LogColumns, tenor_years: np.ndarray) -> np.ndarray:
         return np.where(asked > 0, granted / np.where(asked > 0, asked, 1.0), np.nan)
 
 
-def _measures(scenario: Scenario, log: LogColumns, weight: int, officers, reviewers) -> xr.Dataset:
+def _measures(scenario: Scenario, log: LogColumns, weight: int, officers, reviewers) -> Measures:
     """Counts by arrival year and the segment applied to; approvals also by the segment the
     loan is booked in (a declined credit application offered a guarantee is booked in the
     guarantee's segment), and the approved loans' mean PD by booked segment.
@@ -935,7 +983,7 @@ def _measures(scenario: Scenario, log: LogColumns, weight: int, officers, review
     data["decision_days_mean"] = (("year", "segment"), decision_days)
     data["approved_pd_mean"] = (("year", "segment"), approved_pd)
     data["staff_utilisation"] = (("year", "party"), util)
-    return xr.Dataset(data, coords={**coords, "party": parties})
+    return Measures(data, coords={**coords, "party": parties})
 
 
 def _claims(

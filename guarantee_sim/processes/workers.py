@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -89,27 +89,68 @@ def map_replicas(
     forked and while they work (this process would only wait), or first when there are
     none. Nothing it does reaches the workers (a thread started before a fork would not
     be safe; this is after it)."""
-    if meanwhile is not None and (workers <= 1 or replicas <= 1):
-        meanwhile()
     if workers <= 1 or replicas <= 1:
+        if meanwhile is not None:
+            meanwhile()
         results = []
         for r in range(replicas):
             results.append(job(r))
             if done is not None:
                 done(1)
         return results
-    out: list = [None] * replicas
-    context = multiprocessing.get_context("fork")
-    # a fork context passes the initializer's arguments by inheritance, not by pickling
-    with context.Pool(min(workers, replicas), initializer=_start_worker, initargs=(job,)) as pool:
-        if meanwhile is not None:  # the pool has forked its workers: they start on their own
-            meanwhile()
+    return start_replicas(job, replicas, workers).collect(done, meanwhile)
+
+
+def start_replicas(job: Callable[[int], T], replicas: int, workers: int) -> ReplicasUnderWay[T]:
+    """Fork ``min(workers, replicas)`` processes (at least 2) and start ``job(r)`` for
+    every replica r in them; :meth:`ReplicasUnderWay.collect` gathers the results. This
+    process may do other work meanwhile (it is not blocked); the workers are forked now,
+    so they inherit the modules imported so far and nothing imported later."""
+    return ReplicasUnderWay(job, replicas, max(2, min(workers, replicas)))
+
+
+class ReplicasUnderWay(Generic[T]):
+    """Replicas running in forked workers (:func:`start_replicas`).
+
+    Collect them once (:meth:`collect`), or :meth:`close` to stop the workers (what
+    leaving a ``with`` block does: a run that fails before it collects leaves no worker
+    behind). Either way the workers end.
+    """
+
+    def __init__(self, job: Callable[[int], T], replicas: int, workers: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.replicas = replicas
+        # a fork context passes the initializer's arguments by inheritance, not by pickling
+        self._pool = context.Pool(workers, initializer=_start_worker, initargs=(job,))
         # chunksize 1: a replica per task, so a slow one does not hold others back
-        for r, result in pool.imap_unordered(_run, range(replicas), chunksize=1):
-            out[r] = result
-            if done is not None:
-                done(1)
-    return out
+        self._results = self._pool.imap_unordered(_run, range(replicas), chunksize=1)
+
+    def collect(
+        self,
+        done: Callable[[int], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list[T]:
+        """The replicas' results in replica order; ``done(1)`` as each is received (in
+        the order they finish) and ``meanwhile()`` first, as :func:`map_replicas`."""
+        with self:
+            if meanwhile is not None:
+                meanwhile()
+            out: list = [None] * self.replicas
+            for r, result in self._results:
+                out[r] = result
+                if done is not None:
+                    done(1)
+            return out
+
+    def close(self) -> None:
+        """Stop the workers (SIGTERM to those still running) and wait for them."""
+        self._pool.terminate()
+
+    def __enter__(self) -> ReplicasUnderWay[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _start_worker(job: Callable[[int], object]) -> None:
