@@ -1,10 +1,8 @@
-"""The package version, in a module of its own so that any layer can read it without a cycle."""
+"""The package version, in a module of its own so that any layer can read it without a cycle.
 
-from __future__ import annotations
+It is the one place the version is written: ``pyproject.toml`` reads it from here
+(``[tool.setuptools.dynamic]``), so the installed metadata says the same
+(``tests/test_startup.py``).
+"""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("guarantee-sim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+__version__ = "0.1.0"

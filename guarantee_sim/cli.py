@@ -254,6 +254,31 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _record_signal(signum: int, frame: object) -> None:
+    _received.append(signum)
+
+
+@contextlib.contextmanager
+def _holding_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM only recorded inside the block, and raised as
+    :class:`Interrupted` after it: for imports, where an exception raised by the handler
+    can land in a weakref callback or a garbage collection, which print its traceback and
+    go on."""
+    if threading.current_thread() is not threading.main_thread():  # main() in a thread
+        yield
+        return
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signums}
+    for signum in signums:
+        signal.signal(signum, _record_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    _raise_if_signalled()
+
+
 def _raise_if_signalled() -> None:
     """Stop here if a signal arrived whose exception was swallowed on the way (called
     before anything is written, and once more when the command ends)."""
@@ -589,7 +614,7 @@ def _importing_for_a_run() -> Iterator[None]:
 
 
 def _run(args, console: Console) -> int:
-    with _importing_for_a_run():  # what the institution processes need (Numba, SimPy)
+    with _importing_for_a_run(), _holding_signals():  # what the processes need: Numba, SimPy
         _configure_numba_cache()
         from .engine.early import start_processes_early
 
@@ -615,7 +640,7 @@ def _run(args, console: Console) -> int:
     # (engine/early.py). A cache of books may hold them: then they are not started.
     started = start_processes_early(scenario) if books is None else None
     with started if started is not None else contextlib.nullcontext():
-        with _importing_for_a_run():
+        with _importing_for_a_run(), _holding_signals():
             from ._no_dask import xarray_without_dask
             from .engine import simulate
         with xarray_without_dask():  # a run makes no Dask arrays: see _no_dask.py

@@ -105,7 +105,7 @@ def test_nothing_is_started_where_the_replicas_would_run_here(scenario):
 
 
 #: imported by what starts the processes; each should arrive only after the workers fork
-LATER = ("xarray", "pandas", "guarantee_sim.kernels.portfolio", "guarantee_sim.engine.simulate")
+LATER = ("xarray", "pandas", "guarantee_sim.kernels.portfolio", "guarantee_sim.engine.simulation")
 
 START = f"""
 import json, sys
@@ -139,3 +139,19 @@ def test_stacked_measures_are_those_of_the_replicas_datasets():
     assert all(isinstance(m, xr.Dataset) for m in each)
     xr.testing.assert_identical(together, xr.concat(each, dim="replica"))
     assert np.isfinite(together.staff_utilisation.sel(party="bank").values).all()
+
+
+def test_the_engine_s_names_are_its_functions_in_any_order_of_import():
+    """The engine imports its names on first use: each is the function, whichever of them
+    (or their modules) came first (a module named like one of them would shadow it)."""
+    script = (
+        "import json\n"
+        "from guarantee_sim.engine import books_key_of\n"
+        "import guarantee_sim.engine.simulation\n"
+        "from guarantee_sim.engine import simulate, build_inputs\n"
+        "import guarantee_sim.engine.inputs\n"
+        "from guarantee_sim.engine import build_volume_book\n"
+        "names = [books_key_of, simulate, build_inputs, build_volume_book]\n"
+        "print(json.dumps([callable(f) and type(f).__name__ == 'function' for f in names]))\n"
+    )
+    assert fresh_python(script) == [True, True, True, True]

@@ -229,7 +229,7 @@ def test_approvals_are_recorded_by_applied_and_booked_segment():
         segment=booked_in,
         decided=np.full(5, 11.0),
     )
-    m = process_run._measures(scenario, log, 2, _IdleStaff(), None).isel(year=0)
+    m = process_run._measures(scenario, log, 2, _IdleStaff(), None).to_dataset().isel(year=0)
     assert float(m.approvals.sel(segment="credit")) == 6  # by the segment applied to
     assert float(m.approvals.sel(segment="sme")) == 2
     booked = m.booked_approvals

@@ -73,7 +73,11 @@ def test_fast_paths_import_nothing_heavy(argv):
 
 
 def test_version_is_the_package_version():
+    from importlib.metadata import version
+
     from guarantee_sim import __version__
+
+    assert version("guarantee-sim") == __version__  # pyproject.toml reads _version.py
 
     out = run(["--version"])
     assert out["stdout"].strip() == f"guarantee-sim {__version__}"

@@ -15,10 +15,10 @@ _EXPORTS = {
     "BooksInMemory": "inputs",
     "LoanBook": "volumes",
     "basel_sme_correlation": "analytic",
-    "books_key_of": "simulate",
+    "books_key_of": "simulation",
     "build_inputs": "inputs",
     "build_volume_book": "volumes",
-    "simulate": "simulate",
+    "simulate": "simulation",
     "vasicek_loss_quantile": "analytic",
 }
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ..book import LoanBook
     from .analytic import basel_sme_correlation, vasicek_loss_quantile
     from .inputs import BooksInMemory, build_inputs
-    from .simulate import books_key_of, simulate
+    from .simulation import books_key_of, simulate
     from .volumes import build_volume_book
 
 
