@@ -120,6 +120,15 @@ def test_a_local_cluster_s_housekeeping_wakes_at_most_once_a_second(client):
     assert all("tick" in callbacks for callbacks in servers)
 
 
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers
+def test_a_local_cluster_gives_a_worker_a_task_only_when_its_thread_is_free(client):
+    """Dask's default gives a 1-thread worker a second task to hold: a design's read-back
+    (put ahead of the queued tasks) waited behind it, and in the last round one worker
+    held a task the other could have run (runner.FREE_THREADS_ONLY)."""
+    saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+    assert saturation == 1.0
+
+
 @pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
 def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
     store = tmp_path / "s.zarr"

@@ -219,6 +219,13 @@ QUIET_CLUSTER = {
 }
 
 
+#: a worker is given a task when its thread is free, not one more to hold beside the one
+#: it runs (dask's default, 1.1 a thread, rounds up to 2 on a 1-thread worker): a design's
+#: read-back, put ahead of the queued tasks, then waited 2-3 s behind a task its worker
+#: held, and in the last round one worker held a task while the other had none
+FREE_THREADS_ONLY = {"distributed.scheduler.worker-saturation": 1.0}
+
+
 def local_cluster(workers: int):
     """A ``LocalCluster`` of ``workers`` processes, one thread and one Numba thread each,
     deaf to SIGINT (:func:`~.tasks.dask_setup`: Ctrl-C is the command line's to handle)."""
@@ -228,7 +235,7 @@ def local_cluster(workers: int):
     from distributed import LocalCluster
 
     # (the nannies pass the config on to their workers)
-    with dask.config.set(QUIET_CLUSTER):
+    with dask.config.set({**QUIET_CLUSTER, **FREE_THREADS_ONLY}):
         return LocalCluster(
             # not a worker's slow shutdown on a busy machine, nor the lost connections of
             # a cluster closed on Ctrl-C; a task's error still reaches the client
