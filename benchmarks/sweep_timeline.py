@@ -92,6 +92,15 @@ def main() -> None:
     for begin, end, worker, key in sorted(runs):
         span = f"{begin:7.2f} -> {end:7.2f}  ({end - begin:.2f} s)"
         print(f"  task {key[:44]:44s} {worker[-6:]:>6s} {span}")
+    # where a worker waited: from the start to the end of run_sweep, minus its tasks
+    for worker in sorted({w for _, _, w, _ in runs}):
+        spans = [(b, e) for b, e, w, _ in runs if w == worker]
+        busy = sum(e - b for b, e in spans)
+        last = max(e for _, e in spans)
+        print(
+            f"  worker {worker[-6:]}: tasks {busy:.2f} s, idle {wall - busy:.2f} s "
+            f"(of which after its last task {wall - last:.2f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,61 @@ def test_a_task_on_a_cluster_keeps_its_worker_s_one_thread(tmp_path, client):
     assert keys and all(k.startswith(("sweep-", "finish_design-")) for k in keys), keys
 
 
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers: ~15 s of CPU
+def test_every_design_read_back_on_a_worker_reaches_the_combine(
+    tmp_path, reference, client, monkeypatch
+):
+    """Each design's read-back (finish_design, on a worker) is fetched in the tasks' loop as
+    it finishes: the last, submitted after the last task, and those of a resumed sweep,
+    submitted before any task, too. One missed would be read again on the client (the
+    same numbers, its serial work twice)."""
+    from guarantee_sim.sweep import runner
+
+    combine = runner.combine_store
+    given: list[set[int]] = []
+
+    def combine_store(plan, store, designs=None):
+        given.append(set(designs or {}))
+        return combine(plan, store, designs)
+
+    monkeypatch.setattr(runner, "combine_store", combine_store)
+    store = tmp_path / "s.zarr"
+    assert_same(run_sweep(EXPERIMENT, store=store, client=client, task_paths=4), reference)
+    (store / TASKS / "d00001_p000000004").unlink()  # design 1 to finish again
+    assert_same(run_sweep(EXPERIMENT, store=store, client=client, task_paths=4), reference)
+    assert given == [{0, 1, 2, 3}, {0, 1, 2, 3}]
+
+
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers
+def test_a_local_cluster_s_housekeeping_wakes_at_most_once_a_second(client):
+    """Every process of a local cluster timed its event loop 50 times a second, sampled
+    its CPU twice, and each nanny its worker's memory 10 times: 0.13 s of CPU a second
+    on the cores the tasks share (runner.QUIET_CLUSTER)."""
+
+    def intervals(dask_worker=None, dask_scheduler=None):
+        server = dask_worker or dask_scheduler
+        return {k: v.callback_time for k, v in server.periodic_callbacks.items()}
+
+    servers = [
+        *client.run(intervals).values(),
+        *client.run(intervals, nanny=True).values(),
+        client.run_on_scheduler(intervals),
+    ]
+    for callbacks in servers:
+        for name in ("tick", "monitor", "memory_monitor"):
+            assert callbacks.get(name, 1000) >= 1000, (name, callbacks)
+    assert all("tick" in callbacks for callbacks in servers)
+
+
+@pytest.mark.slow  # on the module's LocalCluster of 2 workers
+def test_a_local_cluster_gives_a_worker_a_task_only_when_its_thread_is_free(client):
+    """Dask's default gives a 1-thread worker a second task to hold: a design's read-back
+    (put ahead of the queued tasks) waited behind it, and in the last round one worker
+    held a task the other could have run (runner.FREE_THREADS_ONLY)."""
+    saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+    assert saturation == 1.0
+
+
 @pytest.mark.slow  # two fresh interpreters: ~20 s of CPU
 def test_a_sweep_killed_while_writing_a_task_resumes_to_the_same_store(tmp_path, reference):
     store = tmp_path / "s.zarr"

@@ -169,9 +169,13 @@ def run_inline(tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, 
         yield i, run_task(task)
 
 
-def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, Any]]:
+def run_on_dask(
+    client, tasks: list[Task], waits: dict[int, int], extras: _Runner | None = None
+) -> Iterator[tuple[int, Any]]:
     """Every task on the client's cluster, as they finish; an interrupt (Ctrl-C) or an
-    error cancels what is left on the cluster."""
+    error cancels what is left on the cluster. ``extras``: the runner whose other
+    functions (:meth:`_Runner.submit`: the designs' read-back) finish in the same loop,
+    each value fetched as it is ready, not all after the last task."""
     import uuid
 
     from distributed import as_completed
@@ -184,13 +188,42 @@ def run_on_dask(client, tasks: list[Task], waits: dict[int, int]) -> Iterator[tu
         future = client.submit(run_task, task, *after, key=f"sweep-{task.name}-{run}")
         futures.append(future)
         index[future.key] = i
+    done = as_completed(futures)
+    if extras is not None:
+        extras.start(done)
     try:
-        for future in as_completed(futures):
-            yield index[future.key], future.result()
+        for future in done:
+            if future.key in index:
+                yield index[future.key], future.result()
+            elif extras is not None:
+                extras.finished(future)
     finally:
-        left = [f for f in futures if not f.done()]
+        others = extras.futures() if extras is not None else []
+        left = [f for f in [*futures, *others] if not f.done()]
         if left:
             client.cancel(left, force=True)
+
+
+#: a local cluster's housekeeping, made rare: CPU taken from the tasks on the cores they
+#: share, for what no sweep reads. The statistical profiler samples every thread's stack
+#: 100 times a second; every process (scheduler, nannies, workers) wakes 50 times a second
+#: to time its event loop (the "tick": a warning when it is blocked), twice a second to
+#: sample its CPU and memory (the dashboard's), and a nanny 10 times a second to check its
+#: worker's memory. Idle, a cluster of 2 workers took 0.13 s of CPU a second (about 0.07
+#: of it the scheduler and nannies in the client's process), 0.02 s with these.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+#: a worker is given a task when its thread is free, not one more to hold beside the one
+#: it runs (dask's default, 1.1 a thread, rounds up to 2 on a 1-thread worker): a design's
+#: read-back, put ahead of the queued tasks, then waited 2-3 s behind a task its worker
+#: held, and in the last round one worker held a task while the other had none
+FREE_THREADS_ONLY = {"distributed.scheduler.worker-saturation": 1.0}
 
 
 def local_cluster(workers: int):
@@ -201,10 +234,8 @@ def local_cluster(workers: int):
     import dask
     from distributed import LocalCluster
 
-    # the workers' statistical profiler samples every thread's stack 100 times a second:
-    # CPU taken from the tasks, for a profile no sweep reads (the nannies pass the
-    # config on to their workers)
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    # (the nannies pass the config on to their workers)
+    with dask.config.set({**QUIET_CLUSTER, **FREE_THREADS_ONLY}):
         return LocalCluster(
             # not a worker's slow shutdown on a busy machine, nor the lost connections of
             # a cluster closed on Ctrl-C; a task's error still reaches the client
@@ -353,12 +384,15 @@ def run_sweep(
         if task.name in done and on_task is not None:
             on_task(task)
     left = Counter(task.design for task in todo)
-    finished: dict[int, Any] = {}  # design -> its paths, summarised (a future on a cluster)
+    designs: dict[int, xr.Dataset] = {}  # design -> its paths, summarised
     with _executor(client, workers) as run:
 
         def finish(design: int) -> None:
             if not plan.summaries:  # on a worker, while the other designs' tasks run
-                finished[design] = run.submit(finish_design, str(store), design, plan)
+                run.submit(finish_design, str(store), design, plan, then=keep(design))
+
+        def keep(design: int) -> Callable[[xr.Dataset], None]:
+            return lambda ds: designs.__setitem__(design, ds)
 
         for design in range(len(plan.scenarios)):
             if left[design] == 0:  # resumed: all its tasks are in the store
@@ -369,7 +403,6 @@ def run_sweep(
             left[todo[i].design] -= 1
             if left[todo[i].design] == 0:
                 finish(todo[i].design)
-        designs = {d: future.result() for d, future in sorted(finished.items())}
     combined = combine_store(plan, store, designs)
     if plan.summaries or not complete_draft(plan, store, combined, designs):
         write_result(store, combined)  # whole: the designs' slices are not all there
@@ -404,31 +437,42 @@ class _executor:
 
 class _Runner:
     """``run(tasks, waits)`` yields finished tasks (:func:`run_on_dask`, or
-    :func:`run_inline` without a client); ``submit(fn, *args)`` runs one more function
-    there, with ``.result()`` to wait for its value."""
+    :func:`run_inline` without a client); ``submit(fn, *args, then=f)`` runs one more
+    function there and calls ``f`` with its value here: at once in this process, on a
+    cluster as soon as it is ready (in the tasks' loop, which ends when every one has)."""
 
     def __init__(self, client) -> None:
         self.client = client
+        self.waiting: dict[str, tuple[Any, Callable[[Any], None]]] = {}  # key -> future, then
+        self.done: Any = None  # the tasks' ``as_completed``, once their loop is under way
 
     def __call__(self, tasks: list[Task], waits: dict[int, int]) -> Iterator[tuple[int, Any]]:
         if self.client is None:
             return run_inline(tasks, waits)
-        return run_on_dask(self.client, tasks, waits)
+        return run_on_dask(self.client, tasks, waits, self)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None]) -> None:
         if self.client is None:
-            return _Done(fn(*args))
+            then(fn(*args))
+            return
         # ahead of the tasks queued: a design is read back as soon as a worker is free,
         # not after every task (only the last design's is then left for the end)
-        return self.client.submit(fn, *args, pure=False, priority=1)
+        future = self.client.submit(fn, *args, pure=False, priority=1)
+        self.waiting[future.key] = (future, then)
+        if self.done is not None:
+            self.done.add(future)
 
+    def start(self, done) -> None:
+        """The tasks' loop begins: it waits for what was submitted before too."""
+        self.done = done
+        done.update([future for future, _ in self.waiting.values()])
 
-class _Done:
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def finished(self, future) -> None:
+        _, then = self.waiting.pop(future.key)
+        then(future.result())
 
-    def result(self) -> Any:
-        return self.value
+    def futures(self) -> list:
+        return [future for future, _ in self.waiting.values()]
 
 
 def dashboard(client) -> str | None:
