@@ -264,18 +264,8 @@ def _holding_signals() -> Iterator[None]:
     :class:`Interrupted` after it: for imports, where an exception raised by the handler
     can land in a weakref callback or a garbage collection, which print its traceback and
     go on."""
-    if threading.current_thread() is not threading.main_thread():  # main() in a thread
+    with _stop_signals_handled_by(_record_signal):
         yield
-        return
-    signums = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.getsignal(signum) for signum in signums}
-    for signum in signums:
-        signal.signal(signum, _record_signal)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     _raise_if_signalled()
 
 
@@ -290,18 +280,26 @@ def _raise_if_signalled() -> None:
 def _stopping_on_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` inside the block (SIGTERM would
     otherwise end the process at once, leaving its temporary files)."""
+    with _stop_signals_handled_by(_raise_interrupted):
+        yield
+
+
+@contextlib.contextmanager
+def _stop_signals_handled_by(handler) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` inside the block, and to whatever handled them
+    before after it (only Python's main thread may set handlers: elsewhere, unchanged)."""
     if threading.current_thread() is not threading.main_thread():  # main() in a thread
         yield
         return
     signums = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.getsignal(signum) for signum in signums}
     for signum in signums:
-        signal.signal(signum, _raise_interrupted)
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, restored in previous.items():
+            signal.signal(signum, restored)
 
 
 #: the files and folders this invocation has written, for the message on an interrupt
