@@ -24,6 +24,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from ._version import __version__
@@ -249,9 +250,26 @@ class Interrupted(KeyboardInterrupt):
 _received: list[int] = []
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
+    if _in_llvm_callback(frame):  # raised here, it would be printed and dropped: kept in
+        return  # _received and raised at the run's next progress report (_Phases)
     raise Interrupted(signum)
+
+
+def _in_llvm_callback(frame: FrameType | None) -> bool:
+    """Whether Python code of llvmlite is on the stack: while Numba compiles or loads a
+    kernel, LLVM calls back into Python through ctypes, and ctypes prints an exception
+    raised there ("Exception ignored on calling ctypes callback function") and goes on."""
+    llvmlite = sys.modules.get("llvmlite")
+    if llvmlite is None or llvmlite.__file__ is None:
+        return False
+    package = os.path.dirname(llvmlite.__file__) + os.sep
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(package):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _record_signal(signum: int, frame: object) -> None:
@@ -581,13 +599,22 @@ class _Phases:
         self._task = None
 
     def phase(self, description: str, total: int | None = None) -> None:
+        _raise_if_signalled_on_main_thread()
         if self._task is not None:
             self._bar.update(self._task, visible=False)
         self._task = self._bar.add_task(description, total=total)
 
     def advance(self, steps: int = 1) -> None:
+        _raise_if_signalled_on_main_thread()
         if self._task is not None:
             self._bar.advance(self._task, steps)
+
+
+def _raise_if_signalled_on_main_thread() -> None:
+    """A signal whose exception was dropped (in an LLVM callback, say) stops the run at its
+    next progress report, a block of paths later, not when the last block is done."""
+    if threading.current_thread() is threading.main_thread():
+        _raise_if_signalled()
 
 
 @contextlib.contextmanager

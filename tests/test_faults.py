@@ -153,6 +153,63 @@ def test_interrupt_swallowed_while_simulating_still_stops(command, tmp_path, mon
     assert listing(tmp_path) == []
 
 
+def _as_if_in_llvmlite(source: str) -> dict:
+    """``source`` run as if it were llvmlite's code: the frames of LLVM's ctypes callbacks
+    into Numba while it compiles or loads a kernel."""
+    import llvmlite
+
+    filename = str(Path(llvmlite.__file__).parent / "binding" / "as_if_callback.py")
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def test_a_signal_inside_an_llvm_callback_stops_the_run_at_its_next_progress_report(
+    tmp_path, monkeypatch
+):
+    """Raised inside LLVM's ctypes callback, the Interrupted would be printed ("Exception
+    ignored on calling ctypes callback function", a traceback) and dropped, and the run
+    would go on to its last block (CI: compare-SIGINT ran 120 s past its Ctrl-C). It is
+    kept, and raised at the run's next progress report."""
+    import guarantee_sim.engine
+    from guarantee_sim import cli
+
+    dropped: list[BaseException] = []
+    callback = _as_if_in_llvmlite(
+        "def callback(dropped):\n"
+        "    try:\n"
+        "        signal.raise_signal(signal.SIGINT)  # to this thread: delivered here\n"
+        "        sum(range(1000))\n"
+        "    except BaseException as e:  # what ctypes does with it\n"
+        "        dropped.append(e)\n"
+        "import signal\n"
+    )["callback"]
+    reports: list[str] = []
+    original_simulate = guarantee_sim.engine.simulate
+
+    def compiling_then_simulating(*args, **kwargs):
+        callback(dropped)
+        reports.append("simulating")
+        return original_simulate(*args, **kwargs)
+
+    monkeypatch.setattr(guarantee_sim.engine, "simulate", compiling_then_simulating)
+    rc, _, err = run_main("run", GOOD, "--paths", 10, "--out", tmp_path / "r.nc")
+    assert dropped == []
+    assert reports == ["simulating"]
+    _assert_interrupted(rc, err, signal.SIGINT)
+    assert listing(tmp_path) == []
+
+    # and at the next report, not at the end of the run: the first phase raises
+    cli._received.clear()
+    with cli._stopping_on_signals():
+        callback(dropped)
+        assert dropped == []
+        phases = cli._Phases(cli._progress_bar(cli.Console(), quiet=True))
+        with pytest.raises(cli.Interrupted):
+            phases.phase("paths", 10)
+    cli._received.clear()
+
+
 def test_handlers_restored_after_main(tmp_path):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     rc, _, _ = run_main("validate", GOOD)
