@@ -52,10 +52,10 @@ def script(entry: str, *argv, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_run_ends_at_once_with_the_same_output_file_and_status(tmp_path):
+    # file names of one length: the "results written to" line wraps alike at 100 columns
+    out = {"main": tmp_path / "before.nc", "console_main": tmp_path / "after_.nc"}
     ran = {
-        entry: script(
-            entry, "run", GOOD, "--paths", "20", "--out", tmp_path / f"{entry}.nc", cwd=tmp_path
-        )
+        entry: script(entry, "run", GOOD, "--paths", "20", "--out", out[entry], cwd=tmp_path)
         for entry in ("main", "console_main")
     }
     before, now = ran["main"], ran["console_main"]
@@ -64,14 +64,14 @@ def test_run_ends_at_once_with_the_same_output_file_and_status(tmp_path):
     assert TORN_DOWN not in now.stderr  # the teardown was skipped
     # every line printed (stdout is a pipe: block-buffered, lost unless flushed)
     assert "Loss over the run by party" in now.stdout
-    assert now.stdout.replace("console_main.nc", "main.nc") == before.stdout
+    assert now.stdout.replace("after_.nc", "before.nc") == before.stdout
     assert now.stderr == before.stderr.replace(TORN_DOWN + "\n", "")
     with (
-        xr.open_dataset(tmp_path / "main.nc") as a,
-        xr.open_dataset(tmp_path / "console_main.nc") as b,
+        xr.open_dataset(out["main"]) as a,
+        xr.open_dataset(out["console_main"]) as b,
     ):
         xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["console_main.nc", "main.nc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["after_.nc", "before.nc"]
 
 
 @pytest.mark.parametrize(
