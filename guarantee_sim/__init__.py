@@ -22,9 +22,9 @@ compiled kernels are cached). The ``ds.gs`` accessor is registered when
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from ._lazy import LazyNames
 from ._version import __version__
 
 #: public name -> the module that defines it (imported on first access)
@@ -65,15 +65,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .engine import simulate
 
 
+_LAZY = LazyNames(__name__, globals(), _EXPORTS, _SUBPACKAGES)
+
+
 def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value  # the next access is a plain attribute lookup
-        return value
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _LAZY.attribute(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))
+    return _LAZY.names()

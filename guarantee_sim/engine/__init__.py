@@ -7,8 +7,9 @@ kernels' and the results' modules (xarray, pandas) with it.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import LazyNames
 
 #: public name -> the module of this package that defines it
 _EXPORTS = {
@@ -41,13 +42,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .volumes import build_volume_book
 
 
+_LAZY = LazyNames(__name__, globals(), _EXPORTS)
+
+
 def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value  # the next access is a plain attribute lookup
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _LAZY.attribute(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _LAZY.names()
