@@ -205,35 +205,32 @@ def _kernel_cpu(gs, scenario, args) -> float:
 def _llvm_phases() -> dict[str, float]:
     """LLVM's phases (function passes, module passes, machine code) summed over the
     compiled libraries of the package's functions (``NUMBA_LLVM_PASS_TIMINGS=1``)."""
-    from numba.core.registry import CPUDispatcher
-
     phases: dict[str, float] = defaultdict(float)
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("guarantee_sim"):
-            continue
-        for value in vars(module).values():
-            if isinstance(value, CPUDispatcher) and value.py_func.__module__ == name:
-                for overload in value.overloads.values():
-                    for timing in overload.metadata.get("llvm_pass_timings") or ():
-                        phase = timing.name.split(" [")[0]
-                        if phase.startswith("Function passes"):
-                            phase = "Function passes"
-                        phases[phase] += timing.timings.get_total_time() or 0.0
+    for dispatcher in _package_dispatchers():
+        for overload in dispatcher.overloads.values():
+            for timing in overload.metadata.get("llvm_pass_timings") or ():
+                phase = timing.name.split(" [")[0]
+                if phase.startswith("Function passes"):
+                    phase = "Function passes"
+                phases[phase] += timing.timings.get_total_time() or 0.0
     return dict(phases)
 
 
 def _signatures() -> dict[str, int]:
     """Compiled signatures of every jitted function of the package now loaded."""
+    return {_name(d): len(d.signatures) for d in _package_dispatchers()}
+
+
+def _package_dispatchers():
+    """Every jitted function of the package now loaded, once (in the module defining it)."""
     from numba.core.registry import CPUDispatcher
 
-    found = {}
     for name, module in list(sys.modules.items()):
         if not name.startswith("guarantee_sim"):
             continue
         for value in vars(module).values():
             if isinstance(value, CPUDispatcher) and value.py_func.__module__ == name:
-                found[_name(value)] = len(value.signatures)
-    return found
+                yield value
 
 
 if __name__ == "__main__":
