@@ -211,6 +211,8 @@ class Function:
 
 @dataclass
 class Instruction:
+    """One line of ``objdump``'s listing of a function."""
+
     offset: int  # in the function
     text: str
     target: str | None  # the symbol a relocation on it refers to (a callee, a constant)
@@ -231,6 +233,13 @@ class Samples:
     by_function: collections.Counter = field(default_factory=collections.Counter)
     by_address: collections.Counter = field(default_factory=collections.Counter)
     elsewhere: collections.Counter = field(default_factory=collections.Counter)
+
+    def by_name(self) -> collections.Counter:
+        """Samples per ``module.function``, its copies and specialisations together."""
+        counts: collections.Counter = collections.Counter()
+        for function, n in self.by_function.items():
+            counts[function.name] += n
+        return counts
 
 
 def short_name(symbol: str) -> str:
@@ -354,9 +363,7 @@ def _hottest_copies(samples: Samples) -> dict[str, Function]:
 
 
 def print_functions(samples: Samples, top_elsewhere: int = 10) -> None:
-    by_name: collections.Counter = collections.Counter()
-    for function, n in samples.by_function.items():
-        by_name[function.name] += n
+    by_name = samples.by_name()
     total = max(samples.total, 1)
     jitted = sum(by_name.values())
     print(f"\njitted functions, share of all {samples.total:,} samples in the rounds:")
@@ -371,12 +378,11 @@ def print_functions(samples: Samples, top_elsewhere: int = 10) -> None:
 
 def print_copies(samples: Samples) -> None:
     print(f"\ncalls pushing more than {MIN_WORDS} words (functions with >= 1% of the samples):")
-    by_name: collections.Counter = collections.Counter()
-    for function, n in samples.by_function.items():
-        by_name[function.name] += n
-    for name, function in _hottest_copies(samples).items():
-        if by_name[name] < MIN_SHARE * samples.total:
-            continue
+    hottest = _hottest_copies(samples)
+    for name, n in samples.by_name().most_common():
+        if n < MIN_SHARE * samples.total:
+            break
+        function = hottest[name]
         copies = by_value_copies(disassemble(function))
         listed = ", ".join(f"{callee} {pushes}" for callee, pushes in copies) or "none"
         print(f"  {name} ({function.size:,} bytes): {listed}")
@@ -427,6 +433,12 @@ def _perf_refused(workdir: Path) -> str | None:
     return "\n  ".join(lines[:4]) or f"exit status {probe.returncode}"
 
 
+def _positive(text: str) -> int:
+    if (n := int(text)) < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:  # run by perf record: --child DIR CASE ROUNDS
@@ -436,9 +448,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("case", choices=["hot", *FULL_MODEL])
-    parser.add_argument("--rounds", type=int, default=4, help="calls sampled (default 4)")
+    parser.add_argument("--rounds", type=_positive, default=4, help="calls sampled (default 4)")
     parser.add_argument("--function", metavar="REGEX", help="show this function's hot code")
-    parser.add_argument("--top", type=int, default=5, help="hot instructions shown")
+    parser.add_argument("--top", type=_positive, default=5, help="hot instructions shown")
     args = parser.parse_args(argv)
 
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -448,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             "(needed: perf, and binutils' objdump and readelf)"
         )
         return 2
-    print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="jit_profile-") as tmp:
         workdir = Path(tmp)
         if (refusal := _perf_refused(workdir)) is not None:
