@@ -21,8 +21,9 @@ How to read it:
 * **functions**: each jitted function's share of all samples in the rounds, by
   ``module.function`` (all its specialisations and copies together: a cached kernel carries
   a copy of each callee that was not inlined), then the top symbols outside the jitted
-  code (libm's ``pow``, ``exp``, ``log1p``; the interpreter; the kernel). The shares are
-  self time: a callee's samples are not in its caller's.
+  code (libm's ``pow``, ``exp``, ``log1p``; the interpreter; the OS kernel; ``[unknown]``
+  in a ``perf-PID.map`` would be jitted code the table missed). The shares are self time:
+  a callee's samples are not in its caller's.
 * **by-value copies**: for each jitted function with at least 1% of the samples, its calls
   preceded by more than 32 ``push`` instructions, with the callee and the count. Numba
   passes a namedtuple of arrays by value: every array field is several words (data
@@ -67,7 +68,7 @@ CONTROL, ACK = "perf-control", "perf-ack"
 
 
 class ObjectCode:
-    """Each Numba library's object code as it is handed to the JIT linker, by library name.
+    """Each Numba library's object code as it is handed to the JIT linker.
 
     Installed before ``guarantee_sim`` is imported, so no kernel escapes it.
     """
@@ -75,7 +76,9 @@ class ObjectCode:
     def __init__(self) -> None:
         from numba.core.codegen import CPUCodeLibrary
 
-        self.libraries: dict[str, tuple[object, bytes]] = {}
+        # by the library's identity, not its name: every specialisation of a function
+        # compiles into a library of the same name
+        self.libraries: dict[int, tuple[object, bytes]] = {}
         # classmethods called by the JIT with the module it links: on a compile, with the
         # new object code; on a cache load, to ask for the cached object code
         compiled = vars(CPUCodeLibrary)["_object_compiled_hook"].__func__
@@ -103,7 +106,7 @@ class ObjectCode:
         # modules that are not a library's (Numba's helpers) have none and are skipped
         library = getattr(ll_module, "_CPUCodeLibrary__library", None)
         if library is not None:
-            self.libraries[library.name] = (library, bytes(buf))
+            self.libraries[id(library)] = (library, bytes(buf))
 
     def write_table(self, workdir: Path) -> int:
         """Write each object file and ``functions.tsv`` (runtime address, size, object
@@ -137,8 +140,14 @@ def _placed_functions(library, obj: Path) -> list[tuple[int, int, str, str, int,
             symbols.append((parts[6], int(parts[1], 16), int(parts[2]), parts[4], parts[7]))
     bases: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for index, offset, _, binding, name in symbols:
-        if binding == "GLOBAL":
-            bases[index][library.get_pointer_to_function(name) - offset] += 1
+        if binding != "GLOBAL":
+            continue
+        try:
+            address = library.get_pointer_to_function(name)
+        except ReferenceError:  # a library discarded after compiling: none of it runs
+            return []
+        if address:
+            bases[index][address - offset] += 1
     return [
         (bases[index].most_common(1)[0][0] + offset, size, obj.name, sections[index], offset, name)
         for index, offset, size, _, name in symbols
