@@ -208,7 +208,8 @@ def _llvm_phases() -> dict[str, float]:
     phases: dict[str, float] = defaultdict(float)
     for dispatcher in _package_dispatchers():
         for overload in dispatcher.overloads.values():
-            for timing in overload.metadata.get("llvm_pass_timings") or ():
+            # an overload loaded from the cache has no metadata (and was not compiled here)
+            for timing in (overload.metadata or {}).get("llvm_pass_timings") or ():
                 phase = timing.name.split(" [")[0]
                 if phase.startswith("Function passes"):
                     phase = "Function passes"

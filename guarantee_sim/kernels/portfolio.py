@@ -214,11 +214,10 @@ def simulate_path(seed, path, book, fixed_seg, party, macro, settings, params, o
             first = book.replica_start[replica]
             last = first + book.n_initial[replica]
             whole = scratch.whole
-            # is_new False as a value, not the literal: a literal False here and True in
-            # _lend compiled originate_records and its callees twice (5 s of a first run)
-            is_new = now < 0
+            # the initial book: not new lending (a literal is typed as a plain bool by
+            # _numba_cache.jit, so this and _lend's True compile one originate_records)
             originate_records(
-                first, last, is_new, now, whole, book, seg, settings, draws, ledger, scratch, out
+                first, last, False, now, whole, book, seg, settings, draws, ledger, scratch, out
             )
         if now < settings.origination_months:
             _lend(now, replica, book, seg, party, settings, draws, ledger, state, scratch, out)
