@@ -447,11 +447,11 @@ def _binomial_inversion(n, p, u):
     inv = _RECIPROCALS
     while True:
         if k < RECIPROCAL_LIMIT:
-            j = np.int64(k)
+            j = np.uint64(k)  # unsigned: no code for negative indices
             r0 = (nf - k) * inv[j] * ratio
-            r1 = (nf - k - 1.0) * inv[j + 1] * ratio
-            r2 = (nf - k - 2.0) * inv[j + 2] * ratio
-            r3 = (nf - k - 3.0) * inv[j + 3] * ratio
+            r1 = (nf - k - 1.0) * inv[j + np.uint64(1)] * ratio
+            r2 = (nf - k - 2.0) * inv[j + np.uint64(2)] * ratio
+            r3 = (nf - k - 3.0) * inv[j + np.uint64(3)] * ratio
         else:
             r0 = (nf - k) / (k + 1.0) * ratio
             r1 = (nf - k - 1.0) / (k + 2.0) * ratio

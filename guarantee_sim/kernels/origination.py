@@ -82,27 +82,35 @@ Generation = namedtuple(
 )
 
 
+#: indices as unsigned integers: Numba adds no code for negative indices (Python's
+#: wraparound) to an unsigned index, which the ledger's three-dimensional updates, made
+#: per record, otherwise pay in every dimension
+index = np.uint64
+
+
 @jit(**NO_REFCOUNT)
 def _join_balance(month, now, seg, band, amount, subsidised, ledger):
     """Schedule ``amount`` to join the balance at ``month`` (now if it is this month)."""
+    m, s, b = index(month), index(seg), index(band)
     if month == now:
-        ledger.balance[seg, band] += amount
-        ledger.subsidy_balance[seg] += subsidised
+        ledger.balance[s, b] += amount
+        ledger.subsidy_balance[s] += subsidised
     else:
-        ledger.balance_change[month, seg, band] += amount
-        ledger.subsidy_change[month, seg] += subsidised
+        ledger.balance_change[m, s, b] += amount
+        ledger.subsidy_change[m, s] += subsidised
 
 
 @jit(**NO_REFCOUNT)
 def _leave_balance(month, now, seg, band, amount, subsidised, ledger):
     """Schedule ``amount`` to leave the balance at ``month`` (now if it is this month)."""
-    ledger.released[month, seg, band] += amount
+    m, s, b = index(month), index(seg), index(band)
+    ledger.released[m, s, b] += amount
     if month == now:
-        ledger.balance[seg, band] -= amount
-        ledger.subsidy_balance[seg] -= subsidised
+        ledger.balance[s, b] -= amount
+        ledger.subsidy_balance[s] -= subsidised
     else:
-        ledger.balance_change[month, seg, band] -= amount
-        ledger.subsidy_change[month, seg] -= subsidised
+        ledger.balance_change[m, s, b] -= amount
+        ledger.subsidy_change[m, s] -= subsidised
 
 
 #: a window's defaults up to this many get a month each from a digit of a 32-bit word, four
@@ -228,8 +236,8 @@ def originate_records(
         for i in range(n_pending):
             r = scratch.pending[i]
             column = r - chunk_first  # words[:, column] is this record's first Philox block
-            scale = shares[book.segment[r]]
-            if book.fast_window[r] >= 0:  # a fast-path loan that defaults
+            scale = shares[index(book.segment[index(r)])]
+            if book.fast_window[index(r)] >= 0:  # a fast-path loan that defaults
                 _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, out)
             else:
                 _originate_record(
@@ -271,18 +279,21 @@ def thin_month(first, last, now, book, draws, scratch):
         )
         for i in range(n_chunk):
             r = chunk_first + i
-            s = book.segment[r]
+            at = index(r)
+            s = index(book.segment[at])
             kept = binomial_from_uniform(
-                book.n_loans[r], draws.keep[y, s], u64_to_unit(words[0, i], words[1, i])
+                book.n_loans[at],
+                draws.keep[index(y), s],
+                u64_to_unit(words[0, i], words[1, i]),
             )
-            scratch.kept[r - first] = kept
-            amount = kept * book.amount[r]
-            band = book.band[r]
+            scratch.kept[index(r - first)] = kept
+            amount = kept * book.amount[at]
+            band = index(book.band[at])
             scratch.demand[s, band] += amount
-            if book.standard[r]:
+            if book.standard[at]:
                 scratch.standard_count[s] += kept
                 scratch.standard_amount[s, band] += amount
-                scratch.standard_subsidised[s] += kept * book.subsidised[r]
+                scratch.standard_subsidised[s] += kept * book.subsidised[at]
 
 
 @jit(**NO_REFCOUNT)
@@ -334,25 +345,27 @@ def _screen(first, chunk_first, n_chunk, is_new, now, shares, book, seg, setting
     window_threshold = draws.window_threshold
     n_kept = 0
     for i in range(n_chunk):
-        w = book.fast_window[chunk_first + i]
+        w = book.fast_window[index(chunk_first + i)]
         pending[n_kept] = i
-        n_kept += np.int64((w < 0) | (words[0, i] < window_threshold[max(w, 0)]))
+        n_kept += np.int64((w < 0) | (words[0, i] < window_threshold[index(max(w, 0))]))
     thinned = is_new and scratch.kept.shape[0] > 0
     n_pending = 0
     for k in range(n_kept):  # pending[k] is read before pending[n_pending <= k] is written
         i = pending[k]
         r = chunk_first + i
-        s = book.segment[r]
+        at = index(r)
+        s = book.segment[at]
         # the loans the record starts with on this path: its kept loans when new lending
         # is thinned, else its own count
-        scratch.loans[i] = scratch.kept[r - first] if thinned else book.n_loans[r]
-        if shares[s] <= 0.0 or scratch.loans[i] == 0:
+        loans = scratch.kept[index(r - first)] if thinned else book.n_loans[at]
+        scratch.loans[index(i)] = loans
+        if shares[index(s)] <= 0.0 or loans == 0:
             continue  # nothing admitted, or no loan of the record kept on this path
-        end = now + book.tenor[r]
+        end = now + book.tenor[at]
         if (
             is_new
-            and book.standard[r]
-            and book.n_loans[r] == 1
+            and book.standard[at]
+            and book.n_loans[at] == 1
             and (end >= settings.origination_months or seg.renew_rate[s] <= 0.0)
         ):
             g = book.grade[r]
@@ -391,14 +404,16 @@ def _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, o
     sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
     month = (np.uint64(scratch.words[1, column]) * np.uint64(end - now)) >> np.uint64(32)
     d = now + np.int64(month)
-    ledger.default_amount[d, s, term] += per_loan
-    ledger.default_count[d, s] += scale
-    out.segment[DEFAULTS_COUNT, d // 12, s] += scale
-    out.segment[DEFAULT_AMOUNT, d // 12, s] += per_loan
+    at, year, segment = index(d), index(d // 12), index(s)
+    ledger.default_amount[at, segment, index(term)] += per_loan
+    ledger.default_count[at, segment] += scale
+    out.segment[DEFAULTS_COUNT, year, segment] += scale
+    out.segment[DEFAULT_AMOUNT, year, segment] += per_loan
     _leave_balance(d, now, s, band, per_loan, sub_per_loan, ledger)
-    ledger.balance_change[end, s, band] += per_loan
-    ledger.subsidy_change[end, s] += sub_per_loan
-    ledger.released[end, s, band] -= per_loan
+    matures, b = index(end), index(band)
+    ledger.balance_change[matures, segment, b] += per_loan
+    ledger.subsidy_change[matures, segment] += sub_per_loan
+    ledger.released[matures, segment, b] -= per_loan
 
 
 @jit(**NO_REFCOUNT)
@@ -406,32 +421,33 @@ def _originate_record(
     r, column, is_new, now, scale, book, seg, settings, draws, ledger, scratch, out
 ):
     """Record ``r``'s whole life at admitted share ``scale``, generation by generation."""
-    s = book.segment[r]
-    g = book.grade[r]
-    per_loan = book.amount[r] * scale
-    alive = scratch.loans[column]
+    at = index(r)
+    s = book.segment[at]
+    g = book.grade[at]
+    per_loan = book.amount[at] * scale
+    alive = scratch.loans[index(column)]
     start = now
-    tenor = book.tenor[r]
+    tenor = book.tenor[at]
     gen = 0
     # a standard record's lending and maturity were booked with its month's aggregate
-    booked = is_new and book.standard[r]
+    booked = is_new and book.standard[at]
     n_size = settings.n_size_bands
-    band = np.int64(book.band[r])
-    sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
+    band = np.int64(book.band[at])
+    sub_per_loan = book.subsidised[at] * scale * seg.subsidy_eligible[index(s)]
     while True:
         life = Generation(
-            book.id_lo[r],
-            book.id_hi[r],
+            book.id_lo[at],
+            book.id_hi[at],
             column,
             gen,
             start,
             start + tenor,
             s,
-            book.segment[r],
+            book.segment[at],
             g,
             band,
             band // n_size,
-            book.n_loans[r] == 1,
+            book.n_loans[at] == 1,
             scale,
             per_loan,
             sub_per_loan,
@@ -464,8 +480,8 @@ def _originate_record(
         gen += 1
         # a renewal is a new contract: the terms of its renewal year
         year = start // 12
-        band = settings.term_class[year] * n_size + book.band[r] % n_size
-        sub_per_loan = min(book.amount[r], settings.subsidy_cap[year]) * scale
+        band = settings.term_class[year] * n_size + book.band[at] % n_size
+        sub_per_loan = min(book.amount[at], settings.subsidy_cap[year]) * scale
         sub_per_loan *= seg.subsidy_eligible[s]
 
 
@@ -476,19 +492,20 @@ def _book_generation(life, alive, is_new, now, ledger, out):
     Counted twice: in the segment it is booked in, and in its firms' cohort (the segment of
     their first loan), so a renewal booked ``into`` another segment still counts for them.
     """
-    s = life.segment
+    s = index(life.segment)
     if is_new or life.gen > 0:
-        y0 = life.start // 12
+        y0 = index(life.start // 12)
+        cohort = index(life.cohort)
         out.segment[LOANS_COUNT, y0, s] += alive * life.scale
         out.segment[LOANS_AMOUNT, y0, s] += alive * life.per_loan
-        out.segment[COHORT_LOANS_COUNT, y0, life.cohort] += alive * life.scale
-        out.segment[COHORT_LOANS_AMOUNT, y0, life.cohort] += alive * life.per_loan
+        out.segment[COHORT_LOANS_COUNT, y0, cohort] += alive * life.scale
+        out.segment[COHORT_LOANS_AMOUNT, y0, cohort] += alive * life.per_loan
         if life.gen == 0:
             out.segment[BORROWERS, y0, s] += alive * life.scale
     _join_balance(
         life.start,
         now,
-        s,
+        life.segment,
         life.band,
         alive * life.per_loan,
         alive * life.sub_per_loan,
@@ -510,8 +527,9 @@ def _default_windows(life, alive, now, draws, ledger, scratch, out):
         gen_year = (life.gen << GENERATION_SHIFT) | y
         if life.gen == 0 and y == now // 12:
             words = scratch.words
-            w0, w1 = words[0, life.column], words[1, life.column]
-            w2, w3 = words[2, life.column], words[3, life.column]
+            column = index(life.column)
+            w0, w1 = words[0, column], words[1, column]
+            w2, w3 = words[2, column], words[3, column]
         else:
             w0, w1, w2, w3 = philox4x32_10(
                 life.id_lo, life.id_hi, gen_year, PURPOSE_DEFAULT, draws.seed, draws.path
@@ -531,12 +549,11 @@ def _window_defaults(life, alive, y, window, gen_year, w0, w1, w3, draws, scratc
     month from the second word. Several loans: a binomial count split over the months
     (False if it is 0).
     """
-    s = life.segment
-    g = life.grade
+    cell = (index(life.segment), index(life.grade), index(y), index(window - 1))
     month_defaults = scratch.month_defaults
     if life.single:
         # the common case: one raw-word comparison, no CDF, no allocation
-        if w0 >= draws.threshold[s, g, y, window - 1]:
+        if w0 >= draws.threshold[cell]:
             return False
         for j in range(window):
             month_defaults[j] = 0
@@ -544,9 +561,7 @@ def _window_defaults(life, alive, y, window, gen_year, w0, w1, w3, draws, scratc
         return True
     for j in range(window):
         month_defaults[j] = 0
-    n_defaults = binomial_from_uniform(
-        alive, draws.probability[s, g, y, window - 1], u32_to_unit(w0)
-    )
+    n_defaults = binomial_from_uniform(alive, draws.probability[cell], u32_to_unit(w0))
     if n_defaults == 0:
         return False
     spare = np.uint64(w1) | (np.uint64(w3) << np.uint64(32))  # words the count leaves
@@ -562,24 +577,27 @@ def _book_defaults(life, t, window, now, ledger, scratch, out):
 
     Returns the number of loans that defaulted.
     """
-    s = life.segment
-    b = life.band
+    s = index(life.segment)
+    b = index(life.band)
+    end = index(life.end)
+    term = index(life.term)
     defaulted = 0
     for j in range(window):
         c = scratch.month_defaults[j]
         if c == 0:
             continue
         d = t + j
+        month, year = index(d), index(d // 12)
         amount = c * life.per_loan
-        ledger.default_amount[d, s, life.term] += amount
-        ledger.default_count[d, s] += c * life.scale
-        out.segment[DEFAULTS_COUNT, d // 12, s] += c * life.scale
-        out.segment[DEFAULT_AMOUNT, d // 12, s] += amount
-        _leave_balance(d, now, s, b, amount, c * life.sub_per_loan, ledger)
+        ledger.default_amount[month, s, term] += amount
+        ledger.default_count[month, s] += c * life.scale
+        out.segment[DEFAULTS_COUNT, year, s] += c * life.scale
+        out.segment[DEFAULT_AMOUNT, year, s] += amount
+        _leave_balance(d, now, life.segment, life.band, amount, c * life.sub_per_loan, ledger)
         if life.booked:  # it leaves at default, not with its month's maturities
-            ledger.balance_change[life.end, s, b] += amount
-            ledger.subsidy_change[life.end, s] += c * life.sub_per_loan
-            ledger.released[life.end, s, b] -= amount
+            ledger.balance_change[end, s, b] += amount
+            ledger.subsidy_change[end, s] += c * life.sub_per_loan
+            ledger.released[end, s, b] -= amount
         defaulted += c
     return defaulted
 
