@@ -236,8 +236,9 @@ def originate_records(
         for i in range(n_pending):
             r = scratch.pending[i]
             column = r - chunk_first  # words[:, column] is this record's first Philox block
-            scale = shares[index(book.segment[index(r)])]
-            if book.fast_window[index(r)] >= 0:  # a fast-path loan that defaults
+            at = index(r)
+            scale = shares[index(book.segment[at])]
+            if book.fast_window[at] >= 0:  # a fast-path loan that defaults
                 _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, out)
             else:
                 _originate_record(
@@ -368,14 +369,14 @@ def _screen(first, chunk_first, n_chunk, is_new, now, shares, book, seg, setting
             and book.n_loans[at] == 1
             and (end >= settings.origination_months or seg.renew_rate[s] <= 0.0)
         ):
-            g = book.grade[r]
+            g = book.grade[at]
             t = min(end, 12 * (this_year + 1))  # the first window is this year's
             survives = words[0, i] >= draws.threshold[s, g, this_year, t - now - 1]
             while survives and t < end:
                 y = t // 12
                 window = min(end, 12 * (y + 1)) - t
                 w0, _, _, _ = philox4x32_10(
-                    book.id_lo[r], book.id_hi[r], y, PURPOSE_DEFAULT, draws.seed, draws.path
+                    book.id_lo[at], book.id_hi[at], y, PURPOSE_DEFAULT, draws.seed, draws.path
                 )
                 survives = w0 >= draws.threshold[s, g, y, window - 1]
                 t += window
@@ -404,9 +405,9 @@ def _fast_default(r, column, now, scale, book, seg, settings, ledger, scratch, o
     sub_per_loan = book.subsidised[r] * scale * seg.subsidy_eligible[s]
     month = (np.uint64(scratch.words[1, column]) * np.uint64(end - now)) >> np.uint64(32)
     d = now + np.int64(month)
-    at, year, segment = index(d), index(d // 12), index(s)
-    ledger.default_amount[at, segment, index(term)] += per_loan
-    ledger.default_count[at, segment] += scale
+    default_month, year, segment = index(d), index(d // 12), index(s)
+    ledger.default_amount[default_month, segment, index(term)] += per_loan
+    ledger.default_count[default_month, segment] += scale
     out.segment[DEFAULTS_COUNT, year, segment] += scale
     out.segment[DEFAULT_AMOUNT, year, segment] += per_loan
     _leave_balance(d, now, s, band, per_loan, sub_per_loan, ledger)
