@@ -30,7 +30,6 @@ import numpy as np
 import guarantee_sim as gs
 from guarantee_sim.book import LoanBook, cohort_number, pack_id, segment_hash
 from guarantee_sim.config import scenario_from_dict
-from guarantee_sim.config.schema import ImportanceSampling
 from guarantee_sim.engine.analytic import vasicek_loss_quantile
 from guarantee_sim.engine.parameters import central_scenario
 
@@ -91,15 +90,18 @@ def one_period_book() -> LoanBook:
 
 
 def county_scenario(tail: bool):
-    scenario = central_scenario(gs.load_scenario("scenarios/county_guarantee_2021.yaml"))
-    if not tail:
-        return scenario
-    # the model, not a dict: model_copy does not validate, and pydantic warns when it
-    # serialises a dict where a model belongs
-    tail_setting = ImportanceSampling(party="guarantor", level=LEVEL)
-    simulation = scenario.simulation.model_copy(update={"importance_sampling": tail_setting})
-    return type(scenario).model_validate(
-        scenario.model_copy(update={"simulation": simulation}).model_dump()
+    # the tail as `guarantee-sim run --tail party=guarantor` sets it: overrides, validated
+    # with the file
+    overrides = (
+        [
+            "simulation.importance_sampling.party=guarantor",
+            f"simulation.importance_sampling.level={LEVEL}",
+        ]
+        if tail
+        else []
+    )
+    return central_scenario(
+        gs.load_scenario("scenarios/county_guarantee_2021.yaml", overrides=overrides)
     )
 
 
